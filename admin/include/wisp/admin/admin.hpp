@@ -1,0 +1,113 @@
+#pragma once
+// wisp-admin: the wskadmin equivalent. Manages subjects (users, namespaces, keys) and
+// per-namespace limits directly in the ArtifactStore, like OpenWhisk's tools/admin/wskadmin
+// does against the CouchDB `subjects` database.
+//
+// Every command writes its result to `out`, its error messages to `err`, and returns the
+// process exit code:
+//   0  success
+//   1  failure: the subject, namespace or limits document is missing or blocked, the store
+//      refused the write (block/unblock return the number of subjects that failed)
+//   2  usage: bad arguments (short subject name, malformed uuid:key, bad option value)
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/status/statusor.h>
+
+#include <wisp/common/identity.hpp>
+#include <wisp/common/limits.hpp>
+#include <wisp/store/artifact_store.hpp>
+
+namespace wisp::admin {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+/// `user create SUBJECT [-ns NS] [-u uuid:key] [-r] [-g] [-s]`.
+struct CreateUserOptions {
+    std::string subject;
+    std::optional<std::string> namespace_name;  // defaults to the subject
+    std::optional<std::string> auth;            // "uuid:key"; generated when absent
+    bool revoke = false;    // replace the key of an existing namespace of the subject
+    bool gen_only = false;  // print a fresh uuid:key, store nothing
+    bool silent = false;    // do not print the key
+};
+
+/// `user list NS [-p N | -a] [-k]`.
+struct ListUsersOptions {
+    std::string namespace_name;
+    int64_t pick = 1;  // wskadmin shows one identity unless told otherwise
+    bool all = false;
+    bool keys_only = false;
+};
+
+/// The command logic, one method per command. Not thread-safe; blocks on the store.
+class AdminCommands {
+  public:
+    AdminCommands(store::ArtifactStore& store, std::ostream& out, std::ostream& err)
+        : store_(store), out_(out), err_(err) {}
+
+    /// Creates the well-known `guest` and `whisk.system` subjects with the keys of wire §2.
+    /// Idempotent: a subject already holding its well-known key is left alone. Fails (1) when
+    /// the namespace exists with another key.
+    int Init();
+
+    int CreateUser(const CreateUserOptions& opts);
+    /// Prints the key of `namespace_name` (default: the subject's own), or with `all` every
+    /// `namespace\tuuid:key` of the subject.
+    int GetUser(std::string_view subject, const std::optional<std::string>& namespace_name,
+                bool all);
+    /// Deletes the subject, or with `namespace_name` only that namespace of it.
+    int DeleteUser(std::string_view subject, const std::optional<std::string>& namespace_name);
+    int ListUsers(const ListUsersOptions& opts);
+    /// Prints `subject: S` and `namespace: N` for the owner of an unblocked `uuid:key`.
+    int Whois(std::string_view auth);
+    int Block(const std::vector<std::string>& subjects);
+    int Unblock(const std::vector<std::string>& subjects);
+
+    /// Merges the given (set) fields into the namespace's limits, keeping the others.
+    int SetLimits(std::string_view namespace_name, const common::NamespaceLimits& given);
+    /// `key = value` lines in wskadmin's order and format.
+    int GetLimits(std::string_view namespace_name);
+    int DeleteLimits(std::string_view namespace_name);
+
+    /// Validates `-u uuid:key` (or generates one) with wskadmin's rules and messages; prints
+    /// the error to `err` and returns nullopt when invalid (exit code 2).
+    static std::optional<common::AuthKey> ResolveCredentials(const std::optional<std::string>& auth,
+                                                             std::ostream& err);
+
+  private:
+    int ChangeBlocked(const std::vector<std::string>& subjects, bool blocked);
+
+    store::ArtifactStore& store_;
+    std::ostream& out_;
+    std::ostream& err_;
+};
+
+/// `limits get` renders sizes the way OpenWhisk's ByteSize does ("1 MB", "512 KB", "10 B"),
+/// in the largest unit that divides the value exactly.
+std::string FormatByteSize(int64_t bytes);
+/// OpenWhisk ByteSize syntax ("1 MB", "512k", "1048576 B"; case-insensitive) or a bare number
+/// of bytes. InvalidArgument with OpenWhisk's "Size Unit not supported..." text otherwise.
+absl::StatusOr<int64_t> ParseByteSize(std::string_view text);
+
+/// Where the store is: `--store` if given, else $WISP_STORE, else "sqlite:$HOME/.wisp/wisp.db".
+std::string ResolveStoreUri(const std::optional<std::string>& flag);
+
+using StoreOpener =
+    std::function<absl::StatusOr<std::unique_ptr<store::ArtifactStore>>(std::string_view uri)>;
+
+/// The whole CLI: parses `args` (args[0] = program name), opens the store with `open` (default
+/// store::OpenArtifactStore) and runs the command. Usage errors print one line and a hint to
+/// --help on `err` and return 2.
+int RunAdmin(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+             const StoreOpener& open = {});
+
+}  // namespace wisp::admin

@@ -1,0 +1,236 @@
+#include <wisp/common/json.hpp>
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <wisp/common/status.hpp>
+
+#include "json_util.hpp"
+
+namespace wisp::common {
+
+namespace internal {
+
+absl::Status Malformed(std::string_view detail) {
+    return absl::InvalidArgumentError(
+        std::string("The request content was malformed:\n").append(detail));
+}
+
+namespace {
+
+// Largest nesting depth of `text`, counting brackets outside strings. Stops early once
+// `limit` is exceeded.
+int NestingDepth(std::string_view text, int limit) {
+    int depth = 0, max_depth = 0;
+    bool in_string = false, escaped = false;
+    for (char c : text) {
+        if (in_string) {
+            if (escaped) {
+                escaped = false;
+            } else if (c == '\\') {
+                escaped = true;
+            } else if (c == '"') {
+                in_string = false;
+            }
+            continue;
+        }
+        switch (c) {
+            case '"':
+                in_string = true;
+                break;
+            case '[':
+            case '{':
+                if (++depth > max_depth) {
+                    max_depth = depth;
+                    if (max_depth > limit) return max_depth;
+                }
+                break;
+            case ']':
+            case '}':
+                --depth;
+                break;
+            default:
+                break;
+        }
+    }
+    return max_depth;
+}
+
+}  // namespace
+
+absl::Status ParseDocument(std::string_view text, rapidjson::Document& doc) {
+    if (NestingDepth(text, kMaxJsonDepth) > kMaxJsonDepth) {
+        return Malformed("JSON nesting is deeper than " + std::to_string(kMaxJsonDepth) +
+                         " levels");
+    }
+    // Full precision: the double of a number is then the correctly rounded one, so printing and
+    // re-reading a value is stable.
+    constexpr unsigned kFlags = rapidjson::kParseIterativeFlag |
+                                rapidjson::kParseValidateEncodingFlag |
+                                rapidjson::kParseFullPrecisionFlag;
+    doc.Parse<kFlags>(text.data(), text.size());
+    if (doc.HasParseError()) {
+        if (text.empty() || doc.GetParseError() == rapidjson::kParseErrorDocumentEmpty) {
+            return Malformed("The document is empty.");
+        }
+        return Malformed(std::string(rapidjson::GetParseError_En(doc.GetParseError())) +
+                         " (at offset " + std::to_string(doc.GetErrorOffset()) + ")");
+    }
+    return absl::OkStatus();
+}
+
+namespace {
+
+// Length of the well-formed UTF-8 sequence at s[i], or 0 when it is ill-formed.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+    const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    const unsigned char c = b(i);
+    const size_t left = s.size() - i;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        return left >= 2 && (b(i + 1) & 0xC0) == 0x80 ? 2 : 0;
+    }
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (left < 3) return 0;
+        const unsigned char c1 = b(i + 1);
+        if ((c1 & 0xC0) != 0x80 || (b(i + 2) & 0xC0) != 0x80) return 0;
+        if (c == 0xE0 && c1 < 0xA0) return 0;   // overlong
+        if (c == 0xED && c1 >= 0xA0) return 0;  // surrogate
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (left < 4) return 0;
+        const unsigned char c1 = b(i + 1);
+        if ((c1 & 0xC0) != 0x80 || (b(i + 2) & 0xC0) != 0x80 || (b(i + 3) & 0xC0) != 0x80) {
+            return 0;
+        }
+        if (c == 0xF0 && c1 < 0x90) return 0;   // overlong
+        if (c == 0xF4 && c1 >= 0x90) return 0;  // above U+10FFFF
+        return 4;
+    }
+    return 0;
+}
+
+}  // namespace
+
+bool IsValidUtf8(std::string_view s) {
+    for (size_t i = 0; i < s.size();) {
+        size_t n = Utf8SequenceLength(s, i);
+        if (n == 0) return false;
+        i += n;
+    }
+    return true;
+}
+
+std::string SanitizeUtf8(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size();) {
+        size_t n = Utf8SequenceLength(s, i);
+        if (n == 0) {
+            out.append("\xEF\xBF\xBD");
+            ++i;
+        } else {
+            out.append(s.substr(i, n));
+            i += n;
+        }
+    }
+    return out;
+}
+
+std::string_view TypeName(const rapidjson::Value& v) {
+    switch (v.GetType()) {
+        case rapidjson::kNullType:
+            return "null";
+        case rapidjson::kFalseType:
+        case rapidjson::kTrueType:
+            return "a boolean";
+        case rapidjson::kObjectType:
+            return "an object";
+        case rapidjson::kArrayType:
+            return "an array";
+        case rapidjson::kStringType:
+            return "a string";
+        case rapidjson::kNumberType:
+            return "a number";
+    }
+    return "unknown";
+}
+
+}  // namespace internal
+
+absl::StatusOr<JsonValue> JsonValue::Parse(std::string_view text) {
+    rapidjson::Document doc;
+    // Validate (and bound the nesting) first, then re-read as SAX with numbers kept verbatim so
+    // that e.g. 1.0 or 12345678901234567890 keep their exact text.
+    WISP_RETURN_IF_ERROR(internal::ParseDocument(text, doc));
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    internal::SanitizingHandler<rapidjson::Writer<rapidjson::StringBuffer>> h{w};
+    rapidjson::MemoryStream ms(text.data(), text.size());
+    rapidjson::Reader reader;
+    constexpr unsigned kFlags = rapidjson::kParseIterativeFlag |
+                                rapidjson::kParseValidateEncodingFlag |
+                                rapidjson::kParseNumbersAsStringsFlag;
+    if (!reader.Parse<kFlags>(ms, h)) return FromRapid(doc);
+    return JsonValue(std::string(buf.GetString(), buf.GetSize()), Trusted{});
+}
+
+JsonValue JsonValue::String(std::string_view s) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    internal::SanitizingHandler<rapidjson::Writer<rapidjson::StringBuffer>> h{w};
+    h.String(s.data(), static_cast<rapidjson::SizeType>(s.size()), true);
+    return JsonValue(std::string(buf.GetString(), buf.GetSize()), Trusted{});
+}
+
+JsonValue JsonValue::Number(long long n) { return JsonValue(std::to_string(n), Trusted{}); }
+
+JsonValue JsonValue::Bool(bool b) { return JsonValue(b ? "true" : "false", Trusted{}); }
+
+JsonValue JsonValue::FromRapid(const rapidjson::Value& v) {
+    return JsonValue(ToCompactJson(v), Trusted{});
+}
+
+std::string JsonValue::AsString() const {
+    if (!IsString()) return {};
+    rapidjson::Document doc;
+    doc.Parse(text_.data(), text_.size());
+    if (doc.HasParseError() || !doc.IsString()) return {};
+    return std::string(doc.GetString(), doc.GetStringLength());
+}
+
+void JsonValue::ToRapid(rapidjson::Document& doc) const {
+    doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag>(text_.data(),
+                                                                                   text_.size());
+    if (doc.HasParseError()) doc.SetNull();
+}
+
+std::string JsonValue::ToEnvString() const {
+    if (IsNull()) return {};
+    if (IsString()) return AsString();
+    return text_;
+}
+
+std::string ToCompactJson(const rapidjson::Value& v) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    internal::SanitizingHandler<rapidjson::Writer<rapidjson::StringBuffer>> h{w};
+    v.Accept(h);
+    return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string ToPrettyJson(const rapidjson::Value& v) {
+    rapidjson::StringBuffer buf;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
+    w.SetIndent(' ', 4);
+    internal::SanitizingHandler<rapidjson::PrettyWriter<rapidjson::StringBuffer>> h{w};
+    v.Accept(h);
+    return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace wisp::common

@@ -1,0 +1,62 @@
+#include <wisp/common/limits.hpp>
+
+#include <wisp/common/status.hpp>
+
+#include <wisp/common/strings.hpp>
+
+namespace wisp::common {
+
+const ActionLimitBounds& DefaultActionLimitBounds() {
+    static const ActionLimitBounds bounds;
+    return bounds;
+}
+
+namespace {
+
+// OpenWhisk's "<what> <value><unit> exceeds|below allowed threshold of <bound><unit>" texts
+// (Messages.sizeExceedsAllowedThreshold and friends); the upper bound is checked first.
+absl::Status CheckRange(std::string_view what, int64_t value, int64_t min, int64_t max,
+                        std::string_view unit) {
+    if (value > max) {
+        return absl::InvalidArgumentError(
+            Cat(what, " ", value, unit, " exceeds allowed threshold of ", max, unit));
+    }
+    if (value < min) {
+        return absl::InvalidArgumentError(
+            Cat(what, " ", value, unit, " below allowed threshold of ", min, unit));
+    }
+    return absl::OkStatus();
+}
+
+}  // namespace
+
+// OpenWhisk checks memory, then timeout, then logs, then concurrency (Actions.checkActionLimits).
+absl::Status ActionLimits::Validate(const ActionLimitBounds& b) const {
+    WISP_RETURN_IF_ERROR(
+        CheckRange("memory size", memory_mb, b.min_memory_mb, b.max_memory_mb, " MB"));
+    WISP_RETURN_IF_ERROR(
+        CheckRange("duration", timeout_ms, b.min_timeout_ms, b.max_timeout_ms, " milliseconds"));
+    WISP_RETURN_IF_ERROR(CheckRange("log size", logs_mb, b.min_logs_mb, b.max_logs_mb, " MB"));
+    WISP_RETURN_IF_ERROR(
+        CheckRange("concurrency", concurrency, b.min_concurrency, b.max_concurrency, ""));
+    if (instances && *instances < 1) {
+        return absl::InvalidArgumentError(
+            "Action container concurrency must be greater than or equal to 1.");
+    }
+    return absl::OkStatus();
+}
+
+ActionLimitBounds BoundsFor(const NamespaceLimits& ns, const ActionLimitBounds& system) {
+    ActionLimitBounds b = system;
+    b.min_memory_mb = ns.min_action_memory.value_or(b.min_memory_mb);
+    b.max_memory_mb = ns.max_action_memory.value_or(b.max_memory_mb);
+    b.min_logs_mb = ns.min_action_logs.value_or(b.min_logs_mb);
+    b.max_logs_mb = ns.max_action_logs.value_or(b.max_logs_mb);
+    b.min_timeout_ms = ns.min_action_timeout.value_or(b.min_timeout_ms);
+    b.max_timeout_ms = ns.max_action_timeout.value_or(b.max_timeout_ms);
+    b.min_concurrency = ns.min_action_concurrency.value_or(b.min_concurrency);
+    b.max_concurrency = ns.max_action_concurrency.value_or(b.max_concurrency);
+    return b;
+}
+
+}  // namespace wisp::common

@@ -1,0 +1,183 @@
+#pragma once
+// DockerContainerFactory: action containers on a Docker Engine, driven through the Engine API
+// over the daemon's unix socket (libcurl; no docker CLI). See invoker/containers/docker/README.md.
+//
+//   DockerContainerFactory factory({.user_memory_mb = 2048});
+//   auto c = factory.Create({.image = "wisp/action-python:3.11", .name = "wsk0_1_guest_hello",
+//                            .memory_mb = 256, .labels = {{"wisp.invoker", "0"}}});
+//   (*c)->Init(init_body, 60s); (*c)->Run(run_body, 60s); (*c)->CollectLogs(2, 10 << 20, 2s);
+//
+// The invoker reaches a container only through a unix socket in a bind-mounted host folder
+// (default) or a port docker publishes on 127.0.0.1 — never through the container's bridge
+// address.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <absl/status/status.h>
+#include <absl/status/statusor.h>
+
+#include <wisp/invoker/container.hpp>
+#include <wisp/invoker/proxy_client.hpp>
+
+namespace wisp::invoker {
+
+namespace docker {
+class DockerEngine;
+struct LogCursor;
+}  // namespace docker
+
+struct DockerFactoryOptions {
+    /// The daemon's API socket.
+    std::string socket_path = "/var/run/docker.sock";
+    /// Pinned Engine API version (Debian 12's docker.io 20.10 speaks up to v1.41).
+    std::string api_version = "v1.41";
+
+    /// How the invoker talks to the action proxy in each container.
+    enum class Transport {
+        kUnixSocket,     // a socket in a bind-mounted host folder (default: skips docker-proxy)
+        kPublishedPort,  // the 8080/tcp port docker published on 127.0.0.1
+    };
+    Transport transport = Transport::kUnixSocket;
+    /// Host folder holding one sub-folder per container for its proxy socket. Empty: /run/wisp/
+    /// containers when writable, else $TMPDIR (or /tmp)/wisp-containers-<uid>.
+    std::string socket_root;
+    /// Publish 8080/tcp on 127.0.0.1 (always done for images whose proxy cannot serve a socket).
+    bool publish_port = true;
+
+    /// The invoker's user memory (MB): cpu shares = max(1024 / (user_memory / memory), 2).
+    int64_t user_memory_mb = 2048;
+    std::string network = "bridge";
+    int64_t pids_limit = 1024;
+    int64_t nofile = 1024;
+
+    /// Create: from start until the proxy answers.
+    std::chrono::milliseconds ready_timeout{30000};
+    /// Any single Engine API call (create, start, pause, remove, ...).
+    std::chrono::milliseconds api_timeout{60000};
+    /// Pulling an image.
+    std::chrono::milliseconds pull_timeout{600000};
+    /// WasOomKilled: read the container's memory cgroup (oom_kill counter) when this host
+    /// exposes it under /sys/fs/cgroup; otherwise (or when false) ask for docker's "oom" event.
+    bool oom_from_cgroup = true;
+    /// WasOomKilled: how long to wait for docker's "oom" event when the cgroup is not read.
+    std::chrono::milliseconds oom_event_grace{200};
+};
+
+/// One container. Thread-safe as Container says; destroying the object destroys the container
+/// (unless Destroy() already did).
+class DockerContainer final : public Container {
+  public:
+    ~DockerContainer() override;
+
+    const std::string& id() const override { return id_; }
+    int64_t memory_mb() const override { return memory_mb_; }
+
+    absl::StatusOr<ProxyResponse> Init(const std::string& body,
+                                       std::chrono::milliseconds timeout) override;
+    absl::StatusOr<ProxyResponse> Run(const std::string& body,
+                                      std::chrono::milliseconds timeout) override;
+    absl::Status Pause() override;
+    absl::Status Resume() override;
+    absl::Status Destroy() override;
+    absl::StatusOr<bool> WasOomKilled() override;
+    absl::StatusOr<Logs> CollectLogs(int sentinels, int64_t limit_bytes,
+                                     std::chrono::milliseconds wait) override;
+
+    /// The sanitised docker name.
+    const std::string& name() const { return name_; }
+    /// The port published on 127.0.0.1 for 8080/tcp (inspected on first use); NotFound when
+    /// the port is not published.
+    absl::StatusOr<int> HostPort();
+    /// The host path of the proxy's unix socket; empty when the container has none.
+    const std::string& socket_path() const { return socket_path_; }
+    /// Which transport Init/Run use.
+    DockerFactoryOptions::Transport transport() const { return transport_; }
+    /// The client Init/Run go through.
+    ProxyClient& proxy() { return *proxy_; }
+
+  private:
+    friend class DockerContainerFactory;
+    DockerContainer(std::shared_ptr<docker::DockerEngine> engine,
+                    const DockerFactoryOptions& options, std::string id, std::string name,
+                    int64_t memory_mb, std::string socket_dir, std::string socket_path,
+                    int64_t created_unix_s);
+    void Connect(DockerFactoryOptions::Transport transport, ProxyClient::Endpoint endpoint);
+    absl::StatusOr<bool> OomFromEvents();
+    absl::StatusOr<Logs> ReadLogs(const docker::LogCursor& start, int sentinels,
+                                  int64_t limit_bytes, std::chrono::milliseconds wait, int tail,
+                                  bool* gap, docker::LogCursor* end);
+
+    std::shared_ptr<docker::DockerEngine> engine_;
+    const std::chrono::milliseconds api_timeout_;
+    const bool oom_from_cgroup_;
+    const std::chrono::milliseconds oom_event_grace_;
+    const std::string id_;
+    const std::string name_;
+    const int64_t memory_mb_;
+    const std::string socket_dir_;   // host folder (removed on Destroy); may be empty
+    const std::string socket_path_;  // host path of the socket; may be empty
+    const int64_t created_unix_s_;   // for docker's event filter
+    DockerFactoryOptions::Transport transport_ = DockerFactoryOptions::Transport::kUnixSocket;
+    std::unique_ptr<ProxyClient> proxy_;
+
+    std::mutex mu_;  // guards what follows
+    std::optional<int> host_port_;
+    bool destroyed_ = false;
+    std::optional<int64_t> log_last_nanos_;
+    int log_consumed_at_last_ = 0;
+    std::mutex logs_mu_;  // one CollectLogs at a time
+};
+
+class DockerContainerFactory final : public ContainerFactory {
+  public:
+    explicit DockerContainerFactory(DockerFactoryOptions options = {});
+    ~DockerContainerFactory() override;
+
+    /// create → start → (inspect) → wait until the proxy answers. Errors: Unavailable when the
+    /// engine is down ("Docker at /var/run/docker.sock is not answering: ...; start it with
+    /// tools/start-dockerd.sh"); NotFound when the image is missing and pulling is not allowed
+    /// (the message names the image and tools/build-runtime-images.sh); FailedPrecondition
+    /// "Failed to pull container image '<image>'." when a pull fails, or when the container
+    /// exits before its proxy answers; DeadlineExceeded when it does not answer within
+    /// ready_timeout. A container that failed to come up is removed.
+    absl::StatusOr<std::unique_ptr<Container>> Create(const ContainerSpec& spec) override;
+    /// Create with the concrete type (tests, benchmarks).
+    absl::StatusOr<std::unique_ptr<DockerContainer>> CreateDocker(const ContainerSpec& spec);
+    /// Also removes the socket folders under socket_root() that no container mounts any more
+    /// (older than a minute), whoever left them.
+    absl::StatusOr<int> RemoveOrphans(std::string_view invoker_id) override;
+    absl::StatusOr<bool> ImageExists(std::string_view image) override;
+
+    /// GET /_ping: OK, or Unavailable with the hint to start the daemon.
+    absl::Status Ping();
+    const DockerFactoryOptions& options() const { return options_; }
+    /// The folder holding the per-container socket folders.
+    const std::string& socket_root() const { return socket_root_; }
+
+  private:
+    struct ImageInfo {
+        bool wisp_proxy = false;  // the image's proxy serves WISP_PROXY_SOCKET
+    };
+    absl::StatusOr<ImageInfo> EnsureImage(const ContainerSpec& spec);
+    absl::Status Pull(std::string_view image);
+    absl::Status WaitUntilReady(DockerContainer& container, std::string_view image);
+    /// FailedPrecondition (with the exit code and the last log lines) when the container is no
+    /// longer running; OK while it runs.
+    absl::Status ExitedBeforeReady(DockerContainer& container, std::string_view image);
+    /// Removes socket folders under socket_root that no container mounts (older than a minute).
+    absl::Status RemoveStaleSocketFolders();
+
+    const DockerFactoryOptions options_;
+    std::shared_ptr<docker::DockerEngine> engine_;
+    std::string socket_root_;
+    std::mutex mu_;
+    std::map<std::string, ImageInfo, std::less<>> images_;  // images known to exist
+};
+
+}  // namespace wisp::invoker

@@ -1,0 +1,744 @@
+// DockerContainerFactory against a real Docker daemon (ctest label `docker`).
+//
+// Starts dockerd with tools/start-dockerd.sh when it is not running and builds the runtime images
+// with tools/build-runtime-images.sh (idempotent; WISP_DOCKER_TEST_REUSE_IMAGES=1 skips the build
+// when the images exist). Fails — never skips — when either is impossible: CI provides Docker.
+// Every container carries a label unique to this test process and is removed at the end.
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <unistd.h>
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <wisp/invoker/docker_container_factory.hpp>
+#include <wisp/testing/temp_dir.hpp>
+
+#include "docker_api.hpp"
+#include "docker_engine.hpp"
+
+using namespace wisp::invoker;
+using namespace std::chrono_literals;
+using wisp::invoker::docker::DockerEngine;
+
+namespace {
+
+constexpr const char* kPython = "wisp/action-python:3.11";
+constexpr const char* kNodejs = "wisp/action-nodejs:18";
+constexpr const char* kNative = "wisp/action-native:latest";
+
+std::string Env(const char* name, const char* fallback) {
+    const char* v = std::getenv(name);
+    return v != nullptr && *v != '\0' ? v : fallback;
+}
+
+std::string SourceDir() { return Env("WISP_SOURCE_DIR", "."); }
+std::string BuildDir() { return Env("WISP_BUILD_DIR", "build"); }
+
+// Runs a shell command, returning its exit status and output.
+int Shell(const std::string& command, std::string* output = nullptr) {
+    FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+    if (p == nullptr) return -1;
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    const int rc = ::pclose(p);
+    if (output != nullptr) *output = out;
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+std::string Json(const std::function<void(rapidjson::Writer<rapidjson::StringBuffer>&)>& f) {
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    f(w);
+    return sb.GetString();
+}
+
+std::string InitBody(const std::string& code, bool binary = false,
+                     const std::string& main = "main") {
+    return Json([&](auto& w) {
+        w.StartObject();
+        w.Key("value");
+        w.StartObject();
+        w.Key("name");
+        w.String("test");
+        w.Key("main");
+        w.String(main.c_str());
+        w.Key("binary");
+        w.Bool(binary);
+        w.Key("code");
+        w.String(code.c_str(), static_cast<rapidjson::SizeType>(code.size()));
+        w.Key("env");
+        w.StartObject();
+        w.EndObject();
+        w.EndObject();
+        w.EndObject();
+    });
+}
+
+std::string RunBody(const std::string& value_json) {
+    return R"({"value":)" + value_json +
+           R"(,"namespace":"guest","action_name":"/guest/test","action_version":"0.0.1",)"
+           R"("activation_id":"0123456789abcdef0123456789abcdef","transaction_id":"tid",)"
+           R"("deadline":"99999999999999"})";
+}
+
+std::string Base64(const std::string& in) {
+    static constexpr char kAlphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        const uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+        for (int k = 3; k >= 0; --k) out.push_back(kAlphabet[(v >> (6 * k)) & 63]);
+    }
+    if (i + 1 == in.size()) {
+        const uint32_t v = uint8_t(in[i]) << 16;
+        out.push_back(kAlphabet[(v >> 18) & 63]);
+        out.push_back(kAlphabet[(v >> 12) & 63]);
+        out += "==";
+    } else if (i + 2 == in.size()) {
+        const uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+        out.push_back(kAlphabet[(v >> 18) & 63]);
+        out.push_back(kAlphabet[(v >> 12) & 63]);
+        out.push_back(kAlphabet[(v >> 6) & 63]);
+        out += "=";
+    }
+    return out;
+}
+
+rapidjson::Document ParseDoc(const std::string& text) {
+    rapidjson::Document doc;
+    doc.Parse(text.c_str());
+    INFO(text);
+    REQUIRE_FALSE(doc.HasParseError());
+    return doc;
+}
+
+// Docker prepared once per test process: daemon up, images built.
+struct Docker {
+    std::string invoker_id = "dockertest-" + std::to_string(::getpid());
+    std::unique_ptr<DockerEngine> engine;
+    std::atomic<int> seq{0};
+
+    Docker() {
+        std::string out;
+        const std::string start = SourceDir() + "/tools/start-dockerd.sh";
+        const int rc = Shell(start, &out);
+        INFO("tools/start-dockerd.sh said:\n" << out);
+        REQUIRE(rc == 0);
+        engine = std::make_unique<DockerEngine>("/var/run/docker.sock", "v1.41");
+        const bool reuse = Env("WISP_DOCKER_TEST_REUSE_IMAGES", "") == "1";
+        if (!(reuse && HasImage(kPython) && HasImage(kNodejs) && HasImage(kNative))) {
+            const std::string build = SourceDir() + "/tools/build-runtime-images.sh --build-dir " +
+                                      BuildDir() + " python nodejs native";
+            const int brc = Shell(build, &out);
+            INFO("tools/build-runtime-images.sh said:\n" << out);
+            REQUIRE(brc == 0);
+        }
+        // Leftovers of an earlier run of this test that was killed.
+        CleanupLeftovers();
+    }
+    ~Docker() { CleanupLeftovers(); }
+
+    bool HasImage(const std::string& image) {
+        auto r = engine->Call("GET", "/images/" + image + "/json", "", 10s);
+        return r.ok() && r->status == 200;
+    }
+
+    // Removes every container labelled wisp.test=docker-container-test (this suite's mark) and
+    // its socket folder.
+    void CleanupLeftovers() {
+        auto r =
+            engine->Call("GET",
+                         "/containers/json?all=1&filters=" +
+                             docker::UrlEncode(R"({"label":["wisp.test=docker-container-test"]})"),
+                         "", 10s);
+        if (!r.ok() || r->status != 200) return;
+        rapidjson::Document doc;
+        doc.Parse(r->body.c_str());
+        if (!doc.IsArray()) return;
+        for (const auto& c : doc.GetArray()) {
+            (void)engine->Call(
+                "DELETE", std::string("/containers/") + c["Id"].GetString() + "?force=1", "", 30s);
+            // The socket folder of a container whose test process was killed.
+            if (!c.HasMember("Mounts") || !c["Mounts"].IsArray()) continue;
+            for (const auto& m : c["Mounts"].GetArray()) {
+                if (m.HasMember("Destination") && m["Destination"] == "/run/wisp" &&
+                    m.HasMember("Source") && m["Source"].IsString()) {
+                    std::error_code ec;
+                    std::filesystem::remove_all(m["Source"].GetString(), ec);
+                }
+            }
+        }
+    }
+
+    ContainerSpec Spec(const std::string& image, const std::string& what, int64_t memory_mb = 256) {
+        ContainerSpec spec;
+        spec.image = image;
+        spec.name =
+            "wsk" + std::to_string(::getpid()) + "_" + std::to_string(++seq) + "_guest_" + what;
+        spec.memory_mb = memory_mb;
+        spec.env = {{"__OW_API_HOST", "http://127.0.0.1:3233"}};
+        spec.labels = {{"wisp.invoker", invoker_id}, {"wisp.test", "docker-container-test"}};
+        return spec;
+    }
+
+    rapidjson::Document Inspect(const std::string& id) {
+        auto r = engine->Call("GET", "/containers/" + id + "/json", "", 10s);
+        REQUIRE(r.ok());
+        REQUIRE(r->status == 200);
+        return ParseDoc(r->body);
+    }
+
+    long InspectStatus(const std::string& id) {
+        auto r = engine->Call("GET", "/containers/" + id + "/json", "", 10s);
+        REQUIRE(r.ok());
+        return r->status;
+    }
+
+    // A container made directly through the Engine API (a "leftover" of another process).
+    std::string RawCreate(const std::map<std::string, std::string>& labels, bool start) {
+        std::string body = R"({"Image":")" + std::string(kNative) + R"(","Labels":{)";
+        bool first = true;
+        for (const auto& [k, v] : labels) {
+            body += (first ? "" : ",") + ("\"" + k + "\":\"" + v + "\"");
+            first = false;
+        }
+        body += "}}";
+        auto r = engine->Call("POST", "/containers/create", body, 30s);
+        REQUIRE(r.ok());
+        INFO(r->body);
+        REQUIRE(r->status == 201);
+        const std::string id = ParseDoc(r->body)["Id"].GetString();
+        if (start) {
+            auto s = engine->Call("POST", "/containers/" + id + "/start", "", 30s);
+            REQUIRE(s.ok());
+            REQUIRE(s->status == 204);
+        }
+        return id;
+    }
+};
+
+Docker& D() {
+    static Docker docker;
+    return docker;
+}
+
+DockerFactoryOptions Options() {
+    DockerFactoryOptions options;
+    options.user_memory_mb = 2048;
+    return options;
+}
+
+std::string Greeting(const std::string& body) {
+    const auto doc = ParseDoc(body);
+    REQUIRE(doc.IsObject());
+    REQUIRE(doc.HasMember("greeting"));
+    return doc["greeting"].GetString();
+}
+
+// "<stream>: <text>" per line, sorted: stdout and stderr reach docker through separate pipes,
+// so their relative order is not defined (the order within one stream is).
+std::vector<std::string> Texts(const Container::Logs& logs) {
+    std::vector<std::string> out;
+    for (const auto& l : logs.lines) out.push_back(l.stream + ": " + l.text);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+const char* kHelloPython = R"(import sys
+count = 0
+def main(args):
+    global count
+    count += 1
+    print("hello stdout", count)
+    print("hello stderr", count, file=sys.stderr)
+    if args.get("long"):
+        print("x" * args["long"])
+    for i in range(args.get("lines", 0)):
+        print("line", i)
+    return {"greeting": "Hello " + args.get("name", "stranger"), "count": count}
+)";
+
+}  // namespace
+
+TEST_CASE("python: create, /init, /run and logs cut at both sentinels", "[docker]") {
+    DockerContainerFactory factory(Options());
+    REQUIRE(factory.Ping().ok());
+    auto created = factory.CreateDocker(D().Spec(kPython, "hello"));
+    REQUIRE(created.ok());
+    DockerContainer& c = **created;
+    CHECK(c.transport() == DockerFactoryOptions::Transport::kUnixSocket);
+    CHECK(std::filesystem::exists(c.socket_path()));
+    CHECK(c.memory_mb() == 256);
+
+    auto init = c.Init(InitBody(kHelloPython), 10s);
+    REQUIRE(init.ok());
+    REQUIRE(init->failure == ProxyResponse::Failure::kNone);
+    CHECK(init->status == 200);
+
+    auto run = c.Run(RunBody(R"({"name":"Wisp"})"), 10s);
+    REQUIRE(run.ok());
+    REQUIRE(run->failure == ProxyResponse::Failure::kNone);
+    CHECK(run->status == 200);
+    CHECK(Greeting(run->body) == "Hello Wisp");
+
+    auto logs = c.CollectLogs(2, 1 << 20, 2s);
+    REQUIRE(logs.ok());
+    CHECK(logs->complete);
+    CHECK_FALSE(logs->truncated);
+    CHECK(Texts(*logs) ==
+          std::vector<std::string>{"stderr: hello stderr 1", "stdout: hello stdout 1"});
+    for (const auto& l : logs->lines) CHECK(docker::ParseDockerTimestamp(l.time).ok());
+
+    SECTION("each activation gets only its own lines") {
+        for (int i = 2; i <= 4; ++i) {
+            auto r = c.Run(RunBody("{}"), 10s);
+            REQUIRE(r.ok());
+            CHECK(r->status == 200);
+            auto l = c.CollectLogs(2, 1 << 20, 2s);
+            REQUIRE(l.ok());
+            CHECK(l->complete);
+            CHECK(Texts(*l) ==
+                  std::vector<std::string>{"stderr: hello stderr " + std::to_string(i),
+                                           "stdout: hello stdout " + std::to_string(i)});
+        }
+        // Nothing new: waits `wait` for sentinels that never come.
+        const auto t0 = std::chrono::steady_clock::now();
+        auto none = c.CollectLogs(2, 1 << 20, 300ms);
+        const auto waited = std::chrono::steady_clock::now() - t0;
+        REQUIRE(none.ok());
+        CHECK_FALSE(none->complete);
+        CHECK(none->lines.empty());
+        CHECK(waited >= 250ms);
+        CHECK(waited < 3s);
+    }
+    SECTION("a 40 KB line comes back whole; a byte cap truncates") {
+        auto r = c.Run(RunBody(R"({"long":40000})"), 10s);
+        REQUIRE(r.ok());
+        auto l = c.CollectLogs(2, 1 << 20, 2s);
+        REQUIRE(l.ok());
+        REQUIRE(l->lines.size() == 3);
+        CHECK(std::count_if(l->lines.begin(), l->lines.end(), [](const LogLine& line) {
+                  return line.stream == "stdout" && line.text == std::string(40000, 'x');
+              }) == 1);
+
+        r = c.Run(RunBody(R"({"long":40000})"), 10s);
+        REQUIRE(r.ok());
+        l = c.CollectLogs(2, 1000, 2s);
+        REQUIRE(l.ok());
+        CHECK(l->truncated);
+        CHECK(l->complete);
+        // Everything after the line that did not fit is dropped (the stderr line may come
+        // before or after it).
+        CHECK(!l->lines.empty());
+        CHECK(l->lines.size() <= 2);
+        for (const auto& line : l->lines) CHECK(line.text.size() < 100);
+        // The next activation starts clean after the truncated one.
+        r = c.Run(RunBody("{}"), 10s);
+        REQUIRE(r.ok());
+        l = c.CollectLogs(2, 1 << 20, 2s);
+        REQUIRE(l.ok());
+        CHECK(Texts(*l) ==
+              std::vector<std::string>{"stderr: hello stderr 4", "stdout: hello stdout 4"});
+    }
+    SECTION("an activation logging more than the tail window gets all its lines") {
+        const int n = docker::kLogTailWindow + 100;
+        auto r = c.Run(RunBody(R"({"lines":)" + std::to_string(n) + "}"), 10s);
+        REQUIRE(r.ok());
+        auto l = c.CollectLogs(2, 1 << 20, 2s);
+        REQUIRE(l.ok());
+        CHECK(l->complete);
+        REQUIRE(l->lines.size() == static_cast<size_t>(n) + 2);
+        int numbered = 0;
+        for (const auto& line : l->lines) {
+            if (line.text == "line " + std::to_string(numbered)) ++numbered;
+        }
+        CHECK(numbered == n);  // all of them, in order
+        r = c.Run(RunBody("{}"), 10s);
+        REQUIRE(r.ok());
+        l = c.CollectLogs(2, 1 << 20, 2s);
+        REQUIRE(l.ok());
+        CHECK(Texts(*l) ==
+              std::vector<std::string>{"stderr: hello stderr 3", "stdout: hello stdout 3"});
+    }
+    SECTION("a second /init is refused; no OOM reported") {
+        auto again = c.Init(InitBody(kHelloPython), 10s);
+        REQUIRE(again.ok());
+        CHECK(again->status == 403);
+        auto oom = c.WasOomKilled();
+        REQUIRE(oom.ok());
+        CHECK_FALSE(*oom);
+    }
+    CHECK(c.Destroy().ok());
+}
+
+TEST_CASE("the container runs with the limits, unprivileged, published on 127.0.0.1 only",
+          "[docker]") {
+    DockerContainerFactory factory(Options());
+    auto created = factory.CreateDocker(D().Spec(kPython, "limits", 128));
+    REQUIRE(created.ok());
+    DockerContainer& c = **created;
+    const auto doc = D().Inspect(c.id());
+    const auto& hc = doc["HostConfig"];
+    CHECK(hc["Memory"].GetInt64() == 128LL << 20);
+    CHECK(hc["MemorySwap"].GetInt64() == 128LL << 20);
+    CHECK(hc["CpuShares"].GetInt64() == 64);
+    CHECK(hc["PidsLimit"].GetInt64() == 1024);
+    CHECK(std::string(hc["CapDrop"][0].GetString()) == "ALL");
+    CHECK(std::string(hc["SecurityOpt"][0].GetString()) == "no-new-privileges");
+    CHECK(std::string(hc["LogConfig"]["Type"].GetString()) == "json-file");
+    CHECK(std::string(hc["NetworkMode"].GetString()) == "bridge");
+    CHECK(std::string(doc["Config"]["Labels"]["wisp.invoker"].GetString()) == D().invoker_id);
+    CHECK(std::string(doc["Name"].GetString()) == "/" + c.name());
+
+    const auto& ports = doc["NetworkSettings"]["Ports"]["8080/tcp"];
+    REQUIRE(ports.IsArray());
+    REQUIRE(ports.Size() >= 1);
+    for (const auto& p : ports.GetArray())
+        CHECK(std::string(p["HostIp"].GetString()) == "127.0.0.1");
+    auto port = c.HostPort();
+    REQUIRE(port.ok());
+    CHECK(*port == std::atoi(ports[0]["HostPort"].GetString()));
+
+    // What the action sees from the inside.
+    const char* probe = R"(import resource
+def main(args):
+    status = dict(l.split(":\t", 1) for l in open("/proc/self/status").read().splitlines() if ":\t" in l)
+    return {"capeff": status["CapEff"].strip(), "nonewprivs": status["NoNewPrivs"].strip(),
+            "nofile": list(resource.getrlimit(resource.RLIMIT_NOFILE)),
+            "pids_max": open("/sys/fs/cgroup/pids/pids.max").read().strip()
+                        if __import__("os").path.exists("/sys/fs/cgroup/pids/pids.max")
+                        else open("/sys/fs/cgroup/pids.max").read().strip()}
+)";
+    REQUIRE(c.Init(InitBody(probe), 10s)->status == 200);
+    auto run = c.Run(RunBody("{}"), 10s);
+    REQUIRE(run.ok());
+    INFO(run->body);
+    REQUIRE(run->status == 200);
+    const auto r = ParseDoc(run->body);
+    CHECK(std::string(r["capeff"].GetString()) == "0000000000000000");
+    CHECK(std::string(r["nonewprivs"].GetString()) == "1");
+    CHECK(r["nofile"][0].GetInt() == 1024);
+    CHECK(r["nofile"][1].GetInt() == 1024);
+    CHECK(std::string(r["pids_max"].GetString()) == "1024");
+}
+
+TEST_CASE("pause freezes the container, resume thaws it", "[docker]") {
+    DockerContainerFactory factory(Options());
+    auto created = factory.CreateDocker(D().Spec(kPython, "pause"));
+    REQUIRE(created.ok());
+    DockerContainer& c = **created;
+    REQUIRE(c.Init(InitBody(kHelloPython), 10s)->status == 200);
+    REQUIRE(c.Run(RunBody("{}"), 10s)->status == 200);
+    REQUIRE(c.CollectLogs(2, 1 << 20, 2s).ok());
+
+    REQUIRE(c.Pause().ok());
+    auto doc = D().Inspect(c.id());
+    CHECK(doc["State"]["Paused"].GetBool());
+    CHECK(std::string(doc["State"]["Status"].GetString()) == "paused");
+    // A frozen proxy does not answer.
+    auto frozen = c.Run(RunBody("{}"), 300ms);
+    REQUIRE(frozen.ok());
+    CHECK(frozen->failure == ProxyResponse::Failure::kTimeout);
+    CHECK_FALSE(c.Pause().ok());  // already paused: docker refuses
+
+    REQUIRE(c.Resume().ok());
+    doc = D().Inspect(c.id());
+    CHECK_FALSE(doc["State"]["Paused"].GetBool());
+    CHECK(std::string(doc["State"]["Status"].GetString()) == "running");
+    // The run that timed out while frozen completes after the thaw; the next one answers.
+    auto run = c.Run(RunBody(R"({"name":"again"})"), 10s);
+    REQUIRE(run.ok());
+    REQUIRE(run->failure == ProxyResponse::Failure::kNone);
+    CHECK(Greeting(run->body) == "Hello again");
+}
+
+TEST_CASE("an action allocating past its memory limit is OOM-killed and reported", "[docker]") {
+    DockerFactoryOptions options = Options();
+    SECTION("from the memory cgroup") { options.oom_from_cgroup = true; }
+    SECTION("from docker's oom event") { options.oom_from_cgroup = false; }
+    DockerContainerFactory factory(options);
+    auto created = factory.CreateDocker(D().Spec(kPython, "oom", 128));
+    REQUIRE(created.ok());
+    DockerContainer& c = **created;
+    const char* hog = R"(def main(args):
+    blocks = []
+    for i in range(64):
+        b = bytearray(8 << 20)
+        for j in range(0, len(b), 4096):
+            b[j] = 1
+        blocks.append(b)
+    return {"allocated_mb": 8 * len(blocks)}
+)";
+    REQUIRE(c.Init(InitBody(hog), 10s)->status == 200);
+    auto run = c.Run(RunBody("{}"), 30s);
+    REQUIRE(run.ok());
+    INFO("status " << run->status << " body " << run->body);
+    // The kernel kills the interpreter (the biggest process): the proxy either loses it and
+    // answers 502, or dies itself and the connection is lost.
+    const bool lost = run->failure == ProxyResponse::Failure::kConnectionLost;
+    const bool bad_gateway = run->failure == ProxyResponse::Failure::kNone && run->status == 502;
+    CHECK((lost || bad_gateway));
+    const auto t0 = std::chrono::steady_clock::now();
+    auto oom = c.WasOomKilled();
+    REQUIRE(oom.ok());
+    CHECK(*oom);
+    CHECK(std::chrono::steady_clock::now() - t0 < 500ms);
+}
+
+TEST_CASE("a run that exceeds its time limit times out; destroy removes the container",
+          "[docker]") {
+    DockerContainerFactory factory(Options());
+    auto created = factory.CreateDocker(D().Spec(kPython, "sleepy"));
+    REQUIRE(created.ok());
+    DockerContainer& c = **created;
+    const std::string socket_dir = std::filesystem::path(c.socket_path()).parent_path();
+    REQUIRE(
+        c.Init(InitBody("import time\ndef main(args):\n    time.sleep(30)\n    return {}\n"), 10s)
+            ->status == 200);
+    auto run = c.Run(RunBody("{}"), 500ms);
+    REQUIRE(run.ok());
+    CHECK(run->failure == ProxyResponse::Failure::kTimeout);
+    CHECK(run->ElapsedMs() >= 450);  // whole milliseconds, poll() rounding
+    CHECK(run->ElapsedMs() < 2000);
+
+    // The caller destroys a container that timed out.
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(c.Destroy().ok());
+    CHECK(std::chrono::steady_clock::now() - t0 < 10s);
+    CHECK(D().InspectStatus(c.id()) == 404);
+    CHECK_FALSE(std::filesystem::exists(socket_dir));
+    CHECK(c.Destroy().ok());  // idempotent
+}
+
+TEST_CASE("RemoveOrphans removes what this invoker left behind and nothing else", "[docker]") {
+    const std::string mine = D().invoker_id + "-orphans";
+    const std::string other = D().invoker_id + "-other";
+    const std::map<std::string, std::string> mark = {{"wisp.test", "docker-container-test"}};
+    auto with = [&](const std::string& inv) {
+        auto l = mark;
+        l["wisp.invoker"] = inv;
+        return l;
+    };
+    const std::string a = D().RawCreate(with(mine), true);
+    const std::string b = D().RawCreate(with(mine), false);  // created, never started
+    const std::string x = D().RawCreate(with(other), true);
+    const std::string y = D().RawCreate(mark, false);  // no wisp.invoker label at all
+
+    DockerContainerFactory factory(Options());
+    // A socket folder whose container is gone (an invoker killed mid-way), and a fresh one that
+    // a concurrent Create may be about to mount.
+    const auto stale = std::filesystem::path(factory.socket_root()) / "stale-test-folder";
+    const auto fresh = std::filesystem::path(factory.socket_root()) / "fresh-test-folder";
+    std::filesystem::create_directories(stale);
+    std::filesystem::create_directories(fresh);
+    std::filesystem::last_write_time(
+        stale, std::filesystem::file_time_type::clock::now() - std::chrono::minutes(5));
+    auto keeps = factory.CreateDocker(D().Spec(kNative, "keeps_its_folder", 128));
+    REQUIRE(keeps.ok());
+    const auto live = std::filesystem::path((*keeps)->socket_path()).parent_path();
+    std::filesystem::last_write_time(
+        live, std::filesystem::file_time_type::clock::now() - std::chrono::minutes(5));
+
+    auto removed = factory.RemoveOrphans(mine);
+    REQUIRE(removed.ok());
+    CHECK(*removed == 2);
+    CHECK(D().InspectStatus(a) == 404);
+    CHECK(D().InspectStatus(b) == 404);
+    CHECK(D().InspectStatus(x) == 200);
+    CHECK(D().InspectStatus(y) == 200);
+    CHECK_FALSE(std::filesystem::exists(stale));
+    CHECK(std::filesystem::exists(fresh));
+    CHECK(std::filesystem::exists(live));
+    std::filesystem::remove_all(fresh);
+    auto again = factory.RemoveOrphans(mine);
+    REQUIRE(again.ok());
+    CHECK(*again == 0);
+
+    auto other_removed = factory.RemoveOrphans(other);
+    REQUIRE(other_removed.ok());
+    CHECK(*other_removed == 1);
+    CHECK(D().InspectStatus(y) == 200);
+    (void)D().engine->Call("DELETE", "/containers/" + y + "?force=1", "", 30s);
+}
+
+TEST_CASE("the published-port transport works too", "[docker]") {
+    DockerFactoryOptions options = Options();
+    options.transport = DockerFactoryOptions::Transport::kPublishedPort;
+    DockerContainerFactory factory(options);
+    auto created = factory.CreateDocker(D().Spec(kPython, "tcp"));
+    REQUIRE(created.ok());
+    DockerContainer& c = **created;
+    CHECK(c.transport() == DockerFactoryOptions::Transport::kPublishedPort);
+    CHECK(c.proxy().endpoint().host == "127.0.0.1");
+    CHECK(c.proxy().endpoint().port == *c.HostPort());
+    REQUIRE(c.Init(InitBody(kHelloPython), 10s)->status == 200);
+    auto run = c.Run(RunBody(R"({"name":"tcp"})"), 10s);
+    REQUIRE(run.ok());
+    CHECK(Greeting(run->body) == "Hello tcp");
+    auto logs = c.CollectLogs(2, 1 << 20, 2s);
+    REQUIRE(logs.ok());
+    CHECK(logs->complete);
+    CHECK(logs->lines.size() == 2);
+}
+
+TEST_CASE("a missing image: NotFound naming the build script, or a failed pull", "[docker]") {
+    DockerContainerFactory factory(Options());
+    ContainerSpec spec = D().Spec("wisp-test/no-such-image:1", "missing");
+    auto image = factory.ImageExists(spec.image);
+    REQUIRE(image.ok());
+    CHECK_FALSE(*image);
+    auto exists = factory.ImageExists(kPython);
+    REQUIRE(exists.ok());
+    CHECK(*exists);
+
+    auto created = factory.Create(spec);
+    REQUIRE(absl::IsNotFound(created.status()));
+    CHECK_THAT(std::string(created.status().message()),
+               Catch::Contains("'wisp-test/no-such-image:1'") &&
+                   Catch::Contains("tools/build-runtime-images.sh"));
+
+    spec.pull_if_missing = true;
+    created = factory.Create(spec);
+    REQUIRE(absl::IsFailedPrecondition(created.status()));
+    CHECK_THAT(std::string(created.status().message()),
+               Catch::StartsWith("Failed to pull container image 'wisp-test/no-such-image:1'."));
+}
+
+TEST_CASE("a container that exits before its proxy answers is a clear error", "[docker]") {
+    // The Debian base image runs bash, which exits at once without a terminal.
+    DockerContainerFactory factory(Options());
+    ContainerSpec spec = D().Spec("wisp/base-native:bookworm", "exits");
+    if (!*factory.ImageExists(spec.image)) {
+        WARN("wisp/base-native:bookworm is missing; using a native image with a bad entrypoint");
+        return;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    auto created = factory.Create(spec);
+    INFO(created.status().ToString());
+    REQUIRE(absl::IsFailedPrecondition(created.status()));
+    CHECK_THAT(std::string(created.status().message()),
+               Catch::Contains("exited with code 0 before its action proxy answered"));
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+}
+
+TEST_CASE("native: a C program compiled here runs as an action", "[docker]") {
+    wisp::testing::TempDir dir("wisp-docker-native-");
+    {
+        std::ofstream src(dir.File("action.c"));
+        src << R"(#include <stdio.h>
+#include <string.h>
+int main(int argc, char** argv) {
+    const char* arg = argc > 1 ? argv[1] : "{}";
+    printf("log line from C\n");
+    fprintf(stderr, "stderr line from C\n");
+    const char* p = strstr(arg, "\"name\":\"");
+    char name[64] = "stranger";
+    if (p) { p += 8; size_t n = strcspn(p, "\""); if (n > 63) n = 63; memcpy(name, p, n); name[n] = 0; }
+    printf("{\"greeting\":\"Hello %s from C\"}\n", name);
+    return 0;
+}
+)";
+    }
+    std::string out;
+    const std::string exe = dir.File("exec");
+    int rc = Shell("cc -O2 -static -o " + exe + " " + dir.File("action.c"), &out);
+    if (rc != 0) rc = Shell("cc -O2 -o " + exe + " " + dir.File("action.c"), &out);
+    INFO(out);
+    REQUIRE(rc == 0);
+    std::ifstream in(exe, std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+
+    DockerContainerFactory factory(Options());
+    auto created = factory.CreateDocker(D().Spec(kNative, "native_c", 128));
+    REQUIRE(created.ok());
+    DockerContainer& c = **created;
+    auto init = c.Init(InitBody(Base64(bytes.str()), true), 10s);
+    REQUIRE(init.ok());
+    INFO(init->body);
+    REQUIRE(init->status == 200);
+    for (const char* name : {"Wisp", "again"}) {
+        auto run = c.Run(RunBody(std::string(R"({"name":")") + name + "\"}"), 10s);
+        REQUIRE(run.ok());
+        INFO(run->body);
+        REQUIRE(run->status == 200);
+        CHECK(Greeting(run->body) == std::string("Hello ") + name + " from C");
+        auto logs = c.CollectLogs(2, 1 << 20, 2s);
+        REQUIRE(logs.ok());
+        CHECK(logs->complete);
+        CHECK(Texts(*logs) ==
+              std::vector<std::string>{"stderr: stderr line from C", "stdout: log line from C"});
+    }
+}
+
+TEST_CASE("nodejs runs, and containers are created concurrently", "[docker]") {
+    DockerContainerFactory factory(Options());
+    std::vector<std::future<absl::StatusOr<std::unique_ptr<DockerContainer>>>> futures;
+    for (int i = 0; i < 3; ++i) {
+        futures.push_back(std::async(std::launch::async, [&factory, i] {
+            return factory.CreateDocker(D().Spec(kNodejs, "node" + std::to_string(i)));
+        }));
+    }
+    std::vector<std::unique_ptr<DockerContainer>> containers;
+    for (auto& f : futures) {
+        auto c = f.get();
+        REQUIRE(c.ok());
+        containers.push_back(std::move(*c));
+    }
+    const char* code =
+        "function main(args) { console.log('node says hi'); "
+        "return {sum: args.a + args.b}; }";
+    for (auto& c : containers) {
+        auto init = c->Init(InitBody(code), 10s);
+        REQUIRE(init.ok());
+        REQUIRE(init->status == 200);
+        auto run = c->Run(RunBody(R"({"a":40,"b":2})"), 10s);
+        REQUIRE(run.ok());
+        CHECK(ParseDoc(run->body)["sum"].GetInt() == 42);
+        auto logs = c->CollectLogs(2, 1 << 20, 2s);
+        REQUIRE(logs.ok());
+        CHECK(Texts(*logs) == std::vector<std::string>{"stdout: node says hi"});
+    }
+    // Distinct names, distinct socket folders.
+    CHECK(containers[0]->name() != containers[1]->name());
+    CHECK(containers[0]->socket_path() != containers[1]->socket_path());
+}
+
+TEST_CASE("a name already taken gets a unique suffix", "[docker]") {
+    DockerContainerFactory factory(Options());
+    const ContainerSpec spec = D().Spec(kNative, "same_name", 128);
+    auto first = factory.CreateDocker(spec);
+    REQUIRE(first.ok());
+    auto second = factory.CreateDocker(spec);
+    REQUIRE(second.ok());
+    CHECK((*first)->name() == docker::SanitizeContainerName(spec.name));
+    CHECK_THAT((*second)->name(), Catch::StartsWith((*first)->name() + "_"));
+    CHECK((*second)->name().size() == (*first)->name().size() + 7);
+}
+
+TEST_CASE("dropping a container object removes the container", "[docker]") {
+    DockerContainerFactory factory(Options());
+    std::string id;
+    {
+        auto created = factory.Create(D().Spec(kNative, "dropped", 128));
+        REQUIRE(created.ok());
+        id = (*created)->id();
+    }
+    CHECK(D().InspectStatus(id) == 404);
+}

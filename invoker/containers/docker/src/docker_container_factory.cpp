@@ -1,0 +1,650 @@
+#include <wisp/invoker/docker_container_factory.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <rapidjson/document.h>
+#include <spdlog/spdlog.h>
+
+#include <wisp/common/status.hpp>
+
+#include <wisp/invoker/proxy_client.hpp>
+
+#include "docker_api.hpp"
+#include "docker_engine.hpp"
+
+namespace wisp::invoker {
+namespace {
+
+using docker::DockerEngine;
+using docker::EngineError;
+using SteadyClock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Folder for the per-container socket folders when none is configured.
+std::string DefaultSocketRoot() {
+    std::error_code ec;
+    const std::filesystem::path run = "/run/wisp/containers";
+    std::filesystem::create_directories(run, ec);
+    if (!ec && ::access(run.c_str(), W_OK | X_OK) == 0) return run.string();
+    const char* tmp = std::getenv("TMPDIR");
+    std::string base = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+    return base + "/wisp-containers-" + std::to_string(::getuid());
+}
+
+absl::StatusOr<rapidjson::Document> ParseJson(const std::string& body, std::string_view what) {
+    rapidjson::Document doc;
+    doc.Parse(body.data(), body.size());
+    if (doc.HasParseError()) {
+        return absl::InternalError("Docker answered " + std::string(what) +
+                                   " with something that is not JSON: " + body.substr(0, 200));
+    }
+    return doc;
+}
+
+const rapidjson::Value* Member(const rapidjson::Value& v, const char* name) {
+    if (!v.IsObject()) return nullptr;
+    auto it = v.FindMember(name);
+    return it == v.MemberEnd() ? nullptr : &it->value;
+}
+
+std::string RandomSuffix() {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string s(6, '0');
+    for (char& c : s) c = kHex[rng() % 16];
+    return s;
+}
+
+// The oom_kill counter of the container's memory cgroup, when this host exposes it (cgroup v1
+// with the cgroupfs or systemd driver, or cgroup v2). nullopt when no candidate file exists.
+std::optional<int64_t> CgroupOomKills(const std::string& id) {
+    const std::string candidates[] = {
+        "/sys/fs/cgroup/memory/docker/" + id + "/memory.oom_control",
+        "/sys/fs/cgroup/memory/system.slice/docker-" + id + ".scope/memory.oom_control",
+        "/sys/fs/cgroup/docker/" + id + "/memory.events",
+        "/sys/fs/cgroup/system.slice/docker-" + id + ".scope/memory.events",
+    };
+    for (const std::string& path : candidates) {
+        std::ifstream in(path);
+        if (!in) continue;
+        std::string key;
+        int64_t value = 0;
+        while (in >> key >> value) {
+            if (key == "oom_kill") return value;
+        }
+        return 0;  // an older kernel without the counter: no evidence
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// DockerContainer
+
+DockerContainer::DockerContainer(std::shared_ptr<docker::DockerEngine> engine,
+                                 const DockerFactoryOptions& options, std::string id,
+                                 std::string name, int64_t memory_mb, std::string socket_dir,
+                                 std::string socket_path, int64_t created_unix_s)
+    : engine_(std::move(engine)),
+      api_timeout_(options.api_timeout),
+      oom_from_cgroup_(options.oom_from_cgroup),
+      oom_event_grace_(options.oom_event_grace),
+      id_(std::move(id)),
+      name_(std::move(name)),
+      memory_mb_(memory_mb),
+      socket_dir_(std::move(socket_dir)),
+      socket_path_(std::move(socket_path)),
+      created_unix_s_(created_unix_s) {}
+
+DockerContainer::~DockerContainer() {
+    absl::Status st = Destroy();
+    if (!st.ok()) {
+        spdlog::warn("docker: could not remove container {} ({}): {}", name_, id_,
+                     std::string(st.message()));
+    }
+}
+
+void DockerContainer::Connect(DockerFactoryOptions::Transport transport,
+                              ProxyClient::Endpoint endpoint) {
+    transport_ = transport;
+    proxy_ = std::make_unique<ProxyClient>(std::move(endpoint));
+}
+
+absl::StatusOr<ProxyResponse> DockerContainer::Init(const std::string& body,
+                                                    std::chrono::milliseconds timeout) {
+    return proxy_->Post("/init", body, timeout, /*retry_refused=*/true);
+}
+
+absl::StatusOr<ProxyResponse> DockerContainer::Run(const std::string& body,
+                                                   std::chrono::milliseconds timeout) {
+    return proxy_->Post("/run", body, timeout, /*retry_refused=*/false);
+}
+
+absl::Status DockerContainer::Pause() {
+    WISP_ASSIGN_OR_RETURN(auto r,
+                          engine_->Call("POST", "/containers/" + id_ + "/pause", "", api_timeout_));
+    if (r.status == 204) return absl::OkStatus();
+    return EngineError("pause container " + name_, r);
+}
+
+absl::Status DockerContainer::Resume() {
+    WISP_ASSIGN_OR_RETURN(
+        auto r, engine_->Call("POST", "/containers/" + id_ + "/unpause", "", api_timeout_));
+    if (r.status == 204) return absl::OkStatus();
+    return EngineError("resume container " + name_, r);
+}
+
+absl::Status DockerContainer::Destroy() {
+    std::lock_guard lock(mu_);
+    if (destroyed_) return absl::OkStatus();
+    if (proxy_) proxy_->CloseIdle();
+    WISP_ASSIGN_OR_RETURN(
+        auto r, engine_->Call("DELETE", "/containers/" + id_ + "?force=1&v=1", "", api_timeout_));
+    // 404: already gone; 409: a removal is already in progress (docker finishes it).
+    if (r.status != 204 && r.status != 404 && r.status != 409) {
+        return EngineError("remove container " + name_, r);
+    }
+    destroyed_ = true;
+    if (!socket_dir_.empty()) {
+        std::error_code ec;
+        std::filesystem::remove_all(socket_dir_, ec);
+        if (ec) {
+            spdlog::warn("docker: could not remove socket folder {}: {}", socket_dir_,
+                         ec.message());
+        }
+    }
+    return absl::OkStatus();
+}
+
+absl::StatusOr<int> DockerContainer::HostPort() {
+    std::lock_guard lock(mu_);
+    if (host_port_) return *host_port_;
+    WISP_ASSIGN_OR_RETURN(auto r,
+                          engine_->Call("GET", "/containers/" + id_ + "/json", "", api_timeout_));
+    if (r.status != 200) return EngineError("inspect container " + name_, r);
+    WISP_ASSIGN_OR_RETURN(auto doc, ParseJson(r.body, "inspect"));
+    const rapidjson::Value* ports = Member(doc, "NetworkSettings");
+    ports = ports != nullptr ? Member(*ports, "Ports") : nullptr;
+    const std::string key = std::to_string(docker::kProxyPort) + "/tcp";
+    const rapidjson::Value* bindings = ports != nullptr ? Member(*ports, key.c_str()) : nullptr;
+    if (bindings != nullptr && bindings->IsArray()) {
+        for (const auto& b : bindings->GetArray()) {
+            const rapidjson::Value* ip = Member(b, "HostIp");
+            const rapidjson::Value* port = Member(b, "HostPort");
+            // Only a loopback binding is ever used (never a bridge or public address).
+            if (ip == nullptr || !ip->IsString() ||
+                std::string_view(ip->GetString()) != "127.0.0.1") {
+                continue;
+            }
+            if (port == nullptr || !port->IsString()) continue;
+            const int p = std::atoi(port->GetString());
+            if (p > 0 && p < 65536) {
+                host_port_ = p;
+                return p;
+            }
+        }
+    }
+    return absl::NotFoundError("container " + name_ + " has no port " + key +
+                               " published on 127.0.0.1");
+}
+
+absl::StatusOr<bool> DockerContainer::OomFromEvents() {
+    // `until` must not be in the future: the daemon would hold the answer open until then.
+    const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    const std::string filters = "{\"container\":[\"" + id_ + "\"],\"event\":[\"oom\"]}";
+    const std::string path = "/events?since=" + std::to_string(created_unix_s_ - 1) +
+                             "&until=" + docker::FormatSinceParameter(now_ns) +
+                             "&filters=" + docker::UrlEncode(filters);
+    WISP_ASSIGN_OR_RETURN(auto r, engine_->Call("GET", path, "", api_timeout_));
+    if (r.status != 200) return EngineError("list events of container " + name_, r);
+    return r.body.find("\"oom\"") != std::string::npos;
+}
+
+absl::StatusOr<bool> DockerContainer::WasOomKilled() {
+    // 1. docker's own flag: set when the container's main process died of an OOM kill.
+    WISP_ASSIGN_OR_RETURN(auto r,
+                          engine_->Call("GET", "/containers/" + id_ + "/json", "", api_timeout_));
+    if (r.status == 404) return absl::NotFoundError("container " + name_ + " does not exist");
+    if (r.status != 200) return EngineError("inspect container " + name_, r);
+    WISP_ASSIGN_OR_RETURN(auto doc, ParseJson(r.body, "inspect"));
+    const rapidjson::Value* state = Member(doc, "State");
+    const rapidjson::Value* oom = state != nullptr ? Member(*state, "OOMKilled") : nullptr;
+    if (oom != nullptr && oom->IsBool() && oom->GetBool()) return true;
+    // 2. The kernel killed another process in the container (the action's interpreter, while
+    //    the proxy, PID 1, lives on): docker only sets OOMKilled when PID 1 exits, but the
+    //    memory cgroup counts every kill, synchronously with the kill.
+    if (oom_from_cgroup_) {
+        if (std::optional<int64_t> kills = CgroupOomKills(id_)) return *kills > 0;
+    }
+    // 3. No cgroup to read (a remote daemon, or the container is gone): docker's "oom" event,
+    //    which may trail the failed request by a few milliseconds.
+    const auto give_up = SteadyClock::now() + oom_event_grace_;
+    while (true) {
+        WISP_ASSIGN_OR_RETURN(bool seen, OomFromEvents());
+        if (seen) return true;
+        if (SteadyClock::now() >= give_up) return false;
+        std::this_thread::sleep_for(milliseconds(50));
+    }
+}
+
+absl::StatusOr<Container::Logs> DockerContainer::ReadLogs(const docker::LogCursor& start,
+                                                          int sentinels, int64_t limit_bytes,
+                                                          std::chrono::milliseconds wait, int tail,
+                                                          bool* gap, docker::LogCursor* end) {
+    *gap = false;
+    docker::LogAssembler assembler(start, sentinels, limit_bytes);
+    docker::LogFrameDemuxer demux;
+    std::string path = "/containers/" + id_ + "/logs?stdout=1&stderr=1&timestamps=1";
+    if (start.last_nanos) path += "&since=" + docker::FormatSinceParameter(*start.last_nanos);
+    if (tail > 0) path += "&tail=" + std::to_string(tail);
+    bool first = true;
+    auto on_frame = [&](int stream, std::string_view payload) {
+        if (first && tail > 0) {
+            first = false;
+            if (!docker::EntryReachesCursor(payload, start)) {
+                *gap = true;  // more new entries than the window holds: read them all
+                return false;
+            }
+        }
+        return !assembler.OnEntry(stream, payload);
+    };
+    if (sentinels > 0) {
+        path += "&follow=1";
+        // OpenWhisk's overall bound: max(log limit in MB, 5) x 2 s.
+        const int64_t mb = std::max<int64_t>(limit_bytes >> 20, 5);
+        const auto deadline =
+            SteadyClock::now() + std::max<milliseconds>(wait, milliseconds(mb * 2000));
+        bool timed_out = false;
+        WISP_ASSIGN_OR_RETURN(
+            auto r, engine_->Stream(
+                        path, [&](std::string_view chunk) { return demux.Feed(chunk, on_frame); },
+                        wait, deadline, &timed_out));
+        if (r.status != 200 && !(timed_out && r.status == 0)) {
+            return EngineError("read the logs of container " + name_, r);
+        }
+    } else {
+        WISP_ASSIGN_OR_RETURN(auto r, engine_->Call("GET", path, "", api_timeout_));
+        if (r.status != 200) return EngineError("read the logs of container " + name_, r);
+        demux.Feed(r.body, on_frame);
+    }
+    // The cursor's own entry is always in the file, and `since` is inclusive: a window that
+    // holds it delivers it first. A window delivering a later entry first has cut entries off.
+    *end = assembler.cursor();
+    return assembler.Finish();
+}
+
+absl::StatusOr<Container::Logs> DockerContainer::CollectLogs(int sentinels, int64_t limit_bytes,
+                                                             std::chrono::milliseconds wait) {
+    std::lock_guard logs_lock(logs_mu_);
+    docker::LogCursor start;
+    {
+        std::lock_guard lock(mu_);
+        start.last_nanos = log_last_nanos_;
+        start.consumed_at_last = log_consumed_at_last_;
+    }
+    // docker's `since` makes the daemon decode the container's whole log file from its start:
+    // the cost grows with every activation a warm container served (measured: 8 ms after 3000
+    // lines, 31 ms after 18000). `tail=N` reads only the end of the file, so a window of the
+    // last kLogTailWindow entries is tried first; when it does not reach back to the cursor (an
+    // activation logged more), the logs are read again from the cursor without the window.
+    bool gap = false;
+    docker::LogCursor end;
+    absl::StatusOr<Logs> logs;
+    if (start.last_nanos) {
+        logs = ReadLogs(start, sentinels, limit_bytes, wait, docker::kLogTailWindow, &gap, &end);
+        if (!logs.ok()) return logs.status();
+    }
+    if (!start.last_nanos || gap) {
+        logs = ReadLogs(start, sentinels, limit_bytes, wait, 0, &gap, &end);
+        if (!logs.ok()) return logs.status();
+    }
+    std::lock_guard lock(mu_);
+    log_last_nanos_ = end.last_nanos;
+    log_consumed_at_last_ = end.consumed_at_last;
+    return logs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// DockerContainerFactory
+
+DockerContainerFactory::DockerContainerFactory(DockerFactoryOptions options)
+    : options_(std::move(options)),
+      engine_(std::make_shared<DockerEngine>(options_.socket_path, options_.api_version)),
+      socket_root_(options_.socket_root.empty() ? DefaultSocketRoot() : options_.socket_root) {}
+
+DockerContainerFactory::~DockerContainerFactory() = default;
+
+absl::Status DockerContainerFactory::Ping() {
+    WISP_ASSIGN_OR_RETURN(auto r, engine_->Call("GET", "/_ping", "", milliseconds(5000)));
+    if (r.status == 200) return absl::OkStatus();
+    return absl::UnavailableError(
+        engine_->NotAnswering("GET /_ping answered HTTP " + std::to_string(r.status)));
+}
+
+absl::StatusOr<bool> DockerContainerFactory::ImageExists(std::string_view image) {
+    WISP_ASSIGN_OR_RETURN(auto r, engine_->Call("GET", "/images/" + std::string(image) + "/json",
+                                                "", options_.api_timeout));
+    if (r.status == 200) return true;
+    if (r.status == 404) return false;
+    return EngineError("inspect image " + std::string(image), r);
+}
+
+absl::Status DockerContainerFactory::Pull(std::string_view image) {
+    const docker::ImageReference ref = docker::ParseImageReference(image);
+    std::string path = "/images/create?fromImage=" + docker::UrlEncode(ref.repository);
+    if (!ref.tag.empty()) path += "&tag=" + docker::UrlEncode(ref.tag);
+    spdlog::info("docker: pulling image {}", image);
+    const std::string failed = "Failed to pull container image '" + std::string(image) + "'.";
+    auto r = engine_->Call("POST", path, "", options_.pull_timeout);
+    if (!r.ok()) {
+        if (absl::IsUnavailable(r.status())) return r.status();
+        return absl::FailedPreconditionError(failed + " " + std::string(r.status().message()));
+    }
+    if (r->status != 200) {
+        return absl::FailedPreconditionError(failed + " " + docker::EngineErrorMessage(r->body));
+    }
+    std::string error;
+    if (docker::PullStreamHasError(r->body, &error)) {
+        return absl::FailedPreconditionError(failed + " " + error);
+    }
+    return absl::OkStatus();
+}
+
+absl::StatusOr<DockerContainerFactory::ImageInfo> DockerContainerFactory::EnsureImage(
+    const ContainerSpec& spec) {
+    {
+        std::lock_guard lock(mu_);
+        auto it = images_.find(spec.image);
+        if (it != images_.end()) return it->second;
+    }
+    const std::string inspect_path = "/images/" + spec.image + "/json";
+    WISP_ASSIGN_OR_RETURN(auto r, engine_->Call("GET", inspect_path, "", options_.api_timeout));
+    if (r.status == 404) {
+        if (!spec.pull_if_missing) {
+            return absl::NotFoundError("The container image '" + spec.image +
+                                       "' is not present locally; build the runtime images with "
+                                       "tools/build-runtime-images.sh");
+        }
+        WISP_RETURN_IF_ERROR(Pull(spec.image));
+        WISP_ASSIGN_OR_RETURN(r, engine_->Call("GET", inspect_path, "", options_.api_timeout));
+    }
+    if (r.status != 200) return EngineError("inspect image " + spec.image, r);
+    WISP_ASSIGN_OR_RETURN(auto doc, ParseJson(r.body, "image inspect"));
+    ImageInfo info;
+    // Wisp's runtime images carry WISP_PROXY_KIND: their proxy also serves WISP_PROXY_SOCKET.
+    const rapidjson::Value* config = Member(doc, "Config");
+    const rapidjson::Value* env = config != nullptr ? Member(*config, "Env") : nullptr;
+    if (env != nullptr && env->IsArray()) {
+        for (const auto& e : env->GetArray()) {
+            if (e.IsString() && std::string_view(e.GetString()).starts_with("WISP_PROXY_KIND=")) {
+                info.wisp_proxy = true;
+            }
+        }
+    }
+    std::lock_guard lock(mu_);
+    images_[spec.image] = info;
+    return info;
+}
+
+absl::StatusOr<std::unique_ptr<Container>> DockerContainerFactory::Create(
+    const ContainerSpec& spec) {
+    WISP_ASSIGN_OR_RETURN(auto c, CreateDocker(spec));
+    return std::unique_ptr<Container>(std::move(c));
+}
+
+absl::StatusOr<std::unique_ptr<DockerContainer>> DockerContainerFactory::CreateDocker(
+    const ContainerSpec& spec) {
+    WISP_ASSIGN_OR_RETURN(ImageInfo image, EnsureImage(spec));
+    const bool use_socket =
+        image.wisp_proxy && options_.transport == DockerFactoryOptions::Transport::kUnixSocket;
+
+    docker::CreateSettings settings;
+    settings.user_memory_mb = options_.user_memory_mb;
+    settings.network = options_.network;
+    settings.pids_limit = options_.pids_limit;
+    settings.nofile = options_.nofile;
+    settings.publish_port = options_.publish_port || !use_socket;
+
+    // A private folder per container for the proxy's socket (short path: sun_path is 108 bytes).
+    std::string socket_dir;
+    std::string socket_path;
+    if (image.wisp_proxy) {
+        std::error_code ec;
+        std::filesystem::create_directories(socket_root_, ec);
+        std::string templ = socket_root_ + "/XXXXXX";
+        if (ec || ::mkdtemp(templ.data()) == nullptr) {
+            return absl::InternalError("cannot create a socket folder under " + socket_root_ +
+                                       ": " + (ec ? ec.message() : std::strerror(errno)) +
+                                       " (set the invoker's docker socket root)");
+        }
+        socket_dir = templ;
+        // The proxy runs as root in the container without CAP_DAC_OVERRIDE: it can create its
+        // socket only in a folder it owns or that is open to all (when the invoker is not root).
+        ::chmod(socket_dir.c_str(), ::geteuid() == 0 ? 0700 : 0777);
+        settings.socket_host_dir = socket_dir;
+        socket_path = socket_dir + "/" + settings.socket_name;
+    }
+    auto cleanup_dir = [&] {
+        if (socket_dir.empty()) return;
+        std::error_code ec;
+        std::filesystem::remove_all(socket_dir, ec);
+    };
+
+    std::string name = docker::SanitizeContainerName(spec.name.empty() ? "wsk" : spec.name);
+    const std::string body = docker::BuildCreateBody(spec, settings);
+    const int64_t created_unix_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count();
+    std::string id;
+    for (int attempt = 0;; ++attempt) {
+        auto r = engine_->Call("POST", "/containers/create?name=" + docker::UrlEncode(name), body,
+                               options_.api_timeout);
+        if (!r.ok()) {
+            cleanup_dir();
+            return r.status();
+        }
+        if (r->status == 201) {
+            WISP_ASSIGN_OR_RETURN(auto doc, ParseJson(r->body, "create"));
+            const rapidjson::Value* v = Member(doc, "Id");
+            if (v == nullptr || !v->IsString()) {
+                cleanup_dir();
+                return absl::InternalError("Docker answered create without an Id: " + r->body);
+            }
+            id = v->GetString();
+            break;
+        }
+        if (r->status == 409 && attempt == 0) {
+            // The name is taken (a leftover, or a name the pool reused): make it unique.
+            name = name.substr(0, docker::kMaxContainerNameLength - 7) + "_" + RandomSuffix();
+            continue;
+        }
+        cleanup_dir();
+        if (r->status == 404) {
+            std::lock_guard lock(mu_);
+            images_.erase(spec.image);
+            return absl::NotFoundError("The container image '" + spec.image +
+                                       "' is not present locally; build the runtime images "
+                                       "with tools/build-runtime-images.sh");
+        }
+        return EngineError("create container " + name + " from " + spec.image, *r);
+    }
+
+    std::unique_ptr<DockerContainer> container(new DockerContainer(
+        engine_, options_, id, name, spec.memory_mb, socket_dir, socket_path, created_unix_s));
+
+    auto started = engine_->Call("POST", "/containers/" + id + "/start", "", options_.api_timeout);
+    if (!started.ok()) return started.status();  // ~DockerContainer removes it
+    if (started->status != 204 && started->status != 304) {
+        return EngineError("start container " + name + " from " + spec.image, *started);
+    }
+
+    if (use_socket) {
+        container->Connect(DockerFactoryOptions::Transport::kUnixSocket,
+                           ProxyClient::Endpoint::Unix(socket_path));
+    } else {
+        auto port = container->HostPort();
+        if (!port.ok()) {
+            // A container that already exited has no port bindings any more.
+            WISP_RETURN_IF_ERROR(ExitedBeforeReady(*container, spec.image));
+            return port.status();
+        }
+        container->Connect(DockerFactoryOptions::Transport::kPublishedPort,
+                           ProxyClient::Endpoint::Tcp("127.0.0.1", *port));
+    }
+    WISP_RETURN_IF_ERROR(WaitUntilReady(*container, spec.image));
+    return container;
+}
+
+absl::Status DockerContainerFactory::ExitedBeforeReady(DockerContainer& container,
+                                                       std::string_view image) {
+    WISP_ASSIGN_OR_RETURN(auto s, engine_->Call("GET", "/containers/" + container.id() + "/json",
+                                                "", options_.api_timeout));
+    if (s.status != 200) return EngineError("inspect container " + container.name(), s);
+    WISP_ASSIGN_OR_RETURN(auto doc, ParseJson(s.body, "inspect"));
+    const rapidjson::Value* state = Member(doc, "State");
+    const rapidjson::Value* running = state ? Member(*state, "Running") : nullptr;
+    if (running == nullptr || !running->IsBool() || running->GetBool()) return absl::OkStatus();
+    const rapidjson::Value* code = state ? Member(*state, "ExitCode") : nullptr;
+    std::string tail;
+    auto logs =
+        engine_->Call("GET", "/containers/" + container.id() + "/logs?stdout=1&stderr=1&tail=10",
+                      "", options_.api_timeout);
+    if (logs.ok() && logs->status == 200) {
+        docker::LogFrameDemuxer demux;
+        demux.Feed(logs->body, [&](int, std::string_view payload) {
+            tail.append(payload);
+            return true;
+        });
+    }
+    while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
+    return absl::FailedPreconditionError(
+        "The container " + container.name() + " of image '" + std::string(image) +
+        "' exited with code " +
+        std::to_string(code != nullptr && code->IsInt() ? code->GetInt() : -1) +
+        " before its action proxy answered" + (tail.empty() ? std::string(".") : ": " + tail));
+}
+
+absl::Status DockerContainerFactory::WaitUntilReady(DockerContainer& container,
+                                                    std::string_view image) {
+    const auto begin = SteadyClock::now();
+    const auto deadline = begin + options_.ready_timeout;
+    auto next_state_check = begin + milliseconds(200);
+    while (true) {
+        // Any HTTP answer means the proxy is serving (a POST / gets a 404). Through a published
+        // port docker-proxy accepts at once and then drops the connection while nothing listens
+        // in the container, so "connected" is not enough.
+        const auto now = SteadyClock::now();
+        const auto left = std::chrono::duration_cast<milliseconds>(deadline - now);
+        auto r = container.proxy().Post("/", "", std::min(left, milliseconds(1000)),
+                                        /*retry_refused=*/false);
+        if (!r.ok()) return r.status();
+        if (r->failure == ProxyResponse::Failure::kNone) return absl::OkStatus();
+        if (SteadyClock::now() >= deadline) {
+            return absl::DeadlineExceededError(
+                "The action proxy in container " + container.name() + " (" + std::string(image) +
+                ") did not answer within " + std::to_string(options_.ready_timeout.count()) +
+                " ms");
+        }
+        if (SteadyClock::now() >= next_state_check) {
+            next_state_check = SteadyClock::now() + milliseconds(200);
+            WISP_RETURN_IF_ERROR(ExitedBeforeReady(container, image));
+        }
+        std::this_thread::sleep_for(milliseconds(2));
+    }
+}
+
+absl::StatusOr<int> DockerContainerFactory::RemoveOrphans(std::string_view invoker_id) {
+    const std::string filters = "{\"label\":[\"wisp.invoker=" + std::string(invoker_id) + "\"]}";
+    WISP_ASSIGN_OR_RETURN(
+        auto r, engine_->Call("GET", "/containers/json?all=1&filters=" + docker::UrlEncode(filters),
+                              "", options_.api_timeout));
+    if (r.status != 200) return EngineError("list containers", r);
+    WISP_ASSIGN_OR_RETURN(auto doc, ParseJson(r.body, "list containers"));
+    if (!doc.IsArray()) return absl::InternalError("Docker listed containers as a non-array");
+    int removed = 0;
+    absl::Status first_error;
+    for (const auto& c : doc.GetArray()) {
+        const rapidjson::Value* id = Member(c, "Id");
+        if (id == nullptr || !id->IsString()) continue;
+        // The daemon filtered already; check the label again so that nothing else is removed
+        // even if a filter were ignored.
+        const rapidjson::Value* labels = Member(c, "Labels");
+        const rapidjson::Value* inv = labels ? Member(*labels, "wisp.invoker") : nullptr;
+        if (inv == nullptr || !inv->IsString() ||
+            std::string_view(inv->GetString()) != invoker_id) {
+            continue;
+        }
+        auto d =
+            engine_->Call("DELETE", "/containers/" + std::string(id->GetString()) + "?force=1&v=1",
+                          "", options_.api_timeout);
+        if (!d.ok()) return d.status();
+        if (d->status == 204 || d->status == 404) {
+            ++removed;
+        } else if (first_error.ok()) {
+            first_error = EngineError("remove container " + std::string(id->GetString()), *d);
+        }
+        // Its socket folder, if it had one, is recognised by the bind mount.
+        const rapidjson::Value* mounts = Member(c, "Mounts");
+        if (mounts != nullptr && mounts->IsArray()) {
+            for (const auto& m : mounts->GetArray()) {
+                const rapidjson::Value* src = Member(m, "Source");
+                if (src == nullptr || !src->IsString()) continue;
+                const std::filesystem::path p = src->GetString();
+                if (p.parent_path() == std::filesystem::path(socket_root_)) {
+                    std::error_code ec;
+                    std::filesystem::remove_all(p, ec);
+                }
+            }
+        }
+    }
+    if (!first_error.ok()) return first_error;
+    WISP_RETURN_IF_ERROR(RemoveStaleSocketFolders());
+    return removed;
+}
+
+absl::Status DockerContainerFactory::RemoveStaleSocketFolders() {
+    // Folders of containers that no longer exist (an invoker killed between removing a container
+    // and its folder, or between creating a folder and the container). Several invokers may
+    // share the root: a folder any container still mounts is kept, and young folders are kept
+    // since a Create may be between mkdtemp and POST /containers/create.
+    WISP_ASSIGN_OR_RETURN(auto r,
+                          engine_->Call("GET", "/containers/json?all=1", "", options_.api_timeout));
+    if (r.status != 200) return EngineError("list containers", r);
+    WISP_ASSIGN_OR_RETURN(auto doc, ParseJson(r.body, "list containers"));
+    if (!doc.IsArray()) return absl::InternalError("Docker listed containers as a non-array");
+    std::set<std::filesystem::path> mounted;
+    for (const auto& c : doc.GetArray()) {
+        const rapidjson::Value* mounts = Member(c, "Mounts");
+        if (mounts == nullptr || !mounts->IsArray()) continue;
+        for (const auto& m : mounts->GetArray()) {
+            const rapidjson::Value* src = Member(m, "Source");
+            if (src != nullptr && src->IsString()) mounted.insert(src->GetString());
+        }
+    }
+    std::error_code ec;
+    const auto now = std::filesystem::file_time_type::clock::now();
+    for (const auto& entry : std::filesystem::directory_iterator(socket_root_, ec)) {
+        if (!entry.is_directory(ec) || mounted.count(entry.path()) > 0) continue;
+        const auto mtime = entry.last_write_time(ec);
+        if (ec || now - mtime < std::chrono::minutes(1)) continue;
+        std::filesystem::remove_all(entry.path(), ec);
+    }
+    return absl::OkStatus();
+}
+
+}  // namespace wisp::invoker

@@ -1,0 +1,220 @@
+#pragma once
+// ContainerPool: which container runs an activation (wire §8, OpenWhisk's ContainerPool).
+//
+// Placing a request, in order:
+//   1. a warm container of the same invocation namespace + action + revision with a free slot
+//      (limits.concurrency runs share one container); a paused one is resumed;
+//   2. a stem cell (prewarm: started, not initialised) of the same kind + memory + image; a
+//      replacement is started at once in the background;
+//   3. a new (cold) container when busy + idle + prewarm + starting + request <= user memory;
+//   4. evict idle warm containers, least recently used first (never stem cells), then 3;
+//   5. else wait in a FIFO buffer; while anything waits, new requests queue behind it
+//      (head-of-line, as OpenWhisk's runBuffer).
+// Idle warm containers are paused after `pause_grace` and removed after `idle_timeout`
+// (measured on the injected Clock by Tick(), called by a housekeeping thread or by tests).
+// A lease returned with kDestroy (a developer error) destroys its container; kKeep (success,
+// application error) makes it idle again.
+//
+// Thread-safe. Container creation for a cold start runs on the requesting thread (it is the
+// critical path either way); stem cells, pauses and destroys run on background threads.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <absl/status/statusor.h>
+
+#include <wisp/common/activation.hpp>
+#include <wisp/common/clock.hpp>
+#include <wisp/common/exec.hpp>
+#include <wisp/invoker/container.hpp>
+
+namespace wisp::invoker {
+
+struct ContainerPoolConfig {
+    /// Names containers "wsk<invoker_id>_<seq>_<hint>" and labels them wisp.invoker=<id>.
+    std::string invoker_id = "0";
+    /// Memory budget for busy + idle + stem cell + starting containers.
+    int64_t user_memory_mb = 2048;
+    /// Idle time before a warm container is paused.
+    std::chrono::milliseconds pause_grace{10000};
+    /// Idle time before a warm container is removed.
+    std::chrono::milliseconds idle_timeout{600000};
+    /// How often the housekeeping thread calls Tick(); 0 = no thread (tests call Tick()).
+    std::chrono::milliseconds housekeeping_interval{1000};
+    /// Start the manifest's stem cells.
+    bool stem_cells = true;
+    /// A stem cell whose creation failed is retried after this long.
+    std::chrono::milliseconds stem_cell_retry{30000};
+    /// Remove containers an earlier run of this invoker left behind, at Start().
+    bool remove_orphans = true;
+    /// Threads for stem cells, pauses and destroys.
+    int background_threads = 2;
+    /// Environment of every container (e.g. __OW_API_HOST).
+    std::vector<std::pair<std::string, std::string>> container_env;
+};
+
+/// What an activation needs from the pool.
+struct ContainerRequest {
+    std::string invocation_namespace;  // the caller's namespace
+    std::string action;                // "ns[/pkg]/name"
+    std::string revision;              // the action document revision
+    std::string kind;                  // "python:3.11" | "blackbox"
+    std::string image;                 // the image to run
+    bool pull_if_missing = false;      // blackbox images outside the manifest
+    int64_t memory_mb = 256;
+    int concurrency = 1;    // runs that may share the container
+    std::string name_hint;  // "guest_hello": readable part of the container name
+};
+
+/// How /init of one container went (shared by every lease of that container).
+struct InitOutcome {
+    bool ok = true;
+    common::ActivationResponse failure;  // when !ok: the developer error to report
+    bool timed_out = false;
+};
+
+/// Counters and gauges, for tests, metrics and `wisp standalone` status.
+struct ContainerPoolStats {
+    int starting = 0;
+    int prewarm = 0;
+    int busy = 0;    // warm, at least one run
+    int idle = 0;    // warm, no run (paused included)
+    int paused = 0;  // idle and paused
+    int buffered = 0;
+    int64_t used_mb = 0;
+    // Since start:
+    int64_t cold_starts = 0;
+    int64_t prewarm_starts = 0;
+    int64_t warm_starts = 0;
+    int64_t evictions = 0;
+    int64_t removed_idle = 0;
+    int64_t destroyed_after_error = 0;
+};
+
+class ContainerPool;
+
+/// A container lent to one activation. Return it with ContainerPool::Release; a lease dropped
+/// without Release counts as kDestroy. Move-only.
+class ContainerLease {
+  public:
+    enum class Source { kWarm, kPrewarm, kCold };
+
+    ContainerLease() = default;
+    ContainerLease(ContainerLease&& o) noexcept;
+    ContainerLease& operator=(ContainerLease&& o) noexcept;
+    ~ContainerLease();
+
+    explicit operator bool() const { return entry_ != nullptr; }
+    Container& container() const;
+    /// Where the container came from.
+    Source source() const { return source_; }
+    /// True when a paused container was resumed for this lease.
+    bool resumed() const { return resumed_; }
+    /// Backend id of the container (tests, logs).
+    const std::string& container_id() const;
+
+    /// Runs `init` once per container: the first lease to get here runs it; leases arriving
+    /// while it runs wait and share its outcome; later leases get the remembered outcome.
+    /// Returns {true, outcome} to the lease that ran it.
+    std::pair<bool, InitOutcome> InitOnce(const std::function<InitOutcome()>& init);
+
+    struct Entry;
+
+  private:
+    friend class ContainerPool;
+    ContainerPool* pool_ = nullptr;
+    std::shared_ptr<Entry> entry_;
+    Source source_ = Source::kCold;
+    bool resumed_ = false;
+};
+
+class ContainerPool {
+  public:
+    enum class Outcome { kKeep, kDestroy };
+
+    ContainerPool(ContainerFactory& factory, const common::RuntimeManifest& manifest,
+                  common::Clock& clock, ContainerPoolConfig config);
+    /// Shutdown().
+    ~ContainerPool();
+    ContainerPool(const ContainerPool&) = delete;
+    ContainerPool& operator=(const ContainerPool&) = delete;
+
+    /// Removes orphans (when configured; an error is returned but the pool stays usable),
+    /// starts the stem cells in the background and the housekeeping thread. Call once.
+    absl::Status Start();
+
+    /// A container for `request`. Blocks while the request waits in the buffer, while a cold
+    /// container starts and while a paused one resumes. Errors: ResourceExhausted when the
+    /// request is larger than the whole budget; Unavailable after Shutdown(); the factory's
+    /// error when the container cannot be created (the memory is freed).
+    absl::StatusOr<ContainerLease> Acquire(const ContainerRequest& request);
+
+    /// Gives a lease back. kDestroy removes the container once its last run ends.
+    void Release(ContainerLease lease, Outcome outcome);
+
+    /// Pauses containers idle for pause_grace, removes those idle for idle_timeout, refills stem
+    /// cells. Pauses and removals run in the background (see Quiesce()).
+    void Tick();
+
+    /// Waits until no background task (stem cell, pause, destroy) is queued or running.
+    void Quiesce();
+
+    /// Fails waiting requests with Unavailable, stops housekeeping and destroys every container.
+    /// Blocks until they are gone. Idempotent.
+    void Shutdown();
+
+    ContainerPoolStats Stats() const;
+    const ContainerPoolConfig& config() const { return config_; }
+
+  private:
+    struct Waiter;
+    struct Placement;
+    struct StemCellTarget;
+    class TaskRunner;
+    using EntryPtr = std::shared_ptr<ContainerLease::Entry>;
+
+    bool TryPlaceLocked(const ContainerRequest& request, Placement& placement);
+    void DrainBufferLocked();
+    void RemoveEntryLocked(const EntryPtr& entry);
+    void ScheduleDestroyLocked(const EntryPtr& entry);
+    void BackfillStemCellsLocked();
+    int64_t UsedMbLocked() const;
+    ContainerSpec SpecFor(const ContainerLease::Entry& entry, std::string_view hint);
+    absl::StatusOr<ContainerLease> Complete(Placement placement, const ContainerRequest& request);
+    void CreateStemCell(const EntryPtr& entry);
+    void PauseIfStillIdle(const EntryPtr& entry);
+    void Housekeeping();
+
+    ContainerFactory& factory_;
+    common::Clock& clock_;
+    const ContainerPoolConfig config_;
+    std::vector<StemCellTarget> stem_cells_;
+
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<EntryPtr> entries_;  // every live container (starting, prewarm, warm)
+    std::deque<std::shared_ptr<Waiter>> buffer_;
+    uint64_t next_seq_ = 0;
+    bool shutdown_ = false;
+    bool started_ = false;
+    ContainerPoolStats counters_;
+
+    std::unique_ptr<TaskRunner> background_;
+    std::thread housekeeping_;
+    std::mutex hk_mu_;
+    std::condition_variable hk_cv_;
+    bool hk_stop_ = false;
+};
+
+/// OpenWhisk's container names allow [a-zA-Z0-9_.-]; anything else becomes '_'.
+std::string SanitizeContainerNamePart(std::string_view text);
+
+}  // namespace wisp::invoker

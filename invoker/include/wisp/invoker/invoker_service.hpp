@@ -1,0 +1,170 @@
+#pragma once
+// InvokerService: runs the ActivationMessages handed to it (wire §6, §8).
+//
+// The transport is the caller's: `wisp standalone` hands messages over in-process, the Kafka
+// invoker feeds it from its `invoker<N>` topic. For each message, on a worker thread:
+//
+//   fetch the action (docid + revision; the latest revision when they differ)
+//     missing -> fallback record (kind "unknown", application error "Action could not be
+//                found or may have been deleted."), Combined/Completion ack, store
+//   run it (ActivationRunner: pool placement, /init once, /run)
+//   blocking and logs follow -> on_ack(kResult)   record without logs: answers the caller early
+//   collect logs, give the container back
+//   on_ack(kCompletion)  (after a kResult, or always for a non-blocking activation)
+//   or on_ack(kCombined) (blocking, nothing follows: developer error, log limit 0)
+//   store the record (ArtifactStore::PutActivation) unless the namespace's limits say
+//   store_activations=false (a transaction with extra_logging is stored anyway)
+//
+// This is OpenWhisk's order: result ack -> logs -> completion ack -> store.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <absl/status/status.h>
+
+#include <wisp/v1/activation.pb.h>
+#include <wisp/common/activation.hpp>
+#include <wisp/common/clock.hpp>
+#include <wisp/common/entities.hpp>
+#include <wisp/common/exec.hpp>
+#include <wisp/invoker/activation_runner.hpp>
+#include <wisp/invoker/container.hpp>
+#include <wisp/invoker/container_pool.hpp>
+#include <wisp/store/artifact_store.hpp>
+
+namespace wisp::invoker {
+
+struct InvokerConfig {
+    /// "0" for invoker0: container names (wsk0_...) and the wisp.invoker label.
+    std::string invoker_id = "0";
+    /// Container memory budget (MB).
+    int64_t user_memory_mb = 2048;
+    /// Idle time before a warm container is paused, and before it is removed.
+    std::chrono::milliseconds pause_grace{10000};
+    std::chrono::milliseconds idle_timeout{600000};
+    /// Pool housekeeping period; 0 = no thread (tests call pool().Tick()).
+    std::chrono::milliseconds housekeeping_interval{1000};
+    /// Start the manifest's stem cells; remove our old containers at Start().
+    bool stem_cells = true;
+    bool remove_orphans = true;
+    /// Environment of every container (e.g. {"__OW_API_HOST", "http://host:3233"}).
+    std::vector<std::pair<std::string, std::string>> container_env;
+    /// Activations run at once (each holds a thread while it waits or runs); 0 = automatic:
+    /// max(16, 4 x user_memory_mb / 128).
+    int worker_threads = 0;
+    /// Actions kept in memory by (docid, revision).
+    size_t action_cache_entries = 512;
+    /// Result size, log wait.
+    ActivationRunnerConfig runner;
+    /// Everything the pool takes, derived from the fields above.
+    ContainerPoolConfig PoolConfig() const;
+};
+
+/// One acknowledgement of an activation (OpenWhisk's CombinedCompletionAndResultMessage /
+/// ResultMessage / CompletionMessage).
+struct AckInfo {
+    enum class Kind {
+        kCombined,    // result + completion (frees the controller's slot)
+        kResult,      // result only (blocking caller; logs pending, slot held)
+        kCompletion,  // completion only (frees the slot)
+    };
+    Kind kind = Kind::kCombined;
+    wisp::v1::TransactionId transid;
+    std::string activation_id;
+    bool blocking = false;
+    /// The response is a whisk internal error (statusCode 3): counts against invoker health.
+    bool is_system_error = false;
+    /// kResult: the record without logs. kCombined and kCompletion: the complete record (the
+    /// bus form of a Completion carries only the id; in-process callers may use the record).
+    common::ActivationRecord record;
+};
+
+/// The bus form of an ack (proto). `activation_json` (stored form) is set for kResult and
+/// kCombined when it fits in `max_record_bytes`; otherwise left empty and the controller reads
+/// the record from the store.
+wisp::v1::AcknowledgementMessage ToAcknowledgementMessage(
+    const AckInfo& ack, const wisp::v1::InvokerInstanceId& instance,
+    size_t max_record_bytes = 1048576);
+
+class InvokerService {
+  public:
+    using AckCallback = std::function<void(AckInfo)>;
+
+    /// Keeps references to `store`, `factory` and `clock`; they must outlive the service.
+    InvokerService(store::ArtifactStore& store, ContainerFactory& factory,
+                   common::RuntimeManifest manifest, common::Clock& clock, InvokerConfig config);
+    /// Shutdown().
+    ~InvokerService();
+    InvokerService(const InvokerService&) = delete;
+    InvokerService& operator=(const InvokerService&) = delete;
+
+    /// Removes orphaned containers (an error is returned but the service works), starts stem
+    /// cells, housekeeping and the workers. Blocks for the orphan removal only.
+    absl::Status Start();
+
+    /// Queues `msg`; returns at once. `on_ack` is called on a worker thread, once or twice per
+    /// activation (see the header comment), never concurrently for one activation. After
+    /// Shutdown() the activation is answered at once with a whisk error.
+    void Submit(wisp::v1::ActivationMessage msg, AckCallback on_ack);
+
+    /// Blocks until every submitted activation is finished and stored.
+    void WaitIdle();
+
+    /// Finishes queued and running activations, then removes every container. Idempotent.
+    void Shutdown();
+
+    /// Activations queued or running.
+    int in_flight() const { return in_flight_.load(); }
+    ContainerPool& pool() { return pool_; }
+    const common::RuntimeManifest& manifest() const { return manifest_; }
+
+  private:
+    struct Task {
+        wisp::v1::ActivationMessage msg;
+        AckCallback on_ack;
+    };
+    struct CachedAction {
+        std::shared_ptr<const common::Action> action;
+        std::string revision;
+    };
+
+    void WorkerLoop();
+    void Process(Task& task);
+    absl::StatusOr<CachedAction> FetchAction(const wisp::v1::ActivationMessage& msg);
+    void Store(const wisp::v1::ActivationMessage& msg, const common::ActivationRecord& record);
+    static AckInfo MakeAck(AckInfo::Kind kind, const wisp::v1::ActivationMessage& msg,
+                           const common::ActivationRecord& record);
+
+    store::ArtifactStore& store_;
+    const common::RuntimeManifest manifest_;
+    common::Clock& clock_;
+    const InvokerConfig config_;
+    ContainerPool pool_;
+    ActivationRunner runner_;
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::condition_variable idle_cv_;
+    std::deque<Task> queue_;
+    bool stopping_ = false;
+    bool started_ = false;
+    std::vector<std::thread> workers_;
+    std::atomic<int> in_flight_{0};
+
+    std::mutex cache_mu_;
+    std::unordered_map<std::string, CachedAction> cache_;  // docid -> latest seen
+    std::list<std::string> cache_order_;                   // insertion order, oldest first
+};
+
+}  // namespace wisp::invoker

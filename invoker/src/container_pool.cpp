@@ -1,0 +1,694 @@
+#include <wisp/invoker/container_pool.hpp>
+
+#include <algorithm>
+#include <limits>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <wisp/common/status.hpp>
+
+namespace wisp::invoker {
+
+// ---- pieces -----------------------------------------------------------------------------------
+
+struct ContainerLease::Entry {
+    enum class State { kStarting, kPrewarm, kWarm };
+    enum class InitPhase { kNone, kRunning, kDone };
+
+    uint64_t seq = 0;
+    State state = State::kStarting;
+    // What runs in it.
+    std::string kind;
+    std::string image;
+    bool pull_if_missing = false;
+    int64_t memory_mb = 0;
+    int stem_target = -1;  // index into stem_cells_ while it is a starting/idle stem cell
+    // Whose it is once warm (or starting cold).
+    std::string invocation_namespace;
+    std::string action;
+    std::string revision;
+    int concurrency = 1;
+    // Guarded by ContainerPool::mu_.
+    int active = 0;
+    int64_t last_used_ms = 0;
+    bool doomed = false;   // destroy when the last run ends; no new runs
+    bool removed = false;  // no longer in entries_
+    bool paused = false;   // written with op_mu held too
+    bool pausing = false;  // a pause task is queued or running
+    absl::Status start_error;
+    // Set once under mu_ when started; alive as long as the entry.
+    std::unique_ptr<Container> container;
+    std::string container_id;
+    // Serialises Pause / Resume / Destroy of the container.
+    std::mutex op_mu;
+    // /init once.
+    std::mutex init_mu;
+    std::condition_variable init_cv;
+    InitPhase init_phase = InitPhase::kNone;
+    InitOutcome init_outcome;
+
+    bool SameAction(const ContainerRequest& r) const {
+        return invocation_namespace == r.invocation_namespace && action == r.action &&
+               revision == r.revision;
+    }
+    void TakeIdentity(const ContainerRequest& r) {
+        invocation_namespace = r.invocation_namespace;
+        action = r.action;
+        revision = r.revision;
+        concurrency = std::max(1, r.concurrency);
+    }
+};
+
+struct ContainerPool::Placement {
+    EntryPtr entry;
+    ContainerLease::Source source = ContainerLease::Source::kCold;
+    bool create = false;  // the requester creates the container (cold start)
+};
+
+struct ContainerPool::Waiter {
+    ContainerRequest request;
+    bool done = false;
+    Placement placement;
+};
+
+struct ContainerPool::StemCellTarget {
+    std::string kind;
+    std::string image;
+    int64_t memory_mb = 0;
+    int count = 0;
+    int64_t retry_after_ms = 0;
+};
+
+class ContainerPool::TaskRunner {
+  public:
+    explicit TaskRunner(int threads) {
+        for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Loop(); });
+    }
+    ~TaskRunner() { Stop(); }
+
+    void Post(std::function<void()> task) {
+        std::lock_guard<std::mutex> lock(mu_);
+        queue_.push_back(std::move(task));
+        cv_.notify_one();
+    }
+    void WaitIdle() {
+        std::unique_lock<std::mutex> lock(mu_);
+        idle_cv_.wait(lock, [&] { return queue_.empty() && running_ == 0; });
+    }
+    /// Runs what is queued, then joins the threads. Idempotent.
+    void Stop() {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            stop_ = true;
+            cv_.notify_all();
+        }
+        for (auto& t : threads_) {
+            if (t.joinable()) t.join();
+        }
+    }
+
+  private:
+    void Loop() {
+        std::unique_lock<std::mutex> lock(mu_);
+        while (true) {
+            cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+            if (queue_.empty()) return;  // stopping and drained
+            auto task = std::move(queue_.front());
+            queue_.pop_front();
+            ++running_;
+            lock.unlock();
+            task();
+            lock.lock();
+            --running_;
+            if (queue_.empty() && running_ == 0) idle_cv_.notify_all();
+        }
+    }
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::condition_variable idle_cv_;
+    std::deque<std::function<void()>> queue_;
+    int running_ = 0;
+    bool stop_ = false;
+    std::vector<std::thread> threads_;
+};
+
+std::string SanitizeContainerNamePart(std::string_view text) {
+    std::string out;
+    out.reserve(std::min<size_t>(text.size(), 63));
+    for (char c : text) {
+        if (out.size() >= 63) break;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == '-';
+        out.push_back(ok ? c : '_');
+    }
+    return out;
+}
+
+// ---- ContainerLease ---------------------------------------------------------------------------
+
+ContainerLease::ContainerLease(ContainerLease&& o) noexcept
+    : pool_(std::exchange(o.pool_, nullptr)),
+      entry_(std::move(o.entry_)),
+      source_(o.source_),
+      resumed_(o.resumed_) {}
+
+ContainerLease& ContainerLease::operator=(ContainerLease&& o) noexcept {
+    if (this != &o) {
+        if (entry_ && pool_) pool_->Release(std::move(*this), ContainerPool::Outcome::kDestroy);
+        pool_ = std::exchange(o.pool_, nullptr);
+        entry_ = std::move(o.entry_);
+        source_ = o.source_;
+        resumed_ = o.resumed_;
+    }
+    return *this;
+}
+
+ContainerLease::~ContainerLease() {
+    if (entry_ && pool_) pool_->Release(std::move(*this), ContainerPool::Outcome::kDestroy);
+}
+
+Container& ContainerLease::container() const {
+    WISP_CHECK(entry_ && entry_->container);
+    return *entry_->container;
+}
+
+const std::string& ContainerLease::container_id() const {
+    WISP_CHECK(entry_);
+    return entry_->container_id;
+}
+
+std::pair<bool, InitOutcome> ContainerLease::InitOnce(const std::function<InitOutcome()>& init) {
+    WISP_CHECK(entry_);
+    Entry& e = *entry_;
+    std::unique_lock<std::mutex> lock(e.init_mu);
+    if (e.init_phase == Entry::InitPhase::kRunning) {
+        e.init_cv.wait(lock, [&] { return e.init_phase == Entry::InitPhase::kDone; });
+    }
+    if (e.init_phase == Entry::InitPhase::kDone) return {false, e.init_outcome};
+    e.init_phase = Entry::InitPhase::kRunning;
+    lock.unlock();
+    InitOutcome outcome = init();
+    lock.lock();
+    e.init_outcome = outcome;
+    e.init_phase = Entry::InitPhase::kDone;
+    e.init_cv.notify_all();
+    return {true, std::move(outcome)};
+}
+
+// ---- ContainerPool ----------------------------------------------------------------------------
+
+ContainerPool::ContainerPool(ContainerFactory& factory, const common::RuntimeManifest& manifest,
+                             common::Clock& clock, ContainerPoolConfig config)
+    : factory_(factory),
+      clock_(clock),
+      config_(std::move(config)),
+      background_(std::make_unique<TaskRunner>(config_.background_threads)) {
+    if (config_.stem_cells) {
+        for (const auto& kind : manifest.kinds()) {
+            for (const auto& cell : kind.stem_cells) {
+                if (cell.count <= 0) continue;
+                stem_cells_.push_back({kind.kind, kind.image, cell.memory_mb, cell.count, 0});
+            }
+        }
+    }
+}
+
+ContainerPool::~ContainerPool() { Shutdown(); }
+
+absl::Status ContainerPool::Start() {
+    absl::Status status;
+    if (config_.remove_orphans) {
+        auto removed = factory_.RemoveOrphans(config_.invoker_id);
+        if (!removed.ok()) {
+            status = removed.status();
+            spdlog::warn("invoker{}: could not remove orphaned containers: {}", config_.invoker_id,
+                         removed.status().ToString());
+        } else if (*removed > 0) {
+            spdlog::info("invoker{}: removed {} orphaned container(s)", config_.invoker_id,
+                         *removed);
+        }
+    }
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (started_ || shutdown_) return status;
+        started_ = true;
+        BackfillStemCellsLocked();
+    }
+    if (config_.housekeeping_interval.count() > 0) {
+        housekeeping_ = std::thread([this] { Housekeeping(); });
+    }
+    return status;
+}
+
+void ContainerPool::Housekeeping() {
+    std::unique_lock<std::mutex> lock(hk_mu_);
+    while (!hk_stop_) {
+        hk_cv_.wait_for(lock, config_.housekeeping_interval, [&] { return hk_stop_; });
+        if (hk_stop_) break;
+        lock.unlock();
+        Tick();
+        lock.lock();
+    }
+}
+
+int64_t ContainerPool::UsedMbLocked() const {
+    int64_t used = 0;
+    for (const auto& e : entries_) used += e->memory_mb;
+    return used;
+}
+
+ContainerSpec ContainerPool::SpecFor(const ContainerLease::Entry& entry, std::string_view hint) {
+    ContainerSpec spec;
+    spec.image = entry.image;
+    spec.name = fmt::format("wsk{}_{}_{}", SanitizeContainerNamePart(config_.invoker_id), entry.seq,
+                            SanitizeContainerNamePart(hint));
+    spec.memory_mb = entry.memory_mb;
+    spec.env = config_.container_env;
+    spec.labels["wisp.invoker"] = config_.invoker_id;
+    spec.pull_if_missing = entry.pull_if_missing;
+    return spec;
+}
+
+bool ContainerPool::TryPlaceLocked(const ContainerRequest& request, Placement& placement) {
+    using State = ContainerLease::Entry::State;
+    const int64_t now = clock_.NowMs();
+
+    // 1. A warm (or starting) container of this action with a free slot.
+    EntryPtr best;
+    auto rank = [](const ContainerLease::Entry& e) {
+        if (e.state == State::kWarm) return e.paused || e.pausing ? 1 : 2;
+        return 0;  // still starting: runs once it is up
+    };
+    for (const auto& e : entries_) {
+        if (e->state == State::kPrewarm || e->doomed || !e->SameAction(request)) continue;
+        if (e->active >= e->concurrency) continue;
+        if (!best || rank(*e) > rank(*best) ||
+            (rank(*e) == rank(*best) && e->last_used_ms > best->last_used_ms)) {
+            best = e;
+        }
+    }
+    if (best) {
+        ++best->active;
+        best->last_used_ms = now;
+        placement = {best, ContainerLease::Source::kWarm, false};
+        ++counters_.warm_starts;
+        return true;
+    }
+
+    // 2. A stem cell of this kind and size.
+    for (const auto& e : entries_) {
+        if (e->state != State::kPrewarm || e->kind != request.kind ||
+            e->memory_mb != request.memory_mb || e->image != request.image) {
+            continue;
+        }
+        e->state = State::kWarm;
+        e->stem_target = -1;
+        e->TakeIdentity(request);
+        e->active = 1;
+        e->last_used_ms = now;
+        placement = {e, ContainerLease::Source::kPrewarm, false};
+        ++counters_.prewarm_starts;
+        BackfillStemCellsLocked();  // the replacement starts in the background
+        return true;
+    }
+
+    // 3./4. A new container, evicting idle ones when that makes room.
+    const int64_t budget = config_.user_memory_mb;
+    int64_t used = UsedMbLocked();
+    if (used + request.memory_mb > budget) {
+        std::vector<EntryPtr> idle;
+        std::vector<EntryPtr> prewarm;
+        bool anything_running = false;
+        for (const auto& e : entries_) {
+            if (e->state == State::kWarm && e->active == 0 && !e->doomed) {
+                idle.push_back(e);
+            } else if (e->state == State::kPrewarm) {
+                prewarm.push_back(e);
+            } else {
+                anything_running = true;  // busy or starting: memory comes back later
+            }
+        }
+        std::stable_sort(idle.begin(), idle.end(), [](const EntryPtr& a, const EntryPtr& b) {
+            return a->last_used_ms < b->last_used_ms;
+        });
+        // Stem cells are never evicted, except when nothing else could ever free memory (the
+        // request would wait forever behind idle stem cells of other kinds).
+        std::vector<EntryPtr> candidates = idle;
+        if (!anything_running) candidates.insert(candidates.end(), prewarm.begin(), prewarm.end());
+        int64_t freeable = 0;
+        for (const auto& e : candidates) freeable += e->memory_mb;
+        if (used - freeable + request.memory_mb > budget) return false;
+        for (const auto& e : candidates) {
+            if (used + request.memory_mb <= budget) break;
+            used -= e->memory_mb;
+            RemoveEntryLocked(e);
+            ScheduleDestroyLocked(e);
+            ++counters_.evictions;
+            spdlog::debug("invoker{}: evicting container {} ({} MB) to make room",
+                          config_.invoker_id, e->container_id, e->memory_mb);
+        }
+    }
+    auto e = std::make_shared<ContainerLease::Entry>();
+    e->seq = next_seq_++;
+    e->state = State::kStarting;
+    e->kind = request.kind;
+    e->image = request.image;
+    e->pull_if_missing = request.pull_if_missing;
+    e->memory_mb = request.memory_mb;
+    e->TakeIdentity(request);
+    e->active = 1;
+    e->last_used_ms = now;
+    entries_.push_back(e);
+    placement = {e, ContainerLease::Source::kCold, true};
+    ++counters_.cold_starts;
+    return true;
+}
+
+void ContainerPool::DrainBufferLocked() {
+    bool placed = false;
+    while (!buffer_.empty() && !shutdown_) {
+        auto& head = buffer_.front();
+        if (!TryPlaceLocked(head->request, head->placement)) break;
+        head->done = true;
+        buffer_.pop_front();
+        placed = true;
+    }
+    if (placed) cv_.notify_all();
+}
+
+void ContainerPool::RemoveEntryLocked(const EntryPtr& entry) {
+    if (entry->removed) return;
+    entry->removed = true;
+    entries_.erase(std::remove(entries_.begin(), entries_.end(), entry), entries_.end());
+    cv_.notify_all();
+}
+
+void ContainerPool::ScheduleDestroyLocked(const EntryPtr& entry) {
+    background_->Post([entry, id = config_.invoker_id] {
+        std::lock_guard<std::mutex> op(entry->op_mu);
+        if (!entry->container) return;
+        auto status = entry->container->Destroy();
+        if (!status.ok()) {
+            spdlog::warn("invoker{}: destroying container {} failed: {}", id, entry->container_id,
+                         status.ToString());
+        }
+    });
+}
+
+void ContainerPool::BackfillStemCellsLocked() {
+    if (!started_ || shutdown_ || !buffer_.empty()) return;
+    using State = ContainerLease::Entry::State;
+    const int64_t now = clock_.NowMs();
+    for (size_t i = 0; i < stem_cells_.size(); ++i) {
+        auto& target = stem_cells_[i];
+        if (now < target.retry_after_ms) continue;
+        int have = 0;
+        for (const auto& e : entries_) {
+            if (e->stem_target == static_cast<int>(i) &&
+                (e->state == State::kPrewarm || e->state == State::kStarting)) {
+                ++have;
+            }
+        }
+        while (have < target.count && UsedMbLocked() + target.memory_mb <= config_.user_memory_mb) {
+            auto e = std::make_shared<ContainerLease::Entry>();
+            e->seq = next_seq_++;
+            e->state = State::kStarting;
+            e->kind = target.kind;
+            e->image = target.image;
+            e->memory_mb = target.memory_mb;
+            e->stem_target = static_cast<int>(i);
+            e->last_used_ms = now;
+            entries_.push_back(e);
+            ++have;
+            background_->Post([this, e] { CreateStemCell(e); });
+        }
+    }
+}
+
+void ContainerPool::CreateStemCell(const EntryPtr& entry) {
+    auto spec = SpecFor(*entry, "prewarm_" + entry->kind);
+    auto created = factory_.Create(spec);
+    std::unique_ptr<Container> orphan;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!created.ok()) {
+            spdlog::warn("invoker{}: stem cell {} ({} MB) could not start: {}; retrying later",
+                         config_.invoker_id, entry->kind, entry->memory_mb,
+                         created.status().ToString());
+            if (entry->stem_target >= 0) {
+                stem_cells_[static_cast<size_t>(entry->stem_target)].retry_after_ms =
+                    clock_.NowMs() + config_.stem_cell_retry.count();
+            }
+            entry->start_error = created.status();
+            RemoveEntryLocked(entry);
+            DrainBufferLocked();
+            return;
+        }
+        if (entry->removed || shutdown_) {
+            orphan = std::move(*created);
+        } else {
+            entry->container_id = (*created)->id();
+            entry->container = std::move(*created);
+            entry->state = ContainerLease::Entry::State::kPrewarm;
+            entry->last_used_ms = clock_.NowMs();
+            cv_.notify_all();
+            DrainBufferLocked();
+        }
+    }
+    if (orphan) (void)orphan->Destroy();
+}
+
+absl::StatusOr<ContainerLease> ContainerPool::Acquire(const ContainerRequest& request) {
+    if (request.memory_mb > config_.user_memory_mb) {
+        return absl::ResourceExhaustedError(
+            fmt::format("the action needs {} MB but the invoker's whole container memory is {} MB",
+                        request.memory_mb, config_.user_memory_mb));
+    }
+    for (int attempt = 0;; ++attempt) {
+        Placement placement;
+        {
+            std::unique_lock<std::mutex> lock(mu_);
+            if (shutdown_) return absl::UnavailableError("the invoker is shutting down");
+            if (!buffer_.empty() || !TryPlaceLocked(request, placement)) {
+                auto waiter = std::make_shared<Waiter>();
+                waiter->request = request;
+                buffer_.push_back(waiter);
+                cv_.wait(lock, [&] { return waiter->done || shutdown_; });
+                if (!waiter->done) {
+                    buffer_.erase(std::remove(buffer_.begin(), buffer_.end(), waiter),
+                                  buffer_.end());
+                    return absl::UnavailableError("the invoker is shutting down");
+                }
+                placement = waiter->placement;
+            }
+        }
+        EntryPtr entry = placement.entry;
+        auto lease = Complete(std::move(placement), request);
+        // A container that failed to resume is destroyed; the request is placed again.
+        if (!lease.ok() && lease.status().code() == absl::StatusCode::kAborted && attempt < 3) {
+            continue;
+        }
+        return lease;
+    }
+}
+
+absl::StatusOr<ContainerLease> ContainerPool::Complete(Placement placement,
+                                                       const ContainerRequest& request) {
+    using State = ContainerLease::Entry::State;
+    EntryPtr e = placement.entry;
+    ContainerLease lease;
+    lease.source_ = placement.source;
+
+    if (placement.create) {
+        auto created = factory_.Create(SpecFor(*e, request.name_hint));
+        std::unique_ptr<Container> orphan;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (!created.ok()) {
+                e->start_error = created.status();
+                RemoveEntryLocked(e);
+                DrainBufferLocked();
+                return created.status();
+            }
+            if (e->removed) {
+                orphan = std::move(*created);
+            } else {
+                e->container_id = (*created)->id();
+                e->container = std::move(*created);
+                e->state = State::kWarm;
+                cv_.notify_all();
+            }
+        }
+        if (orphan) {
+            (void)orphan->Destroy();
+            return absl::UnavailableError("the invoker is shutting down");
+        }
+    } else {
+        // Joined a container that may still be starting (concurrency > 1): wait for it.
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return e->container != nullptr || e->removed; });
+        if (!e->container) {
+            --e->active;
+            return e->start_error.ok() ? absl::UnavailableError("the container went away")
+                                       : e->start_error;
+        }
+    }
+
+    lease.pool_ = this;
+    lease.entry_ = e;
+
+    if (placement.source == ContainerLease::Source::kWarm) {
+        std::lock_guard<std::mutex> op(e->op_mu);
+        bool paused;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            paused = e->paused;
+        }
+        if (paused) {
+            auto status = e->container->Resume();
+            if (!status.ok()) {
+                spdlog::warn("invoker{}: resuming container {} failed: {}; using another",
+                             config_.invoker_id, e->container_id, status.ToString());
+                lease.pool_ = nullptr;
+                lease.entry_.reset();
+                std::lock_guard<std::mutex> lock(mu_);
+                e->doomed = true;
+                --e->active;
+                if (e->active == 0 && !e->removed) {
+                    RemoveEntryLocked(e);
+                    ScheduleDestroyLocked(e);  // runs once op_mu is released
+                }
+                DrainBufferLocked();
+                return absl::AbortedError("resume failed");
+            }
+            std::lock_guard<std::mutex> lock(mu_);
+            e->paused = false;
+            lease.resumed_ = true;
+        }
+    }
+    return lease;
+}
+
+void ContainerPool::Release(ContainerLease lease, Outcome outcome) {
+    EntryPtr e = std::move(lease.entry_);
+    lease.pool_ = nullptr;
+    if (!e) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    --e->active;
+    e->last_used_ms = clock_.NowMs();
+    if (outcome == Outcome::kDestroy && !e->doomed) {
+        e->doomed = true;
+        ++counters_.destroyed_after_error;
+    }
+    if (e->doomed && e->active <= 0 && !e->removed) {
+        RemoveEntryLocked(e);
+        ScheduleDestroyLocked(e);
+    }
+    DrainBufferLocked();
+}
+
+void ContainerPool::PauseIfStillIdle(const EntryPtr& e) {
+    std::lock_guard<std::mutex> op(e->op_mu);
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (e->removed || e->active > 0 || e->doomed || e->paused || !e->container) {
+            e->pausing = false;
+            return;
+        }
+    }
+    auto status = e->container->Pause();
+    std::lock_guard<std::mutex> lock(mu_);
+    e->pausing = false;
+    if (status.ok()) {
+        e->paused = true;
+        return;
+    }
+    spdlog::warn("invoker{}: pausing container {} failed: {}; removing it", config_.invoker_id,
+                 e->container_id, status.ToString());
+    e->doomed = true;
+    if (e->active == 0 && !e->removed) {
+        RemoveEntryLocked(e);
+        ScheduleDestroyLocked(e);
+    }
+    DrainBufferLocked();
+}
+
+void ContainerPool::Tick() {
+    using State = ContainerLease::Entry::State;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shutdown_) return;
+    const int64_t now = clock_.NowMs();
+    std::vector<EntryPtr> snapshot = entries_;
+    for (const auto& e : snapshot) {
+        if (e->state != State::kWarm || e->active > 0 || e->doomed) continue;
+        const int64_t idle = now - e->last_used_ms;
+        if (idle >= config_.idle_timeout.count()) {
+            RemoveEntryLocked(e);
+            ScheduleDestroyLocked(e);
+            ++counters_.removed_idle;
+        } else if (!e->paused && !e->pausing && idle >= config_.pause_grace.count()) {
+            e->pausing = true;
+            background_->Post([this, e] { PauseIfStillIdle(e); });
+        }
+    }
+    DrainBufferLocked();
+    BackfillStemCellsLocked();
+}
+
+void ContainerPool::Quiesce() { background_->WaitIdle(); }
+
+void ContainerPool::Shutdown() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (shutdown_) return;
+        shutdown_ = true;
+        cv_.notify_all();
+    }
+    {
+        std::lock_guard<std::mutex> lock(hk_mu_);
+        hk_stop_ = true;
+        hk_cv_.notify_all();
+    }
+    if (housekeeping_.joinable()) housekeeping_.join();
+    background_->WaitIdle();
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        std::vector<EntryPtr> all = entries_;
+        for (const auto& e : all) {
+            RemoveEntryLocked(e);
+            ScheduleDestroyLocked(e);
+        }
+    }
+    background_->Stop();
+}
+
+ContainerPoolStats ContainerPool::Stats() const {
+    using State = ContainerLease::Entry::State;
+    std::lock_guard<std::mutex> lock(mu_);
+    ContainerPoolStats s = counters_;
+    for (const auto& e : entries_) {
+        s.used_mb += e->memory_mb;
+        switch (e->state) {
+            case State::kStarting:
+                ++s.starting;
+                break;
+            case State::kPrewarm:
+                ++s.prewarm;
+                break;
+            case State::kWarm:
+                if (e->active > 0) {
+                    ++s.busy;
+                } else {
+                    ++s.idle;
+                    if (e->paused) ++s.paused;
+                }
+                break;
+        }
+    }
+    s.buffered = static_cast<int>(buffer_.size());
+    return s;
+}
+
+}  // namespace wisp::invoker

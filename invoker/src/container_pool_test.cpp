@@ -1,0 +1,641 @@
+// ContainerPool with a fake factory and a ManualClock: placement, stem cells, pause/resume,
+// idle removal, the memory budget with LRU eviction, the FIFO buffer, concurrency.
+#include <wisp/invoker/container_pool.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "fake_container.hpp"
+
+using wisp::common::ManualClock;
+using wisp::common::RuntimeManifest;
+using wisp::invoker::ContainerLease;
+using wisp::invoker::ContainerPool;
+using wisp::invoker::ContainerPoolConfig;
+using wisp::invoker::ContainerRequest;
+using wisp::invoker::InitOutcome;
+using wisp::invoker::testing::FakeContainerFactory;
+using Source = ContainerLease::Source;
+using Outcome = ContainerPool::Outcome;
+
+namespace {
+
+RuntimeManifest Manifest(int python_stem_cells = 0, int64_t stem_memory = 256) {
+    RuntimeManifest::Kind python;
+    python.kind = "python:3.11";
+    python.image = "wisp/action-python:3.11";
+    python.is_default = true;
+    if (python_stem_cells > 0) python.stem_cells.push_back({python_stem_cells, stem_memory});
+    RuntimeManifest::Kind node;
+    node.kind = "nodejs:18";
+    node.image = "wisp/action-nodejs:18";
+    node.is_default = true;
+    return RuntimeManifest({python, node}, {}, {}, {});
+}
+
+ContainerPoolConfig Config(int64_t memory_mb = 2048) {
+    ContainerPoolConfig c;
+    c.invoker_id = "0";
+    c.user_memory_mb = memory_mb;
+    c.housekeeping_interval = std::chrono::milliseconds(0);  // tests call Tick()
+    return c;
+}
+
+ContainerRequest Request(std::string action, std::string revision = "1-a", int64_t memory = 256,
+                         std::string kind = "python:3.11", std::string ns = "guest") {
+    ContainerRequest r;
+    r.invocation_namespace = std::move(ns);
+    r.action = "guest/" + action;
+    r.revision = std::move(revision);
+    r.kind = kind;
+    r.image = kind == "python:3.11" ? "wisp/action-python:3.11" : "wisp/action-nodejs:18";
+    r.memory_mb = memory;
+    r.name_hint = "guest_" + action;
+    return r;
+}
+
+ContainerLease MustAcquire(ContainerPool& pool, const ContainerRequest& r) {
+    auto lease = pool.Acquire(r);
+    REQUIRE(lease.ok());
+    return std::move(*lease);
+}
+
+// Waits (without sleeping on the pool's clock) until `pred` holds; fails after 5 s real time.
+template <class Pred>
+void Eventually(Pred pred) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!pred()) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        std::this_thread::yield();
+    }
+}
+
+}  // namespace
+
+TEST_CASE("pool: cold start, then warm reuse of the same container", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest();
+    ContainerPool pool(factory, manifest, clock, Config());
+    REQUIRE(pool.Start().ok());
+
+    auto first = MustAcquire(pool, Request("hello"));
+    CHECK(first.source() == Source::kCold);
+    const std::string id = first.container_id();
+    CHECK(factory.creates() == 1);
+    auto spec = factory.specs().at(0);
+    CHECK(spec.image == "wisp/action-python:3.11");
+    CHECK(spec.memory_mb == 256);
+    CHECK(spec.name.rfind("wsk0_", 0) == 0);
+    CHECK(spec.name.find("guest_hello") != std::string::npos);
+    CHECK(spec.labels.at("wisp.invoker") == "0");
+    pool.Release(std::move(first), Outcome::kKeep);
+
+    auto second = MustAcquire(pool, Request("hello"));
+    CHECK(second.source() == Source::kWarm);
+    CHECK(second.container_id() == id);
+    CHECK(factory.creates() == 1);
+    auto stats = pool.Stats();
+    CHECK(stats.busy == 1);
+    CHECK(stats.cold_starts == 1);
+    CHECK(stats.warm_starts == 1);
+    pool.Release(std::move(second), Outcome::kKeep);
+    CHECK(pool.Stats().idle == 1);
+}
+
+TEST_CASE("pool: /init runs once per container", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest();
+    ContainerPool pool(factory, manifest, clock, Config());
+    REQUIRE(pool.Start().ok());
+    int inits = 0;
+    auto init = [&] {
+        ++inits;
+        return InitOutcome{};
+    };
+    auto a = MustAcquire(pool, Request("hello"));
+    CHECK(a.InitOnce(init).first);
+    pool.Release(std::move(a), Outcome::kKeep);
+    auto b = MustAcquire(pool, Request("hello"));
+    auto [ran, outcome] = b.InitOnce(init);
+    CHECK_FALSE(ran);
+    CHECK(outcome.ok);
+    CHECK(inits == 1);
+    pool.Release(std::move(b), Outcome::kKeep);
+}
+
+TEST_CASE("pool: an updated action or another namespace never reuses a container", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest();
+    ContainerPool pool(factory, manifest, clock, Config());
+    REQUIRE(pool.Start().ok());
+
+    auto v1 = MustAcquire(pool, Request("hello", "1-a"));
+    pool.Release(std::move(v1), Outcome::kKeep);
+    auto v2 = MustAcquire(pool, Request("hello", "2-b"));
+    CHECK(v2.source() == Source::kCold);
+    CHECK(factory.creates() == 2);
+    pool.Release(std::move(v2), Outcome::kKeep);
+
+    auto other_ns = MustAcquire(pool, Request("hello", "2-b", 256, "python:3.11", "alice"));
+    CHECK(other_ns.source() == Source::kCold);
+    CHECK(factory.creates() == 3);
+    pool.Release(std::move(other_ns), Outcome::kKeep);
+}
+
+TEST_CASE("pool: pause after the idle grace, resume on reuse", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest();
+    auto config = Config();
+    config.pause_grace = std::chrono::milliseconds(10000);
+    ContainerPool pool(factory, manifest, clock, config);
+    REQUIRE(pool.Start().ok());
+
+    auto a = MustAcquire(pool, Request("hello"));
+    const std::string id = a.container_id();
+    pool.Release(std::move(a), Outcome::kKeep);
+
+    clock.Advance(9999);
+    pool.Tick();
+    pool.Quiesce();
+    CHECK(factory.pauses() == 0);
+
+    clock.Advance(1);
+    pool.Tick();
+    pool.Quiesce();
+    CHECK(factory.pauses() == 1);
+    CHECK(factory.container(0)->paused());
+    CHECK(pool.Stats().paused == 1);
+
+    // A second Tick does not pause again.
+    pool.Tick();
+    pool.Quiesce();
+    CHECK(factory.pauses() == 1);
+
+    auto b = MustAcquire(pool, Request("hello"));
+    CHECK(b.container_id() == id);
+    CHECK(b.source() == Source::kWarm);
+    CHECK(b.resumed());
+    CHECK(factory.resumes() == 1);
+    CHECK_FALSE(factory.container(0)->paused());
+    pool.Release(std::move(b), Outcome::kKeep);
+    CHECK(pool.Stats().paused == 0);
+}
+
+TEST_CASE("pool: a container that fails to resume is replaced", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest();
+    ContainerPool pool(factory, manifest, clock, Config());
+    REQUIRE(pool.Start().ok());
+    auto a = MustAcquire(pool, Request("hello"));
+    pool.Release(std::move(a), Outcome::kKeep);
+    clock.Advance(10000);
+    pool.Tick();
+    pool.Quiesce();
+    REQUIRE(factory.pauses() == 1);
+
+    factory.set_resume_error(absl::InternalError("cannot unpause"));
+    auto b = MustAcquire(pool, Request("hello"));
+    CHECK(b.source() == Source::kCold);
+    CHECK(b.container_id() != factory.container(0)->id());
+    pool.Release(std::move(b), Outcome::kKeep);
+    pool.Quiesce();
+    CHECK(factory.container(0)->destroyed());
+}
+
+TEST_CASE("pool: idle containers are removed after the idle timeout", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest();
+    auto config = Config();
+    config.idle_timeout = std::chrono::minutes(10);
+    ContainerPool pool(factory, manifest, clock, config);
+    REQUIRE(pool.Start().ok());
+
+    auto a = MustAcquire(pool, Request("hello"));
+    pool.Release(std::move(a), Outcome::kKeep);
+    clock.Advance(10 * 60 * 1000 - 1);
+    pool.Tick();
+    pool.Quiesce();
+    CHECK(factory.destroys() == 0);
+    CHECK(factory.pauses() == 1);  // paused after the grace on the way
+
+    clock.Advance(1);
+    pool.Tick();
+    pool.Quiesce();
+    CHECK(factory.destroys() == 1);
+    auto stats = pool.Stats();
+    CHECK(stats.idle == 0);
+    CHECK(stats.used_mb == 0);
+    CHECK(stats.removed_idle == 1);
+
+    auto b = MustAcquire(pool, Request("hello"));
+    CHECK(b.source() == Source::kCold);
+    pool.Release(std::move(b), Outcome::kKeep);
+}
+
+TEST_CASE("pool: busy containers are neither paused nor removed", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest();
+    ContainerPool pool(factory, manifest, clock, Config());
+    REQUIRE(pool.Start().ok());
+    auto a = MustAcquire(pool, Request("hello"));
+    clock.Advance(60 * 60 * 1000);
+    pool.Tick();
+    pool.Quiesce();
+    CHECK(factory.pauses() == 0);
+    CHECK(factory.destroys() == 0);
+    pool.Release(std::move(a), Outcome::kKeep);
+}
+
+TEST_CASE("pool: stem cells serve a first run and are refilled", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest(/*python_stem_cells=*/1);
+    ContainerPool pool(factory, manifest, clock, Config());
+    REQUIRE(pool.Start().ok());
+    pool.Quiesce();
+    REQUIRE(factory.creates() == 1);
+    CHECK(pool.Stats().prewarm == 1);
+    CHECK(factory.specs().at(0).name.find("prewarm_python_3.11") != std::string::npos);
+    const std::string stem_id = factory.container(0)->id();
+
+    auto a = MustAcquire(pool, Request("hello"));
+    CHECK(a.source() == Source::kPrewarm);
+    CHECK(a.container_id() == stem_id);  // no create for the run itself
+    CHECK(factory.container(0)->inits() == 0);
+    pool.Quiesce();
+    CHECK(factory.creates() == 2);  // the replacement
+    CHECK(pool.Stats().prewarm == 1);
+    CHECK(pool.Stats().prewarm_starts == 1);
+    pool.Release(std::move(a), Outcome::kKeep);
+
+    // The warm container is preferred over the stem cell next time.
+    auto b = MustAcquire(pool, Request("hello"));
+    CHECK(b.source() == Source::kWarm);
+    CHECK(b.container_id() == stem_id);
+    pool.Release(std::move(b), Outcome::kKeep);
+
+    // Another memory size or kind does not match the stem cell.
+    auto c = MustAcquire(pool, Request("big", "1-a", 512));
+    CHECK(c.source() == Source::kCold);
+    auto d = MustAcquire(pool, Request("js", "1-a", 256, "nodejs:18"));
+    CHECK(d.source() == Source::kCold);
+    pool.Release(std::move(c), Outcome::kKeep);
+    pool.Release(std::move(d), Outcome::kKeep);
+    CHECK(pool.Stats().prewarm == 1);
+}
+
+TEST_CASE("pool: a stem cell that fails to start is retried later", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest(1);
+    auto config = Config();
+    config.stem_cell_retry = std::chrono::milliseconds(30000);
+    factory.set_create_error(absl::NotFoundError("no such image"));
+    ContainerPool pool(factory, manifest, clock, config);
+    REQUIRE(pool.Start().ok());
+    pool.Quiesce();
+    CHECK(pool.Stats().prewarm == 0);
+    CHECK(pool.Stats().used_mb == 0);
+    factory.set_create_error(absl::OkStatus());
+    pool.Tick();
+    pool.Quiesce();
+    CHECK(factory.creates() == 0);  // not before the retry time
+    clock.Advance(30000);
+    pool.Tick();
+    pool.Quiesce();
+    CHECK(factory.creates() == 1);
+    CHECK(pool.Stats().prewarm == 1);
+}
+
+TEST_CASE("pool: the memory budget evicts idle containers, least recently used first", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest();
+    ContainerPool pool(factory, manifest, clock, Config(1024));
+    REQUIRE(pool.Start().ok());
+
+    std::vector<std::string> ids;
+    std::vector<ContainerLease> leases;
+    for (const char* name : {"a", "b", "c", "d"}) {
+        leases.push_back(MustAcquire(pool, Request(name)));
+        ids.push_back(leases.back().container_id());
+    }
+    CHECK(pool.Stats().used_mb == 1024);
+    // Release b first, then a, c: LRU order b, a, c. d stays busy.
+    clock.Advance(1);
+    pool.Release(std::move(leases[1]), Outcome::kKeep);
+    clock.Advance(1);
+    pool.Release(std::move(leases[0]), Outcome::kKeep);
+    clock.Advance(1);
+    pool.Release(std::move(leases[2]), Outcome::kKeep);
+
+    auto e = MustAcquire(pool, Request("e"));
+    CHECK(e.source() == Source::kCold);
+    pool.Quiesce();
+    CHECK(factory.find(ids[1])->destroyed());  // b
+    CHECK_FALSE(factory.find(ids[0])->destroyed());
+    CHECK(pool.Stats().evictions == 1);
+    CHECK(pool.Stats().used_mb == 1024);
+
+    // A 512 MB request evicts the next two (a, c).
+    auto big = MustAcquire(pool, Request("big", "1-a", 512));
+    pool.Quiesce();
+    CHECK(factory.find(ids[0])->destroyed());
+    CHECK(factory.find(ids[2])->destroyed());
+    CHECK_FALSE(factory.find(ids[3])->destroyed());  // d is busy
+    CHECK(pool.Stats().evictions == 3);
+    pool.Release(std::move(e), Outcome::kKeep);
+    pool.Release(std::move(big), Outcome::kKeep);
+    pool.Release(std::move(leases[3]), Outcome::kKeep);
+}
+
+TEST_CASE("pool: stem cells are not evicted for other work while containers are busy", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest(1);
+    ContainerPool pool(factory, manifest, clock, Config(768));
+    REQUIRE(pool.Start().ok());
+    pool.Quiesce();
+    REQUIRE(pool.Stats().prewarm == 1);
+    const std::string stem_id = factory.container(0)->id();
+
+    auto busy = MustAcquire(pool, Request("busy", "1-a", 256, "nodejs:18"));
+    auto idle = MustAcquire(pool, Request("idle", "1-a", 256, "nodejs:18"));
+    const std::string idle_id = idle.container_id();
+    pool.Release(std::move(idle), Outcome::kKeep);
+
+    auto next = MustAcquire(pool, Request("next", "1-a", 256, "nodejs:18"));
+    pool.Quiesce();
+    CHECK(factory.find(idle_id)->destroyed());
+    CHECK_FALSE(factory.find(stem_id)->destroyed());
+    CHECK(pool.Stats().prewarm == 1);
+    pool.Release(std::move(next), Outcome::kKeep);
+    pool.Release(std::move(busy), Outcome::kKeep);
+}
+
+TEST_CASE("pool: requests wait in a FIFO buffer when memory is exhausted", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest();
+    ContainerPool pool(factory, manifest, clock, Config(512));
+    REQUIRE(pool.Start().ok());
+
+    auto x = MustAcquire(pool, Request("x"));
+    auto y = MustAcquire(pool, Request("y"));
+
+    std::mutex order_mu;
+    std::vector<std::string> order;
+    auto waiter = [&](ContainerRequest r, std::string label) {
+        return std::async(std::launch::async, [&, r, label] {
+            auto lease = pool.Acquire(r);  // no Catch2 assertions off the main thread
+            std::lock_guard<std::mutex> lock(order_mu);
+            order.push_back(label);
+            return lease;
+        });
+    };
+    // C needs all 512 MB; D (256 MB) queues behind it.
+    auto c = waiter(Request("c", "1-a", 512), "c");
+    Eventually([&] { return pool.Stats().buffered == 1; });
+    auto d = waiter(Request("d"), "d");
+    Eventually([&] { return pool.Stats().buffered == 2; });
+
+    // 256 MB come free: D would fit but C is first in line (head-of-line).
+    pool.Release(std::move(x), Outcome::kKeep);
+    CHECK(pool.Stats().buffered == 2);
+    CHECK(c.wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout);
+    CHECK(d.wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout);
+
+    pool.Release(std::move(y), Outcome::kKeep);  // now C fits (x, y evicted)
+    auto c_lease = c.get();
+    REQUIRE(c_lease.ok());
+    CHECK(c_lease->source() == Source::kCold);
+    CHECK(pool.Stats().buffered == 1);
+    pool.Release(std::move(*c_lease), Outcome::kKeep);
+    auto d_lease = d.get();
+    REQUIRE(d_lease.ok());
+    CHECK(pool.Stats().buffered == 0);
+    pool.Release(std::move(*d_lease), Outcome::kKeep);
+    CHECK(order == std::vector<std::string>{"c", "d"});
+    pool.Quiesce();
+    CHECK(factory.destroys() == 3);  // x, y for c; c for d
+}
+
+TEST_CASE("pool: a buffered request takes a warm container that frees up", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest();
+    ContainerPool pool(factory, manifest, clock, Config(256));
+    REQUIRE(pool.Start().ok());
+    auto a = MustAcquire(pool, Request("hello"));
+    const std::string id = a.container_id();
+    auto next = std::async(std::launch::async, [&] { return pool.Acquire(Request("hello")); });
+    Eventually([&] { return pool.Stats().buffered == 1; });
+    pool.Release(std::move(a), Outcome::kKeep);
+    auto lease = next.get();
+    REQUIRE(lease.ok());
+    CHECK(lease->source() == Source::kWarm);
+    CHECK(lease->container_id() == id);
+    CHECK(factory.creates() == 1);
+    pool.Release(std::move(*lease), Outcome::kKeep);
+}
+
+TEST_CASE("pool: runs share a container up to limits.concurrency", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest();
+    ContainerPool pool(factory, manifest, clock, Config());
+    REQUIRE(pool.Start().ok());
+    auto r = Request("shared");
+    r.concurrency = 3;
+    std::vector<ContainerLease> leases;
+    for (int i = 0; i < 3; ++i) leases.push_back(MustAcquire(pool, r));
+    CHECK(factory.creates() == 1);
+    CHECK(leases[1].container_id() == leases[0].container_id());
+    CHECK(leases[2].container_id() == leases[0].container_id());
+    // The init runs once even when several leases ask.
+    int inits = 0;
+    CHECK(leases[0]
+              .InitOnce([&] {
+                  ++inits;
+                  return InitOutcome{};
+              })
+              .first);
+    CHECK_FALSE(leases[1]
+                    .InitOnce([&] {
+                        ++inits;
+                        return InitOutcome{};
+                    })
+                    .first);
+    CHECK(inits == 1);
+
+    auto fourth = MustAcquire(pool, r);
+    CHECK(fourth.container_id() != leases[0].container_id());
+    CHECK(factory.creates() == 2);
+    CHECK(pool.Stats().used_mb == 512);
+    pool.Release(std::move(fourth), Outcome::kKeep);
+    for (auto& l : leases) pool.Release(std::move(l), Outcome::kKeep);
+    CHECK(pool.Stats().idle == 2);
+}
+
+TEST_CASE("pool: a developer error destroys the container, an application error keeps it",
+          "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest();
+    ContainerPool pool(factory, manifest, clock, Config());
+    REQUIRE(pool.Start().ok());
+
+    auto a = MustAcquire(pool, Request("hello"));
+    const std::string id = a.container_id();
+    pool.Release(std::move(a), Outcome::kKeep);  // success / application error
+    auto b = MustAcquire(pool, Request("hello"));
+    CHECK(b.container_id() == id);
+    pool.Release(std::move(b), Outcome::kDestroy);  // developer error
+    pool.Quiesce();
+    CHECK(factory.find(id)->destroyed());
+    CHECK(pool.Stats().used_mb == 0);
+    CHECK(pool.Stats().destroyed_after_error == 1);
+
+    auto c = MustAcquire(pool, Request("hello"));
+    CHECK(c.source() == Source::kCold);
+    CHECK(c.container_id() != id);
+    pool.Release(std::move(c), Outcome::kKeep);
+}
+
+TEST_CASE("pool: with concurrency, a developer error destroys once the last run ends", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest();
+    ContainerPool pool(factory, manifest, clock, Config());
+    REQUIRE(pool.Start().ok());
+    auto r = Request("shared");
+    r.concurrency = 2;
+    auto a = MustAcquire(pool, r);
+    auto b = MustAcquire(pool, r);
+    const std::string id = a.container_id();
+    pool.Release(std::move(a), Outcome::kDestroy);
+    pool.Quiesce();
+    CHECK_FALSE(factory.find(id)->destroyed());
+    // No new run lands on the doomed container.
+    auto c = MustAcquire(pool, r);
+    CHECK(c.container_id() != id);
+    pool.Release(std::move(b), Outcome::kKeep);
+    pool.Quiesce();
+    CHECK(factory.find(id)->destroyed());
+    pool.Release(std::move(c), Outcome::kKeep);
+}
+
+TEST_CASE("pool: a lease dropped without Release destroys its container", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest();
+    ContainerPool pool(factory, manifest, clock, Config());
+    REQUIRE(pool.Start().ok());
+    { auto a = MustAcquire(pool, Request("hello")); }
+    pool.Quiesce();
+    CHECK(factory.destroys() == 1);
+    CHECK(pool.Stats().used_mb == 0);
+}
+
+TEST_CASE("pool: errors", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest();
+    ContainerPool pool(factory, manifest, clock, Config(512));
+    REQUIRE(pool.Start().ok());
+
+    SECTION("a request larger than the whole budget") {
+        auto lease = pool.Acquire(Request("huge", "1-a", 1024));
+        CHECK(lease.status().code() == absl::StatusCode::kResourceExhausted);
+    }
+    SECTION("a failed create frees its memory") {
+        factory.set_create_error(absl::UnavailableError("docker is down"));
+        auto lease = pool.Acquire(Request("hello"));
+        CHECK(lease.status().code() == absl::StatusCode::kUnavailable);
+        CHECK(pool.Stats().used_mb == 0);
+        factory.set_create_error(absl::OkStatus());
+        auto again = MustAcquire(pool, Request("hello"));
+        pool.Release(std::move(again), Outcome::kKeep);
+    }
+    SECTION("Shutdown fails waiting requests and destroys every container") {
+        auto a = MustAcquire(pool, Request("a", "1-a", 512));
+        auto waiting = std::async(std::launch::async, [&] { return pool.Acquire(Request("b")); });
+        Eventually([&] { return pool.Stats().buffered == 1; });
+        pool.Shutdown();
+        CHECK(waiting.get().status().code() == absl::StatusCode::kUnavailable);
+        CHECK(factory.container(0)->destroyed());
+        CHECK(pool.Acquire(Request("c")).status().code() == absl::StatusCode::kUnavailable);
+        pool.Release(std::move(a), Outcome::kKeep);
+    }
+}
+
+TEST_CASE("pool: Start removes the containers an earlier run left behind", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    factory.add_orphans("7", 3);
+    auto manifest = Manifest();
+    auto config = Config();
+    config.invoker_id = "7";
+    config.container_env = {{"__OW_API_HOST", "http://127.0.0.1:3233"}};
+    ContainerPool pool(factory, manifest, clock, config);
+    REQUIRE(pool.Start().ok());
+    CHECK(factory.orphan_calls() == std::vector<std::string>{"7"});
+    auto a = MustAcquire(pool, Request("hello"));
+    auto spec = factory.specs().at(0);
+    CHECK(spec.name.rfind("wsk7_", 0) == 0);
+    CHECK(spec.labels.at("wisp.invoker") == "7");
+    REQUIRE(spec.env.size() == 1);
+    CHECK(spec.env[0].first == "__OW_API_HOST");
+    pool.Release(std::move(a), Outcome::kKeep);
+}
+
+TEST_CASE("pool: the housekeeping thread ticks by itself", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest();
+    auto config = Config();
+    config.housekeeping_interval = std::chrono::milliseconds(5);
+    ContainerPool pool(factory, manifest, clock, config);
+    REQUIRE(pool.Start().ok());
+    auto a = MustAcquire(pool, Request("hello"));
+    pool.Release(std::move(a), Outcome::kKeep);
+    clock.Advance(10000);
+    Eventually([&] { return factory.pauses() == 1; });
+}
+
+TEST_CASE("SanitizeContainerNamePart", "[pool]") {
+    CHECK(wisp::invoker::SanitizeContainerNamePart("guest_hello world/x") == "guest_hello_world_x");
+    CHECK(wisp::invoker::SanitizeContainerNamePart(std::string(100, 'a')).size() == 63);
+}
+
+TEST_CASE("pool: idle stem cells give way when nothing else could ever free memory", "[pool]") {
+    ManualClock clock;
+    FakeContainerFactory factory;
+    auto manifest = Manifest(1);
+    ContainerPool pool(factory, manifest, clock, Config(256));
+    REQUIRE(pool.Start().ok());
+    pool.Quiesce();
+    REQUIRE(pool.Stats().prewarm == 1);
+    // A nodejs request would otherwise wait forever behind the idle python stem cell.
+    auto js = MustAcquire(pool, Request("js", "1-a", 256, "nodejs:18"));
+    CHECK(js.source() == Source::kCold);
+    pool.Quiesce();
+    CHECK(factory.container(0)->destroyed());
+    pool.Release(std::move(js), Outcome::kKeep);
+    pool.Tick();
+    pool.Quiesce();
+    CHECK(factory.creates() == 2);  // no room for the stem cell while the idle one stays
+}

@@ -1,0 +1,333 @@
+#pragma once
+// An in-memory ContainerFactory for unit tests: containers answer /init and /run through a
+// scriptable handler, count what the pool does to them (create, pause, resume, destroy) and
+// hold log lines the handler writes. Thread-safe.
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/status/statusor.h>
+#include <rapidjson/document.h>
+
+#include <wisp/common/json.hpp>
+#include <wisp/invoker/container.hpp>
+
+namespace wisp::invoker::testing {
+
+class FakeContainerFactory;
+
+/// What a fake container answers to one request.
+struct FakeReply {
+    ProxyResponse::Failure failure = ProxyResponse::Failure::kNone;
+    int status = 200;
+    std::string body = "{\"ok\":true}";
+    bool oom = false;  // WasOomKilled() answers true afterwards
+    /// Log lines written during the request; sentinels follow (after a /run or a failed /init)
+    /// unless `no_sentinels`.
+    std::vector<LogLine> logs;
+    bool no_sentinels = false;
+};
+
+/// The state of one fake container; outlives the Container object (the factory keeps it), so
+/// tests can inspect destroyed containers.
+class FakeContainer {
+  public:
+    FakeContainer(FakeContainerFactory& factory, std::string id, ContainerSpec spec)
+        : factory_(factory), id_(std::move(id)), spec_(std::move(spec)) {}
+
+    const std::string& id() const { return id_; }
+    int64_t memory_mb() const { return spec_.memory_mb; }
+    const ContainerSpec& spec() const { return spec_; }
+
+    absl::StatusOr<ProxyResponse> Init(const std::string& body, std::chrono::milliseconds timeout);
+    absl::StatusOr<ProxyResponse> Run(const std::string& body, std::chrono::milliseconds timeout);
+    absl::Status Pause();
+    absl::Status Resume();
+    absl::Status Destroy();
+    absl::StatusOr<bool> WasOomKilled() { return oom_.load(); }
+    absl::StatusOr<Container::Logs> CollectLogs(int sentinels, int64_t limit_bytes,
+                                                std::chrono::milliseconds wait);
+
+    int inits() const { return inits_.load(); }
+    int runs() const { return runs_.load(); }
+    bool paused() const { return paused_.load(); }
+    bool destroyed() const { return destroyed_.load(); }
+    std::string last_init_body() const {
+        std::lock_guard<std::mutex> lock(mu_);
+        return last_init_;
+    }
+    std::string last_run_body() const {
+        std::lock_guard<std::mutex> lock(mu_);
+        return last_run_;
+    }
+    /// Sentinels requested by the last CollectLogs.
+    int last_sentinels() const { return last_sentinels_.load(); }
+
+  private:
+    ProxyResponse Answer(std::string_view path, const std::string& body);
+
+    FakeContainerFactory& factory_;
+    const std::string id_;
+    const ContainerSpec spec_;
+    mutable std::mutex mu_;
+    std::string last_init_, last_run_;
+    std::vector<LogLine> log_;  // unread output (sentinel lines included)
+    std::atomic<int> inits_{0}, runs_{0}, last_sentinels_{-1};
+    std::atomic<bool> paused_{false}, destroyed_{false}, oom_{false};
+};
+
+/// The Container the pool owns: forwards to the shared FakeContainer.
+class FakeContainerHandle final : public Container {
+  public:
+    explicit FakeContainerHandle(std::shared_ptr<FakeContainer> state) : s_(std::move(state)) {}
+    const std::string& id() const override { return s_->id(); }
+    int64_t memory_mb() const override { return s_->memory_mb(); }
+    absl::StatusOr<ProxyResponse> Init(const std::string& body,
+                                       std::chrono::milliseconds timeout) override {
+        return s_->Init(body, timeout);
+    }
+    absl::StatusOr<ProxyResponse> Run(const std::string& body,
+                                      std::chrono::milliseconds timeout) override {
+        return s_->Run(body, timeout);
+    }
+    absl::Status Pause() override { return s_->Pause(); }
+    absl::Status Resume() override { return s_->Resume(); }
+    absl::Status Destroy() override { return s_->Destroy(); }
+    absl::StatusOr<bool> WasOomKilled() override { return s_->WasOomKilled(); }
+    absl::StatusOr<Logs> CollectLogs(int sentinels, int64_t limit_bytes,
+                                     std::chrono::milliseconds wait) override {
+        return s_->CollectLogs(sentinels, limit_bytes, wait);
+    }
+
+  private:
+    std::shared_ptr<FakeContainer> s_;
+};
+
+class FakeContainerFactory final : public ContainerFactory {
+  public:
+    /// (container, "/init" | "/run", request body) -> reply. Runs on the requesting thread; may
+    /// block (to hold a container busy) or advance a ManualClock (to take time).
+    using Handler =
+        std::function<FakeReply(FakeContainer& c, std::string_view path, const std::string& body)>;
+
+    FakeContainerFactory() = default;
+
+    void set_handler(Handler h) {
+        std::lock_guard<std::mutex> lock(mu_);
+        handler_ = std::move(h);
+    }
+    /// Create() fails with `status` while set.
+    void set_create_error(absl::Status status) {
+        std::lock_guard<std::mutex> lock(mu_);
+        create_error_ = std::move(status);
+    }
+    /// Pause()/Resume() fail while set.
+    void set_pause_error(absl::Status s) {
+        std::lock_guard<std::mutex> lock(mu_);
+        pause_error_ = std::move(s);
+    }
+    void set_resume_error(absl::Status s) {
+        std::lock_guard<std::mutex> lock(mu_);
+        resume_error_ = std::move(s);
+    }
+    /// Orphans RemoveOrphans() reports for an invoker id.
+    void add_orphans(const std::string& invoker_id, int n) {
+        std::lock_guard<std::mutex> lock(mu_);
+        orphans_[invoker_id] += n;
+    }
+
+    absl::StatusOr<std::unique_ptr<Container>> Create(const ContainerSpec& spec) override {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!create_error_.ok()) return create_error_;
+        ++creates_;
+        auto c = std::make_shared<FakeContainer>(*this, "fake" + std::to_string(creates_), spec);
+        all_.push_back(c);
+        specs_.push_back(spec);
+        return std::unique_ptr<Container>(std::make_unique<FakeContainerHandle>(c));
+    }
+    absl::StatusOr<int> RemoveOrphans(std::string_view invoker_id) override {
+        std::lock_guard<std::mutex> lock(mu_);
+        orphan_calls_.emplace_back(invoker_id);
+        auto it = orphans_.find(std::string(invoker_id));
+        if (it == orphans_.end()) return 0;
+        int n = it->second;
+        orphans_.erase(it);
+        return n;
+    }
+    absl::StatusOr<bool> ImageExists(std::string_view) override { return true; }
+
+    int creates() const {
+        std::lock_guard<std::mutex> lock(mu_);
+        return creates_;
+    }
+    int pauses() const { return pauses_.load(); }
+    int resumes() const { return resumes_.load(); }
+    int destroys() const { return destroys_.load(); }
+    std::vector<ContainerSpec> specs() const {
+        std::lock_guard<std::mutex> lock(mu_);
+        return specs_;
+    }
+    std::vector<std::string> orphan_calls() const {
+        std::lock_guard<std::mutex> lock(mu_);
+        return orphan_calls_;
+    }
+    /// The i-th container created (valid for the factory's lifetime).
+    FakeContainer* container(size_t i) const {
+        std::lock_guard<std::mutex> lock(mu_);
+        return i < all_.size() ? all_[i].get() : nullptr;
+    }
+    FakeContainer* find(const std::string& id) const {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const auto& c : all_) {
+            if (c->id() == id) return c.get();
+        }
+        return nullptr;
+    }
+
+  private:
+    friend class FakeContainer;
+    FakeReply Handle(FakeContainer& c, std::string_view path, const std::string& body) {
+        Handler h;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            h = handler_;
+        }
+        if (h) return h(c, path, body);
+        return DefaultReply(path, body);
+    }
+
+  public:
+    /// Default: /init -> 200 {"ok":true}; /run -> 200 with the request's value.
+    static FakeReply DefaultReply(std::string_view path, const std::string& body) {
+        FakeReply reply;
+        if (path == "/run") {
+            rapidjson::Document d;
+            d.Parse(body.data(), body.size());
+            if (!d.HasParseError() && d.IsObject() && d.HasMember("value")) {
+                reply.body = common::ToCompactJson(d["value"]);
+            }
+        }
+        return reply;
+    }
+
+  private:
+    mutable std::mutex mu_;
+    Handler handler_;
+    absl::Status create_error_;
+    absl::Status pause_error_;
+    absl::Status resume_error_;
+    int creates_ = 0;
+    std::vector<std::shared_ptr<FakeContainer>> all_;
+    std::vector<ContainerSpec> specs_;
+    std::map<std::string, int> orphans_;
+    std::vector<std::string> orphan_calls_;
+    std::atomic<int> pauses_{0}, resumes_{0}, destroys_{0};
+};
+
+inline ProxyResponse FakeContainer::Answer(std::string_view path, const std::string& body) {
+    ProxyResponse r;
+    r.started = std::chrono::steady_clock::now();
+    FakeReply reply = factory_.Handle(*this, path, body);
+    r.failure = reply.failure;
+    r.status = reply.status;
+    r.body = reply.body;
+    if (reply.oom) oom_ = true;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (auto& l : reply.logs) log_.push_back(l);
+        // Like wisp-action-proxy: sentinels after every run and after a failed init.
+        const bool init_ok = path == "/init" && reply.failure == ProxyResponse::Failure::kNone &&
+                             reply.status == 200;
+        if (!reply.no_sentinels && !init_ok) {
+            log_.push_back({"2024-01-01T00:00:00.000000000Z", "stdout", "XXX_SENTINEL"});
+            log_.push_back({"2024-01-01T00:00:00.000000000Z", "stderr", "XXX_SENTINEL"});
+        }
+    }
+    r.finished = std::chrono::steady_clock::now();
+    return r;
+}
+
+inline absl::StatusOr<ProxyResponse> FakeContainer::Init(const std::string& body,
+                                                         std::chrono::milliseconds) {
+    ++inits_;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        last_init_ = body;
+    }
+    return Answer("/init", body);
+}
+
+inline absl::StatusOr<ProxyResponse> FakeContainer::Run(const std::string& body,
+                                                        std::chrono::milliseconds) {
+    ++runs_;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        last_run_ = body;
+    }
+    return Answer("/run", body);
+}
+
+inline absl::Status FakeContainer::Pause() {
+    {
+        std::lock_guard<std::mutex> lock(factory_.mu_);
+        if (!factory_.pause_error_.ok()) return factory_.pause_error_;
+    }
+    ++factory_.pauses_;
+    paused_ = true;
+    return absl::OkStatus();
+}
+
+inline absl::Status FakeContainer::Resume() {
+    {
+        std::lock_guard<std::mutex> lock(factory_.mu_);
+        if (!factory_.resume_error_.ok()) return factory_.resume_error_;
+    }
+    ++factory_.resumes_;
+    paused_ = false;
+    return absl::OkStatus();
+}
+
+inline absl::Status FakeContainer::Destroy() {
+    if (!destroyed_.exchange(true)) ++factory_.destroys_;
+    return absl::OkStatus();
+}
+
+inline absl::StatusOr<Container::Logs> FakeContainer::CollectLogs(int sentinels,
+                                                                  int64_t limit_bytes,
+                                                                  std::chrono::milliseconds) {
+    last_sentinels_ = sentinels;
+    Container::Logs out;
+    std::lock_guard<std::mutex> lock(mu_);
+    int seen = 0;
+    size_t consumed = 0;
+    int64_t bytes = 0;
+    for (; consumed < log_.size(); ++consumed) {
+        const auto& line = log_[consumed];
+        if (line.text == "XXX_SENTINEL") {
+            ++seen;
+            if (sentinels > 0 && seen >= sentinels) {
+                ++consumed;
+                break;
+            }
+            continue;
+        }
+        const auto size = static_cast<int64_t>(line.text.size());
+        if (bytes + size > limit_bytes) {
+            out.truncated = true;
+            continue;  // dropped
+        }
+        bytes += size;
+        out.lines.push_back(line);
+    }
+    out.complete = sentinels == 0 || seen >= sentinels;
+    log_.erase(log_.begin(), log_.begin() + static_cast<long>(consumed));
+    return out;
+}
+
+}  // namespace wisp::invoker::testing

@@ -1,0 +1,257 @@
+#include <wisp/invoker/invoker_service.hpp>
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include <wisp/common/entity_json.hpp>
+#include <wisp/common/entity_path.hpp>
+
+namespace wisp::invoker {
+
+using common::ActivationResponse;
+using common::ActivationStatus;
+
+ContainerPoolConfig InvokerConfig::PoolConfig() const {
+    ContainerPoolConfig pool;
+    pool.invoker_id = invoker_id;
+    pool.user_memory_mb = user_memory_mb;
+    pool.pause_grace = pause_grace;
+    pool.idle_timeout = idle_timeout;
+    pool.housekeeping_interval = housekeeping_interval;
+    pool.stem_cells = stem_cells;
+    pool.remove_orphans = remove_orphans;
+    pool.container_env = container_env;
+    return pool;
+}
+
+wisp::v1::AcknowledgementMessage ToAcknowledgementMessage(
+    const AckInfo& ack, const wisp::v1::InvokerInstanceId& instance, size_t max_record_bytes) {
+    wisp::v1::AcknowledgementMessage m;
+    switch (ack.kind) {
+        case AckInfo::Kind::kCombined:
+            m.set_kind(wisp::v1::AcknowledgementMessage::COMBINED);
+            break;
+        case AckInfo::Kind::kResult:
+            m.set_kind(wisp::v1::AcknowledgementMessage::RESULT);
+            break;
+        case AckInfo::Kind::kCompletion:
+            m.set_kind(wisp::v1::AcknowledgementMessage::COMPLETION);
+            break;
+    }
+    *m.mutable_transid() = ack.transid;
+    m.set_activation_id(ack.activation_id);
+    m.set_is_system_error(ack.is_system_error);
+    *m.mutable_instance() = instance;
+    if (ack.kind != AckInfo::Kind::kCompletion) {
+        std::string json =
+            common::ActivationToJson(ack.record, common::ActivationJsonForm::kStored);
+        if (json.size() <= max_record_bytes) m.set_activation_json(std::move(json));
+    }
+    return m;
+}
+
+InvokerService::InvokerService(store::ArtifactStore& store, ContainerFactory& factory,
+                               common::RuntimeManifest manifest, common::Clock& clock,
+                               InvokerConfig config)
+    : store_(store),
+      manifest_(std::move(manifest)),
+      clock_(clock),
+      config_(std::move(config)),
+      pool_(factory, manifest_, clock_, config_.PoolConfig()),
+      runner_(pool_, manifest_, clock_, config_.runner) {}
+
+InvokerService::~InvokerService() { Shutdown(); }
+
+absl::Status InvokerService::Start() {
+    absl::Status status = pool_.Start();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_ || stopping_) return status;
+    started_ = true;
+    int threads = config_.worker_threads;
+    if (threads <= 0) {
+        threads = static_cast<int>(std::max<int64_t>(16, 4 * config_.user_memory_mb / 128));
+    }
+    for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+    return status;
+}
+
+void InvokerService::Submit(wisp::v1::ActivationMessage msg, AckCallback on_ack) {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!stopping_) {
+            ++in_flight_;
+            queue_.push_back({std::move(msg), std::move(on_ack)});
+            cv_.notify_one();
+            return;
+        }
+    }
+    auto record = FallbackActivationRecord(
+        msg,
+        ActivationResponse::Error(ActivationStatus::kWhiskError, "The invoker is shutting down."),
+        clock_.NowMs());
+    if (on_ack) {
+        on_ack(MakeAck(msg.blocking() ? AckInfo::Kind::kCombined : AckInfo::Kind::kCompletion, msg,
+                       record));
+    }
+}
+
+void InvokerService::WaitIdle() {
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_cv_.wait(lock, [&] { return in_flight_.load() == 0; });
+}
+
+void InvokerService::Shutdown() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        stopping_ = true;
+        cv_.notify_all();
+    }
+    for (auto& t : workers_) {
+        if (t.joinable()) t.join();
+    }
+    workers_.clear();
+    // Activations queued but never picked up (Start() was not called) are answered now.
+    std::deque<Task> left;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        left.swap(queue_);
+    }
+    for (auto& task : left) {
+        auto record =
+            FallbackActivationRecord(task.msg,
+                                     ActivationResponse::Error(ActivationStatus::kWhiskError,
+                                                               "The invoker is shutting down."),
+                                     clock_.NowMs());
+        if (task.on_ack) {
+            task.on_ack(
+                MakeAck(task.msg.blocking() ? AckInfo::Kind::kCombined : AckInfo::Kind::kCompletion,
+                        task.msg, record));
+        }
+        std::lock_guard<std::mutex> lock(mu_);
+        if (--in_flight_ == 0) idle_cv_.notify_all();
+    }
+    pool_.Shutdown();
+}
+
+void InvokerService::WorkerLoop() {
+    while (true) {
+        Task task;
+        {
+            std::unique_lock<std::mutex> lock(mu_);
+            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty()) return;  // stopping and drained
+            task = std::move(queue_.front());
+            queue_.pop_front();
+        }
+        Process(task);
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (--in_flight_ == 0) idle_cv_.notify_all();
+        }
+    }
+}
+
+AckInfo InvokerService::MakeAck(AckInfo::Kind kind, const wisp::v1::ActivationMessage& msg,
+                                const common::ActivationRecord& record) {
+    AckInfo ack;
+    ack.kind = kind;
+    ack.transid = msg.transid();
+    ack.activation_id = record.activation_id.str();
+    ack.blocking = msg.blocking();
+    ack.is_system_error = record.response.status == ActivationStatus::kWhiskError;
+    ack.record = record;
+    return ack;
+}
+
+absl::StatusOr<InvokerService::CachedAction> InvokerService::FetchAction(
+    const wisp::v1::ActivationMessage& msg) {
+    auto path = common::EntityPath::Parse(msg.action().path());
+    if (!path.ok()) return absl::NotFoundError("bad action path");
+    common::FullyQualifiedName fqn{*path, msg.action().name()};
+    const std::string docid = fqn.DocId();
+    if (!msg.revision().empty()) {
+        std::lock_guard<std::mutex> lock(cache_mu_);
+        auto it = cache_.find(docid);
+        if (it != cache_.end() && it->second.revision == msg.revision()) return it->second;
+    }
+    // The store serves the latest revision: when it differs from the requested one, this is
+    // OpenWhisk's "retry without the revision".
+    auto fetched = store_.Get<common::Action>(fqn);
+    if (!fetched.ok()) return fetched.status();
+    if (!msg.revision().empty() && fetched->rev != msg.revision()) {
+        spdlog::debug(
+            "[{}] action {} is at revision {}, the message asked for {}; running the "
+            "latest",
+            msg.transid().id(), docid, fetched->rev, msg.revision());
+    }
+    CachedAction cached{std::make_shared<const common::Action>(std::move(fetched->doc)),
+                        std::move(fetched->rev)};
+    if (config_.action_cache_entries > 0) {
+        std::lock_guard<std::mutex> lock(cache_mu_);
+        auto [it, inserted] = cache_.insert_or_assign(docid, cached);
+        (void)it;
+        if (inserted) {
+            cache_order_.push_back(docid);
+            while (cache_.size() > config_.action_cache_entries && !cache_order_.empty()) {
+                cache_.erase(cache_order_.front());
+                cache_order_.pop_front();
+            }
+        }
+    }
+    return cached;
+}
+
+void InvokerService::Store(const wisp::v1::ActivationMessage& msg,
+                           const common::ActivationRecord& record) {
+    const auto& limits = msg.user().limits();
+    if (limits.has_store_activations() && !limits.store_activations() &&
+        !msg.transid().extra_logging()) {
+        return;
+    }
+    auto status = store_.PutActivation(record);
+    if (!status.ok()) {
+        spdlog::error("[{}] storing activation {} failed: {}", msg.transid().id(),
+                      record.activation_id.str(), status.ToString());
+    }
+}
+
+void InvokerService::Process(Task& task) {
+    const auto& msg = task.msg;
+    auto ack = [&](AckInfo::Kind kind, const common::ActivationRecord& record) {
+        if (task.on_ack) task.on_ack(MakeAck(kind, msg, record));
+    };
+    const AckInfo::Kind final_kind =
+        msg.blocking() ? AckInfo::Kind::kCombined : AckInfo::Kind::kCompletion;
+
+    auto action = FetchAction(msg);
+    if (!action.ok()) {
+        ActivationResponse response =
+            action.status().code() == absl::StatusCode::kNotFound
+                ? ActivationResponse::Error(ActivationStatus::kApplicationError,
+                                            messages::kActionRemovedWhileInvoking)
+                : ActivationResponse::Error(ActivationStatus::kWhiskError,
+                                            messages::kActionFetchErrorWhileInvoking);
+        if (action.status().code() != absl::StatusCode::kNotFound) {
+            spdlog::error("[{}] fetching action {}/{} failed: {}", msg.transid().id(),
+                          msg.action().path(), msg.action().name(), action.status().ToString());
+        }
+        auto record = FallbackActivationRecord(msg, std::move(response), clock_.NowMs());
+        ack(final_kind, record);
+        Store(msg, record);
+        return;
+    }
+
+    bool result_sent = false;
+    auto outcome = runner_.Run(msg, *action->action, action->revision,
+                               [&](const common::ActivationRecord& record, bool logs_pending) {
+                                   if (msg.blocking() && logs_pending) {
+                                       ack(AckInfo::Kind::kResult, record);
+                                       result_sent = true;
+                                   }
+                               });
+    ack(result_sent ? AckInfo::Kind::kCompletion : final_kind, outcome.record);
+    Store(msg, outcome.record);
+}
+
+}  // namespace wisp::invoker

@@ -1,0 +1,348 @@
+#include <wisp/invoker/proxy_client.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+using wisp::invoker::ProxyClient;
+using wisp::invoker::ProxyResponse;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A scripted HTTP server on loopback: for each request read on a connection, `handler` returns
+// the raw bytes to answer (or "" to close the connection without answering).
+class ScriptedServer {
+  public:
+    using Handler = std::function<std::string(const std::string& request, int index)>;
+
+    explicit ScriptedServer(Handler handler, std::string unix_path = {})
+        : handler_(std::move(handler)), unix_path_(std::move(unix_path)) {
+        if (unix_path_.empty()) {
+            fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sockaddr_in a{};
+            a.sin_family = AF_INET;
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+            socklen_t len = sizeof(a);
+            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+            port_ = ntohs(a.sin_port);
+        } else {
+            fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sockaddr_un a{};
+            a.sun_family = AF_UNIX;
+            std::strncpy(a.sun_path, unix_path_.c_str(), sizeof(a.sun_path) - 1);
+            ::unlink(unix_path_.c_str());
+            REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+        }
+        REQUIRE(::listen(fd_, 16) == 0);
+        thread_ = std::thread([this] { Loop(); });
+    }
+    ~ScriptedServer() {
+        stop_ = true;
+        ::shutdown(fd_, SHUT_RDWR);
+        ::close(fd_);
+        thread_.join();
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            for (int c : open_) ::shutdown(c, SHUT_RDWR);
+        }
+        for (auto& t : conns_) t.join();
+        for (int c : open_) ::close(c);
+        if (!unix_path_.empty()) ::unlink(unix_path_.c_str());
+    }
+    int port() const { return port_; }
+    int requests() const { return requests_.load(); }
+    int accepted() const { return accepted_.load(); }
+
+  private:
+    void Loop() {
+        while (!stop_) {
+            int c = ::accept(fd_, nullptr, nullptr);
+            if (c < 0) return;
+            ++accepted_;
+            {
+                std::lock_guard<std::mutex> lock(mu_);
+                open_.push_back(c);
+            }
+            conns_.emplace_back([this, c] { Serve(c); });
+        }
+    }
+    void Serve(int c) {
+        std::string buf;
+        char tmp[65536];
+        while (true) {
+            // read one request: headers + Content-Length body
+            size_t head_end;
+            while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
+                ssize_t n = ::recv(c, tmp, sizeof(tmp), 0);
+                if (n <= 0) {
+                    ::shutdown(c, SHUT_RDWR);
+                    return;
+                }
+                buf.append(tmp, static_cast<size_t>(n));
+            }
+            size_t cl_pos = buf.find("Content-Length: ");
+            size_t cl = std::stoul(buf.substr(cl_pos + 16));
+            while (buf.size() < head_end + 4 + cl) {
+                ssize_t n = ::recv(c, tmp, sizeof(tmp), 0);
+                if (n <= 0) {
+                    ::shutdown(c, SHUT_RDWR);
+                    return;
+                }
+                buf.append(tmp, static_cast<size_t>(n));
+            }
+            std::string request = buf.substr(0, head_end + 4 + cl);
+            buf.erase(0, head_end + 4 + cl);
+            int index = requests_++;
+            std::string answer = handler_(request, index);
+            if (answer.empty()) {
+                ::shutdown(c, SHUT_RDWR);
+                return;
+            }
+            ::send(c, answer.data(), answer.size(), MSG_NOSIGNAL);
+            if (answer.find("Connection: close") != std::string::npos) {
+                ::shutdown(c, SHUT_RDWR);
+                return;
+            }
+        }
+    }
+
+    Handler handler_;
+    std::string unix_path_;
+    int fd_ = -1;
+    int port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> requests_{0};
+    std::atomic<int> accepted_{0};
+    std::thread thread_;
+    std::vector<std::thread> conns_;
+    std::mutex mu_;
+    std::vector<int> open_;  // accepted sockets, shut down at the end (closed by Serve)
+};
+
+std::string Ok(const std::string& body) {
+    return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+std::string BodyOf(const std::string& request) {
+    return request.substr(request.find("\r\n\r\n") + 4);
+}
+
+int FreeClosedPort() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    socklen_t len = sizeof(a);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+}  // namespace
+
+TEST_CASE("ProxyClient posts JSON and reuses the keep-alive connection", "[proxy_client]") {
+    ScriptedServer server([](const std::string& req, int) {
+        CHECK(req.find("POST /run HTTP/1.1\r\n") == 0);
+        CHECK(req.find("Content-Type: application/json") != std::string::npos);
+        CHECK(req.find("Accept: application/json") != std::string::npos);
+        return Ok(BodyOf(req));
+    });
+    ProxyClient client(ProxyClient::Endpoint::Tcp("127.0.0.1", server.port()));
+    for (int i = 0; i < 5; ++i) {
+        auto r = client.Post("/run", "{\"i\":" + std::to_string(i) + "}", 2000ms, false);
+        REQUIRE(r.ok());
+        CHECK(r->failure == ProxyResponse::Failure::kNone);
+        CHECK(r->status == 200);
+        CHECK(r->body == "{\"i\":" + std::to_string(i) + "}");
+        CHECK(r->ElapsedMs() >= 0);
+    }
+    CHECK(client.connections_opened() == 1);
+    CHECK(server.accepted() == 1);
+}
+
+TEST_CASE("ProxyClient decodes chunked bodies", "[proxy_client]") {
+    ScriptedServer server([](const std::string&, int) -> std::string {
+        return "HTTP/1.1 502 Bad Gateway\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "4;ext=1\r\n{\"er\r\n"
+               "b\r\nror\":\"bad\"}\r\n0\r\nX-Trailer: 1\r\n\r\n";
+    });
+    ProxyClient client(ProxyClient::Endpoint::Tcp("127.0.0.1", server.port()));
+    for (int i = 0; i < 2; ++i) {
+        auto r = client.Post("/init", "{}", 2000ms, false);
+        REQUIRE(r.ok());
+        CHECK(r->status == 502);
+        CHECK(r->body == "{\"error\":\"bad\"}");
+    }
+    CHECK(client.connections_opened() == 1);
+}
+
+TEST_CASE("ProxyClient: HTTP/1.0 body until close", "[proxy_client]") {
+    ScriptedServer server([](const std::string&, int) -> std::string {
+        return "HTTP/1.0 200 OK\r\nConnection: close\r\n\r\n[1,2,3]";
+    });
+    ProxyClient client(ProxyClient::Endpoint::Tcp("127.0.0.1", server.port()));
+    for (int i = 0; i < 2; ++i) {
+        auto r = client.Post("/run", "{}", 2000ms, false);
+        REQUIRE(r.ok());
+        CHECK(r->failure == ProxyResponse::Failure::kNone);
+        CHECK(r->body == "[1,2,3]");
+    }
+    CHECK(client.connections_opened() == 2);
+}
+
+TEST_CASE("ProxyClient reconnects when the server closed the idle connection", "[proxy_client]") {
+    // Every answer closes the connection; the client must notice before or after sending.
+    ScriptedServer server([](const std::string& req, int) {
+        std::string body = BodyOf(req);
+        return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+               "\r\nConnection: close\r\n\r\n" + body;
+    });
+    ProxyClient client(ProxyClient::Endpoint::Tcp("127.0.0.1", server.port()));
+    for (int i = 0; i < 3; ++i) {
+        auto r = client.Post("/run", "{\"n\":1}", 2000ms, false);
+        REQUIRE(r.ok());
+        CHECK(r->status == 200);
+        CHECK(r->body == "{\"n\":1}");
+    }
+    CHECK(server.requests() == 3);
+}
+
+TEST_CASE("ProxyClient retries a stale keep-alive connection closed without notice",
+          "[proxy_client]") {
+    // The server answers with keep-alive, then silently drops the connection after the answer
+    // of the first request on it (a proxy restarting its listener, an idle timeout).
+    ScriptedServer server([](const std::string& req, int index) -> std::string {
+        if (index == 1) return "";  // close the first connection on its second request
+        return Ok(BodyOf(req));
+    });
+    ProxyClient client(ProxyClient::Endpoint::Tcp("127.0.0.1", server.port()));
+    auto r1 = client.Post("/run", "{\"a\":1}", 2000ms, false);
+    REQUIRE(r1.ok());
+    auto r2 = client.Post("/run", "{\"a\":2}", 2000ms, false);
+    REQUIRE(r2.ok());
+    CHECK(r2->failure == ProxyResponse::Failure::kNone);
+    CHECK(r2->body == "{\"a\":2}");
+    CHECK(client.connections_opened() == 2);
+}
+
+TEST_CASE("ProxyClient reports a timeout", "[proxy_client]") {
+    ScriptedServer server([](const std::string& req, int) {
+        std::this_thread::sleep_for(400ms);
+        return Ok(BodyOf(req));
+    });
+    ProxyClient client(ProxyClient::Endpoint::Tcp("127.0.0.1", server.port()));
+    auto r = client.Post("/run", "{}", 100ms, false);
+    REQUIRE(r.ok());
+    CHECK(r->failure == ProxyResponse::Failure::kTimeout);
+    CHECK(r->ElapsedMs() >= 100);
+    CHECK(r->ElapsedMs() < 400);
+}
+
+TEST_CASE("ProxyClient: refused connections", "[proxy_client]") {
+    int port = FreeClosedPort();
+    ProxyClient client(ProxyClient::Endpoint::Tcp("127.0.0.1", port));
+    SECTION("without retry: connection lost at once") {
+        auto r = client.Post("/init", "{}", 1000ms, false);
+        REQUIRE(r.ok());
+        CHECK(r->failure == ProxyResponse::Failure::kConnectionLost);
+        CHECK(r->ElapsedMs() < 500);
+    }
+    SECTION("with retry: timeout after the limit") {
+        auto r = client.Post("/init", "{}", 200ms, true);
+        REQUIRE(r.ok());
+        CHECK(r->failure == ProxyResponse::Failure::kTimeout);
+        CHECK(r->ElapsedMs() >= 190);
+    }
+}
+
+TEST_CASE("ProxyClient retries refused connections until the server listens", "[proxy_client]") {
+    char dir_template[] = "/tmp/wisp-proxy-client-XXXXXX";
+    REQUIRE(::mkdtemp(dir_template) != nullptr);
+    std::string path = std::string(dir_template) + "/action.sock";
+    ProxyClient client(ProxyClient::Endpoint::Unix(path));
+    std::unique_ptr<ScriptedServer> server;
+    std::thread starter([&] {
+        std::this_thread::sleep_for(150ms);
+        server = std::make_unique<ScriptedServer>(
+            [](const std::string&, int) { return Ok("{\"ok\":true}"); }, path);
+    });
+    auto r = client.Post("/init", "{\"value\":{}}", 3000ms, true);
+    starter.join();
+    REQUIRE(r.ok());
+    CHECK(r->failure == ProxyResponse::Failure::kNone);
+    CHECK(r->body == "{\"ok\":true}");
+    CHECK(r->ElapsedMs() >= 100);
+    server.reset();
+    ::rmdir(dir_template);
+}
+
+TEST_CASE("ProxyClient reports a connection lost mid-answer", "[proxy_client]") {
+    ScriptedServer server([](const std::string&, int) -> std::string {
+        return "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"partial\"";
+    });
+    ProxyClient client(ProxyClient::Endpoint::Tcp("127.0.0.1", server.port()));
+    auto r = client.Post("/run", "{}", 2000ms, false);
+    REQUIRE(r.ok());
+    CHECK(r->failure == ProxyResponse::Failure::kConnectionLost);
+}
+
+TEST_CASE("ProxyClient is thread-safe with concurrent posts", "[proxy_client]") {
+    ScriptedServer server([](const std::string& req, int) {
+        std::this_thread::sleep_for(20ms);
+        return Ok(BodyOf(req));
+    });
+    ProxyClient client(ProxyClient::Endpoint::Tcp("127.0.0.1", server.port()));
+    std::vector<std::thread> threads;
+    std::atomic<int> good{0};
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 10; ++i) {
+                std::string body =
+                    "{\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i) + "}";
+                auto r = client.Post("/run", body, 5000ms, false);
+                if (r.ok() && r->body == body) ++good;
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    CHECK(good == 40);
+    CHECK(client.connections_opened() <= 4);
+}
+
+TEST_CASE("ProxyClient: large bodies both ways", "[proxy_client]") {
+    ScriptedServer server([](const std::string& req, int) { return Ok(BodyOf(req)); });
+    ProxyClient client(ProxyClient::Endpoint::Tcp("127.0.0.1", server.port()));
+    std::string big = "{\"x\":\"" + std::string(3 << 20, 'a') + "\"}";
+    auto r = client.Post("/run", big, 5000ms, false);
+    REQUIRE(r.ok());
+    CHECK(r->body.size() == big.size());
+    CHECK(r->body == big);
+
+    ProxyClient::Options small;
+    small.max_response_bytes = 1024;
+    ProxyClient limited(ProxyClient::Endpoint::Tcp("127.0.0.1", server.port()), small);
+    auto too_big = limited.Post("/run", big, 5000ms, false);
+    CHECK(too_big.status().code() == absl::StatusCode::kResourceExhausted);
+}
+
+TEST_CASE("ProxyClient rejects a bad endpoint", "[proxy_client]") {
+    ProxyClient client(ProxyClient::Endpoint::Tcp("localhost", 80));
+    auto r = client.Post("/run", "{}", 100ms, false);
+    CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
+}

@@ -1,0 +1,52 @@
+#pragma once
+// The action protocol state machine: /init once (code to files, launcher started and acked),
+// /run per activation (to the launcher or a native spawn), sentinels after each activation.
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "launcher.hpp"
+#include "native_runner.hpp"
+#include "options.hpp"
+#include "process.hpp"
+#include "protocol.hpp"
+
+namespace wisp::proxy {
+
+class ActionProxy {
+  public:
+    ActionProxy(asio::io_context& io, ProxyOptions options);
+
+    /// POST /init. 200 {"ok":true}; 403 on a second init; 502 {"error"} when the code cannot be
+    /// loaded.
+    asio::awaitable<Reply> Init(std::string body);
+    /// POST /run. 200 + the action's object/array; 502 {"error"} on a developer error.
+    asio::awaitable<Reply> Run(std::string body);
+    /// Kills the launcher (SIGTERM/SIGINT of the proxy).
+    void Shutdown();
+
+  private:
+    enum class State { kUninitialized, kInitializing, kReady };
+
+    asio::awaitable<Reply> InitLauncher(InitRequest request);
+    Reply InitNative(const InitRequest& request);
+    asio::awaitable<Reply> RunLauncher(std::string body);
+    asio::awaitable<Reply> RunNative(std::string body);
+    /// Writes the action code of /init into the action dir; "" or the error text.
+    std::string WriteCode(const InitRequest& request, int& status);
+    std::string ExecPath() const;
+
+    asio::io_context& io_;
+    ProxyOptions options_;
+    ChildWatcher watcher_;
+    NativeRunner native_;
+    AsyncMutex run_mutex_;
+    State state_ = State::kUninitialized;
+    std::shared_ptr<Launcher> launcher_;
+    std::vector<std::string> env_;  // the action's environment (container + /init env)
+};
+
+}  // namespace wisp::proxy

@@ -1,0 +1,26 @@
+#pragma once
+// Action archives sent to /init with "binary":true: base64, zip (also jar) and tar.gz.
+// Implemented on zlib so that the runtime images need no unzip/tar tools.
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace wisp::proxy {
+
+enum class ArchiveType { kZip, kTarGz, kUnknown };
+
+/// By the leading bytes: "PK\x03\x04" (or an empty zip "PK\x05\x06") -> zip, 1f 8b -> gzip.
+ArchiveType DetectArchive(std::string_view bytes);
+
+/// Standard base64 (RFC 4648 §4, padding optional); whitespace is skipped. nullopt on any
+/// other character outside the alphabet or a malformed tail.
+std::optional<std::string> Base64Decode(std::string_view text);
+
+/// Extracts every entry under `dir` (created when missing). Entry paths that are absolute or
+/// contain ".." are refused; Unix permission bits and symlinks are kept (symlinks are created
+/// after all files so that no entry is written through one). Returns "" on success, otherwise
+/// a sentence saying what is wrong with the archive.
+std::string ExtractZip(std::string_view zip, const std::string& dir);
+std::string ExtractTarGz(std::string_view tgz, const std::string& dir);
+
+}  // namespace wisp::proxy

@@ -1,0 +1,198 @@
+#include "launcher.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <charconv>
+#include <cstring>
+#include <vector>
+
+#include "protocol.hpp"
+
+namespace wisp::proxy {
+
+namespace {
+constexpr int kPipeSize = 1 << 20;  // fewer wake-ups for megabyte bodies and results
+}
+
+Launcher::Launcher(asio::io_context& io, ChildWatcher& watcher)
+    : io_(io),
+      watcher_(watcher),
+      stdin_(io),
+      results_(io),
+      ready_(io.get_executor()),
+      write_mutex_(io.get_executor()) {}
+
+Launcher::~Launcher() { Kill(); }
+
+bool Launcher::Start(SpawnSpec spec, bool concurrent, std::string& error) {
+    concurrent_ = concurrent;
+    int in[2], out[2];
+    if (!MakePipe(in, error)) return false;
+    if (!MakePipe(out, error)) {
+        ::close(in[0]);
+        ::close(in[1]);
+        return false;
+    }
+    (void)::fcntl(in[1], F_SETPIPE_SZ, kPipeSize);
+    (void)::fcntl(out[0], F_SETPIPE_SZ, kPipeSize);
+    spec.stdin_fd = in[0];
+    spec.fd3 = out[1];
+    pid_ = Spawn(spec, error);
+    ::close(in[0]);
+    ::close(out[1]);
+    if (pid_ < 0) {
+        ::close(in[1]);
+        ::close(out[0]);
+        return false;
+    }
+    stdin_.assign(in[1]);
+    results_.assign(out[0]);
+    std::weak_ptr<Launcher> weak = weak_from_this();
+    watcher_.Watch(pid_, [weak](int status) {
+        auto self = weak.lock();
+        if (!self) return;
+        self->exited_ = true;
+        self->exit_description_ = DescribeWaitStatus(status);
+        boost::system::error_code ignored;
+        self->results_.cancel(ignored);  // ReadLoop drains what is left and closes
+    });
+    asio::co_spawn(
+        io_, [self = shared_from_this()] { return self->ReadLoop(); }, asio::detached);
+    return true;
+}
+
+asio::awaitable<std::optional<std::string>> Launcher::WaitReady() {
+    auto self = shared_from_this();
+    co_await ready_.Wait();
+    if (!acked_) co_return std::string(kExitedDuringInitText);
+    co_return CheckAck(ack_line_);
+}
+
+asio::awaitable<std::optional<std::string>> Launcher::Run(std::string line) {
+    auto self = shared_from_this();
+    if (closed_) co_return std::nullopt;
+    const uint64_t seq = next_seq_++;
+    auto pending = std::make_shared<Pending>(io_.get_executor());
+    pending_.emplace(seq, pending);
+    std::string prefix = concurrent_ ? std::to_string(seq) + " " : std::string();
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(prefix), asio::buffer(line)};
+    co_await write_mutex_.Lock();
+    boost::system::error_code ec;
+    if (stdin_.is_open()) {
+        co_await asio::async_write(stdin_, buffers, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    write_mutex_.Unlock();
+    // A failed write means the launcher is gone; ReadLoop closes and wakes us.
+    co_await pending->done.Wait();
+    pending_.erase(seq);
+    co_return std::move(pending->result);
+}
+
+asio::awaitable<void> Launcher::WaitExit(std::chrono::milliseconds limit) {
+    auto self = shared_from_this();
+    constexpr auto kStep = std::chrono::milliseconds(2);
+    asio::steady_timer timer(io_);
+    for (auto waited = std::chrono::milliseconds(0); !exited_ && waited < limit; waited += kStep) {
+        timer.expires_after(kStep);
+        boost::system::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+void Launcher::Kill() {
+    if (pid_ > 0 && !exited_) {
+        ::kill(-pid_, SIGKILL);
+        ::kill(pid_, SIGKILL);
+    }
+}
+
+asio::awaitable<void> Launcher::ReadLoop() {
+    std::vector<char> chunk(256 * 1024);
+    while (!exited_) {
+        boost::system::error_code ec;
+        size_t n = co_await results_.async_read_some(asio::buffer(chunk),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+        if (n > 0) {
+            buffer_.append(chunk.data(), n);
+            ExtractLines();
+        }
+        if (ec) break;  // EOF, or cancelled because the process ended
+    }
+    Drain();
+    ExtractLines();
+    Close();
+}
+
+void Launcher::Drain() {
+    if (results_.is_open()) ReadAvailable(results_.native_handle(), buffer_);
+}
+
+void Launcher::ExtractLines() {
+    for (;;) {
+        size_t nl = buffer_.find('\n', scanned_);
+        if (nl == std::string::npos) {
+            scanned_ = buffer_.size();
+            return;
+        }
+        std::string line;
+        if (nl + 1 == buffer_.size()) {  // the common case: hand the buffer over, no copy
+            line = std::move(buffer_);
+            line.resize(nl);
+            buffer_.clear();
+        } else {
+            line = buffer_.substr(0, nl);
+            buffer_.erase(0, nl + 1);
+        }
+        scanned_ = 0;
+        Dispatch(std::move(line));
+    }
+}
+
+void Launcher::Dispatch(std::string line) {
+    if (!acked_) {
+        acked_ = true;
+        ack_line_ = std::move(line);
+        ready_.Set();
+        return;
+    }
+    std::map<uint64_t, std::shared_ptr<Pending>>::iterator it = pending_.end();
+    if (concurrent_) {
+        uint64_t seq = 0;
+        auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), seq);
+        if (ec == std::errc() && end < line.data() + line.size() && *end == ' ') {
+            it = pending_.find(seq);
+            line.erase(0, static_cast<size_t>(end - line.data()) + 1);
+        }
+    } else {
+        // Serial mode: the oldest request still waiting is the one being answered.
+        for (it = pending_.begin(); it != pending_.end() && it->second->done.is_set(); ++it) {
+        }
+    }
+    if (it == pending_.end()) {
+        (void)WriteAll(2, "wisp-action-proxy: ignoring a result line that answers no request\n");
+        return;
+    }
+    it->second->result = std::move(line);
+    it->second->done.Set();
+}
+
+void Launcher::Close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    stdin_.close(ignored);
+    results_.close(ignored);
+    for (auto& [seq, pending] : pending_) pending->done.Set();
+    ready_.Set();
+}
+
+}  // namespace wisp::proxy

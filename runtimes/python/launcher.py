@@ -1,0 +1,147 @@
+"""Wisp's Python launcher: keeps one interpreter warm for every activation of a container.
+
+Started by wisp-action-proxy as
+
+    python3 -u launcher.py <action_dir> <main> <source|archive>
+
+with its stdin and fd 3 piped to the proxy and its stdout/stderr shared with the container.
+Line protocol (runtimes/README.md):
+  * once the action is loaded: {"ok":true} on fd 3, or {"ok":false,"error":"..."} and exit 1;
+  * per stdin line (a /run body): every key but "value" becomes os.environ["__OW_<KEY>"],
+    main(value) runs, and json.dumps(result) + "\\n" goes to fd 3. An exception becomes
+    {"error": str(ex)} with the traceback on stderr.
+"""
+
+import glob
+import importlib.machinery
+import importlib.util
+import json
+import os
+import site
+import sys
+import traceback
+
+
+def write_line(out, obj):
+    out.write(json.dumps(obj, ensure_ascii=False).encode("utf-8") + b"\n")
+    out.flush()
+
+
+def activate_virtualenv(action_dir):
+    venv = os.path.join(action_dir, "virtualenv")
+    if not os.path.isdir(venv):
+        return
+    activate_this = os.path.join(venv, "bin", "activate_this.py")
+    if os.path.exists(activate_this):
+        with open(activate_this) as f:
+            exec(compile(f.read(), activate_this, "exec"), {"__file__": activate_this})
+        return
+    # A virtualenv made with "python3 -m venv" has no activate_this.py: add its site-packages
+    # in front, honouring .pth files.
+    packages = glob.glob(os.path.join(venv, "lib", "python3*", "site-packages"))
+    if not packages:
+        raise RuntimeError(
+            "Invalid virtualenv. Zip file does not include 'activate_this.py' "
+            "or 'lib/python3.*/site-packages'.")
+    before = list(sys.path)
+    for path in packages:
+        site.addsitedir(path)
+    added = [p for p in sys.path if p not in before]
+    sys.path[:] = added + before
+
+
+def load_main(action_dir, main_name):
+    activate_virtualenv(action_dir)
+    source = os.path.join(action_dir, "__main__.py")
+    if not os.path.exists(source):
+        source = os.path.join(action_dir, "exec")  # OpenWhisk also accepts "exec"
+    if not os.path.exists(source):
+        raise RuntimeError("Zip file does not include __main__.py")
+    sys.path.insert(0, action_dir)
+    loader = importlib.machinery.SourceFileLoader("main__", source)
+    spec = importlib.util.spec_from_loader("main__", loader, origin=source)
+    module = importlib.util.module_from_spec(spec)
+    module.__file__ = source
+    sys.modules["main__"] = module
+    loader.exec_module(module)
+    fn = getattr(module, main_name, None)
+    if not callable(fn):
+        raise RuntimeError("Action entrypoint '%s' is not a function." % main_name)
+    return fn
+
+
+def main():
+    action_dir, main_name = sys.argv[1], sys.argv[2]
+    out = os.fdopen(3, "wb")
+    os.set_inheritable(3, False)  # processes the action starts must not hold the result pipe
+    # The protocol stream moves off fd 0 (the copy is close-on-exec), so neither the action
+    # nor the processes it starts can read requests; their stdin is /dev/null.
+    stdin = os.fdopen(os.dup(0), "rb")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.chdir(action_dir)
+
+    try:
+        action = load_main(action_dir, main_name)
+    except SyntaxError as ex:
+        traceback.print_exc(limit=0)
+        sys.stderr.flush()
+        write_line(out, {"ok": False, "error": "%s: %s" % (type(ex).__name__, ex)})
+        sys.exit(1)
+    except BaseException as ex:
+        traceback.print_exc()
+        sys.stderr.flush()
+        text = str(ex) if isinstance(ex, RuntimeError) else "%s: %s" % (type(ex).__name__, ex)
+        write_line(out, {"ok": False, "error": text})
+        sys.exit(1)
+    write_line(out, {"ok": True})
+
+    env = os.environ
+    previous = set()
+    while True:
+        line = stdin.readline()
+        if not line:
+            break
+        args = json.loads(line)
+        payload = args.get("value", {})
+        if payload is None:
+            payload = {}
+        current = set()
+        for key, value in args.items():
+            if key == "value":
+                continue
+            name = "__OW_%s" % key.upper()
+            if isinstance(value, str):
+                text = value
+            elif value is None:
+                text = ""
+            else:
+                text = json.dumps(value, separators=(",", ":"))
+            try:
+                env[name] = text
+                current.add(name)
+            except ValueError:  # a NUL byte cannot go into the environment
+                pass
+        for stale in previous - current:  # e.g. api_key not sent this time
+            env.pop(stale, None)
+        previous = current
+
+        try:
+            result = action(payload)
+        except Exception as ex:
+            traceback.print_exc()
+            result = {"error": str(ex)}
+        try:
+            data = json.dumps(result, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        except (TypeError, ValueError) as ex:
+            data = json.dumps({"error": "The action returned a value that is not JSON: %s" % ex},
+                              ensure_ascii=False).encode("utf-8")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        out.write(data + b"\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,756 @@
+#include <wisp/store/couchdb_artifact_store.hpp>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
+
+#include <wisp/common/entity_json.hpp>
+#include <wisp/common/json.hpp>
+#include <wisp/common/status.hpp>
+#include <wisp/store/validation.hpp>
+
+#include "couchdb_client.hpp"
+#include "design_documents.hpp"
+
+namespace wisp::store {
+
+using common::Append;
+using common::Cat;
+using common::EntityType;
+using couchdb::CouchDbClient;
+using couchdb::Encode;
+using couchdb::HttpResponse;
+
+namespace {
+
+// Bounds the read-modify-write loops that race with other writers (last writer wins).
+constexpr int kMaxWriteRaces = 20;
+
+// ---- errors --------------------------------------------------------------------------------
+
+absl::Status NotFound() {
+    return absl::NotFoundError(std::string(common::kMsgResourceDoesNotExist));
+}
+absl::Status Conflict() { return absl::AbortedError(std::string(common::kMsgConflict)); }
+absl::Status Exists() { return absl::AlreadyExistsError(std::string(common::kMsgResourceExists)); }
+absl::Status TypeMismatch() {
+    return absl::FailedPreconditionError(std::string(common::kMsgTypeMismatch));
+}
+
+absl::Status CorruptDocument(std::string_view db, std::string_view id, const absl::Status& why) {
+    return absl::InternalError(Cat("CouchDB document '", id, "' in database ", db,
+                                   " cannot be read (", std::string(why.message()), ")"));
+}
+
+// A conflict in CouchDB's words: 409, or 400 "Invalid rev format" for a revision CouchDB could
+// never have issued (certainly not the current one).
+bool IsConflict(const HttpResponse& r) {
+    return r.status == 409 || (r.status == 400 && r.body.find("rev") != std::string::npos);
+}
+
+// ---- JSON ----------------------------------------------------------------------------------
+
+std::string Compact(const rapidjson::Value& v) { return common::ToCompactJson(v); }
+
+std::string_view StringMember(const rapidjson::Value& v, const char* name) {
+    if (!v.IsObject()) return {};
+    auto it = v.FindMember(name);
+    if (it == v.MemberEnd() || !it->value.IsString()) return {};
+    return {it->value.GetString(), it->value.GetStringLength()};
+}
+
+bool ParseObject(std::string_view text, rapidjson::Document& doc) {
+    doc.Parse(text.data(), text.size());
+    return !doc.HasParseError() && doc.IsObject();
+}
+
+/// The stored document: `json` (an object) with `_id`, `_rev` (when given) and, when given,
+/// `entityType` put first, as OpenWhisk writes them.
+std::string MakeDocument(std::string_view json, std::string_view id, std::string_view rev,
+                         std::string_view entity_type = {}) {
+    rapidjson::Document body;
+    if (!ParseObject(json, body)) body.SetObject();
+    rapidjson::Document out;
+    out.SetObject();
+    auto& alloc = out.GetAllocator();
+    out.AddMember("_id",
+                  rapidjson::Value(id.data(), static_cast<rapidjson::SizeType>(id.size()), alloc),
+                  alloc);
+    if (!rev.empty()) {
+        out.AddMember(
+            "_rev",
+            rapidjson::Value(rev.data(), static_cast<rapidjson::SizeType>(rev.size()), alloc),
+            alloc);
+    }
+    if (!entity_type.empty()) {
+        out.AddMember("entityType",
+                      rapidjson::Value(entity_type.data(),
+                                       static_cast<rapidjson::SizeType>(entity_type.size()), alloc),
+                      alloc);
+    }
+    for (auto& m : body.GetObject()) {
+        const std::string_view key(m.name.GetString(), m.name.GetStringLength());
+        if (key == "_id" || key == "_rev" || (key == "entityType" && !entity_type.empty())) {
+            continue;
+        }
+        out.AddMember(rapidjson::Value(m.name, alloc), rapidjson::Value(m.value, alloc), alloc);
+    }
+    return Compact(out);
+}
+
+/// `doc` without CouchDB's own members (`_id`, `_rev`, ...), as compact JSON.
+std::string WithoutCouchMembers(const rapidjson::Value& doc) {
+    rapidjson::Document out;
+    out.SetObject();
+    for (const auto& m : doc.GetObject()) {
+        if (m.name.GetStringLength() > 0 && m.name.GetString()[0] == '_') continue;
+        out.AddMember(rapidjson::Value(m.name, out.GetAllocator()),
+                      rapidjson::Value(m.value, out.GetAllocator()), out.GetAllocator());
+    }
+    return Compact(out);
+}
+
+/// Whether the stored `doc` holds exactly what we tried to write (`ours`), ignoring `_rev`:
+/// after an ambiguous retry, a 409 can be our own earlier attempt.
+bool SameContent(const rapidjson::Value& doc, std::string_view ours) {
+    rapidjson::Document mine;
+    if (!ParseObject(ours, mine) || !doc.IsObject()) return false;
+    mine.RemoveMember("_rev");
+    rapidjson::Document theirs;
+    theirs.CopyFrom(doc, theirs.GetAllocator());
+    theirs.RemoveMember("_rev");
+    return theirs == mine;
+}
+
+/// The entity type of a stored whisks document: its `entityType`, else (documents written by
+/// old OpenWhisk versions) inferred from the fields as OpenWhisk's views do.
+std::optional<EntityType> DocumentType(const rapidjson::Value& doc) {
+    const std::string_view t = StringMember(doc, "entityType");
+    if (t == "action") return EntityType::kAction;
+    if (t == "trigger") return EntityType::kTrigger;
+    if (t == "rule") return EntityType::kRule;
+    if (t == "package") return EntityType::kPackage;
+    if (!t.empty() || !doc.IsObject()) return std::nullopt;
+    if (doc.HasMember("exec")) return EntityType::kAction;
+    if (doc.HasMember("binding")) return EntityType::kPackage;
+    if (doc.HasMember("trigger") && doc.HasMember("action")) return EntityType::kRule;
+    if (doc.HasMember("parameters")) return EntityType::kTrigger;
+    return std::nullopt;
+}
+
+bool IsSubjectDocument(const rapidjson::Value& doc) {
+    return doc.IsObject() && doc.HasMember("subject") && doc.HasMember("namespaces");
+}
+
+std::string KeyJson(std::initializer_list<std::string_view> strings, bool open_end) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartArray();
+    for (std::string_view s : strings)
+        w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    if (open_end) {
+        w.StartObject();
+        w.EndObject();
+    }
+    w.EndArray();
+    return buf.GetString();
+}
+
+std::string KeyJson(std::string_view s, int64_t n) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartArray();
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    w.Int64(n);
+    w.EndArray();
+    return buf.GetString();
+}
+
+// ---- a fetched document --------------------------------------------------------------------
+
+struct Fetched {
+    rapidjson::Document doc;
+    std::string body;
+    std::string rev;
+};
+
+}  // namespace
+
+// ---- requests ------------------------------------------------------------------------------
+
+namespace couchdb {
+namespace {
+
+std::string DocPath(std::string_view db, std::string_view id) {
+    return Cat("/", db, "/", Encode(id));
+}
+
+/// GET a document: nullopt on 404.
+absl::StatusOr<std::optional<Fetched>> GetDocument(CouchDbClient& client, std::string_view db,
+                                                   std::string_view id) {
+    WISP_ASSIGN_OR_RETURN(HttpResponse r, client.Request("GET", DocPath(db, id)));
+    if (r.status == 404) return std::optional<Fetched>();
+    if (r.status != 200) return client.Unexpected(r, Cat("GET ", db, "/", id));
+    std::optional<Fetched> f(std::in_place);
+    if (!ParseObject(r.body, f->doc)) {
+        return CorruptDocument(db, id, absl::InternalError("not a JSON object"));
+    }
+    f->rev = std::string(StringMember(f->doc, "_rev"));
+    f->body = std::move(r.body);
+    return f;
+}
+
+struct WriteResult {
+    bool conflict = false;
+    bool ambiguous = false;
+    std::string rev;
+};
+
+/// PUT a document. A conflict is a result, not an error.
+absl::StatusOr<WriteResult> PutDocument(CouchDbClient& client, std::string_view db,
+                                        std::string_view id, std::string_view body) {
+    WISP_ASSIGN_OR_RETURN(HttpResponse r, client.Request("PUT", DocPath(db, id), body));
+    WriteResult w;
+    w.ambiguous = r.ambiguous;
+    if (r.status == 201 || r.status == 202) {
+        rapidjson::Document answer;
+        if (ParseObject(r.body, answer)) w.rev = std::string(StringMember(answer, "rev"));
+        return w;
+    }
+    if (IsConflict(r)) {
+        w.conflict = true;
+        return w;
+    }
+    return client.Unexpected(r, Cat("PUT ", db, "/", id));
+}
+
+/// DELETE a revision. A conflict (or pouchdb's 404 for a stale revision) is a result.
+absl::StatusOr<WriteResult> DeleteDocument(CouchDbClient& client, std::string_view db,
+                                           std::string_view id, std::string_view rev) {
+    WISP_ASSIGN_OR_RETURN(HttpResponse r,
+                          client.Request("DELETE", Cat(DocPath(db, id), "?rev=", Encode(rev))));
+    WriteResult w;
+    w.ambiguous = r.ambiguous;
+    if (r.status == 200 || r.status == 202) return w;
+    if (IsConflict(r) || r.status == 404) {
+        w.conflict = true;
+        return w;
+    }
+    return client.Unexpected(r, Cat("DELETE ", db, "/", id));
+}
+
+/// Deletes whatever revision is current (`expected_rev` empty) or exactly `expected_rev`.
+/// `accept(doc)` checks the document's kind first (NotFound/FailedPrecondition).
+template <class Accept>
+absl::Status DeleteChecked(CouchDbClient& client, std::string_view db, std::string_view id,
+                           std::string_view expected_rev, Accept accept) {
+    bool deleted_once = false;
+    for (int race = 0; race < kMaxWriteRaces; ++race) {
+        WISP_ASSIGN_OR_RETURN(auto current, GetDocument(client, db, id));
+        // A retried DELETE that first succeeded unseen looks like a vanished document.
+        if (!current) return deleted_once ? absl::OkStatus() : NotFound();
+        WISP_RETURN_IF_ERROR(accept(current->doc));
+        if (!expected_rev.empty() && current->rev != expected_rev) return Conflict();
+        WISP_ASSIGN_OR_RETURN(WriteResult w, DeleteDocument(client, db, id, current->rev));
+        if (!w.conflict) return absl::OkStatus();
+        deleted_once = w.ambiguous;
+    }
+    return Conflict();
+}
+
+struct ViewQuery {
+    std::string db, design, view;
+    std::optional<std::string> key, startkey, endkey;  // JSON
+    bool descending = false;
+    bool reduce = false;
+    bool include_docs = false;
+    int64_t skip = 0;
+    int64_t limit = 0;  // 0 = all
+};
+
+absl::StatusOr<rapidjson::Document> QueryView(CouchDbClient& client, const ViewQuery& q) {
+    std::string path = Cat("/", q.db, "/_design/", q.design, "/_view/", q.view,
+                           "?reduce=", q.reduce ? "true" : "false");
+    if (q.include_docs) Append(path, "&include_docs=true");
+    if (q.descending) Append(path, "&descending=true");
+    if (q.key) Append(path, "&key=", Encode(*q.key));
+    if (q.startkey) Append(path, "&startkey=", Encode(*q.startkey));
+    if (q.endkey) Append(path, "&endkey=", Encode(*q.endkey));
+    if (q.skip > 0) Append(path, "&skip=", q.skip);
+    if (q.limit > 0) Append(path, "&limit=", q.limit);
+    WISP_ASSIGN_OR_RETURN(HttpResponse r, client.Request("GET", path));
+    const std::string what = Cat("view ", q.db, "/_design/", q.design, "/", q.view);
+    if (r.status != 200) return client.Unexpected(r, what);
+    rapidjson::Document doc;
+    if (!ParseObject(r.body, doc) || !doc.HasMember("rows") || !doc["rows"].IsArray()) {
+        return absl::InternalError(
+            Cat("CouchDB at ", client.url(), " answered the ", what, " with no rows"));
+    }
+    return doc;
+}
+
+/// The `_count` of a reduced view query (0 when no row matched).
+int64_t ReducedCount(const rapidjson::Document& result) {
+    const auto& rows = result["rows"];
+    if (rows.Empty()) return 0;
+    const auto& v = rows[0]["value"];
+    return v.IsInt64() ? v.GetInt64() : (v.IsNumber() ? static_cast<int64_t>(v.GetDouble()) : 0);
+}
+
+}  // namespace
+}  // namespace couchdb
+
+using couchdb::DeleteChecked;
+using couchdb::GetDocument;
+using couchdb::PutDocument;
+using couchdb::QueryView;
+using couchdb::ReducedCount;
+using couchdb::ViewQuery;
+using couchdb::WriteResult;
+
+// ---- open ------------------------------------------------------------------------------------
+
+CouchDbArtifactStore::CouchDbArtifactStore(CouchDbConfig config,
+                                           std::unique_ptr<CouchDbClient> client)
+    : config_(std::move(config)),
+      client_(std::move(client)),
+      whisks_db_(config_.db_prefix + "whisks"),
+      subjects_db_(config_.db_prefix + "subjects"),
+      activations_db_(config_.db_prefix + "activations") {}
+
+CouchDbArtifactStore::~CouchDbArtifactStore() = default;
+
+absl::StatusOr<std::unique_ptr<CouchDbArtifactStore>> CouchDbArtifactStore::Open(
+    const CouchDbConfig& config) {
+    if (config.url.empty()) {
+        return absl::InvalidArgumentError("CouchDB URL is empty; set WISP_COUCHDB_URL");
+    }
+    auto client = std::make_unique<CouchDbClient>(config);
+    std::unique_ptr<CouchDbArtifactStore> store(
+        new CouchDbArtifactStore(config, std::move(client)));
+    WISP_RETURN_IF_ERROR(store->EnsureDatabasesAndViews());
+    return store;
+}
+
+absl::Status CouchDbArtifactStore::EnsureDatabasesAndViews() {
+    CouchDbClient& client = *client_;
+    for (const std::string* db : {&whisks_db_, &subjects_db_, &activations_db_}) {
+        WISP_ASSIGN_OR_RETURN(HttpResponse r, client.Request("PUT", Cat("/", *db)));
+        // 201/202 created; 412 exists (also when a retried PUT created it first).
+        if (r.status == 201 || r.status == 202 || r.status == 412) continue;
+        if (r.status == 401 || r.status == 403) {
+            // Not an admin: fine when an admin created the database already.
+            WISP_ASSIGN_OR_RETURN(HttpResponse exists, client.Request("GET", Cat("/", *db)));
+            if (exists.status == 200) continue;
+            return absl::UnavailableError(
+                Cat("CouchDB at ", client.url(), " refused to create database ", *db, " (HTTP ",
+                    r.status, "); check WISP_COUCHDB_USERNAME and WISP_COUCHDB_PASSWORD"));
+        }
+        return client.Unexpected(r, Cat("PUT /", *db));
+    }
+    for (const couchdb::DesignDocument& d : couchdb::AllDesignDocuments()) {
+        const std::string& db = d.db == couchdb::Database::kWhisks     ? whisks_db_
+                                : d.db == couchdb::Database::kSubjects ? subjects_db_
+                                                                       : activations_db_;
+        const std::string id = Cat("_design/", d.name);
+        const std::string path = Cat("/", db, "/", id);
+        bool done = false;
+        for (int race = 0; race < kMaxWriteRaces && !done; ++race) {
+            WISP_ASSIGN_OR_RETURN(HttpResponse got, client.Request("GET", path));
+            std::string rev;
+            if (got.status == 200) {
+                rapidjson::Document existing, wanted;
+                if (ParseObject(got.body, existing) &&
+                    ParseObject(couchdb::DesignDocumentJson(d), wanted) &&
+                    existing.HasMember("views") && existing["views"] == wanted["views"]) {
+                    done = true;
+                    break;
+                }
+                rev = std::string(StringMember(existing, "_rev"));
+            } else if (got.status != 404) {
+                return client.Unexpected(got, Cat("GET ", db, "/", id));
+            }
+            WISP_ASSIGN_OR_RETURN(HttpResponse put,
+                                  client.Request("PUT", path, couchdb::DesignDocumentJson(d, rev)));
+            if (put.status == 201 || put.status == 202) {
+                done = true;
+            } else if ((put.status == 401 || put.status == 403) && !rev.empty()) {
+                // Only admins write design documents; an older version still answers queries.
+                spdlog::warn(
+                    "CouchDB at {}: cannot update {} in {} (HTTP {}); keeping the "
+                    "existing version, run once with admin credentials to update it",
+                    client.url(), id, db, put.status);
+                done = true;
+            } else if (!IsConflict(put)) {
+                return client.Unexpected(put, Cat("PUT ", db, "/", id));
+            }  // else another process wrote it meanwhile: compare again
+        }
+        if (!done) {
+            return absl::AbortedError(Cat("could not install design document ", id, " in ", db));
+        }
+    }
+    return absl::OkStatus();
+}
+
+// ---- entities --------------------------------------------------------------------------------
+
+absl::StatusOr<std::string> CouchDbArtifactStore::PutEntity(const common::WhiskEntity& entity,
+                                                            std::string_view expected_rev) {
+    const common::EntityHeader& header = common::HeaderOf(entity);
+    const common::FullyQualifiedName fqn = header.Fqn();
+    WISP_RETURN_IF_ERROR(ValidateFqn(fqn));
+    const EntityType type = common::TypeOf(entity);
+    const std::string id = fqn.DocId();
+    const std::string body =
+        MakeDocument(common::EntityToJson(entity), id, expected_rev, common::EntityTypeName(type));
+
+    if (!expected_rev.empty()) {
+        // CouchDB checks only the revision; an update must not turn the id into another type.
+        WISP_ASSIGN_OR_RETURN(auto current, GetDocument(*client_, whisks_db_, id));
+        if (!current) return Conflict();  // updating a document deleted meanwhile
+        if (DocumentType(current->doc) != type) return TypeMismatch();
+        if (current->rev != expected_rev) return Conflict();
+    }
+    for (int race = 0; race < kMaxWriteRaces; ++race) {
+        WISP_ASSIGN_OR_RETURN(WriteResult w, PutDocument(*client_, whisks_db_, id, body));
+        if (!w.conflict) return w.rev;
+        // Conflict: tell a same-type duplicate, another type and a stale revision apart.
+        WISP_ASSIGN_OR_RETURN(auto current, GetDocument(*client_, whisks_db_, id));
+        if (!current) {
+            if (!expected_rev.empty()) return Conflict();  // updating a document deleted meanwhile
+            continue;                                      // deleted meanwhile: create again
+        }
+        if (w.ambiguous && SameContent(current->doc, body)) return current->rev;
+        if (DocumentType(current->doc) != type) return TypeMismatch();
+        return expected_rev.empty() ? Exists() : Conflict();
+    }
+    return Conflict();
+}
+
+absl::StatusOr<Revisioned<common::WhiskEntity>> CouchDbArtifactStore::GetEntity(
+    EntityType type, const common::FullyQualifiedName& fqn) {
+    WISP_RETURN_IF_ERROR(ValidateFqn(fqn));
+    const std::string id = fqn.DocId();
+    WISP_ASSIGN_OR_RETURN(auto current, GetDocument(*client_, whisks_db_, id));
+    if (!current) return NotFound();
+    if (DocumentType(current->doc) != type) return TypeMismatch();
+    auto entity = common::EntityFromJson(type, current->body);
+    if (!entity.ok()) return CorruptDocument(whisks_db_, id, entity.status());
+    return Revisioned<common::WhiskEntity>{std::move(*entity), std::move(current->rev)};
+}
+
+absl::Status CouchDbArtifactStore::DeleteEntity(EntityType type,
+                                                const common::FullyQualifiedName& fqn,
+                                                std::string_view expected_rev) {
+    WISP_RETURN_IF_ERROR(ValidateFqn(fqn));
+    return DeleteChecked(*client_, whisks_db_, fqn.DocId(), expected_rev,
+                         [type](const rapidjson::Value& doc) {
+                             return DocumentType(doc) == type ? absl::OkStatus() : TypeMismatch();
+                         });
+}
+
+absl::StatusOr<std::vector<common::WhiskEntity>> CouchDbArtifactStore::ListEntities(
+    EntityType type, const common::EntityPath& path, const ListOptions& opts) {
+    if (path.empty()) return absl::InvalidArgumentError("listing entities needs a namespace");
+    WISP_RETURN_IF_ERROR(ValidatePage(opts.skip, opts.limit));
+    const std::string key = path.ToString();
+    ViewQuery q{.db = whisks_db_,
+                .design = std::string(couchdb::kWhisksDesign),
+                .view = std::string(common::EntityCollectionName(type))};
+    q.startkey = KeyJson({key}, /*open_end=*/true);
+    q.endkey = KeyJson({key}, /*open_end=*/false);
+    q.descending = true;
+    q.include_docs = true;
+    q.skip = opts.skip;
+    q.limit = opts.limit;
+    WISP_ASSIGN_OR_RETURN(rapidjson::Document result, QueryView(*client_, q));
+    std::vector<common::WhiskEntity> entities;
+    for (const auto& row : result["rows"].GetArray()) {
+        if (!row.HasMember("doc") || !row["doc"].IsObject()) continue;  // deleted meanwhile
+        auto entity = common::EntityFromJson(type, Compact(row["doc"]));
+        if (!entity.ok()) {
+            return CorruptDocument(whisks_db_, StringMember(row, "id"), entity.status());
+        }
+        entities.push_back(std::move(*entity));
+    }
+    return entities;
+}
+
+absl::StatusOr<int64_t> CouchDbArtifactStore::CountEntities(EntityType type,
+                                                            const common::EntityPath& path) {
+    if (path.empty()) return absl::InvalidArgumentError("counting entities needs a namespace");
+    const std::string key = path.ToString();
+    ViewQuery q{.db = whisks_db_,
+                .design = std::string(couchdb::kWhisksDesign),
+                .view = std::string(common::EntityCollectionName(type))};
+    q.startkey = KeyJson({key}, true);
+    q.endkey = KeyJson({key}, false);
+    q.descending = true;
+    q.reduce = true;
+    WISP_ASSIGN_OR_RETURN(rapidjson::Document result, QueryView(*client_, q));
+    return ReducedCount(result);
+}
+
+// ---- subjects and identities -----------------------------------------------------------------
+
+absl::StatusOr<Revisioned<common::Subject>> CouchDbArtifactStore::GetSubject(
+    std::string_view subject) {
+    if (subject.empty()) return NotFound();
+    WISP_ASSIGN_OR_RETURN(auto current, GetDocument(*client_, subjects_db_, subject));
+    if (!current || !IsSubjectDocument(current->doc)) return NotFound();
+    auto doc = common::SubjectFromJson(current->body);
+    if (!doc.ok()) return CorruptDocument(subjects_db_, subject, doc.status());
+    return Revisioned<common::Subject>{std::move(*doc), std::move(current->rev)};
+}
+
+absl::StatusOr<std::string> CouchDbArtifactStore::PutSubject(const common::Subject& subject,
+                                                             std::string_view expected_rev) {
+    if (subject.subject.empty()) return absl::InvalidArgumentError("a subject needs a name");
+    const std::string body =
+        MakeDocument(common::SubjectToJson(subject), subject.subject, expected_rev);
+    for (int race = 0; race < kMaxWriteRaces; ++race) {
+        WISP_ASSIGN_OR_RETURN(WriteResult w,
+                              PutDocument(*client_, subjects_db_, subject.subject, body));
+        if (!w.conflict) return w.rev;
+        WISP_ASSIGN_OR_RETURN(auto current, GetDocument(*client_, subjects_db_, subject.subject));
+        if (!current) {
+            if (!expected_rev.empty()) return Conflict();
+            continue;
+        }
+        if (w.ambiguous && SameContent(current->doc, body)) return current->rev;
+        return expected_rev.empty() ? Exists() : Conflict();
+    }
+    return Conflict();
+}
+
+absl::Status CouchDbArtifactStore::DeleteSubject(std::string_view subject,
+                                                 std::string_view expected_rev) {
+    if (subject.empty()) return NotFound();
+    return DeleteChecked(*client_, subjects_db_, subject, expected_rev,
+                         [](const rapidjson::Value& doc) {
+                             return IsSubjectDocument(doc) ? absl::OkStatus() : NotFound();
+                         });
+}
+
+absl::StatusOr<std::vector<common::Subject>> CouchDbArtifactStore::ListSubjects() {
+    WISP_ASSIGN_OR_RETURN(
+        HttpResponse r,
+        client_->Request("GET", Cat("/", subjects_db_, "/_all_docs?include_docs=true")));
+    if (r.status != 200) return client_->Unexpected(r, Cat("GET ", subjects_db_, "/_all_docs"));
+    rapidjson::Document result;
+    if (!ParseObject(r.body, result) || !result.HasMember("rows") || !result["rows"].IsArray()) {
+        return absl::InternalError(Cat("CouchDB at ", client_->url(), " answered _all_docs of ",
+                                       subjects_db_, " without rows"));
+    }
+    std::vector<common::Subject> subjects;
+    for (const auto& row : result["rows"].GetArray()) {
+        if (!row.HasMember("doc") || !IsSubjectDocument(row["doc"])) continue;
+        auto subject = common::SubjectFromJson(Compact(row["doc"]));
+        if (!subject.ok()) {
+            return CorruptDocument(subjects_db_, StringMember(row, "id"), subject.status());
+        }
+        subjects.push_back(std::move(*subject));
+    }
+    std::sort(
+        subjects.begin(), subjects.end(),
+        [](const common::Subject& a, const common::Subject& b) { return a.subject < b.subject; });
+    return subjects;
+}
+
+namespace {
+
+/// An identity from a row of subjects.v2.0.0/identities queried with include_docs: `id` is the
+/// subject, `value` {namespace, uuid, key}, `doc` the linked `<ns>/limits` (null when absent).
+absl::StatusOr<common::Identity> IdentityFromRow(const rapidjson::Value& row, std::string_view db) {
+    common::Identity identity;
+    identity.subject = std::string(StringMember(row, "id"));
+    const rapidjson::Value* value = row.HasMember("value") ? &row["value"] : nullptr;
+    if (value == nullptr || !value->IsObject()) {
+        return CorruptDocument(db, identity.subject,
+                               absl::InternalError("identities view row without a value"));
+    }
+    identity.namespace_name = std::string(StringMember(*value, "namespace"));
+    identity.auth = {std::string(StringMember(*value, "uuid")),
+                     std::string(StringMember(*value, "key"))};
+    if (row.HasMember("doc") && row["doc"].IsObject()) {
+        auto limits = common::NamespaceLimitsFromJson(WithoutCouchMembers(row["doc"]));
+        if (!limits.ok()) {
+            return CorruptDocument(db, Cat(identity.namespace_name, "/limits"), limits.status());
+        }
+        identity.limits = std::move(*limits);
+    }
+    return identity;
+}
+
+}  // namespace
+
+absl::StatusOr<common::Identity> CouchDbArtifactStore::GetIdentityByKey(
+    const common::AuthKey& key) {
+    ViewQuery q{.db = subjects_db_,
+                .design = std::string(couchdb::kSubjectsDesign),
+                .view = std::string(couchdb::kIdentitiesView)};
+    q.key = KeyJson({key.uuid, key.key}, false);
+    q.include_docs = true;
+    q.limit = 1;
+    WISP_ASSIGN_OR_RETURN(rapidjson::Document result, QueryView(*client_, q));
+    const auto& rows = result["rows"];
+    if (rows.Empty()) return NotFound();
+    return IdentityFromRow(rows[0], subjects_db_);
+}
+
+absl::StatusOr<std::vector<common::Identity>> CouchDbArtifactStore::ListIdentitiesInNamespace(
+    std::string_view ns) {
+    ViewQuery q{.db = subjects_db_,
+                .design = std::string(couchdb::kSubjectsDesign),
+                .view = std::string(couchdb::kIdentitiesView)};
+    q.key = KeyJson({ns}, false);
+    q.include_docs = true;
+    WISP_ASSIGN_OR_RETURN(rapidjson::Document result, QueryView(*client_, q));
+    std::vector<common::Identity> identities;
+    for (const auto& row : result["rows"].GetArray()) {
+        WISP_ASSIGN_OR_RETURN(common::Identity identity, IdentityFromRow(row, subjects_db_));
+        identities.push_back(std::move(identity));
+    }
+    return identities;
+}
+
+// ---- namespace limits ------------------------------------------------------------------------
+
+absl::StatusOr<Revisioned<common::NamespaceLimits>> CouchDbArtifactStore::GetLimits(
+    std::string_view ns) {
+    if (ns.empty()) return NotFound();
+    const std::string id = Cat(ns, "/limits");
+    WISP_ASSIGN_OR_RETURN(auto current, GetDocument(*client_, subjects_db_, id));
+    if (!current) return NotFound();
+    auto limits = common::NamespaceLimitsFromJson(WithoutCouchMembers(current->doc));
+    if (!limits.ok()) return CorruptDocument(subjects_db_, id, limits.status());
+    return Revisioned<common::NamespaceLimits>{std::move(*limits), std::move(current->rev)};
+}
+
+absl::Status CouchDbArtifactStore::PutLimits(std::string_view ns,
+                                             const common::NamespaceLimits& limits) {
+    if (ns.empty()) return absl::InvalidArgumentError("limits need a namespace");
+    const std::string id = Cat(ns, "/limits");
+    const std::string json = common::NamespaceLimitsToJson(limits);
+    std::string rev;  // first try a create; on conflict read the current revision
+    for (int race = 0; race < kMaxWriteRaces; ++race) {
+        WISP_ASSIGN_OR_RETURN(WriteResult w,
+                              PutDocument(*client_, subjects_db_, id, MakeDocument(json, id, rev)));
+        if (!w.conflict) return absl::OkStatus();
+        WISP_ASSIGN_OR_RETURN(auto current, GetDocument(*client_, subjects_db_, id));
+        rev = current ? current->rev : std::string();
+    }
+    return Conflict();
+}
+
+absl::Status CouchDbArtifactStore::DeleteLimits(std::string_view ns) {
+    if (ns.empty()) return NotFound();
+    return DeleteChecked(*client_, subjects_db_, Cat(ns, "/limits"), {},
+                         [](const rapidjson::Value&) { return absl::OkStatus(); });
+}
+
+// ---- activations -----------------------------------------------------------------------------
+
+absl::Status CouchDbArtifactStore::PutActivation(const common::ActivationRecord& record) {
+    if (record.namespace_path.empty() || record.activation_id.empty()) {
+        return absl::InvalidArgumentError("an activation record needs a namespace and an id");
+    }
+    const std::string id = record.DocId();
+    const std::string json = common::ActivationToJson(record, common::ActivationJsonForm::kStored);
+    std::string rev;  // an idempotent replace: create, else overwrite the current revision
+    for (int race = 0; race < kMaxWriteRaces; ++race) {
+        WISP_ASSIGN_OR_RETURN(
+            WriteResult w,
+            PutDocument(*client_, activations_db_, id, MakeDocument(json, id, rev, "activation")));
+        if (!w.conflict) return absl::OkStatus();
+        WISP_ASSIGN_OR_RETURN(auto current, GetDocument(*client_, activations_db_, id));
+        rev = current ? current->rev : std::string();
+    }
+    return absl::AbortedError(Cat("activation ", id, " kept changing while it was being stored"));
+}
+
+absl::StatusOr<common::ActivationRecord> CouchDbArtifactStore::GetActivation(
+    std::string_view ns, const common::ActivationId& id) {
+    if (ns.empty() || id.empty()) return NotFound();
+    const std::string doc_id = Cat(ns, "/", id.str());
+    WISP_ASSIGN_OR_RETURN(auto current, GetDocument(*client_, activations_db_, doc_id));
+    if (!current) return NotFound();
+    auto record = common::ActivationFromJson(current->body);
+    if (!record.ok()) return CorruptDocument(activations_db_, doc_id, record.status());
+    return std::move(*record);
+}
+
+absl::Status CouchDbArtifactStore::DeleteActivation(std::string_view ns,
+                                                    const common::ActivationId& id) {
+    if (ns.empty() || id.empty()) return NotFound();
+    return DeleteChecked(*client_, activations_db_, Cat(ns, "/", id.str()), {},
+                         [](const rapidjson::Value&) { return absl::OkStatus(); });
+}
+
+namespace {
+
+absl::Status ValidateActivationQuery(const ActivationQuery& q) {
+    if (q.namespace_name.empty()) {
+        return absl::InvalidArgumentError("listing activations needs a namespace");
+    }
+    return ValidatePage(q.skip, q.limit);
+}
+
+/// The view and key range of an activation query, newest first; nullopt when the range is
+/// empty (since > upto).
+std::optional<ViewQuery> ActivationView(const std::string& db, const ActivationQuery& q) {
+    if (q.since_ms && q.upto_ms && *q.since_ms > *q.upto_ms) return std::nullopt;
+    ViewQuery v{.db = db, .view = std::string(couchdb::kActivationsView)};
+    std::string prefix;
+    if (q.name) {
+        v.design = std::string(couchdb::kActivationsFiltersDesign);
+        prefix = Cat(q.namespace_name, "/", *q.name);
+    } else {
+        v.design = std::string(couchdb::kActivationsDesign);
+        prefix = q.namespace_name;
+    }
+    v.descending = true;
+    v.startkey = q.upto_ms ? KeyJson(prefix, *q.upto_ms) : KeyJson({prefix}, true);
+    v.endkey = q.since_ms ? KeyJson(prefix, *q.since_ms) : KeyJson({prefix}, false);
+    return v;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<common::ActivationRecord>> CouchDbArtifactStore::ListActivations(
+    const ActivationQuery& q) {
+    WISP_RETURN_IF_ERROR(ValidateActivationQuery(q));
+    std::optional<ViewQuery> v = ActivationView(activations_db_, q);
+    if (!v) return std::vector<common::ActivationRecord>();
+    v->include_docs = true;
+    v->skip = q.skip;
+    v->limit = q.limit;
+    WISP_ASSIGN_OR_RETURN(rapidjson::Document result, QueryView(*client_, *v));
+    std::vector<common::ActivationRecord> records;
+    for (const auto& row : result["rows"].GetArray()) {
+        if (!row.HasMember("doc") || !row["doc"].IsObject()) continue;  // deleted meanwhile
+        auto record = common::ActivationFromJson(Compact(row["doc"]));
+        if (!record.ok()) {
+            return CorruptDocument(activations_db_, StringMember(row, "id"), record.status());
+        }
+        records.push_back(std::move(*record));
+    }
+    return records;
+}
+
+absl::StatusOr<int64_t> CouchDbArtifactStore::CountActivations(const ActivationQuery& q) {
+    WISP_RETURN_IF_ERROR(ValidateActivationQuery(q));
+    std::optional<ViewQuery> v = ActivationView(activations_db_, q);
+    if (!v) return 0;
+    v->reduce = true;
+    WISP_ASSIGN_OR_RETURN(rapidjson::Document result, QueryView(*client_, *v));
+    return ReducedCount(result);
+}
+
+}  // namespace wisp::store

@@ -1,0 +1,155 @@
+#pragma once
+// ArtifactStore: where entities, subjects, namespace limits and activation records live.
+//
+// Backends: SqliteArtifactStore (embedded default), CouchDbArtifactStore (production). Every
+// method is thread-safe and blocks the calling thread until the backend answers. Errors use the
+// codes of <wisp/common/status.hpp>:
+//   NotFound            the document does not exist ("The requested resource does not exist.")
+//   AlreadyExists       create of an id that exists, same type ("resource already exists")
+//   FailedPrecondition  the id exists as another entity type ("Resource by this name exists but
+//                       is not in this collection.")
+//   Aborted             update/delete with a stale revision (another writer won)
+//   Unavailable         the backend cannot be reached (message says where and what to do)
+//   Internal            anything else; never a silently dropped write.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/status/statusor.h>
+
+#include <wisp/common/activation.hpp>
+#include <wisp/common/entities.hpp>
+#include <wisp/common/identity.hpp>
+#include <wisp/common/limits.hpp>
+
+namespace wisp::store {
+
+/// A document with its revision (opaque; CouchDB's `_rev` or an emulation of it).
+template <class T>
+struct Revisioned {
+    T doc;
+    std::string rev;
+};
+
+struct ListOptions {
+    int64_t skip = 0;
+    int64_t limit = 0;  // 0 = no limit
+};
+
+struct ActivationQuery {
+    std::string namespace_name;  // required
+    std::optional<std::string>
+        name;  // "a" or "pkg/a", matched against ActivationRecord::FilterName
+    std::optional<int64_t> since_ms;  // start >= since
+    std::optional<int64_t> upto_ms;   // start <= upto
+    int64_t skip = 0;
+    int64_t limit = 0;  // 0 = no limit
+};
+
+class ArtifactStore {
+  public:
+    virtual ~ArtifactStore() = default;
+
+    // ---- entities (actions, triggers, rules, packages) --------------------------------------
+    // The four types share one id space: "ns[/pkg]/name" (FullyQualifiedName::DocId).
+
+    /// Creates (`expected_rev` empty) or updates (`expected_rev` = the revision read) an
+    /// entity; the caller sets `updated_ms`. Returns the new revision.
+    /// Create of an existing id -> AlreadyExists (same type) or FailedPrecondition (other type);
+    /// update with a stale revision or of a missing document -> Aborted.
+    [[nodiscard]] virtual absl::StatusOr<std::string> PutEntity(const common::WhiskEntity& entity,
+                                                                std::string_view expected_rev) = 0;
+
+    /// NotFound, or FailedPrecondition when the id holds another entity type.
+    [[nodiscard]] virtual absl::StatusOr<Revisioned<common::WhiskEntity>> GetEntity(
+        common::EntityType type, const common::FullyQualifiedName& fqn) = 0;
+
+    /// Deletes; `expected_rev` empty = whatever revision is current. NotFound,
+    /// FailedPrecondition (other type), Aborted (stale revision).
+    [[nodiscard]] virtual absl::Status DeleteEntity(common::EntityType type,
+                                                    const common::FullyQualifiedName& fqn,
+                                                    std::string_view expected_rev) = 0;
+
+    /// Entities of `type` under `path`, newest `updated_ms` first. A root path ("guest") lists
+    /// everything in the namespace, packaged actions included; "guest/pkg" lists that package.
+    [[nodiscard]] virtual absl::StatusOr<std::vector<common::WhiskEntity>> ListEntities(
+        common::EntityType type, const common::EntityPath& path, const ListOptions& opts) = 0;
+    [[nodiscard]] virtual absl::StatusOr<int64_t> CountEntities(common::EntityType type,
+                                                                const common::EntityPath& path) = 0;
+
+    // ---- subjects, identities, namespace limits ---------------------------------------------
+
+    [[nodiscard]] virtual absl::StatusOr<Revisioned<common::Subject>> GetSubject(
+        std::string_view subject) = 0;
+    /// Create (`expected_rev` empty; AlreadyExists if present) or update. Returns the revision.
+    [[nodiscard]] virtual absl::StatusOr<std::string> PutSubject(const common::Subject& subject,
+                                                                 std::string_view expected_rev) = 0;
+    [[nodiscard]] virtual absl::Status DeleteSubject(std::string_view subject,
+                                                     std::string_view expected_rev) = 0;
+    /// Every subject, sorted by subject name.
+    [[nodiscard]] virtual absl::StatusOr<std::vector<common::Subject>> ListSubjects() = 0;
+
+    /// The identity owning `key` with its namespace limits. NotFound when no unblocked subject
+    /// has this uuid and key.
+    [[nodiscard]] virtual absl::StatusOr<common::Identity> GetIdentityByKey(
+        const common::AuthKey& key) = 0;
+    /// Identities of every unblocked subject owning namespace `ns` (first = oldest).
+    [[nodiscard]] virtual absl::StatusOr<std::vector<common::Identity>> ListIdentitiesInNamespace(
+        std::string_view ns) = 0;
+
+    /// The `<ns>/limits` document; NotFound when the namespace has none.
+    [[nodiscard]] virtual absl::StatusOr<Revisioned<common::NamespaceLimits>> GetLimits(
+        std::string_view ns) = 0;
+    /// Replaces the namespace's limits (last writer wins).
+    [[nodiscard]] virtual absl::Status PutLimits(std::string_view ns,
+                                                 const common::NamespaceLimits& limits) = 0;
+    [[nodiscard]] virtual absl::Status DeleteLimits(std::string_view ns) = 0;
+
+    // ---- activations -------------------------------------------------------------------------
+
+    /// Stores a record; storing the same activation id again replaces it (at-least-once
+    /// delivery makes duplicates possible).
+    [[nodiscard]] virtual absl::Status PutActivation(const common::ActivationRecord& record) = 0;
+    [[nodiscard]] virtual absl::StatusOr<common::ActivationRecord> GetActivation(
+        std::string_view ns, const common::ActivationId& id) = 0;
+    [[nodiscard]] virtual absl::Status DeleteActivation(std::string_view ns,
+                                                        const common::ActivationId& id) = 0;
+    /// Matching records, newest `start_ms` first.
+    [[nodiscard]] virtual absl::StatusOr<std::vector<common::ActivationRecord>> ListActivations(
+        const ActivationQuery& q) = 0;
+    /// How many records match (skip/limit ignored).
+    [[nodiscard]] virtual absl::StatusOr<int64_t> CountActivations(const ActivationQuery& q) = 0;
+
+    // ---- typed conveniences ------------------------------------------------------------------
+    template <class T>
+    absl::StatusOr<Revisioned<T>> Get(const common::FullyQualifiedName& fqn);
+};
+
+template <class T>
+constexpr common::EntityType EntityTypeOf() {
+    if constexpr (std::is_same_v<T, common::Action>)
+        return common::EntityType::kAction;
+    else if constexpr (std::is_same_v<T, common::Trigger>)
+        return common::EntityType::kTrigger;
+    else if constexpr (std::is_same_v<T, common::Rule>)
+        return common::EntityType::kRule;
+    else
+        return common::EntityType::kPackage;
+}
+
+template <class T>
+absl::StatusOr<Revisioned<T>> ArtifactStore::Get(const common::FullyQualifiedName& fqn) {
+    auto r = GetEntity(EntityTypeOf<T>(), fqn);
+    if (!r.ok()) return r.status();
+    return Revisioned<T>{std::get<T>(std::move(r->doc)), std::move(r->rev)};
+}
+
+/// Opens a store from a URI: "sqlite:PATH", "sqlite::memory:", "couchdb:http://user:pw@host:port"
+/// (optional "?prefix=test_"). InvalidArgument on an unknown scheme; Unavailable when the
+/// backend cannot be reached.
+absl::StatusOr<std::unique_ptr<ArtifactStore>> OpenArtifactStore(std::string_view uri);
+
+}  // namespace wisp::store

@@ -1,0 +1,779 @@
+#include <wisp/store/sqlite_artifact_store.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <mutex>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <wisp/common/entity_json.hpp>
+#include <wisp/common/ids.hpp>
+#include <wisp/common/status.hpp>
+#include <wisp/store/validation.hpp>
+
+#include <wisp/common/strings.hpp>
+#include "sqlite_connection.hpp"
+
+namespace wisp::store {
+
+namespace {
+
+using common::Cat;
+using common::EntityType;
+using sqlite::SqliteConnection;
+using sqlite::Statement;
+
+constexpr int kSchemaVersion = 1;
+constexpr int kBusyTimeoutMs = 10000;
+constexpr int kMaxReaders = 8;
+
+// Every derived column is a projection of `doc`, which is the only source of truth.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS entities (
+    id        TEXT PRIMARY KEY,   -- "ns[/pkg]/name", shared by the four entity types
+    type      TEXT NOT NULL,      -- "action" | "trigger" | "rule" | "package"
+    namespace TEXT NOT NULL,      -- "ns" or "ns/pkg"
+    root_ns   TEXT NOT NULL,      -- "ns"
+    name      TEXT NOT NULL,
+    updated   INTEGER NOT NULL,   -- epoch ms
+    rev       TEXT NOT NULL,      -- "N-<32 hex>"
+    doc       TEXT NOT NULL       -- EntityToJson
+);
+CREATE INDEX IF NOT EXISTS entities_by_root ON entities (type, root_ns, updated DESC, id);
+CREATE INDEX IF NOT EXISTS entities_by_path ON entities (type, namespace, updated DESC, id);
+
+CREATE TABLE IF NOT EXISTS subjects (
+    subject TEXT PRIMARY KEY,     -- rowid order = creation order ("oldest first")
+    rev     TEXT NOT NULL,
+    blocked INTEGER NOT NULL,
+    doc     TEXT NOT NULL         -- SubjectToJson
+);
+CREATE TABLE IF NOT EXISTS subject_keys (
+    subject   TEXT NOT NULL,
+    position  INTEGER NOT NULL,   -- index in the subject's `namespaces`
+    namespace TEXT NOT NULL,
+    uuid      TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    PRIMARY KEY (subject, position)
+);
+CREATE INDEX IF NOT EXISTS subject_keys_by_key ON subject_keys (uuid, key);
+CREATE INDEX IF NOT EXISTS subject_keys_by_namespace ON subject_keys (namespace);
+
+CREATE TABLE IF NOT EXISTS limits (
+    ns  TEXT PRIMARY KEY,
+    rev TEXT NOT NULL,
+    doc TEXT NOT NULL             -- NamespaceLimitsToJson
+);
+
+CREATE TABLE IF NOT EXISTS activations (
+    namespace     TEXT NOT NULL,
+    activation_id TEXT NOT NULL,
+    filter_name   TEXT NOT NULL,  -- ActivationRecord::FilterName(): "a" or "pkg/a"
+    start         INTEGER NOT NULL,
+    doc           TEXT NOT NULL,  -- ActivationToJson(kStored)
+    PRIMARY KEY (namespace, activation_id)
+);
+CREATE INDEX IF NOT EXISTS activations_by_start
+    ON activations (namespace, start DESC, activation_id DESC);
+CREATE INDEX IF NOT EXISTS activations_by_name
+    ON activations (namespace, filter_name, start DESC, activation_id DESC);
+)sql";
+
+// ---- statements (static strings: the per-connection cache is keyed by address) --------------
+
+constexpr const char* kSelectEntity = "SELECT type, rev, doc FROM entities WHERE id = ?1";
+constexpr const char* kSelectEntityRev = "SELECT type, rev FROM entities WHERE id = ?1";
+constexpr const char* kInsertEntity =
+    "INSERT INTO entities (id, type, namespace, root_ns, name, updated, rev, doc) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+constexpr const char* kUpdateEntity =
+    "UPDATE entities SET updated = ?2, rev = ?3, doc = ?4 WHERE id = ?1";
+constexpr const char* kDeleteEntity = "DELETE FROM entities WHERE id = ?1";
+constexpr const char* kListEntitiesRoot =
+    "SELECT doc FROM entities WHERE type = ?1 AND root_ns = ?2 "
+    "ORDER BY updated DESC, id LIMIT ?3 OFFSET ?4";
+constexpr const char* kListEntitiesPath =
+    "SELECT doc FROM entities WHERE type = ?1 AND namespace = ?2 "
+    "ORDER BY updated DESC, id LIMIT ?3 OFFSET ?4";
+constexpr const char* kCountEntitiesRoot =
+    "SELECT COUNT(*) FROM entities WHERE type = ?1 AND root_ns = ?2";
+constexpr const char* kCountEntitiesPath =
+    "SELECT COUNT(*) FROM entities WHERE type = ?1 AND namespace = ?2";
+
+constexpr const char* kSelectSubject = "SELECT rev, doc FROM subjects WHERE subject = ?1";
+constexpr const char* kSelectSubjectRev = "SELECT rev FROM subjects WHERE subject = ?1";
+constexpr const char* kInsertSubject =
+    "INSERT INTO subjects (subject, rev, blocked, doc) VALUES (?1, ?2, ?3, ?4)";
+constexpr const char* kUpdateSubject =
+    "UPDATE subjects SET rev = ?2, blocked = ?3, doc = ?4 WHERE subject = ?1";
+constexpr const char* kDeleteSubject = "DELETE FROM subjects WHERE subject = ?1";
+constexpr const char* kDeleteSubjectKeys = "DELETE FROM subject_keys WHERE subject = ?1";
+constexpr const char* kInsertSubjectKey =
+    "INSERT INTO subject_keys (subject, position, namespace, uuid, key) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr const char* kListSubjects = "SELECT doc FROM subjects ORDER BY subject";
+constexpr const char* kIdentityByKey =
+    "SELECT k.subject, k.namespace, l.doc FROM subject_keys k "
+    "JOIN subjects s ON s.subject = k.subject LEFT JOIN limits l ON l.ns = k.namespace "
+    "WHERE k.uuid = ?1 AND k.key = ?2 AND s.blocked = 0 "
+    "ORDER BY s.rowid, k.position LIMIT 1";
+constexpr const char* kIdentitiesInNamespace =
+    "SELECT k.subject, k.uuid, k.key, l.doc FROM subject_keys k "
+    "JOIN subjects s ON s.subject = k.subject LEFT JOIN limits l ON l.ns = k.namespace "
+    "WHERE k.namespace = ?1 AND s.blocked = 0 ORDER BY s.rowid, k.position";
+
+constexpr const char* kSelectLimits = "SELECT rev, doc FROM limits WHERE ns = ?1";
+constexpr const char* kSelectLimitsRev = "SELECT rev FROM limits WHERE ns = ?1";
+constexpr const char* kUpsertLimits =
+    "INSERT INTO limits (ns, rev, doc) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (ns) DO UPDATE SET rev = excluded.rev, doc = excluded.doc";
+constexpr const char* kDeleteLimits = "DELETE FROM limits WHERE ns = ?1";
+
+constexpr const char* kUpsertActivation =
+    "INSERT INTO activations (namespace, activation_id, filter_name, start, doc) "
+    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (namespace, activation_id) DO UPDATE SET "
+    "filter_name = excluded.filter_name, start = excluded.start, doc = excluded.doc";
+constexpr const char* kSelectActivation =
+    "SELECT doc FROM activations WHERE namespace = ?1 AND activation_id = ?2";
+constexpr const char* kDeleteActivation =
+    "DELETE FROM activations WHERE namespace = ?1 AND activation_id = ?2";
+constexpr const char* kListActivations =
+    "SELECT doc FROM activations WHERE namespace = ?1 AND start >= ?2 AND start <= ?3 "
+    "ORDER BY start DESC, activation_id DESC LIMIT ?4 OFFSET ?5";
+constexpr const char* kListActivationsByName =
+    "SELECT doc FROM activations WHERE namespace = ?1 AND filter_name = ?6 "
+    "AND start >= ?2 AND start <= ?3 ORDER BY start DESC, activation_id DESC LIMIT ?4 OFFSET ?5";
+constexpr const char* kCountActivations =
+    "SELECT COUNT(*) FROM activations WHERE namespace = ?1 AND start >= ?2 AND start <= ?3";
+constexpr const char* kCountActivationsByName =
+    "SELECT COUNT(*) FROM activations WHERE namespace = ?1 AND filter_name = ?4 "
+    "AND start >= ?2 AND start <= ?3";
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+absl::Status NotFound() {
+    return absl::NotFoundError(std::string(common::kMsgResourceDoesNotExist));
+}
+absl::Status Conflict() { return absl::AbortedError(std::string(common::kMsgConflict)); }
+
+/// "N-<32 hex>" following `previous` (empty for a new document).
+std::string NextRevision(std::string_view previous) {
+    int64_t generation = 0;
+    const auto dash = previous.find('-');
+    if (dash != std::string_view::npos) {
+        std::from_chars(previous.data(), previous.data() + dash, generation);
+    }
+    return Cat(generation + 1, "-", common::ActivationId::Generate().str());
+}
+
+absl::Status CorruptDocument(std::string_view table, std::string_view key,
+                             const absl::Status& parse) {
+    return absl::InternalError(Cat("SQLite: stored ", table, " document '", key,
+                                   "' cannot be read (", parse.message(),
+                                   "); the database file is damaged or was written by "
+                                   "an incompatible version"));
+}
+
+}  // namespace
+
+// ---- Impl: connections and transactions ------------------------------------------------------
+
+class SqliteArtifactStore::Impl {
+  public:
+    static absl::StatusOr<std::unique_ptr<Impl>> Open(const std::string& path);
+
+    /// Runs `f(conn)` on a connection that may read (a pooled reader, or the only connection of
+    /// an in-memory store). `f` returns a Status or StatusOr.
+    template <class F>
+    auto Read(F&& f) -> std::invoke_result_t<F, SqliteConnection&>;
+
+    /// Runs `f(conn)` in a `BEGIN IMMEDIATE` transaction on the writer; commits when `f`
+    /// returns ok, rolls back otherwise.
+    template <class F>
+    auto Write(F&& f) -> std::invoke_result_t<F, SqliteConnection&>;
+
+    const std::string& path() const { return path_; }
+
+  private:
+    Impl(std::string path, bool single_connection, std::unique_ptr<SqliteConnection> writer)
+        : path_(std::move(path)),
+          single_connection_(single_connection),
+          writer_(std::move(writer)) {}
+
+    absl::StatusOr<std::unique_ptr<SqliteConnection>> AcquireReader();
+    void ReleaseReader(std::unique_ptr<SqliteConnection> conn);
+
+    const std::string path_;
+    const bool single_connection_;  // :memory: or no WAL: everything on the writer
+
+    std::mutex write_mu_;
+    std::unique_ptr<SqliteConnection> writer_;
+
+    std::mutex pool_mu_;
+    std::condition_variable pool_cv_;
+    std::vector<std::unique_ptr<SqliteConnection>> idle_readers_;
+    int open_readers_ = 0;
+};
+
+absl::StatusOr<std::unique_ptr<SqliteArtifactStore::Impl>> SqliteArtifactStore::Impl::Open(
+    const std::string& path) {
+    const bool memory = path == ":memory:";
+    WISP_ASSIGN_OR_RETURN(
+        auto writer,
+        SqliteConnection::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, kBusyTimeoutMs));
+    bool wal = false;
+    if (!memory) {
+        WISP_ASSIGN_OR_RETURN(std::string mode, writer->QueryText("PRAGMA journal_mode = WAL"));
+        wal = mode == "wal";
+        // In WAL mode NORMAL is durable against application crashes and never corrupts.
+        WISP_RETURN_IF_ERROR(writer->Exec("PRAGMA synchronous = NORMAL"));
+    }
+    WISP_ASSIGN_OR_RETURN(std::string version, writer->QueryText("PRAGMA user_version"));
+    if (std::atoi(version.c_str()) > kSchemaVersion) {
+        return absl::FailedPreconditionError(Cat("SQLite database ", path, " has schema version ",
+                                                 version, ", newer than this wisp understands (",
+                                                 kSchemaVersion,
+                                                 "); upgrade wisp or point it at another file"));
+    }
+    WISP_RETURN_IF_ERROR(writer->Exec("BEGIN IMMEDIATE"));
+    absl::Status schema = writer->Exec(kSchema);
+    if (schema.ok()) {
+        schema = writer->Exec(Cat("PRAGMA user_version = ", kSchemaVersion).c_str());
+    }
+    if (!schema.ok()) {
+        (void)writer->Exec("ROLLBACK");
+        return schema;
+    }
+    WISP_RETURN_IF_ERROR(writer->Exec("COMMIT"));
+    return std::unique_ptr<Impl>(new Impl(path, memory || !wal, std::move(writer)));
+}
+
+absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteArtifactStore::Impl::AcquireReader() {
+    std::unique_lock lock(pool_mu_);
+    pool_cv_.wait(lock, [&] { return !idle_readers_.empty() || open_readers_ < kMaxReaders; });
+    if (!idle_readers_.empty()) {
+        auto conn = std::move(idle_readers_.back());
+        idle_readers_.pop_back();
+        return conn;
+    }
+    ++open_readers_;
+    lock.unlock();
+    auto conn = SqliteConnection::Open(path_, SQLITE_OPEN_READWRITE, kBusyTimeoutMs);
+    absl::Status st = conn.ok() ? (*conn)->Exec("PRAGMA query_only = 1") : conn.status();
+    if (!st.ok()) {
+        lock.lock();
+        --open_readers_;
+        pool_cv_.notify_one();
+        return st;
+    }
+    return conn;
+}
+
+void SqliteArtifactStore::Impl::ReleaseReader(std::unique_ptr<SqliteConnection> conn) {
+    {
+        std::lock_guard lock(pool_mu_);
+        idle_readers_.push_back(std::move(conn));
+    }
+    pool_cv_.notify_one();
+}
+
+template <class F>
+auto SqliteArtifactStore::Impl::Read(F&& f) -> std::invoke_result_t<F, SqliteConnection&> {
+    if (single_connection_) {
+        std::lock_guard lock(write_mu_);
+        return f(*writer_);
+    }
+    auto conn = AcquireReader();
+    if (!conn.ok()) return conn.status();
+    auto result = f(**conn);
+    ReleaseReader(std::move(*conn));
+    return result;
+}
+
+template <class F>
+auto SqliteArtifactStore::Impl::Write(F&& f) -> std::invoke_result_t<F, SqliteConnection&> {
+    std::lock_guard lock(write_mu_);
+    if (absl::Status st = writer_->Exec("BEGIN IMMEDIATE"); !st.ok()) return st;
+    auto result = f(*writer_);
+    if (result.ok()) {
+        if (absl::Status st = writer_->Exec("COMMIT"); !st.ok()) {
+            (void)writer_->Exec("ROLLBACK");
+            return st;
+        }
+    } else {
+        (void)writer_->Exec("ROLLBACK");
+    }
+    return result;
+}
+
+// ---- SqliteArtifactStore ---------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<SqliteArtifactStore>> SqliteArtifactStore::Open(
+    const std::string& path) {
+    if (path.empty()) {
+        return absl::InvalidArgumentError(
+            "SQLite store needs a file path (or \":memory:\"), e.g. sqlite:/var/lib/wisp/wisp.db");
+    }
+    auto impl = Impl::Open(path);
+    if (!impl.ok()) {
+        const absl::Status& st = impl.status();
+        if (absl::string_view(st.message()).find(path) != absl::string_view::npos) return st;
+        return absl::Status(st.code(),
+                            Cat("cannot open the SQLite store ", path, ": ", st.message()));
+    }
+    return std::unique_ptr<SqliteArtifactStore>(new SqliteArtifactStore(std::move(*impl)));
+}
+
+SqliteArtifactStore::SqliteArtifactStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqliteArtifactStore::~SqliteArtifactStore() = default;
+
+const std::string& SqliteArtifactStore::path() const { return impl_->path(); }
+
+// ---- entities --------------------------------------------------------------------------------
+
+absl::StatusOr<std::string> SqliteArtifactStore::PutEntity(const common::WhiskEntity& entity,
+                                                           std::string_view expected_rev) {
+    const common::EntityHeader& header = common::HeaderOf(entity);
+    const common::FullyQualifiedName fqn = header.Fqn();
+    WISP_RETURN_IF_ERROR(ValidateFqn(fqn));
+    const std::string id = fqn.DocId();
+    const std::string_view type = common::EntityTypeName(common::TypeOf(entity));
+    const std::string ns = header.namespace_path.ToString();
+    const std::string doc = common::EntityToJson(entity);  // serialised outside the write lock
+
+    return impl_->Write([&](SqliteConnection& db) -> absl::StatusOr<std::string> {
+        std::optional<std::string> current_rev;
+        {
+            WISP_ASSIGN_OR_RETURN(Statement select, db.Prepare(kSelectEntityRev));
+            select.BindText(1, id);
+            WISP_ASSIGN_OR_RETURN(bool found, select.Step());
+            if (found) {
+                if (select.ColumnText(0) != type) {
+                    return absl::FailedPreconditionError(std::string(common::kMsgTypeMismatch));
+                }
+                current_rev = std::string(select.ColumnText(1));
+            }
+        }
+        if (current_rev.has_value()) {
+            if (expected_rev.empty()) {
+                return absl::AlreadyExistsError(std::string(common::kMsgResourceExists));
+            }
+            if (*current_rev != expected_rev) return Conflict();
+            std::string rev = NextRevision(*current_rev);
+            WISP_ASSIGN_OR_RETURN(Statement update, db.Prepare(kUpdateEntity));
+            update.BindText(1, id);
+            update.BindInt64(2, header.updated_ms);
+            update.BindText(3, rev);
+            update.BindText(4, doc);
+            WISP_RETURN_IF_ERROR(update.Run());
+            return rev;
+        }
+        if (!expected_rev.empty()) return Conflict();  // updating a document deleted meanwhile
+        std::string rev = NextRevision({});
+        WISP_ASSIGN_OR_RETURN(Statement insert, db.Prepare(kInsertEntity));
+        insert.BindText(1, id);
+        insert.BindText(2, type);
+        insert.BindText(3, ns);
+        insert.BindText(4, header.namespace_path.root());
+        insert.BindText(5, header.name);
+        insert.BindInt64(6, header.updated_ms);
+        insert.BindText(7, rev);
+        insert.BindText(8, doc);
+        WISP_RETURN_IF_ERROR(insert.Run());
+        return rev;
+    });
+}
+
+absl::StatusOr<Revisioned<common::WhiskEntity>> SqliteArtifactStore::GetEntity(
+    EntityType type, const common::FullyQualifiedName& fqn) {
+    WISP_RETURN_IF_ERROR(ValidateFqn(fqn));
+    const std::string id = fqn.DocId();
+    struct Row {
+        std::string rev, doc;
+    };
+    auto row = impl_->Read([&](SqliteConnection& db) -> absl::StatusOr<Row> {
+        WISP_ASSIGN_OR_RETURN(Statement select, db.Prepare(kSelectEntity));
+        select.BindText(1, id);
+        WISP_ASSIGN_OR_RETURN(bool found, select.Step());
+        if (!found) return NotFound();
+        if (select.ColumnText(0) != common::EntityTypeName(type)) {
+            return absl::FailedPreconditionError(std::string(common::kMsgTypeMismatch));
+        }
+        return Row{std::string(select.ColumnText(1)), std::string(select.ColumnText(2))};
+    });
+    if (!row.ok()) return row.status();
+    auto entity = common::EntityFromJson(type, row->doc);
+    if (!entity.ok()) return CorruptDocument("entity", id, entity.status());
+    return Revisioned<common::WhiskEntity>{std::move(*entity), std::move(row->rev)};
+}
+
+absl::Status SqliteArtifactStore::DeleteEntity(EntityType type,
+                                               const common::FullyQualifiedName& fqn,
+                                               std::string_view expected_rev) {
+    WISP_RETURN_IF_ERROR(ValidateFqn(fqn));
+    const std::string id = fqn.DocId();
+    return impl_->Write([&](SqliteConnection& db) -> absl::Status {
+        {
+            WISP_ASSIGN_OR_RETURN(Statement select, db.Prepare(kSelectEntityRev));
+            select.BindText(1, id);
+            WISP_ASSIGN_OR_RETURN(bool found, select.Step());
+            if (!found) return NotFound();
+            if (select.ColumnText(0) != common::EntityTypeName(type)) {
+                return absl::FailedPreconditionError(std::string(common::kMsgTypeMismatch));
+            }
+            if (!expected_rev.empty() && select.ColumnText(1) != expected_rev) return Conflict();
+        }
+        WISP_ASSIGN_OR_RETURN(Statement del, db.Prepare(kDeleteEntity));
+        del.BindText(1, id);
+        return del.Run();
+    });
+}
+
+absl::StatusOr<std::vector<common::WhiskEntity>> SqliteArtifactStore::ListEntities(
+    EntityType type, const common::EntityPath& path, const ListOptions& opts) {
+    if (path.empty()) return absl::InvalidArgumentError("listing entities needs a namespace");
+    WISP_RETURN_IF_ERROR(ValidatePage(opts.skip, opts.limit));
+    const std::string key = path.ToString();
+    auto docs = impl_->Read([&](SqliteConnection& db) -> absl::StatusOr<std::vector<std::string>> {
+        WISP_ASSIGN_OR_RETURN(Statement list,
+                              db.Prepare(path.IsRoot() ? kListEntitiesRoot : kListEntitiesPath));
+        list.BindText(1, common::EntityTypeName(type));
+        list.BindText(2, key);
+        list.BindInt64(3, opts.limit == 0 ? -1 : opts.limit);
+        list.BindInt64(4, opts.skip);
+        return list.CollectText(0);
+    });
+    if (!docs.ok()) return docs.status();
+    std::vector<common::WhiskEntity> entities;
+    entities.reserve(docs->size());
+    for (const std::string& doc : *docs) {
+        auto entity = common::EntityFromJson(type, doc);
+        if (!entity.ok()) return CorruptDocument("entity", key, entity.status());
+        entities.push_back(std::move(*entity));
+    }
+    return entities;
+}
+
+absl::StatusOr<int64_t> SqliteArtifactStore::CountEntities(EntityType type,
+                                                           const common::EntityPath& path) {
+    if (path.empty()) return absl::InvalidArgumentError("counting entities needs a namespace");
+    const std::string key = path.ToString();
+    return impl_->Read([&](SqliteConnection& db) -> absl::StatusOr<int64_t> {
+        WISP_ASSIGN_OR_RETURN(Statement count,
+                              db.Prepare(path.IsRoot() ? kCountEntitiesRoot : kCountEntitiesPath));
+        count.BindText(1, common::EntityTypeName(type));
+        count.BindText(2, key);
+        WISP_ASSIGN_OR_RETURN(bool row, count.Step());
+        return row ? count.ColumnInt64(0) : 0;
+    });
+}
+
+// ---- subjects and identities -----------------------------------------------------------------
+
+absl::StatusOr<Revisioned<common::Subject>> SqliteArtifactStore::GetSubject(
+    std::string_view subject) {
+    struct Row {
+        std::string rev, doc;
+    };
+    auto row = impl_->Read([&](SqliteConnection& db) -> absl::StatusOr<Row> {
+        WISP_ASSIGN_OR_RETURN(Statement select, db.Prepare(kSelectSubject));
+        select.BindText(1, subject);
+        WISP_ASSIGN_OR_RETURN(bool found, select.Step());
+        if (!found) return NotFound();
+        return Row{std::string(select.ColumnText(0)), std::string(select.ColumnText(1))};
+    });
+    if (!row.ok()) return row.status();
+    auto doc = common::SubjectFromJson(row->doc);
+    if (!doc.ok()) return CorruptDocument("subject", subject, doc.status());
+    return Revisioned<common::Subject>{std::move(*doc), std::move(row->rev)};
+}
+
+absl::StatusOr<std::string> SqliteArtifactStore::PutSubject(const common::Subject& subject,
+                                                            std::string_view expected_rev) {
+    if (subject.subject.empty()) return absl::InvalidArgumentError("a subject needs a name");
+    const std::string doc = common::SubjectToJson(subject);
+    return impl_->Write([&](SqliteConnection& db) -> absl::StatusOr<std::string> {
+        std::optional<std::string> current_rev;
+        {
+            WISP_ASSIGN_OR_RETURN(Statement select, db.Prepare(kSelectSubjectRev));
+            select.BindText(1, subject.subject);
+            WISP_ASSIGN_OR_RETURN(bool found, select.Step());
+            if (found) current_rev = std::string(select.ColumnText(0));
+        }
+        std::string rev;
+        if (current_rev.has_value()) {
+            if (expected_rev.empty()) {
+                return absl::AlreadyExistsError(std::string(common::kMsgResourceExists));
+            }
+            if (*current_rev != expected_rev) return Conflict();
+            rev = NextRevision(*current_rev);
+            WISP_ASSIGN_OR_RETURN(Statement update, db.Prepare(kUpdateSubject));
+            update.BindText(1, subject.subject);
+            update.BindText(2, rev);
+            update.BindInt64(3, subject.blocked ? 1 : 0);
+            update.BindText(4, doc);
+            WISP_RETURN_IF_ERROR(update.Run());
+        } else {
+            if (!expected_rev.empty()) return Conflict();
+            rev = NextRevision({});
+            WISP_ASSIGN_OR_RETURN(Statement insert, db.Prepare(kInsertSubject));
+            insert.BindText(1, subject.subject);
+            insert.BindText(2, rev);
+            insert.BindInt64(3, subject.blocked ? 1 : 0);
+            insert.BindText(4, doc);
+            WISP_RETURN_IF_ERROR(insert.Run());
+        }
+        {
+            WISP_ASSIGN_OR_RETURN(Statement clear, db.Prepare(kDeleteSubjectKeys));
+            clear.BindText(1, subject.subject);
+            WISP_RETURN_IF_ERROR(clear.Run());
+        }
+        for (size_t i = 0; i < subject.namespaces.size(); ++i) {
+            const common::NamespaceEntry& entry = subject.namespaces[i];
+            WISP_ASSIGN_OR_RETURN(Statement key, db.Prepare(kInsertSubjectKey));
+            key.BindText(1, subject.subject);
+            key.BindInt64(2, static_cast<int64_t>(i));
+            key.BindText(3, entry.name);
+            key.BindText(4, entry.auth.uuid);
+            key.BindText(5, entry.auth.key);
+            WISP_RETURN_IF_ERROR(key.Run());
+        }
+        return rev;
+    });
+}
+
+absl::Status SqliteArtifactStore::DeleteSubject(std::string_view subject,
+                                                std::string_view expected_rev) {
+    return impl_->Write([&](SqliteConnection& db) -> absl::Status {
+        {
+            WISP_ASSIGN_OR_RETURN(Statement select, db.Prepare(kSelectSubjectRev));
+            select.BindText(1, subject);
+            WISP_ASSIGN_OR_RETURN(bool found, select.Step());
+            if (!found) return NotFound();
+            if (!expected_rev.empty() && select.ColumnText(0) != expected_rev) return Conflict();
+        }
+        {
+            WISP_ASSIGN_OR_RETURN(Statement del, db.Prepare(kDeleteSubject));
+            del.BindText(1, subject);
+            WISP_RETURN_IF_ERROR(del.Run());
+        }
+        WISP_ASSIGN_OR_RETURN(Statement keys, db.Prepare(kDeleteSubjectKeys));
+        keys.BindText(1, subject);
+        return keys.Run();
+    });
+}
+
+absl::StatusOr<std::vector<common::Subject>> SqliteArtifactStore::ListSubjects() {
+    auto docs = impl_->Read([&](SqliteConnection& db) -> absl::StatusOr<std::vector<std::string>> {
+        WISP_ASSIGN_OR_RETURN(Statement list, db.Prepare(kListSubjects));
+        return list.CollectText(0);
+    });
+    if (!docs.ok()) return docs.status();
+    std::vector<common::Subject> subjects;
+    subjects.reserve(docs->size());
+    for (const std::string& doc : *docs) {
+        auto subject = common::SubjectFromJson(doc);
+        if (!subject.ok()) return CorruptDocument("subject", "", subject.status());
+        subjects.push_back(std::move(*subject));
+    }
+    return subjects;
+}
+
+namespace {
+
+absl::StatusOr<common::NamespaceLimits> LimitsColumn(const Statement& row, int column,
+                                                     std::string_view ns) {
+    if (row.ColumnIsNull(column)) return common::NamespaceLimits{};
+    auto limits = common::NamespaceLimitsFromJson(row.ColumnText(column));
+    if (!limits.ok()) return CorruptDocument("limits", ns, limits.status());
+    return limits;
+}
+
+}  // namespace
+
+absl::StatusOr<common::Identity> SqliteArtifactStore::GetIdentityByKey(const common::AuthKey& key) {
+    return impl_->Read([&](SqliteConnection& db) -> absl::StatusOr<common::Identity> {
+        WISP_ASSIGN_OR_RETURN(Statement select, db.Prepare(kIdentityByKey));
+        select.BindText(1, key.uuid);
+        select.BindText(2, key.key);
+        WISP_ASSIGN_OR_RETURN(bool found, select.Step());
+        if (!found) return NotFound();
+        common::Identity identity;
+        identity.subject = std::string(select.ColumnText(0));
+        identity.namespace_name = std::string(select.ColumnText(1));
+        identity.auth = key;
+        WISP_ASSIGN_OR_RETURN(identity.limits, LimitsColumn(select, 2, identity.namespace_name));
+        return identity;
+    });
+}
+
+absl::StatusOr<std::vector<common::Identity>> SqliteArtifactStore::ListIdentitiesInNamespace(
+    std::string_view ns) {
+    return impl_->Read([&](SqliteConnection& db) -> absl::StatusOr<std::vector<common::Identity>> {
+        WISP_ASSIGN_OR_RETURN(Statement select, db.Prepare(kIdentitiesInNamespace));
+        select.BindText(1, ns);
+        std::vector<common::Identity> out;
+        while (true) {
+            WISP_ASSIGN_OR_RETURN(bool row, select.Step());
+            if (!row) break;
+            common::Identity identity;
+            identity.subject = std::string(select.ColumnText(0));
+            identity.namespace_name = std::string(ns);
+            identity.auth = {std::string(select.ColumnText(1)), std::string(select.ColumnText(2))};
+            WISP_ASSIGN_OR_RETURN(identity.limits, LimitsColumn(select, 3, ns));
+            out.push_back(std::move(identity));
+        }
+        return out;
+    });
+}
+
+// ---- namespace limits ------------------------------------------------------------------------
+
+absl::StatusOr<Revisioned<common::NamespaceLimits>> SqliteArtifactStore::GetLimits(
+    std::string_view ns) {
+    return impl_->Read(
+        [&](SqliteConnection& db) -> absl::StatusOr<Revisioned<common::NamespaceLimits>> {
+            WISP_ASSIGN_OR_RETURN(Statement select, db.Prepare(kSelectLimits));
+            select.BindText(1, ns);
+            WISP_ASSIGN_OR_RETURN(bool found, select.Step());
+            if (!found) return NotFound();
+            WISP_ASSIGN_OR_RETURN(auto limits, LimitsColumn(select, 1, ns));
+            return Revisioned<common::NamespaceLimits>{std::move(limits),
+                                                       std::string(select.ColumnText(0))};
+        });
+}
+
+absl::Status SqliteArtifactStore::PutLimits(std::string_view ns,
+                                            const common::NamespaceLimits& limits) {
+    if (ns.empty()) return absl::InvalidArgumentError("limits need a namespace");
+    const std::string doc = common::NamespaceLimitsToJson(limits);
+    return impl_->Write([&](SqliteConnection& db) -> absl::Status {
+        std::string previous;
+        {
+            WISP_ASSIGN_OR_RETURN(Statement select, db.Prepare(kSelectLimitsRev));
+            select.BindText(1, ns);
+            WISP_ASSIGN_OR_RETURN(bool found, select.Step());
+            if (found) previous = std::string(select.ColumnText(0));
+        }
+        WISP_ASSIGN_OR_RETURN(Statement upsert, db.Prepare(kUpsertLimits));
+        upsert.BindText(1, ns);
+        upsert.BindText(2, NextRevision(previous));
+        upsert.BindText(3, doc);
+        return upsert.Run();
+    });
+}
+
+absl::Status SqliteArtifactStore::DeleteLimits(std::string_view ns) {
+    return impl_->Write([&](SqliteConnection& db) -> absl::Status {
+        WISP_ASSIGN_OR_RETURN(Statement del, db.Prepare(kDeleteLimits));
+        del.BindText(1, ns);
+        WISP_RETURN_IF_ERROR(del.Run());
+        return sqlite3_changes(db.raw()) == 0 ? NotFound() : absl::OkStatus();
+    });
+}
+
+// ---- activations -----------------------------------------------------------------------------
+
+absl::Status SqliteArtifactStore::PutActivation(const common::ActivationRecord& record) {
+    if (record.namespace_path.empty() || record.activation_id.empty()) {
+        return absl::InvalidArgumentError("an activation record needs a namespace and an id");
+    }
+    const std::string ns = record.namespace_path.ToString();
+    const std::string filter_name = record.FilterName();
+    const std::string doc = common::ActivationToJson(record, common::ActivationJsonForm::kStored);
+    return impl_->Write([&](SqliteConnection& db) -> absl::Status {
+        WISP_ASSIGN_OR_RETURN(Statement upsert, db.Prepare(kUpsertActivation));
+        upsert.BindText(1, ns);
+        upsert.BindText(2, record.activation_id.str());
+        upsert.BindText(3, filter_name);
+        upsert.BindInt64(4, record.start_ms);
+        upsert.BindText(5, doc);
+        return upsert.Run();
+    });
+}
+
+absl::StatusOr<common::ActivationRecord> SqliteArtifactStore::GetActivation(
+    std::string_view ns, const common::ActivationId& id) {
+    auto doc = impl_->Read([&](SqliteConnection& db) -> absl::StatusOr<std::string> {
+        WISP_ASSIGN_OR_RETURN(Statement select, db.Prepare(kSelectActivation));
+        select.BindText(1, ns);
+        select.BindText(2, id.str());
+        WISP_ASSIGN_OR_RETURN(bool found, select.Step());
+        if (!found) return NotFound();
+        return std::string(select.ColumnText(0));
+    });
+    if (!doc.ok()) return doc.status();
+    auto record = common::ActivationFromJson(*doc);
+    if (!record.ok()) return CorruptDocument("activation", id.str(), record.status());
+    return record;
+}
+
+absl::Status SqliteArtifactStore::DeleteActivation(std::string_view ns,
+                                                   const common::ActivationId& id) {
+    return impl_->Write([&](SqliteConnection& db) -> absl::Status {
+        WISP_ASSIGN_OR_RETURN(Statement del, db.Prepare(kDeleteActivation));
+        del.BindText(1, ns);
+        del.BindText(2, id.str());
+        WISP_RETURN_IF_ERROR(del.Run());
+        return sqlite3_changes(db.raw()) == 0 ? NotFound() : absl::OkStatus();
+    });
+}
+
+namespace {
+
+void BindActivationRange(Statement& st, const ActivationQuery& q) {
+    st.BindText(1, q.namespace_name);
+    st.BindInt64(2, q.since_ms.value_or(std::numeric_limits<int64_t>::min()));
+    st.BindInt64(3, q.upto_ms.value_or(std::numeric_limits<int64_t>::max()));
+}
+
+absl::Status ValidateActivationQuery(const ActivationQuery& q) {
+    if (q.namespace_name.empty()) {
+        return absl::InvalidArgumentError("listing activations needs a namespace");
+    }
+    return ValidatePage(q.skip, q.limit);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<common::ActivationRecord>> SqliteArtifactStore::ListActivations(
+    const ActivationQuery& q) {
+    WISP_RETURN_IF_ERROR(ValidateActivationQuery(q));
+    auto docs = impl_->Read([&](SqliteConnection& db) -> absl::StatusOr<std::vector<std::string>> {
+        WISP_ASSIGN_OR_RETURN(Statement list,
+                              db.Prepare(q.name ? kListActivationsByName : kListActivations));
+        BindActivationRange(list, q);
+        list.BindInt64(4, q.limit == 0 ? -1 : q.limit);
+        list.BindInt64(5, q.skip);
+        if (q.name) list.BindText(6, *q.name);
+        return list.CollectText(0);
+    });
+    if (!docs.ok()) return docs.status();
+    std::vector<common::ActivationRecord> records;
+    records.reserve(docs->size());
+    for (const std::string& doc : *docs) {
+        auto record = common::ActivationFromJson(doc);
+        if (!record.ok()) return CorruptDocument("activation", q.namespace_name, record.status());
+        records.push_back(std::move(*record));
+    }
+    return records;
+}
+
+absl::StatusOr<int64_t> SqliteArtifactStore::CountActivations(const ActivationQuery& q) {
+    WISP_RETURN_IF_ERROR(ValidateActivationQuery(q));
+    return impl_->Read([&](SqliteConnection& db) -> absl::StatusOr<int64_t> {
+        WISP_ASSIGN_OR_RETURN(Statement count,
+                              db.Prepare(q.name ? kCountActivationsByName : kCountActivations));
+        BindActivationRange(count, q);
+        if (q.name) count.BindText(4, *q.name);
+        WISP_ASSIGN_OR_RETURN(bool row, count.Step());
+        return row ? count.ColumnInt64(0) : 0;
+    });
+}
+
+}  // namespace wisp::store

@@ -1,0 +1,191 @@
+// The SQLite backend of the ArtifactStore contract suite, plus what only SQLite has: files that
+// survive a reopen, two stores (processes) on one file, URIs.
+//
+// WISP_CONTRACT_SQLITE=memory runs the suite on ":memory:" stores; anything else (the default)
+// on a fresh WAL database file per test case, which exercises the reader pool.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <wisp/common/status.hpp>
+#include <wisp/store/artifact_store.hpp>
+#include <wisp/store/sqlite_artifact_store.hpp>
+#include <wisp/testing/temp_dir.hpp>
+
+#include "contract_backend.hpp"
+
+namespace wisp::contract {
+
+namespace {
+
+bool MemoryMode() {
+    const char* mode = std::getenv("WISP_CONTRACT_SQLITE");
+    return mode != nullptr && std::string_view(mode) == "memory";
+}
+
+wisp::testing::TempDir& SuiteDir() {
+    static wisp::testing::TempDir dir("wisp-sqlite-contract-");
+    return dir;
+}
+
+}  // namespace
+
+std::unique_ptr<store::ArtifactStore> MakeFreshStore() {
+    static std::atomic<int> counter{0};
+    const std::string path =
+        MemoryMode() ? ":memory:" : SuiteDir().File("store-" + std::to_string(counter++) + ".db");
+    auto store = store::SqliteArtifactStore::Open(path);
+    INFO("SqliteArtifactStore::Open(" << path << "): " << store.status().ToString());
+    REQUIRE(store.ok());
+    return std::move(store).value();
+}
+
+std::string BackendName() { return MemoryMode() ? "sqlite(:memory:)" : "sqlite(file)"; }
+
+}  // namespace wisp::contract
+
+namespace {
+
+using namespace wisp::common;
+using wisp::store::SqliteArtifactStore;
+
+Action SampleAction(std::string_view name) {
+    Action a;
+    a.namespace_path = EntityPath(std::vector<std::string>{"guest"});
+    a.name = std::string(name);
+    a.updated_ms = 42;
+    a.exec = CodeExec{.kind = "python:3.11", .code = "def main(a): return a", .main = "main"};
+    a.parameters.Set("p", JsonValue::String("v"));
+    return a;
+}
+
+std::unique_ptr<SqliteArtifactStore> OpenOrFail(const std::string& path) {
+    auto store = SqliteArtifactStore::Open(path);
+    INFO(path << ": " << store.status().ToString());
+    REQUIRE(store.ok());
+    return std::move(store).value();
+}
+
+TEST_CASE("sqlite: a file database survives reopening", "[sqlite]") {
+    wisp::testing::TempDir dir;
+    const std::string path = dir.File("wisp.db");
+    Action action = SampleAction("persisted");
+    Subject subject{"persisted-subject", {{"guest", AuthKey::Generate()}}, false};
+    ActivationRecord record;
+    record.namespace_path = EntityPath(std::vector<std::string>{"guest"});
+    record.name = "persisted";
+    record.subject = "persisted-subject";
+    record.activation_id = ActivationId::Generate();
+    record.start_ms = 1000;
+    record.end_ms = 1010;
+    record.response.result = JsonValue::EmptyObject();
+    std::string rev;
+    {
+        auto store = OpenOrFail(path);
+        CHECK(store->path() == path);
+        auto put = store->PutEntity(action, "");
+        REQUIRE(put.ok());
+        rev = *put;
+        REQUIRE(store->PutSubject(subject, "").ok());
+        REQUIRE(store->PutActivation(record).ok());
+        REQUIRE(store->PutLimits("guest", NamespaceLimits{.invocations_per_minute = 5}).ok());
+        CHECK(std::filesystem::exists(path + "-wal"));  // WAL mode
+    }
+    auto store = OpenOrFail(path);
+    auto got = store->Get<Action>(action.Fqn());
+    REQUIRE(got.ok());
+    CHECK(got->doc == action);
+    CHECK(got->rev == rev);
+    auto identity = store->GetIdentityByKey(subject.namespaces[0].auth);
+    REQUIRE(identity.ok());
+    CHECK(identity->limits.invocations_per_minute == 5);
+    auto activation = store->GetActivation("guest", record.activation_id);
+    REQUIRE(activation.ok());
+    CHECK(*activation == record);
+}
+
+TEST_CASE("sqlite: two stores on one file share data and revisions", "[sqlite]") {
+    // What happens when wisp-admin writes to the file a running server uses.
+    wisp::testing::TempDir dir;
+    const std::string path = dir.File("shared.db");
+    auto server = OpenOrFail(path);
+    auto admin = OpenOrFail(path);
+
+    auto rev1 = server->PutEntity(SampleAction("a"), "");
+    REQUIRE(rev1.ok());
+    auto seen = admin->Get<Action>(SampleAction("a").Fqn());
+    REQUIRE(seen.ok());
+    CHECK(seen->rev == *rev1);
+
+    Action changed = SampleAction("a");
+    changed.updated_ms = 43;
+    auto rev2 = admin->PutEntity(changed, *rev1);
+    REQUIRE(rev2.ok());
+    CHECK(server->PutEntity(SampleAction("a"), *rev1).status().code() ==
+          absl::StatusCode::kAborted);
+    auto latest = server->Get<Action>(changed.Fqn());
+    REQUIRE(latest.ok());
+    CHECK(latest->doc == changed);
+
+    Subject s{"shared-subject", {{"shared", AuthKey::Generate()}}, false};
+    REQUIRE(admin->PutSubject(s, "").ok());
+    CHECK(server->GetIdentityByKey(s.namespaces[0].auth).ok());
+}
+
+TEST_CASE("sqlite: unusable paths fail with a status, not a crash", "[sqlite]") {
+    wisp::testing::TempDir dir;
+    SECTION("missing directory") {
+        auto store = SqliteArtifactStore::Open(dir.File("no/such/dir/wisp.db"));
+        REQUIRE(!store.ok());
+        CHECK(store.status().code() == absl::StatusCode::kUnavailable);
+    }
+    SECTION("not a database") {
+        const std::string path = dir.File("garbage.db");
+        std::ofstream(path) << std::string(8192, 'x');
+        auto store = SqliteArtifactStore::Open(path);
+        REQUIRE(!store.ok());
+        CHECK(store.status().message().find("garbage.db") != std::string_view::npos);
+    }
+    SECTION("empty path") {
+        CHECK(SqliteArtifactStore::Open("").status().code() == absl::StatusCode::kInvalidArgument);
+    }
+}
+
+TEST_CASE("sqlite: in-memory stores are independent", "[sqlite]") {
+    auto a = OpenOrFail(":memory:");
+    auto b = OpenOrFail(":memory:");
+    REQUIRE(a->PutEntity(SampleAction("x"), "").ok());
+    CHECK(b->Get<Action>(SampleAction("x").Fqn()).status().code() == absl::StatusCode::kNotFound);
+}
+
+#ifdef WISP_CONTRACT_HAS_OPEN_STORE
+TEST_CASE("sqlite: OpenArtifactStore URIs", "[sqlite]") {
+    wisp::testing::TempDir dir;
+    SECTION("sqlite::memory:") {
+        auto store = wisp::store::OpenArtifactStore("sqlite::memory:");
+        REQUIRE(store.ok());
+        CHECK((*store)->PutEntity(SampleAction("m"), "").ok());
+    }
+    SECTION("sqlite:PATH creates missing parent directories") {
+        const std::string path = dir.File("nested/deeper/wisp.db");
+        auto store = wisp::store::OpenArtifactStore("sqlite:" + path);
+        INFO(store.status().ToString());
+        REQUIRE(store.ok());
+        CHECK((*store)->PutEntity(SampleAction("f"), "").ok());
+        CHECK(std::filesystem::exists(path));
+    }
+    SECTION("bad URIs") {
+        CHECK(wisp::store::OpenArtifactStore("sqlite:").status().code() ==
+              absl::StatusCode::kInvalidArgument);
+        CHECK(wisp::store::OpenArtifactStore("mysql://x").status().code() ==
+              absl::StatusCode::kInvalidArgument);
+        CHECK(wisp::store::OpenArtifactStore("").status().code() ==
+              absl::StatusCode::kInvalidArgument);
+    }
+}
+#endif
+
+}  // namespace

@@ -1,0 +1,142 @@
+// Tests of the test helpers themselves: ports, child processes, temp dirs.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include <wisp/testing/child_process.hpp>
+#include <wisp/testing/ports.hpp>
+#include <wisp/testing/temp_dir.hpp>
+
+using namespace std::chrono_literals;
+using wisp::testing::ChildProcess;
+using wisp::testing::SpawnOptions;
+using wisp::testing::TempDir;
+
+namespace {
+
+std::string ReadFile(const std::string& path) {
+    std::ifstream in(path);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/// True while a live (not zombie) process is in process group `pgid`. Zombies count for
+/// kill(-pgid, 0) until their new parent reaps them, which a container's init may do late.
+bool GroupAlive(pid_t pgid) {
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        const std::string name = entry.path().filename().string();
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+        const std::string stat = ReadFile(entry.path().string() + "/stat");
+        const size_t paren = stat.rfind(')');
+        if (paren == std::string::npos) continue;
+        char state = 0;
+        int ppid = 0, pgrp = 0;
+        if (std::sscanf(stat.c_str() + paren + 1, " %c %d %d", &state, &ppid, &pgrp) != 3) continue;
+        if (pgrp == pgid && state != 'Z' && state != 'X') return true;
+    }
+    return false;
+}
+
+TEST_CASE("ports: a free loopback port can be listened on and waited for", "[support]") {
+    auto port = wisp::testing::FindFreeLoopbackPort();
+    REQUIRE(port.ok());
+    CHECK(*port > 0);
+    CHECK(wisp::testing::WaitForTcpPort("127.0.0.1", *port, 0ms).code() ==
+          absl::StatusCode::kDeadlineExceeded);
+
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(*port));
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd, 4) == 0);
+    CHECK(wisp::testing::WaitForTcpPort("127.0.0.1", *port, 1000ms).ok());
+    ::close(fd);
+}
+
+TEST_CASE("temp dir: created, and removed with its contents", "[support]") {
+    std::filesystem::path kept;
+    {
+        TempDir dir("wisp-support-test-");
+        kept = dir.path();
+        CHECK(std::filesystem::is_directory(kept));
+        std::ofstream(dir.File("a.txt")) << "x";
+        std::filesystem::create_directories(dir.path() / "sub/deeper");
+        CHECK(std::filesystem::exists(dir.File("a.txt")));
+    }
+    CHECK(!std::filesystem::exists(kept));
+}
+
+TEST_CASE("child process: env, log, exit, process-group stop", "[support]") {
+    TempDir dir;
+    SECTION("environment and log file") {
+        SpawnOptions opts;
+        opts.argv = {"sh", "-c", "echo \"$WISP_SUPPORT_TEST\"; echo err >&2; pwd"};
+        opts.env = {{"WISP_SUPPORT_TEST", "hello env"}};
+        opts.log_path = dir.File("log.txt");
+        opts.working_dir = dir.path().string();
+        auto child = ChildProcess::Spawn(opts);
+        REQUIRE(child.ok());
+        auto st = (*child)->WaitForPort(1, 5000ms);  // nothing listens: the child exits first
+        CHECK(st.code() == absl::StatusCode::kFailedPrecondition);
+        CHECK(!(*child)->Running());
+        const std::string log = ReadFile(opts.log_path);
+        CHECK(log.find("hello env\n") != std::string::npos);
+        CHECK(log.find("err\n") != std::string::npos);
+        CHECK(log.find(std::filesystem::canonical(dir.path()).string()) != std::string::npos);
+        CHECK(std::string(st.message()).find("hello env") != std::string::npos);
+    }
+    SECTION("stop kills the whole process group") {
+        SpawnOptions opts;
+        opts.argv = {"sh", "-c", "trap '' TERM; sleep 60 & echo ready; sleep 60; wait"};
+        opts.log_path = dir.File("group.txt");
+        auto child = ChildProcess::Spawn(opts);
+        REQUIRE(child.ok());
+        const pid_t pgid = (*child)->pid();
+        for (int i = 0; i < 500 && ReadFile(opts.log_path).empty(); ++i) {
+            std::this_thread::sleep_for(10ms);
+        }
+        REQUIRE(ReadFile(opts.log_path) == "ready\n");
+        CHECK((*child)->Running());
+        const auto start = std::chrono::steady_clock::now();
+        (*child)->Stop(200ms);  // everyone ignores TERM: SIGKILL after the grace period
+        CHECK(std::chrono::steady_clock::now() - start >= 200ms);
+        CHECK(!(*child)->Running());
+        CHECK(WIFSIGNALED((*child)->exit_status()));
+        // The grandchildren are gone too (killed with the group).
+        for (int i = 0; i < 100 && GroupAlive(pgid); ++i) std::this_thread::sleep_for(10ms);
+        CHECK(!GroupAlive(pgid));
+    }
+    SECTION("destruction stops the child") {
+        pid_t pgid = 0;
+        {
+            auto child = ChildProcess::Spawn({.argv = {"sleep", "60"}});
+            REQUIRE(child.ok());
+            pgid = (*child)->pid();
+        }
+        for (int i = 0; i < 100 && GroupAlive(pgid); ++i) std::this_thread::sleep_for(10ms);
+        CHECK(!GroupAlive(pgid));
+    }
+    SECTION("a missing program is an error, not a crash") {
+        auto child = ChildProcess::Spawn({.argv = {"wisp-no-such-program-xyz"}});
+        CHECK(child.status().code() == absl::StatusCode::kInvalidArgument);
+        CHECK(ChildProcess::Spawn({}).status().code() == absl::StatusCode::kInvalidArgument);
+        auto not_exec = ChildProcess::Spawn({.argv = {dir.path().string()}});
+        CHECK(!not_exec.ok());
+    }
+}
+
+}  // namespace

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs every Debian package Wisp needs to build, test and run.
+# Idempotent: quiet when nothing is missing; names what it installs otherwise.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config clang libclang-rt-14-dev clang-format
+  # libraries the project is specified with
+  librdkafka-dev libcurl4-openssl-dev rapidjson-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
+  catch2 libboost-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev zlib1g-dev
+  # tests and runtime: Node.js/npm for pouchdb-server and the npm openwhisk client;
+  # python3 (with node and cc) runs the action proxy's host test
+  nodejs npm curl ca-certificates python3
+  # the Docker container backend: the engine (tools/start-dockerd.sh starts it) and the offline
+  # base-image builder of tools/build-runtime-images.sh
+  docker.io mmdebstrap
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# node/npm may come from elsewhere than Debian; accept any working ones.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  filtered=()
+  for p in "${missing[@]}"; do [[ $p == nodejs || $p == npm ]] || filtered+=("$p"); done
+  missing=("${filtered[@]}")
+fi
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[[ $(id -u) -ne 0 ]] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+if ! $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/wisp-install-deps.log 2>&1; then
+  $sudo apt-get update -qq >>/tmp/wisp-install-deps.log 2>&1
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >>/tmp/wisp-install-deps.log 2>&1 || {
+    echo "install-deps: apt-get failed; see /tmp/wisp-install-deps.log" >&2
+    tail -20 /tmp/wisp-install-deps.log >&2
+    exit 1
+  }
+fi
+echo "install-deps: done"
