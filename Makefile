@@ -48,11 +48,16 @@ asan: deps
 tsan: deps
 	@cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWISP_SANITIZE=thread >/dev/null
 	@cmake --build build-tsan -j $(JOBS)
-	@cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -j $(JOBS) $(CTEST_FLAGS) -L unit
+	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tools/tsan.supp" ctest -j $(JOBS) $(CTEST_FLAGS) -L unit
 
+# Starts Docker, builds the runtime images when they are missing or stale, then runs the
+# platform in the foreground on 127.0.0.1:3233 (Ctrl-C stops it cleanly). RUN_ARGS adds flags,
+# e.g. make run RUN_ARGS="--port 3300".
+RUN_ARGS ?=
 run: build
-	@echo "wisp-standalone arrives with the controller issue; nothing to start yet." >&2
-	@exit 1
+	@tools/start-dockerd.sh
+	@tools/build-runtime-images.sh --build-dir $(BUILD)
+	@exec $(BUILD)/bin/wisp-standalone $(RUN_ARGS)
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

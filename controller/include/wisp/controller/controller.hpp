@@ -1,0 +1,79 @@
+#pragma once
+// Controller: OpenWhisk's REST API v1 (wire §0-§4, §7, §9) as an HttpHandler.
+//
+// It authenticates callers against the ArtifactStore, checks entitlement and throttles, serves
+// entity CRUD from the store, and runs activations through a LoadBalancer (which publishes them
+// on the bus to an invoker). Blocking invokes wait for the result ack up to `timeout` (<= 60 s)
+// and then answer 202. Sequences and trigger fires are orchestrated here. The HTTP server is the
+// caller's (HttpServer in standalone and the distributed controller alike).
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <wisp/common/clock.hpp>
+#include <wisp/common/exec.hpp>
+#include <wisp/common/limits.hpp>
+#include <wisp/controller/http.hpp>
+
+namespace wisp::store {
+class ArtifactStore;
+}
+namespace wisp::loadbalancer {
+class LoadBalancer;
+}
+
+namespace wisp::controller {
+
+struct ControllerConfig {
+    /// "0": acks arrive on completed0; the root controller index of every activation.
+    std::string controller_id = "0";
+    /// Throttle defaults for namespaces without their own limits, payload and sequence limits.
+    /// wisp-standalone raises the throttles (60000/min, 1000 concurrent); the distributed
+    /// controller keeps OpenWhisk's production values (60/min, 30 concurrent, 60 fires/min).
+    common::SystemLimits system_limits;
+    common::ActionLimitBounds action_bounds = common::DefaultActionLimitBounds();
+    /// How long an authenticated key stays cached. A key that is changed, deleted or blocked
+    /// with wisp-admin stops working at most this long later (Invalidate() drops it at once).
+    std::chrono::milliseconds auth_cache_ttl{5000};
+    /// The longest a blocking invoke waits before answering 202 (OpenWhisk: 60 s).
+    std::chrono::milliseconds max_blocking_wait{60000};
+    /// Extra time a sequence waits for each component beyond the component's own timeout.
+    std::chrono::milliseconds sequence_component_slack{60000};
+    /// What GET / reports as the API host (and web action URLs), e.g. "http://127.0.0.1:3233".
+    std::string api_host = "http://127.0.0.1:3233";
+};
+
+class Api;
+
+class Controller {
+  public:
+    /// Keeps references; `store`, `balancer` and `clock` must outlive the controller.
+    Controller(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
+               const common::RuntimeManifest& manifest, common::Clock& clock,
+               ControllerConfig config);
+    ~Controller();
+    Controller(const Controller&) = delete;
+    Controller& operator=(const Controller&) = delete;
+
+    /// The HttpHandler: answers every route of the API. Thread-safe.
+    void Handle(HttpRequest&& req, Responder respond);
+    HttpHandler Handler() {
+        return [this](HttpRequest&& r, Responder w) { Handle(std::move(r), std::move(w)); };
+    }
+
+    /// Drops every cached identity (after a key changed).
+    void InvalidateAuthCache();
+
+    /// Requests being answered (blocking invokes waiting included).
+    int64_t in_flight_requests() const;
+
+    /// Answers every request still waiting (blocking invokes answer 202 with their id) and
+    /// stops the timers. Idempotent.
+    void Shutdown();
+
+  private:
+    std::unique_ptr<Api> api_;
+};
+
+}  // namespace wisp::controller

@@ -1,0 +1,296 @@
+#include <wisp/controller/controller.hpp>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
+
+#include <wisp/common/status.hpp>
+#include <wisp/common/strings.hpp>
+
+#include "api.hpp"
+
+namespace wisp::controller {
+
+namespace {
+
+using common::EntityType;
+
+constexpr std::string_view kApiPrefix = "/api/v1";
+
+std::string ErrorBody(std::string_view msg, std::string_view tid) {
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    w.StartObject();
+    w.Key("error");
+    w.String(msg.data(), static_cast<rapidjson::SizeType>(msg.size()));
+    w.Key("code");
+    w.String(tid.data(), static_cast<rapidjson::SizeType>(tid.size()));
+    w.EndObject();
+    return sb.GetString();
+}
+
+void AddCors(HttpResponse& r) {
+    r.SetHeader("Access-Control-Allow-Origin", "*");
+    r.SetHeader("Access-Control-Allow-Methods", "GET, DELETE, POST, PUT, HEAD");
+    r.SetHeader("Access-Control-Allow-Headers",
+                "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent");
+}
+
+std::optional<EntityType> CollectionType(std::string_view s) {
+    if (s == "actions") return EntityType::kAction;
+    if (s == "triggers") return EntityType::kTrigger;
+    if (s == "rules") return EntityType::kRule;
+    if (s == "packages") return EntityType::kPackage;
+    return std::nullopt;
+}
+
+std::string RuntimesJson(const common::RuntimeManifest& m,
+                         rapidjson::Writer<rapidjson::StringBuffer>& w) {
+    // {"python":[{"kind":"python:3.11","image":"...","default":true,"deprecated":false}],...}
+    std::map<std::string, std::vector<const common::RuntimeManifest::Kind*>> families;
+    for (const auto& k : m.kinds()) families[k.kind.substr(0, k.kind.find(':'))].push_back(&k);
+    w.StartObject();
+    for (const auto& [family, kinds] : families) {
+        w.Key(family.c_str());
+        w.StartArray();
+        for (const auto* k : kinds) {
+            w.StartObject();
+            w.Key("kind");
+            w.String(k->kind.c_str());
+            w.Key("image");
+            w.String(k->image.c_str());
+            w.Key("default");
+            w.Bool(k->is_default);
+            w.Key("deprecated");
+            w.Bool(k->deprecated);
+            w.Key("requireMain");
+            w.Bool(k->requires_main);
+            w.EndObject();
+        }
+        w.EndArray();
+    }
+    w.EndObject();
+    return {};
+}
+
+}  // namespace
+
+std::string ActivationIdJson(const common::ActivationId& id) {
+    return common::Cat("{\"activationId\":\"", id.str(), "\"}");
+}
+
+// ---- Controller ------------------------------------------------------------------------------
+
+Controller::Controller(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
+                       const common::RuntimeManifest& manifest, common::Clock& clock,
+                       ControllerConfig config)
+    : api_(std::make_unique<Api>(store, balancer, manifest, clock, std::move(config))) {}
+
+Controller::~Controller() { api_->Shutdown(); }
+
+void Controller::Handle(HttpRequest&& req, Responder respond) {
+    api_->Handle(std::move(req), std::move(respond));
+}
+
+void Controller::InvalidateAuthCache() { api_->InvalidateAuthCache(); }
+int64_t Controller::in_flight_requests() const { return api_->in_flight_requests(); }
+void Controller::Shutdown() { api_->Shutdown(); }
+
+// ---- Api -------------------------------------------------------------------------------------
+
+Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
+         const common::RuntimeManifest& manifest, common::Clock& clock, ControllerConfig config)
+    : store_(store),
+      balancer_(balancer),
+      manifest_(manifest),
+      clock_(clock),
+      config_(std::move(config)),
+      auth_(store, clock, config_.auth_cache_ttl) {}
+
+Api::~Api() { Shutdown(); }
+
+void Api::Shutdown() {
+    if (shutting_down_.exchange(true)) return;
+    timers_.Stop();  // waiting blocking invokes answer 202 now
+}
+
+void Api::Reply(const CallPtr& call, HttpResponse resp, bool rest_cors) {
+    if (call->answered.exchange(true)) {
+        spdlog::warn("[{}] second answer to {} {} dropped", call->tid, call->req.method,
+                     call->req.path);
+        return;
+    }
+    resp.SetHeader("X-Request-ID", call->tid);
+    if (rest_cors) AddCors(resp);
+    metrics_.CountResponse(resp.status);
+    in_flight_.fetch_sub(1);
+    auto responder = std::move(call->responder);
+    responder(std::move(resp));
+}
+
+void Api::ReplyJson(const CallPtr& call, int status, std::string body) {
+    Reply(call, HttpResponse::Json(status, std::move(body)));
+}
+
+void Api::ReplyError(const CallPtr& call, int status, std::string_view msg) {
+    HttpResponse r = HttpResponse::Json(status, ErrorBody(msg, call->tid));
+    if (status == 401) r.SetHeader("WWW-Authenticate", "Basic realm=\"OpenWhisk secure realm\"");
+    Reply(call, std::move(r));
+}
+
+void Api::ReplyStatus(const CallPtr& call, const absl::Status& st) {
+    const int code = common::HttpStatusFor(st);
+    if (code >= 500) {
+        spdlog::error("[{}] {} {}: {}", call->tid, call->req.method, call->req.path,
+                      common::MessageOf(st));
+    }
+    ReplyError(call, code, common::MessageOf(st));
+}
+
+void Api::Handle(HttpRequest&& req, Responder respond) {
+    auto call = std::make_shared<Call>();
+    call->tid = common::MakeTransactionId(req.Header("x-request-id"));
+    call->received_ms = clock_.NowMs();
+    call->received_mono_ns = clock_.MonotonicNs();
+    call->responder = std::move(respond);
+    call->req = std::move(req);
+    in_flight_.fetch_add(1);
+    try {
+        const std::string& path = call->req.path;
+        const std::string& method = call->req.method;
+
+        if (path == "/ping") {
+            if (method != "GET" && method != "HEAD") {
+                return ReplyError(call, 405, "HTTP method not allowed, supported methods: GET");
+            }
+            return Reply(call, HttpResponse::Text(200, "pong"));
+        }
+        if (path == "/metrics") {
+            HttpResponse r =
+                HttpResponse::Text(200, metrics_.Render(balancer_.TotalActiveActivations()));
+            r.SetHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+            return Reply(call, std::move(r));
+        }
+        // Web actions take any method, OPTIONS included (web-custom-options).
+        const std::string web_prefix = common::Cat(kApiPrefix, "/web/");
+        if (path.rfind(web_prefix, 0) == 0) {
+            return HandleWeb(call, std::string_view(path).substr(web_prefix.size()));
+        }
+        if (method == "OPTIONS") return Reply(call, HttpResponse::Text(200, ""));
+
+        if (path == "/" || path == "/invokers" || path == kApiPrefix ||
+            path == common::Cat(kApiPrefix, "/")) {
+            if (method != "GET" && method != "HEAD") {
+                return ReplyError(call, 405, "HTTP method not allowed, supported methods: GET");
+            }
+            rapidjson::StringBuffer sb;
+            rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+            w.StartObject();
+            if (path == "/invokers") {
+                for (const auto& inv : balancer_.InvokerHealth()) {
+                    w.Key(inv.name.c_str());
+                    w.String(inv.status.c_str());
+                }
+            } else if (path == "/") {
+                const auto& l = config_.system_limits;
+                w.Key("description");
+                w.String("OpenWhisk");
+                w.Key("support");
+                w.StartObject();
+                w.Key("github");
+                w.String("https://github.com/apache/openwhisk/issues");
+                w.EndObject();
+                w.Key("api_paths");
+                w.StartArray();
+                w.String("/api/v1");
+                w.EndArray();
+                w.Key("limits");
+                w.StartObject();
+                w.Key("actions_per_minute");
+                w.Int64(l.invocations_per_minute);
+                w.Key("triggers_per_minute");
+                w.Int64(l.fires_per_minute);
+                w.Key("concurrent_actions");
+                w.Int64(l.concurrent_invocations);
+                w.Key("sequence_length");
+                w.Int64(l.sequence_max_length);
+                w.Key("min_action_duration");
+                w.Int64(config_.action_bounds.min_timeout_ms);
+                w.Key("max_action_duration");
+                w.Int64(config_.action_bounds.max_timeout_ms);
+                w.Key("min_action_memory");
+                w.Int64(config_.action_bounds.min_memory_mb * 1048576);
+                w.Key("max_action_memory");
+                w.Int64(config_.action_bounds.max_memory_mb * 1048576);
+                w.Key("min_action_logs");
+                w.Int64(config_.action_bounds.min_logs_mb * 1048576);
+                w.Key("max_action_logs");
+                w.Int64(config_.action_bounds.max_logs_mb * 1048576);
+                w.EndObject();
+                w.Key("runtimes");
+                RuntimesJson(manifest_, w);
+            } else {
+                w.Key("description");
+                w.String("OpenWhisk API");
+                w.Key("api_version");
+                w.String("1.0.0");
+                w.Key("api_version_path");
+                w.String("v1");
+                w.Key("build");
+                w.String("wisp");
+                w.Key("swagger_paths");
+                w.StartObject();
+                w.Key("ui");
+                w.String("/docs");
+                w.Key("api-docs");
+                w.String("/api/v1/api-docs");
+                w.EndObject();
+            }
+            w.EndObject();
+            return ReplyJson(call, 200, sb.GetString());
+        }
+
+        const std::string ns_prefix = common::Cat(kApiPrefix, "/namespaces");
+        if (path != ns_prefix && path.rfind(ns_prefix + "/", 0) != 0) {
+            return ReplyError(call, 404, "The requested resource could not be found.");
+        }
+
+        // Everything under /namespaces needs credentials.
+        auto identity = auth_.Authenticate(call->req.Header("authorization"));
+        if (!identity.ok()) return ReplyStatus(call, identity.status());
+        call->identity = *std::move(identity);
+
+        std::string_view rest = std::string_view(path).substr(ns_prefix.size());
+        if (!rest.empty()) rest.remove_prefix(1);  // the '/'
+        auto segs_views = common::Split(rest, '/');
+        for (auto s : segs_views) call->segs.emplace_back(s);
+        auto& segs = call->segs;
+        if (segs.empty() || (segs.size() == 1 && segs[0].empty())) return HandleNamespaces(call);
+
+        std::string ns =
+            segs[0] == common::kDefaultNamespace ? call->identity->namespace_name : segs[0];
+        if (segs.size() == 1) {
+            return ReplyError(call, 404, "The requested resource could not be found.");
+        }
+        const std::string& collection = segs[1];
+        std::vector<std::string> tail(segs.begin() + 2, segs.end());
+        if (collection == "limits" && tail.empty()) {
+            if (method != "GET" && method != "HEAD") {
+                return ReplyError(call, 405, "HTTP method not allowed, supported methods: GET");
+            }
+            if (auto st = CheckOwnNamespace(*call->identity, ns, ns); !st.ok()) {
+                return ReplyStatus(call, st);
+            }
+            return GetLimits(call);
+        }
+        if (collection == "activations") return HandleActivations(call, ns, tail);
+        if (auto type = CollectionType(collection)) return HandleCollection(call, *type, ns, tail);
+        return ReplyError(call, 404, "The requested resource could not be found.");
+    } catch (const std::exception& e) {
+        spdlog::error("[{}] {} {} failed: {}", call->tid, call->req.method, call->req.path,
+                      e.what());
+        if (!call->answered.load()) ReplyError(call, 500, "Internal server error");
+    }
+}
+
+}  // namespace wisp::controller

@@ -1,0 +1,566 @@
+// The Controller driven directly (no sockets) over an in-memory SQLite store and a fake
+// balancer that "runs" actions itself: routes, auth, entitlement, throttles, sequences, fires.
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include <rapidjson/document.h>
+#include <catch2/catch.hpp>
+
+#include <wisp/common/entity_json.hpp>
+#include <wisp/common/identity.hpp>
+#include <wisp/common/strings.hpp>
+#include <wisp/controller/controller.hpp>
+#include <wisp/loadbalancer/load_balancer.hpp>
+#include <wisp/store/artifact_store.hpp>
+
+#include "authenticator.hpp"
+#include "throttler.hpp"
+#include "timer_queue.hpp"
+
+namespace wisp::controller {
+namespace {
+
+using common::ActivationRecord;
+using common::JsonValue;
+
+/// Completes every activation on its own thread: the result is the arguments plus
+/// {"ran":"<action>"}, or an application error when the arguments hold "fail". Records are
+/// stored like the invoker does. `hold` keeps activations in flight until released.
+class FakeBalancer final : public loadbalancer::LoadBalancer {
+  public:
+    explicit FakeBalancer(store::ArtifactStore& store) : store_(store) {}
+    ~FakeBalancer() override { Shutdown(); }
+
+    absl::Status Publish(const loadbalancer::ActionPlacement& placement,
+                         wisp::v1::ActivationMessage msg,
+                         loadbalancer::ResultCallback on_result) override {
+        {
+            std::lock_guard lock(mu_);
+            ++in_flight_[msg.user().namespace_uuid()];
+            ++published_;
+            last_content_ = msg.content_json();
+        }
+        threads_.emplace_back(
+            [this, placement, msg = std::move(msg), cb = std::move(on_result)]() mutable {
+                {
+                    std::unique_lock lock(mu_);
+                    cv_.wait(lock, [&] { return !hold_; });
+                }
+                ActivationRecord rec;
+                rec.namespace_path = common::EntityPath({msg.user().namespace_name()});
+                rec.name = msg.action().name();
+                rec.subject = msg.user().subject();
+                rec.activation_id = common::ActivationId::Parse(msg.activation_id()).value();
+                rec.start_ms = 1000;
+                rec.end_ms = 1005;
+                if (!msg.cause().empty()) {
+                    rec.cause = common::ActivationId::Parse(msg.cause()).value();
+                }
+                rec.annotations.Set("path", JsonValue::String(placement.fqn));
+                const std::string content = msg.content_json();
+                if (content.find("\"fail\"") != std::string::npos) {
+                    rec.response = common::ActivationResponse::Error(
+                        common::ActivationStatus::kApplicationError, "failed on purpose");
+                } else {
+                    auto params = common::Parameters::FromObjectJson(content).value();
+                    params.Set("ran", JsonValue::String(msg.action().name()));
+                    rec.response.result = JsonValue::Parse(params.ToObjectJson()).value();
+                }
+                (void)store_.PutActivation(rec);
+                {
+                    std::lock_guard lock(mu_);
+                    --in_flight_[msg.user().namespace_uuid()];
+                }
+                if (cb) {
+                    loadbalancer::ActivationResult r;
+                    r.activation_id = msg.activation_id();
+                    r.record = rec;
+                    cb(std::move(r));
+                }
+            });
+        return absl::OkStatus();
+    }
+    int64_t ActiveActivationsFor(std::string_view uuid) const override {
+        std::lock_guard lock(mu_);
+        auto it = in_flight_.find(std::string(uuid));
+        return it == in_flight_.end() ? 0 : it->second;
+    }
+    int64_t TotalActiveActivations() const override {
+        std::lock_guard lock(mu_);
+        int64_t n = 0;
+        for (auto& [k, v] : in_flight_) n += v;
+        return n;
+    }
+    std::vector<loadbalancer::InvokerHealthInfo> InvokerHealth() const override {
+        return {{"invoker0", "up"}};
+    }
+    void Shutdown() override {
+        Release();
+        for (auto& t : threads_) {
+            if (t.joinable()) t.join();
+        }
+        threads_.clear();
+    }
+    void Hold() {
+        std::lock_guard lock(mu_);
+        hold_ = true;
+    }
+    void Release() {
+        std::lock_guard lock(mu_);
+        hold_ = false;
+        cv_.notify_all();
+    }
+    int published() const {
+        std::lock_guard lock(mu_);
+        return published_;
+    }
+    std::string last_content() const {
+        std::lock_guard lock(mu_);
+        return last_content_;
+    }
+
+  private:
+    store::ArtifactStore& store_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    bool hold_ = false;
+    int published_ = 0;
+    std::string last_content_;
+    std::map<std::string, int64_t> in_flight_;
+    std::vector<std::thread> threads_;
+};
+
+struct Fixture {
+    std::unique_ptr<store::ArtifactStore> store;
+    std::unique_ptr<FakeBalancer> balancer;
+    common::ManualClock clock;
+    std::unique_ptr<Controller> controller;
+    const std::string guest = std::string(common::kGuestAuth);
+
+    explicit Fixture(ControllerConfig config = {}) {
+        store = store::OpenArtifactStore("sqlite::memory:").value();
+        common::Subject guest_subject;
+        guest_subject.subject = "guest";
+        guest_subject.namespaces.push_back(
+            {"guest", common::AuthKey::Parse(common::kGuestAuth).value()});
+        REQUIRE(store->PutSubject(guest_subject, "").ok());
+        common::Subject other;
+        other.subject = "other";
+        other.namespaces.push_back({"other", common::AuthKey::Parse(common::kSystemAuth).value()});
+        REQUIRE(store->PutSubject(other, "").ok());
+        balancer = std::make_unique<FakeBalancer>(*store);
+        clock.Set(1795000000000);
+        controller = std::make_unique<Controller>(
+            *store, *balancer, common::RuntimeManifest::BuiltIn(), clock, std::move(config));
+    }
+    ~Fixture() {
+        controller->Shutdown();
+        balancer->Shutdown();
+    }
+
+    HttpResponse Send(std::string method, std::string target, std::string body = "",
+                      std::string auth = "default") {
+        HttpRequest req;
+        req.method = std::move(method);
+        req.target = target;
+        REQUIRE(ParseTarget(target, req.path, req.query));
+        if (auth == "default") auth = guest;
+        if (!auth.empty()) {
+            req.headers.emplace_back("authorization", "Basic " + Base64Encode(auth));
+        }
+        if (!body.empty() && body[0] == '{') {
+            req.headers.emplace_back("content-type", "application/json");
+        }
+        req.body = std::move(body);
+        std::promise<HttpResponse> p;
+        auto f = p.get_future();
+        controller->Handle(std::move(req), [&p](HttpResponse r) { p.set_value(std::move(r)); });
+        REQUIRE(f.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+        return f.get();
+    }
+};
+
+rapidjson::Document Parse(const std::string& s) {
+    rapidjson::Document d;
+    d.Parse(s.c_str());
+    REQUIRE_FALSE(d.HasParseError());
+    return d;
+}
+
+std::string ErrorOf(const HttpResponse& r) {
+    auto d = Parse(r.body);
+    REQUIRE(d.IsObject());
+    REQUIRE(d.HasMember("error"));
+    REQUIRE(d.HasMember("code"));
+    return d["error"].GetString();
+}
+
+const char* kAction = R"({"exec":{"kind":"python:3","code":"def main(a): return a"}})";
+constexpr const char* kNs = "/api/v1/namespaces/_";
+
+}  // namespace
+
+TEST_CASE("controller: authentication and entitlement", "[controller]") {
+    Fixture f;
+    auto r = f.Send("GET", common::Cat(kNs, "/actions"), "", "");
+    CHECK(r.status == 401);
+    CHECK(ErrorOf(r) ==
+          "The resource requires authentication, which was not supplied with the request");
+    CHECK(r.Header("WWW-Authenticate") == "Basic realm=\"OpenWhisk secure realm\"");
+    CHECK(r.Header("Access-Control-Allow-Origin") == "*");
+    CHECK(!r.Header("X-Request-ID").empty());
+
+    std::string bad = f.guest;
+    bad.back() = bad.back() == 'x' ? 'y' : 'x';
+    r = f.Send("GET", common::Cat(kNs, "/actions"), "", bad);
+    CHECK(r.status == 401);
+    CHECK(ErrorOf(r) == "The supplied authentication is invalid");
+
+    r = f.Send("GET", "/api/v1/namespaces");
+    CHECK(r.status == 200);
+    CHECK(r.body == R"(["guest"])");
+
+    r = f.Send("PUT", "/api/v1/namespaces/other/actions/x", kAction);
+    CHECK(r.status == 403);
+    CHECK(ErrorOf(r) == "The supplied authentication is not authorized to access 'other/x'.");
+    r = f.Send("GET", "/api/v1/namespaces/other/triggers");
+    CHECK(r.status == 403);
+}
+
+TEST_CASE("controller: action CRUD, conflicts and lists", "[controller]") {
+    Fixture f;
+    auto r = f.Send("PUT", common::Cat(kNs, "/actions/hello"), kAction);
+    REQUIRE(r.status == 200);
+    auto d = Parse(r.body);
+    CHECK(std::string(d["exec"]["kind"].GetString()) == "python:3.11");
+    CHECK(std::string(d["version"].GetString()) == "0.0.1");
+
+    r = f.Send("PUT", common::Cat(kNs, "/actions/hello"), kAction);
+    CHECK(r.status == 409);
+    CHECK(ErrorOf(r) == "resource already exists");
+    r = f.Send("PUT", common::Cat(kNs, "/actions/hello?overwrite=true"), kAction);
+    CHECK(r.status == 200);
+    CHECK(std::string(Parse(r.body)["version"].GetString()) == "0.0.2");
+
+    r = f.Send("PUT", common::Cat(kNs, "/triggers/hello"), "{}");
+    CHECK(r.status == 409);
+    CHECK(ErrorOf(r) == "Resource by this name exists but is not in this collection.");
+
+    r = f.Send("GET", common::Cat(kNs, "/actions/hello?code=false"));
+    CHECK(r.status == 200);
+    CHECK_FALSE(Parse(r.body)["exec"].HasMember("code"));
+
+    r = f.Send("GET", common::Cat(kNs, "/actions?"));
+    CHECK(r.status == 200);
+    CHECK(Parse(r.body).Size() == 1);
+    r = f.Send("GET", common::Cat(kNs, "/actions?count=true"));
+    CHECK(r.body == R"({"actions":1})");
+    r = f.Send("GET", common::Cat(kNs, "/actions?limit=201"));
+    CHECK(r.status == 400);
+    CHECK(ErrorOf(r) == "The value '201' is not in the range of 0 to 200 for actions.");
+
+    r = f.Send("PUT", common::Cat(kNs, "/actions/big"),
+               R"({"exec":{"kind":"python:3","code":"x"},"limits":{"memory":1024}})");
+    CHECK(r.status == 400);
+    CHECK(ErrorOf(r) == "memory size 1024 MB exceeds allowed threshold of 512 MB");
+    r = f.Send("PUT", common::Cat(kNs, "/actions/bad"),
+               R"({"exec":{"kind":"cobol:1","code":"x"}})");
+    CHECK(r.status == 400);
+    r = f.Send("PUT", common::Cat(kNs, "/actions/bad"), "{not json");
+    CHECK(r.status == 400);
+
+    r = f.Send("PATCH", common::Cat(kNs, "/actions/hello"));
+    CHECK(r.status == 405);
+    r = f.Send("GET", common::Cat(kNs, "/actions/nothere"));
+    CHECK(r.status == 404);
+    CHECK(ErrorOf(r) == "The requested resource does not exist.");
+
+    r = f.Send("DELETE", common::Cat(kNs, "/actions/hello"));
+    CHECK(r.status == 200);
+    r = f.Send("DELETE", common::Cat(kNs, "/actions/hello"));
+    CHECK(r.status == 404);
+}
+
+TEST_CASE("controller: invoke blocking, non-blocking, result, errors", "[controller]") {
+    Fixture f;
+    REQUIRE(
+        f.Send("PUT", common::Cat(kNs, "/actions/echo"),
+               R"({"exec":{"kind":"python:3","code":"x"},"parameters":[{"key":"p","value":1}]})")
+            .status == 200);
+    auto r = f.Send("POST", common::Cat(kNs, "/actions/echo?blocking=true"), R"({"q":2})");
+    REQUIRE(r.status == 200);
+    auto d = Parse(r.body);
+    CHECK(std::string(d["response"]["status"].GetString()) == "success");
+    CHECK(d["response"]["result"]["p"].GetInt() == 1);
+    CHECK(d["response"]["result"]["q"].GetInt() == 2);
+    CHECK(r.Header("x-openwhisk-activation-id") == d["activationId"].GetString());
+
+    r = f.Send("POST", common::Cat(kNs, "/actions/echo?blocking=true&result=true"), R"({"p":3})");
+    CHECK(r.status == 200);
+    CHECK(r.body == R"({"p":3,"ran":"echo"})");
+
+    r = f.Send("POST", common::Cat(kNs, "/actions/echo"));  // no body, no content type
+    CHECK(r.status == 202);
+    CHECK(Parse(r.body).HasMember("activationId"));
+
+    r = f.Send("POST", common::Cat(kNs, "/actions/echo?blocking=true"), R"({"fail":1})");
+    CHECK(r.status == 502);
+    CHECK_FALSE(Parse(r.body).HasMember("code"));
+
+    r = f.Send("POST", common::Cat(kNs, "/actions/echo?blocking=true&timeout=0"));
+    CHECK(r.status == 400);
+    CHECK(ErrorOf(r) == "Timeout must be number of milliseconds up to 60000.");
+
+    r = f.Send("POST", common::Cat(kNs, "/actions/echo"), std::string(1048577, ' '));
+    CHECK(r.status == 413);
+    CHECK(ErrorOf(r) == "Request larger than allowed: 1048577 > 1048576 bytes.");
+
+    r = f.Send("POST", common::Cat(kNs, "/actions/echo"), "[1,");
+    CHECK(r.status == 400);
+
+    // A blocking invoke that outlives its wait answers 202 with the id.
+    f.balancer->Hold();
+    r = f.Send("POST", common::Cat(kNs, "/actions/echo?blocking=true&timeout=50"));
+    CHECK(r.status == 202);
+    CHECK(Parse(r.body).HasMember("activationId"));
+    f.balancer->Release();
+}
+
+TEST_CASE("controller: throttles answer 429 with OpenWhisk's texts", "[controller]") {
+    ControllerConfig config;
+    config.system_limits.invocations_per_minute = 2;
+    config.system_limits.concurrent_invocations = 1;
+    config.system_limits.fires_per_minute = 1;
+    Fixture f(config);
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/a"), kAction).status == 200);
+    f.balancer->Hold();
+    CHECK(f.Send("POST", common::Cat(kNs, "/actions/a")).status == 202);
+    auto r = f.Send("POST", common::Cat(kNs, "/actions/a"));
+    CHECK(r.status == 429);
+    CHECK(ErrorOf(r) == "Too many concurrent requests in flight (count: 1, allowed: 1).");
+    f.balancer->Release();
+    f.balancer->Shutdown();  // joins: nothing in flight now
+    r = f.Send("POST", common::Cat(kNs, "/actions/a"));
+    CHECK(r.status == 429);
+    CHECK(ErrorOf(r) == "Too many requests in the last minute (count: 3, allowed: 2).");
+    f.clock.Advance(60000);  // a new calendar minute
+    CHECK(f.Send("POST", common::Cat(kNs, "/actions/a")).status == 202);
+
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/triggers/t"), "{}").status == 200);
+    CHECK(f.Send("POST", common::Cat(kNs, "/triggers/t")).status == 204);  // no rule
+    r = f.Send("POST", common::Cat(kNs, "/triggers/t"));
+    CHECK(r.status == 429);
+    CHECK(ErrorOf(r) == "Too many requests in the last minute (count: 2, allowed: 1).");
+    auto metrics = f.Send("GET", "/metrics", "", "");
+    CHECK(metrics.body.find("wisp_throttled_requests_total{reason=\"fires\"} 1") !=
+          std::string::npos);
+    CHECK(metrics.body.find("wisp_throttled_requests_total{reason=\"rate\"} 1") !=
+          std::string::npos);
+}
+
+TEST_CASE("controller: sequence pipes results and records component ids", "[controller]") {
+    Fixture f;
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/a"), kAction).status == 200);
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/b"), kAction).status == 200);
+    auto r = f.Send("PUT", common::Cat(kNs, "/actions/s"),
+                    R"({"exec":{"kind":"sequence","components":["/_/a","/_/b","/guest/a"]}})");
+    REQUIRE(r.status == 200);
+    r = f.Send("PUT", common::Cat(kNs, "/actions/s2"),
+               R"({"exec":{"kind":"sequence","components":["/_/missing"]}})");
+    CHECK(r.status == 400);
+    CHECK(ErrorOf(r) == "Sequence component does not exist.");
+
+    r = f.Send("POST", common::Cat(kNs, "/actions/s?blocking=true"), R"({"x":1})");
+    REQUIRE(r.status == 200);
+    auto d = Parse(r.body);
+    CHECK(d["logs"].Size() == 3);
+    CHECK(d["response"]["result"]["x"].GetInt() == 1);
+    CHECK(std::string(d["response"]["result"]["ran"].GetString()) == "a");  // the last one
+    CHECK(f.balancer->published() == 3);
+    // The sequence's record is stored; components carry it as their cause.
+    const std::string seq_id = d["activationId"].GetString();
+    r = f.Send("GET", common::Cat(kNs, "/activations/", seq_id));
+    CHECK(r.status == 200);
+    r = f.Send("GET", common::Cat(kNs, "/activations/", d["logs"][0].GetString()));
+    REQUIRE(r.status == 200);
+    CHECK(std::string(Parse(r.body)["cause"].GetString()) == seq_id);
+}
+
+TEST_CASE("controller: trigger fire runs active rules with merged parameters", "[controller]") {
+    Fixture f;
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/a"), kAction).status == 200);
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/b"), kAction).status == 200);
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/triggers/t"),
+                   R"({"parameters":[{"key":"k","value":"trigger"},{"key":"t","value":1}]})")
+                .status == 200);
+    auto r = f.Send("PUT", common::Cat(kNs, "/rules/r1"), R"({"trigger":"/_/t","action":"/_/a"})");
+    REQUIRE(r.status == 200);
+    CHECK(std::string(Parse(r.body)["status"].GetString()) == "active");
+    REQUIRE(
+        f.Send("PUT", common::Cat(kNs, "/rules/r2"), R"({"trigger":"/_/t","action":"/guest/b"})")
+            .status == 200);
+    r = f.Send("PUT", common::Cat(kNs, "/rules/r3"), R"({"trigger":"/_/nope","action":"/_/a"})");
+    CHECK(r.status == 400);
+    CHECK(ErrorOf(r) == "trigger /guest/nope does not exist");
+
+    r = f.Send("POST", common::Cat(kNs, "/triggers/t"), R"({"k":"body"})");
+    REQUIRE(r.status == 202);
+    const std::string fire_id = Parse(r.body)["activationId"].GetString();
+    f.balancer->Shutdown();  // both rule activations finished
+    auto content = Parse(f.balancer->last_content());
+    CHECK(std::string(content["k"].GetString()) == "body");
+    CHECK(content["t"].GetInt() == 1);
+    CHECK(content.HasMember("__ow_headers"));
+    r = f.Send("GET", common::Cat(kNs, "/activations/", fire_id));
+    REQUIRE(r.status == 200);
+    auto rec = Parse(r.body);
+    CHECK(rec["logs"].Size() == 2);
+    CHECK_FALSE(rec.HasMember("end"));
+
+    // Disabled rules: nothing to run -> 204.
+    CHECK(f.Send("POST", common::Cat(kNs, "/rules/r1"), R"({"status":"inactive"})").body == "OK");
+    CHECK(f.Send("POST", common::Cat(kNs, "/rules/r2"), R"({"status":"inactive"})").status == 200);
+    r = f.Send("GET", common::Cat(kNs, "/rules/r2"));
+    CHECK(std::string(Parse(r.body)["status"].GetString()) == "inactive");
+    CHECK(f.Send("POST", common::Cat(kNs, "/triggers/t")).status == 204);
+
+    r = f.Send("DELETE", common::Cat(kNs, "/rules/r1"));
+    CHECK(r.status == 200);
+    r = f.Send("GET", common::Cat(kNs, "/triggers/t"));
+    CHECK(Parse(r.body)["rules"].MemberCount() == 1);
+}
+
+TEST_CASE("controller: packages, bindings and shared packages", "[controller]") {
+    Fixture f;
+    const std::string other(common::kSystemAuth);
+    REQUIRE(f.Send("PUT", "/api/v1/namespaces/_/packages/utils",
+                   R"({"publish":true,"parameters":[{"key":"from","value":"pkg"}]})", other)
+                .status == 200);
+    REQUIRE(f.Send("PUT", "/api/v1/namespaces/_/actions/utils/echo", kAction, other).status == 200);
+    REQUIRE(f.Send("PUT", "/api/v1/namespaces/_/packages/private", "{}", other).status == 200);
+
+    // Shared: readable and invocable by guest; private: not.
+    auto r = f.Send("GET", "/api/v1/namespaces/other/packages/utils");
+    REQUIRE(r.status == 200);
+    CHECK(Parse(r.body)["actions"].Size() == 1);
+    CHECK(f.Send("GET", "/api/v1/namespaces/other/packages/private").status == 403);
+    r = f.Send("GET", "/api/v1/namespaces/other/packages");
+    CHECK(Parse(r.body).Size() == 1);
+
+    r = f.Send(
+        "PUT", common::Cat(kNs, "/packages/mine"),
+        R"({"binding":{"namespace":"other","name":"utils"},"parameters":[{"key":"b","value":2}]})");
+    REQUIRE(r.status == 200);
+    r = f.Send("POST", common::Cat(kNs, "/actions/mine/echo?blocking=true&result=true"), "{}");
+    REQUIRE(r.status == 200);
+    auto d = Parse(r.body);
+    CHECK(std::string(d["from"].GetString()) == "pkg");
+    CHECK(d["b"].GetInt() == 2);
+    r = f.Send("PUT", common::Cat(kNs, "/actions/mine/x"), kAction);
+    CHECK(r.status == 400);
+    CHECK(ErrorOf(r) == "Operation not permitted on package binding.");
+    r = f.Send("PUT", common::Cat(kNs, "/packages/b2"),
+               R"({"binding":{"namespace":"other","name":"nothing"}})");
+    CHECK(r.status == 400);
+    CHECK(ErrorOf(r) == "Binding references a package that does not exist.");
+
+    r = f.Send("DELETE", "/api/v1/namespaces/_/packages/utils", "", other);
+    CHECK(r.status == 409);
+    CHECK(ErrorOf(r) ==
+          "Package not empty (contains 1 entities). Set force param or delete package contents.");
+    CHECK(f.Send("DELETE", "/api/v1/namespaces/_/packages/utils?force=true", "", other).status ==
+          200);
+}
+
+TEST_CASE("controller: activation list filters", "[controller]") {
+    Fixture f;
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/a"), kAction).status == 200);
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/b"), kAction).status == 200);
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(f.Send("POST", common::Cat(kNs, "/actions/a?blocking=true")).status == 200);
+    }
+    REQUIRE(f.Send("POST", common::Cat(kNs, "/actions/b?blocking=true")).status == 200);
+    CHECK(f.Send("GET", common::Cat(kNs, "/activations?count=true")).body ==
+          R"({"activations":4})");
+    CHECK(f.Send("GET", common::Cat(kNs, "/activations?count=true&name=a")).body ==
+          R"({"activations":3})");
+    CHECK(Parse(f.Send("GET", common::Cat(kNs, "/activations?limit=2&skip=1")).body).Size() == 2);
+    CHECK(f.Send("GET", common::Cat(kNs, "/activations?count=true&docs=true")).status == 400);
+    CHECK(f.Send("GET", common::Cat(kNs, "/activations/nothex")).status == 400);
+    CHECK(f.Send("GET", common::Cat(kNs, "/activations/0123456789abcdef0123456789abcdef")).status ==
+          404);
+}
+
+TEST_CASE("controller: web actions run as the owner with __ow_ fields", "[controller]") {
+    Fixture f;
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/web"),
+                   R"({"exec":{"kind":"python:3","code":"x"},)"
+                   R"("annotations":[{"key":"web-export","value":true}]})")
+                .status == 200);
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/hidden"), kAction).status == 200);
+    auto r = f.Send("GET", "/api/v1/web/guest/default/web.json/some/path?x=1", "", "");
+    REQUIRE(r.status == 200);
+    auto d = Parse(r.body);
+    CHECK(std::string(d["x"].GetString()) == "1");
+    CHECK(std::string(d["__ow_method"].GetString()) == "get");
+    CHECK(std::string(d["__ow_path"].GetString()) == "/some/path");
+    CHECK_FALSE(d.HasMember("__ow_user"));
+    CHECK_FALSE(r.Header("x-openwhisk-activation-id").empty());
+    r = f.Send("POST", "/api/v1/web/guest/default/web.json", R"({"y":2})");
+    REQUIRE(r.status == 200);
+    d = Parse(r.body);
+    CHECK(d["y"].GetInt() == 2);
+    CHECK(std::string(d["__ow_user"].GetString()) == "guest");
+    CHECK(f.Send("GET", "/api/v1/web/guest/default/hidden.json", "", "").status == 404);
+    CHECK(f.Send("GET", "/api/v1/web/nobody/default/web.json", "", "").status == 404);
+}
+
+TEST_CASE("controller: meta routes", "[controller]") {
+    Fixture f;
+    CHECK(f.Send("GET", "/ping", "", "").body == "pong");
+    auto d = Parse(f.Send("GET", "/api/v1", "", "").body);
+    CHECK(std::string(d["api_version"].GetString()) == "1.0.0");
+    d = Parse(f.Send("GET", "/", "", "").body);
+    CHECK(d["runtimes"].HasMember("python"));
+    CHECK(f.Send("GET", "/invokers", "", "").body == R"({"invoker0":"up"})");
+    CHECK(f.Send("GET", "/nowhere", "", "").status == 404);
+    auto limits = Parse(f.Send("GET", common::Cat(kNs, "/limits")).body);
+    CHECK(limits["invocationsPerMinute"].GetInt() == 60);
+    CHECK(std::string(limits["maxParameterSize"].GetString()) == "1048576 B");
+}
+
+TEST_CASE("controller: building blocks", "[controller]") {
+    CHECK(Base64Encode("guest:key") == "Z3Vlc3Q6a2V5");
+    CHECK(Base64Decode("Z3Vlc3Q6a2V5").value() == "guest:key");
+    CHECK_FALSE(Base64Decode("Z3V!").has_value());
+    CHECK_FALSE(ParseBasicAuthorization("Bearer xyz").has_value());
+    CHECK(ParseBasicAuthorization("Basic " + Base64Encode(std::string(common::kGuestAuth)))
+              .has_value());
+
+    RateThrottler t;
+    CHECK(t.Check("ns", 2, 0).ok());
+    CHECK(t.Check("ns", 2, 1).ok());
+    CHECK_FALSE(t.Check("ns", 2, 2).ok());
+    CHECK(t.Check("ns", 2, 60000).ok());
+    CHECK(CheckConcurrency(0, 1).ok());
+    CHECK_FALSE(CheckConcurrency(1, 1).ok());
+
+    TimerQueue q;
+    std::promise<void> fired;
+    q.Schedule(std::chrono::milliseconds(1), [&] { fired.set_value(); });
+    CHECK(fired.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+    std::atomic<int> cancelled{0};
+    auto id = q.Schedule(std::chrono::hours(1), [&] { ++cancelled; });
+    CHECK(q.Cancel(id));
+    CHECK_FALSE(q.Cancel(id));
+    std::atomic<int> at_stop{0};
+    q.Schedule(std::chrono::hours(1), [&] { ++at_stop; });
+    q.Stop();
+    CHECK(at_stop == 1);
+    CHECK(cancelled == 0);
+}
+
+}  // namespace wisp::controller

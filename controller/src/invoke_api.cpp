@@ -1,0 +1,600 @@
+// Activations: action invoke (wire §1.4), sequences (§3), trigger fire (§4).
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
+
+#include <wisp/common/json.hpp>
+#include <wisp/common/status.hpp>
+#include <wisp/common/strings.hpp>
+
+#include "api.hpp"
+
+namespace wisp::controller {
+
+namespace {
+
+using common::ActivationRecord;
+using common::ActivationStatus;
+using common::FullyQualifiedName;
+using common::JsonValue;
+using common::Parameters;
+
+constexpr int kMaxSequenceDepth = 50;
+
+bool QueryIsTrue(const HttpRequest& req, std::string_view name) {
+    auto v = req.Query(name);
+    return v && *v == "true";
+}
+
+/// The invoke or fire body: empty -> nullopt; a JSON object or array; else 400.
+absl::StatusOr<std::optional<JsonValue>> ParseArgumentBody(const std::string& body) {
+    if (common::Trim(body).empty()) return std::optional<JsonValue>();
+    auto v = JsonValue::Parse(body);
+    if (!v.ok()) return v.status();
+    if (!v->IsObject() && !v->IsArray()) {
+        return absl::InvalidArgumentError(
+            "The request content was malformed:\nexpected a JSON object");
+    }
+    return std::optional<JsonValue>(*std::move(v));
+}
+
+/// `params` overlaid by the members of `args` (an object); an array passes through as is.
+std::string MergeArguments(const Parameters& params, const std::optional<JsonValue>& args) {
+    if (!args) return params.ToObjectJson();
+    if (!args->IsObject()) return args->text();
+    auto overrides = Parameters::FromObjectJson(args->text());
+    if (!overrides.ok()) return args->text();
+    return params.Merge(*overrides).ToObjectJson();
+}
+
+/// The parameters an action's arguments start from (a sequence's `_actions` stays out).
+Parameters ArgumentParams(const common::Action& a) {
+    if (!std::holds_alternative<common::SequenceExec>(a.exec)) return a.parameters;
+    Parameters p = a.parameters;
+    p.Remove("_actions");
+    return p;
+}
+
+bool IsBlackboxToPull(const common::Action& a, const common::RuntimeManifest& m) {
+    const auto* bb = std::get_if<common::BlackboxExec>(&a.exec);
+    return bb != nullptr && m.FindBlackbox(bb->image) == nullptr;
+}
+
+void FillIdentity(const common::Identity& who, wisp::v1::Identity& out) {
+    out.set_subject(who.subject);
+    out.set_namespace_name(who.namespace_name);
+    out.set_namespace_uuid(who.auth.uuid);
+    out.mutable_auth()->set_uuid(who.auth.uuid);
+    out.mutable_auth()->set_key(who.auth.key);
+    for (auto r : who.rights) {
+        switch (r) {
+            case common::Privilege::kRead:
+                out.add_rights("READ");
+                break;
+            case common::Privilege::kPut:
+                out.add_rights("PUT");
+                break;
+            case common::Privilege::kDelete:
+                out.add_rights("DELETE");
+                break;
+            case common::Privilege::kActivate:
+                out.add_rights("ACTIVATE");
+                break;
+            case common::Privilege::kReject:
+                out.add_rights("REJECT");
+                break;
+        }
+    }
+    auto* l = out.mutable_limits();
+    if (who.limits.invocations_per_minute) {
+        l->set_invocations_per_minute(*who.limits.invocations_per_minute);
+    }
+    if (who.limits.concurrent_invocations) {
+        l->set_concurrent_invocations(*who.limits.concurrent_invocations);
+    }
+    if (who.limits.fires_per_minute) l->set_fires_per_minute(*who.limits.fires_per_minute);
+    if (who.limits.store_activations) l->set_store_activations(*who.limits.store_activations);
+    if (who.limits.allowed_kinds) {
+        for (const auto& k : *who.limits.allowed_kinds) l->add_allowed_kinds(k);
+    }
+}
+
+int HttpStatusForRecord(const ActivationRecord& r) {
+    switch (r.response.status) {
+        case ActivationStatus::kSuccess:
+            return 200;
+        case ActivationStatus::kApplicationError:
+        case ActivationStatus::kDeveloperError:
+            return 502;
+        case ActivationStatus::kWhiskError:
+            return 500;
+    }
+    return 500;
+}
+
+/// Keys of the body that override defined parameters of a `final` action.
+bool OverridesFinal(const common::Action& a, const std::optional<JsonValue>& args) {
+    if (!args || !args->IsObject() || !a.annotations.IsTruthy("final")) return false;
+    auto given = Parameters::FromObjectJson(args->text());
+    if (!given.ok()) return false;
+    for (const auto& p : given->items()) {
+        if (a.parameters.Find(p.key) != nullptr) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+// ---- throttles -------------------------------------------------------------------------------
+
+absl::Status Api::CheckInvokeThrottles(const common::Identity& who) {
+    const auto& sys = config_.system_limits;
+    const int64_t per_minute =
+        who.limits.invocations_per_minute.value_or(sys.invocations_per_minute);
+    if (auto st = invoke_rate_.Check(who.namespace_name, per_minute, clock_.NowMs()); !st.ok()) {
+        metrics_.CountThrottled("rate");
+        return st;
+    }
+    const int64_t concurrent =
+        who.limits.concurrent_invocations.value_or(sys.concurrent_invocations);
+    if (auto st = CheckConcurrency(balancer_.ActiveActivationsFor(who.auth.uuid), concurrent);
+        !st.ok()) {
+        metrics_.CountThrottled("concurrency");
+        return st;
+    }
+    return absl::OkStatus();
+}
+
+// ---- Activate --------------------------------------------------------------------------------
+
+void Api::Activate(ActivateRequest req, ActivateDone done) {
+    const common::Action& action = req.resolved.action;
+    const common::ActivationId id =
+        req.activation_id ? *req.activation_id : common::ActivationId::Generate();
+
+    wisp::v1::ActivationMessage msg;
+    msg.mutable_transid()->set_id(req.tid);
+    msg.mutable_transid()->set_start_ms(req.received_ms);
+    auto* ref = msg.mutable_action();
+    ref->set_path(action.namespace_path.ToString());
+    ref->set_name(action.name);
+    ref->set_version(action.version.ToString());
+    ref->set_binding(req.resolved.binding);
+    FillIdentity(req.user, *msg.mutable_user());
+    msg.set_activation_id(id.str());
+    msg.mutable_root_controller_index()->set_as_string(config_.controller_id);
+    msg.set_blocking(req.blocking);
+    msg.set_content_json(req.content_json);
+    for (auto& k : action.parameters.InitKeys()) msg.add_init_args(k);
+    if (req.cause) msg.set_cause(req.cause->str());
+    msg.set_wait_start_ms(req.received_ms);
+
+    loadbalancer::ActionPlacement placement;
+    placement.memory_mb = action.limits.memory_mb;
+    placement.fqn = action.Fqn().DocId();
+    placement.blackbox = IsBlackboxToPull(action, manifest_);
+    placement.timeout = std::chrono::milliseconds(action.limits.timeout_ms);
+
+    if (!req.blocking) {
+        auto st = balancer_.Publish(placement, std::move(msg), nullptr);
+        ActivateOutcome out;
+        out.status = st;
+        out.activation_id = id;
+        done(std::move(out));
+        return;
+    }
+
+    struct Wait {
+        std::atomic<bool> finished{false};
+        TimerQueue::TimerId timer = 0;
+        ActivateDone done;
+        common::ActivationId id;
+        std::string ns;
+    };
+    auto wait = std::make_shared<Wait>();
+    wait->done = std::move(done);
+    wait->id = id;
+    wait->ns = req.user.namespace_name;
+
+    auto finish = [wait](std::optional<ActivationRecord> record, absl::Status st) {
+        if (wait->finished.exchange(true)) return;
+        ActivateOutcome out;
+        out.status = std::move(st);
+        out.activation_id = wait->id;
+        out.record = std::move(record);
+        auto done = std::move(wait->done);
+        done(std::move(out));
+    };
+
+    wait->timer = timers_.Schedule(req.wait, [finish] { finish(std::nullopt, absl::OkStatus()); });
+
+    auto on_result = [this, wait, finish](loadbalancer::ActivationResult result) {
+        timers_.Cancel(wait->timer);
+        if (!result.status.ok()) {
+            // Forced completion or shutdown: the caller gets the id (202) and may poll.
+            spdlog::warn("activation {} has no result: {}", wait->id.str(),
+                         common::MessageOf(result.status));
+            return finish(std::nullopt, absl::OkStatus());
+        }
+        if (!result.record_in_store) return finish(std::move(result.record), absl::OkStatus());
+        // The ack was too large for the bus: the invoker stores the record after completion.
+        std::shared_ptr<std::function<void(int)>> poll =
+            std::make_shared<std::function<void(int)>>();
+        *poll = [this, wait, finish, poll](int attempt) {
+            if (wait->finished.load()) return;
+            auto rec = store_.GetActivation(wait->ns, wait->id);
+            if (rec.ok()) return finish(*std::move(rec), absl::OkStatus());
+            if (attempt >= 40) return finish(std::nullopt, absl::OkStatus());
+            timers_.Schedule(std::chrono::milliseconds(50 * (attempt + 1)),
+                             [poll, attempt] { (*poll)(attempt + 1); });
+        };
+        (*poll)(0);
+    };
+
+    auto st = balancer_.Publish(placement, std::move(msg), std::move(on_result));
+    if (!st.ok()) {
+        timers_.Cancel(wait->timer);
+        finish(std::nullopt, st);
+    }
+}
+
+// ---- sequences -------------------------------------------------------------------------------
+
+void Api::RunSequence(ActivateRequest req, int depth, ActivateDone done) {
+    const common::Action& seq_action = req.resolved.action;
+    const auto& seq = std::get<common::SequenceExec>(seq_action.exec);
+    struct State {
+        ActivationRecord rec;
+        std::vector<FullyQualifiedName> components;
+        common::Identity user;
+        std::string tid;
+        int64_t received_ms = 0;
+        int depth = 0;
+        std::string payload;
+        int64_t total_duration = 0;
+        std::atomic<bool> answered{false};
+        TimerQueue::TimerId timer = 0;
+        ActivateDone done;
+        bool store = true;
+    };
+    auto s = std::make_shared<State>();
+    s->components = seq.components;
+    s->user = req.user;
+    s->tid = req.tid;
+    s->received_ms = req.received_ms;
+    s->depth = depth;
+    s->payload = req.content_json;
+    s->done = std::move(done);
+    s->store = req.user.limits.store_activations.value_or(true);
+    auto& rec = s->rec;
+    rec.namespace_path = common::EntityPath({req.user.namespace_name});
+    rec.name = seq_action.name;
+    rec.subject = req.user.subject;
+    rec.activation_id = req.activation_id ? *req.activation_id : common::ActivationId::Generate();
+    rec.start_ms = clock_.NowMs();
+    rec.cause = req.cause;
+    rec.version = seq_action.version;
+    rec.publish = false;
+    if (depth == 0) rec.annotations.Set("topmost", JsonValue::Bool(true));
+    rec.annotations.Set("path", JsonValue::String(seq_action.Fqn().DocId()));
+    rec.annotations.Set("kind", JsonValue::String(common::kSequenceKind));
+    {
+        rapidjson::StringBuffer sb;
+        common::JsonWriter w(sb);
+        common::WriteLimits(w, seq_action.limits);
+        rec.annotations.Set("limits", JsonValue::Parse(sb.GetString()).value());
+    }
+    rec.annotations.Set("waitTime",
+                        JsonValue::Number(std::max<int64_t>(0, rec.start_ms - req.received_ms)));
+    if (!req.resolved.binding.empty()) {
+        rec.annotations.Set("binding", JsonValue::String(req.resolved.binding));
+    }
+
+    auto answer = [s](bool with_record) {
+        if (s->answered.exchange(true)) return;
+        ActivateOutcome out;
+        out.activation_id = s->rec.activation_id;
+        if (with_record) out.record = s->rec;
+        auto done = std::move(s->done);
+        done(std::move(out));
+    };
+    if (req.blocking) {
+        s->timer = timers_.Schedule(req.wait, [answer] { answer(false); });
+    } else {
+        answer(false);
+    }
+
+    auto finish = [this, s, answer](std::optional<common::ActivationResponse> failure) {
+        if (failure) s->rec.response = std::move(*failure);
+        s->rec.end_ms = clock_.NowMs();
+        s->rec.duration_ms = s->total_duration;
+        if (s->store) {
+            if (auto st = store_.PutActivation(s->rec); !st.ok()) {
+                spdlog::error("[{}] storing sequence activation {} failed: {}", s->tid,
+                              s->rec.activation_id.str(), common::MessageOf(st));
+            }
+        }
+        metrics_.CountActivation(s->rec.namespace_path.ToString(), s->rec.name,
+                                 static_cast<int>(s->rec.response.status));
+        timers_.Cancel(s->timer);
+        answer(true);
+    };
+
+    auto step = std::make_shared<std::function<void(size_t)>>();
+    *step = [this, s, finish, step](size_t i) {
+        if (i == s->components.size()) return finish(std::nullopt);
+        if (shutting_down_.load()) {
+            return finish(common::ActivationResponse::Error(ActivationStatus::kWhiskError,
+                                                            "Sequence failed."));
+        }
+        auto component = ResolveAction(s->user, s->components[i]);
+        if (!component.ok()) {
+            return finish(common::ActivationResponse::Error(
+                ActivationStatus::kApplicationError,
+                component.status().code() == absl::StatusCode::kNotFound
+                    ? std::string("Sequence component does not exist.")
+                    : common::MessageOf(component.status())));
+        }
+        std::optional<JsonValue> input;
+        if (auto v = JsonValue::Parse(s->payload); v.ok()) input = *std::move(v);
+        ActivateRequest sub;
+        sub.user = s->user;
+        sub.content_json = MergeArguments(ArgumentParams(component->action), input);
+        sub.blocking = true;
+        sub.cause = s->rec.activation_id;
+        sub.tid = s->tid;
+        sub.received_ms = clock_.NowMs();
+        const bool nested = std::holds_alternative<common::SequenceExec>(component->action.exec);
+        sub.wait = std::chrono::milliseconds(component->action.limits.timeout_ms) +
+                   config_.sequence_component_slack;
+        sub.resolved = *std::move(component);
+        auto on_done = [this, s, finish, step, i](ActivateOutcome out) {
+            if (!out.status.ok() || !out.record) {
+                return finish(common::ActivationResponse::Error(
+                    ActivationStatus::kWhiskError,
+                    out.status.ok()
+                        ? common::Cat("Timeout reached when retrieving activation ",
+                                      out.activation_id.str(), " for sequence component.")
+                        : common::MessageOf(out.status)));
+            }
+            s->rec.logs.push_back(out.activation_id.str());
+            s->total_duration += out.record->duration().value_or(0);
+            s->rec.response = out.record->response;
+            if (!out.record->response.success()) return finish(std::nullopt);
+            s->payload = out.record->response.result ? out.record->response.result->text()
+                                                     : std::string("{}");
+            (*step)(i + 1);
+        };
+        if (nested) {
+            if (s->depth + 1 > kMaxSequenceDepth) {
+                return finish(common::ActivationResponse::Error(
+                    ActivationStatus::kApplicationError, "Too many actions in the sequence."));
+            }
+            RunSequence(std::move(sub), s->depth + 1, std::move(on_done));
+        } else {
+            Activate(std::move(sub), std::move(on_done));
+        }
+    };
+    (*step)(0);
+}
+
+// ---- POST /actions/{name}: invoke ------------------------------------------------------------
+
+void Api::ReplyActivation(const CallPtr& call, const ActivateOutcome& out, bool result_only) {
+    if (!out.status.ok()) return ReplyStatus(call, out.status);
+    HttpResponse resp;
+    resp.SetHeader("x-openwhisk-activation-id", out.activation_id.str());
+    resp.SetHeader("Content-Type", "application/json");
+    if (!out.record) {
+        resp.status = 202;
+        resp.body = ActivationIdJson(out.activation_id);
+        return Reply(call, std::move(resp));
+    }
+    const ActivationRecord& r = *out.record;
+    resp.status = HttpStatusForRecord(r);
+    const bool array_result = r.response.result && r.response.result->IsArray();
+    if (result_only || array_result) {
+        resp.body = r.response.result ? r.response.result->text() : std::string("{}");
+    } else {
+        resp.body = common::ActivationToJson(r, common::ActivationJsonForm::kApi);
+    }
+    Reply(call, std::move(resp));
+}
+
+void Api::InvokeAction(const CallPtr& call, const FullyQualifiedName& fqn) {
+    const common::Identity& who = *call->identity;
+    const auto& req = call->req;
+    const bool blocking = QueryIsTrue(req, "blocking");
+    const bool result_only = QueryIsTrue(req, "result");
+    std::chrono::milliseconds wait = config_.max_blocking_wait;
+    if (auto t = req.Query("timeout")) {
+        int64_t ms = 0;
+        if (!common::ParseInt(*t, ms) || ms < 1 || ms > config_.max_blocking_wait.count()) {
+            return ReplyError(call, 400,
+                              common::Cat("Timeout must be number of milliseconds up to ",
+                                          config_.max_blocking_wait.count(), "."));
+        }
+        wait = std::chrono::milliseconds(ms);
+    }
+    const int64_t max_payload =
+        who.limits.max_payload_size.value_or(config_.system_limits.max_payload_bytes);
+    if (static_cast<int64_t>(req.body.size()) > max_payload) {
+        return ReplyError(call, 413,
+                          common::Cat("Request larger than allowed: ", req.body.size(), " > ",
+                                      max_payload, " bytes."));
+    }
+    auto args = ParseArgumentBody(req.body);
+    if (!args.ok()) return ReplyStatus(call, args.status());
+    auto resolved = ResolveAction(who, fqn);
+    if (!resolved.ok()) return ReplyStatus(call, resolved.status());
+    if (OverridesFinal(resolved->action, *args)) {
+        return ReplyError(call, 400,
+                          "Request defines parameters that are not allowed (e.g., reserved "
+                          "properties).");
+    }
+    if (auto st = CheckInvokeThrottles(who); !st.ok()) return ReplyStatus(call, st);
+
+    ActivateRequest ar;
+    ar.user = who;
+    ar.content_json = MergeArguments(ArgumentParams(resolved->action), *args);
+    ar.blocking = blocking;
+    ar.wait = wait;
+    ar.tid = call->tid;
+    ar.received_ms = call->received_ms;
+    const bool sequence = std::holds_alternative<common::SequenceExec>(resolved->action.exec);
+    ar.resolved = *std::move(resolved);
+
+    auto on_done = [this, call, result_only, blocking, sequence](ActivateOutcome out) {
+        const double seconds = (clock_.MonotonicNs() - call->received_mono_ns) / 1e9;
+        metrics_.ObserveInvokeLatency(blocking, seconds);
+        if (out.record && !sequence) {  // RunSequence counts its own record
+            metrics_.CountActivation(out.record->namespace_path.ToString(), out.record->name,
+                                     static_cast<int>(out.record->response.status));
+        }
+        if (!blocking && out.status.ok()) {
+            HttpResponse resp = HttpResponse::Json(202, ActivationIdJson(out.activation_id));
+            resp.SetHeader("x-openwhisk-activation-id", out.activation_id.str());
+            return Reply(call, std::move(resp));
+        }
+        ReplyActivation(call, out, result_only);
+    };
+    if (sequence) {
+        RunSequence(std::move(ar), 0, std::move(on_done));
+    } else {
+        Activate(std::move(ar), std::move(on_done));
+    }
+}
+
+// ---- POST /triggers/{name}: fire -------------------------------------------------------------
+
+void Api::FireTrigger(const CallPtr& call, const FullyQualifiedName& fqn) {
+    const common::Identity& who = *call->identity;
+    if (auto st = CheckOwnNamespace(who, fqn.Namespace(), fqn.DocId()); !st.ok()) {
+        return ReplyStatus(call, st);
+    }
+    const int64_t max_payload =
+        who.limits.max_payload_size.value_or(config_.system_limits.max_payload_bytes);
+    if (static_cast<int64_t>(call->req.body.size()) > max_payload) {
+        return ReplyError(call, 413,
+                          common::Cat("Request larger than allowed: ", call->req.body.size(), " > ",
+                                      max_payload, " bytes."));
+    }
+    auto args = ParseArgumentBody(call->req.body);
+    if (!args.ok()) return ReplyStatus(call, args.status());
+    if (*args && !(*args)->IsObject()) {
+        return ReplyError(call, 400, "The request content was malformed:\nexpected a JSON object");
+    }
+    const int64_t fires =
+        who.limits.fires_per_minute.value_or(config_.system_limits.fires_per_minute);
+    if (auto st = fire_rate_.Check(who.namespace_name, fires, clock_.NowMs()); !st.ok()) {
+        metrics_.CountThrottled("fires");
+        return ReplyStatus(call, st);
+    }
+    auto trigger = store_.Get<common::Trigger>(fqn);
+    if (!trigger.ok()) return ReplyStatus(call, trigger.status());
+    std::vector<std::pair<std::string, common::ReducedRule>> active;
+    for (const auto& [name, link] : trigger->doc.rules) {
+        if (link.status == common::RuleStatus::kActive) active.emplace_back(name, link);
+    }
+    if (active.empty()) return Reply(call, HttpResponse::Text(204, ""));
+
+    // Arguments: trigger parameters < {"__ow_headers"} < fire body.
+    Parameters base = trigger->doc.parameters;
+    {
+        rapidjson::StringBuffer sb;
+        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+        w.StartObject();
+        for (const auto& [k, v] : call->req.headers) {
+            if (k == "authorization") continue;  // credentials never reach action arguments
+            w.Key(k.c_str());
+            w.String(v.c_str());
+        }
+        w.EndObject();
+        base.Set("__ow_headers", JsonValue::Parse(sb.GetString()).value());
+    }
+    if (*args) {
+        auto body = Parameters::FromObjectJson((*args)->text());
+        if (body.ok()) base = base.Merge(*body);
+    }
+    const JsonValue fire_args = JsonValue::Parse(base.ToObjectJson()).value();
+
+    ActivationRecord rec;
+    rec.namespace_path = common::EntityPath({who.namespace_name});
+    rec.name = fqn.name;
+    rec.subject = who.subject;
+    rec.activation_id = common::ActivationId::Generate();
+    rec.start_ms = clock_.NowMs();
+    rec.version = trigger->doc.version;
+    rec.response.status = ActivationStatus::kSuccess;
+    rec.response.result = *args ? **args : JsonValue::EmptyObject();
+
+    for (const auto& [rule_name, link] : active) {
+        rapidjson::StringBuffer sb;
+        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+        auto write_line = [&](int status_code, const common::ActivationId* id,
+                              const std::string* error) {
+            w.StartObject();
+            w.Key("statusCode");
+            w.Int(status_code);
+            w.Key("success");
+            w.Bool(status_code == 0);
+            if (id) {
+                w.Key("activationId");
+                w.String(id->str().c_str());
+            }
+            w.Key("rule");
+            w.String(rule_name.c_str());
+            w.Key("action");
+            w.String(link.action.DocId().c_str());
+            if (error) {
+                w.Key("error");
+                w.String(error->c_str());
+            }
+            w.EndObject();
+        };
+        absl::Status st;
+        auto resolved = ResolveAction(who, link.action);
+        if (!resolved.ok()) st = resolved.status();
+        if (st.ok()) st = CheckInvokeThrottles(who);
+        if (!st.ok()) {
+            const std::string msg = common::MessageOf(st);
+            write_line(common::HttpStatusFor(st) >= 500 ? 3 : 1, nullptr, &msg);
+            rec.logs.push_back(sb.GetString());
+            continue;
+        }
+        ActivateRequest ar;
+        ar.user = who;
+        ar.content_json = MergeArguments(ArgumentParams(resolved->action), fire_args);
+        ar.blocking = false;
+        ar.tid = call->tid;
+        ar.received_ms = call->received_ms;
+        const bool sequence = std::holds_alternative<common::SequenceExec>(resolved->action.exec);
+        ar.resolved = *std::move(resolved);
+        ActivateOutcome outcome;
+        auto capture = [&outcome](ActivateOutcome out) { outcome = std::move(out); };
+        if (sequence) {
+            RunSequence(std::move(ar), 0, capture);  // non-blocking: answers at once
+        } else {
+            Activate(std::move(ar), capture);
+        }
+        if (outcome.status.ok()) {
+            write_line(0, &outcome.activation_id, nullptr);
+        } else {
+            const std::string msg = common::MessageOf(outcome.status);
+            write_line(common::HttpStatusFor(outcome.status) >= 500 ? 3 : 1, nullptr, &msg);
+        }
+        rec.logs.push_back(sb.GetString());
+    }
+    if (who.limits.store_activations.value_or(true)) {
+        if (auto st = store_.PutActivation(rec); !st.ok()) {
+            spdlog::error("[{}] storing trigger activation {} failed: {}", call->tid,
+                          rec.activation_id.str(), common::MessageOf(st));
+        }
+    }
+    HttpResponse resp = HttpResponse::Json(202, ActivationIdJson(rec.activation_id));
+    resp.SetHeader("x-openwhisk-activation-id", rec.activation_id.str());
+    Reply(call, std::move(resp));
+}
+
+}  // namespace wisp::controller

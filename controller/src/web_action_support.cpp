@@ -1,0 +1,701 @@
+#include "web_action_support.hpp"
+
+#include <array>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <wisp/common/entity_path.hpp>
+#include <wisp/common/strings.hpp>
+
+namespace wisp::controller::web {
+
+namespace {
+
+using common::JsonValue;
+using common::Parameters;
+
+constexpr std::string_view kB64Alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+constexpr std::array<std::pair<std::string_view, Extension>, 5> kExtensions = {{
+    {".http", Extension::kHttp},
+    {".json", Extension::kJson},
+    {".html", Extension::kHtml},
+    {".svg", Extension::kSvg},
+    {".text", Extension::kText},
+}};
+
+bool IsTokenChar(char c) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+    return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool IsToken(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s) {
+        if (!IsTokenChar(c)) return false;
+    }
+    return true;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && common::AsciiLower(a) == common::AsciiLower(b);
+}
+
+/// Invalid UTF-8 sequences replaced by U+FFFD, as a Java String built from the bytes would be.
+std::string ValidUtf8(std::string_view in) {
+    std::string out;
+    out.reserve(in.size());
+    size_t i = 0;
+    while (i < in.size()) {
+        const auto c = static_cast<unsigned char>(in[i]);
+        size_t len = 0;
+        uint32_t min = 0;
+        if (c < 0x80) {
+            out += static_cast<char>(c);
+            ++i;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            len = 2;
+            min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3;
+            min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4;
+            min = 0x10000;
+        }
+        bool ok = len != 0 && i + len <= in.size();
+        uint32_t cp = len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+        for (size_t k = 1; ok && k < len; ++k) {
+            const auto cc = static_cast<unsigned char>(in[i + k]);
+            if ((cc & 0xC0) != 0x80) ok = false;
+            cp = (cp << 6) | (cc & 0x3F);
+        }
+        if (ok && (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = false;
+        if (ok) {
+            out.append(in.substr(i, len));
+            i += len;
+        } else {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        }
+    }
+    return out;
+}
+
+std::string Scalar(const rapidjson::Value& v) {
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    v.Accept(w);
+    return std::string(sb.GetString(), sb.GetSize());
+}
+
+void Indent(std::string& out, int n) { out.append(static_cast<size_t>(n), ' '); }
+
+void Pretty(const rapidjson::Value& v, int indent, std::string& out) {
+    if (v.IsObject()) {
+        if (v.MemberCount() == 0) {
+            out += "{}";
+            return;
+        }
+        out += "{\n";
+        bool first = true;
+        for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+            if (!first) out += ",\n";
+            first = false;
+            Indent(out, indent + 2);
+            out += Scalar(it->name);
+            out += ": ";
+            Pretty(it->value, indent + 2, out);
+        }
+        out += '\n';
+        Indent(out, indent);
+        out += '}';
+    } else if (v.IsArray()) {
+        out += '[';
+        bool first = true;
+        for (const auto& e : v.GetArray()) {
+            if (!first) out += ", ";
+            first = false;
+            Pretty(e, indent, out);
+        }
+        out += ']';
+    } else {
+        out += Scalar(v);
+    }
+}
+
+/// Akka's registered status codes (others are rejected as an invalid response).
+bool IsKnownStatusCode(int64_t c) {
+    if ((c >= 100 && c <= 103) || (c >= 200 && c <= 208) || c == 226 || (c >= 300 && c <= 308) ||
+        (c >= 400 && c <= 418) || (c >= 420 && c <= 426) || c == 428 || c == 429 || c == 431 ||
+        c == 449 || c == 450 || c == 451 || (c >= 500 && c <= 511) || c == 598 || c == 599) {
+        return true;
+    }
+    return false;
+}
+
+/// Java's Integer.parseInt.
+std::optional<int64_t> ParseJavaInt(std::string_view s) {
+    bool neg = false;
+    if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
+        neg = s[0] == '-';
+        s.remove_prefix(1);
+    }
+    if (s.empty() || s.size() > 10) return std::nullopt;
+    int64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + (c - '0');
+    }
+    if (neg) v = -v;
+    if (v > std::numeric_limits<int32_t>::max() || v < std::numeric_limits<int32_t>::min()) {
+        return std::nullopt;
+    }
+    return v;
+}
+
+absl::Status InvalidMedia(std::string_view media) {
+    return absl::InvalidArgumentError(common::Cat("Response is not valid '", media, "'."));
+}
+
+/// Header values as OpenWhisk accepts them: strings, booleans, numbers, arrays of those.
+bool FlattenHeader(const std::string& name, const rapidjson::Value& v, HeaderList& out) {
+    if (v.IsString()) {
+        out.emplace_back(name, std::string(v.GetString(), v.GetStringLength()));
+    } else if (v.IsBool() || v.IsNumber()) {
+        out.emplace_back(name, Scalar(v));
+    } else if (v.IsArray()) {
+        for (const auto& e : v.GetArray()) {
+            if (!FlattenHeader(name, e, out)) return false;
+        }
+    } else {
+        return false;
+    }
+    return true;
+}
+
+std::string_view FindHeader(const HeaderList& headers, std::string_view name) {
+    for (const auto& [k, v] : headers) {
+        if (EqualsIgnoreCase(k, name)) return v;
+    }
+    return {};
+}
+
+bool HasHeaderNamed(const HeaderList& headers, std::string_view name) {
+    for (const auto& h : headers) {
+        if (EqualsIgnoreCase(h.first, name)) return true;
+    }
+    return false;
+}
+
+/// The action's headers without Content-Type (the entity decides it), plus `content_type`.
+HttpResponse WithHeaders(int status, const HeaderList& action_headers,
+                         std::optional<std::string> content_type, std::string body) {
+    HttpResponse resp;
+    resp.status = status;
+    for (const auto& h : action_headers) {
+        if (!EqualsIgnoreCase(h.first, "content-type")) resp.headers.push_back(h);
+    }
+    if (content_type) resp.headers.emplace_back("Content-Type", *content_type);
+    resp.body = std::move(body);
+    return resp;
+}
+
+absl::StatusOr<HttpResponse> HttpStringBody(int status, const HeaderList& headers,
+                                            const std::string& str) {
+    const bool given = HasHeaderNamed(headers, "content-type");
+    const std::string ct_value =
+        given ? std::string(FindHeader(headers, "content-type")) : std::string("text/html");
+    auto mt = ParseMediaType(ct_value);
+    if (!mt) return absl::InvalidArgumentError(std::string(kMsgUnknownContentType));
+    const MediaKind kind = KindOf(*mt);
+    std::string body;
+    if (kind == MediaKind::kBinary || (IsJsonFamily(*mt) && LooksLikeBase64(str))) {
+        auto decoded = StrictBase64Decode(str);
+        if (!decoded) return absl::InvalidArgumentError(std::string(kMsgContentTypeError));
+        body = *std::move(decoded);
+    } else {
+        body = str;
+    }
+    std::string ct = std::string(common::Trim(ct_value));
+    if (kind == MediaKind::kFixedCharset) {
+        ct = mt->Value();
+    } else if (kind == MediaKind::kOpenCharset && !mt->has_charset) {
+        ct += "; charset=UTF-8";
+    }
+    return WithHeaders(status, headers, ct, std::move(body));
+}
+
+absl::StatusOr<HttpResponse> HttpJsonBody(int status, const HeaderList& headers,
+                                          const rapidjson::Value& js) {
+    std::optional<MediaType> mt;
+    if (HasHeaderNamed(headers, "content-type")) {
+        mt = ParseMediaType(FindHeader(headers, "content-type"));
+        if (!mt) return absl::InvalidArgumentError(std::string(kMsgContentTypeError));
+    } else {
+        mt = MediaType{"application", "json", false};
+    }
+    if (mt->Value() == "application/json") {
+        return WithHeaders(status, headers, std::string("application/json"),
+                           common::ToCompactJson(js));
+    }
+    if (IsJsonFamily(*mt)) {
+        std::string body;
+        Pretty(js, 0, body);
+        return WithHeaders(status, headers, mt->Value(), std::move(body));
+    }
+    return absl::InvalidArgumentError(std::string(kMsgContentTypeError));
+}
+
+absl::StatusOr<HttpResponse> RenderHttp(const rapidjson::Value& result) {
+    const absl::Status invalid = InvalidMedia("message/http");
+    if (!result.IsObject()) return invalid;
+    HeaderList headers;
+    if (auto it = result.FindMember("headers"); it != result.MemberEnd()) {
+        if (!it->value.IsObject()) return invalid;
+        for (auto h = it->value.MemberBegin(); h != it->value.MemberEnd(); ++h) {
+            const std::string name(h->name.GetString(), h->name.GetStringLength());
+            if (!FlattenHeader(name, h->value, headers)) return invalid;
+        }
+    }
+    std::optional<int64_t> code;
+    if (auto it = result.FindMember("statusCode"); it != result.MemberEnd()) {
+        const auto& c = it->value;
+        if (c.IsInt64()) {
+            code = c.GetInt64();
+        } else if (c.IsDouble()) {
+            const double d = c.GetDouble();
+            if (d != static_cast<double>(static_cast<int64_t>(d))) return invalid;
+            code = static_cast<int64_t>(d);
+        } else if (c.IsString()) {
+            code = ParseJavaInt(std::string_view(c.GetString(), c.GetStringLength()));
+            if (!code) return invalid;
+        } else {
+            return invalid;
+        }
+        if (!IsKnownStatusCode(*code)) return invalid;
+    }
+    auto body = result.FindMember("body");
+    if (body == result.MemberEnd() || body->value.IsNull() ||
+        (body->value.IsString() && body->value.GetStringLength() == 0)) {
+        return WithHeaders(static_cast<int>(code.value_or(204)), headers, std::nullopt, "");
+    }
+    const int status = static_cast<int>(code.value_or(200));
+    if (body->value.IsString()) {
+        return HttpStringBody(status, headers,
+                              std::string(body->value.GetString(), body->value.GetStringLength()));
+    }
+    return HttpJsonBody(status, headers, body->value);
+}
+
+/// `body`, else `field`, of an object result; the result itself otherwise. nullptr when an
+/// object has neither.
+const rapidjson::Value* Pick(const rapidjson::Value& result, const char* field) {
+    if (!result.IsObject()) return &result;
+    if (auto it = result.FindMember("body"); it != result.MemberEnd()) return &it->value;
+    if (auto it = result.FindMember(field); it != result.MemberEnd()) return &it->value;
+    return nullptr;
+}
+
+HttpResponse Entity(std::string content_type, std::string body) {
+    HttpResponse resp;
+    resp.status = 200;
+    resp.headers.emplace_back("Content-Type", std::move(content_type));
+    resp.body = std::move(body);
+    return resp;
+}
+
+}  // namespace
+
+// ---- URL -------------------------------------------------------------------------------------
+
+std::optional<WebTarget> ParseWebPath(std::string_view rest) {
+    std::array<std::string_view, 3> segs;
+    for (size_t i = 0; i < 3; ++i) {
+        const size_t slash = rest.find('/');
+        if (i < 2 && slash == std::string_view::npos) return std::nullopt;
+        segs[i] = rest.substr(0, slash);
+        rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+        if (i < 2) rest.remove_prefix(1);
+    }
+    WebTarget t;
+    t.ns = std::string(segs[0]);
+    if (segs[1] != "default") t.package = std::string(segs[1]);
+    std::string_view action = segs[2];
+    for (const auto& [ext, kind] : kExtensions) {
+        if (action.size() > ext.size() && action.substr(action.size() - ext.size()) == ext) {
+            action.remove_suffix(ext.size());
+            t.extension = kind;
+            break;
+        }
+    }
+    t.action = std::string(action);
+    t.extra_path = std::string(rest);
+    if (!common::IsValidEntityName(t.ns) || !common::IsValidEntityName(t.action) ||
+        (t.package && !common::IsValidEntityName(*t.package))) {
+        return std::nullopt;
+    }
+    return t;
+}
+
+// ---- annotations -----------------------------------------------------------------------------
+
+bool AnnotationIsTrue(const Parameters& annotations, std::string_view key) {
+    const JsonValue* v = annotations.Get(key);
+    return v != nullptr && v->text() == "true";
+}
+
+bool RequireWhiskAuthAllows(const Parameters& annotations, const HttpRequest& req,
+                            bool authenticated) {
+    const JsonValue* v = annotations.Get(kRequireWhiskAuth);
+    if (v == nullptr) return true;
+    const std::string& t = v->text();
+    if (t == "true") return authenticated;
+    std::string expected;
+    if (v->IsString()) {
+        expected = v->AsString();
+    } else if (!t.empty() && (t[0] == '-' || (t[0] >= '0' && t[0] <= '9'))) {
+        expected = t;
+    } else {
+        return false;
+    }
+    return req.HasHeader(kRequireWhiskAuthHeader) &&
+           req.Header(kRequireWhiskAuthHeader) == expected;
+}
+
+std::set<std::string> ProtectedParameters(const Parameters& annotations,
+                                          const Parameters& action_parameters) {
+    std::set<std::string> names = {"__ow_method", "__ow_headers", "__ow_path",
+                                   "__ow_user",   "__ow_query",   "__ow_body"};
+    if (AnnotationIsTrue(annotations, kFinal)) {
+        for (const auto& p : action_parameters.items()) {
+            if (!p.value.IsNull()) names.insert(p.key);
+        }
+    }
+    return names;
+}
+
+// ---- arguments -------------------------------------------------------------------------------
+
+absl::StatusOr<Parameters> BuildWebArguments(const WebArgumentsInput& in) {
+    const HttpRequest& req = *in.request;
+    Parameters args;
+    args.Set("__ow_method", JsonValue::String(common::AsciiLower(req.method)));
+    {
+        // Content-Length and Transfer-Encoding describe the entity and are not passed on.
+        std::vector<std::pair<std::string, std::string>> headers;
+        for (const auto& [k, v] : req.headers) {
+            const std::string name = common::AsciiLower(k);
+            if (name == "content-length" || name == "transfer-encoding") continue;
+            bool replaced = false;
+            for (auto& h : headers) {
+                if (h.first == name) {
+                    h.second = v;
+                    replaced = true;
+                }
+            }
+            if (!replaced) headers.emplace_back(name, v);
+        }
+        rapidjson::StringBuffer sb;
+        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+        w.StartObject();
+        for (const auto& [k, v] : headers) {
+            w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+            const std::string value = ValidUtf8(v);
+            w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+        }
+        w.EndObject();
+        args.Set("__ow_headers", JsonValue::Parse(sb.GetString()).value());
+    }
+    args.Set("__ow_path", JsonValue::String(ValidUtf8(in.extra_path)));
+    if (in.user_namespace) args.Set("__ow_user", JsonValue::String(*in.user_namespace));
+
+    std::vector<std::string> given_names;  // query and body names, for the protected check
+    if (in.raw_http) {
+        std::string_view target = req.target;
+        std::string_view raw_query;
+        if (auto q = target.find('?'); q != std::string_view::npos) {
+            raw_query = target.substr(q + 1);
+            if (auto f = raw_query.find('#'); f != std::string_view::npos) {
+                raw_query = raw_query.substr(0, f);
+            }
+        }
+        args.Set("__ow_query", JsonValue::String(ValidUtf8(raw_query)));
+    } else {
+        for (const auto& [k, v] : req.query) {
+            args.Set(ValidUtf8(k), JsonValue::String(ValidUtf8(v)));
+            given_names.push_back(k);
+        }
+    }
+
+    // The body: nothing, a JSON value (objects merge), form fields, or an opaque string.
+    const bool has_ct = req.HasHeader("content-type");
+    const std::optional<MediaType> mt =
+        has_ct ? ParseMediaType(req.Header("content-type")) : std::nullopt;
+    std::optional<JsonValue> body;
+    if (req.body.empty() && !has_ct) {
+        // no entity
+    } else if (!in.raw_http && mt && IsJsonFamily(*mt)) {
+        if (!req.body.empty()) {
+            auto v = JsonValue::Parse(req.body);
+            if (!v.ok()) return v.status();
+            body = *std::move(v);
+        }
+    } else if (!in.raw_http && mt && mt->Value() == "application/x-www-form-urlencoded") {
+        Parameters fields;
+        for (auto piece : common::Split(req.body, '&', /*skip_empty=*/true)) {
+            const size_t eq = piece.find('=');
+            auto key = PercentDecode(piece.substr(0, eq), /*plus_is_space=*/true);
+            auto value = PercentDecode(
+                eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1), true);
+            if (!key || !value) {
+                return absl::InvalidArgumentError(
+                    "The request content was malformed:\nIllegal percent-encoding in form data");
+            }
+            fields.Set(ValidUtf8(*key), JsonValue::String(ValidUtf8(*value)));
+        }
+        body = JsonValue::Parse(fields.ToObjectJson()).value();
+    } else {
+        const bool binary =
+            !mt || KindOf(*mt) == MediaKind::kBinary || mt->Value() == "application/json";
+        body = JsonValue::String(binary ? Base64EncodeBytes(req.body) : ValidUtf8(req.body));
+    }
+
+    if (body && body->IsObject() && !in.raw_http) {
+        auto members = Parameters::FromObjectJson(body->text());
+        if (!members.ok()) return members.status();
+        for (const auto& p : members->items()) {
+            given_names.push_back(p.key);
+            args.Set(p.key, p.value);
+        }
+    } else if (body) {
+        args.Set("__ow_body", *body);
+    } else if (in.raw_http) {
+        args.Set("__ow_body", JsonValue::String(""));
+    }
+
+    if (!in.raw_http && in.protected_names != nullptr) {
+        for (const auto& name : given_names) {
+            if (in.protected_names->count(name) != 0) {
+                return absl::InvalidArgumentError(std::string(kMsgParametersNotAllowed));
+            }
+        }
+    }
+    return args;
+}
+
+// ---- responses -------------------------------------------------------------------------------
+
+absl::StatusOr<HttpResponse> RenderActivationResponse(Extension ext,
+                                                      const common::ActivationResponse& response) {
+    switch (response.status) {
+        case common::ActivationStatus::kSuccess:
+            return RenderResult(ext, response.result.value_or(JsonValue::EmptyObject()));
+        case common::ActivationStatus::kApplicationError: {
+            // The error property of the result is what gets rendered.
+            rapidjson::Document doc;
+            response.result.value_or(JsonValue::EmptyObject()).ToRapid(doc);
+            if (!doc.IsObject()) break;
+            auto it = doc.FindMember("error");
+            if (it == doc.MemberEnd()) break;
+            return RenderResult(ext, JsonValue::FromRapid(it->value));
+        }
+        case common::ActivationStatus::kDeveloperError:
+        case common::ActivationStatus::kWhiskError:
+            return absl::InvalidArgumentError(std::string(kMsgErrorProcessingRequest));
+    }
+    return absl::NotFoundError(std::string(kMsgPropertyNotFound));
+}
+
+absl::StatusOr<HttpResponse> RenderResult(Extension ext, const JsonValue& value) {
+    rapidjson::Document doc;
+    value.ToRapid(doc);
+    switch (ext) {
+        case Extension::kHttp:
+            return RenderHttp(doc);
+        case Extension::kJson:
+            if (!doc.IsObject() && !doc.IsArray()) return InvalidMedia("application/json");
+            return Entity("application/json", value.text());
+        case Extension::kHtml: {
+            const rapidjson::Value* v = Pick(doc, "html");
+            if (v == nullptr || !v->IsString()) return InvalidMedia("text/html");
+            return Entity("text/html; charset=UTF-8",
+                          std::string(v->GetString(), v->GetStringLength()));
+        }
+        case Extension::kSvg: {
+            const rapidjson::Value* v = Pick(doc, "svg");
+            if (v == nullptr || !v->IsString()) return InvalidMedia("image/svg+xml");
+            return Entity("image/svg+xml", std::string(v->GetString(), v->GetStringLength()));
+        }
+        case Extension::kText: {
+            const rapidjson::Value* v = Pick(doc, "text");
+            if (v == nullptr) return absl::NotFoundError(std::string(kMsgPropertyNotFound));
+            std::string text;
+            if (v->IsString()) {
+                text.assign(v->GetString(), v->GetStringLength());
+            } else {
+                Pretty(*v, 0, text);
+            }
+            return Entity("text/plain; charset=UTF-8", std::move(text));
+        }
+    }
+    return InvalidMedia("message/http");
+}
+
+void AddWebCorsHeaders(HttpResponse& resp, std::string_view requested_headers) {
+    auto add = [&resp](std::string_view name, std::string_view value) {
+        if (!HasHeaderNamed(resp.headers, name)) resp.headers.emplace_back(name, value);
+    };
+    add("Access-Control-Allow-Origin", "*");
+    add("Access-Control-Allow-Methods", "OPTIONS, GET, DELETE, POST, PUT, HEAD, PATCH");
+    add("Access-Control-Allow-Headers",
+        requested_headers.empty()
+            ? std::string_view(
+                  "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent")
+            : requested_headers);
+}
+
+std::string ErrorJson(std::string_view msg, std::string_view tid) {
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    w.StartObject();
+    w.Key("error");
+    w.String(msg.data(), static_cast<rapidjson::SizeType>(msg.size()));
+    w.Key("code");
+    w.String(tid.data(), static_cast<rapidjson::SizeType>(tid.size()));
+    w.EndObject();
+    return std::string(sb.GetString(), sb.GetSize());
+}
+
+// ---- media types -----------------------------------------------------------------------------
+
+std::optional<MediaType> ParseMediaType(std::string_view content_type) {
+    auto parts = common::Split(content_type, ';');
+    std::string_view main = common::Trim(parts[0]);
+    const size_t slash = main.find('/');
+    if (slash == std::string_view::npos) return std::nullopt;
+    MediaType mt;
+    const std::string_view type = main.substr(0, slash);
+    const std::string_view subtype = main.substr(slash + 1);
+    if (!IsToken(type) || !IsToken(subtype)) return std::nullopt;
+    mt.type = common::AsciiLower(type);
+    mt.subtype = common::AsciiLower(subtype);
+    for (size_t i = 1; i < parts.size(); ++i) {
+        std::string_view p = common::Trim(parts[i]);
+        if (p.empty()) continue;
+        const size_t eq = p.find('=');
+        if (eq == std::string_view::npos || !IsToken(common::Trim(p.substr(0, eq)))) {
+            return std::nullopt;
+        }
+        if (common::AsciiLower(common::Trim(p.substr(0, eq))) == "charset") mt.has_charset = true;
+    }
+    return mt;
+}
+
+MediaKind KindOf(const MediaType& mt) {
+    static const std::set<std::string, std::less<>> kFixed = {
+        "application/json", "application/json-patch+json", "application/merge-patch+json",
+        "application/problem+json", "application/vnd.api+json"};
+    static const std::set<std::string, std::less<>> kOpen = {
+        "application/atom+xml",   "application/base64",
+        "application/javascript", "application/rss+xml",
+        "application/soap+xml",   "application/vnd.google-earth.kml+xml",
+        "application/x-vrml",     "application/x-www-form-urlencoded",
+        "application/xhtml+xml",  "application/xml-dtd",
+        "application/xml",        "image/svg+xml"};
+    const std::string v = mt.Value();
+    if (kFixed.count(v) != 0) return MediaKind::kFixedCharset;
+    if (mt.type == "text" || kOpen.count(v) != 0) return MediaKind::kOpenCharset;
+    // Unregistered types are text only when they name a charset.
+    return mt.has_charset ? MediaKind::kOpenCharset : MediaKind::kBinary;
+}
+
+bool IsJsonFamily(const MediaType& mt) {
+    const std::string v = mt.Value();
+    return v == "application/json" || (v.size() >= 5 && v.compare(v.size() - 5, 5, "+json") == 0);
+}
+
+bool LooksLikeBase64(std::string_view s) {
+    const std::string_view t = common::Trim(s);
+    if (t.empty() || t.size() % 4 != 0) return false;
+    size_t pad = 0;
+    while (pad < 2 && t[t.size() - 1 - pad] == '=') ++pad;
+    for (size_t i = 0; i + pad < t.size(); ++i) {
+        if (kB64Alphabet.find(t[i]) == std::string_view::npos) return false;
+    }
+    return true;
+}
+
+std::optional<std::string> StrictBase64Decode(std::string_view in) {
+    std::string out;
+    out.reserve(in.size() / 4 * 3);
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t n = 0;  // alphabet characters seen
+    size_t pad = 0;
+    for (char c : in) {
+        if (c == '=') {
+            ++pad;
+            continue;
+        }
+        if (pad > 0) return std::nullopt;  // data after padding
+        const size_t v = kB64Alphabet.find(c);
+        if (v == std::string_view::npos) return std::nullopt;
+        acc = (acc << 6) | static_cast<uint32_t>(v);
+        bits += 6;
+        ++n;
+        if (bits >= 8) {
+            bits -= 8;
+            out += static_cast<char>((acc >> bits) & 0xff);
+        }
+    }
+    const size_t rem = n % 4;
+    if (rem == 1) return std::nullopt;
+    if (pad > 0 && !((rem == 2 && pad == 2) || (rem == 3 && pad == 1))) return std::nullopt;
+    return out;
+}
+
+std::string Base64EncodeBytes(std::string_view in) {
+    std::string out;
+    out.reserve((in.size() + 2) / 3 * 4);
+    size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        const uint32_t v = (static_cast<uint8_t>(in[i]) << 16) |
+                           (static_cast<uint8_t>(in[i + 1]) << 8) | static_cast<uint8_t>(in[i + 2]);
+        out += kB64Alphabet[(v >> 18) & 63];
+        out += kB64Alphabet[(v >> 12) & 63];
+        out += kB64Alphabet[(v >> 6) & 63];
+        out += kB64Alphabet[v & 63];
+    }
+    if (i + 1 == in.size()) {
+        const uint32_t v = static_cast<uint8_t>(in[i]) << 16;
+        out += kB64Alphabet[(v >> 18) & 63];
+        out += kB64Alphabet[(v >> 12) & 63];
+        out += "==";
+    } else if (i + 2 == in.size()) {
+        const uint32_t v =
+            (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8);
+        out += kB64Alphabet[(v >> 18) & 63];
+        out += kB64Alphabet[(v >> 12) & 63];
+        out += kB64Alphabet[(v >> 6) & 63];
+        out += '=';
+    }
+    return out;
+}
+
+std::string PrettyJson(const JsonValue& value) {
+    rapidjson::Document doc;
+    value.ToRapid(doc);
+    std::string out;
+    Pretty(doc, 0, out);
+    return out;
+}
+
+}  // namespace wisp::controller::web

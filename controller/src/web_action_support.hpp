@@ -1,0 +1,136 @@
+#pragma once
+// The pure parts of web actions (wire §1.9): parsing the web URL, the action's arguments from
+// the HTTP request, the require-whisk-auth check, and rendering an activation's result as the
+// HTTP response for each extension. No store, bus or Api here, so all of it is unit-tested.
+//
+// Behaviour follows OpenWhisk's WebActions.scala; media types are classified as its HTTP
+// library (Akka) does: binary content travels base64-encoded in `__ow_body` and in `body`.
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include <absl/status/statusor.h>
+
+#include <wisp/common/activation.hpp>
+#include <wisp/common/json.hpp>
+#include <wisp/common/parameters.hpp>
+#include <wisp/controller/http.hpp>
+
+namespace wisp::controller::web {
+
+// OpenWhisk's messages for web actions.
+inline constexpr std::string_view kMsgParametersNotAllowed =
+    "Request defines parameters that are not allowed (e.g., reserved properties).";
+inline constexpr std::string_view kMsgPropertyNotFound =
+    "Response does not include requested property.";
+inline constexpr std::string_view kMsgResponseNotReady = "Response not yet ready.";
+inline constexpr std::string_view kMsgUnknownContentType =
+    "Response did not specify a known content-type.";
+inline constexpr std::string_view kMsgContentTypeError =
+    "Response type in header did not match generated content type.";
+inline constexpr std::string_view kMsgErrorProcessingRequest =
+    "There was an error processing your request.";
+/// Akka's default text for 401, which OpenWhisk answers when require-whisk-auth fails.
+inline constexpr std::string_view kMsgUnauthorized =
+    "Authentication is possible but has failed or not yet been provided.";
+/// No route matched (an incomplete web URL or a bad name segment).
+inline constexpr std::string_view kMsgRouteNotFound = "The requested resource could not be found.";
+inline constexpr std::string_view kMsgMethodNotAllowed =
+    "HTTP method not allowed, supported methods: GET, DELETE, POST, PUT, HEAD, OPTIONS, PATCH";
+
+/// Annotation names.
+inline constexpr std::string_view kWebExport = "web-export";
+inline constexpr std::string_view kRawHttp = "raw-http";
+inline constexpr std::string_view kFinal = "final";
+inline constexpr std::string_view kRequireWhiskAuth = "require-whisk-auth";
+inline constexpr std::string_view kWebCustomOptions = "web-custom-options";
+/// The request header a string/number require-whisk-auth annotation is compared with.
+inline constexpr std::string_view kRequireWhiskAuthHeader = "x-require-whisk-auth";
+
+enum class Extension { kHttp, kJson, kHtml, kSvg, kText };
+
+/// "/api/v1/web/{ns}/{pkg|default}/{action}{.ext}{/extra}" after "/api/v1/web/".
+struct WebTarget {
+    std::string ns;
+    std::optional<std::string> package;  // nullopt for "default"
+    std::string action;                  // without the extension
+    Extension extension = Extension::kHttp;
+    std::string extra_path;  // "/a/b" or "" (becomes __ow_path)
+};
+
+/// Parses the part of the path after "/api/v1/web/". A known extension (.http .json .html .svg
+/// .text) is split off the action segment; any other name (e.g. "a.xml") is the whole action
+/// name with `.http`, as in OpenWhisk (which never enforces an extension). nullopt when there
+/// are fewer than three segments or a segment is not a valid entity name.
+std::optional<WebTarget> ParseWebPath(std::string_view rest);
+
+/// OpenWhisk reads web annotations as booleans: only a JSON `true` counts.
+bool AnnotationIsTrue(const common::Parameters& annotations, std::string_view key);
+
+/// require-whisk-auth: absent → allowed; `true` → allowed when the caller gave valid
+/// credentials; a string or number → allowed when `x-require-whisk-auth` equals it; any other
+/// value → denied.
+bool RequireWhiskAuthAllows(const common::Parameters& annotations, const HttpRequest& req,
+                            bool authenticated);
+
+/// Parameter names a request may not define: the __ow_* names, plus the action's defined
+/// (non-null) parameters when it is annotated `final: true`.
+std::set<std::string> ProtectedParameters(const common::Parameters& annotations,
+                                          const common::Parameters& action_parameters);
+
+struct WebArgumentsInput {
+    const HttpRequest* request = nullptr;
+    std::string_view extra_path;
+    std::optional<std::string> user_namespace;  // the caller's, when valid credentials came
+    bool raw_http = false;
+    const std::set<std::string>* protected_names = nullptr;  // may be null
+};
+
+/// The request's part of the action argument, to be laid over the action's parameters:
+/// __ow_method, __ow_headers, __ow_path, __ow_user, then query parameters (strings), then the
+/// body (JSON object members or form fields; any other body as __ow_body). With raw-http the
+/// query goes whole into __ow_query and the body into __ow_body. InvalidArgument for a
+/// malformed JSON or form body, or when a query/body name is protected.
+absl::StatusOr<common::Parameters> BuildWebArguments(const WebArgumentsInput& in);
+
+/// The HTTP answer for an activation's response (success: the result; application error:
+/// result.error; other failures: 400 kMsgErrorProcessingRequest). Errors come back as
+/// InvalidArgument (400) or NotFound (404) with OpenWhisk's message.
+absl::StatusOr<HttpResponse> RenderActivationResponse(Extension ext,
+                                                      const common::ActivationResponse& response);
+/// The HTTP answer for one JSON value under an extension's rules.
+absl::StatusOr<HttpResponse> RenderResult(Extension ext, const common::JsonValue& value);
+
+/// Adds the web-action CORS headers the response does not already carry. Allow-Headers
+/// echoes `requested_headers` (the request's Access-Control-Request-Headers) when not empty.
+void AddWebCorsHeaders(HttpResponse& resp, std::string_view requested_headers);
+
+/// {"error":msg,"code":tid}.
+std::string ErrorJson(std::string_view msg, std::string_view tid);
+
+// ---- helpers exposed for tests ----
+
+/// How a media type's text is treated: bytes (base64 in JSON), text with a charset fixed by its
+/// definition (JSON), or text with a charset parameter (defaults to UTF-8).
+enum class MediaKind { kBinary, kFixedCharset, kOpenCharset };
+struct MediaType {
+    std::string type;     // lower case
+    std::string subtype;  // lower case
+    bool has_charset = false;
+    std::string Value() const { return type + "/" + subtype; }
+};
+/// "type/subtype; p=v..." → MediaType; nullopt when malformed.
+std::optional<MediaType> ParseMediaType(std::string_view content_type);
+MediaKind KindOf(const MediaType& mt);
+/// application/json or any "+json" subtype.
+bool IsJsonFamily(const MediaType& mt);
+/// OpenWhisk's "looks like base64" test on a string body.
+bool LooksLikeBase64(std::string_view s);
+/// Strict base64 (the standard alphabet; padding optional, as java.util.Base64).
+std::optional<std::string> StrictBase64Decode(std::string_view in);
+std::string Base64EncodeBytes(std::string_view in);
+/// The JSON text pretty-printed as spray-json does (2 spaces, arrays on one line).
+std::string PrettyJson(const common::JsonValue& value);
+
+}  // namespace wisp::controller::web

@@ -1,0 +1,172 @@
+// Web actions (wire §1.9): /api/v1/web/{ns}/{pkg|default}/{action}{.ext}{/path}.
+//
+// Anyone may call a web action; it runs as the owner of its namespace. The pure rules (URL,
+// arguments, require-whisk-auth, rendering) live in web_action_support.{hpp,cpp}.
+#include <spdlog/spdlog.h>
+
+#include <wisp/common/status.hpp>
+#include <wisp/common/strings.hpp>
+
+#include "api.hpp"
+#include "web_action_support.hpp"
+
+namespace wisp::controller {
+
+namespace {
+
+using common::FullyQualifiedName;
+
+/// Which CORS headers a web response carries: none before the action is known (and for
+/// web-custom-options actions, which answer CORS themselves), else the web-action defaults.
+enum class Cors { kNone, kWebDefaults };
+
+bool IsWebMethod(std::string_view m) {
+    return m == "GET" || m == "DELETE" || m == "POST" || m == "PUT" || m == "HEAD" ||
+           m == "OPTIONS" || m == "PATCH";
+}
+
+/// A sequence's `_actions` parameter is not an argument.
+common::Parameters ArgumentParams(const common::Action& a) {
+    common::Parameters p = a.parameters;
+    if (std::holds_alternative<common::SequenceExec>(a.exec)) p.Remove("_actions");
+    return p;
+}
+
+/// Answers like Api::Reply, but with the web CORS policy instead of the REST API's: Reply
+/// always sets the REST CORS headers, which would overwrite an action's own.
+void AnswerWeb(Api& api, const CallPtr& call, HttpResponse resp, Cors cors) {
+    if (cors == Cors::kWebDefaults) {
+        web::AddWebCorsHeaders(resp, call->req.Header("access-control-request-headers"));
+    }
+    api.Reply(call, std::move(resp), /*rest_cors=*/false);
+}
+
+HttpResponse WebError(const CallPtr& call, int status, std::string_view msg) {
+    return HttpResponse::Json(status, web::ErrorJson(msg, call->tid));
+}
+
+HttpResponse WebStatusError(const CallPtr& call, const absl::Status& st) {
+    const int code = common::HttpStatusFor(st);
+    if (code >= 500) {
+        spdlog::error("[{}] {} {}: {}", call->tid, call->req.method, call->req.path,
+                      common::MessageOf(st));
+    }
+    return WebError(call, code, common::MessageOf(st));
+}
+
+}  // namespace
+
+void Api::HandleWeb(const CallPtr& call, std::string_view rest_of_path) {
+    const HttpRequest& req = call->req;
+    if (!IsWebMethod(req.method)) {
+        return AnswerWeb(*this, call, WebError(call, 405, web::kMsgMethodNotAllowed), Cors::kNone);
+    }
+    auto target = web::ParseWebPath(rest_of_path);
+    if (!target) {
+        return AnswerWeb(*this, call, WebError(call, 404, web::kMsgRouteNotFound), Cors::kNone);
+    }
+    const int64_t max_payload = config_.system_limits.max_payload_bytes;
+    if (static_cast<int64_t>(req.body.size()) > max_payload) {
+        return AnswerWeb(*this, call,
+                         WebError(call, 413,
+                                  common::Cat("Request larger than allowed: ", req.body.size(),
+                                              " > ", max_payload, " bytes.")),
+                         Cors::kNone);
+    }
+
+    // The owner of the namespace runs the action; nothing is revealed about what is missing.
+    const auto not_found = [&] {
+        AnswerWeb(*this, call, WebError(call, 404, common::kMsgResourceDoesNotExist), Cors::kNone);
+    };
+    auto owner = auth_.IdentityOfNamespace(target->ns);
+    if (!owner.ok()) {
+        if (owner.status().code() != absl::StatusCode::kNotFound) {
+            spdlog::warn("[{}] web action owner of '{}': {}", call->tid, target->ns,
+                         common::MessageOf(owner.status()));
+        }
+        return not_found();
+    }
+    common::EntityPath path({target->ns});
+    if (target->package) path = path.Add(*target->package);
+    const FullyQualifiedName fqn{path, target->action};
+    auto resolved = ResolveAction(*owner, fqn);
+    if (!resolved.ok()) {
+        const auto code = resolved.status().code();
+        if (code == absl::StatusCode::kNotFound || code == absl::StatusCode::kPermissionDenied) {
+            return not_found();
+        }
+        return AnswerWeb(*this, call, WebStatusError(call, resolved.status()), Cors::kNone);
+    }
+    const common::Action& action = resolved->action;
+    if (!web::AnnotationIsTrue(action.annotations, web::kWebExport)) return not_found();
+    if (auto st = CheckInvokeThrottles(*owner); !st.ok()) {
+        return AnswerWeb(*this, call, WebStatusError(call, st), Cors::kNone);
+    }
+
+    const bool custom_options = web::AnnotationIsTrue(action.annotations, web::kWebCustomOptions);
+    const Cors cors = custom_options ? Cors::kNone : Cors::kWebDefaults;
+    const bool options = req.method == "OPTIONS";
+    if (options && !custom_options) {
+        HttpResponse resp;
+        resp.status = 200;
+        return AnswerWeb(*this, call, std::move(resp), cors);
+    }
+
+    // Credentials are optional: valid ones make __ow_user; invalid ones count as none.
+    std::optional<common::Identity> caller;
+    if (req.HasHeader("authorization")) {
+        auto who = auth_.Authenticate(req.Header("authorization"));
+        if (who.ok()) caller = *std::move(who);
+    }
+    if (!options && !web::RequireWhiskAuthAllows(action.annotations, req, caller.has_value())) {
+        return AnswerWeb(*this, call, WebError(call, 401, web::kMsgUnauthorized), cors);
+    }
+
+    const bool raw_http = web::AnnotationIsTrue(action.annotations, web::kRawHttp);
+    const auto protected_names = web::ProtectedParameters(action.annotations, action.parameters);
+    web::WebArgumentsInput in;
+    in.request = &req;
+    in.extra_path = target->extra_path;
+    if (caller) in.user_namespace = caller->namespace_name;
+    in.raw_http = raw_http;
+    in.protected_names = &protected_names;
+    auto args = web::BuildWebArguments(in);
+    if (!args.ok()) return AnswerWeb(*this, call, WebStatusError(call, args.status()), cors);
+
+    ActivateRequest ar;
+    ar.user = *owner;
+    ar.content_json = ArgumentParams(action).Merge(*args).ToObjectJson();
+    ar.blocking = true;
+    ar.wait = config_.max_blocking_wait;
+    ar.tid = call->tid;
+    ar.received_ms = call->received_ms;
+    const bool sequence = std::holds_alternative<common::SequenceExec>(action.exec);
+    ar.resolved = *std::move(resolved);
+    const web::Extension ext = target->extension;
+
+    auto on_done = [this, call, ext, cors, sequence](ActivateOutcome out) {
+        const double seconds = (clock_.MonotonicNs() - call->received_mono_ns) / 1e9;
+        metrics_.ObserveInvokeLatency(true, seconds);
+        if (!out.status.ok()) return AnswerWeb(*this, call, WebStatusError(call, out.status), cors);
+        HttpResponse resp;
+        if (!out.record) {
+            resp = WebError(call, 202, web::kMsgResponseNotReady);
+        } else {
+            if (!sequence) {  // RunSequence counts its own record
+                metrics_.CountActivation(out.record->namespace_path.ToString(), out.record->name,
+                                         static_cast<int>(out.record->response.status));
+            }
+            auto rendered = web::RenderActivationResponse(ext, out.record->response);
+            resp = rendered.ok() ? *std::move(rendered) : WebStatusError(call, rendered.status());
+        }
+        resp.SetHeader("x-openwhisk-activation-id", out.activation_id.str());
+        AnswerWeb(*this, call, std::move(resp), cors);
+    };
+    if (sequence) {
+        RunSequence(std::move(ar), 0, std::move(on_done));
+    } else {
+        Activate(std::move(ar), std::move(on_done));
+    }
+}
+
+}  // namespace wisp::controller

@@ -1,0 +1,92 @@
+#pragma once
+// InvokerReactive: the invoker's side of the bus (OpenWhisk's InvokerReactive, wire §6).
+//
+//   consume "<prefix>invoker<N>" (group "<prefix>invoker<N>", max_peek activations pulled and
+//   not yet completed: backpressure keeps the rest on the bus)
+//     -> parse the ActivationMessage (a malformed one is logged, committed and skipped)
+//     -> InvokerService::Submit
+//     -> each AckInfo as a serialized AcknowledgementMessage on
+//        "<prefix>completed<root controller>" (the message's rootControllerIndex)
+//   optionally a PingMessage on "<prefix>health" every ping_interval.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <absl/status/status.h>
+
+#include <wisp/v1/activation.pb.h>
+#include <wisp/invoker/invoker_service.hpp>
+#include <wisp/messaging/message_feed.hpp>
+#include <wisp/messaging/messaging_provider.hpp>
+
+namespace wisp::invoker {
+
+struct InvokerReactiveConfig {
+    /// This invoker: `instance` picks the topic invoker<instance>; the whole id goes into acks
+    /// and pings. user_memory_mb sizes the default max_peek.
+    wisp::v1::InvokerInstanceId instance;
+    /// Prepended to every topic name (OpenWhisk's topics.prefix).
+    std::string topic_prefix;
+    /// Activations pulled from the bus and not yet completed; 0 = max(user memory / 128, 16).
+    int max_peek = 0;
+    /// One Peek()'s long poll (the feed wakes at once on new messages and on Stop()).
+    std::chrono::milliseconds long_poll{1000};
+    /// Publish a PingMessage on "health" every ping_interval (a distributed deployment's
+    /// controllers track invoker health by them); off in `wisp standalone`.
+    bool send_pings = false;
+    std::chrono::milliseconds ping_interval{1000};
+    /// Acks go to the message's root controller; this one when the message names none.
+    std::string default_controller_id = "0";
+    /// Records larger than this travel without activation_json (the controller reads the store).
+    size_t max_ack_record_bytes = 1048576;
+};
+
+class InvokerReactive {
+  public:
+    /// Keeps references to `bus` and `service`; both must outlive this object. The service
+    /// must be started by its owner.
+    InvokerReactive(messaging::MessagingProvider& bus, InvokerService& service,
+                    InvokerReactiveConfig config);
+    /// Stop().
+    ~InvokerReactive();
+    InvokerReactive(const InvokerReactive&) = delete;
+    InvokerReactive& operator=(const InvokerReactive&) = delete;
+
+    /// Ensures the invoker topic, starts consuming (and pinging). Call once. Errors: those of
+    /// MessagingProvider::EnsureTopic.
+    [[nodiscard]] absl::Status Start();
+
+    /// Stops consuming and pinging, then blocks until every activation taken from the bus has
+    /// sent its last ack. Idempotent.
+    void Stop();
+
+    /// "<prefix>invoker<N>".
+    const std::string& topic() const { return topic_; }
+    /// Activations taken from the bus whose last ack is not sent yet.
+    int outstanding() const;
+
+  private:
+    void OnMessage(messaging::Message message);
+    void SendAck(const AckInfo& ack, const std::string& controller_id);
+    void PingLoop();
+
+    messaging::MessagingProvider& bus_;
+    InvokerService& service_;
+    const InvokerReactiveConfig config_;
+    const std::string topic_;
+    std::unique_ptr<messaging::MessageProducer> producer_;
+    std::unique_ptr<messaging::MessageFeed> feed_;
+
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    int outstanding_ = 0;
+    bool started_ = false;
+    bool stopping_ = false;
+    std::thread ping_thread_;
+};
+
+}  // namespace wisp::invoker

@@ -1,0 +1,144 @@
+#include <wisp/invoker/invoker_reactive.hpp>
+
+#include <algorithm>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+namespace wisp::invoker {
+
+InvokerReactive::InvokerReactive(messaging::MessagingProvider& bus, InvokerService& service,
+                                 InvokerReactiveConfig config)
+    : bus_(bus),
+      service_(service),
+      config_(std::move(config)),
+      topic_(config_.topic_prefix + "invoker" + std::to_string(config_.instance.instance())) {}
+
+InvokerReactive::~InvokerReactive() { Stop(); }
+
+absl::Status InvokerReactive::Start() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (started_ || stopping_) {
+            return absl::FailedPreconditionError("InvokerReactive::Start() was called before");
+        }
+    }
+    absl::Status ensured = bus_.EnsureTopic(topic_);
+    if (!ensured.ok()) return ensured;
+    if (config_.send_pings) {
+        ensured = bus_.EnsureTopic(config_.topic_prefix + "health");
+        if (!ensured.ok()) return ensured;
+    }
+    producer_ = bus_.GetProducer();
+
+    const int max_peek =
+        config_.max_peek > 0
+            ? config_.max_peek
+            : static_cast<int>(std::max<int64_t>(config_.instance.user_memory_mb() / 128, 16));
+    feed_ = std::make_unique<messaging::MessageFeed>(
+        bus_.GetConsumer(topic_, topic_, max_peek),
+        messaging::MessageFeed::Options{
+            .description = topic_, .max_outstanding = max_peek, .long_poll = config_.long_poll},
+        [this](messaging::Message m) { OnMessage(std::move(m)); });
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        started_ = true;
+    }
+    feed_->Start();
+    if (config_.send_pings) ping_thread_ = std::thread([this] { PingLoop(); });
+    spdlog::info("invoker{}: consuming {} (max {} activations pulled){}",
+                 config_.instance.instance(), topic_, max_peek,
+                 config_.send_pings ? ", pinging health" : "");
+    return absl::OkStatus();
+}
+
+void InvokerReactive::OnMessage(messaging::Message message) {
+    wisp::v1::ActivationMessage msg;
+    if (!msg.ParseFromString(message.payload) || msg.activation_id().empty()) {
+        spdlog::warn("invoker{}: skipping a malformed activation message at {}@{} ({} bytes)",
+                     config_.instance.instance(), message.topic, message.offset,
+                     message.payload.size());
+        feed_->Processed();
+        return;
+    }
+    std::string controller = msg.root_controller_index().as_string();
+    if (controller.empty()) controller = config_.default_controller_id;
+    spdlog::debug("[{}] invoker{}: activation {} of {}/{} from {}@{}", msg.transid().id(),
+                  config_.instance.instance(), msg.activation_id(), msg.action().path(),
+                  msg.action().name(), message.topic, message.offset);
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++outstanding_;
+    }
+    service_.Submit(std::move(msg), [this, controller = std::move(controller)](AckInfo ack) {
+        SendAck(ack, controller);
+        if (ack.kind == AckInfo::Kind::kResult) return;  // the completion follows
+        feed_->Processed();
+        std::lock_guard<std::mutex> lock(mu_);
+        --outstanding_;
+        cv_.notify_all();  // under the lock: Stop() may return (and `this` go) right after
+    });
+}
+
+void InvokerReactive::SendAck(const AckInfo& ack, const std::string& controller_id) {
+    const std::string topic = config_.topic_prefix + "completed" + controller_id;
+    wisp::v1::AcknowledgementMessage message =
+        ToAcknowledgementMessage(ack, config_.instance, config_.max_ack_record_bytes);
+    absl::Status sent = producer_->Send(topic, message.SerializeAsString());
+    if (sent.code() == absl::StatusCode::kOutOfRange && !message.activation_json().empty()) {
+        // Too large for the bus: send it shrunk; the controller reads the record from the store.
+        message.clear_activation_json();
+        sent = producer_->Send(topic, message.SerializeAsString());
+    }
+    if (!sent.ok()) {
+        spdlog::error("[{}] invoker{}: sending the {} ack of activation {} to {} failed: {}",
+                      ack.transid.id(), config_.instance.instance(),
+                      wisp::v1::AcknowledgementMessage::Kind_Name(message.kind()),
+                      ack.activation_id, topic, sent.ToString());
+    }
+}
+
+void InvokerReactive::PingLoop() {
+    wisp::v1::PingMessage ping;
+    *ping.mutable_name() = config_.instance;
+    ping.set_is_enabled(true);
+    const std::string payload = ping.SerializeAsString();
+    const std::string topic = config_.topic_prefix + "health";
+    bool failing = false;
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+        lock.unlock();
+        absl::Status sent = producer_->Send(topic, payload);
+        if (!sent.ok() && !failing) {
+            spdlog::warn("invoker{}: sending a ping to {} failed: {}", config_.instance.instance(),
+                         topic, sent.ToString());
+        }
+        failing = !sent.ok();
+        lock.lock();
+        cv_.wait_for(lock, config_.ping_interval, [this] { return stopping_; });
+    }
+}
+
+void InvokerReactive::Stop() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!started_ || stopping_) return;
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    feed_->Stop();
+    if (ping_thread_.joinable()) ping_thread_.join();
+    {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return outstanding_ == 0; });
+    }
+    producer_->Close();
+    spdlog::info("invoker{}: stopped consuming {}", config_.instance.instance(), topic_);
+}
+
+int InvokerReactive::outstanding() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return outstanding_;
+}
+
+}  // namespace wisp::invoker

@@ -1,0 +1,90 @@
+#pragma once
+// LoadBalancer: how the controller hands an activation to an invoker and learns its outcome
+// (wire §7). It picks an invoker, accounts the invoker's memory slots, publishes the
+// ActivationMessage on the bus, matches the acks coming back and counts what is in flight per
+// namespace (the concurrent-invocations throttle reads it).
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/status/status.h>
+
+#include <wisp/v1/activation.pb.h>
+#include <wisp/common/activation.hpp>
+
+namespace wisp::loadbalancer {
+
+/// What placement needs to know about the action being invoked.
+struct ActionPlacement {
+    /// The action's memory limit: the slot it takes on the invoker.
+    int64_t memory_mb = 256;
+    /// "ns/pkg/name" (or "ns/name"); the sharding key together with the namespace.
+    std::string fqn;
+    /// The image must be pulled (docker exec): goes to the blackbox invokers.
+    bool blackbox = false;
+    /// The action's time limit; the forced completion timeout is derived from it.
+    std::chrono::milliseconds timeout{60000};
+};
+
+/// The outcome of one published activation, handed to the ResultCallback.
+struct ActivationResult {
+    /// OK when an ack arrived. DeadlineExceeded when the forced completion timeout fired
+    /// before any result; Unavailable when the balancer shut down first.
+    absl::Status status;
+    std::string activation_id;
+    /// The record from the ack (result without logs for a RESULT ack; complete for COMBINED).
+    std::optional<common::ActivationRecord> record;
+    /// OK but the ack carried no record (too large for the bus, or a Completion without a
+    /// result): read the record from the store.
+    bool record_in_store = false;
+    /// The invoker flagged the response as a whisk internal error.
+    bool is_system_error = false;
+};
+
+/// Called exactly once per published activation (never when Publish() fails), on a balancer
+/// thread (the ack feed, the timeout timer or the thread calling Shutdown()). Must not block.
+using ResultCallback = std::function<void(ActivationResult)>;
+
+struct InvokerHealthInfo {
+    std::string name;    // "invoker0"
+    std::string status;  // "up" | "unhealthy" | "unresponsive" | "down"
+    bool operator==(const InvokerHealthInfo&) const = default;
+};
+
+/// OpenWhisk's forced completion timeout: max(action timeout, 60 s) x 2 + 1 min.
+std::chrono::milliseconds CompletionTimeout(std::chrono::milliseconds action_timeout);
+
+class LoadBalancer {
+  public:
+    virtual ~LoadBalancer() = default;
+
+    /// Places `msg` on an invoker and publishes it. Returns once it is on the bus (does not
+    /// wait for the invoker). `on_result` (may be null, e.g. for non-blocking activations) is
+    /// called once: when the result (RESULT or COMBINED ack) arrives, when only a COMPLETION
+    /// arrives (record_in_store), when the forced completion timeout fires, or at Shutdown().
+    /// The activation counts as in flight for its namespace (msg.user().namespace_uuid()) until
+    /// its COMPLETION or COMBINED ack, the timeout or Shutdown(). Thread-safe.
+    /// Errors: InvalidArgument (no activation id, or one already in flight), Unavailable (no
+    /// invoker is up, shut down, or the bus refused the message), OutOfRange (the message is
+    /// larger than the bus allows).
+    [[nodiscard]] virtual absl::Status Publish(const ActionPlacement& action,
+                                               wisp::v1::ActivationMessage msg,
+                                               ResultCallback on_result) = 0;
+
+    /// Activations of the namespace (by uuid) in flight. Thread-safe, never blocks for long.
+    virtual int64_t ActiveActivationsFor(std::string_view namespace_uuid) const = 0;
+    /// Activations in flight in total. Thread-safe.
+    virtual int64_t TotalActiveActivations() const = 0;
+    /// One entry per known invoker, in instance order. Thread-safe.
+    virtual std::vector<InvokerHealthInfo> InvokerHealth() const = 0;
+
+    /// Stops consuming acks, fails every pending callback with Unavailable and refuses further
+    /// Publish() calls. Blocks until the balancer's threads have stopped. Idempotent.
+    virtual void Shutdown() = 0;
+};
+
+}  // namespace wisp::loadbalancer

@@ -1,0 +1,117 @@
+#include <wisp/messaging/message_feed.hpp>
+
+#include <exception>
+#include <utility>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+namespace wisp::messaging {
+
+MessageFeed::MessageFeed(std::unique_ptr<MessageConsumer> consumer, Options options,
+                         Handler handler)
+    : consumer_(std::move(consumer)), options_(std::move(options)), handler_(std::move(handler)) {}
+
+MessageFeed::~MessageFeed() { Stop(); }
+
+void MessageFeed::Start() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_ || stopping_) return;
+    started_ = true;
+    thread_ = std::thread([this] { Run(); });
+}
+
+void MessageFeed::Processed() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (outstanding_ > 0) --outstanding_;
+    }
+    cv_.notify_all();
+}
+
+void MessageFeed::Stop() {
+    std::thread thread;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stopping_ && !thread_.joinable()) return;
+        stopping_ = true;
+        thread = std::move(thread_);
+    }
+    cv_.notify_all();
+    consumer_->Wakeup();
+    if (thread.joinable()) thread.join();
+    consumer_->Close();
+}
+
+int MessageFeed::outstanding() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return outstanding_;
+}
+
+bool MessageFeed::WaitForCapacity() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] {
+        return stopping_ || options_.max_outstanding <= 0 ||
+               outstanding_ < options_.max_outstanding;
+    });
+    return !stopping_;
+}
+
+void MessageFeed::Pause(std::chrono::milliseconds delay) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, delay, [this] { return stopping_; });
+}
+
+void MessageFeed::Run() {
+    spdlog::debug("message feed '{}' started on topic {} (group {})", options_.description,
+                  consumer_->topic(), consumer_->group_id());
+    while (WaitForCapacity()) {
+        auto batch = consumer_->Peek(options_.long_poll);
+        if (!batch.ok()) {
+            {
+                std::lock_guard<std::mutex> lock(mu_);
+                if (stopping_) break;
+            }
+            spdlog::warn("message feed '{}': reading topic {} failed: {}; retrying",
+                         options_.description, consumer_->topic(), batch.status().ToString());
+            Pause(options_.retry_delay);
+            continue;
+        }
+        if (batch->empty()) continue;
+
+        bool complete = true;
+        for (Message& message : *batch) {
+            if (!WaitForCapacity()) {
+                complete = false;  // stopping: leave the rest of the batch to the group
+                break;
+            }
+            {
+                std::lock_guard<std::mutex> lock(mu_);
+                ++outstanding_;
+            }
+            try {
+                handler_(std::move(message));
+            } catch (const std::exception& e) {
+                spdlog::error("message feed '{}': handler failed: {}", options_.description,
+                              e.what());
+                if (options_.max_outstanding > 0) Processed();
+            } catch (...) {
+                spdlog::error("message feed '{}': handler failed", options_.description);
+                if (options_.max_outstanding > 0) Processed();
+            }
+            if (options_.max_outstanding <= 0) {
+                std::lock_guard<std::mutex> lock(mu_);
+                outstanding_ = 0;  // no limit: nothing to track
+            }
+        }
+        if (!complete) break;
+        absl::Status committed = consumer_->Commit();
+        if (!committed.ok()) {
+            spdlog::warn("message feed '{}': committing on topic {} failed: {}",
+                         options_.description, consumer_->topic(), committed.ToString());
+        }
+    }
+    spdlog::debug("message feed '{}' stopped", options_.description);
+}
+
+}  // namespace wisp::messaging

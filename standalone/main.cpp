@@ -1,0 +1,226 @@
+// wisp-standalone: the whole platform in one process (wire §10).
+//
+//   controller (REST API on 127.0.0.1:3233) -> SingleInvokerBalancer -> in-process bus
+//     -> InvokerReactive -> InvokerService (Docker containers) -> acks -> controller
+//   store: SQLite at <data-dir>/wisp.db (entities, subjects, activations survive restarts)
+//
+// Backends are chosen here and nowhere else.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include <wisp/admin/admin.hpp>
+#include <wisp/common/clock.hpp>
+#include <wisp/common/exec.hpp>
+#include <wisp/common/identity.hpp>
+#include <wisp/common/status.hpp>
+#include <wisp/common/strings.hpp>
+#include <wisp/controller/controller.hpp>
+#include <wisp/controller/http_server.hpp>
+#include <wisp/invoker/docker_container_factory.hpp>
+#include <wisp/invoker/invoker_reactive.hpp>
+#include <wisp/invoker/invoker_service.hpp>
+#include <wisp/loadbalancer/single_invoker_balancer.hpp>
+#include <wisp/messaging/inprocess_messaging_provider.hpp>
+#include <wisp/store/artifact_store.hpp>
+
+namespace {
+
+struct Options {
+    uint16_t port = 3233;
+    std::string data_dir;
+    std::string store_uri;
+    int64_t user_memory_mb = 2048;
+    int64_t pause_grace_ms = 10000;
+    int64_t invocations_per_minute = 60000;
+    int64_t concurrent_invocations = 1000;
+    int64_t fires_per_minute = 60000;
+    int64_t shutdown_grace_s = 60;
+    bool stem_cells = true;
+    std::string log_level = "info";
+};
+
+std::string DefaultDataDir() {
+    const char* home = std::getenv("HOME");
+    return std::string(home && *home ? home : ".") + "/.wisp";
+}
+
+int Fail(const std::string& message) {
+    std::fprintf(stderr, "error: %s\n", message.c_str());
+    return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options opt;
+    CLI::App app{"wisp-standalone: the Wisp serverless platform in one process"};
+    app.add_option("-p,--port", opt.port, "API port on 127.0.0.1 (default 3233)");
+    app.add_option("--data-dir", opt.data_dir, "Where the SQLite store lives (default ~/.wisp)");
+    app.add_option("--store", opt.store_uri,
+                   "Store URI instead of <data-dir>/wisp.db (sqlite:PATH, couchdb:http://...)");
+    app.add_option("--user-memory", opt.user_memory_mb, "Container memory budget in MB")
+        ->check(CLI::Range(int64_t{128}, int64_t{1} << 30));
+    app.add_option("--pause-grace-ms", opt.pause_grace_ms,
+                   "Idle time before a warm container is paused");
+    app.add_option("--invocations-per-minute", opt.invocations_per_minute,
+                   "System default throttle (namespaces may set their own with wisp-admin)");
+    app.add_option("--concurrent-invocations", opt.concurrent_invocations,
+                   "System default concurrent activations per namespace");
+    app.add_option("--fires-per-minute", opt.fires_per_minute, "System default trigger fires");
+    app.add_option("--shutdown-grace", opt.shutdown_grace_s,
+                   "Seconds to let running activations finish on SIGINT/SIGTERM");
+    app.add_flag("!--no-stem-cells", opt.stem_cells, "Do not start containers ahead of time");
+    app.add_option("--log-level", opt.log_level, "trace, debug, info, warn, error");
+    CLI11_PARSE(app, argc, argv);
+
+    auto logger = spdlog::stderr_color_mt("wisp");
+    spdlog::set_default_logger(logger);
+    spdlog::set_level(spdlog::level::from_str(opt.log_level));
+
+    // Block the shutdown signals in every thread; the main thread waits for them below.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    // ---- store ----
+    if (opt.store_uri.empty()) {
+        if (opt.data_dir.empty()) opt.data_dir = DefaultDataDir();
+        std::error_code ec;
+        std::filesystem::create_directories(opt.data_dir, ec);
+        if (ec) {
+            return Fail(wisp::common::Cat("cannot create the data folder ", opt.data_dir, ": ",
+                                          ec.message(), "; pass --data-dir"));
+        }
+        opt.store_uri = "sqlite:" + opt.data_dir + "/wisp.db";
+    }
+    auto store = wisp::store::OpenArtifactStore(opt.store_uri);
+    if (!store.ok()) return Fail(wisp::common::MessageOf(store.status()));
+    {
+        std::ostringstream out, err;
+        wisp::admin::AdminCommands admin(**store, out, err);
+        if (admin.Init() != 0) {
+            return Fail("cannot create the guest and whisk.system subjects: " + err.str());
+        }
+    }
+
+    // ---- Docker and the runtime images ----
+    const wisp::common::RuntimeManifest& manifest = wisp::common::RuntimeManifest::BuiltIn();
+    wisp::invoker::DockerFactoryOptions docker_opts;
+    docker_opts.user_memory_mb = opt.user_memory_mb;
+    wisp::invoker::DockerContainerFactory factory(docker_opts);
+    if (auto st = factory.Ping(); !st.ok()) {
+        return Fail(wisp::common::Cat(wisp::common::MessageOf(st),
+                                      "\n  (`make run` starts Docker and builds the images)"));
+    }
+    std::vector<std::string> missing;
+    for (const auto& k : manifest.kinds()) {
+        auto exists = factory.ImageExists(k.image);
+        if (!exists.ok()) return Fail(wisp::common::MessageOf(exists.status()));
+        if (!*exists) missing.push_back(k.image);
+    }
+    for (const auto& b : manifest.blackboxes()) {
+        auto exists = factory.ImageExists(b.local_image);
+        if (!exists.ok()) return Fail(wisp::common::MessageOf(exists.status()));
+        if (!*exists) missing.push_back(b.local_image);
+    }
+    if (!missing.empty()) {
+        std::string list;
+        for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+        return Fail(wisp::common::Cat("runtime images missing: ", list,
+                                      "\n  build them with: tools/build-runtime-images.sh "
+                                      "(or run `make run`, which builds them)"));
+    }
+
+    // ---- bus, invoker, balancer, controller ----
+    wisp::common::SystemClock clock;
+    wisp::messaging::InProcessMessagingProvider bus;
+
+    wisp::invoker::InvokerConfig invoker_cfg;
+    invoker_cfg.user_memory_mb = opt.user_memory_mb;
+    invoker_cfg.pause_grace = std::chrono::milliseconds(opt.pause_grace_ms);
+    invoker_cfg.stem_cells = opt.stem_cells;
+    // Containers are named and labelled with the invoker id, and orphans with the same label
+    // are removed at start: standalones on other ports (tests) must not share it.
+    if (opt.port != 3233) invoker_cfg.invoker_id = wisp::common::Cat("0-", opt.port);
+    const std::string api_host = wisp::common::Cat("http://127.0.0.1:", opt.port);
+    invoker_cfg.container_env = {{"__OW_API_HOST", api_host}};
+    wisp::invoker::InvokerService invoker(**store, factory, manifest, clock, invoker_cfg);
+    if (auto st = invoker.Start(); !st.ok()) {
+        spdlog::warn("invoker start: {}", wisp::common::MessageOf(st));
+    }
+    wisp::invoker::InvokerReactiveConfig reactive_cfg;
+    reactive_cfg.instance.set_instance(0);
+    reactive_cfg.instance.set_user_memory_mb(opt.user_memory_mb);
+    reactive_cfg.instance.set_unique_name("invoker0");
+    wisp::invoker::InvokerReactive reactive(bus, invoker, reactive_cfg);
+    if (auto st = reactive.Start(); !st.ok()) return Fail(wisp::common::MessageOf(st));
+
+    wisp::loadbalancer::SingleInvokerBalancerConfig lb_cfg;
+    lb_cfg.invoker_user_memory_mb = opt.user_memory_mb;
+    auto balancer = wisp::loadbalancer::SingleInvokerBalancer::Create(bus, lb_cfg);
+    if (!balancer.ok()) return Fail(wisp::common::MessageOf(balancer.status()));
+
+    wisp::controller::ControllerConfig ctl_cfg;
+    ctl_cfg.system_limits.invocations_per_minute = opt.invocations_per_minute;
+    ctl_cfg.system_limits.concurrent_invocations = opt.concurrent_invocations;
+    ctl_cfg.system_limits.fires_per_minute = opt.fires_per_minute;
+    ctl_cfg.api_host = api_host;
+    wisp::controller::Controller controller(**store, **balancer, manifest, clock, ctl_cfg);
+
+    wisp::controller::HttpServerConfig http_cfg;
+    http_cfg.address = "127.0.0.1";
+    http_cfg.port = opt.port;
+    wisp::controller::HttpServer server(http_cfg, controller.Handler());
+    if (auto st = server.Start(); !st.ok()) return Fail(wisp::common::MessageOf(st));
+
+    spdlog::info("wisp-standalone is up on {} (store {}, {} MB for containers)", api_host,
+                 opt.store_uri, opt.user_memory_mb);
+    std::printf("wsk property set --apihost http://127.0.0.1:%u --auth %s\n",
+                static_cast<unsigned>(server.port()),
+                std::string(wisp::common::kGuestAuth).c_str());
+    std::fflush(stdout);
+
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("{} received: shutting down (new requests are refused)",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+
+    // Stop taking requests; let running activations finish and answer their callers.
+    std::thread http_stop([&server] { server.Stop(); });
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(opt.shutdown_grace_s);
+    auto last_report = std::chrono::steady_clock::now();
+    while ((*balancer)->TotalActiveActivations() > 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+        if (std::chrono::steady_clock::now() - last_report > std::chrono::seconds(2)) {
+            spdlog::info("waiting for {} activation(s) to finish",
+                         (*balancer)->TotalActiveActivations());
+            last_report = std::chrono::steady_clock::now();
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    controller.Shutdown();
+    http_stop.join();
+    reactive.Stop();
+    invoker.Shutdown();  // finishes what it runs, stores the records, removes the containers
+    (*balancer)->Shutdown();
+    spdlog::info("stopped");
+    return 0;
+}
