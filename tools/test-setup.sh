@@ -1,11 +1,30 @@
 #!/usr/bin/env bash
 # Installs what the test suites need beyond Debian packages (idempotent, quiet when present):
-#   pouchdb-server (npm) into .cache/npm — the CouchDB peer of the store contract tests.
+#   pouchdb-server (npm) into .cache/npm — the CouchDB peer of the store contract tests;
+#   openwhisk (npm, the OpenWhisk JS client) into .cache/npm — tests/e2e/openwhisk_client_test.js.
+# Both come from the npm cache when offline (--prefer-offline); a failure names the package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=.cache/npm
+
+# npm_install PACKAGE@VERSION WHAT: installs into $cache unless that version is already there.
+npm_install() {
+    local spec=$1 what=$2
+    echo "test-setup: installing $spec into $cache ($what)"
+    mkdir -p "$cache"
+    if ! (cd "$cache" && npm install --prefer-offline --save-exact --no-audit --no-fund --loglevel=error \
+            "$spec" >/dev/null); then
+        echo "test-setup: npm could not install $spec (offline and not in the npm cache?);" \
+             "the tests that need it will fail until it is installed" >&2
+        return 1
+    fi
+}
+
 if [[ ! -x $cache/node_modules/.bin/pouchdb-server ]]; then
-  echo "test-setup: installing pouchdb-server@4.2.0 into $cache (about a minute)"
-  mkdir -p "$cache"
-  (cd "$cache" && npm install --no-audit --no-fund --loglevel=error pouchdb-server@4.2.0 >/dev/null)
+    npm_install pouchdb-server@4.2.0 "about a minute"
+fi
+# The version check reads package.json, so a different openwhisk version is replaced.
+if ! grep -qs '"version": "3.21.9"' "$cache/node_modules/openwhisk/package.json"; then
+    # Not fatal: only openwhisk_client_e2e_test needs it, and it says so when it is missing.
+    npm_install openwhisk@3.21.9 "the JS client for the e2e tests; a few seconds" || true
 fi

@@ -43,6 +43,7 @@ class FakeBalancer final : public loadbalancer::LoadBalancer {
             ++published_;
             last_content_ = msg.content_json();
         }
+        std::lock_guard threads_lock(threads_mu_);
         threads_.emplace_back(
             [this, placement, msg = std::move(msg), cb = std::move(on_result)]() mutable {
                 {
@@ -97,12 +98,18 @@ class FakeBalancer final : public loadbalancer::LoadBalancer {
     std::vector<loadbalancer::InvokerHealthInfo> InvokerHealth() const override {
         return {{"invoker0", "up"}};
     }
+    /// Joins every activation thread, also those started by callbacks meanwhile (sequences).
     void Shutdown() override {
         Release();
-        for (auto& t : threads_) {
-            if (t.joinable()) t.join();
+        for (;;) {
+            std::vector<std::thread> batch;
+            {
+                std::lock_guard lock(threads_mu_);
+                batch.swap(threads_);
+            }
+            if (batch.empty()) return;
+            for (auto& t : batch) t.join();
         }
-        threads_.clear();
     }
     void Hold() {
         std::lock_guard lock(mu_);
@@ -130,6 +137,7 @@ class FakeBalancer final : public loadbalancer::LoadBalancer {
     int published_ = 0;
     std::string last_content_;
     std::map<std::string, int64_t> in_flight_;
+    std::mutex threads_mu_;
     std::vector<std::thread> threads_;
 };
 

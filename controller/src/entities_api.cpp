@@ -486,6 +486,13 @@ void Api::PutEntity(const CallPtr& call, EntityType type, const FullyQualifiedNa
     if (auto st = CheckOwnNamespace(who, fqn.Namespace(), fqn.DocId()); !st.ok()) {
         return ReplyStatus(call, st);
     }
+    // Like OpenWhisk (Pekko's entity unmarshalling): a body must be JSON.
+    const std::string_view content_type = call->req.Header("content-type");
+    if (!call->req.body.empty() && !content_type.empty() &&
+        common::AsciiLower(content_type).rfind("application/json", 0) != 0) {
+        return ReplyError(
+            call, 415, "The request's Content-Type is not supported. Expected:\napplication/json");
+    }
     const bool overwrite = QueryIsTrue(call->req, "overwrite");
     const common::PutContext ctx = PutContextFor(who);
     const std::string& body = call->req.body.empty() ? std::string("{}") : call->req.body;

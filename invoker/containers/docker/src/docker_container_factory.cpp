@@ -1,5 +1,6 @@
 #include <wisp/invoker/docker_container_factory.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -115,6 +116,7 @@ DockerContainer::~DockerContainer() {
         spdlog::warn("docker: could not remove container {} ({}): {}", name_, id_,
                      std::string(st.message()));
     }
+    if (log_fd_ >= 0) ::close(log_fd_);
 }
 
 void DockerContainer::Connect(DockerFactoryOptions::Transport transport,
@@ -288,9 +290,103 @@ absl::StatusOr<Container::Logs> DockerContainer::ReadLogs(const docker::LogCurso
     return assembler.Finish();
 }
 
+bool DockerContainer::OpenLogFile() {
+    if (log_file_state_ != LogFileState::kUnknown) {
+        return log_file_state_ == LogFileState::kReadable;
+    }
+    log_file_state_ = LogFileState::kUnavailable;
+    auto r = engine_->Call("GET", "/containers/" + id_ + "/json", "", api_timeout_);
+    if (!r.ok() || r->status != 200) return false;
+    rapidjson::Document doc;
+    doc.Parse(r->body.data(), r->body.size());
+    if (doc.HasParseError() || !doc.IsObject()) return false;
+    auto it = doc.FindMember("LogPath");
+    if (it == doc.MemberEnd() || !it->value.IsString() || it->value.GetStringLength() == 0) {
+        return false;
+    }
+    const std::string path(it->value.GetString(), it->value.GetStringLength());
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        spdlog::debug("docker: cannot read {} ({}); logs come through the Engine API", path,
+                      std::strerror(errno));
+        return false;
+    }
+    log_fd_ = fd;
+    log_offset_ = 0;
+    log_file_state_ = LogFileState::kReadable;
+    return true;
+}
+
+// One json-file line: {"log":"text\n","stream":"stdout","time":"2026-...Z"}. The assembler takes
+// the Engine API's form: stream 1/2 and "<time> <text>".
+absl::StatusOr<Container::Logs> DockerContainer::ReadLogFile(int sentinels, int64_t limit_bytes,
+                                                             std::chrono::milliseconds wait) {
+    docker::LogAssembler assembler(docker::LogCursor{}, sentinels, limit_bytes);
+    const int64_t mb = std::max<int64_t>(limit_bytes >> 20, 5);
+    const auto start = SteadyClock::now();
+    const auto overall = start + std::max<milliseconds>(wait, milliseconds(mb * 2000));
+    auto idle_deadline = start + wait;
+    std::string buf;  // bytes read past log_offset_, not yet consumed
+    int64_t read_pos = log_offset_;
+    auto pause = std::chrono::microseconds(50);
+    char chunk[65536];
+    rapidjson::Document doc;
+    std::string payload;
+    for (;;) {
+        bool got = false;
+        for (;;) {
+            const ssize_t n = ::pread(log_fd_, chunk, sizeof chunk, read_pos);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return absl::InternalError("read the log file of container " + name_ + ": " +
+                                           std::strerror(errno));
+            }
+            if (n == 0) break;
+            buf.append(chunk, static_cast<size_t>(n));
+            read_pos += n;
+            got = true;
+            if (static_cast<size_t>(n) < sizeof chunk) break;
+        }
+        // Feed whole lines; stop right after the one completing the sentinels.
+        size_t line_start = 0;
+        bool done = false;
+        while (!done) {
+            const size_t nl = buf.find('\n', line_start);
+            if (nl == std::string::npos) break;
+            doc.Parse(buf.data() + line_start, nl - line_start);
+            if (!doc.HasParseError() && doc.IsObject()) {
+                auto log = doc.FindMember("log");
+                auto stream = doc.FindMember("stream");
+                auto time = doc.FindMember("time");
+                if (log != doc.MemberEnd() && log->value.IsString() && time != doc.MemberEnd() &&
+                    time->value.IsString()) {
+                    const bool err = stream != doc.MemberEnd() && stream->value.IsString() &&
+                                     std::string_view(stream->value.GetString()) == "stderr";
+                    payload.assign(time->value.GetString(), time->value.GetStringLength());
+                    payload += ' ';
+                    payload.append(log->value.GetString(), log->value.GetStringLength());
+                    done = assembler.OnEntry(err ? 2 : 1, payload);
+                }
+            }
+            line_start = nl + 1;
+        }
+        log_offset_ += static_cast<int64_t>(line_start);
+        buf.erase(0, line_start);
+        read_pos = log_offset_ + static_cast<int64_t>(buf.size());
+        if (done || sentinels == 0) break;
+        const auto now = SteadyClock::now();
+        if (got) idle_deadline = now + wait;
+        if (now >= idle_deadline || now >= overall) break;
+        std::this_thread::sleep_for(pause);
+        pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(5));
+    }
+    return assembler.Finish();
+}
+
 absl::StatusOr<Container::Logs> DockerContainer::CollectLogs(int sentinels, int64_t limit_bytes,
                                                              std::chrono::milliseconds wait) {
     std::lock_guard logs_lock(logs_mu_);
+    if (OpenLogFile()) return ReadLogFile(sentinels, limit_bytes, wait);
     docker::LogCursor start;
     {
         std::lock_guard lock(mu_);

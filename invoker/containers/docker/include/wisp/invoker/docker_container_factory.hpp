@@ -109,6 +109,10 @@ class DockerContainer final : public Container {
                     int64_t created_unix_s);
     void Connect(DockerFactoryOptions::Transport transport, ProxyClient::Endpoint endpoint);
     absl::StatusOr<bool> OomFromEvents();
+    /// Opens the json-file log (inspect's LogPath) once; false when it cannot be read.
+    bool OpenLogFile();
+    absl::StatusOr<Logs> ReadLogFile(int sentinels, int64_t limit_bytes,
+                                     std::chrono::milliseconds wait);
     absl::StatusOr<Logs> ReadLogs(const docker::LogCursor& start, int sentinels,
                                   int64_t limit_bytes, std::chrono::milliseconds wait, int tail,
                                   bool* gap, docker::LogCursor* end);
@@ -131,7 +135,14 @@ class DockerContainer final : public Container {
     bool destroyed_ = false;
     std::optional<int64_t> log_last_nanos_;
     int log_consumed_at_last_ = 0;
-    std::mutex logs_mu_;  // one CollectLogs at a time
+    std::mutex logs_mu_;  // one CollectLogs at a time; guards the log file state below
+    // The container's json-file log, read directly (as OpenWhisk's invoker does) instead of
+    // through the daemon: cheaper for dockerd and faster. Unset until first needed; when the
+    // file cannot be read (another log driver, no permission) the Engine API is used.
+    enum class LogFileState { kUnknown, kReadable, kUnavailable };
+    LogFileState log_file_state_ = LogFileState::kUnknown;
+    int log_fd_ = -1;
+    int64_t log_offset_ = 0;  // bytes of the file consumed by earlier activations
 };
 
 class DockerContainerFactory final : public ContainerFactory {
