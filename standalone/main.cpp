@@ -51,6 +51,7 @@ struct Options {
     int64_t shutdown_grace_s = 60;
     bool stem_cells = true;
     std::string log_level = "info";
+    std::string docker_socket = "/var/run/docker.sock";
 };
 
 std::string DefaultDataDir() {
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
                    "Seconds to let running activations finish on SIGINT/SIGTERM");
     app.add_flag("!--no-stem-cells", opt.stem_cells, "Do not start containers ahead of time");
     app.add_option("--log-level", opt.log_level, "trace, debug, info, warn, error");
+    app.add_option("--docker-socket", opt.docker_socket, "The Docker Engine API socket");
     CLI11_PARSE(app, argc, argv);
 
     auto logger = spdlog::stderr_color_mt("wisp");
@@ -124,6 +126,7 @@ int main(int argc, char** argv) {
     const wisp::common::RuntimeManifest& manifest = wisp::common::RuntimeManifest::BuiltIn();
     wisp::invoker::DockerFactoryOptions docker_opts;
     docker_opts.user_memory_mb = opt.user_memory_mb;
+    docker_opts.socket_path = opt.docker_socket;
     wisp::invoker::DockerContainerFactory factory(docker_opts);
     if (auto st = factory.Ping(); !st.ok()) {
         return Fail(wisp::common::Cat(wisp::common::MessageOf(st),

@@ -1133,3 +1133,65 @@ TEST_CASE("HEAD answers like GET without a body", "[e2e][headers]") {
         CHECK(r.body.empty());
     }
 }
+
+TEST_CASE("SIGTERM lets running activations finish, answer and be stored", "[e2e][restart]") {
+    wisp::testing::TempDir data("wisp-e2e-sigterm-");
+    std::string background_id;
+    HttpResult blocking;
+    {
+        auto first =
+            Standalone::Start({.args = {"--no-stem-cells"}, .data_dir = data.path().string()});
+        INFO(first.status().message());
+        REQUIRE(first.ok());
+        HttpClient http((*first)->api_host(), (*first)->guest_auth());
+        const char* slow = "import time\ndef main(args):\n    time.sleep(2)\n    return args\n";
+        PutAction(http, "slow", PythonAction(slow));
+        PutAction(http, "slow2", PythonAction(slow));
+        // One blocking caller waits on the answer; one non-blocking activation runs meanwhile.
+        std::thread caller([&] {
+            blocking = http.Post(Ns("/actions/slow?blocking=true"), R"({"who":"blocking"})");
+        });
+        auto nb = http.Post(Ns("/actions/slow2"), R"({"who":"background"})");
+        REQUIRE(nb.status == 202);
+        background_id = GetString(ParseJson(nb.body), "activationId").value_or("");
+        // Let both reach their containers (a cold start takes well under a second), then stop.
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        (*first)->Stop();
+        caller.join();
+        CHECK_FALSE((*first)->Running());
+    }
+    INFO(blocking.Describe());
+    CHECK(blocking.status == 200);
+    CHECK(GetString(ParseJson(blocking.body), "response.result.who") == "blocking");
+
+    auto second =
+        Standalone::Start({.args = {"--no-stem-cells"}, .data_dir = data.path().string()});
+    INFO(second.status().message());
+    REQUIRE(second.ok());
+    HttpClient http((*second)->api_host(), (*second)->guest_auth());
+    auto rec = http.Get(Ns("/activations/" + background_id));
+    INFO(rec.Describe());
+    REQUIRE(rec.status == 200);
+    auto d = ParseJson(rec.body);
+    CHECK(GetString(d, "response.status") == "success");
+    CHECK(GetString(d, "response.result.who") == "background");
+}
+
+TEST_CASE("without Docker the standalone says what to run and exits 1", "[e2e][startup]") {
+    wisp::testing::TempDir data("wisp-e2e-nodocker-");
+    const std::string cmd = StandaloneBinary() + " --port 1 --data-dir '" + data.path().string() +
+                            "' --docker-socket /nonexistent/docker.sock 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::string out;
+    char buf[4096];
+    size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    const int status = ::pclose(p);
+    INFO(out);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 1);
+    CHECK(out.rfind("error: ", 0) == 0);
+    CHECK(out.find("tools/start-dockerd.sh") != std::string::npos);
+    CHECK(out.find("wsk property set") == std::string::npos);
+}
