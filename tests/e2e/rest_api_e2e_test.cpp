@@ -1195,3 +1195,108 @@ TEST_CASE("without Docker the standalone says what to run and exits 1", "[e2e][s
     CHECK(out.find("tools/start-dockerd.sh") != std::string::npos);
     CHECK(out.find("wsk property set") == std::string::npos);
 }
+
+TEST_CASE("web actions: extensions, __ow_ fields, raw-http, auth, errors", "[e2e][web]") {
+    auto http = Guest();
+    const std::string web = R"(,"annotations":[{"key":"web-export","value":true}])";
+    // Echoes what the platform passes, as JSON; or an .http response when asked to.
+    const char* echo =
+        "def main(args):\n"
+        "    if args.get('mode') == 'http':\n"
+        "        return {'statusCode': 201, 'headers': {'X-Made-By': 'wisp', 'Content-Type': "
+        "'text/plain'}, 'body': 'made ' + args.get('__ow_method')}\n"
+        "    if args.get('mode') == 'html':\n"
+        "        return {'html': '<p>hi</p>'}\n"
+        "    if args.get('mode') == 'fail':\n"
+        "        return {'error': {'statusCode': 418, 'body': 'teapot'}}\n"
+        "    return args\n";
+    PutAction(http, "webecho", PythonAction(echo, web));
+    PutAction(http, "hidden", PythonAction(echo));
+    PutAction(http, "rawecho",
+              PythonAction(echo, R"(,"annotations":[{"key":"web-export","value":true},)"
+                                 R"({"key":"raw-http","value":true}])"));
+    PutAction(http, "secret",
+              PythonAction(echo, R"(,"annotations":[{"key":"web-export","value":true},)"
+                                 R"({"key":"require-whisk-auth","value":"s3cret"}])"));
+    HttpClient anon(http.base_url(), "");
+
+    // .json: query and JSON body merged, __ow_ fields, no credentials needed.
+    auto r = anon.Send({.method = "POST",
+                        .path = "/api/v1/web/guest/default/webecho.json/a/b?q=1",
+                        .body = R"({"b":2})"});
+    INFO(r.Describe());
+    REQUIRE(r.status == 200);
+    auto d = ParseJson(r.body);
+    CHECK(GetString(d, "q") == "1");
+    CHECK(GetInt(d, "b") == 2);
+    CHECK(GetString(d, "__ow_method") == "post");
+    CHECK(GetString(d, "__ow_path") == "/a/b");
+    CHECK(d.HasMember("__ow_headers"));
+    CHECK_FALSE(d.HasMember("__ow_user"));
+    CHECK(r.Header("x-openwhisk-activation-id").has_value());
+
+    // .http: status, headers and body come from the result.
+    r = anon.Get("/api/v1/web/guest/default/webecho.http?mode=http");
+    INFO(r.Describe());
+    CHECK(r.status == 201);
+    CHECK(r.Header("x-made-by") == "wisp");
+    CHECK(r.body == "made get");
+    // Without an extension: .http.
+    r = anon.Get("/api/v1/web/guest/default/webecho?mode=http");
+    CHECK(r.status == 201);
+
+    // .html uses the html field.
+    r = anon.Get("/api/v1/web/guest/default/webecho.html?mode=html");
+    CHECK(r.status == 200);
+    CHECK(r.body == "<p>hi</p>");
+    CHECK(r.Header("content-type").value_or("").rfind("text/html", 0) == 0);
+
+    // An application error renders result.error as the response.
+    r = anon.Get("/api/v1/web/guest/default/webecho.http?mode=fail");
+    CHECK(r.status == 418);
+    CHECK(r.body == "teapot");
+
+    // raw-http: the query string and body arrive unparsed.
+    r = anon.Send({.method = "POST",
+                   .path = "/api/v1/web/guest/default/rawecho.json?x=1&y=2",
+                   .body = "plain words",
+                   .headers = {"Content-Type: text/plain"},
+                   .json_content_type = false});
+    INFO(r.Describe());
+    REQUIRE(r.status == 200);
+    d = ParseJson(r.body);
+    CHECK(GetString(d, "__ow_query") == "x=1&y=2");
+    CHECK(GetString(d, "__ow_body") == "plain words");
+    CHECK_FALSE(d.HasMember("x"));
+
+    // Overriding an __ow_ field is refused.
+    r = anon.Get("/api/v1/web/guest/default/webecho.json?__ow_method=put");
+    CHECK(r.status == 400);
+
+    // require-whisk-auth with a secret: the header must match.
+    CHECK(anon.Get("/api/v1/web/guest/default/secret.json").status == 401);
+    r = anon.Send({.method = "GET",
+                   .path = "/api/v1/web/guest/default/secret.json",
+                   .headers = {"X-Require-Whisk-Auth: s3cret"}});
+    CHECK(r.status == 200);
+
+    // Credentials add __ow_user.
+    r = http.Get("/api/v1/web/guest/default/webecho.json");
+    REQUIRE(r.status == 200);
+    CHECK(GetString(ParseJson(r.body), "__ow_user") == "guest");
+
+    // Not exported, unknown action, unknown namespace: 404 alike.
+    for (const char* path :
+         {"/api/v1/web/guest/default/hidden.json", "/api/v1/web/guest/default/nothing.json",
+          "/api/v1/web/nobody/default/webecho.json"}) {
+        r = anon.Get(path);
+        INFO(path);
+        CHECK(r.status == 404);
+        CHECK(GetString(ParseJson(r.body), "error") == "The requested resource does not exist.");
+    }
+
+    // OPTIONS answers with CORS without running the action.
+    r = anon.Send({.method = "OPTIONS", .path = "/api/v1/web/guest/default/webecho.json"});
+    CHECK(r.status == 200);
+    CHECK(r.Header("access-control-allow-origin") == "*");
+}
