@@ -1,6 +1,8 @@
 #include <wisp/invoker/docker_container_factory.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -117,6 +119,7 @@ DockerContainer::~DockerContainer() {
                      std::string(st.message()));
     }
     if (log_fd_ >= 0) ::close(log_fd_);
+    if (log_inotify_fd_ >= 0) ::close(log_inotify_fd_);
 }
 
 void DockerContainer::Connect(DockerFactoryOptions::Transport transport,
@@ -313,6 +316,12 @@ bool DockerContainer::OpenLogFile() {
     }
     log_fd_ = fd;
     log_offset_ = 0;
+    // Optional: without inotify the reader polls the file.
+    log_inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (log_inotify_fd_ >= 0 && ::inotify_add_watch(log_inotify_fd_, path.c_str(), IN_MODIFY) < 0) {
+        ::close(log_inotify_fd_);
+        log_inotify_fd_ = -1;
+    }
     log_file_state_ = LogFileState::kReadable;
     return true;
 }
@@ -377,8 +386,18 @@ absl::StatusOr<Container::Logs> DockerContainer::ReadLogFile(int sentinels, int6
         const auto now = SteadyClock::now();
         if (got) idle_deadline = now + wait;
         if (now >= idle_deadline || now >= overall) break;
-        std::this_thread::sleep_for(pause);
-        pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(5));
+        if (log_inotify_fd_ >= 0) {
+            // Sleep until docker appends (bounded: a missed event costs at most 5 ms).
+            pollfd pfd{log_inotify_fd_, POLLIN, 0};
+            if (::poll(&pfd, 1, 5) > 0) {
+                char events[4096];
+                while (::read(log_inotify_fd_, events, sizeof events) > 0) {
+                }
+            }
+        } else {
+            std::this_thread::sleep_for(pause);
+            pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(5));
+        }
     }
     return assembler.Finish();
 }
