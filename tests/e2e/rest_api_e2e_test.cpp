@@ -1300,3 +1300,24 @@ TEST_CASE("web actions: extensions, __ow_ fields, raw-http, auth, errors", "[e2e
     CHECK(r.status == 200);
     CHECK(r.Header("access-control-allow-origin") == "*");
 }
+
+TEST_CASE("a key blocked with wisp-admin stops working within the auth cache TTL", "[e2e][auth]") {
+    const std::string user = UniqueName("blocked");
+    const std::string key = CreateUser(user);
+    HttpClient http(Wisp().api_host(), key);
+    REQUIRE(http.Get(Ns("/actions")).status == 200);  // now cached
+    auto r = RunAdmin(Wisp().store_uri(), {"user", "block", user});
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    // ControllerConfig::auth_cache_ttl is 5 s.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    int status = 200;
+    while (std::chrono::steady_clock::now() < deadline) {
+        status = http.Get(Ns("/actions")).status;
+        if (status == 401) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    CHECK(status == 401);
+    r = RunAdmin(Wisp().store_uri(), {"user", "unblock", user});
+    REQUIRE(r.exit_code == 0);
+}

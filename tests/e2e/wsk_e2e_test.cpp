@@ -261,7 +261,12 @@ TEST_CASE("wsk zip and native actions", "[e2e][wsk]") {
     INFO(r);
     CHECK(r.code == 0);
     CHECK(Contains(r.out, "\"native\": true"));
-    r = u.Wsk({"activation", "logs", "--last", "--strip"});
+    // The blocking result can arrive before the activation record (with its logs) is stored.
+    for (int i = 0; i < 40; ++i) {
+        r = u.Wsk({"activation", "logs", "--last", "--strip"});
+        if (r.out == "native says hi\n") break;
+        std::this_thread::sleep_for(250ms);
+    }
     INFO(r);
     CHECK(r.out == "native says hi\n");
 }
