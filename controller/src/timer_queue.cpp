@@ -51,7 +51,9 @@ void TimerQueue::Loop() {
         }
         auto first = by_deadline_.begin();
         if (first->first > Clock::now()) {
-            cv_.wait_until(lock, first->first);
+            // A copy: Cancel() may erase the node while the lock is released.
+            const Clock::time_point deadline = first->first;
+            cv_.wait_until(lock, deadline);
             continue;
         }
         const TimerId id = first->second;
