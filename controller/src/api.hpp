@@ -30,6 +30,7 @@
 #include <wisp/store/artifact_store.hpp>
 
 #include "authenticator.hpp"
+#include "entity_cache.hpp"
 #include "metrics.hpp"
 #include "throttler.hpp"
 #include "timer_queue.hpp"
@@ -52,7 +53,8 @@ using CallPtr = std::shared_ptr<Call>;
 /// An action ready to run: parameters merged (package < binding < action).
 struct ResolvedAction {
     common::Action action;
-    std::string binding;  // "ns/binding" when reached through a package binding
+    std::string revision;  // the action document's revision (the invoker's cache key)
+    std::string binding;   // "ns/binding" when reached through a package binding
 };
 
 /// What an activation needs besides the action.
@@ -119,6 +121,9 @@ class Api {
     absl::Status CheckOwnNamespace(const common::Identity& who, const std::string& ns,
                                    std::string_view resource);
     common::PutContext PutContextFor(const common::Identity& who) const;
+    /// An action or package through the entity cache.
+    template <class T>
+    absl::StatusOr<store::Revisioned<T>> GetCached(const common::FullyQualifiedName& fqn);
 
     // ---- activation (invoke_api.cpp) ----
     void InvokeAction(const CallPtr& call, const common::FullyQualifiedName& fqn);
@@ -147,6 +152,7 @@ class Api {
     common::Clock& clock_;
     const ControllerConfig config_;
     Authenticator auth_;
+    EntityCache entities_;
     RateThrottler invoke_rate_;
     RateThrottler fire_rate_;
     Metrics metrics_;

@@ -105,7 +105,8 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
       manifest_(manifest),
       clock_(clock),
       config_(std::move(config)),
-      auth_(store, clock, config_.auth_cache_ttl) {}
+      auth_(store, clock, config_.auth_cache_ttl),
+      entities_(clock, config_.entity_cache_ttl.count()) {}
 
 Api::~Api() { Shutdown(); }
 

@@ -141,18 +141,31 @@ absl::Status Api::CheckOwnNamespace(const common::Identity& who, const std::stri
     return NotAuthorized(resource);
 }
 
+template <class T>
+absl::StatusOr<store::Revisioned<T>> Api::GetCached(const FullyQualifiedName& fqn) {
+    const std::string docid = fqn.DocId();
+    if (auto hit = entities_.Find(docid)) {
+        if (auto* doc = std::get_if<T>(&hit->doc)) return store::Revisioned<T>{*doc, hit->rev};
+    }
+    const uint64_t generation = entities_.Generation();
+    auto r = store_.GetEntity(store::EntityTypeOf<T>(), fqn);
+    if (!r.ok()) return r.status();
+    entities_.Put(docid, *r, generation);
+    return store::Revisioned<T>{std::get<T>(std::move(r->doc)), std::move(r->rev)};
+}
+
 absl::StatusOr<ResolvedAction> Api::ResolveAction(const common::Identity& who,
                                                   const FullyQualifiedName& fqn) {
     const std::string& ns = fqn.Namespace();
     const bool own = ns == who.namespace_name;
     if (fqn.path.IsRoot()) {
         if (!own) return NotAuthorized(fqn.DocId());
-        auto a = store_.Get<Action>(fqn);
+        auto a = GetCached<Action>(fqn);
         if (!a.ok()) return a.status();
-        return ResolvedAction{std::move(a->doc), ""};
+        return ResolvedAction{std::move(a->doc), std::move(a->rev), ""};
     }
     const FullyQualifiedName pkg_fqn{fqn.path.Parent(), fqn.path.PackageName()};
-    auto pkg = store_.Get<Package>(pkg_fqn);
+    auto pkg = GetCached<Package>(pkg_fqn);
     if (!pkg.ok()) {
         if (!own) return NotAuthorized(fqn.DocId());
         return pkg.status();
@@ -162,7 +175,7 @@ absl::StatusOr<ResolvedAction> Api::ResolveAction(const common::Identity& who,
     common::Parameters params;
     if (pkg->doc.binding) {
         const FullyQualifiedName target_fqn = pkg->doc.binding->Fqn();
-        auto target = store_.Get<Package>(target_fqn);
+        auto target = GetCached<Package>(target_fqn);
         if (!target.ok()) {
             if (target.status().code() == absl::StatusCode::kNotFound) return NotFound();
             return target.status();
@@ -172,16 +185,18 @@ absl::StatusOr<ResolvedAction> Api::ResolveAction(const common::Identity& who,
             return NotAuthorized(fqn.DocId());
         }
         auto a =
-            store_.Get<Action>(FullyQualifiedName{target_fqn.path.Add(target_fqn.name), fqn.name});
+            GetCached<Action>(FullyQualifiedName{target_fqn.path.Add(target_fqn.name), fqn.name});
         if (!a.ok()) return a.status();
         params = target->doc.parameters.Merge(pkg->doc.parameters).Merge(a->doc.parameters);
         out.action = std::move(a->doc);
+        out.revision = std::move(a->rev);
         out.binding = pkg_fqn.DocId();
     } else {
-        auto a = store_.Get<Action>(fqn);
+        auto a = GetCached<Action>(fqn);
         if (!a.ok()) return a.status();
         params = pkg->doc.parameters.Merge(a->doc.parameters);
         out.action = std::move(a->doc);
+        out.revision = std::move(a->rev);
     }
     out.action.parameters = std::move(params);
     return out;
@@ -547,6 +562,7 @@ void Api::PutEntity(const CallPtr& call, EntityType type, const FullyQualifiedNa
             if (!action.ok()) return ReplyStatus(call, action.status());
             action->updated_ms = now;
             auto st = store_.PutEntity(*action, rev);
+            entities_.Invalidate(fqn.DocId());
             if (!st.ok()) return ReplyStatus(call, st.status());
             return ReplyJson(call, 200, common::ActionToJson(*action));
         }
@@ -653,6 +669,7 @@ void Api::PutEntity(const CallPtr& call, EntityType type, const FullyQualifiedNa
             }
             pkg->updated_ms = now;
             auto st = store_.PutEntity(*pkg, rev);
+            entities_.Invalidate(fqn.DocId());
             if (!st.ok()) return ReplyStatus(call, st.status());
             return ReplyJson(call, 200, common::PackageToJson(*pkg));
         }
@@ -677,9 +694,9 @@ void Api::DeleteEntity(const CallPtr& call, EntityType type, const FullyQualifie
             }
             auto a = store_.Get<Action>(fqn);
             if (!a.ok()) return ReplyStatus(call, a.status());
-            if (auto st = store_.DeleteEntity(type, fqn, a->rev); !st.ok()) {
-                return ReplyStatus(call, st);
-            }
+            auto deleted = store_.DeleteEntity(type, fqn, a->rev);
+            entities_.Invalidate(fqn.DocId());
+            if (!deleted.ok()) return ReplyStatus(call, deleted);
             return ReplyJson(call, 200, common::ActionToJson(a->doc));
         }
         case EntityType::kTrigger: {
@@ -721,15 +738,16 @@ void Api::DeleteEntity(const CallPtr& call, EntityType type, const FullyQualifie
                     for (const auto& e : *list) {
                         auto st =
                             store_.DeleteEntity(EntityType::kAction, common::HeaderOf(e).Fqn(), "");
+                        entities_.Invalidate(common::HeaderOf(e).Fqn().DocId());
                         if (!st.ok() && st.code() != absl::StatusCode::kNotFound) {
                             return ReplyStatus(call, st);
                         }
                     }
                 }
             }
-            if (auto st = store_.DeleteEntity(type, fqn, ""); !st.ok()) {
-                return ReplyStatus(call, st);
-            }
+            auto deleted = store_.DeleteEntity(type, fqn, "");
+            entities_.Invalidate(fqn.DocId());
+            if (!deleted.ok()) return ReplyStatus(call, deleted);
             return ReplyJson(call, 200, common::PackageToJson(p->doc));
         }
     }

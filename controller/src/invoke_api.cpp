@@ -161,6 +161,7 @@ void Api::Activate(ActivateRequest req, ActivateDone done) {
     ref->set_name(action.name);
     ref->set_version(action.version.ToString());
     ref->set_binding(req.resolved.binding);
+    msg.set_revision(req.resolved.revision);
     FillIdentity(req.user, *msg.mutable_user());
     msg.set_activation_id(id.str());
     msg.mutable_root_controller_index()->set_as_string(config_.controller_id);

@@ -36,6 +36,9 @@ struct ControllerConfig {
     /// How long an authenticated key stays cached. A key that is changed, deleted or blocked
     /// with wisp-admin stops working at most this long later (Invalidate() drops it at once).
     std::chrono::milliseconds auth_cache_ttl{5000};
+    /// How long a read action or package stays cached (writes through this controller
+    /// invalidate at once; 0 = no cache).
+    std::chrono::milliseconds entity_cache_ttl{5000};
     /// The longest a blocking invoke waits before answering 202 (OpenWhisk: 60 s).
     std::chrono::milliseconds max_blocking_wait{60000};
     /// Extra time a sequence waits for each component beyond the component's own timeout.
