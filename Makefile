@@ -5,13 +5,15 @@
 #   make tsan     ThreadSanitizer build of the unit tests, run
 #   make fuzz     build the libFuzzer targets (clang) into build-fuzz/
 #   make run      build and start the platform (wisp-standalone)
+#   make install  build, then install the wsk CLI to $(PREFIX)/bin (default /usr/local/bin)
+#   make bench    build, then run the end-to-end benchmark (bench/run.sh): table, JSON, PNG
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 BUILD ?= build
 CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure --no-tests=error
 
-.PHONY: all deps build test test-unit asan tsan fuzz run format clean
+.PHONY: all deps build test test-unit asan tsan fuzz run bench install format clean
 
 all: build
 
@@ -41,13 +43,13 @@ test-unit: build
 asan: deps
 	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 	  -DWISP_SANITIZE=address,undefined >/dev/null
-	@cmake --build build-asan -j $(JOBS)
+	@tools/build-unit-tests.sh build-asan $(JOBS)
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest -j $(JOBS) $(CTEST_FLAGS) -L unit
 
 # ThreadSanitizer build of the unit tests (the stores' concurrency tests matter most here).
 tsan: deps
 	@cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWISP_SANITIZE=thread >/dev/null
-	@cmake --build build-tsan -j $(JOBS)
+	@tools/build-unit-tests.sh build-tsan $(JOBS)
 	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tools/tsan.supp" ctest -j $(JOBS) $(CTEST_FLAGS) -L unit
 
 # Starts Docker, builds the runtime images when they are missing or stale, then runs the
@@ -58,6 +60,20 @@ run: build
 	@tools/start-dockerd.sh
 	@tools/build-runtime-images.sh --build-dir $(BUILD)
 	@exec $(BUILD)/bin/wisp-standalone $(RUN_ARGS)
+
+# The end-to-end benchmark on loopback (bench/README.md): prints a table with the targets,
+# writes bench/results/<date>-<host>.json and a PNG chart next to it. BENCH_ARGS adds flags,
+# e.g. make bench BENCH_ARGS=--full (>= 1000 samples in every row), or --quick (a smoke run).
+BENCH_ARGS ?=
+bench: build
+	@tools/start-dockerd.sh
+	@tools/build-runtime-images.sh --build-dir $(BUILD)
+	@bench/run.sh --build-dir $(BUILD) $(BENCH_ARGS)
+
+PREFIX ?= /usr/local
+install: build
+	@install -D -m 0755 $(BUILD)/bin/wsk $(DESTDIR)$(PREFIX)/bin/wsk
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/wsk"
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

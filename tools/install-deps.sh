@@ -16,6 +16,8 @@ packages=(
   # the Docker container backend: the engine (tools/start-dockerd.sh starts it) and the offline
   # base-image builder of tools/build-runtime-images.sh
   docker.io mmdebstrap
+  # `make bench` draws its chart with gnuplot (bench/report.py)
+  gnuplot-nox
 )
 
 missing=()

@@ -300,20 +300,35 @@ TEST_CASE("wsk trigger, rule, fire, and the activation commands", "[e2e][wsk]") 
     CHECK(std::regex_match(r.out,
                            std::regex("ok: triggered /_/" + trigger + " with id [0-9a-f]{32}\n")));
 
-    // The rule's action runs asynchronously: wait until it is the last activation.
-    Run result;
-    for (int i = 0; i < 60; ++i) {
-        result = u.Wsk({"activation", "list", "--limit", "1"});
-        if (Contains(result.out, "guest/" + action + ":0.0.1")) break;
+    const std::string trigger_activation = r.out.substr(r.out.size() - 33, 32);
+    // The rule's action runs asynchronously: wait for its activation record.
+    const std::regex action_row("([0-9a-f]{32}) python:3.11 [^\n]* guest/" + action + ":0.0.1\n");
+    Run listed;
+    std::smatch m;
+    for (int i = 0; i < 120; ++i) {
+        listed = u.Wsk({"activation", "list"});
+        if (std::regex_search(listed.out, m, action_row)) break;
         std::this_thread::sleep_for(500ms);
     }
-    INFO(result);
-    REQUIRE(Contains(result.out, "guest/" + action + ":0.0.1"));
+    INFO(listed);
+    INFO(u.Wsk({"activation", "get", trigger_activation}));
+    REQUIRE(std::regex_search(listed.out, m, action_row));
+    const std::string action_activation = m[1].str();
 
-    r = u.Wsk({"activation", "result", "--last"});
+    r = u.Wsk({"activation", "result", action_activation});
     INFO(r);
     CHECK(r.code == 0);
     CHECK(r.out == "{\n    \"change\": -1,\n    \"product_id\": 42\n}\n");
+
+    // --last is the newest record: the rule's action, or the trigger's own record when both
+    // started in the same instant.
+    r = u.Wsk({"activation", "result", "--last"});
+    INFO(r);
+    CHECK(r.code == 0);
+    Run newest = u.Wsk({"activation", "list", "--limit", "1"});
+    std::smatch first;
+    REQUIRE(std::regex_search(newest.out, first, std::regex("\n\\S+ \\S+ ([0-9a-f]{32}) ")));
+    CHECK(r.out == u.Wsk({"activation", "result", first[1].str()}).out);
 
     r = u.Wsk({"activation", "list"});
     INFO(r);
@@ -327,12 +342,14 @@ TEST_CASE("wsk trigger, rule, fire, and the activation commands", "[e2e][wsk]") 
     CHECK(std::regex_search(r.out, std::regex("[0-9a-f]{32} unknown +warm +0s +success +guest/" +
                                               trigger + ":0.0.1\n")));
 
-    r = u.Wsk({"activation", "logs", "--last"});
+    r = u.Wsk({"activation", "logs", action_activation});
     INFO(r);
     CHECK(std::regex_match(r.out,
                            std::regex(R"(\d{4}-\d\d-\d\dT[0-9:.]+Z +stdout: stock change -1 for 42
 )")));
-    r = u.Wsk({"activation", "get", "--last"});
+    r = u.Wsk({"activation", "logs", "--last"});
+    CHECK(r.code == 0);
+    r = u.Wsk({"activation", "get", action_activation});
     CHECK(std::regex_search(r.out, std::regex("^ok: got activation [0-9a-f]{32}\n\\{\n    "
                                               "\"namespace\": \"guest\",\n    \"name\": \"" +
                                               action + "\",")));

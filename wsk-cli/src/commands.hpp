@@ -1,0 +1,111 @@
+#pragma once
+// The wsk commands: each takes its positional arguments and flags, talks REST through
+// WhiskClient, prints what the reference CLI prints, and returns the error that sets the exit
+// code (nullopt = exit 0).
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "entity_args.hpp"
+#include "whisk_client.hpp"
+#include "wsk_error.hpp"
+#include "wskprops.hpp"
+
+namespace wsk {
+
+struct Session {
+    Config config;
+    GlobalFlags flags;
+    KeyValueArgs kv;
+    std::ostream* out;
+    std::ostream* err;
+    std::unique_ptr<WhiskClient> client;
+};
+
+struct ActionFlags {
+    ExecFlags exec;
+    bool copy = false;
+    std::optional<int> timeout, memory, logsize, concurrency;
+    std::optional<std::string> web, web_secure;
+    std::vector<std::string> del_annotations;
+};
+Status ActionCreate(Session& s, const std::vector<std::string>& args, const ActionFlags& f,
+                    bool update);
+Status ActionInvoke(Session& s, const std::vector<std::string>& args, bool blocking, bool result);
+struct ActionGetFlags {
+    bool summary = false;
+    bool url = false;
+    bool save = false;
+    std::optional<std::string> save_as;
+};
+Status ActionGet(Session& s, const std::vector<std::string>& args, const ActionGetFlags& f);
+Status ActionDelete(Session& s, const std::vector<std::string>& args);
+
+struct ListFlags {
+    int skip = 0;
+    int limit = 30;
+    bool name_sort = false;
+};
+Status ActionList(Session& s, const std::vector<std::string>& args, const ListFlags& f);
+
+Status TriggerCreate(Session& s, const std::vector<std::string>& args, const std::string& feed,
+                     bool update);
+Status TriggerFire(Session& s, const std::vector<std::string>& args);
+Status TriggerGet(Session& s, const std::vector<std::string>& args, bool summary);
+Status TriggerDelete(Session& s, const std::vector<std::string>& args);
+Status TriggerList(Session& s, const std::vector<std::string>& args, const ListFlags& f);
+
+Status RuleCreate(Session& s, const std::vector<std::string>& args, bool update);
+Status RuleSetState(Session& s, const std::vector<std::string>& args, bool enable);
+Status RuleStatus(Session& s, const std::vector<std::string>& args);
+Status RuleGet(Session& s, const std::vector<std::string>& args, bool summary);
+Status RuleDelete(Session& s, const std::vector<std::string>& args, bool disable);
+Status RuleList(Session& s, const std::vector<std::string>& args, const ListFlags& f);
+
+Status PackageCreate(Session& s, const std::vector<std::string>& args, const std::string& shared,
+                     bool update);
+Status PackageBind(Session& s, const std::vector<std::string>& args, bool overwrite);
+Status PackageGet(Session& s, const std::vector<std::string>& args, bool summary);
+Status PackageDelete(Session& s, const std::vector<std::string>& args);
+Status PackageList(Session& s, const std::vector<std::string>& args, const ListFlags& f);
+
+struct ActivationFlags {
+    int skip = 0;
+    int limit = 30;
+    bool full = false;
+    int64_t since = 0;
+    int64_t upto = 0;
+    bool last = false;
+    bool summary = false;
+    bool logs = false;
+    bool strip = false;
+    int exit_after = 0;
+    int since_seconds = 0, since_minutes = 0, since_hours = 0, since_days = 0;
+};
+Status ActivationList(Session& s, const std::vector<std::string>& args, const ActivationFlags& f);
+Status ActivationGet(Session& s, std::vector<std::string> args, const ActivationFlags& f);
+Status ActivationLogs(Session& s, std::vector<std::string> args, const ActivationFlags& f);
+Status ActivationResult(Session& s, std::vector<std::string> args, const ActivationFlags& f);
+Status ActivationPoll(Session& s, const std::vector<std::string>& args, const ActivationFlags& f);
+
+Status NamespaceList(Session& s, const std::vector<std::string>& args);
+Status NamespaceGet(Session& s, const std::vector<std::string>& args, bool name_sort);
+
+struct PropertyFlags {
+    bool cert = false, key = false, auth = false, apihost = false, apiversion = false;
+    bool apibuild = false, apibuildno = false, cliversion = false, ns = false, all = false;
+    std::string output = "std";
+};
+Status PropertySet(Session& s);
+Status PropertyUnset(Session& s, const PropertyFlags& f);
+Status PropertyGet(Session& s, const PropertyFlags& f);
+
+/// "Invalid argument(s). <required>" / "Invalid argument(s): a, b. <required>" (exit 1).
+Status CheckArgs(const std::vector<std::string>& args, size_t min, size_t max,
+                 const std::string& required);
+
+inline constexpr const char* kCliVersion = "wisp-0.1.0";
+
+}  // namespace wsk
