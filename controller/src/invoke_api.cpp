@@ -222,8 +222,11 @@ void Api::Activate(ActivateRequest req, ActivateDone done) {
         // The ack was too large for the bus: the invoker stores the record after completion.
         std::shared_ptr<std::function<void(int)>> poll =
             std::make_shared<std::function<void(int)>>();
-        *poll = [this, wait, finish, poll](int attempt) {
-            if (wait->finished.load()) return;
+        // The closure holds itself weakly (a strong self-reference would leak); the pending
+        // timer holds it strongly.
+        *poll = [this, wait, finish, weak_poll = std::weak_ptr(poll)](int attempt) {
+            auto poll = weak_poll.lock();
+            if (!poll || wait->finished.load()) return;
             auto rec = store_.GetActivation(wait->ns, wait->id);
             if (rec.ok()) return finish(*std::move(rec), absl::OkStatus());
             if (attempt >= 40) return finish(std::nullopt, absl::OkStatus());
@@ -323,7 +326,11 @@ void Api::RunSequence(ActivateRequest req, int depth, ActivateDone done) {
     };
 
     auto step = std::make_shared<std::function<void(size_t)>>();
-    *step = [this, s, finish, step](size_t i) {
+    // Held weakly by itself (a strong self-reference would leak the whole sequence state);
+    // the pending component callback holds it strongly.
+    *step = [this, s, finish, weak_step = std::weak_ptr(step)](size_t i) {
+        auto step = weak_step.lock();
+        if (!step) return;
         if (i == s->components.size()) return finish(std::nullopt);
         if (shutting_down_.load()) {
             return finish(common::ActivationResponse::Error(ActivationStatus::kWhiskError,
