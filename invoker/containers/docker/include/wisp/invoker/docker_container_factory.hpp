@@ -143,7 +143,7 @@ class DockerContainer final : public Container {
     LogFileState log_file_state_ = LogFileState::kUnknown;
     int log_fd_ = -1;
     int log_inotify_fd_ = -1;  // wakes the reader when docker appends to the file
-    int64_t log_offset_ = 0;  // bytes of the file consumed by earlier activations
+    int64_t log_offset_ = 0;   // bytes of the file consumed by earlier activations
 };
 
 class DockerContainerFactory final : public ContainerFactory {
