@@ -17,25 +17,6 @@ using common::EntityType;
 
 constexpr std::string_view kApiPrefix = "/api/v1";
 
-std::string ErrorBody(std::string_view msg, std::string_view tid) {
-    rapidjson::StringBuffer sb;
-    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-    w.StartObject();
-    w.Key("error");
-    w.String(msg.data(), static_cast<rapidjson::SizeType>(msg.size()));
-    w.Key("code");
-    w.String(tid.data(), static_cast<rapidjson::SizeType>(tid.size()));
-    w.EndObject();
-    return sb.GetString();
-}
-
-void AddCors(HttpResponse& r) {
-    r.SetHeader("Access-Control-Allow-Origin", "*");
-    r.SetHeader("Access-Control-Allow-Methods", "GET, DELETE, POST, PUT, HEAD");
-    r.SetHeader("Access-Control-Allow-Headers",
-                "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent");
-}
-
 std::optional<EntityType> CollectionType(std::string_view s) {
     if (s == "actions") return EntityType::kAction;
     if (s == "triggers") return EntityType::kTrigger;
@@ -122,7 +103,7 @@ void Api::Reply(const CallPtr& call, HttpResponse resp, bool rest_cors) {
         return;
     }
     resp.SetHeader("X-Request-ID", call->tid);
-    if (rest_cors) AddCors(resp);
+    if (rest_cors) AddRestCorsHeaders(resp);
     metrics_.CountResponse(resp.status);
     in_flight_.fetch_sub(1);
     auto responder = std::move(call->responder);

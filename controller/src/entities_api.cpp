@@ -68,11 +68,6 @@ absl::Status ParseListParams(const HttpRequest& req, std::string_view collection
     return absl::OkStatus();
 }
 
-bool QueryIsTrue(const HttpRequest& req, std::string_view name) {
-    auto v = req.Query(name);
-    return v && *v == "true";
-}
-
 /// Inserts extra members into a JSON object document's text.
 std::string WithMembers(const std::string& object_json,
                         const std::vector<std::pair<std::string, std::string>>& raw_members) {
@@ -325,7 +320,7 @@ void Api::ListEntities(const CallPtr& call, EntityType type, const common::Entit
     if (auto st = ParseListParams(call->req, collection, skip, limit); !st.ok()) {
         return ReplyStatus(call, st);
     }
-    const bool count = QueryIsTrue(call->req, "count");
+    const bool count = call->req.QueryIsTrue("count");
     const bool own = path.root() == who.namespace_name;
     common::EntityPath list_path = path;
 
@@ -508,7 +503,7 @@ void Api::PutEntity(const CallPtr& call, EntityType type, const FullyQualifiedNa
         return ReplyError(
             call, 415, "The request's Content-Type is not supported. Expected:\napplication/json");
     }
-    const bool overwrite = QueryIsTrue(call->req, "overwrite");
+    const bool overwrite = call->req.QueryIsTrue("overwrite");
     const common::PutContext ctx = PutContextFor(who);
     const std::string& body = call->req.body.empty() ? std::string("{}") : call->req.body;
     const int64_t now = clock_.NowMs();
@@ -728,7 +723,7 @@ void Api::DeleteEntity(const CallPtr& call, EntityType type, const FullyQualifie
                 auto list = store_.ListEntities(EntityType::kAction, contents, {});
                 if (!list.ok()) return ReplyStatus(call, list.status());
                 if (!list->empty()) {
-                    if (!QueryIsTrue(call->req, "force")) {
+                    if (!call->req.QueryIsTrue("force")) {
                         return ReplyError(
                             call, 409,
                             common::Cat("Package not empty (contains ", list->size(),

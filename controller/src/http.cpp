@@ -1,6 +1,7 @@
 #include <wisp/controller/http.hpp>
 
 #include <wisp/common/ids.hpp>
+#include <wisp/common/json.hpp>
 
 namespace wisp::controller {
 namespace {
@@ -47,6 +48,27 @@ std::optional<std::string> HttpRequest::Query(std::string_view name) const {
         if (key == name) return value;
     }
     return std::nullopt;
+}
+
+bool HttpRequest::QueryIsTrue(std::string_view name) const {
+    auto v = Query(name);
+    return v && *v == "true";
+}
+
+std::string ErrorBody(std::string_view msg, std::string_view tid) {
+    std::string out = "{\"error\":";
+    out += common::JsonValue::String(msg).text();
+    out += ",\"code\":";
+    out += common::JsonValue::String(tid).text();
+    out += '}';
+    return out;
+}
+
+void AddRestCorsHeaders(HttpResponse& r) {
+    r.SetHeader("Access-Control-Allow-Origin", "*");
+    r.SetHeader("Access-Control-Allow-Methods", "GET, DELETE, POST, PUT, HEAD");
+    r.SetHeader("Access-Control-Allow-Headers",
+                "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent");
 }
 
 void HttpResponse::SetHeader(std::string_view name, std::string_view value) {

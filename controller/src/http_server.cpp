@@ -72,15 +72,9 @@ Continuation<std::decay_t<F>> Continue(F&& f) {
 
 /// OpenWhisk's error body with X-Request-ID and the CORS headers.
 HttpResponse ErrorResponse(int status, std::string_view message, const std::string& tid) {
-    HttpResponse response =
-        HttpResponse::Json(status, Cat("{\"error\":", common::JsonValue::String(message).text(),
-                                       ",\"code\":", common::JsonValue::String(tid).text(), "}"));
+    HttpResponse response = HttpResponse::Json(status, ErrorBody(message, tid));
     response.headers.emplace_back("X-Request-ID", tid);
-    response.headers.emplace_back("Access-Control-Allow-Origin", "*");
-    response.headers.emplace_back("Access-Control-Allow-Methods", "GET, DELETE, POST, PUT, HEAD");
-    response.headers.emplace_back(
-        "Access-Control-Allow-Headers",
-        "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent");
+    AddRestCorsHeaders(response);
     return response;
 }
 

@@ -22,11 +22,6 @@ using common::Parameters;
 
 constexpr int kMaxSequenceDepth = 50;
 
-bool QueryIsTrue(const HttpRequest& req, std::string_view name) {
-    auto v = req.Query(name);
-    return v && *v == "true";
-}
-
 /// The invoke or fire body: empty -> nullopt; a JSON object or array; else 400.
 absl::StatusOr<std::optional<JsonValue>> ParseArgumentBody(const std::string& body) {
     if (common::Trim(body).empty()) return std::optional<JsonValue>();
@@ -413,8 +408,8 @@ void Api::ReplyActivation(const CallPtr& call, const ActivateOutcome& out, bool 
 void Api::InvokeAction(const CallPtr& call, const FullyQualifiedName& fqn) {
     const common::Identity& who = *call->identity;
     const auto& req = call->req;
-    const bool blocking = QueryIsTrue(req, "blocking");
-    const bool result_only = QueryIsTrue(req, "result");
+    const bool blocking = req.QueryIsTrue("blocking");
+    const bool result_only = req.QueryIsTrue("result");
     std::chrono::milliseconds wait = config_.max_blocking_wait;
     if (auto t = req.Query("timeout")) {
         int64_t ms = 0;

@@ -562,18 +562,6 @@ void AddWebCorsHeaders(HttpResponse& resp, std::string_view requested_headers) {
             : requested_headers);
 }
 
-std::string ErrorJson(std::string_view msg, std::string_view tid) {
-    rapidjson::StringBuffer sb;
-    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-    w.StartObject();
-    w.Key("error");
-    w.String(msg.data(), static_cast<rapidjson::SizeType>(msg.size()));
-    w.Key("code");
-    w.String(tid.data(), static_cast<rapidjson::SizeType>(tid.size()));
-    w.EndObject();
-    return std::string(sb.GetString(), sb.GetSize());
-}
-
 // ---- media types -----------------------------------------------------------------------------
 
 std::optional<MediaType> ParseMediaType(std::string_view content_type) {

@@ -106,9 +106,6 @@ absl::StatusOr<HttpResponse> RenderResult(Extension ext, const common::JsonValue
 /// echoes `requested_headers` (the request's Access-Control-Request-Headers) when not empty.
 void AddWebCorsHeaders(HttpResponse& resp, std::string_view requested_headers);
 
-/// {"error":msg,"code":tid}.
-std::string ErrorJson(std::string_view msg, std::string_view tid);
-
 // ---- helpers exposed for tests ----
 
 /// How a media type's text is treated: bytes (base64 in JSON), text with a charset fixed by its

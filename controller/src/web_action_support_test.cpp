@@ -437,5 +437,5 @@ TEST_CASE("media types and base64 helpers", "[web]") {
     CHECK_FALSE(StrictBase64Decode("a"));
     CHECK_FALSE(StrictBase64Decode("a-_b"));
     CHECK(Base64EncodeBytes("hi") == "aGk=");
-    CHECK(ErrorJson("m", "t") == R"({"error":"m","code":"t"})");
+    CHECK(ErrorBody("m", "t") == R"({"error":"m","code":"t"})");
 }

@@ -42,7 +42,7 @@ void AnswerWeb(Api& api, const CallPtr& call, HttpResponse resp, Cors cors) {
 }
 
 HttpResponse WebError(const CallPtr& call, int status, std::string_view msg) {
-    return HttpResponse::Json(status, web::ErrorJson(msg, call->tid));
+    return HttpResponse::Json(status, ErrorBody(msg, call->tid));
 }
 
 HttpResponse WebStatusError(const CallPtr& call, const absl::Status& st) {

@@ -32,6 +32,8 @@ struct HttpRequest {
     bool HasHeader(std::string_view name) const;
     /// The first query parameter with this name.
     std::optional<std::string> Query(std::string_view name) const;
+    /// The query parameter is present and exactly "true" (?blocking=true, ?overwrite=true).
+    bool QueryIsTrue(std::string_view name) const;
 };
 
 struct HttpResponse {
@@ -50,6 +52,11 @@ struct HttpResponse {
 /// Call exactly once. Thread-safe; may be called after the handler returned.
 using Responder = std::function<void(HttpResponse)>;
 using HttpHandler = std::function<void(HttpRequest&&, Responder)>;
+
+/// OpenWhisk's error body: {"error":"<msg>","code":"<transaction id>"}.
+std::string ErrorBody(std::string_view msg, std::string_view tid);
+/// The REST API's CORS headers (wire §0); web actions set their own.
+void AddRestCorsHeaders(HttpResponse& response);
 
 /// Splits and percent-decodes a request target into `path` and `query`. False on a malformed
 /// escape.
