@@ -90,6 +90,16 @@ bool ParseInt(std::string_view s, T& out) {
     return ec == std::errc() && ptr == s.data() + s.size();
 }
 
+/// Compares a secret with what a caller sent in time that depends only on `expected`'s length,
+/// never on where the first difference is (keys, tokens, require-whisk-auth). Every secret
+/// comparison in the project goes through this.
+bool ConstantTimeEquals(std::string_view given, std::string_view expected);
+
+/// A URI with the password of its user info masked, for logs and messages:
+/// "couchdb:http://admin:secret@db:5984/x" -> "couchdb:http://admin:***@db:5984/x"; user info
+/// without a password (a token) is masked whole ("http://***@host"). Anything else unchanged.
+std::string RedactUri(std::string_view uri);
+
 /// The message of a status as a std::string.
 inline std::string MessageOf(const absl::Status& s) { return std::string(s.message()); }
 

@@ -1,0 +1,35 @@
+#include <catch2/catch.hpp>
+
+#include <wisp/common/strings.hpp>
+
+namespace wisp::common {
+
+TEST_CASE("ConstantTimeEquals: equal, unequal of the same length, different lengths",
+          "[strings][secrets]") {
+    CHECK(ConstantTimeEquals("", ""));
+    CHECK(ConstantTimeEquals("s3cret-key", "s3cret-key"));
+    CHECK_FALSE(ConstantTimeEquals("s3cret-kez", "s3cret-key"));  // last byte differs
+    CHECK_FALSE(ConstantTimeEquals("t3cret-key", "s3cret-key"));  // first byte differs
+    CHECK_FALSE(ConstantTimeEquals("s3cret", "s3cret-key"));      // a prefix
+    CHECK_FALSE(ConstantTimeEquals("s3cret-key-and-more", "s3cret-key"));
+    CHECK_FALSE(ConstantTimeEquals("", "s3cret-key"));
+    CHECK_FALSE(ConstantTimeEquals("x", ""));
+    // Bytes equal up to the shorter length, zeros after: still different.
+    CHECK_FALSE(ConstantTimeEquals(std::string_view("ab\0", 3), "ab"));
+    CHECK_FALSE(ConstantTimeEquals("ab", std::string_view("ab\0", 3)));
+}
+
+TEST_CASE("RedactUri masks the password of a URI's user info", "[strings][secrets]") {
+    CHECK(RedactUri("http://admin:s3cret@127.0.0.1:5984") == "http://admin:***@127.0.0.1:5984");
+    CHECK(RedactUri("couchdb:http://admin:s3cret@db:5984/wisp_?x=1") ==
+          "couchdb:http://admin:***@db:5984/wisp_?x=1");
+    CHECK(RedactUri("https://tok3n@host/path") == "https://***@host/path");
+    CHECK(RedactUri("http://a:p@ss@host/") == "http://a:***@host/");  // '@' in the password
+    CHECK(RedactUri("http://host:5984/db?user=a@b") == "http://host:5984/db?user=a@b");
+    CHECK(RedactUri("http://127.0.0.1:5984") == "http://127.0.0.1:5984");
+    CHECK(RedactUri("sqlite:/home/u/.wisp/wisp.db") == "sqlite:/home/u/.wisp/wisp.db");
+    CHECK(RedactUri("") == "");
+    CHECK(RedactUri("http://user:pw@") == "http://user:***@");
+}
+
+}  // namespace wisp::common
