@@ -78,7 +78,7 @@ std::optional<uint64_t> ParseUnsigned(std::string_view s, int base) {
 // Incremental HTTP/1.x response parser over a growing buffer.
 class ResponseParser {
   public:
-    enum class Result { kNeedMore, kComplete, kMalformed, kTooLarge };
+    enum class Result { kNeedMore, kComplete, kMalformed, kTooLarge, kTrailersTooLarge };
 
     explicit ResponseParser(size_t max_body) : max_body_(max_body) {}
 
@@ -144,6 +144,7 @@ class ResponseParser {
                     pos_ = end + 2;
                     if (*size == 0) {
                         state_ = State::kTrailers;
+                        trailers_start_ = pos_;
                     } else {
                         if (body_.size() + *size > max_body_) return Result::kTooLarge;
                         chunk_left_ = *size;
@@ -164,10 +165,15 @@ class ResponseParser {
                     continue;
                 }
                 case State::kTrailers: {
+                    // Trailer fields are capped like the head: a proxy streaming an endless
+                    // trailer (many lines, or one line without end) is cut off.
                     size_t end = buf.find("\r\n", pos_);
+                    const size_t limit_end = trailers_start_ + kMaxHeaderBytes;
                     if (end == std::string::npos) {
+                        if (buf.size() > limit_end) return Result::kTrailersTooLarge;
                         return eof ? Result::kMalformed : Result::kNeedMore;
                     }
+                    if (end + 2 > limit_end) return Result::kTrailersTooLarge;
                     bool empty = end == pos_;
                     pos_ = end + 2;
                     if (empty) state_ = State::kDone;
@@ -185,6 +191,8 @@ class ResponseParser {
     /// Bytes after the response (a server must not send any; the connection is then dropped).
     bool has_trailing_bytes(const std::string& buf) const { return pos_ < buf.size(); }
 
+    static constexpr size_t kMaxHeaderBytes = 64 * 1024;
+
   private:
     enum class State {
         kHeaders,
@@ -195,7 +203,6 @@ class ResponseParser {
         kTrailers,
         kDone
     };
-    static constexpr size_t kMaxHeaderBytes = 64 * 1024;
 
     void ResetHead() {
         status_ = 0;
@@ -248,6 +255,7 @@ class ResponseParser {
     bool keep_alive_ = true;
     std::optional<uint64_t> content_length_;
     uint64_t chunk_left_ = 0;
+    size_t trailers_start_ = 0;
     std::string body_;
 };
 
@@ -444,6 +452,13 @@ ProxyClient::Attempt ProxyClient::Exchange(Connection& conn, std::string_view re
             local_error = absl::ResourceExhaustedError(
                 fmt::format("the action proxy at {} answered more than {} bytes",
                             endpoint_.ToString(), options_.max_response_bytes));
+            return Attempt::kDone;
+        }
+        if (r == ResponseParser::Result::kTrailersTooLarge) {
+            local_error = absl::ResourceExhaustedError(
+                fmt::format("the action proxy at {} sent more than {} bytes of chunked trailer "
+                            "fields; the connection was cut off",
+                            endpoint_.ToString(), ResponseParser::kMaxHeaderBytes));
             return Attempt::kDone;
         }
         if (r == ResponseParser::Result::kMalformed) {

@@ -346,3 +346,81 @@ TEST_CASE("ProxyClient rejects a bad endpoint", "[proxy_client]") {
     auto r = client.Post("/run", "{}", 100ms, false);
     CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
 }
+
+namespace {
+
+// A proxy that answers with a chunked body and then streams trailer bytes until the client goes
+// away: `line` is sent again and again after "0\r\n".
+class EndlessTrailerServer {
+  public:
+    explicit EndlessTrailerServer(std::string line) : line_(std::move(line)) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+        socklen_t len = sizeof(a);
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+        port_ = ntohs(a.sin_port);
+        REQUIRE(::listen(fd_, 4) == 0);
+        thread_ = std::thread([this] { Serve(); });
+    }
+    ~EndlessTrailerServer() {
+        ::shutdown(fd_, SHUT_RDWR);
+        thread_.join();
+        ::close(fd_);
+    }
+    int port() const { return port_; }
+    size_t sent() const { return sent_.load(); }
+
+  private:
+    void Serve() {
+        int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        std::string buf;
+        char tmp[4096];
+        while (buf.find("\r\n\r\n{}") == std::string::npos) {
+            ssize_t n = ::recv(c, tmp, sizeof tmp, 0);
+            if (n <= 0) break;
+            buf.append(tmp, static_cast<size_t>(n));
+        }
+        std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n";
+        ::send(c, head.data(), head.size(), MSG_NOSIGNAL);
+        std::string block;
+        while (block.size() < 16384) block += line_;
+        // Until the client closes (send fails); bounded so that a client that never stops
+        // reading does not keep the test alive forever (it then fails on the checks).
+        while (sent_ < (size_t{256} << 20)) {
+            ssize_t n = ::send(c, block.data(), block.size(), MSG_NOSIGNAL);
+            if (n <= 0) break;
+            sent_ += static_cast<size_t>(n);
+        }
+        ::close(c);
+    }
+
+    std::string line_;
+    int fd_ = -1;
+    int port_ = 0;
+    std::atomic<size_t> sent_{0};
+    std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("ProxyClient cuts off an endless chunked trailer", "[proxy_client]") {
+    SECTION("endless trailer lines") {
+        EndlessTrailerServer server("X-Trailer: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        ProxyClient client(ProxyClient::Endpoint::Tcp("127.0.0.1", server.port()));
+        auto r = client.Post("/run", "{}", 60000ms, false);
+        REQUIRE(!r.ok());
+        CHECK(r.status().code() == absl::StatusCode::kResourceExhausted);
+        CHECK(std::string(r.status().message()).find("trailer") != std::string::npos);
+    }
+    SECTION("one trailer line without an end") {
+        EndlessTrailerServer server("aaaaaaaaaaaaaaaa");
+        ProxyClient client(ProxyClient::Endpoint::Tcp("127.0.0.1", server.port()));
+        auto r = client.Post("/run", "{}", 60000ms, false);
+        REQUIRE(!r.ok());
+        CHECK(r.status().code() == absl::StatusCode::kResourceExhausted);
+    }
+}
