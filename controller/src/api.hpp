@@ -117,6 +117,12 @@ class Api {
     /// namespace, or a published package), package bindings, parameter merge.
     absl::StatusOr<ResolvedAction> ResolveAction(const common::Identity& who,
                                                  const common::FullyQualifiedName& fqn);
+    /// OpenWhisk's READ entitlement on a package or binding (also for reading, listing and
+    /// activating its actions): the chain from `fqn` to the package holding the actions, or
+    /// 403 naming `resource` (404 when the caller's own package is missing).
+    absl::StatusOr<std::vector<common::Package>> ReadablePackageChain(
+        const common::Identity& who, const common::FullyQualifiedName& fqn,
+        std::string_view resource, bool cached);
     /// 403 unless `who` may write to `ns`.
     absl::Status CheckOwnNamespace(const common::Identity& who, const std::string& ns,
                                    std::string_view resource);

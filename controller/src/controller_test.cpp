@@ -483,6 +483,63 @@ TEST_CASE("controller: packages, bindings and shared packages", "[controller]") 
           200);
 }
 
+TEST_CASE("controller: reads through a binding need the bound package shared", "[controller]") {
+    Fixture f;
+    const std::string other(common::kSystemAuth);
+    auto put = [&](const std::string& path, const std::string& body) {
+        REQUIRE(f.Send("PUT", "/api/v1/namespaces/_/" + path, body, other).status == 200);
+    };
+    put("packages/pub", R"({"publish":true,"parameters":[{"key":"secret","value":"s"}]})");
+    put("actions/pub/echo", kAction);
+    put("packages/priv", R"({"parameters":[{"key":"secret","value":"s"}]})");
+    put("actions/priv/echo", kAction);
+    // other's own binding to its private package, published: still other's alone.
+    put("packages/obind", R"({"publish":true,"binding":{"namespace":"other","name":"priv"}})");
+
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/packages/mine"),
+                   R"({"binding":{"namespace":"other","name":"pub"}})")
+                .status == 200);
+    auto r = f.Send("GET", common::Cat(kNs, "/packages/mine"));
+    REQUIRE(r.status == 200);
+    CHECK(Parse(r.body)["actions"].Size() == 1);
+
+    // other stops sharing: every read through guest's binding is refused, not only invoke.
+    put("packages/pub?overwrite=true", R"({"publish":false})");
+    r = f.Send("GET", common::Cat(kNs, "/packages/mine"));
+    CHECK(r.status == 403);
+    CHECK(ErrorOf(r) == "The supplied authentication is not authorized to access 'guest/mine'.");
+    CHECK(r.body.find("secret") == std::string::npos);
+    r = f.Send("GET", common::Cat(kNs, "/actions/mine/"));
+    CHECK(r.status == 403);
+    CHECK(ErrorOf(r) == "The supplied authentication is not authorized to access 'guest/mine'.");
+    r = f.Send("GET", common::Cat(kNs, "/actions/mine/echo"));
+    CHECK(r.status == 403);
+    CHECK(ErrorOf(r) ==
+          "The supplied authentication is not authorized to access 'guest/mine/echo'.");
+    CHECK(f.Send("POST", common::Cat(kNs, "/actions/mine/echo?blocking=true")).status == 403);
+
+    // Another namespace's binding is never readable, published or not.
+    r = f.Send("GET", "/api/v1/namespaces/other/packages/obind");
+    CHECK(r.status == 403);
+    CHECK(ErrorOf(r) == "The supplied authentication is not authorized to access 'other/obind'.");
+    CHECK(f.Send("GET", "/api/v1/namespaces/other/actions/obind/").status == 403);
+    CHECK(f.Send("GET", "/api/v1/namespaces/other/actions/obind/echo").status == 403);
+    CHECK(f.Send("POST", "/api/v1/namespaces/other/actions/obind/echo?blocking=true").status ==
+          403);
+    CHECK(f.balancer->published() == 0);
+    // ... while its owner reads it.
+    CHECK(f.Send("GET", "/api/v1/namespaces/_/packages/obind", "", other).status == 200);
+    CHECK(f.Send("GET", "/api/v1/namespaces/_/actions/obind/", "", other).status == 200);
+
+    // The caller's own binding to its own package that is gone: 404, as OpenWhisk.
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/packages/p"), "{}").status == 200);
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/packages/b"),
+                   R"({"binding":{"namespace":"_","name":"p"}})")
+                .status == 200);
+    REQUIRE(f.Send("DELETE", common::Cat(kNs, "/packages/p")).status == 200);
+    CHECK(f.Send("GET", common::Cat(kNs, "/packages/b")).status == 404);
+}
+
 TEST_CASE("controller: activation list filters", "[controller]") {
     Fixture f;
     REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/a"), kAction).status == 200);

@@ -149,6 +149,38 @@ absl::StatusOr<store::Revisioned<T>> Api::GetCached(const FullyQualifiedName& fq
     return store::Revisioned<T>{std::get<T>(std::move(r->doc)), std::move(r->rev)};
 }
 
+/// OpenWhisk's READ (and ACTIVATE) entitlement on a package (PackageCollection.scala): a package
+/// is readable by its owner or when published; a binding only by its owner, and only while the
+/// caller may read the package it binds (published or the caller's own). A missing package is
+/// 404 to its owner and 403 to anyone else (no leak of names). `resource` is named in the 403.
+/// Returns the chain from `fqn` to the package that holds the actions (one element unless
+/// `fqn` is a binding).
+absl::StatusOr<std::vector<Package>> Api::ReadablePackageChain(const common::Identity& who,
+                                                               const FullyQualifiedName& fqn,
+                                                               std::string_view resource,
+                                                               bool cached) {
+    constexpr int kMaxBindingChain = 4;  // PUT refuses binding -> binding; the store may not
+    std::vector<Package> chain;
+    FullyQualifiedName at = fqn;
+    for (;;) {
+        const bool owner = at.Namespace() == who.namespace_name;
+        auto p = cached ? GetCached<Package>(at) : store_.Get<Package>(at);
+        if (!p.ok()) {
+            if (!owner) return NotAuthorized(resource);
+            if (p.status().code() == absl::StatusCode::kNotFound) return NotFound();
+            return p.status();
+        }
+        if (!p->doc.binding) {
+            if (!owner && !p->doc.publish) return NotAuthorized(resource);
+            chain.push_back(std::move(p->doc));
+            return chain;
+        }
+        if (!owner || chain.size() + 1 >= kMaxBindingChain) return NotAuthorized(resource);
+        at = p->doc.binding->Fqn();
+        chain.push_back(std::move(p->doc));
+    }
+}
+
 absl::StatusOr<ResolvedAction> Api::ResolveAction(const common::Identity& who,
                                                   const FullyQualifiedName& fqn) {
     const std::string& ns = fqn.Namespace();
@@ -160,39 +192,21 @@ absl::StatusOr<ResolvedAction> Api::ResolveAction(const common::Identity& who,
         return ResolvedAction{std::move(a->doc), std::move(a->rev), ""};
     }
     const FullyQualifiedName pkg_fqn{fqn.path.Parent(), fqn.path.PackageName()};
-    auto pkg = GetCached<Package>(pkg_fqn);
-    if (!pkg.ok()) {
-        if (!own) return NotAuthorized(fqn.DocId());
-        return pkg.status();
-    }
-    if (!own && !pkg->doc.publish) return NotAuthorized(fqn.DocId());
-    ResolvedAction out;
+    auto chain = ReadablePackageChain(who, pkg_fqn, fqn.DocId(), /*cached=*/true);
+    if (!chain.ok()) return chain.status();
+    const Package& holder = chain->back();
+    auto a =
+        GetCached<Action>(FullyQualifiedName{holder.namespace_path.Add(holder.name), fqn.name});
+    if (!a.ok()) return a.status();
+    // Parameters: package < binding < action.
     common::Parameters params;
-    if (pkg->doc.binding) {
-        const FullyQualifiedName target_fqn = pkg->doc.binding->Fqn();
-        auto target = GetCached<Package>(target_fqn);
-        if (!target.ok()) {
-            if (target.status().code() == absl::StatusCode::kNotFound) return NotFound();
-            return target.status();
-        }
-        if (target_fqn.Namespace() != who.namespace_name && !target->doc.publish &&
-            target_fqn.Namespace() != ns) {
-            return NotAuthorized(fqn.DocId());
-        }
-        auto a =
-            GetCached<Action>(FullyQualifiedName{target_fqn.path.Add(target_fqn.name), fqn.name});
-        if (!a.ok()) return a.status();
-        params = target->doc.parameters.Merge(pkg->doc.parameters).Merge(a->doc.parameters);
-        out.action = std::move(a->doc);
-        out.revision = std::move(a->rev);
-        out.binding = pkg_fqn.DocId();
-    } else {
-        auto a = GetCached<Action>(fqn);
-        if (!a.ok()) return a.status();
-        params = pkg->doc.parameters.Merge(a->doc.parameters);
-        out.action = std::move(a->doc);
-        out.revision = std::move(a->rev);
-    }
+    for (auto it = chain->rbegin(); it != chain->rend(); ++it)
+        params = params.Merge(it->parameters);
+    params = params.Merge(a->doc.parameters);
+    ResolvedAction out;
+    out.action = std::move(a->doc);
+    out.revision = std::move(a->rev);
+    if (chain->size() > 1) out.binding = pkg_fqn.DocId();
     out.action.parameters = std::move(params);
     return out;
 }
@@ -326,16 +340,11 @@ void Api::ListEntities(const CallPtr& call, EntityType type, const common::Entit
 
     if (!path.IsRoot()) {
         // The actions of a package (through a binding: of the bound package).
-        auto pkg = store_.Get<Package>(FullyQualifiedName{path.Parent(), path.PackageName()});
-        if (!pkg.ok()) {
-            if (!own) return ReplyStatus(call, NotAuthorized(path.ToString()));
-            return ReplyStatus(call, pkg.status());
-        }
-        if (!own && !pkg->doc.publish) return ReplyStatus(call, NotAuthorized(path.ToString()));
-        if (pkg->doc.binding) {
-            auto target_fqn = pkg->doc.binding->Fqn();
-            list_path = target_fqn.path.Add(target_fqn.name);
-        }
+        auto chain =
+            ReadablePackageChain(who, FullyQualifiedName{path.Parent(), path.PackageName()},
+                                 path.ToString(), /*cached=*/false);
+        if (!chain.ok()) return ReplyStatus(call, chain.status());
+        list_path = chain->back().namespace_path.Add(chain->back().name);
     } else if (!own && type != EntityType::kPackage) {
         return ReplyStatus(call, NotAuthorized(path.ToString()));
     }
@@ -407,24 +416,16 @@ void Api::GetEntity(const CallPtr& call, EntityType type, const FullyQualifiedNa
             return ReplyJson(call, 200, common::RuleToJson(r->doc, RuleStatusOf(store_, r->doc)));
         }
         case EntityType::kPackage: {
-            auto p = store_.Get<Package>(fqn);
-            if (!p.ok()) {
-                if (!own) return ReplyStatus(call, NotAuthorized(fqn.DocId()));
-                return ReplyStatus(call, p.status());
+            auto chain = ReadablePackageChain(who, fqn, fqn.DocId(), /*cached=*/false);
+            if (!chain.ok()) return ReplyStatus(call, chain.status());
+            // A binding shows the bound package's parameters overlaid by its own.
+            Package shown = chain->front();
+            shown.parameters = common::Parameters();
+            for (auto it = chain->rbegin(); it != chain->rend(); ++it) {
+                shown.parameters = shown.parameters.Merge(it->parameters);
             }
-            if (!own && !p->doc.publish) return ReplyStatus(call, NotAuthorized(fqn.DocId()));
-            Package shown = p->doc;
-            common::EntityPath actions_path = fqn.path.Add(fqn.name);
-            if (p->doc.binding) {
-                auto target_fqn = p->doc.binding->Fqn();
-                auto target = store_.Get<Package>(target_fqn);
-                if (target.ok()) {
-                    shown.parameters = target->doc.parameters.Merge(p->doc.parameters);
-                    actions_path = target_fqn.path.Add(target_fqn.name);
-                } else {
-                    actions_path = common::EntityPath();
-                }
-            }
+            const common::EntityPath actions_path =
+                chain->back().namespace_path.Add(chain->back().name);
             std::string actions = "[", feeds = "[";
             if (!actions_path.empty()) {
                 auto list = store_.ListEntities(EntityType::kAction, actions_path, {});
