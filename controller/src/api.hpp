@@ -78,6 +78,9 @@ struct ActivateOutcome {
 
 using ActivateDone = std::function<void(ActivateOutcome)>;
 
+/// What one topmost sequence has run so far, nested sequences included (invoke_api.cpp).
+struct SequenceBudget;
+
 class Api {
   public:
     Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
@@ -138,8 +141,12 @@ class Api {
     /// record or at the wait's end). No throttles here.
     void Activate(ActivateRequest req, ActivateDone done);
     /// Runs a sequence action; `done` gets the sequence's record (or only its id when the
-    /// wait ran out first; the sequence continues and is stored when it ends).
-    void RunSequence(ActivateRequest req, int depth, ActivateDone done);
+    /// wait ran out first; the sequence continues and is stored when it ends). `budget` is
+    /// shared by a topmost sequence and the sequences nested in it (null: a topmost one): it
+    /// counts the atomic actions run, at most SystemLimits::sequence_max_length (OpenWhisk's
+    /// dynamic count), whatever the stored documents say.
+    void RunSequence(ActivateRequest req, int depth, ActivateDone done,
+                     std::shared_ptr<SequenceBudget> budget = nullptr);
     /// Invocation throttles of `who`: per minute, then concurrency. Counts a 429.
     absl::Status CheckInvokeThrottles(const common::Identity& who);
     /// The blocking-invoke answer: 200/502/500 with the record or result, 202 when not done.

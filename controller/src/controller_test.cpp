@@ -397,6 +397,82 @@ TEST_CASE("controller: sequence pipes results and records component ids", "[cont
     CHECK(std::string(Parse(r.body)["cause"].GetString()) == seq_id);
 }
 
+/// Writes a sequence of `n` times `component` straight to the store (PUT's checks bypassed, as
+/// a document changed since its PUT or written by another tool).
+void PutStoredSequence(Fixture& f, const std::string& name, const std::string& component, int n) {
+    common::Action a;
+    a.namespace_path = common::EntityPath({"guest"});
+    a.name = name;
+    common::SequenceExec seq;
+    for (int i = 0; i < n; ++i) {
+        seq.components.push_back(common::FullyQualifiedName::Parse(component, "guest").value());
+    }
+    a.exec = std::move(seq);
+    REQUIRE(f.store->PutEntity(a, "").ok());
+}
+
+TEST_CASE("controller: a sequence's length is enforced when it runs", "[controller]") {
+    Fixture f;
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/a"), kAction).status == 200);
+    auto check_too_long = [&](const HttpResponse& r, size_t logs) {
+        REQUIRE(r.status == 502);
+        auto d = Parse(r.body);
+        CHECK(std::string(d["response"]["status"].GetString()) == "application error");
+        CHECK(std::string(d["response"]["result"]["error"].GetString()) ==
+              "Too many actions in the sequence.");
+        CHECK(d["logs"].Size() == logs);
+    };
+
+    // 51 atomic components: the first 50 run (OpenWhisk's dynamic count), then it stops.
+    PutStoredSequence(f, "long", "/_/a", 51);
+    check_too_long(f.Send("POST", common::Cat(kNs, "/actions/long?blocking=true")), 50);
+    CHECK(f.balancer->published() == 50);
+
+    // Nested sequences count their atomic actions together: 2 x 30 stops at 50.
+    std::string thirty;
+    for (int i = 0; i < 30; ++i) thirty += std::string(i ? "," : "") + "\"/_/a\"";
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/thirty"),
+                   R"({"exec":{"kind":"sequence","components":[)" + thirty + "]}}")
+                .status == 200);
+    auto r = f.Send("PUT", common::Cat(kNs, "/actions/outer"),
+                    R"({"exec":{"kind":"sequence","components":["/_/thirty","/_/thirty"]}})");
+    CHECK(r.status == 400);  // PUT counts the same way
+    CHECK(ErrorOf(r) == "Too many actions in the sequence.");
+    PutStoredSequence(f, "outer", "/_/thirty", 2);
+    check_too_long(f.Send("POST", common::Cat(kNs, "/actions/outer?blocking=true")), 2);
+    CHECK(f.balancer->published() == 100);
+
+    // A stored sequence that names itself ends too, with no action run.
+    PutStoredSequence(f, "loop", "/_/loop", 1);
+    check_too_long(f.Send("POST", common::Cat(kNs, "/actions/loop?blocking=true")), 1);
+    CHECK(f.balancer->published() == 100);
+}
+
+TEST_CASE("controller: sequence components count against the namespace's concurrency",
+          "[controller]") {
+    ControllerConfig config;
+    config.system_limits.concurrent_invocations = 1;
+    Fixture f(config);
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/a"), kAction).status == 200);
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/s"),
+                   R"({"exec":{"kind":"sequence","components":["/_/a","/_/a"]}})")
+                .status == 200);
+    const std::string uuid = common::AuthKey::Parse(common::kGuestAuth).value().uuid;
+    f.balancer->Hold();
+    REQUIRE(f.Send("POST", common::Cat(kNs, "/actions/s")).status == 202);
+    CHECK(f.balancer->ActiveActivationsFor(uuid) == 1);  // its first component
+    for (const char* target : {"/actions/a", "/actions/s"}) {
+        auto r = f.Send("POST", common::Cat(kNs, target));
+        CHECK(r.status == 429);
+        CHECK(ErrorOf(r) == "Too many concurrent requests in flight (count: 1, allowed: 1).");
+    }
+    f.balancer->Release();
+    f.balancer->Shutdown();  // joins both components
+    CHECK(f.balancer->published() == 2);
+    CHECK(f.balancer->ActiveActivationsFor(uuid) == 0);
+    CHECK(f.Send("POST", common::Cat(kNs, "/actions/a")).status == 202);
+}
+
 TEST_CASE("controller: trigger fire runs active rules with merged parameters", "[controller]") {
     Fixture f;
     REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/a"), kAction).status == 200);

@@ -21,6 +21,12 @@ using common::JsonValue;
 using common::Parameters;
 
 constexpr int kMaxSequenceDepth = 50;
+/// Nested sequence activations per topmost sequence. Atomic actions are bounded by
+/// SystemLimits::sequence_max_length; this bounds sequences that nest sequences without atomic
+/// actions (only a document written to the store directly can be one), which would otherwise
+/// multiply at every level.
+constexpr int64_t kMaxNestedSequences = 50 * kMaxSequenceDepth;
+constexpr std::string_view kMsgSequenceTooLong = "Too many actions in the sequence.";
 
 /// The invoke or fire body: empty -> nullopt; a JSON object or array; else 400.
 absl::StatusOr<std::optional<JsonValue>> ParseArgumentBody(const std::string& body) {
@@ -240,7 +246,15 @@ void Api::Activate(ActivateRequest req, ActivateDone done) {
 
 // ---- sequences -------------------------------------------------------------------------------
 
-void Api::RunSequence(ActivateRequest req, int depth, ActivateDone done) {
+/// OpenWhisk's SequenceAccounting.atomicActionCnt: the atomic actions a topmost sequence has
+/// run, nested sequences included. Components run one after another.
+struct SequenceBudget {
+    std::atomic<int64_t> atomic_actions{0};
+    std::atomic<int64_t> nested_sequences{0};
+};
+
+void Api::RunSequence(ActivateRequest req, int depth, ActivateDone done,
+                      std::shared_ptr<SequenceBudget> budget) {
     const common::Action& seq_action = req.resolved.action;
     const auto& seq = std::get<common::SequenceExec>(seq_action.exec);
     struct State {
@@ -256,8 +270,10 @@ void Api::RunSequence(ActivateRequest req, int depth, ActivateDone done) {
         TimerQueue::TimerId timer = 0;
         ActivateDone done;
         bool store = true;
+        std::shared_ptr<SequenceBudget> budget;
     };
     auto s = std::make_shared<State>();
+    s->budget = budget ? std::move(budget) : std::make_shared<SequenceBudget>();
     s->components = seq.components;
     s->user = req.user;
     s->tid = req.tid;
@@ -331,6 +347,13 @@ void Api::RunSequence(ActivateRequest req, int depth, ActivateDone done) {
             return finish(common::ActivationResponse::Error(ActivationStatus::kWhiskError,
                                                             "Sequence failed."));
         }
+        // Checked at run time before every component, as OpenWhisk does: PUT's check does not
+        // hold for documents changed since (a nested sequence updated, a store written
+        // directly).
+        if (s->budget->atomic_actions.load() >= config_.system_limits.sequence_max_length) {
+            return finish(common::ActivationResponse::Error(ActivationStatus::kApplicationError,
+                                                            std::string(kMsgSequenceTooLong)));
+        }
         auto component = ResolveAction(s->user, s->components[i]);
         if (!component.ok()) {
             return finish(common::ActivationResponse::Error(
@@ -370,12 +393,14 @@ void Api::RunSequence(ActivateRequest req, int depth, ActivateDone done) {
             (*step)(i + 1);
         };
         if (nested) {
-            if (s->depth + 1 > kMaxSequenceDepth) {
-                return finish(common::ActivationResponse::Error(
-                    ActivationStatus::kApplicationError, "Too many actions in the sequence."));
+            if (s->depth + 1 > kMaxSequenceDepth ||
+                s->budget->nested_sequences.fetch_add(1) + 1 > kMaxNestedSequences) {
+                return finish(common::ActivationResponse::Error(ActivationStatus::kApplicationError,
+                                                                std::string(kMsgSequenceTooLong)));
             }
-            RunSequence(std::move(sub), s->depth + 1, std::move(on_done));
+            RunSequence(std::move(sub), s->depth + 1, std::move(on_done), s->budget);
         } else {
+            s->budget->atomic_actions.fetch_add(1);
             Activate(std::move(sub), std::move(on_done));
         }
     };
