@@ -5,6 +5,7 @@
 
 #include <rapidjson/document.h>
 
+#include <wisp/common/image_reference.hpp>
 #include <wisp/common/status.hpp>
 
 #include "json_util.hpp"
@@ -338,6 +339,11 @@ absl::StatusOr<Exec> ReadExecValue(const Value& v, const RuntimeManifest* manife
         }
         BlackboxExec bb;
         bb.image = internal::Sanitized(Trim(View(*image)));
+        if (manifest != nullptr) {  // user input (stored documents are read as they are)
+            if (auto ref = ParseImageRef(bb.image); !ref.ok()) {
+                return Malformed(std::string(ref.status().message()));
+            }
+        }
         if (const Value* code = Member(v, "code"); code != nullptr) {
             if (!code->IsString()) {
                 return Malformed(

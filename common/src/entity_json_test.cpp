@@ -236,6 +236,11 @@ TEST_CASE("action PUT errors carry OpenWhisk's texts", "[entity_json]") {
           m + "if defined, 'main' be a string in 'exec' for 'python:3.11' actions");
     CHECK(err(R"({"exec":{"kind":"blackbox"}})") ==
           m + "'image' must be a string defined in 'exec' for 'blackbox' actions");
+    CHECK(err(R"({"exec":{"kind":"blackbox","image":"x/../y?z#w"}})") ==
+          m + "'x/../y?z#w' is not a valid container image reference: each path component must "
+              "be lowercase letters and digits, separated by '.', '_', '__' or '-'");
+    CHECK(err(R"({"exec":{"kind":"blackbox","image":"Me/Img"}})").rfind(m + "'Me/Img' is not", 0) ==
+          0);
     CHECK(err(R"({"publish":"yes"})") == m + "Expected JsBoolean, but got \"yes\"");
     CHECK(err(R"({"version":"x.y"})") == m + "semantic version malformed");
     CHECK(err(R"({"parameters":{"a":1}})") == m + "parameters malformed!");
