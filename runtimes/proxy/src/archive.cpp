@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdint>
@@ -52,12 +53,44 @@ std::string SafeRelativePath(std::string name) {
     return out;
 }
 
-// One extracted entry, written by Writer in archive order (symlinks deferred).
+// Writes the entries of one archive in archive order (symlinks deferred to Finish()). Every
+// entry is refused when a directory on its way (or, for a directory, the entry itself) is a
+// symlink: neither a symlink from the archive nor one already in `dir` is ever followed.
 struct Writer {
     std::string dir;
-    std::vector<std::pair<std::string, std::string>> symlinks;  // path, target
+    std::string_view archive;  // "zip" / "tar", for messages
+    struct Symlink {
+        std::string name, rel, target;
+    };
+    std::vector<Symlink> symlinks;
 
-    std::string Directory(const std::string& rel, mode_t mode) {
+    // The first symlink among the components of `rel` (the last one only when `self`), or "".
+    std::string SymlinkOnTheWay(const std::string& rel, bool self) const {
+        std::string path = dir;
+        for (size_t start = 0; start < rel.size();) {
+            size_t end = rel.find('/', start);
+            const bool last = end == std::string::npos;
+            if (last) end = rel.size();
+            if (last && !self) break;
+            path += '/';
+            path.append(rel, start, end - start);
+            struct stat st {};
+            if (::lstat(path.c_str(), &st) != 0) break;  // missing: nothing below exists either
+            if (S_ISLNK(st.st_mode)) return rel.substr(0, end);
+            start = end + 1;
+        }
+        return {};
+    }
+
+    std::string Refuse(const std::string& name, const std::string& rel, bool self) const {
+        std::string link = SymlinkOnTheWay(rel, self);
+        if (link.empty()) return {};
+        return "The " + std::string(archive) + " entry '" + name + "' lies behind the symlink '" +
+               link + "'; entries are not written through symlinks.";
+    }
+
+    std::string Directory(const std::string& name, const std::string& rel, mode_t mode) {
+        if (std::string err = Refuse(name, rel, true); !err.empty()) return err;
         std::error_code ec;
         fs::path path = fs::path(dir) / rel;
         fs::create_directories(path, ec);
@@ -66,7 +99,9 @@ struct Writer {
         return {};
     }
 
-    std::string File(const std::string& rel, std::string_view data, mode_t mode) {
+    std::string File(const std::string& name, const std::string& rel, std::string_view data,
+                     mode_t mode) {
+        if (std::string err = Refuse(name, rel, false); !err.empty()) return err;
         fs::path path = fs::path(dir) / rel;
         std::error_code ec;
         fs::create_directories(path.parent_path(), ec);
@@ -82,19 +117,26 @@ struct Writer {
         return {};
     }
 
+    // Creates the symlinks in archive order; one behind an earlier one (a chain) is refused.
     std::string Finish() {
-        for (const auto& [rel, target] : symlinks) {
-            fs::path path = fs::path(dir) / rel;
+        for (const auto& link : symlinks) {
+            if (std::string err = Refuse(link.name, link.rel, false); !err.empty()) return err;
+            fs::path path = fs::path(dir) / link.rel;
             std::error_code ec;
             fs::create_directories(path.parent_path(), ec);
             ::unlink(path.c_str());
-            if (::symlink(target.c_str(), path.c_str()) != 0) {
+            if (::symlink(link.target.c_str(), path.c_str()) != 0) {
                 return "cannot create symlink " + path.string() + ": " + std::strerror(errno);
             }
         }
         return {};
     }
 };
+
+// The most raw deflate data can expand: 1032:1 (zlib's technical details) plus slack for the
+// block headers of a tiny stream.
+constexpr uint64_t kMaxDeflateRatio = 1032;
+constexpr uint64_t kDeflateSlack = 1024;
 
 // Inflates raw deflate data (zip method 8) into exactly `size` bytes.
 bool InflateRaw(std::string_view in, uint64_t size, std::string& out) {
@@ -114,8 +156,10 @@ bool InflateRaw(std::string_view in, uint64_t size, std::string& out) {
     return ok;
 }
 
-// Inflates a gzip stream (possibly several members) completely.
-bool Gunzip(std::string_view in, std::string& out) {
+// Inflates a gzip stream (possibly several members) completely; false when it is corrupt or
+// expands to more than `max` bytes (`too_large` tells which).
+bool Gunzip(std::string_view in, uint64_t max, std::string& out, bool& too_large) {
+    too_large = false;
     z_stream zs{};
     if (inflateInit2(&zs, MAX_WBITS + 32) != Z_OK) return false;
     zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
@@ -126,7 +170,13 @@ bool Gunzip(std::string_view in, std::string& out) {
         zs.next_out = reinterpret_cast<Bytef*>(chunk.data());
         zs.avail_out = static_cast<uInt>(chunk.size());
         int rc = inflate(&zs, Z_NO_FLUSH);
-        out.append(chunk.data(), chunk.size() - zs.avail_out);
+        const size_t produced = chunk.size() - zs.avail_out;
+        if (produced > max - std::min<uint64_t>(max, out.size())) {
+            too_large = true;
+            ok = false;
+            break;
+        }
+        out.append(chunk.data(), produced);
         if (rc == Z_STREAM_END) {
             if (zs.avail_in == 0) break;
             if (inflateReset(&zs) != Z_OK) {  // another gzip member follows
@@ -239,7 +289,7 @@ std::optional<std::string> Base64Decode(std::string_view text) {
     return out;
 }
 
-std::string ExtractZip(std::string_view zip, const std::string& dir) {
+std::string ExtractZip(std::string_view zip, const std::string& dir, const ExtractLimits& limits) {
     const auto* data = reinterpret_cast<const unsigned char*>(zip.data());
     const size_t size = zip.size();
     if (size < 22) return "The zip file is truncated.";
@@ -262,7 +312,7 @@ std::string ExtractZip(std::string_view zip, const std::string& dir) {
             return "The zip64 file has no end-of-central-directory locator.";
         }
         uint64_t eocd64 = U64(data + eocd - 20 + 8);
-        if (eocd64 > size - 56 || U32(data + eocd64) != 0x06064b50) {
+        if (size < 56 || eocd64 > size - 56 || U32(data + eocd64) != 0x06064b50) {
             return "The zip64 end-of-central-directory record is invalid.";
         }
         entries = U64(data + eocd64 + 32);
@@ -272,8 +322,9 @@ std::string ExtractZip(std::string_view zip, const std::string& dir) {
     if (cd_offset > size || cd_size > size - cd_offset) {
         return "The zip central directory lies outside the file.";
     }
-    Writer writer{dir, {}};
-    if (std::string err = writer.Directory(".", 0); !err.empty()) return err;
+    Writer writer{dir, "zip", {}};
+    if (std::string err = writer.Directory(".", ".", 0); !err.empty()) return err;
+    uint64_t budget = limits.max_total_bytes;  // what the entries may still expand to
     size_t pos = static_cast<size_t>(cd_offset);
     const size_t cd_end = static_cast<size_t>(cd_offset + cd_size);
     std::string inflated;
@@ -332,16 +383,26 @@ std::string ExtractZip(std::string_view zip, const std::string& dir) {
         if ((made_by >> 8) == 3) mode = static_cast<mode_t>(external >> 16);  // Unix
         const bool is_dir = name.back() == '/' || name.back() == '\\' || S_ISDIR(mode);
         if (is_dir) {
-            if (std::string err = writer.Directory(rel, mode); !err.empty()) return err;
+            if (std::string err = writer.Directory(name, rel, mode); !err.empty()) return err;
             continue;
         }
-        if (local > size - 30 || U32(data + local) != 0x04034b50) {
+        if (size < 30 || local > size - 30 || U32(data + local) != 0x04034b50) {
             return "The zip entry '" + name + "' has no local header.";
         }
         uint64_t data_start = local + 30 + U16(data + local + 26) + U16(data + local + 28);
         if (data_start > size || csize > size - data_start) {
             return "The zip entry '" + name + "' is truncated.";
         }
+        // Believe the declared size only as far as the compressed bytes can hold it.
+        if (method == 8 && usize > csize * kMaxDeflateRatio + kDeflateSlack) {
+            return "The zip entry '" + name + "' declares " + std::to_string(usize) +
+                   " bytes, more than its " + std::to_string(csize) + " compressed bytes can hold.";
+        }
+        if (usize > budget) {
+            return "The zip file expands to more than " + std::to_string(limits.max_total_bytes) +
+                   " bytes.";
+        }
+        budget -= usize;
         std::string_view raw(zip.data() + data_start, static_cast<size_t>(csize));
         std::string_view content;
         if (method == 0) {
@@ -360,23 +421,34 @@ std::string ExtractZip(std::string_view zip, const std::string& dir) {
                              static_cast<uInt>(content.size()));
         if (actual != crc) return "The zip entry '" + name + "' fails its CRC check.";
         if (S_ISLNK(mode)) {
-            writer.symlinks.emplace_back(rel, std::string(content));
+            writer.symlinks.push_back({name, rel, std::string(content)});
             continue;
         }
-        if (std::string err = writer.File(rel, content, mode); !err.empty()) return err;
+        if (std::string err = writer.File(name, rel, content, mode); !err.empty()) return err;
     }
     return writer.Finish();
 }
 
-std::string ExtractTarGz(std::string_view tgz, const std::string& dir) {
+std::string ExtractTarGz(std::string_view tgz, const std::string& dir,
+                         const ExtractLimits& limits) {
     std::string tar;
-    if (!Gunzip(tgz, tar)) return "The tar.gz file cannot be decompressed.";
-    Writer writer{dir, {}};
-    if (std::string err = writer.Directory(".", 0); !err.empty()) return err;
+    bool too_large = false;
+    if (!Gunzip(tgz, limits.max_total_bytes, tar, too_large)) {
+        if (too_large) {
+            return "The tar.gz file expands to more than " +
+                   std::to_string(limits.max_total_bytes) + " bytes.";
+        }
+        return "The tar.gz file cannot be decompressed.";
+    }
+    Writer writer{dir, "tar", {}};
+    if (std::string err = writer.Directory(".", ".", 0); !err.empty()) return err;
     const auto* data = reinterpret_cast<const unsigned char*>(tar.data());
     size_t pos = 0;
     std::string long_name, long_link;
-    std::vector<std::pair<std::string, std::string>> hardlinks;
+    struct Hardlink {
+        std::string name, rel, target;
+    };
+    std::vector<Hardlink> hardlinks;
     while (pos + 512 <= tar.size()) {
         const unsigned char* h = data + pos;
         bool zero = true;
@@ -416,19 +488,21 @@ std::string ExtractTarGz(std::string_view tgz, const std::string& dir) {
         }
         auto mode = static_cast<mode_t>(mode_bits & 07777);
         if (type == '5') {
-            if (std::string err = writer.Directory(rel, mode); !err.empty()) return err;
+            if (std::string err = writer.Directory(name, rel, mode); !err.empty()) return err;
         } else if (type == '0' || type == '\0' || type == '7') {
-            if (std::string err = writer.File(rel, content, mode); !err.empty()) return err;
+            if (std::string err = writer.File(name, rel, content, mode); !err.empty()) return err;
         } else if (type == '2') {
-            writer.symlinks.emplace_back(rel, link);
+            writer.symlinks.push_back({name, rel, link});
         } else if (type == '1') {
             std::string target = SafeRelativePath(link);
             if (target.empty())
                 return "The tar entry '" + name + "' links outside the action directory.";
-            hardlinks.emplace_back(rel, target);
+            hardlinks.push_back({name, rel, target});
         }  // devices, fifos: skipped
     }
-    for (const auto& [rel, target] : hardlinks) {
+    for (const auto& [name, rel, target] : hardlinks) {
+        if (std::string err = writer.Refuse(name, rel, false); !err.empty()) return err;
+        if (std::string err = writer.Refuse(name, target, true); !err.empty()) return err;
         fs::path path = fs::path(dir) / rel;
         ::unlink(path.c_str());
         if (::link((fs::path(dir) / target).c_str(), path.c_str()) != 0) {

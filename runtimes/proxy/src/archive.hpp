@@ -1,6 +1,7 @@
 #pragma once
 // Action archives sent to /init with "binary":true: base64, zip (also jar) and tar.gz.
 // Implemented on zlib so that the runtime images need no unzip/tar tools.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,11 +17,23 @@ ArchiveType DetectArchive(std::string_view bytes);
 /// other character outside the alphabet or a malformed tail.
 std::optional<std::string> Base64Decode(std::string_view text);
 
+/// Bounds of one extraction. Sizes an archive declares are believed only up to what its bytes
+/// can hold and up to these limits, so a small hostile archive cannot make the proxy allocate
+/// (or write) more.
+struct ExtractLimits {
+    /// The bytes of all entries together (for tar.gz: the uncompressed tar stream).
+    uint64_t max_total_bytes = uint64_t{512} << 20;
+};
+
 /// Extracts every entry under `dir` (created when missing). Entry paths that are absolute or
-/// contain ".." are refused; Unix permission bits and symlinks are kept (symlinks are created
-/// after all files so that no entry is written through one). Returns "" on success, otherwise
-/// a sentence saying what is wrong with the archive.
-std::string ExtractZip(std::string_view zip, const std::string& dir);
-std::string ExtractTarGz(std::string_view tgz, const std::string& dir);
+/// contain ".." are refused, and so is any entry that would be created through a symlink (one
+/// from the archive or one already in `dir`): nothing is ever written outside `dir`. Unix
+/// permission bits and symlinks are kept (symlinks are created after all files so that no file
+/// is written through one). Returns "" on success, otherwise a sentence saying what is wrong
+/// with the archive.
+std::string ExtractZip(std::string_view zip, const std::string& dir,
+                       const ExtractLimits& limits = {});
+std::string ExtractTarGz(std::string_view tgz, const std::string& dir,
+                         const ExtractLimits& limits = {});
 
 }  // namespace wisp::proxy
