@@ -193,10 +193,15 @@ asio::awaitable<Reply> ActionProxy::RunLauncher(std::string body) {
     const bool serial = !options_.concurrent;
     if (serial) co_await run_mutex_.Lock();
     std::shared_ptr<Launcher> launcher = launcher_;
-    std::optional<std::string> result;
-    if (launcher->alive()) result = co_await launcher->Run(std::move(body));
+    LauncherResult outcome;
+    if (launcher->alive()) outcome = co_await launcher->Run(std::move(body));
+    std::optional<std::string>& result = outcome.line;
     Reply reply;
-    if (!result) {
+    if (outcome.too_long) {
+        Log("the action returned a result line longer than " + std::to_string(kMaxResultLineBytes) +
+            " bytes; it was dropped");
+        reply = ErrorReply(502, ResultTooLongText(kMaxResultLineBytes));
+    } else if (!result) {
         co_await launcher->WaitExit(std::chrono::milliseconds(100));  // for its exit status
         const std::string& how = launcher->exit_description();
         Log(std::string("the ") + std::string(KindName(options_.kind)) + " launcher " +

@@ -23,11 +23,12 @@ namespace {
 constexpr int kPipeSize = 1 << 20;  // fewer wake-ups for megabyte bodies and results
 }
 
-Launcher::Launcher(asio::io_context& io, ChildWatcher& watcher)
+Launcher::Launcher(asio::io_context& io, ChildWatcher& watcher, size_t max_line_bytes)
     : io_(io),
       watcher_(watcher),
       stdin_(io),
       results_(io),
+      max_line_bytes_(max_line_bytes),
       ready_(io.get_executor()),
       write_mutex_(io.get_executor()) {}
 
@@ -74,12 +75,16 @@ asio::awaitable<std::optional<std::string>> Launcher::WaitReady() {
     auto self = shared_from_this();
     co_await ready_.Wait();
     if (!acked_) co_return std::string(kExitedDuringInitText);
+    if (ack_too_long_) {
+        co_return "cannot start action: the launcher's ready line is longer than " +
+            std::to_string(max_line_bytes_) + " bytes.";
+    }
     co_return CheckAck(ack_line_);
 }
 
-asio::awaitable<std::optional<std::string>> Launcher::Run(std::string line) {
+asio::awaitable<LauncherResult> Launcher::Run(std::string line) {
     auto self = shared_from_this();
-    if (closed_) co_return std::nullopt;
+    if (closed_) co_return LauncherResult{};
     const uint64_t seq = next_seq_++;
     auto pending = std::make_shared<Pending>(io_.get_executor());
     pending_.emplace(seq, pending);
@@ -140,8 +145,21 @@ void Launcher::ExtractLines() {
     for (;;) {
         size_t nl = buffer_.find('\n', scanned_);
         if (nl == std::string::npos) {
+            if (buffer_.size() > max_line_bytes_) {
+                // Answer now and drop the bytes: a line without end must not fill the memory.
+                if (!skipping_) DispatchTooLong();
+                skipping_ = true;
+                buffer_.clear();
+            }
             scanned_ = buffer_.size();
             return;
+        }
+        scanned_ = 0;
+        if (skipping_ || nl > max_line_bytes_) {
+            if (!skipping_) DispatchTooLong();
+            skipping_ = false;
+            buffer_.erase(0, nl + 1);
+            continue;
         }
         std::string line;
         if (nl + 1 == buffer_.size()) {  // the common case: hand the buffer over, no copy
@@ -152,18 +170,12 @@ void Launcher::ExtractLines() {
             line = buffer_.substr(0, nl);
             buffer_.erase(0, nl + 1);
         }
-        scanned_ = 0;
         Dispatch(std::move(line));
     }
 }
 
-void Launcher::Dispatch(std::string line) {
-    if (!acked_) {
-        acked_ = true;
-        ack_line_ = std::move(line);
-        ready_.Set();
-        return;
-    }
+std::map<uint64_t, std::shared_ptr<Launcher::Pending>>::iterator Launcher::Addressee(
+    std::string& line) {
     std::map<uint64_t, std::shared_ptr<Pending>>::iterator it = pending_.end();
     if (concurrent_) {
         uint64_t seq = 0;
@@ -177,11 +189,40 @@ void Launcher::Dispatch(std::string line) {
         for (it = pending_.begin(); it != pending_.end() && it->second->done.is_set(); ++it) {
         }
     }
+    return it;
+}
+
+void Launcher::Dispatch(std::string line) {
+    if (!acked_) {
+        acked_ = true;
+        ack_line_ = std::move(line);
+        ready_.Set();
+        return;
+    }
+    auto it = Addressee(line);
     if (it == pending_.end()) {
         (void)WriteAll(2, "wisp-action-proxy: ignoring a result line that answers no request\n");
         return;
     }
-    it->second->result = std::move(line);
+    it->second->result.line = std::move(line);
+    it->second->done.Set();
+}
+
+void Launcher::DispatchTooLong() {
+    if (!acked_) {
+        acked_ = true;
+        ack_too_long_ = true;
+        ready_.Set();
+        return;
+    }
+    std::string prefix = buffer_.substr(0, 24);  // "<seq> " in concurrent mode
+    auto it = Addressee(prefix);
+    if (it == pending_.end()) {
+        (void)WriteAll(2,
+                       "wisp-action-proxy: ignoring an over-long line that answers no request\n");
+        return;
+    }
+    it->second->result.too_long = true;
     it->second->done.Set();
 }
 

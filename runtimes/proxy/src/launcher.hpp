@@ -22,9 +22,21 @@
 
 namespace wisp::proxy {
 
+/// The longest result (or ready) line read from a launcher: what the invoker's proxy client
+/// accepts at most. A longer line is skipped (never held in memory) and answers its request
+/// with too_long.
+inline constexpr size_t kMaxResultLineBytes = size_t{64} << 20;
+
+/// What Launcher::Run() got back for one request.
+struct LauncherResult {
+    std::optional<std::string> line;  // the result line without '\n'; nullopt when none came
+    bool too_long = false;            // the line exceeded the limit and was skipped
+};
+
 class Launcher : public std::enable_shared_from_this<Launcher> {
   public:
-    Launcher(asio::io_context& io, ChildWatcher& watcher);
+    Launcher(asio::io_context& io, ChildWatcher& watcher,
+             size_t max_line_bytes = kMaxResultLineBytes);
     ~Launcher();
     Launcher(const Launcher&) = delete;
     Launcher& operator=(const Launcher&) = delete;
@@ -36,9 +48,10 @@ class Launcher : public std::enable_shared_from_this<Launcher> {
     asio::awaitable<std::optional<std::string>> WaitReady();
 
     /// Sends one request line (ending in '\n') and returns its result line (without '\n'),
-    /// or nullopt when the launcher died before answering. In serial mode callers must not
-    /// overlap calls (ActionProxy holds a mutex around run + sentinels).
-    asio::awaitable<std::optional<std::string>> Run(std::string line);
+    /// no line when the launcher died before answering, or too_long when the answer was longer
+    /// than max_line_bytes (the launcher stays usable). In serial mode callers must not overlap
+    /// calls (ActionProxy holds a mutex around run + sentinels).
+    asio::awaitable<LauncherResult> Run(std::string line);
 
     bool alive() const { return !closed_; }
     pid_t pid() const { return pid_; }
@@ -52,13 +65,17 @@ class Launcher : public std::enable_shared_from_this<Launcher> {
   private:
     struct Pending {
         explicit Pending(asio::any_io_executor ex) : done(std::move(ex)) {}
-        std::optional<std::string> result;
+        LauncherResult result;
         Event done;
     };
 
     asio::awaitable<void> ReadLoop();
     void ExtractLines();
     void Dispatch(std::string line);
+    /// The line now in buffer_ is over max_line_bytes_: answers its request with too_long.
+    void DispatchTooLong();
+    /// The request a result line answers (its "<seq> " prefix removed in concurrent mode).
+    std::map<uint64_t, std::shared_ptr<Pending>>::iterator Addressee(std::string& line);
     void Drain();
     void Close();
 
@@ -72,9 +89,12 @@ class Launcher : public std::enable_shared_from_this<Launcher> {
     bool closed_ = false;
     std::string exit_description_;
 
-    std::string buffer_;  // bytes read from fd 3, not yet a full line
-    size_t scanned_ = 0;  // buffer_[0, scanned_) holds no '\n'
+    const size_t max_line_bytes_;
+    std::string buffer_;     // bytes read from fd 3, not yet a full line
+    size_t scanned_ = 0;     // buffer_[0, scanned_) holds no '\n'
+    bool skipping_ = false;  // dropping the rest of a line that was too long
     bool acked_ = false;
+    bool ack_too_long_ = false;
     std::string ack_line_;
     Event ready_;
 

@@ -2,6 +2,7 @@
 // The OpenWhisk action protocol as data: request parsing, env naming, result validation and the
 // exact texts OpenWhisk's runtimes answer with (wire §5). Pure functions, no I/O except
 // WriteSentinels.
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,12 @@ inline constexpr std::string_view kArgumentNotObjectText =
 /// OpenWhisk's invoker text for an action process that died during /run.
 inline constexpr std::string_view kAbnormalRunText =
     "The action did not produce a valid response and exited unexpectedly.";
+
+/// A result line longer than the proxy reads (Launcher's max_line_bytes).
+inline std::string ResultTooLongText(size_t max_bytes) {
+    return "The action produced a response that exceeded the allowed length: more than " +
+           std::to_string(max_bytes) + " bytes.";
+}
 
 /// An HTTP answer of the proxy: status and a JSON body.
 struct Reply {
