@@ -100,7 +100,7 @@ asio::awaitable<void> AcceptLoop(Acceptor& acceptor, ActionProxy& proxy) {
 
 }  // namespace
 
-bool HttpServer::Listen(const ProxyOptions& options, std::string& error) {
+bool HttpServer::ListenTcp(const ProxyOptions& options, std::string& error) {
     boost::system::error_code ec;
     asio::ip::address address = asio::ip::make_address(options.host, ec);
     if (ec) {
@@ -120,6 +120,12 @@ bool HttpServer::Listen(const ProxyOptions& options, std::string& error) {
     }
     port_ = tcp_->local_endpoint().port();
     asio::co_spawn(io_, AcceptLoop(*tcp_, proxy_), asio::detached);
+    return true;
+}
+
+bool HttpServer::Listen(const ProxyOptions& options, std::string& error) {
+    boost::system::error_code ec;
+    if (options.tcp && !ListenTcp(options, error)) return false;
 
     if (!options.socket_path.empty()) {
         const std::string& path = options.socket_path;

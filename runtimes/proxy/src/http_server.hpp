@@ -20,13 +20,16 @@ class HttpServer {
   public:
     HttpServer(asio::io_context& io, ActionProxy& proxy) : io_(io), proxy_(proxy) {}
 
-    /// Binds and starts accepting. False with `error` (e.g. the port is taken).
+    /// Binds and starts accepting: on TCP unless `options.tcp` is false, and on the unix socket
+    /// when one is set. False with `error` (e.g. the port is taken).
     bool Listen(const ProxyOptions& options, std::string& error);
     /// The bound TCP port (useful with --port 0).
     uint16_t port() const { return port_; }
     void Close();
 
   private:
+    bool ListenTcp(const ProxyOptions& options, std::string& error);
+
     asio::io_context& io_;
     ActionProxy& proxy_;
     std::optional<asio::ip::tcp::acceptor> tcp_;

@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
     HttpServer server(io, proxy);
     std::string error;
     if (!server.Listen(*options, error)) Fail(error + "\n");
-    if (!options->port_file.empty() && !WritePortFile(options->port_file, server.port())) {
+    if (options->tcp && !options->port_file.empty() &&
+        !WritePortFile(options->port_file, server.port())) {
         Fail("cannot write the port file " + options->port_file + "\n");
     }
 

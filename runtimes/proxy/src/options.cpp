@@ -32,7 +32,8 @@ std::string UsageText() {
            "                         [--socket PATH] [--action-dir DIR] [--launcher FILE]\n"
            "                         [--interpreter PROG] [--port-file FILE]\n"
            "Serves the OpenWhisk action protocol (POST /init, POST /run) on TCP and, with\n"
-           "--socket, on a unix socket. Each flag has an environment twin: WISP_PROXY_KIND,\n"
+           "--socket, on a unix socket (--port none: on the socket only). Each flag has an "
+           "environment twin: WISP_PROXY_KIND,\n"
            "WISP_PROXY_HOST, WISP_PROXY_PORT, WISP_PROXY_SOCKET, WISP_PROXY_ACTION_DIR,\n"
            "WISP_PROXY_LAUNCHER, WISP_PROXY_INTERPRETER.\n";
 }
@@ -111,13 +112,24 @@ std::optional<ProxyOptions> ParseOptions(int argc, const char* const* argv,
         return std::nullopt;
     }
     opts.kind = *parsed_kind;
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (ec != std::errc() || end != port.data() + port.size() || value > 65535) {
-        message = "invalid port '" + port + "': use 0..65535\n";
-        return std::nullopt;
+    if (port == "none") {
+        // Only the unix socket: nothing in the container listens on TCP (other containers, or
+        // the action itself, cannot reach the proxy over the network).
+        if (opts.socket_path.empty()) {
+            message = "--port none needs a unix socket (--socket or WISP_PROXY_SOCKET)\n";
+            return std::nullopt;
+        }
+        opts.tcp = false;
+        opts.port = 0;
+    } else {
+        unsigned value = 0;
+        auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+        if (ec != std::errc() || end != port.data() + port.size() || value > 65535) {
+            message = "invalid port '" + port + "': use 0..65535 or none\n";
+            return std::nullopt;
+        }
+        opts.port = static_cast<uint16_t>(value);
     }
-    opts.port = static_cast<uint16_t>(value);
     if (opts.kind == Kind::kPython) {
         if (opts.launcher.empty()) opts.launcher = "/opt/wisp/launcher.py";
         if (opts.interpreter.empty()) opts.interpreter = "python3";

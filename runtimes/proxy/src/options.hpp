@@ -13,6 +13,7 @@ struct ProxyOptions {
     Kind kind = Kind::kNative;
     std::string host = "0.0.0.0";
     uint16_t port = 8080;
+    bool tcp = true;          // false ("--port none"): the unix socket only, no TCP listener
     std::string socket_path;  // also listen on this unix socket when set
     std::string action_dir = "/action";
     std::string launcher;     // python/nodejs: the launcher script
@@ -27,7 +28,8 @@ std::optional<Kind> ParseKind(std::string_view text);
 /// Flags override the environment:
 ///   --kind K          WISP_PROXY_KIND          python | nodejs | native (also python:3.11, ...)
 ///   --host H          WISP_PROXY_HOST          0.0.0.0
-///   --port N          WISP_PROXY_PORT          8080 (0 = any free port)
+///   --port N          WISP_PROXY_PORT          8080 (0 = any free port; "none" = no TCP
+///                                              listener at all, needs --socket)
 ///   --socket P        WISP_PROXY_SOCKET        unix socket path, in addition to TCP
 ///   --action-dir D    WISP_PROXY_ACTION_DIR    /action
 ///   --launcher P      WISP_PROXY_LAUNCHER      /opt/wisp/launcher.py | /opt/wisp/launcher.js
