@@ -1,10 +1,16 @@
 #include <wisp/store/sqlite_artifact_store.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <mutex>
 #include <type_traits>
@@ -220,9 +226,45 @@ class SqliteArtifactStore::Impl {
     int open_readers_ = 0;
 };
 
+namespace {
+
+/// The database holds every key and secret parameter: owner-only (0600), whatever the umask.
+/// A new file is created 0600 before SQLite opens it (SQLite gives the -wal, -shm and
+/// -journal files it creates the database file's mode); an existing one is fixed.
+absl::Status MakeOwnerOnly(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return absl::PermissionDeniedError(
+            Cat("cannot open the SQLite store ", path, ": ", std::strerror(errno)));
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0 && st.st_uid == ::geteuid()) {
+        (void)::fchmod(fd, 0600);
+    }
+    ::close(fd);
+    return absl::OkStatus();
+}
+
+/// -wal, -shm and -journal files left by an earlier run keep their old modes: fix them.
+void MakeSidecarsOwnerOnly(const std::string& path) {
+    for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+        const std::string file = path + suffix;
+        struct stat st {};
+        if (::lstat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0 &&
+            st.st_uid == ::geteuid()) {
+            (void)::chmod(file.c_str(), 0600);
+        }
+    }
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<SqliteArtifactStore::Impl>> SqliteArtifactStore::Impl::Open(
     const std::string& path) {
     const bool memory = path == ":memory:";
+    if (!memory) {
+        WISP_RETURN_IF_ERROR(MakeOwnerOnly(path));
+    }
     WISP_ASSIGN_OR_RETURN(
         auto writer,
         SqliteConnection::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, kBusyTimeoutMs));
@@ -232,6 +274,7 @@ absl::StatusOr<std::unique_ptr<SqliteArtifactStore::Impl>> SqliteArtifactStore::
         wal = mode == "wal";
         // In WAL mode NORMAL is durable against application crashes and never corrupts.
         WISP_RETURN_IF_ERROR(writer->Exec("PRAGMA synchronous = NORMAL"));
+        MakeSidecarsOwnerOnly(path);
     }
     WISP_ASSIGN_OR_RETURN(std::string version, writer->QueryText("PRAGMA user_version"));
     if (std::atoi(version.c_str()) > kSchemaVersion) {
