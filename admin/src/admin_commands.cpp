@@ -152,7 +152,7 @@ std::optional<AuthKey> AdminCommands::ResolveCredentials(const std::optional<std
 
 // ---- init -------------------------------------------------------------------------------------
 
-int AdminCommands::Init() {
+int AdminCommands::Init(InitKeys keys) {
     const std::array<std::pair<std::string_view, std::string_view>, 2> well_known = {{
         {common::kGuestSubject, common::kGuestAuth},
         {common::kSystemSubject, common::kSystemAuth},
@@ -161,9 +161,9 @@ int AdminCommands::Init() {
     for (const auto& [name, compact] : well_known) {
         auto parsed = AuthKey::Parse(compact);
         WISP_CHECK(parsed.ok());
-        const AuthKey& auth = *parsed;
+        const AuthKey& known = *parsed;
         const std::string subject(name);
-        const NamespaceEntry entry{subject, auth};
+        auto fresh = [&] { return keys == InitKeys::kRandom ? AuthKey::Generate() : known; };
 
         auto existing = store_.GetSubject(subject);
         if (!existing.ok() && !absl::IsNotFound(existing.status())) {
@@ -173,7 +173,8 @@ int AdminCommands::Init() {
             continue;
         }
         if (!existing.ok()) {
-            auto put = store_.PutSubject(Subject{subject, {entry}, false}, "");
+            auto put =
+                store_.PutSubject(Subject{subject, {NamespaceEntry{subject, fresh()}}, false}, "");
             if (!put.ok()) {
                 err_ << "Failed to create subject \"" << subject << "\" (" << put.status().message()
                      << ")\n";
@@ -187,21 +188,29 @@ int AdminCommands::Init() {
         Subject doc = existing->doc;
         auto it = std::find_if(doc.namespaces.begin(), doc.namespaces.end(),
                                [&](const NamespaceEntry& ns) { return ns.name == subject; });
-        if (it != doc.namespaces.end()) {
-            if (it->auth != auth) {
-                err_ << "Subject \"" << subject << "\" holds another key for namespace \""
-                     << subject
-                     << "\"; to reset it to the well-known key run: wisp-admin user create "
-                     << subject << " -u " << compact << " --revoke\n";
-                rc = kExitFailure;
-                continue;
-            }
+        std::string done;
+        if (it == doc.namespaces.end()) {
+            doc.namespaces.push_back(NamespaceEntry{subject, fresh()});
+            done = "Namespace \"" + subject + "\" added to subject \"" + subject + "\"";
+        } else if (keys == InitKeys::kRandom && it->auth == known) {
+            it->auth = AuthKey::Generate();
+            done = "Namespace \"" + subject +
+                   "\" had OpenWhisk's well-known key; it has a new random key now";
+        } else if (keys == InitKeys::kRestoreWellKnown && it->auth != known) {
+            it->auth = known;
+            done = "Namespace \"" + subject + "\" has OpenWhisk's well-known key again";
+        } else if (keys == InitKeys::kWellKnown && it->auth != known) {
+            err_ << "Subject \"" << subject << "\" holds another key for namespace \"" << subject
+                 << "\"; to reset it to the well-known key run: wisp-admin user create " << subject
+                 << " -u " << compact << " --revoke\n";
+            rc = kExitFailure;
+            continue;
+        } else {
             out_ << "Subject \"" << subject << "\" already initialized";
             if (doc.blocked) out_ << " (blocked; run: wisp-admin user unblock " << subject << ")";
             out_ << "\n";
             continue;
         }
-        doc.namespaces.push_back(entry);
         auto put = store_.PutSubject(doc, existing->rev);
         if (!put.ok()) {
             err_ << "Failed to update subject \"" << subject << "\" (" << put.status().message()
@@ -209,9 +218,19 @@ int AdminCommands::Init() {
             rc = kExitFailure;
             continue;
         }
-        out_ << "Namespace \"" << subject << "\" added to subject \"" << subject << "\"\n";
+        out_ << done << "\n";
     }
     return rc;
+}
+
+absl::StatusOr<AuthKey> OwnNamespaceKey(store::ArtifactStore& store, std::string_view subject) {
+    auto doc = store.GetSubject(std::string(subject));
+    if (!doc.ok()) return doc.status();
+    for (const auto& ns : doc->doc.namespaces) {
+        if (ns.name == subject) return ns.auth;
+    }
+    const std::string name(subject);
+    return absl::NotFoundError("subject \"" + name + "\" has no namespace \"" + name + "\"");
 }
 
 // ---- user ---------------------------------------------------------------------------------------

@@ -144,6 +144,61 @@ TEST_CASE("init adds the well-known namespace to an existing subject", "[admin]"
     CHECK(h.store->GetIdentityByKey(*AuthKey::Parse(wisp::common::kGuestAuth)).ok());
 }
 
+TEST_CASE("init with random keys: fresh per store, kept, well-known ones replaced", "[admin]") {
+    using wisp::admin::InitKeys;
+    using wisp::admin::OwnNamespaceKey;
+    static const std::regex uuid_v4_key(
+        "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}:[A-Za-z0-9]{64}$");
+    Harness h;
+    REQUIRE(h.cmd.Init(InitKeys::kRandom) == 0);
+    CHECK(Lines(h.out.str()) ==
+          std::vector<std::string>{
+              R"(Subject "guest" created with namespace "guest")",
+              R"(Subject "whisk.system" created with namespace "whisk.system")"});
+    auto guest = OwnNamespaceKey(*h.store, "guest");
+    REQUIRE(guest.ok());
+    auto system = OwnNamespaceKey(*h.store, "whisk.system");
+    REQUIRE(system.ok());
+    CHECK(std::regex_match(guest->Compact(), uuid_v4_key));
+    CHECK(std::regex_match(system->Compact(), uuid_v4_key));
+    CHECK(guest->Compact() != wisp::common::kGuestAuth);
+    CHECK(system->Compact() != wisp::common::kSystemAuth);
+    CHECK_FALSE(h.store->GetIdentityByKey(*AuthKey::Parse(wisp::common::kGuestAuth)).ok());
+    auto identity = h.store->GetIdentityByKey(*guest);
+    REQUIRE(identity.ok());
+    CHECK(identity->namespace_name == "guest");
+
+    // Another store gets another key; the same store keeps its key.
+    Harness other;
+    REQUIRE(other.cmd.Init(InitKeys::kRandom) == 0);
+    CHECK(OwnNamespaceKey(*other.store, "guest")->Compact() != guest->Compact());
+    h.Reset();
+    REQUIRE(h.cmd.Init(InitKeys::kRandom) == 0);
+    CHECK(Lines(h.out.str()) ==
+          std::vector<std::string>{R"(Subject "guest" already initialized)",
+                                   R"(Subject "whisk.system" already initialized)"});
+    CHECK(OwnNamespaceKey(*h.store, "guest")->Compact() == guest->Compact());
+
+    // --well-known-guest-key: OpenWhisk's keys again, in place of the random ones ...
+    h.Reset();
+    REQUIRE(h.cmd.Init(InitKeys::kRestoreWellKnown) == 0);
+    CHECK(Lines(h.out.str()).front() ==
+          R"(Namespace "guest" has OpenWhisk's well-known key again)");
+    CHECK(OwnNamespaceKey(*h.store, "guest")->Compact() == wisp::common::kGuestAuth);
+    CHECK(h.store->GetIdentityByKey(*AuthKey::Parse(wisp::common::kGuestAuth)).ok());
+    CHECK_FALSE(h.store->GetIdentityByKey(*guest).ok());
+    // ... and a store holding a well-known key (an older wisp-standalone) gets a random one.
+    h.Reset();
+    REQUIRE(h.cmd.Init(InitKeys::kRandom) == 0);
+    CHECK(Lines(h.out.str()).front() ==
+          R"(Namespace "guest" had OpenWhisk's well-known key; it has a new random key now)");
+    auto rotated = OwnNamespaceKey(*h.store, "guest");
+    REQUIRE(rotated.ok());
+    CHECK(std::regex_match(rotated->Compact(), uuid_v4_key));
+    CHECK_FALSE(h.store->GetIdentityByKey(*AuthKey::Parse(wisp::common::kGuestAuth)).ok());
+    CHECK(OwnNamespaceKey(*h.store, "nobody1").status().code() == absl::StatusCode::kNotFound);
+}
+
 TEST_CASE("user create prints a uuid:key that whois resolves", "[admin]") {
     Harness h;
     const std::string key = h.CreateUser("alice1");

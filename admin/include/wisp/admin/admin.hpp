@@ -48,16 +48,30 @@ struct ListUsersOptions {
     bool keys_only = false;
 };
 
+/// The keys `Init` gives the `guest` and `whisk.system` namespaces.
+enum class InitKeys {
+    /// OpenWhisk's well-known development keys (wire §2); a namespace holding another key is
+    /// an error (1) with a hint. `wisp-admin init`.
+    kWellKnown,
+    /// The well-known keys, replacing any other key of those namespaces
+    /// (`wisp-standalone --well-known-guest-key`).
+    kRestoreWellKnown,
+    /// A random key (AuthKey::Generate, CSPRNG) for a namespace Init creates, and in place of
+    /// a well-known key found; other keys are kept (wisp-standalone's default: any web page
+    /// could drive a platform that accepts the well-known keys through CORS).
+    kRandom,
+};
+
 /// The command logic, one method per command. Not thread-safe; blocks on the store.
 class AdminCommands {
   public:
     AdminCommands(store::ArtifactStore& store, std::ostream& out, std::ostream& err)
         : store_(store), out_(out), err_(err) {}
 
-    /// Creates the well-known `guest` and `whisk.system` subjects with the keys of wire §2.
-    /// Idempotent: a subject already holding its well-known key is left alone. Fails (1) when
-    /// the namespace exists with another key.
-    int Init();
+    /// Creates the `guest` and `whisk.system` subjects, with the keys `keys` says (default:
+    /// the well-known keys of wire §2). Idempotent: a subject already holding a fitting key is
+    /// left alone.
+    int Init(InitKeys keys = InitKeys::kWellKnown);
 
     int CreateUser(const CreateUserOptions& opts);
     /// Prints the key of `namespace_name` (default: the subject's own), or with `all` every
@@ -90,6 +104,11 @@ class AdminCommands {
     std::ostream& out_;
     std::ostream& err_;
 };
+
+/// The key of `subject`'s own namespace (the one named like the subject, e.g. guest's),
+/// NotFound when there is none.
+absl::StatusOr<common::AuthKey> OwnNamespaceKey(store::ArtifactStore& store,
+                                                std::string_view subject);
 
 /// `limits get` renders sizes the way OpenWhisk's ByteSize does ("1 MB", "512 KB", "10 B"),
 /// in the largest unit that divides the value exactly.
