@@ -99,9 +99,13 @@ class Api {
     void ReplyJson(const CallPtr& call, int status, std::string body);
     /// {"error":msg,"code":tid}.
     void ReplyError(const CallPtr& call, int status, std::string_view msg);
-    /// Status -> HTTP status (common::HttpStatusFor) + error body.
+    /// Status -> HTTP status (common::HttpStatusFor) + error body; 5xx texts are logged with
+    /// the transaction id and the client gets ClientMessageFor's generic text.
     void ReplyStatus(const CallPtr& call, const absl::Status& st);
 
+    /// nullopt when the caller may read /metrics (ControllerConfig::metrics_token), else the
+    /// 401/403 answer.
+    std::optional<HttpResponse> CheckMetricsAccess(const CallPtr& call) const;
     // ---- entities (entities_api.cpp) ----
     void HandleNamespaces(const CallPtr& call);
     void HandleCollection(const CallPtr& call, common::EntityType type, const std::string& ns,
@@ -175,6 +179,24 @@ class Api {
 };
 
 /// Answers 202 {"activationId":id}.
+/// OpenWhisk's (Pekko's default) texts for server errors: internal texts (store, bus, exceptions)
+/// never reach the client; it gets these plus the transaction id.
+inline constexpr std::string_view kMsgInternalServerError = "There was an internal server error.";
+inline constexpr std::string_view kMsgServiceUnavailable =
+    "The server is currently unavailable (because it is overloaded or down for maintenance).";
+inline constexpr std::string_view kMsgGatewayTimeout =
+    "The server was not able to produce a timely response to your request.\r\nPlease try again "
+    "in a short while!";
+inline constexpr std::string_view kMsgNotAuthorizedForResource =
+    "The supplied authentication is not authorized to access this resource.";
+
+/// What the client is told for a failed status: its message below 500, a generic text above
+/// (see the constants above). Log the real message with the transaction id.
+std::string ClientMessageFor(const absl::Status& st);
+/// The same, logging the real message of a 5xx with the transaction id and `context`.
+std::string ClientMessageFor(const absl::Status& st, std::string_view tid,
+                             std::string_view context);
+
 std::string ActivationIdJson(const common::ActivationId& id);
 
 }  // namespace wisp::controller

@@ -3,6 +3,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/ip/address.hpp>
 
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
@@ -54,7 +55,45 @@ std::string RuntimesJson(const common::RuntimeManifest& m,
     return {};
 }
 
+/// 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. False for anything unparsable or empty.
+bool IsLoopbackAddress(std::string_view address) {
+    boost::system::error_code ec;
+    const auto a = boost::asio::ip::make_address(std::string(address), ec);
+    if (ec) return false;
+    if (a.is_loopback()) return true;
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+        return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6())
+            .is_loopback();
+    }
+    return false;
+}
+
+/// The token of "Bearer <token>" (scheme case-insensitive), or nullopt.
+std::optional<std::string_view> BearerToken(std::string_view authorization) {
+    constexpr std::string_view kBearer = "bearer ";
+    if (authorization.size() <= kBearer.size() ||
+        common::AsciiLower(authorization.substr(0, kBearer.size())) != kBearer) {
+        return std::nullopt;
+    }
+    return common::Trim(authorization.substr(kBearer.size()));
+}
+
 }  // namespace
+
+std::string ClientMessageFor(const absl::Status& st) {
+    switch (common::HttpStatusFor(st)) {
+        case 500:
+            return std::string(kMsgInternalServerError);
+        case 503:
+            // The balancer's own texts are meant for users; a store's or the bus's are not.
+            if (st.message() == "No invokers available.") return std::string(st.message());
+            return std::string(kMsgServiceUnavailable);
+        case 504:
+            return std::string(kMsgGatewayTimeout);
+        default:
+            return std::string(st.message());
+    }
+}
 
 std::string ActivationIdJson(const common::ActivationId& id) {
     return common::Cat("{\"activationId\":\"", id.str(), "\"}");
@@ -86,7 +125,9 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
       manifest_(manifest),
       clock_(clock),
       config_(std::move(config)),
-      auth_(store, clock, config_.auth_cache_ttl),
+      auth_(store, clock, config_.auth_cache_ttl,
+            AuthFailureLimit{config_.auth_failures_allowed, config_.auth_failure_window,
+                             config_.auth_failure_block}),
       entities_(clock, config_.entity_cache_ttl.count()) {}
 
 Api::~Api() { Shutdown(); }
@@ -120,13 +161,40 @@ void Api::ReplyError(const CallPtr& call, int status, std::string_view msg) {
     Reply(call, std::move(r));
 }
 
+std::string ClientMessageFor(const absl::Status& st, std::string_view tid,
+                             std::string_view context) {
+    if (common::HttpStatusFor(st) >= 500) {
+        spdlog::error("[{}] {}: {}", tid, context, common::RedactUri(common::MessageOf(st)));
+    }
+    return ClientMessageFor(st);
+}
+
 void Api::ReplyStatus(const CallPtr& call, const absl::Status& st) {
     const int code = common::HttpStatusFor(st);
     if (code >= 500) {
+        // The real text stays in the log, under the transaction id the client gets as "code".
         spdlog::error("[{}] {} {}: {}", call->tid, call->req.method, call->req.path,
-                      common::MessageOf(st));
+                      common::RedactUri(common::MessageOf(st)));
     }
-    ReplyError(call, code, common::MessageOf(st));
+    ReplyError(call, code, ClientMessageFor(st));
+}
+
+std::optional<HttpResponse> Api::CheckMetricsAccess(const CallPtr& call) const {
+    const HttpRequest& req = call->req;
+    const bool loopback = IsLoopbackAddress(req.remote_address);
+    if (config_.metrics_token.empty()) {
+        if (loopback) return std::nullopt;
+        return HttpResponse::Json(403, ErrorBody(kMsgNotAuthorizedForResource, call->tid));
+    }
+    if (loopback && config_.metrics_loopback) return std::nullopt;
+    const std::string_view authorization = req.Header("authorization");
+    if (auto token = BearerToken(authorization)) {
+        if (common::ConstantTimeEquals(*token, config_.metrics_token)) return std::nullopt;
+    }
+    HttpResponse r = HttpResponse::Json(
+        401, ErrorBody(authorization.empty() ? kMsgAuthRequired : kMsgAuthInvalid, call->tid));
+    r.SetHeader("WWW-Authenticate", "Bearer realm=\"wisp metrics\"");
+    return r;
 }
 
 void Api::Handle(HttpRequest&& req, Responder respond) {
@@ -148,10 +216,18 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
             return Reply(call, HttpResponse::Text(200, "pong"));
         }
         if (path == "/metrics") {
+            // Operators only (it names every namespace and action), and no CORS headers: a
+            // web page must not read it through a developer's browser.
+            if (method != "GET" && method != "HEAD") {
+                return ReplyError(call, 405, "HTTP method not allowed, supported methods: GET");
+            }
+            if (auto refused = CheckMetricsAccess(call)) {
+                return Reply(call, *std::move(refused), /*rest_cors=*/false);
+            }
             HttpResponse r =
                 HttpResponse::Text(200, metrics_.Render(balancer_.TotalActiveActivations()));
             r.SetHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-            return Reply(call, std::move(r));
+            return Reply(call, std::move(r), /*rest_cors=*/false);
         }
         // Web actions take any method, OPTIONS included (web-custom-options).
         const std::string web_prefix = common::Cat(kApiPrefix, "/web/");
@@ -238,7 +314,8 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
         }
 
         // Everything under /namespaces needs credentials.
-        auto identity = auth_.Authenticate(call->req.Header("authorization"));
+        auto identity =
+            auth_.Authenticate(call->req.Header("authorization"), call->req.remote_address);
         if (!identity.ok()) return ReplyStatus(call, identity.status());
         call->identity = *std::move(identity);
 
@@ -271,7 +348,7 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
     } catch (const std::exception& e) {
         spdlog::error("[{}] {} {} failed: {}", call->tid, call->req.method, call->req.path,
                       e.what());
-        if (!call->answered.load()) ReplyError(call, 500, "Internal server error");
+        if (!call->answered.load()) ReplyError(call, 500, kMsgInternalServerError);
     }
 }
 

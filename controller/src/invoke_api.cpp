@@ -360,7 +360,7 @@ void Api::RunSequence(ActivateRequest req, int depth, ActivateDone done,
                 ActivationStatus::kApplicationError,
                 component.status().code() == absl::StatusCode::kNotFound
                     ? std::string("Sequence component does not exist.")
-                    : common::MessageOf(component.status())));
+                    : ClientMessageFor(component.status(), s->tid, "sequence component")));
         }
         std::optional<JsonValue> input;
         if (auto v = JsonValue::Parse(s->payload); v.ok()) input = *std::move(v);
@@ -382,7 +382,7 @@ void Api::RunSequence(ActivateRequest req, int depth, ActivateDone done,
                     out.status.ok()
                         ? common::Cat("Timeout reached when retrieving activation ",
                                       out.activation_id.str(), " for sequence component.")
-                        : common::MessageOf(out.status)));
+                        : ClientMessageFor(out.status, s->tid, "sequence component")));
             }
             s->rec.logs.push_back(out.activation_id.str());
             s->total_duration += out.record->duration().value_or(0);
@@ -586,7 +586,7 @@ void Api::FireTrigger(const CallPtr& call, const FullyQualifiedName& fqn) {
         if (!resolved.ok()) st = resolved.status();
         if (st.ok()) st = CheckInvokeThrottles(who);
         if (!st.ok()) {
-            const std::string msg = common::MessageOf(st);
+            const std::string msg = ClientMessageFor(st, call->tid, "trigger rule");
             write_line(common::HttpStatusFor(st) >= 500 ? 3 : 1, nullptr, &msg);
             rec.logs.push_back(sb.GetString());
             continue;
@@ -609,7 +609,7 @@ void Api::FireTrigger(const CallPtr& call, const FullyQualifiedName& fqn) {
         if (outcome.status.ok()) {
             write_line(0, &outcome.activation_id, nullptr);
         } else {
-            const std::string msg = common::MessageOf(outcome.status);
+            const std::string msg = ClientMessageFor(outcome.status, call->tid, "trigger rule");
             write_line(common::HttpStatusFor(outcome.status) >= 500 ? 3 : 1, nullptr, &msg);
         }
         rec.logs.push_back(sb.GetString());

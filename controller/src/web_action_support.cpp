@@ -367,7 +367,7 @@ bool RequireWhiskAuthAllows(const Parameters& annotations, const HttpRequest& re
         return false;
     }
     return req.HasHeader(kRequireWhiskAuthHeader) &&
-           req.Header(kRequireWhiskAuthHeader) == expected;
+           common::ConstantTimeEquals(req.Header(kRequireWhiskAuthHeader), expected);
 }
 
 std::set<std::string> ProtectedParameters(const Parameters& annotations,

@@ -49,9 +49,9 @@ HttpResponse WebStatusError(const CallPtr& call, const absl::Status& st) {
     const int code = common::HttpStatusFor(st);
     if (code >= 500) {
         spdlog::error("[{}] {} {}: {}", call->tid, call->req.method, call->req.path,
-                      common::MessageOf(st));
+                      common::RedactUri(common::MessageOf(st)));
     }
-    return WebError(call, code, common::MessageOf(st));
+    return WebError(call, code, ClientMessageFor(st));
 }
 
 }  // namespace
@@ -82,7 +82,7 @@ void Api::HandleWeb(const CallPtr& call, std::string_view rest_of_path) {
     if (!owner.ok()) {
         if (owner.status().code() != absl::StatusCode::kNotFound) {
             spdlog::warn("[{}] web action owner of '{}': {}", call->tid, target->ns,
-                         common::MessageOf(owner.status()));
+                         common::RedactUri(common::MessageOf(owner.status())));
         }
         return not_found();
     }
@@ -115,8 +115,13 @@ void Api::HandleWeb(const CallPtr& call, std::string_view rest_of_path) {
     // Credentials are optional: valid ones make __ow_user; invalid ones count as none.
     std::optional<common::Identity> caller;
     if (req.HasHeader("authorization")) {
-        auto who = auth_.Authenticate(req.Header("authorization"));
-        if (who.ok()) caller = *std::move(who);
+        auto who = auth_.Authenticate(req.Header("authorization"), req.remote_address);
+        if (who.ok()) {
+            caller = *std::move(who);
+        } else if (who.status().code() == absl::StatusCode::kResourceExhausted) {
+            // The address is blocked after failed authentications.
+            return AnswerWeb(*this, call, WebStatusError(call, who.status()), cors);
+        }
     }
     if (!options && !web::RequireWhiskAuthAllows(action.annotations, req, caller.has_value())) {
         return AnswerWeb(*this, call, WebError(call, 401, web::kMsgUnauthorized), cors);

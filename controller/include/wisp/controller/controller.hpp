@@ -37,6 +37,18 @@ struct ControllerConfig {
     /// with wisp-admin stops working at most this long later (Invalidate() drops it at once).
     std::chrono::milliseconds auth_cache_ttl{5000};
     /// How long a read action or package stays cached (writes through this controller
+    /// Failed authentications tolerated from one client address: `auth_failures_allowed` (0 =
+    /// no limit) within `auth_failure_window` block the address for `auth_failure_block`: it
+    /// gets 429 for every request that needs credentials meanwhile.
+    int auth_failures_allowed = 20;
+    std::chrono::milliseconds auth_failure_window{60000};
+    std::chrono::milliseconds auth_failure_block{60000};
+    /// Who may read GET /metrics (it names every namespace and action): a request with
+    /// `Authorization: Bearer <metrics_token>` when a token is set; a loopback peer when no
+    /// token is set, or also with a token when `metrics_loopback` is true. Anyone else gets
+    /// 401 (token set) or 403.
+    std::string metrics_token;
+    bool metrics_loopback = false;
     /// invalidate at once; 0 = no cache).
     std::chrono::milliseconds entity_cache_ttl{5000};
     /// The longest a blocking invoke waits before answering 202 (OpenWhisk: 60 s).
