@@ -52,6 +52,8 @@ struct Options {
     bool stem_cells = true;
     std::string log_level = "info";
     std::string docker_socket = "/var/run/docker.sock";
+    std::string metrics_token;
+    bool metrics_loopback = false;
 };
 
 std::string DefaultDataDir() {
@@ -87,6 +89,13 @@ int main(int argc, char** argv) {
     app.add_flag("!--no-stem-cells", opt.stem_cells, "Do not start containers ahead of time");
     app.add_option("--log-level", opt.log_level, "trace, debug, info, warn, error");
     app.add_option("--docker-socket", opt.docker_socket, "The Docker Engine API socket");
+    app.add_option("--metrics-token", opt.metrics_token,
+                   "Bearer token that GET /metrics requires (default: none; then only loopback "
+                   "clients may read it)")
+        ->envname("WISP_METRICS_TOKEN");
+    app.add_flag("--metrics-loopback", opt.metrics_loopback,
+                 "Loopback clients read /metrics without --metrics-token too")
+        ->envname("WISP_METRICS_LOOPBACK");
     CLI11_PARSE(app, argc, argv);
 
     auto logger = spdlog::stderr_color_mt("wisp");
@@ -185,6 +194,8 @@ int main(int argc, char** argv) {
     ctl_cfg.system_limits.concurrent_invocations = opt.concurrent_invocations;
     ctl_cfg.system_limits.fires_per_minute = opt.fires_per_minute;
     ctl_cfg.api_host = api_host;
+    ctl_cfg.metrics_token = opt.metrics_token;
+    ctl_cfg.metrics_loopback = opt.metrics_loopback;
     wisp::controller::Controller controller(**store, **balancer, manifest, clock, ctl_cfg);
 
     wisp::controller::HttpServerConfig http_cfg;
@@ -194,7 +205,7 @@ int main(int argc, char** argv) {
     if (auto st = server.Start(); !st.ok()) return Fail(wisp::common::MessageOf(st));
 
     spdlog::info("wisp-standalone is up on {} (store {}, {} MB for containers)", api_host,
-                 opt.store_uri, opt.user_memory_mb);
+                 wisp::common::RedactUri(opt.store_uri), opt.user_memory_mb);
     std::printf("wsk property set --apihost http://127.0.0.1:%u --auth %s\n",
                 static_cast<unsigned>(server.port()),
                 std::string(wisp::common::kGuestAuth).c_str());

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include <wisp/admin/admin.hpp>
+#include <wisp/common/strings.hpp>
 
 namespace wisp::admin {
 
@@ -347,10 +348,11 @@ int RunAdmin(const std::vector<std::string>& raw_args, std::ostream& out, std::o
             std::filesystem::path(uri.substr(std::string_view("sqlite:").size())).parent_path(),
             ec);
     }
-    if (verbose) err << kProgram << ": using store " << uri << "\n";
+    if (verbose) err << kProgram << ": using store " << common::RedactUri(uri) << "\n";
     auto store = open ? open(uri) : store::OpenArtifactStore(uri);
     if (!store.ok()) {
-        err << kProgram << ": cannot open store \"" << uri << "\": " << store.status().message()
+        err << kProgram << ": cannot open store \"" << common::RedactUri(uri)
+            << "\": " << store.status().message()
             << "\n";
         return absl::IsInvalidArgument(store.status()) ? kExitUsage : kExitFailure;
     }

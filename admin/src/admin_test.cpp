@@ -749,3 +749,20 @@ TEST_CASE("cli: store selection", "[admin][cli]") {
     REQUIRE(Lines(missing_dir.err).size() == 1);
     CHECK(missing_dir.err.starts_with("wisp-admin: cannot open store "));
 }
+
+TEST_CASE("cli: the store URI's password is never printed", "[admin][cli][secrets]") {
+    const std::string uri = "couchdb:http://admin:pw0rd-s3cret@127.0.0.1:1/?prefix=w_";
+    std::ostringstream out, err;
+    const int rc = wisp::admin::RunAdmin(
+        {"wisp-admin", "-v", "user", "get", "alice1", "--store", uri}, out, err,
+        [](std::string_view) -> absl::StatusOr<std::unique_ptr<wisp::store::ArtifactStore>> {
+            return absl::UnavailableError("CouchDB is unreachable");
+        });
+    CHECK(rc == 1);
+    INFO(err.str());
+    CHECK(err.str().find("pw0rd-s3cret") == std::string::npos);
+    CHECK(err.str().find("wisp-admin: using store couchdb:http://admin:***@127.0.0.1:1/") !=
+          std::string::npos);
+    CHECK(err.str().find("cannot open store \"couchdb:http://admin:***@127.0.0.1:1/?prefix=w_\"") !=
+          std::string::npos);
+}
