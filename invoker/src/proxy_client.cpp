@@ -146,7 +146,9 @@ class ResponseParser {
                         state_ = State::kTrailers;
                         trailers_start_ = pos_;
                     } else {
-                        if (body_.size() + *size > max_body_) return Result::kTooLarge;
+                        // Not `body_.size() + *size`: a size near 2^64 wrapped it around and
+                        // the chunk's bytes were then read again as chunk framing.
+                        if (*size > max_body_ - body_.size()) return Result::kTooLarge;
                         chunk_left_ = *size;
                         state_ = State::kChunkData;
                     }

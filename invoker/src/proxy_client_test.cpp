@@ -192,6 +192,20 @@ TEST_CASE("ProxyClient decodes chunked bodies", "[proxy_client]") {
     CHECK(client.connections_opened() == 1);
 }
 
+TEST_CASE("ProxyClient: a chunk size near 2^64 is too large, not wrapped around",
+          "[proxy_client]") {
+    // 2 bytes, then 2^64 - 2: the sum wrapped to 0, the "chunk" swallowed the rest of the
+    // buffer and the parser went back to read its bytes again as chunk sizes (found by
+    // fuzz_proxy_response).
+    ScriptedServer server([](const std::string&, int) -> std::string {
+        return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "2\r\nab\r\nfffffffffffffffe\r\n0\r\n\r\n{\"smuggled\":true}";
+    });
+    ProxyClient client(ProxyClient::Endpoint::Tcp("127.0.0.1", server.port()));
+    auto r = client.Post("/run", "{}", 2000ms, false);
+    CHECK(r.status().code() == absl::StatusCode::kResourceExhausted);
+}
+
 TEST_CASE("ProxyClient: HTTP/1.0 body until close", "[proxy_client]") {
     ScriptedServer server([](const std::string&, int) -> std::string {
         return "HTTP/1.0 200 OK\r\nConnection: close\r\n\r\n[1,2,3]";
