@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -88,10 +89,16 @@ std::string RandomAlphanumeric(size_t n) {
 
 std::string RandomUuid() { return RandomHexUuidBytes(true); }
 
+bool IsUsableRequestId(std::string_view id) {
+    if (id.empty() || id.size() > kMaxRequestIdLength || id.substr(0, 4) == "sid_") return false;
+    return std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               std::string_view("-_.:/+=@~").find(c) != std::string_view::npos;
+    });
+}
+
 std::string MakeTransactionId(std::string_view incoming_request_id) {
-    if (!incoming_request_id.empty() && incoming_request_id.substr(0, 4) != "sid_") {
-        return std::string(incoming_request_id);
-    }
+    if (IsUsableRequestId(incoming_request_id)) return std::string(incoming_request_id);
     return RandomAlphanumeric(32);
 }
 

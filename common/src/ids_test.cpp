@@ -73,6 +73,22 @@ TEST_CASE("transaction ids", "[ids]") {
     CHECK(RandomAlphanumeric(7).size() == 7);
 }
 
+TEST_CASE("transaction ids: an over-long or unsafe X-Request-ID is replaced", "[ids]") {
+    const std::string longest(kMaxRequestIdLength, 'a');
+    CHECK(MakeTransactionId(longest) == longest);
+    CHECK(MakeTransactionId("c7bb1339-cb4f-40e3_a6cc.ead6:c99f/804e+=@~") ==
+          "c7bb1339-cb4f-40e3_a6cc.ead6:c99f/804e+=@~");
+    for (const std::string& bad :
+         {longest + "a", std::string(100000, 'x'), std::string("a b"), std::string("a\"x"),
+          std::string("a\r\nSet-Cookie: x"), std::string("a\0b", 3), std::string("caf\xc3\xa9"),
+          std::string("{\"a\":1}")}) {
+        const std::string tid = MakeTransactionId(bad);
+        CHECK(tid.size() == 32);
+        CHECK(tid != bad);
+        CHECK(IsUsableRequestId(tid));
+    }
+}
+
 TEST_CASE("RandomUuid is a v4 UUID", "[ids]") {
     auto u = RandomUuid();
     REQUIRE(u.size() == 36);

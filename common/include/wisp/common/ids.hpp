@@ -1,5 +1,6 @@
 #pragma once
 // Activation ids (32 lowercase hex, a UUID without dashes) and transaction ids.
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -24,8 +25,15 @@ class ActivationId {
     std::string id_;
 };
 
-/// Transaction id: the incoming X-Request-ID unless it is empty or starts with "sid_" (reserved
-/// for system transactions), else 32 random [A-Za-z0-9].
+/// The longest X-Request-ID taken over as a transaction id.
+inline constexpr size_t kMaxRequestIdLength = 128;
+/// Whether an incoming X-Request-ID is taken over as the transaction id: 1 to
+/// kMaxRequestIdLength characters of [A-Za-z0-9] and "-_.:/+=@~", not starting with "sid_"
+/// (reserved for system transactions). Anything else would be echoed into headers, logs and
+/// error bodies.
+bool IsUsableRequestId(std::string_view id);
+/// Transaction id: the incoming X-Request-ID when IsUsableRequestId(), else 32 random
+/// [A-Za-z0-9].
 std::string MakeTransactionId(std::string_view incoming_request_id = {});
 
 /// `n` random characters from [A-Za-z0-9] (cryptographically random; thread-safe).
