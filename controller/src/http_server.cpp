@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -51,6 +53,11 @@ constexpr size_t kBodyReadBytes = 64 * 1024;
 /// so that the client sees the response instead of a reset.
 constexpr std::chrono::seconds kLingerTime{2};
 constexpr size_t kLingerBytes = 1024 * 1024;
+/// Connections over max_connections that get a 503 at most at once; more are closed unanswered.
+constexpr size_t kMaxRefusing = 64;
+/// Akka HTTP's text for 503, which OpenWhisk answers when it is overloaded.
+constexpr std::string_view kUnavailable =
+    "The server is currently unavailable (because it is overloaded or down for maintenance).";
 
 /// Wraps the completion handler of a connection's next I/O step, which continues the step that
 /// is running. Asio then runs an operation that completes at once (a write into the socket
@@ -95,6 +102,85 @@ bool IEquals(std::string_view a, std::string_view b) {
                           beast::string_view(b.data(), b.size()));
 }
 
+std::string Lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return out;
+}
+
+/// The host of a Host header value, lower case, without the port or a trailing dot; IPv6
+/// literals without their brackets. Empty when malformed.
+std::string HostName(std::string_view value) {
+    std::string_view host = value;
+    if (!host.empty() && host.front() == '[') {
+        const size_t close = host.find(']');
+        if (close == std::string_view::npos) return {};
+        const std::string_view rest = host.substr(close + 1);
+        if (!rest.empty() && rest.front() != ':') return {};
+        host = host.substr(1, close - 1);
+    } else if (const size_t colon = host.find(':'); colon != std::string_view::npos) {
+        if (host.find(':', colon + 1) != std::string_view::npos) return {};
+        host = host.substr(0, colon);
+    }
+    if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+    return Lower(host);
+}
+
+std::optional<asio::ip::address> IpLiteral(const std::string& host) {
+    error_code ec;
+    auto address = asio::ip::make_address(host, ec);
+    if (ec) return std::nullopt;
+    return address;
+}
+
+/// localhost, *.localhost (RFC 6761: always loopback in browsers), 127.0.0.0/8, ::1.
+bool IsLoopbackHost(const std::string& host) {
+    if (host == "localhost") return true;
+    if (host.size() > 10 && host.compare(host.size() - 10, 10, ".localhost") == 0) return true;
+    const auto address = IpLiteral(host);
+    if (!address) return false;
+    if (address->is_v6() && address->to_v6().is_v4_mapped()) {
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, address->to_v6()).is_loopback();
+    }
+    return address->is_loopback();
+}
+
+bool IsConfiguredHost(const std::string& host, const std::vector<std::string>& allowed) {
+    for (const std::string& pattern : allowed) {
+        if (pattern.empty()) continue;
+        const std::string name = HostName(pattern);
+        if (pattern.front() == '.') {  // ".example.com": example.com and its subdomains
+            if (host == std::string_view(name).substr(1)) return true;
+            if (host.size() > name.size() &&
+                host.compare(host.size() - name.size(), name.size(), name) == 0) {
+                return true;
+            }
+        } else if (host == name) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/// DNS rebinding protection (HttpServerConfig::allowed_hosts).
+bool HostAllowed(std::string_view value, bool loopback_server,
+                 const std::vector<std::string>& allowed) {
+    if (!loopback_server && allowed.empty()) return true;
+    const std::string host = HostName(value);
+    if (host.empty()) return false;
+    if (IsLoopbackHost(host) || IsConfiguredHost(host, allowed)) return true;
+    return !loopback_server && IpLiteral(host).has_value();
+}
+
+size_t DefaultMaxConnections() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 65536;
+    const rlim_t usable = limit.rlim_cur > 128 ? limit.rlim_cur - 128 : 0;
+    return static_cast<size_t>(std::clamp<rlim_t>(usable, 16, 65536));
+}
+
 /// "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n", formatted once per second per thread.
 std::string_view DateHeaderLine() {
     thread_local std::time_t cached_second = 0;
@@ -127,6 +213,11 @@ class RequestParser final : public http::basic_parser<true> {
     bool expect_continue() const { return expect_continue_; }
     bool target_too_long() const { return target_too_long_; }
     std::optional<uint64_t> declared_length() const { return declared_length_; }
+    /// Once the request is accepted: room for the declared body (at most the body limit, which
+    /// the parser checked against Content-Length already).
+    void ReserveBody() {
+        if (declared_length_) request_.body.reserve(static_cast<size_t>(*declared_length_));
+    }
 
   private:
     void on_request_impl(http::verb, beast::string_view method, beast::string_view target,
@@ -163,10 +254,7 @@ class RequestParser final : public http::basic_parser<true> {
         request_.headers.emplace_back(std::move(lower), std::string(value.data(), value.size()));
     }
     void on_header_impl(error_code&) override {}
-    void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
-                           error_code&) override {
-        if (content_length) request_.body.reserve(static_cast<size_t>(*content_length));
-    }
+    void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {}
     std::size_t on_body_impl(beast::string_view body, error_code&) override {
         request_.body.append(body.data(), body.size());
         return body.size();
@@ -193,34 +281,65 @@ class Connection;
 /// What the server and its connections share. Holds no I/O objects, so a connection may outlive
 /// it only as long as the io_context does.
 struct ServerState {
-    ServerState(HttpServerConfig c, HttpHandler h) : config(std::move(c)), handler(std::move(h)) {}
+    ServerState(HttpServerConfig c, HttpHandler h)
+        : config(std::move(c)),
+          handler(std::move(h)),
+          max_connections(config.max_connections > 0 ? config.max_connections
+                                                     : DefaultMaxConnections()),
+          loopback_server(IsLoopbackHost(Lower(config.address))) {}
 
     const HttpServerConfig config;
     const HttpHandler handler;
+    const size_t max_connections;
+    /// Listening on a loopback address: Host headers are checked (DNS rebinding).
+    const bool loopback_server;
     std::atomic<bool> stopping{false};
+
+    enum class Admission { kServe, kRefuse, kDrop };
 
     std::mutex mutex;
     std::condition_variable all_closed;
-    std::unordered_map<Connection*, std::shared_ptr<Connection>> connections;  // open ones
+    struct Entry {
+        std::shared_ptr<Connection> connection;
+        bool counted;  // served (counts against max_connections), else being refused
+    };
+    std::unordered_map<Connection*, Entry> connections;  // open ones, refused ones included
+    size_t serving = 0;
+    size_t refusing = 0;
 
-    void Add(const std::shared_ptr<Connection>& c) {
+    /// Registers a new connection: served while under max_connections, else refused with a
+    /// 503 (or dropped unanswered when many are being refused already).
+    Admission Add(const std::shared_ptr<Connection>& c) {
         std::lock_guard lock(mutex);
-        connections.emplace(c.get(), c);
+        if (serving < max_connections) {
+            connections.emplace(c.get(), Entry{c, true});
+            ++serving;
+            return Admission::kServe;
+        }
+        if (refusing >= kMaxRefusing) return Admission::kDrop;
+        connections.emplace(c.get(), Entry{c, false});
+        ++refusing;
+        return Admission::kRefuse;
     }
     void Remove(Connection* c) {
         std::shared_ptr<Connection> last;  // destroyed outside the lock
         std::lock_guard lock(mutex);
         auto it = connections.find(c);
         if (it == connections.end()) return;
-        last = std::move(it->second);
+        last = std::move(it->second.connection);
+        --(it->second.counted ? serving : refusing);
         connections.erase(it);
         if (connections.empty()) all_closed.notify_all();
+    }
+    size_t Serving() {
+        std::lock_guard lock(mutex);
+        return serving;
     }
     std::vector<std::shared_ptr<Connection>> Snapshot() {
         std::lock_guard lock(mutex);
         std::vector<std::shared_ptr<Connection>> out;
         out.reserve(connections.size());
-        for (auto& [ptr, c] : connections) out.push_back(c);
+        for (auto& [ptr, entry] : connections) out.push_back(entry.connection);
         return out;
     }
 };
@@ -237,6 +356,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     /// Any thread.
     void Start() {
         asio::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
+    }
+
+    /// Over max_connections: answers 503 without reading a request, then closes. Any thread.
+    void Refuse() {
+        asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+            self->WriteServerError(
+                503, kUnavailable, common::MakeTransactionId(),
+                Cat(" (", self->state_->max_connections, " connections open; --max-connections)"));
+        });
     }
 
     /// Answers request number `seq`. Any thread; dropped when the connection is gone or no
@@ -278,6 +406,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         }
         parser_.emplace(config_.max_target_bytes, config_.max_body_bytes, config_.max_header_bytes);
         continue_sent_ = false;
+        head_checked_ = false;
+        bad_target_ = false;
         phase_ = Phase::kIdle;
         if (buffer_.size() > 0) {  // a pipelined request is already here
             Parse();
@@ -314,12 +444,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
         while (buffer_.size() > 0 && !parser_->is_done()) {
             const size_t used = parser_->put(buffer_.data(), ec);
             buffer_.consume(used);
-            if (ec == http::error::need_more) break;
-            if (ec) {
+            if (ec && ec != http::error::need_more) {
                 OnParseError(ec);
                 return;
             }
-            if (used == 0) break;
+            if (!head_checked_ && parser_->is_header_done()) {
+                head_checked_ = true;
+                if (!CheckHead()) return;  // refused and answered
+            }
+            if (ec || used == 0) break;
         }
         if (parser_->is_done()) {
             HandleRequest();
@@ -363,6 +496,49 @@ class Connection : public std::enable_shared_from_this<Connection> {
         }
     }
 
+    /// Once the header fields are complete, before the body is read: the target, the Host
+    /// header and the head_check hook. False when the request was refused (and answered).
+    bool CheckHead() {
+        HttpRequest& request = parser_->request();
+        request.remote_address = remote_address_;
+        bad_target_ = !ParseTarget(request.target, request.path, request.query);
+        for (const auto& [name, value] : request.headers) {
+            if (name != "host") continue;
+            if (!HostAllowed(value, state_->loopback_server, config_.allowed_hosts)) {
+                const std::string_view shown = std::string_view(value).substr(0, 100);
+                WriteServerError(403,
+                                 Cat("The Host header '", shown,
+                                     "' names no address this server answers to; add the "
+                                     "name to --allowed-hosts to allow it."),
+                                 TransactionIdFor(request));
+                return false;
+            }
+        }
+        if (config_.head_check && !bad_target_ && !parser_->is_done()) {
+            std::optional<HttpResponse> refusal;
+            try {
+                refusal = config_.head_check(request);
+            } catch (const std::exception& e) {
+                const std::string tid = TransactionIdFor(request);
+                spdlog::error("[{}] request head check threw: {}", tid, e.what());
+                refusal = ErrorResponse(500, kInternalError, tid);
+            }
+            if (refusal) {
+                spdlog::info("[{}] HTTP {} for {} {} from {} before its body",
+                             refusal->Header("X-Request-ID"), refusal->status, request.method,
+                             request.path, remote_address_);
+                keep_alive_ = false;
+                head_request_ = false;
+                phase_ = Phase::kHandling;
+                ++seq_;
+                OnResponse(seq_, std::move(*refusal));
+                return false;
+            }
+        }
+        parser_->ReserveBody();
+        return true;
+    }
+
     /// After header_limit: whether the request line alone is over max_target_bytes.
     bool RequestLineTooLong() const {
         const auto data = buffer_.data();
@@ -373,10 +549,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
 
     /// An error the server answers itself before reading the whole request: then close.
-    void WriteServerError(int status, std::string_view message, const std::string& tid) {
+    /// `log_detail` is appended to the log line only.
+    void WriteServerError(int status, std::string_view message, const std::string& tid,
+                          std::string_view log_detail = {}) {
         std::string one_line(message);
         std::replace(one_line.begin(), one_line.end(), '\n', ' ');
-        spdlog::info("[{}] HTTP {} for {}: {}", tid, status, remote_address_, one_line);
+        spdlog::info("[{}] HTTP {} for {}: {}{}", tid, status, remote_address_, one_line,
+                     log_detail);
         keep_alive_ = false;
         head_request_ = false;
         phase_ = Phase::kHandling;
@@ -428,7 +607,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         parser_.reset();
         head_request_ = request.method == "HEAD";
         ++seq_;
-        if (!ParseTarget(request.target, request.path, request.query)) {
+        if (bad_target_) {  // CheckHead() found it
             const std::string tid = TransactionIdFor(request);
             spdlog::info("[{}] HTTP 400 for {}: bad percent-encoding in {}", tid, remote_address_,
                          request.target);
@@ -438,7 +617,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                            tid));
             return;
         }
-        request.remote_address = remote_address_;
         auto slot = std::make_shared<ResponseSlot>(weak_from_this(), seq_,
                                                    std::string(request.Header("x-request-id")));
         auto fail = [&](std::string_view what) {
@@ -622,6 +800,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool head_request_ = false;
     bool stopping_ = false;
     bool continue_sent_ = false;
+    bool head_checked_ = false;  // CheckHead() ran for the request being read
+    bool bad_target_ = false;    // its target has a malformed percent-escape
     int version_ = 11;
     uint64_t seq_ = 0;  // number of the request being handled
     Clock::time_point deadline_ = Clock::time_point::max();
@@ -666,8 +846,16 @@ struct HttpServer::Impl {
                     : address.to_string();
         }
         auto connection = std::make_shared<Connection>(state, std::move(socket), std::move(remote));
-        state->Add(connection);
-        connection->Start();
+        switch (state->Add(connection)) {
+            case ServerState::Admission::kServe:
+                connection->Start();
+                break;
+            case ServerState::Admission::kRefuse:
+                connection->Refuse();
+                break;
+            case ServerState::Admission::kDrop:
+                break;  // closes on return
+        }
         DoAccept();
     }
 
@@ -691,6 +879,10 @@ HttpServer::HttpServer(HttpServerConfig config, HttpHandler handler)
 HttpServer::~HttpServer() { Stop(); }
 
 uint16_t HttpServer::port() const { return impl_->port.load(); }
+
+size_t HttpServer::open_connections() const { return impl_->state->Serving(); }
+
+size_t HttpServer::max_connections() const { return impl_->state->max_connections; }
 
 boost::asio::io_context& HttpServer::context() { return impl_->io; }
 

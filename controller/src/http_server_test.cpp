@@ -265,7 +265,7 @@ TEST_CASE("HttpServer serves POST bodies and keep-alive", "[http_server]") {
     }
     SECTION("a chunked body") {
         client.Send(
-            "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "POST /chunked HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
             "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
         auto r = client.Read();
         REQUIRE(r);
@@ -309,7 +309,8 @@ TEST_CASE("HttpServer answers Expect: 100-continue", "[http_server]") {
     TestServer ts(Echo());
     RawClient client(ts.server.port());
     client.Send(
-        "POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+        "POST /big HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: "
+        "100-continue\r\n\r\n");
     auto interim = client.Read();
     REQUIRE(interim);
     CHECK(interim->status == 100);
@@ -487,7 +488,7 @@ TEST_CASE("HttpServer: HEAD gets the headers of the body but no body", "[http_se
         respond(HttpResponse::Text(200, request.method == "HEAD" ? "hello" : "other"));
     });
     RawClient client(ts.server.port());
-    client.Send("HEAD /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    client.Send("HEAD /x HTTP/1.1\r\nHost: localhost\r\n\r\n");
     auto r = client.Read(/*head=*/true);
     REQUIRE(r);
     CHECK(r->status == 200);
@@ -517,7 +518,8 @@ TEST_CASE("HttpServer rejects bodies over the limit with 413", "[http_server]") 
     };
     SECTION("by Content-Length") {
         client.Send(
-            "POST /x HTTP/1.1\r\nHost: x\r\nX-Request-ID: big-1\r\nContent-Length: 2048\r\n\r\n" +
+            "POST /x HTTP/1.1\r\nHost: localhost\r\nX-Request-ID: big-1\r\nContent-Length: "
+            "2048\r\n\r\n" +
             std::string(100, 'a'));
         auto r = client.Read();
         REQUIRE(r);
@@ -528,14 +530,16 @@ TEST_CASE("HttpServer rejects bodies over the limit with 413", "[http_server]") 
     }
     SECTION("with Expect: 100-continue, instead of 100") {
         client.Send(
-            "POST /x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n");
+            "POST /x HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: "
+            "5000\r\n\r\n");
         auto r = client.Read();
         REQUIRE(r);
         CheckOpenWhiskError(*r, 413, "Request larger than allowed: 5000 > 1024 bytes.");
         check_closed_unhandled();
     }
     SECTION("chunked") {
-        client.Send("POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n");
+        client.Send(
+            "POST /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n");
         auto r = client.Read();
         REQUIRE(r);
         CHECK(r->status == 413);
@@ -602,7 +606,7 @@ TEST_CASE("HttpServer rejects malformed requests with 400", "[http_server]") {
         CHECK(client.ClosedByServer());
     }
     SECTION("a bad Content-Length") {
-        client.Send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n");
+        client.Send("POST /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: abc\r\n\r\n");
         auto r = client.Read();
         REQUIRE(r);
         CHECK(r->status == 400);
@@ -628,7 +632,7 @@ TEST_CASE("HttpServer closes a connection whose request does not arrive in time"
     config.request_timeout = 1s;
     TestServer ts(Echo(), config);
     RawClient client(ts.server.port());
-    client.Send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+    client.Send("POST /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nabc");
     const auto start = std::chrono::steady_clock::now();
     CHECK(client.ClosedByServer());
     const auto waited = std::chrono::steady_clock::now() - start;
@@ -714,6 +718,251 @@ TEST_CASE("HttpServer::context runs the controller's work", "[http_server]") {
     std::promise<std::thread::id> ran;
     boost::asio::post(ts.server.context(), [&] { ran.set_value(std::this_thread::get_id()); });
     CHECK(ran.get_future().get() != std::this_thread::get_id());
+}
+
+/// Waits (polling, up to 20 s) until `done` holds; for state the server changes asynchronously.
+template <class F>
+bool Eventually(F done) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(1ms);
+    }
+    return true;
+}
+
+constexpr const char* kUnavailableText =
+    "The server is currently unavailable (because it is overloaded or down for maintenance).";
+
+TEST_CASE("HttpServer answers 503 to connections over max_connections", "[http_server]") {
+    auto config = TestServer::Config();
+    config.max_connections = 3;
+    std::atomic<int> calls{0};
+    TestServer ts(
+        [&](HttpRequest&& request, Responder respond) {
+            ++calls;
+            respond(HttpResponse::Text(200, request.path));
+        },
+        config);
+    CHECK(ts.server.max_connections() == 3);
+    std::vector<std::unique_ptr<RawClient>> open;
+    for (int i = 0; i < 3; ++i) {
+        open.push_back(std::make_unique<RawClient>(ts.server.port()));
+        open.back()->Send(Get("/open"));
+        auto r = open.back()->Read();
+        REQUIRE(r);
+        CHECK(r->status == 200);
+    }
+    CHECK(ts.server.open_connections() == 3);
+
+    for (int i = 0; i < 2; ++i) {  // refused, and again: the server does not fall over
+        RawClient over(ts.server.port());
+        over.Send(Get("/over"));
+        auto r = over.Read();
+        REQUIRE(r);
+        CheckOpenWhiskError(*r, 503, kUnavailableText);
+        CHECK(IsRandomId(r->Header("x-request-id")));
+        CHECK(r->Header("connection") == "close");
+        CHECK(over.ClosedByServer());
+    }
+    CHECK(calls.load() == 3);
+
+    // The open ones keep working.
+    open[2]->Send(Get("/still"));
+    auto still = open[2]->Read();
+    REQUIRE(still);
+    CHECK(still->body == "/still");
+
+    // Once one closes, a new connection is served.
+    open[0]->Close();
+    REQUIRE(Eventually([&] { return ts.server.open_connections() < 3; }));
+    RawClient again(ts.server.port());
+    again.Send(Get("/again"));
+    auto r = again.Read();
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "/again");
+}
+
+TEST_CASE("HttpServer derives max_connections from the descriptor limit", "[http_server]") {
+    TestServer ts(Echo());
+    CHECK(ts.server.max_connections() >= 16);
+    CHECK(ts.server.max_connections() <= 65536);
+}
+
+TEST_CASE("HttpServer: head_check refuses a request before its body is read", "[http_server]") {
+    auto config = TestServer::Config();
+    std::mutex mutex;
+    std::vector<HttpRequest> checked;
+    config.head_check = [&](const HttpRequest& request) -> std::optional<HttpResponse> {
+        {
+            std::lock_guard lock(mutex);
+            checked.push_back(request);
+        }
+        if (request.Header("authorization") == "Basic good") return std::nullopt;
+        HttpResponse refusal =
+            HttpResponse::Json(401, ErrorBody("The supplied authentication is invalid", "tid-1"));
+        refusal.SetHeader("X-Request-ID", "tid-1");
+        return refusal;
+    };
+    std::atomic<int> calls{0};
+    TestServer ts(
+        [&](HttpRequest&& request, Responder respond) {
+            ++calls;
+            respond(HttpResponse::Text(200, std::to_string(request.body.size())));
+        },
+        config);
+    RawClient client(ts.server.port());
+    const std::string head =
+        "POST /api/v1/namespaces/_/actions/a%20b?blocking=true HTTP/1.1\r\nHost: localhost\r\n"
+        "Content-Length: 1000000\r\n";
+    auto checked_count = [&] {
+        std::lock_guard lock(mutex);
+        return checked.size();
+    };
+
+    SECTION("Expect: 100-continue with bad credentials: 401 instead of 100 Continue") {
+        client.Send(head + "Authorization: Basic bad\r\nExpect: 100-continue\r\n\r\n");
+        auto r = client.Read();
+        REQUIRE(r);
+        CHECK(r->status == 401);  // a 100 here would be read as a response of its own
+        CHECK(r->body == R"({"error":"The supplied authentication is invalid","code":"tid-1"})");
+        CHECK(r->Header("x-request-id") == "tid-1");
+        CHECK(r->Header("connection") == "close");
+        CHECK(client.ClosedByServer());
+        CHECK(calls.load() == 0);
+        REQUIRE(checked_count() == 1);
+        const HttpRequest& seen = checked[0];
+        CHECK(seen.method == "POST");
+        CHECK(seen.path == "/api/v1/namespaces/_/actions/a b");
+        CHECK(seen.QueryIsTrue("blocking"));
+        CHECK(seen.remote_address == "127.0.0.1");
+        CHECK(seen.body.empty());
+    }
+    SECTION("without Expect, the body still to come is not read") {
+        client.Send(head + "\r\n" + std::string(1000, 'x'));
+        auto r = client.Read();
+        REQUIRE(r);
+        CHECK(r->status == 401);
+        CHECK(r->Header("connection") == "close");
+        CHECK(calls.load() == 0);
+    }
+    SECTION("accepted credentials get 100 Continue, then the body is read") {
+        client.Send(
+            "POST /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nAuthorization: Basic "
+            "good\r\nExpect: 100-continue\r\n\r\n");
+        auto interim = client.Read();
+        REQUIRE(interim);
+        CHECK(interim->status == 100);
+        client.Send("hello");
+        auto r = client.Read();
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(r->body == "5");
+        CHECK(checked_count() == 1);
+    }
+    SECTION("a request without a body goes to the handler only") {
+        client.Send(Get("/api/v1/namespaces/_/actions"));
+        auto r = client.Read();
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(checked_count() == 0);
+        CHECK(calls.load() == 1);
+    }
+    SECTION("a Content-Length over the limit is refused before the check") {
+        client.Send(
+            "POST /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 60000000\r\nExpect: "
+            "100-continue\r\n\r\n");
+        auto r = client.Read();
+        REQUIRE(r);
+        CHECK(r->status == 413);
+        CHECK(client.ClosedByServer());
+        CHECK(checked_count() == 0);
+    }
+}
+
+TEST_CASE("HttpServer on loopback answers only to loopback and allowed Host names",
+          "[http_server]") {
+    auto config = TestServer::Config();
+    config.allowed_hosts = {"wisp.test", ".dev.example", "Upper.Example:8080"};
+    std::atomic<int> calls{0};
+    TestServer ts(
+        [&](HttpRequest&&, Responder respond) {
+            ++calls;
+            respond(HttpResponse::Text(200, "ok"));
+        },
+        config);
+    auto status_for = [&](const std::string& host_line) {
+        RawClient client(ts.server.port());
+        client.Send("GET /api/v1 HTTP/1.1\r\n" + host_line + "\r\n");
+        auto r = client.Read();
+        REQUIRE(r);
+        return *r;
+    };
+    for (const std::string host :
+         {"localhost", "localhost:3233", "LOCALHOST", "localhost.", "app.localhost:80", "127.0.0.1",
+          "127.0.0.1:3233", "127.9.8.7", "[::1]", "[::1]:3233", "wisp.test", "WISP.test:443",
+          "dev.example", "a.b.dev.example:1", "upper.example"}) {
+        INFO(host);
+        CHECK(status_for("Host: " + host + "\r\n").status == 200);
+    }
+    CHECK(status_for("").status == 200);  // no Host at all (HTTP/1.0 style)
+    const int served = calls.load();
+    for (const std::string host : {"evil.example", "evil.example:3233", "localhost.evil.example",
+                                   "127.0.0.1.nip.io", "10.0.0.1", "192.168.1.1:3233", "[::2]",
+                                   "[::1", "wisp.test.evil", "xdev.example", "a:b:c", ""}) {
+        INFO(host);
+        const Response r = status_for("Host: " + host + "\r\n");
+        CheckOpenWhiskError(r, 403,
+                            "The Host header '" + host +
+                                "' names no address this server answers to; add the name to "
+                                "--allowed-hosts to allow it.");
+        CHECK(r.Header("connection") == "close");
+    }
+    CHECK(status_for("Host: localhost\r\nHost: evil.example\r\n").status == 403);
+    CHECK(calls.load() == served);  // the handler never saw a refused request
+}
+
+TEST_CASE("HttpServer on a wildcard address checks Host only against configured names",
+          "[http_server]") {
+    auto config = TestServer::Config();
+    config.address = "0.0.0.0";  // the test still connects to 127.0.0.1 only
+    auto status_for = [](uint16_t port, const std::string& host) {
+        RawClient client(port);
+        client.Send(Get("/x").replace(Get("/x").find("localhost"), 9, host));
+        auto r = client.Read();
+        REQUIRE(r);
+        return r->status;
+    };
+    SECTION("no names configured: any Host") {
+        TestServer ts(Echo(), config);
+        CHECK(status_for(ts.server.port(), "evil.example") == 200);
+        CHECK(status_for(ts.server.port(), "10.1.2.3:3233") == 200);
+    }
+    SECTION("names configured: those, loopback names and IP addresses") {
+        config.allowed_hosts = {"wisp.test"};
+        TestServer ts(Echo(), config);
+        CHECK(status_for(ts.server.port(), "evil.example") == 403);
+        CHECK(status_for(ts.server.port(), "wisp.test:3233") == 200);
+        CHECK(status_for(ts.server.port(), "localhost") == 200);
+        CHECK(status_for(ts.server.port(), "10.1.2.3:3233") == 200);
+        CHECK(status_for(ts.server.port(), "[fe80::1]:3233") == 200);
+    }
+}
+
+TEST_CASE("HttpServer replaces an over-long or unsafe X-Request-ID", "[http_server]") {
+    auto config = TestServer::Config();
+    config.max_body_bytes = 10;
+    TestServer ts(Echo(), config);
+    for (const std::string& id : {std::string(129, 'a'), std::string("a\"b"), std::string("a b")}) {
+        RawClient client(ts.server.port());
+        client.Send(Post("/x", std::string(11, 'x'), "X-Request-ID: " + id + "\r\n"));
+        auto r = client.Read();
+        REQUIRE(r);
+        CHECK(r->status == 413);
+        CHECK(IsRandomId(r->Header("x-request-id")));
+        CHECK(r->body.find(id) == std::string::npos);
+    }
 }
 
 TEST_CASE("HttpServer keep-alive round trip time", "[.][bench]") {

@@ -52,6 +52,9 @@ struct HttpResponse {
 /// Call exactly once. Thread-safe; may be called after the handler returned.
 using Responder = std::function<void(HttpResponse)>;
 using HttpHandler = std::function<void(HttpRequest&&, Responder)>;
+/// Looks at a request before its body is read (HttpServerConfig::head_check): a response refuses
+/// it, nullopt lets it go on. Thread-safe.
+using RequestHeadCheck = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
 
 /// OpenWhisk's error body: {"error":"<msg>","code":"<transaction id>"}.
 std::string ErrorBody(std::string_view msg, std::string_view tid);
