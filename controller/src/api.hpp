@@ -88,6 +88,7 @@ class Api {
     ~Api();
 
     void Handle(HttpRequest&& req, Responder respond);
+    std::optional<HttpResponse> CheckHead(const HttpRequest& req);
     void Shutdown();
     void InvalidateAuthCache() { auth_.Invalidate(); }
     int64_t in_flight_requests() const { return in_flight_.load(); }

@@ -112,6 +112,10 @@ void Controller::Handle(HttpRequest&& req, Responder respond) {
     api_->Handle(std::move(req), std::move(respond));
 }
 
+std::optional<HttpResponse> Controller::CheckHead(const HttpRequest& req) {
+    return api_->CheckHead(req);
+}
+
 void Controller::InvalidateAuthCache() { api_->InvalidateAuthCache(); }
 int64_t Controller::in_flight_requests() const { return api_->in_flight_requests(); }
 void Controller::Shutdown() { api_->Shutdown(); }
@@ -194,6 +198,30 @@ std::optional<HttpResponse> Api::CheckMetricsAccess(const CallPtr& call) const {
     HttpResponse r = HttpResponse::Json(
         401, ErrorBody(authorization.empty() ? kMsgAuthRequired : kMsgAuthInvalid, call->tid));
     r.SetHeader("WWW-Authenticate", "Bearer realm=\"wisp metrics\"");
+    return r;
+}
+
+std::optional<HttpResponse> Api::CheckHead(const HttpRequest& req) {
+    const std::string ns_prefix = common::Cat(kApiPrefix, "/namespaces");
+    if (req.method == "OPTIONS" ||
+        (req.path != ns_prefix && req.path.rfind(ns_prefix + "/", 0) != 0)) {
+        return std::nullopt;
+    }
+    // Handle() authenticates again, from the cache.
+    auto identity = auth_.Authenticate(req.Header("authorization"), req.remote_address);
+    if (identity.ok()) return std::nullopt;
+    const absl::Status& st = identity.status();
+    if (st.code() != absl::StatusCode::kUnauthenticated &&
+        st.code() != absl::StatusCode::kResourceExhausted) {
+        return std::nullopt;  // a store error: Handle() answers it
+    }
+    const std::string tid = common::MakeTransactionId(req.Header("x-request-id"));
+    HttpResponse r =
+        HttpResponse::Json(common::HttpStatusFor(st), ErrorBody(common::MessageOf(st), tid));
+    if (r.status == 401) r.SetHeader("WWW-Authenticate", "Basic realm=\"OpenWhisk secure realm\"");
+    r.SetHeader("X-Request-ID", tid);
+    AddRestCorsHeaders(r);
+    metrics_.CountResponse(r.status);
     return r;
 }
 

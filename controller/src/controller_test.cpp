@@ -674,6 +674,74 @@ TEST_CASE("controller: meta routes", "[controller]") {
     CHECK(std::string(limits["maxParameterSize"].GetString()) == "1048576 B");
 }
 
+TEST_CASE("controller: CheckHead refuses requests without credentials before their body",
+          "[controller]") {
+    Fixture f;
+    auto head = [](std::string method, std::string target, std::string auth) {
+        HttpRequest req;
+        req.method = std::move(method);
+        req.target = target;
+        REQUIRE(ParseTarget(target, req.path, req.query));
+        if (!auth.empty()) {
+            req.headers.emplace_back("authorization", "Basic " + Base64Encode(auth));
+        }
+        req.headers.emplace_back("x-request-id", "head-1");
+        req.headers.emplace_back("content-length", "40000000");
+        req.remote_address = "127.0.0.1";
+        return req;
+    };
+    auto r = f.controller->CheckHead(head("PUT", common::Cat(kNs, "/actions/big"), ""));
+    REQUIRE(r);
+    CHECK(r->status == 401);
+    CHECK(ErrorOf(*r) ==
+          "The resource requires authentication, which was not supplied with the request");
+    CHECK(r->Header("WWW-Authenticate") == "Basic realm=\"OpenWhisk secure realm\"");
+    CHECK(r->Header("X-Request-ID") == "head-1");
+    CHECK(r->Header("Access-Control-Allow-Origin") == "*");
+
+    std::string bad = f.guest;
+    bad.back() = bad.back() == 'x' ? 'y' : 'x';
+    r = f.controller->CheckHead(head("POST", "/api/v1/namespaces/guest/actions/a", bad));
+    REQUIRE(r);
+    CHECK(r->status == 401);
+    CHECK(ErrorOf(*r) == "The supplied authentication is invalid");
+    CHECK(f.controller->CheckHead(head("PUT", "/api/v1/namespaces", "")).has_value());
+
+    // Good credentials, and routes that may be anonymous, go on to the handler.
+    CHECK_FALSE(f.controller->CheckHead(head("PUT", common::Cat(kNs, "/actions/a"), f.guest)));
+    CHECK_FALSE(f.controller->CheckHead(head("POST", "/api/v1/web/guest/default/a.json", "")));
+    CHECK_FALSE(f.controller->CheckHead(head("OPTIONS", common::Cat(kNs, "/actions/a"), "")));
+    CHECK_FALSE(f.controller->CheckHead(head("POST", "/api/v1", "")));
+    CHECK_FALSE(f.controller->CheckHead(head("POST", "/api/v1/namespacesX", "")));
+}
+
+TEST_CASE("controller: an over-long or unsafe X-Request-ID is not echoed", "[controller]") {
+    Fixture f;
+    for (const std::string& id : {std::string(129, 'a'), std::string("<script>"),
+                                  std::string("a\"b"), std::string("sid_x")}) {
+        HttpRequest req;
+        req.method = "GET";
+        req.target = req.path = "/api/v1/namespaces/_/actions/missing";
+        req.headers.emplace_back("x-request-id", id);
+        std::promise<HttpResponse> p;
+        f.controller->Handle(std::move(req), [&p](HttpResponse r) { p.set_value(std::move(r)); });
+        const HttpResponse r = p.get_future().get();
+        CHECK(r.status == 401);
+        const std::string tid(r.Header("X-Request-ID"));
+        CHECK(tid.size() == 32);
+        CHECK(tid != id);
+        CHECK(r.body.find(id) == std::string::npos);
+    }
+    HttpRequest req;
+    req.method = "GET";
+    req.target = req.path = "/ping";
+    const std::string longest(128, 'z');
+    req.headers.emplace_back("x-request-id", longest);
+    std::promise<HttpResponse> p;
+    f.controller->Handle(std::move(req), [&p](HttpResponse r) { p.set_value(std::move(r)); });
+    CHECK(p.get_future().get().Header("X-Request-ID") == longest);
+}
+
 TEST_CASE("controller: building blocks", "[controller]") {
     CHECK(Base64Encode("guest:key") == "Z3Vlc3Q6a2V5");
     CHECK(Base64Decode("Z3Vlc3Q6a2V5").value() == "guest:key");

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <wisp/common/clock.hpp>
@@ -75,6 +76,15 @@ class Controller {
     void Handle(HttpRequest&& req, Responder respond);
     HttpHandler Handler() {
         return [this](HttpRequest&& r, Responder w) { Handle(std::move(r), std::move(w)); };
+    }
+
+    /// HttpServerConfig::head_check: refuses a request before its body is read when its route
+    /// needs credentials (everything under /api/v1/namespaces but OPTIONS) and they are missing
+    /// or invalid (401), or its address is blocked after failed authentications. Web actions
+    /// and the meta routes pass (they may be anonymous). Thread-safe.
+    std::optional<HttpResponse> CheckHead(const HttpRequest& req);
+    RequestHeadCheck HeadCheck() {
+        return [this](const HttpRequest& r) { return CheckHead(r); };
     }
 
     /// Drops every cached identity (after a key changed).
