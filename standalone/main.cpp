@@ -52,6 +52,7 @@ struct Options {
     bool stem_cells = true;
     std::string log_level = "info";
     std::string docker_socket = "/var/run/docker.sock";
+    bool well_known_guest_key = false;
     std::string metrics_token;
     bool metrics_loopback = false;
 };
@@ -89,6 +90,10 @@ int main(int argc, char** argv) {
     app.add_flag("!--no-stem-cells", opt.stem_cells, "Do not start containers ahead of time");
     app.add_option("--log-level", opt.log_level, "trace, debug, info, warn, error");
     app.add_option("--docker-socket", opt.docker_socket, "The Docker Engine API socket");
+    app.add_flag("--well-known-guest-key", opt.well_known_guest_key,
+                 "Give guest and whisk.system OpenWhisk's well-known keys (for tools that "
+                 "assume them) instead of the random keys of this data dir")
+        ->envname("WISP_WELL_KNOWN_GUEST_KEY");
     app.add_option("--metrics-token", opt.metrics_token,
                    "Bearer token that GET /metrics requires (default: none; then only loopback "
                    "clients may read it)")
@@ -119,6 +124,14 @@ int main(int argc, char** argv) {
             return Fail(wisp::common::Cat("cannot create the data folder ", opt.data_dir, ": ",
                                           ec.message(), "; pass --data-dir"));
         }
+        // Owner-only (0700), also a folder made by an earlier version: the store holds the keys.
+        struct stat dir_stat {};
+        if (::stat(opt.data_dir.c_str(), &dir_stat) == 0 && (dir_stat.st_mode & 077) != 0) {
+            if (dir_stat.st_uid != ::geteuid() || ::chmod(opt.data_dir.c_str(), 0700) != 0) {
+                spdlog::warn("the data folder {} is open to other users and not yours to restrict",
+                             opt.data_dir);
+            }
+        }
         opt.store_uri = "sqlite:" + opt.data_dir + "/wisp.db";
     }
     auto store = wisp::store::OpenArtifactStore(opt.store_uri);
@@ -126,10 +139,17 @@ int main(int argc, char** argv) {
     {
         std::ostringstream out, err;
         wisp::admin::AdminCommands admin(**store, out, err);
-        if (admin.Init() != 0) {
+        // A random guest key per data dir unless asked for OpenWhisk's: any web page could
+        // drive a platform that takes the well-known key (CORS).
+        if (admin.Init(opt.well_known_guest_key ? wisp::admin::InitKeys::kRestoreWellKnown
+                                                : wisp::admin::InitKeys::kRandom) != 0) {
             return Fail("cannot create the guest and whisk.system subjects: " + err.str());
         }
+        std::istringstream lines(out.str());
+        for (std::string line; std::getline(lines, line);) spdlog::info("{}", line);
     }
+    auto guest_key = wisp::admin::OwnNamespaceKey(**store, wisp::common::kGuestSubject);
+    if (!guest_key.ok()) return Fail(wisp::common::MessageOf(guest_key.status()));
 
     // ---- Docker and the runtime images ----
     const wisp::common::RuntimeManifest& manifest = wisp::common::RuntimeManifest::BuiltIn();
@@ -207,8 +227,7 @@ int main(int argc, char** argv) {
     spdlog::info("wisp-standalone is up on {} (store {}, {} MB for containers)", api_host,
                  wisp::common::RedactUri(opt.store_uri), opt.user_memory_mb);
     std::printf("wsk property set --apihost http://127.0.0.1:%u --auth %s\n",
-                static_cast<unsigned>(server.port()),
-                std::string(wisp::common::kGuestAuth).c_str());
+                static_cast<unsigned>(server.port()), guest_key->Compact().c_str());
     std::fflush(stdout);
 
     int sig = 0;

@@ -4,10 +4,14 @@
 //
 // One standalone serves most test cases (started on first use, stopped at exit); the restart
 // test starts its own. Names are unique per test process, so test cases are independent.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -1116,6 +1120,80 @@ TEST_CASE("a restart keeps entities and activations", "[e2e][restart]") {
     auto again = http.Post(Ns("/actions/" + name + "?blocking=true&result=true"), R"({"n":2})");
     CHECK(again.status == 200);
     CHECK(again.body == R"({"n":2})");
+}
+
+// ---- local safety: keys and file modes -------------------------------------------------------
+
+namespace {
+
+constexpr const char* kWellKnownGuestKey =
+    "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:"
+    "123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
+
+int ModeOf(const std::filesystem::path& p) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) return -1;
+    return static_cast<int>(st.st_mode & 07777);
+}
+
+/// GET /api/v1/namespaces with `auth`: its status.
+int NamespacesStatus(const Standalone& s, const std::string& auth) {
+    return HttpClient(s.api_host(), auth).Get("/api/v1/namespaces").status;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "each data dir gets its own random guest key; --well-known-guest-key restores OpenWhisk's",
+    "[e2e][security]") {
+    static const std::regex uuid_v4_key(
+        "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}:[A-Za-z0-9]{64}$");
+    wisp::testing::TempDir data("wisp-e2e-keys-");
+    // A folder an earlier version (or mkdir) left open to others: fixed at start.
+    REQUIRE(::chmod(data.path().c_str(), 0755) == 0);
+    std::string key;
+    {
+        auto first =
+            Standalone::Start({.args = {"--no-stem-cells"}, .data_dir = data.path().string()});
+        INFO(first.status().message());
+        REQUIRE(first.ok());
+        key = (*first)->guest_auth();  // from the printed `wsk property set` line
+        CHECK(std::regex_match(key, uuid_v4_key));
+        CHECK(key != kWellKnownGuestKey);
+        CHECK(NamespacesStatus(**first, key) == 200);
+        CHECK(NamespacesStatus(**first, kWellKnownGuestKey) == 401);
+        // The data dir and the store (with its WAL files) are the owner's alone.
+        CHECK(ModeOf(data.path()) == 0700);
+        for (const char* file : {"wisp.db", "wisp.db-wal", "wisp.db-shm"}) {
+            INFO(file);
+            CHECK(ModeOf(data.path() / file) == 0600);
+        }
+        (*first)->Stop();
+    }
+    {
+        auto again =
+            Standalone::Start({.args = {"--no-stem-cells"}, .data_dir = data.path().string()});
+        INFO(again.status().message());
+        REQUIRE(again.ok());
+        CHECK((*again)->guest_auth() == key);  // kept in the store
+        (*again)->Stop();
+    }
+    {
+        auto known = Standalone::Start({.args = {"--no-stem-cells", "--well-known-guest-key"},
+                                        .data_dir = data.path().string()});
+        INFO(known.status().message());
+        REQUIRE(known.ok());
+        CHECK((*known)->guest_auth() == kWellKnownGuestKey);
+        CHECK(NamespacesStatus(**known, kWellKnownGuestKey) == 200);
+        CHECK(NamespacesStatus(**known, key) == 401);
+    }
+    // Another data dir, another key.
+    auto other = Standalone::Start({.args = {"--no-stem-cells"}});
+    INFO(other.status().message());
+    REQUIRE(other.ok());
+    CHECK(std::regex_match((*other)->guest_auth(), uuid_v4_key));
+    CHECK((*other)->guest_auth() != key);
+    CHECK((*other)->guest_auth() != kWellKnownGuestKey);
 }
 
 TEST_CASE("HEAD answers like GET without a body", "[e2e][headers]") {
