@@ -37,6 +37,7 @@
 #include <vector>
 
 #include <rapidjson/document.h>
+#include <wisp/common/bounded_json.hpp>
 
 namespace {
 
@@ -496,8 +497,7 @@ struct RecordSplit {
 RecordSplit ParseRecord(const std::string& body) {
     RecordSplit s;
     rapidjson::Document d;
-    d.Parse(body.c_str());
-    if (d.HasParseError() || !d.IsObject()) return s;
+    if (!wisp::json::ParseBounded(body, d).empty() || !d.IsObject()) return s;
     auto it = d.FindMember("annotations");
     if (it == d.MemberEnd() || !it->value.IsArray()) return s;
     for (const auto& a : it->value.GetArray()) {

@@ -2,6 +2,7 @@
 
 #include <rapidjson/document.h>
 #include <catch2/catch.hpp>
+#include <wisp/common/bounded_json.hpp>
 
 using namespace wisp::common;
 
@@ -19,8 +20,7 @@ PutContext Ctx() {
 
 rapidjson::Document Doc(const std::string& json) {
     rapidjson::Document d;
-    d.Parse(json.c_str());
-    REQUIRE_FALSE(d.HasParseError());
+    REQUIRE(wisp::json::ParseBounded(json, d).empty());
     return d;
 }
 

@@ -13,6 +13,12 @@
 
 namespace wisp::common {
 
+absl::Status ParseJson(std::string_view text, rapidjson::Document& doc, const JsonLimits& limits) {
+    std::string error = json::ParseBounded(text, doc, limits);
+    if (!error.empty()) return absl::InvalidArgumentError(error);
+    return absl::OkStatus();
+}
+
 namespace internal {
 
 absl::Status Malformed(std::string_view detail) {
@@ -20,66 +26,11 @@ absl::Status Malformed(std::string_view detail) {
         std::string("The request content was malformed:\n").append(detail));
 }
 
-namespace {
-
-// Largest nesting depth of `text`, counting brackets outside strings. Stops early once
-// `limit` is exceeded.
-int NestingDepth(std::string_view text, int limit) {
-    int depth = 0, max_depth = 0;
-    bool in_string = false, escaped = false;
-    for (char c : text) {
-        if (in_string) {
-            if (escaped) {
-                escaped = false;
-            } else if (c == '\\') {
-                escaped = true;
-            } else if (c == '"') {
-                in_string = false;
-            }
-            continue;
-        }
-        switch (c) {
-            case '"':
-                in_string = true;
-                break;
-            case '[':
-            case '{':
-                if (++depth > max_depth) {
-                    max_depth = depth;
-                    if (max_depth > limit) return max_depth;
-                }
-                break;
-            case ']':
-            case '}':
-                --depth;
-                break;
-            default:
-                break;
-        }
-    }
-    return max_depth;
-}
-
-}  // namespace
-
 absl::Status ParseDocument(std::string_view text, rapidjson::Document& doc) {
-    if (NestingDepth(text, kMaxJsonDepth) > kMaxJsonDepth) {
-        return Malformed("JSON nesting is deeper than " + std::to_string(kMaxJsonDepth) +
-                         " levels");
-    }
-    // Full precision: the double of a number is then the correctly rounded one, so printing and
-    // re-reading a value is stable.
-    constexpr unsigned kFlags = rapidjson::kParseIterativeFlag |
-                                rapidjson::kParseValidateEncodingFlag |
-                                rapidjson::kParseFullPrecisionFlag;
-    doc.Parse<kFlags>(text.data(), text.size());
-    if (doc.HasParseError()) {
-        if (text.empty() || doc.GetParseError() == rapidjson::kParseErrorDocumentEmpty) {
-            return Malformed("The document is empty.");
-        }
-        return Malformed(std::string(rapidjson::GetParseError_En(doc.GetParseError())) +
-                         " (at offset " + std::to_string(doc.GetErrorOffset()) + ")");
-    }
+    JsonLimits limits;
+    limits.max_depth = kMaxJsonDepth;
+    std::string error = json::ParseBounded(text, doc, limits);
+    if (!error.empty()) return Malformed(error);
     return absl::OkStatus();
 }
 
@@ -164,19 +115,21 @@ std::string_view TypeName(const rapidjson::Value& v) {
 }  // namespace internal
 
 absl::StatusOr<JsonValue> JsonValue::Parse(std::string_view text) {
-    rapidjson::Document doc;
-    // Validate (and bound the nesting) first, then re-read as SAX with numbers kept verbatim so
-    // that e.g. 1.0 or 12345678901234567890 keep their exact text.
-    WISP_RETURN_IF_ERROR(internal::ParseDocument(text, doc));
+    // Validate first (a number too large for a double is refused, as everywhere else), then
+    // re-read as SAX with numbers kept verbatim so that e.g. 1.0 or 12345678901234567890 keep
+    // their exact text; strings are re-escaped canonically.
+    {
+        rapidjson::Document doc;
+        WISP_RETURN_IF_ERROR(internal::ParseDocument(text, doc));
+    }
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w(buf);
     internal::SanitizingHandler<rapidjson::Writer<rapidjson::StringBuffer>> h{w};
-    rapidjson::MemoryStream ms(text.data(), text.size());
-    rapidjson::Reader reader;
-    constexpr unsigned kFlags = rapidjson::kParseIterativeFlag |
-                                rapidjson::kParseValidateEncodingFlag |
-                                rapidjson::kParseNumbersAsStringsFlag;
-    if (!reader.Parse<kFlags>(ms, h)) return FromRapid(doc);
+    JsonLimits limits;
+    limits.max_depth = internal::kMaxJsonDepth;
+    std::string error =
+        json::ParseBoundedSax<rapidjson::kParseNumbersAsStringsFlag>(text, h, limits);
+    if (!error.empty()) return internal::Malformed(error);
     return JsonValue(std::string(buf.GetString(), buf.GetSize()), Trusted{});
 }
 
@@ -199,15 +152,13 @@ JsonValue JsonValue::FromRapid(const rapidjson::Value& v) {
 std::string JsonValue::AsString() const {
     if (!IsString()) return {};
     rapidjson::Document doc;
-    doc.Parse(text_.data(), text_.size());
-    if (doc.HasParseError() || !doc.IsString()) return {};
+    if (!json::ParseBounded(text_, doc).empty() || !doc.IsString()) return {};
     return std::string(doc.GetString(), doc.GetStringLength());
 }
 
 void JsonValue::ToRapid(rapidjson::Document& doc) const {
-    doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag>(text_.data(),
-                                                                                   text_.size());
-    if (doc.HasParseError()) doc.SetNull();
+    // The text was validated on the way in; a failure here leaves `doc` null.
+    (void)json::ParseBounded(text_, doc);
 }
 
 std::string JsonValue::ToEnvString() const {

@@ -94,3 +94,109 @@ TEST_CASE("HttpStatusFor maps status codes to HTTP", "[status]") {
     CHECK(HttpStatusFor(absl::InternalError("x")) == 500);
     CHECK(HttpStatusFor(absl::UnknownError("x")) == 500);
 }
+
+// ---- the one bounded parser -------------------------------------------------------------------
+
+TEST_CASE("ParseJson refuses a million open brackets without recursing", "[json][bounded]") {
+    // Crashed wisp-standalone (stack overflow) when a route parsed with rapidjson's recursive
+    // parser. The bounded parser stops at the depth limit.
+    for (char open : {'[', '{'}) {
+        std::string deep(1'000'000, open);
+        if (open == '{') {
+            deep.clear();
+            for (int i = 0; i < 200'000; ++i) deep += "{\"a\":";
+        }
+        rapidjson::Document doc;
+        auto st = wisp::common::ParseJson(deep, doc);
+        REQUIRE_FALSE(st.ok());
+        CHECK(st.code() == absl::StatusCode::kInvalidArgument);
+        CHECK(std::string(st.message()) == "JSON nesting is deeper than 512 levels");
+        CHECK(doc.IsNull());
+    }
+}
+
+TEST_CASE("ParseJson accepts exactly the depth limit and no more", "[json][bounded]") {
+    wisp::common::JsonLimits limits;
+    limits.max_depth = 8;
+    auto nested = [](int n) { return std::string(n, '[') + std::string(n, ']'); };
+    rapidjson::Document doc;
+    CHECK(wisp::common::ParseJson(nested(8), doc, limits).ok());
+    CHECK(doc.IsArray());
+    CHECK_FALSE(wisp::common::ParseJson(nested(9), doc, limits).ok());
+    // Depth is nesting, not count: many siblings are fine.
+    std::string wide = "[";
+    for (int i = 0; i < 1000; ++i) wide += std::string(i ? "," : "") + "[[]]";
+    wide += "]";
+    CHECK(wisp::common::ParseJson(wide, doc, limits).ok());
+    CHECK(doc.Size() == 1000);
+}
+
+TEST_CASE("ParseJson caps the size before parsing", "[json][bounded]") {
+    wisp::common::JsonLimits limits;
+    limits.max_bytes = 16;
+    rapidjson::Document doc;
+    CHECK(wisp::common::ParseJson(R"({"a":"0123456"})", doc, limits).ok());  // 15 bytes
+    auto st = wisp::common::ParseJson(R"({"a":"01234567"})", doc, limits);   // 16 bytes
+    CHECK(st.ok());
+    st = wisp::common::ParseJson(R"({"a":"012345678"})", doc, limits);  // 17 bytes
+    REQUIRE_FALSE(st.ok());
+    CHECK(std::string(st.message()) ==
+          "the JSON text is 17 bytes, more than the limit of 16 bytes");
+}
+
+TEST_CASE("ParseJson refuses NUL bytes, trailing data, empty text", "[json][bounded]") {
+    rapidjson::Document doc;
+    // rapidjson alone stops at a NUL and ignores what follows; the bounded parser refuses it.
+    const std::string with_nul("{}\0{\"admin\":true}", 17);
+    auto st = wisp::common::ParseJson(with_nul, doc);
+    REQUIRE_FALSE(st.ok());
+    CHECK(std::string(st.message()) == "the JSON text contains a NUL byte (at offset 2)");
+    CHECK_FALSE(wisp::common::ParseJson("{} {}", doc).ok());
+    CHECK_FALSE(wisp::common::ParseJson("[1] x", doc).ok());
+    st = wisp::common::ParseJson("  \n", doc);
+    REQUIRE_FALSE(st.ok());
+    CHECK(std::string(st.message()) == "The document is empty.");
+    // An escaped NUL inside a string is JSON and stays allowed.
+    REQUIRE(wisp::common::ParseJson(R"(["a\u0000b"])", doc).ok());
+    CHECK(doc[0].GetStringLength() == 3);
+}
+
+TEST_CASE("ParseJson validates UTF-8 unless told not to", "[json][bounded]") {
+    rapidjson::Document doc;
+    const std::string bad = "{\"a\":\"\xff\xfe\"}";
+    CHECK_FALSE(wisp::common::ParseJson(bad, doc).ok());
+    wisp::common::JsonLimits lenient;
+    lenient.validate_utf8 = false;
+    REQUIRE(wisp::common::ParseJson(bad, doc, lenient).ok());
+    // Written back out, the bytes are replaced, so the output parses strictly.
+    const std::string out = wisp::common::ToCompactJson(doc);
+    CHECK(out == "{\"a\":\"\xEF\xBF\xBD\xEF\xBF\xBD\"}");
+    CHECK(wisp::common::ParseJson(out, doc).ok());
+}
+
+TEST_CASE("ParseJson: huge numbers and long strings", "[json][bounded]") {
+    rapidjson::Document doc;
+    CHECK_FALSE(wisp::common::ParseJson("1e400", doc).ok());
+    CHECK_FALSE(wisp::common::ParseJson(std::string(5000, '9'), doc).ok());
+    REQUIRE(wisp::common::ParseJson("[" + std::string(300, '1') + ".5]", doc).ok());
+    CHECK(doc[0].IsDouble());
+    std::string big = "\"" + std::string(1 << 20, 'x') + "\"";
+    REQUIRE(wisp::common::ParseJson(big, doc).ok());
+    CHECK(doc.GetStringLength() == 1u << 20);
+}
+
+TEST_CASE("ParseBoundedSax limits depth for any handler", "[json][bounded]") {
+    struct Counter : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Counter> {
+        int values = 0;
+        bool Default() {
+            ++values;
+            return true;
+        }
+    } counter;
+    wisp::json::JsonLimits limits;
+    limits.max_depth = 3;
+    CHECK(wisp::json::ParseBoundedSax("[[[1,2]]]", counter, limits).empty());
+    CHECK(counter.values == 8);  // 3 starts, 2 numbers, 3 ends
+    CHECK(wisp::json::ParseBoundedSax("[[[[1]]]]", counter, limits) ==
+          "JSON nesting is deeper than 3 levels");
+}

@@ -757,9 +757,8 @@ void Api::SetRuleStatus(const CallPtr& call, const FullyQualifiedName& fqn) {
         return ReplyStatus(call, st);
     }
     rapidjson::Document d;
-    d.Parse(call->req.body.data(), call->req.body.size());
     std::optional<common::RuleStatus> wanted;
-    if (!d.HasParseError() && d.IsObject()) {
+    if (common::ParseJson(call->req.body, d).ok() && d.IsObject()) {
         auto it = d.FindMember("status");
         if (it != d.MemberEnd() && it->value.IsString()) {
             std::string_view s(it->value.GetString(), it->value.GetStringLength());

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <rapidjson/document.h>
+#include <wisp/common/bounded_json.hpp>
 
 #include <wisp/common/strings.hpp>
 
@@ -38,7 +39,7 @@ rapidjson::Document Args(const WebArgumentsInput& in) {
     auto p = BuildWebArguments(in);
     REQUIRE(p.ok());
     rapidjson::Document d;
-    d.Parse(p->ToObjectJson().c_str());
+    (void)wisp::json::ParseBounded(p->ToObjectJson(), d);
     return d;
 }
 

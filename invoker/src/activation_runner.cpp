@@ -90,11 +90,18 @@ ActivationResponse ErrorWithValue(ActivationStatus status, const rapidjson::Valu
     return r;
 }
 
+/// An action container's answer is hostile input: bounded like every parse, but ill-formed UTF-8
+/// is kept (and replaced with U+FFFD when written), as OpenWhisk decodes it.
+common::JsonLimits ContainerAnswerLimits() {
+    common::JsonLimits limits;
+    limits.validate_utf8 = false;
+    return limits;
+}
+
 /// OpenWhisk's processInitResponseContent for a non-200 answer.
 ActivationResponse InitFailureResponse(const std::string& body) {
     rapidjson::Document d;
-    d.Parse(body.data(), body.size());
-    if (!d.HasParseError() && d.IsObject()) {
+    if (common::ParseJson(body, d, ContainerAnswerLimits()).ok() && d.IsObject()) {
         auto it = d.FindMember("error");
         if (it != d.MemberEnd())
             return ErrorWithValue(ActivationStatus::kDeveloperError, it->value);
@@ -117,8 +124,8 @@ ActivationResponse RunResponse(const ProxyResponse& r, const ActivationRunnerCon
         return response;
     }
     rapidjson::Document d;
-    d.Parse(body.data(), body.size());
-    if (d.HasParseError() || !(d.IsObject() || d.IsArray())) {
+    if (!common::ParseJson(body, d, ContainerAnswerLimits()).ok() ||
+        !(d.IsObject() || d.IsArray())) {
         return ActivationResponse::Error(ActivationStatus::kDeveloperError,
                                          messages::InvalidRunResponse(body));
     }
@@ -209,8 +216,7 @@ Arguments SplitArguments(const wisp::v1::ActivationMessage& msg, const common::A
         return args;
     }
     rapidjson::Document d;
-    d.Parse(content.data(), content.size());
-    if (d.HasParseError() || !d.IsObject()) {
+    if (!common::ParseJson(content, d).ok() || !d.IsObject()) {
         args.value_json = content;
         return args;
     }

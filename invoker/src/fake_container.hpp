@@ -208,8 +208,7 @@ class FakeContainerFactory final : public ContainerFactory {
         FakeReply reply;
         if (path == "/run") {
             rapidjson::Document d;
-            d.Parse(body.data(), body.size());
-            if (!d.HasParseError() && d.IsObject() && d.HasMember("value")) {
+            if (common::ParseJson(body, d).ok() && d.IsObject() && d.HasMember("value")) {
                 reply.body = common::ToCompactJson(d["value"]);
             }
         }

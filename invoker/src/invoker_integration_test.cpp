@@ -3,6 +3,8 @@
 // host's python3. Needs WISP_ACTION_PROXY and WISP_RUNTIMES_DIR (ctest sets both).
 #include <wisp/invoker/invoker_service.hpp>
 
+#include <wisp/common/bounded_json.hpp>
+
 #include <future>
 #include <memory>
 #include <mutex>
@@ -67,7 +69,7 @@ bool HavePrerequisites() {
 std::string ErrorText(const common::ActivationRecord& r) {
     REQUIRE(r.response.result.has_value());
     rapidjson::Document d;
-    d.Parse(r.response.result->text().c_str());
+    (void)wisp::json::ParseBounded(r.response.result->text(), d);
     REQUIRE(d.IsObject());
     REQUIRE(d.HasMember("error"));
     REQUIRE(d["error"].IsString());

@@ -13,6 +13,7 @@
 
 #include <rapidjson/document.h>
 #include <catch2/catch.hpp>
+#include <wisp/common/bounded_json.hpp>
 
 #include <wisp/common/entity_json.hpp>
 #include <wisp/store/artifact_store.hpp>
@@ -45,7 +46,7 @@ common::RuntimeManifest Manifest(int python_stem_cells = 0) {
 
 rapidjson::Document Parse(const std::string& json) {
     rapidjson::Document d;
-    d.Parse(json.c_str());
+    (void)wisp::json::ParseBounded(json, d);
     return d;
 }
 
@@ -499,6 +500,43 @@ TEST_CASE("service: init failures", "[service]") {
     }
     h.service->pool().Quiesce();
     CHECK(h.factory.destroys() == 1);
+}
+
+TEST_CASE("service: hostile container answers are refused, never crash the invoker",
+          "[service][hostile]") {
+    // An action image answering /init or /run with a million '[' crashed the invoker through a
+    // recursive parse; it is now a developer error like any answer that is not JSON.
+    Harness h;
+    auto action = Harness::Action();
+    auto rev = h.Put(action);
+    const std::string deep(1'000'000, '[');
+    SECTION("/run") {
+        h.factory.set_handler(RunReply(FakeReply{Failure::kNone, 200, deep}));
+        auto r = h.Run(h.Message(action, rev));
+        CHECK(r.response.status == ActivationStatus::kDeveloperError);
+        CHECK(ErrorText(r).rfind("The action did not produce a valid JSON or JSON Array response",
+                                 0) == 0);
+    }
+    SECTION("/init") {
+        h.factory.set_handler([&](FakeContainer&, std::string_view path, const std::string& body) {
+            if (path == "/init") return FakeReply{Failure::kNone, 502, "{\"error\":" + deep};
+            return FakeContainerFactory::DefaultReply(path, body);
+        });
+        auto r = h.Run(h.Message(action, rev));
+        CHECK(r.response.status == ActivationStatus::kDeveloperError);
+        CHECK(ErrorText(r).rfind("The action failed during initialization: ", 0) == 0);
+    }
+    SECTION("NUL bytes and ill-formed UTF-8 in a /run answer") {
+        h.factory.set_handler(
+            RunReply(FakeReply{Failure::kNone, 200, std::string("{\"a\":1}\0{\"b\":2}", 15)}));
+        auto r = h.Run(h.Message(action, rev));
+        CHECK(r.response.status == ActivationStatus::kDeveloperError);
+        h.factory.set_handler(RunReply(FakeReply{Failure::kNone, 200, "{\"a\":\"\xff\"}"}));
+        r = h.Run(h.Message(action, rev));
+        // OpenWhisk decodes such bytes with replacement characters: still a result.
+        REQUIRE(r.response.status == ActivationStatus::kSuccess);
+        CHECK(r.response.result->text() == "{\"a\":\"\xEF\xBF\xBD\"}");
+    }
 }
 
 TEST_CASE("service: OOM and crashes", "[service]") {

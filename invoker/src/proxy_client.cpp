@@ -448,7 +448,7 @@ ProxyClient::Attempt ProxyClient::Exchange(Connection& conn, std::string_view re
     constexpr size_t kReadChunk = 64 * 1024;
     bool eof = false;
     while (true) {
-        auto r = parser.Parse(buf, eof);
+        auto r = parser.Parse(buf, eof);  // lint-json: not JSON (HTTP)
         if (r == ResponseParser::Result::kComplete) break;
         if (r == ResponseParser::Result::kTooLarge) {
             local_error = absl::ResourceExhaustedError(

@@ -1,5 +1,7 @@
 #include "standalone_harness.hpp"
 
+#include <wisp/common/bounded_json.hpp>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -307,15 +309,13 @@ HttpResult HttpClient::Post(const std::string& path, const std::optional<std::st
 
 rapidjson::Document ParseJson(const std::string& text) {
     rapidjson::Document d;
-    d.Parse(text.data(), text.size());
-    if (d.HasParseError()) d.SetNull();
+    (void)wisp::json::ParseBounded(text, d);  // null when it is not JSON
     return d;
 }
 
 bool IsJson(const std::string& text) {
     rapidjson::Document d;
-    d.Parse(text.data(), text.size());
-    return !d.HasParseError();
+    return wisp::json::ParseBounded(text, d).empty();
 }
 
 const rapidjson::Value* Find(const rapidjson::Value& v, std::string_view dotted_path) {

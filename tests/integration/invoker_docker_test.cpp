@@ -10,6 +10,7 @@
 #include <rapidjson/document.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <wisp/common/bounded_json.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -147,7 +148,7 @@ State ContainerState(const std::string& id) {
     if (r.status == 404) return State::kGone;
     REQUIRE(r.status == 200);
     rapidjson::Document d;
-    d.Parse(r.body.c_str());
+    (void)wisp::json::ParseBounded(r.body, d);
     REQUIRE(d.IsObject());
     const auto& s = d["State"];
     if (s["Paused"].GetBool()) return State::kPaused;
@@ -171,7 +172,7 @@ std::vector<std::string> LabelledContainers(const std::string& invoker_id) {
         EngineGet("/containers/json?all=1", R"({"label":["wisp.invoker=)" + invoker_id + R"("]})");
     REQUIRE(r.status == 200);
     rapidjson::Document d;
-    d.Parse(r.body.c_str());
+    (void)wisp::json::ParseBounded(r.body, d);
     REQUIRE(d.IsArray());
     std::vector<std::string> ids;
     for (const auto& c : d.GetArray()) ids.emplace_back(c["Id"].GetString());
@@ -265,7 +266,7 @@ class CountingFactory final : public invoker::ContainerFactory {
 std::string Field(const common::ActivationRecord& r, const char* name) {
     REQUIRE(r.response.result.has_value());
     rapidjson::Document d;
-    d.Parse(r.response.result->text().c_str());
+    (void)wisp::json::ParseBounded(r.response.result->text(), d);
     REQUIRE(d.IsObject());
     REQUIRE(d.HasMember(name));
     REQUIRE(d[name].IsString());
@@ -453,7 +454,7 @@ TEST_CASE("docker: python, nodejs, native and zip actions; cold start then warm 
         {  // what docker was asked for: the action's memory, no swap, our label
             auto inspected = EngineGet("/containers/" + container + "/json");
             rapidjson::Document d;
-            d.Parse(inspected.body.c_str());
+            (void)wisp::json::ParseBounded(inspected.body, d);
             REQUIRE(d.IsObject());
             CHECK(d["HostConfig"]["Memory"].GetInt64() == int64_t{128} << 20);
             CHECK(d["HostConfig"]["MemorySwap"].GetInt64() == int64_t{128} << 20);

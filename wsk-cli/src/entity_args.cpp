@@ -10,12 +10,9 @@
 namespace wsk {
 namespace {
 
-constexpr unsigned kParseFlags = rapidjson::kParseFullPrecisionFlag;
-
 bool IsValidJson(const std::string& text) {
     rapidjson::Document d;
-    d.Parse<kParseFlags>(text.c_str(), text.size());
-    return !d.HasParseError();
+    return ParseJsonText(text, d).empty();
 }
 
 // Go's split of "-p K V" args: two words after the flag.
@@ -86,11 +83,8 @@ Status MergeJsonObjects(const std::vector<std::string>& texts, rapidjson::Value&
     if (!out.IsObject()) out.SetObject();
     for (const std::string& text : texts) {
         rapidjson::Document d(&alloc);
-        d.Parse<kParseFlags>(text.c_str(), text.size());
-        if (d.HasParseError()) {
-            return WskError::General(std::string(rapidjson::GetParseError_En(d.GetParseError())) +
-                                         " (at offset " + std::to_string(d.GetErrorOffset()) + ")",
-                                     true);
+        if (std::string problem = ParseJsonText(text, d); !problem.empty()) {
+            return WskError::General(problem, true);
         }
         if (!d.IsObject()) {
             return WskError::General("json: cannot unmarshal a non-object into a key/value map",

@@ -7,8 +7,17 @@
 #include <vector>
 
 #include <rapidjson/document.h>
+#include <wisp/common/bounded_json.hpp>
 
 namespace wsk {
+
+/// Parses JSON from the user or a server with the platform's bounded parser (size and depth
+/// capped, iterative). Ill-formed UTF-8 is kept, as the Go CLI keeps it. "" or the problem.
+inline std::string ParseJsonText(std::string_view text, rapidjson::Document& doc) {
+    wisp::json::JsonLimits limits;
+    limits.validate_utf8 = false;
+    return wisp::json::ParseBounded(text, doc, limits);
+}
 
 struct Shape;
 

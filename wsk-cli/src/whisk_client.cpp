@@ -26,8 +26,7 @@ std::string ScalarText(const rapidjson::Value& v) {
 
 std::optional<WskError> ParseErrorResponse(int status, std::string_view body) {
     rapidjson::Document d;
-    d.Parse(body.data(), body.size());
-    if (!d.HasParseError() && d.IsObject()) {
+    if (ParseJsonText(body, d).empty() && d.IsObject()) {
         const bool has_code = d.HasMember("code") && !d["code"].IsNull();
         const bool has_error = d.HasMember("error") && !d["error"].IsNull();
         if (!has_code && status == 502) {
@@ -61,8 +60,7 @@ std::optional<WskError> ParseErrorResponse(int status, std::string_view body) {
 
 bool ResponseResultSuccess(std::string_view body) {
     rapidjson::Document d;
-    d.Parse(body.data(), body.size());
-    if (d.HasParseError() || !d.IsObject()) return true;
+    if (!ParseJsonText(body, d).empty() || !d.IsObject()) return true;
     auto it = d.FindMember("response");
     if (it == d.MemberEnd() || !it->value.IsObject()) return true;
     auto s = it->value.FindMember("success");
@@ -227,8 +225,7 @@ Result<HttpResponse> WhiskClient::Send(const std::string& method, const std::str
     r.status = static_cast<int>(status);
     r.body = std::move(response_body);
     if (!r.body.empty()) {
-        r.json.Parse<rapidjson::kParseFullPrecisionFlag>(r.body.c_str(), r.body.size());
-        if (r.json.HasParseError()) r.json.SetNull();
+        if (!ParseJsonText(r.body, r.json).empty()) r.json.SetNull();
     }
     return r;
 }

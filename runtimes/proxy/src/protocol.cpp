@@ -8,6 +8,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <unistd.h>
+#include <wisp/common/bounded_json.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -33,19 +34,18 @@ std::string EnvText(const rapidjson::Value& v) {
     return Compact(v);
 }
 
-std::string ParseErrorText(const rapidjson::ParseResult& result) {
-    return std::string(rapidjson::GetParseError_En(result.Code())) + " (at offset " +
-           std::to_string(result.Offset()) + ")";
+// The proxy parses with the platform's one bounded parser (header-only: the proxy links nothing of
+// the platform). Bytes that are not UTF-8 pass through as before: the invoker replaces them.
+json::JsonLimits ProxyJsonLimits() {
+    json::JsonLimits limits;
+    limits.validate_utf8 = false;
+    return limits;
 }
 
 bool ParseDocument(std::string_view text, rapidjson::Document& doc, std::string& error) {
-    if (std::memchr(text.data(), '\0', text.size()) != nullptr) {
-        error = "Error unmarshaling request: the body contains a NUL byte";
-        return false;
-    }
-    doc.Parse(text.data(), text.size());
-    if (doc.HasParseError()) {
-        error = "Error unmarshaling request: " + ParseErrorText(doc);
+    std::string problem = json::ParseBounded(text, doc, ProxyJsonLimits());
+    if (!problem.empty()) {
+        error = "Error unmarshaling request: " + problem;
         return false;
     }
     return true;
@@ -150,16 +150,10 @@ std::optional<InitRequest> ParseInitRequest(std::string_view body, std::string& 
 
 RunScan ScanRunRequest(std::string_view body) {
     RunScan scan;
-    if (std::memchr(body.data(), '\0', body.size()) != nullptr) {
-        scan.error = "Error unmarshaling request: the body contains a NUL byte";
-        return scan;
-    }
-    rapidjson::MemoryStream stream(body.data(), body.size());
-    rapidjson::Reader reader;
     RunScanner scanner;
-    rapidjson::ParseResult result = reader.Parse(stream, scanner);
-    if (result.IsError()) {
-        scan.error = "Error unmarshaling request: " + ParseErrorText(result);
+    std::string problem = json::ParseBoundedSax(body, scanner, ProxyJsonLimits());
+    if (!problem.empty()) {
+        scan.error = "Error unmarshaling request: " + problem;
         return scan;
     }
     scan.valid_json = true;
@@ -212,11 +206,8 @@ bool IsJsonObjectOrArray(std::string_view text) {
     if (first == std::string_view::npos || (text[first] != '{' && text[first] != '[')) {
         return false;
     }
-    if (std::memchr(text.data(), '\0', text.size()) != nullptr) return false;
-    rapidjson::MemoryStream stream(text.data(), text.size());
-    rapidjson::Reader reader;
     NullHandler handler;
-    return !reader.Parse(stream, handler).IsError();
+    return json::ParseBoundedSax(text, handler, ProxyJsonLimits()).empty();
 }
 
 std::optional<std::string> CheckAck(std::string_view line) {

@@ -32,6 +32,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <wisp/common/bounded_json.hpp>
 
 #include "process.hpp"
 #include "protocol.hpp"
@@ -121,7 +122,7 @@ struct Response {
     std::string body;
     rapidjson::Document Json() const {
         rapidjson::Document doc;
-        doc.Parse(body.data(), body.size());
+        (void)wisp::json::ParseBounded(body, doc);
         return doc;
     }
 };

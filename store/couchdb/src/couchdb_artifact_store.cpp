@@ -66,8 +66,7 @@ std::string_view StringMember(const rapidjson::Value& v, const char* name) {
 }
 
 bool ParseObject(std::string_view text, rapidjson::Document& doc) {
-    doc.Parse(text.data(), text.size());
-    return !doc.HasParseError() && doc.IsObject();
+    return common::ParseJson(text, doc).ok() && doc.IsObject();
 }
 
 /// The stored document: `json` (an object) with `_id`, `_rev` (when given) and, when given,

@@ -9,6 +9,7 @@
 
 #include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
+#include <wisp/common/json.hpp>
 
 namespace wisp::store::couchdb {
 namespace {
@@ -54,8 +55,7 @@ int BackoffMs(const CouchDbConfig& config, int retry) {
 
 std::string CouchError(std::string_view body) {
     rapidjson::Document doc;
-    doc.Parse(body.data(), body.size());
-    if (!doc.HasParseError() && doc.IsObject()) {
+    if (common::ParseJson(body, doc).ok() && doc.IsObject()) {
         std::string out;
         auto error = doc.FindMember("error");
         if (error != doc.MemberEnd() && error->value.IsString()) out = error->value.GetString();

@@ -18,6 +18,7 @@
 #include <absl/strings/str_cat.h>
 #include <rapidjson/document.h>
 #include <catch2/catch.hpp>
+#include <wisp/common/bounded_json.hpp>
 
 #include <wisp/common/entity_json.hpp>
 #include <wisp/common/status.hpp>
@@ -63,7 +64,7 @@ rapidjson::Document RawGet(const CouchDbConfig& config, const std::string& db,
     INFO(r->body);
     REQUIRE(r->status == 200);
     rapidjson::Document doc;
-    doc.Parse(r->body.c_str());
+    (void)wisp::json::ParseBounded(r->body, doc);
     REQUIRE(doc.IsObject());
     return doc;
 }

@@ -9,8 +9,18 @@
 
 #include <absl/status/statusor.h>
 #include <rapidjson/document.h>
+#include <wisp/common/bounded_json.hpp>
 
 namespace wisp::common {
+
+using json::JsonLimits;
+
+/// Parses untrusted JSON text into `doc` with the one bounded parser (bounded_json.hpp: size and
+/// depth capped, iterative, valid UTF-8, no NUL bytes, the whole input one value). This is how
+/// platform code parses JSON; calling rapidjson's Parse directly is rejected by the lint.
+/// InvalidArgument with the problem in English on failure (`doc` is then null).
+absl::Status ParseJson(std::string_view text, rapidjson::Document& doc,
+                       const JsonLimits& limits = {});
 
 class JsonValue {
   public:

@@ -7,6 +7,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <wisp/common/json.hpp>
 
 namespace wisp::invoker::docker {
 namespace {
@@ -283,8 +284,7 @@ std::string UrlEncode(std::string_view s) {
 
 std::string EngineErrorMessage(std::string_view body) {
     rapidjson::Document doc;
-    doc.Parse(body.data(), body.size());
-    if (!doc.HasParseError() && doc.IsObject()) {
+    if (common::ParseJson(body, doc).ok() && doc.IsObject()) {
         auto it = doc.FindMember("message");
         if (it != doc.MemberEnd() && it->value.IsString()) {
             return std::string(it->value.GetString(), it->value.GetStringLength());
@@ -307,8 +307,7 @@ bool PullStreamHasError(std::string_view stream, std::string* error) {
         pos = end + 1;
         if (line.find("error") == std::string_view::npos) continue;
         rapidjson::Document doc;
-        doc.Parse(line.data(), line.size());
-        if (doc.HasParseError() || !doc.IsObject()) continue;
+        if (!common::ParseJson(line, doc).ok() || !doc.IsObject()) continue;
         auto it = doc.FindMember("error");
         if (it == doc.MemberEnd()) continue;
         if (error != nullptr) {

@@ -3,6 +3,7 @@
 // the messages when the engine does not answer.
 #include <rapidjson/document.h>
 #include <catch2/catch.hpp>
+#include <wisp/common/bounded_json.hpp>
 
 #include <string>
 #include <string_view>
@@ -48,8 +49,7 @@ Container::Logs Collect(const std::string& stream, LogAssembler& assembler, size
 
 rapidjson::Document Parse(const std::string& text) {
     rapidjson::Document doc;
-    doc.Parse(text.c_str());
-    REQUIRE_FALSE(doc.HasParseError());
+    REQUIRE(wisp::json::ParseBounded(text, doc).empty());
     return doc;
 }
 

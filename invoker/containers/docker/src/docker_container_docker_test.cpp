@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
+#include <wisp/common/bounded_json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -122,9 +123,8 @@ std::string Base64(const std::string& in) {
 
 rapidjson::Document ParseDoc(const std::string& text) {
     rapidjson::Document doc;
-    doc.Parse(text.c_str());
     INFO(text);
-    REQUIRE_FALSE(doc.HasParseError());
+    REQUIRE(wisp::json::ParseBounded(text, doc).empty());
     return doc;
 }
 
@@ -169,7 +169,7 @@ struct Docker {
                          "", 10s);
         if (!r.ok() || r->status != 200) return;
         rapidjson::Document doc;
-        doc.Parse(r->body.c_str());
+        (void)wisp::json::ParseBounded(r->body, doc);
         if (!doc.IsArray()) return;
         for (const auto& c : doc.GetArray()) {
             (void)engine->Call(

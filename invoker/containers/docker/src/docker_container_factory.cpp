@@ -22,6 +22,7 @@
 
 #include <wisp/common/status.hpp>
 
+#include <wisp/common/json.hpp>
 #include <wisp/invoker/proxy_client.hpp>
 
 #include "docker_api.hpp"
@@ -48,8 +49,7 @@ std::string DefaultSocketRoot() {
 
 absl::StatusOr<rapidjson::Document> ParseJson(const std::string& body, std::string_view what) {
     rapidjson::Document doc;
-    doc.Parse(body.data(), body.size());
-    if (doc.HasParseError()) {
+    if (!common::ParseJson(body, doc).ok()) {
         return absl::InternalError("Docker answered " + std::string(what) +
                                    " with something that is not JSON: " + body.substr(0, 200));
     }
@@ -301,8 +301,7 @@ bool DockerContainer::OpenLogFile() {
     auto r = engine_->Call("GET", "/containers/" + id_ + "/json", "", api_timeout_);
     if (!r.ok() || r->status != 200) return false;
     rapidjson::Document doc;
-    doc.Parse(r->body.data(), r->body.size());
-    if (doc.HasParseError() || !doc.IsObject()) return false;
+    if (!common::ParseJson(r->body, doc).ok() || !doc.IsObject()) return false;
     auto it = doc.FindMember("LogPath");
     if (it == doc.MemberEnd() || !it->value.IsString() || it->value.GetStringLength() == 0) {
         return false;
@@ -362,8 +361,9 @@ absl::StatusOr<Container::Logs> DockerContainer::ReadLogFile(int sentinels, int6
         while (!done) {
             const size_t nl = buf.find('\n', line_start);
             if (nl == std::string::npos) break;
-            doc.Parse(buf.data() + line_start, nl - line_start);
-            if (!doc.HasParseError() && doc.IsObject()) {
+            if (common::ParseJson(std::string_view(buf).substr(line_start, nl - line_start), doc)
+                    .ok() &&
+                doc.IsObject()) {
                 auto log = doc.FindMember("log");
                 auto stream = doc.FindMember("stream");
                 auto time = doc.FindMember("time");
