@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -334,16 +335,45 @@ ConnectResult Connect(const ProxyClient::Endpoint& ep, SteadyClock::time_point d
     sockaddr_storage addr{};
     socklen_t addr_len = 0;
     int family;
+    // The socket file itself, opened without following a symlink (see below).
+    struct PathFd {
+        int fd = -1;
+        ~PathFd() {
+            if (fd >= 0) ::close(fd);
+        }
+    } socket_file;
     if (!ep.unix_path.empty()) {
         auto* un = reinterpret_cast<sockaddr_un*>(&addr);
         if (ep.unix_path.size() >= sizeof(un->sun_path)) {
             error = "unix socket path too long: " + ep.unix_path;
             return ConnectResult::kLocalError;
         }
+        // The socket lives in a folder the container shares: a symlink planted there (say, to
+        // the Docker daemon's socket) must never be followed. Open the last component itself
+        // (O_PATH | O_NOFOLLOW), check that it is a socket, and connect through
+        // /proc/self/fd/N, which names exactly that inode.
+        std::string target = ep.unix_path;
+        socket_file.fd = ::open(ep.unix_path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (socket_file.fd < 0) {
+            if (errno == ENOENT) return ConnectResult::kRefused;  // not listening yet
+            error = fmt::format("cannot open the action proxy socket {}: {}", ep.unix_path,
+                                std::strerror(errno));
+            return ConnectResult::kFailed;
+        }
+        struct stat st {};
+        if (::fstat(socket_file.fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+            error = fmt::format(
+                "the action proxy socket {} is not a socket (a symlink or another file was put "
+                "in its place); not connecting",
+                ep.unix_path);
+            return ConnectResult::kLocalError;
+        }
+        if (::access("/proc/self/fd", X_OK) == 0) {
+            target = fmt::format("/proc/self/fd/{}", socket_file.fd);
+        }
         un->sun_family = AF_UNIX;
-        std::memcpy(un->sun_path, ep.unix_path.data(), ep.unix_path.size());
-        addr_len =
-            static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + ep.unix_path.size() + 1);
+        std::memcpy(un->sun_path, target.data(), target.size());
+        addr_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + target.size() + 1);
         family = AF_UNIX;
     } else {
         if (ep.port <= 0 || ep.port > 65535) {

@@ -438,3 +438,26 @@ TEST_CASE("ProxyClient cuts off an endless chunked trailer", "[proxy_client]") {
         CHECK(r.status().code() == absl::StatusCode::kResourceExhausted);
     }
 }
+
+TEST_CASE("ProxyClient never follows a symlink in place of the unix socket", "[proxy_client]") {
+    char dir_template[] = "/tmp/wisp-proxy-client-XXXXXX";
+    REQUIRE(::mkdtemp(dir_template) != nullptr);
+    const std::string dir = dir_template;
+    // A server elsewhere (think: the Docker daemon's socket), and a symlink to it planted where
+    // the proxy's socket should be.
+    ScriptedServer elsewhere([](const std::string&, int) { return Ok("{\"hijacked\":true}"); },
+                             dir + "/elsewhere.sock");
+    REQUIRE(::symlink((dir + "/elsewhere.sock").c_str(), (dir + "/proxy.sock").c_str()) == 0);
+    ProxyClient client(ProxyClient::Endpoint::Unix(dir + "/proxy.sock"));
+    auto r = client.Post("/run", "{}", 2000ms, /*retry_refused=*/true);
+    REQUIRE_FALSE(r.ok());
+    CHECK(std::string(r.status().message()).find("is not a socket") != std::string::npos);
+    CHECK(elsewhere.accepted() == 0);
+
+    // The real socket still works (connected through the descriptor of the file itself).
+    ProxyClient direct(ProxyClient::Endpoint::Unix(dir + "/elsewhere.sock"));
+    auto ok = direct.Post("/run", "{}", 2000ms, false);
+    REQUIRE(ok.ok());
+    CHECK(ok->body == "{\"hijacked\":true}");
+    ::unlink((dir + "/proxy.sock").c_str());
+}
