@@ -230,19 +230,16 @@ namespace {
 
 /// The database holds every key and secret parameter: owner-only (0600), whatever the umask.
 /// A new file is created 0600 before SQLite opens it (SQLite gives the -wal, -shm and
-/// -journal files it creates the database file's mode); an existing one is fixed.
-absl::Status MakeOwnerOnly(const std::string& path) {
+/// -journal files it creates the database file's mode); an existing one is fixed. Best effort:
+/// a path that cannot be opened is left to SQLite to report.
+void MakeOwnerOnly(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        return absl::PermissionDeniedError(
-            Cat("cannot open the SQLite store ", path, ": ", std::strerror(errno)));
-    }
+    if (fd < 0) return;
     struct stat st {};
     if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0 && st.st_uid == ::geteuid()) {
         (void)::fchmod(fd, 0600);
     }
     ::close(fd);
-    return absl::OkStatus();
 }
 
 /// -wal, -shm and -journal files left by an earlier run keep their old modes: fix them.
@@ -262,9 +259,7 @@ void MakeSidecarsOwnerOnly(const std::string& path) {
 absl::StatusOr<std::unique_ptr<SqliteArtifactStore::Impl>> SqliteArtifactStore::Impl::Open(
     const std::string& path) {
     const bool memory = path == ":memory:";
-    if (!memory) {
-        WISP_RETURN_IF_ERROR(MakeOwnerOnly(path));
-    }
+    if (!memory) MakeOwnerOnly(path);
     WISP_ASSIGN_OR_RETURN(
         auto writer,
         SqliteConnection::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, kBusyTimeoutMs));
