@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -55,6 +56,8 @@ struct Options {
     bool well_known_guest_key = false;
     std::string metrics_token;
     bool metrics_loopback = false;
+    size_t max_connections = 0;  // 0 = derived from the descriptor limit
+    std::vector<std::string> allowed_hosts;
 };
 
 std::string DefaultDataDir() {
@@ -101,6 +104,15 @@ int main(int argc, char** argv) {
     app.add_flag("--metrics-loopback", opt.metrics_loopback,
                  "Loopback clients read /metrics without --metrics-token too")
         ->envname("WISP_METRICS_LOOPBACK");
+    app.add_option("--max-connections", opt.max_connections,
+                   "Open API connections at most; more get 503 (default: from the descriptor "
+                   "limit)")
+        ->envname("WISP_MAX_CONNECTIONS");
+    app.add_option("--allowed-hosts", opt.allowed_hosts,
+                   "Host header names the API answers to besides localhost and loopback "
+                   "addresses (comma list; '.example.com' allows subdomains)")
+        ->delimiter(',')
+        ->envname("WISP_ALLOWED_HOSTS");
     CLI11_PARSE(app, argc, argv);
 
     auto logger = spdlog::stderr_color_mt("wisp");
@@ -221,6 +233,9 @@ int main(int argc, char** argv) {
     wisp::controller::HttpServerConfig http_cfg;
     http_cfg.address = "127.0.0.1";
     http_cfg.port = opt.port;
+    http_cfg.max_connections = opt.max_connections;
+    http_cfg.allowed_hosts = opt.allowed_hosts;
+    http_cfg.head_check = controller.HeadCheck();
     wisp::controller::HttpServer server(http_cfg, controller.Handler());
     if (auto st = server.Start(); !st.ok()) return Fail(wisp::common::MessageOf(st));
 

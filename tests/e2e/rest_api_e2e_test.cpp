@@ -4,7 +4,12 @@
 //
 // One standalone serves most test cases (started on first use, stopped at exit); the restart
 // test starts its own. Names are unique per test process, so test cases are independent.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -1194,6 +1199,140 @@ TEST_CASE(
     CHECK(std::regex_match((*other)->guest_auth(), uuid_v4_key));
     CHECK((*other)->guest_auth() != key);
     CHECK((*other)->guest_auth() != kWellKnownGuestKey);
+}
+
+/// Raw bytes to the standalone's port: what libcurl hides (100 Continue, early answers).
+class RawConnection {
+  public:
+    explicit RawConnection(int port) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        timeval tv{};
+        tv.tv_sec = 30;
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<uint16_t>(port));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    }
+    ~RawConnection() { ::close(fd_); }
+    RawConnection(const RawConnection&) = delete;
+    RawConnection& operator=(const RawConnection&) = delete;
+
+    bool connected() const { return connected_; }
+    void Send(const std::string& data) {
+        (void)::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    }
+    /// One response with a Content-Length body; empty when the connection closes first.
+    std::string ReadResponse() {
+        std::string out;
+        char buf[4096];
+        for (;;) {
+            const size_t end = out.find("\r\n\r\n");
+            if (end != std::string::npos) {
+                const size_t cl = out.find("Content-Length: ");
+                const size_t body = cl == std::string::npos ? 0 : std::stoul(out.substr(cl + 16));
+                if (out.size() >= end + 4 + body) return out;
+            }
+            const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+            if (n <= 0) return {};
+            out.append(buf, static_cast<size_t>(n));
+        }
+    }
+    /// Everything the server sends until it closes the connection (or 30 s pass).
+    std::string ReadUntilClosed() {
+        std::string out;
+        char buf[4096];
+        for (;;) {
+            const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+            if (n <= 0) return out;
+            out.append(buf, static_cast<size_t>(n));
+        }
+    }
+
+  private:
+    int fd_ = -1;
+    bool connected_ = false;
+};
+
+TEST_CASE("the API edge: Host names, credentials before the body, --max-connections",
+          "[e2e][security]") {
+    const std::string port = std::to_string(Wisp().port());
+    auto http = Guest();
+    HttpRequestSpec spec;
+    spec.path = Ns("/actions");
+    spec.auth = http.auth();
+
+    // DNS rebinding: a page on another name that resolves to 127.0.0.1 is refused.
+    spec.headers = {"Host: evil.example:" + port};
+    CheckError(http.Send(spec), 403,
+               "The Host header 'evil.example:" + port +
+                   "' names no address this server answers to; add the name to "
+                   "--allowed-hosts to allow it.");
+    for (const std::string& host : {"localhost:" + port, "127.0.0.1:" + port, "[::1]:" + port}) {
+        spec.headers = {"Host: " + host};
+        INFO(host);
+        CHECK(http.Send(spec).status == 200);
+    }
+
+    // No 100 Continue (and no body read) before the credentials are accepted.
+    const std::string head = "PUT " + Ns("/actions/" + UniqueName("big")) +
+                             " HTTP/1.1\r\nHost: 127.0.0.1:" + port +
+                             "\r\nContent-Type: application/json\r\nContent-Length: 40000000\r\n"
+                             "Expect: 100-continue\r\n";
+    {
+        RawConnection c(Wisp().port());
+        REQUIRE(c.connected());
+        c.Send(head + "\r\n");
+        const std::string answer = c.ReadUntilClosed();
+        INFO(answer);
+        CHECK(answer.rfind("HTTP/1.1 401 ", 0) == 0);
+        CHECK(answer.find("100 Continue") == std::string::npos);
+        CHECK(answer.find("The resource requires authentication, which was not supplied with "
+                          "the request") != std::string::npos);
+    }
+    // A Content-Length over the server's limit: 413 from the header alone.
+    {
+        RawConnection c(Wisp().port());
+        REQUIRE(c.connected());
+        c.Send("PUT " + Ns("/actions/x") + " HTTP/1.1\r\nHost: localhost\r\nContent-Length: " +
+               "60000000\r\nExpect: 100-continue\r\n\r\n");
+        const std::string answer = c.ReadUntilClosed();
+        INFO(answer);
+        CHECK(answer.rfind("HTTP/1.1 413 ", 0) == 0);
+        CHECK(answer.find("Request larger than allowed: 60000000 > 52428800 bytes.") !=
+              std::string::npos);
+    }
+
+    // The flags: --max-connections, and WISP_ALLOWED_HOSTS (the env twin of --allowed-hosts).
+    ::setenv("WISP_ALLOWED_HOSTS", "wisp.test,.dev.test", 1);
+    auto capped = Standalone::Start({.args = {"--max-connections", "2", "--no-stem-cells"}});
+    ::unsetenv("WISP_ALLOWED_HOSTS");
+    REQUIRE(capped.ok());
+    HttpClient capped_http((*capped)->api_host(), (*capped)->guest_auth());
+    spec.auth = capped_http.auth();
+    spec.headers = {"Host: api.dev.test"};
+    CHECK(capped_http.Send(spec).status == 200);
+    spec.headers = {"Host: evil.example"};
+    CHECK(capped_http.Send(spec).status == 403);
+
+    // Two connections served and kept open (the server may still be closing the client's
+    // earlier ones, which count until it has: then a try is refused, and repeated).
+    std::vector<std::unique_ptr<RawConnection>> open;
+    for (int tries = 0; open.size() < 2 && tries < 100; ++tries) {
+        auto c = std::make_unique<RawConnection>((*capped)->port());
+        c->Send("GET /ping HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        if (c->ReadResponse().rfind("HTTP/1.1 200 ", 0) == 0) open.push_back(std::move(c));
+    }
+    REQUIRE(open.size() == 2);
+    RawConnection over((*capped)->port());
+    REQUIRE(over.connected());
+    over.Send("GET /ping HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    const std::string refused = over.ReadUntilClosed();
+    INFO(refused);
+    CHECK(refused.rfind("HTTP/1.1 503 ", 0) == 0);
+    CHECK(refused.find("{\"error\":\"The server is currently unavailable (because it is "
+                       "overloaded or down for maintenance).\",\"code\":\"") != std::string::npos);
 }
 
 TEST_CASE("HEAD answers like GET without a body", "[e2e][headers]") {
