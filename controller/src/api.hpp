@@ -103,10 +103,10 @@ class Api {
     /// Status -> HTTP status (common::HttpStatusFor) + error body; 5xx texts are logged with
     /// the transaction id and the client gets ClientMessageFor's generic text.
     void ReplyStatus(const CallPtr& call, const absl::Status& st);
-
     /// nullopt when the caller may read /metrics (ControllerConfig::metrics_token), else the
     /// 401/403 answer.
     std::optional<HttpResponse> CheckMetricsAccess(const CallPtr& call) const;
+
     // ---- entities (entities_api.cpp) ----
     void HandleNamespaces(const CallPtr& call);
     void HandleCollection(const CallPtr& call, common::EntityType type, const std::string& ns,
@@ -179,7 +179,6 @@ class Api {
     std::atomic<bool> shutting_down_{false};
 };
 
-/// Answers 202 {"activationId":id}.
 /// OpenWhisk's (Pekko's default) texts for server errors: internal texts (store, bus, exceptions)
 /// never reach the client; it gets these plus the transaction id.
 inline constexpr std::string_view kMsgInternalServerError = "There was an internal server error.";
@@ -198,6 +197,7 @@ std::string ClientMessageFor(const absl::Status& st);
 std::string ClientMessageFor(const absl::Status& st, std::string_view tid,
                              std::string_view context);
 
+/// Answers 202 {"activationId":id}.
 std::string ActivationIdJson(const common::ActivationId& id);
 
 }  // namespace wisp::controller

@@ -184,8 +184,8 @@ struct Fixture {
             req.headers.emplace_back("content-type", "application/json");
         }
         req.body = std::move(body);
-        std::promise<HttpResponse> p;
         req.remote_address = "127.0.0.1";  // a local client (it may read /metrics)
+        std::promise<HttpResponse> p;
         auto f = p.get_future();
         controller->Handle(std::move(req), [&p](HttpResponse r) { p.set_value(std::move(r)); });
         REQUIRE(f.wait_for(std::chrono::seconds(10)) == std::future_status::ready);

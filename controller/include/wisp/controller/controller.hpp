@@ -37,7 +37,6 @@ struct ControllerConfig {
     /// How long an authenticated key stays cached. A key that is changed, deleted or blocked
     /// with wisp-admin stops working at most this long later (Invalidate() drops it at once).
     std::chrono::milliseconds auth_cache_ttl{5000};
-    /// How long a read action or package stays cached (writes through this controller
     /// Failed authentications tolerated from one client address: `auth_failures_allowed` (0 =
     /// no limit) within `auth_failure_window` block the address for `auth_failure_block`: it
     /// gets 429 for every request that needs credentials meanwhile.
@@ -50,6 +49,7 @@ struct ControllerConfig {
     /// 401 (token set) or 403.
     std::string metrics_token;
     bool metrics_loopback = false;
+    /// How long a read action or package stays cached (writes through this controller
     /// invalidate at once; 0 = no cache).
     std::chrono::milliseconds entity_cache_ttl{5000};
     /// The longest a blocking invoke waits before answering 202 (OpenWhisk: 60 s).
