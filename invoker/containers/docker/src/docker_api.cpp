@@ -97,6 +97,7 @@ std::string BuildCreateBody(const ContainerSpec& spec, const CreateSettings& set
         const std::string kv =
             "WISP_PROXY_SOCKET=" + settings.socket_container_dir + "/" + settings.socket_name;
         w.String(kv.c_str(), static_cast<rapidjson::SizeType>(kv.size()));
+        if (settings.socket_only) w.String("WISP_PROXY_PORT=none");
     }
     w.EndArray();
 
@@ -152,8 +153,33 @@ std::string BuildCreateBody(const ContainerSpec& spec, const CreateSettings& set
     w.String("json-file");
     w.Key("Config");
     w.StartObject();
+    if (settings.log_max_size_mb > 0) {
+        const std::string size = std::to_string(settings.log_max_size_mb) + "m";
+        const std::string files = std::to_string(std::max(settings.log_max_files, 1));
+        w.Key("max-size");
+        w.String(size.c_str(), static_cast<rapidjson::SizeType>(size.size()));
+        w.Key("max-file");
+        w.String(files.c_str(), static_cast<rapidjson::SizeType>(files.size()));
+    }
     w.EndObject();
     w.EndObject();
+    if (settings.tmp_size_mb > 0) {
+        const std::string opts =
+            "rw,nosuid,nodev,size=" + std::to_string(settings.tmp_size_mb) + "m";
+        w.Key("Tmpfs");
+        w.StartObject();
+        w.Key("/tmp");
+        w.String(opts.c_str(), static_cast<rapidjson::SizeType>(opts.size()));
+        w.EndObject();
+    }
+    if (settings.storage_size_mb > 0) {
+        const std::string size = std::to_string(settings.storage_size_mb) + "M";
+        w.Key("StorageOpt");
+        w.StartObject();
+        w.Key("size");
+        w.String(size.c_str(), static_cast<rapidjson::SizeType>(size.size()));
+        w.EndObject();
+    }
     w.Key("NetworkMode");
     w.String(settings.network.c_str(), static_cast<rapidjson::SizeType>(settings.network.size()));
     if (settings.publish_port) {
@@ -264,6 +290,10 @@ ImageReference ParseImageReference(std::string_view image) {
         return {std::string(image.substr(0, colon)), std::string(image.substr(colon + 1))};
     }
     return {std::string(image), "latest"};
+}
+
+std::string ImagePath(std::string_view image, std::string_view what) {
+    return "/images/" + UrlEncode(image) + "/" + std::string(what);
 }
 
 std::string UrlEncode(std::string_view s) {
@@ -408,22 +438,16 @@ bool LogAssembler::OnEntry(int stream, std::string_view payload) {
     const bool complete = !text.empty() && text.back() == '\n';
     if (complete) text.remove_suffix(1);
     Partial& partial = partial_[s];
-    std::string line;
-    std::string time(time_text);
-    if (partial.active) {
-        line = std::move(partial.text);
-        line.append(text.data(), text.size());
-        time = std::move(partial.time);
-        partial = Partial{};
-    } else {
-        line.assign(text.data(), text.size());
-    }
-    if (!complete) {
+    if (!partial.active) {
         partial.active = true;
-        partial.text = std::move(line);
-        partial.time = std::move(time);
-        return false;
+        partial.time = std::string(time_text);
     }
+    Append(partial, text);
+    if (!complete) return false;
+    std::string line = std::move(partial.text);
+    if (partial.overflow) line += partial.tail;  // the sentinel, if any, ends the line
+    std::string time = std::move(partial.time);
+    partial = Partial{};
     const size_t at = line.find(kActivationSentinel);
     if (at == std::string::npos) {
         Emit(s, std::move(time), std::move(line));
@@ -435,11 +459,29 @@ bool LogAssembler::OnEntry(int stream, std::string_view payload) {
     return done_;
 }
 
+void LogAssembler::Append(Partial& partial, std::string_view text) {
+    // A line longer than the limit cannot be returned whole: keep what shows that it is too
+    // long (limit + 1 bytes) and its last bytes, where a sentinel written after it would be.
+    // Memory stays bounded whatever the action writes without a newline.
+    const size_t keep = static_cast<size_t>(std::max<int64_t>(limit_bytes_, 0)) + 1;
+    if (!partial.overflow) {
+        const size_t room = keep - std::min(keep, partial.text.size());
+        partial.text.append(text.data(), std::min(room, text.size()));
+        if (text.size() <= room) return;
+        partial.overflow = true;
+        text.remove_prefix(room);
+    }
+    constexpr size_t kTail = kActivationSentinel.size() * 2;
+    partial.tail.append(text.data(), text.size());
+    if (partial.tail.size() > kTail) partial.tail.erase(0, partial.tail.size() - kTail);
+}
+
 Container::Logs LogAssembler::Finish() {
     for (int s = 1; s <= 2; ++s) {
         if (partial_[s].active) {
             Partial p = std::move(partial_[s]);
             partial_[s] = Partial{};
+            if (p.overflow) p.text += p.tail;
             Emit(s, std::move(p.time), std::move(p.text));
         }
     }

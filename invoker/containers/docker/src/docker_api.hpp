@@ -45,12 +45,24 @@ struct CreateSettings {
     std::string socket_host_dir;
     std::string socket_container_dir = "/run/wisp";
     std::string socket_name = "proxy.sock";
+    /// The proxy serves the socket only (WISP_PROXY_PORT=none): nothing listens on TCP in the
+    /// container. Only with a socket folder and without a published port.
+    bool socket_only = false;
+    /// json-file rotation: docker keeps at most log_max_files files of log_max_size_mb MB.
+    int64_t log_max_size_mb = 10;
+    int log_max_files = 2;
+    /// /tmp is a tmpfs of this size (its pages count against the container's memory); 0: none.
+    int64_t tmp_size_mb = 64;
+    /// The writable layer's size (HostConfig.StorageOpt size; only overlay2 on xfs with pquota,
+    /// devicemapper, btrfs, zfs support it); 0: not set.
+    int64_t storage_size_mb = 0;
 };
 
 /// The body of POST /containers/create for `spec` (compact JSON): image, env (plus
-/// WISP_PROXY_SOCKET when a socket folder is mounted), labels, Memory = MemorySwap =
-/// memory_mb MiB, CpuShares, PidsLimit, nofile ulimit, CapDrop ALL, no-new-privileges,
-/// json-file logs, the network, the 127.0.0.1 port binding and the socket bind mount.
+/// WISP_PROXY_SOCKET when a socket folder is mounted, and WISP_PROXY_PORT=none when
+/// socket_only), labels, Memory = MemorySwap = memory_mb MiB, CpuShares, PidsLimit, nofile
+/// ulimit, CapDrop ALL, no-new-privileges, json-file logs with max-size / max-file, the /tmp
+/// tmpfs, the storage size, the network, the 127.0.0.1 port binding and the socket bind mount.
 std::string BuildCreateBody(const ContainerSpec& spec, const CreateSettings& settings);
 
 /// A docker RFC 3339 timestamp ("2026-11-23T12:38:07.423818976Z", 0–9 fraction digits, 'Z' or
@@ -66,6 +78,10 @@ struct ImageReference {
     std::string tag;
 };
 ImageReference ParseImageReference(std::string_view image);
+
+/// The Engine API path of an image (`/images/<name>/<what>`), the name percent-encoded (a '/'
+/// becomes %2F: nothing in a name can act as a path segment or a query).
+std::string ImagePath(std::string_view image, std::string_view what);
 
 /// Percent-encodes `s` for a URL query value or path segment (RFC 3986 unreserved kept).
 std::string UrlEncode(std::string_view s);
@@ -147,9 +163,12 @@ class LogAssembler {
     Container::Logs logs_;
     struct Partial {
         std::string time;
-        std::string text;
+        std::string text;  // at most limit_bytes_ + 1 bytes, then `tail`
+        std::string tail;  // the last bytes of an overlong line (for the sentinel)
+        bool overflow = false;
         bool active = false;
     };
+    void Append(Partial& partial, std::string_view text);
     Partial partial_[3];
 };
 

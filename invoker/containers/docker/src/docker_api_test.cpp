@@ -137,6 +137,32 @@ TEST_CASE("the create request carries every limit and publishes on 127.0.0.1 onl
         CHECK_FALSE(d.HasMember("ExposedPorts"));
         CHECK(d["Env"].Size() == 2);
     }
+    SECTION("json-file rotation, a /tmp tmpfs, no storage size unless set") {
+        CHECK(std::string(hc["LogConfig"]["Config"]["max-size"].GetString()) == "10m");
+        CHECK(std::string(hc["LogConfig"]["Config"]["max-file"].GetString()) == "2");
+        CHECK(std::string(hc["Tmpfs"]["/tmp"].GetString()) == "rw,nosuid,nodev,size=64m");
+        CHECK_FALSE(hc.HasMember("StorageOpt"));
+        settings.log_max_size_mb = 3;
+        settings.log_max_files = 4;
+        settings.tmp_size_mb = 0;
+        settings.storage_size_mb = 512;
+        const auto d = Parse(BuildCreateBody(spec, settings));
+        const auto& h = d["HostConfig"];
+        CHECK(std::string(h["LogConfig"]["Config"]["max-size"].GetString()) == "3m");
+        CHECK(std::string(h["LogConfig"]["Config"]["max-file"].GetString()) == "4");
+        CHECK_FALSE(h.HasMember("Tmpfs"));
+        CHECK(std::string(h["StorageOpt"]["size"].GetString()) == "512M");
+    }
+    SECTION("socket only: the proxy gets no TCP listener and no port is published") {
+        settings.publish_port = false;
+        settings.socket_only = true;
+        const auto d = Parse(BuildCreateBody(spec, settings));
+        std::vector<std::string> e;
+        for (const auto& v : d["Env"].GetArray()) e.emplace_back(v.GetString());
+        CHECK(e.back() == "WISP_PROXY_PORT=none");
+        CHECK_FALSE(d.HasMember("ExposedPorts"));
+        CHECK_FALSE(d["HostConfig"].HasMember("PortBindings"));
+    }
     SECTION("names and values with quotes are escaped") {
         spec.env = {{"Q", "a\"b\\c\n"}};
         const auto d = Parse(BuildCreateBody(spec, settings));
@@ -324,6 +350,36 @@ TEST_CASE("docker's partial entries of a long line are joined") {
     CHECK(logs.lines[0].text == "interleaved");
     CHECK(logs.lines[1].time == "2026-11-23T12:00:00.1Z");
     CHECK(logs.lines[1].text == part1 + part2 + "end");
+}
+
+TEST_CASE("an endless line is held up to the limit only, and its sentinel still counts") {
+    // 64 partial entries of 16 KiB (1 MiB without a newline), then the sentinel ends the line.
+    std::string stream;
+    for (int i = 0; i < 64; ++i) {
+        stream += Frame(1, Entry("2026-11-23T12:00:00." + std::to_string(100 + i) + "Z",
+                                 std::string(16384, 'x')));
+    }
+    stream += Frame(1, Entry("2026-11-23T12:00:01Z", kSentinelLine)) +
+              Frame(2, Entry("2026-11-23T12:00:02Z", kSentinelLine));
+    LogAssembler assembler(LogCursor{}, 2, 1000);
+    const auto logs = Collect(stream, assembler, 5000);
+    CHECK(logs.truncated);
+    CHECK(logs.complete);  // both sentinels seen, the one ending the long line included
+    CHECK(logs.lines.empty());
+
+    // Unfinished at the end: flushed, still capped.
+    LogAssembler unfinished(LogCursor{}, 0, 1000);
+    const auto cut = Collect(stream.substr(0, stream.size() / 2), unfinished, 5000);
+    CHECK(cut.truncated);
+    CHECK(cut.lines.empty());
+}
+
+TEST_CASE("image names are percent-encoded in Engine API paths") {
+    CHECK(ImagePath("wisp/action-python:3.11", "json") ==
+          "/images/wisp%2Faction-python%3A3.11/json");
+    CHECK(ImagePath("../../containers/x", "json") ==
+          "/images/..%2F..%2Fcontainers%2Fx/json");  // never a path of its own
+    CHECK(ImagePath("a?b#c", "json") == "/images/a%3Fb%23c/json");
 }
 
 TEST_CASE("the byte cap truncates and says so, and still consumes to the sentinels") {

@@ -7,6 +7,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
 #include <wisp/common/bounded_json.hpp>
@@ -389,7 +390,9 @@ TEST_CASE("python: create, /init, /run and logs cut at both sentinels", "[docker
 
 TEST_CASE("the container runs with the limits, unprivileged, published on 127.0.0.1 only",
           "[docker]") {
-    DockerContainerFactory factory(Options());
+    DockerFactoryOptions options = Options();
+    options.publish_port = true;  // also published (off by default: the socket is the way in)
+    DockerContainerFactory factory(options);
     auto created = factory.CreateDocker(D().Spec(kPython, "limits", 128));
     REQUIRE(created.ok());
     DockerContainer& c = **created;
@@ -402,7 +405,7 @@ TEST_CASE("the container runs with the limits, unprivileged, published on 127.0.
     CHECK(std::string(hc["CapDrop"][0].GetString()) == "ALL");
     CHECK(std::string(hc["SecurityOpt"][0].GetString()) == "no-new-privileges");
     CHECK(std::string(hc["LogConfig"]["Type"].GetString()) == "json-file");
-    CHECK(std::string(hc["NetworkMode"].GetString()) == "bridge");
+    CHECK(std::string(hc["NetworkMode"].GetString()) == kDefaultActionNetwork);
     CHECK(std::string(doc["Config"]["Labels"]["wisp.invoker"].GetString()) == D().invoker_id);
     CHECK(std::string(doc["Name"].GetString()) == "/" + c.name());
 
@@ -436,6 +439,159 @@ def main(args):
     CHECK(r["nofile"][0].GetInt() == 1024);
     CHECK(r["nofile"][1].GetInt() == 1024);
     CHECK(std::string(r["pids_max"].GetString()) == "1024");
+}
+
+TEST_CASE("isolation: no TCP listener, no inter-container traffic, a read-only socket folder",
+          "[docker]") {
+    DockerContainerFactory factory(Options());  // the defaults: socket only, wisp-actions
+    auto created = factory.CreateDocker(D().Spec(kPython, "isolation", 128));
+    REQUIRE(created.ok());
+    DockerContainer& c = **created;
+    REQUIRE(c.transport() == DockerFactoryOptions::Transport::kUnixSocket);
+
+    // Inspection through the Engine API: the container is on the invoker's network, and that
+    // network disables inter-container traffic but is not internal (outbound traffic works).
+    const auto doc = D().Inspect(c.id());
+    const auto& hc = doc["HostConfig"];
+    CHECK(std::string(hc["NetworkMode"].GetString()) == kDefaultActionNetwork);
+    CHECK(doc["NetworkSettings"]["Networks"].HasMember(std::string(kDefaultActionNetwork).c_str()));
+    CHECK(doc["NetworkSettings"]["Networks"].MemberCount() == 1);
+    const bool published = hc.HasMember("PortBindings") && hc["PortBindings"].IsObject() &&
+                           hc["PortBindings"].MemberCount() > 0;
+    CHECK_FALSE(published);
+    auto net = D().engine->Call("GET", "/networks/" + std::string(kDefaultActionNetwork), "", 10s);
+    REQUIRE(net.ok());
+    REQUIRE(net->status == 200);
+    const auto n = ParseDoc(net->body);
+    CHECK(std::string(n["Driver"].GetString()) == "bridge");
+    CHECK(std::string(n["Options"]["com.docker.network.bridge.enable_icc"].GetString()) == "false");
+    CHECK_FALSE(n["Internal"].GetBool());
+    // Log rotation and the /tmp bound.
+    CHECK(std::string(hc["LogConfig"]["Config"]["max-size"].GetString()) == "10m");
+    CHECK(std::string(hc["LogConfig"]["Config"]["max-file"].GetString()) == "2");
+    CHECK(std::string(hc["Tmpfs"]["/tmp"].GetString()).find("size=64m") != std::string::npos);
+
+    // The socket folder on the host: locked once the proxy answered.
+    struct stat st {};
+    const std::string folder = std::filesystem::path(c.socket_path()).parent_path().string();
+    REQUIRE(::lstat(folder.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0555);
+    CHECK(st.st_uid != 0);
+
+    // From the inside: nothing listens on TCP; the socket folder cannot be written, the socket
+    // neither removed nor replaced (the action runs as the proxy's user, root without caps).
+    const char* probe = R"(import os
+def listeners(path):
+    rows = [l.split() for l in open(path).read().splitlines()[1:]]
+    return [r[1] for r in rows if len(r) > 3 and r[3] == "0A"]
+def attempt(f):
+    try:
+        f()
+        return "done"
+    except OSError as e:
+        return e.strerror
+def main(args):
+    return {"tcp": listeners("/proc/net/tcp"), "tcp6": listeners("/proc/net/tcp6"),
+            "create": attempt(lambda: open("/run/wisp/planted", "w")),
+            "unlink": attempt(lambda: os.unlink("/run/wisp/proxy.sock")),
+            "rename": attempt(lambda: os.rename("/run/wisp/proxy.sock", "/run/wisp/x")),
+            "symlink": attempt(lambda: os.symlink("/etc/passwd", "/run/wisp/link")),
+            "chmod": attempt(lambda: os.chmod("/run/wisp", 0o777)),
+            "tmp": attempt(lambda: open("/tmp/ok", "w").write("tmp is writable"))}
+)";
+    REQUIRE(c.Init(InitBody(probe), 10s)->status == 200);
+    auto run = c.Run(RunBody("{}"), 10s);
+    REQUIRE(run.ok());
+    INFO(run->body);
+    REQUIRE(run->status == 200);
+    const auto r = ParseDoc(run->body);
+    // The only listener allowed is docker's embedded DNS resolver of a user-defined network
+    // (127.0.0.11, in the container's own namespace): nothing on 0.0.0.0, nothing of the proxy.
+    for (const auto& l : r["tcp"].GetArray()) {
+        CHECK(std::string(l.GetString()).starts_with("0B00007F:"));
+    }
+    CHECK(r["tcp6"].Size() == 0);
+    for (const char* op : {"create", "unlink", "rename", "symlink", "chmod"}) {
+        INFO(op);
+        CHECK(std::string(r[op].GetString()) != "done");
+    }
+    CHECK(std::string(r["tmp"].GetString()) == "done");
+    CHECK(std::filesystem::is_socket(std::filesystem::symlink_status(c.socket_path())));
+    // The invoker still talks to the proxy through the socket.
+    auto again = c.Run(RunBody("{}"), 10s);
+    REQUIRE(again.ok());
+    CHECK(again->status == 200);
+    // Destroy removes the locked folder.
+    REQUIRE(c.Destroy().ok());
+    CHECK_FALSE(std::filesystem::exists(folder));
+}
+
+TEST_CASE("a network that lets containers talk to each other is refused", "[docker]") {
+    const std::string name = "wisp-test-icc-" + std::to_string(::getpid());
+    auto made = D().engine->Call("POST", "/networks/create",
+                                 R"({"Name":")" + name + R"(","Driver":"bridge"})", 30s);
+    REQUIRE(made.ok());
+    REQUIRE(made->status == 201);
+    DockerFactoryOptions options = Options();
+    options.network = name;
+    DockerContainerFactory factory(options);
+    auto created = factory.CreateDocker(D().Spec(kNative, "icc", 128));
+    (void)D().engine->Call("DELETE", "/networks/" + name, "", 30s);
+    REQUIRE_FALSE(created.ok());
+    CHECK(created.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(std::string(created.status().message()).find("enable_icc") != std::string::npos);
+}
+
+TEST_CASE("the owner label ties containers to their owner, whatever the invoker id", "[docker]") {
+    const std::string owner = "test-owner-" + std::to_string(::getpid());
+    const std::map<std::string, std::string> mark = {{"wisp.test", "docker-container-test"}};
+    DockerFactoryOptions first_options = Options();
+    first_options.owner = owner;
+    std::string crashed_id;
+    {
+        // A wisp-standalone on port 4000 that "crashed": its container stays.
+        DockerContainerFactory first(first_options);
+        auto spec = D().Spec(kNative, "owned", 128);
+        spec.labels["wisp.invoker"] = "0-4000-" + std::to_string(::getpid());
+        auto c = first.CreateDocker(spec);
+        REQUIRE(c.ok());
+        crashed_id = (*c)->id();
+        CHECK(std::string(
+                  D().Inspect(crashed_id)["Config"]["Labels"][std::string(kOwnerLabel).c_str()]
+                      .GetString()) == owner);
+        (*c).release();  // leaked, as a crash would leave it
+    }
+    auto l = mark;
+    l[std::string(kOwnerLabel)] = owner;
+    l["wisp.invoker"] = "something-else";
+    const std::string same_owner = D().RawCreate(l, false);
+    l[std::string(kOwnerLabel)] = owner + "-another";
+    const std::string other_owner = D().RawCreate(l, false);
+
+    // The next start, on another port (another invoker id), with the same owner.
+    DockerFactoryOptions next_options = Options();
+    next_options.owner = owner;
+    DockerContainerFactory next(next_options);
+    auto removed = next.RemoveOrphans("0-5000-" + std::to_string(::getpid()));
+    REQUIRE(removed.ok());
+    CHECK(*removed == 2);
+    CHECK(D().InspectStatus(crashed_id) == 404);
+    CHECK(D().InspectStatus(same_owner) == 404);
+    CHECK(D().InspectStatus(other_owner) == 200);
+    (void)D().engine->Call("DELETE", "/containers/" + other_owner + "?force=1", "", 30s);
+}
+
+TEST_CASE("an invalid image reference never reaches the Engine API", "[docker]") {
+    DockerContainerFactory factory(Options());
+    for (const char* image : {"../../containers/json", "a?b", "UPPER/case", "x y"}) {
+        INFO(image);
+        auto spec = D().Spec(image, "bad_image", 128);
+        spec.pull_if_missing = true;
+        auto c = factory.Create(spec);
+        REQUIRE_FALSE(c.ok());
+        CHECK(c.status().code() == absl::StatusCode::kInvalidArgument);
+        CHECK(factory.ImageExists(image).status().code() == absl::StatusCode::kInvalidArgument);
+    }
 }
 
 TEST_CASE("pause freezes the container, resume thaws it", "[docker]") {

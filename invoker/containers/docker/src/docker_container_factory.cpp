@@ -16,13 +16,17 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
+#include <wisp/common/json.hpp>
 
+#include <wisp/common/image_reference.hpp>
 #include <wisp/common/status.hpp>
 
-#include <wisp/common/json.hpp>
 #include <wisp/invoker/proxy_client.hpp>
 
 #include "docker_api.hpp"
@@ -60,6 +64,29 @@ const rapidjson::Value* Member(const rapidjson::Value& v, const char* name) {
     if (!v.IsObject()) return nullptr;
     auto it = v.FindMember(name);
     return it == v.MemberEnd() ? nullptr : &it->value;
+}
+
+// Networks docker provides (or that name another container's): used as they are.
+bool BuiltinNetwork(std::string_view n) {
+    return n == "bridge" || n == "host" || n == "none" || n == "default" ||
+           n.starts_with("container:");
+}
+
+// Removes a socket folder without following a symlink: a real directory gets its mode back
+// first (a locked folder is 0555), a symlink is removed itself, never its target.
+void RemoveSocketDir(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+            (void)::fchmod(fd, 0700);
+            ::close(fd);
+        }
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);  // removes symlinks, never follows them
+    if (ec) spdlog::warn("docker: could not remove socket folder {}: {}", path, ec.message());
 }
 
 std::string RandomSuffix() {
@@ -163,13 +190,29 @@ absl::Status DockerContainer::Destroy() {
         return EngineError("remove container " + name_, r);
     }
     destroyed_ = true;
-    if (!socket_dir_.empty()) {
-        std::error_code ec;
-        std::filesystem::remove_all(socket_dir_, ec);
-        if (ec) {
-            spdlog::warn("docker: could not remove socket folder {}: {}", socket_dir_,
-                         ec.message());
-        }
+    if (!socket_dir_.empty()) RemoveSocketDir(socket_dir_);
+    return absl::OkStatus();
+}
+
+absl::Status DockerContainer::LockSocketFolder() {
+    if (socket_dir_.empty()) return absl::OkStatus();
+    // The proxy (root in the container, without CAP_DAC_OVERRIDE and CAP_FOWNER) created its
+    // socket; from now on nothing in the container may add, replace or remove an entry: the
+    // folder becomes r-x and is owned by someone the container's root is not (the invoker's
+    // user, or nobody when the invoker is root), so it cannot chmod it back either.
+    const int fd = ::open(socket_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        return absl::InternalError("cannot open the socket folder " + socket_dir_ + ": " +
+                                   std::strerror(errno));
+    }
+    constexpr uid_t kNobody = 65534;
+    int rc = ::geteuid() == 0 ? ::fchown(fd, kNobody, kNobody) : 0;
+    if (rc == 0) rc = ::fchmod(fd, 0555);
+    const int err = errno;
+    ::close(fd);
+    if (rc != 0) {
+        return absl::InternalError("cannot make the socket folder " + socket_dir_ +
+                                   " read-only: " + std::strerror(err));
     }
     return absl::OkStatus();
 }
@@ -315,6 +358,7 @@ bool DockerContainer::OpenLogFile() {
     }
     log_fd_ = fd;
     log_offset_ = 0;
+    log_path_ = path;
     // Optional: without inotify the reader polls the file.
     log_inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (log_inotify_fd_ >= 0 && ::inotify_add_watch(log_inotify_fd_, path.c_str(), IN_MODIFY) < 0) {
@@ -340,6 +384,7 @@ absl::StatusOr<Container::Logs> DockerContainer::ReadLogFile(int sentinels, int6
     char chunk[65536];
     rapidjson::Document doc;
     std::string payload;
+    bool rotation_seen = false;
     for (;;) {
         bool got = false;
         for (;;) {
@@ -382,6 +427,42 @@ absl::StatusOr<Container::Logs> DockerContainer::ReadLogFile(int sentinels, int6
         log_offset_ += static_cast<int64_t>(line_start);
         buf.erase(0, line_start);
         read_pos = log_offset_ + static_cast<int64_t>(buf.size());
+        if (!got && !done) {
+            // Nothing new: docker may have rotated the file (max-size). Once the path names a
+            // new file the old one is complete; it is read to its end once more (a write may
+            // have landed between our last read and the rename), then the new one from 0.
+            struct stat at_path {
+            }, open_file{};
+            const bool path_ok = ::stat(log_path_.c_str(), &at_path) == 0;
+            if (path_ok && ::fstat(log_fd_, &open_file) == 0) {
+                if (at_path.st_ino != open_file.st_ino || at_path.st_dev != open_file.st_dev) {
+                    if (!rotation_seen) {
+                        rotation_seen = true;
+                        continue;
+                    }
+                    const int fd = ::open(log_path_.c_str(), O_RDONLY | O_CLOEXEC);
+                    if (fd >= 0) {
+                        ::close(log_fd_);
+                        log_fd_ = fd;
+                        log_offset_ = 0;
+                        read_pos = 0;
+                        buf.clear();
+                        rotation_seen = false;
+                        if (log_inotify_fd_ >= 0) {
+                            (void)::inotify_add_watch(log_inotify_fd_, log_path_.c_str(),
+                                                      IN_MODIFY);
+                        }
+                        continue;
+                    }
+                } else if (open_file.st_size < read_pos) {
+                    // Truncated in place (max-file 1): start again from its beginning.
+                    log_offset_ = 0;
+                    read_pos = 0;
+                    buf.clear();
+                    continue;
+                }
+            }
+        }
         if (done || sentinels == 0) break;
         const auto now = SteadyClock::now();
         if (got) idle_deadline = now + wait;
@@ -452,8 +533,9 @@ absl::Status DockerContainerFactory::Ping() {
 }
 
 absl::StatusOr<bool> DockerContainerFactory::ImageExists(std::string_view image) {
-    WISP_ASSIGN_OR_RETURN(auto r, engine_->Call("GET", "/images/" + std::string(image) + "/json",
-                                                "", options_.api_timeout));
+    if (auto ref = common::ParseImageRef(image); !ref.ok()) return ref.status();
+    WISP_ASSIGN_OR_RETURN(
+        auto r, engine_->Call("GET", docker::ImagePath(image, "json"), "", options_.api_timeout));
     if (r.status == 200) return true;
     if (r.status == 404) return false;
     return EngineError("inspect image " + std::string(image), r);
@@ -487,7 +569,10 @@ absl::StatusOr<DockerContainerFactory::ImageInfo> DockerContainerFactory::Ensure
         auto it = images_.find(spec.image);
         if (it != images_.end()) return it->second;
     }
-    const std::string inspect_path = "/images/" + spec.image + "/json";
+    // The reference is checked again here (the controller did at action PUT): it goes into
+    // Engine API URLs, percent-encoded.
+    if (auto ref = common::ParseImageRef(spec.image); !ref.ok()) return ref.status();
+    const std::string inspect_path = docker::ImagePath(spec.image, "json");
     WISP_ASSIGN_OR_RETURN(auto r, engine_->Call("GET", inspect_path, "", options_.api_timeout));
     if (r.status == 404) {
         if (!spec.pull_if_missing) {
@@ -534,6 +619,11 @@ absl::StatusOr<std::unique_ptr<DockerContainer>> DockerContainerFactory::CreateD
     settings.pids_limit = options_.pids_limit;
     settings.nofile = options_.nofile;
     settings.publish_port = options_.publish_port || !use_socket;
+    settings.log_max_size_mb = options_.log_max_size_mb;
+    settings.log_max_files = options_.log_max_files;
+    settings.tmp_size_mb = options_.tmp_size_mb;
+    settings.storage_size_mb = options_.storage_size_mb;
+    WISP_RETURN_IF_ERROR(EnsureNetwork());
 
     // A private folder per container for the proxy's socket (short path: sun_path is 108 bytes).
     std::string socket_dir;
@@ -552,16 +642,22 @@ absl::StatusOr<std::unique_ptr<DockerContainer>> DockerContainerFactory::CreateD
         // socket only in a folder it owns or that is open to all (when the invoker is not root).
         ::chmod(socket_dir.c_str(), ::geteuid() == 0 ? 0700 : 0777);
         settings.socket_host_dir = socket_dir;
+        settings.socket_only = use_socket && !settings.publish_port;
         socket_path = socket_dir + "/" + settings.socket_name;
     }
     auto cleanup_dir = [&] {
-        if (socket_dir.empty()) return;
-        std::error_code ec;
-        std::filesystem::remove_all(socket_dir, ec);
+        if (!socket_dir.empty()) RemoveSocketDir(socket_dir);
     };
 
     std::string name = docker::SanitizeContainerName(spec.name.empty() ? "wsk" : spec.name);
-    const std::string body = docker::BuildCreateBody(spec, settings);
+    std::string body;
+    if (options_.owner.empty()) {
+        body = docker::BuildCreateBody(spec, settings);
+    } else {
+        ContainerSpec owned = spec;
+        owned.labels[std::string(kOwnerLabel)] = options_.owner;
+        body = docker::BuildCreateBody(owned, settings);
+    }
     const int64_t created_unix_s = std::chrono::duration_cast<std::chrono::seconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count();
@@ -622,7 +718,64 @@ absl::StatusOr<std::unique_ptr<DockerContainer>> DockerContainerFactory::CreateD
                            ProxyClient::Endpoint::Tcp("127.0.0.1", *port));
     }
     WISP_RETURN_IF_ERROR(WaitUntilReady(*container, spec.image));
+    // The socket exists (the proxy answered): lock the folder before any action code runs.
+    WISP_RETURN_IF_ERROR(container->LockSocketFolder());
     return container;
+}
+
+absl::Status DockerContainerFactory::EnsureNetwork() {
+    const std::string& name = options_.network;
+    if (name.empty() || BuiltinNetwork(name)) return absl::OkStatus();
+    std::lock_guard lock(network_mu_);
+    if (network_ready_) return absl::OkStatus();
+    const std::string path = "/networks/" + docker::UrlEncode(name);
+    WISP_ASSIGN_OR_RETURN(auto r, engine_->Call("GET", path, "", options_.api_timeout));
+    if (r.status == 404) {
+        rapidjson::StringBuffer sb;
+        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+        w.StartObject();
+        w.Key("Name");
+        w.String(name.c_str(), static_cast<rapidjson::SizeType>(name.size()));
+        w.Key("Driver");
+        w.String("bridge");
+        w.Key("CheckDuplicate");
+        w.Bool(true);
+        w.Key("Internal");
+        w.Bool(false);  // outbound traffic is NATed as on docker's default bridge
+        w.Key("Options");
+        w.StartObject();
+        w.Key("com.docker.network.bridge.enable_icc");
+        w.String("false");
+        w.EndObject();
+        w.Key("Labels");
+        w.StartObject();
+        w.Key("wisp.network");
+        w.String("actions");
+        w.EndObject();
+        w.EndObject();
+        WISP_ASSIGN_OR_RETURN(auto c, engine_->Call("POST", "/networks/create", sb.GetString(),
+                                                    options_.api_timeout));
+        // 409: another invoker created it meanwhile.
+        if (c.status != 201 && c.status != 409) {
+            return EngineError("create network " + name, c);
+        }
+        spdlog::info("docker: created network {} (inter-container traffic disabled)", name);
+        WISP_ASSIGN_OR_RETURN(r, engine_->Call("GET", path, "", options_.api_timeout));
+    }
+    if (r.status != 200) return EngineError("inspect network " + name, r);
+    WISP_ASSIGN_OR_RETURN(auto doc, ParseJson(r.body, "network inspect"));
+    const rapidjson::Value* opts = Member(doc, "Options");
+    const rapidjson::Value* icc =
+        opts != nullptr ? Member(*opts, "com.docker.network.bridge.enable_icc") : nullptr;
+    if (icc == nullptr || !icc->IsString() || std::string_view(icc->GetString()) != "false") {
+        return absl::FailedPreconditionError(
+            "The Docker network '" + name +
+            "' lets containers reach each other (com.docker.network.bridge.enable_icc is not "
+            "false): remove it (docker network rm " +
+            name + ") so that the invoker creates it, or configure another network");
+    }
+    network_ready_ = true;
+    return absl::OkStatus();
 }
 
 absl::Status DockerContainerFactory::ExitedBeforeReady(DockerContainer& container,
@@ -684,45 +837,54 @@ absl::Status DockerContainerFactory::WaitUntilReady(DockerContainer& container,
 }
 
 absl::StatusOr<int> DockerContainerFactory::RemoveOrphans(std::string_view invoker_id) {
-    const std::string filters = "{\"label\":[\"wisp.invoker=" + std::string(invoker_id) + "\"]}";
-    WISP_ASSIGN_OR_RETURN(
-        auto r, engine_->Call("GET", "/containers/json?all=1&filters=" + docker::UrlEncode(filters),
-                              "", options_.api_timeout));
-    if (r.status != 200) return EngineError("list containers", r);
-    WISP_ASSIGN_OR_RETURN(auto doc, ParseJson(r.body, "list containers"));
-    if (!doc.IsArray()) return absl::InternalError("Docker listed containers as a non-array");
+    // This invoker's containers, and (with an owner) every container of the same owner: a
+    // wisp-standalone restarted on another port still owns what its crashed run left.
+    std::vector<std::pair<std::string, std::string>> wanted = {
+        {"wisp.invoker", std::string(invoker_id)}};
+    if (!options_.owner.empty()) wanted.emplace_back(std::string(kOwnerLabel), options_.owner);
     int removed = 0;
     absl::Status first_error;
-    for (const auto& c : doc.GetArray()) {
-        const rapidjson::Value* id = Member(c, "Id");
-        if (id == nullptr || !id->IsString()) continue;
-        // The daemon filtered already; check the label again so that nothing else is removed
-        // even if a filter were ignored.
-        const rapidjson::Value* labels = Member(c, "Labels");
-        const rapidjson::Value* inv = labels ? Member(*labels, "wisp.invoker") : nullptr;
-        if (inv == nullptr || !inv->IsString() ||
-            std::string_view(inv->GetString()) != invoker_id) {
-            continue;
-        }
-        auto d =
-            engine_->Call("DELETE", "/containers/" + std::string(id->GetString()) + "?force=1&v=1",
-                          "", options_.api_timeout);
-        if (!d.ok()) return d.status();
-        if (d->status == 204 || d->status == 404) {
-            ++removed;
-        } else if (first_error.ok()) {
-            first_error = EngineError("remove container " + std::string(id->GetString()), *d);
-        }
-        // Its socket folder, if it had one, is recognised by the bind mount.
-        const rapidjson::Value* mounts = Member(c, "Mounts");
-        if (mounts != nullptr && mounts->IsArray()) {
-            for (const auto& m : mounts->GetArray()) {
-                const rapidjson::Value* src = Member(m, "Source");
-                if (src == nullptr || !src->IsString()) continue;
-                const std::filesystem::path p = src->GetString();
-                if (p.parent_path() == std::filesystem::path(socket_root_)) {
-                    std::error_code ec;
-                    std::filesystem::remove_all(p, ec);
+    std::set<std::string> seen;
+    for (const auto& [label, value] : wanted) {
+        const std::string filters = "{\"label\":[\"" + label + "=" + value + "\"]}";
+        WISP_ASSIGN_OR_RETURN(
+            auto r,
+            engine_->Call("GET", "/containers/json?all=1&filters=" + docker::UrlEncode(filters), "",
+                          options_.api_timeout));
+        if (r.status != 200) return EngineError("list containers", r);
+        WISP_ASSIGN_OR_RETURN(auto doc, ParseJson(r.body, "list containers"));
+        if (!doc.IsArray()) return absl::InternalError("Docker listed containers as a non-array");
+        for (const auto& c : doc.GetArray()) {
+            const rapidjson::Value* id = Member(c, "Id");
+            if (id == nullptr || !id->IsString()) continue;
+            // The daemon filtered already; check the label again so that nothing else is removed
+            // even if a filter were ignored.
+            const rapidjson::Value* labels = Member(c, "Labels");
+            const rapidjson::Value* mine = labels ? Member(*labels, label.c_str()) : nullptr;
+            if (mine == nullptr || !mine->IsString() ||
+                std::string_view(mine->GetString()) != value) {
+                continue;
+            }
+            if (!seen.insert(id->GetString()).second) continue;
+            auto d = engine_->Call("DELETE",
+                                   "/containers/" + std::string(id->GetString()) + "?force=1&v=1",
+                                   "", options_.api_timeout);
+            if (!d.ok()) return d.status();
+            if (d->status == 204 || d->status == 404) {
+                ++removed;
+            } else if (first_error.ok()) {
+                first_error = EngineError("remove container " + std::string(id->GetString()), *d);
+            }
+            // Its socket folder, if it had one, is recognised by the bind mount.
+            const rapidjson::Value* mounts = Member(c, "Mounts");
+            if (mounts != nullptr && mounts->IsArray()) {
+                for (const auto& m : mounts->GetArray()) {
+                    const rapidjson::Value* src = Member(m, "Source");
+                    if (src == nullptr || !src->IsString()) continue;
+                    const std::filesystem::path p = src->GetString();
+                    if (p.parent_path() == std::filesystem::path(socket_root_)) {
+                        RemoveSocketDir(p.string());
+                    }
                 }
             }
         }
@@ -754,10 +916,14 @@ absl::Status DockerContainerFactory::RemoveStaleSocketFolders() {
     std::error_code ec;
     const auto now = std::filesystem::file_time_type::clock::now();
     for (const auto& entry : std::filesystem::directory_iterator(socket_root_, ec)) {
-        if (!entry.is_directory(ec) || mounted.count(entry.path()) > 0) continue;
+        // Real folders only (symlink_status: a link is never followed).
+        if (!std::filesystem::is_directory(entry.symlink_status(ec)) ||
+            mounted.count(entry.path()) > 0) {
+            continue;
+        }
         const auto mtime = entry.last_write_time(ec);
         if (ec || now - mtime < std::chrono::minutes(1)) continue;
-        std::filesystem::remove_all(entry.path(), ec);
+        RemoveSocketDir(entry.path().string());
     }
     return absl::OkStatus();
 }

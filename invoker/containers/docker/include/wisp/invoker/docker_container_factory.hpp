@@ -32,6 +32,14 @@ class DockerEngine;
 struct LogCursor;
 }  // namespace docker
 
+/// The network the factory creates (when missing) for action containers: a bridge without
+/// inter-container traffic (com.docker.network.bridge.enable_icc=false), outbound traffic NATed
+/// as on docker's default bridge.
+inline constexpr std::string_view kDefaultActionNetwork = "wisp-actions";
+
+/// The label carrying DockerFactoryOptions::owner on every container the factory creates.
+inline constexpr std::string_view kOwnerLabel = "wisp.owner";
+
 struct DockerFactoryOptions {
     /// The daemon's API socket.
     std::string socket_path = "/var/run/docker.sock";
@@ -47,14 +55,32 @@ struct DockerFactoryOptions {
     /// Host folder holding one sub-folder per container for its proxy socket. Empty: /run/wisp/
     /// containers when writable, else $TMPDIR (or /tmp)/wisp-containers-<uid>.
     std::string socket_root;
-    /// Publish 8080/tcp on 127.0.0.1 (always done for images whose proxy cannot serve a socket).
-    bool publish_port = true;
+    /// Also publish 8080/tcp on 127.0.0.1 for Wisp images reached through their unix socket
+    /// (always done for images whose proxy cannot serve a socket, and for kPublishedPort).
+    /// When false (the default) such a container's proxy listens on its socket only: nothing in
+    /// the container listens on TCP.
+    bool publish_port = false;
 
     /// The invoker's user memory (MB): cpu shares = max(1024 / (user_memory / memory), 2).
     int64_t user_memory_mb = 2048;
-    std::string network = "bridge";
+    /// The containers' network. kDefaultActionNetwork (or any name that is not "bridge", "host",
+    /// "none" or "container:…") is created when missing with inter-container traffic disabled,
+    /// and refused when it exists with it enabled. "none": no network at all.
+    std::string network = std::string(kDefaultActionNetwork);
     int64_t pids_limit = 1024;
     int64_t nofile = 1024;
+    /// json-file rotation: at most log_max_files files of log_max_size_mb MB per container.
+    int64_t log_max_size_mb = 10;
+    int log_max_files = 2;
+    /// /tmp is a tmpfs of this size (counted in the container's memory); 0: none.
+    int64_t tmp_size_mb = 64;
+    /// The writable layer's size limit (HostConfig.StorageOpt size), 0: none. Only some storage
+    /// drivers support it (overlay2 on xfs with pquota, btrfs, zfs, devicemapper).
+    int64_t storage_size_mb = 0;
+    /// Who owns the containers (e.g. a hash of wisp-standalone's data dir): set as the
+    /// kOwnerLabel label on every container, and RemoveOrphans also removes the containers
+    /// carrying it, whatever their invoker id. Empty: no owner label.
+    std::string owner;
 
     /// Create: from start until the proxy answers.
     std::chrono::milliseconds ready_timeout{30000};
@@ -108,6 +134,8 @@ class DockerContainer final : public Container {
                     int64_t memory_mb, std::string socket_dir, std::string socket_path,
                     int64_t created_unix_s);
     void Connect(DockerFactoryOptions::Transport transport, ProxyClient::Endpoint endpoint);
+    /// Makes the socket folder read-only for the container (after the proxy created its socket).
+    absl::Status LockSocketFolder();
     absl::StatusOr<bool> OomFromEvents();
     /// Opens the json-file log (inspect's LogPath) once; false when it cannot be read.
     bool OpenLogFile();
@@ -143,6 +171,7 @@ class DockerContainer final : public Container {
     LogFileState log_file_state_ = LogFileState::kUnknown;
     int log_fd_ = -1;
     int log_inotify_fd_ = -1;  // wakes the reader when docker appends to the file
+    std::string log_path_;     // reopened when docker rotates the file
     int64_t log_offset_ = 0;   // bytes of the file consumed by earlier activations
 };
 
@@ -178,6 +207,10 @@ class DockerContainerFactory final : public ContainerFactory {
     };
     absl::StatusOr<ImageInfo> EnsureImage(const ContainerSpec& spec);
     absl::Status Pull(std::string_view image);
+    /// Creates options_.network when missing (once); checks inter-container traffic is off.
+    absl::Status EnsureNetwork();
+    /// Removes one socket folder (never following a symlink).
+    void RemoveSocketFolder(const std::string& path);
     absl::Status WaitUntilReady(DockerContainer& container, std::string_view image);
     /// FailedPrecondition (with the exit code and the last log lines) when the container is no
     /// longer running; OK while it runs.
@@ -190,6 +223,8 @@ class DockerContainerFactory final : public ContainerFactory {
     std::string socket_root_;
     std::mutex mu_;
     std::map<std::string, ImageInfo, std::less<>> images_;  // images known to exist
+    std::mutex network_mu_;                                 // one EnsureNetwork at a time
+    bool network_ready_ = false;
 };
 
 }  // namespace wisp::invoker
