@@ -44,7 +44,8 @@ using Clock = std::chrono::steady_clock;
 using boost::system::error_code;
 using common::Cat;
 
-constexpr std::string_view kInternalError = "Internal server error.";
+// OpenWhisk's (Pekko's default) text; the real one is logged with the transaction id.
+constexpr std::string_view kInternalError = "There was an internal server error.";
 constexpr std::string_view kMalformed = "The request content was malformed:\n";
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr size_t kHeaderReadBytes = 16 * 1024;

@@ -459,21 +459,21 @@ TEST_CASE("HttpServer answers 500 when the handler fails", "[http_server]") {
         client.Send(Get("/throw", "X-Request-ID: my-tid-42\r\n"));
         auto r = client.Read();
         REQUIRE(r);
-        CheckOpenWhiskError(*r, 500, "Internal server error.");
+        CheckOpenWhiskError(*r, 500, "There was an internal server error.");
         CHECK(r->Header("x-request-id") == "my-tid-42");
     }
     SECTION("a system transaction id is replaced") {
         client.Send(Get("/throw", "X-Request-ID: sid_health\r\n"));
         auto r = client.Read();
         REQUIRE(r);
-        CheckOpenWhiskError(*r, 500, "Internal server error.");
+        CheckOpenWhiskError(*r, 500, "There was an internal server error.");
         CHECK(IsRandomId(r->Header("x-request-id")));
     }
     SECTION("dropping the responder") {
         client.Send(Get("/drop"));
         auto r = client.Read();
         REQUIRE(r);
-        CheckOpenWhiskError(*r, 500, "Internal server error.");
+        CheckOpenWhiskError(*r, 500, "There was an internal server error.");
         CHECK(IsRandomId(r->Header("x-request-id")));
     }
     // The connection survives.
