@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include <wisp/common/entity_json.hpp>
+#include <wisp/common/image_reference.hpp>
 
 namespace wisp::invoker {
 
@@ -48,6 +49,10 @@ std::string TruncateLogs(int64_t limit_bytes) {
 
 std::string ImagePullError(std::string_view image) {
     return fmt::format("Failed to pull container image '{}'.", image);
+}
+
+std::string ImageNotAllowed(std::string_view image) {
+    return fmt::format("The container image '{}' is not allowed on this platform.", image);
 }
 
 }  // namespace messages
@@ -475,6 +480,19 @@ ActivationOutcome ActivationRunner::Run(const wisp::v1::ActivationMessage& msg,
     if (!exec.error.empty()) {
         return finish_without_container(
             ActivationResponse::Error(ActivationStatus::kWhiskError, exec.error));
+    }
+    if (exec.pull_if_missing) {
+        // A blackbox image from a registry: checked again here (the controller did at PUT; a
+        // stored action may predate that), and against the operator's allow list.
+        auto ref = common::ParseImageRef(exec.image);
+        if (!ref.ok()) {
+            return finish_without_container(ActivationResponse::Error(
+                ActivationStatus::kDeveloperError, std::string(ref.status().message())));
+        }
+        if (!common::ImageAllowed(exec.image, config_.allowed_images)) {
+            return finish_without_container(ActivationResponse::Error(
+                ActivationStatus::kDeveloperError, messages::ImageNotAllowed(exec.image)));
+        }
     }
 
     ContainerRequest request;

@@ -843,6 +843,32 @@ TEST_CASE("service: blackbox images", "[service]") {
     }
 }
 
+TEST_CASE("service: blackbox images outside the allow list do not run", "[service]") {
+    InvokerConfig config;
+    config.runner.allowed_images = {"ghcr.io/acme", "docker.io/openwhisk"};
+    Harness h(config);
+    auto allowed = Harness::Action("allowed");
+    allowed.exec = common::BlackboxExec{"ghcr.io/acme/tool:1", std::nullopt, false, std::nullopt};
+    auto r = h.Run(h.Message(allowed, h.Put(allowed)));
+    CHECK(r.response.status == ActivationStatus::kSuccess);
+    REQUIRE(h.factory.specs().size() == 1);
+
+    auto denied = Harness::Action("denied");
+    denied.exec = common::BlackboxExec{"someone/image", std::nullopt, false, std::nullopt};
+    auto r2 = h.Run(h.Message(denied, h.Put(denied)));
+    CHECK(r2.response.status == ActivationStatus::kDeveloperError);
+    CHECK(ErrorText(r2) ==
+          "The container image 'someone/image:latest' is not allowed on this platform.");
+
+    // A stored action whose image is no valid reference never reaches the factory.
+    auto hostile = Harness::Action("hostile");
+    hostile.exec = common::BlackboxExec{"../../x?y", std::nullopt, false, std::nullopt};
+    auto r3 = h.Run(h.Message(hostile, h.Put(hostile)));
+    CHECK(r3.response.status == ActivationStatus::kDeveloperError);
+    CHECK(ErrorText(r3).find("is not a valid container image reference") != std::string::npos);
+    CHECK(h.factory.specs().size() == 1);  // neither was created
+}
+
 TEST_CASE("FormatLogLine and FormatIsoTime", "[service]") {
     CHECK(invoker::FormatLogLine({"2024-05-01T10:00:00Z", "stdout", "hi"}) ==
           "2024-05-01T10:00:00Z           stdout: hi");

@@ -16,6 +16,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <wisp/v1/activation.pb.h>
 #include <wisp/common/activation.hpp>
@@ -55,6 +56,8 @@ std::string TruncatedResponse(std::string_view trunk, int64_t length, int64_t ma
 std::string TruncateLogs(int64_t limit_bytes);
 /// "Failed to pull container image '<image>'."
 std::string ImagePullError(std::string_view image);
+/// "The container image '<image>' is not allowed on this platform."
+std::string ImageNotAllowed(std::string_view image);
 }  // namespace messages
 
 struct ActivationRunnerConfig {
@@ -64,6 +67,10 @@ struct ActivationRunnerConfig {
     int64_t result_truncation_bytes = 1048576;
     /// Log collection ends when no new output arrives for this long (OpenWhisk: 2 s).
     std::chrono::milliseconds log_idle_wait{2000};
+    /// Blackbox images (outside the runtime manifest) that may run: registries or name prefixes
+    /// as common::ImageAllowed reads them ("ghcr.io/acme", "docker.io/openwhisk"). Empty: any
+    /// image, as OpenWhisk. Other images, and invalid references, are a developer error.
+    std::vector<std::string> allowed_images;
 };
 
 /// What happened, beyond the record.
