@@ -58,7 +58,28 @@ struct Options {
     bool metrics_loopback = false;
     size_t max_connections = 0;  // 0 = derived from the descriptor limit
     std::vector<std::string> allowed_hosts;
+    std::vector<std::string> allowed_images;  // blackbox images; empty = any
 };
+
+// The owner label of this data dir's containers: FNV-1a 64 of its canonical path (or of the
+// store URI without a data dir), so that the next start removes what a crashed run left
+// whatever its port, and never another data dir's containers.
+std::string ContainerOwner(const std::string& data_dir, const std::string& store_uri) {
+    std::string source = store_uri;
+    if (!data_dir.empty()) {
+        std::error_code ec;
+        const auto canonical = std::filesystem::weakly_canonical(data_dir, ec);
+        source = ec ? data_dir : canonical.string();
+    }
+    uint64_t h = 14695981039346656037ULL;
+    for (unsigned char c : source) {
+        h ^= c;
+        h *= 1099511628211ULL;
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+    return std::string("standalone-") + hex;
+}
 
 std::string DefaultDataDir() {
     const char* home = std::getenv("HOME");
@@ -113,6 +134,11 @@ int main(int argc, char** argv) {
                    "addresses (comma list; '.example.com' allows subdomains)")
         ->delimiter(',')
         ->envname("WISP_ALLOWED_HOSTS");
+    app.add_option("--allowed-images", opt.allowed_images,
+                   "Blackbox images that may run: registries or name prefixes (comma list, e.g. "
+                   "'ghcr.io/acme,docker.io/openwhisk'; default: any image)")
+        ->delimiter(',')
+        ->envname("WISP_ALLOWED_IMAGES");
     CLI11_PARSE(app, argc, argv);
 
     auto logger = spdlog::stderr_color_mt("wisp");
@@ -168,6 +194,7 @@ int main(int argc, char** argv) {
     wisp::invoker::DockerFactoryOptions docker_opts;
     docker_opts.user_memory_mb = opt.user_memory_mb;
     docker_opts.socket_path = opt.docker_socket;
+    docker_opts.owner = ContainerOwner(opt.data_dir, opt.store_uri);
     wisp::invoker::DockerContainerFactory factory(docker_opts);
     if (auto st = factory.Ping(); !st.ok()) {
         return Fail(wisp::common::Cat(wisp::common::MessageOf(st),
@@ -200,8 +227,11 @@ int main(int argc, char** argv) {
     invoker_cfg.user_memory_mb = opt.user_memory_mb;
     invoker_cfg.pause_grace = std::chrono::milliseconds(opt.pause_grace_ms);
     invoker_cfg.stem_cells = opt.stem_cells;
+    invoker_cfg.runner.allowed_images = opt.allowed_images;
     // Containers are named and labelled with the invoker id, and orphans with the same label
-    // are removed at start: standalones on other ports (tests) must not share it.
+    // are removed at start: standalones on other ports (tests) must not share it. They also
+    // carry the data dir's owner label (docker_opts.owner): a start on another port removes
+    // what a crashed run on this data dir left.
     if (opt.port != 3233) invoker_cfg.invoker_id = wisp::common::Cat("0-", opt.port);
     const std::string api_host = wisp::common::Cat("http://127.0.0.1:", opt.port);
     invoker_cfg.container_env = {{"__OW_API_HOST", api_host}};
