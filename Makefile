@@ -27,10 +27,13 @@ build: deps
 	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# The fuzz targets need clang's libFuzzer: a separate, small build of common/ + fuzz/.
+# The fuzz targets need clang's libFuzzer: a separate build (build-fuzz/) of fuzz/ and only the
+# libraries it links (common, proto, store, messaging, loadbalancer, controller), all of them
+# instrumented; no unit tests or tools. FUZZ_SECONDS sets how long each target runs under ctest.
+FUZZ_SECONDS ?= 10
 fuzz: deps
 	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DWISP_FUZZ_ONLY=ON >/dev/null
+	  -DWISP_FUZZ_ONLY=ON -DWISP_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
 
 test: build fuzz

@@ -69,6 +69,9 @@ endif()
 
 # wisp_add_test(NAME common_test LABELS unit SOURCES ... DEPS ... [TIMEOUT s])
 function(wisp_add_test)
+  if(WISP_FUZZ_ONLY)  # the fuzz tree builds no unit tests
+    return()
+  endif()
   cmake_parse_arguments(A "" "NAME;TIMEOUT" "SOURCES;DEPS;LABELS;ENV" ${ARGN})
   add_executable(${A_NAME} ${A_SOURCES})
   set_target_properties(${A_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)

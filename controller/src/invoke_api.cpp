@@ -557,7 +557,10 @@ void Api::FireTrigger(const CallPtr& call, const FullyQualifiedName& fqn) {
     rec.response.status = ActivationStatus::kSuccess;
     rec.response.result = *args ? **args : JsonValue::EmptyObject();
 
-    for (const auto& [rule_name, link] : active) {
+    for (const auto& active_rule : active) {
+        // Not a structured binding: clang before 16 cannot capture those in write_line.
+        const std::string& rule_name = active_rule.first;
+        const common::ReducedRule& link = active_rule.second;
         rapidjson::StringBuffer sb;
         rapidjson::Writer<rapidjson::StringBuffer> w(sb);
         auto write_line = [&](int status_code, const common::ActivationId* id,
