@@ -673,3 +673,49 @@ TEST_CASE("docker: a restarted invoker removes its predecessor's containers", "[
     first.reset();
     CHECK(LabelledContainers(second.id).size() == 1);
 }
+
+TEST_CASE("docker: logs past the action's log limit are cut and marked as OpenWhisk does",
+          "[docker]") {
+    Harness h;
+    const char* kLoud = R"(import sys
+def main(args):
+    if args.get("loud"):
+        for i in range(3000):
+            print("%04d " % i + "x" * 1000)
+        sys.stdout.write("y" * 2000000)  # and a 2 MB line without a newline
+        sys.stdout.flush()
+    print("quiet", args.get("n", 0))
+    return {"ok": True}
+)";
+    common::Action a;
+    a.namespace_path = common::EntityPath(std::vector<std::string>{"guest"});
+    a.name = "loud";
+    a.exec = common::CodeExec{"python:3.11", kLoud, false, std::nullopt};
+    a.limits.timeout_ms = 60000;
+    a.limits.memory_mb = 256;
+    a.limits.logs_mb = 1;
+    a.updated_ms = 1;
+    auto put = h.store->PutEntity(a, "");
+    REQUIRE(put.ok());
+    h.revs["loud"] = *put;
+
+    auto r = h.Run("loud", R"({"loud":true})");
+    REQUIRE(r.response.status == ActivationStatus::kSuccess);
+    REQUIRE_FALSE(r.logs.empty());
+    CHECK_THAT(r.logs.back(),
+               Catch::EndsWith(" stderr: Logs were truncated because the total bytes size "
+                               "exceeds the limit of 1048576 bytes."));
+    size_t text_bytes = 0;
+    for (const auto& l : r.logs) text_bytes += l.size();
+    CHECK(text_bytes < 1200000);  // 1 MB of text plus the per-line prefixes
+    CHECK(text_bytes > 900000);
+    CHECK_THAT(r.logs.front(), Catch::Contains("0000 xxxx"));
+
+    // The next activation of the warm container gets its own lines only: the rest of the loud
+    // one was consumed up to its sentinels.
+    auto next = h.Run("loud", R"({"n":2})");
+    REQUIRE(next.response.status == ActivationStatus::kSuccess);
+    CHECK(next.annotations.Get("initTime") == nullptr);
+    REQUIRE(next.logs.size() == 1);
+    CHECK_THAT(next.logs[0], Catch::EndsWith(" stdout: quiet 2"));
+}
