@@ -238,6 +238,10 @@ asio::awaitable<Reply> ActionProxy::RunNative(std::string body) {
         if (!outcome.started) {
             (void)WriteAll(1, outcome.error + "\n");
             reply = ErrorReply(502, kNotDictionaryText);
+        } else if (outcome.too_long) {
+            Log("the action returned a result line longer than " +
+                std::to_string(kMaxResultLineBytes) + " bytes; it was dropped");
+            reply = ErrorReply(502, ResultTooLongText(kMaxResultLineBytes));
         } else if (!IsJsonObjectOrArray(outcome.result)) {
             (void)WriteAll(1, outcome.result + "\n");  // the dockerskeleton logs the bad line
             reply = ErrorReply(502, kNotDictionaryText);

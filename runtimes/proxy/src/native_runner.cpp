@@ -91,6 +91,7 @@ asio::awaitable<NativeOutcome> NativeRunner::Run(std::string executable, std::st
     NativeOutput split = splitter.Finish();
     (void)WriteAll(1, split.logs);
     outcome.result = std::string(split.result);
+    outcome.too_long = split.too_long;
     co_return outcome;
 }
 

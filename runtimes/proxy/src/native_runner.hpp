@@ -14,8 +14,9 @@ namespace wisp::proxy {
 
 struct NativeOutcome {
     bool started = false;
-    std::string error;   // why it could not start
-    std::string result;  // the last stdout line, trimmed
+    std::string error;      // why it could not start
+    std::string result;     // the last stdout line, trimmed
+    bool too_long = false;  // the last line was over kMaxResultLineBytes (dropped)
 };
 
 class NativeRunner {

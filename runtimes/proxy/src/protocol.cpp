@@ -241,13 +241,32 @@ NativeOutput SplitNativeOutput(std::string_view out) {
 }
 
 std::string LastLineSplitter::Feed(std::string_view chunk) {
-    pending_.append(chunk);
-    if (pending_.size() < 2) return {};
+    std::string logs;
+    if (too_long_ && pending_.empty()) {
+        // The over-long line goes on: its bytes are logs (it cannot be the result any more).
+        const size_t nl = chunk.find('\n');
+        if (nl == std::string_view::npos) return std::string(chunk);
+        logs.assign(chunk.substr(0, nl));
+        pending_.assign(chunk.substr(nl));
+    } else {
+        pending_.append(chunk);
+    }
     // Everything up to the last newline that is not the final character is certainly logs.
-    size_t cut = pending_.rfind('\n', pending_.size() - 2);
-    if (cut == std::string::npos) return {};
-    std::string logs = pending_.substr(0, cut + 1);
-    pending_.erase(0, cut + 1);
+    const size_t cut =
+        pending_.size() < 2 ? std::string::npos : pending_.rfind('\n', pending_.size() - 2);
+    if (cut != std::string::npos) {
+        too_long_ = false;  // a line after the long one: that one was a log line
+        logs.append(pending_, 0, cut + 1);
+        pending_.erase(0, cut + 1);
+    }
+    // What is left is (part of) one line, plus maybe its newline: over the limit, it is
+    // forwarded as logs now and only its newline is kept, so memory stays bounded.
+    if (!too_long_ && pending_.size() > max_line_bytes_ + 1) {
+        too_long_ = true;
+        const bool ended = pending_.back() == '\n';
+        logs.append(pending_, 0, pending_.size() - (ended ? 1 : 0));
+        pending_ = ended ? "\n" : "";
+    }
     return logs;
 }
 

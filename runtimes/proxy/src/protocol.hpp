@@ -99,20 +99,33 @@ std::optional<std::string> CheckAck(std::string_view line);
 struct NativeOutput {
     std::string_view logs;    // everything before the last line, with its final newline
     std::string_view result;  // the last line, whitespace-trimmed
+    bool too_long = false;    // the last line was longer than the limit (LastLineSplitter)
 };
 NativeOutput SplitNativeOutput(std::string_view out);
 
 /// Streams native stdout: every line but the last is a log line and can be forwarded at once;
 /// the last one is kept until EOF.
+/// Memory stays bounded: a line longer than `max_line_bytes` is forwarded as logs as it streams
+/// in; when it turns out to be the last line, the result is too long (Finish().too_long).
 class LastLineSplitter {
   public:
+    explicit LastLineSplitter(size_t max_line_bytes = size_t{64} << 20)
+        : max_line_bytes_(max_line_bytes) {}
     /// Appends a chunk of stdout; returns the bytes now known to be logs.
     std::string Feed(std::string_view chunk);
     /// At EOF: the remaining logs and the result line (OpenWhisk's rule, SplitNativeOutput).
-    NativeOutput Finish() const { return SplitNativeOutput(pending_); }
+    NativeOutput Finish() const {
+        if (!too_long_) return SplitNativeOutput(pending_);
+        NativeOutput out;
+        out.logs = "\n";  // ends the long line that was forwarded as logs
+        out.too_long = true;
+        return out;
+    }
 
   private:
+    size_t max_line_bytes_;
     std::string pending_;
+    bool too_long_ = false;  // the line being read is over the limit (forwarded as logs)
 };
 
 /// Writes kSentinel to both descriptors (retrying short writes).

@@ -160,6 +160,40 @@ TEST_CASE("LastLineSplitter forwards logs early and agrees with SplitNativeOutpu
     CHECK(splitter.Finish().result == "c");
 }
 
+TEST_CASE("LastLineSplitter keeps memory bounded: over-long lines go to the logs", "[protocol]") {
+    const std::string big(100, 'x');
+    for (size_t chunk : {size_t{1}, size_t{7}, size_t{64}, size_t{1000}}) {
+        CAPTURE(chunk);
+        auto run = [&](const std::string& out) {
+            LastLineSplitter splitter(16);
+            std::string logs;
+            for (size_t i = 0; i < out.size(); i += chunk) {
+                logs += splitter.Feed(out.substr(i, chunk));
+            }
+            NativeOutput rest = splitter.Finish();
+            logs += rest.logs;
+            return std::make_tuple(logs, std::string(rest.result), rest.too_long);
+        };
+        // An over-long log line stays a log line; the result still comes through.
+        auto [logs, result, too_long] = run("a\n" + big + "\nb\n{\"ok\":1}\n");
+        CHECK(logs == "a\n" + big + "\nb\n");
+        CHECK(result == "{\"ok\":1}");
+        CHECK_FALSE(too_long);
+        // An over-long last line is a result too long, with or without its newline.
+        for (const std::string& tail : {std::string(""), std::string("\n")}) {
+            const std::string line = "{\"x\":\"" + big + "\"}";
+            auto [logs2, result2, too_long2] = run("a\n" + line + tail);
+            CHECK(logs2 == "a\n" + line + "\n");
+            CHECK(result2.empty());
+            CHECK(too_long2);
+        }
+        // Exactly at the limit is fine.
+        auto [logs3, result3, too_long3] = run("l\n" + std::string(16, 'y') + "\n");
+        CHECK(result3 == std::string(16, 'y'));
+        CHECK_FALSE(too_long3);
+    }
+}
+
 TEST_CASE("ErrorBody escapes the text", "[protocol]") {
     CHECK(ErrorBody("say \"hi\"\n") == R"({"error":"say \"hi\"\n"})");
     CHECK(ErrorReply(403, kReinitText).body ==
