@@ -59,6 +59,7 @@ struct Options {
     size_t max_connections = 0;  // 0 = derived from the descriptor limit
     std::vector<std::string> allowed_hosts;
     std::vector<std::string> allowed_images;  // blackbox images; empty = any
+    int64_t container_storage_mb = 0;         // writable layer bound; 0 = none
 };
 
 // The owner label of this data dir's containers: FNV-1a 64 of its canonical path (or of the
@@ -139,6 +140,11 @@ int main(int argc, char** argv) {
                    "'ghcr.io/acme,docker.io/openwhisk'; default: any image)")
         ->delimiter(',')
         ->envname("WISP_ALLOWED_IMAGES");
+    app.add_option("--container-storage", opt.container_storage_mb,
+                   "MB of writable layer per action container (Docker StorageOpt size; needs "
+                   "overlay2 on xfs with pquota, btrfs or zfs; default 0: unbounded)")
+        ->check(CLI::NonNegativeNumber)
+        ->envname("WISP_CONTAINER_STORAGE");
     CLI11_PARSE(app, argc, argv);
 
     auto logger = spdlog::stderr_color_mt("wisp");
@@ -194,6 +200,7 @@ int main(int argc, char** argv) {
     wisp::invoker::DockerFactoryOptions docker_opts;
     docker_opts.user_memory_mb = opt.user_memory_mb;
     docker_opts.socket_path = opt.docker_socket;
+    docker_opts.storage_size_mb = opt.container_storage_mb;
     docker_opts.owner = ContainerOwner(opt.data_dir, opt.store_uri);
     wisp::invoker::DockerContainerFactory factory(docker_opts);
     if (auto st = factory.Ping(); !st.ok()) {
