@@ -1570,3 +1570,58 @@ TEST_CASE("--container-storage bounds the writable layer of action containers",
         CHECK((*wisp)->LogTail(1 << 16).find("--storage-opt") != std::string::npos);
     }
 }
+
+namespace {
+/// Ids of the containers (running or not) labelled wisp.invoker=0-<port>.
+std::string ContainersOf(int port) {
+    const std::string cmd =
+        "docker ps -aq --filter label=wisp.invoker=0-" + std::to_string(port) + " 2>&1";
+    std::string out;
+    if (FILE* p = ::popen(cmd.c_str(), "r")) {
+        char buf[4096];
+        for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+        ::pclose(p);
+    }
+    return out;
+}
+}  // namespace
+
+TEST_CASE("a crashed standalone's containers are removed by the next start on any port",
+          "[e2e][startup][security]") {
+    wisp::testing::TempDir data("wisp-e2e-crash-");
+    int crashed_port = 0;
+    {
+        auto first =
+            Standalone::Start({.args = {"--no-stem-cells"}, .data_dir = data.path().string()});
+        REQUIRE(first.ok());
+        crashed_port = (*first)->port();
+        HttpClient http((*first)->api_host(), (*first)->guest_auth());
+        REQUIRE(http.Put(Ns("/actions/left"), PythonAction(kEchoCode)).status == 200);
+        auto r = http.Post(Ns("/actions/left?blocking=true&result=true"), std::string("{}"));
+        REQUIRE(r.status == 200);
+        REQUIRE_FALSE(ContainersOf(crashed_port).empty());
+        (*first)->Kill();
+        // Killed -9: nothing removed its warm container.
+        CHECK_FALSE(ContainersOf(crashed_port).empty());
+    }
+    // The next start uses another port, yet owns the same data dir's containers. Hold the old
+    // port meanwhile so the harness cannot pick it again.
+    const int holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(holder >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(crashed_port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    (void)::bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr);  // fails: taken anyway
+    auto second =
+        Standalone::Start({.args = {"--no-stem-cells"}, .data_dir = data.path().string()});
+    ::close(holder);
+    REQUIRE(second.ok());
+    REQUIRE((*second)->port() != crashed_port);
+    // Orphans are removed during start-up; allow a loaded machine some time.
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (!ContainersOf(crashed_port).empty() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(200ms);
+    }
+    CHECK(ContainersOf(crashed_port).empty());
+}

@@ -2,6 +2,7 @@
 
 #include <wisp/common/bounded_json.hpp>
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -190,6 +191,13 @@ void Standalone::Stop(std::chrono::milliseconds grace) {
     const std::string label = absl::StrCat("wisp.invoker=0-", port_);
     RunShell(absl::StrCat("ids=$(docker ps -aq --filter label=", label,
                           " 2>/dev/null); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null"));
+}
+
+void Standalone::Kill() {
+    if (!process_) return;
+    ::kill(-process_->pid(), SIGKILL);
+    process_->Stop();  // reaps it (the group is already gone)
+    process_.reset();
 }
 
 std::string Standalone::LogTail(size_t max_bytes) const {

@@ -63,6 +63,8 @@ class Standalone {
     std::string store_uri() const { return "sqlite:" + data_dir_ + "/wisp.db"; }
     /// SIGTERM, wait up to `grace` (then SIGKILL). Idempotent.
     void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(30000));
+    /// SIGKILL to its process group, as a crash: its containers stay behind (no clean-up).
+    void Kill();
     bool Running() { return process_ && process_->Running(); }
     std::string LogTail(size_t max_bytes = 8192) const;
 
