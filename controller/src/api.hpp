@@ -106,6 +106,10 @@ class Api {
     /// nullopt when the caller may read /metrics (ControllerConfig::metrics_token), else the
     /// 401/403 answer.
     std::optional<HttpResponse> CheckMetricsAccess(const CallPtr& call) const;
+    /// The head check of an authenticated request: 413 when an invoke or fire declares a body
+    /// over the namespace's payload limit (see CheckHead).
+    std::optional<HttpResponse> CheckPayloadHead(const HttpRequest& req,
+                                                 const common::Identity& who);
 
     // ---- entities (entities_api.cpp) ----
     void HandleNamespaces(const CallPtr& call);

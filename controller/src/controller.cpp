@@ -209,7 +209,7 @@ std::optional<HttpResponse> Api::CheckHead(const HttpRequest& req) {
     }
     // Handle() authenticates again, from the cache.
     auto identity = auth_.Authenticate(req.Header("authorization"), req.remote_address);
-    if (identity.ok()) return std::nullopt;
+    if (identity.ok()) return CheckPayloadHead(req, *identity);
     const absl::Status& st = identity.status();
     if (st.code() != absl::StatusCode::kUnauthenticated &&
         st.code() != absl::StatusCode::kResourceExhausted) {
@@ -219,6 +219,35 @@ std::optional<HttpResponse> Api::CheckHead(const HttpRequest& req) {
     HttpResponse r =
         HttpResponse::Json(common::HttpStatusFor(st), ErrorBody(common::MessageOf(st), tid));
     if (r.status == 401) r.SetHeader("WWW-Authenticate", "Basic realm=\"OpenWhisk secure realm\"");
+    r.SetHeader("X-Request-ID", tid);
+    AddRestCorsHeaders(r);
+    metrics_.CountResponse(r.status);
+    return r;
+}
+
+std::optional<HttpResponse> Api::CheckPayloadHead(const HttpRequest& req,
+                                                  const common::Identity& who) {
+    // Invoke (POST .../actions/...) and fire (POST .../triggers/...) take at most the
+    // namespace's payload limit: a larger declared body is refused before it is read, with the
+    // text the handler would send after reading it.
+    if (req.method != "POST") return std::nullopt;
+    const std::string ns_prefix = common::Cat(kApiPrefix, "/namespaces/");
+    std::string_view rest(req.path);
+    rest.remove_prefix(std::min(rest.size(), ns_prefix.size()));
+    const size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) return std::nullopt;
+    rest.remove_prefix(slash + 1);
+    if (rest.rfind("actions/", 0) != 0 && rest.rfind("triggers/", 0) != 0) return std::nullopt;
+    int64_t declared = 0;
+    if (!common::ParseInt(req.Header("content-length"), declared)) return std::nullopt;
+    const int64_t max_payload =
+        who.limits.max_payload_size.value_or(config_.system_limits.max_payload_bytes);
+    if (declared <= max_payload) return std::nullopt;
+    const std::string tid = common::MakeTransactionId(req.Header("x-request-id"));
+    HttpResponse r =
+        HttpResponse::Json(413, ErrorBody(common::Cat("Request larger than allowed: ", declared,
+                                                      " > ", max_payload, " bytes."),
+                                          tid));
     r.SetHeader("X-Request-ID", tid);
     AddRestCorsHeaders(r);
     metrics_.CountResponse(r.status);

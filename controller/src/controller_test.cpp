@@ -715,6 +715,33 @@ TEST_CASE("controller: CheckHead refuses requests without credentials before the
     CHECK_FALSE(f.controller->CheckHead(head("POST", "/api/v1/namespacesX", "")));
 }
 
+TEST_CASE("controller: CheckHead refuses an invoke or fire body over the payload limit",
+          "[controller]") {
+    Fixture f;
+    auto head = [&](std::string method, std::string target, std::string length) {
+        HttpRequest req;
+        req.method = std::move(method);
+        req.target = target;
+        REQUIRE(ParseTarget(target, req.path, req.query));
+        req.headers.emplace_back("authorization", "Basic " + Base64Encode(f.guest));
+        req.headers.emplace_back("content-length", std::move(length));
+        req.remote_address = "127.0.0.1";
+        return req;
+    };
+    for (const std::string route : {"/actions/a", "/actions/pkg/a", "/triggers/t"}) {
+        INFO(route);
+        auto r = f.controller->CheckHead(head("POST", common::Cat(kNs, route), "40000000"));
+        REQUIRE(r);
+        CHECK(r->status == 413);
+        CHECK(ErrorOf(*r) == "Request larger than allowed: 40000000 > 1048576 bytes.");
+        CHECK(r->Header("Access-Control-Allow-Origin") == "*");
+        CHECK_FALSE(f.controller->CheckHead(head("POST", common::Cat(kNs, route), "1048576")));
+    }
+    // Entity PUTs have their own (larger) limits, checked by the handler.
+    CHECK_FALSE(f.controller->CheckHead(head("PUT", common::Cat(kNs, "/actions/a"), "40000000")));
+    CHECK_FALSE(f.controller->CheckHead(head("POST", common::Cat(kNs, "/rules/r"), "40000000")));
+}
+
 TEST_CASE("controller: an over-long or unsafe X-Request-ID is not echoed", "[controller]") {
     Fixture f;
     for (const std::string& id : {std::string(129, 'a'), std::string("<script>"),
