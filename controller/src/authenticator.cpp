@@ -1,5 +1,9 @@
 #include "authenticator.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <cstring>
+
 #include <array>
 #include <cctype>
 #include <optional>
@@ -91,11 +95,26 @@ std::optional<common::AuthKey> ParseBasicAuthorization(std::string_view header) 
     return *std::move(key);
 }
 
+std::string FailureCountKey(std::string_view peer) {
+    const std::string text(peer);
+    in6_addr v6{};
+    if (::inet_pton(AF_INET6, text.c_str(), &v6) != 1) return text;
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+        char v4[INET_ADDRSTRLEN];
+        if (::inet_ntop(AF_INET, &v6.s6_addr[12], v4, sizeof v4) != nullptr) return v4;
+        return text;
+    }
+    std::memset(&v6.s6_addr[8], 0, 8);
+    char out[INET6_ADDRSTRLEN];
+    if (::inet_ntop(AF_INET6, &v6, out, sizeof out) == nullptr) return text;
+    return std::string(out) + "/64";
+}
+
 absl::StatusOr<common::Identity> Authenticator::Authenticate(std::string_view authorization,
                                                              std::string_view peer_view) {
     if (authorization.empty()) return absl::UnauthenticatedError(std::string(kMsgAuthRequired));
     const int64_t now = clock_.NowMs();
-    const std::string peer(peer_view);
+    const std::string peer = FailureCountKey(peer_view);
     if (IsBlocked(peer, now)) {
         return absl::ResourceExhaustedError(std::string(kMsgAuthFailuresExceeded));
     }

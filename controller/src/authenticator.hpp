@@ -36,6 +36,11 @@ struct AuthFailureLimit {
 
 /// Decodes "Basic <base64(uuid:key)>" into the uuid:key pair; nullopt when malformed.
 std::optional<common::AuthKey> ParseBasicAuthorization(std::string_view header);
+
+/// The key failed authentications are counted under: an IPv4 address (also IPv4-mapped IPv6)
+/// as is, an IPv6 address by its /64 (one host usually owns a whole /64, so rotating the low
+/// bits must not reset the count), anything else verbatim.
+std::string FailureCountKey(std::string_view peer);
 /// Standard base64 (with padding) encoding/decoding.
 std::string Base64Encode(std::string_view in);
 std::optional<std::string> Base64Decode(std::string_view in);

@@ -321,6 +321,28 @@ TEST_CASE("failed authentications are limited per client address", "[controller]
     CHECK(f.Send("GET", kActions, f.Basic(wrong), attacker).status == 401);
 }
 
+TEST_CASE("failed authentications: IPv6 counted by /64, IPv4-mapped as IPv4",
+          "[controller][auth]") {
+    CHECK(FailureCountKey("198.51.100.7") == "198.51.100.7");
+    CHECK(FailureCountKey("::ffff:198.51.100.7") == "198.51.100.7");
+    CHECK(FailureCountKey("2001:db8:1:2:aaaa:bbbb:cccc:dddd") == "2001:db8:1:2::/64");
+    CHECK(FailureCountKey("2001:db8:1:2::1") == "2001:db8:1:2::/64");
+    CHECK(FailureCountKey("2001:db8:1:3::1") == "2001:db8:1:3::/64");
+    CHECK(FailureCountKey("not an address") == "not an address");
+
+    ControllerConfig config;
+    config.auth_failures_allowed = 3;
+    Fixture f(config);
+    std::string wrong = f.guest;
+    wrong.back() = wrong.back() == 'x' ? 'y' : 'x';
+    // Three failures from three addresses of one /64 block the whole /64.
+    for (const char* a : {"2001:db8::1", "2001:db8::2", "2001:db8::ffff:1"}) {
+        CHECK(f.Send("GET", kActions, f.Basic(wrong), a).status == 401);
+    }
+    CHECK(f.Send("GET", kActions, f.Basic(f.guest), "2001:db8::abcd").status == 429);
+    CHECK(f.Send("GET", kActions, f.Basic(f.guest), "2001:db8:0:1::1").status == 200);
+}
+
 TEST_CASE("/metrics: loopback peers only when no token is configured", "[controller][metrics]") {
     Fixture f;
     REQUIRE(f.Send("PUT", std::string(kActions) + "/secret-action", f.Basic(f.guest), kRemote,
