@@ -172,12 +172,18 @@ invoke noop
 wait_running _guest_noop 1
 cid=$(docker ps -q --filter "label=wisp.invoker=$SA_INVOKER" --filter name=_guest_noop | head -1)
 sock=$(docker inspect -f '{{range .Mounts}}{{if eq .Destination "/run/wisp"}}{{.Source}}{{end}}{{end}}' "$cid")/proxy.sock
-hport=$(docker port "$cid" 8080/tcp | head -1 | sed 's/.*://')
-echo "warm container $cid: socket $sock, port 127.0.0.1:$hport" >&2
+# Action containers listen on their unix socket only (no TCP listener, nothing published); the
+# port floor is measured only for an invoker configured to publish one.
+hport=$(docker port "$cid" 8080/tcp 2>/dev/null | head -1 | sed 's/.*://' || true)
+floor_port=()
+if [[ -n $hport ]]; then
+  floor_port=(--url "http://127.0.0.1:$hport/run" --name floor_port --body "$RUN_BODY")
+fi
+echo "warm container $cid: socket $sock, port ${hport:-none}" >&2
 "$bench" latency -n "$LAT_N" --warmup "$LAT_WARM" --block 100 \
   --url "$API/api/v1/namespaces/_/actions/noop?blocking=true&result=true" --name rest --auth "$AUTH" \
   --url "unix:$sock:/run" --name floor_unix --body "$RUN_BODY" \
-  --url "http://127.0.0.1:$hport/run" --name floor_port --body "$RUN_BODY" >"$parts/latency.json"
+  "${floor_port[@]}" >"$parts/latency.json"
 
 url="$API/api/v1/namespaces/_/actions/noop?blocking=true&result=true"
 for c in $CLIENTS; do
