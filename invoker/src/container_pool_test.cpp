@@ -11,7 +11,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "fake_container.hpp"
+#include <wisp/testing/fake_container.hpp>
 
 using wisp::common::ManualClock;
 using wisp::common::RuntimeManifest;

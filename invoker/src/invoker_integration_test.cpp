@@ -1,5 +1,5 @@
 // InvokerService end to end with the real wisp-action-proxy (runtimes/proxy) running as a host
-// process per "container" (tests/support/process_container.hpp) and python actions run by the
+// process per "container" (<wisp/testing/process_container.hpp>) and python actions run by the
 // host's python3. Needs WISP_ACTION_PROXY and WISP_RUNTIMES_DIR (ctest sets both).
 #include <wisp/invoker/invoker_service.hpp>
 
@@ -18,7 +18,7 @@
 #include <wisp/store/artifact_store.hpp>
 #include <wisp/testing/temp_dir.hpp>
 
-#include "process_container.hpp"
+#include <wisp/testing/process_container.hpp>
 
 using namespace wisp;
 using common::ActivationStatus;

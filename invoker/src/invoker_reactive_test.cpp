@@ -17,7 +17,7 @@
 #include <wisp/messaging/inprocess_messaging_provider.hpp>
 #include <wisp/store/artifact_store.hpp>
 
-#include "fake_container.hpp"
+#include <wisp/testing/fake_container.hpp>
 
 using namespace wisp;
 using namespace std::chrono_literals;

@@ -18,7 +18,7 @@
 #include <wisp/common/entity_json.hpp>
 #include <wisp/store/artifact_store.hpp>
 
-#include "fake_container.hpp"
+#include <wisp/testing/fake_container.hpp>
 
 using namespace wisp;
 using common::ActivationStatus;

@@ -7,7 +7,7 @@
 
 #include <wisp/store/couchdb_artifact_store.hpp>
 
-#include "pouchdb_server.hpp"
+#include <wisp/testing/pouchdb_server.hpp>
 
 namespace wisp::contract {
 

@@ -1,4 +1,4 @@
-#include "pouchdb_server.hpp"
+#include <wisp/testing/pouchdb_server.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-#include "process_container.hpp"
+#include <wisp/testing/process_container.hpp>
 
 #include <fcntl.h>
 #include <poll.h>

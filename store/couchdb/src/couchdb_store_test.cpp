@@ -25,9 +25,9 @@
 #include <wisp/store/couchdb_artifact_store.hpp>
 #include <wisp/testing/ports.hpp>
 
+#include <wisp/testing/pouchdb_server.hpp>
 #include "couchdb_client.hpp"
 #include "design_documents.hpp"
-#include "pouchdb_server.hpp"
 
 namespace {
 
