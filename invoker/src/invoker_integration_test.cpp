@@ -66,6 +66,9 @@ bool HavePrerequisites() {
     return true;
 }
 
+/// OpenWhisk's maximum action time limit: no /init or /run of these tests gets near it.
+constexpr int64_t kNoReachableLimitMs = 300000;
+
 std::string ErrorText(const common::ActivationRecord& r) {
     REQUIRE(r.response.result.has_value());
     rapidjson::Document d;
@@ -83,7 +86,13 @@ struct Invoker {
     std::unique_ptr<InvokerService> service;
     std::string rev;
 
-    explicit Invoker(InvokerConfig config = {}, common::RuntimeManifest manifest = Manifest()) {
+    /// `timeout_ms`: the action's time limit, which OpenWhisk applies to /init as well as /run.
+    /// A cold python start beside the docker suites once took more than 3 s and came back as a
+    /// developer error (one kCombined ack instead of kResult + kCompletion), so the tests that
+    /// check results run without a reachable limit (OpenWhisk's maximum); only the time-limit
+    /// test sets a short one and warms the container before it measures anything.
+    explicit Invoker(InvokerConfig config = {}, common::RuntimeManifest manifest = Manifest(),
+                     int64_t timeout_ms = kNoReachableLimitMs) {
         ProcessContainerOptions options;
         options.work_dir = work.path().string();
         factory = std::make_unique<ProcessContainerFactory>(options);
@@ -100,9 +109,7 @@ struct Invoker {
         a.namespace_path = common::EntityPath(std::vector<std::string>{"guest"});
         a.name = "hello";
         a.exec = common::CodeExec{"python:3.11", kPythonAction, false, std::nullopt};
-        // A cold python start on a loaded 2-core machine takes ~1 s, and more than 3 s while
-        // other suites start containers beside this one.
-        a.limits.timeout_ms = 8000;
+        a.limits.timeout_ms = timeout_ms;
         a.updated_ms = 1;
         auto put = store->PutEntity(a, "");
         REQUIRE(put.ok());
@@ -139,12 +146,29 @@ struct Invoker {
             }
             if (last) done->set_value();
         });
+        // Acks come in order on one worker thread; the last is the first that is not kResult.
         REQUIRE(future.wait_for(std::chrono::seconds(60)) == std::future_status::ready);
         service->WaitIdle();
         std::lock_guard<std::mutex> lock(*mu);
         return *acks;
     }
     common::ActivationRecord Run(const std::string& args) { return Invoke(args).back().record; }
+
+    /// Runs on a container whose /init finished. The time limit covers /init too, and a cold
+    /// python start under load can exceed a short one: such an init time-out (the container is
+    /// destroyed) is retried on a new container, so that what a test measures is its own /run.
+    common::ActivationRecord RunInitialised(const std::string& args, int64_t limit_ms) {
+        const std::string init_timed_out = "The action exceeded its time limits of " +
+                                           std::to_string(limit_ms) +
+                                           " milliseconds during initialization.";
+        for (int attempt = 0;; ++attempt) {
+            auto record = Run(args);
+            const bool init_timeout = record.response.status == ActivationStatus::kDeveloperError &&
+                                      ErrorText(record) == init_timed_out;
+            if (!init_timeout || attempt == 9) return record;
+            WARN("a cold start exceeded " << limit_ms << " ms during /init; another container");
+        }
+    }
 };
 
 }  // namespace
@@ -155,6 +179,8 @@ TEST_CASE("integration: a python action's result and logs, warm reuse, errors", 
 
     // Cold start.
     auto acks = inv.Invoke(R"({"name":"Ada"})");
+    INFO((acks.back().record.response.result ? acks.back().record.response.result->text()
+                                             : std::string("no result")));
     REQUIRE(acks.size() == 2);  // result first, completion after the logs
     CHECK(acks[0].kind == AckInfo::Kind::kResult);
     CHECK(acks[1].kind == AckInfo::Kind::kCompletion);
@@ -194,21 +220,36 @@ TEST_CASE("integration: a python action's result and logs, warm reuse, errors", 
     CHECK(after.response.status == ActivationStatus::kSuccess);
     CHECK(inv.factory->creates() == 1);
 
-    // A timeout destroys the container; the next run gets a new one and works.
-    const auto stats_before = inv.service->pool().Stats();
-    CHECK(stats_before.idle == 1);
+    CHECK(inv.service->pool().Stats().idle == 1);
+}
+
+TEST_CASE("integration: a run over the time limit destroys the container; the next one works",
+          "[integration]") {
+    if (!HavePrerequisites()) return;
+    constexpr int64_t kLimitMs = 3000;
+    Invoker inv(InvokerConfig{}, Manifest(), kLimitMs);
+
+    auto warm = inv.RunInitialised(R"({"name":"Ada"})", kLimitMs);
+    REQUIRE(warm.response.status == ActivationStatus::kSuccess);
+    const int creates_before = inv.factory->creates();
+    CHECK(inv.service->pool().Stats().idle == 1);
+
+    // On the warm container: only /run is measured.
     auto slow = inv.Run(R"({"sleep":10})");
     CHECK(slow.response.status == ActivationStatus::kDeveloperError);
-    CHECK(ErrorText(slow) == "The action exceeded its time limits of 8000 milliseconds.");
+    CHECK(ErrorText(slow) == "The action exceeded its time limits of 3000 milliseconds.");
     CHECK(slow.annotations.Get("timeout")->text() == "true");
-    CHECK(slow.duration().value_or(0) >= 8000);
+    CHECK(slow.annotations.Get("initTime") == nullptr);
+    CHECK(slow.duration().value_or(0) >= kLimitMs);
     inv.service->pool().Quiesce();
     CHECK(inv.service->pool().Stats().idle == 0);
-    auto recovered = inv.Run(R"({"name":"Dee"})");
+    CHECK(inv.factory->creates() == creates_before);
+
+    auto recovered = inv.RunInitialised(R"({"name":"Dee"})", kLimitMs);
     CHECK(recovered.response.status == ActivationStatus::kSuccess);
     CHECK(recovered.response.result->text() == R"({"greeting":"Hello Dee"})");
     CHECK(recovered.annotations.Get("initTime") != nullptr);
-    CHECK(inv.factory->creates() == 2);
+    CHECK(inv.factory->creates() > creates_before);
 }
 
 TEST_CASE("integration: pause (SIGSTOP) after the grace, resume (SIGCONT) on reuse",
