@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <limits>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -35,12 +34,6 @@ std::string Trim(std::string_view s) { return std::string(TrimView(s)); }
 std::string ToLower(std::string_view s) {
     std::string r(s);
     for (char& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return r;
-}
-
-std::string ToUpper(std::string_view s) {
-    std::string r(s);
-    for (char& c : r) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return r;
 }
 
@@ -536,57 +529,6 @@ int AdminCommands::DeleteLimits(std::string_view namespace_name) {
     }
     out_ << "Limits deleted\n";
     return kExitOk;
-}
-
-// ---- sizes --------------------------------------------------------------------------------------
-
-std::string FormatByteSize(int64_t bytes) {
-    constexpr int64_t kKb = 1024, kMb = kKb * 1024, kGb = kMb * 1024;
-    if (bytes != 0) {
-        if (bytes % kGb == 0) return std::to_string(bytes / kGb) + " GB";
-        if (bytes % kMb == 0) return std::to_string(bytes / kMb) + " MB";
-        if (bytes % kKb == 0) return std::to_string(bytes / kKb) + " KB";
-    }
-    return std::to_string(bytes) + " B";
-}
-
-absl::StatusOr<int64_t> ParseByteSize(std::string_view text) {
-    const auto unsupported = [] {
-        return absl::InvalidArgumentError(
-            "Size Unit not supported. Only \"B\", \"K[B]\", \"M[B]\" and \"G[B]\" are supported.");
-    };
-    const auto too_large = [&] {
-        return absl::InvalidArgumentError("size " + std::string(text) + " is too large");
-    };
-    std::string_view s = TrimView(text);
-    size_t i = 0;
-    int64_t n = 0;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
-        const int digit = s[i] - '0';
-        if (n > (std::numeric_limits<int64_t>::max() - digit) / 10) {
-            return too_large();
-        }
-        n = n * 10 + digit;
-        ++i;
-    }
-    if (i == 0) return unsupported();
-    const std::string unit = ToUpper(TrimView(s.substr(i)));
-    int64_t multiplier = 0;
-    if (unit.empty() || unit == "B") {
-        multiplier = 1;
-    } else if (unit == "K" || unit == "KB") {
-        multiplier = 1024;
-    } else if (unit == "M" || unit == "MB") {
-        multiplier = 1024 * 1024;
-    } else if (unit == "G" || unit == "GB") {
-        multiplier = 1024 * 1024 * 1024;
-    } else {
-        return unsupported();
-    }
-    if (n > std::numeric_limits<int64_t>::max() / multiplier) {
-        return too_large();
-    }
-    return n * multiplier;
 }
 
 }  // namespace wisp::admin

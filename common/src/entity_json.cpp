@@ -1,3 +1,5 @@
+// The document codec: entities, activations, subjects and namespace limits to and from their
+// stored and GET JSON. The REST PUT rules are entity_put.cpp.
 #include <wisp/common/entity_json.hpp>
 
 #include <cmath>
@@ -6,15 +8,17 @@
 #include <rapidjson/document.h>
 
 #include <wisp/common/image_reference.hpp>
+#include <wisp/common/limits.hpp>
 #include <wisp/common/status.hpp>
 
+#include "entity_json_internal.hpp"
 #include "json_util.hpp"
 
 #include <wisp/common/strings.hpp>
 
 namespace wisp::common {
 
-namespace {
+namespace entity_json_internal {
 
 using internal::Malformed;
 using internal::Text;
@@ -416,45 +420,6 @@ absl::StatusOr<ActionLimitsPut> ReadLimitsPut(const Value& v) {
     return l;
 }
 
-// Range checks of the limits a PUT gives, in OpenWhisk's order (memory, timeout, logs,
-// concurrency), with its texts.
-absl::Status ValidateLimitsPut(const ActionLimitsPut& l, const PutContext& ctx) {
-    ActionLimits probe;
-    const ActionLimitBounds& b = ctx.bounds;
-    probe.timeout_ms = l.timeout_ms.value_or(b.default_timeout_ms);
-    probe.memory_mb = l.memory_mb.value_or(b.default_memory_mb);
-    probe.logs_mb = l.logs_mb.value_or(b.default_logs_mb);
-    probe.concurrency = l.concurrency.value_or(b.default_concurrency);
-    // Only the given fields are checked: unset ones take the (valid) defaults above, unless the
-    // bounds themselves exclude the defaults, in which case check only what was given.
-    ActionLimitBounds given = b;
-    if (!l.timeout_ms) given.min_timeout_ms = INT64_MIN, given.max_timeout_ms = INT64_MAX;
-    if (!l.memory_mb) given.min_memory_mb = INT64_MIN, given.max_memory_mb = INT64_MAX;
-    if (!l.logs_mb) given.min_logs_mb = INT64_MIN, given.max_logs_mb = INT64_MAX;
-    if (!l.concurrency) given.min_concurrency = INT64_MIN, given.max_concurrency = INT64_MAX;
-    WISP_RETURN_IF_ERROR(probe.Validate(given));
-    if (l.instances) {
-        if (*l.instances < 1) {
-            return absl::InvalidArgumentError(
-                "Action container concurrency must be greater than or equal to 1.");
-        }
-        if (*l.instances > ctx.system_limits.concurrent_invocations) {
-            return absl::InvalidArgumentError(Cat(
-                "Max action instance concurrency must not exceed your namespace concurrency of ",
-                ctx.system_limits.concurrent_invocations, "."));
-        }
-    }
-    return absl::OkStatus();
-}
-
-absl::Status SizeCheck(std::string_view field, size_t is, int64_t allowed) {
-    if (static_cast<int64_t>(is) > allowed) {
-        return absl::OutOfRangeError(
-            Cat(field, " larger than allowed: ", is, " > ", allowed, " bytes."));
-    }
-    return absl::OkStatus();
-}
-
 absl::StatusOr<ActionLimits> ReadLimitsDoc(const Value& v) {
     if (!v.IsObject()) return Malformed("limits malformed");
     WISP_ASSIGN_OR_RETURN(ActionLimitsPut p, ReadLimitsPut(v));
@@ -539,37 +504,22 @@ absl::StatusOr<std::vector<std::string>> ReadStringArray(const Value& v) {
     return out;
 }
 
-// "1048576 B", "1 MB", "64 KB" or a bare number of bytes.
-std::optional<int64_t> ParseByteSize(const Value& v) {
+// A size: a whole number of bytes or a string in OpenWhisk's ByteSize syntax ("1 MB").
+std::optional<int64_t> ReadByteSize(const Value& v) {
     int64_t n = 0;
     if (v.IsNumber()) {
         if (!WholeNumber(v, n) || n < 0) return std::nullopt;
         return n;
     }
     if (!v.IsString()) return std::nullopt;
-    std::string_view s = Trim(View(v));
-    size_t digits = 0;
-    while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
-    std::string unit = AsciiLower(Trim(s.substr(digits)));
-    int64_t mult = 0;
-    if (unit.empty() || unit == "b") {
-        mult = 1;
-    } else if (unit == "k" || unit == "kb") {
-        mult = 1024;
-    } else if (unit == "m" || unit == "mb") {
-        mult = 1024 * 1024;
-    } else if (unit == "g" || unit == "gb") {
-        mult = 1024LL * 1024 * 1024;
-    } else {
-        return std::nullopt;
-    }
-    if (!ParseInt(s.substr(0, digits), n) || n < 0 || n > INT64_MAX / mult) {
-        return std::nullopt;
-    }
-    return n * mult;
+    absl::StatusOr<int64_t> size = ParseByteSize(View(v));
+    if (!size.ok()) return std::nullopt;
+    return *size;
 }
 
-}  // namespace
+}  // namespace entity_json_internal
+
+using namespace entity_json_internal;  // NOLINT(google-build-using-namespace): private helpers
 
 // ---- full documents: writers -------------------------------------------------------------------
 
@@ -866,7 +816,7 @@ absl::StatusOr<Rule> RuleFromJson(std::string_view json) {
     return r;
 }
 
-namespace {
+namespace entity_json_internal {
 
 // {} -> no binding; {"namespace","name"} -> a binding ("_" resolved when `ns` is given).
 absl::StatusOr<std::optional<PackageBinding>> ReadBinding(const Value& v, std::string_view ns) {
@@ -887,7 +837,7 @@ absl::StatusOr<std::optional<PackageBinding>> ReadBinding(const Value& v, std::s
     return std::optional<PackageBinding>(std::move(b));
 }
 
-}  // namespace
+}  // namespace entity_json_internal
 
 absl::StatusOr<Package> PackageFromJson(std::string_view json) {
     rapidjson::Document doc;
@@ -1193,7 +1143,7 @@ absl::StatusOr<NamespaceLimits> NamespaceLimitsFromJson(std::string_view json) {
         const Value* v = Member(*obj, f.json);
         if (v == nullptr) continue;
         if (f.byte_size) {
-            auto n = ParseByteSize(*v);
+            auto n = ReadByteSize(*v);
             if (!n) return Malformed(Cat("'", f.json, "' is not a valid size"));
             l.*(f.member) = *n;
         } else {
@@ -1205,373 +1155,6 @@ absl::StatusOr<NamespaceLimits> NamespaceLimitsFromJson(std::string_view json) {
     }
     WISP_RETURN_IF_ERROR(ReadBool(*obj, "storeActivations", l.store_activations));
     return l;
-}
-
-// ---- PUT bodies: actions -----------------------------------------------------------------------
-
-absl::StatusOr<ActionPut> ParseActionPut(std::string_view body, const PutContext& ctx) {
-    rapidjson::Document doc;
-    WISP_RETURN_IF_ERROR(internal::ParseDocument(body, doc));
-    WISP_ASSIGN_OR_RETURN(const Value* obj, RequireObject(doc, "exec"));
-    const RuntimeManifest* manifest = ctx.manifest ? ctx.manifest : &RuntimeManifest::BuiltIn();
-    ActionPut put;
-    if (const Value* exec = Member(*obj, "exec"); exec != nullptr) {
-        WISP_ASSIGN_OR_RETURN(put.exec, ReadExecValue(*exec, manifest, ctx.caller_namespace));
-    }
-    WISP_RETURN_IF_ERROR(ReadParameters(*obj, "parameters", put.parameters));
-    WISP_RETURN_IF_ERROR(ReadParameters(*obj, "annotations", put.annotations));
-    // 413 checks come first, as OpenWhisk's LimitedWhiskEntityPut pre-check.
-    if (put.exec) {
-        WISP_RETURN_IF_ERROR(
-            SizeCheck("exec", ExecSize(*put.exec), ctx.system_limits.max_code_bytes));
-    }
-    if (put.parameters) {
-        WISP_RETURN_IF_ERROR(SizeCheck("parameters", put.parameters->ByteSize(),
-                                       ctx.system_limits.max_parameter_bytes));
-    }
-    if (put.annotations) {
-        WISP_RETURN_IF_ERROR(SizeCheck("annotations", put.annotations->ByteSize(),
-                                       ctx.system_limits.max_parameter_bytes));
-    }
-    if (const Value* limits = Member(*obj, "limits"); limits != nullptr) {
-        WISP_ASSIGN_OR_RETURN(put.limits, ReadLimitsPut(*limits));
-        WISP_RETURN_IF_ERROR(ValidateLimitsPut(*put.limits, ctx));
-    }
-    WISP_RETURN_IF_ERROR(ReadSemVer(*obj, put.version));
-    WISP_RETURN_IF_ERROR(ReadBool(*obj, "publish", put.publish));
-    if (const Value* del = Member(*obj, "delAnnotations"); del != nullptr) {
-        WISP_ASSIGN_OR_RETURN(put.del_annotations, ReadStringArray(*del));
-    }
-    if (put.exec) {
-        if (const auto* seq = std::get_if<SequenceExec>(&*put.exec)) {
-            if (seq->components.empty()) {
-                return absl::InvalidArgumentError("No component specified for the sequence.");
-            }
-            if (static_cast<int64_t>(seq->components.size()) >
-                ctx.system_limits.sequence_max_length) {
-                return absl::InvalidArgumentError("Too many actions in the sequence.");
-            }
-        }
-    }
-    return put;
-}
-
-namespace {
-
-absl::Status CheckNotDeprecated(const Exec& exec, const RuntimeManifest& manifest) {
-    if (const auto* c = std::get_if<CodeExec>(&exec)) {
-        const RuntimeManifest::Kind* k = manifest.Find(c->kind);
-        if (k != nullptr && k->deprecated) {
-            return absl::InvalidArgumentError(
-                Cat("The '", c->kind,
-                    "' runtime is no longer supported. You may read and delete but not "
-                    "update or invoke this action."));
-        }
-    }
-    return absl::OkStatus();
-}
-
-Parameters SequenceParameters(const SequenceExec& seq) {
-    std::string arr = "[";
-    for (size_t i = 0; i < seq.components.size(); ++i) {
-        if (i > 0) arr += ",";
-        arr += JsonValue::String(seq.components[i].ToString()).text();
-    }
-    arr += "]";
-    Parameters p;
-    p.Set("_actions", JsonValue::Parse(arr).value());
-    return p;
-}
-
-}  // namespace
-
-absl::StatusOr<Action> ApplyActionPut(const FullyQualifiedName& fqn, const ActionPut& put,
-                                      const Action* existing, const PutContext& ctx) {
-    const RuntimeManifest& manifest = ctx.manifest ? *ctx.manifest : RuntimeManifest::BuiltIn();
-    if (put.exec) {
-        if (const auto* seq = std::get_if<SequenceExec>(&*put.exec)) {
-            if (seq->components.empty()) {
-                return absl::InvalidArgumentError("No component specified for the sequence.");
-            }
-            if (static_cast<int64_t>(seq->components.size()) >
-                ctx.system_limits.sequence_max_length) {
-                return absl::InvalidArgumentError("Too many actions in the sequence.");
-            }
-        }
-        if (const auto* seq = std::get_if<SequenceExec>(&*put.exec)) {
-            // The direct case of OpenWhisk's cycle check; deeper cycles need the store.
-            for (const auto& c : seq->components) {
-                if (c == fqn)
-                    return absl::InvalidArgumentError("Sequence may not refer to itself.");
-            }
-        }
-        WISP_RETURN_IF_ERROR(CheckNotDeprecated(*put.exec, manifest));
-    } else if (existing == nullptr) {
-        return absl::InvalidArgumentError("exec undefined");
-    } else {
-        WISP_RETURN_IF_ERROR(CheckNotDeprecated(existing->exec, manifest));
-    }
-    if (put.limits) WISP_RETURN_IF_ERROR(ValidateLimitsPut(*put.limits, ctx));
-
-    Action a;
-    if (existing == nullptr) {
-        a.namespace_path = fqn.path;
-        a.name = fqn.name;
-        a.exec = *put.exec;
-        a.limits.timeout_ms = ctx.bounds.default_timeout_ms;
-        a.limits.memory_mb = ctx.bounds.default_memory_mb;
-        a.limits.logs_mb = ctx.bounds.default_logs_mb;
-        a.limits.concurrency = ctx.bounds.default_concurrency;
-        if (put.limits) {
-            const auto& l = *put.limits;
-            a.limits.timeout_ms = l.timeout_ms.value_or(a.limits.timeout_ms);
-            a.limits.memory_mb = l.memory_mb.value_or(a.limits.memory_mb);
-            a.limits.logs_mb = l.logs_mb.value_or(a.limits.logs_mb);
-            a.limits.concurrency = l.concurrency.value_or(a.limits.concurrency);
-            a.limits.instances = l.instances;
-        }
-        if (const auto* seq = std::get_if<SequenceExec>(&a.exec)) {
-            a.parameters = SequenceParameters(*seq);
-        } else {
-            a.parameters = put.parameters.value_or(Parameters{});
-        }
-        a.version = put.version.value_or(SemVer{});
-        a.publish = put.publish.value_or(false);
-        a.annotations = put.annotations.value_or(Parameters{});
-        if (a.annotations.Find("provide-api-key") == nullptr) {
-            a.annotations.Set("provide-api-key", JsonValue::Bool(false));
-        }
-    } else {
-        a = *existing;
-        a.namespace_path = existing->namespace_path;
-        a.name = existing->name;
-        if (put.limits) {
-            const auto& l = *put.limits;
-            a.limits.timeout_ms = l.timeout_ms.value_or(a.limits.timeout_ms);
-            a.limits.memory_mb = l.memory_mb.value_or(a.limits.memory_mb);
-            a.limits.logs_mb = l.logs_mb.value_or(a.limits.logs_mb);
-            a.limits.concurrency = l.concurrency.value_or(a.limits.concurrency);
-            if (l.instances) a.limits.instances = l.instances;
-        }
-        const bool was_sequence = std::holds_alternative<SequenceExec>(existing->exec);
-        if (put.exec) {
-            if (const auto* seq = std::get_if<SequenceExec>(&*put.exec)) {
-                a.parameters = SequenceParameters(*seq);
-            } else if (put.parameters) {
-                a.parameters = *put.parameters;
-            } else if (was_sequence) {
-                a.parameters = Parameters{};
-            }
-            a.exec = *put.exec;
-        } else if (!was_sequence && put.parameters) {
-            a.parameters = *put.parameters;
-        }
-        a.version = put.version.value_or(existing->version.UpPatch());
-        a.publish = put.publish.value_or(existing->publish);
-        for (const auto& key : put.del_annotations) a.annotations.Remove(key);
-        if (put.annotations) a.annotations = a.annotations.Merge(*put.annotations);
-    }
-    a.annotations.Set("exec", JsonValue::String(ExecKind(a.exec)));
-    return a;
-}
-
-// ---- PUT bodies: triggers ----------------------------------------------------------------------
-
-absl::StatusOr<TriggerPut> ParseTriggerPut(std::string_view body, const PutContext& ctx) {
-    rapidjson::Document doc;
-    WISP_RETURN_IF_ERROR(internal::ParseDocument(body, doc));
-    WISP_ASSIGN_OR_RETURN(const Value* obj, RequireObject(doc, "parameters"));
-    TriggerPut put;
-    WISP_RETURN_IF_ERROR(ReadParameters(*obj, "parameters", put.parameters));
-    WISP_RETURN_IF_ERROR(ReadParameters(*obj, "annotations", put.annotations));
-    if (put.parameters) {
-        WISP_RETURN_IF_ERROR(SizeCheck("parameters", put.parameters->ByteSize(),
-                                       ctx.system_limits.max_parameter_bytes));
-    }
-    if (put.annotations) {
-        WISP_RETURN_IF_ERROR(SizeCheck("annotations", put.annotations->ByteSize(),
-                                       ctx.system_limits.max_parameter_bytes));
-    }
-    if (const Value* limits = Member(*obj, "limits"); limits != nullptr && !limits->IsObject()) {
-        return Malformed("trigger limits malformed");
-    }
-    WISP_RETURN_IF_ERROR(ReadSemVer(*obj, put.version));
-    WISP_RETURN_IF_ERROR(ReadBool(*obj, "publish", put.publish));
-    return put;
-}
-
-namespace {
-
-// OpenWhisk's EntityPath.validate: non-empty segments (empty ones dropped), each a valid name.
-bool IsValidFeedPath(std::string_view f) {
-    std::vector<std::string_view> parts = Split(f, '/', true);
-    if (parts.empty()) return false;
-    for (auto p : parts) {
-        if (!IsValidEntityName(p)) return false;
-    }
-    return true;
-}
-
-}  // namespace
-
-absl::StatusOr<Trigger> ApplyTriggerPut(const FullyQualifiedName& fqn, const TriggerPut& put,
-                                        const Trigger* existing, const PutContext& /*ctx*/) {
-    Trigger t;
-    if (existing == nullptr) {
-        t.namespace_path = fqn.path;
-        t.name = fqn.name;
-        t.parameters = put.parameters.value_or(Parameters{});
-        t.version = put.version.value_or(SemVer{});
-        t.publish = put.publish.value_or(false);
-        t.annotations = put.annotations.value_or(Parameters{});
-        if (const JsonValue* feed = t.annotations.Get("feed"); feed != nullptr) {
-            if (!feed->IsString() || !IsValidFeedPath(feed->AsString())) {
-                return absl::InvalidArgumentError("Feed name is not valid");
-            }
-        }
-    } else {
-        t = *existing;
-        if (put.parameters) t.parameters = *put.parameters;
-        t.version = put.version.value_or(existing->version.UpPatch());
-        t.publish = put.publish.value_or(existing->publish);
-        if (put.annotations) t.annotations = *put.annotations;
-    }
-    return t;
-}
-
-// ---- PUT bodies: rules -------------------------------------------------------------------------
-
-absl::StatusOr<RulePut> ParseRulePut(std::string_view body, const PutContext& ctx) {
-    rapidjson::Document doc;
-    WISP_RETURN_IF_ERROR(internal::ParseDocument(body, doc));
-    WISP_ASSIGN_OR_RETURN(const Value* obj, RequireObject(doc, "trigger"));
-    RulePut put;
-    if (const Value* t = Member(*obj, "trigger"); t != nullptr) {
-        WISP_ASSIGN_OR_RETURN(put.trigger, ReadFqnValue(*t, ctx.caller_namespace));
-    }
-    if (const Value* a = Member(*obj, "action"); a != nullptr) {
-        WISP_ASSIGN_OR_RETURN(put.action, ReadFqnValue(*a, ctx.caller_namespace));
-    }
-    WISP_RETURN_IF_ERROR(ReadSemVer(*obj, put.version));
-    WISP_RETURN_IF_ERROR(ReadBool(*obj, "publish", put.publish));
-    WISP_RETURN_IF_ERROR(ReadParameters(*obj, "annotations", put.annotations));
-    if (put.annotations) {
-        WISP_RETURN_IF_ERROR(SizeCheck("annotations", put.annotations->ByteSize(),
-                                       ctx.system_limits.max_parameter_bytes));
-    }
-    std::optional<std::string> status;
-    WISP_RETURN_IF_ERROR(ReadString(*obj, "status", status));
-    if (status) {
-        if (*status == "active") {
-            put.status = RuleStatus::kActive;
-        } else if (*status == "inactive") {
-            put.status = RuleStatus::kInactive;
-        } else if (!status->empty()) {
-            return Malformed("status malformed");
-        }
-    }
-    return put;
-}
-
-absl::StatusOr<Rule> ApplyRulePut(const FullyQualifiedName& fqn, const RulePut& put,
-                                  const Rule* existing, const PutContext& ctx) {
-    Rule r;
-    if (existing == nullptr) {
-        if (!put.trigger || !put.action) {
-            return absl::InvalidArgumentError("rule requires a valid trigger and a valid action");
-        }
-        r.namespace_path = fqn.path;
-        r.name = fqn.name;
-        r.trigger = *put.trigger;
-        r.action = *put.action;
-        r.version = put.version.value_or(SemVer{});
-        r.publish = put.publish.value_or(false);
-        r.annotations = put.annotations.value_or(Parameters{});
-    } else {
-        r = *existing;
-        if (put.trigger) r.trigger = *put.trigger;
-        if (put.action) r.action = *put.action;
-        r.version = put.version.value_or(existing->version.UpPatch());
-        r.publish = put.publish.value_or(existing->publish);
-        if (put.annotations) r.annotations = *put.annotations;
-    }
-    if (!ctx.caller_namespace.empty()) {
-        r.trigger = r.trigger.Resolve(ctx.caller_namespace);
-        r.action = r.action.Resolve(ctx.caller_namespace);
-    }
-    return r;
-}
-
-// ---- PUT bodies: packages ----------------------------------------------------------------------
-
-absl::StatusOr<PackagePut> ParsePackagePut(std::string_view body, const PutContext& ctx) {
-    rapidjson::Document doc;
-    WISP_RETURN_IF_ERROR(internal::ParseDocument(body, doc));
-    WISP_ASSIGN_OR_RETURN(const Value* obj, RequireObject(doc, "binding"));
-    PackagePut put;
-    if (const Value* b = Member(*obj, "binding"); b != nullptr) {
-        WISP_ASSIGN_OR_RETURN(put.binding, ReadBinding(*b, ctx.caller_namespace));
-    }
-    WISP_RETURN_IF_ERROR(ReadParameters(*obj, "parameters", put.parameters));
-    WISP_RETURN_IF_ERROR(ReadParameters(*obj, "annotations", put.annotations));
-    if (put.parameters) {
-        WISP_RETURN_IF_ERROR(SizeCheck("parameters", put.parameters->ByteSize(),
-                                       ctx.system_limits.max_parameter_bytes));
-    }
-    if (put.annotations) {
-        WISP_RETURN_IF_ERROR(SizeCheck("annotations", put.annotations->ByteSize(),
-                                       ctx.system_limits.max_parameter_bytes));
-    }
-    WISP_RETURN_IF_ERROR(ReadSemVer(*obj, put.version));
-    WISP_RETURN_IF_ERROR(ReadBool(*obj, "publish", put.publish));
-    return put;
-}
-
-absl::StatusOr<Package> ApplyPackagePut(const FullyQualifiedName& fqn, const PackagePut& put,
-                                        const Package* existing, const PutContext& ctx) {
-    if (fqn.name == "default") {
-        return absl::InvalidArgumentError("Package name 'default' is reserved.");
-    }
-    // {} (no binding) counts as absent, as in OpenWhisk.
-    std::optional<PackageBinding> given;
-    if (put.binding && *put.binding) given = **put.binding;
-    if (given && !ctx.caller_namespace.empty() && given->namespace_name == kDefaultNamespace) {
-        given->namespace_name = ctx.caller_namespace;
-    }
-    Package p;
-    if (existing == nullptr) {
-        p.namespace_path = fqn.path;
-        p.name = fqn.name;
-        p.binding = given;
-        p.parameters = put.parameters.value_or(Parameters{});
-        p.version = put.version.value_or(SemVer{});
-        p.publish = put.publish.value_or(false);
-        p.annotations = put.annotations.value_or(Parameters{});
-    } else {
-        if (given && !existing->binding) {
-            return absl::FailedPreconditionError(
-                "Resource is a package and cannot be converted into a binding.");
-        }
-        p = *existing;
-        if (given) p.binding = given;
-        if (put.parameters) p.parameters = *put.parameters;
-        p.version = put.version.value_or(existing->version.UpPatch());
-        p.publish = put.publish.value_or(existing->publish);
-        if (put.annotations) p.annotations = *put.annotations;
-    }
-    p.annotations.Remove("binding");
-    if (p.binding) {
-        rapidjson::StringBuffer buf;
-        JsonWriter w(buf);
-        w.StartObject();
-        Key(w, "namespace");
-        Str(w, p.binding->namespace_name);
-        Key(w, "name");
-        Str(w, p.binding->name);
-        w.EndObject();
-        p.annotations.Set("binding", JsonValue::Parse(Finish(buf)).value());
-    }
-    return p;
 }
 
 }  // namespace wisp::common

@@ -1,5 +1,7 @@
 #include <wisp/common/limits.hpp>
 
+#include <limits>
+
 #include <wisp/common/status.hpp>
 
 #include <wisp/common/strings.hpp>
@@ -57,6 +59,58 @@ ActionLimitBounds BoundsFor(const NamespaceLimits& ns, const ActionLimitBounds& 
     b.min_concurrency = ns.min_action_concurrency.value_or(b.min_concurrency);
     b.max_concurrency = ns.max_action_concurrency.value_or(b.max_concurrency);
     return b;
+}
+
+// ---- byte sizes
+// --------------------------------------------------------------------------------------
+
+std::string FormatByteSize(int64_t bytes) {
+    constexpr int64_t kKb = 1024, kMb = kKb * 1024, kGb = kMb * 1024;
+    if (bytes != 0) {
+        if (bytes % kGb == 0) return std::to_string(bytes / kGb) + " GB";
+        if (bytes % kMb == 0) return std::to_string(bytes / kMb) + " MB";
+        if (bytes % kKb == 0) return std::to_string(bytes / kKb) + " KB";
+    }
+    return std::to_string(bytes) + " B";
+}
+
+absl::StatusOr<int64_t> ParseByteSize(std::string_view text) {
+    const auto unsupported = [] {
+        return absl::InvalidArgumentError(
+            "Size Unit not supported. Only \"B\", \"K[B]\", \"M[B]\" and \"G[B]\" are supported.");
+    };
+    const auto too_large = [&] {
+        return absl::InvalidArgumentError("size " + std::string(text) + " is too large");
+    };
+    std::string_view s = Trim(text);
+    size_t i = 0;
+    int64_t n = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+        const int digit = s[i] - '0';
+        if (n > (std::numeric_limits<int64_t>::max() - digit) / 10) {
+            return too_large();
+        }
+        n = n * 10 + digit;
+        ++i;
+    }
+    if (i == 0) return unsupported();
+    const std::string unit = AsciiLower(Trim(s.substr(i)));
+    int64_t multiplier = 0;
+    if (unit.empty() || unit == "b") {
+        multiplier = 1;
+    } else if (unit == "k" || unit == "kb") {
+        multiplier = 1024;
+    } else if (unit == "m" || unit == "mb") {
+        multiplier = 1024 * 1024;
+    } else if (unit == "g" || unit == "gb") {
+        multiplier = 1024LL * 1024 * 1024;
+    } else {
+        return unsupported();
+    }
+    if (n > std::numeric_limits<int64_t>::max() / multiplier) {
+        return too_large();
+    }
+    return n * multiplier;
 }
 
 }  // namespace wisp::common

@@ -118,3 +118,31 @@ TEST_CASE("namespace limits narrow the bounds", "[limits]") {
           "duration 999 milliseconds below allowed threshold of 1000 milliseconds");
     CHECK(BoundsFor(NamespaceLimits{}).max_memory_mb == 512);
 }
+
+TEST_CASE("byte sizes parse and format in OpenWhisk's ByteSize syntax", "[limits][bytesize]") {
+    CHECK(*ParseByteSize("1 MB") == 1048576);
+    CHECK(*ParseByteSize("1mb") == 1048576);
+    CHECK(*ParseByteSize(" 512 K ") == 512 * 1024);
+    CHECK(*ParseByteSize("2G") == 2LL * 1024 * 1024 * 1024);
+    CHECK(*ParseByteSize("64 kb") == 64 * 1024);
+    CHECK(*ParseByteSize("1048576 B") == 1048576);
+    CHECK(*ParseByteSize("100") == 100);
+    CHECK(ParseByteSize("1 TB").status().message() ==
+          "Size Unit not supported. Only \"B\", \"K[B]\", \"M[B]\" and \"G[B]\" are supported.");
+    CHECK(!ParseByteSize("MB").ok());
+    CHECK(!ParseByteSize("").ok());
+    CHECK(!ParseByteSize("-1 MB").ok());
+    CHECK(!ParseByteSize("+1 MB").ok());
+    CHECK(ParseByteSize("99999999999999999999").status().message() ==
+          "size 99999999999999999999 is too large");
+    CHECK(!ParseByteSize("9999999999999 GB").ok());
+    CHECK(FormatByteSize(0) == "0 B");
+    CHECK(FormatByteSize(1000) == "1000 B");
+    CHECK(FormatByteSize(2048) == "2 KB");
+    CHECK(FormatByteSize(1048576) == "1 MB");
+    CHECK(FormatByteSize(3LL * 1024 * 1024 * 1024) == "3 GB");
+    // A formatted size parses back to itself.
+    for (int64_t n : {int64_t{0}, int64_t{7}, int64_t{4096}, int64_t{5} << 30}) {
+        CHECK(*ParseByteSize(FormatByteSize(n)) == n);
+    }
+}

@@ -110,12 +110,9 @@ class AdminCommands {
 absl::StatusOr<common::AuthKey> OwnNamespaceKey(store::ArtifactStore& store,
                                                 std::string_view subject);
 
-/// `limits get` renders sizes the way OpenWhisk's ByteSize does ("1 MB", "512 KB", "10 B"),
-/// in the largest unit that divides the value exactly.
-std::string FormatByteSize(int64_t bytes);
-/// OpenWhisk ByteSize syntax ("1 MB", "512k", "1048576 B"; case-insensitive) or a bare number
-/// of bytes. InvalidArgument with OpenWhisk's "Size Unit not supported..." text otherwise.
-absl::StatusOr<int64_t> ParseByteSize(std::string_view text);
+/// Sizes in OpenWhisk's ByteSize syntax ("1 MB", "512 KB"): the one copy lives in wisp::common.
+using common::FormatByteSize;
+using common::ParseByteSize;
 
 /// Where the store is: `--store` if given, else $WISP_STORE, else "sqlite:$HOME/.wisp/wisp.db".
 std::string ResolveStoreUri(const std::optional<std::string>& flag);

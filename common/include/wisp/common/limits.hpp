@@ -3,9 +3,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <absl/status/status.h>
+#include <absl/status/statusor.h>
 
 namespace wisp::common {
 
@@ -68,5 +70,14 @@ struct SystemLimits {
     int64_t max_parameter_bytes = 1048576;
     int64_t max_code_bytes = 48 * 1048576;
 };
+
+// ---- byte sizes (OpenWhisk's ByteSize) ----------------------------------------------------------
+
+/// OpenWhisk ByteSize syntax ("1 MB", "512k", "1048576 B"; case-insensitive) or a bare number
+/// of bytes. InvalidArgument with OpenWhisk's "Size Unit not supported..." text otherwise.
+absl::StatusOr<int64_t> ParseByteSize(std::string_view text);
+/// A size the way OpenWhisk's ByteSize renders it ("1 MB", "512 KB", "10 B"), in the largest
+/// unit that divides the value exactly.
+std::string FormatByteSize(int64_t bytes);
 
 }  // namespace wisp::common
