@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -76,14 +77,30 @@ void Eventually(Pred pred) {
     }
 }
 
-}  // namespace
+/// The set-up every pool test repeats: a ManualClock, a fake factory and a started pool (the
+/// factory can be scripted before StartPool). Members are destroyed pool first.
+class PoolTest {
+  protected:
+    ContainerPool& StartPool(ContainerPoolConfig config = Config(),
+                             RuntimeManifest manifest = Manifest()) {
+        manifest_ = std::make_unique<RuntimeManifest>(std::move(manifest));
+        pool_ = std::make_unique<ContainerPool>(factory, *manifest_, clock, std::move(config));
+        REQUIRE(pool_->Start().ok());
+        return *pool_;
+    }
 
-TEST_CASE("pool: cold start, then warm reuse of the same container", "[pool]") {
     ManualClock clock;
     FakeContainerFactory factory;
-    auto manifest = Manifest();
-    ContainerPool pool(factory, manifest, clock, Config());
-    REQUIRE(pool.Start().ok());
+
+  private:
+    std::unique_ptr<RuntimeManifest> manifest_;
+    std::unique_ptr<ContainerPool> pool_;
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(PoolTest, "pool: cold start, then warm reuse of the same container", "[pool]") {
+    auto& pool = StartPool();
 
     auto first = MustAcquire(pool, Request("hello"));
     CHECK(first.source() == Source::kCold);
@@ -109,12 +126,8 @@ TEST_CASE("pool: cold start, then warm reuse of the same container", "[pool]") {
     CHECK(pool.Stats().idle == 1);
 }
 
-TEST_CASE("pool: /init runs once per container", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest();
-    ContainerPool pool(factory, manifest, clock, Config());
-    REQUIRE(pool.Start().ok());
+TEST_CASE_METHOD(PoolTest, "pool: /init runs once per container", "[pool]") {
+    auto& pool = StartPool();
     int inits = 0;
     auto init = [&] {
         ++inits;
@@ -131,12 +144,9 @@ TEST_CASE("pool: /init runs once per container", "[pool]") {
     pool.Release(std::move(b), Outcome::kKeep);
 }
 
-TEST_CASE("pool: an updated action or another namespace never reuses a container", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest();
-    ContainerPool pool(factory, manifest, clock, Config());
-    REQUIRE(pool.Start().ok());
+TEST_CASE_METHOD(PoolTest, "pool: an updated action or another namespace never reuses a container",
+                 "[pool]") {
+    auto& pool = StartPool();
 
     auto v1 = MustAcquire(pool, Request("hello", "1-a"));
     pool.Release(std::move(v1), Outcome::kKeep);
@@ -151,14 +161,10 @@ TEST_CASE("pool: an updated action or another namespace never reuses a container
     pool.Release(std::move(other_ns), Outcome::kKeep);
 }
 
-TEST_CASE("pool: pause after the idle grace, resume on reuse", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest();
+TEST_CASE_METHOD(PoolTest, "pool: pause after the idle grace, resume on reuse", "[pool]") {
     auto config = Config();
     config.pause_grace = std::chrono::milliseconds(10000);
-    ContainerPool pool(factory, manifest, clock, config);
-    REQUIRE(pool.Start().ok());
+    auto& pool = StartPool(config);
 
     auto a = MustAcquire(pool, Request("hello"));
     const std::string id = a.container_id();
@@ -191,12 +197,8 @@ TEST_CASE("pool: pause after the idle grace, resume on reuse", "[pool]") {
     CHECK(pool.Stats().paused == 0);
 }
 
-TEST_CASE("pool: a container that fails to resume is replaced", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest();
-    ContainerPool pool(factory, manifest, clock, Config());
-    REQUIRE(pool.Start().ok());
+TEST_CASE_METHOD(PoolTest, "pool: a container that fails to resume is replaced", "[pool]") {
+    auto& pool = StartPool();
     auto a = MustAcquire(pool, Request("hello"));
     pool.Release(std::move(a), Outcome::kKeep);
     clock.Advance(10000);
@@ -213,14 +215,10 @@ TEST_CASE("pool: a container that fails to resume is replaced", "[pool]") {
     CHECK(factory.container(0)->destroyed());
 }
 
-TEST_CASE("pool: idle containers are removed after the idle timeout", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest();
+TEST_CASE_METHOD(PoolTest, "pool: idle containers are removed after the idle timeout", "[pool]") {
     auto config = Config();
     config.idle_timeout = std::chrono::minutes(10);
-    ContainerPool pool(factory, manifest, clock, config);
-    REQUIRE(pool.Start().ok());
+    auto& pool = StartPool(config);
 
     auto a = MustAcquire(pool, Request("hello"));
     pool.Release(std::move(a), Outcome::kKeep);
@@ -244,12 +242,8 @@ TEST_CASE("pool: idle containers are removed after the idle timeout", "[pool]") 
     pool.Release(std::move(b), Outcome::kKeep);
 }
 
-TEST_CASE("pool: busy containers are neither paused nor removed", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest();
-    ContainerPool pool(factory, manifest, clock, Config());
-    REQUIRE(pool.Start().ok());
+TEST_CASE_METHOD(PoolTest, "pool: busy containers are neither paused nor removed", "[pool]") {
+    auto& pool = StartPool();
     auto a = MustAcquire(pool, Request("hello"));
     clock.Advance(60 * 60 * 1000);
     pool.Tick();
@@ -259,12 +253,8 @@ TEST_CASE("pool: busy containers are neither paused nor removed", "[pool]") {
     pool.Release(std::move(a), Outcome::kKeep);
 }
 
-TEST_CASE("pool: stem cells serve a first run and are refilled", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest(/*python_stem_cells=*/1);
-    ContainerPool pool(factory, manifest, clock, Config());
-    REQUIRE(pool.Start().ok());
+TEST_CASE_METHOD(PoolTest, "pool: stem cells serve a first run and are refilled", "[pool]") {
+    auto& pool = StartPool(Config(), Manifest(/*python_stem_cells=*/1));
     pool.Quiesce();
     REQUIRE(factory.creates() == 1);
     CHECK(pool.Stats().prewarm == 1);
@@ -297,15 +287,11 @@ TEST_CASE("pool: stem cells serve a first run and are refilled", "[pool]") {
     CHECK(pool.Stats().prewarm == 1);
 }
 
-TEST_CASE("pool: a stem cell that fails to start is retried later", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest(1);
+TEST_CASE_METHOD(PoolTest, "pool: a stem cell that fails to start is retried later", "[pool]") {
     auto config = Config();
     config.stem_cell_retry = std::chrono::milliseconds(30000);
     factory.set_create_error(absl::NotFoundError("no such image"));
-    ContainerPool pool(factory, manifest, clock, config);
-    REQUIRE(pool.Start().ok());
+    auto& pool = StartPool(config, Manifest(1));
     pool.Quiesce();
     CHECK(pool.Stats().prewarm == 0);
     CHECK(pool.Stats().used_mb == 0);
@@ -320,12 +306,10 @@ TEST_CASE("pool: a stem cell that fails to start is retried later", "[pool]") {
     CHECK(pool.Stats().prewarm == 1);
 }
 
-TEST_CASE("pool: the memory budget evicts idle containers, least recently used first", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest();
-    ContainerPool pool(factory, manifest, clock, Config(1024));
-    REQUIRE(pool.Start().ok());
+TEST_CASE_METHOD(PoolTest,
+                 "pool: the memory budget evicts idle containers, least recently used first",
+                 "[pool]") {
+    auto& pool = StartPool(Config(1024));
 
     std::vector<std::string> ids;
     std::vector<ContainerLease> leases;
@@ -362,12 +346,10 @@ TEST_CASE("pool: the memory budget evicts idle containers, least recently used f
     pool.Release(std::move(leases[3]), Outcome::kKeep);
 }
 
-TEST_CASE("pool: stem cells are not evicted for other work while containers are busy", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest(1);
-    ContainerPool pool(factory, manifest, clock, Config(768));
-    REQUIRE(pool.Start().ok());
+TEST_CASE_METHOD(PoolTest,
+                 "pool: stem cells are not evicted for other work while containers are busy",
+                 "[pool]") {
+    auto& pool = StartPool(Config(768), Manifest(1));
     pool.Quiesce();
     REQUIRE(pool.Stats().prewarm == 1);
     const std::string stem_id = factory.container(0)->id();
@@ -386,12 +368,9 @@ TEST_CASE("pool: stem cells are not evicted for other work while containers are 
     pool.Release(std::move(busy), Outcome::kKeep);
 }
 
-TEST_CASE("pool: requests wait in a FIFO buffer when memory is exhausted", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest();
-    ContainerPool pool(factory, manifest, clock, Config(512));
-    REQUIRE(pool.Start().ok());
+TEST_CASE_METHOD(PoolTest, "pool: requests wait in a FIFO buffer when memory is exhausted",
+                 "[pool]") {
+    auto& pool = StartPool(Config(512));
 
     auto x = MustAcquire(pool, Request("x"));
     auto y = MustAcquire(pool, Request("y"));
@@ -433,12 +412,9 @@ TEST_CASE("pool: requests wait in a FIFO buffer when memory is exhausted", "[poo
     CHECK(factory.destroys() == 3);  // x, y for c; c for d
 }
 
-TEST_CASE("pool: a buffered request takes a warm container that frees up", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest();
-    ContainerPool pool(factory, manifest, clock, Config(256));
-    REQUIRE(pool.Start().ok());
+TEST_CASE_METHOD(PoolTest, "pool: a buffered request takes a warm container that frees up",
+                 "[pool]") {
+    auto& pool = StartPool(Config(256));
     auto a = MustAcquire(pool, Request("hello"));
     const std::string id = a.container_id();
     auto next = std::async(std::launch::async, [&] { return pool.Acquire(Request("hello")); });
@@ -452,12 +428,8 @@ TEST_CASE("pool: a buffered request takes a warm container that frees up", "[poo
     pool.Release(std::move(*lease), Outcome::kKeep);
 }
 
-TEST_CASE("pool: runs share a container up to limits.concurrency", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest();
-    ContainerPool pool(factory, manifest, clock, Config());
-    REQUIRE(pool.Start().ok());
+TEST_CASE_METHOD(PoolTest, "pool: runs share a container up to limits.concurrency", "[pool]") {
+    auto& pool = StartPool();
     auto r = Request("shared");
     r.concurrency = 3;
     std::vector<ContainerLease> leases;
@@ -490,13 +462,10 @@ TEST_CASE("pool: runs share a container up to limits.concurrency", "[pool]") {
     CHECK(pool.Stats().idle == 2);
 }
 
-TEST_CASE("pool: a developer error destroys the container, an application error keeps it",
-          "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest();
-    ContainerPool pool(factory, manifest, clock, Config());
-    REQUIRE(pool.Start().ok());
+TEST_CASE_METHOD(PoolTest,
+                 "pool: a developer error destroys the container, an application error keeps it",
+                 "[pool]") {
+    auto& pool = StartPool();
 
     auto a = MustAcquire(pool, Request("hello"));
     const std::string id = a.container_id();
@@ -515,12 +484,10 @@ TEST_CASE("pool: a developer error destroys the container, an application error 
     pool.Release(std::move(c), Outcome::kKeep);
 }
 
-TEST_CASE("pool: with concurrency, a developer error destroys once the last run ends", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest();
-    ContainerPool pool(factory, manifest, clock, Config());
-    REQUIRE(pool.Start().ok());
+TEST_CASE_METHOD(PoolTest,
+                 "pool: with concurrency, a developer error destroys once the last run ends",
+                 "[pool]") {
+    auto& pool = StartPool();
     auto r = Request("shared");
     r.concurrency = 2;
     auto a = MustAcquire(pool, r);
@@ -538,24 +505,17 @@ TEST_CASE("pool: with concurrency, a developer error destroys once the last run 
     pool.Release(std::move(c), Outcome::kKeep);
 }
 
-TEST_CASE("pool: a lease dropped without Release destroys its container", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest();
-    ContainerPool pool(factory, manifest, clock, Config());
-    REQUIRE(pool.Start().ok());
+TEST_CASE_METHOD(PoolTest, "pool: a lease dropped without Release destroys its container",
+                 "[pool]") {
+    auto& pool = StartPool();
     { auto a = MustAcquire(pool, Request("hello")); }
     pool.Quiesce();
     CHECK(factory.destroys() == 1);
     CHECK(pool.Stats().used_mb == 0);
 }
 
-TEST_CASE("pool: errors", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest();
-    ContainerPool pool(factory, manifest, clock, Config(512));
-    REQUIRE(pool.Start().ok());
+TEST_CASE_METHOD(PoolTest, "pool: errors", "[pool]") {
+    auto& pool = StartPool(Config(512));
 
     SECTION("a request larger than the whole budget") {
         auto lease = pool.Acquire(Request("huge", "1-a", 1024));
@@ -582,16 +542,13 @@ TEST_CASE("pool: errors", "[pool]") {
     }
 }
 
-TEST_CASE("pool: Start removes the containers an earlier run left behind", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
+TEST_CASE_METHOD(PoolTest, "pool: Start removes the containers an earlier run left behind",
+                 "[pool]") {
     factory.add_orphans("7", 3);
-    auto manifest = Manifest();
     auto config = Config();
     config.invoker_id = "7";
     config.container_env = {{"__OW_API_HOST", "http://127.0.0.1:3233"}};
-    ContainerPool pool(factory, manifest, clock, config);
-    REQUIRE(pool.Start().ok());
+    auto& pool = StartPool(config);
     CHECK(factory.orphan_calls() == std::vector<std::string>{"7"});
     auto a = MustAcquire(pool, Request("hello"));
     auto spec = factory.specs().at(0);
@@ -602,14 +559,10 @@ TEST_CASE("pool: Start removes the containers an earlier run left behind", "[poo
     pool.Release(std::move(a), Outcome::kKeep);
 }
 
-TEST_CASE("pool: the housekeeping thread ticks by itself", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest();
+TEST_CASE_METHOD(PoolTest, "pool: the housekeeping thread ticks by itself", "[pool]") {
     auto config = Config();
     config.housekeeping_interval = std::chrono::milliseconds(5);
-    ContainerPool pool(factory, manifest, clock, config);
-    REQUIRE(pool.Start().ok());
+    auto& pool = StartPool(config);
     auto a = MustAcquire(pool, Request("hello"));
     pool.Release(std::move(a), Outcome::kKeep);
     clock.Advance(10000);
@@ -621,12 +574,10 @@ TEST_CASE("SanitizeContainerNamePart", "[pool]") {
     CHECK(wisp::invoker::SanitizeContainerNamePart(std::string(100, 'a')).size() == 63);
 }
 
-TEST_CASE("pool: idle stem cells give way when nothing else could ever free memory", "[pool]") {
-    ManualClock clock;
-    FakeContainerFactory factory;
-    auto manifest = Manifest(1);
-    ContainerPool pool(factory, manifest, clock, Config(256));
-    REQUIRE(pool.Start().ok());
+TEST_CASE_METHOD(PoolTest,
+                 "pool: idle stem cells give way when nothing else could ever free memory",
+                 "[pool]") {
+    auto& pool = StartPool(Config(256), Manifest(1));
     pool.Quiesce();
     REQUIRE(pool.Stats().prewarm == 1);
     // A nodejs request would otherwise wait forever behind the idle python stem cell.
