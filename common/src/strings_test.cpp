@@ -33,3 +33,21 @@ TEST_CASE("RedactUri masks the password of a URI's user info", "[strings][secret
 }
 
 }  // namespace wisp::common
+
+namespace wisp::common {
+
+TEST_CASE("EqualsIgnoreCase, AsciiLower and TrimAsciiSpace", "[strings]") {
+    CHECK(EqualsIgnoreCase("Content-Length", "content-length"));
+    CHECK(EqualsIgnoreCase("", ""));
+    CHECK_FALSE(EqualsIgnoreCase("content-length", "content-lengt"));
+    CHECK_FALSE(EqualsIgnoreCase("a", "b"));
+    CHECK_FALSE(EqualsIgnoreCase("\xc3\x89", "\xc3\xa9"));  // ASCII only: É is not é
+    CHECK(AsciiLower('Q') == 'q');
+    CHECK(AsciiLower('1') == '1');
+    CHECK(AsciiLower("MiXeD-42") == "mixed-42");
+    CHECK(TrimAsciiSpace(" \t\n guest \r\v\f") == "guest");
+    CHECK(TrimAsciiSpace("\x01guest\x01") == "\x01guest\x01");  // unlike Trim
+    CHECK(Trim("\x01guest\x01") == "guest");
+}
+
+}  // namespace wisp::common

@@ -2,19 +2,12 @@
 
 #include <wisp/common/ids.hpp>
 #include <wisp/common/json.hpp>
+#include <wisp/common/strings.hpp>
 
 namespace wisp::controller {
 namespace {
 
-char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (LowerAscii(a[i]) != LowerAscii(b[i])) return false;
-    }
-    return true;
-}
+using common::EqualsIgnoreCase;
 
 std::string_view FindHeader(const HeaderList& headers, std::string_view name) {
     for (const auto& [key, value] : headers) {

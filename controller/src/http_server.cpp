@@ -98,18 +98,7 @@ bool IsSafeHeader(std::string_view name, std::string_view value) {
     return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
-bool IEquals(std::string_view a, std::string_view b) {
-    return beast::iequals(beast::string_view(a.data(), a.size()),
-                          beast::string_view(b.data(), b.size()));
-}
-
-std::string Lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return out;
-}
+using common::EqualsIgnoreCase;
 
 /// The host of a Host header value, lower case, without the port or a trailing dot; IPv6
 /// literals without their brackets. Empty when malformed.
@@ -126,7 +115,7 @@ std::string HostName(std::string_view value) {
         host = host.substr(0, colon);
     }
     if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-    return Lower(host);
+    return common::AsciiLower(host);
 }
 
 std::optional<asio::ip::address> IpLiteral(const std::string& host) {
@@ -287,7 +276,7 @@ struct ServerState {
           handler(std::move(h)),
           max_connections(config.max_connections > 0 ? config.max_connections
                                                      : DefaultMaxConnections()),
-          loopback_server(IsLoopbackHost(Lower(config.address))) {}
+          loopback_server(IsLoopbackHost(common::AsciiLower(config.address))) {}
 
     const HttpServerConfig config;
     const HttpHandler handler;
@@ -670,11 +659,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
         }
         head_out_.append("\r\n");
         for (const auto& [name, value] : response.headers) {
-            if (IEquals(name, "content-length") || IEquals(name, "transfer-encoding") ||
-                IEquals(name, "date")) {
+            if (EqualsIgnoreCase(name, "content-length") ||
+                EqualsIgnoreCase(name, "transfer-encoding") || EqualsIgnoreCase(name, "date")) {
                 continue;
             }
-            if (IEquals(name, "connection")) {
+            if (EqualsIgnoreCase(name, "connection")) {
                 if (beast::iequals(beast::string_view(value.data(), value.size()), "close")) {
                     keep_alive_ = false;
                 }

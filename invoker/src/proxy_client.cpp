@@ -18,6 +18,8 @@
 
 #include <fmt/format.h>
 
+#include <wisp/common/strings.hpp>
+
 namespace wisp::invoker {
 namespace {
 
@@ -30,20 +32,13 @@ int RemainingMs(SteadyClock::time_point deadline) {
     return static_cast<int>(std::min<int64_t>(left, 1 << 30));
 }
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool IEquals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (Lower(a[i]) != Lower(b[i])) return false;
-    }
-    return true;
-}
+using common::AsciiLower;
+using common::EqualsIgnoreCase;
 
 bool IContains(std::string_view haystack, std::string_view needle) {
     if (needle.size() > haystack.size()) return false;
     for (size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-        if (IEquals(haystack.substr(i, needle.size()), needle)) return true;
+        if (EqualsIgnoreCase(haystack.substr(i, needle.size()), needle)) return true;
     }
     return false;
 }
@@ -63,8 +58,8 @@ std::optional<uint64_t> ParseUnsigned(std::string_view s, int base) {
         int d;
         if (c >= '0' && c <= '9') {
             d = c - '0';
-        } else if (base == 16 && Lower(c) >= 'a' && Lower(c) <= 'f') {
-            d = Lower(c) - 'a' + 10;
+        } else if (base == 16 && AsciiLower(c) >= 'a' && AsciiLower(c) <= 'f') {
+            d = AsciiLower(c) - 'a' + 10;
         } else {
             return std::nullopt;
         }
@@ -236,13 +231,13 @@ class ResponseParser {
             if (colon == std::string_view::npos) continue;
             std::string_view name = Trim(line.substr(0, colon));
             std::string_view value = Trim(line.substr(colon + 1));
-            if (IEquals(name, "content-length")) {
+            if (EqualsIgnoreCase(name, "content-length")) {
                 auto n = ParseUnsigned(value, 10);
                 if (!n) return Result::kMalformed;
                 content_length_ = *n;
-            } else if (IEquals(name, "transfer-encoding")) {
+            } else if (EqualsIgnoreCase(name, "transfer-encoding")) {
                 chunked_ = IContains(value, "chunked");
-            } else if (IEquals(name, "connection")) {
+            } else if (EqualsIgnoreCase(name, "connection")) {
                 if (IContains(value, "close")) keep_alive_ = false;
                 if (IContains(value, "keep-alive")) keep_alive_ = true;
             }

@@ -73,12 +73,30 @@ inline std::string_view Trim(std::string_view s) {
     return s.substr(b, e - b);
 }
 
+/// Drops leading and trailing ASCII whitespace (std::isspace in the C locale) only.
+inline std::string_view TrimAsciiSpace(std::string_view s) {
+    while (!s.empty() && IsAsciiSpace(s.front())) s.remove_prefix(1);
+    while (!s.empty() && IsAsciiSpace(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+inline char AsciiLower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
 inline std::string AsciiLower(std::string_view s) {
     std::string out(s);
-    for (char& c : out) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
+    for (char& c : out) c = AsciiLower(c);
     return out;
+}
+
+/// ASCII case-insensitive equality (HTTP header names, schemes, tokens).
+inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
+    }
+    return true;
 }
 
 /// Parses a whole decimal integer (optional leading '+' or '-'); false on anything else.
