@@ -6,6 +6,7 @@
 
 #include <rapidjson/document.h>
 
+#include <wisp/common/base64.hpp>
 #include <wisp/common/status.hpp>
 
 #include "json_util.hpp"
@@ -23,52 +24,12 @@ std::string ExecKind(const Exec& exec) {
     return std::visit(Visitor{}, exec);
 }
 
-namespace {
-
-int Base64Digit(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-// Decodes at most the first `want` bytes of strict, padded base64 after validating the whole
-// text (as java.util.Base64.getDecoder does). False when `t` is not valid base64.
-bool DecodePrefix(std::string_view t, size_t want, std::string& out) {
-    if (t.empty() || t.size() % 4 != 0) return false;
-    size_t pad = 0;
-    if (t.back() == '=') ++pad;
-    if (t.size() >= 2 && t[t.size() - 2] == '=') ++pad;
-    for (size_t i = 0; i < t.size() - pad; ++i) {
-        if (Base64Digit(t[i]) < 0) return false;
-    }
-    const size_t quads_to_decode = std::min(t.size() / 4, (want + 2) / 3);
-    for (size_t q = 0; q < quads_to_decode; ++q) {
-        uint32_t acc = 0;
-        int n = 0;
-        for (size_t k = 0; k < 4; ++k) {
-            char c = t[q * 4 + k];
-            if (c == '=') break;
-            acc = (acc << 6) | static_cast<uint32_t>(Base64Digit(c));
-            ++n;
-        }
-        if (n < 2) return false;
-        acc <<= 6 * (4 - n);
-        out.push_back(static_cast<char>((acc >> 16) & 0xff));
-        if (n > 2) out.push_back(static_cast<char>((acc >> 8) & 0xff));
-        if (n > 3) out.push_back(static_cast<char>(acc & 0xff));
-    }
-    return true;
-}
-
-}  // namespace
-
 bool LooksLikeBinaryArchive(std::string_view code) {
     std::string_view t = Trim(code);
-    std::string head;
-    if (!DecodePrefix(t, 4, head)) return false;
+    // Validated whole as java.util.Base64.getDecoder() does; only the head is decoded.
+    const std::optional<std::string> decoded = Base64DecodePrefix(t, 4, Base64Mode::kPadded);
+    if (!decoded) return false;
+    const std::string& head = *decoded;
     if (head.size() >= 4 && head[0] == 'P' && head[1] == 'K' &&
         ((head[2] == '\x03' && head[3] == '\x04') || (head[2] == '\x05' && head[3] == '\x06') ||
          (head[2] == '\x07' && head[3] == '\x08'))) {

@@ -10,74 +10,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <wisp/common/base64.hpp>
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
 
 namespace wisp::controller {
 
 namespace {
-constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr size_t kMaxCacheEntries = 10000;
 }  // namespace
-
-std::string Base64Encode(std::string_view in) {
-    std::string out;
-    out.reserve((in.size() + 2) / 3 * 4);
-    size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-        out += kB64[(v >> 18) & 63];
-        out += kB64[(v >> 12) & 63];
-        out += kB64[(v >> 6) & 63];
-        out += kB64[v & 63];
-    }
-    if (i + 1 == in.size()) {
-        uint32_t v = uint8_t(in[i]) << 16;
-        out += kB64[(v >> 18) & 63];
-        out += kB64[(v >> 12) & 63];
-        out += "==";
-    } else if (i + 2 == in.size()) {
-        uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-        out += kB64[(v >> 18) & 63];
-        out += kB64[(v >> 12) & 63];
-        out += kB64[(v >> 6) & 63];
-        out += '=';
-    }
-    return out;
-}
-
-std::optional<std::string> Base64Decode(std::string_view in) {
-    static const std::array<int8_t, 256> table = [] {
-        std::array<int8_t, 256> t{};
-        t.fill(-1);
-        for (int i = 0; i < 64; ++i) t[uint8_t(kB64[i])] = int8_t(i);
-        t[uint8_t('-')] = 62;  // base64url, tolerated
-        t[uint8_t('_')] = 63;
-        return t;
-    }();
-    std::string out;
-    out.reserve(in.size() / 4 * 3);
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t pad = 0;
-    for (char c : in) {
-        if (c == '=') {
-            ++pad;
-            continue;
-        }
-        if (pad > 0) return std::nullopt;  // data after padding
-        const int8_t v = table[uint8_t(c)];
-        if (v < 0) return std::nullopt;
-        acc = (acc << 6) | uint32_t(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += char((acc >> bits) & 0xff);
-        }
-    }
-    if (pad > 2) return std::nullopt;
-    return out;
-}
 
 std::optional<common::AuthKey> ParseBasicAuthorization(std::string_view header) {
     constexpr std::string_view kBasic = "basic ";
@@ -88,7 +29,8 @@ std::optional<common::AuthKey> ParseBasicAuthorization(std::string_view header) 
     std::string_view token = header.substr(kBasic.size());
     while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
     while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-    auto decoded = Base64Decode(token);
+    // Lenient: the URL-safe alphabet tolerated, padding not checked.
+    auto decoded = common::Base64Decode(token, common::Base64Mode::kLenient);
     if (!decoded) return std::nullopt;
     auto key = common::AuthKey::Parse(*decoded);
     if (!key.ok()) return std::nullopt;

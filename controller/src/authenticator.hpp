@@ -41,9 +41,6 @@ std::optional<common::AuthKey> ParseBasicAuthorization(std::string_view header);
 /// as is, an IPv6 address by its /64 (one host usually owns a whole /64, so rotating the low
 /// bits must not reset the count), anything else verbatim.
 std::string FailureCountKey(std::string_view peer);
-/// Standard base64 (with padding) encoding/decoding.
-std::string Base64Encode(std::string_view in);
-std::optional<std::string> Base64Decode(std::string_view in);
 
 class Authenticator {
   public:

@@ -8,6 +8,7 @@
 
 #include <rapidjson/document.h>
 #include <catch2/catch.hpp>
+#include <wisp/common/base64.hpp>
 #include <wisp/common/bounded_json.hpp>
 
 #include <wisp/common/entity_json.hpp>
@@ -25,6 +26,7 @@ namespace wisp::controller {
 namespace {
 
 using common::ActivationRecord;
+using common::Base64Encode;
 using common::JsonValue;
 
 /// Completes every activation on its own thread: the result is the arguments plus
@@ -770,9 +772,7 @@ TEST_CASE("controller: an over-long or unsafe X-Request-ID is not echoed", "[con
 }
 
 TEST_CASE("controller: building blocks", "[controller]") {
-    CHECK(Base64Encode("guest:key") == "Z3Vlc3Q6a2V5");
-    CHECK(Base64Decode("Z3Vlc3Q6a2V5").value() == "guest:key");
-    CHECK_FALSE(Base64Decode("Z3V!").has_value());
+    CHECK_FALSE(ParseBasicAuthorization("Basic Z3V!").has_value());
     CHECK_FALSE(ParseBasicAuthorization("Bearer xyz").has_value());
     CHECK(ParseBasicAuthorization("Basic " + Base64Encode(std::string(common::kGuestAuth)))
               .has_value());

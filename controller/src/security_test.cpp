@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 #include <catch2/catch.hpp>
 
+#include <wisp/common/base64.hpp>
 #include <wisp/common/identity.hpp>
 #include <wisp/common/json.hpp>
 #include <wisp/common/strings.hpp>
@@ -27,6 +28,8 @@
 
 namespace wisp::controller {
 namespace {
+
+using common::Base64Encode;
 
 /// Delegates to a real store; counts identity lookups and fails chosen calls.
 class FaultyStore final : public store::ArtifactStore {

@@ -9,6 +9,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <wisp/common/base64.hpp>
 #include <wisp/common/entity_path.hpp>
 #include <wisp/common/strings.hpp>
 
@@ -18,9 +19,6 @@ namespace {
 
 using common::JsonValue;
 using common::Parameters;
-
-constexpr std::string_view kB64Alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 constexpr std::array<std::pair<std::string_view, Extension>, 5> kExtensions = {{
     {".http", Extension::kHttp},
@@ -43,9 +41,7 @@ bool IsToken(std::string_view s) {
     return true;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && common::AsciiLower(a) == common::AsciiLower(b);
-}
+using common::EqualsIgnoreCase;
 
 /// Invalid UTF-8 sequences replaced by U+FFFD, as a Java String built from the bytes would be.
 std::string ValidUtf8(std::string_view in) {
@@ -218,7 +214,7 @@ absl::StatusOr<HttpResponse> HttpStringBody(int status, const HeaderList& header
     const MediaKind kind = KindOf(*mt);
     std::string body;
     if (kind == MediaKind::kBinary || (IsJsonFamily(*mt) && LooksLikeBase64(str))) {
-        auto decoded = StrictBase64Decode(str);
+        auto decoded = common::Base64Decode(str, common::Base64Mode::kStrict);
         if (!decoded) return absl::InvalidArgumentError(std::string(kMsgContentTypeError));
         body = *std::move(decoded);
     } else {
@@ -465,7 +461,7 @@ absl::StatusOr<Parameters> BuildWebArguments(const WebArgumentsInput& in) {
     } else {
         const bool binary =
             !mt || KindOf(*mt) == MediaKind::kBinary || mt->Value() == "application/json";
-        body = JsonValue::String(binary ? Base64EncodeBytes(req.body) : ValidUtf8(req.body));
+        body = JsonValue::String(binary ? common::Base64Encode(req.body) : ValidUtf8(req.body));
     }
 
     if (body && body->IsObject() && !in.raw_http) {
@@ -611,71 +607,7 @@ bool IsJsonFamily(const MediaType& mt) {
 }
 
 bool LooksLikeBase64(std::string_view s) {
-    const std::string_view t = common::Trim(s);
-    if (t.empty() || t.size() % 4 != 0) return false;
-    size_t pad = 0;
-    while (pad < 2 && t[t.size() - 1 - pad] == '=') ++pad;
-    for (size_t i = 0; i + pad < t.size(); ++i) {
-        if (kB64Alphabet.find(t[i]) == std::string_view::npos) return false;
-    }
-    return true;
-}
-
-std::optional<std::string> StrictBase64Decode(std::string_view in) {
-    std::string out;
-    out.reserve(in.size() / 4 * 3);
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t n = 0;  // alphabet characters seen
-    size_t pad = 0;
-    for (char c : in) {
-        if (c == '=') {
-            ++pad;
-            continue;
-        }
-        if (pad > 0) return std::nullopt;  // data after padding
-        const size_t v = kB64Alphabet.find(c);
-        if (v == std::string_view::npos) return std::nullopt;
-        acc = (acc << 6) | static_cast<uint32_t>(v);
-        bits += 6;
-        ++n;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((acc >> bits) & 0xff);
-        }
-    }
-    const size_t rem = n % 4;
-    if (rem == 1) return std::nullopt;
-    if (pad > 0 && !((rem == 2 && pad == 2) || (rem == 3 && pad == 1))) return std::nullopt;
-    return out;
-}
-
-std::string Base64EncodeBytes(std::string_view in) {
-    std::string out;
-    out.reserve((in.size() + 2) / 3 * 4);
-    size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        const uint32_t v = (static_cast<uint8_t>(in[i]) << 16) |
-                           (static_cast<uint8_t>(in[i + 1]) << 8) | static_cast<uint8_t>(in[i + 2]);
-        out += kB64Alphabet[(v >> 18) & 63];
-        out += kB64Alphabet[(v >> 12) & 63];
-        out += kB64Alphabet[(v >> 6) & 63];
-        out += kB64Alphabet[v & 63];
-    }
-    if (i + 1 == in.size()) {
-        const uint32_t v = static_cast<uint8_t>(in[i]) << 16;
-        out += kB64Alphabet[(v >> 18) & 63];
-        out += kB64Alphabet[(v >> 12) & 63];
-        out += "==";
-    } else if (i + 2 == in.size()) {
-        const uint32_t v =
-            (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8);
-        out += kB64Alphabet[(v >> 18) & 63];
-        out += kB64Alphabet[(v >> 12) & 63];
-        out += kB64Alphabet[(v >> 6) & 63];
-        out += '=';
-    }
-    return out;
+    return common::IsBase64(common::Trim(s), common::Base64Mode::kPadded);
 }
 
 std::string PrettyJson(const JsonValue& value) {

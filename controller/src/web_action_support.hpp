@@ -124,9 +124,6 @@ MediaKind KindOf(const MediaType& mt);
 bool IsJsonFamily(const MediaType& mt);
 /// OpenWhisk's "looks like base64" test on a string body.
 bool LooksLikeBase64(std::string_view s);
-/// Strict base64 (the standard alphabet; padding optional, as java.util.Base64).
-std::optional<std::string> StrictBase64Decode(std::string_view in);
-std::string Base64EncodeBytes(std::string_view in);
 /// The JSON text pretty-printed as spray-json does (2 spaces, arrays on one line).
 std::string PrettyJson(const common::JsonValue& value);
 

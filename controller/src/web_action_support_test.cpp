@@ -432,11 +432,7 @@ TEST_CASE("media types and base64 helpers", "[web]") {
     CHECK_FALSE(LooksLikeBase64("aGk"));
     CHECK_FALSE(LooksLikeBase64("a=Gk"));
     CHECK_FALSE(LooksLikeBase64(""));
-    CHECK(StrictBase64Decode("aGk=") == std::optional<std::string>("hi"));
-    CHECK(StrictBase64Decode("aGk") == std::optional<std::string>("hi"));
-    CHECK_FALSE(StrictBase64Decode("aGk=="));
-    CHECK_FALSE(StrictBase64Decode("a"));
-    CHECK_FALSE(StrictBase64Decode("a-_b"));
-    CHECK(Base64EncodeBytes("hi") == "aGk=");
+    CHECK(LooksLikeBase64("aGVsbG8h"));
+    CHECK_FALSE(LooksLikeBase64("a-_b"));
     CHECK(ErrorBody("m", "t") == R"({"error":"m","code":"t"})");
 }
