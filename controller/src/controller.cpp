@@ -26,9 +26,11 @@ std::optional<EntityType> CollectionType(std::string_view s) {
     return std::nullopt;
 }
 
-std::string RuntimesJson(const common::RuntimeManifest& m,
-                         rapidjson::Writer<rapidjson::StringBuffer>& w) {
-    // {"python":[{"kind":"python:3.11","image":"...","default":true,"deprecated":false}],...}
+/// GET /'s "runtimes": the manifest's kinds by family, as OpenWhisk's RuntimeManifests.toJson:
+/// {"python":[{"kind":"python:3.11","image":"...","default":true,"deprecated":false,
+/// "requireMain":false}],...}
+void WriteRuntimes(const common::RuntimeManifest& m,
+                   rapidjson::Writer<rapidjson::StringBuffer>& w) {
     std::map<std::string, std::vector<const common::RuntimeManifest::Kind*>> families;
     for (const auto& k : m.kinds()) families[k.kind.substr(0, k.kind.find(':'))].push_back(&k);
     w.StartObject();
@@ -52,7 +54,6 @@ std::string RuntimesJson(const common::RuntimeManifest& m,
         w.EndArray();
     }
     w.EndObject();
-    return {};
 }
 
 /// 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. False for anything unparsable or empty.
@@ -343,7 +344,7 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
                 w.Int64(config_.action_bounds.max_logs_mb * 1048576);
                 w.EndObject();
                 w.Key("runtimes");
-                RuntimesJson(manifest_, w);
+                WriteRuntimes(manifest_, w);
             } else {
                 w.Key("description");
                 w.String("OpenWhisk API");

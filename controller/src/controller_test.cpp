@@ -12,6 +12,7 @@
 #include <wisp/common/bounded_json.hpp>
 
 #include <wisp/common/entity_json.hpp>
+#include <wisp/common/exec.hpp>
 #include <wisp/common/identity.hpp>
 #include <wisp/common/strings.hpp>
 #include <wisp/controller/controller.hpp>
@@ -668,7 +669,31 @@ TEST_CASE("controller: meta routes", "[controller]") {
     auto d = Parse(f.Send("GET", "/api/v1", "", "").body);
     CHECK(std::string(d["api_version"].GetString()) == "1.0.0");
     d = Parse(f.Send("GET", "/", "", "").body);
-    CHECK(d["runtimes"].HasMember("python"));
+    CHECK(std::string(d["description"].GetString()) == "OpenWhisk");
+    CHECK(std::string(d["api_paths"][0].GetString()) == "/api/v1");
+    // Every kind of the built-in manifest, by family, with OpenWhisk's fields.
+    const auto& runtimes = d["runtimes"];
+    REQUIRE(runtimes.IsObject());
+    size_t listed = 0;
+    for (const auto& kind : common::RuntimeManifest::BuiltIn().kinds()) {
+        const std::string family = kind.kind.substr(0, kind.kind.find(':'));
+        REQUIRE(runtimes.HasMember(family.c_str()));
+        bool found = false;
+        for (const auto& k : runtimes[family.c_str()].GetArray()) {
+            if (k["kind"].GetString() != kind.kind) continue;
+            found = true;
+            CHECK(k["image"].GetString() == kind.image);
+            CHECK(k["default"].GetBool() == kind.is_default);
+            CHECK(k["deprecated"].GetBool() == kind.deprecated);
+            CHECK(k["requireMain"].GetBool() == kind.requires_main);
+        }
+        CHECK(found);
+        ++listed;
+    }
+    size_t total = 0;
+    for (const auto& family : runtimes.GetObject()) total += family.value.GetArray().Size();
+    CHECK(total == listed);
+    CHECK(listed >= 2);
     CHECK(f.Send("GET", "/invokers", "", "").body == R"({"invoker0":"up"})");
     CHECK(f.Send("GET", "/nowhere", "", "").status == 404);
     auto limits = Parse(f.Send("GET", common::Cat(kNs, "/limits")).body);
