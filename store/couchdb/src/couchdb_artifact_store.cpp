@@ -32,17 +32,6 @@ namespace {
 // Bounds the read-modify-write loops that race with other writers (last writer wins).
 constexpr int kMaxWriteRaces = 20;
 
-// ---- errors --------------------------------------------------------------------------------
-
-absl::Status NotFound() {
-    return absl::NotFoundError(std::string(common::kMsgResourceDoesNotExist));
-}
-absl::Status Conflict() { return absl::AbortedError(std::string(common::kMsgConflict)); }
-absl::Status Exists() { return absl::AlreadyExistsError(std::string(common::kMsgResourceExists)); }
-absl::Status TypeMismatch() {
-    return absl::FailedPreconditionError(std::string(common::kMsgTypeMismatch));
-}
-
 absl::Status CorruptDocument(std::string_view db, std::string_view id, const absl::Status& why) {
     return absl::InternalError(Cat("CouchDB document '", id, "' in database ", db,
                                    " cannot be read (", std::string(why.message()), ")"));
@@ -657,9 +646,7 @@ absl::Status CouchDbArtifactStore::DeleteLimits(std::string_view ns) {
 // ---- activations -----------------------------------------------------------------------------
 
 absl::Status CouchDbArtifactStore::PutActivation(const common::ActivationRecord& record) {
-    if (record.namespace_path.empty() || record.activation_id.empty()) {
-        return absl::InvalidArgumentError("an activation record needs a namespace and an id");
-    }
+    WISP_RETURN_IF_ERROR(ValidateActivationRecord(record));
     const std::string id = record.DocId();
     const std::string json = common::ActivationToJson(record, common::ActivationJsonForm::kStored);
     std::string rev;  // an idempotent replace: create, else overwrite the current revision
@@ -693,13 +680,6 @@ absl::Status CouchDbArtifactStore::DeleteActivation(std::string_view ns,
 }
 
 namespace {
-
-absl::Status ValidateActivationQuery(const ActivationQuery& q) {
-    if (q.namespace_name.empty()) {
-        return absl::InvalidArgumentError("listing activations needs a namespace");
-    }
-    return ValidatePage(q.skip, q.limit);
-}
 
 /// The view and key range of an activation query, newest first; nullopt when the range is
 /// empty (since > upto).

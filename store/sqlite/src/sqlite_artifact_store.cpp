@@ -162,11 +162,6 @@ constexpr const char* kCountActivationsByName =
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-absl::Status NotFound() {
-    return absl::NotFoundError(std::string(common::kMsgResourceDoesNotExist));
-}
-absl::Status Conflict() { return absl::AbortedError(std::string(common::kMsgConflict)); }
-
 /// "N-<32 hex>" following `previous` (empty for a new document).
 std::string NextRevision(std::string_view previous) {
     int64_t generation = 0;
@@ -392,14 +387,14 @@ absl::StatusOr<std::string> SqliteArtifactStore::PutEntity(const common::WhiskEn
             WISP_ASSIGN_OR_RETURN(bool found, select.Step());
             if (found) {
                 if (select.ColumnText(0) != type) {
-                    return absl::FailedPreconditionError(std::string(common::kMsgTypeMismatch));
+                    return TypeMismatch();
                 }
                 current_rev = std::string(select.ColumnText(1));
             }
         }
         if (current_rev.has_value()) {
             if (expected_rev.empty()) {
-                return absl::AlreadyExistsError(std::string(common::kMsgResourceExists));
+                return Exists();
             }
             if (*current_rev != expected_rev) return Conflict();
             std::string rev = NextRevision(*current_rev);
@@ -440,7 +435,7 @@ absl::StatusOr<Revisioned<common::WhiskEntity>> SqliteArtifactStore::GetEntity(
         WISP_ASSIGN_OR_RETURN(bool found, select.Step());
         if (!found) return NotFound();
         if (select.ColumnText(0) != common::EntityTypeName(type)) {
-            return absl::FailedPreconditionError(std::string(common::kMsgTypeMismatch));
+            return TypeMismatch();
         }
         return Row{std::string(select.ColumnText(1)), std::string(select.ColumnText(2))};
     });
@@ -462,7 +457,7 @@ absl::Status SqliteArtifactStore::DeleteEntity(EntityType type,
             WISP_ASSIGN_OR_RETURN(bool found, select.Step());
             if (!found) return NotFound();
             if (select.ColumnText(0) != common::EntityTypeName(type)) {
-                return absl::FailedPreconditionError(std::string(common::kMsgTypeMismatch));
+                return TypeMismatch();
             }
             if (!expected_rev.empty() && select.ColumnText(1) != expected_rev) return Conflict();
         }
@@ -546,7 +541,7 @@ absl::StatusOr<std::string> SqliteArtifactStore::PutSubject(const common::Subjec
         std::string rev;
         if (current_rev.has_value()) {
             if (expected_rev.empty()) {
-                return absl::AlreadyExistsError(std::string(common::kMsgResourceExists));
+                return Exists();
             }
             if (*current_rev != expected_rev) return Conflict();
             rev = NextRevision(*current_rev);
@@ -718,9 +713,7 @@ absl::Status SqliteArtifactStore::DeleteLimits(std::string_view ns) {
 // ---- activations -----------------------------------------------------------------------------
 
 absl::Status SqliteArtifactStore::PutActivation(const common::ActivationRecord& record) {
-    if (record.namespace_path.empty() || record.activation_id.empty()) {
-        return absl::InvalidArgumentError("an activation record needs a namespace and an id");
-    }
+    WISP_RETURN_IF_ERROR(ValidateActivationRecord(record));
     const std::string ns = record.namespace_path.ToString();
     const std::string filter_name = record.FilterName();
     const std::string doc = common::ActivationToJson(record, common::ActivationJsonForm::kStored);
@@ -768,13 +761,6 @@ void BindActivationRange(Statement& st, const ActivationQuery& q) {
     st.BindText(1, q.namespace_name);
     st.BindInt64(2, q.since_ms.value_or(std::numeric_limits<int64_t>::min()));
     st.BindInt64(3, q.upto_ms.value_or(std::numeric_limits<int64_t>::max()));
-}
-
-absl::Status ValidateActivationQuery(const ActivationQuery& q) {
-    if (q.namespace_name.empty()) {
-        return absl::InvalidArgumentError("listing activations needs a namespace");
-    }
-    return ValidatePage(q.skip, q.limit);
 }
 
 }  // namespace
