@@ -11,31 +11,18 @@
 #include <wisp/admin/admin.hpp>
 #include <wisp/common/entity_path.hpp>
 #include <wisp/common/status.hpp>
+#include <wisp/common/strings.hpp>
 
 namespace wisp::admin {
 
 namespace {
 
+using common::AsciiLower;
 using common::AuthKey;
 using common::NamespaceEntry;
 using common::NamespaceLimits;
 using common::Subject;
-
-bool IsSpace(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
-
-std::string_view TrimView(std::string_view s) {
-    while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-    while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-    return s;
-}
-
-std::string Trim(std::string_view s) { return std::string(TrimView(s)); }
-
-std::string ToLower(std::string_view s) {
-    std::string r(s);
-    for (char& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return r;
-}
+using common::TrimAsciiSpace;
 
 // The reason shown in parentheses after "Failed to ...".
 std::string Reason(const absl::Status& status, std::string_view what) {
@@ -70,7 +57,7 @@ std::optional<std::string> NormalizeUuid(std::string_view s) {
     } else {
         return std::nullopt;
     }
-    hex = ToLower(hex);
+    hex = AsciiLower(hex);
     return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
            hex.substr(16, 4) + "-" + hex.substr(20);
 }
@@ -229,16 +216,17 @@ absl::StatusOr<AuthKey> OwnNamespaceKey(store::ArtifactStore& store, std::string
 // ---- user ---------------------------------------------------------------------------------------
 
 int AdminCommands::CreateUser(const CreateUserOptions& opts) {
-    const std::string subject = Trim(opts.subject);
+    const std::string subject(TrimAsciiSpace(opts.subject));
     if (subject.size() < common::kMinSubjectLength) {
         err_ << "Subject name must be at least 5 characters\n";
         return kExitUsage;
     }
-    if (opts.namespace_name && Trim(*opts.namespace_name).empty()) {
+    if (opts.namespace_name && TrimAsciiSpace(*opts.namespace_name).empty()) {
         err_ << "Namespace must not be empty\n";
         return kExitUsage;
     }
-    const std::string desired_ns = opts.namespace_name ? Trim(*opts.namespace_name) : subject;
+    const std::string desired_ns =
+        opts.namespace_name ? std::string(TrimAsciiSpace(*opts.namespace_name)) : subject;
     if (!ValidNamespace(desired_ns, err_)) return kExitUsage;
 
     std::optional<AuthKey> auth = ResolveCredentials(opts.auth, err_);
@@ -291,7 +279,7 @@ int AdminCommands::CreateUser(const CreateUserOptions& opts) {
 
 int AdminCommands::GetUser(std::string_view subject_arg,
                            const std::optional<std::string>& namespace_name, bool all) {
-    const std::string subject = Trim(subject_arg);
+    const std::string subject(TrimAsciiSpace(subject_arg));
     auto doc = store_.GetSubject(subject);
     if (!doc.ok()) {
         err_ << "Failed to get subject (" << Reason(doc.status(), SubjectNotFound(subject))
@@ -319,12 +307,12 @@ int AdminCommands::GetUser(std::string_view subject_arg,
 
 int AdminCommands::DeleteUser(std::string_view subject_arg,
                               const std::optional<std::string>& namespace_name) {
-    const std::string subject = Trim(subject_arg);
+    const std::string subject(TrimAsciiSpace(subject_arg));
     if (subject.empty()) {
         err_ << "Subject must not be empty\n";
         return kExitUsage;
     }
-    if (namespace_name && Trim(*namespace_name).empty()) {
+    if (namespace_name && TrimAsciiSpace(*namespace_name).empty()) {
         err_ << "Namespace must not be empty\n";
         return kExitUsage;
     }
@@ -343,7 +331,7 @@ int AdminCommands::DeleteUser(std::string_view subject_arg,
         out_ << "Subject deleted\n";
         return kExitOk;
     }
-    const std::string to_delete = Trim(*namespace_name);
+    const std::string to_delete(TrimAsciiSpace(*namespace_name));
     Subject doc = prev->doc;
     const size_t before = doc.namespaces.size();
     std::erase_if(doc.namespaces, [&](const NamespaceEntry& ns) { return ns.name == to_delete; });
@@ -412,7 +400,7 @@ int AdminCommands::ChangeBlocked(const std::vector<std::string>& subjects, bool 
     const std::string_view verb = blocked ? "block" : "unblock";
     int failed = 0;
     for (const auto& raw : subjects) {
-        const std::string subject = Trim(raw);
+        const std::string subject(TrimAsciiSpace(raw));
         if (subject.empty()) continue;
         auto doc = store_.GetSubject(subject);
         absl::Status st = doc.status();
