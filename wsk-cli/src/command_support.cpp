@@ -103,6 +103,26 @@ Status CheckArgs(const std::vector<std::string>& args, size_t min, size_t max,
     return std::nullopt;
 }
 
+Status EntityGet(Session& s, const std::vector<std::string>& args, bool summary, const char* what,
+                 const char* collection, EntityKind kind, const Shape& shape) {
+    const std::string w = what;
+    if (auto e = CheckArgs(args, 1, 2, "A " + w + " name is required.")) return e;
+    auto q = Name(args[0]);
+    if (!q.ok()) return q.error();
+    auto r = s.client->Do("GET", Collection(*q, collection), std::nullopt);
+    if (!r.ok()) return r.error().Wrap("Unable to get " + w + " '" + q->entity_name + "'");
+    if (summary) {
+        Print(s, FormatSummary(kind, r->json));
+    } else if (args.size() > 1 && r->json.IsObject() && r->json.HasMember(args[1].c_str())) {
+        Print(s, Ok() + "got " + w + " " + Bold(q->entity_name) + ", displaying field " +
+                     Bold(args[1]) + "\n" + PrettyJson(r->json[args[1].c_str()]));
+    } else {
+        Print(s,
+              Ok() + "got " + w + " " + Bold(q->entity_name) + "\n" + PrettyJson(r->json, shape));
+    }
+    return std::nullopt;
+}
+
 Result<std::string> NamespaceArg(const std::vector<std::string>& args) {
     if (args.empty()) return std::string("_");
     auto q = Name(args[0]);

@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "entity_args.hpp"
+#include "json_out.hpp"
 #include "output.hpp"
 #include "wsk_error.hpp"
 
@@ -36,6 +37,9 @@ std::string ListQuery(int limit, int skip);
 
 /// The namespace argument of a list command ("/ns"; "_" when absent).
 Result<std::string> NamespaceArg(const std::vector<std::string>& args);
+/// `wsk trigger|rule|package get NAME [FIELD]` (`what` is "trigger", `collection` "triggers").
+Status EntityGet(Session& s, const std::vector<std::string>& args, bool summary, const char* what,
+                 const char* collection, EntityKind kind, const Shape& shape);
 /// `wsk trigger|rule|package list`.
 Status EntityList(Session& s, const std::vector<std::string>& args, const ListFlags& f,
                   const char* collection, const char* what, EntityKind kind);

@@ -59,21 +59,7 @@ Status PackageBind(Session& s, const std::vector<std::string>& args, bool overwr
 }
 
 Status PackageGet(Session& s, const std::vector<std::string>& args, bool summary) {
-    if (auto e = CheckArgs(args, 1, 2, "A package name is required.")) return e;
-    auto q = Name(args[0]);
-    if (!q.ok()) return q.error();
-    auto r = s.client->Do("GET", Collection(*q, "packages"), std::nullopt);
-    if (!r.ok()) return r.error().Wrap("Unable to get package '" + q->entity_name + "'");
-    if (summary) {
-        Print(s, FormatSummary(EntityKind::kPackage, r->json));
-    } else if (args.size() > 1 && r->json.IsObject() && r->json.HasMember(args[1].c_str())) {
-        Print(s, Ok() + "got package " + Bold(q->entity_name) + ", displaying field " +
-                     Bold(args[1]) + "\n" + PrettyJson(r->json[args[1].c_str()]));
-    } else {
-        Print(s, Ok() + "got package " + Bold(q->entity_name) + "\n" +
-                     PrettyJson(r->json, PackageShape()));
-    }
-    return std::nullopt;
+    return EntityGet(s, args, summary, "package", "packages", EntityKind::kPackage, PackageShape());
 }
 
 Status PackageDelete(Session& s, const std::vector<std::string>& args) {

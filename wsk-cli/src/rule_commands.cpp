@@ -61,21 +61,7 @@ Status RuleStatus(Session& s, const std::vector<std::string>& args) {
 }
 
 Status RuleGet(Session& s, const std::vector<std::string>& args, bool summary) {
-    if (auto e = CheckArgs(args, 1, 2, "A rule name is required.")) return e;
-    auto q = Name(args[0]);
-    if (!q.ok()) return q.error();
-    auto r = s.client->Do("GET", Collection(*q, "rules"), std::nullopt);
-    if (!r.ok()) return r.error().Wrap("Unable to get rule '" + q->entity_name + "'");
-    if (summary) {
-        Print(s, FormatSummary(EntityKind::kRule, r->json));
-    } else if (args.size() > 1 && r->json.IsObject() && r->json.HasMember(args[1].c_str())) {
-        Print(s, Ok() + "got rule " + Bold(q->entity_name) + ", displaying field " + Bold(args[1]) +
-                     "\n" + PrettyJson(r->json[args[1].c_str()]));
-    } else {
-        Print(s,
-              Ok() + "got rule " + Bold(q->entity_name) + "\n" + PrettyJson(r->json, RuleShape()));
-    }
-    return std::nullopt;
+    return EntityGet(s, args, summary, "rule", "rules", EntityKind::kRule, RuleShape());
 }
 
 Status RuleDelete(Session& s, const std::vector<std::string>& args, bool disable) {

@@ -114,21 +114,7 @@ Status TriggerFire(Session& s, const std::vector<std::string>& args) {
 }
 
 Status TriggerGet(Session& s, const std::vector<std::string>& args, bool summary) {
-    if (auto e = CheckArgs(args, 1, 2, "A trigger name is required.")) return e;
-    auto q = Name(args[0]);
-    if (!q.ok()) return q.error();
-    auto r = s.client->Do("GET", Collection(*q, "triggers"), std::nullopt);
-    if (!r.ok()) return r.error().Wrap("Unable to get trigger '" + q->entity_name + "'");
-    if (summary) {
-        Print(s, FormatSummary(EntityKind::kTrigger, r->json));
-    } else if (args.size() > 1 && r->json.IsObject() && r->json.HasMember(args[1].c_str())) {
-        Print(s, Ok() + "got trigger " + Bold(q->entity_name) + ", displaying field " +
-                     Bold(args[1]) + "\n" + PrettyJson(r->json[args[1].c_str()]));
-    } else {
-        Print(s, Ok() + "got trigger " + Bold(q->entity_name) + "\n" +
-                     PrettyJson(r->json, TriggerShape()));
-    }
-    return std::nullopt;
+    return EntityGet(s, args, summary, "trigger", "triggers", EntityKind::kTrigger, TriggerShape());
 }
 
 Status TriggerDelete(Session& s, const std::vector<std::string>& args) {
