@@ -1,5 +1,5 @@
 // wsk: the command tree (CLI11), configuration, and the exit code. The commands themselves are in
-// commands.cpp; see README.md for the command list and the deviations from the Go CLI.
+// <resource>_commands.cpp; see README.md for the command list and the deviations from the Go CLI.
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
