@@ -352,8 +352,7 @@ int RunAdmin(const std::vector<std::string>& raw_args, std::ostream& out, std::o
     auto store = open ? open(uri) : store::OpenArtifactStore(uri);
     if (!store.ok()) {
         err << kProgram << ": cannot open store \"" << common::RedactUri(uri)
-            << "\": " << store.status().message()
-            << "\n";
+            << "\": " << store.status().message() << "\n";
         return absl::IsInvalidArgument(store.status()) ? kExitUsage : kExitFailure;
     }
 
