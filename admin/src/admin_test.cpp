@@ -522,28 +522,6 @@ TEST_CASE("limits set, get and delete", "[admin]") {
           "Failed to delete limits (limits for namespace \"space1\" does not exist)\n");
 }
 
-TEST_CASE("byte sizes use OpenWhisk's ByteSize syntax", "[admin]") {
-    using wisp::admin::FormatByteSize;
-    using wisp::admin::ParseByteSize;
-    CHECK(*ParseByteSize("1 MB") == 1048576);
-    CHECK(*ParseByteSize("1mb") == 1048576);
-    CHECK(*ParseByteSize("512 K") == 512 * 1024);
-    CHECK(*ParseByteSize("2G") == 2LL * 1024 * 1024 * 1024);
-    CHECK(*ParseByteSize("1048576 B") == 1048576);
-    CHECK(*ParseByteSize("100") == 100);
-    CHECK(ParseByteSize("1 TB").status().message() ==
-          "Size Unit not supported. Only \"B\", \"K[B]\", \"M[B]\" and \"G[B]\" are supported.");
-    CHECK(!ParseByteSize("MB").ok());
-    CHECK(!ParseByteSize("-1 MB").ok());
-    CHECK(!ParseByteSize("99999999999999999999").ok());
-    CHECK(!ParseByteSize("9999999999999 GB").ok());
-    CHECK(FormatByteSize(0) == "0 B");
-    CHECK(FormatByteSize(1000) == "1000 B");
-    CHECK(FormatByteSize(2048) == "2 KB");
-    CHECK(FormatByteSize(1048576) == "1 MB");
-    CHECK(FormatByteSize(3LL * 1024 * 1024 * 1024) == "3 GB");
-}
-
 // ---- the CLI (argument parsing, store selection) ------------------------------------------------
 
 namespace {
