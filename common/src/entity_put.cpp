@@ -22,6 +22,13 @@ using rapidjson::Value;
 
 namespace {
 
+// The body's root object (parsed into `doc`); Malformed naming `first_field` when it is not one.
+absl::StatusOr<const Value*> ParseBodyObject(std::string_view body, rapidjson::Document& doc,
+                                             std::string_view first_field) {
+    WISP_RETURN_IF_ERROR(internal::ParseDocument(body, doc));
+    return RequireObject(doc, first_field);
+}
+
 // Range checks of the limits a PUT gives, in OpenWhisk's order (memory, timeout, logs,
 // concurrency), with its texts.
 absl::Status ValidateLimitsPut(const ActionLimitsPut& l, const PutContext& ctx) {
@@ -82,8 +89,7 @@ absl::Status CheckParameterSizes(const std::optional<Parameters>& parameters,
 
 absl::StatusOr<ActionPut> ParseActionPut(std::string_view body, const PutContext& ctx) {
     rapidjson::Document doc;
-    WISP_RETURN_IF_ERROR(internal::ParseDocument(body, doc));
-    WISP_ASSIGN_OR_RETURN(const Value* obj, RequireObject(doc, "exec"));
+    WISP_ASSIGN_OR_RETURN(const Value* obj, ParseBodyObject(body, doc, "exec"));
     const RuntimeManifest* manifest = ctx.manifest ? ctx.manifest : &RuntimeManifest::BuiltIn();
     ActionPut put;
     if (const Value* exec = Member(*obj, "exec"); exec != nullptr) {
@@ -243,8 +249,7 @@ absl::StatusOr<Action> ApplyActionPut(const FullyQualifiedName& fqn, const Actio
 
 absl::StatusOr<TriggerPut> ParseTriggerPut(std::string_view body, const PutContext& ctx) {
     rapidjson::Document doc;
-    WISP_RETURN_IF_ERROR(internal::ParseDocument(body, doc));
-    WISP_ASSIGN_OR_RETURN(const Value* obj, RequireObject(doc, "parameters"));
+    WISP_ASSIGN_OR_RETURN(const Value* obj, ParseBodyObject(body, doc, "parameters"));
     TriggerPut put;
     WISP_RETURN_IF_ERROR(ReadParameters(*obj, "parameters", put.parameters));
     WISP_RETURN_IF_ERROR(ReadParameters(*obj, "annotations", put.annotations));
@@ -300,8 +305,7 @@ absl::StatusOr<Trigger> ApplyTriggerPut(const FullyQualifiedName& fqn, const Tri
 
 absl::StatusOr<RulePut> ParseRulePut(std::string_view body, const PutContext& ctx) {
     rapidjson::Document doc;
-    WISP_RETURN_IF_ERROR(internal::ParseDocument(body, doc));
-    WISP_ASSIGN_OR_RETURN(const Value* obj, RequireObject(doc, "trigger"));
+    WISP_ASSIGN_OR_RETURN(const Value* obj, ParseBodyObject(body, doc, "trigger"));
     RulePut put;
     if (const Value* t = Member(*obj, "trigger"); t != nullptr) {
         WISP_ASSIGN_OR_RETURN(put.trigger, ReadFqnValue(*t, ctx.caller_namespace));
@@ -363,8 +367,7 @@ absl::StatusOr<Rule> ApplyRulePut(const FullyQualifiedName& fqn, const RulePut& 
 
 absl::StatusOr<PackagePut> ParsePackagePut(std::string_view body, const PutContext& ctx) {
     rapidjson::Document doc;
-    WISP_RETURN_IF_ERROR(internal::ParseDocument(body, doc));
-    WISP_ASSIGN_OR_RETURN(const Value* obj, RequireObject(doc, "binding"));
+    WISP_ASSIGN_OR_RETURN(const Value* obj, ParseBodyObject(body, doc, "binding"));
     PackagePut put;
     if (const Value* b = Member(*obj, "binding"); b != nullptr) {
         WISP_ASSIGN_OR_RETURN(put.binding, ReadBinding(*b, ctx.caller_namespace));
