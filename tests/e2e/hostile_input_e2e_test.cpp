@@ -18,6 +18,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <wisp/common/base64.hpp>
+
 #include "standalone_harness.hpp"
 
 using namespace wisp::e2e;
@@ -32,28 +34,6 @@ Standalone& Wisp() {
         return *std::move(s);
     }();
     return *instance;
-}
-
-std::string Base64(std::string_view in) {
-    static constexpr char kTable[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                           (static_cast<unsigned char>(in[i + 1]) << 8) |
-                           static_cast<unsigned char>(in[i + 2]);
-        out += {kTable[v >> 18], kTable[(v >> 12) & 63], kTable[(v >> 6) & 63], kTable[v & 63]};
-    }
-    if (i + 1 == in.size()) {
-        const unsigned v = static_cast<unsigned char>(in[i]) << 16;
-        out += {kTable[v >> 18], kTable[(v >> 12) & 63], '=', '='};
-    } else if (i + 2 == in.size()) {
-        const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                           (static_cast<unsigned char>(in[i + 1]) << 8);
-        out += {kTable[v >> 18], kTable[(v >> 12) & 63], kTable[(v >> 6) & 63], '='};
-    }
-    return out;
 }
 
 /// What came back on a raw connection: the status of the first response (0 = none), and
@@ -154,7 +134,9 @@ class RawClient {
     bool answered_early_ = false;
 };
 
-std::string Auth() { return "Authorization: Basic " + Base64(Wisp().guest_auth()) + "\r\n"; }
+std::string Auth() {
+    return "Authorization: Basic " + wisp::common::Base64Encode(Wisp().guest_auth()) + "\r\n";
+}
 
 std::string Head(const std::string& method, const std::string& path,
                  const std::string& extra_headers) {
