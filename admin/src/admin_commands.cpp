@@ -203,7 +203,8 @@ int AdminCommands::Init(InitKeys keys) {
     return rc;
 }
 
-absl::StatusOr<AuthKey> OwnNamespaceKey(store::ArtifactStore& store, std::string_view subject) {
+[[nodiscard]] absl::StatusOr<AuthKey> OwnNamespaceKey(store::ArtifactStore& store,
+                                                      std::string_view subject) {
     auto doc = store.GetSubject(std::string(subject));
     if (!doc.ok()) return doc.status();
     for (const auto& ns : doc->doc.namespaces) {

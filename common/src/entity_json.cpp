@@ -89,7 +89,8 @@ const Value* Member(const Value& obj, std::string_view key) {
     return &it->value;
 }
 
-absl::Status ReadString(const Value& obj, std::string_view key, std::optional<std::string>& out) {
+[[nodiscard]] absl::Status ReadString(const Value& obj, std::string_view key,
+                                      std::optional<std::string>& out) {
     const Value* v = Member(obj, key);
     if (v == nullptr) return absl::OkStatus();
     if (!v->IsString()) return Malformed("Expected String as JsString, but got " + Shown(*v));
@@ -97,7 +98,8 @@ absl::Status ReadString(const Value& obj, std::string_view key, std::optional<st
     return absl::OkStatus();
 }
 
-absl::Status ReadBool(const Value& obj, std::string_view key, std::optional<bool>& out) {
+[[nodiscard]] absl::Status ReadBool(const Value& obj, std::string_view key,
+                                    std::optional<bool>& out) {
     const Value* v = Member(obj, key);
     if (v == nullptr) return absl::OkStatus();
     if (!v->IsBool()) return Malformed("Expected JsBoolean, but got " + Shown(*v));
@@ -121,7 +123,8 @@ bool WholeNumber(const Value& v, int64_t& out) {
     return false;
 }
 
-absl::Status ReadInt64(const Value& obj, std::string_view key, std::optional<int64_t>& out) {
+[[nodiscard]] absl::Status ReadInt64(const Value& obj, std::string_view key,
+                                     std::optional<int64_t>& out) {
     const Value* v = Member(obj, key);
     if (v == nullptr) return absl::OkStatus();
     int64_t n = 0;
@@ -132,21 +135,21 @@ absl::Status ReadInt64(const Value& obj, std::string_view key, std::optional<int
     return absl::OkStatus();
 }
 
-absl::StatusOr<SemVer> ReadSemVerValue(const Value& v) {
+[[nodiscard]] absl::StatusOr<SemVer> ReadSemVerValue(const Value& v) {
     if (!v.IsString()) return Malformed("semantic version malformed");
     auto s = SemVer::Parse(View(v));
     if (!s.ok()) return Malformed("semantic version malformed");
     return *s;
 }
 
-absl::Status ReadSemVer(const Value& obj, std::optional<SemVer>& out) {
+[[nodiscard]] absl::Status ReadSemVer(const Value& obj, std::optional<SemVer>& out) {
     const Value* v = Member(obj, "version");
     if (v == nullptr) return absl::OkStatus();
     WISP_ASSIGN_OR_RETURN(out, ReadSemVerValue(*v));
     return absl::OkStatus();
 }
 
-absl::StatusOr<Parameters> ReadParametersValue(const Value& v) {
+[[nodiscard]] absl::StatusOr<Parameters> ReadParametersValue(const Value& v) {
     if (!v.IsArray()) return Malformed("parameters malformed!");
     std::vector<Parameter> items;
     items.reserve(v.Size());
@@ -173,8 +176,8 @@ absl::StatusOr<Parameters> ReadParametersValue(const Value& v) {
     return Parameters(std::move(items));
 }
 
-absl::Status ReadParameters(const Value& obj, std::string_view key,
-                            std::optional<Parameters>& out) {
+[[nodiscard]] absl::Status ReadParameters(const Value& obj, std::string_view key,
+                                          std::optional<Parameters>& out) {
     const Value* v = Member(obj, key);
     if (v == nullptr) return absl::OkStatus();
     WISP_ASSIGN_OR_RETURN(out, ReadParametersValue(*v));
@@ -183,8 +186,8 @@ absl::Status ReadParameters(const Value& obj, std::string_view key,
 
 // OpenWhisk's EntityPath(string).toFullyQualifiedEntityName: "/ns/pkg/a" or "ns/a" (a leading
 // slash is optional; empty segments are dropped); "_" resolves to `default_namespace` when set.
-absl::StatusOr<FullyQualifiedName> ParseAbsoluteRef(std::string_view ref,
-                                                    std::string_view default_namespace) {
+[[nodiscard]] absl::StatusOr<FullyQualifiedName> ParseAbsoluteRef(
+    std::string_view ref, std::string_view default_namespace) {
     std::vector<std::string_view> parts = Split(ref, '/', true);
     if (parts.size() < 2 || parts.size() > 3) {
         return Malformed(
@@ -202,8 +205,8 @@ absl::StatusOr<FullyQualifiedName> ParseAbsoluteRef(std::string_view ref,
 }
 
 // A reference: "/ns[/pkg]/name" or {"path":"ns[/pkg]","name":"x"}.
-absl::StatusOr<FullyQualifiedName> ReadFqnValue(const Value& v,
-                                                std::string_view default_namespace) {
+[[nodiscard]] absl::StatusOr<FullyQualifiedName> ReadFqnValue(const Value& v,
+                                                              std::string_view default_namespace) {
     if (v.IsString()) return ParseAbsoluteRef(View(v), default_namespace);
     if (v.IsObject()) {
         const Value* path = Member(v, "path");
@@ -223,8 +226,8 @@ absl::StatusOr<FullyQualifiedName> ReadFqnValue(const Value& v,
     return Malformed("fully qualified name malformed");
 }
 
-absl::StatusOr<const Value*> RequireObject(const rapidjson::Document& doc,
-                                           std::string_view first_field) {
+[[nodiscard]] absl::StatusOr<const Value*> RequireObject(const rapidjson::Document& doc,
+                                                         std::string_view first_field) {
     if (!doc.IsObject()) {
         return Malformed(Cat("Object expected in field '", first_field, "'"));
     }
@@ -232,7 +235,7 @@ absl::StatusOr<const Value*> RequireObject(const rapidjson::Document& doc,
 }
 
 // The header fields of a full document: namespace and name are required.
-absl::Status ReadHeader(const Value& obj, EntityHeader& h) {
+[[nodiscard]] absl::Status ReadHeader(const Value& obj, EntityHeader& h) {
     const Value* ns = Member(obj, "namespace");
     if (ns == nullptr) return Malformed("Object is missing required member 'namespace'");
     if (!ns->IsString()) return Malformed("namespace malformed");
@@ -303,8 +306,8 @@ std::string LowerTrim(std::string_view s) { return AsciiLower(Trim(s)); }
 
 // Reads `exec`. With a manifest (PUT bodies) kinds are resolved and validated; without one
 // (stored documents) the kind is taken as written and `binary` as stored.
-absl::StatusOr<Exec> ReadExecValue(const Value& v, const RuntimeManifest* manifest,
-                                   std::string_view default_namespace) {
+[[nodiscard]] absl::StatusOr<Exec> ReadExecValue(const Value& v, const RuntimeManifest* manifest,
+                                                 std::string_view default_namespace) {
     if (!v.IsObject()) return Malformed("JSON object expected");
     const Value* kind_v = Member(v, "kind");
     if (kind_v == nullptr || !kind_v->IsString()) {
@@ -395,8 +398,8 @@ absl::StatusOr<Exec> ReadExecValue(const Value& v, const RuntimeManifest* manife
 
 // ---- limits ------------------------------------------------------------------------------------
 
-absl::Status ReadLimitField(const Value& obj, std::string_view key, std::string_view what,
-                            std::optional<int64_t>& out) {
+[[nodiscard]] absl::Status ReadLimitField(const Value& obj, std::string_view key,
+                                          std::string_view what, std::optional<int64_t>& out) {
     const Value* v = Member(obj, key);
     if (v == nullptr) return absl::OkStatus();
     if (!v->IsNumber()) return Malformed(Cat(what, " limit malformed"));
@@ -409,7 +412,7 @@ absl::Status ReadLimitField(const Value& obj, std::string_view key, std::string_
     return absl::OkStatus();
 }
 
-absl::StatusOr<ActionLimitsPut> ReadLimitsPut(const Value& v) {
+[[nodiscard]] absl::StatusOr<ActionLimitsPut> ReadLimitsPut(const Value& v) {
     if (!v.IsObject()) return Malformed("Object expected in field 'timeout'");
     ActionLimitsPut l;
     WISP_RETURN_IF_ERROR(ReadLimitField(v, "timeout", "time", l.timeout_ms));
@@ -420,7 +423,7 @@ absl::StatusOr<ActionLimitsPut> ReadLimitsPut(const Value& v) {
     return l;
 }
 
-absl::StatusOr<ActionLimits> ReadLimitsDoc(const Value& v) {
+[[nodiscard]] absl::StatusOr<ActionLimits> ReadLimitsDoc(const Value& v) {
     if (!v.IsObject()) return Malformed("limits malformed");
     WISP_ASSIGN_OR_RETURN(ActionLimitsPut p, ReadLimitsPut(v));
     ActionLimits l;
@@ -465,7 +468,7 @@ void WriteResponse(JsonWriter& w, const ActivationResponse& r, ActivationJsonFor
     w.EndObject();
 }
 
-absl::StatusOr<ActivationResponse> ReadResponse(const Value& v) {
+[[nodiscard]] absl::StatusOr<ActivationResponse> ReadResponse(const Value& v) {
     if (!v.IsObject()) return Malformed("activation response malformed");
     ActivationResponse r;
     if (const Value* code = Member(v, "statusCode"); code != nullptr) {
@@ -493,7 +496,7 @@ absl::StatusOr<ActivationResponse> ReadResponse(const Value& v) {
     return r;
 }
 
-absl::StatusOr<std::vector<std::string>> ReadStringArray(const Value& v) {
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> ReadStringArray(const Value& v) {
     if (!v.IsArray()) return Malformed("Expected Array as JsArray, but got " + Shown(v));
     std::vector<std::string> out;
     out.reserve(v.Size());
@@ -752,7 +755,7 @@ std::string EntitySummaryToJson(const WhiskEntity& e) {
 
 // ---- full documents: readers -------------------------------------------------------------------
 
-absl::StatusOr<Action> ActionFromJson(std::string_view json) {
+[[nodiscard]] absl::StatusOr<Action> ActionFromJson(std::string_view json) {
     rapidjson::Document doc;
     WISP_RETURN_IF_ERROR(internal::ParseDocument(json, doc));
     WISP_ASSIGN_OR_RETURN(const Value* obj, RequireObject(doc, "namespace"));
@@ -770,7 +773,7 @@ absl::StatusOr<Action> ActionFromJson(std::string_view json) {
     return a;
 }
 
-absl::StatusOr<Trigger> TriggerFromJson(std::string_view json) {
+[[nodiscard]] absl::StatusOr<Trigger> TriggerFromJson(std::string_view json) {
     rapidjson::Document doc;
     WISP_RETURN_IF_ERROR(internal::ParseDocument(json, doc));
     WISP_ASSIGN_OR_RETURN(const Value* obj, RequireObject(doc, "namespace"));
@@ -801,7 +804,7 @@ absl::StatusOr<Trigger> TriggerFromJson(std::string_view json) {
     return t;
 }
 
-absl::StatusOr<Rule> RuleFromJson(std::string_view json) {
+[[nodiscard]] absl::StatusOr<Rule> RuleFromJson(std::string_view json) {
     rapidjson::Document doc;
     WISP_RETURN_IF_ERROR(internal::ParseDocument(json, doc));
     WISP_ASSIGN_OR_RETURN(const Value* obj, RequireObject(doc, "namespace"));
@@ -819,7 +822,8 @@ absl::StatusOr<Rule> RuleFromJson(std::string_view json) {
 namespace entity_json_internal {
 
 // {} -> no binding; {"namespace","name"} -> a binding ("_" resolved when `ns` is given).
-absl::StatusOr<std::optional<PackageBinding>> ReadBinding(const Value& v, std::string_view ns) {
+[[nodiscard]] absl::StatusOr<std::optional<PackageBinding>> ReadBinding(const Value& v,
+                                                                        std::string_view ns) {
     if (v.IsBool() && !v.GetBool()) return std::optional<PackageBinding>();  // list view form
     if (!v.IsObject()) return Malformed("binding malformed");
     if (v.MemberCount() == 0) return std::optional<PackageBinding>();
@@ -839,7 +843,7 @@ absl::StatusOr<std::optional<PackageBinding>> ReadBinding(const Value& v, std::s
 
 }  // namespace entity_json_internal
 
-absl::StatusOr<Package> PackageFromJson(std::string_view json) {
+[[nodiscard]] absl::StatusOr<Package> PackageFromJson(std::string_view json) {
     rapidjson::Document doc;
     WISP_RETURN_IF_ERROR(internal::ParseDocument(json, doc));
     WISP_ASSIGN_OR_RETURN(const Value* obj, RequireObject(doc, "namespace"));
@@ -854,7 +858,7 @@ absl::StatusOr<Package> PackageFromJson(std::string_view json) {
     return p;
 }
 
-absl::StatusOr<WhiskEntity> EntityFromJson(EntityType type, std::string_view json) {
+[[nodiscard]] absl::StatusOr<WhiskEntity> EntityFromJson(EntityType type, std::string_view json) {
     switch (type) {
         case EntityType::kAction: {
             WISP_ASSIGN_OR_RETURN(auto a, ActionFromJson(json));
@@ -876,7 +880,7 @@ absl::StatusOr<WhiskEntity> EntityFromJson(EntityType type, std::string_view jso
     return absl::InvalidArgumentError("unknown entity type");
 }
 
-absl::StatusOr<Parameters> ParametersFromJson(std::string_view json) {
+[[nodiscard]] absl::StatusOr<Parameters> ParametersFromJson(std::string_view json) {
     rapidjson::Document doc;
     WISP_RETURN_IF_ERROR(internal::ParseDocument(json, doc));
     return ReadParametersValue(doc);
@@ -960,7 +964,7 @@ std::string ActivationSummaryToJson(const ActivationRecord& r) {
     return Finish(buf);
 }
 
-absl::StatusOr<ActivationRecord> ActivationFromJson(std::string_view json) {
+[[nodiscard]] absl::StatusOr<ActivationRecord> ActivationFromJson(std::string_view json) {
     rapidjson::Document doc;
     WISP_RETURN_IF_ERROR(internal::ParseDocument(json, doc));
     WISP_ASSIGN_OR_RETURN(const Value* obj, RequireObject(doc, "namespace"));
@@ -1052,7 +1056,7 @@ std::string SubjectToJson(const Subject& s) {
     return Finish(buf);
 }
 
-absl::StatusOr<Subject> SubjectFromJson(std::string_view json) {
+[[nodiscard]] absl::StatusOr<Subject> SubjectFromJson(std::string_view json) {
     rapidjson::Document doc;
     WISP_RETURN_IF_ERROR(internal::ParseDocument(json, doc));
     WISP_ASSIGN_OR_RETURN(const Value* obj, RequireObject(doc, "subject"));
@@ -1134,7 +1138,7 @@ std::string NamespaceLimitsToJson(const NamespaceLimits& l) {
     return Finish(buf);
 }
 
-absl::StatusOr<NamespaceLimits> NamespaceLimitsFromJson(std::string_view json) {
+[[nodiscard]] absl::StatusOr<NamespaceLimits> NamespaceLimitsFromJson(std::string_view json) {
     rapidjson::Document doc;
     WISP_RETURN_IF_ERROR(internal::ParseDocument(json, doc));
     WISP_ASSIGN_OR_RETURN(const Value* obj, RequireObject(doc, "invocationsPerMinute"));

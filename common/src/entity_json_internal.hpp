@@ -27,22 +27,23 @@ std::string Finish(rapidjson::StringBuffer& buf);
 
 /// A member, or nullptr when absent or null (spray reads null as an absent Option).
 const rapidjson::Value* Member(const rapidjson::Value& obj, std::string_view key);
-absl::Status ReadString(const rapidjson::Value& obj, std::string_view key,
-                        std::optional<std::string>& out);
-absl::Status ReadBool(const rapidjson::Value& obj, std::string_view key, std::optional<bool>& out);
-absl::Status ReadSemVer(const rapidjson::Value& obj, std::optional<SemVer>& out);
-absl::Status ReadParameters(const rapidjson::Value& obj, std::string_view key,
-                            std::optional<Parameters>& out);
-absl::StatusOr<std::vector<std::string>> ReadStringArray(const rapidjson::Value& v);
+[[nodiscard]] absl::Status ReadString(const rapidjson::Value& obj, std::string_view key,
+                                      std::optional<std::string>& out);
+[[nodiscard]] absl::Status ReadBool(const rapidjson::Value& obj, std::string_view key,
+                                    std::optional<bool>& out);
+[[nodiscard]] absl::Status ReadSemVer(const rapidjson::Value& obj, std::optional<SemVer>& out);
+[[nodiscard]] absl::Status ReadParameters(const rapidjson::Value& obj, std::string_view key,
+                                          std::optional<Parameters>& out);
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> ReadStringArray(const rapidjson::Value& v);
 /// A reference: "/ns[/pkg]/name" or {"path":"ns[/pkg]","name":"x"}.
-absl::StatusOr<FullyQualifiedName> ReadFqnValue(const rapidjson::Value& v,
-                                                std::string_view default_namespace);
+[[nodiscard]] absl::StatusOr<FullyQualifiedName> ReadFqnValue(const rapidjson::Value& v,
+                                                              std::string_view default_namespace);
 /// The document's root object; Malformed naming `first_field` when it is not one.
-absl::StatusOr<const rapidjson::Value*> RequireObject(const rapidjson::Document& doc,
-                                                      std::string_view first_field);
+[[nodiscard]] absl::StatusOr<const rapidjson::Value*> RequireObject(const rapidjson::Document& doc,
+                                                                    std::string_view first_field);
 /// {} -> no binding; {"namespace","name"} -> a binding ("_" resolved when `ns` is given).
-absl::StatusOr<std::optional<PackageBinding>> ReadBinding(const rapidjson::Value& v,
-                                                          std::string_view ns);
+[[nodiscard]] absl::StatusOr<std::optional<PackageBinding>> ReadBinding(const rapidjson::Value& v,
+                                                                        std::string_view ns);
 
 // ---- exec and limits ------------------------------------------------------------------------
 
@@ -50,9 +51,10 @@ absl::StatusOr<std::optional<PackageBinding>> ReadBinding(const rapidjson::Value
 size_t ExecSize(const Exec& exec);
 /// Reads `exec`. With a manifest (PUT bodies) kinds are resolved and validated; without one
 /// (stored documents) the kind is taken as written and `binary` as stored.
-absl::StatusOr<Exec> ReadExecValue(const rapidjson::Value& v, const RuntimeManifest* manifest,
-                                   std::string_view default_namespace);
+[[nodiscard]] absl::StatusOr<Exec> ReadExecValue(const rapidjson::Value& v,
+                                                 const RuntimeManifest* manifest,
+                                                 std::string_view default_namespace);
 /// The limits object of a PUT body or a stored action, fields as given.
-absl::StatusOr<ActionLimitsPut> ReadLimitsPut(const rapidjson::Value& v);
+[[nodiscard]] absl::StatusOr<ActionLimitsPut> ReadLimitsPut(const rapidjson::Value& v);
 
 }  // namespace wisp::common::entity_json_internal

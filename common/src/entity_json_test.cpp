@@ -24,7 +24,8 @@ rapidjson::Document Doc(const std::string& json) {
     return d;
 }
 
-absl::StatusOr<Action> CreateAction(const std::string& body, const char* name = "/guest/hello") {
+[[nodiscard]] absl::StatusOr<Action> CreateAction(const std::string& body,
+                                                  const char* name = "/guest/hello") {
     auto put = ParseActionPut(body, Ctx());
     if (!put.ok()) return put.status();
     return ApplyActionPut(Fqn(name), *put, nullptr, Ctx());

@@ -29,7 +29,7 @@ bool IsValidEntityName(std::string_view name) {
     return IsLastChar(name.back());
 }
 
-absl::Status ValidateEntityName(std::string_view name) {
+[[nodiscard]] absl::Status ValidateEntityName(std::string_view name) {
     if (name.size() > kMaxNameLength) {
         return absl::InvalidArgumentError(
             Cat("Name segement longer than allowed: ", name.size(), " > ", kMaxNameLength, "."));

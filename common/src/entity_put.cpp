@@ -23,15 +23,16 @@ using rapidjson::Value;
 namespace {
 
 // The body's root object (parsed into `doc`); Malformed naming `first_field` when it is not one.
-absl::StatusOr<const Value*> ParseBodyObject(std::string_view body, rapidjson::Document& doc,
-                                             std::string_view first_field) {
+[[nodiscard]] absl::StatusOr<const Value*> ParseBodyObject(std::string_view body,
+                                                           rapidjson::Document& doc,
+                                                           std::string_view first_field) {
     WISP_RETURN_IF_ERROR(internal::ParseDocument(body, doc));
     return RequireObject(doc, first_field);
 }
 
 // Range checks of the limits a PUT gives, in OpenWhisk's order (memory, timeout, logs,
 // concurrency), with its texts.
-absl::Status ValidateLimitsPut(const ActionLimitsPut& l, const PutContext& ctx) {
+[[nodiscard]] absl::Status ValidateLimitsPut(const ActionLimitsPut& l, const PutContext& ctx) {
     ActionLimits probe;
     const ActionLimitBounds& b = ctx.bounds;
     probe.timeout_ms = l.timeout_ms.value_or(b.default_timeout_ms);
@@ -60,7 +61,7 @@ absl::Status ValidateLimitsPut(const ActionLimitsPut& l, const PutContext& ctx) 
     return absl::OkStatus();
 }
 
-absl::Status SizeCheck(std::string_view field, size_t is, int64_t allowed) {
+[[nodiscard]] absl::Status SizeCheck(std::string_view field, size_t is, int64_t allowed) {
     if (static_cast<int64_t>(is) > allowed) {
         return absl::OutOfRangeError(
             Cat(field, " larger than allowed: ", is, " > ", allowed, " bytes."));
@@ -69,9 +70,9 @@ absl::Status SizeCheck(std::string_view field, size_t is, int64_t allowed) {
 }
 
 // The 413 checks of a body's parameters and annotations (each within max_parameter_bytes).
-absl::Status CheckParameterSizes(const std::optional<Parameters>& parameters,
-                                 const std::optional<Parameters>& annotations,
-                                 const PutContext& ctx) {
+[[nodiscard]] absl::Status CheckParameterSizes(const std::optional<Parameters>& parameters,
+                                               const std::optional<Parameters>& annotations,
+                                               const PutContext& ctx) {
     if (parameters) {
         WISP_RETURN_IF_ERROR(
             SizeCheck("parameters", parameters->ByteSize(), ctx.system_limits.max_parameter_bytes));
@@ -87,7 +88,8 @@ absl::Status CheckParameterSizes(const std::optional<Parameters>& parameters,
 
 // ---- PUT bodies: actions -----------------------------------------------------------------------
 
-absl::StatusOr<ActionPut> ParseActionPut(std::string_view body, const PutContext& ctx) {
+[[nodiscard]] absl::StatusOr<ActionPut> ParseActionPut(std::string_view body,
+                                                       const PutContext& ctx) {
     rapidjson::Document doc;
     WISP_ASSIGN_OR_RETURN(const Value* obj, ParseBodyObject(body, doc, "exec"));
     const RuntimeManifest* manifest = ctx.manifest ? ctx.manifest : &RuntimeManifest::BuiltIn();
@@ -128,7 +130,7 @@ absl::StatusOr<ActionPut> ParseActionPut(std::string_view body, const PutContext
 
 namespace {
 
-absl::Status CheckNotDeprecated(const Exec& exec, const RuntimeManifest& manifest) {
+[[nodiscard]] absl::Status CheckNotDeprecated(const Exec& exec, const RuntimeManifest& manifest) {
     if (const auto* c = std::get_if<CodeExec>(&exec)) {
         const RuntimeManifest::Kind* k = manifest.Find(c->kind);
         if (k != nullptr && k->deprecated) {
@@ -155,8 +157,9 @@ Parameters SequenceParameters(const SequenceExec& seq) {
 
 }  // namespace
 
-absl::StatusOr<Action> ApplyActionPut(const FullyQualifiedName& fqn, const ActionPut& put,
-                                      const Action* existing, const PutContext& ctx) {
+[[nodiscard]] absl::StatusOr<Action> ApplyActionPut(const FullyQualifiedName& fqn,
+                                                    const ActionPut& put, const Action* existing,
+                                                    const PutContext& ctx) {
     const RuntimeManifest& manifest = ctx.manifest ? *ctx.manifest : RuntimeManifest::BuiltIn();
     if (put.exec) {
         if (const auto* seq = std::get_if<SequenceExec>(&*put.exec)) {
@@ -247,7 +250,8 @@ absl::StatusOr<Action> ApplyActionPut(const FullyQualifiedName& fqn, const Actio
 
 // ---- PUT bodies: triggers ----------------------------------------------------------------------
 
-absl::StatusOr<TriggerPut> ParseTriggerPut(std::string_view body, const PutContext& ctx) {
+[[nodiscard]] absl::StatusOr<TriggerPut> ParseTriggerPut(std::string_view body,
+                                                         const PutContext& ctx) {
     rapidjson::Document doc;
     WISP_ASSIGN_OR_RETURN(const Value* obj, ParseBodyObject(body, doc, "parameters"));
     TriggerPut put;
@@ -276,8 +280,10 @@ bool IsValidFeedPath(std::string_view f) {
 
 }  // namespace
 
-absl::StatusOr<Trigger> ApplyTriggerPut(const FullyQualifiedName& fqn, const TriggerPut& put,
-                                        const Trigger* existing, const PutContext& /*ctx*/) {
+[[nodiscard]] absl::StatusOr<Trigger> ApplyTriggerPut(const FullyQualifiedName& fqn,
+                                                      const TriggerPut& put,
+                                                      const Trigger* existing,
+                                                      const PutContext& /*ctx*/) {
     Trigger t;
     if (existing == nullptr) {
         t.namespace_path = fqn.path;
@@ -303,7 +309,7 @@ absl::StatusOr<Trigger> ApplyTriggerPut(const FullyQualifiedName& fqn, const Tri
 
 // ---- PUT bodies: rules -------------------------------------------------------------------------
 
-absl::StatusOr<RulePut> ParseRulePut(std::string_view body, const PutContext& ctx) {
+[[nodiscard]] absl::StatusOr<RulePut> ParseRulePut(std::string_view body, const PutContext& ctx) {
     rapidjson::Document doc;
     WISP_ASSIGN_OR_RETURN(const Value* obj, ParseBodyObject(body, doc, "trigger"));
     RulePut put;
@@ -334,8 +340,8 @@ absl::StatusOr<RulePut> ParseRulePut(std::string_view body, const PutContext& ct
     return put;
 }
 
-absl::StatusOr<Rule> ApplyRulePut(const FullyQualifiedName& fqn, const RulePut& put,
-                                  const Rule* existing, const PutContext& ctx) {
+[[nodiscard]] absl::StatusOr<Rule> ApplyRulePut(const FullyQualifiedName& fqn, const RulePut& put,
+                                                const Rule* existing, const PutContext& ctx) {
     Rule r;
     if (existing == nullptr) {
         if (!put.trigger || !put.action) {
@@ -365,7 +371,8 @@ absl::StatusOr<Rule> ApplyRulePut(const FullyQualifiedName& fqn, const RulePut& 
 
 // ---- PUT bodies: packages ----------------------------------------------------------------------
 
-absl::StatusOr<PackagePut> ParsePackagePut(std::string_view body, const PutContext& ctx) {
+[[nodiscard]] absl::StatusOr<PackagePut> ParsePackagePut(std::string_view body,
+                                                         const PutContext& ctx) {
     rapidjson::Document doc;
     WISP_ASSIGN_OR_RETURN(const Value* obj, ParseBodyObject(body, doc, "binding"));
     PackagePut put;
@@ -380,8 +387,10 @@ absl::StatusOr<PackagePut> ParsePackagePut(std::string_view body, const PutConte
     return put;
 }
 
-absl::StatusOr<Package> ApplyPackagePut(const FullyQualifiedName& fqn, const PackagePut& put,
-                                        const Package* existing, const PutContext& ctx) {
+[[nodiscard]] absl::StatusOr<Package> ApplyPackagePut(const FullyQualifiedName& fqn,
+                                                      const PackagePut& put,
+                                                      const Package* existing,
+                                                      const PutContext& ctx) {
     if (fqn.name == "default") {
         return absl::InvalidArgumentError("Package name 'default' is reserved.");
     }

@@ -107,7 +107,7 @@ bool LooksLikeDomain(std::string_view first) {
            first == "localhost";
 }
 
-absl::Status Invalid(std::string_view text, std::string_view why) {
+[[nodiscard]] absl::Status Invalid(std::string_view text, std::string_view why) {
     std::string shown(text.substr(0, 100));
     if (text.size() > 100) shown += "...";
     return absl::InvalidArgumentError(
@@ -122,7 +122,7 @@ std::string ImageRef::CanonicalName() const {
     return "docker.io/" + path;
 }
 
-absl::StatusOr<ImageRef> ParseImageRef(std::string_view text) {
+[[nodiscard]] absl::StatusOr<ImageRef> ParseImageRef(std::string_view text) {
     if (text.empty()) return Invalid(text, "it is empty");
     if (text.size() > kMaxImageReferenceLength) {
         return Invalid(

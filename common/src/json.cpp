@@ -13,7 +13,8 @@
 
 namespace wisp::common {
 
-absl::Status ParseJson(std::string_view text, rapidjson::Document& doc, const JsonLimits& limits) {
+[[nodiscard]] absl::Status ParseJson(std::string_view text, rapidjson::Document& doc,
+                                     const JsonLimits& limits) {
     std::string error = json::ParseBounded(text, doc, limits);
     if (!error.empty()) return absl::InvalidArgumentError(error);
     return absl::OkStatus();
@@ -21,12 +22,12 @@ absl::Status ParseJson(std::string_view text, rapidjson::Document& doc, const Js
 
 namespace internal {
 
-absl::Status Malformed(std::string_view detail) {
+[[nodiscard]] absl::Status Malformed(std::string_view detail) {
     return absl::InvalidArgumentError(
         std::string("The request content was malformed:\n").append(detail));
 }
 
-absl::Status ParseDocument(std::string_view text, rapidjson::Document& doc) {
+[[nodiscard]] absl::Status ParseDocument(std::string_view text, rapidjson::Document& doc) {
     JsonLimits limits;
     limits.max_depth = kMaxJsonDepth;
     std::string error = json::ParseBounded(text, doc, limits);

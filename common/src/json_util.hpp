@@ -14,11 +14,11 @@ namespace wisp::common::internal {
 inline constexpr int kMaxJsonDepth = 512;
 
 /// 400 "The request content was malformed:\n<detail>".
-absl::Status Malformed(std::string_view detail);
+[[nodiscard]] absl::Status Malformed(std::string_view detail);
 
 /// Parses untrusted text into `doc`: strict JSON, valid UTF-8, bounded nesting, the whole input.
 /// InvalidArgument (Malformed) on any failure.
-absl::Status ParseDocument(std::string_view text, rapidjson::Document& doc);
+[[nodiscard]] absl::Status ParseDocument(std::string_view text, rapidjson::Document& doc);
 
 /// The JSON type name as OpenWhisk's messages spell it ("a string", "an object", ...).
 std::string_view TypeName(const rapidjson::Value& v);

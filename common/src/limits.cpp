@@ -17,8 +17,8 @@ namespace {
 
 // OpenWhisk's "<what> <value><unit> exceeds|below allowed threshold of <bound><unit>" texts
 // (Messages.sizeExceedsAllowedThreshold and friends); the upper bound is checked first.
-absl::Status CheckRange(std::string_view what, int64_t value, int64_t min, int64_t max,
-                        std::string_view unit) {
+[[nodiscard]] absl::Status CheckRange(std::string_view what, int64_t value, int64_t min,
+                                      int64_t max, std::string_view unit) {
     if (value > max) {
         return absl::InvalidArgumentError(
             Cat(what, " ", value, unit, " exceeds allowed threshold of ", max, unit));
@@ -74,7 +74,7 @@ std::string FormatByteSize(int64_t bytes) {
     return std::to_string(bytes) + " B";
 }
 
-absl::StatusOr<int64_t> ParseByteSize(std::string_view text) {
+[[nodiscard]] absl::StatusOr<int64_t> ParseByteSize(std::string_view text) {
     const auto unsupported = [] {
         return absl::InvalidArgumentError(
             "Size Unit not supported. Only \"B\", \"K[B]\", \"M[B]\" and \"G[B]\" are supported.");

@@ -53,11 +53,11 @@ class Authenticator {
     /// unknown, blocked; counts as a failure of `peer`); ResourceExhausted with
     /// kMsgAuthFailuresExceeded while `peer` is blocked after too many failures; Unavailable
     /// when the store cannot be reached. Thread-safe.
-    absl::StatusOr<common::Identity> Authenticate(std::string_view authorization,
-                                                  std::string_view peer = {});
+    [[nodiscard]] absl::StatusOr<common::Identity> Authenticate(std::string_view authorization,
+                                                                std::string_view peer = {});
 
     /// The identity owning namespace `ns` (web actions run as the owner); NotFound if none.
-    absl::StatusOr<common::Identity> IdentityOfNamespace(std::string_view ns);
+    [[nodiscard]] absl::StatusOr<common::Identity> IdentityOfNamespace(std::string_view ns);
 
     void Invalidate();
 

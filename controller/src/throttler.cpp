@@ -22,7 +22,7 @@ absl::Status RateThrottler::Check(std::string_view ns, int64_t allowed, int64_t 
     return absl::OkStatus();
 }
 
-absl::Status CheckConcurrency(int64_t in_flight, int64_t allowed) {
+[[nodiscard]] absl::Status CheckConcurrency(int64_t in_flight, int64_t allowed) {
     if (in_flight >= allowed) {
         return absl::ResourceExhaustedError(
             common::Cat("Too many concurrent requests in flight (count: ", in_flight,

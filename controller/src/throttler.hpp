@@ -16,7 +16,7 @@ class RateThrottler {
     /// Counts one request of `ns` in the calendar minute of `now_ms`. ResourceExhausted with
     /// "Too many requests in the last minute (count: N, allowed: M)." when the count exceeds
     /// `allowed`. Thread-safe.
-    absl::Status Check(std::string_view ns, int64_t allowed, int64_t now_ms);
+    [[nodiscard]] absl::Status Check(std::string_view ns, int64_t allowed, int64_t now_ms);
 
   private:
     struct Window {
@@ -28,6 +28,6 @@ class RateThrottler {
 };
 
 /// "Too many concurrent requests in flight (count: N, allowed: M)." when `in_flight` >= allowed.
-absl::Status CheckConcurrency(int64_t in_flight, int64_t allowed);
+[[nodiscard]] absl::Status CheckConcurrency(int64_t in_flight, int64_t allowed);
 
 }  // namespace wisp::controller

@@ -4,7 +4,7 @@
 
 namespace wisp::messaging {
 
-absl::Status ValidateTopicName(std::string_view topic) {
+[[nodiscard]] absl::Status ValidateTopicName(std::string_view topic) {
     if (topic.empty() || topic.size() > 249) {
         return absl::InvalidArgumentError(
             fmt::format("topic name '{}' must have 1 to 249 characters", topic));

@@ -228,7 +228,7 @@ common::RuntimeManifest Manifest(int python_stem_cells = 0) {
 class CountingFactory final : public invoker::ContainerFactory {
   public:
     explicit CountingFactory(invoker::DockerContainerFactory& inner) : inner_(inner) {}
-    absl::StatusOr<std::unique_ptr<invoker::Container>> Create(
+    [[nodiscard]] absl::StatusOr<std::unique_ptr<invoker::Container>> Create(
         const invoker::ContainerSpec& spec) override {
         auto c = inner_.Create(spec);
         if (c.ok()) {
@@ -237,10 +237,10 @@ class CountingFactory final : public invoker::ContainerFactory {
         }
         return c;
     }
-    absl::StatusOr<int> RemoveOrphans(std::string_view invoker_id) override {
+    [[nodiscard]] absl::StatusOr<int> RemoveOrphans(std::string_view invoker_id) override {
         return inner_.RemoveOrphans(invoker_id);
     }
-    absl::StatusOr<bool> ImageExists(std::string_view image) override {
+    [[nodiscard]] absl::StatusOr<bool> ImageExists(std::string_view image) override {
         return inner_.ImageExists(image);
     }
     std::vector<std::string> ids() {

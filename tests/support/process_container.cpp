@@ -244,26 +244,26 @@ class ProcessContainer final : public Container {
     const std::string& id() const override { return process_->id; }
     int64_t memory_mb() const override { return memory_mb_; }
 
-    absl::StatusOr<ProxyResponse> Init(const std::string& body,
-                                       std::chrono::milliseconds timeout) override {
+    [[nodiscard]] absl::StatusOr<ProxyResponse> Init(const std::string& body,
+                                                     std::chrono::milliseconds timeout) override {
         return client_.Post("/init", body, timeout, true);
     }
     absl::StatusOr<ProxyResponse> Run(const std::string& body,
                                       std::chrono::milliseconds timeout) override {
         return client_.Post("/run", body, timeout, false);
     }
-    absl::Status Pause() override {
+    [[nodiscard]] absl::Status Pause() override {
         if (!ProcessIsAlive(process_->pid)) return absl::NotFoundError("the process is gone");
         SignalTree(process_->pid, SIGSTOP);
         // Like `docker pause`, return only once the proxy is frozen (signals land asynchronously).
         return WaitForState(/*stopped=*/true);
     }
-    absl::Status Resume() override {
+    [[nodiscard]] absl::Status Resume() override {
         if (!ProcessIsAlive(process_->pid)) return absl::NotFoundError("the process is gone");
         SignalTree(process_->pid, SIGCONT);
         return WaitForState(/*stopped=*/false);
     }
-    absl::Status WaitForState(bool stopped) {
+    [[nodiscard]] absl::Status WaitForState(bool stopped) {
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
         while (ProcessIsStopped(process_->pid) != stopped) {
             if (!ProcessIsAlive(process_->pid)) return absl::NotFoundError("the process is gone");
@@ -275,14 +275,16 @@ class ProcessContainer final : public Container {
         }
         return absl::OkStatus();
     }
-    absl::Status Destroy() override {
+    [[nodiscard]] absl::Status Destroy() override {
         client_.CloseIdle();
         process_->Kill();
         return absl::OkStatus();
     }
-    absl::StatusOr<bool> WasOomKilled() override { return false; }  // no cgroup limit here
-    absl::StatusOr<Logs> CollectLogs(int sentinels, int64_t limit_bytes,
-                                     std::chrono::milliseconds wait) override {
+    [[nodiscard]] absl::StatusOr<bool> WasOomKilled() override {
+        return false;
+    }  // no cgroup limit here
+    [[nodiscard]] absl::StatusOr<Logs> CollectLogs(int sentinels, int64_t limit_bytes,
+                                                   std::chrono::milliseconds wait) override {
         return process_->Collect(sentinels, limit_bytes, wait);
     }
 

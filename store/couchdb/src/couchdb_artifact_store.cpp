@@ -32,7 +32,8 @@ namespace {
 // Bounds the read-modify-write loops that race with other writers (last writer wins).
 constexpr int kMaxWriteRaces = 20;
 
-absl::Status CorruptDocument(std::string_view db, std::string_view id, const absl::Status& why) {
+[[nodiscard]] absl::Status CorruptDocument(std::string_view db, std::string_view id,
+                                           const absl::Status& why) {
     return absl::InternalError(Cat("CouchDB document '", id, "' in database ", db,
                                    " cannot be read (", std::string(why.message()), ")"));
 }
@@ -180,8 +181,9 @@ std::string DocPath(std::string_view db, std::string_view id) {
 }
 
 /// GET a document: nullopt on 404.
-absl::StatusOr<std::optional<Fetched>> GetDocument(CouchDbClient& client, std::string_view db,
-                                                   std::string_view id) {
+[[nodiscard]] absl::StatusOr<std::optional<Fetched>> GetDocument(CouchDbClient& client,
+                                                                 std::string_view db,
+                                                                 std::string_view id) {
     WISP_ASSIGN_OR_RETURN(HttpResponse r, client.Request("GET", DocPath(db, id)));
     if (r.status == 404) return std::optional<Fetched>();
     if (r.status != 200) return client.Unexpected(r, Cat("GET ", db, "/", id));
@@ -201,8 +203,8 @@ struct WriteResult {
 };
 
 /// PUT a document. A conflict is a result, not an error.
-absl::StatusOr<WriteResult> PutDocument(CouchDbClient& client, std::string_view db,
-                                        std::string_view id, std::string_view body) {
+[[nodiscard]] absl::StatusOr<WriteResult> PutDocument(CouchDbClient& client, std::string_view db,
+                                                      std::string_view id, std::string_view body) {
     WISP_ASSIGN_OR_RETURN(HttpResponse r, client.Request("PUT", DocPath(db, id), body));
     WriteResult w;
     w.ambiguous = r.ambiguous;
@@ -219,8 +221,9 @@ absl::StatusOr<WriteResult> PutDocument(CouchDbClient& client, std::string_view 
 }
 
 /// DELETE a revision. A conflict (or pouchdb's 404 for a stale revision) is a result.
-absl::StatusOr<WriteResult> DeleteDocument(CouchDbClient& client, std::string_view db,
-                                           std::string_view id, std::string_view rev) {
+[[nodiscard]] absl::StatusOr<WriteResult> DeleteDocument(CouchDbClient& client, std::string_view db,
+                                                         std::string_view id,
+                                                         std::string_view rev) {
     WISP_ASSIGN_OR_RETURN(HttpResponse r,
                           client.Request("DELETE", Cat(DocPath(db, id), "?rev=", Encode(rev))));
     WriteResult w;
@@ -236,8 +239,9 @@ absl::StatusOr<WriteResult> DeleteDocument(CouchDbClient& client, std::string_vi
 /// Deletes whatever revision is current (`expected_rev` empty) or exactly `expected_rev`.
 /// `accept(doc)` checks the document's kind first (NotFound/FailedPrecondition).
 template <class Accept>
-absl::Status DeleteChecked(CouchDbClient& client, std::string_view db, std::string_view id,
-                           std::string_view expected_rev, Accept accept) {
+[[nodiscard]] absl::Status DeleteChecked(CouchDbClient& client, std::string_view db,
+                                         std::string_view id, std::string_view expected_rev,
+                                         Accept accept) {
     bool deleted_once = false;
     for (int race = 0; race < kMaxWriteRaces; ++race) {
         WISP_ASSIGN_OR_RETURN(auto current, GetDocument(client, db, id));
@@ -262,7 +266,8 @@ struct ViewQuery {
     int64_t limit = 0;  // 0 = all
 };
 
-absl::StatusOr<rapidjson::Document> QueryView(CouchDbClient& client, const ViewQuery& q) {
+[[nodiscard]] absl::StatusOr<rapidjson::Document> QueryView(CouchDbClient& client,
+                                                            const ViewQuery& q) {
     std::string path = Cat("/", q.db, "/_design/", q.design, "/_view/", q.view,
                            "?reduce=", q.reduce ? "true" : "false");
     if (q.include_docs) Append(path, "&include_docs=true");
@@ -555,7 +560,8 @@ namespace {
 
 /// An identity from a row of subjects.v2.0.0/identities queried with include_docs: `id` is the
 /// subject, `value` {namespace, uuid, key}, `doc` the linked `<ns>/limits` (null when absent).
-absl::StatusOr<common::Identity> IdentityFromRow(const rapidjson::Value& row, std::string_view db) {
+[[nodiscard]] absl::StatusOr<common::Identity> IdentityFromRow(const rapidjson::Value& row,
+                                                               std::string_view db) {
     common::Identity identity;
     identity.subject = std::string(StringMember(row, "id"));
     const rapidjson::Value* value = row.HasMember("value") ? &row["value"] : nullptr;

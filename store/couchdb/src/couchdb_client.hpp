@@ -39,14 +39,15 @@ class CouchDbClient {
     /// `method` GET|PUT|POST|DELETE|HEAD; `path` starts with "/" (already percent-encoded) and
     /// is appended to the server URL. Returns any HTTP answer (4xx included); Unavailable when
     /// the server cannot be reached or keeps failing after the retries. Blocks; thread-safe.
-    absl::StatusOr<HttpResponse> Request(std::string_view method, std::string_view path,
-                                         std::string_view body = {});
+    [[nodiscard]] absl::StatusOr<HttpResponse> Request(std::string_view method,
+                                                       std::string_view path,
+                                                       std::string_view body = {});
 
     /// The server URL (no credentials).
     const std::string& url() const { return config_.url; }
 
     /// Internal "CouchDB at <url> answered <status> to <what>: <error>: <reason>".
-    absl::Status Unexpected(const HttpResponse& r, std::string_view what) const;
+    [[nodiscard]] absl::Status Unexpected(const HttpResponse& r, std::string_view what) const;
 
     /// Idle handles in the pool (tests).
     size_t IdleHandles() const;

@@ -46,7 +46,8 @@ bool IsValidDbPrefix(std::string_view p) {
     return true;
 }
 
-absl::Status ParseInt(std::string_view name, std::string_view value, int min, int& out) {
+[[nodiscard]] absl::Status ParseInt(std::string_view name, std::string_view value, int min,
+                                    int& out) {
     int v = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
     if (ec != std::errc() || ptr != value.data() + value.size() || v < min) {
@@ -57,7 +58,7 @@ absl::Status ParseInt(std::string_view name, std::string_view value, int min, in
     return absl::OkStatus();
 }
 
-absl::Status Invalid(std::string_view why) {
+[[nodiscard]] absl::Status Invalid(std::string_view why) {
     return absl::InvalidArgumentError(
         couchdb::Cat("invalid CouchDB URI: ", why,
                      "; expected http://user:password@host:port[?prefix=name_] "

@@ -172,8 +172,8 @@ std::string NextRevision(std::string_view previous) {
     return Cat(generation + 1, "-", common::ActivationId::Generate().str());
 }
 
-absl::Status CorruptDocument(std::string_view table, std::string_view key,
-                             const absl::Status& parse) {
+[[nodiscard]] absl::Status CorruptDocument(std::string_view table, std::string_view key,
+                                           const absl::Status& parse) {
     return absl::InternalError(Cat("SQLite: stored ", table, " document '", key,
                                    "' cannot be read (", parse.message(),
                                    "); the database file is damaged or was written by "
@@ -206,7 +206,7 @@ class SqliteArtifactStore::Impl {
           single_connection_(single_connection),
           writer_(std::move(writer)) {}
 
-    absl::StatusOr<std::unique_ptr<SqliteConnection>> AcquireReader();
+    [[nodiscard]] absl::StatusOr<std::unique_ptr<SqliteConnection>> AcquireReader();
     void ReleaseReader(std::unique_ptr<SqliteConnection> conn);
 
     const std::string path_;
@@ -619,8 +619,8 @@ absl::StatusOr<std::vector<common::Subject>> SqliteArtifactStore::ListSubjects()
 
 namespace {
 
-absl::StatusOr<common::NamespaceLimits> LimitsColumn(const Statement& row, int column,
-                                                     std::string_view ns) {
+[[nodiscard]] absl::StatusOr<common::NamespaceLimits> LimitsColumn(const Statement& row, int column,
+                                                                   std::string_view ns) {
     if (row.ColumnIsNull(column)) return common::NamespaceLimits{};
     auto limits = common::NamespaceLimitsFromJson(row.ColumnText(column));
     if (!limits.ok()) return CorruptDocument("limits", ns, limits.status());

@@ -8,7 +8,7 @@ namespace wisp::store::sqlite {
 
 using common::Cat;
 
-absl::Status SqliteError(sqlite3* db, int rc, std::string_view what) {
+[[nodiscard]] absl::Status SqliteError(sqlite3* db, int rc, std::string_view what) {
     const char* detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     const int primary = rc & 0xff;
     if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {

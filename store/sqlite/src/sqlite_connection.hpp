@@ -19,7 +19,7 @@ namespace wisp::store::sqlite {
 
 /// Maps an SQLite result code to a Status: BUSY/LOCKED -> Unavailable (with a hint), other
 /// failures -> Internal. `what` says what was being done.
-absl::Status SqliteError(sqlite3* db, int rc, std::string_view what);
+[[nodiscard]] absl::Status SqliteError(sqlite3* db, int rc, std::string_view what);
 
 /// A prepared statement borrowed from a connection's cache. Resets and clears its bindings when
 /// it goes out of scope, so the cached statement is ready for the next user.

@@ -49,13 +49,14 @@ std::string EntityToJson(const WhiskEntity& e);
 /// binding:false|{namespace,name}; rules the full document without status.
 std::string EntitySummaryToJson(const WhiskEntity& e);
 
-absl::StatusOr<Action> ActionFromJson(std::string_view json);
-absl::StatusOr<Trigger> TriggerFromJson(std::string_view json);
-absl::StatusOr<Rule> RuleFromJson(std::string_view json);
-absl::StatusOr<Package> PackageFromJson(std::string_view json);
-absl::StatusOr<WhiskEntity> EntityFromJson(EntityType type, std::string_view json);
+[[nodiscard]] absl::StatusOr<Action> ActionFromJson(std::string_view json);
+[[nodiscard]] absl::StatusOr<Trigger> TriggerFromJson(std::string_view json);
+[[nodiscard]] absl::StatusOr<Rule> RuleFromJson(std::string_view json);
+[[nodiscard]] absl::StatusOr<Package> PackageFromJson(std::string_view json);
+[[nodiscard]] absl::StatusOr<WhiskEntity> EntityFromJson(EntityType type, std::string_view json);
 
-absl::StatusOr<Parameters> ParametersFromJson(std::string_view json);  // [{key,value}]
+[[nodiscard]] absl::StatusOr<Parameters> ParametersFromJson(
+    std::string_view json);  // [{key,value}]
 
 enum class ActivationJsonForm {
     kApi,     // response {"result","size"?,"success","status"} (what the REST API returns)
@@ -67,16 +68,16 @@ std::string ActivationToJson(const ActivationRecord& r,
 /// start,end?,duration?,cause?,statusCode?} (end, duration and statusCode only when ended).
 std::string ActivationSummaryToJson(const ActivationRecord& r);
 /// Accepts both forms.
-absl::StatusOr<ActivationRecord> ActivationFromJson(std::string_view json);
+[[nodiscard]] absl::StatusOr<ActivationRecord> ActivationFromJson(std::string_view json);
 /// {"result","size"?,"success","status"} (GET .../activations/{id}/result).
 std::string ActivationResultToJson(const ActivationResponse& r);
 
 /// {"subject","namespaces":[{name,uuid,key}],"blocked"?}; `_id` is left to the store.
 std::string SubjectToJson(const Subject& s);
-absl::StatusOr<Subject> SubjectFromJson(std::string_view json);
+[[nodiscard]] absl::StatusOr<Subject> SubjectFromJson(std::string_view json);
 /// OpenWhisk's camelCase limits document members (invocationsPerMinute, ...), set fields only.
 std::string NamespaceLimitsToJson(const NamespaceLimits& l);
-absl::StatusOr<NamespaceLimits> NamespaceLimitsFromJson(std::string_view json);
+[[nodiscard]] absl::StatusOr<NamespaceLimits> NamespaceLimitsFromJson(std::string_view json);
 
 // ---- PUT bodies ------------------------------------------------------------------------------
 
@@ -105,13 +106,15 @@ struct PutContext {
 /// component names and count, limit ranges -> 400 with OpenWhisk's text; oversize exec,
 /// parameters or annotations -> 413 (OutOfRange)
 /// "<exec|parameters|annotations> larger than allowed: N > M bytes.".
-absl::StatusOr<ActionPut> ParseActionPut(std::string_view body, const PutContext& ctx);
+[[nodiscard]] absl::StatusOr<ActionPut> ParseActionPut(std::string_view body,
+                                                       const PutContext& ctx);
 /// Builds the stored action from `put` over `existing` (overwrite: absent fields keep their
 /// values, version patch bump) or over defaults (create: exec required -> 400 "exec undefined",
 /// version 0.0.1). Adds the `exec` annotation, and `provide-api-key:false` on create unless set.
 /// Validates the resulting limits.
-absl::StatusOr<Action> ApplyActionPut(const FullyQualifiedName& fqn, const ActionPut& put,
-                                      const Action* existing, const PutContext& ctx);
+[[nodiscard]] absl::StatusOr<Action> ApplyActionPut(const FullyQualifiedName& fqn,
+                                                    const ActionPut& put, const Action* existing,
+                                                    const PutContext& ctx);
 
 struct TriggerPut {
     std::optional<Parameters> parameters;
@@ -119,9 +122,12 @@ struct TriggerPut {
     std::optional<bool> publish;
     std::optional<Annotations> annotations;
 };
-absl::StatusOr<TriggerPut> ParseTriggerPut(std::string_view body, const PutContext& ctx);
-absl::StatusOr<Trigger> ApplyTriggerPut(const FullyQualifiedName& fqn, const TriggerPut& put,
-                                        const Trigger* existing, const PutContext& ctx);
+[[nodiscard]] absl::StatusOr<TriggerPut> ParseTriggerPut(std::string_view body,
+                                                         const PutContext& ctx);
+[[nodiscard]] absl::StatusOr<Trigger> ApplyTriggerPut(const FullyQualifiedName& fqn,
+                                                      const TriggerPut& put,
+                                                      const Trigger* existing,
+                                                      const PutContext& ctx);
 
 struct RulePut {
     std::optional<FullyQualifiedName> trigger;  // resolved against the caller's namespace
@@ -131,10 +137,10 @@ struct RulePut {
     std::optional<Annotations> annotations;
     std::optional<RuleStatus> status;
 };
-absl::StatusOr<RulePut> ParseRulePut(std::string_view body, const PutContext& ctx);
+[[nodiscard]] absl::StatusOr<RulePut> ParseRulePut(std::string_view body, const PutContext& ctx);
 /// Create needs both trigger and action: 400 "rule requires a valid trigger and a valid action".
-absl::StatusOr<Rule> ApplyRulePut(const FullyQualifiedName& fqn, const RulePut& put,
-                                  const Rule* existing, const PutContext& ctx);
+[[nodiscard]] absl::StatusOr<Rule> ApplyRulePut(const FullyQualifiedName& fqn, const RulePut& put,
+                                                const Rule* existing, const PutContext& ctx);
 
 struct PackagePut {
     std::optional<std::optional<PackageBinding>> binding;  // {} = explicitly no binding
@@ -143,9 +149,12 @@ struct PackagePut {
     std::optional<bool> publish;
     std::optional<Annotations> annotations;
 };
-absl::StatusOr<PackagePut> ParsePackagePut(std::string_view body, const PutContext& ctx);
+[[nodiscard]] absl::StatusOr<PackagePut> ParsePackagePut(std::string_view body,
+                                                         const PutContext& ctx);
 /// Sets the `binding` annotation. Name "default" -> 400.
-absl::StatusOr<Package> ApplyPackagePut(const FullyQualifiedName& fqn, const PackagePut& put,
-                                        const Package* existing, const PutContext& ctx);
+[[nodiscard]] absl::StatusOr<Package> ApplyPackagePut(const FullyQualifiedName& fqn,
+                                                      const PackagePut& put,
+                                                      const Package* existing,
+                                                      const PutContext& ctx);
 
 }  // namespace wisp::common

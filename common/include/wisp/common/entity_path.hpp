@@ -19,14 +19,14 @@ inline constexpr size_t kMaxNameLength = 256;
 /// True when `name` matches OpenWhisk's entity name rule.
 bool IsValidEntityName(std::string_view name);
 /// InvalidArgument with OpenWhisk's message when `name` is not a valid entity name.
-absl::Status ValidateEntityName(std::string_view name);
+[[nodiscard]] absl::Status ValidateEntityName(std::string_view name);
 
 /// A namespace path: one segment ("guest") or two ("guest/pkg").
 class EntityPath {
   public:
     EntityPath() = default;
     /// From "ns" or "ns/pkg" (no leading slash). Validates every segment.
-    static absl::StatusOr<EntityPath> Parse(std::string_view path);
+    [[nodiscard]] static absl::StatusOr<EntityPath> Parse(std::string_view path);
     /// Trusted constructor (segments already validated).
     explicit EntityPath(std::vector<std::string> segments) : segments_(std::move(segments)) {}
 
@@ -63,8 +63,8 @@ struct FullyQualifiedName {
     /// A relative reference ("name", "pkg/name") is placed in `default_namespace`; a leading
     /// "_" segment is replaced by `default_namespace` too. InvalidArgument on bad names or
     /// too many segments.
-    static absl::StatusOr<FullyQualifiedName> Parse(std::string_view ref,
-                                                    std::string_view default_namespace);
+    [[nodiscard]] static absl::StatusOr<FullyQualifiedName> Parse(
+        std::string_view ref, std::string_view default_namespace);
 
     /// "/guest/pkg/hello".
     std::string ToString() const;

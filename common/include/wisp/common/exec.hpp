@@ -81,11 +81,11 @@ class RuntimeManifest {
     /// {"runtimes":{"python":[{"kind":..,"image":{...},"default":true,"aliases":[..],
     /// "stemCells":[{"initialCount":1,"memory":"256 MB"}]}]},"blackboxes":[{"prefix","name",
     /// "tag","localImage"?:{...}}]}). InvalidArgument on a malformed manifest.
-    static absl::StatusOr<RuntimeManifest> FromJson(std::string_view json);
+    [[nodiscard]] static absl::StatusOr<RuntimeManifest> FromJson(std::string_view json);
 
     /// Resolves "python:default" / "python:3" aliases to the concrete kind. InvalidArgument
     /// "The specified runtime 'x' is not supported by this platform. Valid values are: ..."
-    absl::StatusOr<std::string> ResolveKind(std::string_view kind) const;
+    [[nodiscard]] absl::StatusOr<std::string> ResolveKind(std::string_view kind) const;
     const Kind* Find(std::string_view concrete_kind) const;
     const std::vector<Kind>& kinds() const { return kinds_; }
     const std::vector<Blackbox>& blackboxes() const { return blackboxes_; }

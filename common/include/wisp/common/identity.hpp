@@ -19,7 +19,7 @@ struct AuthKey {
     /// A fresh random uuid and 64 alphanumeric key.
     static AuthKey Generate();
     /// InvalidArgument unless "uuid:key" with a non-empty uuid and a 64-character key.
-    static absl::StatusOr<AuthKey> Parse(std::string_view compact);
+    [[nodiscard]] static absl::StatusOr<AuthKey> Parse(std::string_view compact);
     std::string Compact() const { return uuid + ":" + key; }
     bool operator==(const AuthKey&) const = default;
 };

@@ -14,7 +14,7 @@ class ActivationId {
     /// A fresh random id (thread-safe).
     static ActivationId Generate();
     /// InvalidArgument unless `s` is exactly 32 lowercase hex characters.
-    static absl::StatusOr<ActivationId> Parse(std::string_view s);
+    [[nodiscard]] static absl::StatusOr<ActivationId> Parse(std::string_view s);
     const std::string& str() const { return id_; }
     bool empty() const { return id_.empty(); }
     bool operator==(const ActivationId&) const = default;

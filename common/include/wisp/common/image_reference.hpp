@@ -37,7 +37,7 @@ struct ImageRef {
 
 /// Parses `text` by Docker's reference grammar. InvalidArgument with the reason when it is not
 /// a valid reference (uppercase path, '..', '?', '#', spaces, empty components, too long, ...).
-absl::StatusOr<ImageRef> ParseImageRef(std::string_view text);
+[[nodiscard]] absl::StatusOr<ImageRef> ParseImageRef(std::string_view text);
 
 /// True when `image` (a valid reference) is allowed by `allowed`: an empty list allows every
 /// image (OpenWhisk's behaviour); otherwise an entry allows the images whose canonical name

@@ -19,8 +19,8 @@ using json::JsonLimits;
 /// depth capped, iterative, valid UTF-8, no NUL bytes, the whole input one value). This is how
 /// platform code parses JSON; calling rapidjson's Parse directly is rejected by the lint.
 /// InvalidArgument with the problem in English on failure (`doc` is then null).
-absl::Status ParseJson(std::string_view text, rapidjson::Document& doc,
-                       const JsonLimits& limits = {});
+[[nodiscard]] absl::Status ParseJson(std::string_view text, rapidjson::Document& doc,
+                                     const JsonLimits& limits = {});
 
 class JsonValue {
   public:
@@ -29,7 +29,7 @@ class JsonValue {
 
     /// Parses and validates `text`, returning its compact form (numbers keep their exact text).
     /// InvalidArgument on bad JSON ("The request content was malformed:\n<detail>").
-    static absl::StatusOr<JsonValue> Parse(std::string_view text);
+    [[nodiscard]] static absl::StatusOr<JsonValue> Parse(std::string_view text);
     /// A JSON string holding `s` (escaped).
     static JsonValue String(std::string_view s);
     static JsonValue Number(long long n);

@@ -31,7 +31,8 @@ struct ActionLimits {
     /// InvalidArgument with OpenWhisk's exact text for the first field out of `bounds`, e.g.
     /// "duration 50 milliseconds below allowed threshold of 100 milliseconds",
     /// "memory size 1024 MB exceeds allowed threshold of 512 MB".
-    absl::Status Validate(const ActionLimitBounds& bounds = DefaultActionLimitBounds()) const;
+    [[nodiscard]] absl::Status Validate(
+        const ActionLimitBounds& bounds = DefaultActionLimitBounds()) const;
     bool operator==(const ActionLimits&) const = default;
 };
 
@@ -75,7 +76,7 @@ struct SystemLimits {
 
 /// OpenWhisk ByteSize syntax ("1 MB", "512k", "1048576 B"; case-insensitive) or a bare number
 /// of bytes. InvalidArgument with OpenWhisk's "Size Unit not supported..." text otherwise.
-absl::StatusOr<int64_t> ParseByteSize(std::string_view text);
+[[nodiscard]] absl::StatusOr<int64_t> ParseByteSize(std::string_view text);
 /// A size the way OpenWhisk's ByteSize renders it ("1 MB", "512 KB", "10 B"), in the largest
 /// unit that divides the value exactly.
 std::string FormatByteSize(int64_t bytes);

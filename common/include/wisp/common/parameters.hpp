@@ -44,7 +44,7 @@ class Parameters {
     /// The parameters as one JSON object {"k":v,...}.
     std::string ToObjectJson() const;
     /// From a JSON object's members (invoke bodies, -P files). InvalidArgument unless object.
-    static absl::StatusOr<Parameters> FromObjectJson(std::string_view json);
+    [[nodiscard]] static absl::StatusOr<Parameters> FromObjectJson(std::string_view json);
 
     bool operator==(const Parameters&) const = default;
 

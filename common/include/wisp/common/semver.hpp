@@ -12,7 +12,7 @@ struct SemVer {
     int minor = 0;
     int patch = 1;
 
-    static absl::StatusOr<SemVer> Parse(std::string_view s);
+    [[nodiscard]] static absl::StatusOr<SemVer> Parse(std::string_view s);
     SemVer UpPatch() const { return {major, minor, patch + 1}; }
     std::string ToString() const;
     bool operator==(const SemVer&) const = default;

@@ -215,7 +215,7 @@ std::string BuildCreateBody(const ContainerSpec& spec, const CreateSettings& set
     return std::string(sb.GetString(), sb.GetSize());
 }
 
-absl::StatusOr<int64_t> ParseDockerTimestamp(std::string_view s) {
+[[nodiscard]] absl::StatusOr<int64_t> ParseDockerTimestamp(std::string_view s) {
     auto bad = [&] {
         return absl::InvalidArgumentError("not an RFC 3339 time: '" + std::string(s) + "'");
     };

@@ -67,7 +67,7 @@ std::string BuildCreateBody(const ContainerSpec& spec, const CreateSettings& set
 
 /// A docker RFC 3339 timestamp ("2026-11-23T12:38:07.423818976Z", 0–9 fraction digits, 'Z' or
 /// an offset) as nanoseconds since the Unix epoch. InvalidArgument when malformed.
-absl::StatusOr<int64_t> ParseDockerTimestamp(std::string_view text);
+[[nodiscard]] absl::StatusOr<int64_t> ParseDockerTimestamp(std::string_view text);
 /// Nanoseconds since the epoch as docker's `since`/`until` query value: "<seconds>.<9 digits>".
 std::string FormatSinceParameter(int64_t unix_nanos);
 

@@ -51,7 +51,8 @@ std::string DefaultSocketRoot() {
     return base + "/wisp-containers-" + std::to_string(::getuid());
 }
 
-absl::StatusOr<rapidjson::Document> ParseJson(const std::string& body, std::string_view what) {
+[[nodiscard]] absl::StatusOr<rapidjson::Document> ParseJson(const std::string& body,
+                                                            std::string_view what) {
     rapidjson::Document doc;
     if (!common::ParseJson(body, doc).ok()) {
         return absl::InternalError("Docker answered " + std::string(what) +

@@ -196,7 +196,8 @@ absl::StatusOr<DockerEngine::Response> DockerEngine::Stream(
     return response;
 }
 
-absl::Status EngineError(std::string_view what, const DockerEngine::Response& response) {
+[[nodiscard]] absl::Status EngineError(std::string_view what,
+                                       const DockerEngine::Response& response) {
     const std::string message = "Docker failed to " + std::string(what) + " (HTTP " +
                                 std::to_string(response.status) +
                                 "): " + EngineErrorMessage(response.body);

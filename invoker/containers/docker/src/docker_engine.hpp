@@ -32,19 +32,19 @@ class DockerEngine {
     /// with Content-Type application/json (none for an empty body). Any HTTP status is returned;
     /// the error status is only for transport failures: Unavailable, with the message saying that
     /// the daemon is not answering and how to start it. Blocks at most `timeout`.
-    absl::StatusOr<Response> Call(std::string_view method, std::string_view path,
-                                  std::string_view body, std::chrono::milliseconds timeout);
+    [[nodiscard]] absl::StatusOr<Response> Call(std::string_view method, std::string_view path,
+                                                std::string_view body,
+                                                std::chrono::milliseconds timeout);
 
     /// A GET whose answer is read as it arrives (logs with follow=1). `on_data` gets each chunk of
     /// a 200 answer and returns false to stop reading. Reading also stops when no byte arrived for
     /// `idle` or at `deadline`; `*timed_out` tells which (false when on_data stopped or the
     /// answer ended). The status of a non-200 answer is returned with its body; a 200 has an
     /// empty body here.
-    absl::StatusOr<Response> Stream(std::string_view path,
-                                    const std::function<bool(std::string_view)>& on_data,
-                                    std::chrono::milliseconds idle,
-                                    std::chrono::steady_clock::time_point deadline,
-                                    bool* timed_out);
+    [[nodiscard]] absl::StatusOr<Response> Stream(
+        std::string_view path, const std::function<bool(std::string_view)>& on_data,
+        std::chrono::milliseconds idle, std::chrono::steady_clock::time_point deadline,
+        bool* timed_out);
 
     /// The message for a daemon that does not answer.
     std::string NotAnswering(std::string_view detail) const;
@@ -59,6 +59,7 @@ class DockerEngine {
 /// A Status for a non-2xx answer of the Engine API to `what` ("create container x"):
 /// 404 NotFound, 409 AlreadyExists (name taken) / FailedPrecondition, 400 InvalidArgument,
 /// others Internal; the message carries docker's own `message`.
-absl::Status EngineError(std::string_view what, const DockerEngine::Response& response);
+[[nodiscard]] absl::Status EngineError(std::string_view what,
+                                       const DockerEngine::Response& response);
 
 }  // namespace wisp::invoker::docker

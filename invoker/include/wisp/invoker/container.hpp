@@ -63,20 +63,20 @@ class Container {
 
     /// POST /init with `body`; connection-refused is retried every 50 ms until `timeout`.
     /// Blocks; one call at a time per container. Error status only for local failures.
-    virtual absl::StatusOr<ProxyResponse> Init(const std::string& body,
-                                               std::chrono::milliseconds timeout) = 0;
+    [[nodiscard]] virtual absl::StatusOr<ProxyResponse> Init(const std::string& body,
+                                                             std::chrono::milliseconds timeout) = 0;
     /// POST /run with `body`. Blocks; thread-safe up to the action's concurrency.
-    virtual absl::StatusOr<ProxyResponse> Run(const std::string& body,
-                                              std::chrono::milliseconds timeout) = 0;
+    [[nodiscard]] virtual absl::StatusOr<ProxyResponse> Run(const std::string& body,
+                                                            std::chrono::milliseconds timeout) = 0;
 
     /// Freezes / thaws the container (docker pause / unpause). Blocks.
-    virtual absl::Status Pause() = 0;
-    virtual absl::Status Resume() = 0;
+    [[nodiscard]] virtual absl::Status Pause() = 0;
+    [[nodiscard]] virtual absl::Status Resume() = 0;
     /// Kills and removes the container. Blocks; idempotent.
-    virtual absl::Status Destroy() = 0;
+    [[nodiscard]] virtual absl::Status Destroy() = 0;
 
     /// True when the kernel OOM-killed the container (docker inspect State.OOMKilled).
-    virtual absl::StatusOr<bool> WasOomKilled() = 0;
+    [[nodiscard]] virtual absl::StatusOr<bool> WasOomKilled() = 0;
 
     /// Output written since the previous call, read until `sentinels` end-of-activation markers
     /// (XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX, one per stream) were seen or `wait` elapsed
@@ -87,8 +87,8 @@ class Container {
         bool truncated = false;
         bool complete = true;  // false when the sentinels never arrived
     };
-    virtual absl::StatusOr<Logs> CollectLogs(int sentinels, int64_t limit_bytes,
-                                             std::chrono::milliseconds wait) = 0;
+    [[nodiscard]] virtual absl::StatusOr<Logs> CollectLogs(int sentinels, int64_t limit_bytes,
+                                                           std::chrono::milliseconds wait) = 0;
 };
 
 class ContainerFactory {
@@ -97,12 +97,13 @@ class ContainerFactory {
     /// Creates and starts a container (not initialised). Blocks until the action proxy
     /// accepts connections or fails. Thread-safe. Unavailable when the engine is down;
     /// NotFound / FailedPrecondition when the image is missing and cannot be pulled.
-    virtual absl::StatusOr<std::unique_ptr<Container>> Create(const ContainerSpec& spec) = 0;
+    [[nodiscard]] virtual absl::StatusOr<std::unique_ptr<Container>> Create(
+        const ContainerSpec& spec) = 0;
     /// Removes every container labelled `wisp.invoker=<invoker_id>` (left by an earlier run).
     /// Returns how many were removed.
-    virtual absl::StatusOr<int> RemoveOrphans(std::string_view invoker_id) = 0;
+    [[nodiscard]] virtual absl::StatusOr<int> RemoveOrphans(std::string_view invoker_id) = 0;
     /// True when `image` exists locally.
-    virtual absl::StatusOr<bool> ImageExists(std::string_view image) = 0;
+    [[nodiscard]] virtual absl::StatusOr<bool> ImageExists(std::string_view image) = 0;
 };
 
 }  // namespace wisp::invoker

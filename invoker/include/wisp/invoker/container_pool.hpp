@@ -149,13 +149,13 @@ class ContainerPool {
 
     /// Removes orphans (when configured; an error is returned but the pool stays usable),
     /// starts the stem cells in the background and the housekeeping thread. Call once.
-    absl::Status Start();
+    [[nodiscard]] absl::Status Start();
 
     /// A container for `request`. Blocks while the request waits in the buffer, while a cold
     /// container starts and while a paused one resumes. Errors: ResourceExhausted when the
     /// request is larger than the whole budget; Unavailable after Shutdown(); the factory's
     /// error when the container cannot be created (the memory is freed).
-    absl::StatusOr<ContainerLease> Acquire(const ContainerRequest& request);
+    [[nodiscard]] absl::StatusOr<ContainerLease> Acquire(const ContainerRequest& request);
 
     /// Gives a lease back. kDestroy removes the container once its last run ends.
     void Release(ContainerLease lease, Outcome outcome);
@@ -188,7 +188,8 @@ class ContainerPool {
     void BackfillStemCellsLocked();
     int64_t UsedMbLocked() const;
     ContainerSpec SpecFor(const ContainerLease::Entry& entry, std::string_view hint);
-    absl::StatusOr<ContainerLease> Complete(Placement placement, const ContainerRequest& request);
+    [[nodiscard]] absl::StatusOr<ContainerLease> Complete(Placement placement,
+                                                          const ContainerRequest& request);
     void CreateStemCell(const EntryPtr& entry);
     void PauseIfStillIdle(const EntryPtr& entry);
     void Housekeeping();

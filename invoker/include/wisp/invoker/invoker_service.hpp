@@ -111,7 +111,7 @@ class InvokerService {
 
     /// Removes orphaned containers (an error is returned but the service works), starts stem
     /// cells, housekeeping and the workers. Blocks for the orphan removal only.
-    absl::Status Start();
+    [[nodiscard]] absl::Status Start();
 
     /// Queues `msg`; returns at once. `on_ack` is called on a worker thread, once or twice per
     /// activation (see the header comment), never concurrently for one activation. After
@@ -141,7 +141,7 @@ class InvokerService {
 
     void WorkerLoop();
     void Process(Task& task);
-    absl::StatusOr<CachedAction> FetchAction(const wisp::v1::ActivationMessage& msg);
+    [[nodiscard]] absl::StatusOr<CachedAction> FetchAction(const wisp::v1::ActivationMessage& msg);
     void Store(const wisp::v1::ActivationMessage& msg, const common::ActivationRecord& record);
     static AckInfo MakeAck(AckInfo::Kind kind, const wisp::v1::ActivationMessage& msg,
                            const common::ActivationRecord& record);

@@ -66,8 +66,9 @@ class ProxyClient {
     ///    before a complete answer.
     /// Error status only for local failures: InvalidArgument for a bad endpoint, Internal when no
     /// socket can be made, ResourceExhausted for an answer over Options::max_response_bytes.
-    absl::StatusOr<ProxyResponse> Post(std::string_view path, std::string_view body,
-                                       std::chrono::milliseconds timeout, bool retry_refused);
+    [[nodiscard]] absl::StatusOr<ProxyResponse> Post(std::string_view path, std::string_view body,
+                                                     std::chrono::milliseconds timeout,
+                                                     bool retry_refused);
 
     /// Closes every idle connection (e.g. before pausing the container). Thread-safe.
     void CloseIdle();

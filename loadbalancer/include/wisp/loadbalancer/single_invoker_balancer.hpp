@@ -67,7 +67,7 @@ class SingleInvokerBalancer final : public LoadBalancer {
   public:
     /// Ensures the topics, subscribes to the acks (and pings) and starts the feeds and the
     /// timer. `bus` must outlive the balancer. Errors: those of EnsureTopic.
-    static absl::StatusOr<std::unique_ptr<SingleInvokerBalancer>> Create(
+    [[nodiscard]] static absl::StatusOr<std::unique_ptr<SingleInvokerBalancer>> Create(
         messaging::MessagingProvider& bus, SingleInvokerBalancerConfig config);
 
     /// Shutdown().
@@ -75,8 +75,9 @@ class SingleInvokerBalancer final : public LoadBalancer {
     SingleInvokerBalancer(const SingleInvokerBalancer&) = delete;
     SingleInvokerBalancer& operator=(const SingleInvokerBalancer&) = delete;
 
-    absl::Status Publish(const ActionPlacement& action, wisp::v1::ActivationMessage msg,
-                         ResultCallback on_result) override;
+    [[nodiscard]] absl::Status Publish(const ActionPlacement& action,
+                                       wisp::v1::ActivationMessage msg,
+                                       ResultCallback on_result) override;
     int64_t ActiveActivationsFor(std::string_view namespace_uuid) const override;
     int64_t TotalActiveActivations() const override;
     std::vector<InvokerHealthInfo> InvokerHealth() const override;
@@ -104,7 +105,7 @@ class SingleInvokerBalancer final : public LoadBalancer {
     };
 
     SingleInvokerBalancer(messaging::MessagingProvider& bus, SingleInvokerBalancerConfig config);
-    absl::Status Start();
+    [[nodiscard]] absl::Status Start();
     void OnAck(messaging::Message message);
     void OnPing(messaging::Message message);
     void TimerLoop();

@@ -114,6 +114,6 @@ class MessagingProvider {
 };
 
 /// Whether `topic` is a valid topic name (see EnsureTopic); InvalidArgument says why not.
-absl::Status ValidateTopicName(std::string_view topic);
+[[nodiscard]] absl::Status ValidateTopicName(std::string_view topic);
 
 }  // namespace wisp::messaging

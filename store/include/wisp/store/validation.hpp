@@ -16,31 +16,33 @@ namespace wisp::store {
 // ---- errors ----------------------------------------------------------------------------------
 
 /// NotFound "The requested resource does not exist."
-inline absl::Status NotFound() {
+[[nodiscard]] inline absl::Status NotFound() {
     return absl::NotFoundError(std::string(common::kMsgResourceDoesNotExist));
 }
 /// Aborted: the expected revision is not the current one (or the document went away).
-inline absl::Status Conflict() { return absl::AbortedError(std::string(common::kMsgConflict)); }
+[[nodiscard]] inline absl::Status Conflict() {
+    return absl::AbortedError(std::string(common::kMsgConflict));
+}
 /// AlreadyExists "resource already exists".
-inline absl::Status Exists() {
+[[nodiscard]] inline absl::Status Exists() {
     return absl::AlreadyExistsError(std::string(common::kMsgResourceExists));
 }
 /// FailedPrecondition: the name is taken by an entity of another type.
-inline absl::Status TypeMismatch() {
+[[nodiscard]] inline absl::Status TypeMismatch() {
     return absl::FailedPreconditionError(std::string(common::kMsgTypeMismatch));
 }
 
 // ---- argument checks -------------------------------------------------------------------------
 
 /// InvalidArgument for a negative skip or limit.
-inline absl::Status ValidatePage(int64_t skip, int64_t limit) {
+[[nodiscard]] inline absl::Status ValidatePage(int64_t skip, int64_t limit) {
     if (skip < 0) return absl::InvalidArgumentError("skip must be a non-negative integer");
     if (limit < 0) return absl::InvalidArgumentError("limit must be a non-negative integer");
     return absl::OkStatus();
 }
 
 /// InvalidArgument unless the name has a namespace and a name.
-inline absl::Status ValidateFqn(const common::FullyQualifiedName& fqn) {
+[[nodiscard]] inline absl::Status ValidateFqn(const common::FullyQualifiedName& fqn) {
     if (fqn.path.empty() || fqn.name.empty()) {
         return absl::InvalidArgumentError("an entity needs a namespace and a name");
     }
@@ -48,7 +50,7 @@ inline absl::Status ValidateFqn(const common::FullyQualifiedName& fqn) {
 }
 
 /// InvalidArgument unless the record has a namespace and an activation id.
-inline absl::Status ValidateActivationRecord(const common::ActivationRecord& record) {
+[[nodiscard]] inline absl::Status ValidateActivationRecord(const common::ActivationRecord& record) {
     if (record.namespace_path.empty() || record.activation_id.empty()) {
         return absl::InvalidArgumentError("an activation record needs a namespace and an id");
     }
@@ -56,7 +58,7 @@ inline absl::Status ValidateActivationRecord(const common::ActivationRecord& rec
 }
 
 /// InvalidArgument without a namespace or with a negative skip or limit.
-inline absl::Status ValidateActivationQuery(const ActivationQuery& q) {
+[[nodiscard]] inline absl::Status ValidateActivationQuery(const ActivationQuery& q) {
     if (q.namespace_name.empty()) {
         return absl::InvalidArgumentError("listing activations needs a namespace");
     }

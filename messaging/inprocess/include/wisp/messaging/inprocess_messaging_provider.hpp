@@ -20,7 +20,8 @@ class InProcessMessagingProvider final : public MessagingProvider {
     InProcessMessagingProvider& operator=(const InProcessMessagingProvider&) = delete;
 
     /// Never blocks; errors: InvalidArgument (bad name, max_message_bytes < 1).
-    absl::Status EnsureTopic(std::string_view topic, const TopicConfig& config = {}) override;
+    [[nodiscard]] absl::Status EnsureTopic(std::string_view topic,
+                                           const TopicConfig& config = {}) override;
     /// Producers and consumers share the provider's topics and may outlive the provider.
     std::unique_ptr<MessageProducer> GetProducer() override;
     /// An invalid topic name or max_peek < 1 yields a consumer whose Peek() and Commit()

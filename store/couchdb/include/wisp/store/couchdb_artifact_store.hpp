@@ -41,7 +41,7 @@ struct CouchDbConfig {
     /// come from env WISP_COUCHDB_USERNAME / WISP_COUCHDB_PASSWORD. InvalidArgument (the message
     /// never contains the password) on a malformed URI, unknown parameter or invalid prefix
     /// (CouchDB database names: lowercase letter first, then [a-z0-9_$()+/-]).
-    static absl::StatusOr<CouchDbConfig> FromUri(std::string_view uri);
+    [[nodiscard]] static absl::StatusOr<CouchDbConfig> FromUri(std::string_view uri);
 };
 
 class CouchDbArtifactStore final : public ArtifactStore {
@@ -102,7 +102,7 @@ class CouchDbArtifactStore final : public ArtifactStore {
   private:
     CouchDbArtifactStore(CouchDbConfig config, std::unique_ptr<couchdb::CouchDbClient> client);
 
-    absl::Status EnsureDatabasesAndViews();
+    [[nodiscard]] absl::Status EnsureDatabasesAndViews();
 
     CouchDbConfig config_;
     std::unique_ptr<couchdb::CouchDbClient> client_;

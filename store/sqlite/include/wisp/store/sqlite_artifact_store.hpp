@@ -31,39 +31,45 @@ class SqliteArtifactStore final : public ArtifactStore {
     SqliteArtifactStore(const SqliteArtifactStore&) = delete;
     SqliteArtifactStore& operator=(const SqliteArtifactStore&) = delete;
 
-    absl::StatusOr<std::string> PutEntity(const common::WhiskEntity& entity,
-                                          std::string_view expected_rev) override;
-    absl::StatusOr<Revisioned<common::WhiskEntity>> GetEntity(
+    [[nodiscard]] absl::StatusOr<std::string> PutEntity(const common::WhiskEntity& entity,
+                                                        std::string_view expected_rev) override;
+    [[nodiscard]] absl::StatusOr<Revisioned<common::WhiskEntity>> GetEntity(
         common::EntityType type, const common::FullyQualifiedName& fqn) override;
-    absl::Status DeleteEntity(common::EntityType type, const common::FullyQualifiedName& fqn,
-                              std::string_view expected_rev) override;
-    absl::StatusOr<std::vector<common::WhiskEntity>> ListEntities(common::EntityType type,
-                                                                  const common::EntityPath& path,
-                                                                  const ListOptions& opts) override;
-    absl::StatusOr<int64_t> CountEntities(common::EntityType type,
-                                          const common::EntityPath& path) override;
+    [[nodiscard]] absl::Status DeleteEntity(common::EntityType type,
+                                            const common::FullyQualifiedName& fqn,
+                                            std::string_view expected_rev) override;
+    [[nodiscard]] absl::StatusOr<std::vector<common::WhiskEntity>> ListEntities(
+        common::EntityType type, const common::EntityPath& path, const ListOptions& opts) override;
+    [[nodiscard]] absl::StatusOr<int64_t> CountEntities(common::EntityType type,
+                                                        const common::EntityPath& path) override;
 
-    absl::StatusOr<Revisioned<common::Subject>> GetSubject(std::string_view subject) override;
-    absl::StatusOr<std::string> PutSubject(const common::Subject& subject,
-                                           std::string_view expected_rev) override;
-    absl::Status DeleteSubject(std::string_view subject, std::string_view expected_rev) override;
-    absl::StatusOr<std::vector<common::Subject>> ListSubjects() override;
+    [[nodiscard]] absl::StatusOr<Revisioned<common::Subject>> GetSubject(
+        std::string_view subject) override;
+    [[nodiscard]] absl::StatusOr<std::string> PutSubject(const common::Subject& subject,
+                                                         std::string_view expected_rev) override;
+    [[nodiscard]] absl::Status DeleteSubject(std::string_view subject,
+                                             std::string_view expected_rev) override;
+    [[nodiscard]] absl::StatusOr<std::vector<common::Subject>> ListSubjects() override;
 
-    absl::StatusOr<common::Identity> GetIdentityByKey(const common::AuthKey& key) override;
-    absl::StatusOr<std::vector<common::Identity>> ListIdentitiesInNamespace(
+    [[nodiscard]] absl::StatusOr<common::Identity> GetIdentityByKey(
+        const common::AuthKey& key) override;
+    [[nodiscard]] absl::StatusOr<std::vector<common::Identity>> ListIdentitiesInNamespace(
         std::string_view ns) override;
 
-    absl::StatusOr<Revisioned<common::NamespaceLimits>> GetLimits(std::string_view ns) override;
-    absl::Status PutLimits(std::string_view ns, const common::NamespaceLimits& limits) override;
-    absl::Status DeleteLimits(std::string_view ns) override;
+    [[nodiscard]] absl::StatusOr<Revisioned<common::NamespaceLimits>> GetLimits(
+        std::string_view ns) override;
+    [[nodiscard]] absl::Status PutLimits(std::string_view ns,
+                                         const common::NamespaceLimits& limits) override;
+    [[nodiscard]] absl::Status DeleteLimits(std::string_view ns) override;
 
-    absl::Status PutActivation(const common::ActivationRecord& record) override;
-    absl::StatusOr<common::ActivationRecord> GetActivation(std::string_view ns,
-                                                           const common::ActivationId& id) override;
-    absl::Status DeleteActivation(std::string_view ns, const common::ActivationId& id) override;
-    absl::StatusOr<std::vector<common::ActivationRecord>> ListActivations(
+    [[nodiscard]] absl::Status PutActivation(const common::ActivationRecord& record) override;
+    [[nodiscard]] absl::StatusOr<common::ActivationRecord> GetActivation(
+        std::string_view ns, const common::ActivationId& id) override;
+    [[nodiscard]] absl::Status DeleteActivation(std::string_view ns,
+                                                const common::ActivationId& id) override;
+    [[nodiscard]] absl::StatusOr<std::vector<common::ActivationRecord>> ListActivations(
         const ActivationQuery& q) override;
-    absl::StatusOr<int64_t> CountActivations(const ActivationQuery& q) override;
+    [[nodiscard]] absl::StatusOr<int64_t> CountActivations(const ActivationQuery& q) override;
 
     /// The file this store was opened on (":memory:" for an in-memory store).
     const std::string& path() const;

@@ -45,14 +45,16 @@ class FakeContainer {
     int64_t memory_mb() const { return spec_.memory_mb; }
     const ContainerSpec& spec() const { return spec_; }
 
-    absl::StatusOr<ProxyResponse> Init(const std::string& body, std::chrono::milliseconds timeout);
-    absl::StatusOr<ProxyResponse> Run(const std::string& body, std::chrono::milliseconds timeout);
-    absl::Status Pause();
-    absl::Status Resume();
-    absl::Status Destroy();
-    absl::StatusOr<bool> WasOomKilled() { return oom_.load(); }
-    absl::StatusOr<Container::Logs> CollectLogs(int sentinels, int64_t limit_bytes,
-                                                std::chrono::milliseconds wait);
+    [[nodiscard]] absl::StatusOr<ProxyResponse> Init(const std::string& body,
+                                                     std::chrono::milliseconds timeout);
+    [[nodiscard]] absl::StatusOr<ProxyResponse> Run(const std::string& body,
+                                                    std::chrono::milliseconds timeout);
+    [[nodiscard]] absl::Status Pause();
+    [[nodiscard]] absl::Status Resume();
+    [[nodiscard]] absl::Status Destroy();
+    [[nodiscard]] absl::StatusOr<bool> WasOomKilled() { return oom_.load(); }
+    [[nodiscard]] absl::StatusOr<Container::Logs> CollectLogs(int sentinels, int64_t limit_bytes,
+                                                              std::chrono::milliseconds wait);
 
     int inits() const { return inits_.load(); }
     int runs() const { return runs_.load(); }
@@ -88,20 +90,20 @@ class FakeContainerHandle final : public Container {
     explicit FakeContainerHandle(std::shared_ptr<FakeContainer> state) : s_(std::move(state)) {}
     const std::string& id() const override { return s_->id(); }
     int64_t memory_mb() const override { return s_->memory_mb(); }
-    absl::StatusOr<ProxyResponse> Init(const std::string& body,
-                                       std::chrono::milliseconds timeout) override {
+    [[nodiscard]] absl::StatusOr<ProxyResponse> Init(const std::string& body,
+                                                     std::chrono::milliseconds timeout) override {
         return s_->Init(body, timeout);
     }
-    absl::StatusOr<ProxyResponse> Run(const std::string& body,
-                                      std::chrono::milliseconds timeout) override {
+    [[nodiscard]] absl::StatusOr<ProxyResponse> Run(const std::string& body,
+                                                    std::chrono::milliseconds timeout) override {
         return s_->Run(body, timeout);
     }
-    absl::Status Pause() override { return s_->Pause(); }
-    absl::Status Resume() override { return s_->Resume(); }
-    absl::Status Destroy() override { return s_->Destroy(); }
-    absl::StatusOr<bool> WasOomKilled() override { return s_->WasOomKilled(); }
-    absl::StatusOr<Logs> CollectLogs(int sentinels, int64_t limit_bytes,
-                                     std::chrono::milliseconds wait) override {
+    [[nodiscard]] absl::Status Pause() override { return s_->Pause(); }
+    [[nodiscard]] absl::Status Resume() override { return s_->Resume(); }
+    [[nodiscard]] absl::Status Destroy() override { return s_->Destroy(); }
+    [[nodiscard]] absl::StatusOr<bool> WasOomKilled() override { return s_->WasOomKilled(); }
+    [[nodiscard]] absl::StatusOr<Logs> CollectLogs(int sentinels, int64_t limit_bytes,
+                                                   std::chrono::milliseconds wait) override {
         return s_->CollectLogs(sentinels, limit_bytes, wait);
     }
 
@@ -142,7 +144,8 @@ class FakeContainerFactory final : public ContainerFactory {
         orphans_[invoker_id] += n;
     }
 
-    absl::StatusOr<std::unique_ptr<Container>> Create(const ContainerSpec& spec) override {
+    [[nodiscard]] absl::StatusOr<std::unique_ptr<Container>> Create(
+        const ContainerSpec& spec) override {
         std::lock_guard<std::mutex> lock(mu_);
         if (!create_error_.ok()) return create_error_;
         ++creates_;
@@ -151,7 +154,7 @@ class FakeContainerFactory final : public ContainerFactory {
         specs_.push_back(spec);
         return std::unique_ptr<Container>(std::make_unique<FakeContainerHandle>(c));
     }
-    absl::StatusOr<int> RemoveOrphans(std::string_view invoker_id) override {
+    [[nodiscard]] absl::StatusOr<int> RemoveOrphans(std::string_view invoker_id) override {
         std::lock_guard<std::mutex> lock(mu_);
         orphan_calls_.emplace_back(invoker_id);
         auto it = orphans_.find(std::string(invoker_id));
@@ -160,7 +163,7 @@ class FakeContainerFactory final : public ContainerFactory {
         orphans_.erase(it);
         return n;
     }
-    absl::StatusOr<bool> ImageExists(std::string_view) override { return true; }
+    [[nodiscard]] absl::StatusOr<bool> ImageExists(std::string_view) override { return true; }
 
     int creates() const {
         std::lock_guard<std::mutex> lock(mu_);

@@ -28,7 +28,7 @@ class PouchDbServer {
 
     /// One server for the whole test binary, started on first use from the calling thread
     /// (call it from the main thread) and stopped at exit. The status is the start's outcome.
-    static absl::StatusOr<PouchDbServer*> Shared();
+    [[nodiscard]] static absl::StatusOr<PouchDbServer*> Shared();
 
     ~PouchDbServer();
     PouchDbServer(const PouchDbServer&) = delete;

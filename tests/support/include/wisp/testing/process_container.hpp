@@ -54,10 +54,10 @@ class ProcessContainerFactory final : public invoker::ContainerFactory {
     explicit ProcessContainerFactory(ProcessContainerOptions options);
     ~ProcessContainerFactory() override;
 
-    absl::StatusOr<std::unique_ptr<invoker::Container>> Create(
+    [[nodiscard]] absl::StatusOr<std::unique_ptr<invoker::Container>> Create(
         const invoker::ContainerSpec& spec) override;
-    absl::StatusOr<int> RemoveOrphans(std::string_view invoker_id) override;
-    absl::StatusOr<bool> ImageExists(std::string_view image) override;
+    [[nodiscard]] absl::StatusOr<int> RemoveOrphans(std::string_view invoker_id) override;
+    [[nodiscard]] absl::StatusOr<bool> ImageExists(std::string_view image) override;
 
     /// Containers created so far.
     int creates() const { return creates_.load(); }

@@ -104,22 +104,22 @@ class DockerContainer final : public Container {
     const std::string& id() const override { return id_; }
     int64_t memory_mb() const override { return memory_mb_; }
 
-    absl::StatusOr<ProxyResponse> Init(const std::string& body,
-                                       std::chrono::milliseconds timeout) override;
-    absl::StatusOr<ProxyResponse> Run(const std::string& body,
-                                      std::chrono::milliseconds timeout) override;
-    absl::Status Pause() override;
-    absl::Status Resume() override;
-    absl::Status Destroy() override;
-    absl::StatusOr<bool> WasOomKilled() override;
-    absl::StatusOr<Logs> CollectLogs(int sentinels, int64_t limit_bytes,
-                                     std::chrono::milliseconds wait) override;
+    [[nodiscard]] absl::StatusOr<ProxyResponse> Init(const std::string& body,
+                                                     std::chrono::milliseconds timeout) override;
+    [[nodiscard]] absl::StatusOr<ProxyResponse> Run(const std::string& body,
+                                                    std::chrono::milliseconds timeout) override;
+    [[nodiscard]] absl::Status Pause() override;
+    [[nodiscard]] absl::Status Resume() override;
+    [[nodiscard]] absl::Status Destroy() override;
+    [[nodiscard]] absl::StatusOr<bool> WasOomKilled() override;
+    [[nodiscard]] absl::StatusOr<Logs> CollectLogs(int sentinels, int64_t limit_bytes,
+                                                   std::chrono::milliseconds wait) override;
 
     /// The sanitised docker name.
     const std::string& name() const { return name_; }
     /// The port published on 127.0.0.1 for 8080/tcp (inspected on first use); NotFound when
     /// the port is not published.
-    absl::StatusOr<int> HostPort();
+    [[nodiscard]] absl::StatusOr<int> HostPort();
     /// The host path of the proxy's unix socket; empty when the container has none.
     const std::string& socket_path() const { return socket_path_; }
     /// Which transport Init/Run use.
@@ -135,15 +135,15 @@ class DockerContainer final : public Container {
                     int64_t created_unix_s);
     void Connect(DockerFactoryOptions::Transport transport, ProxyClient::Endpoint endpoint);
     /// Makes the socket folder read-only for the container (after the proxy created its socket).
-    absl::Status LockSocketFolder();
-    absl::StatusOr<bool> OomFromEvents();
+    [[nodiscard]] absl::Status LockSocketFolder();
+    [[nodiscard]] absl::StatusOr<bool> OomFromEvents();
     /// Opens the json-file log (inspect's LogPath) once; false when it cannot be read.
     bool OpenLogFile();
-    absl::StatusOr<Logs> ReadLogFile(int sentinels, int64_t limit_bytes,
-                                     std::chrono::milliseconds wait);
-    absl::StatusOr<Logs> ReadLogs(const docker::LogCursor& start, int sentinels,
-                                  int64_t limit_bytes, std::chrono::milliseconds wait, int tail,
-                                  bool* gap, docker::LogCursor* end);
+    [[nodiscard]] absl::StatusOr<Logs> ReadLogFile(int sentinels, int64_t limit_bytes,
+                                                   std::chrono::milliseconds wait);
+    [[nodiscard]] absl::StatusOr<Logs> ReadLogs(const docker::LogCursor& start, int sentinels,
+                                                int64_t limit_bytes, std::chrono::milliseconds wait,
+                                                int tail, bool* gap, docker::LogCursor* end);
 
     std::shared_ptr<docker::DockerEngine> engine_;
     const std::chrono::milliseconds api_timeout_;
@@ -187,16 +187,18 @@ class DockerContainerFactory final : public ContainerFactory {
     /// "Failed to pull container image '<image>'." when a pull fails, or when the container
     /// exits before its proxy answers; DeadlineExceeded when it does not answer within
     /// ready_timeout. A container that failed to come up is removed.
-    absl::StatusOr<std::unique_ptr<Container>> Create(const ContainerSpec& spec) override;
+    [[nodiscard]] absl::StatusOr<std::unique_ptr<Container>> Create(
+        const ContainerSpec& spec) override;
     /// Create with the concrete type (tests, benchmarks).
-    absl::StatusOr<std::unique_ptr<DockerContainer>> CreateDocker(const ContainerSpec& spec);
+    [[nodiscard]] absl::StatusOr<std::unique_ptr<DockerContainer>> CreateDocker(
+        const ContainerSpec& spec);
     /// Also removes the socket folders under socket_root() that no container mounts any more
     /// (older than a minute), whoever left them.
-    absl::StatusOr<int> RemoveOrphans(std::string_view invoker_id) override;
-    absl::StatusOr<bool> ImageExists(std::string_view image) override;
+    [[nodiscard]] absl::StatusOr<int> RemoveOrphans(std::string_view invoker_id) override;
+    [[nodiscard]] absl::StatusOr<bool> ImageExists(std::string_view image) override;
 
     /// GET /_ping: OK, or Unavailable with the hint to start the daemon.
-    absl::Status Ping();
+    [[nodiscard]] absl::Status Ping();
     const DockerFactoryOptions& options() const { return options_; }
     /// The folder holding the per-container socket folders.
     const std::string& socket_root() const { return socket_root_; }
@@ -205,18 +207,19 @@ class DockerContainerFactory final : public ContainerFactory {
     struct ImageInfo {
         bool wisp_proxy = false;  // the image's proxy serves WISP_PROXY_SOCKET
     };
-    absl::StatusOr<ImageInfo> EnsureImage(const ContainerSpec& spec);
-    absl::Status Pull(std::string_view image);
+    [[nodiscard]] absl::StatusOr<ImageInfo> EnsureImage(const ContainerSpec& spec);
+    [[nodiscard]] absl::Status Pull(std::string_view image);
     /// Creates options_.network when missing (once); checks inter-container traffic is off.
-    absl::Status EnsureNetwork();
+    [[nodiscard]] absl::Status EnsureNetwork();
     /// Removes one socket folder (never following a symlink).
     void RemoveSocketFolder(const std::string& path);
-    absl::Status WaitUntilReady(DockerContainer& container, std::string_view image);
+    [[nodiscard]] absl::Status WaitUntilReady(DockerContainer& container, std::string_view image);
     /// FailedPrecondition (with the exit code and the last log lines) when the container is no
     /// longer running; OK while it runs.
-    absl::Status ExitedBeforeReady(DockerContainer& container, std::string_view image);
+    [[nodiscard]] absl::Status ExitedBeforeReady(DockerContainer& container,
+                                                 std::string_view image);
     /// Removes socket folders under socket_root that no container mounts (older than a minute).
-    absl::Status RemoveStaleSocketFolders();
+    [[nodiscard]] absl::Status RemoveStaleSocketFolders();
 
     const DockerFactoryOptions options_;
     std::shared_ptr<docker::DockerEngine> engine_;
