@@ -29,33 +29,16 @@
 #include <wisp/loadbalancer/load_balancer.hpp>
 #include <wisp/store/artifact_store.hpp>
 
+#include "activations_handler.hpp"
 #include "authenticator.hpp"
-#include "entity_cache.hpp"
+#include "call.hpp"
+#include "entity_resolver.hpp"
 #include "metrics.hpp"
+#include "replier.hpp"
 #include "throttler.hpp"
 #include "timer_queue.hpp"
 
 namespace wisp::controller {
-
-/// One request being answered. Shared by the async steps of a request; `Reply` answers once.
-struct Call {
-    HttpRequest req;
-    std::string tid;
-    int64_t received_ms = 0;
-    int64_t received_mono_ns = 0;
-    Responder responder;
-    std::atomic<bool> answered{false};
-    std::optional<common::Identity> identity;  // set once authenticated
-    std::vector<std::string> segs;             // path segments after /api/v1/namespaces/
-};
-using CallPtr = std::shared_ptr<Call>;
-
-/// An action ready to run: parameters merged (package < binding < action).
-struct ResolvedAction {
-    common::Action action;
-    std::string revision;  // the action document's revision (the invoker's cache key)
-    std::string binding;   // "ns/binding" when reached through a package binding
-};
 
 /// What an activation needs besides the action.
 struct ActivateRequest {
@@ -91,18 +74,9 @@ class Api {
     std::optional<HttpResponse> CheckHead(const HttpRequest& req);
     void Shutdown();
     void InvalidateAuthCache() { auth_.Invalidate(); }
-    int64_t in_flight_requests() const { return in_flight_.load(); }
+    int64_t in_flight_requests() const { return replier_.in_flight(); }
 
-    // ---- responses (controller.cpp) ----
-    /// Adds X-Request-ID and (unless `rest_cors` is false: web actions set their own) the REST
-    /// API's CORS headers, counts, answers once.
-    void Reply(const CallPtr& call, HttpResponse resp, bool rest_cors = true);
-    void ReplyJson(const CallPtr& call, int status, std::string body);
-    /// {"error":msg,"code":tid}.
-    void ReplyError(const CallPtr& call, int status, std::string_view msg);
-    /// Status -> HTTP status (common::HttpStatusFor) + error body; 5xx texts are logged with
-    /// the transaction id and the client gets ClientMessageFor's generic text.
-    void ReplyStatus(const CallPtr& call, const absl::Status& st);
+    // ---- router (controller.cpp) ----
     /// nullopt when the caller may read /metrics (ControllerConfig::metrics_token), else the
     /// 401/403 answer.
     std::optional<HttpResponse> CheckMetricsAccess(const CallPtr& call) const;
@@ -125,23 +99,7 @@ class Api {
     void SetRuleStatus(const CallPtr& call, const common::FullyQualifiedName& fqn);
     void GetLimits(const CallPtr& call);
 
-    /// Resolves an action reference for reading or activating as `who`: entitlement (own
-    /// namespace, or a published package), package bindings, parameter merge.
-    absl::StatusOr<ResolvedAction> ResolveAction(const common::Identity& who,
-                                                 const common::FullyQualifiedName& fqn);
-    /// OpenWhisk's READ entitlement on a package or binding (also for reading, listing and
-    /// activating its actions): the chain from `fqn` to the package holding the actions, or
-    /// 403 naming `resource` (404 when the caller's own package is missing).
-    absl::StatusOr<std::vector<common::Package>> ReadablePackageChain(
-        const common::Identity& who, const common::FullyQualifiedName& fqn,
-        std::string_view resource, bool cached);
-    /// 403 unless `who` may write to `ns`.
-    absl::Status CheckOwnNamespace(const common::Identity& who, const std::string& ns,
-                                   std::string_view resource);
     common::PutContext PutContextFor(const common::Identity& who) const;
-    /// An action or package through the entity cache.
-    template <class T>
-    absl::StatusOr<store::Revisioned<T>> GetCached(const common::FullyQualifiedName& fqn);
 
     // ---- activation (invoke_api.cpp) ----
     void InvokeAction(const CallPtr& call, const common::FullyQualifiedName& fqn);
@@ -157,13 +115,9 @@ class Api {
     void RunSequence(ActivateRequest req, int depth, ActivateDone done,
                      std::shared_ptr<SequenceBudget> budget = nullptr);
     /// Invocation throttles of `who`: per minute, then concurrency. Counts a 429.
-    absl::Status CheckInvokeThrottles(const common::Identity& who);
+    [[nodiscard]] absl::Status CheckInvokeThrottles(const common::Identity& who);
     /// The blocking-invoke answer: 200/502/500 with the record or result, 202 when not done.
     void ReplyActivation(const CallPtr& call, const ActivateOutcome& out, bool result_only);
-
-    // ---- activations (activations_api.cpp) ----
-    void HandleActivations(const CallPtr& call, const std::string& ns,
-                           const std::vector<std::string>& rest);
 
     // ---- web actions (web_api.cpp) ----
     void HandleWeb(const CallPtr& call, std::string_view rest_of_path);
@@ -174,34 +128,14 @@ class Api {
     common::Clock& clock_;
     const ControllerConfig config_;
     Authenticator auth_;
-    EntityCache entities_;
+    Metrics metrics_;
+    Replier replier_{metrics_};
+    EntityResolver resolver_;
+    ActivationsHandler activations_;
     RateThrottler invoke_rate_;
     RateThrottler fire_rate_;
-    Metrics metrics_;
     TimerQueue timers_;
-    std::atomic<int64_t> in_flight_{0};
     std::atomic<bool> shutting_down_{false};
 };
-
-/// OpenWhisk's (Pekko's default) texts for server errors: internal texts (store, bus, exceptions)
-/// never reach the client; it gets these plus the transaction id.
-inline constexpr std::string_view kMsgInternalServerError = "There was an internal server error.";
-inline constexpr std::string_view kMsgServiceUnavailable =
-    "The server is currently unavailable (because it is overloaded or down for maintenance).";
-inline constexpr std::string_view kMsgGatewayTimeout =
-    "The server was not able to produce a timely response to your request.\r\nPlease try again "
-    "in a short while!";
-inline constexpr std::string_view kMsgNotAuthorizedForResource =
-    "The supplied authentication is not authorized to access this resource.";
-
-/// What the client is told for a failed status: its message below 500, a generic text above
-/// (see the constants above). Log the real message with the transaction id.
-std::string ClientMessageFor(const absl::Status& st);
-/// The same, logging the real message of a 5xx with the transaction id and `context`.
-std::string ClientMessageFor(const absl::Status& st, std::string_view tid,
-                             std::string_view context);
-
-/// Answers 202 {"activationId":id}.
-std::string ActivationIdJson(const common::ActivationId& id);
 
 }  // namespace wisp::controller

@@ -2,11 +2,11 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <spdlog/spdlog.h>
 #include <boost/asio/ip/address.hpp>
 
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
+#include <wisp/common/tid_log.hpp>
 
 #include "api.hpp"
 
@@ -81,25 +81,6 @@ std::optional<std::string_view> BearerToken(std::string_view authorization) {
 
 }  // namespace
 
-std::string ClientMessageFor(const absl::Status& st) {
-    switch (common::HttpStatusFor(st)) {
-        case 500:
-            return std::string(kMsgInternalServerError);
-        case 503:
-            // The balancer's own texts are meant for users; a store's or the bus's are not.
-            if (st.message() == "No invokers available.") return std::string(st.message());
-            return std::string(kMsgServiceUnavailable);
-        case 504:
-            return std::string(kMsgGatewayTimeout);
-        default:
-            return std::string(st.message());
-    }
-}
-
-std::string ActivationIdJson(const common::ActivationId& id) {
-    return common::Cat("{\"activationId\":\"", id.str(), "\"}");
-}
-
 // ---- Controller ------------------------------------------------------------------------------
 
 Controller::Controller(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
@@ -133,55 +114,14 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
       auth_(store, clock, config_.auth_cache_ttl,
             AuthFailureLimit{config_.auth_failures_allowed, config_.auth_failure_window,
                              config_.auth_failure_block}),
-      entities_(clock, config_.entity_cache_ttl.count()) {}
+      resolver_(store, clock, config_.entity_cache_ttl),
+      activations_(store, replier_) {}
 
 Api::~Api() { Shutdown(); }
 
 void Api::Shutdown() {
     if (shutting_down_.exchange(true)) return;
     timers_.Stop();  // waiting blocking invokes answer 202 now
-}
-
-void Api::Reply(const CallPtr& call, HttpResponse resp, bool rest_cors) {
-    if (call->answered.exchange(true)) {
-        spdlog::warn("[{}] second answer to {} {} dropped", call->tid, call->req.method,
-                     call->req.path);
-        return;
-    }
-    resp.SetHeader("X-Request-ID", call->tid);
-    if (rest_cors) AddRestCorsHeaders(resp);
-    metrics_.CountResponse(resp.status);
-    in_flight_.fetch_sub(1);
-    auto responder = std::move(call->responder);
-    responder(std::move(resp));
-}
-
-void Api::ReplyJson(const CallPtr& call, int status, std::string body) {
-    Reply(call, HttpResponse::Json(status, std::move(body)));
-}
-
-void Api::ReplyError(const CallPtr& call, int status, std::string_view msg) {
-    HttpResponse r = HttpResponse::Json(status, ErrorBody(msg, call->tid));
-    if (status == 401) r.SetHeader("WWW-Authenticate", "Basic realm=\"OpenWhisk secure realm\"");
-    Reply(call, std::move(r));
-}
-
-std::string ClientMessageFor(const absl::Status& st, std::string_view tid,
-                             std::string_view context) {
-    if (common::HttpStatusFor(st) >= 500) {
-        spdlog::error("[{}] {}: {}", tid, context, common::RedactUri(common::MessageOf(st)));
-    }
-    return ClientMessageFor(st);
-}
-
-void Api::ReplyStatus(const CallPtr& call, const absl::Status& st) {
-    const int code = common::HttpStatusFor(st);
-    if (code >= 500) {
-        // The real text stays in the log, under the transaction id the client gets as "code".
-        spdlog::error("[{}] {} {}: {}", call->tid, call->req.method, call->req.path,
-                      common::RedactUri(common::MessageOf(st)));
-    }
-    ReplyError(call, code, ClientMessageFor(st));
 }
 
 std::optional<HttpResponse> Api::CheckMetricsAccess(const CallPtr& call) const {
@@ -262,42 +202,45 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
     call->received_mono_ns = clock_.MonotonicNs();
     call->responder = std::move(respond);
     call->req = std::move(req);
-    in_flight_.fetch_add(1);
+    replier_.StartCall();
     try {
         const std::string& path = call->req.path;
         const std::string& method = call->req.method;
 
         if (path == "/ping") {
             if (method != "GET" && method != "HEAD") {
-                return ReplyError(call, 405, "HTTP method not allowed, supported methods: GET");
+                return replier_.ReplyError(call, 405,
+                                           "HTTP method not allowed, supported methods: GET");
             }
-            return Reply(call, HttpResponse::Text(200, "pong"));
+            return replier_.Reply(call, HttpResponse::Text(200, "pong"));
         }
         if (path == "/metrics") {
             // Operators only (it names every namespace and action), and no CORS headers: a
             // web page must not read it through a developer's browser.
             if (method != "GET" && method != "HEAD") {
-                return ReplyError(call, 405, "HTTP method not allowed, supported methods: GET");
+                return replier_.ReplyError(call, 405,
+                                           "HTTP method not allowed, supported methods: GET");
             }
             if (auto refused = CheckMetricsAccess(call)) {
-                return Reply(call, *std::move(refused), /*rest_cors=*/false);
+                return replier_.Reply(call, *std::move(refused), /*rest_cors=*/false);
             }
             HttpResponse r =
                 HttpResponse::Text(200, metrics_.Render(balancer_.TotalActiveActivations()));
             r.SetHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-            return Reply(call, std::move(r), /*rest_cors=*/false);
+            return replier_.Reply(call, std::move(r), /*rest_cors=*/false);
         }
         // Web actions take any method, OPTIONS included (web-custom-options).
         const std::string web_prefix = common::Cat(kApiPrefix, "/web/");
         if (path.rfind(web_prefix, 0) == 0) {
             return HandleWeb(call, std::string_view(path).substr(web_prefix.size()));
         }
-        if (method == "OPTIONS") return Reply(call, HttpResponse::Text(200, ""));
+        if (method == "OPTIONS") return replier_.Reply(call, HttpResponse::Text(200, ""));
 
         if (path == "/" || path == "/invokers" || path == kApiPrefix ||
             path == common::Cat(kApiPrefix, "/")) {
             if (method != "GET" && method != "HEAD") {
-                return ReplyError(call, 405, "HTTP method not allowed, supported methods: GET");
+                return replier_.ReplyError(call, 405,
+                                           "HTTP method not allowed, supported methods: GET");
             }
             rapidjson::StringBuffer sb;
             rapidjson::Writer<rapidjson::StringBuffer> w(sb);
@@ -363,18 +306,18 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
                 w.EndObject();
             }
             w.EndObject();
-            return ReplyJson(call, 200, sb.GetString());
+            return replier_.ReplyJson(call, 200, sb.GetString());
         }
 
         const std::string ns_prefix = common::Cat(kApiPrefix, "/namespaces");
         if (path != ns_prefix && path.rfind(ns_prefix + "/", 0) != 0) {
-            return ReplyError(call, 404, "The requested resource could not be found.");
+            return replier_.ReplyError(call, 404, "The requested resource could not be found.");
         }
 
         // Everything under /namespaces needs credentials.
         auto identity =
             auth_.Authenticate(call->req.Header("authorization"), call->req.remote_address);
-        if (!identity.ok()) return ReplyStatus(call, identity.status());
+        if (!identity.ok()) return replier_.ReplyStatus(call, identity.status());
         call->identity = *std::move(identity);
 
         std::string_view rest = std::string_view(path).substr(ns_prefix.size());
@@ -387,26 +330,27 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
         std::string ns =
             segs[0] == common::kDefaultNamespace ? call->identity->namespace_name : segs[0];
         if (segs.size() == 1) {
-            return ReplyError(call, 404, "The requested resource could not be found.");
+            return replier_.ReplyError(call, 404, "The requested resource could not be found.");
         }
         const std::string& collection = segs[1];
         std::vector<std::string> tail(segs.begin() + 2, segs.end());
         if (collection == "limits" && tail.empty()) {
             if (method != "GET" && method != "HEAD") {
-                return ReplyError(call, 405, "HTTP method not allowed, supported methods: GET");
+                return replier_.ReplyError(call, 405,
+                                           "HTTP method not allowed, supported methods: GET");
             }
             if (auto st = CheckOwnNamespace(*call->identity, ns, ns); !st.ok()) {
-                return ReplyStatus(call, st);
+                return replier_.ReplyStatus(call, st);
             }
             return GetLimits(call);
         }
-        if (collection == "activations") return HandleActivations(call, ns, tail);
+        if (collection == "activations") return activations_.Handle(call, ns, tail);
         if (auto type = CollectionType(collection)) return HandleCollection(call, *type, ns, tail);
-        return ReplyError(call, 404, "The requested resource could not be found.");
+        return replier_.ReplyError(call, 404, "The requested resource could not be found.");
     } catch (const std::exception& e) {
-        spdlog::error("[{}] {} {} failed: {}", call->tid, call->req.method, call->req.path,
-                      e.what());
-        if (!call->answered.load()) ReplyError(call, 500, kMsgInternalServerError);
+        common::TidLog(call->tid).error("{} {} failed: {}", call->req.method, call->req.path,
+                                        e.what());
+        if (!call->answered.load()) replier_.ReplyError(call, 500, kMsgInternalServerError);
     }
 }
 

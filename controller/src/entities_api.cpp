@@ -25,19 +25,6 @@ constexpr int64_t kListDefault = 30;
 constexpr int64_t kListMax = 200;
 constexpr int kLinkRetries = 10;
 
-absl::Status NotAuthorized(std::string_view resource) {
-    return absl::PermissionDeniedError(
-        common::Cat("The supplied authentication is not authorized to access '", resource, "'."));
-}
-
-absl::Status NotFound() {
-    return absl::NotFoundError(std::string(common::kMsgResourceDoesNotExist));
-}
-
-std::string MethodsNotAllowed(std::string_view supported) {
-    return common::Cat("HTTP method not allowed, supported methods: ", supported);
-}
-
 /// Parses ?limit/?skip with OpenWhisk's texts.
 absl::Status ParseListParams(const HttpRequest& req, std::string_view collection, int64_t& skip,
                              int64_t& limit) {
@@ -130,94 +117,13 @@ common::PutContext Api::PutContextFor(const common::Identity& who) const {
     return ctx;
 }
 
-absl::Status Api::CheckOwnNamespace(const common::Identity& who, const std::string& ns,
-                                    std::string_view resource) {
-    if (ns == who.namespace_name) return absl::OkStatus();
-    return NotAuthorized(resource);
-}
-
-template <class T>
-absl::StatusOr<store::Revisioned<T>> Api::GetCached(const FullyQualifiedName& fqn) {
-    const std::string docid = fqn.DocId();
-    if (auto hit = entities_.Find(docid)) {
-        if (auto* doc = std::get_if<T>(&hit->doc)) return store::Revisioned<T>{*doc, hit->rev};
-    }
-    const uint64_t generation = entities_.Generation();
-    auto r = store_.GetEntity(store::EntityTypeOf<T>(), fqn);
-    if (!r.ok()) return r.status();
-    entities_.Put(docid, *r, generation);
-    return store::Revisioned<T>{std::get<T>(std::move(r->doc)), std::move(r->rev)};
-}
-
-/// OpenWhisk's READ (and ACTIVATE) entitlement on a package (PackageCollection.scala): a package
-/// is readable by its owner or when published; a binding only by its owner, and only while the
-/// caller may read the package it binds (published or the caller's own). A missing package is
-/// 404 to its owner and 403 to anyone else (no leak of names). `resource` is named in the 403.
-/// Returns the chain from `fqn` to the package that holds the actions (one element unless
-/// `fqn` is a binding).
-absl::StatusOr<std::vector<Package>> Api::ReadablePackageChain(const common::Identity& who,
-                                                               const FullyQualifiedName& fqn,
-                                                               std::string_view resource,
-                                                               bool cached) {
-    constexpr int kMaxBindingChain = 4;  // PUT refuses binding -> binding; the store may not
-    std::vector<Package> chain;
-    FullyQualifiedName at = fqn;
-    for (;;) {
-        const bool owner = at.Namespace() == who.namespace_name;
-        auto p = cached ? GetCached<Package>(at) : store_.Get<Package>(at);
-        if (!p.ok()) {
-            if (!owner) return NotAuthorized(resource);
-            if (p.status().code() == absl::StatusCode::kNotFound) return NotFound();
-            return p.status();
-        }
-        if (!p->doc.binding) {
-            if (!owner && !p->doc.publish) return NotAuthorized(resource);
-            chain.push_back(std::move(p->doc));
-            return chain;
-        }
-        if (!owner || chain.size() + 1 >= kMaxBindingChain) return NotAuthorized(resource);
-        at = p->doc.binding->Fqn();
-        chain.push_back(std::move(p->doc));
-    }
-}
-
-absl::StatusOr<ResolvedAction> Api::ResolveAction(const common::Identity& who,
-                                                  const FullyQualifiedName& fqn) {
-    const std::string& ns = fqn.Namespace();
-    const bool own = ns == who.namespace_name;
-    if (fqn.path.IsRoot()) {
-        if (!own) return NotAuthorized(fqn.DocId());
-        auto a = GetCached<Action>(fqn);
-        if (!a.ok()) return a.status();
-        return ResolvedAction{std::move(a->doc), std::move(a->rev), ""};
-    }
-    const FullyQualifiedName pkg_fqn{fqn.path.Parent(), fqn.path.PackageName()};
-    auto chain = ReadablePackageChain(who, pkg_fqn, fqn.DocId(), /*cached=*/true);
-    if (!chain.ok()) return chain.status();
-    const Package& holder = chain->back();
-    auto a =
-        GetCached<Action>(FullyQualifiedName{holder.namespace_path.Add(holder.name), fqn.name});
-    if (!a.ok()) return a.status();
-    // Parameters: package < binding < action.
-    common::Parameters params;
-    for (auto it = chain->rbegin(); it != chain->rend(); ++it)
-        params = params.Merge(it->parameters);
-    params = params.Merge(a->doc.parameters);
-    ResolvedAction out;
-    out.action = std::move(a->doc);
-    out.revision = std::move(a->rev);
-    if (chain->size() > 1) out.binding = pkg_fqn.DocId();
-    out.action.parameters = std::move(params);
-    return out;
-}
-
 // ---- namespaces, limits ----------------------------------------------------------------------
 
 void Api::HandleNamespaces(const CallPtr& call) {
     if (call->req.method != "GET" && call->req.method != "HEAD") {
-        return ReplyError(call, 405, MethodsNotAllowed("GET"));
+        return replier_.ReplyError(call, 405, MethodsNotAllowed("GET"));
     }
-    ReplyJson(
+    replier_.ReplyJson(
         call, 200,
         common::Cat("[", common::JsonValue::String(call->identity->namespace_name).text(), "]"));
 }
@@ -266,7 +172,7 @@ void Api::GetLimits(const CallPtr& call) {
     w.Key("maxActionInstances");
     w.Int64(l.concurrent_invocations.value_or(s.concurrent_invocations));
     w.EndObject();
-    ReplyJson(call, 200, sb.GetString());
+    replier_.ReplyJson(call, 200, sb.GetString());
 }
 
 // ---- dispatch --------------------------------------------------------------------------------
@@ -276,30 +182,31 @@ void Api::HandleCollection(const CallPtr& call, EntityType type, const std::stri
     const std::string& method = call->req.method;
     const std::string_view collection = common::EntityCollectionName(type);
     auto ns_path = common::EntityPath::Parse(ns);
-    if (!ns_path.ok()) return ReplyStatus(call, ns_path.status());
+    if (!ns_path.ok()) return replier_.ReplyStatus(call, ns_path.status());
 
     if (rest.empty()) {
         if (method != "GET" && method != "HEAD") {
-            return ReplyError(call, 405, MethodsNotAllowed("GET"));
+            return replier_.ReplyError(call, 405, MethodsNotAllowed("GET"));
         }
         return ListEntities(call, type, *ns_path);
     }
     // GET /actions/{pkg}/ : the actions of a package.
     if (type == EntityType::kAction && rest.size() == 2 && rest[1].empty()) {
         if (method != "GET" && method != "HEAD") {
-            return ReplyError(call, 405, MethodsNotAllowed("GET"));
+            return replier_.ReplyError(call, 405, MethodsNotAllowed("GET"));
         }
         if (auto st = common::ValidateEntityName(rest[0]); !st.ok()) {
-            return ReplyStatus(call, st);
+            return replier_.ReplyStatus(call, st);
         }
         return ListEntities(call, type, ns_path->Add(rest[0]));
     }
     const bool packaged = type == EntityType::kAction && rest.size() == 2;
     if (rest.size() != 1 && !packaged) {
-        return ReplyError(call, 404, "The requested resource could not be found.");
+        return replier_.ReplyError(call, 404, "The requested resource could not be found.");
     }
     for (const auto& seg : rest) {
-        if (auto st = common::ValidateEntityName(seg); !st.ok()) return ReplyStatus(call, st);
+        if (auto st = common::ValidateEntityName(seg); !st.ok())
+            return replier_.ReplyStatus(call, st);
     }
     FullyQualifiedName fqn{packaged ? ns_path->Add(rest[0]) : *ns_path, rest.back()};
     (void)collection;
@@ -318,11 +225,12 @@ void Api::HandleCollection(const CallPtr& call, EntityType type, const std::stri
             case EntityType::kPackage:
                 break;
         }
-        return ReplyError(call, 405, MethodsNotAllowed("GET, PUT, DELETE"));
+        return replier_.ReplyError(call, 405, MethodsNotAllowed("GET, PUT, DELETE"));
     }
-    return ReplyError(call, 405,
-                      MethodsNotAllowed(type == EntityType::kPackage ? "GET, PUT, DELETE"
-                                                                     : "GET, PUT, DELETE, POST"));
+    return replier_.ReplyError(
+        call, 405,
+        MethodsNotAllowed(type == EntityType::kPackage ? "GET, PUT, DELETE"
+                                                       : "GET, PUT, DELETE, POST"));
 }
 
 // ---- lists -----------------------------------------------------------------------------------
@@ -332,7 +240,7 @@ void Api::ListEntities(const CallPtr& call, EntityType type, const common::Entit
     const std::string collection(common::EntityCollectionName(type));
     int64_t skip = 0, limit = 0;
     if (auto st = ParseListParams(call->req, collection, skip, limit); !st.ok()) {
-        return ReplyStatus(call, st);
+        return replier_.ReplyStatus(call, st);
     }
     const bool count = call->req.QueryIsTrue("count");
     const bool own = path.root() == who.namespace_name;
@@ -340,20 +248,20 @@ void Api::ListEntities(const CallPtr& call, EntityType type, const common::Entit
 
     if (!path.IsRoot()) {
         // The actions of a package (through a binding: of the bound package).
-        auto chain =
-            ReadablePackageChain(who, FullyQualifiedName{path.Parent(), path.PackageName()},
-                                 path.ToString(), /*cached=*/false);
-        if (!chain.ok()) return ReplyStatus(call, chain.status());
+        auto chain = resolver_.ReadablePackageChain(
+            who, FullyQualifiedName{path.Parent(), path.PackageName()}, path.ToString(),
+            /*cached=*/false);
+        if (!chain.ok()) return replier_.ReplyStatus(call, chain.status());
         list_path = chain->back().namespace_path.Add(chain->back().name);
     } else if (!own && type != EntityType::kPackage) {
-        return ReplyStatus(call, NotAuthorized(path.ToString()));
+        return replier_.ReplyStatus(call, NotAuthorized(path.ToString()));
     }
 
     const bool filter_public = !own && type == EntityType::kPackage;
     if (count && !filter_public) {
         auto n = store_.CountEntities(type, list_path);
-        if (!n.ok()) return ReplyStatus(call, n.status());
-        return ReplyJson(call, 200, common::Cat("{\"", collection, "\":", *n, "}"));
+        if (!n.ok()) return replier_.ReplyStatus(call, n.status());
+        return replier_.ReplyJson(call, 200, common::Cat("{\"", collection, "\":", *n, "}"));
     }
     store::ListOptions opts;
     if (!filter_public) {
@@ -361,7 +269,7 @@ void Api::ListEntities(const CallPtr& call, EntityType type, const common::Entit
         opts.limit = limit;
     }
     auto list = store_.ListEntities(type, list_path, opts);
-    if (!list.ok()) return ReplyStatus(call, list.status());
+    if (!list.ok()) return replier_.ReplyStatus(call, list.status());
     std::vector<const common::WhiskEntity*> shown;
     for (const auto& e : *list) {
         if (filter_public) {
@@ -372,7 +280,8 @@ void Api::ListEntities(const CallPtr& call, EntityType type, const common::Entit
     }
     if (filter_public) {
         if (count) {
-            return ReplyJson(call, 200, common::Cat("{\"", collection, "\":", shown.size(), "}"));
+            return replier_.ReplyJson(call, 200,
+                                      common::Cat("{\"", collection, "\":", shown.size(), "}"));
         }
         const size_t from = std::min<size_t>(shown.size(), static_cast<size_t>(skip));
         shown = std::vector<const common::WhiskEntity*>(
@@ -385,7 +294,7 @@ void Api::ListEntities(const CallPtr& call, EntityType type, const common::Entit
         body += common::EntitySummaryToJson(*shown[i]);
     }
     body += ']';
-    ReplyJson(call, 200, std::move(body));
+    replier_.ReplyJson(call, 200, std::move(body));
 }
 
 // ---- GET -------------------------------------------------------------------------------------
@@ -395,29 +304,30 @@ void Api::GetEntity(const CallPtr& call, EntityType type, const FullyQualifiedNa
     const bool own = fqn.Namespace() == who.namespace_name;
     switch (type) {
         case EntityType::kAction: {
-            auto r = ResolveAction(who, fqn);
-            if (!r.ok()) return ReplyStatus(call, r.status());
+            auto r = resolver_.ResolveAction(who, fqn);
+            if (!r.ok()) return replier_.ReplyStatus(call, r.status());
             common::ActionJsonOptions opts;
             if (auto code = call->req.Query("code"); code && *code == "false") {
                 opts.include_code = false;
             }
-            return ReplyJson(call, 200, common::ActionToJson(r->action, opts));
+            return replier_.ReplyJson(call, 200, common::ActionToJson(r->action, opts));
         }
         case EntityType::kTrigger: {
-            if (!own) return ReplyStatus(call, NotAuthorized(fqn.DocId()));
+            if (!own) return replier_.ReplyStatus(call, NotAuthorized(fqn.DocId()));
             auto t = store_.Get<Trigger>(fqn);
-            if (!t.ok()) return ReplyStatus(call, t.status());
-            return ReplyJson(call, 200, common::TriggerToJson(t->doc));
+            if (!t.ok()) return replier_.ReplyStatus(call, t.status());
+            return replier_.ReplyJson(call, 200, common::TriggerToJson(t->doc));
         }
         case EntityType::kRule: {
-            if (!own) return ReplyStatus(call, NotAuthorized(fqn.DocId()));
+            if (!own) return replier_.ReplyStatus(call, NotAuthorized(fqn.DocId()));
             auto r = store_.Get<Rule>(fqn);
-            if (!r.ok()) return ReplyStatus(call, r.status());
-            return ReplyJson(call, 200, common::RuleToJson(r->doc, RuleStatusOf(store_, r->doc)));
+            if (!r.ok()) return replier_.ReplyStatus(call, r.status());
+            return replier_.ReplyJson(call, 200,
+                                      common::RuleToJson(r->doc, RuleStatusOf(store_, r->doc)));
         }
         case EntityType::kPackage: {
-            auto chain = ReadablePackageChain(who, fqn, fqn.DocId(), /*cached=*/false);
-            if (!chain.ok()) return ReplyStatus(call, chain.status());
+            auto chain = resolver_.ReadablePackageChain(who, fqn, fqn.DocId(), /*cached=*/false);
+            if (!chain.ok()) return replier_.ReplyStatus(call, chain.status());
             // A binding shows the bound package's parameters overlaid by its own.
             Package shown = chain->front();
             shown.parameters = common::Parameters();
@@ -429,7 +339,7 @@ void Api::GetEntity(const CallPtr& call, EntityType type, const FullyQualifiedNa
             std::string actions = "[", feeds = "[";
             if (!actions_path.empty()) {
                 auto list = store_.ListEntities(EntityType::kAction, actions_path, {});
-                if (!list.ok()) return ReplyStatus(call, list.status());
+                if (!list.ok()) return replier_.ReplyStatus(call, list.status());
                 for (const auto& e : *list) {
                     const auto& a = std::get<Action>(e);
                     rapidjson::StringBuffer sb;
@@ -449,9 +359,9 @@ void Api::GetEntity(const CallPtr& call, EntityType type, const FullyQualifiedNa
             }
             actions += ']';
             feeds += ']';
-            return ReplyJson(call, 200,
-                             WithMembers(common::PackageToJson(shown),
-                                         {{"actions", actions}, {"feeds", feeds}}));
+            return replier_.ReplyJson(call, 200,
+                                      WithMembers(common::PackageToJson(shown),
+                                                  {{"actions", actions}, {"feeds", feeds}}));
         }
     }
 }
@@ -469,7 +379,7 @@ absl::Status CheckSequence(Api& api, const common::Identity& who, const FullyQua
         if (depth > 50) return absl::InvalidArgumentError("Sequence may not refer to itself.");
         for (const auto& c : s.components) {
             if (c == self) return absl::InvalidArgumentError("Sequence may not refer to itself.");
-            auto r = api.ResolveAction(who, c);
+            auto r = api.resolver_.ResolveAction(who, c);
             if (!r.ok()) {
                 if (r.status().code() == absl::StatusCode::kNotFound) {
                     return absl::InvalidArgumentError("Sequence component does not exist.");
@@ -495,13 +405,13 @@ absl::Status CheckSequence(Api& api, const common::Identity& who, const FullyQua
 void Api::PutEntity(const CallPtr& call, EntityType type, const FullyQualifiedName& fqn) {
     const common::Identity& who = *call->identity;
     if (auto st = CheckOwnNamespace(who, fqn.Namespace(), fqn.DocId()); !st.ok()) {
-        return ReplyStatus(call, st);
+        return replier_.ReplyStatus(call, st);
     }
     // Like OpenWhisk (Pekko's entity unmarshalling): a body must be JSON.
     const std::string_view content_type = call->req.Header("content-type");
     if (!call->req.body.empty() && !content_type.empty() &&
         common::AsciiLower(content_type).rfind("application/json", 0) != 0) {
-        return ReplyError(
+        return replier_.ReplyError(
             call, 415, "The request's Content-Type is not supported. Expected:\napplication/json");
     }
     const bool overwrite = call->req.QueryIsTrue("overwrite");
@@ -519,25 +429,26 @@ void Api::PutEntity(const CallPtr& call, EntityType type, const FullyQualifiedNa
     switch (type) {
         case EntityType::kAction: {
             auto put = common::ParseActionPut(body, ctx);
-            if (!put.ok()) return ReplyStatus(call, put.status());
+            if (!put.ok()) return replier_.ReplyStatus(call, put.status());
             if (!fqn.path.IsRoot()) {
                 auto pkg = store_.Get<Package>(
                     FullyQualifiedName{fqn.path.Parent(), fqn.path.PackageName()});
-                if (!pkg.ok()) return ReplyStatus(call, pkg.status());
+                if (!pkg.ok()) return replier_.ReplyStatus(call, pkg.status());
                 if (pkg->doc.binding) {
-                    return ReplyError(call, 400, "Operation not permitted on package binding.");
+                    return replier_.ReplyError(call, 400,
+                                               "Operation not permitted on package binding.");
                 }
             }
             auto existing = GetOptional<Action>(store_, fqn);
-            if (!existing.ok()) return ReplyStatus(call, existing.status());
+            if (!existing.ok()) return replier_.ReplyStatus(call, existing.status());
             const std::string rev = *existing ? (*existing)->rev : std::string();
-            if (auto st = conflict_check(rev); !st.ok()) return ReplyStatus(call, st);
+            if (auto st = conflict_check(rev); !st.ok()) return replier_.ReplyStatus(call, st);
             if (put->exec) {
                 if (const auto* seq = std::get_if<common::SequenceExec>(&*put->exec)) {
                     if (auto st = CheckSequence(*this, who, fqn, *seq,
                                                 config_.system_limits.sequence_max_length);
                         !st.ok()) {
-                        return ReplyStatus(call, st);
+                        return replier_.ReplyStatus(call, st);
                     }
                 }
                 if (who.limits.allowed_kinds) {
@@ -545,7 +456,7 @@ void Api::PutEntity(const CallPtr& call, EntityType type, const FullyQualifiedNa
                     const auto& allowed = *who.limits.allowed_kinds;
                     if (kind != common::kSequenceKind &&
                         std::find(allowed.begin(), allowed.end(), kind) == allowed.end()) {
-                        return ReplyError(
+                        return replier_.ReplyError(
                             call, 403,
                             common::Cat("The supplied authentication is not authorized to "
                                         "access actions of kind '",
@@ -555,60 +466,60 @@ void Api::PutEntity(const CallPtr& call, EntityType type, const FullyQualifiedNa
             }
             auto action =
                 common::ApplyActionPut(fqn, *put, *existing ? &(*existing)->doc : nullptr, ctx);
-            if (!action.ok()) return ReplyStatus(call, action.status());
+            if (!action.ok()) return replier_.ReplyStatus(call, action.status());
             action->updated_ms = now;
             auto st = store_.PutEntity(*action, rev);
-            entities_.Invalidate(fqn.DocId());
-            if (!st.ok()) return ReplyStatus(call, st.status());
-            return ReplyJson(call, 200, common::ActionToJson(*action));
+            resolver_.Invalidate(fqn.DocId());
+            if (!st.ok()) return replier_.ReplyStatus(call, st.status());
+            return replier_.ReplyJson(call, 200, common::ActionToJson(*action));
         }
         case EntityType::kTrigger: {
             auto put = common::ParseTriggerPut(body, ctx);
-            if (!put.ok()) return ReplyStatus(call, put.status());
+            if (!put.ok()) return replier_.ReplyStatus(call, put.status());
             auto existing = GetOptional<Trigger>(store_, fqn);
-            if (!existing.ok()) return ReplyStatus(call, existing.status());
+            if (!existing.ok()) return replier_.ReplyStatus(call, existing.status());
             const std::string rev = *existing ? (*existing)->rev : std::string();
-            if (auto st = conflict_check(rev); !st.ok()) return ReplyStatus(call, st);
+            if (auto st = conflict_check(rev); !st.ok()) return replier_.ReplyStatus(call, st);
             auto trigger =
                 common::ApplyTriggerPut(fqn, *put, *existing ? &(*existing)->doc : nullptr, ctx);
-            if (!trigger.ok()) return ReplyStatus(call, trigger.status());
+            if (!trigger.ok()) return replier_.ReplyStatus(call, trigger.status());
             trigger->updated_ms = now;
             auto st = store_.PutEntity(*trigger, rev);
-            if (!st.ok()) return ReplyStatus(call, st.status());
-            return ReplyJson(call, 200, common::TriggerToJson(*trigger));
+            if (!st.ok()) return replier_.ReplyStatus(call, st.status());
+            return replier_.ReplyJson(call, 200, common::TriggerToJson(*trigger));
         }
         case EntityType::kRule: {
             auto put = common::ParseRulePut(body, ctx);
-            if (!put.ok()) return ReplyStatus(call, put.status());
+            if (!put.ok()) return replier_.ReplyStatus(call, put.status());
             auto existing = GetOptional<Rule>(store_, fqn);
-            if (!existing.ok()) return ReplyStatus(call, existing.status());
+            if (!existing.ok()) return replier_.ReplyStatus(call, existing.status());
             const std::string rev = *existing ? (*existing)->rev : std::string();
-            if (auto st = conflict_check(rev); !st.ok()) return ReplyStatus(call, st);
+            if (auto st = conflict_check(rev); !st.ok()) return replier_.ReplyStatus(call, st);
             auto rule =
                 common::ApplyRulePut(fqn, *put, *existing ? &(*existing)->doc : nullptr, ctx);
-            if (!rule.ok()) return ReplyStatus(call, rule.status());
+            if (!rule.ok()) return replier_.ReplyStatus(call, rule.status());
             // The trigger must be the caller's; the action the caller's or shared.
             if (auto st = CheckOwnNamespace(who, rule->trigger.Namespace(), rule->trigger.DocId());
                 !st.ok()) {
-                return ReplyStatus(call, st);
+                return replier_.ReplyStatus(call, st);
             }
             auto trig = store_.Get<Trigger>(rule->trigger);
             if (!trig.ok()) {
                 if (trig.status().code() == absl::StatusCode::kNotFound) {
-                    return ReplyError(
+                    return replier_.ReplyError(
                         call, 400,
                         common::Cat("trigger ", rule->trigger.ToString(), " does not exist"));
                 }
-                return ReplyStatus(call, trig.status());
+                return replier_.ReplyStatus(call, trig.status());
             }
-            auto act = ResolveAction(who, rule->action);
+            auto act = resolver_.ResolveAction(who, rule->action);
             if (!act.ok()) {
                 if (act.status().code() == absl::StatusCode::kNotFound) {
-                    return ReplyError(
+                    return replier_.ReplyError(
                         call, 400,
                         common::Cat("action ", rule->action.ToString(), " does not exist"));
                 }
-                return ReplyStatus(call, act.status());
+                return replier_.ReplyStatus(call, act.status());
             }
             rule->updated_ms = now;
             common::RuleStatus status = common::RuleStatus::kActive;
@@ -621,53 +532,54 @@ void Api::PutEntity(const CallPtr& call, EntityType type, const FullyQualifiedNa
                         return t.rules.erase(fqn.DocId()) > 0;
                     });
                     if (!unlink.ok() && unlink.code() != absl::StatusCode::kNotFound) {
-                        return ReplyStatus(call, unlink);
+                        return replier_.ReplyStatus(call, unlink);
                     }
                 }
             }
             if (put->status) status = *put->status;
             auto st = store_.PutEntity(*rule, rev);
-            if (!st.ok()) return ReplyStatus(call, st.status());
+            if (!st.ok()) return replier_.ReplyStatus(call, st.status());
             auto link = UpdateTrigger(store_, clock_, rule->trigger, [&](Trigger& t) {
                 t.rules[fqn.DocId()] = common::ReducedRule{rule->action, status};
                 return true;
             });
-            if (!link.ok()) return ReplyStatus(call, link);
-            return ReplyJson(call, 200, common::RuleToJson(*rule, status));
+            if (!link.ok()) return replier_.ReplyStatus(call, link);
+            return replier_.ReplyJson(call, 200, common::RuleToJson(*rule, status));
         }
         case EntityType::kPackage: {
             auto put = common::ParsePackagePut(body, ctx);
-            if (!put.ok()) return ReplyStatus(call, put.status());
+            if (!put.ok()) return replier_.ReplyStatus(call, put.status());
             auto existing = GetOptional<Package>(store_, fqn);
-            if (!existing.ok()) return ReplyStatus(call, existing.status());
+            if (!existing.ok()) return replier_.ReplyStatus(call, existing.status());
             const std::string rev = *existing ? (*existing)->rev : std::string();
-            if (auto st = conflict_check(rev); !st.ok()) return ReplyStatus(call, st);
+            if (auto st = conflict_check(rev); !st.ok()) return replier_.ReplyStatus(call, st);
             auto pkg =
                 common::ApplyPackagePut(fqn, *put, *existing ? &(*existing)->doc : nullptr, ctx);
-            if (!pkg.ok()) return ReplyStatus(call, pkg.status());
+            if (!pkg.ok()) return replier_.ReplyStatus(call, pkg.status());
             if (pkg->binding && put->binding && *put->binding) {
                 const FullyQualifiedName target_fqn = pkg->binding->Fqn();
                 auto target = store_.Get<Package>(target_fqn);
                 if (!target.ok()) {
                     if (target.status().code() == absl::StatusCode::kNotFound ||
                         target.status().code() == absl::StatusCode::kFailedPrecondition) {
-                        return ReplyError(call, 400,
-                                          "Binding references a package that does not exist.");
+                        return replier_.ReplyError(
+                            call, 400, "Binding references a package that does not exist.");
                     }
-                    return ReplyStatus(call, target.status());
+                    return replier_.ReplyStatus(call, target.status());
                 }
                 if (target->doc.binding) {
-                    return ReplyError(call, 400, "Cannot bind to another package binding.");
+                    return replier_.ReplyError(call, 400,
+                                               "Cannot bind to another package binding.");
                 }
                 if (target_fqn.Namespace() != who.namespace_name && !target->doc.publish) {
-                    return ReplyStatus(call, NotAuthorized(target_fqn.DocId()));
+                    return replier_.ReplyStatus(call, NotAuthorized(target_fqn.DocId()));
                 }
             }
             pkg->updated_ms = now;
             auto st = store_.PutEntity(*pkg, rev);
-            entities_.Invalidate(fqn.DocId());
-            if (!st.ok()) return ReplyStatus(call, st.status());
-            return ReplyJson(call, 200, common::PackageToJson(*pkg));
+            resolver_.Invalidate(fqn.DocId());
+            if (!st.ok()) return replier_.ReplyStatus(call, st.status());
+            return replier_.ReplyJson(call, 200, common::PackageToJson(*pkg));
         }
     }
 }
@@ -677,7 +589,7 @@ void Api::PutEntity(const CallPtr& call, EntityType type, const FullyQualifiedNa
 void Api::DeleteEntity(const CallPtr& call, EntityType type, const FullyQualifiedName& fqn) {
     const common::Identity& who = *call->identity;
     if (auto st = CheckOwnNamespace(who, fqn.Namespace(), fqn.DocId()); !st.ok()) {
-        return ReplyStatus(call, st);
+        return replier_.ReplyStatus(call, st);
     }
     switch (type) {
         case EntityType::kAction: {
@@ -685,47 +597,49 @@ void Api::DeleteEntity(const CallPtr& call, EntityType type, const FullyQualifie
                 auto pkg = store_.Get<Package>(
                     FullyQualifiedName{fqn.path.Parent(), fqn.path.PackageName()});
                 if (pkg.ok() && pkg->doc.binding) {
-                    return ReplyError(call, 400, "Operation not permitted on package binding.");
+                    return replier_.ReplyError(call, 400,
+                                               "Operation not permitted on package binding.");
                 }
             }
             auto a = store_.Get<Action>(fqn);
-            if (!a.ok()) return ReplyStatus(call, a.status());
+            if (!a.ok()) return replier_.ReplyStatus(call, a.status());
             auto deleted = store_.DeleteEntity(type, fqn, a->rev);
-            entities_.Invalidate(fqn.DocId());
-            if (!deleted.ok()) return ReplyStatus(call, deleted);
-            return ReplyJson(call, 200, common::ActionToJson(a->doc));
+            resolver_.Invalidate(fqn.DocId());
+            if (!deleted.ok()) return replier_.ReplyStatus(call, deleted);
+            return replier_.ReplyJson(call, 200, common::ActionToJson(a->doc));
         }
         case EntityType::kTrigger: {
             auto t = store_.Get<Trigger>(fqn);
-            if (!t.ok()) return ReplyStatus(call, t.status());
+            if (!t.ok()) return replier_.ReplyStatus(call, t.status());
             if (auto st = store_.DeleteEntity(type, fqn, t->rev); !st.ok()) {
-                return ReplyStatus(call, st);
+                return replier_.ReplyStatus(call, st);
             }
-            return ReplyJson(call, 200, common::TriggerToJson(t->doc));
+            return replier_.ReplyJson(call, 200, common::TriggerToJson(t->doc));
         }
         case EntityType::kRule: {
             auto r = store_.Get<Rule>(fqn);
-            if (!r.ok()) return ReplyStatus(call, r.status());
+            if (!r.ok()) return replier_.ReplyStatus(call, r.status());
             auto unlink = UpdateTrigger(store_, clock_, r->doc.trigger,
                                         [&](Trigger& t) { return t.rules.erase(fqn.DocId()) > 0; });
             if (!unlink.ok() && unlink.code() != absl::StatusCode::kNotFound) {
-                return ReplyStatus(call, unlink);
+                return replier_.ReplyStatus(call, unlink);
             }
             if (auto st = store_.DeleteEntity(type, fqn, r->rev); !st.ok()) {
-                return ReplyStatus(call, st);
+                return replier_.ReplyStatus(call, st);
             }
-            return ReplyJson(call, 200, common::RuleToJson(r->doc, common::RuleStatus::kInactive));
+            return replier_.ReplyJson(call, 200,
+                                      common::RuleToJson(r->doc, common::RuleStatus::kInactive));
         }
         case EntityType::kPackage: {
             auto p = store_.Get<Package>(fqn);
-            if (!p.ok()) return ReplyStatus(call, p.status());
+            if (!p.ok()) return replier_.ReplyStatus(call, p.status());
             if (!p->doc.binding) {
                 const common::EntityPath contents = fqn.path.Add(fqn.name);
                 auto list = store_.ListEntities(EntityType::kAction, contents, {});
-                if (!list.ok()) return ReplyStatus(call, list.status());
+                if (!list.ok()) return replier_.ReplyStatus(call, list.status());
                 if (!list->empty()) {
                     if (!call->req.QueryIsTrue("force")) {
-                        return ReplyError(
+                        return replier_.ReplyError(
                             call, 409,
                             common::Cat("Package not empty (contains ", list->size(),
                                         " entities). Set force param or delete package "
@@ -734,17 +648,17 @@ void Api::DeleteEntity(const CallPtr& call, EntityType type, const FullyQualifie
                     for (const auto& e : *list) {
                         auto st =
                             store_.DeleteEntity(EntityType::kAction, common::HeaderOf(e).Fqn(), "");
-                        entities_.Invalidate(common::HeaderOf(e).Fqn().DocId());
+                        resolver_.Invalidate(common::HeaderOf(e).Fqn().DocId());
                         if (!st.ok() && st.code() != absl::StatusCode::kNotFound) {
-                            return ReplyStatus(call, st);
+                            return replier_.ReplyStatus(call, st);
                         }
                     }
                 }
             }
             auto deleted = store_.DeleteEntity(type, fqn, "");
-            entities_.Invalidate(fqn.DocId());
-            if (!deleted.ok()) return ReplyStatus(call, deleted);
-            return ReplyJson(call, 200, common::PackageToJson(p->doc));
+            resolver_.Invalidate(fqn.DocId());
+            if (!deleted.ok()) return replier_.ReplyStatus(call, deleted);
+            return replier_.ReplyJson(call, 200, common::PackageToJson(p->doc));
         }
     }
 }
@@ -754,7 +668,7 @@ void Api::DeleteEntity(const CallPtr& call, EntityType type, const FullyQualifie
 void Api::SetRuleStatus(const CallPtr& call, const FullyQualifiedName& fqn) {
     const common::Identity& who = *call->identity;
     if (auto st = CheckOwnNamespace(who, fqn.Namespace(), fqn.DocId()); !st.ok()) {
-        return ReplyStatus(call, st);
+        return replier_.ReplyStatus(call, st);
     }
     rapidjson::Document d;
     std::optional<common::RuleStatus> wanted;
@@ -767,11 +681,11 @@ void Api::SetRuleStatus(const CallPtr& call, const FullyQualifiedName& fqn) {
         }
     }
     auto r = store_.Get<Rule>(fqn);
-    if (!r.ok()) return ReplyStatus(call, r.status());
+    if (!r.ok()) return replier_.ReplyStatus(call, r.status());
     if (!wanted) {
-        return ReplyError(call, 400,
-                          "The request content was malformed:\nstatus must be 'active' or "
-                          "'inactive'");
+        return replier_.ReplyError(call, 400,
+                                   "The request content was malformed:\nstatus must be 'active' or "
+                                   "'inactive'");
     }
     auto st = UpdateTrigger(store_, clock_, r->doc.trigger, [&](Trigger& t) {
         auto& link = t.rules[fqn.DocId()];
@@ -781,11 +695,12 @@ void Api::SetRuleStatus(const CallPtr& call, const FullyQualifiedName& fqn) {
     });
     if (!st.ok()) {
         if (st.code() == absl::StatusCode::kNotFound) {
-            return ReplyError(call, 404, "Only rules with existing triggers can be activated");
+            return replier_.ReplyError(call, 404,
+                                       "Only rules with existing triggers can be activated");
         }
-        return ReplyStatus(call, st);
+        return replier_.ReplyStatus(call, st);
     }
-    Reply(call, HttpResponse::Text(200, "OK"));
+    replier_.Reply(call, HttpResponse::Text(200, "OK"));
 }
 
 }  // namespace wisp::controller

@@ -7,6 +7,7 @@
 #include <wisp/common/json.hpp>
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
+#include <wisp/common/tid_log.hpp>
 
 #include "api.hpp"
 
@@ -326,8 +327,8 @@ void Api::RunSequence(ActivateRequest req, int depth, ActivateDone done,
         s->rec.duration_ms = s->total_duration;
         if (s->store) {
             if (auto st = store_.PutActivation(s->rec); !st.ok()) {
-                spdlog::error("[{}] storing sequence activation {} failed: {}", s->tid,
-                              s->rec.activation_id.str(), common::MessageOf(st));
+                common::TidLog(s->tid).error("storing sequence activation {} failed: {}",
+                                             s->rec.activation_id.str(), common::MessageOf(st));
             }
         }
         metrics_.CountActivation(s->rec.namespace_path.ToString(), s->rec.name,
@@ -354,7 +355,7 @@ void Api::RunSequence(ActivateRequest req, int depth, ActivateDone done,
             return finish(common::ActivationResponse::Error(ActivationStatus::kApplicationError,
                                                             std::string(kMsgSequenceTooLong)));
         }
-        auto component = ResolveAction(s->user, s->components[i]);
+        auto component = resolver_.ResolveAction(s->user, s->components[i]);
         if (!component.ok()) {
             return finish(common::ActivationResponse::Error(
                 ActivationStatus::kApplicationError,
@@ -410,14 +411,14 @@ void Api::RunSequence(ActivateRequest req, int depth, ActivateDone done,
 // ---- POST /actions/{name}: invoke ------------------------------------------------------------
 
 void Api::ReplyActivation(const CallPtr& call, const ActivateOutcome& out, bool result_only) {
-    if (!out.status.ok()) return ReplyStatus(call, out.status);
+    if (!out.status.ok()) return replier_.ReplyStatus(call, out.status);
     HttpResponse resp;
     resp.SetHeader("x-openwhisk-activation-id", out.activation_id.str());
     resp.SetHeader("Content-Type", "application/json");
     if (!out.record) {
         resp.status = 202;
         resp.body = ActivationIdJson(out.activation_id);
-        return Reply(call, std::move(resp));
+        return replier_.Reply(call, std::move(resp));
     }
     const ActivationRecord& r = *out.record;
     resp.status = HttpStatusForRecord(r);
@@ -427,7 +428,7 @@ void Api::ReplyActivation(const CallPtr& call, const ActivateOutcome& out, bool 
     } else {
         resp.body = common::ActivationToJson(r, common::ActivationJsonForm::kApi);
     }
-    Reply(call, std::move(resp));
+    replier_.Reply(call, std::move(resp));
 }
 
 void Api::InvokeAction(const CallPtr& call, const FullyQualifiedName& fqn) {
@@ -439,29 +440,30 @@ void Api::InvokeAction(const CallPtr& call, const FullyQualifiedName& fqn) {
     if (auto t = req.Query("timeout")) {
         int64_t ms = 0;
         if (!common::ParseInt(*t, ms) || ms < 1 || ms > config_.max_blocking_wait.count()) {
-            return ReplyError(call, 400,
-                              common::Cat("Timeout must be number of milliseconds up to ",
-                                          config_.max_blocking_wait.count(), "."));
+            return replier_.ReplyError(call, 400,
+                                       common::Cat("Timeout must be number of milliseconds up to ",
+                                                   config_.max_blocking_wait.count(), "."));
         }
         wait = std::chrono::milliseconds(ms);
     }
     const int64_t max_payload =
         who.limits.max_payload_size.value_or(config_.system_limits.max_payload_bytes);
     if (static_cast<int64_t>(req.body.size()) > max_payload) {
-        return ReplyError(call, 413,
-                          common::Cat("Request larger than allowed: ", req.body.size(), " > ",
-                                      max_payload, " bytes."));
+        return replier_.ReplyError(call, 413,
+                                   common::Cat("Request larger than allowed: ", req.body.size(),
+                                               " > ", max_payload, " bytes."));
     }
     auto args = ParseArgumentBody(req.body);
-    if (!args.ok()) return ReplyStatus(call, args.status());
-    auto resolved = ResolveAction(who, fqn);
-    if (!resolved.ok()) return ReplyStatus(call, resolved.status());
+    if (!args.ok()) return replier_.ReplyStatus(call, args.status());
+    auto resolved = resolver_.ResolveAction(who, fqn);
+    if (!resolved.ok()) return replier_.ReplyStatus(call, resolved.status());
     if (OverridesFinal(resolved->action, *args)) {
-        return ReplyError(call, 400,
-                          "Request defines parameters that are not allowed (e.g., reserved "
-                          "properties).");
+        return replier_.ReplyError(
+            call, 400,
+            "Request defines parameters that are not allowed (e.g., reserved "
+            "properties).");
     }
-    if (auto st = CheckInvokeThrottles(who); !st.ok()) return ReplyStatus(call, st);
+    if (auto st = CheckInvokeThrottles(who); !st.ok()) return replier_.ReplyStatus(call, st);
 
     ActivateRequest ar;
     ar.user = who;
@@ -483,7 +485,7 @@ void Api::InvokeAction(const CallPtr& call, const FullyQualifiedName& fqn) {
         if (!blocking && out.status.ok()) {
             HttpResponse resp = HttpResponse::Json(202, ActivationIdJson(out.activation_id));
             resp.SetHeader("x-openwhisk-activation-id", out.activation_id.str());
-            return Reply(call, std::move(resp));
+            return replier_.Reply(call, std::move(resp));
         }
         ReplyActivation(call, out, result_only);
     };
@@ -499,33 +501,35 @@ void Api::InvokeAction(const CallPtr& call, const FullyQualifiedName& fqn) {
 void Api::FireTrigger(const CallPtr& call, const FullyQualifiedName& fqn) {
     const common::Identity& who = *call->identity;
     if (auto st = CheckOwnNamespace(who, fqn.Namespace(), fqn.DocId()); !st.ok()) {
-        return ReplyStatus(call, st);
+        return replier_.ReplyStatus(call, st);
     }
     const int64_t max_payload =
         who.limits.max_payload_size.value_or(config_.system_limits.max_payload_bytes);
     if (static_cast<int64_t>(call->req.body.size()) > max_payload) {
-        return ReplyError(call, 413,
-                          common::Cat("Request larger than allowed: ", call->req.body.size(), " > ",
-                                      max_payload, " bytes."));
+        return replier_.ReplyError(
+            call, 413,
+            common::Cat("Request larger than allowed: ", call->req.body.size(), " > ", max_payload,
+                        " bytes."));
     }
     auto args = ParseArgumentBody(call->req.body);
-    if (!args.ok()) return ReplyStatus(call, args.status());
+    if (!args.ok()) return replier_.ReplyStatus(call, args.status());
     if (*args && !(*args)->IsObject()) {
-        return ReplyError(call, 400, "The request content was malformed:\nexpected a JSON object");
+        return replier_.ReplyError(call, 400,
+                                   "The request content was malformed:\nexpected a JSON object");
     }
     const int64_t fires =
         who.limits.fires_per_minute.value_or(config_.system_limits.fires_per_minute);
     if (auto st = fire_rate_.Check(who.namespace_name, fires, clock_.NowMs()); !st.ok()) {
         metrics_.CountThrottled("fires");
-        return ReplyStatus(call, st);
+        return replier_.ReplyStatus(call, st);
     }
     auto trigger = store_.Get<common::Trigger>(fqn);
-    if (!trigger.ok()) return ReplyStatus(call, trigger.status());
+    if (!trigger.ok()) return replier_.ReplyStatus(call, trigger.status());
     std::vector<std::pair<std::string, common::ReducedRule>> active;
     for (const auto& [name, link] : trigger->doc.rules) {
         if (link.status == common::RuleStatus::kActive) active.emplace_back(name, link);
     }
-    if (active.empty()) return Reply(call, HttpResponse::Text(204, ""));
+    if (active.empty()) return replier_.Reply(call, HttpResponse::Text(204, ""));
 
     // Arguments: trigger parameters < {"__ow_headers"} < fire body.
     Parameters base = trigger->doc.parameters;
@@ -585,7 +589,7 @@ void Api::FireTrigger(const CallPtr& call, const FullyQualifiedName& fqn) {
             w.EndObject();
         };
         absl::Status st;
-        auto resolved = ResolveAction(who, link.action);
+        auto resolved = resolver_.ResolveAction(who, link.action);
         if (!resolved.ok()) st = resolved.status();
         if (st.ok()) st = CheckInvokeThrottles(who);
         if (!st.ok()) {
@@ -619,13 +623,13 @@ void Api::FireTrigger(const CallPtr& call, const FullyQualifiedName& fqn) {
     }
     if (who.limits.store_activations.value_or(true)) {
         if (auto st = store_.PutActivation(rec); !st.ok()) {
-            spdlog::error("[{}] storing trigger activation {} failed: {}", call->tid,
-                          rec.activation_id.str(), common::MessageOf(st));
+            common::TidLog(call->tid).error("storing trigger activation {} failed: {}",
+                                            rec.activation_id.str(), common::MessageOf(st));
         }
     }
     HttpResponse resp = HttpResponse::Json(202, ActivationIdJson(rec.activation_id));
     resp.SetHeader("x-openwhisk-activation-id", rec.activation_id.str());
-    Reply(call, std::move(resp));
+    replier_.Reply(call, std::move(resp));
 }
 
 }  // namespace wisp::controller

@@ -2,11 +2,13 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <wisp/common/entity_json.hpp>
 #include <wisp/common/json.hpp>
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
 
-#include "api.hpp"
+#include "activations_handler.hpp"
+#include "entity_resolver.hpp"
 
 namespace wisp::controller {
 
@@ -30,13 +32,13 @@ absl::Status ParseNonNegative(const HttpRequest& req, std::string_view name,
 
 }  // namespace
 
-void Api::HandleActivations(const CallPtr& call, const std::string& ns,
-                            const std::vector<std::string>& rest) {
+void ActivationsHandler::Handle(const CallPtr& call, const std::string& ns,
+                                const std::vector<std::string>& rest) {
     const common::Identity& who = *call->identity;
     if (call->req.method != "GET" && call->req.method != "HEAD") {
-        return ReplyError(call, 405, "HTTP method not allowed, supported methods: GET");
+        return replier_.ReplyError(call, 405, MethodsNotAllowed("GET"));
     }
-    if (auto st = CheckOwnNamespace(who, ns, ns); !st.ok()) return ReplyStatus(call, st);
+    if (auto st = CheckOwnNamespace(who, ns, ns); !st.ok()) return replier_.ReplyStatus(call, st);
     const auto& req = call->req;
 
     if (rest.empty()) {
@@ -44,27 +46,30 @@ void Api::HandleActivations(const CallPtr& call, const std::string& ns,
         q.namespace_name = ns;
         std::optional<int64_t> limit, skip;
         if (auto st = ParseNonNegative(req, "limit", limit); !st.ok()) {
-            return ReplyStatus(call, st);
+            return replier_.ReplyStatus(call, st);
         }
-        if (auto st = ParseNonNegative(req, "skip", skip); !st.ok()) return ReplyStatus(call, st);
+        if (auto st = ParseNonNegative(req, "skip", skip); !st.ok())
+            return replier_.ReplyStatus(call, st);
         q.limit = limit.value_or(kListDefault);
         if (q.limit == 0) q.limit = kListMax;
         if (q.limit < 0 || q.limit > kListMax) {
-            return ReplyError(call, 400,
-                              common::Cat("The value '", *limit,
-                                          "' is not in the range of 0 to 200 for activations."));
+            return replier_.ReplyError(
+                call, 400,
+                common::Cat("The value '", *limit,
+                            "' is not in the range of 0 to 200 for activations."));
         }
         q.skip = skip.value_or(0);
         if (q.skip < 0) {
-            return ReplyError(call, 400,
-                              common::Cat("The value '", q.skip,
-                                          "' is not greater than or equal to 0 for activations."));
+            return replier_.ReplyError(
+                call, 400,
+                common::Cat("The value '", q.skip,
+                            "' is not greater than or equal to 0 for activations."));
         }
         for (const char* name : {"since", "upto"}) {
             if (auto v = req.Query(name)) {
                 int64_t n = 0;
                 if (!common::ParseInt(*v, n) || n < 0) {
-                    return ReplyError(
+                    return replier_.ReplyError(
                         call, 400,
                         common::Cat("Parameter is not a valid value for epoch seconds: ", *v));
                 }
@@ -76,7 +81,7 @@ void Api::HandleActivations(const CallPtr& call, const std::string& ns,
             bool ok = !v->empty() && parts.size() <= 2;
             for (auto p : parts) ok = ok && common::IsValidEntityName(p);
             if (!ok) {
-                return ReplyError(
+                return replier_.ReplyError(
                     call, 400,
                     common::Cat("Parameter may be a 'simple' name or 'package-name/simple' name: ",
                                 *v));
@@ -86,15 +91,16 @@ void Api::HandleActivations(const CallPtr& call, const std::string& ns,
         const bool docs = req.Query("docs").value_or("") == "true";
         const bool count = req.Query("count").value_or("") == "true";
         if (count && docs) {
-            return ReplyError(call, 400, "The parameter 'docs' is not permitted with 'count'.");
+            return replier_.ReplyError(call, 400,
+                                       "The parameter 'docs' is not permitted with 'count'.");
         }
         if (count) {
             auto n = store_.CountActivations(q);
-            if (!n.ok()) return ReplyStatus(call, n.status());
-            return ReplyJson(call, 200, common::Cat("{\"activations\":", *n, "}"));
+            if (!n.ok()) return replier_.ReplyStatus(call, n.status());
+            return replier_.ReplyJson(call, 200, common::Cat("{\"activations\":", *n, "}"));
         }
         auto list = store_.ListActivations(q);
-        if (!list.ok()) return ReplyStatus(call, list.status());
+        if (!list.ok()) return replier_.ReplyStatus(call, list.status());
         std::string body = "[";
         for (size_t i = 0; i < list->size(); ++i) {
             if (i > 0) body += ',';
@@ -102,20 +108,20 @@ void Api::HandleActivations(const CallPtr& call, const std::string& ns,
                          : common::ActivationSummaryToJson((*list)[i]);
         }
         body += ']';
-        return ReplyJson(call, 200, std::move(body));
+        return replier_.ReplyJson(call, 200, std::move(body));
     }
 
-    if (rest.size() > 2) return ReplyError(call, 404, "The requested resource could not be found.");
+    if (rest.size() > 2) return replier_.ReplyError(call, 404, kMsgResourceNotFound);
     auto id = common::ActivationId::Parse(rest[0]);
-    if (!id.ok()) return ReplyError(call, 400, "The activation id is not valid.");
+    if (!id.ok()) return replier_.ReplyError(call, 400, "The activation id is not valid.");
     auto rec = store_.GetActivation(ns, *id);
-    if (!rec.ok()) return ReplyStatus(call, rec.status());
+    if (!rec.ok()) return replier_.ReplyStatus(call, rec.status());
     if (rest.size() == 1) {
-        return ReplyJson(call, 200,
-                         common::ActivationToJson(*rec, common::ActivationJsonForm::kApi));
+        return replier_.ReplyJson(call, 200,
+                                  common::ActivationToJson(*rec, common::ActivationJsonForm::kApi));
     }
     if (rest[1] == "result") {
-        return ReplyJson(call, 200, common::ActivationResultToJson(rec->response));
+        return replier_.ReplyJson(call, 200, common::ActivationResultToJson(rec->response));
     }
     if (rest[1] == "logs") {
         rapidjson::StringBuffer sb;
@@ -128,9 +134,9 @@ void Api::HandleActivations(const CallPtr& call, const std::string& ns,
         }
         w.EndArray();
         w.EndObject();
-        return ReplyJson(call, 200, sb.GetString());
+        return replier_.ReplyJson(call, 200, sb.GetString());
     }
-    ReplyError(call, 404, "The requested resource could not be found.");
+    replier_.ReplyError(call, 404, kMsgResourceNotFound);
 }
 
 }  // namespace wisp::controller
