@@ -64,6 +64,22 @@ void AddRestCorsHeaders(HttpResponse& r) {
                 "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent");
 }
 
+void AddWebCorsHeaders(HttpResponse& response, std::string_view requested_headers) {
+    auto add = [&response](std::string_view name, std::string_view value) {
+        for (const auto& header : response.headers) {
+            if (EqualsIgnoreCase(header.first, name)) return;
+        }
+        response.headers.emplace_back(name, value);
+    };
+    add("Access-Control-Allow-Origin", "*");
+    add("Access-Control-Allow-Methods", "OPTIONS, GET, DELETE, POST, PUT, HEAD, PATCH");
+    add("Access-Control-Allow-Headers",
+        requested_headers.empty()
+            ? std::string_view(
+                  "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent")
+            : requested_headers);
+}
+
 void HttpResponse::SetHeader(std::string_view name, std::string_view value) {
     for (auto& header : headers) {
         if (EqualsIgnoreCase(header.first, name)) {

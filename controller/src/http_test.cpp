@@ -109,6 +109,24 @@ TEST_CASE("HttpResponse headers", "[http]") {
     CHECK(HttpResponse::Text(200, "pong").Header("Content-Type").substr(0, 10) == "text/plain");
 }
 
+TEST_CASE("ErrorBody is OpenWhisk's error object", "[http]") {
+    CHECK(ErrorBody("m", "t") == R"({"error":"m","code":"t"})");
+}
+
+TEST_CASE("web CORS headers yield to the action's own", "[http][web]") {
+    HttpResponse r;
+    r.headers.emplace_back("access-control-allow-origin", "https://example.com");
+    AddWebCorsHeaders(r, "");
+    CHECK(r.Header("Access-Control-Allow-Origin") == "https://example.com");
+    CHECK(r.Header("Access-Control-Allow-Methods") ==
+          "OPTIONS, GET, DELETE, POST, PUT, HEAD, PATCH");
+    CHECK(r.Header("Access-Control-Allow-Headers") ==
+          "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent");
+    HttpResponse echo;
+    AddWebCorsHeaders(echo, "X-Foo");
+    CHECK(echo.Header("Access-Control-Allow-Headers") == "X-Foo");
+}
+
 TEST_CASE("TransactionIdFor keeps X-Request-ID unless it is a system id", "[http]") {
     HttpRequest request;
     request.headers = {{"x-request-id", "my-id-1"}};

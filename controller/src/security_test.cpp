@@ -24,7 +24,7 @@
 #include <wisp/store/artifact_store.hpp>
 
 #include "authenticator.hpp"
-#include "web_action_support.hpp"
+#include "web_action.hpp"
 
 namespace wisp::controller {
 namespace {

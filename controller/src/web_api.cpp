@@ -1,13 +1,14 @@
 // Web actions (wire §1.9): /api/v1/web/{ns}/{pkg|default}/{action}{.ext}{/path}.
 //
 // Anyone may call a web action; it runs as the owner of its namespace. The pure rules (URL,
-// arguments, require-whisk-auth, rendering) live in web_action_support.{hpp,cpp}.
+// arguments, require-whisk-auth, rendering) live in web_action.{hpp,cpp}.
+#include <spdlog/spdlog.h>
+
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
-#include <wisp/common/tid_log.hpp>
 
 #include "api.hpp"
-#include "web_action_support.hpp"
+#include "web_action.hpp"
 
 namespace wisp::controller {
 
@@ -37,7 +38,7 @@ void AnswerWeb(Api& api, const CallPtr& call, HttpResponse resp, Cors cors) {
     if (cors == Cors::kWebDefaults) {
         web::AddWebCorsHeaders(resp, call->req.Header("access-control-request-headers"));
     }
-    api.replier_.Reply(call, std::move(resp), /*rest_cors=*/false);
+    api.Reply(call, std::move(resp), /*rest_cors=*/false);
 }
 
 HttpResponse WebError(const CallPtr& call, int status, std::string_view msg) {
@@ -47,8 +48,8 @@ HttpResponse WebError(const CallPtr& call, int status, std::string_view msg) {
 HttpResponse WebStatusError(const CallPtr& call, const absl::Status& st) {
     const int code = common::HttpStatusFor(st);
     if (code >= 500) {
-        common::TidLog(call->tid).error("{} {}: {}", call->req.method, call->req.path,
-                                        common::RedactUri(common::MessageOf(st)));
+        spdlog::error("[{}] {} {}: {}", call->tid, call->req.method, call->req.path,
+                      common::RedactUri(common::MessageOf(st)));
     }
     return WebError(call, code, ClientMessageFor(st));
 }
@@ -80,15 +81,15 @@ void Api::HandleWeb(const CallPtr& call, std::string_view rest_of_path) {
     auto owner = auth_.IdentityOfNamespace(target->ns);
     if (!owner.ok()) {
         if (owner.status().code() != absl::StatusCode::kNotFound) {
-            common::TidLog(call->tid).warn("web action owner of '{}': {}", target->ns,
-                                           common::RedactUri(common::MessageOf(owner.status())));
+            spdlog::warn("[{}] web action owner of '{}': {}", call->tid, target->ns,
+                         common::RedactUri(common::MessageOf(owner.status())));
         }
         return not_found();
     }
     common::EntityPath path({target->ns});
     if (target->package) path = path.Add(*target->package);
     const FullyQualifiedName fqn{path, target->action};
-    auto resolved = resolver_.ResolveAction(*owner, fqn);
+    auto resolved = ResolveAction(*owner, fqn);
     if (!resolved.ok()) {
         const auto code = resolved.status().code();
         if (code == absl::StatusCode::kNotFound || code == absl::StatusCode::kPermissionDenied) {

@@ -60,6 +60,9 @@ using RequestHeadCheck = std::function<std::optional<HttpResponse>(const HttpReq
 std::string ErrorBody(std::string_view msg, std::string_view tid);
 /// The REST API's CORS headers (wire §0); web actions set their own.
 void AddRestCorsHeaders(HttpResponse& response);
+/// Adds the web-action CORS headers the response does not already carry. Allow-Headers
+/// echoes `requested_headers` (the request's Access-Control-Request-Headers) when not empty.
+void AddWebCorsHeaders(HttpResponse& response, std::string_view requested_headers);
 
 /// Splits and percent-decodes a request target into `path` and `query`. False on a malformed
 /// escape.

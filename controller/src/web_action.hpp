@@ -3,8 +3,9 @@
 // the HTTP request, the require-whisk-auth check, and rendering an activation's result as the
 // HTTP response for each extension. No store, bus or Api here, so all of it is unit-tested.
 //
-// Behaviour follows OpenWhisk's WebActions.scala; media types are classified as its HTTP
-// library (Akka) does: binary content travels base64-encoded in `__ow_body` and in `body`.
+// Behaviour follows OpenWhisk's WebActions.scala. Which bodies are text and which travel
+// base64-encoded (in `__ow_body` and in a result's `body`) is media_types.hpp's call; the CORS
+// headers web actions answer with are AddWebCorsHeaders (wisp/controller/http.hpp).
 #include <optional>
 #include <set>
 #include <string>
@@ -92,39 +93,18 @@ struct WebArgumentsInput {
 /// body (JSON object members or form fields; any other body as __ow_body). With raw-http the
 /// query goes whole into __ow_query and the body into __ow_body. InvalidArgument for a
 /// malformed JSON or form body, or when a query/body name is protected.
-absl::StatusOr<common::Parameters> BuildWebArguments(const WebArgumentsInput& in);
+[[nodiscard]] absl::StatusOr<common::Parameters> BuildWebArguments(const WebArgumentsInput& in);
 
 /// The HTTP answer for an activation's response (success: the result; application error:
 /// result.error; other failures: 400 kMsgErrorProcessingRequest). Errors come back as
 /// InvalidArgument (400) or NotFound (404) with OpenWhisk's message.
-absl::StatusOr<HttpResponse> RenderActivationResponse(Extension ext,
-                                                      const common::ActivationResponse& response);
+[[nodiscard]] absl::StatusOr<HttpResponse> RenderActivationResponse(
+    Extension ext, const common::ActivationResponse& response);
 /// The HTTP answer for one JSON value under an extension's rules.
-absl::StatusOr<HttpResponse> RenderResult(Extension ext, const common::JsonValue& value);
+[[nodiscard]] absl::StatusOr<HttpResponse> RenderResult(Extension ext,
+                                                        const common::JsonValue& value);
 
-/// Adds the web-action CORS headers the response does not already carry. Allow-Headers
-/// echoes `requested_headers` (the request's Access-Control-Request-Headers) when not empty.
-void AddWebCorsHeaders(HttpResponse& resp, std::string_view requested_headers);
-
-// ---- helpers exposed for tests ----
-
-/// How a media type's text is treated: bytes (base64 in JSON), text with a charset fixed by its
-/// definition (JSON), or text with a charset parameter (defaults to UTF-8).
-enum class MediaKind { kBinary, kFixedCharset, kOpenCharset };
-struct MediaType {
-    std::string type;     // lower case
-    std::string subtype;  // lower case
-    bool has_charset = false;
-    std::string Value() const { return type + "/" + subtype; }
-};
-/// "type/subtype; p=v..." → MediaType; nullopt when malformed.
-std::optional<MediaType> ParseMediaType(std::string_view content_type);
-MediaKind KindOf(const MediaType& mt);
-/// application/json or any "+json" subtype.
-bool IsJsonFamily(const MediaType& mt);
-/// OpenWhisk's "looks like base64" test on a string body.
-bool LooksLikeBase64(std::string_view s);
-/// The JSON text pretty-printed as spray-json does (2 spaces, arrays on one line).
-std::string PrettyJson(const common::JsonValue& value);
+/// Web code calls it web::AddWebCorsHeaders; it lives beside the REST API's CORS headers.
+using controller::AddWebCorsHeaders;
 
 }  // namespace wisp::controller::web

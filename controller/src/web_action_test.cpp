@@ -1,4 +1,4 @@
-#include "web_action_support.hpp"
+#include "web_action.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -397,42 +397,4 @@ TEST_CASE("activation outcomes: success, application error, other failures", "[w
         CHECK(f.status().code() == absl::StatusCode::kInvalidArgument);
         CHECK(Msg(f.status()) == kMsgErrorProcessingRequest);
     }
-}
-
-TEST_CASE("web CORS headers yield to the action's own", "[web]") {
-    HttpResponse r;
-    r.headers.emplace_back("access-control-allow-origin", "https://example.com");
-    AddWebCorsHeaders(r, "");
-    CHECK(r.Header("Access-Control-Allow-Origin") == "https://example.com");
-    CHECK(r.Header("Access-Control-Allow-Methods") ==
-          "OPTIONS, GET, DELETE, POST, PUT, HEAD, PATCH");
-    CHECK(r.Header("Access-Control-Allow-Headers") ==
-          "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent");
-    HttpResponse echo;
-    AddWebCorsHeaders(echo, "X-Foo");
-    CHECK(echo.Header("Access-Control-Allow-Headers") == "X-Foo");
-}
-
-TEST_CASE("media types and base64 helpers", "[web]") {
-    auto mt = ParseMediaType("Text/HTML; charset=utf-8");
-    REQUIRE(mt);
-    CHECK(mt->Value() == "text/html");
-    CHECK(mt->has_charset);
-    CHECK_FALSE(ParseMediaType("text"));
-    CHECK_FALSE(ParseMediaType("text/html; bad"));
-    CHECK(KindOf(*ParseMediaType("application/json")) == MediaKind::kFixedCharset);
-    CHECK(KindOf(*ParseMediaType("application/xml")) == MediaKind::kOpenCharset);
-    CHECK(KindOf(*ParseMediaType("image/png")) == MediaKind::kBinary);
-    CHECK(KindOf(*ParseMediaType("application/octet-stream")) == MediaKind::kBinary);
-    CHECK(IsJsonFamily(*ParseMediaType("application/vnd.api+json")));
-    CHECK_FALSE(IsJsonFamily(*ParseMediaType("text/plain")));
-
-    CHECK(LooksLikeBase64("aGk="));
-    CHECK(LooksLikeBase64(" aGk= "));
-    CHECK_FALSE(LooksLikeBase64("aGk"));
-    CHECK_FALSE(LooksLikeBase64("a=Gk"));
-    CHECK_FALSE(LooksLikeBase64(""));
-    CHECK(LooksLikeBase64("aGVsbG8h"));
-    CHECK_FALSE(LooksLikeBase64("a-_b"));
-    CHECK(ErrorBody("m", "t") == R"({"error":"m","code":"t"})");
 }

@@ -1,4 +1,4 @@
-#include "web_action_support.hpp"
+#include "web_action.hpp"
 
 #include <array>
 #include <cstdint>
@@ -12,6 +12,8 @@
 #include <wisp/common/base64.hpp>
 #include <wisp/common/entity_path.hpp>
 #include <wisp/common/strings.hpp>
+
+#include "media_types.hpp"
 
 namespace wisp::controller::web {
 
@@ -27,19 +29,6 @@ constexpr std::array<std::pair<std::string_view, Extension>, 5> kExtensions = {{
     {".svg", Extension::kSvg},
     {".text", Extension::kText},
 }};
-
-bool IsTokenChar(char c) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-    return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool IsToken(std::string_view s) {
-    if (s.empty()) return false;
-    for (char c : s) {
-        if (!IsTokenChar(c)) return false;
-    }
-    return true;
-}
 
 using common::EqualsIgnoreCase;
 
@@ -157,7 +146,7 @@ std::optional<int64_t> ParseJavaInt(std::string_view s) {
     return v;
 }
 
-absl::Status InvalidMedia(std::string_view media) {
+[[nodiscard]] absl::Status InvalidMedia(std::string_view media) {
     return absl::InvalidArgumentError(common::Cat("Response is not valid '", media, "'."));
 }
 
@@ -204,8 +193,8 @@ HttpResponse WithHeaders(int status, const HeaderList& action_headers,
     return resp;
 }
 
-absl::StatusOr<HttpResponse> HttpStringBody(int status, const HeaderList& headers,
-                                            const std::string& str) {
+[[nodiscard]] absl::StatusOr<HttpResponse> HttpStringBody(int status, const HeaderList& headers,
+                                                          const std::string& str) {
     const bool given = HasHeaderNamed(headers, "content-type");
     const std::string ct_value =
         given ? std::string(FindHeader(headers, "content-type")) : std::string("text/html");
@@ -229,8 +218,8 @@ absl::StatusOr<HttpResponse> HttpStringBody(int status, const HeaderList& header
     return WithHeaders(status, headers, ct, std::move(body));
 }
 
-absl::StatusOr<HttpResponse> HttpJsonBody(int status, const HeaderList& headers,
-                                          const rapidjson::Value& js) {
+[[nodiscard]] absl::StatusOr<HttpResponse> HttpJsonBody(int status, const HeaderList& headers,
+                                                        const rapidjson::Value& js) {
     std::optional<MediaType> mt;
     if (HasHeaderNamed(headers, "content-type")) {
         mt = ParseMediaType(FindHeader(headers, "content-type"));
@@ -250,7 +239,7 @@ absl::StatusOr<HttpResponse> HttpJsonBody(int status, const HeaderList& headers,
     return absl::InvalidArgumentError(std::string(kMsgContentTypeError));
 }
 
-absl::StatusOr<HttpResponse> RenderHttp(const rapidjson::Value& result) {
+[[nodiscard]] absl::StatusOr<HttpResponse> RenderHttp(const rapidjson::Value& result) {
     const absl::Status invalid = InvalidMedia("message/http");
     if (!result.IsObject()) return invalid;
     HeaderList headers;
@@ -543,79 +532,6 @@ absl::StatusOr<HttpResponse> RenderResult(Extension ext, const JsonValue& value)
         }
     }
     return InvalidMedia("message/http");
-}
-
-void AddWebCorsHeaders(HttpResponse& resp, std::string_view requested_headers) {
-    auto add = [&resp](std::string_view name, std::string_view value) {
-        if (!HasHeaderNamed(resp.headers, name)) resp.headers.emplace_back(name, value);
-    };
-    add("Access-Control-Allow-Origin", "*");
-    add("Access-Control-Allow-Methods", "OPTIONS, GET, DELETE, POST, PUT, HEAD, PATCH");
-    add("Access-Control-Allow-Headers",
-        requested_headers.empty()
-            ? std::string_view(
-                  "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent")
-            : requested_headers);
-}
-
-// ---- media types -----------------------------------------------------------------------------
-
-std::optional<MediaType> ParseMediaType(std::string_view content_type) {
-    auto parts = common::Split(content_type, ';');
-    std::string_view main = common::Trim(parts[0]);
-    const size_t slash = main.find('/');
-    if (slash == std::string_view::npos) return std::nullopt;
-    MediaType mt;
-    const std::string_view type = main.substr(0, slash);
-    const std::string_view subtype = main.substr(slash + 1);
-    if (!IsToken(type) || !IsToken(subtype)) return std::nullopt;
-    mt.type = common::AsciiLower(type);
-    mt.subtype = common::AsciiLower(subtype);
-    for (size_t i = 1; i < parts.size(); ++i) {
-        std::string_view p = common::Trim(parts[i]);
-        if (p.empty()) continue;
-        const size_t eq = p.find('=');
-        if (eq == std::string_view::npos || !IsToken(common::Trim(p.substr(0, eq)))) {
-            return std::nullopt;
-        }
-        if (common::AsciiLower(common::Trim(p.substr(0, eq))) == "charset") mt.has_charset = true;
-    }
-    return mt;
-}
-
-MediaKind KindOf(const MediaType& mt) {
-    static const std::set<std::string, std::less<>> kFixed = {
-        "application/json", "application/json-patch+json", "application/merge-patch+json",
-        "application/problem+json", "application/vnd.api+json"};
-    static const std::set<std::string, std::less<>> kOpen = {
-        "application/atom+xml",   "application/base64",
-        "application/javascript", "application/rss+xml",
-        "application/soap+xml",   "application/vnd.google-earth.kml+xml",
-        "application/x-vrml",     "application/x-www-form-urlencoded",
-        "application/xhtml+xml",  "application/xml-dtd",
-        "application/xml",        "image/svg+xml"};
-    const std::string v = mt.Value();
-    if (kFixed.count(v) != 0) return MediaKind::kFixedCharset;
-    if (mt.type == "text" || kOpen.count(v) != 0) return MediaKind::kOpenCharset;
-    // Unregistered types are text only when they name a charset.
-    return mt.has_charset ? MediaKind::kOpenCharset : MediaKind::kBinary;
-}
-
-bool IsJsonFamily(const MediaType& mt) {
-    const std::string v = mt.Value();
-    return v == "application/json" || (v.size() >= 5 && v.compare(v.size() - 5, 5, "+json") == 0);
-}
-
-bool LooksLikeBase64(std::string_view s) {
-    return common::IsBase64(common::Trim(s), common::Base64Mode::kPadded);
-}
-
-std::string PrettyJson(const JsonValue& value) {
-    rapidjson::Document doc;
-    value.ToRapid(doc);
-    std::string out;
-    Pretty(doc, 0, out);
-    return out;
 }
 
 }  // namespace wisp::controller::web
