@@ -2,10 +2,9 @@
 //
 // Anyone may call a web action; it runs as the owner of its namespace. The pure rules (URL,
 // arguments, require-whisk-auth, rendering) live in web_action.{hpp,cpp}.
-#include <spdlog/spdlog.h>
-
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
+#include <wisp/common/tid_log.hpp>
 
 #include "api.hpp"
 #include "web_action.hpp"
@@ -38,7 +37,7 @@ void AnswerWeb(Api& api, const CallPtr& call, HttpResponse resp, Cors cors) {
     if (cors == Cors::kWebDefaults) {
         web::AddWebCorsHeaders(resp, call->req.Header("access-control-request-headers"));
     }
-    api.Reply(call, std::move(resp), /*rest_cors=*/false);
+    api.replier_.Reply(call, std::move(resp), /*rest_cors=*/false);
 }
 
 HttpResponse WebError(const CallPtr& call, int status, std::string_view msg) {
@@ -48,8 +47,8 @@ HttpResponse WebError(const CallPtr& call, int status, std::string_view msg) {
 HttpResponse WebStatusError(const CallPtr& call, const absl::Status& st) {
     const int code = common::HttpStatusFor(st);
     if (code >= 500) {
-        spdlog::error("[{}] {} {}: {}", call->tid, call->req.method, call->req.path,
-                      common::RedactUri(common::MessageOf(st)));
+        common::TidLog(call->tid).error("{} {}: {}", call->req.method, call->req.path,
+                                        common::RedactUri(common::MessageOf(st)));
     }
     return WebError(call, code, ClientMessageFor(st));
 }
@@ -81,15 +80,15 @@ void Api::HandleWeb(const CallPtr& call, std::string_view rest_of_path) {
     auto owner = auth_.IdentityOfNamespace(target->ns);
     if (!owner.ok()) {
         if (owner.status().code() != absl::StatusCode::kNotFound) {
-            spdlog::warn("[{}] web action owner of '{}': {}", call->tid, target->ns,
-                         common::RedactUri(common::MessageOf(owner.status())));
+            common::TidLog(call->tid).warn("web action owner of '{}': {}", target->ns,
+                                           common::RedactUri(common::MessageOf(owner.status())));
         }
         return not_found();
     }
     common::EntityPath path({target->ns});
     if (target->package) path = path.Add(*target->package);
     const FullyQualifiedName fqn{path, target->action};
-    auto resolved = ResolveAction(*owner, fqn);
+    auto resolved = resolver_.ResolveAction(*owner, fqn);
     if (!resolved.ok()) {
         const auto code = resolved.status().code();
         if (code == absl::StatusCode::kNotFound || code == absl::StatusCode::kPermissionDenied) {
