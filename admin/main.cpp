@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <wisp/admin/admin.hpp>
+#include <wisp/store/open_store.hpp>
 
 int main(int argc, char** argv) {
     // stdout carries only command results (keys, limits); store warnings such as CouchDB
@@ -16,7 +17,8 @@ int main(int argc, char** argv) {
     spdlog::set_default_logger(logger);
 
     std::vector<std::string> args(argv, argv + argc);
-    const int rc = wisp::admin::RunAdmin(args, std::cout, std::cerr);
+    const int rc =
+        wisp::admin::RunAdmin(args, std::cout, std::cerr, wisp::store::OpenArtifactStore);
     std::cout.flush();
     return rc;
 }

@@ -50,6 +50,7 @@
 #include <wisp/controller/http_server.hpp>
 #include <wisp/loadbalancer/load_balancer.hpp>
 #include <wisp/store/artifact_store.hpp>
+#include <wisp/store/open_store.hpp>
 
 #include "fuzz_check.hpp"
 

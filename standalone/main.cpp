@@ -37,6 +37,7 @@
 #include <wisp/loadbalancer/single_invoker_balancer.hpp>
 #include <wisp/messaging/inprocess_messaging_provider.hpp>
 #include <wisp/store/artifact_store.hpp>
+#include <wisp/store/open_store.hpp>
 
 namespace {
 

@@ -349,7 +349,7 @@ int RunAdmin(const std::vector<std::string>& raw_args, std::ostream& out, std::o
             ec);
     }
     if (verbose) err << kProgram << ": using store " << common::RedactUri(uri) << "\n";
-    auto store = open ? open(uri) : store::OpenArtifactStore(uri);
+    auto store = open(uri);
     if (!store.ok()) {
         err << kProgram << ": cannot open store \"" << common::RedactUri(uri)
             << "\": " << store.status().message() << "\n";

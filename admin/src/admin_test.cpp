@@ -14,6 +14,7 @@
 #include <wisp/common/identity.hpp>
 #include <wisp/common/ids.hpp>
 #include <wisp/store/artifact_store.hpp>
+#include <wisp/store/open_store.hpp>
 
 namespace {
 
@@ -534,7 +535,7 @@ struct CliResult {
 CliResult Cli(std::vector<std::string> args) {
     args.insert(args.begin(), "wisp-admin");
     std::ostringstream out, err;
-    const int rc = wisp::admin::RunAdmin(args, out, err);
+    const int rc = wisp::admin::RunAdmin(args, out, err, wisp::store::OpenArtifactStore);
     return {rc, out.str(), err.str()};
 }
 

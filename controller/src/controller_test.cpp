@@ -18,6 +18,7 @@
 #include <wisp/controller/controller.hpp>
 #include <wisp/loadbalancer/load_balancer.hpp>
 #include <wisp/store/artifact_store.hpp>
+#include <wisp/store/open_store.hpp>
 
 #include "authenticator.hpp"
 #include "throttler.hpp"

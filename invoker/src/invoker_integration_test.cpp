@@ -16,6 +16,7 @@
 
 #include <wisp/common/clock.hpp>
 #include <wisp/store/artifact_store.hpp>
+#include <wisp/store/open_store.hpp>
 #include <wisp/testing/temp_dir.hpp>
 
 #include <wisp/testing/process_container.hpp>

@@ -16,6 +16,7 @@
 #include <wisp/common/entity_json.hpp>
 #include <wisp/messaging/inprocess_messaging_provider.hpp>
 #include <wisp/store/artifact_store.hpp>
+#include <wisp/store/open_store.hpp>
 
 #include <wisp/testing/fake_container.hpp>
 

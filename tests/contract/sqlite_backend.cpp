@@ -12,6 +12,7 @@
 
 #include <wisp/common/status.hpp>
 #include <wisp/store/artifact_store.hpp>
+#include <wisp/store/open_store.hpp>
 #include <wisp/store/sqlite_artifact_store.hpp>
 #include <wisp/testing/temp_dir.hpp>
 
@@ -161,7 +162,6 @@ TEST_CASE("sqlite: in-memory stores are independent", "[sqlite]") {
     CHECK(b->Get<Action>(SampleAction("x").Fqn()).status().code() == absl::StatusCode::kNotFound);
 }
 
-#ifdef WISP_CONTRACT_HAS_OPEN_STORE
 TEST_CASE("sqlite: OpenArtifactStore URIs", "[sqlite]") {
     wisp::testing::TempDir dir;
     SECTION("sqlite::memory:") {
@@ -186,6 +186,5 @@ TEST_CASE("sqlite: OpenArtifactStore URIs", "[sqlite]") {
               absl::StatusCode::kInvalidArgument);
     }
 }
-#endif
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include <wisp/common/entity_json.hpp>
 #include <wisp/common/status.hpp>
 #include <wisp/store/couchdb_artifact_store.hpp>
+#include <wisp/store/open_store.hpp>
 #include <wisp/testing/ports.hpp>
 
 #include <wisp/testing/pouchdb_server.hpp>

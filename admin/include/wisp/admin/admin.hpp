@@ -120,10 +120,10 @@ std::string ResolveStoreUri(const std::optional<std::string>& flag);
 using StoreOpener =
     std::function<absl::StatusOr<std::unique_ptr<store::ArtifactStore>>(std::string_view uri)>;
 
-/// The whole CLI: parses `args` (args[0] = program name), opens the store with `open` (default
-/// store::OpenArtifactStore) and runs the command. Usage errors print one line and a hint to
-/// --help on `err` and return 2.
+/// The whole CLI: parses `args` (args[0] = program name), opens the store with `open` (the
+/// program passes store::OpenArtifactStore: the library links no backend) and runs the command.
+/// Usage errors print one line and a hint to --help on `err` and return 2.
 int RunAdmin(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
-             const StoreOpener& open = {});
+             const StoreOpener& open);
 
 }  // namespace wisp::admin

@@ -147,9 +147,4 @@ absl::StatusOr<Revisioned<T>> ArtifactStore::Get(const common::FullyQualifiedNam
     return Revisioned<T>{std::get<T>(std::move(r->doc)), std::move(r->rev)};
 }
 
-/// Opens a store from a URI: "sqlite:PATH", "sqlite::memory:", "couchdb:http://user:pw@host:port"
-/// (optional "?prefix=test_"). InvalidArgument on an unknown scheme; Unavailable when the
-/// backend cannot be reached.
-absl::StatusOr<std::unique_ptr<ArtifactStore>> OpenArtifactStore(std::string_view uri);
-
 }  // namespace wisp::store

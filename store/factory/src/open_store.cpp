@@ -4,8 +4,8 @@
 #include <system_error>
 
 #include <wisp/common/status.hpp>
-#include <wisp/store/artifact_store.hpp>
 #include <wisp/store/couchdb_artifact_store.hpp>  // CouchDB branch
+#include <wisp/store/open_store.hpp>
 #include <wisp/store/sqlite_artifact_store.hpp>
 
 namespace wisp::store {
