@@ -32,6 +32,7 @@
 #include <wisp/invoker/docker_container_factory.hpp>
 #include <wisp/invoker/invoker_service.hpp>
 #include <wisp/store/artifact_store.hpp>
+#include <wisp/store/open_store.hpp>
 #include <wisp/testing/temp_dir.hpp>
 
 using namespace wisp;
