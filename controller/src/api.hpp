@@ -32,6 +32,7 @@
 #include "activations_handler.hpp"
 #include "authenticator.hpp"
 #include "call.hpp"
+#include "entities_handler.hpp"
 #include "entity_resolver.hpp"
 #include "metrics.hpp"
 #include "replier.hpp"
@@ -84,22 +85,10 @@ class Api {
     /// over the namespace's payload limit (see CheckHead).
     std::optional<HttpResponse> CheckPayloadHead(const HttpRequest& req,
                                                  const common::Identity& who);
-
-    // ---- entities (entities_api.cpp) ----
-    void HandleNamespaces(const CallPtr& call);
-    void HandleCollection(const CallPtr& call, common::EntityType type, const std::string& ns,
-                          const std::vector<std::string>& rest);
-    void ListEntities(const CallPtr& call, common::EntityType type, const common::EntityPath& path);
-    void GetEntity(const CallPtr& call, common::EntityType type,
-                   const common::FullyQualifiedName& fqn);
-    void PutEntity(const CallPtr& call, common::EntityType type,
-                   const common::FullyQualifiedName& fqn);
-    void DeleteEntity(const CallPtr& call, common::EntityType type,
-                      const common::FullyQualifiedName& fqn);
-    void SetRuleStatus(const CallPtr& call, const common::FullyQualifiedName& fqn);
-    void GetLimits(const CallPtr& call);
-
-    common::PutContext PutContextFor(const common::Identity& who) const;
+    /// /namespaces/{ns}/{actions,triggers,rules,packages}/...: parses the rest of the path
+    /// into a list or an entity name and picks the handler by method.
+    void RouteCollection(const CallPtr& call, common::EntityType type, const std::string& ns,
+                         const std::vector<std::string>& rest);
 
     // ---- activation (invoke_api.cpp) ----
     void InvokeAction(const CallPtr& call, const common::FullyQualifiedName& fqn);
@@ -131,6 +120,7 @@ class Api {
     Metrics metrics_;
     Replier replier_{metrics_};
     EntityResolver resolver_;
+    EntitiesHandler entities_;
     ActivationsHandler activations_;
     RateThrottler invoke_rate_;
     RateThrottler fire_rate_;

@@ -15,6 +15,7 @@ namespace wisp::controller {
 namespace {
 
 using common::EntityType;
+using common::FullyQualifiedName;
 
 constexpr std::string_view kApiPrefix = "/api/v1";
 
@@ -115,6 +116,7 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
             AuthFailureLimit{config_.auth_failures_allowed, config_.auth_failure_window,
                              config_.auth_failure_block}),
       resolver_(store, clock, config_.entity_cache_ttl),
+      entities_(store, manifest, clock, config_, replier_, resolver_),
       activations_(store, replier_) {}
 
 Api::~Api() { Shutdown(); }
@@ -140,6 +142,63 @@ std::optional<HttpResponse> Api::CheckMetricsAccess(const CallPtr& call) const {
         401, ErrorBody(authorization.empty() ? kMsgAuthRequired : kMsgAuthInvalid, call->tid));
     r.SetHeader("WWW-Authenticate", "Bearer realm=\"wisp metrics\"");
     return r;
+}
+
+// ---- /namespaces/{ns}/{actions,triggers,rules,packages}/...
+// --------------------------------------------------------------------------------
+
+void Api::RouteCollection(const CallPtr& call, EntityType type, const std::string& ns,
+                          const std::vector<std::string>& rest) {
+    const std::string& method = call->req.method;
+    auto ns_path = common::EntityPath::Parse(ns);
+    if (!ns_path.ok()) return replier_.ReplyStatus(call, ns_path.status());
+
+    if (rest.empty()) {
+        if (method != "GET" && method != "HEAD") {
+            return replier_.ReplyError(call, 405, MethodsNotAllowed("GET"));
+        }
+        return entities_.ListEntities(call, type, *ns_path);
+    }
+    // GET /actions/{pkg}/ : the actions of a package.
+    if (type == EntityType::kAction && rest.size() == 2 && rest[1].empty()) {
+        if (method != "GET" && method != "HEAD") {
+            return replier_.ReplyError(call, 405, MethodsNotAllowed("GET"));
+        }
+        if (auto st = common::ValidateEntityName(rest[0]); !st.ok()) {
+            return replier_.ReplyStatus(call, st);
+        }
+        return entities_.ListEntities(call, type, ns_path->Add(rest[0]));
+    }
+    const bool packaged = type == EntityType::kAction && rest.size() == 2;
+    if (rest.size() != 1 && !packaged) {
+        return replier_.ReplyError(call, 404, kMsgResourceNotFound);
+    }
+    for (const auto& seg : rest) {
+        if (auto st = common::ValidateEntityName(seg); !st.ok())
+            return replier_.ReplyStatus(call, st);
+    }
+    FullyQualifiedName fqn{packaged ? ns_path->Add(rest[0]) : *ns_path, rest.back()};
+
+    if (method == "GET" || method == "HEAD") return entities_.GetEntity(call, type, fqn);
+    if (method == "PUT") return entities_.PutEntity(call, type, fqn);
+    if (method == "DELETE") return entities_.DeleteEntity(call, type, fqn);
+    if (method == "POST") {
+        switch (type) {
+            case EntityType::kAction:
+                return InvokeAction(call, fqn);
+            case EntityType::kTrigger:
+                return FireTrigger(call, fqn);
+            case EntityType::kRule:
+                return entities_.SetRuleStatus(call, fqn);
+            case EntityType::kPackage:
+                break;
+        }
+        return replier_.ReplyError(call, 405, MethodsNotAllowed("GET, PUT, DELETE"));
+    }
+    return replier_.ReplyError(
+        call, 405,
+        MethodsNotAllowed(type == EntityType::kPackage ? "GET, PUT, DELETE"
+                                                       : "GET, PUT, DELETE, POST"));
 }
 
 std::optional<HttpResponse> Api::CheckHead(const HttpRequest& req) {
@@ -311,7 +370,7 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
 
         const std::string ns_prefix = common::Cat(kApiPrefix, "/namespaces");
         if (path != ns_prefix && path.rfind(ns_prefix + "/", 0) != 0) {
-            return replier_.ReplyError(call, 404, "The requested resource could not be found.");
+            return replier_.ReplyError(call, 404, kMsgResourceNotFound);
         }
 
         // Everything under /namespaces needs credentials.
@@ -325,12 +384,13 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
         auto segs_views = common::Split(rest, '/');
         for (auto s : segs_views) call->segs.emplace_back(s);
         auto& segs = call->segs;
-        if (segs.empty() || (segs.size() == 1 && segs[0].empty())) return HandleNamespaces(call);
+        if (segs.empty() || (segs.size() == 1 && segs[0].empty()))
+            return entities_.ListNamespaces(call);
 
         std::string ns =
             segs[0] == common::kDefaultNamespace ? call->identity->namespace_name : segs[0];
         if (segs.size() == 1) {
-            return replier_.ReplyError(call, 404, "The requested resource could not be found.");
+            return replier_.ReplyError(call, 404, kMsgResourceNotFound);
         }
         const std::string& collection = segs[1];
         std::vector<std::string> tail(segs.begin() + 2, segs.end());
@@ -339,14 +399,11 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
                 return replier_.ReplyError(call, 405,
                                            "HTTP method not allowed, supported methods: GET");
             }
-            if (auto st = CheckOwnNamespace(*call->identity, ns, ns); !st.ok()) {
-                return replier_.ReplyStatus(call, st);
-            }
-            return GetLimits(call);
+            return entities_.GetLimits(call, ns);
         }
         if (collection == "activations") return activations_.Handle(call, ns, tail);
-        if (auto type = CollectionType(collection)) return HandleCollection(call, *type, ns, tail);
-        return replier_.ReplyError(call, 404, "The requested resource could not be found.");
+        if (auto type = CollectionType(collection)) return RouteCollection(call, *type, ns, tail);
+        return replier_.ReplyError(call, 404, kMsgResourceNotFound);
     } catch (const std::exception& e) {
         common::TidLog(call->tid).error("{} {} failed: {}", call->req.method, call->req.path,
                                         e.what());

@@ -1,14 +1,14 @@
 // Entity CRUD (wire §1.2-1.7): actions, triggers, rules, packages; namespaces and limits.
+// The routes are in controller.cpp (Api::RouteCollection); this file is what they do.
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <spdlog/spdlog.h>
 
 #include <wisp/common/json.hpp>
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
 
-#include "api.hpp"
+#include "entities_handler.hpp"
 
 namespace wisp::controller {
 
@@ -108,7 +108,7 @@ common::RuleStatus RuleStatusOf(store::ArtifactStore& store, const Rule& rule) {
 
 }  // namespace
 
-common::PutContext Api::PutContextFor(const common::Identity& who) const {
+common::PutContext EntitiesHandler::PutContextFor(const common::Identity& who) const {
     common::PutContext ctx;
     ctx.caller_namespace = who.namespace_name;
     ctx.manifest = &manifest_;
@@ -119,7 +119,7 @@ common::PutContext Api::PutContextFor(const common::Identity& who) const {
 
 // ---- namespaces, limits ----------------------------------------------------------------------
 
-void Api::HandleNamespaces(const CallPtr& call) {
+void EntitiesHandler::ListNamespaces(const CallPtr& call) {
     if (call->req.method != "GET" && call->req.method != "HEAD") {
         return replier_.ReplyError(call, 405, MethodsNotAllowed("GET"));
     }
@@ -128,7 +128,10 @@ void Api::HandleNamespaces(const CallPtr& call) {
         common::Cat("[", common::JsonValue::String(call->identity->namespace_name).text(), "]"));
 }
 
-void Api::GetLimits(const CallPtr& call) {
+void EntitiesHandler::GetLimits(const CallPtr& call, const std::string& ns) {
+    if (auto st = CheckOwnNamespace(*call->identity, ns, ns); !st.ok()) {
+        return replier_.ReplyStatus(call, st);
+    }
     const auto& l = call->identity->limits;
     const auto& s = config_.system_limits;
     const auto b = common::BoundsFor(l, config_.action_bounds);
@@ -175,67 +178,10 @@ void Api::GetLimits(const CallPtr& call) {
     replier_.ReplyJson(call, 200, sb.GetString());
 }
 
-// ---- dispatch --------------------------------------------------------------------------------
-
-void Api::HandleCollection(const CallPtr& call, EntityType type, const std::string& ns,
-                           const std::vector<std::string>& rest) {
-    const std::string& method = call->req.method;
-    const std::string_view collection = common::EntityCollectionName(type);
-    auto ns_path = common::EntityPath::Parse(ns);
-    if (!ns_path.ok()) return replier_.ReplyStatus(call, ns_path.status());
-
-    if (rest.empty()) {
-        if (method != "GET" && method != "HEAD") {
-            return replier_.ReplyError(call, 405, MethodsNotAllowed("GET"));
-        }
-        return ListEntities(call, type, *ns_path);
-    }
-    // GET /actions/{pkg}/ : the actions of a package.
-    if (type == EntityType::kAction && rest.size() == 2 && rest[1].empty()) {
-        if (method != "GET" && method != "HEAD") {
-            return replier_.ReplyError(call, 405, MethodsNotAllowed("GET"));
-        }
-        if (auto st = common::ValidateEntityName(rest[0]); !st.ok()) {
-            return replier_.ReplyStatus(call, st);
-        }
-        return ListEntities(call, type, ns_path->Add(rest[0]));
-    }
-    const bool packaged = type == EntityType::kAction && rest.size() == 2;
-    if (rest.size() != 1 && !packaged) {
-        return replier_.ReplyError(call, 404, "The requested resource could not be found.");
-    }
-    for (const auto& seg : rest) {
-        if (auto st = common::ValidateEntityName(seg); !st.ok())
-            return replier_.ReplyStatus(call, st);
-    }
-    FullyQualifiedName fqn{packaged ? ns_path->Add(rest[0]) : *ns_path, rest.back()};
-    (void)collection;
-
-    if (method == "GET" || method == "HEAD") return GetEntity(call, type, fqn);
-    if (method == "PUT") return PutEntity(call, type, fqn);
-    if (method == "DELETE") return DeleteEntity(call, type, fqn);
-    if (method == "POST") {
-        switch (type) {
-            case EntityType::kAction:
-                return InvokeAction(call, fqn);
-            case EntityType::kTrigger:
-                return FireTrigger(call, fqn);
-            case EntityType::kRule:
-                return SetRuleStatus(call, fqn);
-            case EntityType::kPackage:
-                break;
-        }
-        return replier_.ReplyError(call, 405, MethodsNotAllowed("GET, PUT, DELETE"));
-    }
-    return replier_.ReplyError(
-        call, 405,
-        MethodsNotAllowed(type == EntityType::kPackage ? "GET, PUT, DELETE"
-                                                       : "GET, PUT, DELETE, POST"));
-}
-
 // ---- lists -----------------------------------------------------------------------------------
 
-void Api::ListEntities(const CallPtr& call, EntityType type, const common::EntityPath& path) {
+void EntitiesHandler::ListEntities(const CallPtr& call, EntityType type,
+                                   const common::EntityPath& path) {
     const common::Identity& who = *call->identity;
     const std::string collection(common::EntityCollectionName(type));
     int64_t skip = 0, limit = 0;
@@ -299,7 +245,8 @@ void Api::ListEntities(const CallPtr& call, EntityType type, const common::Entit
 
 // ---- GET -------------------------------------------------------------------------------------
 
-void Api::GetEntity(const CallPtr& call, EntityType type, const FullyQualifiedName& fqn) {
+void EntitiesHandler::GetEntity(const CallPtr& call, EntityType type,
+                                const FullyQualifiedName& fqn) {
     const common::Identity& who = *call->identity;
     const bool own = fqn.Namespace() == who.namespace_name;
     switch (type) {
@@ -371,15 +318,16 @@ void Api::GetEntity(const CallPtr& call, EntityType type, const FullyQualifiedNa
 namespace {
 
 /// Counts the atomic actions a sequence inlines; detects cycles and missing components.
-absl::Status CheckSequence(Api& api, const common::Identity& who, const FullyQualifiedName& self,
-                           const common::SequenceExec& seq, int64_t max_length) {
+absl::Status CheckSequence(EntityResolver& resolver, const common::Identity& who,
+                           const FullyQualifiedName& self, const common::SequenceExec& seq,
+                           int64_t max_length) {
     int64_t atomic = 0;
     std::function<absl::Status(const common::SequenceExec&, int)> walk =
         [&](const common::SequenceExec& s, int depth) -> absl::Status {
         if (depth > 50) return absl::InvalidArgumentError("Sequence may not refer to itself.");
         for (const auto& c : s.components) {
             if (c == self) return absl::InvalidArgumentError("Sequence may not refer to itself.");
-            auto r = api.resolver_.ResolveAction(who, c);
+            auto r = resolver.ResolveAction(who, c);
             if (!r.ok()) {
                 if (r.status().code() == absl::StatusCode::kNotFound) {
                     return absl::InvalidArgumentError("Sequence component does not exist.");
@@ -402,7 +350,8 @@ absl::Status CheckSequence(Api& api, const common::Identity& who, const FullyQua
 
 }  // namespace
 
-void Api::PutEntity(const CallPtr& call, EntityType type, const FullyQualifiedName& fqn) {
+void EntitiesHandler::PutEntity(const CallPtr& call, EntityType type,
+                                const FullyQualifiedName& fqn) {
     const common::Identity& who = *call->identity;
     if (auto st = CheckOwnNamespace(who, fqn.Namespace(), fqn.DocId()); !st.ok()) {
         return replier_.ReplyStatus(call, st);
@@ -445,7 +394,7 @@ void Api::PutEntity(const CallPtr& call, EntityType type, const FullyQualifiedNa
             if (auto st = conflict_check(rev); !st.ok()) return replier_.ReplyStatus(call, st);
             if (put->exec) {
                 if (const auto* seq = std::get_if<common::SequenceExec>(&*put->exec)) {
-                    if (auto st = CheckSequence(*this, who, fqn, *seq,
+                    if (auto st = CheckSequence(resolver_, who, fqn, *seq,
                                                 config_.system_limits.sequence_max_length);
                         !st.ok()) {
                         return replier_.ReplyStatus(call, st);
@@ -586,7 +535,8 @@ void Api::PutEntity(const CallPtr& call, EntityType type, const FullyQualifiedNa
 
 // ---- DELETE ----------------------------------------------------------------------------------
 
-void Api::DeleteEntity(const CallPtr& call, EntityType type, const FullyQualifiedName& fqn) {
+void EntitiesHandler::DeleteEntity(const CallPtr& call, EntityType type,
+                                   const FullyQualifiedName& fqn) {
     const common::Identity& who = *call->identity;
     if (auto st = CheckOwnNamespace(who, fqn.Namespace(), fqn.DocId()); !st.ok()) {
         return replier_.ReplyStatus(call, st);
@@ -665,7 +615,7 @@ void Api::DeleteEntity(const CallPtr& call, EntityType type, const FullyQualifie
 
 // ---- rule status -----------------------------------------------------------------------------
 
-void Api::SetRuleStatus(const CallPtr& call, const FullyQualifiedName& fqn) {
+void EntitiesHandler::SetRuleStatus(const CallPtr& call, const FullyQualifiedName& fqn) {
     const common::Identity& who = *call->identity;
     if (auto st = CheckOwnNamespace(who, fqn.Namespace(), fqn.DocId()); !st.ok()) {
         return replier_.ReplyStatus(call, st);
