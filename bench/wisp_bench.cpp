@@ -37,6 +37,7 @@
 #include <vector>
 
 #include <rapidjson/document.h>
+#include <wisp/common/base64.hpp>
 #include <wisp/common/bounded_json.hpp>
 
 namespace {
@@ -139,35 +140,6 @@ Url ParseUrl(const std::string& s) {
     return u;
 }
 
-std::string Base64(std::string_view in) {
-    static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                           (static_cast<unsigned char>(in[i + 1]) << 8) |
-                           static_cast<unsigned char>(in[i + 2]);
-        out += k[(v >> 18) & 63];
-        out += k[(v >> 12) & 63];
-        out += k[(v >> 6) & 63];
-        out += k[v & 63];
-    }
-    if (i + 1 == in.size()) {
-        const unsigned v = static_cast<unsigned char>(in[i]) << 16;
-        out += k[(v >> 18) & 63];
-        out += k[(v >> 12) & 63];
-        out += "==";
-    } else if (i + 2 == in.size()) {
-        const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                           (static_cast<unsigned char>(in[i + 1]) << 8);
-        out += k[(v >> 18) & 63];
-        out += k[(v >> 12) & 63];
-        out += k[(v >> 6) & 63];
-        out += '=';
-    }
-    return out;
-}
-
 // The bytes of one request, serialised once.
 std::string BuildRequest(const std::string& method, const Url& url, const std::string& auth,
                          const std::string& body) {
@@ -175,7 +147,7 @@ std::string BuildRequest(const std::string& method, const Url& url, const std::s
                     (url.socket.empty() ? url.host + ":" + std::to_string(url.port)
                                         : std::string("localhost")) +
                     "\r\n";
-    if (!auth.empty()) r += "Authorization: Basic " + Base64(auth) + "\r\n";
+    if (!auth.empty()) r += "Authorization: Basic " + wisp::common::Base64Encode(auth) + "\r\n";
     r += "Content-Type: application/json\r\nAccept: application/json\r\n";
     r += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     return r;

@@ -15,7 +15,8 @@ TEST_CASE("Base64Encode: standard alphabet, padded", "[base64]") {
     CHECK(Base64Encode(std::string("\xfb\xff\x00", 3)) == "+/8A");
     std::string all;
     for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
-    for (auto mode : {Base64Mode::kStrict, Base64Mode::kPadded, Base64Mode::kLenient}) {
+    for (auto mode : {Base64Mode::kStrict, Base64Mode::kPadded, Base64Mode::kLenient,
+                      Base64Mode::kLineWrapped}) {
         CHECK(Base64Decode(Base64Encode(all), mode) == Opt(all));
     }
 }
@@ -63,6 +64,22 @@ TEST_CASE("Base64Decode kLenient: both alphabets, padding not checked", "[base64
     CHECK_FALSE(Base64Decode("aG=k", kL));
     CHECK_FALSE(Base64Decode("Z3V!", kL));
     CHECK_FALSE(Base64Decode("Z3V ", kL));
+}
+
+TEST_CASE("Base64Decode kLineWrapped: whitespace skipped, padding count not checked", "[base64]") {
+    constexpr auto kW = Base64Mode::kLineWrapped;
+    CHECK(Base64Decode("aGVsbG8=", kW) == Opt("hello"));
+    CHECK(Base64Decode("aGVsbG8", kW) == Opt("hello"));
+    CHECK(Base64Decode("aGVs\nbG8h", kW) == Opt("hello!"));
+    CHECK(Base64Decode(" aGVs\r\n\tbG8h \n", kW) == Opt("hello!"));
+    CHECK(Base64Decode("aGk=\n", kW) == Opt("hi"));  // whitespace after the padding
+    CHECK(Base64Decode("aGk==", kW) == Opt("hi"));   // the padding need not fit the group
+    CHECK(Base64Decode("", kW) == Opt(""));
+    CHECK_FALSE(Base64Decode("aGVs*G8=", kW));
+    CHECK_FALSE(Base64Decode("aGVsbG8=x", kW));  // data after padding
+    CHECK_FALSE(Base64Decode("a", kW));          // a lone character
+    CHECK_FALSE(Base64Decode("aGk===", kW));
+    CHECK_FALSE(Base64Decode("a-_b", kW));  // URL-safe alphabet
 }
 
 TEST_CASE("Base64DecodePrefix: the whole text validated, the head kept", "[base64]") {

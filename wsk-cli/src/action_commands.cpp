@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <wisp/common/base64.hpp>
+
 #include "command_support.hpp"
 #include "json_out.hpp"
 #include "output.hpp"
@@ -239,7 +241,9 @@ Status ActionGet(Session& s, const std::vector<std::string>& args, const ActionG
         std::string code = has_code ? (*exec)["code"].GetString() : "";
         std::string filename = f.save_as.value_or("");
         if (binary) {
-            code = Base64Decode(code);
+            auto bytes = wisp::common::Base64Decode(code);
+            if (!bytes) return WskError::General("The action's code is not valid base64");
+            code = std::move(*bytes);
             if (filename.empty()) {
                 filename = q->entity + (runtime == "java"        ? ".jar"
                                         : runtime == "ballerina" ? ".balx"

@@ -5,6 +5,8 @@
 
 #include <rapidjson/error/en.h>
 
+#include <wisp/common/base64.hpp>
+
 #include "json_out.hpp"
 
 namespace wsk {
@@ -200,61 +202,6 @@ bool IsBinaryArtifact(const std::string& ext) {
     return ext == ".zip" || ext == ".jar" || ext == ".balx";
 }
 
-std::string Base64Encode(const std::string& data) {
-    static const char* kAlphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((data.size() + 2) / 3 * 4);
-    size_t i = 0;
-    for (; i + 2 < data.size(); i += 3) {
-        const uint32_t n = (static_cast<unsigned char>(data[i]) << 16) |
-                           (static_cast<unsigned char>(data[i + 1]) << 8) |
-                           static_cast<unsigned char>(data[i + 2]);
-        out += kAlphabet[(n >> 18) & 63];
-        out += kAlphabet[(n >> 12) & 63];
-        out += kAlphabet[(n >> 6) & 63];
-        out += kAlphabet[n & 63];
-    }
-    if (i < data.size()) {
-        uint32_t n = static_cast<unsigned char>(data[i]) << 16;
-        if (i + 1 < data.size()) n |= static_cast<unsigned char>(data[i + 1]) << 8;
-        out += kAlphabet[(n >> 18) & 63];
-        out += kAlphabet[(n >> 12) & 63];
-        out += i + 1 < data.size() ? kAlphabet[(n >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
-}
-
-std::string Base64Decode(const std::string& data) {
-    std::string out;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (char c : data) {
-        int v;
-        if (c >= 'A' && c <= 'Z') {
-            v = c - 'A';
-        } else if (c >= 'a' && c <= 'z') {
-            v = c - 'a' + 26;
-        } else if (c >= '0' && c <= '9') {
-            v = c - '0' + 52;
-        } else if (c == '+') {
-            v = 62;
-        } else if (c == '/') {
-            v = 63;
-        } else {
-            continue;
-        }
-        acc = (acc << 6) | static_cast<uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((acc >> bits) & 0xFF);
-        }
-    }
-    return out;
-}
-
 Status BuildExec(const std::optional<std::string>& artifact,
                  const std::optional<std::string>& artifact_content, const ExecFlags& flags,
                  rapidjson::Value& exec, rapidjson::Document::AllocatorType& alloc) {
@@ -282,7 +229,7 @@ Status BuildExec(const std::optional<std::string>& artifact,
     if (artifact) {
         ext = FileExtension(*artifact);
         code = artifact_content.value_or("");
-        if (IsBinaryArtifact(ext)) code = Base64Encode(code);
+        if (IsBinaryArtifact(ext)) code = wisp::common::Base64Encode(code);
     }
     std::string kind;
     std::string image;

@@ -60,8 +60,6 @@ Result<std::string> KindFromExtension(const std::string& ext);
 std::string FileExtension(const std::string& path);
 /// .zip, .jar and .balx artifacts are uploaded base64-encoded.
 bool IsBinaryArtifact(const std::string& ext);
-std::string Base64Encode(const std::string& data);
-std::string Base64Decode(const std::string& data);
 
 struct ExecFlags {
     std::string kind;

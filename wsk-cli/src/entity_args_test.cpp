@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <wisp/common/base64.hpp>
+
 #include "json_out.hpp"
 
 using namespace wsk;
@@ -148,9 +150,9 @@ TEST_CASE("exec for code, zip, native, docker and sequence actions", "[args]") {
 TEST_CASE("base64 round trip", "[args]") {
     for (const std::string& s :
          std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
-        CHECK(Base64Decode(Base64Encode(s)) == s);
+        CHECK(wisp::common::Base64Decode(wisp::common::Base64Encode(s)) == s);
     }
-    CHECK(Base64Encode("hello") == "aGVsbG8=");
+    CHECK(wisp::common::Base64Encode("hello") == "aGVsbG8=");
 }
 
 TEST_CASE("--web and --web-secure annotations", "[args]") {

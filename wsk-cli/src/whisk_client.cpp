@@ -7,6 +7,8 @@
 
 #include <curl/curl.h>
 
+#include <wisp/common/base64.hpp>
+
 #include "entity_args.hpp"
 #include "json_out.hpp"
 
@@ -163,7 +165,7 @@ Result<HttpResponse> WhiskClient::Send(const std::string& method, const std::str
     curl_slist* headers = nullptr;
     std::vector<std::string> header_lines;
     if (with_auth && !config_.auth.empty()) {
-        header_lines.push_back("Authorization: Basic " + Base64Encode(config_.auth));
+        header_lines.push_back("Authorization: Basic " + wisp::common::Base64Encode(config_.auth));
     }
     if (body) header_lines.push_back("Content-Type: application/json");
     header_lines.push_back("User-Agent: " + UserAgent());

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include <wisp/common/base64.hpp>
+
 #include "archive.hpp"
 
 namespace wisp::proxy {
@@ -97,7 +99,8 @@ std::string ActionProxy::WriteCode(const InitRequest& request, int& status) {
                 return WriteFile(ExecPath(), code, 0755);
         }
     }
-    std::optional<std::string> bytes = Base64Decode(code);
+    std::optional<std::string> bytes =
+        wisp::common::Base64Decode(code, wisp::common::Base64Mode::kLineWrapped);
     if (!bytes) {
         status = 400;
         return "cannot decode the request: illegal base64 data";

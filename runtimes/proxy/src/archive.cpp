@@ -254,41 +254,6 @@ ArchiveType DetectArchive(std::string_view bytes) {
     return ArchiveType::kUnknown;
 }
 
-std::optional<std::string> Base64Decode(std::string_view text) {
-    static const std::array<int8_t, 256> kTable = [] {
-        std::array<int8_t, 256> t{};
-        t.fill(-1);
-        const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        for (int i = 0; i < 64; ++i)
-            t[static_cast<unsigned char>(alphabet[i])] = static_cast<int8_t>(i);
-        return t;
-    }();
-    std::string out;
-    out.reserve(text.size() / 4 * 3);
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t padding = 0;
-    for (char ch : text) {
-        auto c = static_cast<unsigned char>(ch);
-        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-        if (c == '=') {
-            ++padding;
-            continue;
-        }
-        if (padding > 0) return std::nullopt;  // data after padding
-        int8_t v = kTable[c];
-        if (v < 0) return std::nullopt;
-        acc = (acc << 6) | static_cast<uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((acc >> bits) & 0xff);
-        }
-    }
-    if (bits >= 6 || padding > 2) return std::nullopt;  // a lone 6-bit group cannot end input
-    return out;
-}
-
 std::string ExtractZip(std::string_view zip, const std::string& dir, const ExtractLimits& limits) {
     const auto* data = reinterpret_cast<const unsigned char*>(zip.data());
     const size_t size = zip.size();

@@ -1,5 +1,6 @@
 #pragma once
-// Action archives sent to /init with "binary":true: base64, zip (also jar) and tar.gz.
+// Action archives sent to /init with "binary":true: zip (also jar) and tar.gz. Their base64 is
+// read by wisp::common::Base64Decode (<wisp/common/base64.hpp>, mode kLineWrapped).
 // Implemented on zlib so that the runtime images need no unzip/tar tools.
 #include <cstdint>
 #include <optional>
@@ -12,10 +13,6 @@ enum class ArchiveType { kZip, kTarGz, kUnknown };
 
 /// By the leading bytes: "PK\x03\x04" (or an empty zip "PK\x05\x06") -> zip, 1f 8b -> gzip.
 ArchiveType DetectArchive(std::string_view bytes);
-
-/// Standard base64 (RFC 4648 §4, padding optional); whitespace is skipped. nullopt on any
-/// other character outside the alphabet or a malformed tail.
-std::optional<std::string> Base64Decode(std::string_view text);
 
 /// Bounds of one extraction. Sizes an archive declares are believed only up to what its bytes
 /// can hold and up to these limits, so a small hostile archive cannot make the proxy allocate

@@ -16,7 +16,10 @@
 #include <string>
 #include <vector>
 
+#include <wisp/common/base64.hpp>
+
 using namespace wisp::proxy;
+using wisp::common::Base64Mode;
 namespace fs = std::filesystem;
 
 namespace {
@@ -45,7 +48,7 @@ constexpr const char* kTarGz =
     "AP/jrQAoAAA=";
 
 std::string Decode(const char* b64) {
-    auto bytes = Base64Decode(b64);
+    auto bytes = wisp::common::Base64Decode(b64, Base64Mode::kLineWrapped);
     REQUIRE(bytes);
     return *bytes;
 }
@@ -79,15 +82,18 @@ struct TempDir {
 }  // namespace
 
 TEST_CASE("Base64Decode", "[archive]") {
-    CHECK(Base64Decode("aGVsbG8=") == "hello");
-    CHECK(Base64Decode("aGVsbG8") == "hello");
-    CHECK(Base64Decode("aGVs\nbG8h") ==
+    // The proxy reads the code of a binary action with the one base64, in its line-wrapped mode.
+    using wisp::common::Base64Decode;
+    constexpr auto kMode = Base64Mode::kLineWrapped;
+    CHECK(Base64Decode("aGVsbG8=", kMode) == "hello");
+    CHECK(Base64Decode("aGVsbG8", kMode) == "hello");
+    CHECK(Base64Decode("aGVs\nbG8h", kMode) ==
           "hell"
           "o!");
-    CHECK(Base64Decode("") == "");
-    CHECK_FALSE(Base64Decode("aGVs*G8="));
-    CHECK_FALSE(Base64Decode("aGVsbG8=x"));
-    CHECK_FALSE(Base64Decode("a"));
+    CHECK(Base64Decode("", kMode) == "");
+    CHECK_FALSE(Base64Decode("aGVs*G8=", kMode));
+    CHECK_FALSE(Base64Decode("aGVsbG8=x", kMode));
+    CHECK_FALSE(Base64Decode("a", kMode));
 }
 
 TEST_CASE("DetectArchive by magic bytes", "[archive]") {

@@ -32,6 +32,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <wisp/common/base64.hpp>
 #include <wisp/common/bounded_json.hpp>
 
 #include "process.hpp"
@@ -73,27 +74,6 @@ size_t Count(const std::string& haystack, std::string_view needle) {
         ++n;
     }
     return n;
-}
-
-std::string Base64(const std::string& bytes) {
-    static const char* kAlphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    size_t i = 0;
-    for (; i + 2 < bytes.size(); i += 3) {
-        uint32_t v =
-            (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-        for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
-    }
-    if (i < bytes.size()) {
-        uint32_t v = uint8_t(bytes[i]) << 16;
-        if (i + 1 < bytes.size()) v |= uint8_t(bytes[i + 1]) << 8;
-        out += kAlphabet[(v >> 18) & 63];
-        out += kAlphabet[(v >> 12) & 63];
-        out += i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
 }
 
 // A JSON string literal.
@@ -484,7 +464,7 @@ TEST_CASE("python: zip action with __main__.py, a module and a virtualenv", "[ho
          {"helper.py", "VALUE = 'from helper'\n"},
          {"virtualenv/lib/python3.11/site-packages/fancylib/__init__.py", "NAME = 'fancy'\n"}});
     auto client = proxy.Connect();
-    auto r = client.Post("/init", InitBody(Base64(zip), "main", true));
+    auto r = client.Post("/init", InitBody(wisp::common::Base64Encode(zip), "main", true));
     REQUIRE(r.status == 200);
     r = client.Post("/run", RunBody("{}"));
     CHECK(r.status == 200);
@@ -571,7 +551,7 @@ function handler(params) {
                                    "exports.main = async (p) => ({ answer: h.answer() });\n"},
                                   {"lib/helper.js", "exports.answer = () => 42;\n"}});
         auto client = proxy.Connect();
-        auto r = client.Post("/init", InitBody(Base64(zip), "main", true));
+        auto r = client.Post("/init", InitBody(wisp::common::Base64Encode(zip), "main", true));
         REQUIRE(r.status == 200);
         CHECK(client.Post("/run", RunBody("{}")).body == R"({"answer":42})");
     }
@@ -640,7 +620,7 @@ int main(int argc, char** argv) {
         REQUIRE(std::system(cmd.c_str()) == 0);
         std::string binary = Slurp(proxy.dir() / "prog");
         auto client = proxy.Connect();
-        auto r = client.Post("/init", InitBody(Base64(binary), "main", true));
+        auto r = client.Post("/init", InitBody(wisp::common::Base64Encode(binary), "main", true));
         REQUIRE(r.status == 200);
         r = client.Post("/run", RunBody(R"({"name":"C"})", "c-1"));
         CHECK(r.status == 200);
@@ -660,7 +640,9 @@ int main(int argc, char** argv) {
                                    "{ echo not json; exit 0; }\nhello\n"},
                                   {"lib.sh", "hello() { echo '{\"from\": \"zip\"}'; }\n"}});
         auto client = proxy.Connect();
-        REQUIRE(client.Post("/init", InitBody(Base64(zip), "main", true)).status == 200);
+        REQUIRE(
+            client.Post("/init", InitBody(wisp::common::Base64Encode(zip), "main", true)).status ==
+            200);
         auto r = client.Post("/run", RunBody("{}"));
         CHECK(r.status == 200);
         CHECK(r.body == R"({"from": "zip"})");

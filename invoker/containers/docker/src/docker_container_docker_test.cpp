@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
+#include <wisp/common/base64.hpp>
 #include <wisp/common/bounded_json.hpp>
 
 #include <algorithm>
@@ -96,30 +97,6 @@ std::string RunBody(const std::string& value_json) {
            R"(,"namespace":"guest","action_name":"/guest/test","action_version":"0.0.1",)"
            R"("activation_id":"0123456789abcdef0123456789abcdef","transaction_id":"tid",)"
            R"("deadline":"99999999999999"})";
-}
-
-std::string Base64(const std::string& in) {
-    static constexpr char kAlphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        const uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-        for (int k = 3; k >= 0; --k) out.push_back(kAlphabet[(v >> (6 * k)) & 63]);
-    }
-    if (i + 1 == in.size()) {
-        const uint32_t v = uint8_t(in[i]) << 16;
-        out.push_back(kAlphabet[(v >> 18) & 63]);
-        out.push_back(kAlphabet[(v >> 12) & 63]);
-        out += "==";
-    } else if (i + 2 == in.size()) {
-        const uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-        out.push_back(kAlphabet[(v >> 18) & 63]);
-        out.push_back(kAlphabet[(v >> 12) & 63]);
-        out.push_back(kAlphabet[(v >> 6) & 63]);
-        out += "=";
-    }
-    return out;
 }
 
 rapidjson::Document ParseDoc(const std::string& text) {
@@ -825,7 +802,7 @@ int main(int argc, char** argv) {
     auto created = factory.CreateDocker(D().Spec(kNative, "native_c", 128));
     REQUIRE(created.ok());
     DockerContainer& c = **created;
-    auto init = c.Init(InitBody(Base64(bytes.str()), true), 10s);
+    auto init = c.Init(InitBody(wisp::common::Base64Encode(bytes.str()), true), 10s);
     REQUIRE(init.ok());
     INFO(init->body);
     REQUIRE(init->status == 200);
