@@ -19,7 +19,6 @@ if(WISP_SANITIZE)
 endif()
 
 find_package(Threads REQUIRED)
-find_package(PkgConfig REQUIRED)
 find_package(absl CONFIG REQUIRED)
 find_package(RapidJSON CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)
@@ -30,7 +29,6 @@ find_package(Catch2 CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
-pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 
 if(NOT TARGET RapidJSON::RapidJSON)
   add_library(RapidJSON::RapidJSON INTERFACE IMPORTED)
@@ -61,7 +59,7 @@ function(wisp_add_executable)
 endfunction()
 
 # One Catch2 main, compiled once.
-if(NOT TARGET wisp_catch_main AND NOT WISP_FUZZ_ONLY)
+if(NOT WISP_FUZZ_ONLY)
   file(WRITE ${CMAKE_BINARY_DIR}/catch_main.cpp
        "#define CATCH_CONFIG_MAIN\n#include <catch2/catch.hpp>\n")
   add_library(wisp_catch_main STATIC ${CMAKE_BINARY_DIR}/catch_main.cpp)
