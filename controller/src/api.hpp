@@ -1,83 +1,75 @@
 #pragma once
-// The controller's internals, split by route family:
-//   controller.cpp       dispatch, auth, responses, meta routes (/, /api/v1, /ping, /metrics)
-//   entities_api.cpp     actions/triggers/rules/packages CRUD, lists, namespaces, limits
-//   invoke_api.cpp       action invoke, Activate(), sequences, trigger fire
-//   activations_api.cpp  activation list/get/result/logs
-//   web_api.cpp          /api/v1/web/...
+// Api: the controller's router. It owns the shared pieces and one handler per resource, makes a
+// Call of each request, authenticates what needs it, and hands the call to the handler of its
+// route. The handler of a route is in the file named after its resource:
+//
+//   controller.cpp             Api: dispatch, authentication, the head check, RouteCollection,
+//                              and the meta routes /, /api/v1, /invokers, /ping, /metrics
+//   entities_handler.*         GET /namespaces, .../limits; list/GET/PUT/DELETE of actions,
+//                              triggers, rules, packages; POST .../rules/{name} (rule status)
+//   invoke_handler.*           POST .../actions/{name} (invoke), POST .../triggers/{name} (fire);
+//                              owns the fire-rate throttle
+//   activations_handler.*      GET .../activations[/{id}[/result|/logs]]
+//   web_handler.*              /api/v1/web/... (web actions, any method)
+//
+// Shared pieces, owned here and passed to the handlers by reference:
+//   call.hpp                   Call: one request being answered
+//   replier.*                  Replier: answers a Call once (X-Request-ID, CORS, metrics,
+//                              OpenWhisk's error bodies); counts requests in flight
+//   entity_resolver.*          EntityResolver: read/activate entitlement, package bindings,
+//                              parameter merge; owns the entity cache
+//   activator.*                Activator: publishes activations and waits for results, runs
+//                              sequences; owns the invocation throttle and the TimerQueue
+//   authenticator.*            Authenticator (Basic auth, its cache, failure blocking)
+//   metrics.*                  Metrics (/metrics)
+//
+// Adding a route: parse it in Api::Handle or Api::RouteCollection (controller.cpp), and answer it
+// in the handler of its resource (a new resource gets a new <resource>_handler.{hpp,cpp} whose
+// constructor takes the shared pieces it needs, and a member here). Handlers answer through
+// Replier only, and log with common::TidLog(call->tid).
 #include <atomic>
-#include <chrono>
-#include <cstdint>
-#include <functional>
-#include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
-#include <absl/status/statusor.h>
-
-#include <wisp/common/activation.hpp>
 #include <wisp/common/clock.hpp>
 #include <wisp/common/entities.hpp>
-#include <wisp/common/entity_json.hpp>
 #include <wisp/common/exec.hpp>
 #include <wisp/common/identity.hpp>
-#include <wisp/common/ids.hpp>
 #include <wisp/controller/controller.hpp>
 #include <wisp/controller/http.hpp>
 #include <wisp/loadbalancer/load_balancer.hpp>
 #include <wisp/store/artifact_store.hpp>
 
 #include "activations_handler.hpp"
+#include "activator.hpp"
 #include "authenticator.hpp"
 #include "call.hpp"
 #include "entities_handler.hpp"
 #include "entity_resolver.hpp"
+#include "invoke_handler.hpp"
 #include "metrics.hpp"
 #include "replier.hpp"
-#include "throttler.hpp"
-#include "timer_queue.hpp"
+#include "web_handler.hpp"
 
 namespace wisp::controller {
 
-/// What an activation needs besides the action.
-struct ActivateRequest {
-    common::Identity user;
-    ResolvedAction resolved;
-    std::string content_json = "{}";  // merged arguments
-    bool blocking = false;            // wait for the result
-    std::chrono::milliseconds wait{60000};
-    std::optional<common::ActivationId> cause;
-    std::string tid;
-    int64_t received_ms = 0;
-    std::optional<common::ActivationId> activation_id;  // preset id (else generated)
-};
-
-struct ActivateOutcome {
-    absl::Status status;  // publish failed (503, 429 ...): nothing ran
-    common::ActivationId activation_id;
-    std::optional<common::ActivationRecord> record;  // blocking and finished in time
-};
-
-using ActivateDone = std::function<void(ActivateOutcome)>;
-
-/// What one topmost sequence has run so far, nested sequences included (invoke_api.cpp).
-struct SequenceBudget;
-
 class Api {
   public:
+    /// Keeps references to `store`, `balancer`, `manifest` and `clock`.
     Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
         const common::RuntimeManifest& manifest, common::Clock& clock, ControllerConfig config);
     ~Api();
+    Api(const Api&) = delete;
+    Api& operator=(const Api&) = delete;
 
     void Handle(HttpRequest&& req, Responder respond);
     std::optional<HttpResponse> CheckHead(const HttpRequest& req);
-    void Shutdown();
+    void Shutdown() { activator_.Shutdown(); }
     void InvalidateAuthCache() { auth_.Invalidate(); }
     int64_t in_flight_requests() const { return replier_.in_flight(); }
 
-    // ---- router (controller.cpp) ----
+  private:
     /// nullopt when the caller may read /metrics (ControllerConfig::metrics_token), else the
     /// 401/403 answer.
     std::optional<HttpResponse> CheckMetricsAccess(const CallPtr& call) const;
@@ -90,42 +82,21 @@ class Api {
     void RouteCollection(const CallPtr& call, common::EntityType type, const std::string& ns,
                          const std::vector<std::string>& rest);
 
-    // ---- activation (invoke_api.cpp) ----
-    void InvokeAction(const CallPtr& call, const common::FullyQualifiedName& fqn);
-    void FireTrigger(const CallPtr& call, const common::FullyQualifiedName& fqn);
-    /// Publishes one atomic action; `done` runs once (at once for non-blocking, else with the
-    /// record or at the wait's end). No throttles here.
-    void Activate(ActivateRequest req, ActivateDone done);
-    /// Runs a sequence action; `done` gets the sequence's record (or only its id when the
-    /// wait ran out first; the sequence continues and is stored when it ends). `budget` is
-    /// shared by a topmost sequence and the sequences nested in it (null: a topmost one): it
-    /// counts the atomic actions run, at most SystemLimits::sequence_max_length (OpenWhisk's
-    /// dynamic count), whatever the stored documents say.
-    void RunSequence(ActivateRequest req, int depth, ActivateDone done,
-                     std::shared_ptr<SequenceBudget> budget = nullptr);
-    /// Invocation throttles of `who`: per minute, then concurrency. Counts a 429.
-    [[nodiscard]] absl::Status CheckInvokeThrottles(const common::Identity& who);
-    /// The blocking-invoke answer: 200/502/500 with the record or result, 202 when not done.
-    void ReplyActivation(const CallPtr& call, const ActivateOutcome& out, bool result_only);
-
-    // ---- web actions (web_api.cpp) ----
-    void HandleWeb(const CallPtr& call, std::string_view rest_of_path);
-
-    store::ArtifactStore& store_;
     loadbalancer::LoadBalancer& balancer_;
     const common::RuntimeManifest& manifest_;
     common::Clock& clock_;
     const ControllerConfig config_;
+    // Shared pieces (declared before the handlers that keep references to them).
     Authenticator auth_;
     Metrics metrics_;
     Replier replier_{metrics_};
     EntityResolver resolver_;
+    Activator activator_;
+    // One handler per resource.
     EntitiesHandler entities_;
+    InvokeHandler invoke_;
     ActivationsHandler activations_;
-    RateThrottler invoke_rate_;
-    RateThrottler fire_rate_;
-    TimerQueue timers_;
-    std::atomic<bool> shutting_down_{false};
+    WebHandler web_;
 };
 
 }  // namespace wisp::controller

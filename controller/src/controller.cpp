@@ -107,8 +107,7 @@ void Controller::Shutdown() { api_->Shutdown(); }
 
 Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
          const common::RuntimeManifest& manifest, common::Clock& clock, ControllerConfig config)
-    : store_(store),
-      balancer_(balancer),
+    : balancer_(balancer),
       manifest_(manifest),
       clock_(clock),
       config_(std::move(config)),
@@ -116,15 +115,13 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
             AuthFailureLimit{config_.auth_failures_allowed, config_.auth_failure_window,
                              config_.auth_failure_block}),
       resolver_(store, clock, config_.entity_cache_ttl),
+      activator_(store, balancer, manifest, clock, config_, resolver_, metrics_),
       entities_(store, manifest, clock, config_, replier_, resolver_),
-      activations_(store, replier_) {}
+      invoke_(store, clock, config_, replier_, resolver_, activator_, metrics_),
+      activations_(store, replier_),
+      web_(clock, config_, auth_, replier_, resolver_, activator_, metrics_) {}
 
 Api::~Api() { Shutdown(); }
-
-void Api::Shutdown() {
-    if (shutting_down_.exchange(true)) return;
-    timers_.Stop();  // waiting blocking invokes answer 202 now
-}
 
 std::optional<HttpResponse> Api::CheckMetricsAccess(const CallPtr& call) const {
     const HttpRequest& req = call->req;
@@ -185,9 +182,9 @@ void Api::RouteCollection(const CallPtr& call, EntityType type, const std::strin
     if (method == "POST") {
         switch (type) {
             case EntityType::kAction:
-                return InvokeAction(call, fqn);
+                return invoke_.InvokeAction(call, fqn);
             case EntityType::kTrigger:
-                return FireTrigger(call, fqn);
+                return invoke_.FireTrigger(call, fqn);
             case EntityType::kRule:
                 return entities_.SetRuleStatus(call, fqn);
             case EntityType::kPackage:
@@ -291,7 +288,7 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
         // Web actions take any method, OPTIONS included (web-custom-options).
         const std::string web_prefix = common::Cat(kApiPrefix, "/web/");
         if (path.rfind(web_prefix, 0) == 0) {
-            return HandleWeb(call, std::string_view(path).substr(web_prefix.size()));
+            return web_.Handle(call, std::string_view(path).substr(web_prefix.size()));
         }
         if (method == "OPTIONS") return replier_.Reply(call, HttpResponse::Text(200, ""));
 

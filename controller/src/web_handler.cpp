@@ -2,11 +2,12 @@
 //
 // Anyone may call a web action; it runs as the owner of its namespace. The pure rules (URL,
 // arguments, require-whisk-auth, rendering) live in web_action.{hpp,cpp}.
+#include "web_handler.hpp"
+
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
 #include <wisp/common/tid_log.hpp>
 
-#include "api.hpp"
 #include "web_action.hpp"
 
 namespace wisp::controller {
@@ -24,20 +25,13 @@ bool IsWebMethod(std::string_view m) {
            m == "OPTIONS" || m == "PATCH";
 }
 
-/// A sequence's `_actions` parameter is not an argument.
-common::Parameters ArgumentParams(const common::Action& a) {
-    common::Parameters p = a.parameters;
-    if (std::holds_alternative<common::SequenceExec>(a.exec)) p.Remove("_actions");
-    return p;
-}
-
-/// Answers like Api::Reply, but with the web CORS policy instead of the REST API's: Reply
-/// always sets the REST CORS headers, which would overwrite an action's own.
-void AnswerWeb(Api& api, const CallPtr& call, HttpResponse resp, Cors cors) {
+/// Answers like Replier::Reply, but with the web CORS policy instead of the REST API's: Reply
+/// would set the REST CORS headers, which would overwrite an action's own.
+void AnswerWeb(Replier& replier, const CallPtr& call, HttpResponse resp, Cors cors) {
     if (cors == Cors::kWebDefaults) {
         web::AddWebCorsHeaders(resp, call->req.Header("access-control-request-headers"));
     }
-    api.replier_.Reply(call, std::move(resp), /*rest_cors=*/false);
+    replier.Reply(call, std::move(resp), /*rest_cors=*/false);
 }
 
 HttpResponse WebError(const CallPtr& call, int status, std::string_view msg) {
@@ -55,18 +49,19 @@ HttpResponse WebStatusError(const CallPtr& call, const absl::Status& st) {
 
 }  // namespace
 
-void Api::HandleWeb(const CallPtr& call, std::string_view rest_of_path) {
+void WebHandler::Handle(const CallPtr& call, std::string_view rest_of_path) {
     const HttpRequest& req = call->req;
     if (!IsWebMethod(req.method)) {
-        return AnswerWeb(*this, call, WebError(call, 405, web::kMsgMethodNotAllowed), Cors::kNone);
+        return AnswerWeb(replier_, call, WebError(call, 405, web::kMsgMethodNotAllowed),
+                         Cors::kNone);
     }
     auto target = web::ParseWebPath(rest_of_path);
     if (!target) {
-        return AnswerWeb(*this, call, WebError(call, 404, web::kMsgRouteNotFound), Cors::kNone);
+        return AnswerWeb(replier_, call, WebError(call, 404, web::kMsgRouteNotFound), Cors::kNone);
     }
     const int64_t max_payload = config_.system_limits.max_payload_bytes;
     if (static_cast<int64_t>(req.body.size()) > max_payload) {
-        return AnswerWeb(*this, call,
+        return AnswerWeb(replier_, call,
                          WebError(call, 413,
                                   common::Cat("Request larger than allowed: ", req.body.size(),
                                               " > ", max_payload, " bytes.")),
@@ -75,7 +70,8 @@ void Api::HandleWeb(const CallPtr& call, std::string_view rest_of_path) {
 
     // The owner of the namespace runs the action; nothing is revealed about what is missing.
     const auto not_found = [&] {
-        AnswerWeb(*this, call, WebError(call, 404, common::kMsgResourceDoesNotExist), Cors::kNone);
+        AnswerWeb(replier_, call, WebError(call, 404, common::kMsgResourceDoesNotExist),
+                  Cors::kNone);
     };
     auto owner = auth_.IdentityOfNamespace(target->ns);
     if (!owner.ok()) {
@@ -94,12 +90,12 @@ void Api::HandleWeb(const CallPtr& call, std::string_view rest_of_path) {
         if (code == absl::StatusCode::kNotFound || code == absl::StatusCode::kPermissionDenied) {
             return not_found();
         }
-        return AnswerWeb(*this, call, WebStatusError(call, resolved.status()), Cors::kNone);
+        return AnswerWeb(replier_, call, WebStatusError(call, resolved.status()), Cors::kNone);
     }
     const common::Action& action = resolved->action;
     if (!web::AnnotationIsTrue(action.annotations, web::kWebExport)) return not_found();
-    if (auto st = CheckInvokeThrottles(*owner); !st.ok()) {
-        return AnswerWeb(*this, call, WebStatusError(call, st), Cors::kNone);
+    if (auto st = activator_.CheckInvokeThrottles(*owner); !st.ok()) {
+        return AnswerWeb(replier_, call, WebStatusError(call, st), Cors::kNone);
     }
 
     const bool custom_options = web::AnnotationIsTrue(action.annotations, web::kWebCustomOptions);
@@ -108,7 +104,7 @@ void Api::HandleWeb(const CallPtr& call, std::string_view rest_of_path) {
     if (options && !custom_options) {
         HttpResponse resp;
         resp.status = 200;
-        return AnswerWeb(*this, call, std::move(resp), cors);
+        return AnswerWeb(replier_, call, std::move(resp), cors);
     }
 
     // Credentials are optional: valid ones make __ow_user; invalid ones count as none.
@@ -119,11 +115,11 @@ void Api::HandleWeb(const CallPtr& call, std::string_view rest_of_path) {
             caller = *std::move(who);
         } else if (who.status().code() == absl::StatusCode::kResourceExhausted) {
             // The address is blocked after failed authentications.
-            return AnswerWeb(*this, call, WebStatusError(call, who.status()), cors);
+            return AnswerWeb(replier_, call, WebStatusError(call, who.status()), cors);
         }
     }
     if (!options && !web::RequireWhiskAuthAllows(action.annotations, req, caller.has_value())) {
-        return AnswerWeb(*this, call, WebError(call, 401, web::kMsgUnauthorized), cors);
+        return AnswerWeb(replier_, call, WebError(call, 401, web::kMsgUnauthorized), cors);
     }
 
     const bool raw_http = web::AnnotationIsTrue(action.annotations, web::kRawHttp);
@@ -135,7 +131,7 @@ void Api::HandleWeb(const CallPtr& call, std::string_view rest_of_path) {
     in.raw_http = raw_http;
     in.protected_names = &protected_names;
     auto args = web::BuildWebArguments(in);
-    if (!args.ok()) return AnswerWeb(*this, call, WebStatusError(call, args.status()), cors);
+    if (!args.ok()) return AnswerWeb(replier_, call, WebStatusError(call, args.status()), cors);
 
     ActivateRequest ar;
     ar.user = *owner;
@@ -151,7 +147,8 @@ void Api::HandleWeb(const CallPtr& call, std::string_view rest_of_path) {
     auto on_done = [this, call, ext, cors, sequence](ActivateOutcome out) {
         const double seconds = (clock_.MonotonicNs() - call->received_mono_ns) / 1e9;
         metrics_.ObserveInvokeLatency(true, seconds);
-        if (!out.status.ok()) return AnswerWeb(*this, call, WebStatusError(call, out.status), cors);
+        if (!out.status.ok())
+            return AnswerWeb(replier_, call, WebStatusError(call, out.status), cors);
         HttpResponse resp;
         if (!out.record) {
             resp = WebError(call, 202, web::kMsgResponseNotReady);
@@ -164,12 +161,12 @@ void Api::HandleWeb(const CallPtr& call, std::string_view rest_of_path) {
             resp = rendered.ok() ? *std::move(rendered) : WebStatusError(call, rendered.status());
         }
         resp.SetHeader("x-openwhisk-activation-id", out.activation_id.str());
-        AnswerWeb(*this, call, std::move(resp), cors);
+        AnswerWeb(replier_, call, std::move(resp), cors);
     };
     if (sequence) {
-        RunSequence(std::move(ar), 0, std::move(on_done));
+        activator_.RunSequence(std::move(ar), std::move(on_done));
     } else {
-        Activate(std::move(ar), std::move(on_done));
+        activator_.Activate(std::move(ar), std::move(on_done));
     }
 }
 

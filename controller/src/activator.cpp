@@ -1,25 +1,27 @@
-// Activations: action invoke (wire §1.4), sequences (§3), trigger fire (§4).
-#include <rapidjson/document.h>
+// Activator: publishes activations through the LoadBalancer and waits for their results;
+// runs sequences (OpenWhisk's SequenceActions); the invocation throttles.
+#include "activator.hpp"
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <spdlog/spdlog.h>
 
+#include <wisp/common/entity_json.hpp>
 #include <wisp/common/json.hpp>
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
 #include <wisp/common/tid_log.hpp>
 
-#include "api.hpp"
+#include "replier.hpp"
 
 namespace wisp::controller {
-
-namespace {
 
 using common::ActivationRecord;
 using common::ActivationStatus;
 using common::FullyQualifiedName;
 using common::JsonValue;
 using common::Parameters;
+
+namespace {
 
 constexpr int kMaxSequenceDepth = 50;
 /// Nested sequence activations per topmost sequence. Atomic actions are bounded by
@@ -28,35 +30,6 @@ constexpr int kMaxSequenceDepth = 50;
 /// multiply at every level.
 constexpr int64_t kMaxNestedSequences = 50 * kMaxSequenceDepth;
 constexpr std::string_view kMsgSequenceTooLong = "Too many actions in the sequence.";
-
-/// The invoke or fire body: empty -> nullopt; a JSON object or array; else 400.
-absl::StatusOr<std::optional<JsonValue>> ParseArgumentBody(const std::string& body) {
-    if (common::Trim(body).empty()) return std::optional<JsonValue>();
-    auto v = JsonValue::Parse(body);
-    if (!v.ok()) return v.status();
-    if (!v->IsObject() && !v->IsArray()) {
-        return absl::InvalidArgumentError(
-            "The request content was malformed:\nexpected a JSON object");
-    }
-    return std::optional<JsonValue>(*std::move(v));
-}
-
-/// `params` overlaid by the members of `args` (an object); an array passes through as is.
-std::string MergeArguments(const Parameters& params, const std::optional<JsonValue>& args) {
-    if (!args) return params.ToObjectJson();
-    if (!args->IsObject()) return args->text();
-    auto overrides = Parameters::FromObjectJson(args->text());
-    if (!overrides.ok()) return args->text();
-    return params.Merge(*overrides).ToObjectJson();
-}
-
-/// The parameters an action's arguments start from (a sequence's `_actions` stays out).
-Parameters ArgumentParams(const common::Action& a) {
-    if (!std::holds_alternative<common::SequenceExec>(a.exec)) return a.parameters;
-    Parameters p = a.parameters;
-    p.Remove("_actions");
-    return p;
-}
 
 bool IsBlackboxToPull(const common::Action& a, const common::RuntimeManifest& m) {
     const auto* bb = std::get_if<common::BlackboxExec>(&a.exec);
@@ -102,35 +75,33 @@ void FillIdentity(const common::Identity& who, wisp::v1::Identity& out) {
     }
 }
 
-int HttpStatusForRecord(const ActivationRecord& r) {
-    switch (r.response.status) {
-        case ActivationStatus::kSuccess:
-            return 200;
-        case ActivationStatus::kApplicationError:
-        case ActivationStatus::kDeveloperError:
-            return 502;
-        case ActivationStatus::kWhiskError:
-            return 500;
-    }
-    return 500;
-}
-
-/// Keys of the body that override defined parameters of a `final` action.
-bool OverridesFinal(const common::Action& a, const std::optional<JsonValue>& args) {
-    if (!args || !args->IsObject() || !a.annotations.IsTruthy("final")) return false;
-    auto given = Parameters::FromObjectJson(args->text());
-    if (!given.ok()) return false;
-    for (const auto& p : given->items()) {
-        if (a.parameters.Find(p.key) != nullptr) return true;
-    }
-    return false;
-}
-
 }  // namespace
+
+/// `params` overlaid by the members of `args` (an object); an array passes through as is.
+std::string MergeArguments(const Parameters& params, const std::optional<JsonValue>& args) {
+    if (!args) return params.ToObjectJson();
+    if (!args->IsObject()) return args->text();
+    auto overrides = Parameters::FromObjectJson(args->text());
+    if (!overrides.ok()) return args->text();
+    return params.Merge(*overrides).ToObjectJson();
+}
+
+/// The parameters an action's arguments start from (a sequence's `_actions` stays out).
+Parameters ArgumentParams(const common::Action& a) {
+    if (!std::holds_alternative<common::SequenceExec>(a.exec)) return a.parameters;
+    Parameters p = a.parameters;
+    p.Remove("_actions");
+    return p;
+}
+
+void Activator::Shutdown() {
+    if (shutting_down_.exchange(true)) return;
+    timers_.Stop();  // waiting blocking invokes answer 202 now
+}
 
 // ---- throttles -------------------------------------------------------------------------------
 
-absl::Status Api::CheckInvokeThrottles(const common::Identity& who) {
+absl::Status Activator::CheckInvokeThrottles(const common::Identity& who) {
     const auto& sys = config_.system_limits;
     const int64_t per_minute =
         who.limits.invocations_per_minute.value_or(sys.invocations_per_minute);
@@ -150,7 +121,7 @@ absl::Status Api::CheckInvokeThrottles(const common::Identity& who) {
 
 // ---- Activate --------------------------------------------------------------------------------
 
-void Api::Activate(ActivateRequest req, ActivateDone done) {
+void Activator::Activate(ActivateRequest req, ActivateDone done) {
     const common::Action& action = req.resolved.action;
     const common::ActivationId id =
         req.activation_id ? *req.activation_id : common::ActivationId::Generate();
@@ -194,11 +165,13 @@ void Api::Activate(ActivateRequest req, ActivateDone done) {
         ActivateDone done;
         common::ActivationId id;
         std::string ns;
+        std::string tid;
     };
     auto wait = std::make_shared<Wait>();
     wait->done = std::move(done);
     wait->id = id;
     wait->ns = req.user.namespace_name;
+    wait->tid = req.tid;
 
     auto finish = [wait](std::optional<ActivationRecord> record, absl::Status st) {
         if (wait->finished.exchange(true)) return;
@@ -216,8 +189,8 @@ void Api::Activate(ActivateRequest req, ActivateDone done) {
         timers_.Cancel(wait->timer);
         if (!result.status.ok()) {
             // Forced completion or shutdown: the caller gets the id (202) and may poll.
-            spdlog::warn("activation {} has no result: {}", wait->id.str(),
-                         common::MessageOf(result.status));
+            common::TidLog(wait->tid).warn("activation {} has no result: {}", wait->id.str(),
+                                           common::MessageOf(result.status));
             return finish(std::nullopt, absl::OkStatus());
         }
         if (!result.record_in_store) return finish(std::move(result.record), absl::OkStatus());
@@ -254,8 +227,12 @@ struct SequenceBudget {
     std::atomic<int64_t> nested_sequences{0};
 };
 
-void Api::RunSequence(ActivateRequest req, int depth, ActivateDone done,
-                      std::shared_ptr<SequenceBudget> budget) {
+void Activator::RunSequence(ActivateRequest req, ActivateDone done) {
+    RunSequence(std::move(req), 0, std::move(done), nullptr);
+}
+
+void Activator::RunSequence(ActivateRequest req, int depth, ActivateDone done,
+                            std::shared_ptr<SequenceBudget> budget) {
     const common::Action& seq_action = req.resolved.action;
     const auto& seq = std::get<common::SequenceExec>(seq_action.exec);
     struct State {
@@ -406,230 +383,6 @@ void Api::RunSequence(ActivateRequest req, int depth, ActivateDone done,
         }
     };
     (*step)(0);
-}
-
-// ---- POST /actions/{name}: invoke ------------------------------------------------------------
-
-void Api::ReplyActivation(const CallPtr& call, const ActivateOutcome& out, bool result_only) {
-    if (!out.status.ok()) return replier_.ReplyStatus(call, out.status);
-    HttpResponse resp;
-    resp.SetHeader("x-openwhisk-activation-id", out.activation_id.str());
-    resp.SetHeader("Content-Type", "application/json");
-    if (!out.record) {
-        resp.status = 202;
-        resp.body = ActivationIdJson(out.activation_id);
-        return replier_.Reply(call, std::move(resp));
-    }
-    const ActivationRecord& r = *out.record;
-    resp.status = HttpStatusForRecord(r);
-    const bool array_result = r.response.result && r.response.result->IsArray();
-    if (result_only || array_result) {
-        resp.body = r.response.result ? r.response.result->text() : std::string("{}");
-    } else {
-        resp.body = common::ActivationToJson(r, common::ActivationJsonForm::kApi);
-    }
-    replier_.Reply(call, std::move(resp));
-}
-
-void Api::InvokeAction(const CallPtr& call, const FullyQualifiedName& fqn) {
-    const common::Identity& who = *call->identity;
-    const auto& req = call->req;
-    const bool blocking = req.QueryIsTrue("blocking");
-    const bool result_only = req.QueryIsTrue("result");
-    std::chrono::milliseconds wait = config_.max_blocking_wait;
-    if (auto t = req.Query("timeout")) {
-        int64_t ms = 0;
-        if (!common::ParseInt(*t, ms) || ms < 1 || ms > config_.max_blocking_wait.count()) {
-            return replier_.ReplyError(call, 400,
-                                       common::Cat("Timeout must be number of milliseconds up to ",
-                                                   config_.max_blocking_wait.count(), "."));
-        }
-        wait = std::chrono::milliseconds(ms);
-    }
-    const int64_t max_payload =
-        who.limits.max_payload_size.value_or(config_.system_limits.max_payload_bytes);
-    if (static_cast<int64_t>(req.body.size()) > max_payload) {
-        return replier_.ReplyError(call, 413,
-                                   common::Cat("Request larger than allowed: ", req.body.size(),
-                                               " > ", max_payload, " bytes."));
-    }
-    auto args = ParseArgumentBody(req.body);
-    if (!args.ok()) return replier_.ReplyStatus(call, args.status());
-    auto resolved = resolver_.ResolveAction(who, fqn);
-    if (!resolved.ok()) return replier_.ReplyStatus(call, resolved.status());
-    if (OverridesFinal(resolved->action, *args)) {
-        return replier_.ReplyError(
-            call, 400,
-            "Request defines parameters that are not allowed (e.g., reserved "
-            "properties).");
-    }
-    if (auto st = CheckInvokeThrottles(who); !st.ok()) return replier_.ReplyStatus(call, st);
-
-    ActivateRequest ar;
-    ar.user = who;
-    ar.content_json = MergeArguments(ArgumentParams(resolved->action), *args);
-    ar.blocking = blocking;
-    ar.wait = wait;
-    ar.tid = call->tid;
-    ar.received_ms = call->received_ms;
-    const bool sequence = std::holds_alternative<common::SequenceExec>(resolved->action.exec);
-    ar.resolved = *std::move(resolved);
-
-    auto on_done = [this, call, result_only, blocking, sequence](ActivateOutcome out) {
-        const double seconds = (clock_.MonotonicNs() - call->received_mono_ns) / 1e9;
-        metrics_.ObserveInvokeLatency(blocking, seconds);
-        if (out.record && !sequence) {  // RunSequence counts its own record
-            metrics_.CountActivation(out.record->namespace_path.ToString(), out.record->name,
-                                     static_cast<int>(out.record->response.status));
-        }
-        if (!blocking && out.status.ok()) {
-            HttpResponse resp = HttpResponse::Json(202, ActivationIdJson(out.activation_id));
-            resp.SetHeader("x-openwhisk-activation-id", out.activation_id.str());
-            return replier_.Reply(call, std::move(resp));
-        }
-        ReplyActivation(call, out, result_only);
-    };
-    if (sequence) {
-        RunSequence(std::move(ar), 0, std::move(on_done));
-    } else {
-        Activate(std::move(ar), std::move(on_done));
-    }
-}
-
-// ---- POST /triggers/{name}: fire -------------------------------------------------------------
-
-void Api::FireTrigger(const CallPtr& call, const FullyQualifiedName& fqn) {
-    const common::Identity& who = *call->identity;
-    if (auto st = CheckOwnNamespace(who, fqn.Namespace(), fqn.DocId()); !st.ok()) {
-        return replier_.ReplyStatus(call, st);
-    }
-    const int64_t max_payload =
-        who.limits.max_payload_size.value_or(config_.system_limits.max_payload_bytes);
-    if (static_cast<int64_t>(call->req.body.size()) > max_payload) {
-        return replier_.ReplyError(
-            call, 413,
-            common::Cat("Request larger than allowed: ", call->req.body.size(), " > ", max_payload,
-                        " bytes."));
-    }
-    auto args = ParseArgumentBody(call->req.body);
-    if (!args.ok()) return replier_.ReplyStatus(call, args.status());
-    if (*args && !(*args)->IsObject()) {
-        return replier_.ReplyError(call, 400,
-                                   "The request content was malformed:\nexpected a JSON object");
-    }
-    const int64_t fires =
-        who.limits.fires_per_minute.value_or(config_.system_limits.fires_per_minute);
-    if (auto st = fire_rate_.Check(who.namespace_name, fires, clock_.NowMs()); !st.ok()) {
-        metrics_.CountThrottled("fires");
-        return replier_.ReplyStatus(call, st);
-    }
-    auto trigger = store_.Get<common::Trigger>(fqn);
-    if (!trigger.ok()) return replier_.ReplyStatus(call, trigger.status());
-    std::vector<std::pair<std::string, common::ReducedRule>> active;
-    for (const auto& [name, link] : trigger->doc.rules) {
-        if (link.status == common::RuleStatus::kActive) active.emplace_back(name, link);
-    }
-    if (active.empty()) return replier_.Reply(call, HttpResponse::Text(204, ""));
-
-    // Arguments: trigger parameters < {"__ow_headers"} < fire body.
-    Parameters base = trigger->doc.parameters;
-    {
-        rapidjson::StringBuffer sb;
-        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-        w.StartObject();
-        for (const auto& [k, v] : call->req.headers) {
-            if (k == "authorization") continue;  // credentials never reach action arguments
-            w.Key(k.c_str());
-            w.String(v.c_str());
-        }
-        w.EndObject();
-        base.Set("__ow_headers", JsonValue::Parse(sb.GetString()).value());
-    }
-    if (*args) {
-        auto body = Parameters::FromObjectJson((*args)->text());
-        if (body.ok()) base = base.Merge(*body);
-    }
-    const JsonValue fire_args = JsonValue::Parse(base.ToObjectJson()).value();
-
-    ActivationRecord rec;
-    rec.namespace_path = common::EntityPath({who.namespace_name});
-    rec.name = fqn.name;
-    rec.subject = who.subject;
-    rec.activation_id = common::ActivationId::Generate();
-    rec.start_ms = clock_.NowMs();
-    rec.version = trigger->doc.version;
-    rec.response.status = ActivationStatus::kSuccess;
-    rec.response.result = *args ? **args : JsonValue::EmptyObject();
-
-    for (const auto& active_rule : active) {
-        // Not a structured binding: clang before 16 cannot capture those in write_line.
-        const std::string& rule_name = active_rule.first;
-        const common::ReducedRule& link = active_rule.second;
-        rapidjson::StringBuffer sb;
-        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-        auto write_line = [&](int status_code, const common::ActivationId* id,
-                              const std::string* error) {
-            w.StartObject();
-            w.Key("statusCode");
-            w.Int(status_code);
-            w.Key("success");
-            w.Bool(status_code == 0);
-            if (id) {
-                w.Key("activationId");
-                w.String(id->str().c_str());
-            }
-            w.Key("rule");
-            w.String(rule_name.c_str());
-            w.Key("action");
-            w.String(link.action.DocId().c_str());
-            if (error) {
-                w.Key("error");
-                w.String(error->c_str());
-            }
-            w.EndObject();
-        };
-        absl::Status st;
-        auto resolved = resolver_.ResolveAction(who, link.action);
-        if (!resolved.ok()) st = resolved.status();
-        if (st.ok()) st = CheckInvokeThrottles(who);
-        if (!st.ok()) {
-            const std::string msg = ClientMessageFor(st, call->tid, "trigger rule");
-            write_line(common::HttpStatusFor(st) >= 500 ? 3 : 1, nullptr, &msg);
-            rec.logs.push_back(sb.GetString());
-            continue;
-        }
-        ActivateRequest ar;
-        ar.user = who;
-        ar.content_json = MergeArguments(ArgumentParams(resolved->action), fire_args);
-        ar.blocking = false;
-        ar.tid = call->tid;
-        ar.received_ms = call->received_ms;
-        const bool sequence = std::holds_alternative<common::SequenceExec>(resolved->action.exec);
-        ar.resolved = *std::move(resolved);
-        ActivateOutcome outcome;
-        auto capture = [&outcome](ActivateOutcome out) { outcome = std::move(out); };
-        if (sequence) {
-            RunSequence(std::move(ar), 0, capture);  // non-blocking: answers at once
-        } else {
-            Activate(std::move(ar), capture);
-        }
-        if (outcome.status.ok()) {
-            write_line(0, &outcome.activation_id, nullptr);
-        } else {
-            const std::string msg = ClientMessageFor(outcome.status, call->tid, "trigger rule");
-            write_line(common::HttpStatusFor(outcome.status) >= 500 ? 3 : 1, nullptr, &msg);
-        }
-        rec.logs.push_back(sb.GetString());
-    }
-    if (who.limits.store_activations.value_or(true)) {
-        if (auto st = store_.PutActivation(rec); !st.ok()) {
-            common::TidLog(call->tid).error("storing trigger activation {} failed: {}",
-                                            rec.activation_id.str(), common::MessageOf(st));
-        }
-    }
-    HttpResponse resp = HttpResponse::Json(202, ActivationIdJson(rec.activation_id));
-    resp.SetHeader("x-openwhisk-activation-id", rec.activation_id.str());
-    replier_.Reply(call, std::move(resp));
 }
 
 }  // namespace wisp::controller

@@ -1,0 +1,48 @@
+#pragma once
+// WebHandler: web actions, /api/v1/web/{ns}/{pkg|default}/{action}{.ext}{/path} (wire §1.9),
+// any method. Anyone may call an action annotated web-export; it runs as the owner of its
+// namespace (found through the Authenticator), with optional caller credentials for
+// require-whisk-auth and __ow_user. The pure rules (URL, arguments, rendering, CORS) are in
+// web_action.{hpp,cpp}; this class does the I/O: resolve, throttle, activate (blocking), answer.
+// No state of its own beyond the references it is given.
+#include <string_view>
+
+#include <wisp/common/clock.hpp>
+#include <wisp/controller/controller.hpp>
+
+#include "activator.hpp"
+#include "authenticator.hpp"
+#include "call.hpp"
+#include "entity_resolver.hpp"
+#include "metrics.hpp"
+#include "replier.hpp"
+
+namespace wisp::controller {
+
+class WebHandler {
+  public:
+    /// Keeps references; all must outlive the handler.
+    WebHandler(common::Clock& clock, const ControllerConfig& config, Authenticator& auth,
+               Replier& replier, EntityResolver& resolver, Activator& activator, Metrics& metrics)
+        : clock_(clock),
+          config_(config),
+          auth_(auth),
+          replier_(replier),
+          resolver_(resolver),
+          activator_(activator),
+          metrics_(metrics) {}
+
+    /// `rest_of_path`: the path after "/api/v1/web/".
+    void Handle(const CallPtr& call, std::string_view rest_of_path);
+
+  private:
+    common::Clock& clock_;
+    const ControllerConfig& config_;
+    Authenticator& auth_;
+    Replier& replier_;
+    EntityResolver& resolver_;
+    Activator& activator_;
+    Metrics& metrics_;
+};
+
+}  // namespace wisp::controller
