@@ -30,27 +30,25 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 
 #include <wisp/common/activation.hpp>
+#include <wisp/common/base64.hpp>
 #include <wisp/common/clock.hpp>
 #include <wisp/common/exec.hpp>
 #include <wisp/common/identity.hpp>
 #include <wisp/common/json.hpp>
 #include <wisp/controller/controller.hpp>
 #include <wisp/controller/http_server.hpp>
-#include <wisp/loadbalancer/load_balancer.hpp>
 #include <wisp/store/artifact_store.hpp>
 #include <wisp/store/open_store.hpp>
+#include <wisp/testing/fake_balancer.hpp>
 
 #include "fuzz_check.hpp"
 
@@ -71,133 +69,32 @@ constexpr std::string_view kOtherKey =
     "789c46b1-71f6-4ed5-8c54-816aa4f8c502:"
     "abczO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
 
-/// Completes every activation on one worker thread, in order: the result is the arguments plus
-/// {"ran":"<action>"}, or an application error when they mention "fail". Idle() waits until
-/// nothing is queued or running (sequences publish their next step from a callback).
-class InstantBalancer final : public loadbalancer::LoadBalancer {
-  public:
-    explicit InstantBalancer(store::ArtifactStore& store)
-        : store_(store), worker_([this] { Work(); }) {}
-    ~InstantBalancer() override { Shutdown(); }
-
-    absl::Status Publish(const loadbalancer::ActionPlacement& placement,
-                         wisp::v1::ActivationMessage msg,
-                         loadbalancer::ResultCallback on_result) override {
-        std::lock_guard lock(mu_);
-        if (stopped_) return absl::UnavailableError("shut down");
-        ++in_flight_[msg.user().namespace_uuid()];
-        queue_.push_back({placement, std::move(msg), std::move(on_result)});
-        cv_.notify_all();
-        return absl::OkStatus();
-    }
-    int64_t ActiveActivationsFor(std::string_view uuid) const override {
-        std::lock_guard lock(mu_);
-        auto it = in_flight_.find(std::string(uuid));
-        return it == in_flight_.end() ? 0 : it->second;
-    }
-    int64_t TotalActiveActivations() const override {
-        std::lock_guard lock(mu_);
-        int64_t n = 0;
-        for (const auto& [uuid, count] : in_flight_) n += count;
-        return n;
-    }
-    std::vector<loadbalancer::InvokerHealthInfo> InvokerHealth() const override {
-        return {{"invoker0", "up"}};
-    }
-    void Shutdown() override {
-        {
-            std::lock_guard lock(mu_);
-            if (stopped_) return;
-            stopped_ = true;
-            cv_.notify_all();
-        }
-        worker_.join();
-    }
-    void Idle() {
-        std::unique_lock lock(mu_);
-        idle_cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
-    }
-
-  private:
-    struct Job {
-        loadbalancer::ActionPlacement placement;
-        wisp::v1::ActivationMessage msg;
-        loadbalancer::ResultCallback on_result;
-    };
-
-    void Work() {
-        std::unique_lock lock(mu_);
-        for (;;) {
-            cv_.wait(lock, [&] { return stopped_ || !queue_.empty(); });
-            if (queue_.empty()) return;  // stopped
-            Job job = std::move(queue_.front());
-            queue_.pop_front();
-            busy_ = true;
-            lock.unlock();
-            Complete(job);
-            lock.lock();
-            --in_flight_[job.msg.user().namespace_uuid()];
-            busy_ = false;
-            if (queue_.empty()) idle_cv_.notify_all();
-        }
-    }
-
-    void Complete(Job& job) {
-        const auto& msg = job.msg;
-        common::ActivationRecord rec;
-        rec.namespace_path = common::EntityPath({msg.user().namespace_name()});
-        rec.name = msg.action().name();
-        rec.subject = msg.user().subject();
-        if (auto id = common::ActivationId::Parse(msg.activation_id()); id.ok()) {
-            rec.activation_id = *id;
-        }
-        if (auto cause = common::ActivationId::Parse(msg.cause()); cause.ok()) rec.cause = *cause;
-        rec.start_ms = 1795000000000;
-        rec.end_ms = rec.start_ms + 5;
-        rec.annotations.Set("path", common::JsonValue::String(job.placement.fqn));
-        const std::string& content = msg.content_json();
-        auto params = common::Parameters::FromObjectJson(content.empty() ? "{}" : content);
-        if (!params.ok() || content.find("fail") != std::string::npos) {
-            rec.response = common::ActivationResponse::Error(
-                common::ActivationStatus::kApplicationError, "failed on purpose");
-        } else {
-            params->Set("ran", common::JsonValue::String(msg.action().name()));
-            auto result = common::JsonValue::Parse(params->ToObjectJson());
-            FUZZ_ASSERT(result.ok());  // the controller sent an object; it must round-trip
-            rec.response.result = *std::move(result);
-        }
-        (void)store_.PutActivation(rec);
-        if (job.on_result) {
-            loadbalancer::ActivationResult r;
-            r.activation_id = msg.activation_id();
-            r.record = rec;
-            job.on_result(std::move(r));
-        }
-    }
-
-    store::ArtifactStore& store_;
-    mutable std::mutex mu_;
-    std::condition_variable cv_;
-    std::condition_variable idle_cv_;
-    std::deque<Job> queue_;
-    std::map<std::string, int64_t> in_flight_;
-    bool busy_ = false;
-    bool stopped_ = false;
-    std::thread worker_;  // last: starts once everything above exists
-};
-
 /// One store, balancer and controller; a fresh one for every input.
 struct World {
     common::ManualClock clock{1795000000000};
     std::unique_ptr<store::ArtifactStore> store;
-    std::unique_ptr<InstantBalancer> balancer;
+    std::unique_ptr<testing::FakeBalancer> balancer;
     std::unique_ptr<controller::Controller> api;
 
     World() {
         store = store::OpenArtifactStore("sqlite::memory:").value();
         AddSubject("guest", kGuestKey);
         AddSubject("other", kOtherKey);
-        balancer = std::make_unique<InstantBalancer>(*store);
+        // Completes every activation on one worker thread, in order: the result is the
+        // arguments plus {"ran":"<action>"}, or an application error when they mention "fail".
+        // Drain() waits until nothing is queued or running (sequences publish their next step
+        // from a callback).
+        testing::FakeBalancer::Options options;
+        options.store = store.get();
+        options.start_ms = 1795000000000;
+        options.respond = [ran = testing::FakeBalancer::ArgumentsPlusRan("fail")](
+                              const wisp::v1::ActivationMessage& msg,
+                              common::ActivationRecord& record) {
+            ran(msg, record);
+            // The controller sent an object; it must round-trip.
+            FUZZ_ASSERT(record.response.status != common::ActivationStatus::kWhiskError);
+        };
+        balancer = std::make_unique<testing::FakeBalancer>(std::move(options));
         controller::ControllerConfig config;
         config.system_limits.invocations_per_minute = 1 << 30;
         config.system_limits.concurrent_invocations = 1 << 30;
@@ -220,7 +117,7 @@ struct World {
         Put(kNs, "rules/r", R"({"trigger":"/_/t","action":"/_/hello"})");
         Put("/api/v1/namespaces/other/", "actions/secret",
             R"({"exec":{"kind":"python:3","code":"def main(a): return a"}})", kOtherKey);
-        balancer->Idle();
+        balancer->Drain();
     }
     ~World() {
         api->Shutdown();
@@ -264,22 +161,7 @@ struct World {
     }
 
     static std::string BasicFor(std::string_view key) {
-        static constexpr char kAlphabet[] =
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        std::string out = "Basic ";
-        uint32_t acc = 0;
-        int bits = 0;
-        for (unsigned char c : key) {
-            acc = (acc << 8) | c;
-            bits += 8;
-            while (bits >= 6) {
-                bits -= 6;
-                out += kAlphabet[(acc >> bits) & 63];
-            }
-        }
-        if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
-        while ((out.size() - 6) % 4 != 0) out += '=';
-        return out;
+        return "Basic " + common::Base64Encode(key);
     }
 };
 
@@ -466,6 +348,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         g_harness->server->port(), std::string_view(reinterpret_cast<const char*>(data), size));
     CheckResponses(response);
     // Activations started by the input (fires, non-blocking invokes) finish before the next one.
-    world->balancer->Idle();
+    world->balancer->Drain();
     return 0;
 }

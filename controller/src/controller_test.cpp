@@ -1,10 +1,7 @@
 // The Controller driven directly (no sockets) over an in-memory SQLite store and a fake
 // balancer that "runs" actions itself: routes, auth, entitlement, throttles, sequences, fires.
 #include <atomic>
-#include <condition_variable>
 #include <future>
-#include <mutex>
-#include <thread>
 
 #include <rapidjson/document.h>
 #include <catch2/catch.hpp>
@@ -16,9 +13,9 @@
 #include <wisp/common/identity.hpp>
 #include <wisp/common/strings.hpp>
 #include <wisp/controller/controller.hpp>
-#include <wisp/loadbalancer/load_balancer.hpp>
 #include <wisp/store/artifact_store.hpp>
 #include <wisp/store/open_store.hpp>
+#include <wisp/testing/fake_balancer.hpp>
 
 #include "authenticator.hpp"
 #include "throttler.hpp"
@@ -27,128 +24,12 @@
 namespace wisp::controller {
 namespace {
 
-using common::ActivationRecord;
 using common::Base64Encode;
 using common::JsonValue;
 
-/// Completes every activation on its own thread: the result is the arguments plus
-/// {"ran":"<action>"}, or an application error when the arguments hold "fail". Records are
-/// stored like the invoker does. `hold` keeps activations in flight until released.
-class FakeBalancer final : public loadbalancer::LoadBalancer {
-  public:
-    explicit FakeBalancer(store::ArtifactStore& store) : store_(store) {}
-    ~FakeBalancer() override { Shutdown(); }
-
-    absl::Status Publish(const loadbalancer::ActionPlacement& placement,
-                         wisp::v1::ActivationMessage msg,
-                         loadbalancer::ResultCallback on_result) override {
-        {
-            std::lock_guard lock(mu_);
-            ++in_flight_[msg.user().namespace_uuid()];
-            ++published_;
-            last_content_ = msg.content_json();
-        }
-        std::lock_guard threads_lock(threads_mu_);
-        threads_.emplace_back(
-            [this, placement, msg = std::move(msg), cb = std::move(on_result)]() mutable {
-                {
-                    std::unique_lock lock(mu_);
-                    cv_.wait(lock, [&] { return !hold_; });
-                }
-                ActivationRecord rec;
-                rec.namespace_path = common::EntityPath({msg.user().namespace_name()});
-                rec.name = msg.action().name();
-                rec.subject = msg.user().subject();
-                rec.activation_id = common::ActivationId::Parse(msg.activation_id()).value();
-                rec.start_ms = 1000;
-                rec.end_ms = 1005;
-                if (!msg.cause().empty()) {
-                    rec.cause = common::ActivationId::Parse(msg.cause()).value();
-                }
-                rec.annotations.Set("path", JsonValue::String(placement.fqn));
-                const std::string content = msg.content_json();
-                if (content.find("\"fail\"") != std::string::npos) {
-                    rec.response = common::ActivationResponse::Error(
-                        common::ActivationStatus::kApplicationError, "failed on purpose");
-                } else {
-                    auto params = common::Parameters::FromObjectJson(content).value();
-                    params.Set("ran", JsonValue::String(msg.action().name()));
-                    rec.response.result = JsonValue::Parse(params.ToObjectJson()).value();
-                }
-                (void)store_.PutActivation(rec);
-                {
-                    std::lock_guard lock(mu_);
-                    --in_flight_[msg.user().namespace_uuid()];
-                }
-                if (cb) {
-                    loadbalancer::ActivationResult r;
-                    r.activation_id = msg.activation_id();
-                    r.record = rec;
-                    cb(std::move(r));
-                }
-            });
-        return absl::OkStatus();
-    }
-    int64_t ActiveActivationsFor(std::string_view uuid) const override {
-        std::lock_guard lock(mu_);
-        auto it = in_flight_.find(std::string(uuid));
-        return it == in_flight_.end() ? 0 : it->second;
-    }
-    int64_t TotalActiveActivations() const override {
-        std::lock_guard lock(mu_);
-        int64_t n = 0;
-        for (auto& [k, v] : in_flight_) n += v;
-        return n;
-    }
-    std::vector<loadbalancer::InvokerHealthInfo> InvokerHealth() const override {
-        return {{"invoker0", "up"}};
-    }
-    /// Joins every activation thread, also those started by callbacks meanwhile (sequences).
-    void Shutdown() override {
-        Release();
-        for (;;) {
-            std::vector<std::thread> batch;
-            {
-                std::lock_guard lock(threads_mu_);
-                batch.swap(threads_);
-            }
-            if (batch.empty()) return;
-            for (auto& t : batch) t.join();
-        }
-    }
-    void Hold() {
-        std::lock_guard lock(mu_);
-        hold_ = true;
-    }
-    void Release() {
-        std::lock_guard lock(mu_);
-        hold_ = false;
-        cv_.notify_all();
-    }
-    int published() const {
-        std::lock_guard lock(mu_);
-        return published_;
-    }
-    std::string last_content() const {
-        std::lock_guard lock(mu_);
-        return last_content_;
-    }
-
-  private:
-    store::ArtifactStore& store_;
-    mutable std::mutex mu_;
-    std::condition_variable cv_;
-    bool hold_ = false;
-    int published_ = 0;
-    std::string last_content_;
-    std::map<std::string, int64_t> in_flight_;
-    std::mutex threads_mu_;
-    std::vector<std::thread> threads_;
-};
-
 struct Fixture {
     std::unique_ptr<store::ArtifactStore> store;
-    std::unique_ptr<FakeBalancer> balancer;
+    std::unique_ptr<testing::FakeBalancer> balancer;
     common::ManualClock clock;
     std::unique_ptr<Controller> controller;
     const std::string guest = std::string(common::kGuestAuth);
@@ -164,7 +45,13 @@ struct Fixture {
         other.subject = "other";
         other.namespaces.push_back({"other", common::AuthKey::Parse(common::kSystemAuth).value()});
         REQUIRE(store->PutSubject(other, "").ok());
-        balancer = std::make_unique<FakeBalancer>(*store);
+        // Runs every action itself: the result is the arguments plus {"ran":"<action>"}, or an
+        // application error when the arguments hold "fail". Records are stored like the invoker
+        // does.
+        testing::FakeBalancer::Options options;
+        options.store = store.get();
+        options.respond = testing::FakeBalancer::ArgumentsPlusRan("\"fail\"");
+        balancer = std::make_unique<testing::FakeBalancer>(std::move(options));
         clock.Set(1795000000000);
         controller = std::make_unique<Controller>(
             *store, *balancer, common::RuntimeManifest::BuiltIn(), clock, std::move(config));
@@ -342,6 +229,24 @@ TEST_CASE("controller: invoke blocking, non-blocking, result, errors", "[control
     f.balancer->Release();
 }
 
+TEST_CASE("controller: an activation the balancer refuses answers 503", "[controller]") {
+    Fixture f;
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/a"), kAction).status == 200);
+    f.balancer->FailPublish(absl::UnavailableError("no invoker is up"));
+    for (const char* query : {"", "?blocking=true"}) {
+        INFO(query);
+        auto r = f.Send("POST", common::Cat(kNs, "/actions/a", query));
+        CHECK(r.status == 503);
+        CHECK(ErrorOf(r) ==
+              "The server is currently unavailable (because it is overloaded or down for "
+              "maintenance).");
+    }
+    CHECK(f.balancer->published() == 0);
+    f.balancer->FailPublish(absl::OkStatus());
+    CHECK(f.Send("POST", common::Cat(kNs, "/actions/a")).status == 202);
+    CHECK(f.balancer->published() == 1);
+}
+
 TEST_CASE("controller: throttles answer 429 with OpenWhisk's texts", "[controller]") {
     ControllerConfig config;
     config.system_limits.invocations_per_minute = 2;
@@ -355,7 +260,7 @@ TEST_CASE("controller: throttles answer 429 with OpenWhisk's texts", "[controlle
     CHECK(r.status == 429);
     CHECK(ErrorOf(r) == "Too many concurrent requests in flight (count: 1, allowed: 1).");
     f.balancer->Release();
-    f.balancer->Shutdown();  // joins: nothing in flight now
+    f.balancer->Drain();  // nothing in flight now
     r = f.Send("POST", common::Cat(kNs, "/actions/a"));
     CHECK(r.status == 429);
     CHECK(ErrorOf(r) == "Too many requests in the last minute (count: 3, allowed: 2).");
@@ -472,7 +377,7 @@ TEST_CASE("controller: sequence components count against the namespace's concurr
         CHECK(ErrorOf(r) == "Too many concurrent requests in flight (count: 1, allowed: 1).");
     }
     f.balancer->Release();
-    f.balancer->Shutdown();  // joins both components
+    f.balancer->Drain();  // both components finished
     CHECK(f.balancer->published() == 2);
     CHECK(f.balancer->ActiveActivationsFor(uuid) == 0);
     CHECK(f.Send("POST", common::Cat(kNs, "/actions/a")).status == 202);
@@ -498,7 +403,7 @@ TEST_CASE("controller: trigger fire runs active rules with merged parameters", "
     r = f.Send("POST", common::Cat(kNs, "/triggers/t"), R"({"k":"body"})");
     REQUIRE(r.status == 202);
     const std::string fire_id = Parse(r.body)["activationId"].GetString();
-    f.balancer->Shutdown();  // both rule activations finished
+    f.balancer->Drain();  // both rule activations finished
     auto content = Parse(f.balancer->last_content());
     CHECK(std::string(content["k"].GetString()) == "body");
     CHECK(content["t"].GetInt() == 1);

@@ -20,9 +20,9 @@
 #include <wisp/common/json.hpp>
 #include <wisp/common/strings.hpp>
 #include <wisp/controller/controller.hpp>
-#include <wisp/loadbalancer/load_balancer.hpp>
 #include <wisp/store/artifact_store.hpp>
 #include <wisp/store/open_store.hpp>
+#include <wisp/testing/fake_balancer.hpp>
 
 #include "authenticator.hpp"
 #include "web_action.hpp"
@@ -117,54 +117,10 @@ class FaultyStore final : public store::ArtifactStore {
     std::unique_ptr<store::ArtifactStore> inner_;
 };
 
-/// Completes every activation successfully on its own thread.
-class EchoBalancer final : public loadbalancer::LoadBalancer {
-  public:
-    ~EchoBalancer() override { Shutdown(); }
-    absl::Status Publish(const loadbalancer::ActionPlacement&, wisp::v1::ActivationMessage msg,
-                         loadbalancer::ResultCallback on_result) override {
-        std::lock_guard lock(mu_);
-        threads_.emplace_back([msg = std::move(msg), cb = std::move(on_result)] {
-            common::ActivationRecord rec;
-            rec.namespace_path = common::EntityPath({msg.user().namespace_name()});
-            rec.name = msg.action().name();
-            rec.subject = msg.user().subject();
-            rec.activation_id = common::ActivationId::Parse(msg.activation_id()).value();
-            rec.start_ms = 1000;
-            rec.end_ms = 1001;
-            rec.response.result = common::JsonValue::EmptyObject();
-            if (cb) {
-                loadbalancer::ActivationResult r;
-                r.activation_id = msg.activation_id();
-                r.record = rec;
-                cb(std::move(r));
-            }
-        });
-        return absl::OkStatus();
-    }
-    int64_t ActiveActivationsFor(std::string_view) const override { return 0; }
-    int64_t TotalActiveActivations() const override { return 0; }
-    std::vector<loadbalancer::InvokerHealthInfo> InvokerHealth() const override {
-        return {{"invoker0", "up"}};
-    }
-    void Shutdown() override {
-        std::vector<std::thread> batch;
-        {
-            std::lock_guard lock(mu_);
-            batch.swap(threads_);
-        }
-        for (auto& t : batch) t.join();
-    }
-
-  private:
-    std::mutex mu_;
-    std::vector<std::thread> threads_;
-};
-
 struct Fixture {
     FaultyStore* store = nullptr;
     std::unique_ptr<FaultyStore> owned_store;
-    EchoBalancer balancer;
+    testing::FakeBalancer balancer;  // every activation succeeds with {}
     common::ManualClock clock;
     std::unique_ptr<Controller> controller;
     const std::string guest = std::string(common::kGuestAuth);
