@@ -26,6 +26,7 @@ find_package(spdlog CONFIG REQUIRED)
 find_package(CURL REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(Catch2 CONFIG REQUIRED)
+find_package(Boost REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
@@ -34,6 +35,19 @@ if(NOT TARGET RapidJSON::RapidJSON)
   add_library(RapidJSON::RapidJSON INTERFACE IMPORTED)
   set_target_properties(RapidJSON::RapidJSON PROPERTIES
     INTERFACE_INCLUDE_DIRECTORIES "${RapidJSON_INCLUDE_DIRS}")
+endif()
+
+# wisp::asio — Boost.Asio/Beast (header-only) and the workarounds every target using them needs,
+# written once: link it instead of Boost::boost (the controller, the action proxy).
+add_library(wisp_asio INTERFACE)
+add_library(wisp::asio ALIAS wisp_asio)
+target_link_libraries(wisp_asio INTERFACE Boost::boost Threads::Threads)
+target_compile_definitions(wisp_asio INTERFACE BOOST_ASIO_NO_DEPRECATED)
+# Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>.
+target_compile_options(wisp_asio INTERFACE -include utility)
+# GCC 12 warns that TSan does not model Asio's atomic_thread_fence.
+if(WISP_SANITIZE MATCHES "thread")
+  target_compile_options(wisp_asio INTERFACE -Wno-error=tsan -Wno-tsan)
 endif()
 
 # wisp_add_library(NAME wisp_common ALIAS wisp::common SOURCES ... DEPS ...)
