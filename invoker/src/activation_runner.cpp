@@ -14,6 +14,7 @@
 
 #include <wisp/common/entity_json.hpp>
 #include <wisp/common/image_reference.hpp>
+#include <wisp/common/tid_log.hpp>
 
 namespace wisp::invoker {
 
@@ -507,11 +508,13 @@ ActivationOutcome ActivationRunner::Run(const wisp::v1::ActivationMessage& msg,
     request.memory_mb = action.limits.memory_mb;
     request.concurrency = static_cast<int>(std::max<int64_t>(1, action.limits.concurrency));
     request.name_hint = request.invocation_namespace + "_" + action.name;
+    request.transaction_id = msg.transid().id();
 
     auto lease = pool_.Acquire(request);
     if (!lease.ok()) {
-        spdlog::warn("[{}] activation {}: no container for {}: {}", msg.transid().id(),
-                     msg.activation_id(), request.action, lease.status().ToString());
+        common::TidLog(msg.transid().id())
+            .warn("activation {}: no container for {}: {}", msg.activation_id(), request.action,
+                  lease.status().ToString());
         const auto code = lease.status().code();
         if (exec.pull_if_missing && (code == absl::StatusCode::kNotFound ||
                                      code == absl::StatusCode::kFailedPrecondition)) {
@@ -539,8 +542,9 @@ ActivationOutcome ActivationRunner::Run(const wisp::v1::ActivationMessage& msg,
             o.ok = false;
             o.failure = ActivationResponse::Error(ActivationStatus::kWhiskError,
                                                   messages::kResourceProvisionError);
-            spdlog::warn("[{}] /init of container {} failed locally: {}", msg.transid().id(),
-                         out.container_id, r.status().ToString());
+            common::TidLog(msg.transid().id())
+                .warn("/init of container {} failed locally: {}", out.container_id,
+                      r.status().ToString());
             return o;
         }
         bool timed_out = false;
@@ -579,8 +583,9 @@ ActivationOutcome ActivationRunner::Run(const wisp::v1::ActivationMessage& msg,
     const int64_t run_end = clock_.NowMs();
     bool timed_out = false;
     if (!r.ok()) {
-        spdlog::warn("[{}] /run of container {} failed locally: {}", msg.transid().id(),
-                     out.container_id, r.status().ToString());
+        common::TidLog(msg.transid().id())
+            .warn("/run of container {} failed locally: {}", out.container_id,
+                  r.status().ToString());
         rec.response = ActivationResponse::Error(ActivationStatus::kWhiskError,
                                                  messages::kResourceProvisionError);
     } else {
@@ -615,8 +620,9 @@ ActivationOutcome ActivationRunner::Run(const wisp::v1::ActivationMessage& msg,
                     {FormatIsoTime(clock_.NowMs()), "stderr", std::string(messages::kLogFailure)}));
             }
         } else {
-            spdlog::warn("[{}] collecting logs of container {} failed: {}", msg.transid().id(),
-                         out.container_id, logs.status().ToString());
+            common::TidLog(msg.transid().id())
+                .warn("collecting logs of container {} failed: {}", out.container_id,
+                      logs.status().ToString());
             rec.logs.push_back(FormatLogLine(
                 {FormatIsoTime(clock_.NowMs()), "stderr", std::string(messages::kLogFailure)}));
         }

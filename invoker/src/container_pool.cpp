@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <wisp/common/status.hpp>
+#include <wisp/common/tid_log.hpp>
 
 namespace wisp::invoker {
 
@@ -346,8 +347,9 @@ bool ContainerPool::TryPlaceLocked(const ContainerRequest& request, Placement& p
             RemoveEntryLocked(e);
             ScheduleDestroyLocked(e);
             ++counters_.evictions;
-            spdlog::debug("invoker{}: evicting container {} ({} MB) to make room",
-                          config_.invoker_id, e->container_id, e->memory_mb);
+            common::TidLog(request.transaction_id)
+                .debug("invoker{}: evicting container {} ({} MB) to make room", config_.invoker_id,
+                       e->container_id, e->memory_mb);
         }
     }
     auto e = std::make_shared<ContainerLease::Entry>();
@@ -549,8 +551,9 @@ absl::StatusOr<ContainerLease> ContainerPool::Complete(Placement placement,
         if (paused) {
             auto status = e->container->Resume();
             if (!status.ok()) {
-                spdlog::warn("invoker{}: resuming container {} failed: {}; using another",
-                             config_.invoker_id, e->container_id, status.ToString());
+                common::TidLog(request.transaction_id)
+                    .warn("invoker{}: resuming container {} failed: {}; using another",
+                          config_.invoker_id, e->container_id, status.ToString());
                 lease.pool_ = nullptr;
                 lease.entry_.reset();
                 std::lock_guard<std::mutex> lock(mu_);

@@ -12,6 +12,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <wisp/testing/captured_log.hpp>
 #include <wisp/testing/fake_container.hpp>
 
 using wisp::common::ManualClock;
@@ -213,6 +214,32 @@ TEST_CASE_METHOD(PoolTest, "pool: a container that fails to resume is replaced",
     pool.Release(std::move(b), Outcome::kKeep);
     pool.Quiesce();
     CHECK(factory.container(0)->destroyed());
+}
+
+TEST_CASE_METHOD(PoolTest, "pool: the log lines of a request's placement carry its transaction id",
+                 "[pool]") {
+    auto& pool = StartPool(Config(/*memory_mb=*/256));
+    auto a = MustAcquire(pool, Request("hello"));
+    pool.Release(std::move(a), Outcome::kKeep);
+    clock.Advance(10000);
+    pool.Tick();
+    pool.Quiesce();
+    REQUIRE(factory.pauses() == 1);
+
+    wisp::testing::CapturedLog log;
+    factory.set_resume_error(absl::InternalError("cannot unpause"));
+    auto resumed = Request("hello");
+    resumed.transaction_id = "tid-resume";
+    auto b = MustAcquire(pool, resumed);
+    pool.Release(std::move(b), Outcome::kKeep);
+    pool.Quiesce();
+    CHECK_THAT(log.text(), Catch::Contains("[tid-resume] invoker0: resuming container"));
+
+    auto evicting = Request("other");
+    evicting.transaction_id = "tid-evict";
+    auto c = MustAcquire(pool, evicting);  // the idle "hello" container makes room
+    CHECK_THAT(log.text(), Catch::Contains("[tid-evict] invoker0: evicting container"));
+    pool.Release(std::move(c), Outcome::kKeep);
 }
 
 TEST_CASE_METHOD(PoolTest, "pool: idle containers are removed after the idle timeout", "[pool]") {

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <wisp/common/tid_log.hpp>
+
 namespace wisp::invoker {
 
 InvokerReactive::InvokerReactive(messaging::MessagingProvider& bus, InvokerService& service,
@@ -63,9 +65,10 @@ void InvokerReactive::OnMessage(messaging::Message message) {
     }
     std::string controller = msg.root_controller_index().as_string();
     if (controller.empty()) controller = config_.default_controller_id;
-    spdlog::debug("[{}] invoker{}: activation {} of {}/{} from {}@{}", msg.transid().id(),
-                  config_.instance.instance(), msg.activation_id(), msg.action().path(),
-                  msg.action().name(), message.topic, message.offset);
+    common::TidLog(msg.transid().id())
+        .debug("invoker{}: activation {} of {}/{} from {}@{}", config_.instance.instance(),
+               msg.activation_id(), msg.action().path(), msg.action().name(), message.topic,
+               message.offset);
     {
         std::lock_guard<std::mutex> lock(mu_);
         ++outstanding_;
@@ -91,10 +94,11 @@ void InvokerReactive::SendAck(const AckInfo& ack, const std::string& controller_
         sent = producer_->Send(topic, message.SerializeAsString());
     }
     if (!sent.ok()) {
-        spdlog::error("[{}] invoker{}: sending the {} ack of activation {} to {} failed: {}",
-                      ack.transid.id(), config_.instance.instance(),
-                      wisp::v1::AcknowledgementMessage::Kind_Name(message.kind()),
-                      ack.activation_id, topic, sent.ToString());
+        common::TidLog(ack.transid.id())
+            .error("invoker{}: sending the {} ack of activation {} to {} failed: {}",
+                   config_.instance.instance(),
+                   wisp::v1::AcknowledgementMessage::Kind_Name(message.kind()), ack.activation_id,
+                   topic, sent.ToString());
     }
 }
 

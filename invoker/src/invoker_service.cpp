@@ -6,6 +6,7 @@
 
 #include <wisp/common/entity_json.hpp>
 #include <wisp/common/entity_path.hpp>
+#include <wisp/common/tid_log.hpp>
 
 namespace wisp::invoker {
 
@@ -180,10 +181,9 @@ absl::StatusOr<InvokerService::CachedAction> InvokerService::FetchAction(
     auto fetched = store_.Get<common::Action>(fqn);
     if (!fetched.ok()) return fetched.status();
     if (!msg.revision().empty() && fetched->rev != msg.revision()) {
-        spdlog::debug(
-            "[{}] action {} is at revision {}, the message asked for {}; running the "
-            "latest",
-            msg.transid().id(), docid, fetched->rev, msg.revision());
+        common::TidLog(msg.transid().id())
+            .debug("action {} is at revision {}, the message asked for {}; running the latest",
+                   docid, fetched->rev, msg.revision());
     }
     CachedAction cached{std::make_shared<const common::Action>(std::move(fetched->doc)),
                         std::move(fetched->rev)};
@@ -211,8 +211,9 @@ void InvokerService::Store(const wisp::v1::ActivationMessage& msg,
     }
     auto status = store_.PutActivation(record);
     if (!status.ok()) {
-        spdlog::error("[{}] storing activation {} failed: {}", msg.transid().id(),
-                      record.activation_id.str(), status.ToString());
+        common::TidLog(msg.transid().id())
+            .error("storing activation {} failed: {}", record.activation_id.str(),
+                   status.ToString());
     }
 }
 
@@ -233,8 +234,9 @@ void InvokerService::Process(Task& task) {
                 : ActivationResponse::Error(ActivationStatus::kWhiskError,
                                             messages::kActionFetchErrorWhileInvoking);
         if (action.status().code() != absl::StatusCode::kNotFound) {
-            spdlog::error("[{}] fetching action {}/{} failed: {}", msg.transid().id(),
-                          msg.action().path(), msg.action().name(), action.status().ToString());
+            common::TidLog(msg.transid().id())
+                .error("fetching action {}/{} failed: {}", msg.action().path(), msg.action().name(),
+                       action.status().ToString());
         }
         auto record = FallbackActivationRecord(msg, std::move(response), clock_.NowMs());
         ack(final_kind, record);

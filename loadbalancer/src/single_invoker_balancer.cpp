@@ -8,6 +8,7 @@
 
 #include <wisp/common/entity_json.hpp>
 #include <wisp/common/status.hpp>
+#include <wisp/common/tid_log.hpp>
 
 namespace wisp::loadbalancer {
 
@@ -105,10 +106,10 @@ absl::Status SingleInvokerBalancer::Publish(const ActionPlacement& action,
         if (free_memory_mb_ < memory_mb) {
             // Overload: the invoker buffers what does not fit; never refuse for memory.
             ++forced_acquisitions_;
-            spdlog::warn(
-                "[{}] invoker0 overloaded: activation {} of {} needs {} MB, {} MB free; "
-                "forcing the placement",
-                tid, id, action.fqn, memory_mb, free_memory_mb_);
+            common::TidLog(tid).warn(
+                "invoker0 overloaded: activation {} of {} needs {} MB, {} MB free; forcing the "
+                "placement",
+                id, action.fqn, memory_mb, free_memory_mb_);
         }
         free_memory_mb_ -= memory_mb;
         InFlight entry;
@@ -131,14 +132,14 @@ absl::Status SingleInvokerBalancer::Publish(const ActionPlacement& action,
         // Gone: Shutdown() already answered the callback; the caller must not answer twice.
         if (it == in_flight_.end()) return absl::OkStatus();
         CompleteLocked(it);
-        spdlog::error("[{}] publishing activation {} on {} failed: {}", tid, id, invoker_topic_,
-                      sent.ToString());
+        common::TidLog(tid).error("publishing activation {} on {} failed: {}", id, invoker_topic_,
+                                  sent.ToString());
         if (sent.code() == absl::StatusCode::kOutOfRange) return sent;
         return absl::UnavailableError(fmt::format(
             "the activation could not be sent to the invoker: {}", std::string(sent.message())));
     }
-    spdlog::debug("[{}] activation {} of {} ({} MB) published on {}", tid, id, action.fqn,
-                  memory_mb, invoker_topic_);
+    common::TidLog(tid).debug("activation {} of {} ({} MB) published on {}", id, action.fqn,
+                              memory_mb, invoker_topic_);
     return absl::OkStatus();
 }
 
@@ -164,10 +165,11 @@ void SingleInvokerBalancer::OnAck(messaging::Message message) {
         std::lock_guard<std::mutex> lock(mu_);
         auto it = in_flight_.find(id);
         if (it == in_flight_.end()) {
-            spdlog::debug(
-                "[{}] ignoring {} ack for activation {}: not in flight (a duplicate, "
-                "or completed by force)",
-                ack.transid().id(), AcknowledgementMessage::Kind_Name(ack.kind()), id);
+            common::TidLog(ack.transid().id())
+                .debug(
+                    "ignoring {} ack for activation {}: not in flight (a duplicate, or completed "
+                    "by force)",
+                    AcknowledgementMessage::Kind_Name(ack.kind()), id);
             return;
         }
         switch (ack.kind()) {
@@ -180,8 +182,9 @@ void SingleInvokerBalancer::OnAck(messaging::Message message) {
                 CompleteLocked(it);
                 break;
             default:
-                spdlog::warn("[{}] ignoring an ack of unknown kind {} for activation {}",
-                             ack.transid().id(), static_cast<int>(ack.kind()), id);
+                common::TidLog(ack.transid().id())
+                    .warn("ignoring an ack of unknown kind {} for activation {}",
+                          static_cast<int>(ack.kind()), id);
                 return;
         }
     }
@@ -197,10 +200,10 @@ void SingleInvokerBalancer::OnAck(messaging::Message message) {
         if (record.ok()) {
             result.record = std::move(*record);
         } else {
-            spdlog::warn(
-                "[{}] the ack of activation {} carries an unreadable record ({}); the "
-                "store has it",
-                ack.transid().id(), id, record.status().ToString());
+            common::TidLog(ack.transid().id())
+                .warn(
+                    "the ack of activation {} carries an unreadable record ({}); the store has it",
+                    id, record.status().ToString());
             result.record_in_store = true;
         }
     }

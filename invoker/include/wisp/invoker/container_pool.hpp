@@ -70,8 +70,9 @@ struct ContainerRequest {
     std::string image;                 // the image to run
     bool pull_if_missing = false;      // blackbox images outside the manifest
     int64_t memory_mb = 256;
-    int concurrency = 1;    // runs that may share the container
-    std::string name_hint;  // "guest_hello": readable part of the container name
+    int concurrency = 1;         // runs that may share the container
+    std::string name_hint;       // "guest_hello": readable part of the container name
+    std::string transaction_id;  // of the request, for its log lines; empty outside a request
 };
 
 /// How /init of one container went (shared by every lease of that container).
