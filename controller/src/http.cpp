@@ -9,12 +9,9 @@ namespace {
 
 using common::EqualsIgnoreCase;
 
-std::string_view FindHeader(const HeaderList& headers, std::string_view name) {
-    for (const auto& [key, value] : headers) {
-        if (EqualsIgnoreCase(key, name)) return value;
-    }
-    return {};
-}
+/// The Allow-Headers of the REST API, and of web actions when the request names none.
+constexpr std::string_view kCorsAllowHeaders =
+    "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent";
 
 int HexValue(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -25,15 +22,26 @@ int HexValue(char c) {
 
 }  // namespace
 
+std::string_view FindHeader(const HeaderList& headers, std::string_view name) {
+    for (const auto& [key, value] : headers) {
+        if (EqualsIgnoreCase(key, name)) return value;
+    }
+    return {};
+}
+
+bool HasHeader(const HeaderList& headers, std::string_view name) {
+    for (const auto& header : headers) {
+        if (EqualsIgnoreCase(header.first, name)) return true;
+    }
+    return false;
+}
+
 std::string_view HttpRequest::Header(std::string_view name) const {
     return FindHeader(headers, name);
 }
 
 bool HttpRequest::HasHeader(std::string_view name) const {
-    for (const auto& header : headers) {
-        if (EqualsIgnoreCase(header.first, name)) return true;
-    }
-    return false;
+    return controller::HasHeader(headers, name);
 }
 
 std::optional<std::string> HttpRequest::Query(std::string_view name) const {
@@ -60,24 +68,17 @@ std::string ErrorBody(std::string_view msg, std::string_view tid) {
 void AddRestCorsHeaders(HttpResponse& r) {
     r.SetHeader("Access-Control-Allow-Origin", "*");
     r.SetHeader("Access-Control-Allow-Methods", "GET, DELETE, POST, PUT, HEAD");
-    r.SetHeader("Access-Control-Allow-Headers",
-                "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent");
+    r.SetHeader("Access-Control-Allow-Headers", kCorsAllowHeaders);
 }
 
 void AddWebCorsHeaders(HttpResponse& response, std::string_view requested_headers) {
     auto add = [&response](std::string_view name, std::string_view value) {
-        for (const auto& header : response.headers) {
-            if (EqualsIgnoreCase(header.first, name)) return;
-        }
-        response.headers.emplace_back(name, value);
+        if (!HasHeader(response.headers, name)) response.headers.emplace_back(name, value);
     };
     add("Access-Control-Allow-Origin", "*");
     add("Access-Control-Allow-Methods", "OPTIONS, GET, DELETE, POST, PUT, HEAD, PATCH");
     add("Access-Control-Allow-Headers",
-        requested_headers.empty()
-            ? std::string_view(
-                  "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent")
-            : requested_headers);
+        requested_headers.empty() ? kCorsAllowHeaders : requested_headers);
 }
 
 void HttpResponse::SetHeader(std::string_view name, std::string_view value) {

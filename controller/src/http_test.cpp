@@ -97,6 +97,16 @@ TEST_CASE("HttpRequest header and query lookup", "[http]") {
     CHECK_FALSE(request.Query("skip"));
 }
 
+TEST_CASE("FindHeader and HasHeader ignore the name's case", "[http]") {
+    const HeaderList headers = {
+        {"X-Empty", ""}, {"Content-Type", "text/plain"}, {"content-type", "application/json"}};
+    CHECK(FindHeader(headers, "CONTENT-TYPE") == "text/plain");  // the first one
+    CHECK(HasHeader(headers, "x-empty"));
+    CHECK(FindHeader(headers, "x-empty").empty());
+    CHECK_FALSE(HasHeader(headers, "accept"));
+    CHECK(FindHeader(headers, "accept").empty());
+}
+
 TEST_CASE("HttpResponse headers", "[http]") {
     HttpResponse response = HttpResponse::Json(201, "{}");
     CHECK(response.status == 201);

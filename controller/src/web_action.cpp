@@ -166,20 +166,6 @@ bool FlattenHeader(const std::string& name, const rapidjson::Value& v, HeaderLis
     return true;
 }
 
-std::string_view FindHeader(const HeaderList& headers, std::string_view name) {
-    for (const auto& [k, v] : headers) {
-        if (EqualsIgnoreCase(k, name)) return v;
-    }
-    return {};
-}
-
-bool HasHeaderNamed(const HeaderList& headers, std::string_view name) {
-    for (const auto& h : headers) {
-        if (EqualsIgnoreCase(h.first, name)) return true;
-    }
-    return false;
-}
-
 /// The action's headers without Content-Type (the entity decides it), plus `content_type`.
 HttpResponse WithHeaders(int status, const HeaderList& action_headers,
                          std::optional<std::string> content_type, std::string body) {
@@ -195,7 +181,7 @@ HttpResponse WithHeaders(int status, const HeaderList& action_headers,
 
 [[nodiscard]] absl::StatusOr<HttpResponse> HttpStringBody(int status, const HeaderList& headers,
                                                           const std::string& str) {
-    const bool given = HasHeaderNamed(headers, "content-type");
+    const bool given = HasHeader(headers, "content-type");
     const std::string ct_value =
         given ? std::string(FindHeader(headers, "content-type")) : std::string("text/html");
     auto mt = ParseMediaType(ct_value);
@@ -221,7 +207,7 @@ HttpResponse WithHeaders(int status, const HeaderList& action_headers,
 [[nodiscard]] absl::StatusOr<HttpResponse> HttpJsonBody(int status, const HeaderList& headers,
                                                         const rapidjson::Value& js) {
     std::optional<MediaType> mt;
-    if (HasHeaderNamed(headers, "content-type")) {
+    if (HasHeader(headers, "content-type")) {
         mt = ParseMediaType(FindHeader(headers, "content-type"));
         if (!mt) return absl::InvalidArgumentError(std::string(kMsgContentTypeError));
     } else {

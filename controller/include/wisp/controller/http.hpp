@@ -16,6 +16,11 @@ namespace wisp::controller {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
+/// The value of the first header with this (case-insensitive) name, or empty.
+std::string_view FindHeader(const HeaderList& headers, std::string_view name);
+/// Whether a header with this (case-insensitive) name is there (its value may be empty).
+bool HasHeader(const HeaderList& headers, std::string_view name);
+
 struct HttpRequest {
     std::string method;  // upper case, as sent: "GET", "POST", ...
     std::string target;  // raw request target: "/api/v1/namespaces/_/actions?limit=3"
