@@ -294,6 +294,11 @@ int64_t ProxyClient::connections_opened() const {
     return opened_;
 }
 
+int64_t ProxyClient::refused_attempts() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return refused_;
+}
+
 void ProxyClient::CloseIdle() {
     std::vector<std::unique_ptr<Connection>> idle;
     {
@@ -560,6 +565,10 @@ absl::StatusOr<ProxyResponse> ProxyClient::Post(std::string_view path, std::stri
                     }
                     break;
                 case ConnectResult::kRefused: {
+                    {
+                        std::lock_guard<std::mutex> lock(mu_);
+                        ++refused_;
+                    }
                     if (!retry_refused) return finish(ProxyResponse::Failure::kConnectionLost);
                     int left = RemainingMs(deadline);
                     if (left <= 0) return finish(ProxyResponse::Failure::kTimeout);

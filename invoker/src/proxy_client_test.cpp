@@ -294,18 +294,23 @@ TEST_CASE("ProxyClient retries refused connections until the server listens", "[
     REQUIRE(::mkdtemp(dir_template) != nullptr);
     std::string path = std::string(dir_template) + "/action.sock";
     ProxyClient client(ProxyClient::Endpoint::Unix(path));
-    std::unique_ptr<ScriptedServer> server;
-    std::thread starter([&] {
-        std::this_thread::sleep_for(150ms);
-        server = std::make_unique<ScriptedServer>(
-            [](const std::string&, int) { return Ok("{\"ok\":true}"); }, path);
-    });
-    auto r = client.Post("/init", "{\"value\":{}}", 3000ms, true);
-    starter.join();
+    absl::StatusOr<ProxyResponse> r = absl::UnknownError("not posted");
+    // The post starts before anything listens; the server starts only once the client has been
+    // refused at least once (an event, not a sleep), so the answer proves the retry.
+    std::thread poster([&] { r = client.Post("/init", "{\"value\":{}}", 30000ms, true); });
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (client.refused_attempts() == 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::yield();
+    }
+    const int64_t refused_before_listening = client.refused_attempts();
+    auto server = std::make_unique<ScriptedServer>(
+        [](const std::string&, int) { return Ok("{\"ok\":true}"); }, path);
+    poster.join();
+    CHECK(refused_before_listening >= 1);
     REQUIRE(r.ok());
     CHECK(r->failure == ProxyResponse::Failure::kNone);
     CHECK(r->body == "{\"ok\":true}");
-    CHECK(r->ElapsedMs() >= 100);
+    CHECK(client.connections_opened() == 1);
     server.reset();
     ::rmdir(dir_template);
 }

@@ -76,6 +76,8 @@ class ProxyClient {
     const Endpoint& endpoint() const { return endpoint_; }
     /// Connections opened so far (tests: shows keep-alive reuse).
     int64_t connections_opened() const;
+    /// Connection attempts refused so far (tests: shows that a Post is waiting for the server).
+    int64_t refused_attempts() const;
 
   private:
     struct Connection;
@@ -92,6 +94,7 @@ class ProxyClient {
     mutable std::mutex mu_;
     std::vector<std::unique_ptr<Connection>> idle_;
     int64_t opened_ = 0;
+    int64_t refused_ = 0;
 };
 
 }  // namespace wisp::invoker
