@@ -32,6 +32,7 @@
 #include <wisp/common/json.hpp>
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
+#include <wisp/common/tid_log.hpp>
 
 namespace wisp::controller {
 namespace {
@@ -510,13 +511,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
                 refusal = config_.head_check(request);
             } catch (const std::exception& e) {
                 const std::string tid = TransactionIdFor(request);
-                spdlog::error("[{}] request head check threw: {}", tid, e.what());
+                common::TidLog(tid).error("request head check threw: {}", e.what());
                 refusal = ErrorResponse(500, kInternalError, tid);
             }
             if (refusal) {
-                spdlog::info("[{}] HTTP {} for {} {} from {} before its body",
-                             refusal->Header("X-Request-ID"), refusal->status, request.method,
-                             request.path, remote_address_);
+                common::TidLog(refusal->Header("X-Request-ID"))
+                    .info("HTTP {} for {} {} from {} before its body", refusal->status,
+                          request.method, request.path, remote_address_);
                 keep_alive_ = false;
                 head_request_ = false;
                 phase_ = Phase::kHandling;
@@ -544,8 +545,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
                           std::string_view log_detail = {}) {
         std::string one_line(message);
         std::replace(one_line.begin(), one_line.end(), '\n', ' ');
-        spdlog::info("[{}] HTTP {} for {}: {}{}", tid, status, remote_address_, one_line,
-                     log_detail);
+        common::TidLog(tid).info("HTTP {} for {}: {}{}", status, remote_address_, one_line,
+                                 log_detail);
         keep_alive_ = false;
         head_request_ = false;
         phase_ = Phase::kHandling;
@@ -566,7 +567,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
             auto connection = connection_.lock();
             if (!connection || connection->closed_.load(std::memory_order_acquire)) return;
             const std::string tid = common::MakeTransactionId(request_id_);
-            spdlog::error("[{}] the request handler dropped its responder without answering", tid);
+            common::TidLog(tid).error(
+                "the request handler dropped its responder without answering");
             connection->Deliver(seq_, ErrorResponse(500, kInternalError, tid));
         }
 
@@ -599,8 +601,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         ++seq_;
         if (bad_target_) {  // CheckHead() found it
             const std::string tid = TransactionIdFor(request);
-            spdlog::info("[{}] HTTP 400 for {}: bad percent-encoding in {}", tid, remote_address_,
-                         request.target);
+            common::TidLog(tid).info("HTTP 400 for {}: bad percent-encoding in {}", remote_address_,
+                                     request.target);
             OnResponse(seq_, ErrorResponse(400,
                                            Cat(kMalformed, "Invalid percent-encoding in '",
                                                request.target, "'"),
@@ -612,16 +614,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
         auto fail = [&](std::string_view what) {
             const std::string tid = common::MakeTransactionId(slot->request_id());
             if (slot->Answer(ErrorResponse(500, kInternalError, tid))) {
-                spdlog::error("[{}] request handler threw: {}", tid, what);
+                common::TidLog(tid).error("request handler threw: {}", what);
             } else {
-                spdlog::error("[{}] request handler threw after answering: {}", tid, what);
+                common::TidLog(tid).error("request handler threw after answering: {}", what);
             }
         };
         try {
             state_->handler(std::move(request), [slot](HttpResponse response) {
                 if (!slot->Answer(std::move(response))) {
-                    spdlog::warn("[{}] a request was answered twice; the second answer is dropped",
-                                 common::MakeTransactionId(slot->request_id()));
+                    common::TidLog(common::MakeTransactionId(slot->request_id()))
+                        .warn("a request was answered twice; the second answer is dropped");
                 }
             });
         } catch (const std::exception& e) {
