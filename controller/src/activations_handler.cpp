@@ -17,8 +17,8 @@ namespace {
 constexpr int64_t kListDefault = 30;
 constexpr int64_t kListMax = 200;
 
-absl::Status ParseNonNegative(const HttpRequest& req, std::string_view name,
-                              std::optional<int64_t>& out) {
+[[nodiscard]] absl::Status ParseNonNegative(const HttpRequest& req, std::string_view name,
+                                            std::optional<int64_t>& out) {
     auto v = req.Query(name);
     if (!v) return absl::OkStatus();
     int64_t n = 0;

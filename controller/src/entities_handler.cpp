@@ -26,8 +26,8 @@ constexpr int64_t kListMax = 200;
 constexpr int kLinkRetries = 10;
 
 /// Parses ?limit/?skip with OpenWhisk's texts.
-absl::Status ParseListParams(const HttpRequest& req, std::string_view collection, int64_t& skip,
-                             int64_t& limit) {
+[[nodiscard]] absl::Status ParseListParams(const HttpRequest& req, std::string_view collection,
+                                           int64_t& skip, int64_t& limit) {
     skip = 0;
     limit = kListDefault;
     if (auto v = req.Query("limit")) {
@@ -71,8 +71,8 @@ std::string WithMembers(const std::string& object_json,
 }
 
 template <class T>
-absl::StatusOr<std::optional<store::Revisioned<T>>> GetOptional(store::ArtifactStore& store,
-                                                                const FullyQualifiedName& fqn) {
+[[nodiscard]] absl::StatusOr<std::optional<store::Revisioned<T>>> GetOptional(
+    store::ArtifactStore& store, const FullyQualifiedName& fqn) {
     auto r = store.Get<T>(fqn);
     if (r.ok()) return std::optional<store::Revisioned<T>>(*std::move(r));
     if (r.status().code() == absl::StatusCode::kNotFound) {
@@ -83,9 +83,9 @@ absl::StatusOr<std::optional<store::Revisioned<T>>> GetOptional(store::ArtifactS
 
 /// Applies `change` to the trigger's rule links, retrying on concurrent writers. NotFound when
 /// the trigger is gone.
-absl::Status UpdateTrigger(store::ArtifactStore& store, common::Clock& clock,
-                           const FullyQualifiedName& trigger,
-                           const std::function<bool(Trigger&)>& change) {
+[[nodiscard]] absl::Status UpdateTrigger(store::ArtifactStore& store, common::Clock& clock,
+                                         const FullyQualifiedName& trigger,
+                                         const std::function<bool(Trigger&)>& change) {
     for (int attempt = 0; attempt < kLinkRetries; ++attempt) {
         auto t = store.Get<Trigger>(trigger);
         if (!t.ok()) return t.status();
@@ -318,9 +318,9 @@ void EntitiesHandler::GetEntity(const CallPtr& call, EntityType type,
 namespace {
 
 /// Counts the atomic actions a sequence inlines; detects cycles and missing components.
-absl::Status CheckSequence(EntityResolver& resolver, const common::Identity& who,
-                           const FullyQualifiedName& self, const common::SequenceExec& seq,
-                           int64_t max_length) {
+[[nodiscard]] absl::Status CheckSequence(EntityResolver& resolver, const common::Identity& who,
+                                         const FullyQualifiedName& self,
+                                         const common::SequenceExec& seq, int64_t max_length) {
     int64_t atomic = 0;
     std::function<absl::Status(const common::SequenceExec&, int)> walk =
         [&](const common::SequenceExec& s, int depth) -> absl::Status {

@@ -22,7 +22,7 @@ using common::JsonValue;
 using common::Parameters;
 
 /// The invoke or fire body: empty -> nullopt; a JSON object or array; else 400.
-absl::StatusOr<std::optional<JsonValue>> ParseArgumentBody(const std::string& body) {
+[[nodiscard]] absl::StatusOr<std::optional<JsonValue>> ParseArgumentBody(const std::string& body) {
     if (common::Trim(body).empty()) return std::optional<JsonValue>();
     auto v = JsonValue::Parse(body);
     if (!v.ok()) return v.status();
