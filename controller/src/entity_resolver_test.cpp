@@ -8,7 +8,6 @@
 #include <wisp/common/identity.hpp>
 #include <wisp/common/json.hpp>
 #include <wisp/store/open_store.hpp>
-#include <wisp/testing/manual_clock.hpp>
 
 namespace wisp::controller {
 namespace {
