@@ -328,7 +328,7 @@ std::string EngineErrorMessage(std::string_view body) {
     return out;
 }
 
-bool PullStreamHasError(std::string_view stream, std::string* error) {
+absl::Status PullStreamStatus(std::string_view stream) {
     size_t pos = 0;
     while (pos < stream.size()) {
         size_t end = stream.find('\n', pos);
@@ -340,14 +340,11 @@ bool PullStreamHasError(std::string_view stream, std::string* error) {
         if (!common::ParseJson(line, doc).ok() || !doc.IsObject()) continue;
         auto it = doc.FindMember("error");
         if (it == doc.MemberEnd()) continue;
-        if (error != nullptr) {
-            *error = it->value.IsString()
-                         ? std::string(it->value.GetString(), it->value.GetStringLength())
-                         : std::string("unknown error");
-        }
-        return true;
+        return absl::FailedPreconditionError(
+            it->value.IsString() ? std::string(it->value.GetString(), it->value.GetStringLength())
+                                 : std::string("unknown error"));
     }
-    return false;
+    return absl::OkStatus();
 }
 
 bool LogFrameDemuxer::Feed(std::string_view chunk, const FrameHandler& on_frame) {

@@ -89,9 +89,9 @@ std::string UrlEncode(std::string_view s);
 /// The `message` field of a docker error body, or the body itself (trimmed) when it has none.
 std::string EngineErrorMessage(std::string_view body);
 
-/// True when a pull progress stream (one JSON object per line) reports an error; `error`
-/// receives its text.
-bool PullStreamHasError(std::string_view stream, std::string* error);
+/// A pull progress stream (one JSON object per line): OK, or FailedPrecondition with the text of
+/// the first error it reports.
+[[nodiscard]] absl::Status PullStreamStatus(std::string_view stream);
 
 /// Splits docker's multiplexed stream (GET /containers/{id}/logs without a TTY) into frames:
 /// an 8-byte header [stream, 0, 0, 0, size (4 bytes, big endian)] then `size` bytes of payload.

@@ -209,16 +209,14 @@ TEST_CASE("image references for a pull") {
 TEST_CASE("docker error bodies and pull streams") {
     CHECK(EngineErrorMessage(R"({"message":"No such image: x:1"})") == "No such image: x:1");
     CHECK(EngineErrorMessage("  plain text\n") == "plain text");
-    std::string error;
-    CHECK_FALSE(
-        PullStreamHasError("{\"status\":\"Pulling from library/x\"}\n"
-                           "{\"status\":\"Digest: sha256:1\"}\n",
-                           &error));
-    CHECK(
-        PullStreamHasError("{\"status\":\"Pulling\"}\n{\"errorDetail\":{\"message\":\"denied\"},"
-                           "\"error\":\"pull access denied\"}\n",
-                           &error));
-    CHECK(error == "pull access denied");
+    CHECK(PullStreamStatus("{\"status\":\"Pulling from library/x\"}\n"
+                           "{\"status\":\"Digest: sha256:1\"}\n")
+              .ok());
+    const absl::Status denied = PullStreamStatus(
+        "{\"status\":\"Pulling\"}\n{\"errorDetail\":{\"message\":\"denied\"},"
+        "\"error\":\"pull access denied\"}\n");
+    CHECK(absl::IsFailedPrecondition(denied));
+    CHECK(denied.message() == "pull access denied");
 }
 
 TEST_CASE("the multiplexed log stream is split into frames across any chunking") {

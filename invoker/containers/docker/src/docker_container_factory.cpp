@@ -556,9 +556,8 @@ absl::Status DockerContainerFactory::Pull(std::string_view image) {
     if (r->status != 200) {
         return absl::FailedPreconditionError(failed + " " + docker::EngineErrorMessage(r->body));
     }
-    std::string error;
-    if (docker::PullStreamHasError(r->body, &error)) {
-        return absl::FailedPreconditionError(failed + " " + error);
+    if (auto pulled = docker::PullStreamStatus(r->body); !pulled.ok()) {
+        return absl::FailedPreconditionError(failed + " " + std::string(pulled.message()));
     }
     return absl::OkStatus();
 }
