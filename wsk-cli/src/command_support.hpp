@@ -14,20 +14,20 @@
 namespace wsk {
 
 /// A code artifact named on the command line, with the reference CLI's errors.
-Result<std::string> ReadArtifact(const std::string& path);
+[[nodiscard]] Result<std::string> ReadArtifact(const std::string& path);
 
 /// "namespaces/<ns>/<kind>/<name>", escaped.
 std::string Collection(const QualifiedName& q, const char* kind);
 std::string BoolText(bool b);
 /// A qualified name from an argument, with "'x' is not a valid qualified name: ..." on error.
-Result<QualifiedName> Name(const std::string& arg);
+[[nodiscard]] Result<QualifiedName> Name(const std::string& arg);
 
 /// -p/-a texts as a key-value array (OpenWhisk's parameters/annotations form).
-Status KeyValues(const std::vector<std::string>& texts, rapidjson::Value& out,
-                 rapidjson::Document::AllocatorType& alloc, bool annotation);
+[[nodiscard]] Status KeyValues(const std::vector<std::string>& texts, rapidjson::Value& out,
+                               rapidjson::Document::AllocatorType& alloc, bool annotation);
 /// -p texts as one JSON object (an invoke or fire payload).
-Status ParamsObject(const std::vector<std::string>& texts, rapidjson::Value& out,
-                    rapidjson::Document::AllocatorType& alloc);
+[[nodiscard]] Status ParamsObject(const std::vector<std::string>& texts, rapidjson::Value& out,
+                                  rapidjson::Document::AllocatorType& alloc);
 
 void Print(Session& s, const std::string& text);
 /// The "activationId" member of a response, or "".
@@ -36,12 +36,14 @@ std::string ActivationIdOf(const rapidjson::Value& v);
 std::string ListQuery(int limit, int skip);
 
 /// The namespace argument of a list command ("/ns"; "_" when absent).
-Result<std::string> NamespaceArg(const std::vector<std::string>& args);
+[[nodiscard]] Result<std::string> NamespaceArg(const std::vector<std::string>& args);
 /// `wsk trigger|rule|package get NAME [FIELD]` (`what` is "trigger", `collection` "triggers").
-Status EntityGet(Session& s, const std::vector<std::string>& args, bool summary, const char* what,
-                 const char* collection, EntityKind kind, const Shape& shape);
+[[nodiscard]] Status EntityGet(Session& s, const std::vector<std::string>& args, bool summary,
+                               const char* what, const char* collection, EntityKind kind,
+                               const Shape& shape);
 /// `wsk trigger|rule|package list`.
-Status EntityList(Session& s, const std::vector<std::string>& args, const ListFlags& f,
-                  const char* collection, const char* what, EntityKind kind);
+[[nodiscard]] Status EntityList(Session& s, const std::vector<std::string>& args,
+                                const ListFlags& f, const char* collection, const char* what,
+                                EntityKind kind);
 
 }  // namespace wsk

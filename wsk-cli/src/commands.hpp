@@ -31,45 +31,50 @@ struct ActionFlags {
     std::optional<std::string> web, web_secure;
     std::vector<std::string> del_annotations;
 };
-Status ActionCreate(Session& s, const std::vector<std::string>& args, const ActionFlags& f,
-                    bool update);
-Status ActionInvoke(Session& s, const std::vector<std::string>& args, bool blocking, bool result);
+[[nodiscard]] Status ActionCreate(Session& s, const std::vector<std::string>& args,
+                                  const ActionFlags& f, bool update);
+[[nodiscard]] Status ActionInvoke(Session& s, const std::vector<std::string>& args, bool blocking,
+                                  bool result);
 struct ActionGetFlags {
     bool summary = false;
     bool url = false;
     bool save = false;
     std::optional<std::string> save_as;
 };
-Status ActionGet(Session& s, const std::vector<std::string>& args, const ActionGetFlags& f);
-Status ActionDelete(Session& s, const std::vector<std::string>& args);
+[[nodiscard]] Status ActionGet(Session& s, const std::vector<std::string>& args,
+                               const ActionGetFlags& f);
+[[nodiscard]] Status ActionDelete(Session& s, const std::vector<std::string>& args);
 
 struct ListFlags {
     int skip = 0;
     int limit = 30;
     bool name_sort = false;
 };
-Status ActionList(Session& s, const std::vector<std::string>& args, const ListFlags& f);
+[[nodiscard]] Status ActionList(Session& s, const std::vector<std::string>& args,
+                                const ListFlags& f);
 
-Status TriggerCreate(Session& s, const std::vector<std::string>& args, const std::string& feed,
-                     bool update);
-Status TriggerFire(Session& s, const std::vector<std::string>& args);
-Status TriggerGet(Session& s, const std::vector<std::string>& args, bool summary);
-Status TriggerDelete(Session& s, const std::vector<std::string>& args);
-Status TriggerList(Session& s, const std::vector<std::string>& args, const ListFlags& f);
+[[nodiscard]] Status TriggerCreate(Session& s, const std::vector<std::string>& args,
+                                   const std::string& feed, bool update);
+[[nodiscard]] Status TriggerFire(Session& s, const std::vector<std::string>& args);
+[[nodiscard]] Status TriggerGet(Session& s, const std::vector<std::string>& args, bool summary);
+[[nodiscard]] Status TriggerDelete(Session& s, const std::vector<std::string>& args);
+[[nodiscard]] Status TriggerList(Session& s, const std::vector<std::string>& args,
+                                 const ListFlags& f);
 
-Status RuleCreate(Session& s, const std::vector<std::string>& args, bool update);
-Status RuleSetState(Session& s, const std::vector<std::string>& args, bool enable);
-Status RuleStatus(Session& s, const std::vector<std::string>& args);
-Status RuleGet(Session& s, const std::vector<std::string>& args, bool summary);
-Status RuleDelete(Session& s, const std::vector<std::string>& args, bool disable);
-Status RuleList(Session& s, const std::vector<std::string>& args, const ListFlags& f);
+[[nodiscard]] Status RuleCreate(Session& s, const std::vector<std::string>& args, bool update);
+[[nodiscard]] Status RuleSetState(Session& s, const std::vector<std::string>& args, bool enable);
+[[nodiscard]] Status RuleStatus(Session& s, const std::vector<std::string>& args);
+[[nodiscard]] Status RuleGet(Session& s, const std::vector<std::string>& args, bool summary);
+[[nodiscard]] Status RuleDelete(Session& s, const std::vector<std::string>& args, bool disable);
+[[nodiscard]] Status RuleList(Session& s, const std::vector<std::string>& args, const ListFlags& f);
 
-Status PackageCreate(Session& s, const std::vector<std::string>& args, const std::string& shared,
-                     bool update);
-Status PackageBind(Session& s, const std::vector<std::string>& args, bool overwrite);
-Status PackageGet(Session& s, const std::vector<std::string>& args, bool summary);
-Status PackageDelete(Session& s, const std::vector<std::string>& args);
-Status PackageList(Session& s, const std::vector<std::string>& args, const ListFlags& f);
+[[nodiscard]] Status PackageCreate(Session& s, const std::vector<std::string>& args,
+                                   const std::string& shared, bool update);
+[[nodiscard]] Status PackageBind(Session& s, const std::vector<std::string>& args, bool overwrite);
+[[nodiscard]] Status PackageGet(Session& s, const std::vector<std::string>& args, bool summary);
+[[nodiscard]] Status PackageDelete(Session& s, const std::vector<std::string>& args);
+[[nodiscard]] Status PackageList(Session& s, const std::vector<std::string>& args,
+                                 const ListFlags& f);
 
 struct ActivationFlags {
     int skip = 0;
@@ -84,27 +89,32 @@ struct ActivationFlags {
     int exit_after = 0;
     int since_seconds = 0, since_minutes = 0, since_hours = 0, since_days = 0;
 };
-Status ActivationList(Session& s, const std::vector<std::string>& args, const ActivationFlags& f);
-Status ActivationGet(Session& s, std::vector<std::string> args, const ActivationFlags& f);
-Status ActivationLogs(Session& s, std::vector<std::string> args, const ActivationFlags& f);
-Status ActivationResult(Session& s, std::vector<std::string> args, const ActivationFlags& f);
-Status ActivationPoll(Session& s, const std::vector<std::string>& args, const ActivationFlags& f);
+[[nodiscard]] Status ActivationList(Session& s, const std::vector<std::string>& args,
+                                    const ActivationFlags& f);
+[[nodiscard]] Status ActivationGet(Session& s, std::vector<std::string> args,
+                                   const ActivationFlags& f);
+[[nodiscard]] Status ActivationLogs(Session& s, std::vector<std::string> args,
+                                    const ActivationFlags& f);
+[[nodiscard]] Status ActivationResult(Session& s, std::vector<std::string> args,
+                                      const ActivationFlags& f);
+[[nodiscard]] Status ActivationPoll(Session& s, const std::vector<std::string>& args,
+                                    const ActivationFlags& f);
 
-Status NamespaceList(Session& s, const std::vector<std::string>& args);
-Status NamespaceGet(Session& s, const std::vector<std::string>& args, bool name_sort);
+[[nodiscard]] Status NamespaceList(Session& s, const std::vector<std::string>& args);
+[[nodiscard]] Status NamespaceGet(Session& s, const std::vector<std::string>& args, bool name_sort);
 
 struct PropertyFlags {
     bool cert = false, key = false, auth = false, apihost = false, apiversion = false;
     bool apibuild = false, apibuildno = false, cliversion = false, ns = false, all = false;
     std::string output = "std";
 };
-Status PropertySet(Session& s);
-Status PropertyUnset(Session& s, const PropertyFlags& f);
-Status PropertyGet(Session& s, const PropertyFlags& f);
+[[nodiscard]] Status PropertySet(Session& s);
+[[nodiscard]] Status PropertyUnset(Session& s, const PropertyFlags& f);
+[[nodiscard]] Status PropertyGet(Session& s, const PropertyFlags& f);
 
 /// "Invalid argument(s). <required>" / "Invalid argument(s): a, b. <required>" (exit 1).
-Status CheckArgs(const std::vector<std::string>& args, size_t min, size_t max,
-                 const std::string& required);
+[[nodiscard]] Status CheckArgs(const std::vector<std::string>& args, size_t min, size_t max,
+                               const std::string& required);
 
 inline constexpr const char* kCliVersion = "wisp-0.1.0";
 

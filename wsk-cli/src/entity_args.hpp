@@ -26,7 +26,7 @@ struct KeyValueArgs {
 /// `-P F`, `--param-file F`, `-A F`, `--annotation-file F` (one word, the file is read) from
 /// `argv` (argv[0] kept), as the Go CLI does before flag parsing: a value such as "-1" is then
 /// never mistaken for a flag. `read_file` returns nullopt for a missing file.
-Result<KeyValueArgs> ExtractKeyValueArgs(
+[[nodiscard]] Result<KeyValueArgs> ExtractKeyValueArgs(
     std::vector<std::string>& argv,
     const std::function<Result<std::string>(const std::string&)>& read_file);
 
@@ -35,11 +35,11 @@ std::string KeyValueJson(const std::string& key, const std::string& value);
 
 /// Merges the JSON object texts (later keys win, first position kept) into `out` (an object).
 /// Error: "invalid character ..." style message when a text is not a JSON object.
-Status MergeJsonObjects(const std::vector<std::string>& texts, rapidjson::Value& out,
-                        rapidjson::Document::AllocatorType& alloc);
+[[nodiscard]] Status MergeJsonObjects(const std::vector<std::string>& texts, rapidjson::Value& out,
+                                      rapidjson::Document::AllocatorType& alloc);
 /// The same, as [{"key":K,"value":V}, ...].
-Status KeyValueArray(const std::vector<std::string>& texts, rapidjson::Value& out,
-                     rapidjson::Document::AllocatorType& alloc);
+[[nodiscard]] Status KeyValueArray(const std::vector<std::string>& texts, rapidjson::Value& out,
+                                   rapidjson::Document::AllocatorType& alloc);
 
 /// Names as typed: "a", "pkg/a", "/ns/a", "/ns/pkg/a"; namespace "_" when not given.
 struct QualifiedName {
@@ -49,13 +49,13 @@ struct QualifiedName {
     std::string entity;       // "a"
 };
 /// Error "A valid qualified name must be specified." (exit 149).
-Result<QualifiedName> ParseQualifiedName(const std::string& name);
+[[nodiscard]] Result<QualifiedName> ParseQualifiedName(const std::string& name);
 /// "/ns/name" for a reference in a body (rule trigger/action, sequence components).
 std::string FullyQualified(const std::string& name, const std::string& ns = "_");
 
 /// The kind for a file extension (".py" -> "python:default"); error for ".zip" (needs --kind)
 /// and for unknown extensions ("'.x' is not a supported action runtime"), exit 2.
-Result<std::string> KindFromExtension(const std::string& ext);
+[[nodiscard]] Result<std::string> KindFromExtension(const std::string& ext);
 /// The extension of a path including the dot, "" when none (as Go's filepath.Ext).
 std::string FileExtension(const std::string& path);
 /// .zip, .jar and .balx artifacts are uploaded base64-encoded.
@@ -71,14 +71,15 @@ struct ExecFlags {
 
 /// The `exec` object for `action create|update NAME [ARTIFACT]`; `artifact_content` is the
 /// file's content (already read). Sequence components are "/_/a" style references.
-Status BuildExec(const std::optional<std::string>& artifact,
-                 const std::optional<std::string>& artifact_content, const ExecFlags& flags,
-                 rapidjson::Value& exec, rapidjson::Document::AllocatorType& alloc);
+[[nodiscard]] Status BuildExec(const std::optional<std::string>& artifact,
+                               const std::optional<std::string>& artifact_content,
+                               const ExecFlags& flags, rapidjson::Value& exec,
+                               rapidjson::Document::AllocatorType& alloc);
 
 /// Applies `--web MODE` to an annotations array (web-export, raw-http, final); error for a mode
 /// other than yes|true|raw|no|false.
-Status ApplyWebFlag(const std::string& mode, rapidjson::Value& annotations,
-                    rapidjson::Document::AllocatorType& alloc);
+[[nodiscard]] Status ApplyWebFlag(const std::string& mode, rapidjson::Value& annotations,
+                                  rapidjson::Document::AllocatorType& alloc);
 /// `--web-secure SECRET`: true -> a random number, false -> removes require-whisk-auth, any
 /// other string -> that string.
 void ApplyWebSecureFlag(const std::string& secret, rapidjson::Value& annotations,

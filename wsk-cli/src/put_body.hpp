@@ -35,9 +35,9 @@ class PutBody {
 
     /// Appends -p texts (key and JSON value pairs), with the reference CLI's
     /// "Invalid parameter argument '[]string{...}'" error.
-    Status AddParameters(const std::vector<std::string>& texts);
+    [[nodiscard]] Status AddParameters(const std::vector<std::string>& texts);
     /// Appends -a texts, with "Invalid annotation argument '[]string{...}'".
-    Status AddAnnotations(const std::vector<std::string>& texts);
+    [[nodiscard]] Status AddAnnotations(const std::vector<std::string>& texts);
     /// The key-value arrays so far, to extend or edit (copied entities, --web).
     rapidjson::Value& parameters() { return parameters_; }
     rapidjson::Value& annotations() { return annotations_; }

@@ -46,19 +46,19 @@ class WhiskClient {
     /// `method` on <base>/<version>/<path> (path like "namespaces/_/actions/x?blocking=true").
     /// On an error the response, when there was one, is still returned through `response`
     /// (application errors print the activation).
-    Result<HttpResponse> Do(const std::string& method, const std::string& path,
-                            const std::optional<std::string>& body,
-                            const RequestOptions& options = {});
+    [[nodiscard]] Result<HttpResponse> Do(const std::string& method, const std::string& path,
+                                          const std::optional<std::string>& body,
+                                          const RequestOptions& options = {});
 
     /// Unauthenticated GET of <base>/<version> (the API info document).
-    Result<HttpResponse> Info();
+    [[nodiscard]] Result<HttpResponse> Info();
 
     /// The response of the last Do, also when it failed (for application errors).
     HttpResponse& last_response() { return last_; }
 
   private:
-    Result<HttpResponse> Send(const std::string& method, const std::string& url,
-                              const std::optional<std::string>& body, bool with_auth);
+    [[nodiscard]] Result<HttpResponse> Send(const std::string& method, const std::string& url,
+                                            const std::optional<std::string>& body, bool with_auth);
 
     Config config_;
     HttpResponse last_;

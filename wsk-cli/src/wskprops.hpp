@@ -54,6 +54,6 @@ Config ResolveConfig(const Props& props, const GlobalFlags& flags,
 
 /// "<scheme>://host[:port]/api" for an API host: a host without scheme gets https://, a
 /// trailing '/' is dropped. Error when the host is empty ("An API host must be provided.").
-Result<std::string> ApiBaseUrl(const std::string& apihost);
+[[nodiscard]] Result<std::string> ApiBaseUrl(const std::string& apihost);
 
 }  // namespace wsk
