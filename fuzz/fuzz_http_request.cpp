@@ -44,6 +44,7 @@
 #include <wisp/common/exec.hpp>
 #include <wisp/common/identity.hpp>
 #include <wisp/common/json.hpp>
+#include <wisp/common/strings.hpp>
 #include <wisp/controller/controller.hpp>
 #include <wisp/controller/http_server.hpp>
 #include <wisp/store/artifact_store.hpp>
@@ -263,8 +264,6 @@ bool ParseDecimal(std::string_view s, uint64_t& out) {
     return true;
 }
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
 /// Checks that `bytes` is a sequence of well-formed responses (the last may be cut short by a
 /// reset after an early answer). Returns how many complete responses it holds.
 int CheckResponses(std::string_view bytes) {
@@ -296,8 +295,7 @@ int CheckResponses(std::string_view bytes) {
                 pos + 2, next == std::string_view::npos ? std::string_view::npos : next - pos - 2);
             const size_t colon = line.find(':');
             FUZZ_ASSERT(colon != std::string_view::npos && colon > 0);
-            std::string name(line.substr(0, colon));
-            for (char& c : name) c = Lower(c);
+            const std::string name = common::AsciiLower(line.substr(0, colon));
             FUZZ_ASSERT(line.find_first_of(std::string_view("\r\n\0", 3)) ==
                         std::string_view::npos);
             if (name == "content-length") {
