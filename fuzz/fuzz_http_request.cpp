@@ -50,6 +50,7 @@
 #include <wisp/store/artifact_store.hpp>
 #include <wisp/store/open_store.hpp>
 #include <wisp/testing/fake_balancer.hpp>
+#include <wisp/testing/manual_clock.hpp>
 
 #include "fuzz_check.hpp"
 
@@ -72,7 +73,7 @@ constexpr std::string_view kOtherKey =
 
 /// One store, balancer and controller; a fresh one for every input.
 struct World {
-    common::ManualClock clock{1795000000000};
+    testing::ManualClock clock{1795000000000};
     std::unique_ptr<store::ArtifactStore> store;
     std::unique_ptr<testing::FakeBalancer> balancer;
     std::unique_ptr<controller::Controller> api;

@@ -8,6 +8,7 @@
 
 #include <wisp/common/clock.hpp>
 #include <wisp/common/identity.hpp>
+#include <wisp/testing/manual_clock.hpp>
 
 using namespace wisp::common;
 
@@ -116,7 +117,7 @@ TEST_CASE("AuthKey parse and generate", "[ids]") {
 }
 
 TEST_CASE("clocks", "[clock]") {
-    ManualClock clock(1000);
+    wisp::testing::ManualClock clock(1000);
     CHECK(clock.NowMs() == 1000);
     clock.Advance(500);
     CHECK(clock.NowMs() == 1500);

@@ -16,6 +16,7 @@
 #include <wisp/store/artifact_store.hpp>
 #include <wisp/store/open_store.hpp>
 #include <wisp/testing/fake_balancer.hpp>
+#include <wisp/testing/manual_clock.hpp>
 
 #include "authenticator.hpp"
 #include "throttler.hpp"
@@ -30,7 +31,7 @@ using common::JsonValue;
 struct Fixture {
     std::unique_ptr<store::ArtifactStore> store;
     std::unique_ptr<testing::FakeBalancer> balancer;
-    common::ManualClock clock;
+    testing::ManualClock clock;
     std::unique_ptr<Controller> controller;
     const std::string guest = std::string(common::kGuestAuth);
 

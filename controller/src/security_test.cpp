@@ -23,6 +23,7 @@
 #include <wisp/store/artifact_store.hpp>
 #include <wisp/store/open_store.hpp>
 #include <wisp/testing/fake_balancer.hpp>
+#include <wisp/testing/manual_clock.hpp>
 
 #include "authenticator.hpp"
 #include "web_action.hpp"
@@ -121,7 +122,7 @@ struct Fixture {
     FaultyStore* store = nullptr;
     std::unique_ptr<FaultyStore> owned_store;
     testing::FakeBalancer balancer;  // every activation succeeds with {}
-    common::ManualClock clock;
+    testing::ManualClock clock;
     std::unique_ptr<Controller> controller;
     const std::string guest = std::string(common::kGuestAuth);
 

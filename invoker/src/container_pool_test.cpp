@@ -14,8 +14,8 @@
 
 #include <wisp/testing/captured_log.hpp>
 #include <wisp/testing/fake_container.hpp>
+#include <wisp/testing/manual_clock.hpp>
 
-using wisp::common::ManualClock;
 using wisp::common::RuntimeManifest;
 using wisp::invoker::ContainerLease;
 using wisp::invoker::ContainerPool;
@@ -23,6 +23,7 @@ using wisp::invoker::ContainerPoolConfig;
 using wisp::invoker::ContainerRequest;
 using wisp::invoker::InitOutcome;
 using wisp::invoker::testing::FakeContainerFactory;
+using wisp::testing::ManualClock;
 using Source = ContainerLease::Source;
 using Outcome = ContainerPool::Outcome;
 

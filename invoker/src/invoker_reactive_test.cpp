@@ -19,6 +19,7 @@
 #include <wisp/store/open_store.hpp>
 
 #include <wisp/testing/fake_container.hpp>
+#include <wisp/testing/manual_clock.hpp>
 
 using namespace wisp;
 using namespace std::chrono_literals;
@@ -42,7 +43,7 @@ common::RuntimeManifest Manifest() {
 }
 
 struct Harness {
-    common::ManualClock clock;
+    testing::ManualClock clock;
     FakeContainerFactory factory;
     std::unique_ptr<store::ArtifactStore> store;
     std::unique_ptr<InvokerService> service;

@@ -20,16 +20,17 @@
 #include <wisp/store/open_store.hpp>
 
 #include <wisp/testing/fake_container.hpp>
+#include <wisp/testing/manual_clock.hpp>
 
 using namespace wisp;
 using common::ActivationStatus;
-using common::ManualClock;
 using invoker::AckInfo;
 using invoker::InvokerConfig;
 using invoker::InvokerService;
 using invoker::testing::FakeContainer;
 using invoker::testing::FakeContainerFactory;
 using invoker::testing::FakeReply;
+using testing::ManualClock;
 using Failure = invoker::ProxyResponse::Failure;
 
 namespace {

@@ -19,6 +19,7 @@
 #include <wisp/common/entity_json.hpp>
 #include <wisp/messaging/inprocess_messaging_provider.hpp>
 #include <wisp/messaging/message_feed.hpp>
+#include <wisp/testing/manual_clock.hpp>
 
 using namespace wisp;
 using namespace std::chrono_literals;
@@ -357,7 +358,7 @@ TEST_CASE(
     Results results;  // outlives the balancer: Shutdown() answers pending callbacks
 
     SECTION("injected clock") {
-        common::ManualClock clock;
+        wisp::testing::ManualClock clock;
         auto balancer = MakeBalancer(bus, {.invoker_user_memory_mb = 1024,
                                            .completion_timeout = 1000ms,
                                            .timeout_thread = false,
@@ -454,7 +455,7 @@ TEST_CASE("balancer: health is 'up' without pings, or while pings arrive within 
         CHECK(balancer->InvokerHealth() == std::vector<Info>{{"invoker0", "up"}});
     }
     SECTION("pings") {
-        common::ManualClock clock;
+        wisp::testing::ManualClock clock;
         auto balancer =
             MakeBalancer(bus, {.expect_pings = true, .ping_timeout = 10000ms, .clock = &clock});
         CHECK(balancer->InvokerHealth() == std::vector<Info>{{"invoker0", "down"}});

@@ -1,6 +1,6 @@
 #pragma once
-// Time source, injected so tests control time.
-#include <atomic>
+// Time source, injected so tests control time (tests: wisp::testing::ManualClock,
+// <wisp/testing/manual_clock.hpp>).
 #include <cstdint>
 
 namespace wisp::common {
@@ -21,19 +21,6 @@ class SystemClock final : public Clock {
     int64_t MonotonicNs() const override;
     /// A process-wide instance.
     static SystemClock& Instance();
-};
-
-/// A clock that only moves when told to (tests).
-class ManualClock final : public Clock {
-  public:
-    explicit ManualClock(int64_t now_ms = 1700000000000) : now_ms_(now_ms) {}
-    int64_t NowMs() const override { return now_ms_.load(); }
-    int64_t MonotonicNs() const override { return now_ms_.load() * 1000000; }
-    void Set(int64_t now_ms) { now_ms_.store(now_ms); }
-    void Advance(int64_t ms) { now_ms_.fetch_add(ms); }
-
-  private:
-    std::atomic<int64_t> now_ms_;
 };
 
 }  // namespace wisp::common
