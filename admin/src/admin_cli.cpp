@@ -56,7 +56,7 @@ std::string CommandPath(const CLI::App& app) {
     return path;
 }
 
-absl::StatusOr<bool> ParseBool(std::string_view s) {
+[[nodiscard]] absl::StatusOr<bool> ParseBool(std::string_view s) {
     std::string v(s);
     for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (v == "yes" || v == "true") return true;

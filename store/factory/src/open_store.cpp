@@ -16,7 +16,7 @@ constexpr std::string_view kSqliteScheme = "sqlite:";
 constexpr std::string_view kCouchDbScheme = "couchdb:";
 constexpr std::string_view kMemoryPath = ":memory:";
 
-absl::StatusOr<std::unique_ptr<ArtifactStore>> OpenSqlite(std::string_view path) {
+[[nodiscard]] absl::StatusOr<std::unique_ptr<ArtifactStore>> OpenSqlite(std::string_view path) {
     if (path.empty()) {
         return absl::InvalidArgumentError(
             "store URI \"sqlite:\" has no path; use sqlite:/var/lib/wisp/wisp.db or "

@@ -107,8 +107,8 @@ class AdminCommands {
 
 /// The key of `subject`'s own namespace (the one named like the subject, e.g. guest's),
 /// NotFound when there is none.
-absl::StatusOr<common::AuthKey> OwnNamespaceKey(store::ArtifactStore& store,
-                                                std::string_view subject);
+[[nodiscard]] absl::StatusOr<common::AuthKey> OwnNamespaceKey(store::ArtifactStore& store,
+                                                              std::string_view subject);
 
 /// Sizes in OpenWhisk's ByteSize syntax ("1 MB", "512 KB"): the one copy lives in wisp::common.
 using common::FormatByteSize;

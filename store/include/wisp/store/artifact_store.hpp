@@ -125,7 +125,7 @@ class ArtifactStore {
 
     // ---- typed conveniences ------------------------------------------------------------------
     template <class T>
-    absl::StatusOr<Revisioned<T>> Get(const common::FullyQualifiedName& fqn);
+    [[nodiscard]] absl::StatusOr<Revisioned<T>> Get(const common::FullyQualifiedName& fqn);
 };
 
 template <class T>

@@ -13,6 +13,7 @@ namespace wisp::store {
 /// Opens a store from a URI: "sqlite:PATH", "sqlite::memory:", "couchdb:http://user:pw@host:port"
 /// (optional "?prefix=test_"). InvalidArgument on an unknown scheme; Unavailable when the
 /// backend cannot be reached.
-absl::StatusOr<std::unique_ptr<ArtifactStore>> OpenArtifactStore(std::string_view uri);
+[[nodiscard]] absl::StatusOr<std::unique_ptr<ArtifactStore>> OpenArtifactStore(
+    std::string_view uri);
 
 }  // namespace wisp::store
