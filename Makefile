@@ -7,11 +7,14 @@
 #   make run      build and start the platform (wisp-standalone)
 #   make install  build, then install the wsk CLI to $(PREFIX)/bin (default /usr/local/bin)
 #   make bench    build, then run the end-to-end benchmark (bench/run.sh): table, JSON, PNG
+# Build types, sanitizers and the fuzz compilers are the presets' (CMakePresets.json: configure
+# presets dev, asan-ubsan, tsan, fuzz; test presets dev, unit, asan-ubsan, tsan, fuzz), so
+# `cmake --preset X` / `ctest --preset X` by hand do what make does. BUILD moves the dev tree.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 BUILD ?= build
 CMAKE_FLAGS ?=
-CTEST_FLAGS ?= --output-on-failure --no-tests=error
+CTEST_FLAGS ?=
 # ccache keys on paths relative to the checkout, so a fresh clone elsewhere (CI) reuses the cache.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
@@ -24,7 +27,7 @@ deps:
 	@tools/install-deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --preset dev -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # The fuzz targets need clang's libFuzzer: a separate build (build-fuzz/) of fuzz/ and only the
@@ -32,31 +35,29 @@ build: deps
 # instrumented; no unit tests or tools. FUZZ_SECONDS sets how long each target runs under ctest.
 FUZZ_SECONDS ?= 10
 fuzz: deps
-	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DWISP_FUZZ_ONLY=ON -DWISP_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	@cmake --preset fuzz -DWISP_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
 
 test: build fuzz
 	@tools/test-setup.sh
 	@tools/start-dockerd.sh
 	@tools/build-runtime-images.sh --build-dir $(BUILD)
-	@cd $(BUILD) && ctest -j $(JOBS) $(CTEST_FLAGS) -LE fuzz
-	@cd build-fuzz && ctest $(CTEST_FLAGS) -L fuzz
+	@ctest --preset dev --test-dir $(BUILD) -j $(JOBS) $(CTEST_FLAGS)
+	@ctest --preset fuzz $(CTEST_FLAGS)
 
 test-unit: build
-	@cd $(BUILD) && ctest -j $(JOBS) $(CTEST_FLAGS) -L unit
+	@ctest --preset unit --test-dir $(BUILD) -j $(JOBS) $(CTEST_FLAGS)
 
 asan: deps
-	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-	  -DWISP_SANITIZE=address,undefined >/dev/null
+	@cmake --preset asan-ubsan >/dev/null
 	@tools/build-unit-tests.sh build-asan $(JOBS)
-	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest -j $(JOBS) $(CTEST_FLAGS) -L unit
+	@ctest --preset asan-ubsan -j $(JOBS) $(CTEST_FLAGS)
 
 # ThreadSanitizer build of the unit tests (the stores' concurrency tests matter most here).
 tsan: deps
-	@cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWISP_SANITIZE=thread >/dev/null
+	@cmake --preset tsan >/dev/null
 	@tools/build-unit-tests.sh build-tsan $(JOBS)
-	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tools/tsan.supp" ctest -j $(JOBS) $(CTEST_FLAGS) -L unit
+	@ctest --preset tsan -j $(JOBS) $(CTEST_FLAGS)
 
 # Starts Docker, builds the runtime images when they are missing or stale, then runs the
 # platform in the foreground on 127.0.0.1:3233 (Ctrl-C stops it cleanly). RUN_ARGS adds flags,
