@@ -35,65 +35,6 @@ namespace internal {
     return absl::OkStatus();
 }
 
-namespace {
-
-// Length of the well-formed UTF-8 sequence at s[i], or 0 when it is ill-formed.
-size_t Utf8SequenceLength(std::string_view s, size_t i) {
-    const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-    const unsigned char c = b(i);
-    const size_t left = s.size() - i;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        return left >= 2 && (b(i + 1) & 0xC0) == 0x80 ? 2 : 0;
-    }
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (left < 3) return 0;
-        const unsigned char c1 = b(i + 1);
-        if ((c1 & 0xC0) != 0x80 || (b(i + 2) & 0xC0) != 0x80) return 0;
-        if (c == 0xE0 && c1 < 0xA0) return 0;   // overlong
-        if (c == 0xED && c1 >= 0xA0) return 0;  // surrogate
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (left < 4) return 0;
-        const unsigned char c1 = b(i + 1);
-        if ((c1 & 0xC0) != 0x80 || (b(i + 2) & 0xC0) != 0x80 || (b(i + 3) & 0xC0) != 0x80) {
-            return 0;
-        }
-        if (c == 0xF0 && c1 < 0x90) return 0;   // overlong
-        if (c == 0xF4 && c1 >= 0x90) return 0;  // above U+10FFFF
-        return 4;
-    }
-    return 0;
-}
-
-}  // namespace
-
-bool IsValidUtf8(std::string_view s) {
-    for (size_t i = 0; i < s.size();) {
-        size_t n = Utf8SequenceLength(s, i);
-        if (n == 0) return false;
-        i += n;
-    }
-    return true;
-}
-
-std::string SanitizeUtf8(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (size_t i = 0; i < s.size();) {
-        size_t n = Utf8SequenceLength(s, i);
-        if (n == 0) {
-            out.append("\xEF\xBF\xBD");
-            ++i;
-        } else {
-            out.append(s.substr(i, n));
-            i += n;
-        }
-    }
-    return out;
-}
-
 std::string_view TypeName(const rapidjson::Value& v) {
     switch (v.GetType()) {
         case rapidjson::kNullType:

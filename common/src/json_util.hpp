@@ -7,6 +7,8 @@
 #include <absl/status/status.h>
 #include <rapidjson/document.h>
 
+#include <wisp/common/strings.hpp>
+
 namespace wisp::common::internal {
 
 /// Deepest array/object nesting accepted from untrusted input (keeps every later recursive
@@ -22,11 +24,6 @@ inline constexpr int kMaxJsonDepth = 512;
 
 /// The JSON type name as OpenWhisk's messages spell it ("a string", "an object", ...).
 std::string_view TypeName(const rapidjson::Value& v);
-
-/// True when `s` is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
-bool IsValidUtf8(std::string_view s);
-/// `s` with every ill-formed UTF-8 sequence replaced by U+FFFD.
-std::string SanitizeUtf8(std::string_view s);
 
 /// A rapidjson handler that forwards to a Writer, replacing ill-formed UTF-8 in strings and keys
 /// so that everything written parses back under kParseValidateEncodingFlag.

@@ -51,3 +51,25 @@ TEST_CASE("EqualsIgnoreCase, AsciiLower and TrimAsciiSpace", "[strings]") {
 }
 
 }  // namespace wisp::common
+
+TEST_CASE("IsValidUtf8 and SanitizeUtf8: each byte of an ill-formed sequence becomes U+FFFD",
+          "[strings]") {
+    using wisp::common::IsValidUtf8;
+    using wisp::common::SanitizeUtf8;
+    const std::string fffd = "\xEF\xBF\xBD";
+    for (const std::string& ok : {std::string(""), std::string("plain"), std::string("K\xC3\xB6ln"),
+                                  std::string("\xE0\xA0\x80"), std::string("\xF0\x90\x80\x80"),
+                                  std::string("\xF4\x8F\xBF\xBF")}) {
+        CHECK(IsValidUtf8(ok));
+        CHECK(SanitizeUtf8(ok) == ok);
+    }
+    CHECK_FALSE(IsValidUtf8("\xC0\x80"));  // overlong
+    CHECK(SanitizeUtf8("a\xC0\x80"
+                       "b") == "a" + fffd + fffd + "b");
+    CHECK(SanitizeUtf8("\xE0\x80\x80") == fffd + fffd + fffd);             // overlong
+    CHECK(SanitizeUtf8("\xED\xA0\x80") == fffd + fffd + fffd);             // a surrogate
+    CHECK(SanitizeUtf8("\xF4\x90\x80\x80") == fffd + fffd + fffd + fffd);  // > U+10FFFF
+    CHECK(SanitizeUtf8("\xF8x") == fffd + "x");
+    CHECK(SanitizeUtf8("\xE2\x82") == fffd + fffd);            // cut short
+    CHECK(SanitizeUtf8("\x80\xC3\xB6") == fffd + "\xC3\xB6");  // a lone continuation byte
+}

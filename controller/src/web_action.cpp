@@ -32,48 +32,6 @@ constexpr std::array<std::pair<std::string_view, Extension>, 5> kExtensions = {{
 
 using common::EqualsIgnoreCase;
 
-/// Invalid UTF-8 sequences replaced by U+FFFD, as a Java String built from the bytes would be.
-std::string ValidUtf8(std::string_view in) {
-    std::string out;
-    out.reserve(in.size());
-    size_t i = 0;
-    while (i < in.size()) {
-        const auto c = static_cast<unsigned char>(in[i]);
-        size_t len = 0;
-        uint32_t min = 0;
-        if (c < 0x80) {
-            out += static_cast<char>(c);
-            ++i;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            len = 2;
-            min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3;
-            min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4;
-            min = 0x10000;
-        }
-        bool ok = len != 0 && i + len <= in.size();
-        uint32_t cp = len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-        for (size_t k = 1; ok && k < len; ++k) {
-            const auto cc = static_cast<unsigned char>(in[i + k]);
-            if ((cc & 0xC0) != 0x80) ok = false;
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        if (ok && (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = false;
-        if (ok) {
-            out.append(in.substr(i, len));
-            i += len;
-        } else {
-            out += "\xEF\xBF\xBD";
-            ++i;
-        }
-    }
-    return out;
-}
-
 std::string Scalar(const rapidjson::Value& v) {
     rapidjson::StringBuffer sb;
     rapidjson::Writer<rapidjson::StringBuffer> w(sb);
@@ -379,13 +337,13 @@ absl::StatusOr<Parameters> BuildWebArguments(const WebArgumentsInput& in) {
         w.StartObject();
         for (const auto& [k, v] : headers) {
             w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
-            const std::string value = ValidUtf8(v);
+            const std::string value = common::SanitizeUtf8(v);
             w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
         }
         w.EndObject();
         args.Set("__ow_headers", JsonValue::Parse(sb.GetString()).value());
     }
-    args.Set("__ow_path", JsonValue::String(ValidUtf8(in.extra_path)));
+    args.Set("__ow_path", JsonValue::String(common::SanitizeUtf8(in.extra_path)));
     if (in.user_namespace) args.Set("__ow_user", JsonValue::String(*in.user_namespace));
 
     std::vector<std::string> given_names;  // query and body names, for the protected check
@@ -398,10 +356,10 @@ absl::StatusOr<Parameters> BuildWebArguments(const WebArgumentsInput& in) {
                 raw_query = raw_query.substr(0, f);
             }
         }
-        args.Set("__ow_query", JsonValue::String(ValidUtf8(raw_query)));
+        args.Set("__ow_query", JsonValue::String(common::SanitizeUtf8(raw_query)));
     } else {
         for (const auto& [k, v] : req.query) {
-            args.Set(ValidUtf8(k), JsonValue::String(ValidUtf8(v)));
+            args.Set(common::SanitizeUtf8(k), JsonValue::String(common::SanitizeUtf8(v)));
             given_names.push_back(k);
         }
     }
@@ -430,13 +388,14 @@ absl::StatusOr<Parameters> BuildWebArguments(const WebArgumentsInput& in) {
                 return absl::InvalidArgumentError(
                     "The request content was malformed:\nIllegal percent-encoding in form data");
             }
-            fields.Set(ValidUtf8(*key), JsonValue::String(ValidUtf8(*value)));
+            fields.Set(common::SanitizeUtf8(*key), JsonValue::String(common::SanitizeUtf8(*value)));
         }
         body = JsonValue::Parse(fields.ToObjectJson()).value();
     } else {
         const bool binary =
             !mt || KindOf(*mt) == MediaKind::kBinary || mt->Value() == "application/json";
-        body = JsonValue::String(binary ? common::Base64Encode(req.body) : ValidUtf8(req.body));
+        body = JsonValue::String(binary ? common::Base64Encode(req.body)
+                                        : common::SanitizeUtf8(req.body));
     }
 
     if (body && body->IsObject() && !in.raw_http) {

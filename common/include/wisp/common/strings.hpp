@@ -99,6 +99,12 @@ inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
     return true;
 }
 
+/// True when `s` is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+/// `s` with each byte that does not start a well-formed UTF-8 sequence replaced by U+FFFD, as a
+/// Java String built from the bytes would be.
+std::string SanitizeUtf8(std::string_view s);
+
 /// Parses a whole decimal integer (optional leading '+' or '-'); false on anything else.
 template <typename T>
 bool ParseInt(std::string_view s, T& out) {
