@@ -101,11 +101,12 @@ function(wisp_add_test)
 endfunction()
 
 # Backends are chosen by programs only: no library (wisp_add_library, or listed in the global
-# property WISP_LIBRARIES) links a store backend, the store factory or the in-process bus, not
-# even through another library. Called at the end of the top-level CMakeLists.txt; a library
+# property WISP_LIBRARIES) links a store backend, the store factory, the in-process bus or the
+# Docker container factory, not even through another library. Called at the end of the top-level CMakeLists.txt; a library
 # that does fails the configure with the path of links that brings the backend in.
 function(wisp_check_backends_in_programs_only)
-  set(backends wisp_store_sqlite wisp_store_couchdb wisp_store_factory wisp_messaging_inprocess)
+  set(backends wisp_store_sqlite wisp_store_couchdb wisp_store_factory wisp_messaging_inprocess
+               wisp_invoker_docker)
   get_property(libs GLOBAL PROPERTY WISP_LIBRARIES)
   foreach(lib IN LISTS libs)
     if(lib IN_LIST backends)
@@ -141,7 +142,7 @@ function(wisp_check_backends_in_programs_only)
         if(d IN_LIST backends)
           message(FATAL_ERROR "${lib} links the backend ${d} (${path_${d}}): backends are "
                               "chosen by programs; link the interface (wisp::store, "
-                              "wisp::messaging) and let the executable or test link ${d}")
+                              "wisp::messaging, wisp::invoker) and let the executable or test link ${d}")
         endif()
       endforeach()
     endwhile()
