@@ -142,7 +142,8 @@ function(wisp_check_backends_in_programs_only)
         if(d IN_LIST backends)
           message(FATAL_ERROR "${lib} links the backend ${d} (${path_${d}}): backends are "
                               "chosen by programs; link the interface (wisp::store, "
-                              "wisp::messaging, wisp::invoker) and let the executable or test link ${d}")
+                              "wisp::messaging, wisp::invoker) and let the executable or "
+                              "test link ${d}")
         endif()
       endforeach()
     endwhile()
