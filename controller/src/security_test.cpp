@@ -5,10 +5,8 @@
 #include <atomic>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 #include <rapidjson/document.h>
 #include <spdlog/sinks/ostream_sink.h>
