@@ -101,12 +101,13 @@ function(wisp_add_test)
 endfunction()
 
 # Backends are chosen by programs only: no library (wisp_add_library, or listed in the global
-# property WISP_LIBRARIES) links a store backend, the store factory, the in-process bus or the
-# Docker container factory, not even through another library. Called at the end of the top-level CMakeLists.txt; a library
-# that does fails the configure with the path of links that brings the backend in.
+# property WISP_LIBRARIES) links a store backend, the store factory, a bus backend (in-process,
+# Kafka) or the Docker container factory, not even through another library. Called at the end
+# of the top-level CMakeLists.txt; a library that does fails the configure with the path of links
+# that brings the backend in.
 function(wisp_check_backends_in_programs_only)
   set(backends wisp_store_sqlite wisp_store_couchdb wisp_store_factory wisp_messaging_inprocess
-               wisp_invoker_docker)
+               wisp_messaging_kafka wisp_invoker_docker)
   get_property(libs GLOBAL PROPERTY WISP_LIBRARIES)
   foreach(lib IN LISTS libs)
     if(lib IN_LIST backends)
