@@ -104,7 +104,4 @@ struct WebArgumentsInput {
 [[nodiscard]] absl::StatusOr<HttpResponse> RenderResult(Extension ext,
                                                         const common::JsonValue& value);
 
-/// Web code calls it web::AddWebCorsHeaders; it lives beside the REST API's CORS headers.
-using controller::AddWebCorsHeaders;
-
 }  // namespace wisp::controller::web

@@ -29,7 +29,7 @@ bool IsWebMethod(std::string_view m) {
 /// would set the REST CORS headers, which would overwrite an action's own.
 void AnswerWeb(Replier& replier, const CallPtr& call, HttpResponse resp, Cors cors) {
     if (cors == Cors::kWebDefaults) {
-        web::AddWebCorsHeaders(resp, call->req.Header("access-control-request-headers"));
+        AddWebCorsHeaders(resp, call->req.Header("access-control-request-headers"));
     }
     replier.Reply(call, std::move(resp), /*rest_cors=*/false);
 }
