@@ -13,6 +13,8 @@
 #include <string_view>
 #include <system_error>
 
+#include <wisp/common/base64.hpp>
+
 #include "archive.hpp"
 #include "fuzz_check.hpp"
 
@@ -79,6 +81,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         return wisp::proxy::ExtractTarGz(b, dir, limits);
     });
     (void)wisp::proxy::DetectArchive(bytes);
-    (void)wisp::proxy::Base64Decode(bytes);
+    (void)wisp::common::Base64Decode(bytes, wisp::common::Base64Mode::kLineWrapped);
     return 0;
 }
