@@ -15,24 +15,22 @@
 //   health:  with expect_pings, "up" while PingMessages from invoker 0 arrive on
 //            "<prefix>health" within ping_timeout, else "down" (then Publish answers
 //            Unavailable); without, always "up".
+//
+// A RoundRobinBalancer with the one configured invoker 0.
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <absl/status/statusor.h>
 
 #include <wisp/common/clock.hpp>
 #include <wisp/loadbalancer/load_balancer.hpp>
-#include <wisp/messaging/message_feed.hpp>
+#include <wisp/loadbalancer/round_robin_balancer.hpp>
 #include <wisp/messaging/messaging_provider.hpp>
 
 namespace wisp::loadbalancer {
@@ -77,63 +75,34 @@ class SingleInvokerBalancer final : public LoadBalancer {
 
     [[nodiscard]] absl::Status Publish(const ActionPlacement& action,
                                        wisp::v1::ActivationMessage msg,
-                                       ResultCallback on_result) override;
-    int64_t ActiveActivationsFor(std::string_view namespace_uuid) const override;
-    int64_t TotalActiveActivations() const override;
-    std::vector<InvokerHealthInfo> InvokerHealth() const override;
-    void Shutdown() override;
+                                       ResultCallback on_result) override {
+        return impl_->Publish(action, std::move(msg), std::move(on_result));
+    }
+    int64_t ActiveActivationsFor(std::string_view namespace_uuid) const override {
+        return impl_->ActiveActivationsFor(namespace_uuid);
+    }
+    int64_t TotalActiveActivations() const override { return impl_->TotalActiveActivations(); }
+    std::vector<InvokerHealthInfo> InvokerHealth() const override { return impl_->InvokerHealth(); }
+    void Shutdown() override { impl_->Shutdown(); }
 
     /// Completes by force every activation whose completion timeout has passed on the clock;
     /// returns how many. Thread-safe (the timer thread calls it too).
-    int ExpireOverdue();
+    int ExpireOverdue() { return impl_->ExpireOverdue(); }
 
     /// Invoker memory not taken by activations in flight; negative when overloaded.
-    int64_t FreeMemoryMb() const;
+    int64_t FreeMemoryMb() const { return impl_->FreeMemoryMb(0); }
     /// Publishes whose memory did not fit and was taken by force.
-    int64_t ForcedAcquisitions() const;
+    int64_t ForcedAcquisitions() const { return impl_->ForcedAcquisitions(); }
 
     const std::string& invoker_topic() const { return invoker_topic_; }
-    const std::string& ack_topic() const { return ack_topic_; }
+    const std::string& ack_topic() const { return impl_->ack_topic(); }
 
   private:
-    struct InFlight {
-        std::string namespace_uuid;
-        int64_t memory_mb = 0;
-        ResultCallback on_result;  // null once called
-        int64_t deadline_ns = 0;   // clock MonotonicNs
-        std::multimap<int64_t, std::string>::iterator timer;
-    };
+    explicit SingleInvokerBalancer(std::unique_ptr<RoundRobinBalancer> impl)
+        : impl_(std::move(impl)), invoker_topic_(impl_->invoker_topic(0)) {}
 
-    SingleInvokerBalancer(messaging::MessagingProvider& bus, SingleInvokerBalancerConfig config);
-    [[nodiscard]] absl::Status Start();
-    void OnAck(messaging::Message message);
-    void OnPing(messaging::Message message);
-    void TimerLoop();
-    /// Removes `id` from the in-flight state (slot, counts, timer); mu_ held.
-    void CompleteLocked(std::unordered_map<std::string, InFlight>::iterator it);
-    std::chrono::milliseconds CompletionTimeoutFor(const ActionPlacement& action) const;
-    bool InvokerUpLocked() const;
-
-    messaging::MessagingProvider& bus_;
-    const SingleInvokerBalancerConfig config_;
-    common::Clock& clock_;
+    std::unique_ptr<RoundRobinBalancer> impl_;
     const std::string invoker_topic_;
-    const std::string ack_topic_;
-    const std::string health_topic_;
-    std::unique_ptr<messaging::MessageProducer> producer_;
-    std::unique_ptr<messaging::MessageFeed> ack_feed_;
-    std::unique_ptr<messaging::MessageFeed> ping_feed_;
-
-    mutable std::mutex mu_;
-    std::condition_variable timer_cv_;
-    bool shutdown_ = false;
-    std::unordered_map<std::string, InFlight> in_flight_;     // by activation id
-    std::unordered_map<std::string, int64_t> per_namespace_;  // uuid -> in flight
-    std::multimap<int64_t, std::string> deadlines_;           // deadline_ns -> id
-    int64_t free_memory_mb_ = 0;
-    int64_t forced_acquisitions_ = 0;
-    std::optional<int64_t> last_ping_ns_;
-    std::thread timer_thread_;
 };
 
 }  // namespace wisp::loadbalancer
