@@ -13,6 +13,9 @@ packages=(
   # tests and runtime: Node.js/npm for pouchdb-server and the npm openwhisk client;
   # python3 (with node and cc) runs the action proxy's host test
   nodejs npm curl ca-certificates python3
+  # the distributed mode's front door (deploy/nginx): Debian's nginx and openssl for its
+  # self-signed certificate
+  nginx openssl
   # the Docker container backend: the engine (tools/start-dockerd.sh starts it) and the offline
   # base-image builder of tools/build-runtime-images.sh
   docker.io mmdebstrap
