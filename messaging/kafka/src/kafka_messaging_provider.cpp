@@ -41,7 +41,7 @@ void LogCallback(const rd_kafka_t*, int level, const char* facility, const char*
 
 /// The Status for a librdkafka error. Size errors are OutOfRange, authorization errors
 /// PermissionDenied, everything else Unavailable (the network, the broker, timeouts).
-absl::Status KafkaStatus(rd_kafka_resp_err_t err, std::string_view what) {
+[[nodiscard]] absl::Status KafkaStatus(rd_kafka_resp_err_t err, std::string_view what) {
     const std::string message = fmt::format("{}: {}", what, rd_kafka_err2str(err));
     switch (err) {
         case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
@@ -61,7 +61,8 @@ struct ConfDeleter {
 };
 using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
 
-absl::Status Set(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
+[[nodiscard]] absl::Status Set(rd_kafka_conf_t* conf, const std::string& name,
+                               const std::string& value) {
     char errstr[512];
     if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr) !=
         RD_KAFKA_CONF_OK) {
@@ -72,8 +73,8 @@ absl::Status Set(rd_kafka_conf_t* conf, const std::string& name, const std::stri
     return absl::OkStatus();
 }
 
-absl::Status SetAll(rd_kafka_conf_t* conf,
-                    const std::vector<std::pair<std::string, std::string>>& properties) {
+[[nodiscard]] absl::Status SetAll(
+    rd_kafka_conf_t* conf, const std::vector<std::pair<std::string, std::string>>& properties) {
     for (const auto& [name, value] : properties) {
         absl::Status set = Set(conf, name, value);
         if (!set.ok()) return set;
@@ -83,8 +84,8 @@ absl::Status SetAll(rd_kafka_conf_t* conf,
 
 /// The properties every client of the provider shares; `extra` (role-specific) before the
 /// user's own KafkaConfig::properties, which win.
-absl::StatusOr<ConfPtr> MakeConf(const KafkaConfig& config,
-                                 const std::vector<std::pair<std::string, std::string>>& extra) {
+[[nodiscard]] absl::StatusOr<ConfPtr> MakeConf(
+    const KafkaConfig& config, const std::vector<std::pair<std::string, std::string>>& extra) {
     ConfPtr conf(rd_kafka_conf_new());
     rd_kafka_conf_set_log_cb(conf.get(), LogCallback);
     absl::Status set =
@@ -106,7 +107,7 @@ absl::StatusOr<ConfPtr> MakeConf(const KafkaConfig& config,
     return conf;
 }
 
-absl::Status CheckTopicConfig(std::string_view topic, const TopicConfig& config) {
+[[nodiscard]] absl::Status CheckTopicConfig(std::string_view topic, const TopicConfig& config) {
     if (config.max_message_bytes < 1 || config.retention_bytes < 1) {
         return absl::InvalidArgumentError(fmt::format(
             "topic '{}': max_message_bytes and retention_bytes must be positive", topic));
@@ -158,7 +159,7 @@ struct KafkaMessagingProvider::Cluster {
         return largest;
     }
 
-    absl::Status ValidateName(std::string_view topic) const {
+    [[nodiscard]] absl::Status ValidateName(std::string_view topic) const {
         absl::Status valid = ValidateTopicName(topic);
         if (valid.ok() && !config.topic_prefix.empty()) {
             valid = ValidateTopicName(Prefixed(topic));
@@ -172,7 +173,8 @@ struct KafkaMessagingProvider::Cluster {
     }
 
     /// The topic's config, making sure it exists first (with `wanted` if it is created).
-    absl::StatusOr<TopicConfig> Ensure(std::string_view topic, const TopicConfig& wanted) {
+    [[nodiscard]] absl::StatusOr<TopicConfig> Ensure(std::string_view topic,
+                                                     const TopicConfig& wanted) {
         if (auto known = Known(topic)) return *known;
         absl::Status valid = ValidateName(topic);
         if (valid.ok()) valid = CheckTopicConfig(topic, wanted);
@@ -205,7 +207,7 @@ struct KafkaMessagingProvider::Cluster {
 
   private:
     /// The admin client (a producer-type handle: its metadata requests may auto-create topics).
-    absl::Status AdminLocked() {
+    [[nodiscard]] absl::Status AdminLocked() {
         if (admin != nullptr) return absl::OkStatus();
         auto conf = MakeConf(config, {});
         if (!conf.ok()) return conf.status();
@@ -219,7 +221,7 @@ struct KafkaMessagingProvider::Cluster {
     }
 
     /// CreateTopics, or the broker's automatic creation when CreateTopics is not available.
-    absl::Status CreateLocked(std::string_view topic, const TopicConfig& wanted) {
+    [[nodiscard]] absl::Status CreateLocked(std::string_view topic, const TopicConfig& wanted) {
         absl::Status ready = AdminLocked();
         if (!ready.ok()) return ready;
         const std::string name = Prefixed(topic);
@@ -316,8 +318,8 @@ struct KafkaMessagingProvider::Cluster {
 
     /// Asks for the topic's metadata, which makes a broker with auto.create.topics.enable
     /// create it (with the broker's defaults); waits until it has a partition 0.
-    absl::Status AutoCreateLocked(const std::string& name, const TopicConfig& wanted,
-                                  const std::string& create_error) {
+    [[nodiscard]] absl::Status AutoCreateLocked(const std::string& name, const TopicConfig& wanted,
+                                                const std::string& create_error) {
         rd_kafka_topic_t* handle = rd_kafka_topic_new(admin, name.c_str(), nullptr);
         const auto deadline = std::chrono::steady_clock::now() + config.admin_timeout;
         rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
