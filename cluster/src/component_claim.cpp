@@ -1,0 +1,199 @@
+#include <wisp/cluster/component_claim.hpp>
+
+#include <map>
+#include <utility>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <wisp/v1/activation.pb.h>
+#include <wisp/common/ids.hpp>
+#include <wisp/common/status.hpp>
+
+namespace wisp::cluster {
+
+using wisp::v1::ComponentHeartbeat;
+
+namespace {
+
+/// Heartbeats are tiny and only the recent ones matter.
+constexpr messaging::TopicConfig kTopicConfig{.max_message_bytes = 4096,
+                                              .retention_bytes = 1024 * 1024};
+
+std::string StateName(ComponentHeartbeat::State s) {
+    switch (s) {
+        case ComponentHeartbeat::STARTING:
+            return "starting";
+        case ComponentHeartbeat::RUNNING:
+            return "running";
+        case ComponentHeartbeat::LEAVING:
+            return "leaving";
+        default:
+            return "unknown";
+    }
+}
+
+std::string Conflict(const std::string& component, const std::string& other) {
+    return fmt::format(
+        "another {} is running (incarnation {} sent heartbeats on the bus): two processes may "
+        "not share one id. Stop the other process, or start this one with another --id",
+        component, other);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ComponentClaim>> ComponentClaim::Acquire(
+    messaging::MessagingProvider& bus, ComponentClaimConfig config) {
+    if (config.component.empty()) return absl::InvalidArgumentError("no component id to claim");
+    if (!config.progress) {
+        config.progress = [](const std::string& line) { spdlog::info("{}", line); };
+    }
+    std::unique_ptr<ComponentClaim> claim(new ComponentClaim(bus, std::move(config)));
+    WISP_RETURN_IF_ERROR(claim->Claim());
+    claim->thread_ = std::thread([c = claim.get()] { c->Run(); });
+    return claim;
+}
+
+ComponentClaim::ComponentClaim(messaging::MessagingProvider& bus, ComponentClaimConfig config)
+    : bus_(bus), config_(std::move(config)), incarnation_(common::ActivationId::Generate().str()) {}
+
+ComponentClaim::~ComponentClaim() { Release(); }
+
+absl::Status ComponentClaim::Send(int state) {
+    ComponentHeartbeat hb;
+    hb.set_component(config_.component);
+    hb.set_incarnation(incarnation_);
+    hb.set_state(static_cast<ComponentHeartbeat::State>(state));
+    return producer_->Send(config_.topic, hb.SerializeAsString());
+}
+
+absl::Status ComponentClaim::Claim() {
+    WISP_RETURN_IF_ERROR(bus_.EnsureTopic(config_.topic, kTopicConfig));
+    producer_ = bus_.GetProducer();
+    // A fresh group per incarnation, never committed: every claimant reads the whole topic.
+    consumer_ = bus_.GetConsumer(
+        config_.topic, fmt::format("{}-{}-{}", config_.topic, config_.component, incarnation_),
+        256);
+    WISP_RETURN_IF_ERROR(Send(ComponentHeartbeat::STARTING));
+
+    // 1. The history, up to the probe: the last state of each other incarnation of this id.
+    std::map<std::string, ComponentHeartbeat::State> others;
+    const auto bus_deadline = std::chrono::steady_clock::now() + config_.bus_timeout;
+    bool probe_seen = false;
+    while (!probe_seen) {
+        if (std::chrono::steady_clock::now() > bus_deadline) {
+            return absl::DeadlineExceededError(fmt::format(
+                "claiming {}: the bus did not deliver this process's heartbeat on {} within {} "
+                "ms; is the broker up?",
+                config_.component, config_.topic, config_.bus_timeout.count()));
+        }
+        auto batch = consumer_->Peek(std::chrono::milliseconds(200));
+        if (!batch.ok()) return batch.status();
+        for (const auto& m : *batch) {
+            ComponentHeartbeat hb;
+            if (!hb.ParseFromString(m.payload) || hb.component() != config_.component) continue;
+            if (hb.incarnation() == incarnation_) {
+                probe_seen = true;
+                break;
+            }
+            others[hb.incarnation()] = hb.state();
+        }
+    }
+    std::erase_if(others, [](const auto& kv) { return kv.second == ComponentHeartbeat::LEAVING; });
+    if (others.empty()) return absl::OkStatus();
+
+    // 2. Someone held or claimed this id and did not say goodbye: watch for its heartbeats.
+    config_.progress(fmt::format(
+        "{}: another {} (incarnation {}, last {}) is on the bus and did not say goodbye; "
+        "watching {} ms for its heartbeats (a live one keeps the id, a killed one is replaced)",
+        config_.component, config_.component, others.begin()->first,
+        StateName(others.begin()->second), config_.lease.count()));
+    const auto start = std::chrono::steady_clock::now();
+    auto next_beat = start + config_.heartbeat_interval;
+    while (true) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - start >= config_.lease) break;
+        if (now >= next_beat) {
+            WISP_RETURN_IF_ERROR(Send(ComponentHeartbeat::STARTING));
+            next_beat = now + config_.heartbeat_interval;
+        }
+        const auto wait =
+            std::min(
+                std::chrono::duration_cast<std::chrono::milliseconds>(start + config_.lease - now),
+                std::chrono::duration_cast<std::chrono::milliseconds>(next_beat - now)) +
+            std::chrono::milliseconds(1);
+        auto batch = consumer_->Peek(wait);
+        if (!batch.ok()) return batch.status();
+        for (const auto& m : *batch) {
+            ComponentHeartbeat hb;
+            if (!hb.ParseFromString(m.payload) || hb.component() != config_.component ||
+                hb.incarnation() == incarnation_) {
+                continue;
+            }
+            if (hb.state() == ComponentHeartbeat::RUNNING ||
+                (hb.state() == ComponentHeartbeat::STARTING && hb.incarnation() < incarnation_)) {
+                (void)Send(ComponentHeartbeat::LEAVING);
+                return absl::AlreadyExistsError(Conflict(config_.component, hb.incarnation()));
+            }
+        }
+    }
+    config_.progress(fmt::format("{}: no heartbeat from an earlier holder in {} ms; the id is ours",
+                                 config_.component, config_.lease.count()));
+    return absl::OkStatus();
+}
+
+void ComponentClaim::Run() {
+    bool failing = false;
+    auto next_beat = std::chrono::steady_clock::now();
+    while (!stopping_.load()) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= next_beat) {
+            absl::Status sent = Send(ComponentHeartbeat::RUNNING);
+            if (!sent.ok() && !failing) {
+                spdlog::warn("{}: sending a heartbeat failed: {}", config_.component,
+                             sent.ToString());
+            }
+            failing = !sent.ok();
+            next_beat = now + config_.heartbeat_interval;
+        }
+        auto batch = consumer_->Peek(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         next_beat - std::chrono::steady_clock::now()) +
+                                     std::chrono::milliseconds(1));
+        if (!batch.ok()) {
+            if (stopping_.load()) break;
+            continue;  // the bus logs its own trouble; the next beat retries
+        }
+        for (const auto& m : *batch) {
+            ComponentHeartbeat hb;
+            if (!hb.ParseFromString(m.payload) || hb.component() != config_.component ||
+                hb.incarnation() == incarnation_ || hb.state() != ComponentHeartbeat::RUNNING) {
+                continue;
+            }
+            ++conflicts_;
+            if (reported_.insert(hb.incarnation()).second) {
+                spdlog::error("{}: {}", config_.component,
+                              Conflict(config_.component, hb.incarnation()));
+            }
+        }
+    }
+}
+
+void ComponentClaim::Release() {
+    {
+        std::lock_guard<std::mutex> lock(release_mu_);
+        if (released_) return;
+        released_ = true;
+    }
+    stopping_.store(true);
+    if (consumer_) consumer_->Wakeup();
+    if (thread_.joinable()) thread_.join();
+    if (consumer_) consumer_->Close();
+    if (producer_) {
+        absl::Status sent = Send(ComponentHeartbeat::LEAVING);
+        if (!sent.ok())
+            spdlog::warn("{}: saying goodbye failed: {}", config_.component, sent.ToString());
+        producer_->Close();
+    }
+}
+
+}  // namespace wisp::cluster

@@ -1,0 +1,156 @@
+// ComponentClaim over the in-process bus: a free id is claimed at once; a second process with a
+// live holder's id is refused with a clear message; a holder that stopped cleanly frees the id
+// at once; one that was killed (heartbeats in the history, then silence) is replaced after the
+// lease, with a progress line; two claimants started together: one wins.
+#include <wisp/cluster/component_claim.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <wisp/v1/activation.pb.h>
+#include <wisp/messaging/inprocess_messaging_provider.hpp>
+
+using namespace wisp;
+using namespace std::chrono_literals;
+using cluster::ComponentClaim;
+using cluster::ComponentClaimConfig;
+
+namespace {
+
+struct Lines {
+    std::mutex mu;
+    std::vector<std::string> lines;
+    std::function<void(const std::string&)> Sink() {
+        return [this](const std::string& l) {
+            std::lock_guard<std::mutex> lock(mu);
+            lines.push_back(l);
+        };
+    }
+    size_t size() {
+        std::lock_guard<std::mutex> lock(mu);
+        return lines.size();
+    }
+};
+
+ComponentClaimConfig Config(const std::string& component, Lines* lines = nullptr) {
+    ComponentClaimConfig c;
+    c.component = component;
+    c.heartbeat_interval = 100ms;
+    c.lease = 1500ms;  // 15 heartbeats: a live holder cannot go unseen on a loaded machine
+    if (lines) c.progress = lines->Sink();
+    return c;
+}
+
+void Heartbeat(messaging::MessagingProvider& bus, const std::string& component,
+               const std::string& incarnation, v1::ComponentHeartbeat::State state) {
+    v1::ComponentHeartbeat hb;
+    hb.set_component(component);
+    hb.set_incarnation(incarnation);
+    hb.set_state(state);
+    REQUIRE(bus.GetProducer()->Send("componentHealth", hb.SerializeAsString()).ok());
+}
+
+}  // namespace
+
+TEST_CASE("component claim: a free id is claimed at once, without waiting", "[cluster][claim]") {
+    messaging::InProcessMessagingProvider bus;
+    Lines lines;
+    auto other = ComponentClaim::Acquire(bus, Config("invoker1"));  // another id
+    REQUIRE(other.ok());
+    const auto start = std::chrono::steady_clock::now();
+    auto claim = ComponentClaim::Acquire(bus, Config("invoker0", &lines));
+    REQUIRE(claim.ok());
+    CHECK(std::chrono::steady_clock::now() - start < 1500ms);  // no lease waited
+    CHECK(lines.size() == 0);
+    CHECK((*claim)->incarnation() != (*other)->incarnation());
+}
+
+TEST_CASE("component claim: a second process with a live holder's id is refused",
+          "[cluster][claim]") {
+    messaging::InProcessMessagingProvider bus;
+    auto holder = ComponentClaim::Acquire(bus, Config("controller0"));
+    REQUIRE(holder.ok());
+    auto second = ComponentClaim::Acquire(bus, Config("controller0"));
+    REQUIRE(second.status().code() == absl::StatusCode::kAlreadyExists);
+    const std::string message(second.status().message());
+    CHECK_THAT(message, Catch::Contains("another controller0 is running"));
+    CHECK_THAT(message, Catch::Contains("start this one with another --id"));
+    CHECK_THAT(message, Catch::Contains((*holder)->incarnation()));
+    // The holder keeps the id (and saw no RUNNING competitor).
+    CHECK((*holder)->conflicts() == 0);
+}
+
+TEST_CASE("component claim: a holder that stopped cleanly frees the id at once",
+          "[cluster][claim]") {
+    messaging::InProcessMessagingProvider bus;
+    Lines lines;
+    {
+        auto holder = ComponentClaim::Acquire(bus, Config("invoker0"));
+        REQUIRE(holder.ok());
+        (*holder)->Release();
+    }
+    const auto start = std::chrono::steady_clock::now();
+    auto next = ComponentClaim::Acquire(bus, Config("invoker0", &lines));
+    REQUIRE(next.ok());
+    CHECK(std::chrono::steady_clock::now() - start < 1500ms);
+    CHECK(lines.size() == 0);
+}
+
+TEST_CASE("component claim: a killed holder (silent) is replaced after the lease",
+          "[cluster][claim]") {
+    messaging::InProcessMessagingProvider bus;
+    Lines lines;
+    // What a process killed with -9 leaves: heartbeats, no LEAVING.
+    Heartbeat(bus, "invoker0", "0dead", v1::ComponentHeartbeat::STARTING);
+    Heartbeat(bus, "invoker0", "0dead", v1::ComponentHeartbeat::RUNNING);
+    Heartbeat(bus, "invoker0", "0dead", v1::ComponentHeartbeat::RUNNING);
+    const auto start = std::chrono::steady_clock::now();
+    auto claim = ComponentClaim::Acquire(bus, Config("invoker0", &lines));
+    REQUIRE(claim.ok());
+    CHECK(std::chrono::steady_clock::now() - start >= 1500ms);
+    std::lock_guard<std::mutex> lock(lines.mu);
+    REQUIRE(lines.lines.size() == 2);
+    CHECK_THAT(lines.lines[0], Catch::Contains("did not say goodbye; watching 1500 ms"));
+    CHECK_THAT(lines.lines[1], Catch::Contains("the id is ours"));
+}
+
+TEST_CASE("component claim: a holder that keeps beating during the lease is live",
+          "[cluster][claim]") {
+    messaging::InProcessMessagingProvider bus;
+    Heartbeat(bus, "controller1", "ffff", v1::ComponentHeartbeat::RUNNING);
+    // A live holder in another process: beats while the claimant watches.
+    std::atomic<bool> stop{false};
+    std::thread beating([&] {
+        while (!stop.load()) {
+            Heartbeat(bus, "controller1", "ffff", v1::ComponentHeartbeat::RUNNING);
+            std::this_thread::sleep_for(50ms);  // the fake holder's heartbeat period
+        }
+    });
+    auto claim = ComponentClaim::Acquire(bus, Config("controller1"));
+    stop = true;
+    beating.join();
+    REQUIRE(claim.status().code() == absl::StatusCode::kAlreadyExists);
+    CHECK_THAT(std::string(claim.status().message()), Catch::Contains("ffff"));
+}
+
+TEST_CASE("component claim: of two claimants started together, exactly one gets the id",
+          "[cluster][claim]") {
+    messaging::InProcessMessagingProvider bus;
+    auto a = std::async(std::launch::async,
+                        [&] { return ComponentClaim::Acquire(bus, Config("invoker2")); });
+    auto b = std::async(std::launch::async,
+                        [&] { return ComponentClaim::Acquire(bus, Config("invoker2")); });
+    auto ra = a.get();
+    auto rb = b.get();
+    CHECK(ra.ok() + rb.ok() == 1);
+    for (auto* r : {&ra, &rb}) {
+        if (!r->ok()) CHECK(r->status().code() == absl::StatusCode::kAlreadyExists);
+    }
+}
