@@ -34,6 +34,7 @@
 #include <wisp/invoker/docker_container_factory.hpp>
 #include <wisp/invoker/invoker_reactive.hpp>
 #include <wisp/invoker/invoker_service.hpp>
+#include <wisp/launch/launch.hpp>
 #include <wisp/loadbalancer/single_invoker_balancer.hpp>
 #include <wisp/messaging/inprocess_messaging_provider.hpp>
 #include <wisp/store/artifact_store.hpp>
@@ -45,22 +46,12 @@ struct Options {
     uint16_t port = 3233;
     std::string data_dir;
     std::string store_uri;
-    int64_t user_memory_mb = 2048;
-    int64_t pause_grace_ms = 10000;
-    int64_t invocations_per_minute = 60000;
-    int64_t concurrent_invocations = 1000;
-    int64_t fires_per_minute = 60000;
-    int64_t shutdown_grace_s = 60;
-    bool stem_cells = true;
     std::string log_level = "info";
-    std::string docker_socket = "/var/run/docker.sock";
     bool well_known_guest_key = false;
-    std::string metrics_token;
-    bool metrics_loopback = false;
-    size_t max_connections = 0;  // 0 = derived from the descriptor limit
-    std::vector<std::string> allowed_hosts;
-    std::vector<std::string> allowed_images;  // blackbox images; empty = any
-    int64_t container_storage_mb = 0;         // writable layer bound; 0 = none
+    wisp::launch::InvokerOptions invoker;
+    // Standalone raises the throttles (one user's machine).
+    wisp::launch::ControllerOptions controller{
+        .invocations_per_minute = 60000, .concurrent_invocations = 1000, .fires_per_minute = 60000};
 };
 
 // The owner label of this data dir's containers: FNV-1a 64 of its canonical path (or of the
@@ -102,50 +93,13 @@ int main(int argc, char** argv) {
     app.add_option("--data-dir", opt.data_dir, "Where the SQLite store lives (default ~/.wisp)");
     app.add_option("--store", opt.store_uri,
                    "Store URI instead of <data-dir>/wisp.db (sqlite:PATH, couchdb:http://...)");
-    app.add_option("--user-memory", opt.user_memory_mb, "Container memory budget in MB")
-        ->check(CLI::Range(int64_t{128}, int64_t{1} << 30));
-    app.add_option("--pause-grace-ms", opt.pause_grace_ms,
-                   "Idle time before a warm container is paused");
-    app.add_option("--invocations-per-minute", opt.invocations_per_minute,
-                   "System default throttle (namespaces may set their own with wisp-admin)");
-    app.add_option("--concurrent-invocations", opt.concurrent_invocations,
-                   "System default concurrent activations per namespace");
-    app.add_option("--fires-per-minute", opt.fires_per_minute, "System default trigger fires");
-    app.add_option("--shutdown-grace", opt.shutdown_grace_s,
-                   "Seconds to let running activations finish on SIGINT/SIGTERM");
-    app.add_flag("!--no-stem-cells", opt.stem_cells, "Do not start containers ahead of time");
+    wisp::launch::AddInvokerOptions(app, opt.invoker);
+    wisp::launch::AddControllerOptions(app, opt.controller);
     app.add_option("--log-level", opt.log_level, "trace, debug, info, warn, error");
-    app.add_option("--docker-socket", opt.docker_socket, "The Docker Engine API socket");
     app.add_flag("--well-known-guest-key", opt.well_known_guest_key,
                  "Give guest and whisk.system OpenWhisk's well-known keys (for tools that "
                  "assume them) instead of the random keys of this data dir")
         ->envname("WISP_WELL_KNOWN_GUEST_KEY");
-    app.add_option("--metrics-token", opt.metrics_token,
-                   "Bearer token that GET /metrics requires (default: none; then only loopback "
-                   "clients may read it)")
-        ->envname("WISP_METRICS_TOKEN");
-    app.add_flag("--metrics-loopback", opt.metrics_loopback,
-                 "Loopback clients read /metrics without --metrics-token too")
-        ->envname("WISP_METRICS_LOOPBACK");
-    app.add_option("--max-connections", opt.max_connections,
-                   "Open API connections at most; more get 503 (default: from the descriptor "
-                   "limit)")
-        ->envname("WISP_MAX_CONNECTIONS");
-    app.add_option("--allowed-hosts", opt.allowed_hosts,
-                   "Host header names the API answers to besides localhost and loopback "
-                   "addresses (comma list; '.example.com' allows subdomains)")
-        ->delimiter(',')
-        ->envname("WISP_ALLOWED_HOSTS");
-    app.add_option("--allowed-images", opt.allowed_images,
-                   "Blackbox images that may run: registries or name prefixes (comma list, e.g. "
-                   "'ghcr.io/acme,docker.io/openwhisk'; default: any image)")
-        ->delimiter(',')
-        ->envname("WISP_ALLOWED_IMAGES");
-    app.add_option("--container-storage", opt.container_storage_mb,
-                   "MB of writable layer per action container (Docker StorageOpt size; needs "
-                   "overlay2 on xfs with pquota, btrfs or zfs; default 0: unbounded)")
-        ->check(CLI::NonNegativeNumber)
-        ->envname("WISP_CONTAINER_STORAGE");
     CLI11_PARSE(app, argc, argv);
 
     auto logger = spdlog::stderr_color_mt("wisp");
@@ -153,12 +107,7 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(opt.log_level));
 
     // Block the shutdown signals in every thread; the main thread waits for them below.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    signal(SIGPIPE, SIG_IGN);
+    const sigset_t signals = wisp::launch::BlockShutdownSignals();
 
     // ---- store ----
     if (opt.store_uri.empty()) {
@@ -199,43 +148,24 @@ int main(int argc, char** argv) {
     // ---- Docker and the runtime images ----
     const wisp::common::RuntimeManifest& manifest = wisp::common::RuntimeManifest::BuiltIn();
     wisp::invoker::DockerFactoryOptions docker_opts;
-    docker_opts.user_memory_mb = opt.user_memory_mb;
-    docker_opts.socket_path = opt.docker_socket;
-    docker_opts.storage_size_mb = opt.container_storage_mb;
+    docker_opts.user_memory_mb = opt.invoker.user_memory_mb;
+    docker_opts.socket_path = opt.invoker.docker_socket;
+    docker_opts.storage_size_mb = opt.invoker.container_storage_mb;
     docker_opts.owner = ContainerOwner(opt.data_dir, opt.store_uri);
     wisp::invoker::DockerContainerFactory factory(docker_opts);
     if (auto st = factory.Ping(); !st.ok()) {
         return Fail(wisp::common::Cat(wisp::common::MessageOf(st),
                                       "\n  (`make run` starts Docker and builds the images)"));
     }
-    std::vector<std::string> missing;
-    for (const auto& k : manifest.kinds()) {
-        auto exists = factory.ImageExists(k.image);
-        if (!exists.ok()) return Fail(wisp::common::MessageOf(exists.status()));
-        if (!*exists) missing.push_back(k.image);
-    }
-    for (const auto& b : manifest.blackboxes()) {
-        auto exists = factory.ImageExists(b.local_image);
-        if (!exists.ok()) return Fail(wisp::common::MessageOf(exists.status()));
-        if (!*exists) missing.push_back(b.local_image);
-    }
-    if (!missing.empty()) {
-        std::string list;
-        for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
-        return Fail(wisp::common::Cat("runtime images missing: ", list,
-                                      "\n  build them with: tools/build-runtime-images.sh "
-                                      "(or run `make run`, which builds them)"));
+    if (auto st = wisp::launch::CheckRuntimeImages(factory, manifest); !st.ok()) {
+        return Fail(wisp::common::MessageOf(st));
     }
 
     // ---- bus, invoker, balancer, controller ----
     wisp::common::SystemClock clock;
     wisp::messaging::InProcessMessagingProvider bus;
 
-    wisp::invoker::InvokerConfig invoker_cfg;
-    invoker_cfg.user_memory_mb = opt.user_memory_mb;
-    invoker_cfg.pause_grace = std::chrono::milliseconds(opt.pause_grace_ms);
-    invoker_cfg.stem_cells = opt.stem_cells;
-    invoker_cfg.runner.allowed_images = opt.allowed_images;
+    wisp::invoker::InvokerConfig invoker_cfg = wisp::launch::InvokerConfigFrom(opt.invoker);
     // Containers are named and labelled with the invoker id, and orphans with the same label
     // are removed at start: standalones on other ports (tests) must not share it. They also
     // carry the data dir's owner label (docker_opts.owner): a start on another port removes
@@ -249,59 +179,39 @@ int main(int argc, char** argv) {
     }
     wisp::invoker::InvokerReactiveConfig reactive_cfg;
     reactive_cfg.instance.set_instance(0);
-    reactive_cfg.instance.set_user_memory_mb(opt.user_memory_mb);
+    reactive_cfg.instance.set_user_memory_mb(opt.invoker.user_memory_mb);
     reactive_cfg.instance.set_unique_name("invoker0");
     wisp::invoker::InvokerReactive reactive(bus, invoker, reactive_cfg);
     if (auto st = reactive.Start(); !st.ok()) return Fail(wisp::common::MessageOf(st));
 
     wisp::loadbalancer::SingleInvokerBalancerConfig lb_cfg;
-    lb_cfg.invoker_user_memory_mb = opt.user_memory_mb;
+    lb_cfg.invoker_user_memory_mb = opt.invoker.user_memory_mb;
     auto balancer = wisp::loadbalancer::SingleInvokerBalancer::Create(bus, lb_cfg);
     if (!balancer.ok()) return Fail(wisp::common::MessageOf(balancer.status()));
 
-    wisp::controller::ControllerConfig ctl_cfg;
-    ctl_cfg.system_limits.invocations_per_minute = opt.invocations_per_minute;
-    ctl_cfg.system_limits.concurrent_invocations = opt.concurrent_invocations;
-    ctl_cfg.system_limits.fires_per_minute = opt.fires_per_minute;
+    wisp::controller::ControllerConfig ctl_cfg = wisp::launch::ControllerConfigFrom(opt.controller);
     ctl_cfg.api_host = api_host;
-    ctl_cfg.metrics_token = opt.metrics_token;
-    ctl_cfg.metrics_loopback = opt.metrics_loopback;
     wisp::controller::Controller controller(**store, **balancer, manifest, clock, ctl_cfg);
 
-    wisp::controller::HttpServerConfig http_cfg;
-    http_cfg.address = "127.0.0.1";
-    http_cfg.port = opt.port;
-    http_cfg.max_connections = opt.max_connections;
-    http_cfg.allowed_hosts = opt.allowed_hosts;
+    wisp::controller::HttpServerConfig http_cfg =
+        wisp::launch::HttpServerConfigFrom(opt.controller, "127.0.0.1", opt.port);
     http_cfg.head_check = controller.HeadCheck();
     wisp::controller::HttpServer server(http_cfg, controller.Handler());
     if (auto st = server.Start(); !st.ok()) return Fail(wisp::common::MessageOf(st));
 
     spdlog::info("wisp-standalone is up on {} (store {}, {} MB for containers)", api_host,
-                 wisp::common::RedactUri(opt.store_uri), opt.user_memory_mb);
+                 wisp::common::RedactUri(opt.store_uri), opt.invoker.user_memory_mb);
     std::printf("wsk property set --apihost http://127.0.0.1:%u --auth %s\n",
                 static_cast<unsigned>(server.port()), guest_key->Compact().c_str());
     std::fflush(stdout);
 
-    int sig = 0;
-    sigwait(&signals, &sig);
     spdlog::info("{} received: shutting down (new requests are refused)",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+                 wisp::launch::WaitForShutdownSignal(signals));
 
     // Stop taking requests; let running activations finish and answer their callers.
     std::thread http_stop([&server] { server.Stop(); });
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::seconds(opt.shutdown_grace_s);
-    auto last_report = std::chrono::steady_clock::now();
-    while ((*balancer)->TotalActiveActivations() > 0 &&
-           std::chrono::steady_clock::now() < deadline) {
-        if (std::chrono::steady_clock::now() - last_report > std::chrono::seconds(2)) {
-            spdlog::info("waiting for {} activation(s) to finish",
-                         (*balancer)->TotalActiveActivations());
-            last_report = std::chrono::steady_clock::now();
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    wisp::launch::WaitForActivations(**balancer,
+                                     std::chrono::seconds(opt.controller.shutdown_grace_s));
     controller.Shutdown();
     http_stop.join();
     reactive.Stop();

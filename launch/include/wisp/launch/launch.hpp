@@ -1,0 +1,76 @@
+#pragma once
+// What every Wisp program does to start its components, shared by wisp-standalone,
+// wisp-controller and wisp-invoker: the invoker's and the controller's flags (with their
+// environment fallbacks) and the configs made from them, the runtime image check, the shutdown
+// signals, and the drain of activations in flight at shutdown.
+//
+// Backends stay the programs' choice: nothing here names Docker, SQLite, CouchDB or a bus
+// backend (the programs make the DockerContainerFactory, open the store and the bus).
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <absl/status/status.h>
+#include <CLI/CLI.hpp>
+
+#include <wisp/common/exec.hpp>
+#include <wisp/controller/controller.hpp>
+#include <wisp/controller/http_server.hpp>
+#include <wisp/invoker/container.hpp>
+#include <wisp/invoker/invoker_service.hpp>
+#include <wisp/loadbalancer/load_balancer.hpp>
+
+namespace wisp::launch {
+
+/// The flags of a process that runs actions (wisp-standalone, wisp-invoker).
+struct InvokerOptions {
+    int64_t user_memory_mb = 2048;
+    int64_t pause_grace_ms = 10000;
+    bool stem_cells = true;
+    std::string docker_socket = "/var/run/docker.sock";
+    std::vector<std::string> allowed_images;  // blackbox images; empty = any
+    int64_t container_storage_mb = 0;         // writable layer bound; 0 = none
+};
+/// --user-memory, --pause-grace-ms, --no-stem-cells, --docker-socket, --allowed-images,
+/// --container-storage (WISP_USER_MEMORY, WISP_DOCKER_SOCKET, WISP_ALLOWED_IMAGES,
+/// WISP_CONTAINER_STORAGE).
+void AddInvokerOptions(CLI::App& app, InvokerOptions& options);
+/// The InvokerService config from the flags (invoker_id and container_env are the caller's).
+invoker::InvokerConfig InvokerConfigFrom(const InvokerOptions& options);
+/// OK when the factory has every image of the manifest; else the missing ones and how to
+/// build them (FailedPrecondition), or the engine's error.
+[[nodiscard]] absl::Status CheckRuntimeImages(invoker::ContainerFactory& factory,
+                                              const common::RuntimeManifest& manifest);
+
+/// The flags of a process that serves the API (wisp-standalone, wisp-controller). The
+/// throttle defaults are the caller's (standalone raises them).
+struct ControllerOptions {
+    int64_t invocations_per_minute = 60;
+    int64_t concurrent_invocations = 30;
+    int64_t fires_per_minute = 60;
+    int64_t shutdown_grace_s = 60;
+    std::string metrics_token;
+    bool metrics_loopback = false;
+    size_t max_connections = 0;  // 0 = derived from the descriptor limit
+    std::vector<std::string> allowed_hosts;
+};
+/// --invocations-per-minute, --concurrent-invocations, --fires-per-minute, --shutdown-grace,
+/// --metrics-token, --metrics-loopback, --max-connections, --allowed-hosts (WISP_METRICS_TOKEN,
+/// WISP_METRICS_LOOPBACK, WISP_MAX_CONNECTIONS, WISP_ALLOWED_HOSTS).
+void AddControllerOptions(CLI::App& app, ControllerOptions& options);
+/// The Controller config from the flags (controller_id, api_host and hooks are the caller's).
+controller::ControllerConfig ControllerConfigFrom(const ControllerOptions& options);
+/// The HTTP server config from the flags, listening on address:port.
+controller::HttpServerConfig HttpServerConfigFrom(const ControllerOptions& options,
+                                                  std::string address, uint16_t port);
+
+/// Blocks SIGINT and SIGTERM in every thread (call before starting any) and ignores SIGPIPE.
+sigset_t BlockShutdownSignals();
+/// Waits for one of `signals`; returns its name ("SIGINT", "SIGTERM").
+std::string WaitForShutdownSignal(const sigset_t& signals);
+/// Waits until `balancer` has no activation in flight or `grace` passed, logging progress.
+void WaitForActivations(const loadbalancer::LoadBalancer& balancer, std::chrono::seconds grace);
+
+}  // namespace wisp::launch

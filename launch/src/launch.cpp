@@ -1,0 +1,139 @@
+#include <wisp/launch/launch.hpp>
+
+#include <pthread.h>
+
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include <wisp/common/status.hpp>
+#include <wisp/common/strings.hpp>
+
+namespace wisp::launch {
+
+void AddInvokerOptions(CLI::App& app, InvokerOptions& opt) {
+    app.add_option("--user-memory", opt.user_memory_mb, "Container memory budget in MB")
+        ->check(CLI::Range(int64_t{128}, int64_t{1} << 30))
+        ->envname("WISP_USER_MEMORY");
+    app.add_option("--pause-grace-ms", opt.pause_grace_ms,
+                   "Idle time before a warm container is paused");
+    app.add_flag("!--no-stem-cells", opt.stem_cells, "Do not start containers ahead of time");
+    app.add_option("--docker-socket", opt.docker_socket, "The Docker Engine API socket")
+        ->envname("WISP_DOCKER_SOCKET");
+    app.add_option("--allowed-images", opt.allowed_images,
+                   "Blackbox images that may run: registries or name prefixes (comma list, e.g. "
+                   "'ghcr.io/acme,docker.io/openwhisk'; default: any image)")
+        ->delimiter(',')
+        ->envname("WISP_ALLOWED_IMAGES");
+    app.add_option("--container-storage", opt.container_storage_mb,
+                   "MB of writable layer per action container (Docker StorageOpt size; needs "
+                   "overlay2 on xfs with pquota, btrfs or zfs; default 0: unbounded)")
+        ->check(CLI::NonNegativeNumber)
+        ->envname("WISP_CONTAINER_STORAGE");
+}
+
+invoker::InvokerConfig InvokerConfigFrom(const InvokerOptions& opt) {
+    invoker::InvokerConfig cfg;
+    cfg.user_memory_mb = opt.user_memory_mb;
+    cfg.pause_grace = std::chrono::milliseconds(opt.pause_grace_ms);
+    cfg.stem_cells = opt.stem_cells;
+    cfg.runner.allowed_images = opt.allowed_images;
+    return cfg;
+}
+
+absl::Status CheckRuntimeImages(invoker::ContainerFactory& factory,
+                                const common::RuntimeManifest& manifest) {
+    std::vector<std::string> missing;
+    for (const auto& k : manifest.kinds()) {
+        WISP_ASSIGN_OR_RETURN(bool exists, factory.ImageExists(k.image));
+        if (!exists) missing.push_back(k.image);
+    }
+    for (const auto& b : manifest.blackboxes()) {
+        WISP_ASSIGN_OR_RETURN(bool exists, factory.ImageExists(b.local_image));
+        if (!exists) missing.push_back(b.local_image);
+    }
+    if (missing.empty()) return absl::OkStatus();
+    std::string list;
+    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+    return absl::FailedPreconditionError(
+        common::Cat("runtime images missing: ", list,
+                    "\n  build them with: tools/build-runtime-images.sh "
+                    "(or run `make run`, which builds them)"));
+}
+
+void AddControllerOptions(CLI::App& app, ControllerOptions& opt) {
+    app.add_option("--invocations-per-minute", opt.invocations_per_minute,
+                   "System default throttle (namespaces may set their own with wisp-admin)");
+    app.add_option("--concurrent-invocations", opt.concurrent_invocations,
+                   "System default concurrent activations per namespace");
+    app.add_option("--fires-per-minute", opt.fires_per_minute, "System default trigger fires");
+    app.add_option("--shutdown-grace", opt.shutdown_grace_s,
+                   "Seconds to let running activations finish on SIGINT/SIGTERM");
+    app.add_option("--metrics-token", opt.metrics_token,
+                   "Bearer token that GET /metrics requires (default: none; then only loopback "
+                   "clients may read it)")
+        ->envname("WISP_METRICS_TOKEN");
+    app.add_flag("--metrics-loopback", opt.metrics_loopback,
+                 "Loopback clients read /metrics without --metrics-token too")
+        ->envname("WISP_METRICS_LOOPBACK");
+    app.add_option("--max-connections", opt.max_connections,
+                   "Open API connections at most; more get 503 (default: from the descriptor "
+                   "limit)")
+        ->envname("WISP_MAX_CONNECTIONS");
+    app.add_option("--allowed-hosts", opt.allowed_hosts,
+                   "Host header names the API answers to besides localhost and loopback "
+                   "addresses (comma list; '.example.com' allows subdomains)")
+        ->delimiter(',')
+        ->envname("WISP_ALLOWED_HOSTS");
+}
+
+controller::ControllerConfig ControllerConfigFrom(const ControllerOptions& opt) {
+    controller::ControllerConfig cfg;
+    cfg.system_limits.invocations_per_minute = opt.invocations_per_minute;
+    cfg.system_limits.concurrent_invocations = opt.concurrent_invocations;
+    cfg.system_limits.fires_per_minute = opt.fires_per_minute;
+    cfg.metrics_token = opt.metrics_token;
+    cfg.metrics_loopback = opt.metrics_loopback;
+    return cfg;
+}
+
+controller::HttpServerConfig HttpServerConfigFrom(const ControllerOptions& opt, std::string address,
+                                                  uint16_t port) {
+    controller::HttpServerConfig cfg;
+    cfg.address = std::move(address);
+    cfg.port = port;
+    cfg.max_connections = opt.max_connections;
+    cfg.allowed_hosts = opt.allowed_hosts;
+    return cfg;
+}
+
+sigset_t BlockShutdownSignals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    return signals;
+}
+
+std::string WaitForShutdownSignal(const sigset_t& signals) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    return sig == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+void WaitForActivations(const loadbalancer::LoadBalancer& balancer, std::chrono::seconds grace) {
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    auto last_report = std::chrono::steady_clock::now();
+    while (balancer.TotalActiveActivations() > 0 && std::chrono::steady_clock::now() < deadline) {
+        if (std::chrono::steady_clock::now() - last_report > std::chrono::seconds(2)) {
+            spdlog::info("waiting for {} activation(s) to finish",
+                         balancer.TotalActiveActivations());
+            last_report = std::chrono::steady_clock::now();
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+}  // namespace wisp::launch
