@@ -67,6 +67,7 @@ class Api {
     std::optional<HttpResponse> CheckHead(const HttpRequest& req);
     void Shutdown() { activator_.Shutdown(); }
     void InvalidateAuthCache() { auth_.Invalidate(); }
+    void InvalidateEntity(const std::string& docid) { resolver_.DropCached(docid); }
     int64_t in_flight_requests() const { return replier_.in_flight(); }
 
   private:

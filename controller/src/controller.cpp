@@ -100,6 +100,7 @@ std::optional<HttpResponse> Controller::CheckHead(const HttpRequest& req) {
 }
 
 void Controller::InvalidateAuthCache() { api_->InvalidateAuthCache(); }
+void Controller::InvalidateEntity(const std::string& docid) { api_->InvalidateEntity(docid); }
 int64_t Controller::in_flight_requests() const { return api_->in_flight_requests(); }
 void Controller::Shutdown() { api_->Shutdown(); }
 
@@ -114,7 +115,7 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
       auth_(store, clock, config_.auth_cache_ttl,
             AuthFailureLimit{config_.auth_failures_allowed, config_.auth_failure_window,
                              config_.auth_failure_block}),
-      resolver_(store, clock, config_.entity_cache_ttl),
+      resolver_(store, clock, config_.entity_cache_ttl, config_.on_entity_written),
       activator_(store, balancer, manifest, clock, config_, resolver_, metrics_),
       entities_(store, manifest, clock, config_, replier_, resolver_),
       invoke_(store, clock, config_, replier_, resolver_, activator_, metrics_),

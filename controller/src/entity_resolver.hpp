@@ -6,6 +6,7 @@
 // (writes through this controller call Invalidate()). Shared by the entities, invoke and web
 // handlers and the Activator (sequence components). Thread-safe.
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,10 +38,14 @@ struct ResolvedAction {
 
 class EntityResolver {
   public:
-    /// `cache_ttl` 0: no cache.
+    /// `cache_ttl` 0: no cache. `on_invalidate` (may be null) is told each docid Invalidate()
+    /// drops (the distributed controller tells the other components).
     EntityResolver(store::ArtifactStore& store, common::Clock& clock,
-                   std::chrono::milliseconds cache_ttl)
-        : store_(store), cache_(clock, cache_ttl.count()) {}
+                   std::chrono::milliseconds cache_ttl,
+                   std::function<void(const std::string&)> on_invalidate = nullptr)
+        : store_(store),
+          cache_(clock, cache_ttl.count()),
+          on_invalidate_(std::move(on_invalidate)) {}
 
     /// Resolves an action reference for reading or activating as `who`: entitlement (own
     /// namespace, or a published package), package bindings, parameter merge.
@@ -53,8 +58,14 @@ class EntityResolver {
     [[nodiscard]] absl::StatusOr<std::vector<common::Package>> ReadablePackageChain(
         const common::Identity& who, const common::FullyQualifiedName& fqn,
         std::string_view resource, bool cached);
-    /// Drops a cached action or package (after writing or deleting it).
-    void Invalidate(const std::string& docid) { cache_.Invalidate(docid); }
+    /// Drops a cached action or package (after writing or deleting it through this controller)
+    /// and tells `on_invalidate`.
+    void Invalidate(const std::string& docid) {
+        cache_.Invalidate(docid);
+        if (on_invalidate_) on_invalidate_(docid);
+    }
+    /// Drops a cached action or package written elsewhere (another controller).
+    void DropCached(const std::string& docid) { cache_.Invalidate(docid); }
 
   private:
     /// An action or package through the entity cache.
@@ -64,6 +75,7 @@ class EntityResolver {
 
     store::ArtifactStore& store_;
     EntityCache cache_;
+    const std::function<void(const std::string&)> on_invalidate_;
 };
 
 }  // namespace wisp::controller

@@ -165,6 +165,11 @@ AckInfo InvokerService::MakeAck(AckInfo::Kind kind, const wisp::v1::ActivationMe
     return ack;
 }
 
+void InvokerService::InvalidateAction(const std::string& docid) {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    if (cache_.erase(docid) > 0) std::erase(cache_order_, docid);
+}
+
 absl::StatusOr<InvokerService::CachedAction> InvokerService::FetchAction(
     const wisp::v1::ActivationMessage& msg) {
     auto path = common::EntityPath::Parse(msg.action().path());

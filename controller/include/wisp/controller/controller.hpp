@@ -8,6 +8,7 @@
 // caller's (HttpServer in standalone and the distributed controller alike).
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +57,10 @@ struct ControllerConfig {
     std::chrono::milliseconds max_blocking_wait{60000};
     /// Extra time a sequence waits for each component beyond the component's own timeout.
     std::chrono::milliseconds sequence_component_slack{60000};
+    /// Called with the document id of each action, package, trigger or rule written or deleted
+    /// through this controller, after its own cache dropped it (may be null). The distributed
+    /// controller tells the other components (cluster::CacheInvalidation).
+    std::function<void(const std::string& docid)> on_entity_written;
     /// What GET / reports as the API host (and web action URLs), e.g. "http://127.0.0.1:3233".
     std::string api_host = "http://127.0.0.1:3233";
 };
@@ -89,6 +94,9 @@ class Controller {
 
     /// Drops every cached identity (after a key changed).
     void InvalidateAuthCache();
+    /// Drops a cached action or package (`docid` "ns/name" or "ns/pkg/name") written by another
+    /// controller. Does not call on_entity_written.
+    void InvalidateEntity(const std::string& docid);
 
     /// Requests being answered (blocking invokes waiting included).
     int64_t in_flight_requests() const;

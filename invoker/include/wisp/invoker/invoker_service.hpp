@@ -124,6 +124,11 @@ class InvokerService {
     /// Finishes queued and running activations, then removes every container. Idempotent.
     void Shutdown();
 
+    /// Drops the cached action `docid` ("ns/name", "ns/pkg/name"), after another component
+    /// wrote it. (A cached action is used only for the revision the message names, so this frees
+    /// memory early rather than fixing staleness.) Thread-safe.
+    void InvalidateAction(const std::string& docid);
+
     /// Activations queued or running.
     int in_flight() const { return in_flight_.load(); }
     ContainerPool& pool() { return pool_; }

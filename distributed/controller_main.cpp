@@ -1,0 +1,131 @@
+// wisp-controller: the REST API of a distributed deployment (wire §6, §7). Any number run side
+// by side (each with its own --id), behind nginx.
+//
+//   HTTP (--host:--port) -> Controller -> RoundRobinBalancer -> Kafka "invoker<N>"
+//   acks on "completed<id>"; invokers known from their pings on "health";
+//   caches kept correct through "cacheInvalidation"; the id claimed on "componentHealth".
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include <wisp/cluster/cache_invalidation.hpp>
+#include <wisp/common/exec.hpp>
+#include <wisp/common/status.hpp>
+#include <wisp/common/strings.hpp>
+#include <wisp/controller/controller.hpp>
+#include <wisp/controller/http_server.hpp>
+#include <wisp/launch/launch.hpp>
+#include <wisp/loadbalancer/round_robin_balancer.hpp>
+
+#include "component.hpp"
+
+using wisp::common::MessageOf;
+using wisp::distributed::Fail;
+
+int main(int argc, char** argv) {
+    wisp::distributed::ComponentOptions component;
+    wisp::launch::ControllerOptions controller_opt;  // OpenWhisk's production throttles
+    std::string host = "127.0.0.1";
+    uint16_t port = 3233;
+    std::string api_host;
+    std::vector<int32_t> invokers;
+    int64_t invoker_memory_mb = 2048;
+    int64_t ping_timeout_ms = 10000;
+
+    CLI::App app{
+        "wisp-controller: the REST API of a distributed Wisp deployment. It authenticates "
+        "against the store, publishes activations on Kafka to the invokers (round robin over "
+        "those that ping) and waits for their acks on completed<id>."};
+    wisp::distributed::AddComponentOptions(app, component);
+    app.add_option("--host", host, "Address the API listens on")->envname("WISP_HOST");
+    app.add_option("--port", port, "API port (0: any free port, printed)")->envname("WISP_PORT");
+    app.add_option("--api-host", api_host,
+                   "The API's public URL (GET /, web action URLs; default http://HOST:PORT)")
+        ->envname("WISP_API_HOST");
+    app.add_option("--invokers", invokers,
+                   "Invoker ids to use (comma list; default: every invoker that pings)")
+        ->delimiter(',')
+        ->envname("WISP_INVOKERS");
+    app.add_option("--invoker-memory", invoker_memory_mb,
+                   "User memory (MB) of the --invokers listed (pinging invokers announce theirs)")
+        ->envname("WISP_INVOKER_MEMORY");
+    app.add_option("--ping-timeout-ms", ping_timeout_ms,
+                   "An invoker without a ping for this long gets no work")
+        ->envname("WISP_PING_TIMEOUT_MS");
+    wisp::launch::AddControllerOptions(app, controller_opt);
+    CLI11_PARSE(app, argc, argv);
+
+    const std::string name = wisp::common::Cat("controller", component.id);
+    wisp::distributed::SetUpLogging(name, component.log_level);
+    const sigset_t signals = wisp::launch::BlockShutdownSignals();
+
+    auto store = wisp::distributed::OpenStore(component);
+    if (!store.ok()) return Fail(MessageOf(store.status()));
+    auto bus = wisp::distributed::OpenBus(component, name);
+    if (!bus.ok()) return Fail(MessageOf(bus.status()));
+    auto claim = wisp::distributed::ClaimId(**bus, component, name);
+    if (!claim.ok()) return Fail(MessageOf(claim.status()));
+
+    wisp::loadbalancer::RoundRobinBalancerConfig lb_cfg;
+    lb_cfg.controller_id = std::to_string(component.id);
+    lb_cfg.invoker_user_memory_mb = invoker_memory_mb;
+    lb_cfg.invokers = invokers;
+    lb_cfg.expect_pings = true;
+    lb_cfg.ping_timeout = std::chrono::milliseconds(ping_timeout_ms);
+    auto balancer = wisp::loadbalancer::RoundRobinBalancer::Create(**bus, lb_cfg);
+    if (!balancer.ok()) return Fail(MessageOf(balancer.status()));
+
+    // Writes through this controller tell the others; theirs reach this one's caches.
+    std::unique_ptr<wisp::cluster::CacheInvalidation> invalidation;
+    wisp::controller::ControllerConfig ctl_cfg = wisp::launch::ControllerConfigFrom(controller_opt);
+    ctl_cfg.controller_id = std::to_string(component.id);
+    ctl_cfg.on_entity_written = [&invalidation](const std::string& docid) {
+        if (!invalidation) return;
+        if (auto st = invalidation->Notify(docid); !st.ok()) {
+            spdlog::warn("cache invalidation of {} not sent: {}", docid, st.ToString());
+        }
+    };
+    wisp::common::SystemClock clock;
+    wisp::controller::HttpServerConfig http_cfg =
+        wisp::launch::HttpServerConfigFrom(controller_opt, host, port);
+    ctl_cfg.api_host = api_host.empty() ? wisp::common::Cat("http://", host, ":", port) : api_host;
+    wisp::controller::Controller controller(
+        **store, **balancer, wisp::common::RuntimeManifest::BuiltIn(), clock, ctl_cfg);
+    auto started = wisp::cluster::CacheInvalidation::Start(
+        **bus, {.instance_id = name}, [&controller](const std::string& key) {
+            if (wisp::cluster::IsEntityKey(key)) {
+                controller.InvalidateEntity(key);
+            } else {
+                controller.InvalidateAuthCache();
+            }
+        });
+    if (!started.ok()) return Fail(MessageOf(started.status()));
+    invalidation = std::move(*started);
+
+    http_cfg.head_check = controller.HeadCheck();
+    wisp::controller::HttpServer server(http_cfg, controller.Handler());
+    if (auto st = server.Start(); !st.ok()) return Fail(MessageOf(st));
+    spdlog::info("{} is up on http://{}:{} (API host {})", name, host, server.port(),
+                 ctl_cfg.api_host);
+    std::printf("%s listening on %s:%u\n", name.c_str(), host.c_str(),
+                static_cast<unsigned>(server.port()));
+    std::fflush(stdout);
+
+    spdlog::info("{} received: shutting down (new requests are refused)",
+                 wisp::launch::WaitForShutdownSignal(signals));
+    std::thread http_stop([&server] { server.Stop(); });
+    wisp::launch::WaitForActivations(**balancer,
+                                     std::chrono::seconds(controller_opt.shutdown_grace_s));
+    controller.Shutdown();
+    http_stop.join();
+    (*balancer)->Shutdown();
+    invalidation->Stop();
+    (*claim)->Release();
+    spdlog::info("stopped");
+    return 0;
+}

@@ -1,0 +1,125 @@
+// wisp-invoker: runs the activations of a distributed deployment (wire §6, §8). Any number run
+// side by side (each with its own --id).
+//
+//   Kafka "invoker<id>" -> InvokerReactive -> InvokerService (Docker) -> the record in the store
+//     -> acks on "completed<root controller>"; pings on "health" every second;
+//   cached actions dropped through "cacheInvalidation"; the id claimed on "componentHealth".
+#include <cstdio>
+#include <string>
+
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include <wisp/cluster/cache_invalidation.hpp>
+#include <wisp/common/clock.hpp>
+#include <wisp/common/exec.hpp>
+#include <wisp/common/status.hpp>
+#include <wisp/common/strings.hpp>
+#include <wisp/invoker/docker_container_factory.hpp>
+#include <wisp/invoker/invoker_reactive.hpp>
+#include <wisp/invoker/invoker_service.hpp>
+#include <wisp/launch/launch.hpp>
+
+#include "component.hpp"
+
+using wisp::common::MessageOf;
+using wisp::distributed::Fail;
+
+namespace {
+
+/// Container names and labels may hold [A-Za-z0-9_.-].
+std::string ContainerSafe(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_' || c == '-';
+        out += ok ? c : '-';
+    }
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    wisp::distributed::ComponentOptions component;
+    wisp::launch::InvokerOptions invoker_opt;
+    std::string api_host = "http://127.0.0.1:3233";
+
+    CLI::App app{
+        "wisp-invoker: runs the actions of a distributed Wisp deployment in Docker containers. "
+        "It consumes invoker<id> on Kafka, stores each activation record and acknowledges it "
+        "to the controller that published it; it pings health every second."};
+    wisp::distributed::AddComponentOptions(app, component);
+    app.add_option("--api-host", api_host,
+                   "The API URL actions get as __OW_API_HOST (nginx, or a controller)")
+        ->envname("WISP_API_HOST");
+    wisp::launch::AddInvokerOptions(app, invoker_opt);
+    CLI11_PARSE(app, argc, argv);
+
+    const std::string name = wisp::common::Cat("invoker", component.id);
+    wisp::distributed::SetUpLogging(name, component.log_level);
+    const sigset_t signals = wisp::launch::BlockShutdownSignals();
+
+    auto store = wisp::distributed::OpenStore(component);
+    if (!store.ok()) return Fail(MessageOf(store.status()));
+
+    const wisp::common::RuntimeManifest& manifest = wisp::common::RuntimeManifest::BuiltIn();
+    // This invoker's containers: named and labelled with its id (and the topic prefix, so that
+    // two installations on one Docker host leave each other's containers alone).
+    const std::string container_id = ContainerSafe(
+        component.topic_prefix.empty() ? std::to_string(component.id)
+                                       : wisp::common::Cat(component.topic_prefix, component.id));
+    wisp::invoker::DockerFactoryOptions docker_opts;
+    docker_opts.user_memory_mb = invoker_opt.user_memory_mb;
+    docker_opts.socket_path = invoker_opt.docker_socket;
+    docker_opts.storage_size_mb = invoker_opt.container_storage_mb;
+    docker_opts.owner = wisp::common::Cat("wisp-invoker-", container_id);
+    wisp::invoker::DockerContainerFactory factory(docker_opts);
+    if (auto st = factory.Ping(); !st.ok()) return Fail(MessageOf(st));
+    if (auto st = wisp::launch::CheckRuntimeImages(factory, manifest); !st.ok()) {
+        return Fail(MessageOf(st));
+    }
+
+    auto bus = wisp::distributed::OpenBus(component, name);
+    if (!bus.ok()) return Fail(MessageOf(bus.status()));
+    // Claimed before anything is consumed or any container removed.
+    auto claim = wisp::distributed::ClaimId(**bus, component, name);
+    if (!claim.ok()) return Fail(MessageOf(claim.status()));
+
+    wisp::common::SystemClock clock;
+    wisp::invoker::InvokerConfig invoker_cfg = wisp::launch::InvokerConfigFrom(invoker_opt);
+    invoker_cfg.invoker_id = container_id;
+    invoker_cfg.container_env = {{"__OW_API_HOST", api_host}};
+    wisp::invoker::InvokerService service(**store, factory, manifest, clock, invoker_cfg);
+    if (auto st = service.Start(); !st.ok()) {
+        spdlog::warn("invoker start: {}", MessageOf(st));
+    }
+
+    auto invalidation = wisp::cluster::CacheInvalidation::Start(
+        **bus, {.instance_id = name}, [&service](const std::string& key) {
+            if (wisp::cluster::IsEntityKey(key)) service.InvalidateAction(key);
+        });
+    if (!invalidation.ok()) return Fail(MessageOf(invalidation.status()));
+
+    wisp::invoker::InvokerReactiveConfig reactive_cfg;
+    reactive_cfg.instance.set_instance(component.id);
+    reactive_cfg.instance.set_user_memory_mb(invoker_opt.user_memory_mb);
+    reactive_cfg.instance.set_unique_name(name);
+    reactive_cfg.send_pings = true;
+    wisp::invoker::InvokerReactive reactive(**bus, service, reactive_cfg);
+    if (auto st = reactive.Start(); !st.ok()) return Fail(MessageOf(st));
+
+    spdlog::info("{} is up ({} MB for containers, actions call {})", name,
+                 invoker_opt.user_memory_mb, api_host);
+    std::printf("%s ready\n", name.c_str());
+    std::fflush(stdout);
+
+    spdlog::info("{} received: finishing the activations taken from the bus",
+                 wisp::launch::WaitForShutdownSignal(signals));
+    reactive.Stop();     // no more consuming; every taken activation acked
+    service.Shutdown();  // stores the records, removes the containers
+    (*invalidation)->Stop();
+    (*claim)->Release();
+    spdlog::info("stopped");
+    return 0;
+}
