@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include <wisp/admin/admin.hpp>
+#include <wisp/cluster/cache_invalidation.hpp>
 #include <wisp/common/strings.hpp>
 
 namespace wisp::admin {
@@ -111,7 +112,7 @@ std::string ResolveStoreUri(const std::optional<std::string>& flag) {
 }
 
 int RunAdmin(const std::vector<std::string>& raw_args, std::ostream& out, std::ostream& err,
-             const StoreOpener& open) {
+             const StoreOpener& open, const BusOpener& open_bus) {
     const std::vector<std::string> args = RewriteLegacyOptions(raw_args);
 
     CLI::App app{
@@ -127,6 +128,15 @@ int RunAdmin(const std::vector<std::string>& raw_args, std::ostream& out, std::o
                    "the store: sqlite:PATH or couchdb:http://user:password@host:port "
                    "(default: $WISP_STORE, else sqlite:$HOME/.wisp/wisp.db)");
     app.add_flag("-v,--verbose", verbose, "verbose output");
+    BusOptions bus_options;
+    app.add_option("--kafka", bus_options.bootstrap,
+                   "Kafka bootstrap servers (host:port[,...]) of a distributed deployment: key "
+                   "and limit changes are announced on its cacheInvalidation topic, so running "
+                   "controllers see them at once (default: $WISP_KAFKA; without it they see "
+                   "them when their auth cache expires, within 5 s)");
+    app.add_option("--topic-prefix", bus_options.topic_prefix,
+                   "the deployment's Kafka topic prefix, as given to its components (default: "
+                   "$WISP_TOPIC_PREFIX)");
 
     Command cmd = Command::kNone;
     auto on = [&cmd](CLI::App* sub, Command c) {
@@ -336,6 +346,52 @@ int RunAdmin(const std::vector<std::string>& raw_args, std::ostream& out, std::o
         return kExitOk;
     }
 
+    // ---- the bus: commands that change keys or limits announce what they changed.
+    std::vector<std::string> changed;  // subjects, or a namespace for its limits
+    bool note_without_bus = true;      // a cached key may be stale until the TTL
+    switch (cmd) {
+        case Command::kUserCreate:
+            changed = {create_opts.subject};
+            note_without_bus = create_opts.revoke;  // a new key is in nobody's cache
+            break;
+        case Command::kUserDelete:
+            changed = {subject};
+            break;
+        case Command::kUserBlock:
+        case Command::kUserUnblock:
+            changed = subjects;
+            break;
+        case Command::kLimitsSet:
+        case Command::kLimitsDelete:
+            changed = {limits_ns};
+            break;
+        default:
+            break;
+    }
+    if (bus_options.bootstrap.empty()) {
+        if (const char* env = std::getenv("WISP_KAFKA"); env != nullptr) {
+            bus_options.bootstrap = env;
+        }
+    }
+    if (bus_options.topic_prefix.empty()) {
+        if (const char* env = std::getenv("WISP_TOPIC_PREFIX"); env != nullptr) {
+            bus_options.topic_prefix = env;
+        }
+    }
+    std::unique_ptr<messaging::MessagingProvider> bus;
+    if (!changed.empty() && !bus_options.bootstrap.empty()) {
+        if (!open_bus) {
+            return UsageError(err, command_path, "--kafka is not supported by this program");
+        }
+        auto opened = open_bus(bus_options);
+        if (!opened.ok()) {
+            err << kProgram << ": cannot reach Kafka at " << bus_options.bootstrap << ": "
+                << opened.status().message() << " (nothing was changed)\n";
+            return kExitFailure;
+        }
+        bus = std::move(*opened);
+    }
+
     // ---- store
     const std::optional<std::string> flag =
         store_flag.empty() ? std::nullopt : std::optional<std::string>(store_flag);
@@ -357,33 +413,62 @@ int RunAdmin(const std::vector<std::string>& raw_args, std::ostream& out, std::o
     }
 
     AdminCommands commands(**store, out, err);
-    switch (cmd) {
-        case Command::kInit:
-            return commands.Init();
-        case Command::kUserCreate:
-            return commands.CreateUser(create_opts);
-        case Command::kUserGet:
-            return commands.GetUser(subject, ns_opt, all);
-        case Command::kUserDelete:
-            return commands.DeleteUser(subject, ns_opt);
-        case Command::kUserList:
-            return commands.ListUsers(list_opts);
-        case Command::kUserWhois:
-            return commands.Whois(whois_key);
-        case Command::kUserBlock:
-            return commands.Block(subjects);
-        case Command::kUserUnblock:
-            return commands.Unblock(subjects);
-        case Command::kLimitsSet:
-            return commands.SetLimits(limits_ns, given);
-        case Command::kLimitsGet:
-            return commands.GetLimits(limits_ns);
-        case Command::kLimitsDelete:
-            return commands.DeleteLimits(limits_ns);
-        case Command::kNone:
-            break;
+    const int rc = [&] {
+        switch (cmd) {
+            case Command::kInit:
+                return commands.Init();
+            case Command::kUserCreate:
+                return commands.CreateUser(create_opts);
+            case Command::kUserGet:
+                return commands.GetUser(subject, ns_opt, all);
+            case Command::kUserDelete:
+                return commands.DeleteUser(subject, ns_opt);
+            case Command::kUserList:
+                return commands.ListUsers(list_opts);
+            case Command::kUserWhois:
+                return commands.Whois(whois_key);
+            case Command::kUserBlock:
+                return commands.Block(subjects);
+            case Command::kUserUnblock:
+                return commands.Unblock(subjects);
+            case Command::kLimitsSet:
+                return commands.SetLimits(limits_ns, given);
+            case Command::kLimitsGet:
+                return commands.GetLimits(limits_ns);
+            case Command::kLimitsDelete:
+                return commands.DeleteLimits(limits_ns);
+            case Command::kNone:
+                break;
+        }
+        return UsageError(err, command_path, "a command is required");
+    }();
+    // block/unblock return the number of subjects that failed: announce when any changed.
+    const bool any_changed =
+        !changed.empty() &&
+        (rc == kExitOk || ((cmd == Command::kUserBlock || cmd == Command::kUserUnblock) &&
+                           rc < static_cast<int>(subjects.size())));
+    if (!any_changed) return rc;
+    if (!bus) {
+        if (note_without_bus) {
+            err << "note: running controllers see this change when their auth cache expires "
+                   "(within "
+                << kAuthCacheTtlSeconds
+                << " s); pass --kafka HOST:PORT (or set WISP_KAFKA) to announce it to a "
+                   "distributed deployment at once\n";
+        }
+        return rc;
     }
-    return UsageError(err, command_path, "a command is required");
+    const absl::Status announced = cluster::AnnounceInvalidations(
+        *bus, {.instance_id = std::string(kAdminInstanceId)}, changed);
+    if (!announced.ok()) {
+        err << kProgram << ": the change is stored, but announcing it on Kafka at "
+            << bus_options.bootstrap << " failed: " << announced.message()
+            << "; running controllers see it when their auth cache expires (within "
+            << kAuthCacheTtlSeconds << " s)\n";
+        return rc == kExitOk ? kExitFailure : rc;
+    }
+    if (verbose) err << kProgram << ": announced on cacheInvalidation\n";
+    return rc;
 }
 
 }  // namespace wisp::admin

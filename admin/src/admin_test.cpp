@@ -1,8 +1,11 @@
 // wisp-admin command logic against a real SQLite store: the output lines and exit codes a user
 // sees, and that what it writes is what the controller's identity lookup reads.
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -11,8 +14,10 @@
 #include <catch2/catch.hpp>
 
 #include <wisp/admin/admin.hpp>
+#include <wisp/cluster/cache_invalidation.hpp>
 #include <wisp/common/identity.hpp>
 #include <wisp/common/ids.hpp>
+#include <wisp/messaging/inprocess_messaging_provider.hpp>
 #include <wisp/store/artifact_store.hpp>
 #include <wisp/store/open_store.hpp>
 
@@ -744,4 +749,127 @@ TEST_CASE("cli: the store URI's password is never printed", "[admin][cli][secret
           std::string::npos);
     CHECK(err.str().find("cannot open store \"couchdb:http://admin:***@127.0.0.1:1/?prefix=w_\"") !=
           std::string::npos);
+}
+
+// ---- --kafka: key changes announced on cacheInvalidation
+// ------------------------------------------
+
+namespace {
+
+// The test's one bus, handed to RunAdmin as if it were opened from --kafka.
+class BorrowedBus final : public wisp::messaging::MessagingProvider {
+  public:
+    explicit BorrowedBus(wisp::messaging::MessagingProvider& bus) : bus_(bus) {}
+    absl::Status EnsureTopic(std::string_view topic,
+                             const wisp::messaging::TopicConfig& config) override {
+        return bus_.EnsureTopic(topic, config);
+    }
+    std::unique_ptr<wisp::messaging::MessageProducer> GetProducer() override {
+        return bus_.GetProducer();
+    }
+    std::unique_ptr<wisp::messaging::MessageConsumer> GetConsumer(std::string_view topic,
+                                                                  std::string_view group_id,
+                                                                  int max_peek) override {
+        return bus_.GetConsumer(topic, group_id, max_peek);
+    }
+
+  private:
+    wisp::messaging::MessagingProvider& bus_;
+};
+
+// What a controller's CacheInvalidation hands its handler.
+struct Seen {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::string> ids;
+    bool WaitFor(size_t n) {
+        std::unique_lock<std::mutex> lock(mu);
+        return cv.wait_for(lock, std::chrono::seconds(10), [&] { return ids.size() >= n; });
+    }
+};
+
+}  // namespace
+
+TEST_CASE("cli: --kafka announces changed subjects on cacheInvalidation", "[admin][cli][bus]") {
+    TempDir dir;
+    const std::string store = dir.StoreUri();
+    wisp::messaging::InProcessMessagingProvider bus;
+    Seen seen;
+    auto controller = wisp::cluster::CacheInvalidation::Start(
+        bus, {.instance_id = "controller0", .long_poll = std::chrono::milliseconds(100)},
+        [&seen](const std::string& id) {
+            std::lock_guard<std::mutex> lock(seen.mu);
+            seen.ids.push_back(id);
+            seen.cv.notify_all();
+        });
+    REQUIRE(controller.ok());
+    std::vector<wisp::admin::BusOptions> opened;
+    auto open_bus = [&](const wisp::admin::BusOptions& options)
+        -> absl::StatusOr<std::unique_ptr<wisp::messaging::MessagingProvider>> {
+        opened.push_back(options);
+        return std::make_unique<BorrowedBus>(bus);
+    };
+    auto run = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), "wisp-admin");
+        std::ostringstream out, err;
+        const int rc =
+            wisp::admin::RunAdmin(args, out, err, wisp::store::OpenArtifactStore, open_bus);
+        return CliResult{rc, out.str(), err.str()};
+    };
+
+    REQUIRE(run({"--store", store, "user", "create", "carol1"}).rc == 0);
+    auto blocked = run({"--store", store, "user", "block", "carol1", "--kafka", "127.0.0.1:9",
+                        "--topic-prefix", "t1_"});
+    REQUIRE(blocked.rc == 0);
+    CHECK(blocked.err.empty());
+    REQUIRE(seen.WaitFor(1));
+    REQUIRE(opened.size() == 1);
+    CHECK(opened[0].bootstrap == "127.0.0.1:9");
+    CHECK(opened[0].topic_prefix == "t1_");
+    REQUIRE(run({"--store", store, "--kafka", "x:1", "user", "unblock", "carol1"}).rc == 0);
+    REQUIRE(
+        run({"--store", store, "--kafka", "x:1", "limits", "set", "team1", "--firesPerMinute", "3"})
+            .rc == 0);
+    REQUIRE(seen.WaitFor(3));
+    {
+        std::lock_guard<std::mutex> lock(seen.mu);
+        CHECK(seen.ids == std::vector<std::string>{"carol1", "carol1", "team1"});
+    }
+    // Reading commands open no bus.
+    REQUIRE(run({"--store", store, "--kafka", "x:1", "user", "get", "carol1"}).rc == 0);
+    CHECK(opened.size() == 3);
+}
+
+TEST_CASE(
+    "cli: without --kafka a key change says when controllers see it; an unreachable bus "
+    "changes nothing",
+    "[admin][cli][bus]") {
+    TempDir dir;
+    const std::string store = dir.StoreUri();
+    ::unsetenv("WISP_KAFKA");
+    auto created = Cli({"--store", store, "user", "create", "dave12"});
+    REQUIRE(created.rc == 0);
+    CHECK(created.err.empty());  // a new key is in nobody's cache
+    const std::string key = Chomp(created.out);
+
+    auto blocked = Cli({"--store", store, "user", "block", "dave12"});
+    REQUIRE(blocked.rc == 0);
+    CHECK(
+        blocked.err.find("note: running controllers see this change when their auth cache expires "
+                         "(within 5 s); pass --kafka") == 0);
+    REQUIRE(Cli({"--store", store, "user", "unblock", "dave12"}).rc == 0);
+
+    std::ostringstream out, err;
+    const int rc = wisp::admin::RunAdmin(
+        {"wisp-admin", "--store", store, "--kafka", "127.0.0.1:1", "user", "block", "dave12"}, out,
+        err, wisp::store::OpenArtifactStore,
+        [](const wisp::admin::BusOptions&)
+            -> absl::StatusOr<std::unique_ptr<wisp::messaging::MessagingProvider>> {
+            return absl::UnavailableError("no broker answered");
+        });
+    CHECK(rc == 1);
+    CHECK(err.str() ==
+          "wisp-admin: cannot reach Kafka at 127.0.0.1:1: no broker answered (nothing was "
+          "changed)\n");
+    CHECK(Cli({"--store", store, "user", "whois", key}).rc == 0);  // still unblocked
 }

@@ -59,6 +59,26 @@ void CacheInvalidation::OnMessage(messaging::Message message) {
     if (on_remote_) on_remote_(msg.main_id());
 }
 
+absl::Status AnnounceInvalidations(messaging::MessagingProvider& bus,
+                                   const CacheInvalidationConfig& config,
+                                   const std::vector<std::string>& main_ids) {
+    if (config.instance_id.empty()) {
+        return absl::InvalidArgumentError("cache invalidation needs the sender's id");
+    }
+    WISP_RETURN_IF_ERROR(bus.EnsureTopic(config.topic, kTopicConfig));
+    auto producer = bus.GetProducer();
+    absl::Status status;
+    for (const auto& main_id : main_ids) {
+        wisp::v1::CacheInvalidationMessage msg;
+        msg.set_main_id(main_id);
+        msg.set_instance_id(config.instance_id);
+        status = producer->Send(config.topic, msg.SerializeAsString());
+        if (!status.ok()) break;
+    }
+    producer->Close();
+    return status;
+}
+
 void CacheInvalidation::Stop() {
     if (feed_) feed_->Stop();
     if (producer_) producer_->Close();

@@ -22,6 +22,7 @@
 
 #include <wisp/common/identity.hpp>
 #include <wisp/common/limits.hpp>
+#include <wisp/messaging/messaging_provider.hpp>
 #include <wisp/store/artifact_store.hpp>
 
 namespace wisp::admin {
@@ -120,10 +121,34 @@ std::string ResolveStoreUri(const std::optional<std::string>& flag);
 using StoreOpener =
     std::function<absl::StatusOr<std::unique_ptr<store::ArtifactStore>>(std::string_view uri)>;
 
+/// Where `--kafka` (else $WISP_KAFKA) and `--topic-prefix` (else $WISP_TOPIC_PREFIX) point.
+struct BusOptions {
+    std::string bootstrap;
+    std::string topic_prefix;
+};
+
+/// Opens the bus and checks that it answers (the program passes a Kafka opener).
+using BusOpener = std::function<absl::StatusOr<std::unique_ptr<messaging::MessagingProvider>>(
+    const BusOptions& options)>;
+
+/// The sender id of wisp-admin's cacheInvalidation messages.
+inline constexpr std::string_view kAdminInstanceId = "wisp-admin";
+
+/// How long a controller may keep a changed key when nobody announces the change
+/// (ControllerConfig::auth_cache_ttl's default), for the message saying so.
+inline constexpr int kAuthCacheTtlSeconds = 5;
+
 /// The whole CLI: parses `args` (args[0] = program name), opens the store with `open` (the
 /// program passes store::OpenArtifactStore: the library links no backend) and runs the command.
 /// Usage errors print one line and a hint to --help on `err` and return 2.
+///
+/// With `--kafka` (or $WISP_KAFKA), commands that change keys or limits (user create, delete,
+/// block, unblock, limits set/delete) announce the subjects (or namespace) they changed on
+/// `cacheInvalidation` through `open_bus`, as the components do, so every running controller
+/// drops its cached identities at once; the bus is opened before the store is touched (an
+/// unreachable bus changes nothing, exit 1). Without it such a command says on `err` that
+/// running controllers see the change when their auth cache expires.
 int RunAdmin(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
-             const StoreOpener& open);
+             const StoreOpener& open, const BusOpener& open_bus = nullptr);
 
 }  // namespace wisp::admin

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <absl/status/status.h>
 #include <absl/status/statusor.h>
@@ -73,5 +74,12 @@ class CacheInvalidation {
     std::unique_ptr<messaging::MessageFeed> feed_;
     std::atomic<int64_t> received_{0};
 };
+
+/// Sends one message per main id as `config.instance_id` and reads nothing: for a tool that
+/// changes the store and exits (wisp-admin after a key change). Ensures the topic; returns
+/// once the bus has accepted every message. Errors: the bus's.
+[[nodiscard]] absl::Status AnnounceInvalidations(messaging::MessagingProvider& bus,
+                                                 const CacheInvalidationConfig& config,
+                                                 const std::vector<std::string>& main_ids);
 
 }  // namespace wisp::cluster
