@@ -147,6 +147,11 @@ async function main() {
   assert.deepStrictEqual(ruleActivation.response.result, {greeting: 'Hi trigger', fired: true});
 
   // ---- activations ----
+  // Every activation of the action is stored before listing: the non-blocking one may still be
+  // running (it can finish after the rule's), and a record landing between the two lists below
+  // would shift the page that `skip` reads.
+  await run('activations.get (non-blocking)', () =>
+    eventually('the non-blocking activation', () => ow.activations.get(queued.activationId)));
   const activations = await run('activations.list', () =>
     ow.activations.list({name: names.action, limit: 10}));
   assert.ok(activations.length >= 3, `expected >= 3 activations, got ${activations.length}`);
