@@ -5,6 +5,7 @@
 #   make tsan     ThreadSanitizer build of the unit tests, run
 #   make fuzz     build the libFuzzer targets (clang) into build-fuzz/
 #   make run      build and start the platform (wisp-standalone)
+#   make cluster  build and start the distributed topology on this machine (tools/local-cluster.sh)
 #   make install  build, then install the wsk CLI to $(PREFIX)/bin (default /usr/local/bin)
 #   make bench    build, then run the end-to-end benchmark (bench/run.sh): table, JSON, PNG
 # Build types, sanitizers and the fuzz compilers are the presets' (CMakePresets.json: configure
@@ -19,7 +20,7 @@ CTEST_FLAGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps build test test-unit asan tsan fuzz run bench install format clean
+.PHONY: all deps build test test-unit asan tsan fuzz run cluster bench install format clean
 
 all: build
 
@@ -67,6 +68,17 @@ run: build
 	@tools/start-dockerd.sh
 	@tools/build-runtime-images.sh --build-dir $(BUILD)
 	@exec $(BUILD)/bin/wisp-standalone $(RUN_ARGS)
+
+# The distributed topology on loopback (README "Distributed mode"): the dev Kafka broker,
+# pouchdb-server, wisp-controller(s), wisp-invoker(s) and nginx with TLS, in the foreground until
+# Ctrl-C, which stops all of it (tools/local-cluster.sh down). CLUSTER_ARGS adds flags, e.g.
+# make cluster CLUSTER_ARGS="--controllers 2 --invokers 2" (or --store sqlite, --dir DIR).
+CLUSTER_ARGS ?=
+cluster: build
+	@tools/test-setup.sh
+	@tools/start-dockerd.sh
+	@tools/build-runtime-images.sh --build-dir $(BUILD)
+	@exec tools/local-cluster.sh up --foreground --build-dir $(BUILD) $(CLUSTER_ARGS)
 
 # The end-to-end benchmark on loopback (bench/README.md): prints a table with the targets,
 # writes bench/results/<date>-<host>.json and a PNG chart next to it. BENCH_ARGS adds flags,
