@@ -1,6 +1,6 @@
 // wisp-standalone: the whole platform in one process (wire §10).
 //
-//   controller (REST API on 127.0.0.1:3233) -> SingleInvokerBalancer -> in-process bus
+//   controller (REST API on 127.0.0.1:3233) -> RoundRobinBalancer (invoker 0) -> in-process bus
 //     -> InvokerReactive -> InvokerService (Docker containers) -> acks -> controller
 //   store: SQLite at <data-dir>/wisp.db (entities, subjects, activations survive restarts)
 //
@@ -35,7 +35,7 @@
 #include <wisp/invoker/invoker_reactive.hpp>
 #include <wisp/invoker/invoker_service.hpp>
 #include <wisp/launch/launch.hpp>
-#include <wisp/loadbalancer/single_invoker_balancer.hpp>
+#include <wisp/loadbalancer/round_robin_balancer.hpp>
 #include <wisp/messaging/inprocess_messaging_provider.hpp>
 #include <wisp/store/artifact_store.hpp>
 #include <wisp/store/open_store.hpp>
@@ -184,9 +184,8 @@ int main(int argc, char** argv) {
     wisp::invoker::InvokerReactive reactive(bus, invoker, reactive_cfg);
     if (auto st = reactive.Start(); !st.ok()) return Fail(wisp::common::MessageOf(st));
 
-    wisp::loadbalancer::SingleInvokerBalancerConfig lb_cfg;
-    lb_cfg.invoker_user_memory_mb = opt.invoker.user_memory_mb;
-    auto balancer = wisp::loadbalancer::SingleInvokerBalancer::Create(bus, lb_cfg);
+    auto balancer = wisp::loadbalancer::RoundRobinBalancer::Create(
+        bus, {.invoker_user_memory_mb = opt.invoker.user_memory_mb, .invokers = {0}});
     if (!balancer.ok()) return Fail(wisp::common::MessageOf(balancer.status()));
 
     wisp::controller::ControllerConfig ctl_cfg = wisp::launch::ControllerConfigFrom(opt.controller);
