@@ -5,11 +5,14 @@
 # Docker; the platform's processes run on this host.
 #
 #   tools/local-cluster.sh up [--controllers N] [--invokers M] [--dir DIR] [--store couchdb|sqlite]
-#                             [--build-dir BUILD] [--foreground]
+#                             [--build-dir BUILD] [--controller-args 'ARGS'] [--invoker-args 'ARGS']
+#                             [--foreground]
 #       starts everything, waits until an invoke through nginx works, and prints last:
 #         wsk property set --apihost https://127.0.0.1:<port> --auth <uuid:key> -i
 #         APIHOST=https://127.0.0.1:<port>
 #         AUTH=<uuid:key>
+#       --controller-args/--invoker-args: extra flags for every wisp-controller / wisp-invoker
+#       (e.g. '--invocations-per-minute 1000', '--no-stem-cells'); kept for `start`.
 #       --foreground: then stays until Ctrl-C (or SIGTERM) and runs `down` (make cluster).
 #   tools/local-cluster.sh kill <controller|invoker><i> [--signal KILL|TERM] [--dir DIR]
 #   tools/local-cluster.sh start <controller|invoker><i> [--dir DIR]   (same flags as before)
@@ -27,7 +30,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 self="$root/tools/local-cluster.sh"
 
-usage() { sed -n '2,25p' "$self" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,28p' "$self" | sed 's/^# \{0,1\}//'; }
 say() { echo "local-cluster: $*"; }
 die() {
     echo "local-cluster: $*" >&2
@@ -53,6 +56,8 @@ dir=".cache/cluster"
 store_kind=couchdb
 build="${WISP_BUILD_DIR:-build}"
 foreground=0
+CONTROLLER_ARGS=""
+INVOKER_ARGS=""
 signal=TERM
 component=""
 while [[ $# -gt 0 ]]; do
@@ -82,6 +87,8 @@ while [[ $# -gt 0 ]]; do
         --store) store_kind="$2" ;;
         --build-dir) build="$2" ;;
         --signal) signal="$2" ;;
+        --controller-args) CONTROLLER_ARGS="$2" ;;
+        --invoker-args) INVOKER_ARGS="$2" ;;
         *) die "unknown option $opt (see --help)" ;;
     esac
     shift 2
@@ -172,8 +179,12 @@ component_argv() {
     if [[ $kind == controller ]]; then
         local ports=($CONTROLLER_PORTS)
         argv+=(--host 127.0.0.1 --port "${ports[$id]}" --api-host "$APIHOST")
+        # shellcheck disable=SC2206
+        argv+=(${CONTROLLER_ARGS:-})
     else
         argv+=(--api-host "$APIHOST")
+        # shellcheck disable=SC2206
+        argv+=(${INVOKER_ARGS:-})
     fi
 }
 
@@ -279,7 +290,7 @@ cmd_up() {
         echo "# written by tools/local-cluster.sh up; read by kill/start/status/down"
         local v
         for v in BUILD BROKER_PORT HTTPS_PORT HTTP_PORT CONTROLLER_PORTS CONTROLLERS INVOKERS \
-            APIHOST PREFIX STORE_URI; do
+            APIHOST PREFIX STORE_URI CONTROLLER_ARGS INVOKER_ARGS; do
             printf '%s=%q\n' "$v" "${!v}"
         done
         echo "STORE_KIND=$store_kind"

@@ -44,8 +44,13 @@ TEST_CASE("the npm openwhisk client works against wisp-standalone", "[e2e][npm]"
     spawn.env = {{"__OW_API_HOST", (*wisp)->api_host()},
                  {"__OW_API_KEY", (*wisp)->guest_auth()},
                  {"NODE_PATH", node_modules}};
-    spawn.unset_env = {"__OW_NAMESPACE", "__OW_IGNORE_CERTS", "HTTP_PROXY",
-                       "HTTPS_PROXY",    "http_proxy",        "https_proxy"};
+    spawn.unset_env = {"__OW_NAMESPACE", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"};
+    // Cluster mode: nginx's self-signed certificate (the client's ignore_certs).
+    if (wisp::e2e::ClusterMode()) {
+        spawn.env.emplace_back("__OW_IGNORE_CERTS", "true");
+    } else {
+        spawn.unset_env.push_back("__OW_IGNORE_CERTS");
+    }
     spawn.log_path = logs.File("node.log");
     auto node = wisp::testing::ChildProcess::Spawn(spawn);
     REQUIRE(node.ok());

@@ -148,7 +148,7 @@ TEST_CASE("GET / describes the platform, its limits and runtimes", "[e2e][meta]"
     CHECK(Find(d, "runtimes.nodejs") != nullptr);
 }
 
-TEST_CASE("GET /api/v1, /ping, /metrics", "[e2e][meta]") {
+TEST_CASE("GET /api/v1, /ping, /metrics", "[e2e][standalone-only][meta]") {
     auto api = Anonymous().Get("/api/v1");
     INFO(api.Describe());
     REQUIRE(api.status == 200);
@@ -522,7 +522,8 @@ TEST_CASE("413: an invoke payload over 1 MB", "[e2e][errors]") {
     CHECK(ok.status == 200);
 }
 
-TEST_CASE("429: invocations per minute (namespace limit set with wisp-admin)", "[e2e][429]") {
+TEST_CASE("429: invocations per minute (namespace limit set with wisp-admin)",
+          "[e2e][standalone-only][429]") {
     const std::string user = UniqueName("ratelim");
     const std::string key = CreateUser(user);
     auto set = RunAdmin(Wisp().store_uri(), {"limits", "set", user, "--invocationsPerMinute", "3"});
@@ -551,7 +552,7 @@ TEST_CASE("429: invocations per minute (namespace limit set with wisp-admin)", "
     CHECK(guest.Post(Ns("/actions/" + mine), "{}").status == 202);
 }
 
-TEST_CASE("429: concurrent invocations", "[e2e][429]") {
+TEST_CASE("429: concurrent invocations", "[e2e][standalone-only][429]") {
     const std::string user = UniqueName("conclim");
     const std::string key = CreateUser(user);
     auto set =
@@ -582,7 +583,7 @@ TEST_CASE("429: concurrent invocations", "[e2e][429]") {
     CHECK(http.Post("/api/v1/namespaces/_/actions/" + name, "{}").status == 202);
 }
 
-TEST_CASE("429: trigger fires per minute", "[e2e][429]") {
+TEST_CASE("429: trigger fires per minute", "[e2e][standalone-only][429]") {
     const std::string user = UniqueName("firelim");
     const std::string key = CreateUser(user);
     auto set = RunAdmin(Wisp().store_uri(), {"limits", "set", user, "--firesPerMinute", "2"});
@@ -1090,7 +1091,7 @@ TEST_CASE("100 concurrent blocking invokes all succeed", "[e2e][load]") {
 
 // ---- restart ---------------------------------------------------------------------------------
 
-TEST_CASE("a restart keeps entities and activations", "[e2e][restart]") {
+TEST_CASE("a restart keeps entities and activations", "[e2e][standalone-only][restart]") {
     wisp::testing::TempDir data("wisp-e2e-restart-");
     std::string id;
     const std::string name = "survivor";
@@ -1150,7 +1151,7 @@ int NamespacesStatus(const Standalone& s, const std::string& auth) {
 
 TEST_CASE(
     "each data dir gets its own random guest key; --well-known-guest-key restores OpenWhisk's",
-    "[e2e][security]") {
+    "[e2e][standalone-only][security]") {
     static const std::regex uuid_v4_key(
         "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}:[A-Za-z0-9]{64}$");
     wisp::testing::TempDir data("wisp-e2e-keys-");
@@ -1256,7 +1257,7 @@ class RawConnection {
 };
 
 TEST_CASE("the API edge: Host names, credentials before the body, --max-connections",
-          "[e2e][security]") {
+          "[e2e][standalone-only][security]") {
     const std::string port = std::to_string(Wisp().port());
     auto http = Guest();
     HttpRequestSpec spec;
@@ -1351,7 +1352,8 @@ TEST_CASE("HEAD answers like GET without a body", "[e2e][headers]") {
     }
 }
 
-TEST_CASE("SIGTERM lets running activations finish, answer and be stored", "[e2e][restart]") {
+TEST_CASE("SIGTERM lets running activations finish, answer and be stored",
+          "[e2e][standalone-only][restart]") {
     wisp::testing::TempDir data("wisp-e2e-sigterm-");
     std::string background_id;
     HttpResult blocking;
@@ -1394,7 +1396,8 @@ TEST_CASE("SIGTERM lets running activations finish, answer and be stored", "[e2e
     CHECK(GetString(d, "response.result.who") == "background");
 }
 
-TEST_CASE("without Docker the standalone says what to run and exits 1", "[e2e][startup]") {
+TEST_CASE("without Docker the standalone says what to run and exits 1",
+          "[e2e][standalone-only][startup]") {
     wisp::testing::TempDir data("wisp-e2e-nodocker-");
     const std::string cmd = StandaloneBinary() + " --port 1 --data-dir '" + data.path().string() +
                             "' --docker-socket /nonexistent/docker.sock 2>&1";
@@ -1541,7 +1544,7 @@ TEST_CASE("a key blocked with wisp-admin stops working within the auth cache TTL
 }
 
 TEST_CASE("--container-storage bounds the writable layer of action containers",
-          "[e2e][startup][security]") {
+          "[e2e][standalone-only][startup][security]") {
     auto wisp = Standalone::Start({.args = {"--no-stem-cells", "--container-storage", "64"}});
     REQUIRE(wisp.ok());
     HttpClient http((*wisp)->api_host(), (*wisp)->guest_auth());
@@ -1587,7 +1590,7 @@ std::string ContainersOf(int port) {
 }  // namespace
 
 TEST_CASE("a crashed standalone's containers are removed by the next start on any port",
-          "[e2e][startup][security]") {
+          "[e2e][standalone-only][startup][security]") {
     wisp::testing::TempDir data("wisp-e2e-crash-");
     int crashed_port = 0;
     {

@@ -111,10 +111,109 @@ std::string BesideTests(const std::string& name) {
 std::string StandaloneBinary() { return EnvOr("WISP_STANDALONE", BesideTests("wisp-standalone")); }
 std::string AdminBinary() { return EnvOr("WISP_ADMIN", BesideTests("wisp-admin")); }
 
+bool ClusterMode() { return EnvOr("WISP_E2E_TOPOLOGY", "") == "cluster"; }
+
+namespace {
+
+std::string SourceDir() {
+#ifdef WISP_SOURCE_DIR
+    return WISP_SOURCE_DIR;
+#else
+    return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().string();
+#endif
+}
+
+std::string ClusterScript() { return SourceDir() + "/tools/local-cluster.sh"; }
+
+/// The value of `NAME=value` on a line of `text` (the last such line), or "".
+std::string LineValue(const std::string& text, const std::string& name) {
+    std::string value;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind(name + "=", 0) == 0) value = line.substr(name.size() + 1);
+    }
+    return value;
+}
+
+/// The standalone flags a test passes, as local-cluster.sh's --controller-args / --invoker-args;
+/// an error names a flag with no cluster equivalent (tag that test [standalone-only]).
+absl::Status MapClusterFlags(const std::vector<std::string>& args, std::string& controller,
+                             std::string& invoker) {
+    static const std::vector<std::string> kController = {
+        "--invocations-per-minute", "--concurrent-invocations", "--fires-per-minute",
+        "--max-connections",        "--allowed-hosts",          "--metrics-token"};
+    static const std::vector<std::string> kInvoker = {"--user-memory", "--pause-grace-ms",
+                                                      "--container-storage", "--allowed-images"};
+    // wisp-standalone's system limits (standalone/main.cpp), not the controller's OpenWhisk
+    // defaults (60/min, 30 concurrent), unless the test sets its own.
+    for (const auto& [flag, value] :
+         std::vector<std::pair<std::string, std::string>>{{"--invocations-per-minute", "60000"},
+                                                          {"--concurrent-invocations", "1000"},
+                                                          {"--fires-per-minute", "60000"}}) {
+        if (std::find(args.begin(), args.end(), flag) == args.end()) {
+            controller += " " + flag + " " + value;
+        }
+    }
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        const auto in = [&a](const std::vector<std::string>& v) {
+            return std::find(v.begin(), v.end(), a) != v.end();
+        };
+        if (a == "--no-stem-cells") {
+            invoker += " --no-stem-cells";
+        } else if (a == "--shutdown-grace" && i + 1 < args.size()) {
+            ++i;  // both components have their own; the defaults suit the tests
+        } else if ((in(kController) || in(kInvoker)) && i + 1 < args.size()) {
+            (in(kController) ? controller : invoker) += " " + a + " " + ShellQuote(args[i + 1]);
+            ++i;
+        } else {
+            return absl::InvalidArgumentError(
+                absl::StrCat("standalone flag ", a,
+                             " has no cluster equivalent: tag the test [standalone-only]"));
+        }
+    }
+    return absl::OkStatus();
+}
+
+}  // namespace
+
 // ---- Standalone ------------------------------------------------------------------------------
 
 absl::StatusOr<std::unique_ptr<Standalone>> Standalone::Start(StandaloneOptions options) {
     std::unique_ptr<Standalone> s(new Standalone());
+    if (ClusterMode()) {
+        if (!options.data_dir.empty()) {
+            return absl::InvalidArgumentError(
+                "a data folder (restart) has no cluster equivalent: tag the test "
+                "[standalone-only]");
+        }
+        std::string controller_args, invoker_args;
+        if (auto st = MapClusterFlags(options.args, controller_args, invoker_args); !st.ok()) {
+            return st;
+        }
+        s->owned_dir_ = std::make_unique<testing::TempDir>("wisp-e2e-cluster-");
+        s->data_dir_ = s->owned_dir_->path().string();
+        const std::string build =
+            std::filesystem::path(StandaloneBinary()).parent_path().parent_path().string();
+        CommandResult up = RunShell(absl::StrCat(
+            ShellQuote(ClusterScript()), " up --controllers 2 --invokers 2 --dir ",
+            ShellQuote(s->data_dir_), " --build-dir ", ShellQuote(build), " --controller-args ",
+            ShellQuote(controller_args), " --invoker-args ", ShellQuote(invoker_args)));
+        s->cluster_up_ = true;  // `down` also after a failed `up` (it stops what is left)
+        s->cluster_log_ = up.output;
+        s->api_host_ = LineValue(up.output, "APIHOST");
+        s->guest_auth_ = LineValue(up.output, "AUTH");
+        std::string store = LineValue(ReadFile(s->data_dir_ + "/state"), "STORE_URI");
+        store.erase(std::remove(store.begin(), store.end(), '\\'), store.end());  // %q of '?'
+        s->cluster_store_uri_ = store;
+        if (up.exit_code != 0 || s->api_host_.empty() || s->guest_auth_.empty()) {
+            return absl::UnavailableError(
+                absl::StrCat("local-cluster.sh up failed (exit ", up.exit_code, "):\n", up.output));
+        }
+        const auto colon = s->api_host_.rfind(':');
+        s->port_ = std::atoi(s->api_host_.c_str() + colon + 1);
+        return s;
+    }
     if (options.data_dir.empty()) {
         s->owned_dir_ = std::make_unique<testing::TempDir>("wisp-e2e-data-");
         s->data_dir_ = s->owned_dir_->path().string();
@@ -183,6 +282,11 @@ absl::StatusOr<std::unique_ptr<Standalone>> Standalone::Start(StandaloneOptions 
 Standalone::~Standalone() { Stop(); }
 
 void Standalone::Stop(std::chrono::milliseconds grace) {
+    if (cluster_up_) {
+        cluster_up_ = false;
+        RunShell(absl::StrCat(ShellQuote(ClusterScript()), " down --dir ", ShellQuote(data_dir_)));
+        return;
+    }
     if (!process_) return;
     process_->Stop(grace);
     process_.reset();
@@ -201,6 +305,14 @@ void Standalone::Kill() {
 }
 
 std::string Standalone::LogTail(size_t max_bytes) const {
+    if (!cluster_log_.empty()) {
+        std::string all = cluster_log_;
+        for (const char* name : {"controller0", "controller1", "invoker0", "invoker1"}) {
+            all += absl::StrCat("--- ", name, "\n", ReadFile(data_dir_ + "/logs/" + name + ".log"));
+        }
+        if (all.size() > max_bytes) all = all.substr(all.size() - max_bytes);
+        return all;
+    }
     if (!log_dir_) return {};
     std::string all = ReadFile(log_dir_->File("standalone.log"));
     if (all.size() > max_bytes) all = all.substr(all.size() - max_bytes);
@@ -247,6 +359,11 @@ HttpResult HttpClient::Send(HttpRequestSpec spec) const {
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, WriteHeader);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &out.headers);
+    if (base_url_.rfind("https://", 0) == 0) {
+        // Cluster mode: nginx's self-signed certificate (deploy/nginx/make-cert.sh).
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     if (spec.method == "HEAD") {
         curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
     } else if (spec.method != "GET") {

@@ -28,6 +28,13 @@
 
 namespace wisp::e2e {
 
+/// True when WISP_E2E_TOPOLOGY=cluster: Standalone::Start then starts the distributed topology
+/// with tools/local-cluster.sh (2 controllers, 2 invokers, CouchDB API store, nginx with TLS)
+/// instead of wisp-standalone, and api_host() is nginx's https URL. Tests that need a
+/// wisp-standalone process (restarts on one data folder, raw sockets to its port, flags without a
+/// cluster equivalent) carry the tag [standalone-only]; the cluster ctest runs skip them.
+bool ClusterMode();
+
 /// Where the binaries are: $WISP_STANDALONE / $WISP_ADMIN (set by CMake), else <build>/bin
 /// next to the <build>/tests folder of the running test binary.
 std::string StandaloneBinary();
@@ -59,13 +66,15 @@ class Standalone {
     /// "uuid:key" printed by the standalone (the guest key).
     const std::string& guest_auth() const { return guest_auth_; }
     const std::string& data_dir() const { return data_dir_; }
-    /// The SQLite store, for wisp-admin --store.
-    std::string store_uri() const { return "sqlite:" + data_dir_ + "/wisp.db"; }
+    /// The store, for wisp-admin --store (the SQLite file; the cluster's store in cluster mode).
+    std::string store_uri() const {
+        return cluster_store_uri_.empty() ? "sqlite:" + data_dir_ + "/wisp.db" : cluster_store_uri_;
+    }
     /// SIGTERM, wait up to `grace` (then SIGKILL). Idempotent.
     void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(30000));
     /// SIGKILL to its process group, as a crash: its containers stay behind (no clean-up).
     void Kill();
-    bool Running() { return process_ && process_->Running(); }
+    bool Running() { return cluster_up_ || (process_ && process_->Running()); }
     std::string LogTail(size_t max_bytes = 8192) const;
 
   private:
@@ -76,6 +85,9 @@ class Standalone {
     std::string data_dir_;
     std::string api_host_;
     std::string guest_auth_;
+    std::string cluster_store_uri_;  // cluster mode: from DIR/state
+    std::string cluster_log_;        // cluster mode: the output of `local-cluster.sh up`
+    bool cluster_up_ = false;
     int port_ = 0;
 };
 

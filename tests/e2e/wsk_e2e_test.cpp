@@ -72,6 +72,8 @@ class User {
         std::string cmd = "cd " + ShellQuote(dir_str_) + " && env -u WHISK_AUTH -u WHISK_APIHOST " +
                           "WSK_CONFIG_FILE=" + ShellQuote(File("wskprops")) + " " + env + " " +
                           ShellQuote(WskBinary());
+        // Cluster mode: nginx's self-signed certificate, as a user runs `wsk -i`.
+        if (wisp::e2e::ClusterMode()) cmd += " -i";
         for (const auto& a : args) cmd += " " + ShellQuote(a);
         cmd += " >" + ShellQuote(File("out.txt")) + " 2>" + ShellQuote(File("err.txt")) +
                " </dev/null";
