@@ -25,6 +25,8 @@
 # directory with the TLS certificate (DIR/nginx/tls). Needs: `make` (the binaries), Docker with
 # the runtime images (tools/start-dockerd.sh, tools/build-runtime-images.sh), nginx and openssl
 # (tools/install-deps.sh), pouchdb-server for --store couchdb (tools/test-setup.sh).
+# Word splitting of the space-separated port list and sourcing DIR/state are intended.
+# shellcheck disable=SC2206,SC1090
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
