@@ -251,7 +251,7 @@ void EntitiesHandler::GetEntity(const CallPtr& call, EntityType type,
     const bool own = fqn.Namespace() == who.namespace_name;
     switch (type) {
         case EntityType::kAction: {
-            auto r = resolver_.ResolveAction(who, fqn);
+            auto r = resolver_.ResolveAction(who, fqn, /*cached=*/false);
             if (!r.ok()) return replier_.ReplyStatus(call, r.status());
             common::ActionJsonOptions opts;
             if (auto code = call->req.Query("code"); code && *code == "false") {

@@ -67,21 +67,22 @@ absl::StatusOr<std::vector<Package>> EntityResolver::ReadablePackageChain(
 }
 
 absl::StatusOr<ResolvedAction> EntityResolver::ResolveAction(const common::Identity& who,
-                                                             const FullyQualifiedName& fqn) {
+                                                             const FullyQualifiedName& fqn,
+                                                             bool cached) {
     const std::string& ns = fqn.Namespace();
     const bool own = ns == who.namespace_name;
     if (fqn.path.IsRoot()) {
         if (!own) return NotAuthorized(fqn.DocId());
-        auto a = GetCached<Action>(fqn);
+        auto a = Get<Action>(fqn, cached);
         if (!a.ok()) return a.status();
         return ResolvedAction{std::move(a->doc), std::move(a->rev), ""};
     }
     const FullyQualifiedName pkg_fqn{fqn.path.Parent(), fqn.path.PackageName()};
-    auto chain = ReadablePackageChain(who, pkg_fqn, fqn.DocId(), /*cached=*/true);
+    auto chain = ReadablePackageChain(who, pkg_fqn, fqn.DocId(), cached);
     if (!chain.ok()) return chain.status();
     const Package& holder = chain->back();
     auto a =
-        GetCached<Action>(FullyQualifiedName{holder.namespace_path.Add(holder.name), fqn.name});
+        Get<Action>(FullyQualifiedName{holder.namespace_path.Add(holder.name), fqn.name}, cached);
     if (!a.ok()) return a.status();
     // Parameters: package < binding < action.
     common::Parameters params;

@@ -48,9 +48,12 @@ class EntityResolver {
           on_invalidate_(std::move(on_invalidate)) {}
 
     /// Resolves an action reference for reading or activating as `who`: entitlement (own
-    /// namespace, or a published package), package bindings, parameter merge.
+    /// namespace, or a published package), package bindings, parameter merge. `cached`: through
+    /// the entity cache (activations: another controller's write reaches it within the
+    /// cacheInvalidation delay) or from the store (REST reads: a GET after a write or delete
+    /// through any controller sees it).
     [[nodiscard]] absl::StatusOr<ResolvedAction> ResolveAction(
-        const common::Identity& who, const common::FullyQualifiedName& fqn);
+        const common::Identity& who, const common::FullyQualifiedName& fqn, bool cached = true);
     /// OpenWhisk's READ entitlement on a package or binding (also for reading, listing and
     /// activating its actions): the chain from `fqn` to the package holding the actions, or
     /// 403 naming `resource` (404 when the caller's own package is missing). `cached`: read
@@ -72,6 +75,12 @@ class EntityResolver {
     template <class T>
     [[nodiscard]] absl::StatusOr<store::Revisioned<T>> GetCached(
         const common::FullyQualifiedName& fqn);
+    /// GetCached, or straight from the store when `cached` is false.
+    template <class T>
+    [[nodiscard]] absl::StatusOr<store::Revisioned<T>> Get(const common::FullyQualifiedName& fqn,
+                                                           bool cached) {
+        return cached ? GetCached<T>(fqn) : store_.Get<T>(fqn);
+    }
 
     store::ArtifactStore& store_;
     EntityCache cache_;

@@ -121,9 +121,22 @@ TEST_CASE("EntityResolver: reads actions through its cache until Invalidate", "[
     a.parameters.Set("v", JsonValue::Number(2));
     REQUIRE(f.store->PutEntity(a, *rev).ok());
     CHECK(f.resolver.ResolveAction(Who("guest"), fqn)->action.parameters.Get("v")->text() == "1");
+    // A REST read (cached = false) sees the store: a GET after a write or delete through another
+    // controller is never stale.
+    CHECK(f.resolver.ResolveAction(Who("guest"), fqn, /*cached=*/false)
+              ->action.parameters.Get("v")
+              ->text() == "2");
 
     f.resolver.Invalidate(fqn.DocId());
     CHECK(f.resolver.ResolveAction(Who("guest"), fqn)->action.parameters.Get("v")->text() == "2");
+
+    // Deleted behind the resolver's back: the store read says 404 at once.
+    auto current = f.store->GetEntity(common::EntityType::kAction, fqn);
+    REQUIRE(current.ok());
+    REQUIRE(f.store->DeleteEntity(common::EntityType::kAction, fqn, current->rev).ok());
+    CHECK(f.resolver.ResolveAction(Who("guest"), fqn)->action.parameters.Get("v")->text() == "2");
+    CHECK(f.resolver.ResolveAction(Who("guest"), fqn, /*cached=*/false).status().code() ==
+          absl::StatusCode::kNotFound);
 }
 
 }  // namespace wisp::controller
