@@ -15,7 +15,7 @@
 namespace {
 
 // --kafka: the deployment's bus, for announcing key changes (admin/README.md).
-absl::StatusOr<std::unique_ptr<wisp::messaging::MessagingProvider>> OpenKafka(
+[[nodiscard]] absl::StatusOr<std::unique_ptr<wisp::messaging::MessagingProvider>> OpenKafka(
     const wisp::admin::BusOptions& options) {
     wisp::messaging::KafkaConfig cfg;
     cfg.bootstrap_servers = options.bootstrap;

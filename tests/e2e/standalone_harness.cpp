@@ -137,8 +137,8 @@ std::string LineValue(const std::string& text, const std::string& name) {
 
 /// The standalone flags a test passes, as local-cluster.sh's --controller-args / --invoker-args;
 /// an error names a flag with no cluster equivalent (tag that test [standalone-only]).
-absl::Status MapClusterFlags(const std::vector<std::string>& args, std::string& controller,
-                             std::string& invoker) {
+[[nodiscard]] absl::Status MapClusterFlags(const std::vector<std::string>& args,
+                                           std::string& controller, std::string& invoker) {
     static const std::vector<std::string> kController = {
         "--invocations-per-minute", "--concurrent-invocations", "--fires-per-minute",
         "--max-connections",        "--allowed-hosts",          "--metrics-token"};
