@@ -219,31 +219,6 @@ class InProcessMessageConsumer final : public MessageConsumer {
     bool closed_ = false;
 };
 
-/// What GetConsumer() returns for arguments it cannot serve: every call fails.
-class InvalidMessageConsumer final : public MessageConsumer {
-  public:
-    InvalidMessageConsumer(absl::Status error, std::string topic, std::string group_id,
-                           int max_peek)
-        : error_(std::move(error)),
-          topic_(std::move(topic)),
-          group_id_(std::move(group_id)),
-          max_peek_(max_peek) {}
-
-    absl::StatusOr<std::vector<Message>> Peek(std::chrono::milliseconds) override { return error_; }
-    absl::Status Commit() override { return error_; }
-    void Wakeup() override {}
-    void Close() override {}
-    const std::string& topic() const override { return topic_; }
-    const std::string& group_id() const override { return group_id_; }
-    int max_peek() const override { return max_peek_; }
-
-  private:
-    const absl::Status error_;
-    const std::string topic_;
-    const std::string group_id_;
-    const int max_peek_;
-};
-
 }  // namespace
 
 InProcessMessagingProvider::InProcessMessagingProvider() : state_(std::make_shared<State>()) {}
@@ -270,17 +245,8 @@ std::unique_ptr<MessageConsumer> InProcessMessagingProvider::GetConsumer(std::st
                                                                          std::string_view group_id,
                                                                          int max_peek) {
     absl::Status valid = ValidateTopicName(topic);
-    if (valid.ok() && group_id.empty()) {
-        valid = absl::InvalidArgumentError("a consumer needs a group id");
-    }
-    if (valid.ok() && max_peek < 1) {
-        valid = absl::InvalidArgumentError(
-            fmt::format("max_peek must be at least 1, not {}", max_peek));
-    }
-    if (!valid.ok()) {
-        return std::make_unique<InvalidMessageConsumer>(valid, std::string(topic),
-                                                        std::string(group_id), max_peek);
-    }
+    if (valid.ok()) valid = ValidateConsumerArgs(group_id, max_peek);
+    if (!valid.ok()) return FailingConsumer(std::move(valid), topic, group_id, max_peek);
     return std::make_unique<InProcessMessageConsumer>(state_->FindOrCreate(topic, TopicConfig{}),
                                                       std::string(group_id), max_peek);
 }

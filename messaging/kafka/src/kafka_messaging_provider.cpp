@@ -726,31 +726,6 @@ class KafkaMessageConsumer final : public MessageConsumer {
     int64_t committed_ = -1;  // last committed position
 };
 
-/// What GetConsumer() returns for arguments it cannot serve: every call fails.
-class InvalidMessageConsumer final : public MessageConsumer {
-  public:
-    InvalidMessageConsumer(absl::Status error, std::string topic, std::string group_id,
-                           int max_peek)
-        : error_(std::move(error)),
-          topic_(std::move(topic)),
-          group_id_(std::move(group_id)),
-          max_peek_(max_peek) {}
-
-    absl::StatusOr<std::vector<Message>> Peek(std::chrono::milliseconds) override { return error_; }
-    absl::Status Commit() override { return error_; }
-    void Wakeup() override {}
-    void Close() override {}
-    const std::string& topic() const override { return topic_; }
-    const std::string& group_id() const override { return group_id_; }
-    int max_peek() const override { return max_peek_; }
-
-  private:
-    const absl::Status error_;
-    const std::string topic_;
-    const std::string group_id_;
-    const int max_peek_;
-};
-
 }  // namespace
 
 // ---- the provider --------------------------------------------------------------------------
@@ -797,17 +772,8 @@ std::unique_ptr<MessageConsumer> KafkaMessagingProvider::GetConsumer(std::string
                                                                      std::string_view group_id,
                                                                      int max_peek) {
     absl::Status valid = cluster_->ValidateName(topic);
-    if (valid.ok() && group_id.empty()) {
-        valid = absl::InvalidArgumentError("a consumer needs a group id");
-    }
-    if (valid.ok() && max_peek < 1) {
-        valid = absl::InvalidArgumentError(
-            fmt::format("max_peek must be at least 1, not {}", max_peek));
-    }
-    if (!valid.ok()) {
-        return std::make_unique<InvalidMessageConsumer>(valid, std::string(topic),
-                                                        std::string(group_id), max_peek);
-    }
+    if (valid.ok()) valid = ValidateConsumerArgs(group_id, max_peek);
+    if (!valid.ok()) return FailingConsumer(std::move(valid), topic, group_id, max_peek);
     auto ensured = cluster_->Ensure(topic, TopicConfig{});
     if (!ensured.ok()) {
         spdlog::warn("Kafka consumer of {} (group {}): {}; it reads once the topic exists",

@@ -116,4 +116,12 @@ class MessagingProvider {
 /// Whether `topic` is a valid topic name (see EnsureTopic); InvalidArgument says why not.
 [[nodiscard]] absl::Status ValidateTopicName(std::string_view topic);
 
+/// The checks of GetConsumer()'s other arguments every backend makes: a group id, max_peek >= 1.
+[[nodiscard]] absl::Status ValidateConsumerArgs(std::string_view group_id, int max_peek);
+
+/// What a backend's GetConsumer() returns for arguments it cannot serve (GetConsumer never
+/// returns null): every Peek() and Commit() fails with `error`.
+std::unique_ptr<MessageConsumer> FailingConsumer(absl::Status error, std::string_view topic,
+                                                 std::string_view group_id, int max_peek);
+
 }  // namespace wisp::messaging
