@@ -108,6 +108,16 @@ class FaultyStore final : public store::ArtifactStore {
         const store::ActivationQuery& q) override {
         return inner_->ListActivations(q);
     }
+    absl::Status PutJournalEntries(std::vector<store::JournalEntry>& entries) override {
+        return inner_->PutJournalEntries(entries);
+    }
+    absl::StatusOr<std::vector<store::JournalEntry>> ListJournalEntries(std::string_view c,
+                                                                        int64_t limit) override {
+        return inner_->ListJournalEntries(c, limit);
+    }
+    absl::Status RemoveJournalEntries(const std::vector<store::JournalEntry>& entries) override {
+        return inner_->RemoveJournalEntries(entries);
+    }
     absl::StatusOr<int64_t> CountActivations(const store::ActivationQuery& q) override {
         return inner_->CountActivations(q);
     }

@@ -990,6 +990,89 @@ class Errors {
     std::vector<std::string> errors_;
 };
 
+TEST_CASE("journal: put, list per controller, replace, remove", "[contract][journal]") {
+    auto store = MakeFreshStore();
+    auto entry = [](std::string controller, std::string_view name, int64_t recover_after) {
+        wisp::store::JournalEntry e;
+        e.controller = std::move(controller);
+        e.record = MakeActivation("guest", name, 1700000000000);
+        e.record.end_ms = 0;
+        e.record.annotations.Set("path", JsonValue::String(Cat("guest/", name)));
+        e.recover_after_ms = recover_after;
+        return e;
+    };
+    auto ids = [](const std::vector<wisp::store::JournalEntry>& entries) {
+        std::set<std::string> out;
+        for (const auto& e : entries) out.insert(e.record.activation_id.str());
+        return out;
+    };
+    std::vector<wisp::store::JournalEntry> mine;
+    for (int i = 0; i < 5; ++i) mine.push_back(entry("controller0", Cat("a", i), 1000 + i));
+    std::vector<wisp::store::JournalEntry> theirs{entry("controller1", "b", 7)};
+    OK(store->PutJournalEntries(mine));
+    OK(store->PutJournalEntries(theirs));
+    for (const auto& e : mine) CHECK_FALSE(e.rev.empty());
+
+    auto listed = OK(store->ListJournalEntries("controller0", 0));
+    REQUIRE(listed.size() == 5);
+    CHECK(ids(listed) == ids(mine));
+    for (const auto& e : listed) {
+        CHECK(e.controller == "controller0");
+        const auto it = std::find_if(mine.begin(), mine.end(), [&](const auto& m) {
+            return m.record.activation_id == e.record.activation_id;
+        });
+        REQUIRE(it != mine.end());
+        CHECK(e.record == it->record);
+        CHECK(e.recover_after_ms == it->recover_after_ms);
+    }
+    CHECK(OK(store->ListJournalEntries("controller0", 2)).size() == 2);
+    CHECK(ids(OK(store->ListJournalEntries("controller1", 0))) == ids(theirs));
+    CHECK(OK(store->ListJournalEntries("controller", 0)).empty());  // a prefix is not a match
+    CHECK(OK(store->ListJournalEntries("controller2", 0)).empty());
+    // No activation record was written by journaling.
+    CHECK(OK(store->CountActivations({.namespace_name = "guest"})) == 0);
+
+    SECTION("replace: last writer wins, with or without the revision read") {
+        std::vector<wisp::store::JournalEntry> update{mine[0]};
+        update[0].record.logs = {"component-1", "component-2"};
+        update[0].recover_after_ms = 99;
+        OK(store->PutJournalEntries(update));
+        std::vector<wisp::store::JournalEntry> blind{mine[1]};
+        blind[0].rev.clear();
+        blind[0].recover_after_ms = 42;
+        OK(store->PutJournalEntries(blind));
+        auto again = OK(store->ListJournalEntries("controller0", 0));
+        REQUIRE(again.size() == 5);
+        for (const auto& e : again) {
+            if (e.record.activation_id == mine[0].record.activation_id) {
+                CHECK(e.record.logs == std::vector<std::string>{"component-1", "component-2"});
+                CHECK(e.recover_after_ms == 99);
+            }
+            if (e.record.activation_id == mine[1].record.activation_id) {
+                CHECK(e.recover_after_ms == 42);
+            }
+        }
+    }
+    SECTION("remove: by id, with or without the revision, idempotent, scoped") {
+        std::vector<wisp::store::JournalEntry> gone{mine[0], mine[1]};
+        gone[1].rev.clear();
+        OK(store->RemoveJournalEntries(gone));
+        OK(store->RemoveJournalEntries(gone));  // already gone: fine
+        std::vector<wisp::store::JournalEntry> other{theirs[0]};
+        other[0].controller = "controller0";  // same id under another controller: untouched
+        OK(store->RemoveJournalEntries(other));
+        CHECK(ids(OK(store->ListJournalEntries("controller0", 0))) ==
+              ids({mine[2], mine[3], mine[4]}));
+        CHECK(OK(store->ListJournalEntries("controller1", 0)).size() == 1);
+        OK(store->RemoveJournalEntries({}));
+    }
+    SECTION("invalid entries write nothing") {
+        std::vector<wisp::store::JournalEntry> bad{entry("controller9", "x", 1), entry("", "y", 1)};
+        CHECK(CodeOf(store->PutJournalEntries(bad)) == absl::StatusCode::kInvalidArgument);
+        CHECK(OK(store->ListJournalEntries("controller9", 0)).empty());
+    }
+}
+
 TEST_CASE("concurrency: read-modify-write from 8 threads loses no update",
           "[contract][concurrency]") {
     constexpr int kThreads = 8;

@@ -315,7 +315,8 @@ CouchDbArtifactStore::CouchDbArtifactStore(CouchDbConfig config,
       client_(std::move(client)),
       whisks_db_(config_.db_prefix + "whisks"),
       subjects_db_(config_.db_prefix + "subjects"),
-      activations_db_(config_.db_prefix + "activations") {}
+      activations_db_(config_.db_prefix + "activations"),
+      journal_db_(config_.db_prefix + "activation_journal") {}
 
 CouchDbArtifactStore::~CouchDbArtifactStore() = default;
 
@@ -333,7 +334,7 @@ absl::StatusOr<std::unique_ptr<CouchDbArtifactStore>> CouchDbArtifactStore::Open
 
 absl::Status CouchDbArtifactStore::EnsureDatabasesAndViews() {
     CouchDbClient& client = *client_;
-    for (const std::string* db : {&whisks_db_, &subjects_db_, &activations_db_}) {
+    for (const std::string* db : {&whisks_db_, &subjects_db_, &activations_db_, &journal_db_}) {
         WISP_ASSIGN_OR_RETURN(HttpResponse r, client.Request("PUT", Cat("/", *db)));
         // 201/202 created; 412 exists (also when a retried PUT created it first).
         if (r.status == 201 || r.status == 202 || r.status == 412) continue;
@@ -736,6 +737,210 @@ absl::StatusOr<int64_t> CouchDbArtifactStore::CountActivations(const ActivationQ
     v->reduce = true;
     WISP_ASSIGN_OR_RETURN(rapidjson::Document result, QueryView(*client_, *v));
     return ReducedCount(result);
+}
+
+// ---- the journal of accepted activations -----------------------------------------------------
+
+namespace {
+
+std::string JournalDocId(const JournalEntry& e) {
+    return Cat(e.controller, "/", e.record.activation_id.str());
+}
+
+/// A JSON string literal of `s`.
+std::string JsonString(std::string_view s) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    return buf.GetString();
+}
+
+/// POSTs `docs` (a JSON array body) to `_bulk_docs`; per document: its new rev, or empty when it
+/// conflicted. Other per-document errors fail the whole call.
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> BulkDocs(CouchDbClient& client,
+                                                                const std::string& db,
+                                                                const std::string& docs_json,
+                                                                size_t count) {
+    WISP_ASSIGN_OR_RETURN(HttpResponse r, client.Request("POST", Cat("/", db, "/_bulk_docs"),
+                                                         Cat("{\"docs\":", docs_json, "}")));
+    if (r.status != 201 && r.status != 202 && r.status != 200) {
+        return client.Unexpected(r, Cat("POST ", db, "/_bulk_docs"));
+    }
+    rapidjson::Document answer;
+    if (!common::ParseJson(r.body, answer).ok() || !answer.IsArray() || answer.Size() != count) {
+        return absl::InternalError(Cat("CouchDB at ", client.url(), " answered ", db,
+                                       "/_bulk_docs with an unexpected body"));
+    }
+    std::vector<std::string> revs;
+    for (const auto& row : answer.GetArray()) {
+        const std::string_view error = StringMember(row, "error");
+        if (error.empty()) {
+            revs.emplace_back(StringMember(row, "rev"));
+        } else if (error == "conflict") {
+            revs.emplace_back();
+        } else {
+            return absl::InternalError(Cat("CouchDB at ", client.url(), " refused ", db,
+                                           " document ", StringMember(row, "id"), ": ", error, " ",
+                                           StringMember(row, "reason")));
+        }
+    }
+    return revs;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> CouchDbArtifactStore::JournalRevisions(
+    const std::vector<std::string>& ids) {
+    std::string keys = "[";
+    for (size_t i = 0; i < ids.size(); ++i) Append(keys, i ? "," : "", JsonString(ids[i]));
+    keys += "]";
+    WISP_ASSIGN_OR_RETURN(HttpResponse r,
+                          client_->Request("POST", Cat("/", journal_db_, "/_all_docs"),
+                                           Cat("{\"keys\":", keys, "}")));
+    if (r.status != 200) return client_->Unexpected(r, Cat("POST ", journal_db_, "/_all_docs"));
+    rapidjson::Document answer;
+    if (!ParseObject(r.body, answer) || !answer.HasMember("rows") || !answer["rows"].IsArray() ||
+        answer["rows"].Size() != ids.size()) {
+        return absl::InternalError(Cat("CouchDB at ", client_->url(), " answered ", journal_db_,
+                                       "/_all_docs with an unexpected body"));
+    }
+    std::vector<std::string> revs;
+    for (const auto& row : answer["rows"].GetArray()) {
+        std::string rev;
+        if (row.HasMember("value") && row["value"].IsObject() &&
+            !row["value"].HasMember("deleted")) {
+            rev = std::string(StringMember(row["value"], "rev"));
+        }
+        revs.push_back(std::move(rev));
+    }
+    return revs;
+}
+
+absl::Status CouchDbArtifactStore::PutJournalEntries(std::vector<JournalEntry>& entries) {
+    for (const JournalEntry& e : entries) WISP_RETURN_IF_ERROR(ValidateJournalEntry(e));
+    std::vector<size_t> pending(entries.size());
+    for (size_t i = 0; i < entries.size(); ++i) pending[i] = i;
+    for (int race = 0; race < kMaxWriteRaces && !pending.empty(); ++race) {
+        std::string docs = "[";
+        for (size_t k = 0; k < pending.size(); ++k) {
+            const JournalEntry& e = entries[pending[k]];
+            rapidjson::StringBuffer buf;
+            rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+            const std::string id = JournalDocId(e);
+            w.StartObject();
+            w.Key("_id");
+            w.String(id.c_str(), static_cast<rapidjson::SizeType>(id.size()));
+            if (!e.rev.empty()) {
+                w.Key("_rev");
+                w.String(e.rev.c_str(), static_cast<rapidjson::SizeType>(e.rev.size()));
+            }
+            w.Key("controller");
+            w.String(e.controller.c_str(), static_cast<rapidjson::SizeType>(e.controller.size()));
+            w.Key("recoverAfter");
+            w.Int64(e.recover_after_ms);
+            w.Key("record");
+            const std::string record =
+                common::ActivationToJson(e.record, common::ActivationJsonForm::kStored);
+            w.RawValue(record.c_str(), record.size(), rapidjson::kObjectType);
+            w.EndObject();
+            Append(docs, k ? "," : "", buf.GetString());
+        }
+        docs += "]";
+        WISP_ASSIGN_OR_RETURN(std::vector<std::string> revs,
+                              BulkDocs(*client_, journal_db_, docs, pending.size()));
+        std::vector<size_t> conflicted;
+        std::vector<std::string> ids;
+        for (size_t k = 0; k < pending.size(); ++k) {
+            if (!revs[k].empty()) {
+                entries[pending[k]].rev = revs[k];
+            } else {
+                conflicted.push_back(pending[k]);
+                ids.push_back(JournalDocId(entries[pending[k]]));
+            }
+        }
+        if (conflicted.empty()) return absl::OkStatus();
+        // A replace (or an ambiguous retry of our own create): last writer wins.
+        WISP_ASSIGN_OR_RETURN(std::vector<std::string> current, JournalRevisions(ids));
+        for (size_t k = 0; k < conflicted.size(); ++k) entries[conflicted[k]].rev = current[k];
+        pending = std::move(conflicted);
+    }
+    if (pending.empty()) return absl::OkStatus();
+    return absl::AbortedError("journal entries kept changing while they were being written");
+}
+
+absl::StatusOr<std::vector<JournalEntry>> CouchDbArtifactStore::ListJournalEntries(
+    std::string_view controller, int64_t limit) {
+    if (limit < 0) return absl::InvalidArgumentError("limit must not be negative");
+    const std::string prefix = Cat(controller, "/");
+    std::string end = JsonString(prefix);
+    end.insert(end.size() - 1, "\\ufff0");
+    std::string path =
+        Cat("/", journal_db_, "/_all_docs?include_docs=true&startkey=", Encode(JsonString(prefix)),
+            "&endkey=", Encode(end));
+    if (limit > 0) Append(path, "&limit=", limit);
+    WISP_ASSIGN_OR_RETURN(HttpResponse r, client_->Request("GET", path));
+    if (r.status != 200) return client_->Unexpected(r, Cat("GET ", journal_db_, "/_all_docs"));
+    rapidjson::Document answer;
+    if (!ParseObject(r.body, answer) || !answer.HasMember("rows") || !answer["rows"].IsArray()) {
+        return absl::InternalError(Cat("CouchDB at ", client_->url(), " answered ", journal_db_,
+                                       "/_all_docs with no rows"));
+    }
+    std::vector<JournalEntry> entries;
+    for (const auto& row : answer["rows"].GetArray()) {
+        if (!row.HasMember("doc") || !row["doc"].IsObject()) continue;  // deleted meanwhile
+        const auto& doc = row["doc"];
+        const std::string_view id = StringMember(doc, "_id");
+        if (!doc.HasMember("record") || !doc["record"].IsObject() ||
+            !doc.HasMember("recoverAfter") || !doc["recoverAfter"].IsInt64()) {
+            return CorruptDocument(journal_db_, id, absl::InternalError("not a journal entry"));
+        }
+        auto record = common::ActivationFromJson(Compact(doc["record"]));
+        if (!record.ok()) return CorruptDocument(journal_db_, id, record.status());
+        entries.push_back(JournalEntry{std::string(controller), *std::move(record),
+                                       doc["recoverAfter"].GetInt64(),
+                                       std::string(StringMember(doc, "_rev"))});
+    }
+    return entries;
+}
+
+absl::Status CouchDbArtifactStore::RemoveJournalEntries(const std::vector<JournalEntry>& entries) {
+    std::vector<std::string> ids, revs;
+    for (const JournalEntry& e : entries) {
+        ids.push_back(JournalDocId(e));
+        revs.push_back(e.rev);
+    }
+    bool read_revisions = false;
+    for (int race = 0; race < kMaxWriteRaces && !ids.empty(); ++race) {
+        if (read_revisions ||
+            std::any_of(revs.begin(), revs.end(), [](const std::string& r) { return r.empty(); })) {
+            WISP_ASSIGN_OR_RETURN(revs, JournalRevisions(ids));
+        }
+        std::vector<std::string> live_ids, live_revs;
+        for (size_t i = 0; i < ids.size(); ++i) {
+            if (revs[i].empty()) continue;  // gone already
+            live_ids.push_back(ids[i]);
+            live_revs.push_back(revs[i]);
+        }
+        if (live_ids.empty()) return absl::OkStatus();
+        std::string docs = "[";
+        for (size_t i = 0; i < live_ids.size(); ++i) {
+            Append(docs, i ? "," : "", "{\"_id\":", JsonString(live_ids[i]),
+                   ",\"_rev\":", JsonString(live_revs[i]), ",\"_deleted\":true}");
+        }
+        docs += "]";
+        WISP_ASSIGN_OR_RETURN(std::vector<std::string> done,
+                              BulkDocs(*client_, journal_db_, docs, live_ids.size()));
+        ids.clear();
+        revs.clear();
+        for (size_t i = 0; i < live_ids.size(); ++i) {
+            if (!done[i].empty()) continue;
+            ids.push_back(live_ids[i]);  // updated since it was read: read again
+            revs.emplace_back();
+        }
+        read_revisions = true;
+    }
+    if (ids.empty()) return absl::OkStatus();
+    return absl::AbortedError("journal entries kept changing while they were being removed");
 }
 
 }  // namespace wisp::store

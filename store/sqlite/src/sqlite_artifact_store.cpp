@@ -88,6 +88,14 @@ CREATE INDEX IF NOT EXISTS activations_by_start
     ON activations (namespace, start DESC, activation_id DESC);
 CREATE INDEX IF NOT EXISTS activations_by_name
     ON activations (namespace, filter_name, start DESC, activation_id DESC);
+
+CREATE TABLE IF NOT EXISTS activation_journal (
+    controller    TEXT NOT NULL,
+    activation_id TEXT NOT NULL,
+    recover_after INTEGER NOT NULL,  -- epoch ms
+    doc           TEXT NOT NULL,     -- ActivationToJson(kStored) of JournalEntry::record
+    PRIMARY KEY (controller, activation_id)
+);
 )sql";
 
 // ---- statements (static strings: the per-connection cache is keyed by address) --------------
@@ -148,6 +156,15 @@ constexpr const char* kSelectActivation =
     "SELECT doc FROM activations WHERE namespace = ?1 AND activation_id = ?2";
 constexpr const char* kDeleteActivation =
     "DELETE FROM activations WHERE namespace = ?1 AND activation_id = ?2";
+constexpr const char* kUpsertJournal =
+    "INSERT INTO activation_journal (controller, activation_id, recover_after, doc) "
+    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (controller, activation_id) DO UPDATE SET "
+    "recover_after = excluded.recover_after, doc = excluded.doc";
+constexpr const char* kListJournal =
+    "SELECT recover_after, doc FROM activation_journal WHERE controller = ?1 "
+    "ORDER BY rowid LIMIT ?2";
+constexpr const char* kDeleteJournal =
+    "DELETE FROM activation_journal WHERE controller = ?1 AND activation_id = ?2";
 constexpr const char* kListActivations =
     "SELECT doc FROM activations WHERE namespace = ?1 AND start >= ?2 AND start <= ?3 "
     "ORDER BY start DESC, activation_id DESC LIMIT ?4 OFFSET ?5";
@@ -797,6 +814,73 @@ absl::StatusOr<int64_t> SqliteArtifactStore::CountActivations(const ActivationQu
         if (q.name) count.BindText(4, *q.name);
         WISP_ASSIGN_OR_RETURN(bool row, count.Step());
         return row ? count.ColumnInt64(0) : 0;
+    });
+}
+
+// ---- the journal of accepted activations -----------------------------------------------------
+
+absl::Status SqliteArtifactStore::PutJournalEntries(std::vector<JournalEntry>& entries) {
+    std::vector<std::string> docs;
+    docs.reserve(entries.size());
+    for (const JournalEntry& e : entries) {
+        WISP_RETURN_IF_ERROR(ValidateJournalEntry(e));
+        docs.push_back(common::ActivationToJson(e.record, common::ActivationJsonForm::kStored));
+    }
+    if (entries.empty()) return absl::OkStatus();
+    WISP_RETURN_IF_ERROR(impl_->Write([&](SqliteConnection& db) -> absl::Status {
+        for (size_t i = 0; i < entries.size(); ++i) {
+            WISP_ASSIGN_OR_RETURN(Statement upsert, db.Prepare(kUpsertJournal));
+            upsert.BindText(1, entries[i].controller);
+            upsert.BindText(2, entries[i].record.activation_id.str());
+            upsert.BindInt64(3, entries[i].recover_after_ms);
+            upsert.BindText(4, docs[i]);
+            WISP_RETURN_IF_ERROR(upsert.Run());
+        }
+        return absl::OkStatus();
+    }));
+    for (JournalEntry& e : entries) e.rev.assign(1, '1');  // no revisions: last writer wins
+    return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<JournalEntry>> SqliteArtifactStore::ListJournalEntries(
+    std::string_view controller, int64_t limit) {
+    if (limit < 0) return absl::InvalidArgumentError("limit must not be negative");
+    using Row = std::pair<int64_t, std::string>;
+    WISP_ASSIGN_OR_RETURN(
+        std::vector<Row> rows,
+        impl_->Read([&](SqliteConnection& db) -> absl::StatusOr<std::vector<Row>> {
+            WISP_ASSIGN_OR_RETURN(Statement list, db.Prepare(kListJournal));
+            list.BindText(1, controller);
+            list.BindInt64(2, limit == 0 ? -1 : limit);
+            std::vector<Row> out;
+            while (true) {
+                WISP_ASSIGN_OR_RETURN(bool row, list.Step());
+                if (!row) break;
+                out.emplace_back(list.ColumnInt64(0), std::string(list.ColumnText(1)));
+            }
+            return out;
+        }));
+    std::vector<JournalEntry> entries;
+    entries.reserve(rows.size());
+    for (auto& [recover_after, doc] : rows) {
+        auto record = common::ActivationFromJson(doc);
+        if (!record.ok()) return CorruptDocument("activation_journal", controller, record.status());
+        entries.push_back(
+            JournalEntry{std::string(controller), *std::move(record), recover_after, "1"});
+    }
+    return entries;
+}
+
+absl::Status SqliteArtifactStore::RemoveJournalEntries(const std::vector<JournalEntry>& entries) {
+    if (entries.empty()) return absl::OkStatus();
+    return impl_->Write([&](SqliteConnection& db) -> absl::Status {
+        for (const JournalEntry& e : entries) {
+            WISP_ASSIGN_OR_RETURN(Statement del, db.Prepare(kDeleteJournal));
+            del.BindText(1, e.controller);
+            del.BindText(2, e.record.activation_id.str());
+            WISP_RETURN_IF_ERROR(del.Run());
+        }
+        return absl::OkStatus();
     });
 }
 

@@ -49,6 +49,21 @@ struct ActivationQuery {
     int64_t limit = 0;  // 0 = no limit
 };
 
+/// One accepted activation in a controller's journal (see the journal methods below).
+struct JournalEntry {
+    /// The id of the controller that accepted it ("0" for wisp-standalone).
+    std::string controller;
+    /// The record to store if the activation never finishes: namespace, name, subject,
+    /// activation id, start and annotations as accepted (a sequence: the components run so far
+    /// in `logs`); the recovery sets the response and the end.
+    common::ActivationRecord record;
+    /// Epoch ms before which nobody but its invoker may write the record: the forced
+    /// completion deadline (an invoker may still run it until then).
+    int64_t recover_after_ms = 0;
+    /// The store's revision (opaque), set by PutJournalEntries and ListJournalEntries.
+    std::string rev;
+};
+
 class ArtifactStore {
   public:
     virtual ~ArtifactStore() = default;
@@ -122,6 +137,26 @@ class ArtifactStore {
         const ActivationQuery& q) = 0;
     /// How many records match (skip/limit ignored).
     [[nodiscard]] virtual absl::StatusOr<int64_t> CountActivations(const ActivationQuery& q) = 0;
+
+    // ---- the journal of accepted activations -------------------------------------------------
+    // A controller journals every activation it accepts before it answers 200/202 and removes
+    // the entry once the activation's record is stored; after a crash, every entry left without
+    // a record gets one that says the activation was interrupted (controller/README.md, "No
+    // accepted activation lost"). Entries are scoped by controller id: only that controller
+    // writes, lists and removes them.
+
+    /// Creates the entries or replaces them (same controller and activation id: last writer
+    /// wins, the controller is the only writer), in one transaction (SQLite) or one bulk request
+    /// (CouchDB: a replace costs a second round trip); sets each entry's `rev`. On an error the
+    /// caller must assume none was written. InvalidArgument: empty controller or id.
+    [[nodiscard]] virtual absl::Status PutJournalEntries(std::vector<JournalEntry>& entries) = 0;
+    /// Up to `limit` (0 = all) entries of `controller`, in no particular order.
+    [[nodiscard]] virtual absl::StatusOr<std::vector<JournalEntry>> ListJournalEntries(
+        std::string_view controller, int64_t limit) = 0;
+    /// Removes the entries (by controller and activation id; `rev`, when set, saves CouchDB a
+    /// read). Entries already gone are not an error.
+    [[nodiscard]] virtual absl::Status RemoveJournalEntries(
+        const std::vector<JournalEntry>& entries) = 0;
 
     // ---- typed conveniences ------------------------------------------------------------------
     template <class T>

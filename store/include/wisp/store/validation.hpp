@@ -57,6 +57,14 @@ namespace wisp::store {
     return absl::OkStatus();
 }
 
+/// InvalidArgument without a controller id or a valid record.
+[[nodiscard]] inline absl::Status ValidateJournalEntry(const JournalEntry& entry) {
+    if (entry.controller.empty()) {
+        return absl::InvalidArgumentError("a journal entry needs the controller's id");
+    }
+    return ValidateActivationRecord(entry.record);
+}
+
 /// InvalidArgument without a namespace or with a negative skip or limit.
 [[nodiscard]] inline absl::Status ValidateActivationQuery(const ActivationQuery& q) {
     if (q.namespace_name.empty()) {

@@ -9,6 +9,8 @@
 //                        and `<ns>/limits` documents; design document `subjects.v2.0.0`
 //   <prefix>activations  stored activation records, `_id` "ns/<activationId>"; design documents
 //                        `whisks.v2.1.0`, `whisks-filters.v2.1.1`, `activations`
+//   <prefix>activation_journal  the controllers' journal of accepted activations, `_id`
+//                        "<controller>/<activationId>", `{controller, recoverAfter, record}`
 // Concurrency control is CouchDB's `_rev`. Transient failures (connection refused/reset, timeouts,
 // HTTP 500/502/503/504) are retried with exponential backoff; a request that still fails returns
 // Unavailable "CouchDB at <url> is unreachable: ...". Every method is thread-safe and blocking.
@@ -59,6 +61,7 @@ class CouchDbArtifactStore final : public ArtifactStore {
     const std::string& whisks_db() const { return whisks_db_; }
     const std::string& subjects_db() const { return subjects_db_; }
     const std::string& activations_db() const { return activations_db_; }
+    const std::string& journal_db() const { return journal_db_; }
     const CouchDbConfig& config() const { return config_; }
 
     [[nodiscard]] absl::StatusOr<std::string> PutEntity(const common::WhiskEntity& entity,
@@ -95,6 +98,11 @@ class CouchDbArtifactStore final : public ArtifactStore {
         std::string_view ns, const common::ActivationId& id) override;
     [[nodiscard]] absl::Status DeleteActivation(std::string_view ns,
                                                 const common::ActivationId& id) override;
+    [[nodiscard]] absl::Status PutJournalEntries(std::vector<JournalEntry>& entries) override;
+    [[nodiscard]] absl::StatusOr<std::vector<JournalEntry>> ListJournalEntries(
+        std::string_view controller, int64_t limit) override;
+    [[nodiscard]] absl::Status RemoveJournalEntries(
+        const std::vector<JournalEntry>& entries) override;
     [[nodiscard]] absl::StatusOr<std::vector<common::ActivationRecord>> ListActivations(
         const ActivationQuery& q) override;
     [[nodiscard]] absl::StatusOr<int64_t> CountActivations(const ActivationQuery& q) override;
@@ -106,7 +114,11 @@ class CouchDbArtifactStore final : public ArtifactStore {
 
     CouchDbConfig config_;
     std::unique_ptr<couchdb::CouchDbClient> client_;
-    std::string whisks_db_, subjects_db_, activations_db_;
+    std::string whisks_db_, subjects_db_, activations_db_, journal_db_;
+
+    /// The current revisions of `ids` in the journal database (empty: missing or deleted).
+    [[nodiscard]] absl::StatusOr<std::vector<std::string>> JournalRevisions(
+        const std::vector<std::string>& ids);
 };
 
 }  // namespace wisp::store

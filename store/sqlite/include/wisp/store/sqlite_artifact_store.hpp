@@ -67,6 +67,11 @@ class SqliteArtifactStore final : public ArtifactStore {
         std::string_view ns, const common::ActivationId& id) override;
     [[nodiscard]] absl::Status DeleteActivation(std::string_view ns,
                                                 const common::ActivationId& id) override;
+    [[nodiscard]] absl::Status PutJournalEntries(std::vector<JournalEntry>& entries) override;
+    [[nodiscard]] absl::StatusOr<std::vector<JournalEntry>> ListJournalEntries(
+        std::string_view controller, int64_t limit) override;
+    [[nodiscard]] absl::Status RemoveJournalEntries(
+        const std::vector<JournalEntry>& entries) override;
     [[nodiscard]] absl::StatusOr<std::vector<common::ActivationRecord>> ListActivations(
         const ActivationQuery& q) override;
     [[nodiscard]] absl::StatusOr<int64_t> CountActivations(const ActivationQuery& q) override;
