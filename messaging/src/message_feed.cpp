@@ -29,18 +29,72 @@ void MessageFeed::Processed() {
     cv_.notify_all();
 }
 
-void MessageFeed::Stop() {
+void MessageFeed::Processed(int64_t offset) {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (options_.commit == CommitPolicy::kUpToLowestUnfinished) {
+            if (unfinished_.erase(offset) == 0) return;  // not handed, or Processed() before
+        }
+        if (outstanding_ > 0) --outstanding_;
+    }
+    cv_.notify_all();
+}
+
+void MessageFeed::StopThread() {
     std::thread thread;
     {
         std::lock_guard<std::mutex> lock(mu_);
-        if (stopping_ && !thread_.joinable()) return;
         stopping_ = true;
         thread = std::move(thread_);
     }
     cv_.notify_all();
     consumer_->Wakeup();
     if (thread.joinable()) thread.join();
+}
+
+void MessageFeed::Stop() {
+    StopThread();
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (closed_) return;
+        closed_ = true;
+    }
     consumer_->Close();
+}
+
+void MessageFeed::Drain() {
+    StopThread();
+    {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (closed_) return;
+        cv_.wait(lock, [this] { return unfinished_.empty(); });
+    }
+    CommitFinished();  // the feed thread is gone: this thread is the consumer's one caller
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (closed_) return;
+        closed_ = true;
+    }
+    consumer_->Close();
+}
+
+void MessageFeed::CommitFinished() {
+    if (options_.commit != CommitPolicy::kUpToLowestUnfinished) return;
+    int64_t next = 0;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (handed_end_ < 0) return;  // nothing handed yet
+        next = unfinished_.empty() ? handed_end_ : *unfinished_.begin();
+        if (next <= committed_) return;
+    }
+    absl::Status committed = consumer_->CommitUpTo(next);
+    if (!committed.ok()) {
+        spdlog::warn("message feed '{}': committing offset {} on topic {} failed: {}",
+                     options_.description, next, consumer_->topic(), committed.ToString());
+        return;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    committed_ = next;
 }
 
 int MessageFeed::outstanding() const {
@@ -66,6 +120,7 @@ void MessageFeed::Run() {
     spdlog::debug("message feed '{}' started on topic {} (group {})", options_.description,
                   consumer_->topic(), consumer_->group_id());
     while (WaitForCapacity()) {
+        CommitFinished();
         auto batch = consumer_->Peek(options_.long_poll);
         if (!batch.ok()) {
             {
@@ -79,25 +134,31 @@ void MessageFeed::Run() {
         }
         if (batch->empty()) continue;
 
+        const bool tracked = options_.commit == CommitPolicy::kUpToLowestUnfinished;
         bool complete = true;
         for (Message& message : *batch) {
             if (!WaitForCapacity()) {
                 complete = false;  // stopping: leave the rest of the batch to the group
                 break;
             }
+            const int64_t offset = message.offset;
             {
                 std::lock_guard<std::mutex> lock(mu_);
                 ++outstanding_;
+                if (tracked) {
+                    unfinished_.insert(offset);
+                    handed_end_ = offset + 1;
+                }
             }
             try {
                 handler_(std::move(message));
             } catch (const std::exception& e) {
                 spdlog::error("message feed '{}': handler failed: {}", options_.description,
                               e.what());
-                if (options_.max_outstanding > 0) Processed();
+                if (options_.max_outstanding > 0 || tracked) Processed(offset);
             } catch (...) {
                 spdlog::error("message feed '{}': handler failed", options_.description);
-                if (options_.max_outstanding > 0) Processed();
+                if (options_.max_outstanding > 0 || tracked) Processed(offset);
             }
             if (options_.max_outstanding <= 0) {
                 std::lock_guard<std::mutex> lock(mu_);
@@ -105,6 +166,10 @@ void MessageFeed::Run() {
             }
         }
         if (!complete) break;
+        if (tracked) {
+            CommitFinished();
+            continue;
+        }
         absl::Status committed = consumer_->Commit();
         if (!committed.ok()) {
             spdlog::warn("message feed '{}': committing on topic {} failed: {}",

@@ -47,6 +47,7 @@ class FailingMessageConsumer final : public MessageConsumer {
 
     absl::StatusOr<std::vector<Message>> Peek(std::chrono::milliseconds) override { return error_; }
     absl::Status Commit() override { return error_; }
+    absl::Status CommitUpTo(int64_t) override { return error_; }
     void Wakeup() override {}
     void Close() override {}
     const std::string& topic() const override { return topic_; }

@@ -178,6 +178,38 @@ TEST_CASE("bus: committed offsets survive a consumer restart; other groups keep 
     CHECK(batch.front().offset == 0);
 }
 
+TEST_CASE(
+    "bus: CommitUpTo commits a prefix of what was peeked; everything from that offset goes to "
+    "the group's next consumer",
+    "[messaging][commit-up-to]") {
+    auto bus = MakeFreshBus();
+    auto producer = bus->GetProducer();
+    for (int i = 0; i < 6; ++i) REQUIRE(producer->Send("invoker2", "m" + std::to_string(i)).ok());
+
+    auto first = bus->GetConsumer("invoker2", "invoker2", 100);
+    auto batch = Take(*first, 6);
+    const int64_t third = batch[2].offset;
+    const int64_t end = batch.back().offset + 1;
+    CHECK(first->CommitUpTo(end + 1).code() == absl::StatusCode::kInvalidArgument);  // unpeeked
+    REQUIRE(first->CommitUpTo(batch[1].offset).ok());
+    REQUIRE(first->CommitUpTo(third).ok());  // m0, m1 are finished; m2 is not
+    CHECK(first->CommitUpTo(batch[1].offset).code() == absl::StatusCode::kInvalidArgument);
+    first->Close();  // killed: m2..m5 were handed but never finished
+
+    for (int restart = 0; restart < 2; ++restart) {
+        auto next = bus->GetConsumer("invoker2", "invoker2", 100);
+        auto again = Take(*next, 4);
+        CHECK(again.front().offset == third);
+        CHECK(Payloads(again) == std::vector<std::string>{"m2", "m3", "m4", "m5"});
+        if (restart == 1) {
+            REQUIRE(next->CommitUpTo(again.back().offset + 1).ok());  // all of it: same as Commit
+        }
+    }
+    REQUIRE(producer->Send("invoker2", "after").ok());
+    auto last = bus->GetConsumer("invoker2", "invoker2", 100);
+    CHECK(Take(*last, 1)[0].payload == "after");
+}
+
 TEST_CASE("bus: two groups each see every message", "[messaging]") {
     auto bus = MakeFreshBus();
     auto health_a = bus->GetConsumer("health", "health0", 100);
@@ -413,6 +445,82 @@ TEST_CASE("feed: the handler runs only while fewer than max_outstanding are outs
     feed.Stop();
     CHECK(violations.load() == 0);
     CHECK(got.size() == 10);
+}
+
+TEST_CASE(
+    "feed (kUpToLowestUnfinished): after a stop without drain (a kill) every message from the "
+    "lowest unfinished one on is delivered again; none before it",
+    "[messaging][feed][commit-up-to]") {
+    auto bus = MakeFreshBus();
+    auto producer = bus->GetProducer();
+    for (int i = 0; i < 6; ++i) REQUIRE(producer->Send("invoker0", std::to_string(i)).ok());
+    Collector got;
+    {
+        MessageFeed feed(bus->GetConsumer("invoker0", "invoker0", 16),
+                         {.description = "activations",
+                          .max_outstanding = 16,
+                          .commit = MessageFeed::CommitPolicy::kUpToLowestUnfinished},
+                         [&](Message m) { got.Add(std::move(m)); });
+        feed.Start();
+        REQUIRE(got.WaitFor(6));
+        // 0, 1, 3 and 5 finish; 2 and 4 are still running when the process dies.
+        for (int i : {0, 1, 3, 5}) feed.Processed(got.messages[i].offset);
+        CHECK(feed.outstanding() == 2);
+        // One more message: the feed commits after handing it, before it peeks again.
+        REQUIRE(producer->Send("invoker0", "x").ok());
+        REQUIRE(got.WaitFor(7));
+        feed.Stop();  // joins the feed thread, which committed after the batch of "x"
+    }
+    // Committed up to "2", the lowest unfinished: 0 and 1 are never delivered again; 2 and 4
+    // (unfinished) are, and so are 3, 5 and x after them (the handler's duplicates).
+    auto next = bus->GetConsumer("invoker0", "invoker0", 100);
+    auto again = Take(*next, 5);
+    CHECK(Payloads(again) == std::vector<std::string>{"2", "3", "4", "5", "x"});
+    CHECK(again.front().offset == got.messages[2].offset);
+}
+
+TEST_CASE(
+    "feed (kUpToLowestUnfinished): Drain() waits for every handed message to finish and commits "
+    "them all; with kAfterHandover a kill loses the handed, unfinished ones",
+    "[messaging][feed][commit-up-to]") {
+    auto bus = MakeFreshBus();
+    auto producer = bus->GetProducer();
+    for (int i = 0; i < 4; ++i) REQUIRE(producer->Send("invoker0", std::to_string(i)).ok());
+
+    SECTION("drain") {
+        Collector got;
+        MessageFeed feed(bus->GetConsumer("invoker0", "invoker0", 16),
+                         {.description = "activations",
+                          .max_outstanding = 16,
+                          .commit = MessageFeed::CommitPolicy::kUpToLowestUnfinished},
+                         [&](Message m) { got.Add(std::move(m)); });
+        feed.Start();
+        REQUIRE(got.WaitFor(4));
+        std::thread finisher([&] {
+            // Finishes while Drain() waits (Drain blocks until all four are Processed).
+            for (int i = 3; i >= 0; --i) feed.Processed(got.messages[i].offset);
+        });
+        feed.Drain();
+        finisher.join();
+        CHECK(feed.outstanding() == 0);
+        REQUIRE(producer->Send("invoker0", "next").ok());
+        auto next = bus->GetConsumer("invoker0", "invoker0", 100);
+        CHECK(Take(*next, 1)[0].payload == "next");
+    }
+    SECTION("after hand-over (the old policy), for contrast") {
+        Collector got;
+        {
+            MessageFeed feed(bus->GetConsumer("invoker0", "invoker0", 16),
+                             {.description = "activations", .max_outstanding = 16},
+                             [&](Message m) { got.Add(std::move(m)); });
+            feed.Start();
+            REQUIRE(got.WaitFor(4));
+            feed.Stop();  // none Processed: all four were committed at hand-over anyway
+        }
+        REQUIRE(producer->Send("invoker0", "next").ok());
+        auto next = bus->GetConsumer("invoker0", "invoker0", 100);
+        CHECK(Take(*next, 1)[0].payload == "next");
+    }
 }
 
 TEST_CASE(

@@ -182,6 +182,21 @@ class InProcessMessageConsumer final : public MessageConsumer {
         return absl::OkStatus();
     }
 
+    absl::Status CommitUpTo(int64_t next_offset) override {
+        std::lock_guard<std::mutex> lock(topic_->mu);
+        if (closed_) return absl::FailedPreconditionError(ClosedMessage());
+        int64_t& committed = topic_->committed[group_id_];
+        if (next_offset > position_ || next_offset < committed) {
+            return absl::InvalidArgumentError(fmt::format(
+                "cannot commit offset {} of topic '{}' (group '{}'): it must lie between the "
+                "committed offset {} and the position {}",
+                next_offset, topic_name_, group_id_, committed, position_));
+        }
+        committed = next_offset;
+        topic_->TrimLocked();
+        return absl::OkStatus();
+    }
+
     void Wakeup() override {
         {
             std::lock_guard<std::mutex> lock(topic_->mu);

@@ -645,21 +645,21 @@ class KafkaMessageConsumer final : public MessageConsumer {
         std::lock_guard<std::mutex> peek(peek_mu_);
         if (closed_.load()) return absl::FailedPreconditionError(ClosedMessage());
         if (!error_.ok()) return error_;
-        if (position_ < 0 || position_ == committed_) return absl::OkStatus();
-        rd_kafka_topic_partition_list_t* offsets = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(offsets, name_.c_str(), 0)->offset = position_;
-        rd_kafka_resp_err_t err = rd_kafka_commit(rk_, offsets, /*async=*/0);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR && offsets->elems[0].err != 0) {
-            err = offsets->elems[0].err;
+        if (position_ < 0) return absl::OkStatus();
+        return CommitLocked(position_);
+    }
+
+    absl::Status CommitUpTo(int64_t next_offset) override {
+        std::lock_guard<std::mutex> peek(peek_mu_);
+        if (closed_.load()) return absl::FailedPreconditionError(ClosedMessage());
+        if (!error_.ok()) return error_;
+        if (next_offset > position_ || next_offset < committed_ || next_offset < 0) {
+            return absl::InvalidArgumentError(fmt::format(
+                "cannot commit offset {} of Kafka topic {} (group {}): it must lie between the "
+                "committed offset {} and the position {}",
+                next_offset, name_, group_id_, committed_, position_));
         }
-        rd_kafka_topic_partition_list_destroy(offsets);
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-            return KafkaStatus(err, fmt::format("committing offset {} of Kafka topic {} (group {})",
-                                                position_, name_, group_id_));
-        }
-        committed_ = position_;
-        episodes_.Recovered();
-        return absl::OkStatus();
+        return CommitLocked(next_offset);
     }
 
     void Wakeup() override {
@@ -689,6 +689,25 @@ class KafkaMessageConsumer final : public MessageConsumer {
     int max_peek() const override { return max_peek_; }
 
   private:
+    /// Commits `next_offset` synchronously; peek_mu_ held.
+    [[nodiscard]] absl::Status CommitLocked(int64_t next_offset) {
+        if (next_offset == committed_) return absl::OkStatus();
+        rd_kafka_topic_partition_list_t* offsets = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(offsets, name_.c_str(), 0)->offset = next_offset;
+        rd_kafka_resp_err_t err = rd_kafka_commit(rk_, offsets, /*async=*/0);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR && offsets->elems[0].err != 0) {
+            err = offsets->elems[0].err;
+        }
+        rd_kafka_topic_partition_list_destroy(offsets);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+            return KafkaStatus(err, fmt::format("committing offset {} of Kafka topic {} (group {})",
+                                                next_offset, name_, group_id_));
+        }
+        committed_ = next_offset;
+        episodes_.Recovered();
+        return absl::OkStatus();
+    }
+
     /// Appends a fetched message to the batch (or logs a consumer error) and frees it.
     void Take(rd_kafka_message_t* message, std::vector<Message>& batch) {
         if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -8,14 +8,20 @@
 // consumer leaves the messages on the bus (an invoker stops pulling from Kafka). With
 // max_outstanding = 0 there is no limit and Processed() need not be called.
 //
-// Delivery is at least once: a batch is committed after every message in it was handed to the
-// handler. A feed stopped in the middle of a batch leaves the batch uncommitted; the group's
-// next consumer gets it again (handlers must tolerate duplicates).
+// Delivery is at least once. With CommitPolicy::kAfterHandover (OpenWhisk's) a batch is
+// committed after every message in it was handed to the handler: a process killed with messages
+// handed but not finished loses them. With CommitPolicy::kUpToLowestUnfinished the feed commits
+// only up to the lowest offset not yet Processed(offset): everything handed and unfinished when
+// the process dies is delivered again to the group's next consumer (the invoker's choice: no
+// accepted activation is lost). A feed stopped in the middle of a batch leaves the rest of the
+// batch uncommitted; the group's next consumer gets it again (handlers must tolerate
+// duplicates).
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -28,6 +34,14 @@ class MessageFeed {
     /// Called on the feed's thread, one message at a time, in topic order.
     using Handler = std::function<void(Message)>;
 
+    enum class CommitPolicy {
+        /// Commit each batch once every message in it was handed to the handler.
+        kAfterHandover,
+        /// Commit only up to the lowest handed offset not yet Processed(offset) (every message
+        /// before it is finished). The handler's owner must call Processed(offset).
+        kUpToLowestUnfinished,
+    };
+
     struct Options {
         /// For logs, e.g. "activation" or "completed0".
         std::string description = "feed";
@@ -37,6 +51,7 @@ class MessageFeed {
         std::chrono::milliseconds long_poll{1000};
         /// Pause after a failed Peek() or Commit() before trying again.
         std::chrono::milliseconds retry_delay{100};
+        CommitPolicy commit = CommitPolicy::kAfterHandover;
     };
 
     /// Does not start the thread; call Start().
@@ -50,11 +65,22 @@ class MessageFeed {
     void Start();
 
     /// Frees the capacity one handled message held. Thread-safe; never blocks for long.
+    /// With kUpToLowestUnfinished call Processed(offset) instead.
     void Processed();
+    /// The message at `offset` is finished: frees its capacity and, with kUpToLowestUnfinished,
+    /// lets the committed offset move past it (the feed thread commits before its next peek).
+    /// Thread-safe; never blocks for long.
+    void Processed(int64_t offset);
 
     /// Stops peeking, wakes the feed thread, joins it and closes the consumer. Does not wait
     /// for outstanding messages. Idempotent; thread-safe; never call it from the handler.
     void Stop();
+
+    /// Stops peeking like Stop(), then blocks until every handed message is Processed(), commits
+    /// up to the last handed one (kUpToLowestUnfinished; kAfterHandover committed already) and
+    /// closes the consumer: a clean shutdown leaves nothing finished to be delivered again.
+    /// Never call it from the handler; a message never Processed() blocks it forever.
+    void Drain();
 
     /// Messages handed to the handler and not yet Processed().
     int outstanding() const;
@@ -65,6 +91,11 @@ class MessageFeed {
     bool WaitForCapacity();
     /// Waits `delay` or until stopped.
     void Pause(std::chrono::milliseconds delay);
+    /// Joins the feed thread (stopping it); the consumer stays open.
+    void StopThread();
+    /// kUpToLowestUnfinished: commits up to the lowest unfinished offset when that moved. Called
+    /// by the one thread that peeks.
+    void CommitFinished();
 
     std::unique_ptr<MessageConsumer> consumer_;
     const Options options_;
@@ -76,6 +107,11 @@ class MessageFeed {
     bool stopping_ = false;
     bool started_ = false;
     std::thread thread_;
+    // kUpToLowestUnfinished: offsets handed and not Processed(), and one past the last handed.
+    std::set<int64_t> unfinished_;
+    int64_t handed_end_ = -1;
+    int64_t committed_ = -1;  // the feed thread's (then Drain()'s) last commit
+    bool closed_ = false;
 };
 
 }  // namespace wisp::messaging

@@ -7,9 +7,9 @@
 //   - order: one topic is one ordered log (Kafka: one partition); a consumer sees its topic's
 //     messages in the order they were sent;
 //   - at least once: a consumer's position starts at its group's committed offset; Peek()
-//     advances the position, Commit() makes it the group's committed offset. Messages peeked
-//     but not committed when a consumer is closed are delivered again to the group's next
-//     consumer;
+//     advances the position, Commit() makes it the group's committed offset (CommitUpTo(o)
+//     commits only the messages before offset o). Messages peeked but not committed when a
+//     consumer is closed are delivered again to the group's next consumer;
 //   - groups: every group sees every message of the topic (a group is a subscriber);
 //   - one consumer per group at a time (Kafka assigns the single partition to one member);
 //   - size: a message larger than its topic's max_message_bytes is refused by Send().
@@ -77,6 +77,14 @@ class MessageConsumer {
     /// Makes everything peeked so far the group's committed offset. Blocks until the backend
     /// has it (Kafka's commitSync). Errors: FailedPrecondition (closed), Unavailable.
     [[nodiscard]] virtual absl::Status Commit() = 0;
+
+    /// Makes `next_offset` the group's committed offset: the group's next consumer starts at
+    /// the message with that offset, so everything from it on is delivered again. This commits
+    /// only a prefix of what was peeked (an invoker commits up to its lowest unfinished
+    /// activation). Blocks like Commit(). Errors: InvalidArgument (`next_offset` is past the
+    /// position, i.e. one after the last peeked message, or below what this consumer committed
+    /// before), FailedPrecondition (closed), Unavailable.
+    [[nodiscard]] virtual absl::Status CommitUpTo(int64_t next_offset) = 0;
 
     /// Makes a blocked (or the next) Peek() return an empty batch at once. Thread-safe.
     virtual void Wakeup() = 0;
