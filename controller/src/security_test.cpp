@@ -97,6 +97,9 @@ class FaultyStore final : public store::ArtifactStore {
     absl::Status PutActivation(const common::ActivationRecord& r) override {
         return inner_->PutActivation(r);
     }
+    absl::Status CreateActivation(const common::ActivationRecord& r) override {
+        return inner_->CreateActivation(r);
+    }
     absl::StatusOr<common::ActivationRecord> GetActivation(
         std::string_view ns, const common::ActivationId& id) override {
         return inner_->GetActivation(ns, id);

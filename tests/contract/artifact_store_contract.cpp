@@ -863,6 +863,60 @@ TEST_CASE("activations: put, get, replace, delete", "[contract][activations]") {
     }
 }
 
+TEST_CASE("activations: CreateActivation is create-only; the first writer's record stays",
+          "[contract][activations][create-only]") {
+    auto store = MakeFreshStore();
+    ActivationRecord first = MakeActivation("guest", "hello", 1700000000000);
+    OK(store->CreateActivation(first));
+    CHECK(OK(store->GetActivation("guest", first.activation_id)) == first);
+
+    // A late invoker result (or a second forced completion) for the same id loses.
+    ActivationRecord late = first;
+    late.end_ms = first.end_ms + 100;
+    late.response = ActivationResponse::Error(ActivationStatus::kWhiskError, "forced");
+    CHECK(store->CreateActivation(late).code() == absl::StatusCode::kAlreadyExists);
+    CHECK(OK(store->GetActivation("guest", first.activation_id)) == first);
+    CHECK(OK(store->CountActivations({.namespace_name = "guest"})) == 1);
+
+    // Also against a record PutActivation stored; the same id in another namespace is another
+    // record.
+    ActivationRecord put = MakeActivation("guest", "other", 1700000000100);
+    OK(store->PutActivation(put));
+    CHECK(store->CreateActivation(put).code() == absl::StatusCode::kAlreadyExists);
+    ActivationRecord elsewhere = first;
+    elsewhere.namespace_path = Path("other");
+    OK(store->CreateActivation(elsewhere));
+    CHECK(OK(store->GetActivation("other", first.activation_id)) == elsewhere);
+    CHECK(store->CreateActivation(ActivationRecord{}).code() == absl::StatusCode::kInvalidArgument);
+
+    // Concurrent writers of one id: exactly one wins, and its record is the stored one.
+    constexpr int kWriters = 6;
+    ActivationRecord contended = MakeActivation("guest", "contended", 1700000000200);
+    std::vector<ActivationRecord> versions;
+    for (int t = 0; t < kWriters; ++t) {
+        ActivationRecord v = contended;
+        v.end_ms = contended.end_ms + t;
+        versions.push_back(v);
+    }
+    std::vector<absl::StatusCode> codes(kWriters);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kWriters; ++t) {
+        threads.emplace_back([&, t] { codes[t] = store->CreateActivation(versions[t]).code(); });
+    }
+    for (auto& t : threads) t.join();
+    int winner = -1;
+    for (int t = 0; t < kWriters; ++t) {
+        if (codes[t] == absl::StatusCode::kOk) {
+            CHECK(winner == -1);
+            winner = t;
+        } else {
+            CHECK(codes[t] == absl::StatusCode::kAlreadyExists);
+        }
+    }
+    REQUIRE(winner >= 0);
+    CHECK(OK(store->GetActivation("guest", contended.activation_id)) == versions[winner]);
+}
+
 TEST_CASE("activations: newest first, since/upto, skip/limit, count", "[contract][activations]") {
     auto store = MakeFreshStore();
     std::vector<ActivationRecord> records;

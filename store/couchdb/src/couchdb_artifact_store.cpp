@@ -668,6 +668,23 @@ absl::Status CouchDbArtifactStore::PutActivation(const common::ActivationRecord&
     return absl::AbortedError(Cat("activation ", id, " kept changing while it was being stored"));
 }
 
+absl::Status CouchDbArtifactStore::CreateActivation(const common::ActivationRecord& record) {
+    WISP_RETURN_IF_ERROR(ValidateActivationRecord(record));
+    const std::string id = record.DocId();
+    const std::string body =
+        MakeDocument(common::ActivationToJson(record, common::ActivationJsonForm::kStored), id, "",
+                     "activation");
+    // A PUT without a revision creates or conflicts: CouchDB keeps the first writer's document.
+    WISP_ASSIGN_OR_RETURN(WriteResult w, PutDocument(*client_, activations_db_, id, body));
+    if (!w.conflict) return absl::OkStatus();
+    if (w.ambiguous) {
+        // A retried PUT whose first attempt succeeded unseen conflicts with itself.
+        WISP_ASSIGN_OR_RETURN(auto current, GetDocument(*client_, activations_db_, id));
+        if (current && SameContent(current->doc, body)) return absl::OkStatus();
+    }
+    return Exists();
+}
+
 absl::StatusOr<common::ActivationRecord> CouchDbArtifactStore::GetActivation(
     std::string_view ns, const common::ActivationId& id) {
     if (ns.empty() || id.empty()) return NotFound();

@@ -152,6 +152,9 @@ constexpr const char* kUpsertActivation =
     "INSERT INTO activations (namespace, activation_id, filter_name, start, doc) "
     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (namespace, activation_id) DO UPDATE SET "
     "filter_name = excluded.filter_name, start = excluded.start, doc = excluded.doc";
+constexpr const char* kInsertActivation =
+    "INSERT INTO activations (namespace, activation_id, filter_name, start, doc) "
+    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (namespace, activation_id) DO NOTHING";
 constexpr const char* kSelectActivation =
     "SELECT doc FROM activations WHERE namespace = ?1 AND activation_id = ?2";
 constexpr const char* kDeleteActivation =
@@ -742,6 +745,23 @@ absl::Status SqliteArtifactStore::PutActivation(const common::ActivationRecord& 
         upsert.BindInt64(4, record.start_ms);
         upsert.BindText(5, doc);
         return upsert.Run();
+    });
+}
+
+absl::Status SqliteArtifactStore::CreateActivation(const common::ActivationRecord& record) {
+    WISP_RETURN_IF_ERROR(ValidateActivationRecord(record));
+    const std::string ns = record.namespace_path.ToString();
+    const std::string filter_name = record.FilterName();
+    const std::string doc = common::ActivationToJson(record, common::ActivationJsonForm::kStored);
+    return impl_->Write([&](SqliteConnection& db) -> absl::Status {
+        WISP_ASSIGN_OR_RETURN(Statement insert, db.Prepare(kInsertActivation));
+        insert.BindText(1, ns);
+        insert.BindText(2, record.activation_id.str());
+        insert.BindText(3, filter_name);
+        insert.BindInt64(4, record.start_ms);
+        insert.BindText(5, doc);
+        WISP_RETURN_IF_ERROR(insert.Run());
+        return sqlite3_changes(db.raw()) == 0 ? Exists() : absl::OkStatus();
     });
 }
 

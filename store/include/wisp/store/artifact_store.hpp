@@ -128,6 +128,11 @@ class ArtifactStore {
     /// Stores a record; storing the same activation id again replaces it (at-least-once
     /// delivery makes duplicates possible).
     [[nodiscard]] virtual absl::Status PutActivation(const common::ActivationRecord& record) = 0;
+    /// Stores a record only if none exists for its id (atomically: of two writers exactly one
+    /// succeeds). Errors: AlreadyExists when a record with that id is stored (the first writer
+    /// wins: an invoker's late result and the controller's forced completion never both
+    /// exist), InvalidArgument (no namespace or id), Unavailable.
+    [[nodiscard]] virtual absl::Status CreateActivation(const common::ActivationRecord& record) = 0;
     [[nodiscard]] virtual absl::StatusOr<common::ActivationRecord> GetActivation(
         std::string_view ns, const common::ActivationId& id) = 0;
     [[nodiscard]] virtual absl::Status DeleteActivation(std::string_view ns,

@@ -63,6 +63,7 @@ class SqliteArtifactStore final : public ArtifactStore {
     [[nodiscard]] absl::Status DeleteLimits(std::string_view ns) override;
 
     [[nodiscard]] absl::Status PutActivation(const common::ActivationRecord& record) override;
+    [[nodiscard]] absl::Status CreateActivation(const common::ActivationRecord& record) override;
     [[nodiscard]] absl::StatusOr<common::ActivationRecord> GetActivation(
         std::string_view ns, const common::ActivationId& id) override;
     [[nodiscard]] absl::Status DeleteActivation(std::string_view ns,
