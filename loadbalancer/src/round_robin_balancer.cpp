@@ -1,23 +1,25 @@
 #include <wisp/loadbalancer/round_robin_balancer.hpp>
 
-#include <algorithm>
 #include <utility>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <wisp/common/entity_json.hpp>
 #include <wisp/common/status.hpp>
-#include <wisp/common/tid_log.hpp>
 
 namespace wisp::loadbalancer {
 
-using wisp::v1::AcknowledgementMessage;
-
-std::chrono::milliseconds CompletionTimeout(std::chrono::milliseconds action_timeout) {
-    return std::max(action_timeout, std::chrono::milliseconds(60000)) * 2 +
-           std::chrono::milliseconds(60000);
+namespace {
+CommonBalancerConfig CommonConfigOf(const RoundRobinBalancerConfig& c) {
+    return CommonBalancerConfig{.controller_id = c.controller_id,
+                                .topic_prefix = c.topic_prefix,
+                                .completion_timeout = c.completion_timeout,
+                                .timeout_thread = c.timeout_thread,
+                                .clock = c.clock,
+                                .ack_max_peek = c.ack_max_peek,
+                                .ack_long_poll = c.ack_long_poll};
 }
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<RoundRobinBalancer>> RoundRobinBalancer::Create(
     messaging::MessagingProvider& bus, RoundRobinBalancerConfig config) {
@@ -26,18 +28,21 @@ absl::StatusOr<std::unique_ptr<RoundRobinBalancer>> RoundRobinBalancer::Create(
             "the balancer knows no invoker: configure invoker instances or expect their pings");
     }
     std::unique_ptr<RoundRobinBalancer> balancer(new RoundRobinBalancer(bus, std::move(config)));
-    absl::Status started = balancer->Start();
-    if (!started.ok()) return started;
+    const RoundRobinBalancerConfig& cfg = balancer->config_;
+    WISP_RETURN_IF_ERROR(balancer->StartFeeds(cfg.invokers, cfg.expect_pings));
+    std::string which;
+    for (int32_t instance : cfg.invokers) {
+        which += fmt::format("{}invoker{}", which.empty() ? "" : ", ", instance);
+    }
+    spdlog::info("load balancer (round robin): {}; acks on {}{}",
+                 which.empty() ? std::string("the invokers that ping") : which,
+                 balancer->ack_topic(), cfg.expect_pings ? ", health from pings" : "");
     return balancer;
 }
 
 RoundRobinBalancer::RoundRobinBalancer(messaging::MessagingProvider& bus,
                                        RoundRobinBalancerConfig config)
-    : bus_(bus),
-      config_(std::move(config)),
-      clock_(config_.clock ? *config_.clock : common::SystemClock::Instance()),
-      ack_topic_(config_.topic_prefix + "completed" + config_.controller_id),
-      health_topic_(config_.topic_prefix + "health") {
+    : CommonBalancer(bus, CommonConfigOf(config)), config_(std::move(config)) {
     for (int32_t instance : config_.invokers) {
         invokers_[instance] = Invoker{.user_memory_mb = config_.invoker_user_memory_mb,
                                       .free_memory_mb = config_.invoker_user_memory_mb};
@@ -46,58 +51,16 @@ RoundRobinBalancer::RoundRobinBalancer(messaging::MessagingProvider& bus,
 
 RoundRobinBalancer::~RoundRobinBalancer() { Shutdown(); }
 
-std::string RoundRobinBalancer::invoker_topic(int32_t instance) const {
-    return fmt::format("{}invoker{}", config_.topic_prefix, instance);
-}
-
-absl::Status RoundRobinBalancer::Start() {
-    for (int32_t instance : config_.invokers) {
-        WISP_RETURN_IF_ERROR(bus_.EnsureTopic(invoker_topic(instance)));
-    }
-    WISP_RETURN_IF_ERROR(bus_.EnsureTopic(ack_topic_));
-    if (config_.expect_pings) WISP_RETURN_IF_ERROR(bus_.EnsureTopic(health_topic_));
-    producer_ = bus_.GetProducer();
-
-    // Group = topic for the acks; every controller reads all pings (group health<ctrl>).
-    ack_feed_ = std::make_unique<messaging::MessageFeed>(
-        bus_.GetConsumer(ack_topic_, ack_topic_, std::max(1, config_.ack_max_peek)),
-        messaging::MessageFeed::Options{.description = ack_topic_,
-                                        .long_poll = config_.ack_long_poll},
-        [this](messaging::Message m) { OnAck(std::move(m)); });
-    ack_feed_->Start();
-    if (config_.expect_pings) {
-        ping_feed_ = std::make_unique<messaging::MessageFeed>(
-            bus_.GetConsumer(health_topic_, health_topic_ + config_.controller_id, 128),
-            messaging::MessageFeed::Options{.description = health_topic_,
-                                            .long_poll = config_.ack_long_poll},
-            [this](messaging::Message m) { OnPing(std::move(m)); });
-        ping_feed_->Start();
-    }
-    if (config_.timeout_thread) timer_thread_ = std::thread([this] { TimerLoop(); });
-    std::string which;
-    for (int32_t instance : config_.invokers) {
-        which += fmt::format("{}invoker{}", which.empty() ? "" : ", ", instance);
-    }
-    spdlog::info("load balancer: {}; acks on {}{}",
-                 which.empty() ? std::string("the invokers that ping") : which, ack_topic_,
-                 config_.expect_pings ? ", health from pings" : "");
-    return absl::OkStatus();
-}
-
-std::chrono::milliseconds RoundRobinBalancer::CompletionTimeoutFor(
-    const ActionPlacement& action) const {
-    return config_.completion_timeout ? *config_.completion_timeout
-                                      : CompletionTimeout(action.timeout);
-}
-
 bool RoundRobinBalancer::AliveLocked(const Invoker& invoker) const {
     if (!config_.expect_pings) return true;
-    if (!invoker.last_ping_ns) return false;
+    if (!invoker.last_ping_ns || !invoker.enabled) return false;
     const int64_t age_ns = clock_.MonotonicNs() - *invoker.last_ping_ns;
     return age_ns <= std::chrono::nanoseconds(config_.ping_timeout).count();
 }
 
-std::optional<int32_t> RoundRobinBalancer::PickLocked(int64_t memory_mb, bool& forced) {
+std::optional<int32_t> RoundRobinBalancer::PlaceLocked(const ActionPlacement& action,
+                                                       const wisp::v1::ActivationMessage&,
+                                                       bool& forced) {
     // The alive invokers in instance order, starting after the last one used.
     std::vector<int32_t> order;
     auto start = last_used_ ? invokers_.upper_bound(*last_used_) : invokers_.begin();
@@ -108,165 +71,27 @@ std::optional<int32_t> RoundRobinBalancer::PickLocked(int64_t memory_mb, bool& f
         if (AliveLocked(it->second)) order.push_back(it->first);
     }
     if (order.empty()) return std::nullopt;
-    forced = false;
-    for (int32_t instance : order) {
-        if (invokers_[instance].free_memory_mb >= memory_mb) return instance;
-    }
     forced = true;
-    return order.front();
+    int32_t chosen = order.front();
+    for (int32_t instance : order) {
+        if (invokers_[instance].free_memory_mb >= action.memory_mb) {
+            forced = false;
+            chosen = instance;
+            break;
+        }
+    }
+    last_used_ = chosen;
+    invokers_[chosen].free_memory_mb -= action.memory_mb;
+    return chosen;
 }
 
-absl::Status RoundRobinBalancer::Publish(const ActionPlacement& action,
-                                         wisp::v1::ActivationMessage msg,
-                                         ResultCallback on_result) {
-    if (msg.activation_id().empty()) {
-        return absl::InvalidArgumentError("the activation message has no activation id");
-    }
-    if (msg.root_controller_index().as_string().empty()) {
-        msg.mutable_root_controller_index()->set_as_string(config_.controller_id);
-    }
-    const std::string id = msg.activation_id();
-    const std::string tid = msg.transid().id();
-    std::string payload = msg.SerializeAsString();
-    const int64_t memory_mb = std::max<int64_t>(0, action.memory_mb);
-    const auto timeout = CompletionTimeoutFor(action);
-    int32_t instance = 0;
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (shutdown_) return absl::UnavailableError("the load balancer is shutting down");
-        if (in_flight_.count(id)) {
-            return absl::InvalidArgumentError(
-                fmt::format("activation {} is already in flight", id));
-        }
-        bool forced = false;
-        auto picked = PickLocked(memory_mb, forced);
-        if (!picked) return absl::UnavailableError("No invokers available.");
-        instance = *picked;
-        last_used_ = instance;
-        Invoker& invoker = invokers_[instance];
-        if (forced) {
-            // Overload: the invoker buffers what does not fit; never refuse for memory.
-            ++forced_acquisitions_;
-            common::TidLog(tid).warn(
-                "invoker{} overloaded: activation {} of {} needs {} MB, {} MB free; forcing the "
-                "placement",
-                instance, id, action.fqn, memory_mb, invoker.free_memory_mb);
-        }
-        invoker.free_memory_mb -= memory_mb;
-        ++invoker.active;
-        InFlight entry;
-        entry.invoker = instance;
-        entry.namespace_uuid = msg.user().namespace_uuid();
-        entry.memory_mb = memory_mb;
-        entry.on_result = std::move(on_result);
-        entry.deadline_ns = clock_.MonotonicNs() +
-                            std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
-        const bool earliest = deadlines_.empty() || entry.deadline_ns < deadlines_.begin()->first;
-        entry.timer = deadlines_.emplace(entry.deadline_ns, id);
-        ++per_namespace_[entry.namespace_uuid];
-        in_flight_.emplace(id, std::move(entry));
-        if (earliest) timer_cv_.notify_all();
-    }
-
-    const std::string topic = invoker_topic(instance);
-    absl::Status sent = producer_->Send(topic, std::move(payload));
-    if (!sent.ok()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        auto it = in_flight_.find(id);
-        // Gone: Shutdown() already answered the callback; the caller must not answer twice.
-        if (it == in_flight_.end()) return absl::OkStatus();
-        CompleteLocked(it);
-        common::TidLog(tid).error("publishing activation {} on {} failed: {}", id, topic,
-                                  sent.ToString());
-        if (sent.code() == absl::StatusCode::kOutOfRange) return sent;
-        return absl::UnavailableError(fmt::format(
-            "the activation could not be sent to the invoker: {}", std::string(sent.message())));
-    }
-    common::TidLog(tid).debug("activation {} of {} ({} MB) published on {}", id, action.fqn,
-                              memory_mb, topic);
-    return absl::OkStatus();
+void RoundRobinBalancer::ReleaseLocked(int32_t instance, int64_t memory_mb) {
+    auto it = invokers_.find(instance);
+    if (it != invokers_.end()) it->second.free_memory_mb += memory_mb;
 }
 
-void RoundRobinBalancer::CompleteLocked(std::unordered_map<std::string, InFlight>::iterator it) {
-    InFlight& entry = it->second;
-    auto invoker = invokers_.find(entry.invoker);
-    if (invoker != invokers_.end()) {
-        invoker->second.free_memory_mb += entry.memory_mb;
-        --invoker->second.active;
-    }
-    auto ns = per_namespace_.find(entry.namespace_uuid);
-    if (ns != per_namespace_.end() && --ns->second <= 0) per_namespace_.erase(ns);
-    deadlines_.erase(entry.timer);
-    in_flight_.erase(it);
-}
-
-void RoundRobinBalancer::OnAck(messaging::Message message) {
-    AcknowledgementMessage ack;
-    if (!ack.ParseFromString(message.payload)) {
-        spdlog::warn("load balancer: skipping a malformed ack at {}@{}", message.topic,
-                     message.offset);
-        return;
-    }
-    const std::string& id = ack.activation_id();
-    ResultCallback callback;
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        auto it = in_flight_.find(id);
-        if (it == in_flight_.end()) {
-            common::TidLog(ack.transid().id())
-                .debug(
-                    "ignoring {} ack for activation {}: not in flight (a duplicate, or completed "
-                    "by force)",
-                    AcknowledgementMessage::Kind_Name(ack.kind()), id);
-            return;
-        }
-        switch (ack.kind()) {
-            case AcknowledgementMessage::RESULT:
-                callback = std::exchange(it->second.on_result, nullptr);
-                break;
-            case AcknowledgementMessage::COMPLETION:
-            case AcknowledgementMessage::COMBINED:
-                callback = std::exchange(it->second.on_result, nullptr);
-                CompleteLocked(it);
-                break;
-            default:
-                common::TidLog(ack.transid().id())
-                    .warn("ignoring an ack of unknown kind {} for activation {}",
-                          static_cast<int>(ack.kind()), id);
-                return;
-        }
-    }
-    if (!callback) return;  // non-blocking, or the result already came
-
-    ActivationResult result;
-    result.activation_id = id;
-    result.is_system_error = ack.is_system_error();
-    if (ack.kind() == AcknowledgementMessage::COMPLETION || ack.activation_json().empty()) {
-        result.record_in_store = true;
-    } else {
-        auto record = common::ActivationFromJson(ack.activation_json());
-        if (record.ok()) {
-            result.record = std::move(*record);
-        } else {
-            common::TidLog(ack.transid().id())
-                .warn(
-                    "the ack of activation {} carries an unreadable record ({}); the store has it",
-                    id, record.status().ToString());
-            result.record_in_store = true;
-        }
-    }
-    callback(std::move(result));
-}
-
-void RoundRobinBalancer::OnPing(messaging::Message message) {
-    wisp::v1::PingMessage ping;
-    if (!ping.ParseFromString(message.payload)) {
-        spdlog::warn("load balancer: skipping a malformed ping at {}@{}", message.topic,
-                     message.offset);
-        return;
-    }
+void RoundRobinBalancer::OnPingLocked(const wisp::v1::PingMessage& ping) {
     const int32_t instance = ping.name().instance();
-    std::lock_guard<std::mutex> lock(mu_);
     auto it = invokers_.find(instance);
     if (it == invokers_.end()) {
         if (!config_.invokers.empty() || instance < 0) return;  // not one we use
@@ -281,106 +106,17 @@ void RoundRobinBalancer::OnPing(messaging::Message message) {
         it->second.free_memory_mb += ping.name().user_memory_mb() - it->second.user_memory_mb;
         it->second.user_memory_mb = ping.name().user_memory_mb();
     }
-    if (!AliveLocked(it->second)) {
-        spdlog::info("load balancer: invoker{} is up ({} MB)", instance, it->second.user_memory_mb);
-    }
+    const bool was_alive = AliveLocked(it->second);
     it->second.last_ping_ns = clock_.MonotonicNs();
-}
-
-int RoundRobinBalancer::ExpireOverdue() {
-    struct Expired {
-        std::string id;
-        int32_t invoker;
-        ResultCallback callback;
-    };
-    std::vector<Expired> expired;
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        const int64_t now_ns = clock_.MonotonicNs();
-        while (!deadlines_.empty() && deadlines_.begin()->first <= now_ns) {
-            auto it = in_flight_.find(deadlines_.begin()->second);
-            WISP_CHECK(it != in_flight_.end());
-            expired.push_back(
-                {it->first, it->second.invoker, std::exchange(it->second.on_result, nullptr)});
-            CompleteLocked(it);
-        }
-    }
-    for (auto& e : expired) {
-        spdlog::warn("activation {}: no completion from invoker{} in time; completed by force",
-                     e.id, e.invoker);
-        if (!e.callback) continue;
-        ActivationResult result;
-        result.activation_id = e.id;
-        result.status = absl::DeadlineExceededError(
-            fmt::format("activation {} was not completed by invoker{} in time; completed by force",
-                        e.id, e.invoker));
-        e.callback(std::move(result));
-    }
-    return static_cast<int>(expired.size());
-}
-
-void RoundRobinBalancer::TimerLoop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!shutdown_) {
-        if (deadlines_.empty()) {
-            timer_cv_.wait(lock, [this] { return shutdown_ || !deadlines_.empty(); });
-            continue;
-        }
-        const int64_t wait_ns = deadlines_.begin()->first - clock_.MonotonicNs();
-        if (wait_ns > 0) {
-            timer_cv_.wait_for(lock, std::chrono::nanoseconds(wait_ns));
-            continue;
-        }
-        lock.unlock();
-        ExpireOverdue();
-        lock.lock();
+    it->second.enabled = ping.is_enabled();
+    if (!was_alive && AliveLocked(it->second)) {
+        spdlog::info("load balancer: invoker{} is up ({} MB)", instance, it->second.user_memory_mb);
+    } else if (was_alive && !it->second.enabled) {
+        spdlog::info("load balancer: invoker{} is disabled (drained): no new work", instance);
     }
 }
 
-void RoundRobinBalancer::Shutdown() {
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (shutdown_) return;
-        shutdown_ = true;
-    }
-    timer_cv_.notify_all();
-    if (ack_feed_) ack_feed_->Stop();
-    if (ping_feed_) ping_feed_->Stop();
-    if (timer_thread_.joinable()) timer_thread_.join();
-    if (producer_) producer_->Close();
-
-    std::vector<std::pair<std::string, ResultCallback>> pending;
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        while (!in_flight_.empty()) {
-            auto it = in_flight_.begin();
-            pending.emplace_back(it->first, std::exchange(it->second.on_result, nullptr));
-            CompleteLocked(it);
-        }
-    }
-    for (auto& [id, callback] : pending) {
-        if (!callback) continue;
-        ActivationResult result;
-        result.activation_id = id;
-        result.status = absl::UnavailableError(
-            fmt::format("the load balancer shut down before activation {} completed", id));
-        callback(std::move(result));
-    }
-}
-
-int64_t RoundRobinBalancer::ActiveActivationsFor(std::string_view namespace_uuid) const {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = per_namespace_.find(std::string(namespace_uuid));
-    return it == per_namespace_.end() ? 0 : it->second;
-}
-
-int64_t RoundRobinBalancer::TotalActiveActivations() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return static_cast<int64_t>(in_flight_.size());
-}
-
-std::vector<InvokerHealthInfo> RoundRobinBalancer::InvokerHealth() const {
-    std::lock_guard<std::mutex> lock(mu_);
+std::vector<InvokerHealthInfo> RoundRobinBalancer::InvokerHealthLocked() const {
     std::vector<InvokerHealthInfo> out;
     for (const auto& [instance, invoker] : invokers_) {
         out.push_back({fmt::format("invoker{}", instance), AliveLocked(invoker) ? "up" : "down"});
@@ -392,17 +128,6 @@ int64_t RoundRobinBalancer::FreeMemoryMb(int32_t instance) const {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = invokers_.find(instance);
     return it == invokers_.end() ? 0 : it->second.free_memory_mb;
-}
-
-int64_t RoundRobinBalancer::ActiveActivationsOn(int32_t instance) const {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = invokers_.find(instance);
-    return it == invokers_.end() ? 0 : it->second.active;
-}
-
-int64_t RoundRobinBalancer::ForcedAcquisitions() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return forced_acquisitions_;
 }
 
 }  // namespace wisp::loadbalancer
