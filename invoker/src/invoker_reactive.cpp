@@ -105,13 +105,18 @@ void InvokerReactive::SendAck(const AckInfo& ack, const std::string& controller_
 void InvokerReactive::PingLoop() {
     wisp::v1::PingMessage ping;
     *ping.mutable_name() = config_.instance;
-    ping.set_is_enabled(true);
-    const std::string payload = ping.SerializeAsString();
     const std::string topic = config_.topic_prefix + "health";
     bool failing = false;
     std::unique_lock<std::mutex> lock(mu_);
     while (!stopping_) {
+        ping.set_is_enabled(enabled_);
+        ping.set_control_endpoint(control_endpoint_);
+        ping.set_sent_at_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+        ping_now_ = false;
         lock.unlock();
+        const std::string payload = ping.SerializeAsString();
         absl::Status sent = producer_->Send(topic, payload);
         if (!sent.ok() && !failing) {
             spdlog::warn("invoker{}: sending a ping to {} failed: {}", config_.instance.instance(),
@@ -119,7 +124,7 @@ void InvokerReactive::PingLoop() {
         }
         failing = !sent.ok();
         lock.lock();
-        cv_.wait_for(lock, config_.ping_interval, [this] { return stopping_; });
+        cv_.wait_for(lock, config_.ping_interval, [this] { return stopping_ || ping_now_; });
     }
 }
 
@@ -143,6 +148,39 @@ void InvokerReactive::Stop() {
 int InvokerReactive::outstanding() const {
     std::lock_guard<std::mutex> lock(mu_);
     return outstanding_;
+}
+
+void InvokerReactive::SetEnabled(bool enabled) {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (enabled_ == enabled) return;
+        enabled_ = enabled;
+        ping_now_ = true;
+    }
+    cv_.notify_all();
+    spdlog::info("invoker{}: {}", config_.instance.instance(),
+                 enabled
+                     ? "enabled: pings invite work again"
+                     : "draining: pings say is_enabled=false, what reaches the topic still runs");
+}
+
+bool InvokerReactive::enabled() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return enabled_;
+}
+
+bool InvokerReactive::stopping() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stopping_;
+}
+
+void InvokerReactive::SetControlEndpoint(std::string endpoint) {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        control_endpoint_ = std::move(endpoint);
+        ping_now_ = true;
+    }
+    cv_.notify_all();
 }
 
 }  // namespace wisp::invoker

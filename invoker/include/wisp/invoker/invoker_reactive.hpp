@@ -7,7 +7,8 @@
 //     -> InvokerService::Submit
 //     -> each AckInfo as a serialized AcknowledgementMessage on
 //        "<prefix>completed<root controller>" (the message's rootControllerIndex)
-//   optionally a PingMessage on "<prefix>health" every ping_interval.
+//   optionally a PingMessage on "<prefix>health" every ping_interval, saying whether the
+//   invoker takes work (SetEnabled: an operator's drain) and where its control service is.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -69,6 +70,17 @@ class InvokerReactive {
     /// Activations taken from the bus whose last ack is not sent yet.
     int outstanding() const;
 
+    /// Whether the pings invite work (is_enabled). A disabled (drained) invoker still runs what
+    /// reaches its topic — controllers stop sending once they see the ping — so nothing already
+    /// published is lost. A change is pinged at once. Thread-safe; true initially.
+    void SetEnabled(bool enabled);
+    bool enabled() const;
+    /// Stop() was called.
+    bool stopping() const;
+    /// HOST:PORT of the invoker's control service, carried by the pings (empty: none).
+    /// Thread-safe.
+    void SetControlEndpoint(std::string endpoint);
+
   private:
     void OnMessage(messaging::Message message);
     void SendAck(const AckInfo& ack, const std::string& controller_id);
@@ -86,6 +98,9 @@ class InvokerReactive {
     int outstanding_ = 0;
     bool started_ = false;
     bool stopping_ = false;
+    bool enabled_ = true;
+    bool ping_now_ = false;
+    std::string control_endpoint_;
     std::thread ping_thread_;
 };
 
