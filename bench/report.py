@@ -62,6 +62,14 @@ def merge(parts):
         rss['under_load_median_mb'] = top['rss_mb']['median']
         rss['under_load_max_mb'] = top['rss_mb']['max']
     r['rss_mb'] = rss
+    dist_lat = {row['name']: row for row in load(parts, 'dist_latency', {'rows': []})['rows']}
+    dist_closed = [load(parts, f[:-5]) for f in sorted(os.listdir(os.path.join(parts, 'parts')))
+                   if f.startswith('dist_closed_')]
+    if dist_lat or dist_closed:
+        r['distributed'] = dict(load(parts, 'dist_meta', {}))
+        r['distributed']['topology'] = 'nginx (TLS) -> wisp-controller -> dev Kafka broker -> wisp-invoker'
+        r['distributed']['warm_latency'] = dist_lat.get('distributed')
+        r['distributed']['closed_loop_1_controller_2_invokers'] = sorted(dist_closed, key=lambda c: c['clients'])
     return r
 
 
@@ -105,6 +113,10 @@ def targets(r):
     if over:
         add('churn over budget', 'report next to the create rate',
             '%.1f/s, %.1f creates/s' % (over['rps'], over['create_rate']), '', None)
+    dl = (r.get('distributed') or {}).get('warm_latency')
+    if dl:
+        p = dl['latency_ms']
+        add('distributed warm blocking invoke p50', '<= 3 ms', round(p['p50'], 3), 'ms', p['p50'] <= 3)
     idle = r['rss_mb'].get('idle_no_containers_mb')
     if idle is not None:
         add('idle RSS, no containers', '<= 30 MB', idle, 'MB', idle <= 30)
@@ -199,6 +211,23 @@ def print_table(r):
         if key in rss:
             w('  %-50s %9.1f' % (name, rss[key]))
     w('')
+    d = r.get('distributed')
+    if d:
+        w('%-52s %9s %9s %7s %6s' % ('(8) distributed: %s' % d.get('store', '?') + ' store', 'p50 ms', 'p99 ms', 'n', 'errors'))
+        w('  %s' % d['topology'])
+        rest = r['warm_latency'].get('rest')
+        if rest:
+            w('  %-50s %s %7d %6d' % ('standalone, warm no-op (row 1 above)', fmt_lat(rest['latency_ms']),
+                                      rest['latency_ms']['n'], rest['errors']))
+        dl = d.get('warm_latency')
+        if dl:
+            w('  %-50s %s %7d %6d' % ('1 controller + 1 invoker, warm no-op, one client', fmt_lat(dl['latency_ms']),
+                                      dl['latency_ms']['n'], dl['errors']))
+        for c in d.get('closed_loop_1_controller_2_invokers', []):
+            w('  %-50s %s %7d %6d  %.0f invokes/s' % (
+                '1 controller + 2 invokers, %d clients closed loop' % c['clients'], fmt_lat(c['latency_ms']),
+                c['latency_ms']['n'], c['errors'], c['rps']))
+        w('')
     w('%-44s %-32s %-30s %s' % ('targets', 'goal', 'measured', ''))
     for t in r['targets']:
         measured = '%s %s' % (t['measured'], t['unit']) if t['unit'] else str(t['measured'])

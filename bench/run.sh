@@ -42,13 +42,13 @@ docker image inspect wisp/action-python:3.11 >/dev/null 2>&1 ||
 # ---- sample counts per mode ----
 case $mode in
   quick)
-    LAT_N=200 LAT_WARM=50 CL_WARM=0.5 CL_DUR=1 CLIENTS="1 8 32 128" OPEN_DUR=1
+    LAT_N=200 LAT_WARM=50 CL_WARM=0.5 CL_DUR=1 CLIENTS="1 8 32 128" OPEN_DUR=1 DIST_CLIENTS="8" DIST_WARM=4
     COLD_N=2 DOCKER_N=2 PAUSED_N=3 CHURN_ACTIONS=10 CHURN_OVER=4 CHURN_DUR=2 CHURN_OVER_DUR=3 ;;
   full)
-    LAT_N=5000 LAT_WARM=500 CL_WARM=3 CL_DUR=10 CLIENTS="1 8 32 128" OPEN_DUR=10
+    LAT_N=5000 LAT_WARM=500 CL_WARM=3 CL_DUR=10 CLIENTS="1 8 32 128" OPEN_DUR=10 DIST_CLIENTS="1 8 32 128" DIST_WARM=5
     COLD_N=1000 DOCKER_N=1000 PAUSED_N=1000 CHURN_ACTIONS=100 CHURN_OVER=16 CHURN_DUR=20 CHURN_OVER_DUR=300 ;;
   *)
-    LAT_N=2000 LAT_WARM=300 CL_WARM=5 CL_DUR=8 CLIENTS="1 8 32 128" OPEN_DUR=6
+    LAT_N=2000 LAT_WARM=300 CL_WARM=5 CL_DUR=8 CLIENTS="1 8 32 128" OPEN_DUR=6 DIST_CLIENTS="8 32" DIST_WARM=5
     COLD_N=50 DOCKER_N=50 PAUSED_N=60 CHURN_ACTIONS=100 CHURN_OVER=16 CHURN_DUR=10 CHURN_OVER_DUR=30 ;;
 esac
 
@@ -70,8 +70,37 @@ stop_standalone() {
   SA_PID=""
 }
 
+CLUSTER_DIR=""
+stop_cluster() {
+  [[ -n $CLUSTER_DIR ]] || return 0
+  "$root/tools/local-cluster.sh" down --dir "$CLUSTER_DIR" >&2 || true
+  CLUSTER_DIR=""
+}
+
+# start_cluster NAME CONTROLLERS INVOKERS: tools/local-cluster.sh up on loopback (dev broker,
+# nginx with TLS in front); sets API (https, through nginx), AUTH, CTRL_PID. The dev broker holds
+# every empty fetch for fetch.wait.max.ms, which is then the latency of each hop: 1 ms here (the
+# production default against Apache Kafka is larger; see distributed/README.md).
+start_cluster() {
+  local name=$1 nc=$2 ni=$3 store=sqlite
+  [[ -x ${WISP_POUCHDB_SERVER:-$root/.cache/npm/node_modules/.bin/pouchdb-server} ]] && store=couchdb
+  CLUSTER_DIR=$work/$name
+  local out
+  out=$("$root/tools/local-cluster.sh" up --dir "$CLUSTER_DIR" --build-dir "$build" --store "$store" \
+    --controllers "$nc" --invokers "$ni" \
+    --controller-args "--invocations-per-minute 100000000 --concurrent-invocations 100000 --kafka-fetch-wait-ms 1" \
+    --invoker-args "--no-stem-cells --user-memory 4096 --kafka-fetch-wait-ms 1" 2>&1) ||
+    { echo "$out" | tail -20 >&2; echo "run.sh: tools/local-cluster.sh up failed" >&2; exit 1; }
+  API=$(echo "$out" | sed -n 's/^APIHOST=//p' | tail -1)
+  AUTH=$(echo "$out" | sed -n 's/^AUTH=//p' | tail -1)
+  CTRL_PID=$(cat "$CLUSTER_DIR/pids/controller0.pid")
+  DIST_STORE=$store
+  echo "== $name: $nc controller(s), $ni invoker(s), store $store, through nginx on $API" >&2
+}
+
 cleanup() {
   stop_standalone
+  stop_cluster
   local left
   left=$(docker ps -aq --filter "label=wisp.invoker=bench-$$" 2>/dev/null || true)
   [[ -z $left ]] || docker rm -f $left >/dev/null 2>&1 || true
@@ -121,13 +150,13 @@ wait_running() {
 }
 
 invoke() {  # invoke ACTION: one blocking invoke through curl, fails on non-200
-  curl -sf -u "$AUTH" -X POST -H 'Content-Type: application/json' -d '{}' \
+  curl -skf -u "$AUTH" -X POST -H 'Content-Type: application/json' -d '{}' \
     "$API/api/v1/namespaces/_/actions/$1?blocking=true&result=true" >/dev/null
 }
 put_noop() {  # put_noop ACTION [MEMORY_MB]
   local limits=""
   [[ -n ${2:-} ]] && limits=",\"limits\":{\"memory\":$2}"
-  curl -sf -u "$AUTH" -X PUT -H 'Content-Type: application/json' \
+  curl -skf -u "$AUTH" -X PUT -H 'Content-Type: application/json' \
     -d "{\"exec\":{\"kind\":\"python:3\",\"code\":\"def main(args):\\n    return {}\\n\"}$limits}" \
     "$API/api/v1/namespaces/_/actions/$1?overwrite=true" >/dev/null
 }
@@ -229,6 +258,28 @@ start_standalone churn_over --no-stem-cells --user-memory $((CHURN_OVER * 128))
 "$bench" churn --api "$API" --auth "$AUTH" --invoker "$SA_INVOKER" --actions "$CHURN_ACTIONS" \
   --memory 128 --budget-mb $((CHURN_OVER * 128)) --clients 8 --duration "$CHURN_OVER_DUR" >"$parts/churn_over.json"
 stop_standalone
+
+# ---- F: distributed: the same warm no-op through nginx (TLS), a controller, the dev Kafka
+# broker and an invoker (1 + 1: latency beside standalone's; 1 + 2: throughput) ----
+start_cluster dist_1x1 1 1
+put_noop noop
+invoke noop
+url="$API/api/v1/namespaces/_/actions/noop?blocking=true&result=true"
+"$bench" latency -n "$LAT_N" --warmup "$LAT_WARM" --url "$url" --name distributed --auth "$AUTH" \
+  >"$parts/dist_latency.json"
+echo "{\"store\": \"$DIST_STORE\", \"controllers\": 1, \"invokers\": 1}" >"$parts/dist_meta.json"
+stop_cluster
+start_cluster dist_1x2 1 2
+put_noop noop
+invoke noop
+invoke noop  # round robin: warm on both invokers
+url="$API/api/v1/namespaces/_/actions/noop?blocking=true&result=true"
+for c in $DIST_CLIENTS; do
+  # The warm-up also starts the containers the concurrency needs (cold starts, not measured).
+  "$bench" closed --url "$url" --auth "$AUTH" --clients "$c" --warmup "$DIST_WARM" \
+    --duration "$CL_DUR" --watch-pid "$CTRL_PID" >"$parts/dist_closed_$c.json"
+done
+stop_cluster
 
 read -r load1 load5 load15 _ </proc/loadavg
 if [[ -z $out ]]; then

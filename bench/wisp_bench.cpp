@@ -27,6 +27,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -36,6 +37,8 @@
 #include <thread>
 #include <vector>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <rapidjson/document.h>
 #include <wisp/common/base64.hpp>
 #include <wisp/common/bounded_json.hpp>
@@ -109,15 +112,30 @@ std::string JsonString(std::string_view s) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP/1.1 client: one keep-alive connection over TCP or a unix socket
+// HTTP/1.1 client: one keep-alive connection over TCP (plain or TLS) or a unix socket
 
-// http://HOST:PORT/PATH or unix:/SOCKET/PATH:/REQUEST-PATH
+// http://HOST:PORT/PATH, https://HOST:PORT/PATH or unix:/SOCKET/PATH:/REQUEST-PATH
 struct Url {
     std::string host;  // numeric IPv4 (TCP)
     int port = 0;
+    bool tls = false;
     std::string socket;  // unix socket path, when set
     std::string path = "/";
 };
+
+// One client TLS context for every connection. The benchmark talks to a front door on loopback
+// with the self-signed certificate tools/local-cluster.sh made (like `wsk -i`), so the peer is
+// not verified; session tickets make a reconnect cheap.
+SSL_CTX* TlsContext() {
+    static SSL_CTX* ctx = [] {
+        SSL_CTX* c = SSL_CTX_new(TLS_client_method());
+        if (c == nullptr) Die("cannot create a TLS context (OpenSSL)");
+        SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
+        SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT);
+        return c;
+    }();
+    return ctx;
+}
 
 Url ParseUrl(const std::string& s) {
     Url u;
@@ -128,15 +146,20 @@ Url ParseUrl(const std::string& s) {
         u.path = s.substr(colon + 1);
         return u;
     }
-    if (s.rfind("http://", 0) != 0) Die("URL must start with http:// or unix: " + s);
-    const auto rest = s.substr(7);
+    if (s.rfind("https://", 0) == 0) {
+        u.tls = true;
+    } else if (s.rfind("http://", 0) != 0) {
+        Die("URL must start with http://, https:// or unix: " + s);
+    }
+    const auto rest = s.substr(u.tls ? 8 : 7);
     const auto slash = rest.find('/');
     const auto hostport = rest.substr(0, slash);
     u.path = slash == std::string::npos ? "/" : rest.substr(slash);
     const auto colon = hostport.rfind(':');
     u.host = hostport.substr(0, colon);
     if (u.host == "localhost") u.host = "127.0.0.1";
-    u.port = colon == std::string::npos ? 80 : std::atoi(hostport.c_str() + colon + 1);
+    u.port =
+        colon == std::string::npos ? (u.tls ? 443 : 80) : std::atoi(hostport.c_str() + colon + 1);
     return u;
 }
 
@@ -187,6 +210,10 @@ class Connection {
     }
 
     void Close() {
+        if (ssl_ != nullptr) {
+            SSL_free(ssl_);  // no close_notify: the peer sees the TCP close
+            ssl_ = nullptr;
+        }
         if (fd_ >= 0) ::close(fd_);
         fd_ = -1;
         buf_.clear();
@@ -220,12 +247,35 @@ class Connection {
         timeval tv{timeout_s_, 0};
         ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        if (url_.tls) {
+            ssl_ = SSL_new(TlsContext());
+            if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) {
+                Close();
+                return false;
+            }
+            SSL_set_tlsext_host_name(ssl_, url_.host.c_str());
+            if (session_ != nullptr) SSL_set_session(ssl_, session_.get());
+            if (SSL_connect(ssl_) != 1) {
+                ERR_clear_error();
+                Close();
+                return false;
+            }
+            if (SSL_SESSION* got = SSL_get1_session(ssl_)) session_.reset(got);
+        }
         return true;
     }
 
     bool WriteAll(const std::string& data) {
         size_t off = 0;
         while (off < data.size()) {
+            if (ssl_ != nullptr) {
+                const int n =
+                    SSL_write(ssl_, data.data() + off,
+                              static_cast<int>(std::min<size_t>(data.size() - off, 1 << 30)));
+                if (n <= 0) return false;
+                off += static_cast<size_t>(n);
+                continue;
+            }
             const ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
             if (n <= 0) return false;
             off += static_cast<size_t>(n);
@@ -236,7 +286,8 @@ class Connection {
     // Appends to buf_; false on EOF, error or timeout.
     bool Fill() {
         char tmp[16384];
-        const ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+        const ssize_t n =
+            ssl_ != nullptr ? SSL_read(ssl_, tmp, sizeof tmp) : ::recv(fd_, tmp, sizeof tmp, 0);
         if (n <= 0) return false;
         buf_.append(tmp, static_cast<size_t>(n));
         return true;
@@ -308,9 +359,15 @@ class Connection {
         return true;
     }
 
+    struct SessionFree {
+        void operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
+    };
+
     Url url_;
     int timeout_s_;
     int fd_ = -1;
+    SSL* ssl_ = nullptr;
+    std::unique_ptr<SSL_SESSION, SessionFree> session_;  // resumed on a reconnect
     std::string buf_;
 };
 
@@ -1029,7 +1086,8 @@ int Usage() {
                  "          [--clients 8] [--duration 10]\n"
                  "  docker-run [--image wisp/action-python:3.11] [-n 10]\n"
                  "  run-body   prints the /run body used for the floor\n"
-                 "URLs: http://127.0.0.1:PORT/PATH or unix:/SOCKET:/PATH\n");
+                 "URLs: http://127.0.0.1:PORT/PATH, https://127.0.0.1:PORT/PATH (certificate not\n"
+                 "verified: a loopback front door) or unix:/SOCKET:/PATH\n");
     return 2;
 }
 

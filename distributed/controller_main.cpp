@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
     std::unique_ptr<wisp::cluster::CacheInvalidation> invalidation;
     wisp::controller::ControllerConfig ctl_cfg = wisp::launch::ControllerConfigFrom(controller_opt);
     ctl_cfg.controller_id = std::to_string(component.id);
+    // Throttles are shared out among the live controllers (OpenWhisk's cluster size).
+    wisp::cluster::ComponentClaim* live = claim->get();
+    ctl_cfg.cluster_size = [live] { return live->LiveCount("controller"); };
     ctl_cfg.on_entity_written = [&invalidation](const std::string& docid) {
         if (!invalidation) return;
         if (auto st = invalidation->Notify(docid); !st.ok()) {

@@ -7,7 +7,7 @@ packages=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config clang libclang-rt-14-dev clang-format
   # libraries the project is specified with
-  librdkafka-dev libcurl4-openssl-dev rapidjson-dev
+  librdkafka-dev libcurl4-openssl-dev libssl-dev rapidjson-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
   catch2 libboost-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev zlib1g-dev
   # tests and runtime: Node.js/npm for pouchdb-server and the npm openwhisk client;

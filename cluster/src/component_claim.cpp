@@ -1,5 +1,6 @@
 #include <wisp/cluster/component_claim.hpp>
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -142,6 +143,32 @@ absl::Status ComponentClaim::Claim() {
     return absl::OkStatus();
 }
 
+namespace {
+
+/// "controller12" is of kind "controller"; "controllerX" and "controller" are not.
+bool OfKind(std::string_view id, std::string_view kind) {
+    if (id.size() <= kind.size() || id.substr(0, kind.size()) != kind) return false;
+    for (char c : id.substr(kind.size())) {
+        if (c < '0' || c > '9') return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+int ComponentClaim::LiveCount(std::string_view kind) const {
+    int live = OfKind(config_.component, kind) ? 1 : 0;
+    // Within the lease, but never less than three heartbeats: one late beat is no departure.
+    const auto since =
+        std::chrono::steady_clock::now() -
+        std::max<std::chrono::milliseconds>(config_.lease, 3 * config_.heartbeat_interval);
+    std::lock_guard lock(live_mu_);
+    for (const auto& [id, seen] : last_seen_) {
+        if (seen >= since && OfKind(id, kind)) ++live;
+    }
+    return live;
+}
+
 void ComponentClaim::Run() {
     bool failing = false;
     auto next_beat = std::chrono::steady_clock::now();
@@ -165,8 +192,17 @@ void ComponentClaim::Run() {
         }
         for (const auto& m : *batch) {
             ComponentHeartbeat hb;
-            if (!hb.ParseFromString(m.payload) || hb.component() != config_.component ||
-                hb.incarnation() == incarnation_ || hb.state() != ComponentHeartbeat::RUNNING) {
+            if (!hb.ParseFromString(m.payload)) continue;
+            if (hb.component() != config_.component) {
+                std::lock_guard lock(live_mu_);
+                if (hb.state() == ComponentHeartbeat::LEAVING) {
+                    last_seen_.erase(hb.component());
+                } else if (last_seen_.size() < 100000 || last_seen_.contains(hb.component())) {
+                    last_seen_[hb.component()] = std::chrono::steady_clock::now();
+                }
+                continue;
+            }
+            if (hb.incarnation() == incarnation_ || hb.state() != ComponentHeartbeat::RUNNING) {
                 continue;
             }
             ++conflicts_;

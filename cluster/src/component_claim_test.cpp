@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <string>
@@ -153,4 +154,47 @@ TEST_CASE("component claim: of two claimants started together, exactly one gets 
     for (auto* r : {&ra, &rb}) {
         if (!r->ok()) CHECK(r->status().code() == absl::StatusCode::kAlreadyExists);
     }
+}
+
+namespace {
+
+/// Polls `pred` (another thread's state) until it holds or 30 s pass.
+bool Eventually(const std::function<bool()>& pred) {
+    const auto until = std::chrono::steady_clock::now() + 30s;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > until) return false;
+        std::this_thread::sleep_for(10ms);
+    }
+    return true;
+}
+
+}  // namespace
+
+TEST_CASE("component claim: LiveCount counts the live components of a kind",
+          "[cluster][claim][live]") {
+    messaging::InProcessMessagingProvider bus;
+    auto c0 = ComponentClaim::Acquire(bus, Config("controller0"));
+    REQUIRE(c0.ok());
+    CHECK((*c0)->LiveCount("controller") == 1);  // itself
+    CHECK((*c0)->LiveCount("invoker") == 0);
+
+    auto c1 = ComponentClaim::Acquire(bus, Config("controller1"));
+    REQUIRE(c1.ok());
+    auto i0 = ComponentClaim::Acquire(bus, Config("invoker0"));
+    REQUIRE(i0.ok());
+    CHECK(Eventually([&] { return (*c0)->LiveCount("controller") == 2; }));
+    CHECK(Eventually([&] { return (*c1)->LiveCount("controller") == 2; }));
+    CHECK(Eventually([&] { return (*c0)->LiveCount("invoker") == 1; }));
+    // Only "kind + digits" ids count.
+    Heartbeat(bus, "controllerX", "x", v1::ComponentHeartbeat::RUNNING);
+    Heartbeat(bus, "controller", "y", v1::ComponentHeartbeat::RUNNING);
+
+    // A clean stop (LEAVING) is seen at once; the count never goes through a stale value.
+    (*c1)->Release();
+    CHECK(Eventually([&] { return (*c0)->LiveCount("controller") == 1; }));
+
+    // A killed component (heartbeats, then silence) drops out after the lease.
+    Heartbeat(bus, "controller5", "killed", v1::ComponentHeartbeat::RUNNING);
+    CHECK(Eventually([&] { return (*c0)->LiveCount("controller") == 2; }));
+    CHECK(Eventually([&] { return (*c0)->LiveCount("controller") == 1; }));
 }

@@ -103,14 +103,15 @@ void Activator::Shutdown() {
 
 absl::Status Activator::CheckInvokeThrottles(const common::Identity& who) {
     const auto& sys = config_.system_limits;
-    const int64_t per_minute =
-        who.limits.invocations_per_minute.value_or(sys.invocations_per_minute);
+    const int controllers = config_.cluster_size ? config_.cluster_size() : 1;
+    const int64_t per_minute = ClusterShare(
+        who.limits.invocations_per_minute.value_or(sys.invocations_per_minute), controllers);
     if (auto st = invoke_rate_.Check(who.namespace_name, per_minute, clock_.NowMs()); !st.ok()) {
         metrics_.CountThrottled("rate");
         return st;
     }
-    const int64_t concurrent =
-        who.limits.concurrent_invocations.value_or(sys.concurrent_invocations);
+    const int64_t concurrent = ClusterShare(
+        who.limits.concurrent_invocations.value_or(sys.concurrent_invocations), controllers);
     if (auto st = CheckConcurrency(balancer_.ActiveActivationsFor(who.auth.uuid), concurrent);
         !st.ok()) {
         metrics_.CountThrottled("concurrency");

@@ -280,6 +280,47 @@ TEST_CASE("controller: throttles answer 429 with OpenWhisk's texts", "[controlle
           std::string::npos);
 }
 
+TEST_CASE("controller: throttles are shared out among the live controllers (OpenWhisk)",
+          "[controller][throttle]") {
+    CHECK(ClusterShare(60, 0) == 60);  // unknown: the whole limit
+    CHECK(ClusterShare(60, 1) == 60);
+    CHECK(ClusterShare(60, 2) == 36);  // 30 x 1.2
+    CHECK(ClusterShare(60, 3) == 24);  // 20 x 1.2
+    CHECK(ClusterShare(3, 2) == 2);    // 1 x 1.2, rounded up
+    CHECK(ClusterShare(1, 5) == 2);    // at least 1 each, x 1.2 rounded up
+    CHECK(ClusterShare(10, 2) == 6);
+
+    ControllerConfig config;
+    config.system_limits.invocations_per_minute = 20;  // 12 each of 2
+    config.system_limits.concurrent_invocations = 10;  // 6 each of 2
+    config.system_limits.fires_per_minute = 10;
+    std::atomic<int> controllers{2};
+    config.cluster_size = [&] { return controllers.load(); };
+    Fixture f(config);
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/a"), kAction).status == 200);
+    f.balancer->Hold();
+    for (int i = 0; i < 6; ++i) CHECK(f.Send("POST", common::Cat(kNs, "/actions/a")).status == 202);
+    auto r = f.Send("POST", common::Cat(kNs, "/actions/a"));
+    CHECK(r.status == 429);
+    CHECK(ErrorOf(r) == "Too many concurrent requests in flight (count: 6, allowed: 6).");
+    controllers = 1;  // the other controller left: the whole limit again
+    CHECK(f.Send("POST", common::Cat(kNs, "/actions/a")).status == 202);
+    f.balancer->Release();
+    f.balancer->Drain();
+    controllers = 2;  // 8 requests counted in this minute so far
+    for (int i = 0; i < 4; ++i) CHECK(f.Send("POST", common::Cat(kNs, "/actions/a")).status == 202);
+    r = f.Send("POST", common::Cat(kNs, "/actions/a"));
+    CHECK(r.status == 429);
+    CHECK(ErrorOf(r) == "Too many requests in the last minute (count: 13, allowed: 12).");
+
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/triggers/t"), "{}").status == 200);
+    for (int i = 0; i < 6; ++i)
+        CHECK(f.Send("POST", common::Cat(kNs, "/triggers/t")).status == 204);
+    r = f.Send("POST", common::Cat(kNs, "/triggers/t"));
+    CHECK(r.status == 429);
+    CHECK(ErrorOf(r) == "Too many requests in the last minute (count: 7, allowed: 6).");
+}
+
 TEST_CASE("controller: sequence pipes results and records component ids", "[controller]") {
     Fixture f;
     REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/a"), kAction).status == 200);

@@ -171,7 +171,8 @@ void InvokeHandler::FireTrigger(const CallPtr& call, const FullyQualifiedName& f
                                    "The request content was malformed:\nexpected a JSON object");
     }
     const int64_t fires =
-        who.limits.fires_per_minute.value_or(config_.system_limits.fires_per_minute);
+        ClusterShare(who.limits.fires_per_minute.value_or(config_.system_limits.fires_per_minute),
+                     config_.cluster_size ? config_.cluster_size() : 1);
     if (auto st = fire_rate_.Check(who.namespace_name, fires, clock_.NowMs()); !st.ok()) {
         metrics_.CountThrottled("fires");
         return replier_.ReplyStatus(call, st);

@@ -1,5 +1,7 @@
 #include "throttler.hpp"
 
+#include <algorithm>
+
 #include <wisp/common/strings.hpp>
 
 namespace wisp::controller {
@@ -20,6 +22,12 @@ absl::Status RateThrottler::Check(std::string_view ns, int64_t allowed, int64_t 
                         ", allowed: ", allowed, ")."));
     }
     return absl::OkStatus();
+}
+
+int64_t ClusterShare(int64_t limit, int controllers) {
+    if (controllers <= 1) return limit;
+    const int64_t individual = std::max<int64_t>(1, limit / controllers);
+    return (individual * 12 + 9) / 10;  // ceil(individual x 1.2), exact in integers
 }
 
 [[nodiscard]] absl::Status CheckConcurrency(int64_t in_flight, int64_t allowed) {

@@ -27,6 +27,12 @@ class RateThrottler {
     std::unordered_map<std::string, Window> windows_;
 };
 
+/// One controller's share of a namespace limit when `controllers` controllers run (OpenWhisk's
+/// Entitlement): each controller counts only what it admitted itself, so it enforces
+/// limit / controllers (at least 1), dilated by 1.2 (rounded up) for the uneven spread of
+/// requests over the controllers; one controller (or an unknown count, <= 1) enforces `limit`.
+int64_t ClusterShare(int64_t limit, int controllers);
+
 /// "Too many concurrent requests in flight (count: N, allowed: M)." when `in_flight` >= allowed.
 [[nodiscard]] absl::Status CheckConcurrency(int64_t in_flight, int64_t allowed);
 

@@ -450,6 +450,59 @@ TEST_CASE(
     CHECK(seen_by_both(true, exited));
 }
 
+TEST_CASE("cluster: each controller enforces its share of a namespace's throttles",
+          "[distributed][throttle]") {
+    // OpenWhisk's Entitlement: each controller counts what it admitted itself and enforces
+    // limit / controllers x 1.2 (rounded up); the 429 names that share. Here 10 per minute over
+    // 2 live controllers: 6 each.
+    Cluster& cluster = Shared();
+    INFO(cluster.Logs());
+    const std::string user = e2e::UniqueName("thr");
+    auto created = e2e::RunAdmin(cluster.store_uri, {"user", "create", user, "-ns", user});
+    INFO(created.output);
+    REQUIRE(created.exit_code == 0);
+    const std::string key = created.output.substr(0, created.output.find('\n'));
+    auto set = e2e::RunAdmin(cluster.store_uri, {"limits", "set", user, "--invocationsPerMinute",
+                                                 "10", "--firesPerMinute", "4"});
+    INFO(set.output);
+    REQUIRE(set.exit_code == 0);
+    std::vector<HttpClient> clients;
+    for (int port : cluster.controller_ports) {
+        clients.emplace_back(common::Cat("http://127.0.0.1:", port), key);
+    }
+    const std::string name = e2e::UniqueName("thra");
+    REQUIRE(clients[0].Put(Act("actions/" + name), Action("hi")).status == 200);
+    const std::string trigger = e2e::UniqueName("thrt");
+    REQUIRE(clients[0].Put(Act("triggers/" + trigger), "{}").status == 200);
+
+    // Per-minute counts: stay clear of a calendar minute's end.
+    const auto s = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count() %
+                   60;
+    if (s > 40) std::this_thread::sleep_for(std::chrono::seconds(61 - s));
+    for (int i = 0; i < 6; ++i) {
+        auto r = clients[0].Post(Act("actions/" + name), "{}");
+        INFO(r.Describe());
+        REQUIRE(r.status == 202);
+    }
+    auto r = clients[0].Post(Act("actions/" + name), "{}");
+    CHECK(r.status == 429);
+    CHECK_THAT(r.body, Catch::Contains("Too many requests in the last minute (count: 7, allowed: "
+                                       "6)."));
+    // The other controller has its own share.
+    for (int i = 0; i < 6; ++i) CHECK(clients[1].Post(Act("actions/" + name), "{}").status == 202);
+    CHECK(clients[1].Post(Act("actions/" + name), "{}").status == 429);
+
+    // Fires: 4 per minute over 2 controllers -> ceil(2 x 1.2) = 3 each.
+    for (int i = 0; i < 3; ++i)
+        CHECK(clients[1].Post(Act("triggers/" + trigger), "{}").status == 204);
+    r = clients[1].Post(Act("triggers/" + trigger), "{}");
+    CHECK(r.status == 429);
+    CHECK_THAT(r.body, Catch::Contains("Too many requests in the last minute (count: 4, allowed: "
+                                       "3)."));
+}
+
 TEST_CASE("cluster: records, rules, sequences and web actions across processes", "[distributed]") {
     Cluster& cluster = Shared();
     INFO(cluster.Logs());

@@ -507,6 +507,9 @@ TEST_CASE("400: blocking timeout outside 1..60000", "[e2e][errors][400]") {
 }
 
 // ---- 413 / 429 -------------------------------------------------------------------------------
+// The 429 cases are [standalone-only]: with several controllers each enforces its share of a
+// limit (OpenWhisk's limit / controllers x 1.2), which tests/distributed/cluster_e2e_test.cpp
+// "[throttle]" checks controller by controller.
 
 TEST_CASE("413: an invoke payload over 1 MB", "[e2e][errors]") {
     auto http = Guest();

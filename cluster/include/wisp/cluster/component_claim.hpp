@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -72,6 +73,14 @@ class ComponentClaim {
 
     /// Other incarnations seen RUNNING with this id after the claim (a split brain).
     int64_t conflicts() const { return conflicts_.load(); }
+
+    /// The live components of one kind: ids that are `kind` followed by digits ("controller"
+    /// counts controller0, controller1, ...), this one included. Another component is live
+    /// while its RUNNING or STARTING heartbeats arrive within `lease` (at least three heartbeat
+    /// intervals; measured on this process's clock); its LEAVING heartbeat removes it at once.
+    /// This is the deployment's cluster size OpenWhisk shares the throttles and invoker slots
+    /// out by. Thread-safe.
+    int LiveCount(std::string_view kind) const;
     const std::string& incarnation() const { return incarnation_; }
     const std::string& component() const { return config_.component; }
 
@@ -89,6 +98,8 @@ class ComponentClaim {
     std::atomic<bool> stopping_{false};
     std::atomic<int64_t> conflicts_{0};
     std::set<std::string> reported_;  // the thread's own
+    mutable std::mutex live_mu_;
+    std::map<std::string, std::chrono::steady_clock::time_point> last_seen_;  // other ids
     std::mutex release_mu_;
     bool released_ = false;
     std::thread thread_;

@@ -61,6 +61,12 @@ struct ControllerConfig {
     /// through this controller, after its own cache dropped it (may be null). The distributed
     /// controller tells the other components (cluster::CacheInvalidation).
     std::function<void(const std::string& docid)> on_entity_written;
+    /// The live controllers of the deployment (null: 1, standalone). With more than one, each
+    /// controller enforces its share of the invocation, concurrency and fire throttles, as
+    /// OpenWhisk does: limit / controllers, x 1.2 (ClusterShare in throttler.hpp), and the 429
+    /// texts name that share as "allowed". The distributed controller counts the heartbeats
+    /// on componentHealth (cluster::ComponentClaim::LiveCount).
+    std::function<int()> cluster_size;
     /// What GET / reports as the API host (and web action URLs), e.g. "http://127.0.0.1:3233".
     std::string api_host = "http://127.0.0.1:3233";
 };
