@@ -16,6 +16,7 @@
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
 #include <wisp/invoker/docker_container_factory.hpp>
+#include <wisp/invoker/invoker_control.hpp>
 #include <wisp/invoker/invoker_reactive.hpp>
 #include <wisp/invoker/invoker_service.hpp>
 #include <wisp/launch/launch.hpp>
@@ -54,6 +55,23 @@ int main(int argc, char** argv) {
                    "The API URL actions get as __OW_API_HOST (nginx, or a controller)")
         ->envname("WISP_API_HOST");
     wisp::launch::AddInvokerOptions(app, invoker_opt);
+    std::string control_listen = "127.0.0.1:0";
+    std::string control_token;
+    std::string control_token_file;
+    CLI::Option* listen_opt =
+        app.add_option("--control-listen", control_listen,
+                       "HOST:PORT of the InvokerControl gRPC service (wisp-admin invoker "
+                       "status|drain|enable); port 0 picks a free one, which the log and the "
+                       "pings name. Served only with a control token")
+            ->envname("WISP_CONTROL_LISTEN")
+            ->capture_default_str();
+    app.add_option("--control-token", control_token,
+                   "the shared secret every control call must present (without a token, and "
+                   "without --control-token-file, no control service runs)")
+        ->envname("WISP_CONTROL_TOKEN");
+    app.add_option("--control-token-file", control_token_file,
+                   "a file whose first line is the control token")
+        ->envname("WISP_CONTROL_TOKEN_FILE");
     CLI11_PARSE(app, argc, argv);
 
     const std::string name = wisp::common::Cat("invoker", component.id);
@@ -107,6 +125,28 @@ int main(int argc, char** argv) {
     reactive_cfg.instance.set_unique_name(name);
     reactive_cfg.send_pings = true;
     wisp::invoker::InvokerReactive reactive(**bus, service, reactive_cfg);
+
+    // The control service: only with a token (an explicitly asked-for address without one is
+    // an error); its endpoint travels in the pings, where wisp-admin finds it.
+    auto token = wisp::invoker::ResolveControlToken(control_token, control_token_file);
+    if (!token.ok()) return Fail(MessageOf(token.status()));
+    wisp::invoker::ReactiveControlTarget control_target(reactive, service, reactive_cfg.instance);
+    std::unique_ptr<wisp::invoker::InvokerControlServer> control;
+    if (!token->empty()) {
+        auto started = wisp::invoker::InvokerControlServer::Start(
+            control_target, {.listen = control_listen, .token = *token});
+        if (!started.ok()) return Fail(MessageOf(started.status()));
+        control = std::move(*started);
+        reactive.SetControlEndpoint(control->endpoint());
+    } else if (listen_opt->count() > 0) {
+        return Fail(
+            "--control-listen needs a control token: set --control-token, WISP_CONTROL_TOKEN or "
+            "--control-token-file (the control service never runs without one)");
+    } else {
+        spdlog::info(
+            "no control token: the InvokerControl service is off (set "
+            "--control-token or WISP_CONTROL_TOKEN to serve it)");
+    }
     if (auto st = reactive.Start(); !st.ok()) return Fail(MessageOf(st));
 
     spdlog::info("{} is up ({} MB for containers, actions call {})", name,
@@ -116,7 +156,8 @@ int main(int argc, char** argv) {
 
     spdlog::info("{} received: finishing the activations taken from the bus",
                  wisp::launch::WaitForShutdownSignal(signals));
-    reactive.Stop();     // no more consuming; every taken activation acked
+    reactive.Stop();  // no more consuming; every taken activation acked
+    if (control) control->Shutdown();
     service.Shutdown();  // stores the records, removes the containers
     (*invalidation)->Stop();
     (*claim)->Release();
