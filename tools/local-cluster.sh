@@ -488,11 +488,13 @@ case "$cmd" in
     up)
         cmd_up
         if ((foreground)); then
-            trap 'echo; cmd_down; exit 0' INT TERM
+            sleeper=""
+            trap 'kill "$sleeper" 2>/dev/null; echo; cmd_down; exit 0' INT TERM
             say "running; Ctrl-C stops it"
             while :; do
                 sleep 3600 &
-                wait $! || true
+                sleeper=$!
+                wait "$sleeper" || true
             done
         fi
         ;;
