@@ -51,6 +51,7 @@ def merge(parts):
         'docker_run_baseline': load(parts, 'docker_run'),
     }
     r['paused'] = load(parts, 'paused')
+    r['simulation'] = load(parts, 'simulation', {}).get('simulation', [])
     r['churn'] = {'within_budget': load(parts, 'churn_fit'), 'over_budget': load(parts, 'churn_over')}
     rss = {}
     for name in ('rss_idle', 'rss_c', 'rss_b', 'rss_a_after'):
@@ -199,6 +200,15 @@ def print_table(r):
     if base and base['latency_ms']['p50']:
         w('  (one client doing docker run + /init + /run back to back: %.1f/s)' % (1000 / base['latency_ms']['p50']))
     w('')
+    if r.get('simulation'):
+        w('%-52s %7s %9s %9s %7s %8s %7s' % ('(S) placement simulation (bench/sim, 1 s samples)', 'warm %',
+                                             'cold/s', 'max/mean', 'busy cv', 'place ns', 'p99 ns'))
+        for s in r['simulation']:
+            w('  %-50s %7.2f %9.2f %9.2f %7.2f %8.0f %7.0f' % (
+                '%d invokers, %d actions, %s' % (s['invokers'], s['actions'], s['policy']),
+                100 * s['warm_hit_rate'], s['cold_starts_per_s'], s['imbalance_mean'], s['busy_cv'],
+                s['placement_ns_p50'], s['placement_ns_p99']))
+        w('')
     rss = r['rss_mb']
     w('(7) resident memory of wisp-standalone (VmRSS, MB)')
     for key, name in (('idle_no_containers_mb', 'idle, no containers (--no-stem-cells, %s threads)' % rss.get('idle_threads', '?')),

@@ -186,6 +186,16 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}
 
 RUN_BODY=$("$bench" run-body)
 
+# ---- S: placement simulation (bench/sim/, README "Simulation"): 10/100/1000 simulated invokers,
+# the real sharding placement and baselines; no Docker, seconds ----
+sim=$build/bin/wisp-sim
+[[ -x $sim ]] || { echo "run.sh: $sim is missing; build it (make)" >&2; exit 1; }
+case $mode in
+  quick) "$sim" --quick --json >"$parts/simulation.json" ;;
+  full) "$sim" --duration 3600 --json >"$parts/simulation.json" ;;
+  *) "$sim" --json >"$parts/simulation.json" ;;
+esac
+
 # ---- idle: the default flags, no containers ----
 start_standalone idle --no-stem-cells
 sleep 2

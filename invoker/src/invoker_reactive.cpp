@@ -39,8 +39,14 @@ absl::Status InvokerReactive::Start() {
             : static_cast<int>(std::max<int64_t>(config_.instance.user_memory_mb() / 128, 16));
     feed_ = std::make_unique<messaging::MessageFeed>(
         bus_.GetConsumer(topic_, topic_, max_peek),
+        // Committed only up to the lowest activation whose record is not stored yet: after a
+        // kill -9 the next consumer gets every unfinished one again (the service skips those
+        // that have a record by then).
         messaging::MessageFeed::Options{
-            .description = topic_, .max_outstanding = max_peek, .long_poll = config_.long_poll},
+            .description = topic_,
+            .max_outstanding = max_peek,
+            .long_poll = config_.long_poll,
+            .commit = messaging::MessageFeed::CommitPolicy::kUpToLowestUnfinished},
         [this](messaging::Message m) { OnMessage(std::move(m)); });
     {
         std::lock_guard<std::mutex> lock(mu_);
@@ -60,7 +66,7 @@ void InvokerReactive::OnMessage(messaging::Message message) {
         spdlog::warn("invoker{}: skipping a malformed activation message at {}@{} ({} bytes)",
                      config_.instance.instance(), message.topic, message.offset,
                      message.payload.size());
-        feed_->Processed();
+        feed_->Processed(message.offset);
         return;
     }
     std::string controller = msg.root_controller_index().as_string();
@@ -73,14 +79,16 @@ void InvokerReactive::OnMessage(messaging::Message message) {
         std::lock_guard<std::mutex> lock(mu_);
         ++outstanding_;
     }
-    service_.Submit(std::move(msg), [this, controller = std::move(controller)](AckInfo ack) {
-        SendAck(ack, controller);
-        if (ack.kind == AckInfo::Kind::kResult) return;  // the completion follows
-        feed_->Processed();
-        std::lock_guard<std::mutex> lock(mu_);
-        --outstanding_;
-        cv_.notify_all();  // under the lock: Stop() may return (and `this` go) right after
-    });
+    service_.Submit(
+        std::move(msg),
+        [this, controller = std::move(controller)](AckInfo ack) { SendAck(ack, controller); },
+        [this, offset = message.offset] {
+            // The last ack is sent and the record stored: the bus may commit past it.
+            feed_->Processed(offset);
+            std::lock_guard<std::mutex> lock(mu_);
+            --outstanding_;
+            cv_.notify_all();  // under the lock: Stop() may return (and `this` go) right after
+        });
 }
 
 void InvokerReactive::SendAck(const AckInfo& ack, const std::string& controller_id) {
@@ -135,7 +143,7 @@ void InvokerReactive::Stop() {
         stopping_ = true;
     }
     cv_.notify_all();
-    feed_->Stop();
+    feed_->Drain();  // waits for every taken activation's record, then commits them all
     if (ping_thread_.joinable()) ping_thread_.join();
     {
         std::unique_lock<std::mutex> lock(mu_);

@@ -3,6 +3,7 @@
 // on completed<root controller>, as a controller sees them.
 #include <wisp/invoker/invoker_reactive.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <future>
@@ -269,4 +270,135 @@ TEST_CASE("reactive: pings on health identify the invoker", "[reactive]") {
     CHECK(ping.name().instance() == 0);
     CHECK(ping.name().user_memory_mb() == 2048);
     CHECK(ping.is_enabled());
+}
+
+TEST_CASE(
+    "reactive: the bus is committed only up to the lowest activation whose record is not "
+    "stored: a successor gets every unfinished one again (a kill -9 loses none)",
+    "[reactive][redelivery]") {
+    auto config = Harness::DefaultConfig();
+    config.long_poll = 10ms;  // the feed commits before each peek
+    Harness h(config);
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::atomic<int> runs{0};
+    h.factory.set_handler([&runs, released](invoker::testing::FakeContainer&, std::string_view path,
+                                            const std::string& body) {
+        if (path == "/run") {
+            ++runs;
+            released.wait();
+        }
+        return FakeContainerFactory::DefaultReply(path, body);
+    });
+    auto first = h.Message(/*blocking=*/false);
+    auto second = h.Message(/*blocking=*/false);
+    h.Publish(first);
+    h.Publish(second);
+    const auto until = std::chrono::steady_clock::now() + kLong;
+    while (runs.load() < 2 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    REQUIRE(runs.load() == 2);  // both taken from the bus and running
+
+    // What a successor of this invoker (after a kill -9 now) would read: both again. (The
+    // in-process bus lets a second consumer of the group read the committed offset.)
+    auto successor = h.bus.GetConsumer("invoker0", "invoker0", 16);
+    auto again = successor->Peek(kLong);
+    REQUIRE(again.ok());
+    REQUIRE(again->size() == 2);
+    successor->Close();
+
+    release.set_value();
+    h.reactive->Stop();  // both finish and are stored: everything is committed
+    for (const auto& m : {first, second}) {
+        auto id = common::ActivationId::Parse(m.activation_id());
+        REQUIRE(id.ok());
+        CHECK(h.store->GetActivation("guest", *id).ok());
+    }
+    auto after = h.bus.GetConsumer("invoker0", "invoker0", 16);
+    auto rest = after->Peek(0ms);
+    REQUIRE(rest.ok());
+    CHECK(rest->empty());
+}
+
+TEST_CASE(
+    "reactive: a message whose activation has a record already is not run again; its final "
+    "ack carries the stored record",
+    "[reactive][redelivery]") {
+    Harness h;
+    std::atomic<int> runs{0};
+    h.factory.set_handler(
+        [&runs](invoker::testing::FakeContainer&, std::string_view path, const std::string& body) {
+            if (path == "/run") ++runs;
+            return FakeContainerFactory::DefaultReply(path, body);
+        });
+    auto acks_topic = h.bus.GetConsumer("completed0", "completed0", 128);
+    auto msg = h.Message(/*blocking=*/true);
+    auto id = common::ActivationId::Parse(msg.activation_id());
+    REQUIRE(id.ok());
+    common::ActivationRecord stored;
+    stored.namespace_path = common::EntityPath({"guest"});
+    stored.name = "hello";
+    stored.subject = "guest-subject";
+    stored.activation_id = *id;
+    stored.start_ms = 1000;
+    stored.end_ms = 1001;
+    stored.response = common::ActivationResponse::Error(common::ActivationStatus::kWhiskError,
+                                                        "completed by force");
+    REQUIRE(h.store->CreateActivation(stored).ok());
+
+    h.Publish(msg);  // a redelivery
+    auto acks = AcksOf(*acks_topic, msg.activation_id());
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0].kind() == AcknowledgementMessage::COMBINED);
+    auto acked = common::ActivationFromJson(acks[0].activation_json());
+    REQUIRE(acked.ok());
+    CHECK(acked->response.status == common::ActivationStatus::kWhiskError);
+    CHECK(runs.load() == 0);
+    CHECK(*h.store->GetActivation("guest", *id) == stored);
+
+    // The next message (no record) runs as usual.
+    auto fresh = h.Message(/*blocking=*/true);
+    h.Publish(fresh);
+    CHECK(AcksOf(*acks_topic, fresh.activation_id()).size() == 2);
+    CHECK(runs.load() == 1);
+}
+
+TEST_CASE(
+    "reactive: a record stored while the activation runs (the controller's forced completion) "
+    "stays; the invoker's late result is not written over it",
+    "[reactive][redelivery]") {
+    Harness h;
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::atomic<int> runs{0};
+    h.factory.set_handler([&runs, released](invoker::testing::FakeContainer&, std::string_view path,
+                                            const std::string& body) {
+        if (path == "/run") {
+            ++runs;
+            released.wait();
+        }
+        return FakeContainerFactory::DefaultReply(path, body);
+    });
+    auto acks_topic = h.bus.GetConsumer("completed0", "completed0", 128);
+    auto msg = h.Message(/*blocking=*/false);
+    h.Publish(msg);
+    const auto until = std::chrono::steady_clock::now() + kLong;
+    while (runs.load() < 1 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    REQUIRE(runs.load() == 1);
+
+    auto id = common::ActivationId::Parse(msg.activation_id());
+    REQUIRE(id.ok());
+    common::ActivationRecord forced;
+    forced.namespace_path = common::EntityPath({"guest"});
+    forced.name = "hello";
+    forced.subject = "guest-subject";
+    forced.activation_id = *id;
+    forced.start_ms = 1000;
+    forced.end_ms = 1001;
+    forced.response = common::ActivationResponse::Error(common::ActivationStatus::kWhiskError,
+                                                        "completed by force");
+    REQUIRE(h.store->CreateActivation(forced).ok());
+    release.set_value();
+    REQUIRE(AcksOf(*acks_topic, msg.activation_id()).size() == 1);
+    h.reactive->Stop();  // the record write is done
+    CHECK(*h.store->GetActivation("guest", *id) == forced);
 }

@@ -77,12 +77,13 @@ absl::Status InvokerService::Start() {
     return status;
 }
 
-void InvokerService::Submit(wisp::v1::ActivationMessage msg, AckCallback on_ack) {
+void InvokerService::Submit(wisp::v1::ActivationMessage msg, AckCallback on_ack,
+                            FinishedCallback on_finished) {
     {
         std::lock_guard<std::mutex> lock(mu_);
         if (!stopping_) {
             ++in_flight_;
-            queue_.push_back({std::move(msg), std::move(on_ack)});
+            queue_.push_back({std::move(msg), std::move(on_ack), std::move(on_finished)});
             cv_.notify_one();
             return;
         }
@@ -95,6 +96,7 @@ void InvokerService::Submit(wisp::v1::ActivationMessage msg, AckCallback on_ack)
         on_ack(MakeAck(msg.blocking() ? AckInfo::Kind::kCombined : AckInfo::Kind::kCompletion, msg,
                        record));
     }
+    if (on_finished) on_finished();
 }
 
 void InvokerService::WaitIdle() {
@@ -129,6 +131,7 @@ void InvokerService::Shutdown() {
                 MakeAck(task.msg.blocking() ? AckInfo::Kind::kCombined : AckInfo::Kind::kCompletion,
                         task.msg, record));
         }
+        if (task.on_finished) task.on_finished();
         std::lock_guard<std::mutex> lock(mu_);
         if (--in_flight_ == 0) idle_cv_.notify_all();
     }
@@ -146,6 +149,7 @@ void InvokerService::WorkerLoop() {
             queue_.pop_front();
         }
         Process(task);
+        if (task.on_finished) task.on_finished();
         {
             std::lock_guard<std::mutex> lock(mu_);
             if (--in_flight_ == 0) idle_cv_.notify_all();
@@ -207,20 +211,41 @@ absl::StatusOr<InvokerService::CachedAction> InvokerService::FetchAction(
     return cached;
 }
 
+bool InvokerService::WantsRecord(const wisp::v1::ActivationMessage& msg) {
+    const auto& limits = msg.user().limits();
+    return !limits.has_store_activations() || limits.store_activations() ||
+           msg.transid().extra_logging();
+}
+
 void InvokerService::Store(const wisp::v1::ActivationMessage& msg,
                            const common::ActivationRecord& record) {
-    const auto& limits = msg.user().limits();
-    if (limits.has_store_activations() && !limits.store_activations() &&
-        !msg.transid().extra_logging()) {
-        return;
-    }
-    auto status = store_.PutActivation(record);
-    if (!status.ok()) {
+    if (!WantsRecord(msg)) return;
+    auto status = store_.CreateActivation(record);
+    if (status.code() == absl::StatusCode::kAlreadyExists) {
+        // Someone stored it first (the controller's forced completion, or this activation
+        // redelivered and run elsewhere): theirs stays, exactly one record.
+        common::TidLog(msg.transid().id())
+            .debug("activation {} has a record already; keeping it", record.activation_id.str());
+    } else if (!status.ok()) {
         common::TidLog(msg.transid().id())
             .error("storing activation {} failed: {}", record.activation_id.str(),
                    status.ToString());
     }
 }
+
+namespace {
+
+/// The namespace the record of `msg` is stored under (ActivationRunner's BaseRecord).
+std::string RecordNamespace(const wisp::v1::ActivationMessage& msg) {
+    std::string ns = msg.user().namespace_name();
+    if (ns.empty()) {
+        const std::string& path = msg.action().path();
+        ns = path.substr(0, path.find('/'));
+    }
+    return ns;
+}
+
+}  // namespace
 
 void InvokerService::Process(Task& task) {
     const auto& msg = task.msg;
@@ -229,6 +254,29 @@ void InvokerService::Process(Task& task) {
     };
     const AckInfo::Kind final_kind =
         msg.blocking() ? AckInfo::Kind::kCombined : AckInfo::Kind::kCompletion;
+
+    // Already recorded (redelivered after a crash, or completed by the controller by force):
+    // do not run it again, just complete it. A failed lookup runs it (the create-only write
+    // keeps whichever record was first).
+    if (WantsRecord(msg)) {
+        if (auto id = common::ActivationId::Parse(msg.activation_id()); id.ok()) {
+            auto existing = store_.GetActivation(RecordNamespace(msg), *id);
+            if (existing.ok()) {
+                common::TidLog(msg.transid().id())
+                    .info(
+                        "activation {} has a record already (redelivered or completed by the "
+                        "controller): not running it again",
+                        msg.activation_id());
+                ack(final_kind, *existing);
+                return;
+            }
+            if (existing.status().code() != absl::StatusCode::kNotFound) {
+                common::TidLog(msg.transid().id())
+                    .warn("looking up activation {} before running it failed: {}; running it",
+                          msg.activation_id(), existing.status().ToString());
+            }
+        }
+    }
 
     auto action = FetchAction(msg);
     if (!action.ok()) {

@@ -2,7 +2,9 @@
 // InvokerReactive: the invoker's side of the bus (OpenWhisk's InvokerReactive, wire §6).
 //
 //   consume "<prefix>invoker<N>" (group "<prefix>invoker<N>", max_peek activations pulled and
-//   not yet completed: backpressure keeps the rest on the bus)
+//   not yet completed: backpressure keeps the rest on the bus; committed only up to the lowest
+//   activation whose record is not stored, so a killed invoker's unfinished work is delivered
+//   again to its successor)
 //     -> parse the ActivationMessage (a malformed one is logged, committed and skipped)
 //     -> InvokerService::Submit
 //     -> each AckInfo as a serialized AcknowledgementMessage on
@@ -62,7 +64,7 @@ class InvokerReactive {
     [[nodiscard]] absl::Status Start();
 
     /// Stops consuming and pinging, then blocks until every activation taken from the bus has
-    /// sent its last ack. Idempotent.
+    /// sent its last ack and stored its record, and commits them. Idempotent.
     void Stop();
 
     /// "<prefix>invoker<N>".

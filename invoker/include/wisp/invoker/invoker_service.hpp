@@ -12,10 +12,17 @@
 //   collect logs, give the container back
 //   on_ack(kCompletion)  (after a kResult, or always for a non-blocking activation)
 //   or on_ack(kCombined) (blocking, nothing follows: developer error, log limit 0)
-//   store the record (ArtifactStore::PutActivation) unless the namespace's limits say
-//   store_activations=false (a transaction with extra_logging is stored anyway)
+//   store the record (ArtifactStore::CreateActivation, create-only: when a record with the id
+//   exists already — the controller's forced completion, another invoker — that one stays)
+//   unless the namespace's limits say store_activations=false (a transaction with extra_logging
+//   is stored anyway)
+//   on_finished()
 //
 // This is OpenWhisk's order: result ack -> logs -> completion ack -> store.
+//
+// Before running, the record is looked up by id (one GET): a message whose activation has a
+// record already (redelivered after an invoker crash, or one the controller completed by force)
+// is not run again; its final ack carries the stored record.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -100,6 +107,9 @@ wisp::v1::AcknowledgementMessage ToAcknowledgementMessage(
 class InvokerService {
   public:
     using AckCallback = std::function<void(AckInfo)>;
+    /// Called once per activation after its last ack, once its record is stored (or storing
+    /// failed and was logged, or the record is not to be stored).
+    using FinishedCallback = std::function<void()>;
 
     /// Keeps references to `store`, `factory` and `clock`; they must outlive the service.
     InvokerService(store::ArtifactStore& store, ContainerFactory& factory,
@@ -114,9 +124,11 @@ class InvokerService {
     [[nodiscard]] absl::Status Start();
 
     /// Queues `msg`; returns at once. `on_ack` is called on a worker thread, once or twice per
-    /// activation (see the header comment), never concurrently for one activation. After
-    /// Shutdown() the activation is answered at once with a whisk error.
-    void Submit(wisp::v1::ActivationMessage msg, AckCallback on_ack);
+    /// activation (see the header comment), never concurrently for one activation; then
+    /// `on_finished` (may be null). After Shutdown() the activation is answered at once with a
+    /// whisk error (nothing stored).
+    void Submit(wisp::v1::ActivationMessage msg, AckCallback on_ack,
+                FinishedCallback on_finished = nullptr);
 
     /// Blocks until every submitted activation is finished and stored.
     void WaitIdle();
@@ -138,6 +150,7 @@ class InvokerService {
     struct Task {
         wisp::v1::ActivationMessage msg;
         AckCallback on_ack;
+        FinishedCallback on_finished;
     };
     struct CachedAction {
         std::shared_ptr<const common::Action> action;
@@ -148,6 +161,8 @@ class InvokerService {
     void Process(Task& task);
     [[nodiscard]] absl::StatusOr<CachedAction> FetchAction(const wisp::v1::ActivationMessage& msg);
     void Store(const wisp::v1::ActivationMessage& msg, const common::ActivationRecord& record);
+    /// Whether the record of `msg` is to be stored (limits, extra_logging).
+    static bool WantsRecord(const wisp::v1::ActivationMessage& msg);
     static AckInfo MakeAck(AckInfo::Kind kind, const wisp::v1::ActivationMessage& msg,
                            const common::ActivationRecord& record);
 
