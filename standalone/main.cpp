@@ -190,6 +190,9 @@ int main(int argc, char** argv) {
 
     wisp::controller::ControllerConfig ctl_cfg = wisp::launch::ControllerConfigFrom(opt.controller);
     ctl_cfg.api_host = api_host;
+    // The bus and the invoker live in this process: nothing can still run what an earlier
+    // process accepted, so its journal entries without a record are recovered at once.
+    ctl_cfg.journal_recover_all_at_start = true;
     wisp::controller::Controller controller(**store, **balancer, manifest, clock, ctl_cfg);
 
     wisp::controller::HttpServerConfig http_cfg =

@@ -151,8 +151,37 @@ void Activator::Activate(ActivateRequest req, ActivateDone done) {
     placement.blackbox = IsBlackboxToPull(action, manifest_);
     placement.timeout = std::chrono::milliseconds(action.limits.timeout_ms);
 
+    // The journal: written before the caller can learn the id, removed once the record exists.
+    std::optional<ActivationRecord> journaled;
+    if (journal_ != nullptr && req.user.limits.store_activations.value_or(true)) {
+        ActivationRecord pending;
+        pending.namespace_path = common::EntityPath({req.user.namespace_name});
+        pending.name = action.name;
+        pending.subject = req.user.subject;
+        pending.activation_id = id;
+        pending.cause = req.cause;
+        pending.start_ms = req.received_ms > 0 ? req.received_ms : clock_.NowMs();
+        pending.version = action.version;
+        pending.publish = false;
+        pending.annotations.Set("path", JsonValue::String(action.Fqn().DocId()));
+        if (req.cause) pending.annotations.Set("causedBy", JsonValue::String("sequence"));
+        const int64_t deadline =
+            clock_.NowMs() + loadbalancer::CompletionTimeout(placement.timeout).count();
+        if (auto st = journal_->Accept(pending, deadline, false); !st.ok()) {
+            common::TidLog(req.tid).warn("activation {} refused: {}", id.str(),
+                                         common::MessageOf(st));
+            ActivateOutcome out;
+            out.status = st;
+            out.activation_id = id;
+            done(std::move(out));
+            return;
+        }
+        journaled = std::move(pending);
+    }
+
     if (!req.blocking) {
         auto st = balancer_.Publish(placement, std::move(msg), nullptr);
+        if (!st.ok() && journaled) journal_->Done(*journaled);
         ActivateOutcome out;
         out.status = st;
         out.activation_id = id;
@@ -214,6 +243,7 @@ void Activator::Activate(ActivateRequest req, ActivateDone done) {
 
     auto st = balancer_.Publish(placement, std::move(msg), std::move(on_result));
     if (!st.ok()) {
+        if (journaled) journal_->Done(*journaled);
         timers_.Cancel(wait->timer);
         finish(std::nullopt, st);
     }
@@ -285,6 +315,23 @@ void Activator::RunSequence(ActivateRequest req, int depth, ActivateDone done,
         rec.annotations.Set("binding", JsonValue::String(req.resolved.binding));
     }
 
+    if (journal_ != nullptr && s->store) {
+        const int64_t deadline =
+            clock_.NowMs() +
+            loadbalancer::CompletionTimeout(std::chrono::milliseconds(seq_action.limits.timeout_ms))
+                .count();
+        if (auto st = journal_->Accept(rec, deadline, true); !st.ok()) {
+            common::TidLog(req.tid).warn("sequence activation {} refused: {}",
+                                         rec.activation_id.str(), common::MessageOf(st));
+            ActivateOutcome out;
+            out.status = st;
+            out.activation_id = rec.activation_id;
+            auto done_now = std::move(s->done);
+            done_now(std::move(out));
+            return;
+        }
+    }
+
     auto answer = [s](bool with_record) {
         if (s->answered.exchange(true)) return;
         ActivateOutcome out;
@@ -305,8 +352,12 @@ void Activator::RunSequence(ActivateRequest req, int depth, ActivateDone done,
         s->rec.duration_ms = s->total_duration;
         if (s->store) {
             if (auto st = store_.PutActivation(s->rec); !st.ok()) {
-                common::TidLog(s->tid).error("storing sequence activation {} failed: {}",
-                                             s->rec.activation_id.str(), common::MessageOf(st));
+                common::TidLog(s->tid).error("storing sequence activation {} failed: {}{}",
+                                             s->rec.activation_id.str(), common::MessageOf(st),
+                                             journal_ ? "; retrying until the store takes it" : "");
+                if (journal_) journal_->StoreLater(s->rec);
+            } else if (journal_) {
+                journal_->Done(s->rec);
             }
         }
         metrics_.CountActivation(s->rec.namespace_path.ToString(), s->rec.name,
@@ -367,6 +418,8 @@ void Activator::RunSequence(ActivateRequest req, int depth, ActivateDone done,
             s->total_duration += out.record->duration().value_or(0);
             s->rec.response = out.record->response;
             if (!out.record->response.success()) return finish(std::nullopt);
+            // Where it stands, should this controller stop before the sequence ends.
+            if (journal_ && s->store && i + 1 < s->components.size()) journal_->Update(s->rec);
             s->payload = out.record->response.result ? out.record->response.result->text()
                                                      : std::string("{}");
             (*step)(i + 1);

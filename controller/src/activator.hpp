@@ -27,6 +27,7 @@
 #include <wisp/loadbalancer/load_balancer.hpp>
 #include <wisp/store/artifact_store.hpp>
 
+#include "activation_journal.hpp"
 #include "entity_resolver.hpp"
 #include "metrics.hpp"
 #include "throttler.hpp"
@@ -66,17 +67,20 @@ struct SequenceBudget;
 
 class Activator {
   public:
-    /// Keeps references; all must outlive the activator.
+    /// Keeps references; all must outlive the activator. With a `journal`, every activation is
+    /// journaled before it is published (a failed journal write refuses it: 503).
     Activator(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
               const common::RuntimeManifest& manifest, common::Clock& clock,
-              const ControllerConfig& config, EntityResolver& resolver, Metrics& metrics)
+              const ControllerConfig& config, EntityResolver& resolver, Metrics& metrics,
+              ActivationJournal* journal = nullptr)
         : store_(store),
           balancer_(balancer),
           manifest_(manifest),
           clock_(clock),
           config_(config),
           resolver_(resolver),
-          metrics_(metrics) {}
+          metrics_(metrics),
+          journal_(journal) {}
 
     /// Publishes one atomic action; `done` runs once (at once for non-blocking, else with the
     /// record or at the wait's end). No throttles here.
@@ -105,6 +109,7 @@ class Activator {
     const ControllerConfig& config_;
     EntityResolver& resolver_;
     Metrics& metrics_;
+    ActivationJournal* journal_;  // null: no journal
     RateThrottler invoke_rate_;
     TimerQueue timers_;
     std::atomic<bool> shutting_down_{false};

@@ -65,7 +65,10 @@ class Api {
 
     void Handle(HttpRequest&& req, Responder respond);
     std::optional<HttpResponse> CheckHead(const HttpRequest& req);
-    void Shutdown() { activator_.Shutdown(); }
+    void Shutdown() {
+        activator_.Shutdown();
+        if (journal_) journal_->Stop();
+    }
     void InvalidateAuthCache() { auth_.Invalidate(); }
     void InvalidateEntity(const std::string& docid) { resolver_.DropCached(docid); }
     int64_t in_flight_requests() const { return replier_.in_flight(); }
@@ -92,6 +95,7 @@ class Api {
     Metrics metrics_;
     Replier replier_{metrics_};
     EntityResolver resolver_;
+    std::unique_ptr<ActivationJournal> journal_;  // null when ControllerConfig::journal is off
     Activator activator_;
     // One handler per resource.
     EntitiesHandler entities_;

@@ -116,7 +116,15 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
             AuthFailureLimit{config_.auth_failures_allowed, config_.auth_failure_window,
                              config_.auth_failure_block}),
       resolver_(store, clock, config_.entity_cache_ttl, config_.on_entity_written),
-      activator_(store, balancer, manifest, clock, config_, resolver_, metrics_),
+      journal_(config_.journal
+                   ? std::make_unique<ActivationJournal>(
+                         store, clock,
+                         ActivationJournalConfig{
+                             .controller_id = config_.controller_id,
+                             .recover_all_at_start = config_.journal_recover_all_at_start,
+                             .sweep_interval = config_.journal_sweep_interval})
+                   : nullptr),
+      activator_(store, balancer, manifest, clock, config_, resolver_, metrics_, journal_.get()),
       entities_(store, manifest, clock, config_, replier_, resolver_),
       invoke_(store, clock, config_, replier_, resolver_, activator_, metrics_),
       activations_(store, replier_),

@@ -67,6 +67,16 @@ struct ControllerConfig {
     /// texts name that share as "allowed". The distributed controller counts the heartbeats
     /// on componentHealth (cluster::ComponentClaim::LiveCount).
     std::function<int()> cluster_size;
+    /// The journal of accepted activations (controller/README.md, "No accepted activation
+    /// lost"): every activation is journaled in the store before the API answers with its id;
+    /// after a crash, the ones left without a record get one ("interrupted by a restart").
+    bool journal = true;
+    /// At start, this controller id's entries left by an earlier process get their record at
+    /// once (wisp-standalone: its bus and invoker died with it), not only past their forced
+    /// completion deadline (the distributed controller: an invoker may still run them).
+    bool journal_recover_all_at_start = false;
+    /// How often the journal removes recorded entries and stores what waits (0: never; tests).
+    std::chrono::milliseconds journal_sweep_interval{1000};
     /// What GET / reports as the API host (and web action URLs), e.g. "http://127.0.0.1:3233".
     std::string api_host = "http://127.0.0.1:3233";
 };

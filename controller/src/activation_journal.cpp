@@ -1,0 +1,288 @@
+// ActivationJournal: accepted activations journaled in the store; the sweeper removes the
+// recorded ones and recovers the ones an earlier process left (see the header for the rule).
+#include "activation_journal.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <wisp/common/exec.hpp>
+#include <wisp/common/status.hpp>
+#include <wisp/common/strings.hpp>
+
+namespace wisp::controller {
+
+using common::ActivationRecord;
+using common::ActivationResponse;
+using common::ActivationStatus;
+
+struct ActivationJournal::Slot {
+    bool done = false;
+    absl::Status status;
+};
+
+namespace {
+
+bool IsSequenceRecord(const ActivationRecord& r) {
+    const common::JsonValue* kind = r.annotations.Get("kind");
+    return kind != nullptr && kind->IsString() && kind->AsString() == common::kSequenceKind;
+}
+
+}  // namespace
+
+ActivationJournal::ActivationJournal(store::ArtifactStore& store, common::Clock& clock,
+                                     ActivationJournalConfig config)
+    : store_(store), clock_(clock), config_(std::move(config)) {
+    if (config_.sweep_interval.count() > 0) sweeper_ = std::thread([this] { SweeperLoop(); });
+}
+
+ActivationJournal::~ActivationJournal() { Stop(); }
+
+void ActivationJournal::Stop() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (sweeper_.joinable() && sweeper_.get_id() != std::this_thread::get_id()) sweeper_.join();
+}
+
+size_t ActivationJournal::pending() const {
+    std::lock_guard lock(mu_);
+    return tracked_.size();
+}
+
+absl::Status ActivationJournal::Accept(const ActivationRecord& pending, int64_t recover_after_ms,
+                                       bool sequence) {
+    store::JournalEntry entry;
+    entry.controller = config_.controller_id;
+    entry.record = pending;
+    entry.recover_after_ms = recover_after_ms;
+    auto slot = std::make_shared<Slot>();
+    std::unique_lock lock(mu_);
+    queued_.emplace_back(entry, slot);
+    // Group commit: the first caller to find no write under way writes everything queued.
+    while (!slot->done) {
+        if (writing_) {
+            cv_.wait(lock);
+            continue;
+        }
+        writing_ = true;
+        auto batch = std::move(queued_);
+        queued_.clear();
+        lock.unlock();
+        std::vector<store::JournalEntry> entries;
+        entries.reserve(batch.size());
+        for (auto& b : batch) entries.push_back(std::move(b.first));
+        absl::Status st = store_.PutJournalEntries(entries);
+        if (!st.ok() && st.code() != absl::StatusCode::kInvalidArgument) {
+            st = absl::UnavailableError(
+                common::Cat("The activation could not be journaled: ", common::MessageOf(st)));
+        }
+        lock.lock();
+        const int64_t now = clock_.NowMs();
+        for (size_t i = 0; i < batch.size(); ++i) {
+            batch[i].second->done = true;
+            batch[i].second->status = st;
+            if (st.ok()) {
+                Tracked t{entries[i], now, false, false};
+                t.sequence = IsSequenceRecord(entries[i].record);
+                tracked_[entries[i].record.activation_id.str()] = std::move(t);
+            }
+        }
+        writing_ = false;
+        cv_.notify_all();
+    }
+    if (slot->status.ok() && sequence) tracked_[pending.activation_id.str()].sequence = true;
+    return slot->status;
+}
+
+void ActivationJournal::Update(const ActivationRecord& pending) {
+    std::vector<store::JournalEntry> entries;
+    {
+        std::lock_guard lock(mu_);
+        auto it = tracked_.find(pending.activation_id.str());
+        if (it == tracked_.end()) return;
+        it->second.entry.record = pending;
+        entries.push_back(it->second.entry);
+    }
+    if (auto st = store_.PutJournalEntries(entries); !st.ok()) {
+        spdlog::warn("journal: progress of {} not saved: {}", pending.activation_id.str(),
+                     common::MessageOf(st));
+        return;
+    }
+    std::lock_guard lock(mu_);
+    auto it = tracked_.find(pending.activation_id.str());
+    if (it != tracked_.end()) it->second.entry.rev = entries[0].rev;
+}
+
+void ActivationJournal::Done(const ActivationRecord& record) {
+    std::vector<store::JournalEntry> entries;
+    {
+        std::lock_guard lock(mu_);
+        auto it = tracked_.find(record.activation_id.str());
+        if (it == tracked_.end()) return;
+        if (it->second.final_record) --records_to_store_;
+        entries.push_back(std::move(it->second.entry));
+        tracked_.erase(it);
+    }
+    if (auto st = store_.RemoveJournalEntries(entries); !st.ok()) {
+        // Harmless: a later start finds the record and removes the entry then.
+        spdlog::warn("journal: entry of {} not removed: {}", record.activation_id.str(),
+                     common::MessageOf(st));
+    }
+}
+
+void ActivationJournal::StoreLater(const ActivationRecord& record) {
+    std::vector<store::JournalEntry> entries;
+    {
+        std::lock_guard lock(mu_);
+        if (records_to_store_ >= config_.max_records_to_store) {
+            spdlog::error(
+                "journal: {} records wait for the store already; activation {} is "
+                "lost (is the store running?)",
+                records_to_store_, record.activation_id.str());
+            return;
+        }
+        Tracked& t = tracked_[record.activation_id.str()];
+        if (!t.final_record) ++records_to_store_;
+        t.entry.controller = config_.controller_id;
+        t.entry.record = record;
+        t.final_record = true;
+        t.accepted_ms = 0;
+        entries.push_back(t.entry);
+    }
+    // Best effort: with the final record journaled, a restart stores it too (the store is
+    // likely down right now, and then this fails as well).
+    (void)store_.PutJournalEntries(entries);
+}
+
+absl::Status ActivationJournal::WriteRecord(const Tracked& t, std::string_view message) {
+    const ActivationRecord& pending = t.entry.record;
+    auto existing = store_.GetActivation(pending.namespace_path.ToString(), pending.activation_id);
+    if (existing.ok()) return absl::OkStatus();
+    if (existing.status().code() != absl::StatusCode::kNotFound) return existing.status();
+    if (t.final_record) {
+        absl::Status st = store_.CreateActivation(pending);
+        return st.code() == absl::StatusCode::kAlreadyExists ? absl::OkStatus() : st;
+    }
+    ActivationRecord rec = pending;
+    rec.end_ms = std::max(clock_.NowMs(), rec.start_ms);
+    if (t.sequence && !rec.logs.empty()) {
+        rec.response = ActivationResponse::Error(
+            ActivationStatus::kWhiskError,
+            common::Cat(message, " The sequence stopped after ", rec.logs.size(),
+                        rec.logs.size() == 1 ? " component" : " components",
+                        " (their activation ids are in its logs)."));
+    } else {
+        rec.response =
+            ActivationResponse::Error(ActivationStatus::kWhiskError, std::string(message));
+    }
+    // Create-only: a real record that lands meanwhile wins (AlreadyExists).
+    absl::Status st = store_.CreateActivation(rec);
+    if (st.code() == absl::StatusCode::kAlreadyExists) return absl::OkStatus();
+    if (st.ok()) {
+        spdlog::warn("journal: activation {} ({}) had no record: stored one ({})",
+                     rec.activation_id.str(), rec.name, message);
+    }
+    return st;
+}
+
+absl::Status ActivationJournal::RecoverEarlierProcess() {
+    auto entries = store_.ListJournalEntries(config_.controller_id, 0);
+    if (!entries.ok()) return entries.status();
+    std::lock_guard lock(mu_);
+    for (auto& e : *entries) {
+        const std::string id = e.record.activation_id.str();
+        if (tracked_.count(id) > 0) continue;  // accepted by this process already
+        Tracked t{e, 0, IsSequenceRecord(e.record), true};
+        tracked_.emplace(id, std::move(t));
+    }
+    if (!entries->empty()) {
+        spdlog::info(
+            "journal: {} activation(s) accepted by an earlier process of controller {} to check",
+            entries->size(), config_.controller_id);
+    }
+    recovered_ = true;
+    return absl::OkStatus();
+}
+
+absl::Status ActivationJournal::Sweep() {
+    std::lock_guard sweep_lock(sweep_mu_);
+    bool first = false;
+    {
+        std::lock_guard lock(mu_);
+        first = !recovered_;
+    }
+    if (first) WISP_RETURN_IF_ERROR(RecoverEarlierProcess());
+
+    const int64_t now = clock_.NowMs();
+    std::vector<Tracked> candidates;
+    {
+        std::lock_guard lock(mu_);
+        for (const auto& [id, t] : tracked_) {
+            if (!t.final_record && !t.earlier_process) {
+                if (t.sequence) continue;  // this process stores it (Done or StoreLater)
+                if (now - t.accepted_ms < config_.min_age.count()) continue;
+            }
+            candidates.push_back(t);
+        }
+    }
+    std::vector<store::JournalEntry> finished;
+    absl::Status result;
+    for (const Tracked& t : candidates) {
+        const ActivationRecord& r = t.entry.record;
+        auto existing = store_.GetActivation(r.namespace_path.ToString(), r.activation_id);
+        if (existing.ok()) {
+            finished.push_back(t.entry);
+            continue;
+        }
+        if (existing.status().code() != absl::StatusCode::kNotFound) {
+            result = existing.status();
+            break;  // the store is down: try again next time
+        }
+        std::string_view message;
+        if (t.final_record) {
+            message = "stored late";
+        } else if (t.earlier_process && (config_.recover_all_at_start || t.sequence)) {
+            message = kMsgInterruptedByRestart;
+        } else if (t.entry.recover_after_ms > 0 && now >= t.entry.recover_after_ms) {
+            message = t.earlier_process ? kMsgInterruptedByRestart : kMsgNoRecordByDeadline;
+        } else {
+            continue;  // an invoker may still run it
+        }
+        if (auto st = WriteRecord(t, message); !st.ok()) {
+            result = st;
+            break;
+        }
+        finished.push_back(t.entry);
+    }
+    if (!finished.empty()) {
+        if (auto st = store_.RemoveJournalEntries(finished); !st.ok()) return st;
+        std::lock_guard lock(mu_);
+        for (const auto& e : finished) {
+            auto it = tracked_.find(e.record.activation_id.str());
+            if (it == tracked_.end()) continue;
+            if (it->second.final_record) --records_to_store_;
+            tracked_.erase(it);
+        }
+    }
+    return result;
+}
+
+void ActivationJournal::SweeperLoop() {
+    bool logged = false;
+    while (true) {
+        absl::Status st = Sweep();
+        if (!st.ok() && !logged) {
+            spdlog::warn("journal: sweep failed (will retry every {} ms): {}",
+                         config_.sweep_interval.count(), common::MessageOf(st));
+            logged = true;
+        } else if (st.ok() && logged) {
+            spdlog::info("journal: sweep works again");
+            logged = false;
+        }
+        std::unique_lock lock(mu_);
+        if (cv_.wait_for(lock, config_.sweep_interval, [&] { return stopping_; })) return;
+    }
+}
+
+}  // namespace wisp::controller
