@@ -301,6 +301,16 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
         }
         if (method == "OPTIONS") return replier_.Reply(call, HttpResponse::Text(200, ""));
 
+        if (path == "/invokers/healthy/count") {
+            // OpenWhisk's: the number of invokers in state Healthy ("up"), a JSON number.
+            if (method != "GET" && method != "HEAD") {
+                return replier_.ReplyError(call, 405,
+                                           "HTTP method not allowed, supported methods: GET");
+            }
+            int64_t healthy = 0;
+            for (const auto& inv : balancer_.InvokerHealth()) healthy += inv.status == "up";
+            return replier_.ReplyJson(call, 200, std::to_string(healthy));
+        }
         if (path == "/" || path == "/invokers" || path == kApiPrefix ||
             path == common::Cat(kApiPrefix, "/")) {
             if (method != "GET" && method != "HEAD") {
