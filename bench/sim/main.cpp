@@ -24,7 +24,8 @@ cluster of invokers: warm hit rate, cold starts/s, load imbalance, placement cos
 
   --invokers N[,N...]   cluster sizes (default 10,100,1000)
   --actions M           distinct actions (default 1000 per invoker: 10k, 100k, 1M)
-  --policy P[,P...]     hash-sharding, random, least-loaded, power-of-two, or all (default all)
+  --policy P[,P...]     hash-sharding, random, least-loaded, power-of-two, bounded-hash,
+                        or all (default all)
   --zipf S              popularity exponent (default 1.0)
   --load L              offered busy memory / cluster memory (default 0.5)
   --user-memory MB      per invoker (default 2048)

@@ -18,6 +18,7 @@ class Slots {
     Slots(int32_t n, int64_t capacity_mb)
         : capacity_mb_(capacity_mb), in_use_(static_cast<size_t>(n), 0) {}
     int32_t size() const { return static_cast<int32_t>(in_use_.size()); }
+    int64_t Capacity() const { return capacity_mb_; }
     int64_t Free(int32_t i) const { return capacity_mb_ - in_use_[static_cast<size_t>(i)]; }
     void Acquire(int32_t i, int64_t mb) { in_use_[static_cast<size_t>(i)] += mb; }
     void Release(int32_t i, int64_t mb) {
@@ -118,11 +119,96 @@ class PowerOfTwoPolicy final : public PlacementPolicy {
     Slots slots_;
 };
 
+// Consistent hashing with bounded loads (Mirrokni, Thorup, Zadimoghaddam, SODA 2018; the scheme
+// behind HAProxy's and Vimeo's "hash-balance-factor"): each invoker owns kVirtualNodes points
+// on a 64-bit ring; an action goes to the first invoker clockwise from the hash of its name
+// whose memory in use after placing stays within c x the mean (c = kBalance) and within its
+// capacity; a full turn without one -> forced onto a random invoker.
+class BoundedHashPolicy final : public PlacementPolicy {
+  public:
+    static constexpr int kVirtualNodes = 64;
+    static constexpr double kBalance = 1.25;
+
+    BoundedHashPolicy(int32_t n, int64_t capacity_mb)
+        : slots_(n, capacity_mb), visited_(static_cast<size_t>(n), 0) {
+        ring_.reserve(static_cast<size_t>(n) * kVirtualNodes);
+        for (int32_t i = 0; i < n; ++i) {
+            for (int v = 0; v < kVirtualNodes; ++v) {
+                ring_.push_back(
+                    {Mix((static_cast<uint64_t>(i) << 20) | static_cast<uint64_t>(v)), i});
+            }
+        }
+        std::sort(ring_.begin(), ring_.end(),
+                  [](const Point& a, const Point& b) { return a.hash < b.hash; });
+    }
+    std::string_view Name() const override { return "bounded-hash"; }
+    std::optional<Placement> Place(const ActivationRef& a, std::mt19937_64& rng) override {
+        const int32_t n = slots_.size();
+        if (n == 0) return std::nullopt;
+        const uint64_t h = Fnv1a(a.fqn);
+        auto it = std::lower_bound(ring_.begin(), ring_.end(), h,
+                                   [](const Point& p, uint64_t x) { return p.hash < x; });
+        // At least one activation's worth, as the paper's ceil(c x (m + 1) / n) is one ball.
+        const double bound = std::max(kBalance * static_cast<double>(total_ + a.memory_mb) / n,
+                                      static_cast<double>(a.memory_mb));
+        ++epoch_;
+        int32_t seen = 0;
+        for (size_t k = 0; k < ring_.size() && seen < n; ++k, ++it) {
+            if (it == ring_.end()) it = ring_.begin();
+            const int32_t i = it->invoker;
+            if (visited_[static_cast<size_t>(i)] == epoch_) continue;
+            visited_[static_cast<size_t>(i)] = epoch_;
+            ++seen;
+            const int64_t in_use = slots_.Capacity() - slots_.Free(i);
+            if (slots_.Free(i) >= a.memory_mb &&
+                static_cast<double>(in_use + a.memory_mb) <= bound) {
+                slots_.Acquire(i, a.memory_mb);
+                total_ += a.memory_mb;
+                return Placement{i, false};
+            }
+        }
+        const auto i = static_cast<int32_t>(UniformBelow(rng, static_cast<uint64_t>(n)));
+        const bool forced = slots_.Free(i) < a.memory_mb;
+        slots_.Acquire(i, a.memory_mb);
+        total_ += a.memory_mb;
+        return Placement{i, forced};
+    }
+    void Release(int32_t invoker, int64_t mb) override {
+        slots_.Release(invoker, mb);
+        total_ = std::max<int64_t>(0, total_ - mb);
+    }
+
+  private:
+    struct Point {
+        uint64_t hash;
+        int32_t invoker;
+    };
+    static uint64_t Mix(uint64_t x) {  // splitmix64's finalizer
+        x += 0x9e3779b97f4a7c15ULL;
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+        return x ^ (x >> 31);
+    }
+    static uint64_t Fnv1a(std::string_view s) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (const char c : s) {
+            h ^= static_cast<unsigned char>(c);
+            h *= 0x100000001b3ULL;
+        }
+        return Mix(h);
+    }
+    Slots slots_;
+    std::vector<Point> ring_;
+    std::vector<uint64_t> visited_;
+    uint64_t epoch_ = 0;
+    int64_t total_ = 0;
+};
+
 }  // namespace
 
 const std::vector<std::string>& PolicyNames() {
     static const std::vector<std::string> names = {"hash-sharding", "random", "least-loaded",
-                                                   "power-of-two"};
+                                                   "power-of-two", "bounded-hash"};
     return names;
 }
 
@@ -133,9 +219,10 @@ absl::StatusOr<std::unique_ptr<PlacementPolicy>> MakePolicy(std::string_view nam
     if (name == "random") return std::make_unique<RandomPolicy>(invokers, capacity_mb);
     if (name == "least-loaded") return std::make_unique<LeastLoadedPolicy>(invokers, capacity_mb);
     if (name == "power-of-two") return std::make_unique<PowerOfTwoPolicy>(invokers, capacity_mb);
+    if (name == "bounded-hash") return std::make_unique<BoundedHashPolicy>(invokers, capacity_mb);
     return absl::InvalidArgumentError(
         fmt::format("unknown policy '{}'; use one of: hash-sharding, random, least-loaded, "
-                    "power-of-two (or all)",
+                    "power-of-two, bounded-hash (or all)",
                     name));
 }
 

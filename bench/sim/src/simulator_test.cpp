@@ -72,6 +72,10 @@ TEST_CASE("Simulation: hash-sharding keeps more activations warm than random pla
     // ... at the price of balance: least-loaded spreads busy memory more evenly.
     const SimResult least = Run("least-loaded", c, w);
     CHECK(least.imbalance_mean < sharding.imbalance_mean);
+    // Consistent hashing with bounded loads keeps most of the locality and most of the balance.
+    const SimResult bounded = Run("bounded-hash", c, w);
+    CHECK(bounded.busy_cv_mean < sharding.busy_cv_mean);
+    CHECK(bounded.warm_hit_rate > random.warm_hit_rate + 0.02);
 }
 
 TEST_CASE("Simulation: the same seed gives the same run", "[simulation]") {
