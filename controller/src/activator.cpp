@@ -249,6 +249,72 @@ void Activator::Activate(ActivateRequest req, ActivateDone done) {
     }
 }
 
+// ---- forced completion -----------------------------------------------------------------------
+
+namespace {
+
+std::string ForcedCompletionMessage(const loadbalancer::ForcedCompletion& forced) {
+    return common::Cat("The activation was not completed by invoker", forced.invoker, " within ",
+                       forced.timeout.count(), " ms (the invoker died or timed out).");
+}
+
+}  // namespace
+
+void Activator::OnForcedCompletion(const loadbalancer::ForcedCompletion& forced) {
+    if (!forced.store_record) return;
+    auto id = common::ActivationId::Parse(forced.activation_id);
+    if (!id.ok()) return;
+    const int64_t now = clock_.NowMs();
+    ActivationRecord rec;
+    std::string ns = forced.namespace_name;
+    if (ns.empty()) ns = forced.action_path.substr(0, forced.action_path.find('/'));
+    rec.namespace_path = common::EntityPath({ns});
+    rec.name = forced.action_name;
+    rec.subject = forced.subject;
+    rec.activation_id = *id;
+    if (!forced.cause.empty()) {
+        if (auto cause = common::ActivationId::Parse(forced.cause); cause.ok()) rec.cause = *cause;
+    }
+    if (auto version = common::SemVer::Parse(forced.action_version); version.ok()) {
+        rec.version = *version;
+    }
+    // As the invoker's fallback record (the action's run is unknown): start = end = now.
+    rec.start_ms = now;
+    rec.end_ms = now;
+    rec.duration_ms = 0;
+    rec.publish = false;
+    rec.annotations.Set("path",
+                        JsonValue::String(forced.action_path.empty()
+                                              ? forced.action_name
+                                              : forced.action_path + "/" + forced.action_name));
+    rec.annotations.Set("kind", JsonValue::String("unknown"));
+    if (rec.cause) rec.annotations.Set("causedBy", JsonValue::String("sequence"));
+    rec.response = common::ActivationResponse::Error(ActivationStatus::kWhiskError,
+                                                     ForcedCompletionMessage(forced));
+    absl::Status st = store_.CreateActivation(rec);
+    if (st.ok()) {
+        common::TidLog(forced.tid)
+            .warn(
+                "activation {} completed by force: stored a whisk internal error record (no "
+                "completion from invoker{} within {} ms)",
+                forced.activation_id, forced.invoker, forced.timeout.count());
+        metrics_.CountActivation(rec.namespace_path.ToString(), rec.name,
+                                 static_cast<int>(ActivationStatus::kWhiskError));
+    } else if (st.code() == absl::StatusCode::kAlreadyExists) {
+        common::TidLog(forced.tid)
+            .debug("activation {} completed by force has its record already; keeping it",
+                   forced.activation_id);
+    } else {
+        common::TidLog(forced.tid)
+            .error("storing the forced completion record of activation {} failed: {}{}",
+                   forced.activation_id, common::MessageOf(st),
+                   journal_ ? "; retrying until the store takes it" : "");
+        if (journal_) journal_->StoreLater(rec);
+        return;
+    }
+    if (journal_) journal_->Done(rec);
+}
+
 // ---- sequences -------------------------------------------------------------------------------
 
 /// OpenWhisk's SequenceAccounting.atomicActionCnt: the atomic actions a topmost sequence has

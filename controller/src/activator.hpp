@@ -80,7 +80,14 @@ class Activator {
           config_(config),
           resolver_(resolver),
           metrics_(metrics),
-          journal_(journal) {}
+          journal_(journal) {
+        balancer_.SetForcedCompletionHandler(
+            [this](const loadbalancer::ForcedCompletion& f) { OnForcedCompletion(f); });
+    }
+    /// Detaches from the balancer's forced completions (waits for a running one).
+    ~Activator() { balancer_.SetForcedCompletionHandler(nullptr); }
+    Activator(const Activator&) = delete;
+    Activator& operator=(const Activator&) = delete;
 
     /// Publishes one atomic action; `done` runs once (at once for non-blocking, else with the
     /// record or at the wait's end). No throttles here.
@@ -91,6 +98,11 @@ class Activator {
     void RunSequence(ActivateRequest req, ActivateDone done);
     /// Invocation throttles of `who`: per minute, then concurrency. Counts a 429.
     [[nodiscard]] absl::Status CheckInvokeThrottles(const common::Identity& who);
+    /// The balancer completed an activation by force (wire §7: no completion within its
+    /// timeout): writes its record — whisk internal error, naming the invoker and the timeout —
+    /// unless one exists (create-only: the invoker's late result and this never both exist).
+    /// Blocks for the store write. Called on the balancer's timer thread.
+    void OnForcedCompletion(const loadbalancer::ForcedCompletion& forced);
     /// Waiting blocking invokes answer now (their id: 202); running sequences stop before
     /// their next component. Idempotent.
     void Shutdown();

@@ -2,6 +2,7 @@
 // balancer that "runs" actions itself: routes, auth, entitlement, throttles, sequences, fires.
 #include <atomic>
 #include <future>
+#include <thread>
 
 #include <rapidjson/document.h>
 #include <catch2/catch.hpp>
@@ -807,6 +808,67 @@ TEST_CASE("controller: hostile JSON bodies get 4xx on every route that takes a b
     // The platform still answers, and the rule still works.
     CHECK(f.Send("POST", common::Cat(kNs, "/rules/r"), R"({"status":"inactive"})").status == 200);
     CHECK(f.Send("GET", "/api/v1/namespaces").status == 200);
+}
+
+TEST_CASE(
+    "controller: an activation the balancer completes by force gets a whisk internal error "
+    "record naming the invoker (non-blocking and blocking); a record already stored stays",
+    "[controller][forced-completion]") {
+    Fixture f;
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/echo"), kAction).status == 200);
+    f.balancer->Hold();  // the invoker never answers
+
+    // Non-blocking: no ResultCallback, yet the forced completion stores a record.
+    auto r = f.Send("POST", common::Cat(kNs, "/actions/echo"));
+    REQUIRE(r.status == 202);
+    const std::string lost = Parse(r.body)["activationId"].GetString();
+    // Blocking: the caller gets its id (202) when the balancer gives up.
+    auto blocking = std::async(std::launch::async, [&] {
+        return f.Send("POST", common::Cat(kNs, "/actions/echo?blocking=true"));
+    });
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (f.balancer->published() < 2 && std::chrono::steady_clock::now() < until) {
+        std::this_thread::yield();
+    }
+    REQUIRE(f.balancer->published() == 2);
+    CHECK(f.balancer->ForceCompleteQueued(std::chrono::milliseconds(180000)) == 2);
+    auto answered = blocking.get();
+    REQUIRE(answered.status == 202);
+    const std::string waited = Parse(answered.body)["activationId"].GetString();
+
+    for (const std::string& id : {lost, waited}) {
+        INFO(id);
+        auto got = f.Send("GET", common::Cat(kNs, "/activations/", id));
+        REQUIRE(got.status == 200);
+        auto d = Parse(got.body);
+        CHECK(std::string(d["name"].GetString()) == "echo");
+        CHECK(std::string(d["response"]["status"].GetString()) == "whisk internal error");
+        CHECK_FALSE(d["response"]["success"].GetBool());
+        CHECK(std::string(d["response"]["result"]["error"].GetString()) ==
+              "The activation was not completed by invoker0 within 180000 ms (the invoker died "
+              "or timed out).");
+    }
+
+    // The invoker stored its record first: the forced completion keeps it.
+    r = f.Send("POST", common::Cat(kNs, "/actions/echo"));
+    REQUIRE(r.status == 202);
+    const std::string raced = Parse(r.body)["activationId"].GetString();
+    common::ActivationRecord real;
+    real.namespace_path = common::EntityPath({"guest"});
+    real.name = "echo";
+    real.subject = "guest";
+    real.activation_id = common::ActivationId::Parse(raced).value();
+    real.start_ms = 1795000000000;
+    real.end_ms = 1795000000005;
+    real.response.result = JsonValue::Parse(R"({"late":true})").value();
+    REQUIRE(f.store->CreateActivation(real).ok());
+    CHECK(f.balancer->ForceCompleteQueued(std::chrono::milliseconds(180000)) == 1);
+    auto got = f.Send("GET", common::Cat(kNs, "/activations/", raced));
+    REQUIRE(got.status == 200);
+    auto d = Parse(got.body);
+    CHECK(std::string(d["response"]["status"].GetString()) == "success");
+    CHECK(d["response"]["result"]["late"].GetBool());
+    f.balancer->Release();
 }
 
 }  // namespace wisp::controller

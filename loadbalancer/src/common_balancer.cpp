@@ -123,6 +123,7 @@ absl::Status CommonBalancer::Publish(const ActionPlacement& action, wisp::v1::Ac
         entry.namespace_uuid = msg.user().namespace_uuid();
         entry.memory_mb = memory_mb;
         entry.on_result = std::move(on_result);
+        entry.forced = ForcedCompletionFor(msg, instance, timeout);
         entry.deadline_ns = clock_.MonotonicNs() +
                             std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
         const bool earliest = deadlines_.empty() || entry.deadline_ns < deadlines_.begin()->first;
@@ -186,6 +187,7 @@ void CommonBalancer::OnAck(messaging::Message message) {
             switch (ack.kind()) {
                 case AcknowledgementMessage::RESULT:
                     callback = std::exchange(it->second.on_result, nullptr);
+                    it->second.forced.result_received = true;
                     break;
                 case AcknowledgementMessage::COMPLETION:
                 case AcknowledgementMessage::COMBINED: {
@@ -247,8 +249,10 @@ int CommonBalancer::ExpireOverdue() {
         std::string id;
         int32_t invoker;
         ResultCallback callback;
+        ForcedCompletion forced;
     };
     std::vector<Expired> expired;
+    ForcedCompletionHandler handler;
     {
         std::lock_guard<std::mutex> lock(mu_);
         const int64_t now_ns = clock_.MonotonicNs();
@@ -256,15 +260,22 @@ int CommonBalancer::ExpireOverdue() {
             auto it = in_flight_.find(deadlines_.begin()->second);
             WISP_CHECK(it != in_flight_.end());
             const int32_t invoker = it->second.invoker;
-            expired.push_back({it->first, invoker, std::exchange(it->second.on_result, nullptr)});
+            expired.push_back({it->first, invoker, std::exchange(it->second.on_result, nullptr),
+                               std::move(it->second.forced)});
             CompleteLocked(it);
             OnOutcomeLocked(invoker, InvocationOutcome::kTimeout);
+        }
+        if (!expired.empty() && forced_handler_) {
+            handler = forced_handler_;
+            ++forced_calls_running_;
         }
     }
     FlushOutbox();
     for (auto& e : expired) {
         spdlog::warn("activation {}: no completion from invoker{} in time; completed by force",
                      e.id, e.invoker);
+        // First the record (the controller's), then the caller: a 202 answered now finds it.
+        if (handler) handler(e.forced);
         if (!e.callback) continue;
         ActivationResult result;
         result.activation_id = e.id;
@@ -273,7 +284,18 @@ int CommonBalancer::ExpireOverdue() {
                         e.id, e.invoker));
         e.callback(std::move(result));
     }
+    if (handler) {
+        handler = nullptr;  // destroyed before a waiting SetForcedCompletionHandler returns
+        std::lock_guard<std::mutex> lock(mu_);
+        if (--forced_calls_running_ == 0) forced_cv_.notify_all();
+    }
     return static_cast<int>(expired.size());
+}
+
+void CommonBalancer::SetForcedCompletionHandler(ForcedCompletionHandler handler) {
+    std::unique_lock<std::mutex> lock(mu_);
+    forced_handler_ = std::move(handler);
+    forced_cv_.wait(lock, [this] { return forced_calls_running_ == 0; });
 }
 
 void CommonBalancer::TimerLoop() {

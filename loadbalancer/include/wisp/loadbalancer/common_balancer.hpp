@@ -11,7 +11,9 @@
 //            with record_in_store if no result came; COMBINED -> both. Acks for activations not
 //            in flight go to OnUntrackedAckLocked (the health test action's, or duplicates);
 //   timeout: an activation without a completion after CompletionTimeout(action timeout) is
-//            completed by force (slot released, outcome Timeout, callback DeadlineExceeded).
+//            completed by force (slot released, outcome Timeout, the ForcedCompletionHandler
+//            called — for every activation, with or without a callback —, then the callback
+//            with DeadlineExceeded).
 //
 // A policy's destructor must call Shutdown() (the hooks are virtual).
 #include <chrono>
@@ -69,6 +71,7 @@ class CommonBalancer : public LoadBalancer {
     int64_t ActiveActivationsFor(std::string_view namespace_uuid) const final;
     int64_t TotalActiveActivations() const final;
     std::vector<InvokerHealthInfo> InvokerHealth() const final;
+    void SetForcedCompletionHandler(ForcedCompletionHandler handler) final;
     void Shutdown() final;
 
     /// Completes by force every activation whose completion timeout has passed on the clock;
@@ -125,6 +128,7 @@ class CommonBalancer : public LoadBalancer {
         std::string namespace_uuid;
         int64_t memory_mb = 0;
         ResultCallback on_result;  // null once called
+        ForcedCompletion forced;   // what the forced completion handler gets
         int64_t deadline_ns = 0;   // clock MonotonicNs
         std::multimap<int64_t, std::string>::iterator timer;
     };
@@ -144,6 +148,10 @@ class CommonBalancer : public LoadBalancer {
 
     std::condition_variable timer_cv_;
     bool shutdown_ = false;
+    // The forced completion handler and how many calls of it run (mu_).
+    ForcedCompletionHandler forced_handler_;
+    int forced_calls_running_ = 0;
+    std::condition_variable forced_cv_;
     std::unordered_map<std::string, InFlight> in_flight_;      // by activation id
     std::unordered_map<std::string, int64_t> per_namespace_;   // uuid -> in flight
     std::map<int32_t, int64_t> per_invoker_;                   // instance -> in flight

@@ -49,6 +49,55 @@ struct ActivationResult {
 /// thread (the ack feed, the timeout timer or the thread calling Shutdown()). Must not block.
 using ResultCallback = std::function<void(ActivationResult)>;
 
+/// An activation the balancer completed by force: no completion ack within the forced
+/// completion timeout (wire §7; its invoker died, hangs or lost it). What the controller needs
+/// to write its record (whisk internal error) when the invoker wrote none.
+struct ForcedCompletion {
+    std::string activation_id;
+    std::string tid;
+    /// From the ActivationMessage: the invoking identity and the action.
+    std::string namespace_name;
+    std::string subject;
+    std::string action_path;  // "ns" or "ns/pkg"
+    std::string action_name;
+    std::string action_version;
+    std::string cause;  // the enclosing sequence's activation id, or empty
+    /// The namespace's limits want records (store_activations, or extra logging).
+    bool store_record = true;
+    /// Where it was published, e.g. 3 for "invoker3".
+    int32_t invoker = 0;
+    /// The forced completion timeout that passed.
+    std::chrono::milliseconds timeout{0};
+    /// A RESULT ack arrived before (a blocking caller got the result; the logs never came).
+    bool result_received = false;
+};
+
+/// Fills a ForcedCompletion from the published message (what every balancer keeps per
+/// activation in flight, without the arguments).
+inline ForcedCompletion ForcedCompletionFor(const wisp::v1::ActivationMessage& msg, int32_t invoker,
+                                            std::chrono::milliseconds timeout) {
+    ForcedCompletion f;
+    f.activation_id = msg.activation_id();
+    f.tid = msg.transid().id();
+    f.namespace_name = msg.user().namespace_name();
+    f.subject = msg.user().subject();
+    f.action_path = msg.action().path();
+    f.action_name = msg.action().name();
+    f.action_version = msg.action().version();
+    f.cause = msg.cause();
+    const auto& limits = msg.user().limits();
+    f.store_record = !limits.has_store_activations() || limits.store_activations() ||
+                     msg.transid().extra_logging();
+    f.invoker = invoker;
+    f.timeout = timeout;
+    return f;
+}
+
+/// Called once per activation completed by force, whether or not it has a ResultCallback
+/// (non-blocking ones have none), on the balancer's timer thread, before the ResultCallback
+/// gets DeadlineExceeded. May block for a store write.
+using ForcedCompletionHandler = std::function<void(const ForcedCompletion&)>;
+
 struct InvokerHealthInfo {
     std::string name;    // "invoker0"
     std::string status;  // "up" | "unhealthy" | "unresponsive" | "down"
@@ -81,6 +130,12 @@ class LoadBalancer {
     virtual int64_t TotalActiveActivations() const = 0;
     /// One entry per known invoker, in instance order. Thread-safe.
     virtual std::vector<InvokerHealthInfo> InvokerHealth() const = 0;
+
+    /// The handler of every forced completion (null: none). The controller writes the record of
+    /// an activation that has none there (create-only), so an accepted activation always ends
+    /// with exactly one record. Replacing it (with null at the owner's teardown) waits until
+    /// running calls of the old handler have returned. Thread-safe.
+    virtual void SetForcedCompletionHandler(ForcedCompletionHandler handler) = 0;
 
     /// Stops consuming acks, fails every pending callback with Unavailable and refuses further
     /// Publish() calls. Blocks until the balancer's threads have stopped. Idempotent.

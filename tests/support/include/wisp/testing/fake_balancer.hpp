@@ -7,6 +7,7 @@
 //
 // Header-only and linking nothing but the loadbalancer interface, the store interface and
 // wisp::common, so that the fuzz tree (no invoker, no test support library) can use it too.
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -104,6 +105,38 @@ class FakeBalancer final : public loadbalancer::LoadBalancer {
     }
     std::vector<loadbalancer::InvokerHealthInfo> InvokerHealth() const override {
         return {{"invoker0", "up"}};
+    }
+    void SetForcedCompletionHandler(loadbalancer::ForcedCompletionHandler handler) override {
+        std::lock_guard lock(forced_mu_);
+        forced_handler_ = std::move(handler);
+    }
+
+    /// What a balancer does when the forced completion timeout of every queued (Hold()) activation
+    /// fires: each leaves the queue, the forced completion handler gets it ("invoker0",
+    /// `timeout`), then its callback DeadlineExceeded. Returns how many.
+    int ForceCompleteQueued(std::chrono::milliseconds timeout) {
+        std::deque<Job> jobs;
+        {
+            std::lock_guard lock(mu_);
+            jobs.swap(queue_);
+            for (const auto& job : jobs) --in_flight_[job.msg.user().namespace_uuid()];
+            idle_cv_.notify_all();
+        }
+        for (auto& job : jobs) {
+            {
+                std::lock_guard lock(forced_mu_);
+                if (forced_handler_) {
+                    forced_handler_(loadbalancer::ForcedCompletionFor(job.msg, 0, timeout));
+                }
+            }
+            if (job.on_result) {
+                loadbalancer::ActivationResult result;
+                result.activation_id = job.msg.activation_id();
+                result.status = absl::DeadlineExceededError("completed by force");
+                job.on_result(std::move(result));
+            }
+        }
+        return static_cast<int>(jobs.size());
     }
 
     /// Releases a Hold(), completes what was published and stops the worker; later Publish()
@@ -207,6 +240,8 @@ class FakeBalancer final : public loadbalancer::LoadBalancer {
     }
 
     const Options options_;
+    std::mutex forced_mu_;
+    loadbalancer::ForcedCompletionHandler forced_handler_;
     mutable std::mutex mu_;
     std::condition_variable cv_;       // the worker: a job, a release or the stop
     std::condition_variable idle_cv_;  // Drain(): nothing queued or running
