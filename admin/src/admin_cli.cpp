@@ -2,6 +2,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <ostream>
 #include <string>
 #include <system_error>
@@ -10,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include <wisp/admin/admin.hpp>
+#include <wisp/admin/invoker_admin.hpp>
 #include <wisp/cluster/cache_invalidation.hpp>
 #include <wisp/common/strings.hpp>
 
@@ -99,7 +101,21 @@ enum class Command {
     kLimitsSet,
     kLimitsGet,
     kLimitsDelete,
+    kInvoker,
 };
+
+std::string EnvOr(const std::string& value, const char* name) {
+    if (!value.empty()) return value;
+    const char* env = std::getenv(name);
+    return env != nullptr ? env : "";
+}
+
+std::string TrimSpace(std::string s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+    size_t i = 0;
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    return s.substr(i);
+}
 
 }  // namespace
 
@@ -284,6 +300,62 @@ int RunAdmin(const std::vector<std::string>& raw_args, std::ostream& out, std::o
         ->required();
     on(limits_del, Command::kLimitsDelete);
 
+    // ---- invoker (the invokers' control service; no store)
+    CLI::App* invoker = app.add_subcommand(
+        "invoker",
+        "list the invokers of a distributed deployment, show their status, drain "
+        "or enable them (their InvokerControl gRPC service)");
+    invoker->require_subcommand(1);
+    invoker->fallthrough();
+    InvokerAdminOptions inv;
+    std::string control_token, control_token_file;
+    int64_t wait_timeout_s = 600, listen_ms = 2500;
+    invoker->add_option("--invoker", inv.endpoints,
+                        "HOST:PORT of an invoker's control service (repeatable; "
+                        "`wisp-admin invoker list` shows them)");
+    invoker->add_flag("--all", inv.all,
+                      "every invoker pinging on the health topic (needs --kafka)");
+    invoker->add_flag("--json", inv.json, "print JSON instead of a table");
+    invoker->add_option("--control-token", control_token,
+                        "the invokers' control token (default: $WISP_CONTROL_TOKEN)");
+    invoker->add_option("--control-token-file", control_token_file,
+                        "a file whose first line is the control token (default: "
+                        "$WISP_CONTROL_TOKEN_FILE)");
+    invoker
+        ->add_option("--listen-ms", listen_ms,
+                     "how long list and --all listen to the health topic (default 2500)")
+        ->check(NonNegative());
+    struct InvokerSub {
+        const char* name;
+        const char* help;
+        InvokerAction action;
+    };
+    CLI::App* drain_cmd = nullptr;
+    for (const InvokerSub& sub : {
+             InvokerSub{"list", "the invokers pinging on health: endpoint, pings enabled or not",
+                        InvokerAction::kList},
+             InvokerSub{"status",
+                        "state (enabled, draining, drained), in-flight, buffered, memory and "
+                        "containers of --invoker HOST:PORT or --all",
+                        InvokerAction::kStatus},
+             InvokerSub{"drain",
+                        "take no new work (pings say disabled), finish what is in flight; "
+                        "--wait until drained",
+                        InvokerAction::kDrain},
+             InvokerSub{"enable", "take work again", InvokerAction::kEnable},
+         }) {
+        CLI::App* c = invoker->add_subcommand(sub.name, sub.help);
+        c->fallthrough();
+        c->callback([&cmd, &inv, action = sub.action] {
+            cmd = Command::kInvoker;
+            inv.action = action;
+        });
+        if (sub.action == InvokerAction::kDrain) drain_cmd = c;
+    }
+    drain_cmd->add_flag("--wait", inv.wait, "wait until every invoker is drained, with progress");
+    drain_cmd->add_option("--timeout", wait_timeout_s, "--wait gives up after SECONDS (600)")
+        ->check(NonNegative());
+
     // ---- parse
     try {
         std::vector<std::string> reversed(args.rbegin(), args.rend());
@@ -297,6 +369,40 @@ int RunAdmin(const std::vector<std::string>& raw_args, std::ostream& out, std::o
         return UsageError(err, CommandPath(app), e.what());
     }
     const std::string command_path = CommandPath(app);
+
+    if (cmd == Command::kInvoker) {
+        bus_options.bootstrap = EnvOr(bus_options.bootstrap, "WISP_KAFKA");
+        bus_options.topic_prefix = EnvOr(bus_options.topic_prefix, "WISP_TOPIC_PREFIX");
+        inv.topic_prefix = bus_options.topic_prefix;
+        inv.listen = std::chrono::milliseconds(listen_ms);
+        inv.wait_timeout = std::chrono::seconds(wait_timeout_s);
+        inv.token = TrimSpace(EnvOr(control_token, "WISP_CONTROL_TOKEN"));
+        const std::string token_file = EnvOr(control_token_file, "WISP_CONTROL_TOKEN_FILE");
+        if (inv.token.empty() && !token_file.empty()) {
+            std::ifstream in(token_file);
+            std::string line;
+            if (!in || !std::getline(in, line) || TrimSpace(line).empty()) {
+                err << kProgram << ": cannot read a control token from " << token_file
+                    << ": write the token on its first line, or pass --control-token\n";
+                return kExitFailure;
+            }
+            inv.token = TrimSpace(line);
+        }
+        std::unique_ptr<messaging::MessagingProvider> invoker_bus;
+        if ((inv.action == InvokerAction::kList || inv.all) && !bus_options.bootstrap.empty()) {
+            if (!open_bus) {
+                return UsageError(err, command_path, "--kafka is not supported by this program");
+            }
+            auto opened = open_bus(bus_options);
+            if (!opened.ok()) {
+                err << kProgram << ": cannot reach Kafka at " << bus_options.bootstrap << ": "
+                    << opened.status().message() << "\n";
+                return kExitFailure;
+            }
+            invoker_bus = std::move(*opened);
+        }
+        return RunInvokerCommand(inv, invoker_bus.get(), out, err);
+    }
 
     // Values whose content CLI11 cannot check.
     if (cmd == Command::kLimitsSet) {
@@ -437,6 +543,7 @@ int RunAdmin(const std::vector<std::string>& raw_args, std::ostream& out, std::o
                 return commands.GetLimits(limits_ns);
             case Command::kLimitsDelete:
                 return commands.DeleteLimits(limits_ns);
+            case Command::kInvoker:  // handled above
             case Command::kNone:
                 break;
         }
