@@ -202,11 +202,11 @@ void Complete(messaging::MessagingProvider& bus, const std::string& id, int inst
     REQUIRE(bus.GetProducer()->Send("completed0", ack.SerializeAsString()).ok());
 }
 
-void Ping(messaging::MessagingProvider& bus, int instance, int64_t memory_mb) {
+void Ping(messaging::MessagingProvider& bus, int instance, int64_t memory_mb, bool enabled = true) {
     wisp::v1::PingMessage ping;
     ping.mutable_name()->set_instance(instance);
     ping.mutable_name()->set_user_memory_mb(memory_mb);
-    ping.set_is_enabled(true);
+    ping.set_is_enabled(enabled);
     REQUIRE(bus.GetProducer()->Send("health", ping.SerializeAsString()).ok());
 }
 
@@ -650,6 +650,38 @@ TEST_CASE("round robin: invokers are discovered from their pings and skipped whe
     CHECK(balancer->ActiveActivationsOn(1) == 1);
     CHECK(balancer->ActiveActivationsOn(4) == 3);
     CHECK(balancer->ForcedAcquisitions() == 1);  // invoker4 has 512 MB: the third is forced
+}
+
+TEST_CASE(
+    "round robin: an invoker whose pings say is_enabled=false (drained) gets no work "
+    "until they say true again",
+    "[loadbalancer][roundrobin]") {
+    messaging::InProcessMessagingProvider bus;
+    wisp::testing::ManualClock clock;
+    auto balancer = Make(bus, {.expect_pings = true, .ping_timeout = 10000ms, .clock = &clock});
+    Ping(bus, 0, 1024);
+    Ping(bus, 1, 1024);
+    REQUIRE(Eventually([&] {
+        return balancer->InvokerHealth() ==
+               std::vector<loadbalancer::InvokerHealthInfo>{{"invoker0", "up"}, {"invoker1", "up"}};
+    }));
+
+    Ping(bus, 1, 1024, false);  // drained
+    REQUIRE(Eventually([&] { return balancer->InvokerHealth()[1].status == "down"; }));
+    for (int i = 0; i < 4; ++i) REQUIRE(balancer->Publish(Placement(), Message(), nullptr).ok());
+    CHECK(balancer->ActiveActivationsOn(0) == 4);
+    CHECK(balancer->ActiveActivationsOn(1) == 0);
+
+    Ping(bus, 0, 1024, false);  // both drained: nobody takes work
+    REQUIRE(Eventually([&] { return balancer->InvokerHealth()[0].status == "down"; }));
+    CHECK(balancer->Publish(Placement(), Message(), nullptr).code() ==
+          absl::StatusCode::kUnavailable);
+
+    Ping(bus, 1, 1024);  // enabled again
+    REQUIRE(Eventually([&] { return balancer->InvokerHealth()[1].status == "up"; }));
+    for (int i = 0; i < 2; ++i) REQUIRE(balancer->Publish(Placement(), Message(), nullptr).ok());
+    CHECK(balancer->ActiveActivationsOn(0) == 4);
+    CHECK(balancer->ActiveActivationsOn(1) == 2);
 }
 
 TEST_CASE("round robin: no invokers configured and no pings expected is a configuration error",
