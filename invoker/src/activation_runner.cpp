@@ -394,8 +394,9 @@ ActivationResponse ExchangeFailure(Container& container, const ProxyResponse& r,
 void AddStandardAnnotations(common::ActivationRecord& rec, const common::Action& action,
                             std::string_view kind, bool timed_out,
                             const wisp::v1::ActivationMessage& msg, std::optional<int64_t> init_ms,
-                            std::optional<int64_t> wait_ms) {
+                            std::optional<int64_t> wait_ms, std::string_view invoker) {
     auto& a = rec.annotations;
+    if (!invoker.empty()) a.Set("invoker", JsonValue::String(invoker));
     a.Set("limits", JsonValue::Parse(LimitsJson(action.limits)).value());
     a.Set("path", JsonValue::String(action.Fqn().DocId()));
     a.Set("kind", JsonValue::String(kind));
@@ -472,7 +473,7 @@ ActivationOutcome ActivationRunner::Run(const wisp::v1::ActivationMessage& msg,
         rec.response = std::move(response);
         out.developer_error = rec.response.status == ActivationStatus::kDeveloperError;
         AddStandardAnnotations(rec, action, common::ExecKind(action.exec), false, msg, std::nullopt,
-                               wait_time(now));
+                               wait_time(now), config_.invoker_annotation);
         if (on_result) on_result(rec, false);
         return out;
     };
@@ -570,7 +571,7 @@ ActivationOutcome ActivationRunner::Run(const wisp::v1::ActivationMessage& msg,
         rec.response = init.failure;
         out.developer_error = true;
         AddStandardAnnotations(rec, action, exec.kind, init.timed_out, msg, init_ms,
-                               wait_time(rec.start_ms));
+                               wait_time(rec.start_ms), config_.invoker_annotation);
         if (on_result) on_result(rec, false);
         pool_.Release(std::move(*lease), ContainerPool::Outcome::kDestroy);
         return out;
@@ -599,7 +600,8 @@ ActivationOutcome ActivationRunner::Run(const wisp::v1::ActivationMessage& msg,
     out.developer_error =
         status == ActivationStatus::kDeveloperError || status == ActivationStatus::kWhiskError;
     AddStandardAnnotations(rec, action, exec.kind, timed_out, msg, init_ms,
-                           wait_time(ran_init ? init_start : run_start));
+                           wait_time(ran_init ? init_start : run_start),
+                           config_.invoker_annotation);
 
     const bool logs_pending =
         !out.developer_error && action.limits.logs_mb > 0 && action.limits.concurrency <= 1;

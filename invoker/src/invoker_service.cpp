@@ -292,6 +292,10 @@ void InvokerService::Process(Task& task) {
                        action.status().ToString());
         }
         auto record = FallbackActivationRecord(msg, std::move(response), clock_.NowMs());
+        if (!config_.runner.invoker_annotation.empty()) {
+            record.annotations.Set("invoker",
+                                   common::JsonValue::String(config_.runner.invoker_annotation));
+        }
         ack(final_kind, record);
         Store(msg, record);
         return;

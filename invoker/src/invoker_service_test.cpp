@@ -707,6 +707,29 @@ TEST_CASE("service: a missing action gets the fallback record", "[service]") {
     CHECK(h.store->GetActivation("guest", r.activation_id).ok());
 }
 
+TEST_CASE("service: invoker_annotation names the invoker on every record it writes", "[service]") {
+    SECTION("unset: no such annotation") {
+        Harness h;
+        auto action = Harness::Action();
+        auto r = h.Run(h.Message(action, h.Put(action)));
+        CHECK(AnnotationText(r, "invoker") == "<absent>");
+    }
+    SECTION("set: run, and the fallback record of a missing action") {
+        InvokerConfig config;
+        config.runner.invoker_annotation = "invoker2";
+        Harness h(config);
+        auto action = Harness::Action();
+        auto r = h.Run(h.Message(action, h.Put(action)));
+        CHECK(r.response.status == ActivationStatus::kSuccess);
+        CHECK(AnnotationText(r, "invoker") == R"("invoker2")");
+        auto stored = h.store->GetActivation("guest", r.activation_id);
+        REQUIRE(stored.ok());
+        CHECK(AnnotationText(*stored, "invoker") == R"("invoker2")");
+        auto ghost = h.Run(h.Message(Harness::Action("ghost"), "1-abc"));
+        CHECK(AnnotationText(ghost, "invoker") == R"("invoker2")");
+    }
+}
+
 TEST_CASE("service: store_activations=false skips storage", "[service]") {
     Harness h;
     auto action = Harness::Action();

@@ -71,6 +71,9 @@ struct ActivationRunnerConfig {
     /// as common::ImageAllowed reads them ("ghcr.io/acme", "docker.io/openwhisk"). Empty: any
     /// image, as OpenWhisk. Other images, and invalid references, are a developer error.
     std::vector<std::string> allowed_images;
+    /// Wisp's own annotation "invoker" on every record this invoker writes, naming it (e.g.
+    /// "invoker0"): which invoker ran an activation, for placement checks. Empty: none.
+    std::string invoker_annotation;
 };
 
 /// What happened, beyond the record.
