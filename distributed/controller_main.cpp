@@ -1,7 +1,8 @@
 // wisp-controller: the REST API of a distributed deployment (wire §6, §7). Any number run side
 // by side (each with its own --id), behind nginx.
 //
-//   HTTP (--host:--port) -> Controller -> RoundRobinBalancer -> Kafka "invoker<N>"
+//   HTTP (--host:--port) -> Controller -> ShardingContainerPoolBalancer (or, with --balancer
+//   round-robin, RoundRobinBalancer) -> Kafka "invoker<N>"
 //   acks on "completed<id>"; invokers known from their pings on "health";
 //   caches kept correct through "cacheInvalidation"; the id claimed on "componentHealth".
 #include <chrono>
@@ -18,9 +19,11 @@
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
 #include <wisp/controller/controller.hpp>
+#include <wisp/controller/health_test_action.hpp>
 #include <wisp/controller/http_server.hpp>
 #include <wisp/launch/launch.hpp>
 #include <wisp/loadbalancer/round_robin_balancer.hpp>
+#include <wisp/loadbalancer/sharding_balancer.hpp>
 
 #include "component.hpp"
 
@@ -36,11 +39,13 @@ int main(int argc, char** argv) {
     std::vector<int32_t> invokers;
     int64_t invoker_memory_mb = 2048;
     int64_t ping_timeout_ms = 10000;
+    std::string balancer_kind = "sharding";
 
     CLI::App app{
         "wisp-controller: the REST API of a distributed Wisp deployment. It authenticates "
-        "against the store, publishes activations on Kafka to the invokers (round robin over "
-        "those that ping) and waits for their acks on completed<id>."};
+        "against the store, publishes activations on Kafka to the invokers (by default "
+        "OpenWhisk's sharding balancer over the healthy invokers that ping) and waits for their "
+        "acks on completed<id>."};
     wisp::distributed::AddComponentOptions(app, component);
     app.add_option("--host", host, "Address the API listens on")->envname("WISP_HOST");
     app.add_option("--port", port, "API port (0: any free port, printed)")->envname("WISP_PORT");
@@ -57,6 +62,12 @@ int main(int argc, char** argv) {
     app.add_option("--ping-timeout-ms", ping_timeout_ms,
                    "An invoker without a ping for this long gets no work")
         ->envname("WISP_PING_TIMEOUT_MS");
+    app.add_option("--balancer", balancer_kind,
+                   "sharding: OpenWhisk's ShardingContainerPoolBalancer (home invoker by hash, "
+                   "invoker health by test action); round-robin: invokers in turn, health from "
+                   "pings only")
+        ->check(CLI::IsMember({"sharding", "round-robin"}))
+        ->envname("WISP_BALANCER");
     wisp::launch::AddControllerOptions(app, controller_opt);
     CLI11_PARSE(app, argc, argv);
 
@@ -71,21 +82,45 @@ int main(int argc, char** argv) {
     auto claim = wisp::distributed::ClaimId(**bus, component, name);
     if (!claim.ok()) return Fail(MessageOf(claim.status()));
 
-    wisp::loadbalancer::RoundRobinBalancerConfig lb_cfg;
-    lb_cfg.controller_id = std::to_string(component.id);
-    lb_cfg.invoker_user_memory_mb = invoker_memory_mb;
-    lb_cfg.invokers = invokers;
-    lb_cfg.expect_pings = true;
-    lb_cfg.ping_timeout = std::chrono::milliseconds(ping_timeout_ms);
-    auto balancer = wisp::loadbalancer::RoundRobinBalancer::Create(**bus, lb_cfg);
-    if (!balancer.ok()) return Fail(MessageOf(balancer.status()));
+    // The live controllers share the invokers' slots and the throttles (OpenWhisk's cluster
+    // size), counted from the componentHealth heartbeats.
+    wisp::cluster::ComponentClaim* live = claim->get();
+    std::unique_ptr<wisp::loadbalancer::LoadBalancer> balancer;
+    if (balancer_kind == "sharding") {
+        // The health test action the balancer sends to sick invokers must exist.
+        wisp::common::SystemClock now;
+        if (auto st = wisp::controller::EnsureHealthTestAction(
+                **store, wisp::common::RuntimeManifest::BuiltIn(), std::to_string(component.id),
+                now.NowMs());
+            !st.ok()) {
+            return Fail(MessageOf(st));
+        }
+        wisp::loadbalancer::ShardingBalancerConfig lb_cfg;
+        lb_cfg.common.controller_id = std::to_string(component.id);
+        lb_cfg.invokers = invokers;
+        lb_cfg.default_user_memory_mb = invoker_memory_mb;
+        lb_cfg.cluster_size = [live] { return live->LiveCount("controller"); };
+        lb_cfg.health.ping_timeout = std::chrono::milliseconds(ping_timeout_ms);
+        auto created = wisp::loadbalancer::ShardingContainerPoolBalancer::Create(**bus, lb_cfg);
+        if (!created.ok()) return Fail(MessageOf(created.status()));
+        balancer = std::move(*created);
+    } else {
+        wisp::loadbalancer::RoundRobinBalancerConfig lb_cfg;
+        lb_cfg.controller_id = std::to_string(component.id);
+        lb_cfg.invoker_user_memory_mb = invoker_memory_mb;
+        lb_cfg.invokers = invokers;
+        lb_cfg.expect_pings = true;
+        lb_cfg.ping_timeout = std::chrono::milliseconds(ping_timeout_ms);
+        auto created = wisp::loadbalancer::RoundRobinBalancer::Create(**bus, lb_cfg);
+        if (!created.ok()) return Fail(MessageOf(created.status()));
+        balancer = std::move(*created);
+    }
 
     // Writes through this controller tell the others; theirs reach this one's caches.
     std::unique_ptr<wisp::cluster::CacheInvalidation> invalidation;
     wisp::controller::ControllerConfig ctl_cfg = wisp::launch::ControllerConfigFrom(controller_opt);
     ctl_cfg.controller_id = std::to_string(component.id);
     // Throttles are shared out among the live controllers (OpenWhisk's cluster size).
-    wisp::cluster::ComponentClaim* live = claim->get();
     ctl_cfg.cluster_size = [live] { return live->LiveCount("controller"); };
     ctl_cfg.on_entity_written = [&invalidation](const std::string& docid) {
         if (!invalidation) return;
@@ -98,7 +133,7 @@ int main(int argc, char** argv) {
         wisp::launch::HttpServerConfigFrom(controller_opt, host, port);
     ctl_cfg.api_host = api_host.empty() ? wisp::common::Cat("http://", host, ":", port) : api_host;
     wisp::controller::Controller controller(
-        **store, **balancer, wisp::common::RuntimeManifest::BuiltIn(), clock, ctl_cfg);
+        **store, *balancer, wisp::common::RuntimeManifest::BuiltIn(), clock, ctl_cfg);
     auto started = wisp::cluster::CacheInvalidation::Start(
         **bus, {.instance_id = name}, [&controller](const std::string& key) {
             if (wisp::cluster::IsEntityKey(key)) {
@@ -122,11 +157,11 @@ int main(int argc, char** argv) {
     spdlog::info("{} received: shutting down (new requests are refused)",
                  wisp::launch::WaitForShutdownSignal(signals));
     std::thread http_stop([&server] { server.Stop(); });
-    wisp::launch::WaitForActivations(**balancer,
+    wisp::launch::WaitForActivations(*balancer,
                                      std::chrono::seconds(controller_opt.shutdown_grace_s));
     controller.Shutdown();
     http_stop.join();
-    (*balancer)->Shutdown();
+    balancer->Shutdown();
     invalidation->Stop();
     (*claim)->Release();
     spdlog::info("stopped");

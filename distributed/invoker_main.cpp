@@ -107,6 +107,8 @@ int main(int argc, char** argv) {
     wisp::common::SystemClock clock;
     wisp::invoker::InvokerConfig invoker_cfg = wisp::launch::InvokerConfigFrom(invoker_opt);
     invoker_cfg.invoker_id = container_id;
+    // Every record says which invoker ran it (Wisp's "invoker" annotation).
+    invoker_cfg.runner.invoker_annotation = name;
     invoker_cfg.container_env = {{"__OW_API_HOST", api_host}};
     wisp::invoker::InvokerService service(**store, factory, manifest, clock, invoker_cfg);
     if (auto st = service.Start(); !st.ok()) {
@@ -122,7 +124,8 @@ int main(int argc, char** argv) {
     wisp::invoker::InvokerReactiveConfig reactive_cfg;
     reactive_cfg.instance.set_instance(component.id);
     reactive_cfg.instance.set_user_memory_mb(invoker_opt.user_memory_mb);
-    reactive_cfg.instance.set_unique_name(name);
+    // OpenWhisk's deployments set uniqueName to the index: /invokers says "invoker0/0".
+    reactive_cfg.instance.set_unique_name(std::to_string(component.id));
     reactive_cfg.send_pings = true;
     wisp::invoker::InvokerReactive reactive(**bus, service, reactive_cfg);
 

@@ -357,7 +357,7 @@ cmd_up() {
     # Every invoker pinging (seen by controller 0), then one invoke through nginx.
     say "waiting for $invokers invoker(s) to report"
     local want="" until=$((SECONDS + 180)) got=""
-    for ((i = 0; i < invokers; ++i)); do want+="${want:+,}\"invoker$i\":\"up\""; done
+    for ((i = 0; i < invokers; ++i)); do want+="${want:+,}\"invoker$i/$i\":\"up\""; done
     while [[ $got != "{$want}" ]]; do
         got="$(curl -fsS "http://127.0.0.1:${cports[0]}/invokers" 2>/dev/null || true)"
         for ((i = 0; i < invokers; ++i)); do

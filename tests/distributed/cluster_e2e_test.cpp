@@ -24,6 +24,7 @@
 #include <wisp/admin/admin.hpp>
 #include <wisp/common/identity.hpp>
 #include <wisp/common/strings.hpp>
+#include <wisp/loadbalancer/sharding_placement.hpp>
 #include <wisp/store/open_store.hpp>
 #include <wisp/testing/child_process.hpp>
 #include <wisp/testing/ports.hpp>
@@ -161,7 +162,7 @@ struct Cluster {
             REQUIRE(st.ok());
         }
         // Both invokers up on both controllers (their pings).
-        WaitForInvokers(R"({"invoker0":"up","invoker1":"up"})", 120s);
+        WaitForInvokers(R"({"invoker0/0":"up","invoker1/1":"up"})", 120s);
         started = true;
     }
 
@@ -613,6 +614,34 @@ TEST_CASE("cluster: 200 concurrent mixed invokes over both controllers: one reco
 namespace {
 
 // The containers of invoker `id` (labelled with its owner name, see distributed/invoker_main).
+// A name "<prefix>-<k>" whose home among `n` invokers is `invoker` for the guest namespace
+// (the sharding balancer's hash of "guest" and "guest/<name>").
+std::string NameWithHome(const std::string& prefix, int invoker, int n) {
+    loadbalancer::ShardingPlacement placement(std::vector<int64_t>(n, 1));
+    for (int k = 0;; ++k) {
+        std::string name = common::Cat(prefix, "-", k);
+        const uint32_t hash = loadbalancer::ShardingHash("guest", "guest/" + name);
+        if (placement.ProbeOrder(hash, false)[0] == invoker) return name;
+    }
+}
+
+// The "invoker" annotation of the newest record of `action` ("" when there is none).
+std::string InvokerOfNewest(const HttpClient& c, const std::string& action) {
+    auto r = c.Get(Act(common::Cat("activations?docs=true&limit=1&name=", action)));
+    if (r.status != 200) return "";
+    auto doc = e2e::ParseJson(r.body);
+    if (!doc.IsArray() || doc.Empty()) return "";
+    const auto& rec = doc[0];
+    if (!rec.HasMember("annotations") || !rec["annotations"].IsArray()) return "";
+    for (const auto& a : rec["annotations"].GetArray()) {
+        if (a.HasMember("key") && a["key"] == "invoker" && a.HasMember("value") &&
+            a["value"].IsString()) {
+            return a["value"].GetString();
+        }
+    }
+    return "";
+}
+
 int ContainersOf(const Cluster& cluster, int id) {
     const std::string cmd = common::Cat("docker ps -q --filter label=wisp.owner=wisp-invoker-",
                                         cluster.prefix, id, " 2>/dev/null");
@@ -687,14 +716,16 @@ TEST_CASE("cluster: SIGTERM and start of a controller, then of an invoker, under
         load.WaitForMore(20);
         ids = load.Stop();
     }
-    cluster.WaitForInvokers(R"({"invoker0":"up","invoker1":"up"})", 120s);
+    cluster.WaitForInvokers(R"({"invoker0/0":"up","invoker1/1":"up"})", 120s);
     CheckExactlyOneRecordEach(c0, action2, ids, 180s);
-    // The restarted invoker gets work again: round robin gives it some of these.
-    for (int i = 0; i < 10 && ContainersOf(cluster, 1) == 0; ++i) {
-        CHECK(InvokeWorksAgain(i % 2 ? c1 : c0, action2, 60s));
-    }
+    // The restarted invoker gets work again: an action whose home invoker (the sharding hash)
+    // is invoker 1 runs there (its records say so).
+    const std::string home1 = NameWithHome(action + "-h", 1, 2);
+    REQUIRE(c0.Put(Act("actions/" + home1), PythonAction("def main(a):\n    return a\n")).status ==
+            200);
     INFO(cluster.invokers[1]->LogTail());
-    CHECK(ContainersOf(cluster, 1) > 0);
+    CHECK(InvokeWorksAgain(c1, home1, 60s));
+    CHECK(InvokerOfNewest(c0, home1) == "invoker1");
 }
 
 TEST_CASE(
@@ -722,7 +753,7 @@ TEST_CASE(
         load.WaitForMore(20);
         ids = load.Stop();
     }
-    cluster.WaitForInvokers(R"({"invoker0":"up","invoker1":"up"})", 120s);
+    cluster.WaitForInvokers(R"({"invoker0/0":"up","invoker1/1":"up"})", 120s);
     {
         INFO(cluster.invokers[0]->LogTail());
         CHECK(InvokeWorksAgain(c0, action, 60s));
