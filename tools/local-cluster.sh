@@ -16,15 +16,19 @@
 #       --foreground: then stays until Ctrl-C (or SIGTERM) and runs `down` (make cluster).
 #   tools/local-cluster.sh kill <controller|invoker><i> [--signal KILL|TERM] [--dir DIR]
 #   tools/local-cluster.sh start <controller|invoker><i> [--dir DIR]   (same flags as before)
-#   tools/local-cluster.sh status [--dir DIR]
+#   tools/local-cluster.sh status [--dir DIR]   (also each invoker's control endpoint)
+#   tools/local-cluster.sh env [--dir DIR]      export lines for `wisp-admin invoker ...`:
+#       eval "$(tools/local-cluster.sh env)"; wisp-admin invoker list
 #   tools/local-cluster.sh down [--dir DIR]   stops everything `up` started, removes its containers
 #
 # Defaults: 1 controller, 1 invoker, DIR .cache/cluster, store couchdb, BUILD build (or
 # $WISP_BUILD_DIR). DIR holds the state file (DIR/state), logs (DIR/logs), pid files (DIR/pids),
-# the store (DIR/wisp.db for sqlite; pouchdb-server keeps its data in memory) and nginx's
-# directory with the TLS certificate (DIR/nginx/tls). Needs: `make` (the binaries), Docker with
-# the runtime images (tools/start-dockerd.sh, tools/build-runtime-images.sh), nginx and openssl
-# (tools/install-deps.sh), pouchdb-server for --store couchdb (tools/test-setup.sh).
+# the store (DIR/wisp.db for sqlite; pouchdb-server keeps its data in memory), nginx's
+# directory with the TLS certificate (DIR/nginx/tls) and the invokers' control token
+# (DIR/control-token; each invoker serves InvokerControl on its own 127.0.0.1 port). Needs:
+# `make` (the binaries), Docker with the runtime images (tools/start-dockerd.sh,
+# tools/build-runtime-images.sh), nginx and openssl (tools/install-deps.sh), pouchdb-server for
+# --store couchdb (tools/test-setup.sh).
 # Word splitting of the space-separated port list and sourcing DIR/state are intended.
 # shellcheck disable=SC2206,SC1090
 set -euo pipefail
@@ -185,6 +189,11 @@ component_argv() {
         extra="${CONTROLLER_ARGS:-}"
     else
         argv+=(--api-host "$APIHOST")
+        if [[ -n ${INVOKER_CONTROL_PORTS:-} ]]; then
+            local control_ports=($INVOKER_CONTROL_PORTS)
+            argv+=(--control-listen "127.0.0.1:${control_ports[$id]}"
+                --control-token-file "$dir/control-token")
+        fi
         extra="${INVOKER_ARGS:-}"
     fi
     # The dev broker holds an empty fetch for fetch.wait.max.ms, which is then the latency of
@@ -273,15 +282,18 @@ cmd_up() {
 
     rm -rf "$dir/pids" "$dir/logs"
     mkdir -p "$dir/pids" "$dir/logs"
-    # The ports: broker, store, controllers, nginx https + http.
+    # The ports: broker, store, nginx https + http, controllers, invokers' control services.
     local ports
-    read -r -a ports <<<"$(free_ports $((4 + controllers)))"
+    read -r -a ports <<<"$(free_ports $((4 + controllers + invokers)))"
     BUILD="$build"
     BROKER_PORT=${ports[0]}
     local store_port=${ports[1]}
     HTTPS_PORT=${ports[2]}
     HTTP_PORT=${ports[3]}
-    CONTROLLER_PORTS="${ports[*]:4}"
+    CONTROLLER_PORTS="${ports[*]:4:controllers}"
+    INVOKER_CONTROL_PORTS="${ports[*]:4+controllers}"
+    # The invokers' control token (wisp-admin invoker ...: see `env`), readable by us only.
+    (umask 077 && openssl rand -hex 24 >"$dir/control-token")
     CONTROLLERS=$controllers
     INVOKERS=$invokers
     APIHOST="https://127.0.0.1:$HTTPS_PORT"
@@ -296,7 +308,7 @@ cmd_up() {
         echo "# written by tools/local-cluster.sh up; read by kill/start/status/down"
         local v
         for v in BUILD BROKER_PORT HTTPS_PORT HTTP_PORT CONTROLLER_PORTS CONTROLLERS INVOKERS \
-            APIHOST PREFIX STORE_URI CONTROLLER_ARGS INVOKER_ARGS; do
+            APIHOST PREFIX STORE_URI CONTROLLER_ARGS INVOKER_ARGS INVOKER_CONTROL_PORTS; do
             printf '%s=%q\n' "$v" "${!v}"
         done
         echo "STORE_KIND=$store_kind"
@@ -392,6 +404,7 @@ cmd_up() {
     trap - EXIT
 
     say "up: $controllers controller(s), $invokers invoker(s), store $store_kind; logs in $dir/logs"
+    say "invokers' control: eval \"\$(tools/local-cluster.sh env --dir $dir)\"; then wisp-admin invoker list"
     echo "wsk property set --apihost $APIHOST --auth $AUTH -i"
     echo "APIHOST=$APIHOST"
     echo "AUTH=$AUTH"
@@ -463,6 +476,10 @@ cmd_status() {
         extra=""
         [[ $name == broker ]] && extra="127.0.0.1:$BROKER_PORT"
         [[ $name =~ ^controller([0-9]+)$ ]] && extra="127.0.0.1:${ports[${BASH_REMATCH[1]}]}"
+        if [[ $name =~ ^invoker([0-9]+)$ && -n ${INVOKER_CONTROL_PORTS:-} ]]; then
+            local control_ports=($INVOKER_CONTROL_PORTS)
+            extra="control 127.0.0.1:${control_ports[${BASH_REMATCH[1]}]}"
+        fi
         [[ $name == nginx ]] && extra="$APIHOST"
         if alive "$pid"; then
             printf '%-14s running  pid %-8s %s\n' "$name" "$pid" "$extra"
@@ -470,6 +487,15 @@ cmd_status() {
             printf '%-14s stopped  %-12s %s\n' "$name" "" "$extra"
         fi
     done
+}
+
+# Export lines for wisp-admin against this cluster (invoker list|status|drain|enable).
+cmd_env() {
+    load_state
+    printf 'export WISP_KAFKA=%q\n' "127.0.0.1:$BROKER_PORT"
+    printf 'export WISP_TOPIC_PREFIX=%q\n' "$PREFIX"
+    printf 'export WISP_CONTROL_TOKEN_FILE=%q\n' "$dir/control-token"
+    printf 'export WISP_STORE=%q\n' "$STORE_URI"
 }
 
 cmd_down() {
@@ -501,6 +527,7 @@ case "$cmd" in
     kill) cmd_kill ;;
     start) cmd_start ;;
     status) cmd_status ;;
+    env) cmd_env ;;
     down) cmd_down ;;
     *)
         usage >&2

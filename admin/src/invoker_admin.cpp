@@ -232,9 +232,8 @@ int List(const std::vector<KnownInvoker>& invokers, const InvokerAdminOptions& o
 }  // namespace
 
 absl::StatusOr<std::vector<KnownInvoker>> DiscoverInvokers(messaging::MessagingProvider& bus,
-                                                           const std::string& topic_prefix,
                                                            std::chrono::milliseconds listen) {
-    const std::string topic = topic_prefix + "health";
+    const std::string topic = "health";
     // A group of its own that never commits: every run reads the retained pings from the start
     // and leaves nothing behind.
     std::random_device rd;
@@ -290,7 +289,7 @@ int RunInvokerCommand(const InvokerAdminOptions& options, messaging::MessagingPr
                    "HOST:PORT (or set WISP_KAFKA), or name one with --invoker HOST:PORT\n";
             return 2;
         }
-        auto found = DiscoverInvokers(*bus, options.topic_prefix, options.listen);
+        auto found = DiscoverInvokers(*bus, options.listen);
         if (!found.ok()) {
             err << kProgram << ": cannot read the invokers' pings on " << options.topic_prefix
                 << "health: " << found.status().message() << " (is Kafka running?)\n";

@@ -21,9 +21,9 @@ struct InvokerAdminOptions {
     std::vector<std::string> endpoints;  // --invoker HOST:PORT (repeatable)
     bool all = false;                    // every invoker pinging on health
     bool json = false;
-    bool wait = false;  // drain: until every target is DRAINED
-    std::string token;  // the control token (resolved by the caller)
-    std::string topic_prefix;
+    bool wait = false;         // drain: until every target is DRAINED
+    std::string token;         // the control token (resolved by the caller)
+    std::string topic_prefix;  // for messages only: the bus prefixes its topics itself
     /// How long `list`/`--all` listen to the health topic (invokers ping every second).
     std::chrono::milliseconds listen{2500};
     /// drain --wait: give up after this long; poll this often.
@@ -42,12 +42,12 @@ struct KnownInvoker {
     int64_t sent_at_ms = 0;
 };
 
-/// The invokers whose pings on "<prefix>health" were sent within the last few seconds, by
-/// instance. Reads the topic from its start (a fresh consumer group, never committed) until it
-/// has caught up and `listen` has passed. Errors: the bus's (Unavailable).
+/// The invokers whose pings on the bus's "health" topic (the bus adds the deployment's topic
+/// prefix) were sent within the last few seconds, by instance. Reads the topic from its start (a
+/// fresh consumer group, never committed) until it has caught up and `listen` has passed. Errors:
+/// the bus's (Unavailable).
 [[nodiscard]] absl::StatusOr<std::vector<KnownInvoker>> DiscoverInvokers(
-    messaging::MessagingProvider& bus, const std::string& topic_prefix,
-    std::chrono::milliseconds listen);
+    messaging::MessagingProvider& bus, std::chrono::milliseconds listen);
 
 /// Runs the command; `bus` may be null unless the command is `list` or has `all`. Returns the
 /// exit code (0 ok, 1 an invoker failed or did not answer, 2 usage).
