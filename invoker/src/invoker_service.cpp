@@ -60,7 +60,8 @@ InvokerService::InvokerService(store::ArtifactStore& store, ContainerFactory& fa
       clock_(clock),
       config_(std::move(config)),
       pool_(factory, manifest_, clock_, config_.PoolConfig()),
-      runner_(pool_, manifest_, clock_, config_.runner) {}
+      runner_(pool_, manifest_, clock_, config_.runner),
+      records_(store_, config_.records) {}
 
 InvokerService::~InvokerService() { Shutdown(); }
 
@@ -131,9 +132,16 @@ void InvokerService::Shutdown() {
                 MakeAck(task.msg.blocking() ? AckInfo::Kind::kCombined : AckInfo::Kind::kCompletion,
                         task.msg, record));
         }
+        Store(task.msg, record);
         if (task.on_finished) task.on_finished();
         std::lock_guard<std::mutex> lock(mu_);
         if (--in_flight_ == 0) idle_cv_.notify_all();
+    }
+    if (const size_t lost = records_.Flush(config_.record_flush_timeout); lost > 0) {
+        spdlog::error(
+            "invoker shutdown: {} activation record(s) could not be stored (listed "
+            "above by id); is the store running?",
+            lost);
     }
     pool_.Shutdown();
 }
@@ -220,17 +228,10 @@ bool InvokerService::WantsRecord(const wisp::v1::ActivationMessage& msg) {
 void InvokerService::Store(const wisp::v1::ActivationMessage& msg,
                            const common::ActivationRecord& record) {
     if (!WantsRecord(msg)) return;
-    auto status = store_.CreateActivation(record);
-    if (status.code() == absl::StatusCode::kAlreadyExists) {
-        // Someone stored it first (the controller's forced completion, or this activation
-        // redelivered and run elsewhere): theirs stays, exactly one record.
-        common::TidLog(msg.transid().id())
-            .debug("activation {} has a record already; keeping it", record.activation_id.str());
-    } else if (!status.ok()) {
-        common::TidLog(msg.transid().id())
-            .error("storing activation {} failed: {}", record.activation_id.str(),
-                   status.ToString());
-    }
+    // Create-only (AlreadyExists: someone stored it first — the controller's forced completion,
+    // or this activation redelivered and run elsewhere — theirs stays, exactly one record); a
+    // refused write is retried with backoff, never dropped silently.
+    records_.Write(record, msg.transid().id());
 }
 
 namespace {

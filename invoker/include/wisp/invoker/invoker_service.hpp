@@ -13,7 +13,8 @@
 //   on_ack(kCompletion)  (after a kResult, or always for a non-blocking activation)
 //   or on_ack(kCombined) (blocking, nothing follows: developer error, log limit 0)
 //   store the record (ArtifactStore::CreateActivation, create-only: when a record with the id
-//   exists already — the controller's forced completion, another invoker — that one stays)
+//   exists already — the controller's forced completion, another invoker — that one stays;
+//   a write the store refuses is retried with backoff by a RecordWriter, bounded queue)
 //   unless the namespace's limits say store_activations=false (a transaction with extra_logging
 //   is stored anyway)
 //   on_finished()
@@ -48,6 +49,7 @@
 #include <wisp/invoker/activation_runner.hpp>
 #include <wisp/invoker/container.hpp>
 #include <wisp/invoker/container_pool.hpp>
+#include <wisp/invoker/record_writer.hpp>
 #include <wisp/store/artifact_store.hpp>
 
 namespace wisp::invoker {
@@ -74,6 +76,10 @@ struct InvokerConfig {
     size_t action_cache_entries = 512;
     /// Result size, log wait.
     ActivationRunnerConfig runner;
+    /// Records the store refused are retried with backoff (RecordWriter); Shutdown() waits this
+    /// long for them, then logs each one still unstored by id.
+    RecordWriterConfig records;
+    std::chrono::milliseconds record_flush_timeout{30000};
     /// Everything the pool takes, derived from the fields above.
     ContainerPoolConfig PoolConfig() const;
 };
@@ -126,14 +132,16 @@ class InvokerService {
     /// Queues `msg`; returns at once. `on_ack` is called on a worker thread, once or twice per
     /// activation (see the header comment), never concurrently for one activation; then
     /// `on_finished` (may be null). After Shutdown() the activation is answered at once with a
-    /// whisk error (nothing stored).
+    /// whisk error (nothing stored: the invoker that takes it over, or the controller, records it).
     void Submit(wisp::v1::ActivationMessage msg, AckCallback on_ack,
                 FinishedCallback on_finished = nullptr);
 
     /// Blocks until every submitted activation is finished and stored.
     void WaitIdle();
 
-    /// Finishes queued and running activations, then removes every container. Idempotent.
+    /// Finishes queued and running activations (queued ones never started get a whisk error
+    /// record "The invoker is shutting down."), waits up to record_flush_timeout for records the
+    /// store refused, then removes every container. Idempotent.
     void Shutdown();
 
     /// Drops the cached action `docid` ("ns/name", "ns/pkg/name"), after another component
@@ -172,6 +180,7 @@ class InvokerService {
     const InvokerConfig config_;
     ContainerPool pool_;
     ActivationRunner runner_;
+    RecordWriter records_;
 
     std::mutex mu_;
     std::condition_variable cv_;
