@@ -113,6 +113,13 @@ void ShardingContainerPoolBalancer::OnPingLocked(const wisp::v1::PingMessage& pi
                                                instance) == config_.invokers.end()) {
         return;  // not one we use
     }
+    // History: a controller's first read of the topic starts at its beginning; a ping sent
+    // (by the invoker's wall clock) more than 3 ping timeouts ago is not a live invoker. The
+    // slack tolerates clock differences between hosts.
+    const int64_t stale_ms =
+        3 *
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_.health.ping_timeout).count();
+    if (ping.sent_at_ms() > 0 && clock_.NowMs() - ping.sent_at_ms() > stale_ms) return;
     RefreshCapacityLocked();
     GrowLocked(instance);
     Invoker& inv = invokers_[instance];

@@ -411,6 +411,27 @@ TEST_CASE("sharding: an invoker whose pings say is_enabled=false is down and get
     CHECK(b->ActiveActivationsOn(home) == 1);
 }
 
+TEST_CASE("sharding: pings sent long ago (the topic's history) are ignored",
+          "[loadbalancer][sharding][health]") {
+    messaging::InProcessMessagingProvider bus;
+    testing::ManualClock clock;
+    FakeInvokers invokers(bus, 2);
+    auto b = Make(bus, Config(clock));
+    auto ping = [&](int instance, int64_t sent_at_ms) {
+        wisp::v1::PingMessage p;
+        p.mutable_name()->set_instance(instance);
+        p.mutable_name()->set_unique_name(std::to_string(instance));
+        p.set_is_enabled(true);
+        p.set_sent_at_ms(sent_at_ms);
+        REQUIRE(bus.GetProducer()->Send("health", p.SerializeAsString()).ok());
+    };
+    ping(1, clock.NowMs() - 30001);  // an invoker gone long ago
+    ping(0, clock.NowMs() - 30000);  // recent enough
+    REQUIRE(Eventually([&] { return b->HealthyCount() == 1; }));
+    CHECK(b->InvokerHealth() == AllUp(1));
+    CHECK(invokers.Tests(1) == 0);
+}
+
 TEST_CASE("sharding: slots are the invoker's memory divided by the live controllers",
           "[loadbalancer][sharding]") {
     messaging::InProcessMessagingProvider bus;

@@ -3,7 +3,8 @@
 //
 //   invokers: discovered from their PingMessages on "<prefix>health" (instance ids index the
 //            invokers; a gap below a pinging id is an invoker that never pinged: "down"), each
-//            with the user memory its pings announce; `invokers` configured = only those;
+//            with the user memory its pings announce; `invokers` configured = only those; a
+//            ping sent (its sent_at_ms) more than 3 ping timeouts ago is history and ignored;
 //   slots:   per invoker max(128, user memory / cluster_size()) MB (the live controllers share
 //            every invoker), recomputed when the cluster size changes (what is in use stays);
 //   health:  one InvokerHealthTracker per invoker (Healthy / Unhealthy / Unresponsive /
