@@ -50,6 +50,7 @@
 #include "invoke_handler.hpp"
 #include "metrics.hpp"
 #include "replier.hpp"
+#include "store_guard.hpp"
 #include "web_handler.hpp"
 
 namespace wisp::controller {
@@ -90,6 +91,8 @@ class Api {
     const common::RuntimeManifest& manifest_;
     common::Clock& clock_;
     const ControllerConfig config_;
+    // The store as the request path uses it: timeouts and a circuit breaker (store_guard.hpp).
+    StoreGuard guard_;
     // Shared pieces (declared before the handlers that keep references to them).
     Authenticator auth_;
     Metrics metrics_;

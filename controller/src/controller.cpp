@@ -112,22 +112,23 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
       manifest_(manifest),
       clock_(clock),
       config_(std::move(config)),
-      auth_(store, clock, config_.auth_cache_ttl,
+      guard_(store, StoreGuardConfig{.call_timeout = config_.store_call_timeout}),
+      auth_(guard_, clock, config_.auth_cache_ttl,
             AuthFailureLimit{config_.auth_failures_allowed, config_.auth_failure_window,
                              config_.auth_failure_block}),
-      resolver_(store, clock, config_.entity_cache_ttl, config_.on_entity_written),
+      resolver_(guard_, clock, config_.entity_cache_ttl, config_.on_entity_written),
       journal_(config_.journal
                    ? std::make_unique<ActivationJournal>(
-                         store, clock,
+                         guard_, clock,
                          ActivationJournalConfig{
                              .controller_id = config_.controller_id,
                              .recover_all_at_start = config_.journal_recover_all_at_start,
                              .sweep_interval = config_.journal_sweep_interval})
                    : nullptr),
-      activator_(store, balancer, manifest, clock, config_, resolver_, metrics_, journal_.get()),
-      entities_(store, manifest, clock, config_, replier_, resolver_),
-      invoke_(store, clock, config_, replier_, resolver_, activator_, metrics_),
-      activations_(store, replier_),
+      activator_(guard_, balancer, manifest, clock, config_, resolver_, metrics_, journal_.get()),
+      entities_(guard_, manifest, clock, config_, replier_, resolver_),
+      invoke_(guard_, clock, config_, replier_, resolver_, activator_, metrics_),
+      activations_(guard_, replier_),
       web_(clock, config_, auth_, replier_, resolver_, activator_, metrics_) {}
 
 Api::~Api() { Shutdown(); }

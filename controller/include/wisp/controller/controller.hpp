@@ -77,6 +77,10 @@ struct ControllerConfig {
     bool journal_recover_all_at_start = false;
     /// How often the journal removes recorded entries and stores what waits (0: never; tests).
     std::chrono::milliseconds journal_sweep_interval{1000};
+    /// The longest a request waits for one store call before answering 503 (StoreGuard, in
+    /// store_guard.hpp: a hung store never holds the HTTP threads; after a failure calls fail at
+    /// once until the store answers again). 0 = calls run inline (circuit breaker only).
+    std::chrono::milliseconds store_call_timeout{5000};
     /// What GET / reports as the API host (and web action URLs), e.g. "http://127.0.0.1:3233".
     std::string api_host = "http://127.0.0.1:3233";
 };

@@ -2,10 +2,13 @@
 // FaultyArtifactStore: wraps any ArtifactStore and fails chosen calls (CONVENTIONS.md, fault
 // injection per seam): `down` fails every call with Unavailable, as a stopped CouchDB does;
 // `fail_activation_writes` fails only Put/CreateActivation; `fail_next_activation_writes`
-// fails that many of those calls and then lets them through. Counts the calls that reached it.
+// fails that many of those calls and then lets them through; Hang() makes every call block
+// until Release(), as a stopped (SIGSTOP) CouchDB does. Counts the calls that reached it.
 // Thread-safe; header-only (link wisp::store and whatever backend the inner store is).
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -23,128 +26,158 @@ class FaultyArtifactStore final : public store::ArtifactStore {
     std::atomic<int> activation_writes{0};  // Put/CreateActivation calls, failed ones included
     std::atomic<int> journal_writes{0};     // PutJournalEntries calls
 
-    static absl::Status Down() {
-        return absl::UnavailableError("the store is down (FaultyArtifactStore)");
+    std::atomic<int> calls{0};  // every call that reached the wrapper
+
+    void Hang() {
+        std::lock_guard lock(hang_mu_);
+        hung_ = true;
+    }
+    void Release() {
+        {
+            std::lock_guard lock(hang_mu_);
+            hung_ = false;
+        }
+        hang_cv_.notify_all();
+    }
+
+    /// Unavailable when `down`; blocks while hung. Every call goes through it.
+    [[nodiscard]] absl::Status Gate() {
+        ++calls;
+        {
+            std::unique_lock lock(hang_mu_);
+            hang_cv_.wait(lock, [&] { return !hung_; });
+        }
+        return down ? absl::UnavailableError("the store is down (FaultyArtifactStore)")
+                    : absl::OkStatus();
     }
 
     absl::StatusOr<std::string> PutEntity(const common::WhiskEntity& e,
                                           std::string_view rev) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.PutEntity(e, rev);
     }
     absl::StatusOr<store::Revisioned<common::WhiskEntity>> GetEntity(
         common::EntityType type, const common::FullyQualifiedName& fqn) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.GetEntity(type, fqn);
     }
     absl::Status DeleteEntity(common::EntityType type, const common::FullyQualifiedName& fqn,
                               std::string_view rev) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.DeleteEntity(type, fqn, rev);
     }
     absl::StatusOr<std::vector<common::WhiskEntity>> ListEntities(
         common::EntityType type, const common::EntityPath& path,
         const store::ListOptions& opts) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.ListEntities(type, path, opts);
     }
     absl::StatusOr<int64_t> CountEntities(common::EntityType type,
                                           const common::EntityPath& path) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.CountEntities(type, path);
     }
     absl::StatusOr<store::Revisioned<common::Subject>> GetSubject(std::string_view s) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.GetSubject(s);
     }
     absl::StatusOr<std::string> PutSubject(const common::Subject& s,
                                            std::string_view rev) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.PutSubject(s, rev);
     }
     absl::Status DeleteSubject(std::string_view s, std::string_view rev) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.DeleteSubject(s, rev);
     }
     absl::StatusOr<std::vector<common::Subject>> ListSubjects() override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.ListSubjects();
     }
     absl::StatusOr<common::Identity> GetIdentityByKey(const common::AuthKey& key) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.GetIdentityByKey(key);
     }
     absl::StatusOr<std::vector<common::Identity>> ListIdentitiesInNamespace(
         std::string_view ns) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.ListIdentitiesInNamespace(ns);
     }
     absl::StatusOr<store::Revisioned<common::NamespaceLimits>> GetLimits(
         std::string_view ns) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.GetLimits(ns);
     }
     absl::Status PutLimits(std::string_view ns, const common::NamespaceLimits& l) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.PutLimits(ns, l);
     }
     absl::Status DeleteLimits(std::string_view ns) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.DeleteLimits(ns);
     }
     absl::Status PutActivation(const common::ActivationRecord& r) override {
         ++activation_writes;
-        if (down || fail_activation_writes) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
+        if (fail_activation_writes) return Refused();
         int left = fail_next_activation_writes.load();
         while (left > 0 && !fail_next_activation_writes.compare_exchange_weak(left, left - 1)) {
         }
-        if (left > 0) return Down();
+        if (left > 0) return Refused();
         return inner_.PutActivation(r);
     }
     absl::Status CreateActivation(const common::ActivationRecord& r) override {
         ++activation_writes;
-        if (down || fail_activation_writes) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
+        if (fail_activation_writes) return Refused();
         int left = fail_next_activation_writes.load();
         while (left > 0 && !fail_next_activation_writes.compare_exchange_weak(left, left - 1)) {
         }
-        if (left > 0) return Down();
+        if (left > 0) return Refused();
         return inner_.CreateActivation(r);
     }
     absl::StatusOr<common::ActivationRecord> GetActivation(
         std::string_view ns, const common::ActivationId& id) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.GetActivation(ns, id);
     }
     absl::Status DeleteActivation(std::string_view ns, const common::ActivationId& id) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.DeleteActivation(ns, id);
     }
     absl::StatusOr<std::vector<common::ActivationRecord>> ListActivations(
         const store::ActivationQuery& q) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.ListActivations(q);
     }
     absl::StatusOr<int64_t> CountActivations(const store::ActivationQuery& q) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.CountActivations(q);
     }
     absl::Status PutJournalEntries(std::vector<store::JournalEntry>& entries) override {
         ++journal_writes;
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.PutJournalEntries(entries);
     }
     absl::StatusOr<std::vector<store::JournalEntry>> ListJournalEntries(std::string_view c,
                                                                         int64_t limit) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.ListJournalEntries(c, limit);
     }
     absl::Status RemoveJournalEntries(const std::vector<store::JournalEntry>& entries) override {
-        if (down) return Down();
+        if (auto st = Gate(); !st.ok()) return st;
         return inner_.RemoveJournalEntries(entries);
     }
 
   private:
+    [[nodiscard]] static absl::Status Refused() {
+        return absl::UnavailableError("the store refused the record (FaultyArtifactStore)");
+    }
+
     store::ArtifactStore& inner_;
+    std::mutex hang_mu_;
+    std::condition_variable hang_cv_;
+    bool hung_ = false;
 };
 
 }  // namespace wisp::testing
