@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <wisp/common/base64.hpp>
 #include <wisp/common/exec.hpp>
 #include <wisp/common/identity.hpp>
 #include <wisp/controller/controller.hpp>
@@ -124,6 +125,49 @@ TEST_CASE("controller: GET /invokers and /invokers/healthy/count answer as OpenW
     CHECK(Get(controller, "/invokers").body ==
           R"({"invoker0/0":"down","invoker1/1":"down","invoker2/2":"down"})");
     CHECK(Get(controller, "/invokers/healthy/count").body == "0");
+
+    controller.Shutdown();
+    (*balancer)->Shutdown();
+}
+
+TEST_CASE("controller: no healthy invoker -> 503 with OpenWhisk's \"No invokers available.\"",
+          "[controller][invokers]") {
+    auto store = store::OpenArtifactStore("sqlite::memory:").value();
+    common::Subject guest;
+    guest.subject = "guest";
+    guest.namespaces.push_back({"guest", common::AuthKey::Parse(common::kGuestAuth).value()});
+    REQUIRE(store->PutSubject(guest, "").ok());
+    messaging::InProcessMessagingProvider bus;
+    testing::ManualClock clock;
+    loadbalancer::ShardingBalancerConfig cfg;
+    cfg.common.clock = &clock;
+    cfg.common.timeout_thread = false;
+    auto balancer = loadbalancer::ShardingContainerPoolBalancer::Create(bus, cfg);
+    REQUIRE(balancer.ok());
+    Controller controller(*store, **balancer, common::RuntimeManifest::BuiltIn(), clock, {});
+
+    auto send = [&](const std::string& method, const std::string& target, std::string body) {
+        HttpRequest req;
+        req.method = method;
+        req.target = target;
+        req.path = target;
+        req.remote_address = "127.0.0.1";
+        req.headers.emplace_back("authorization",
+                                 "Basic " + common::Base64Encode(common::kGuestAuth));
+        req.headers.emplace_back("content-type", "application/json");
+        req.body = std::move(body);
+        std::promise<HttpResponse> p;
+        auto f = p.get_future();
+        controller.Handle(std::move(req), [&p](HttpResponse r) { p.set_value(std::move(r)); });
+        REQUIRE(f.wait_for(10s) == std::future_status::ready);
+        return f.get();
+    };
+    REQUIRE(send("PUT", "/api/v1/namespaces/_/actions/hello",
+                 R"({"exec":{"kind":"python:3","code":"def main(a): return a"}})")
+                .status == 200);
+    auto r = send("POST", "/api/v1/namespaces/_/actions/hello", "{}");
+    CHECK(r.status == 503);
+    CHECK(r.body.find(R"("error":"No invokers available.")") != std::string::npos);
 
     controller.Shutdown();
     (*balancer)->Shutdown();
