@@ -1,5 +1,7 @@
 #include <wisp/testing/pouchdb_server.hpp>
 
+#include <signal.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -137,6 +139,14 @@ std::string PouchDbServer::StoreUri(std::string_view db_prefix) const {
 std::string PouchDbServer::UniquePrefix() {
     static std::atomic<int> counter{0};
     return absl::StrCat("t", ::getpid(), "_", counter.fetch_add(1), "_");
+}
+
+void PouchDbServer::Pause() {
+    if (child_) (void)::kill(-child_->pid(), SIGSTOP);
+}
+
+void PouchDbServer::Resume() {
+    if (child_) (void)::kill(-child_->pid(), SIGCONT);
 }
 
 }  // namespace wisp::testing

@@ -43,6 +43,11 @@ class PouchDbServer {
     /// stores on one server.
     static std::string UniquePrefix();
 
+    /// SIGSTOP / SIGCONT to the server's process group: a hung server (connections are
+    /// accepted by the kernel, nothing answers) until Resume().
+    void Pause();
+    void Resume();
+
     /// The path of the pouchdb-server binary that Start() runs.
     static std::string BinaryPath();
 
