@@ -13,9 +13,9 @@ namespace wisp::controller {
 
 namespace {
 
-const absl::Status& StatusOf(const absl::Status& st) { return st; }
+[[nodiscard]] const absl::Status& StatusOf(const absl::Status& st) { return st; }
 template <class T>
-absl::Status StatusOf(const absl::StatusOr<T>& r) {
+[[nodiscard]] absl::Status StatusOf(const absl::StatusOr<T>& r) {
     return r.status();
 }
 

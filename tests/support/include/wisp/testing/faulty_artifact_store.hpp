@@ -51,72 +51,76 @@ class FaultyArtifactStore final : public store::ArtifactStore {
                     : absl::OkStatus();
     }
 
-    absl::StatusOr<std::string> PutEntity(const common::WhiskEntity& e,
-                                          std::string_view rev) override {
+    [[nodiscard]] absl::StatusOr<std::string> PutEntity(const common::WhiskEntity& e,
+                                                        std::string_view rev) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.PutEntity(e, rev);
     }
-    absl::StatusOr<store::Revisioned<common::WhiskEntity>> GetEntity(
+    [[nodiscard]] absl::StatusOr<store::Revisioned<common::WhiskEntity>> GetEntity(
         common::EntityType type, const common::FullyQualifiedName& fqn) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.GetEntity(type, fqn);
     }
-    absl::Status DeleteEntity(common::EntityType type, const common::FullyQualifiedName& fqn,
-                              std::string_view rev) override {
+    [[nodiscard]] absl::Status DeleteEntity(common::EntityType type,
+                                            const common::FullyQualifiedName& fqn,
+                                            std::string_view rev) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.DeleteEntity(type, fqn, rev);
     }
-    absl::StatusOr<std::vector<common::WhiskEntity>> ListEntities(
+    [[nodiscard]] absl::StatusOr<std::vector<common::WhiskEntity>> ListEntities(
         common::EntityType type, const common::EntityPath& path,
         const store::ListOptions& opts) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.ListEntities(type, path, opts);
     }
-    absl::StatusOr<int64_t> CountEntities(common::EntityType type,
-                                          const common::EntityPath& path) override {
+    [[nodiscard]] absl::StatusOr<int64_t> CountEntities(common::EntityType type,
+                                                        const common::EntityPath& path) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.CountEntities(type, path);
     }
-    absl::StatusOr<store::Revisioned<common::Subject>> GetSubject(std::string_view s) override {
+    [[nodiscard]] absl::StatusOr<store::Revisioned<common::Subject>> GetSubject(
+        std::string_view s) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.GetSubject(s);
     }
-    absl::StatusOr<std::string> PutSubject(const common::Subject& s,
-                                           std::string_view rev) override {
+    [[nodiscard]] absl::StatusOr<std::string> PutSubject(const common::Subject& s,
+                                                         std::string_view rev) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.PutSubject(s, rev);
     }
-    absl::Status DeleteSubject(std::string_view s, std::string_view rev) override {
+    [[nodiscard]] absl::Status DeleteSubject(std::string_view s, std::string_view rev) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.DeleteSubject(s, rev);
     }
-    absl::StatusOr<std::vector<common::Subject>> ListSubjects() override {
+    [[nodiscard]] absl::StatusOr<std::vector<common::Subject>> ListSubjects() override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.ListSubjects();
     }
-    absl::StatusOr<common::Identity> GetIdentityByKey(const common::AuthKey& key) override {
+    [[nodiscard]] absl::StatusOr<common::Identity> GetIdentityByKey(
+        const common::AuthKey& key) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.GetIdentityByKey(key);
     }
-    absl::StatusOr<std::vector<common::Identity>> ListIdentitiesInNamespace(
+    [[nodiscard]] absl::StatusOr<std::vector<common::Identity>> ListIdentitiesInNamespace(
         std::string_view ns) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.ListIdentitiesInNamespace(ns);
     }
-    absl::StatusOr<store::Revisioned<common::NamespaceLimits>> GetLimits(
+    [[nodiscard]] absl::StatusOr<store::Revisioned<common::NamespaceLimits>> GetLimits(
         std::string_view ns) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.GetLimits(ns);
     }
-    absl::Status PutLimits(std::string_view ns, const common::NamespaceLimits& l) override {
+    [[nodiscard]] absl::Status PutLimits(std::string_view ns,
+                                         const common::NamespaceLimits& l) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.PutLimits(ns, l);
     }
-    absl::Status DeleteLimits(std::string_view ns) override {
+    [[nodiscard]] absl::Status DeleteLimits(std::string_view ns) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.DeleteLimits(ns);
     }
-    absl::Status PutActivation(const common::ActivationRecord& r) override {
+    [[nodiscard]] absl::Status PutActivation(const common::ActivationRecord& r) override {
         ++activation_writes;
         if (auto st = Gate(); !st.ok()) return st;
         if (fail_activation_writes) return Refused();
@@ -126,7 +130,7 @@ class FaultyArtifactStore final : public store::ArtifactStore {
         if (left > 0) return Refused();
         return inner_.PutActivation(r);
     }
-    absl::Status CreateActivation(const common::ActivationRecord& r) override {
+    [[nodiscard]] absl::Status CreateActivation(const common::ActivationRecord& r) override {
         ++activation_writes;
         if (auto st = Gate(); !st.ok()) return st;
         if (fail_activation_writes) return Refused();
@@ -136,35 +140,39 @@ class FaultyArtifactStore final : public store::ArtifactStore {
         if (left > 0) return Refused();
         return inner_.CreateActivation(r);
     }
-    absl::StatusOr<common::ActivationRecord> GetActivation(
+    [[nodiscard]] absl::StatusOr<common::ActivationRecord> GetActivation(
         std::string_view ns, const common::ActivationId& id) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.GetActivation(ns, id);
     }
-    absl::Status DeleteActivation(std::string_view ns, const common::ActivationId& id) override {
+    [[nodiscard]] absl::Status DeleteActivation(std::string_view ns,
+                                                const common::ActivationId& id) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.DeleteActivation(ns, id);
     }
-    absl::StatusOr<std::vector<common::ActivationRecord>> ListActivations(
+    [[nodiscard]] absl::StatusOr<std::vector<common::ActivationRecord>> ListActivations(
         const store::ActivationQuery& q) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.ListActivations(q);
     }
-    absl::StatusOr<int64_t> CountActivations(const store::ActivationQuery& q) override {
+    [[nodiscard]] absl::StatusOr<int64_t> CountActivations(
+        const store::ActivationQuery& q) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.CountActivations(q);
     }
-    absl::Status PutJournalEntries(std::vector<store::JournalEntry>& entries) override {
+    [[nodiscard]] absl::Status PutJournalEntries(
+        std::vector<store::JournalEntry>& entries) override {
         ++journal_writes;
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.PutJournalEntries(entries);
     }
-    absl::StatusOr<std::vector<store::JournalEntry>> ListJournalEntries(std::string_view c,
-                                                                        int64_t limit) override {
+    [[nodiscard]] absl::StatusOr<std::vector<store::JournalEntry>> ListJournalEntries(
+        std::string_view c, int64_t limit) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.ListJournalEntries(c, limit);
     }
-    absl::Status RemoveJournalEntries(const std::vector<store::JournalEntry>& entries) override {
+    [[nodiscard]] absl::Status RemoveJournalEntries(
+        const std::vector<store::JournalEntry>& entries) override {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.RemoveJournalEntries(entries);
     }
