@@ -103,6 +103,11 @@ class Activator {
     /// unless one exists (create-only: the invoker's late result and this never both exist).
     /// Blocks for the store write. Called on the balancer's timer thread.
     void OnForcedCompletion(const loadbalancer::ForcedCompletion& forced);
+    /// A record this controller could not store (e.g. a trigger's, the store being down): the
+    /// journal retries it until stored (without a journal: only logged). Thread-safe.
+    void StoreLater(const common::ActivationRecord& record) {
+        if (journal_ != nullptr) journal_->StoreLater(record);
+    }
     /// Waiting blocking invokes answer now (their id: 202); running sequences stop before
     /// their next component. Idempotent.
     void Shutdown();

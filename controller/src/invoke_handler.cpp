@@ -277,8 +277,9 @@ void InvokeHandler::FireTrigger(const CallPtr& call, const FullyQualifiedName& f
     }
     if (who.limits.store_activations.value_or(true)) {
         if (auto st = store_.PutActivation(rec); !st.ok()) {
-            common::TidLog(call->tid).error("storing trigger activation {} failed: {}",
+            common::TidLog(call->tid).error("storing trigger activation {} failed: {}; retrying",
                                             rec.activation_id.str(), common::MessageOf(st));
+            activator_.StoreLater(rec);
         }
     }
     HttpResponse resp = HttpResponse::Json(202, ActivationIdJson(rec.activation_id));
