@@ -158,10 +158,11 @@ bool OfKind(std::string_view id, std::string_view kind) {
 
 int ComponentClaim::LiveCount(std::string_view kind) const {
     int live = OfKind(config_.component, kind) ? 1 : 0;
-    // Within the lease, but never less than three heartbeats: one late beat is no departure.
+    // Within the lease, but never less than ten heartbeats: a few late beats (a loaded host)
+    // are no departure; a killed component still counts that long (throttles a bit tighter).
     const auto since =
         std::chrono::steady_clock::now() -
-        std::max<std::chrono::milliseconds>(config_.lease, 3 * config_.heartbeat_interval);
+        std::max<std::chrono::milliseconds>(config_.lease, 10 * config_.heartbeat_interval);
     std::lock_guard lock(live_mu_);
     for (const auto& [id, seen] : last_seen_) {
         if (seen >= since && OfKind(id, kind)) ++live;

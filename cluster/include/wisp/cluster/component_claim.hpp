@@ -76,7 +76,7 @@ class ComponentClaim {
 
     /// The live components of one kind: ids that are `kind` followed by digits ("controller"
     /// counts controller0, controller1, ...), this one included. Another component is live
-    /// while its RUNNING or STARTING heartbeats arrive within `lease` (at least three heartbeat
+    /// while its RUNNING or STARTING heartbeats arrive within `lease` (at least ten heartbeat
     /// intervals; measured on this process's clock); its LEAVING heartbeat removes it at once.
     /// This is the deployment's cluster size OpenWhisk shares the throttles and invoker slots
     /// out by. Thread-safe.
