@@ -122,6 +122,9 @@ int main(int argc, char** argv) {
     ctl_cfg.controller_id = std::to_string(component.id);
     // Throttles are shared out among the live controllers (OpenWhisk's cluster size).
     ctl_cfg.cluster_size = [live] { return live->LiveCount("controller"); };
+    // Atomic activations are journaled by Kafka (published before the 202, redelivered to a
+    // restarted invoker, completed by force otherwise); the store journal keeps sequences.
+    ctl_cfg.journal_atomic = false;
     ctl_cfg.on_entity_written = [&invalidation](const std::string& docid) {
         if (!invalidation) return;
         if (auto st = invalidation->Notify(docid); !st.ok()) {

@@ -153,7 +153,8 @@ void Activator::Activate(ActivateRequest req, ActivateDone done) {
 
     // The journal: written before the caller can learn the id, removed once the record exists.
     std::optional<ActivationRecord> journaled;
-    if (journal_ != nullptr && req.user.limits.store_activations.value_or(true)) {
+    if (journal_ != nullptr && config_.journal_atomic &&
+        req.user.limits.store_activations.value_or(true)) {
         ActivationRecord pending;
         pending.namespace_path = common::EntityPath({req.user.namespace_name});
         pending.name = action.name;

@@ -402,3 +402,56 @@ TEST_CASE(
     h.reactive->Stop();  // the record write is done
     CHECK(*h.store->GetActivation("guest", *id) == forced);
 }
+
+TEST_CASE(
+    "reactive: only messages that can have a record are looked up before they run: received "
+    "before the invoker started (+ skew margin) or older than the forced-completion age",
+    "[reactive][redelivery]") {
+    Harness h;
+    std::atomic<int> runs{0};
+    h.factory.set_handler(
+        [&runs](invoker::testing::FakeContainer&, std::string_view path, const std::string& body) {
+            if (path == "/run") ++runs;
+            return FakeContainerFactory::DefaultReply(path, body);
+        });
+    auto acks_topic = h.bus.GetConsumer("completed0", "completed0", 128);
+    auto store_record_of = [&](const wisp::v1::ActivationMessage& m) {
+        auto id = common::ActivationId::Parse(m.activation_id());
+        REQUIRE(id.ok());
+        common::ActivationRecord r;
+        r.namespace_path = common::EntityPath({"guest"});
+        r.name = "hello";
+        r.subject = "guest-subject";
+        r.activation_id = *id;
+        r.start_ms = 1000;
+        r.end_ms = 1001;
+        r.response = common::ActivationResponse::Error(common::ActivationStatus::kWhiskError,
+                                                       "completed by force");
+        REQUIRE(h.store->CreateActivation(r).ok());
+    };
+
+    // 31 s after the start: a message received now is new work, never seen by anyone — no
+    // store round trip before it runs (a record planted for it proves no lookup happened).
+    h.clock.Advance(31000);
+    auto fresh = h.Message(/*blocking=*/true);
+    store_record_of(fresh);
+    h.Publish(fresh);
+    REQUIRE(AcksOf(*acks_topic, fresh.activation_id()).size() == 2);  // it ran: result + done
+    CHECK(runs.load() == 1);
+
+    // One received more than 60 s ago may have been completed by force: looked up, not run.
+    auto old = h.Message(/*blocking=*/true);
+    old.mutable_transid()->set_start_ms(h.clock.NowMs() - 61000);
+    store_record_of(old);
+    h.Publish(old);
+    REQUIRE(AcksOf(*acks_topic, old.activation_id()).size() == 1);  // the stored record
+    CHECK(runs.load() == 1);
+
+    // One received before this invoker started: a redelivery, looked up, not run.
+    auto before = h.Message(/*blocking=*/true);
+    before.mutable_transid()->set_start_ms(h.clock.NowMs() - 31000);
+    store_record_of(before);
+    h.Publish(before);
+    REQUIRE(AcksOf(*acks_topic, before.activation_id()).size() == 1);
+    CHECK(runs.load() == 1);
+}

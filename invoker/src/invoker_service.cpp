@@ -61,7 +61,15 @@ InvokerService::InvokerService(store::ArtifactStore& store, ContainerFactory& fa
       config_(std::move(config)),
       pool_(factory, manifest_, clock_, config_.PoolConfig()),
       runner_(pool_, manifest_, clock_, config_.runner),
-      records_(store_, config_.records) {}
+      records_(store_, config_.records),
+      started_ms_(clock_.NowMs()) {}
+
+bool InvokerService::MayHaveRecord(const wisp::v1::ActivationMessage& msg) const {
+    const int64_t received = msg.transid().start_ms();
+    if (received <= 0) return true;  // unknown age
+    return received < started_ms_ + config_.recorded_check_skew.count() ||
+           clock_.NowMs() - received > config_.recorded_check_age.count();
+}
 
 InvokerService::~InvokerService() { Shutdown(); }
 
@@ -258,8 +266,9 @@ void InvokerService::Process(Task& task) {
 
     // Already recorded (redelivered after a crash, or completed by the controller by force):
     // do not run it again, just complete it. A failed lookup runs it (the create-only write
-    // keeps whichever record was first).
-    if (WantsRecord(msg)) {
+    // keeps whichever record was first). Only messages that can have a record are looked up:
+    // fresh work has no store round trip before it runs.
+    if (WantsRecord(msg) && MayHaveRecord(msg)) {
         if (auto id = common::ActivationId::Parse(msg.activation_id()); id.ok()) {
             auto existing = store_.GetActivation(RecordNamespace(msg), *id);
             if (existing.ok()) {

@@ -75,6 +75,12 @@ struct ControllerConfig {
     /// once (wisp-standalone: its bus and invoker died with it), not only past their forced
     /// completion deadline (the distributed controller: an invoker may still run them).
     bool journal_recover_all_at_start = false;
+    /// Journal atomic actions too (wisp-standalone: its in-process bus dies with it). The
+    /// distributed controller journals only sequences: an atomic activation is on Kafka before
+    /// the API answers, its invoker stores the record (a killed invoker's work is redelivered,
+    /// and a forced completion writes one), so a store write per invoke on the hot path would
+    /// buy nothing but latency (a CouchDB round trip) and store load.
+    bool journal_atomic = true;
     /// How often the journal removes recorded entries and stores what waits (0: never; tests).
     std::chrono::milliseconds journal_sweep_interval{1000};
     /// The longest a request waits for one store call before answering 503 (StoreGuard, in

@@ -80,6 +80,14 @@ struct InvokerConfig {
     /// long for them, then logs each one still unstored by id.
     RecordWriterConfig records;
     std::chrono::milliseconds record_flush_timeout{30000};
+    /// Which activations are looked up in the store before they run (one that has a record is
+    /// not run again, just acknowledged). Only those that can have one: received before this
+    /// service started + `recorded_check_skew` (a redelivery of a killed predecessor's work;
+    /// the margin covers clock differences between hosts), or older than
+    /// `recorded_check_age` (the controller may have completed it by force). Everything else
+    /// is new work, run without the store round trip.
+    std::chrono::milliseconds recorded_check_skew{30000};
+    std::chrono::milliseconds recorded_check_age{60000};
     /// Everything the pool takes, derived from the fields above.
     ContainerPoolConfig PoolConfig() const;
 };
@@ -171,6 +179,8 @@ class InvokerService {
     void Store(const wisp::v1::ActivationMessage& msg, const common::ActivationRecord& record);
     /// Whether the record of `msg` is to be stored (limits, extra_logging).
     static bool WantsRecord(const wisp::v1::ActivationMessage& msg);
+    /// Whether `msg` may have a record already (see InvokerConfig::recorded_check_skew).
+    bool MayHaveRecord(const wisp::v1::ActivationMessage& msg) const;
     static AckInfo MakeAck(AckInfo::Kind kind, const wisp::v1::ActivationMessage& msg,
                            const common::ActivationRecord& record);
 
@@ -181,6 +191,7 @@ class InvokerService {
     ContainerPool pool_;
     ActivationRunner runner_;
     RecordWriter records_;
+    const int64_t started_ms_;  // clock_ at construction: messages before it may be redelivered
 
     std::mutex mu_;
     std::condition_variable cv_;
