@@ -626,6 +626,8 @@ std::string NameWithHome(const std::string& prefix, int invoker, int n) {
 }
 
 // The "invoker" annotation of the newest record of `action` ("" when there is none).
+// The "invoker" annotation of the action's newest record; "" while it has none. The invoker
+// stores a record after it answered (result ack first), so poll: see InvokerOfNewestRecord.
 std::string InvokerOfNewest(const HttpClient& c, const std::string& action) {
     auto r = c.Get(Act(common::Cat("activations?docs=true&limit=1&name=", action)));
     if (r.status != 200) return "";
@@ -640,6 +642,18 @@ std::string InvokerOfNewest(const HttpClient& c, const std::string& action) {
         }
     }
     return "";
+}
+
+// Polls InvokerOfNewest (the record is written by another process) until it names an invoker
+// or 60 s pass.
+std::string InvokerOfNewestRecord(const HttpClient& c, const std::string& action) {
+    const auto until = std::chrono::steady_clock::now() + 60s;
+    std::string invoker;
+    while ((invoker = InvokerOfNewest(c, action)).empty() &&
+           std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(100ms);  // the record is written by another process
+    }
+    return invoker;
 }
 
 int ContainersOf(const Cluster& cluster, int id) {
@@ -725,7 +739,7 @@ TEST_CASE("cluster: SIGTERM and start of a controller, then of an invoker, under
             200);
     INFO(cluster.invokers[1]->LogTail());
     CHECK(InvokeWorksAgain(c1, home1, 60s));
-    CHECK(InvokerOfNewest(c0, home1) == "invoker1");
+    CHECK(InvokerOfNewestRecord(c0, home1) == "invoker1");
 }
 
 TEST_CASE(
