@@ -15,7 +15,9 @@
 #       (e.g. '--invocations-per-minute 1000', '--no-stem-cells'); kept for `start`.
 #       --foreground: then stays until Ctrl-C (or SIGTERM) and runs `down` (make cluster).
 #   tools/local-cluster.sh kill <controller|invoker><i> [--signal KILL|TERM] [--dir DIR]
-#   tools/local-cluster.sh start <controller|invoker><i> [--dir DIR]   (same flags as before)
+#   tools/local-cluster.sh start <controller|invoker><i> [--dir DIR] [--extra-args 'ARGS']
+#       same flags as before; --extra-args adds flags for this start only (e.g. one invoker on
+#       another Docker socket: start invoker1 --extra-args '--docker-socket /tmp/fake.sock')
 #   tools/local-cluster.sh status [--dir DIR]   (also each invoker's control endpoint)
 #   tools/local-cluster.sh env [--dir DIR]      export lines for `wisp-admin invoker ...`:
 #       eval "$(tools/local-cluster.sh env)"; wisp-admin invoker list
@@ -36,7 +38,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 self="$root/tools/local-cluster.sh"
 
-usage() { sed -n '2,28p' "$self" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "$self" | sed 's/^# \{0,1\}//'; }
 say() { echo "local-cluster: $*"; }
 die() {
     echo "local-cluster: $*" >&2
@@ -66,6 +68,7 @@ CONTROLLER_ARGS=""
 INVOKER_ARGS=""
 signal=TERM
 component=""
+start_extra=""
 while [[ $# -gt 0 ]]; do
     opt="$1"
     case "$opt" in
@@ -95,6 +98,7 @@ while [[ $# -gt 0 ]]; do
         --signal) signal="$2" ;;
         --controller-args) CONTROLLER_ARGS="$2" ;;
         --invoker-args) INVOKER_ARGS="$2" ;;
+        --extra-args) start_extra="$2" ;;
         *) die "unknown option $opt (see --help)" ;;
     esac
     shift 2
@@ -201,6 +205,9 @@ component_argv() {
     [[ " $extra " == *" --kafka-fetch-wait-ms "* ]] || argv+=(--kafka-fetch-wait-ms 5)
     # shellcheck disable=SC2206
     argv+=($extra)
+    # `start --extra-args`: this start only (not kept in the state file).
+    # shellcheck disable=SC2206
+    argv+=($start_extra)
 }
 
 load_state() {
