@@ -10,7 +10,7 @@ targets=()
 while read -r t; do
   if ninja -t query "$t" >/dev/null 2>&1; then targets+=("$t"); fi
 done < <(ctest -N -L unit | sed -n 's/^ *Test *#[0-9]*: //p')
-for extra in wisp-admin wisp-action-proxy wsk; do
+for extra in wisp-admin wisp-action-proxy wsk wisp-bench-journal; do
   if ninja -t query "$extra" >/dev/null 2>&1; then targets+=("$extra"); fi
 done
 echo "build-unit-tests: ${#targets[@]} targets in $build"
