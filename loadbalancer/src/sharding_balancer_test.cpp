@@ -88,7 +88,9 @@ class FakeInvokers {
         ack.set_activation_id(id);
         ack.set_is_system_error(system_error);
         ack.mutable_instance()->set_instance(invoker);
-        REQUIRE(producer_->Send("completed0", ack.SerializeAsString()).ok());
+        // Called on the feeds' threads too, where Catch2 assertions are not allowed: a lost ack
+        // fails the test through what it waits for.
+        (void)producer_->Send("completed0", ack.SerializeAsString());
     }
     int Tests(int invoker) {
         std::lock_guard<std::mutex> lock(mu_);
