@@ -1,6 +1,7 @@
 #include <wisp/cluster/component_claim.hpp>
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <utility>
 
@@ -164,10 +165,57 @@ int ComponentClaim::LiveCount(std::string_view kind) const {
         std::chrono::steady_clock::now() -
         std::max<std::chrono::milliseconds>(config_.lease, 10 * config_.heartbeat_interval);
     std::lock_guard lock(live_mu_);
-    for (const auto& [id, seen] : last_seen_) {
-        if (seen >= since && OfKind(id, kind)) ++live;
+    for (const auto& [id, incarnations] : last_seen_) {
+        if (!OfKind(id, kind)) continue;
+        for (const auto& [incarnation, seen] : incarnations) {
+            if (seen >= since) {
+                ++live;
+                break;
+            }
+        }
     }
     return live;
+}
+
+void ComponentClaim::NoteOther(const std::string& id, const std::string& incarnation,
+                               bool leaving) {
+    std::lock_guard lock(live_mu_);
+    auto it = last_seen_.find(id);
+    if (leaving) {
+        if (it == last_seen_.end()) return;
+        incarnations_seen_ -= it->second.erase(incarnation);
+        if (it->second.empty()) {
+            last_seen_.erase(it);
+            spdlog::info("{}: {} left (incarnation {} said goodbye)", config_.component, id,
+                         incarnation);
+        }
+        return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (it != last_seen_.end()) {
+        auto inc = it->second.find(incarnation);
+        if (inc != it->second.end()) {
+            inc->second = now;
+            return;
+        }
+    }
+    // Bounded: killed incarnations are forgotten once stale; a flood of new ones is ignored.
+    if (incarnations_seen_ >= 4096) {
+        const auto stale = now - 2 * std::max<std::chrono::milliseconds>(
+                                         config_.lease, 10 * config_.heartbeat_interval);
+        for (auto i = last_seen_.begin(); i != last_seen_.end();) {
+            incarnations_seen_ -=
+                std::erase_if(i->second, [&](const auto& kv) { return kv.second < stale; });
+            i = i->second.empty() ? last_seen_.erase(i) : std::next(i);
+        }
+        if (incarnations_seen_ >= 4096) return;
+    }
+    auto& incarnations = last_seen_[id];
+    if (incarnations.empty()) {
+        spdlog::info("{}: {} is on the bus (incarnation {})", config_.component, id, incarnation);
+    }
+    incarnations[incarnation] = now;
+    ++incarnations_seen_;
 }
 
 void ComponentClaim::Run() {
@@ -176,6 +224,13 @@ void ComponentClaim::Run() {
     while (!stopping_.load()) {
         const auto now = std::chrono::steady_clock::now();
         if (now >= next_beat) {
+            // A late beat (a stalled host or bus) makes the others count this one gone for a
+            // while: say so, with how late it was.
+            if (now - next_beat > 3 * config_.heartbeat_interval) {
+                spdlog::warn(
+                    "{}: heartbeat {} ms late (the host or the bus stalled)", config_.component,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(now - next_beat).count());
+            }
             absl::Status sent = Send(ComponentHeartbeat::RUNNING);
             if (!sent.ok() && !failing) {
                 spdlog::warn("{}: sending a heartbeat failed: {}", config_.component,
@@ -195,12 +250,8 @@ void ComponentClaim::Run() {
             ComponentHeartbeat hb;
             if (!hb.ParseFromString(m.payload)) continue;
             if (hb.component() != config_.component) {
-                std::lock_guard lock(live_mu_);
-                if (hb.state() == ComponentHeartbeat::LEAVING) {
-                    last_seen_.erase(hb.component());
-                } else if (last_seen_.size() < 100000 || last_seen_.contains(hb.component())) {
-                    last_seen_[hb.component()] = std::chrono::steady_clock::now();
-                }
+                NoteOther(hb.component(), hb.incarnation(),
+                          hb.state() == ComponentHeartbeat::LEAVING);
                 continue;
             }
             if (hb.incarnation() == incarnation_ || hb.state() != ComponentHeartbeat::RUNNING) {

@@ -198,3 +198,26 @@ TEST_CASE("component claim: LiveCount counts the live components of a kind",
     CHECK(Eventually([&] { return (*c0)->LiveCount("controller") == 2; }));
     CHECK(Eventually([&] { return (*c0)->LiveCount("controller") == 1; }));
 }
+
+TEST_CASE("component claim: a goodbye removes only its own incarnation", "[cluster][claim][live]") {
+    // A second controller5 refused while the first is alive says LEAVING as it exits: the live
+    // one must still count (it did not leave). The in-process bus keeps one order, so once the
+    // marker sent after a heartbeat is seen, that heartbeat was too.
+    messaging::InProcessMessagingProvider bus;
+    auto c0 = ComponentClaim::Acquire(bus, Config("controller0"));
+    REQUIRE(c0.ok());
+    Heartbeat(bus, "controller5", "first", v1::ComponentHeartbeat::RUNNING);
+    REQUIRE(Eventually([&] { return (*c0)->LiveCount("controller") == 2; }));
+
+    Heartbeat(bus, "controller5", "refused", v1::ComponentHeartbeat::STARTING);
+    Heartbeat(bus, "controller5", "refused", v1::ComponentHeartbeat::LEAVING);
+    Heartbeat(bus, "marker1", "m", v1::ComponentHeartbeat::RUNNING);
+    REQUIRE(Eventually([&] { return (*c0)->LiveCount("marker") == 1; }));
+    CHECK((*c0)->LiveCount("controller") == 2);
+
+    // The holder's own goodbye does remove it.
+    Heartbeat(bus, "controller5", "first", v1::ComponentHeartbeat::LEAVING);
+    Heartbeat(bus, "marker2", "m", v1::ComponentHeartbeat::RUNNING);
+    REQUIRE(Eventually([&] { return (*c0)->LiveCount("marker") == 2; }));
+    CHECK((*c0)->LiveCount("controller") == 1);
+}

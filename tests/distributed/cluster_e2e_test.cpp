@@ -491,15 +491,17 @@ TEST_CASE("cluster: each controller enforces its share of a namespace's throttle
     CHECK(r.status == 429);
     CHECK_THAT(r.body, Catch::Contains("Too many requests in the last minute (count: 7, allowed: "
                                        "6)."));
-    // The other controller has its own share: accepted there.
-    CHECK(clients[1].Post(Act("actions/" + name), "{}").status == 202);
-    // (Known bug, next session: under CI load controller1 sometimes counts 1 live controller and
-    // enforces the whole limit; its share is therefore not asserted here yet.)
+    // The other controller has its own share. (It counts controller0 although the second
+    // controller0 refused by the first case said goodbye: only that incarnation left.)
+    for (int i = 0; i < 6; ++i) CHECK(clients[1].Post(Act("actions/" + name), "{}").status == 202);
+    r = clients[1].Post(Act("actions/" + name), "{}");
+    CHECK(r.status == 429);
+    CHECK_THAT(r.body, Catch::Contains("(count: 7, allowed: 6)."));
 
     // Fires: 4 per minute over 2 controllers -> ceil(2 x 1.2) = 3 each.
     for (int i = 0; i < 3; ++i)
-        CHECK(clients[0].Post(Act("triggers/" + trigger), "{}").status == 204);
-    r = clients[0].Post(Act("triggers/" + trigger), "{}");
+        CHECK(clients[1].Post(Act("triggers/" + trigger), "{}").status == 204);
+    r = clients[1].Post(Act("triggers/" + trigger), "{}");
     CHECK(r.status == 429);
     CHECK_THAT(r.body, Catch::Contains("Too many requests in the last minute (count: 4, allowed: "
                                        "3)."));

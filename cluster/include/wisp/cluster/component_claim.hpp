@@ -77,7 +77,8 @@ class ComponentClaim {
     /// The live components of one kind: ids that are `kind` followed by digits ("controller"
     /// counts controller0, controller1, ...), this one included. Another component is live
     /// while its RUNNING or STARTING heartbeats arrive within `lease` (at least ten heartbeat
-    /// intervals; measured on this process's clock); its LEAVING heartbeat removes it at once.
+    /// intervals; measured on this process's clock); its LEAVING heartbeat removes it at once
+    /// (that incarnation's: the goodbye of a refused duplicate of a live id removes nothing).
     /// This is the deployment's cluster size OpenWhisk shares the throttles and invoker slots
     /// out by. Thread-safe.
     int LiveCount(std::string_view kind) const;
@@ -89,6 +90,7 @@ class ComponentClaim {
     [[nodiscard]] absl::Status Claim();
     [[nodiscard]] absl::Status Send(int state);
     void Run();
+    void NoteOther(const std::string& id, const std::string& incarnation, bool leaving);
 
     messaging::MessagingProvider& bus_;
     const ComponentClaimConfig config_;
@@ -99,7 +101,10 @@ class ComponentClaim {
     std::atomic<int64_t> conflicts_{0};
     std::set<std::string> reported_;  // the thread's own
     mutable std::mutex live_mu_;
-    std::map<std::string, std::chrono::steady_clock::time_point> last_seen_;  // other ids
+    // Other ids -> their incarnations -> when last heard from. A LEAVING heartbeat removes only
+    // its own incarnation: a refused duplicate's goodbye does not remove the live holder.
+    std::map<std::string, std::map<std::string, std::chrono::steady_clock::time_point>> last_seen_;
+    size_t incarnations_seen_ = 0;
     std::mutex release_mu_;
     bool released_ = false;
     std::thread thread_;
