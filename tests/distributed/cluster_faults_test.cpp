@@ -8,11 +8,7 @@
 //   API in this process's temp dir: /_ping, images and networks answer like Docker, every
 //   container create answers 500) is marked unhealthy by the health test action and gets no
 //   work: invokes of actions of either home all run on the other invoker.
-#include <atomic>
-#include <cstdio>
 #include <map>
-#include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,327 +16,22 @@
 #include <catch2/catch.hpp>
 
 #include <wisp/common/strings.hpp>
-#include <wisp/loadbalancer/sharding_placement.hpp>
-#include <wisp/testing/temp_dir.hpp>
 
-#include "standalone_harness.hpp"
+#include "local_cluster.hpp"
 
 using namespace wisp;
+using namespace wisp::e2e;
 using namespace std::chrono_literals;
-using e2e::HttpClient;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct Shell {
-    int exit_code = -1;
-    std::string output;
-};
-
-Shell Run(const std::string& command) {
-    Shell r;
-    FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-    if (p == nullptr) return r;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-    const int status = ::pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
-}
-
-std::string Quote(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
-
-/// The value of the last `NAME=value` line of `text` ("" if none), %q escapes removed.
-std::string LineValue(const std::string& text, const std::string& name) {
-    std::string value;
-    size_t at = 0;
-    while (at < text.size()) {
-        size_t eol = text.find('\n', at);
-        if (eol == std::string::npos) eol = text.size();
-        const std::string line = text.substr(at, eol - at);
-        if (line.rfind(name + "=", 0) == 0) value = line.substr(name.size() + 1);
-        at = eol + 1;
-    }
-    std::string unescaped;
-    for (size_t i = 0; i < value.size(); ++i) {
-        if (value[i] == '\\' && i + 1 < value.size()) ++i;
-        unescaped += value[i];
-    }
-    return unescaped;
-}
-
-std::string ReadFile(const std::string& path) {
-    std::string out;
-    FILE* f = std::fopen(path.c_str(), "r");
-    if (f == nullptr) return out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    std::fclose(f);
-    return out;
-}
-
-bool WriteFile(const std::string& path, const std::string& text) {
-    FILE* f = std::fopen(path.c_str(), "w");
-    if (f == nullptr) return false;
-    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    return std::fclose(f) == 0 && ok;
-}
-
-std::string Script() { return std::string(WISP_SOURCE_DIR) + "/tools/local-cluster.sh"; }
-std::string Act(const std::string& path) { return "/api/v1/namespaces/_/" + path; }
-
-/// The cluster: `up` in the constructor, `down` in the destructor (also after a failure).
 /// 2 controllers with the throttles out of the way, `invokers` invokers without stem cells.
-struct LocalCluster {
-    testing::TempDir dir{"wisp-faults-cluster-"};
-    std::string auth;
-    std::string apihost;
-    std::vector<int> controller_ports;
-    std::string up_output;
-
-    explicit LocalCluster(int invokers) {
-        Shell up = Run(common::Cat(
-            Quote(Script()), " up --controllers 2 --invokers ", invokers, " --store sqlite",
-            " --dir ", Quote(dir.path().string()), " --build-dir ",
-            Quote(std::string(WISP_BUILD_DIR)), " --invoker-args '--no-stem-cells'",
-            " --controller-args '--invocations-per-minute 100000 --concurrent-invocations 1000'"));
-        up_output = up.output;
-        INFO(up.output);
-        REQUIRE(up.exit_code == 0);
-        auth = LineValue(up.output, "AUTH");
-        apihost = LineValue(up.output, "APIHOST");
-        REQUIRE(!auth.empty());
-        REQUIRE(apihost.rfind("https://127.0.0.1:", 0) == 0);
-        const std::string ports = LineValue(ReadFile(dir.File("state")), "CONTROLLER_PORTS");
-        size_t at = 0;
-        while (at < ports.size()) {
-            size_t sp = ports.find(' ', at);
-            if (sp == std::string::npos) sp = ports.size();
-            if (sp > at) controller_ports.push_back(std::stoi(ports.substr(at, sp - at)));
-            at = sp + 1;
-        }
-        REQUIRE(controller_ports.size() == 2);
-    }
-    ~LocalCluster() {
-        Run(common::Cat(Quote(Script()), " down --dir ", Quote(dir.path().string())));
-    }
-    Shell Do(const std::string& args) const {
-        return Run(common::Cat(Quote(Script()), " ", args, " --dir ", Quote(dir.path().string())));
-    }
-    HttpClient Controller(int i) const {
-        return HttpClient(common::Cat("http://127.0.0.1:", controller_ports[i]), auth);
-    }
-    HttpClient Nginx() const { return HttpClient(apihost, auth); }
-    std::string Logs(const std::string& component) const {
-        const std::string log = ReadFile(dir.File("logs/" + component + ".log"));
-        return log.size() > 6000 ? log.substr(log.size() - 6000) : log;
-    }
-};
-
-/// Polls GET `path` on the controllers in `which` until each answers `want`; true within
-/// `timeout`.
-bool AllSay(const LocalCluster& c, const std::vector<int>& which, const std::string& path,
-            const std::string& want, std::chrono::seconds timeout) {
-    const auto until = Clock::now() + timeout;
-    for (int i : which) {
-        auto http = c.Controller(i);
-        std::string body;
-        while ((body = http.Get(path).body) != want) {
-            if (Clock::now() > until) {
-                UNSCOPED_INFO("controller" << i << " " << path << ": " << body);
-                return false;
-            }
-            std::this_thread::sleep_for(200ms);  // polling other processes' state
-        }
-    }
-    return true;
-}
-
-std::string Invokers(const std::vector<std::string>& states) {
-    std::string out = "{";
-    for (size_t i = 0; i < states.size(); ++i) {
-        out += common::Cat(i ? "," : "", "\"invoker", i, "/", i, "\":\"", states[i], "\"");
-    }
-    return out + "}";
-}
-
-/// The "invoker" annotation of a record (a blocking invoke's answer), or what came back.
-std::string InvokerOf(const e2e::HttpResult& r) {
-    if (r.status != 200) return r.Describe();
-    auto doc = e2e::ParseJson(r.body);
-    if (!doc.IsObject() || !doc.HasMember("annotations") || !doc["annotations"].IsArray()) {
-        return r.Describe();
-    }
-    for (const auto& a : doc["annotations"].GetArray()) {
-        if (a.HasMember("key") && a["key"] == "invoker" && a["value"].IsString()) {
-            return a["value"].GetString();
-        }
-    }
-    return r.Describe();
-}
-
-/// GET activations/<id> until it answers 200 or `deadline` passes.
-e2e::HttpResult WaitForRecord(const HttpClient& http, const std::string& id,
-                              Clock::time_point deadline) {
-    e2e::HttpResult r;
-    for (;;) {
-        r = http.Get(Act("activations/" + id));
-        if (r.status == 200 || Clock::now() > deadline) return r;
-        std::this_thread::sleep_for(250ms);  // polling other processes' store writes
-    }
-}
-
-/// Every id in `ids` has exactly one record among the activations of `action` (as
-/// cluster_e2e_test counts them: a second record of one id would be listed twice).
-void CheckExactlyOneRecordEach(const HttpClient& http, const std::string& action,
-                               const std::vector<std::string>& ids, std::chrono::seconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    int missing = 0;
-    std::string problems;
-    for (const auto& id : ids) {
-        auto r = WaitForRecord(http, id, deadline);
-        if (r.status != 200) {
-            ++missing;
-            problems += common::Cat("no record for ", id, ": ", r.Describe(), "\n");
-        }
-    }
-    std::map<std::string, int> listed;
-    for (int skip = 0;; skip += 200) {
-        auto r = http.Get(Act(common::Cat("activations?name=", action, "&limit=200&skip=", skip)));
-        REQUIRE(r.status == 200);
-        auto doc = e2e::ParseJson(r.body);
-        REQUIRE(doc.IsArray());
-        for (const auto& a : doc.GetArray()) {
-            auto id = e2e::GetString(a, "activationId");
-            if (id) ++listed[*id];
-        }
-        if (doc.Size() < 200) break;
-    }
-    int duplicated = 0;
-    int unlisted = 0;
-    for (const auto& id : ids) {
-        if (listed[id] > 1) {
-            ++duplicated;
-            problems += common::Cat(id, " has ", listed[id], " records\n");
-        } else if (listed[id] == 0) {
-            ++unlisted;
-            problems += common::Cat(id, " is not listed\n");
-        }
-    }
-    WARN(ids.size() << " accepted activations of " << action << ": " << missing
-                    << " without a record, " << duplicated << " with more than one");
-    INFO(problems);
-    CHECK(missing == 0);
-    CHECK(unlisted == 0);
-    CHECK(duplicated == 0);
-}
-
-/// One invoke sent by the load: where to, when it started, what came back.
-struct Sent {
-    int target = 0;  // 0, 1: controller i directly; 2: nginx
-    bool blocking = false;
-    Clock::time_point started;
-    int status = 0;
-    std::string describe;
-};
-
-constexpr int kNginx = 2;
-
-/// Client threads invoking `action` at both controllers and through nginx: per target one
-/// blocking and one non-blocking thread. Every id answered with 200/202 is kept.
-class Load {
-  public:
-    Load(const LocalCluster& cluster, const std::string& action) {
-        for (int target = 0; target < 3; ++target) {
-            for (const bool blocking : {true, false}) {
-                workers_.emplace_back([this, &cluster, action, target, blocking] {
-                    const HttpClient c =
-                        target == kNginx ? cluster.Nginx() : cluster.Controller(target);
-                    for (int i = 0; !stop_.load(); ++i) {
-                        Sent s{target, blocking, Clock::now(), 0, ""};
-                        const auto s_started = s.started;
-                        e2e::HttpRequestSpec spec;
-                        spec.method = "POST";
-                        spec.path = Act("actions/" + action) +
-                                    (blocking ? "?blocking=true" : "?blocking=false");
-                        spec.body = common::Cat(R"({"t":)", target, R"(,"n":)", i, "}");
-                        spec.auth = c.auth();
-                        auto r = c.Send(spec);
-                        s.status = r.status;
-                        if (r.status != 200 && r.status != 202) s.describe = r.Describe();
-                        std::optional<std::string> id;
-                        if (r.status == 200 || r.status == 202) {
-                            id = e2e::GetString(e2e::ParseJson(r.body), "activationId");
-                        }
-                        {
-                            std::lock_guard<std::mutex> lock(mu_);
-                            if (id) ids_.push_back(*id);
-                            sent_.push_back(std::move(s));
-                        }
-                        // A steady rate (at most 5/s per thread, 30/s in all): a non-blocking
-                        // client would otherwise outrun the invokers, and a refused connection
-                        // (the killed controller) answers at once.
-                        std::this_thread::sleep_until(s_started + 200ms);
-                    }
-                });
-            }
-        }
-    }
-    ~Load() { Stop(); }
-    void Stop() {
-        stop_ = true;
-        for (auto& w : workers_) {
-            if (w.joinable()) w.join();
-        }
-    }
-    /// Waits (up to `timeout`) until `pred(sent)` holds for the invokes sent so far.
-    template <class Pred>
-    bool WaitFor(Pred pred, std::chrono::seconds timeout) {
-        const auto until = Clock::now() + timeout;
-        for (;;) {
-            {
-                std::lock_guard<std::mutex> lock(mu_);
-                if (pred(sent_)) return true;
-            }
-            if (Clock::now() > until) return false;
-            std::this_thread::sleep_for(50ms);  // the workers are other threads' HTTP calls
-        }
-    }
-    std::vector<std::string> ids() {
-        std::lock_guard<std::mutex> lock(mu_);
-        return ids_;
-    }
-    std::vector<Sent> sent() {
-        std::lock_guard<std::mutex> lock(mu_);
-        return sent_;
-    }
-
-  private:
-    std::atomic<bool> stop_{false};
-    std::mutex mu_;
-    std::vector<std::string> ids_;
-    std::vector<Sent> sent_;
-    std::vector<std::thread> workers_;
-};
-
-bool Accepted(const Sent& s) { return s.status == 200 || s.status == 202; }
-
-/// Counts the invokes of `target` started after `from` (and how many of them were accepted).
-std::pair<int, int> CountAfter(const std::vector<Sent>& sent, int target, Clock::time_point from) {
-    int all = 0;
-    int ok = 0;
-    for (const auto& s : sent) {
-        if (s.target != target || s.started < from) continue;
-        ++all;
-        if (Accepted(s)) ++ok;
-    }
-    return {all, ok};
+LocalClusterOptions FaultsCluster(int invokers) {
+    return {.controllers = 2,
+            .invokers = invokers,
+            .controller_args = "--invocations-per-minute 100000 --concurrent-invocations 1000",
+            .dir_prefix = "wisp-faults-cluster-"};
 }
 
 // The fake Docker Engine API: enough for wisp-invoker to start (ping, version, the runtime
@@ -427,14 +118,14 @@ struct FakeDocker {
         log = dir.File("fake-docker.log");
         const std::string script = dir.File("fake_docker.py");
         REQUIRE(WriteFile(script, kFakeDocker));
-        Shell s = Run(common::Cat("python3 ", Quote(script), " ", Quote(socket), " ", Quote(log),
-                                  " </dev/null >", Quote(dir.File("fake-docker.out")),
-                                  " 2>&1 & echo $!"));
+        CommandResult s = RunShell(common::Cat(
+            "python3 ", ShellQuote(script), " ", ShellQuote(socket), " ", ShellQuote(log),
+            " </dev/null >", ShellQuote(dir.File("fake-docker.out")), " 2>&1 & echo $!"));
         REQUIRE(s.exit_code == 0);
         pid = std::stoi(s.output);
         const auto until = Clock::now() + 60s;
-        while (Run(common::Cat("curl -fsS --unix-socket ", Quote(socket),
-                               " http://localhost/v1.41/_ping"))
+        while (RunShell(common::Cat("curl -fsS --unix-socket ", ShellQuote(socket),
+                                    " http://localhost/v1.41/_ping"))
                    .output != "OK") {
             INFO(ReadFile(dir.File("fake-docker.out")));
             REQUIRE(Clock::now() < until);
@@ -442,7 +133,7 @@ struct FakeDocker {
         }
     }
     ~FakeDocker() {
-        if (pid > 0) Run(common::Cat("kill ", pid));
+        if (pid > 0) RunShell(common::Cat("kill ", pid));
     }
     int Count(const std::string& request) const {
         const std::string text = ReadFile(log);
@@ -451,16 +142,6 @@ struct FakeDocker {
         return n;
     }
 };
-
-/// A name "<prefix>-<k>" whose sharding home among `n` invokers is `invoker` (guest namespace).
-std::string NameWithHome(const std::string& prefix, int invoker, int n) {
-    loadbalancer::ShardingPlacement placement(std::vector<int64_t>(n, 1));
-    for (int k = 0;; ++k) {
-        std::string name = common::Cat(prefix, "-", k);
-        const uint32_t hash = loadbalancer::ShardingHash("guest", "guest/" + name);
-        if (placement.ProbeOrder(hash, false)[0] == invoker) return name;
-    }
-}
 
 constexpr const char* kEcho =
     R"({"exec":{"kind":"python:3.11","code":"def main(a):\n    return a\n"}})";
@@ -471,7 +152,7 @@ TEST_CASE(
     "cluster faults: kill -9 of a controller under load: its clients see errors, nginx keeps "
     "serving through the other one, every accepted id ends with one record",
     "[distributed][faults][controller-kill]") {
-    LocalCluster cluster(2);
+    LocalCluster cluster(FaultsCluster(2));
     INFO(cluster.up_output);
     REQUIRE(AllSay(cluster, {0, 1}, "/invokers", Invokers({"up", "up"}), 120s));
 
@@ -488,13 +169,13 @@ TEST_CASE(
     // Some accepted on every path before the kill (controller 0's non-blocking ones among them).
     REQUIRE(load.WaitFor(
         [](const std::vector<Sent>& sent) {
-            int ok[3] = {0, 0, 0};
+            std::map<int, int> ok;
             for (const auto& s : sent) ok[s.target] += Accepted(s) ? 1 : 0;
             return ok[0] >= 15 && ok[1] >= 15 && ok[kNginx] >= 15;
         },
         180s));
 
-    Shell kill = cluster.Do("kill controller0 --signal KILL");
+    CommandResult kill = cluster.Do("kill controller0 --signal KILL");
     INFO(kill.output);
     REQUIRE(kill.exit_code == 0);
     const auto killed = Clock::now();
@@ -553,7 +234,7 @@ TEST_CASE(
     "cluster faults: an invoker whose containers all fail to start is unhealthy after the "
     "test action and gets no work",
     "[distributed][faults][unhealthy]") {
-    LocalCluster cluster(2);
+    LocalCluster cluster(FaultsCluster(2));
     INFO(cluster.up_output);
     REQUIRE(AllSay(cluster, {0, 1}, "/invokers", Invokers({"up", "up"}), 120s));
 
@@ -561,8 +242,8 @@ TEST_CASE(
     REQUIRE(cluster.Do("kill invoker1 --signal TERM").exit_code == 0);
     REQUIRE(AllSay(cluster, {0, 1}, "/invokers", Invokers({"up", "down"}), 120s));
     FakeDocker docker(cluster.dir);
-    Shell start = cluster.Do(
-        common::Cat("start invoker1 --extra-args ", Quote("--docker-socket " + docker.socket)));
+    CommandResult start = cluster.Do(common::Cat("start invoker1 --extra-args ",
+                                                 ShellQuote("--docker-socket " + docker.socket)));
     INFO(start.output);
     INFO(cluster.Logs("invoker1"));
     REQUIRE(start.exit_code == 0);
