@@ -272,7 +272,8 @@ ContainerSpec ContainerPool::SpecFor(const ContainerLease::Entry& entry, std::st
     return spec;
 }
 
-bool ContainerPool::TryPlaceLocked(const ContainerRequest& request, Placement& placement) {
+ContainerPool::Place ContainerPool::TryPlaceLocked(const ContainerRequest& request,
+                                                   Placement& placement) {
     using State = ContainerLease::Entry::State;
     const int64_t now = clock_.NowMs();
 
@@ -295,7 +296,7 @@ bool ContainerPool::TryPlaceLocked(const ContainerRequest& request, Placement& p
         best->last_used_ms = now;
         placement = {best, ContainerLease::Source::kWarm, false};
         ++counters_.warm_starts;
-        return true;
+        return Place::kPlaced;
     }
 
     // 2. A stem cell of this kind and size.
@@ -312,13 +313,20 @@ bool ContainerPool::TryPlaceLocked(const ContainerRequest& request, Placement& p
         placement = {e, ContainerLease::Source::kPrewarm, false};
         ++counters_.prewarm_starts;
         BackfillStemCellsLocked();  // the replacement starts in the background
-        return true;
+        return Place::kPlaced;
     }
 
     // 3./4. A new container, evicting idle ones when that makes room.
     const int64_t budget = config_.user_memory_mb;
     int64_t used = UsedMbLocked();
     if (used + request.memory_mb > budget) {
+        // A container of this action on its way serves this request once its first run ends:
+        // wait for it rather than destroy others' warm containers for another slow start.
+        for (const auto& e : entries_) {
+            if (e->state == State::kStarting && !e->doomed && e->SameAction(request)) {
+                return Place::kWaitStarting;
+            }
+        }
         std::vector<EntryPtr> idle;
         std::vector<EntryPtr> prewarm;
         bool anything_running = false;
@@ -340,7 +348,7 @@ bool ContainerPool::TryPlaceLocked(const ContainerRequest& request, Placement& p
         if (!anything_running) candidates.insert(candidates.end(), prewarm.begin(), prewarm.end());
         int64_t freeable = 0;
         for (const auto& e : candidates) freeable += e->memory_mb;
-        if (used - freeable + request.memory_mb > budget) return false;
+        if (used - freeable + request.memory_mb > budget) return Place::kWaitMemory;
         for (const auto& e : candidates) {
             if (used + request.memory_mb <= budget) break;
             used -= e->memory_mb;
@@ -365,16 +373,20 @@ bool ContainerPool::TryPlaceLocked(const ContainerRequest& request, Placement& p
     entries_.push_back(e);
     placement = {e, ContainerLease::Source::kCold, true};
     ++counters_.cold_starts;
-    return true;
+    return Place::kPlaced;
 }
 
 void ContainerPool::DrainBufferLocked() {
     bool placed = false;
-    while (!buffer_.empty() && !shutdown_) {
-        auto& head = buffer_.front();
-        if (!TryPlaceLocked(head->request, head->placement)) break;
-        head->done = true;
-        buffer_.pop_front();
+    for (auto it = buffer_.begin(); it != buffer_.end() && !shutdown_;) {
+        const Place place = TryPlaceLocked((*it)->request, (*it)->placement);
+        if (place == Place::kWaitMemory) break;  // first in line for memory: the rest wait
+        if (place == Place::kWaitStarting) {
+            ++it;  // waits for its action's starting container; others may go ahead
+            continue;
+        }
+        (*it)->done = true;
+        it = buffer_.erase(it);
         placed = true;
     }
     if (placed) cv_.notify_all();
@@ -473,10 +485,12 @@ absl::StatusOr<ContainerLease> ContainerPool::Acquire(const ContainerRequest& re
         {
             std::unique_lock<std::mutex> lock(mu_);
             if (shutdown_) return absl::UnavailableError("the invoker is shutting down");
-            if (!buffer_.empty() || !TryPlaceLocked(request, placement)) {
+            if (!buffer_.empty() || TryPlaceLocked(request, placement) != Place::kPlaced) {
                 auto waiter = std::make_shared<Waiter>();
                 waiter->request = request;
                 buffer_.push_back(waiter);
+                // Behind the others: placed now if none of them waits for memory.
+                if (buffer_.size() > 1) DrainBufferLocked();
                 cv_.wait(lock, [&] { return waiter->done || shutdown_; });
                 if (!waiter->done) {
                     buffer_.erase(std::remove(buffer_.begin(), buffer_.end(), waiter),

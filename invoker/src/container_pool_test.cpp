@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -454,6 +455,64 @@ TEST_CASE_METHOD(PoolTest, "pool: a buffered request takes a warm container that
     CHECK(lease->container_id() == id);
     CHECK(factory.creates() == 1);
     pool.Release(std::move(*lease), Outcome::kKeep);
+}
+
+TEST_CASE_METHOD(PoolTest,
+                 "pool: a request waits for its action's starting container instead of evicting "
+                 "others' warm containers, without holding up the requests behind it",
+                 "[pool]") {
+    // A slow `docker run` (a loaded host): every request of an action whose container is on its
+    // way used to evict another action's warm container for one more slow start.
+    auto& pool = StartPool(Config(512));
+    auto b = MustAcquire(pool, Request("b"));
+    const std::string b_id = b.container_id();
+    pool.Release(std::move(b), Outcome::kKeep);  // idle, evictable
+
+    std::mutex gate_mu;
+    std::condition_variable gate_cv;
+    bool open = false;
+    std::atomic<int> in_create{0};
+    factory.set_create_hook([&](const wisp::invoker::ContainerSpec& spec) {
+        if (spec.name.find("guest_a") == std::string::npos) return;
+        ++in_create;
+        std::unique_lock<std::mutex> lock(gate_mu);
+        gate_cv.wait(lock, [&] { return open; });
+    });
+    auto first = std::async(std::launch::async, [&] { return pool.Acquire(Request("a")); });
+    Eventually([&] { return in_create.load() == 1 && pool.Stats().starting == 1; });
+
+    auto second = std::async(std::launch::async, [&] { return pool.Acquire(Request("a")); });
+    Eventually([&] { return pool.Stats().buffered == 1; });
+    CHECK(pool.Stats().evictions == 0);
+    CHECK(in_create.load() == 1);
+
+    // The waiting request does not hold up b: its warm container is free.
+    auto b_again = MustAcquire(pool, Request("b"));
+    CHECK(b_again.source() == Source::kWarm);
+    CHECK(b_again.container_id() == b_id);
+    pool.Release(std::move(b_again), Outcome::kKeep);
+    CHECK(pool.Stats().buffered == 1);
+
+    {
+        std::lock_guard<std::mutex> lock(gate_mu);
+        open = true;
+    }
+    gate_cv.notify_all();
+    auto a1 = first.get();
+    REQUIRE(a1.ok());
+    CHECK(a1->source() == Source::kCold);
+    const std::string a_id = a1->container_id();
+    CHECK(second.wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout);
+    pool.Release(std::move(*a1), Outcome::kKeep);
+    auto a2 = second.get();
+    REQUIRE(a2.ok());
+    CHECK(a2->source() == Source::kWarm);
+    CHECK(a2->container_id() == a_id);
+    CHECK(factory.creates() == 2);  // b, a: no second start of a
+    CHECK(pool.Stats().evictions == 0);
+    pool.Release(std::move(*a2), Outcome::kKeep);
+    pool.Quiesce();
+    CHECK_FALSE(factory.find(b_id)->destroyed());
 }
 
 TEST_CASE_METHOD(PoolTest, "pool: runs share a container up to limits.concurrency", "[pool]") {

@@ -7,9 +7,15 @@
 //   2. a stem cell (prewarm: started, not initialised) of the same kind + memory + image; a
 //      replacement is started at once in the background;
 //   3. a new (cold) container when busy + idle + prewarm + starting + request <= user memory;
-//   4. evict idle warm containers, least recently used first (never stem cells), then 3;
-//   5. else wait in a FIFO buffer; while anything waits, new requests queue behind it
-//      (head-of-line, as OpenWhisk's runBuffer).
+//   4. evict idle warm containers, least recently used first (never stem cells), then 3 —
+//      unless a container of the same action is still starting: then the request waits for
+//      that one (it is free once its first run ends) rather than evict others' warm
+//      containers. When starting a container is slow (a loaded Docker host: tens of seconds),
+//      evicting for every request of an action whose container is on its way thrashes the pool
+//      (warm containers destroyed, the new ones slower still) until nothing completes;
+//   5. else wait in a FIFO buffer; while anything waits for memory, new requests queue behind
+//      it (head-of-line, as OpenWhisk's runBuffer); requests waiting for their action's
+//      starting container do not hold up the ones behind them.
 // Idle warm containers are paused after `pause_grace` and removed after `idle_timeout`
 // (measured on the injected Clock by Tick(), called by a housekeeping thread or by tests).
 // A lease returned with kDestroy (a developer error) destroys its container; kKeep (success,
@@ -182,7 +188,8 @@ class ContainerPool {
     class TaskRunner;
     using EntryPtr = std::shared_ptr<ContainerLease::Entry>;
 
-    bool TryPlaceLocked(const ContainerRequest& request, Placement& placement);
+    enum class Place { kPlaced, kWaitMemory, kWaitStarting };
+    Place TryPlaceLocked(const ContainerRequest& request, Placement& placement);
     void DrainBufferLocked();
     void RemoveEntryLocked(const EntryPtr& entry);
     void ScheduleDestroyLocked(const EntryPtr& entry);

@@ -129,6 +129,12 @@ class FakeContainerFactory final : public ContainerFactory {
         std::lock_guard<std::mutex> lock(mu_);
         create_error_ = std::move(status);
     }
+    /// Called at the start of every Create(), on the creating thread, without the factory's lock:
+    /// may block (a slow `docker run`) until the test lets it go.
+    void set_create_hook(std::function<void(const ContainerSpec&)> hook) {
+        std::lock_guard<std::mutex> lock(mu_);
+        create_hook_ = std::move(hook);
+    }
     /// Pause()/Resume() fail while set.
     void set_pause_error(absl::Status s) {
         std::lock_guard<std::mutex> lock(mu_);
@@ -146,6 +152,12 @@ class FakeContainerFactory final : public ContainerFactory {
 
     [[nodiscard]] absl::StatusOr<std::unique_ptr<Container>> Create(
         const ContainerSpec& spec) override {
+        std::function<void(const ContainerSpec&)> hook;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            hook = create_hook_;
+        }
+        if (hook) hook(spec);
         std::lock_guard<std::mutex> lock(mu_);
         if (!create_error_.ok()) return create_error_;
         ++creates_;
@@ -222,6 +234,7 @@ class FakeContainerFactory final : public ContainerFactory {
     mutable std::mutex mu_;
     Handler handler_;
     absl::Status create_error_;
+    std::function<void(const ContainerSpec&)> create_hook_;
     absl::Status pause_error_;
     absl::Status resume_error_;
     int creates_ = 0;
