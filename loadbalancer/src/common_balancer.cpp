@@ -94,6 +94,11 @@ absl::Status CommonBalancer::Publish(const ActionPlacement& action, wisp::v1::Ac
     const std::string id = msg.activation_id();
     const std::string tid = msg.transid().id();
     const int64_t memory_mb = std::max<int64_t>(0, action.memory_mb);
+    SlotRequest slot;
+    slot.action = action.fqn;
+    if (!msg.action().version().empty()) slot.action += "@" + msg.action().version();
+    slot.max_concurrency = std::max<int32_t>(1, action.max_concurrency);
+    slot.memory_mb = memory_mb;
     const auto timeout = CompletionTimeoutFor(action);
     int32_t instance = 0;
     {
@@ -106,7 +111,8 @@ absl::Status CommonBalancer::Publish(const ActionPlacement& action, wisp::v1::Ac
         bool forced = false;
         ActionPlacement placement = action;
         placement.memory_mb = memory_mb;
-        auto picked = PlaceLocked(placement, msg, forced);
+        placement.max_concurrency = slot.max_concurrency;
+        auto picked = PlaceLocked(placement, slot, msg, forced);
         if (!picked) return absl::UnavailableError("No invokers available.");
         instance = *picked;
         if (forced) {
@@ -121,7 +127,7 @@ absl::Status CommonBalancer::Publish(const ActionPlacement& action, wisp::v1::Ac
         InFlight entry;
         entry.invoker = instance;
         entry.namespace_uuid = msg.user().namespace_uuid();
-        entry.memory_mb = memory_mb;
+        entry.slot = std::move(slot);
         entry.on_result = std::move(on_result);
         entry.forced = ForcedCompletionFor(msg, instance, timeout);
         entry.deadline_ns = clock_.MonotonicNs() +
@@ -155,7 +161,7 @@ absl::Status CommonBalancer::Publish(const ActionPlacement& action, wisp::v1::Ac
 
 void CommonBalancer::CompleteLocked(std::unordered_map<std::string, InFlight>::iterator it) {
     InFlight& entry = it->second;
-    ReleaseLocked(entry.invoker, entry.memory_mb);
+    ReleaseLocked(entry.invoker, entry.slot);
     auto inv = per_invoker_.find(entry.invoker);
     if (inv != per_invoker_.end() && --inv->second <= 0) per_invoker_.erase(inv);
     auto ns = per_namespace_.find(entry.namespace_uuid);

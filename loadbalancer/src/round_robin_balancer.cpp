@@ -59,6 +59,7 @@ bool RoundRobinBalancer::AliveLocked(const Invoker& invoker) const {
 }
 
 std::optional<int32_t> RoundRobinBalancer::PlaceLocked(const ActionPlacement& action,
+                                                       const SlotRequest&,
                                                        const wisp::v1::ActivationMessage&,
                                                        bool& forced) {
     // The alive invokers in instance order, starting after the last one used.
@@ -85,9 +86,9 @@ std::optional<int32_t> RoundRobinBalancer::PlaceLocked(const ActionPlacement& ac
     return chosen;
 }
 
-void RoundRobinBalancer::ReleaseLocked(int32_t instance, int64_t memory_mb) {
+void RoundRobinBalancer::ReleaseLocked(int32_t instance, const SlotRequest& slot) {
     auto it = invokers_.find(instance);
-    if (it != invokers_.end()) it->second.free_memory_mb += memory_mb;
+    if (it != invokers_.end()) it->second.free_memory_mb += slot.memory_mb;
 }
 
 void RoundRobinBalancer::OnPingLocked(const wisp::v1::PingMessage& ping) {

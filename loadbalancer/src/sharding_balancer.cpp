@@ -84,18 +84,20 @@ void ShardingContainerPoolBalancer::RefreshHealthLocked(int64_t now_ns) {
 }
 
 std::optional<int32_t> ShardingContainerPoolBalancer::PlaceLocked(
-    const ActionPlacement& action, const wisp::v1::ActivationMessage& msg, bool& forced) {
+    const ActionPlacement& action, const SlotRequest& slot, const wisp::v1::ActivationMessage& msg,
+    bool& forced) {
     RefreshCapacityLocked();
     RefreshHealthLocked(clock_.MonotonicNs());
     const uint32_t hash = ShardingHash(msg.user().namespace_name(), action.fqn);
-    auto choice = placement_.Schedule(hash, action.memory_mb, action.blackbox, rng_);
+    auto choice = placement_.Schedule(hash, slot.action, slot.max_concurrency, slot.memory_mb,
+                                      action.blackbox, rng_);
     if (!choice) return std::nullopt;
     forced = choice->forced;
     return choice->invoker;
 }
 
-void ShardingContainerPoolBalancer::ReleaseLocked(int32_t invoker, int64_t memory_mb) {
-    placement_.Release(invoker, memory_mb);
+void ShardingContainerPoolBalancer::ReleaseLocked(int32_t invoker, const SlotRequest& slot) {
+    placement_.Release(invoker, slot.action, slot.max_concurrency, slot.memory_mb);
 }
 
 void ShardingContainerPoolBalancer::LogTransitionLocked(int32_t instance, InvokerState before,
@@ -207,6 +209,18 @@ int64_t ShardingContainerPoolBalancer::FreeMemoryMb(int32_t instance) const {
 int64_t ShardingContainerPoolBalancer::SlotCapacityMb(int32_t instance) const {
     std::lock_guard<std::mutex> lock(mu_);
     return placement_.FreeMb(instance) + placement_.InUseMb(instance);
+}
+
+int64_t ShardingContainerPoolBalancer::ConcurrentContainers(int32_t instance,
+                                                            std::string_view action) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return placement_.Containers(instance, action);
+}
+
+int64_t ShardingContainerPoolBalancer::FreeConcurrencyPermits(int32_t instance,
+                                                              std::string_view action) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return placement_.FreePermits(instance, action);
 }
 
 InvokerState ShardingContainerPoolBalancer::StateOf(int32_t instance) const {

@@ -2,7 +2,8 @@
 // "invoker<N>" answering on "completed0") and a ManualClock: health from pings and the test
 // action, home-invoker placement, step probing past full or sick invokers, 503 text when none
 // is healthy, forced completions freeing slots and counting as timeouts, drained invokers, slots
-// shared by the live controllers, and slot accounting under concurrent publishes.
+// shared by the live controllers, slot accounting under concurrent publishes, and memory per
+// container for actions with limits.concurrency > 1 (NestedSemaphore).
 #include <wisp/loadbalancer/sharding_balancer.hpp>
 
 #include <atomic>
@@ -505,5 +506,166 @@ TEST_CASE("sharding: slot accounting stays exact under concurrent publishes and 
             CHECK(p.ProbeOrder(loadbalancer::ShardingHash("guest", "guest/" + m.action().name()),
                                false)[0] == i);
         }
+    }
+}
+
+namespace {
+ActionPlacement Concurrent(int32_t max_concurrency, int64_t memory_mb = 256,
+                           const std::string& action = "hello") {
+    ActionPlacement p = Placement(memory_mb, action);
+    p.max_concurrency = max_concurrency;
+    return p;
+}
+}  // namespace
+
+TEST_CASE("sharding: limits.concurrency 3 takes memory per container of 3 activations",
+          "[loadbalancer][sharding][concurrency]") {
+    messaging::InProcessMessagingProvider bus;
+    testing::ManualClock clock;
+    FakeInvokers invokers(bus, 1);
+    auto b = Make(bus, Config(clock));
+    BringUp(bus, *b, 1);
+
+    std::vector<std::string> ids;
+    auto publish = [&](const std::string& version) {
+        auto m = Message();
+        m.mutable_action()->set_version(version);
+        ids.push_back(m.activation_id());
+        REQUIRE(b->Publish(Concurrent(3), m, nullptr).ok());
+    };
+    for (int k = 0; k < 3; ++k) publish("0.0.1");
+    CHECK(b->FreeMemoryMb(0) == 2048 - 256);
+    CHECK(b->ConcurrentContainers(0, "guest/hello@0.0.1") == 1);
+    publish("0.0.1");
+    CHECK(b->FreeMemoryMb(0) == 2048 - 512);
+    CHECK(b->FreeConcurrencyPermits(0, "guest/hello@0.0.1") == 2);
+    // Another version of the action runs in other containers.
+    publish("0.0.2");
+    CHECK(b->FreeMemoryMb(0) == 2048 - 768);
+    CHECK(b->ConcurrentContainers(0, "guest/hello@0.0.2") == 1);
+    // limits.concurrency 1: per activation, as before.
+    REQUIRE(b->Publish(Placement(256, "single"), Message("single"), nullptr).ok());
+    REQUIRE(b->Publish(Placement(256, "single"), Message("single"), nullptr).ok());
+    CHECK(b->FreeMemoryMb(0) == 2048 - 1280);
+    CHECK(b->ActiveActivationsOn(0) == 7);
+
+    // Completions: 4 -> 3 in flight of 0.0.1 frees a container; 3 -> 1 frees nothing.
+    invokers.Complete(0, ids[0]);
+    REQUIRE(Eventually([&] { return b->FreeMemoryMb(0) == 2048 - 1024; }));
+    invokers.Complete(0, ids[1]);
+    invokers.Complete(0, ids[2]);
+    REQUIRE(Eventually([&] { return b->ActiveActivationsOn(0) == 4; }));
+    CHECK(b->FreeMemoryMb(0) == 2048 - 1024);
+    CHECK(b->FreeConcurrencyPermits(0, "guest/hello@0.0.1") == 2);
+    invokers.Complete(0, ids[3]);
+    REQUIRE(Eventually([&] { return b->FreeMemoryMb(0) == 2048 - 768; }));
+    CHECK(b->ConcurrentContainers(0, "guest/hello@0.0.1") == 0);
+    CHECK(b->ForcedAcquisitions() == 0);
+}
+
+TEST_CASE(
+    "sharding: concurrency > 1 on a full cluster is forced once per container; the timeout "
+    "frees it",
+    "[loadbalancer][sharding][concurrency]") {
+    messaging::InProcessMessagingProvider bus;
+    testing::ManualClock clock;
+    FakeInvokers invokers(bus, 1);
+    auto cfg = Config(clock);
+    cfg.common.completion_timeout = 1000ms;
+    auto b = Make(bus, cfg);
+    BringUp(bus, *b, 1, 512);
+    REQUIRE(b->Publish(Placement(512, "big"), Message("big"), nullptr).ok());
+    REQUIRE(b->FreeMemoryMb(0) == 0);
+
+    REQUIRE(b->Publish(Concurrent(2), Message(), nullptr).ok());
+    CHECK(b->ForcedAcquisitions() == 1);
+    CHECK(b->FreeMemoryMb(0) == -256);
+    // The forced container's second permit: no memory, not forced.
+    REQUIRE(b->Publish(Concurrent(2), Message(), nullptr).ok());
+    CHECK(b->ForcedAcquisitions() == 1);
+    CHECK(b->FreeMemoryMb(0) == -256);
+    REQUIRE(b->Publish(Concurrent(2), Message(), nullptr).ok());
+    CHECK(b->ForcedAcquisitions() == 2);
+    CHECK(b->FreeMemoryMb(0) == -512);
+    CHECK(b->ConcurrentContainers(0, "guest/hello") == 2);
+
+    // The forced completion timeout releases with the same key: everything comes back.
+    clock.Advance(1000);
+    CHECK(b->ExpireOverdue() == 4);
+    CHECK(b->FreeMemoryMb(0) == 512);
+    CHECK(b->ConcurrentContainers(0, "guest/hello") == 0);
+    CHECK(b->FreeConcurrencyPermits(0, "guest/hello") == 0);
+}
+
+TEST_CASE("sharding: mixed concurrency 1 and > 1 accounting stays exact under threads",
+          "[loadbalancer][sharding][concurrency]") {
+    messaging::InProcessMessagingProvider bus;
+    testing::ManualClock clock;
+    FakeInvokers invokers(bus, 4);
+    auto b = Make(bus, Config(clock));
+    constexpr int64_t kMemory = 1 << 20;
+    BringUp(bus, *b, 4, kMemory);  // room for all: every action stays home
+
+    constexpr int kActions = 7;
+    auto concurrency = [](int a) { return a % 3 == 0 ? 1 : a + 1; };  // 1, 2, 3, 1, 5, 6, 1
+    constexpr int kThreads = 4;
+    constexpr int kEach = 100;
+    std::vector<std::thread> threads;
+    std::mutex ids_mu;
+    std::vector<std::pair<int, std::string>> ids;  // action, activation id
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            for (int k = 0; k < kEach; ++k) {
+                const int a = (t * kEach + k) % kActions;
+                const std::string action = "a" + std::to_string(a);
+                auto m = Message(action);
+                if (!b->Publish(Concurrent(concurrency(a), 256, action), m, nullptr).ok()) return;
+                std::lock_guard<std::mutex> lock(ids_mu);
+                ids.emplace_back(a, m.activation_id());
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    REQUIRE(ids.size() == size_t(kThreads * kEach));
+    CHECK(b->ForcedAcquisitions() == 0);
+    REQUIRE(Eventually([&] { return invokers.UserCount() == ids.size(); }));
+
+    // In flight per action k: ceil(k / c) containers of 256 MB on its home invoker.
+    std::map<int, int64_t> in_flight;
+    for (const auto& [a, id] : ids) ++in_flight[a];
+    std::vector<int64_t> expected_in_use(4, 0);
+    std::vector<int> home(kActions);
+    for (int a = 0; a < kActions; ++a) {
+        home[a] = ProbeOrder(4, "a" + std::to_string(a))[0];
+        const int64_t c = concurrency(a);
+        expected_in_use[home[a]] += (in_flight[a] + c - 1) / c * 256;
+        if (c > 1) {
+            CHECK(b->ConcurrentContainers(home[a], "guest/a" + std::to_string(a)) ==
+                  (in_flight[a] + c - 1) / c);
+        }
+    }
+    for (int i = 0; i < 4; ++i) CHECK(kMemory - b->FreeMemoryMb(i) == expected_in_use[i]);
+
+    // Completions from several threads, interleaved with more publishes of the same actions.
+    threads.clear();
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            for (size_t k = t; k < ids.size(); k += kThreads) {
+                invokers.Complete(home[ids[k].first], ids[k].second);
+            }
+        });
+    }
+    invokers.auto_complete = true;
+    for (int k = 0; k < 50; ++k) {
+        const int a = k % kActions;
+        const std::string action = "a" + std::to_string(a);
+        REQUIRE(b->Publish(Concurrent(concurrency(a), 256, action), Message(action), nullptr).ok());
+    }
+    for (auto& th : threads) th.join();
+    REQUIRE(Eventually([&] { return b->TotalActiveActivations() == 0; }));
+    for (int i = 0; i < 4; ++i) CHECK(b->FreeMemoryMb(i) == kMemory);
+    for (int a = 0; a < kActions; ++a) {
+        CHECK(b->ConcurrentContainers(home[a], "guest/a" + std::to_string(a)) == 0);
+        CHECK(b->FreeConcurrencyPermits(home[a], "guest/a" + std::to_string(a)) == 0);
     }
 }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string>
+#include <tuple>
 #include <utility>
 
 namespace wisp::loadbalancer {
@@ -99,12 +101,12 @@ std::vector<int32_t> PairwiseCoprimeNumbersUntil(int32_t n) {
 
 ShardingPlacement::ShardingPlacement(std::vector<int64_t> slot_capacity_mb) {
     invokers_.reserve(slot_capacity_mb.size());
-    for (int64_t mb : slot_capacity_mb) invokers_.push_back(Invoker{mb, 0, true});
+    for (int64_t mb : slot_capacity_mb) invokers_.push_back(Invoker{mb, 0, true, {}});
     UpdateSubsets();
 }
 
 void ShardingPlacement::AddInvoker(int64_t slot_capacity_mb, bool healthy) {
-    invokers_.push_back(Invoker{slot_capacity_mb, 0, healthy});
+    invokers_.push_back(Invoker{slot_capacity_mb, 0, healthy, {}});
     UpdateSubsets();
 }
 
@@ -152,12 +154,37 @@ std::vector<int32_t> ShardingPlacement::ProbeOrder(uint32_t hash, bool blackbox)
     return order;
 }
 
-std::optional<ShardingPlacement::Choice> ShardingPlacement::Schedule(uint32_t hash,
-                                                                     int64_t memory_mb,
-                                                                     bool blackbox,
-                                                                     std::mt19937_64& rng) {
+bool ShardingPlacement::TryAcquire(Invoker& inv, std::string_view action, int32_t c,
+                                   int64_t memory_mb, bool force) {
+    if (c <= 1) {
+        if (!force && inv.capacity_mb - inv.in_use_mb < memory_mb) return false;
+        inv.in_use_mb += memory_mb;
+        return true;
+    }
+    const auto key = std::make_tuple(action, c, memory_mb);
+    auto it = inv.concurrent.find(key);
+    if (it != inv.concurrent.end() && it->second.free_permits > 0) {
+        --it->second.free_permits;  // a permit of a container already reserved: no memory
+        ++it->second.in_flight;
+        return true;
+    }
+    if (!force && inv.capacity_mb - inv.in_use_mb < memory_mb) return false;
+    inv.in_use_mb += memory_mb;  // one more container: c permits, this activation uses one
+    if (it == inv.concurrent.end()) {
+        it = inv.concurrent.emplace(ConcurrentKey(std::string(action), c, memory_mb), Concurrent{})
+                 .first;
+    }
+    it->second.free_permits += c - 1;
+    ++it->second.in_flight;
+    return true;
+}
+
+std::optional<ShardingPlacement::Choice> ShardingPlacement::Schedule(
+    uint32_t hash, std::string_view action, int32_t max_concurrency, int64_t memory_mb,
+    bool blackbox, std::mt19937_64& rng) {
     const int32_t m = blackbox ? blackbox_count_ : managed_count_;
     if (m == 0) return std::nullopt;
+    const int32_t c = std::max<int32_t>(1, max_concurrency);
     const int32_t offset = blackbox ? size() - blackbox_count_ : 0;
     const auto& steps = blackbox ? blackbox_steps_ : managed_steps_;
     const auto step = static_cast<uint32_t>(steps[hash % steps.size()]);
@@ -166,8 +193,7 @@ std::optional<ShardingPlacement::Choice> ShardingPlacement::Schedule(uint32_t ha
     uint32_t index = hash % static_cast<uint32_t>(m);
     for (int32_t k = 0; k < m; ++k) {
         Invoker& inv = invokers_[offset + index];
-        if (inv.healthy && inv.capacity_mb - inv.in_use_mb >= memory_mb) {
-            inv.in_use_mb += memory_mb;
+        if (inv.healthy && TryAcquire(inv, action, c, memory_mb, /*force=*/false)) {
             return Choice{offset + static_cast<int32_t>(index), false};
         }
         index = (index + step) % static_cast<uint32_t>(m);
@@ -179,13 +205,47 @@ std::optional<ShardingPlacement::Choice> ShardingPlacement::Schedule(uint32_t ha
     if (healthy_scratch_.empty()) return std::nullopt;
     std::uniform_int_distribution<size_t> pick(0, healthy_scratch_.size() - 1);
     const int32_t chosen = healthy_scratch_[pick(rng)];
-    invokers_[chosen].in_use_mb += memory_mb;
+    TryAcquire(invokers_[chosen], action, c, memory_mb, /*force=*/true);
     return Choice{chosen, true};
 }
 
-void ShardingPlacement::Release(int32_t invoker, int64_t memory_mb) {
+void ShardingPlacement::Release(int32_t invoker, std::string_view action, int32_t max_concurrency,
+                                int64_t memory_mb) {
     if (!Valid(invoker)) return;
-    invokers_[invoker].in_use_mb = std::max<int64_t>(0, invokers_[invoker].in_use_mb - memory_mb);
+    Invoker& inv = invokers_[invoker];
+    const int32_t c = std::max<int32_t>(1, max_concurrency);
+    if (c > 1) {
+        auto it = inv.concurrent.find(std::make_tuple(action, c, memory_mb));
+        if (it == inv.concurrent.end() || it->second.in_flight <= 0) return;  // holds nothing
+        Concurrent& slots = it->second;
+        --slots.in_flight;
+        // A container's c permits all free: its memory goes back (OpenWhisk's
+        // ResizableSemaphore reduces by c whenever the free permits reach a multiple of c).
+        const bool container_free = ++slots.free_permits % c == 0;
+        if (container_free) slots.free_permits -= c;
+        if (slots.in_flight == 0) inv.concurrent.erase(it);
+        if (!container_free) return;
+    }
+    inv.in_use_mb = std::max<int64_t>(0, inv.in_use_mb - memory_mb);
+}
+
+int64_t ShardingPlacement::FreePermits(int32_t invoker, std::string_view action) const {
+    if (!Valid(invoker)) return 0;
+    int64_t n = 0;
+    for (const auto& [key, slots] : invokers_[invoker].concurrent) {
+        if (std::get<0>(key) == action) n += slots.free_permits;
+    }
+    return n;
+}
+
+int64_t ShardingPlacement::Containers(int32_t invoker, std::string_view action) const {
+    if (!Valid(invoker)) return 0;
+    int64_t n = 0;
+    for (const auto& [key, slots] : invokers_[invoker].concurrent) {
+        if (std::get<0>(key) != action) continue;
+        n += (slots.in_flight + slots.free_permits) / std::get<1>(key);
+    }
+    return n;
 }
 
 int64_t ShardingPlacement::FreeMb(int32_t invoker) const {

@@ -1,10 +1,12 @@
 // ShardingPlacement: Java's String.hashCode (values printed by a JVM), the sharding hash, the
 // co-prime steps, the managed/blackbox split, the probe order of the wire's worked example,
-// health, forced overload, release and capacity changes.
+// health, forced overload, release and capacity changes, and the nested (per container)
+// accounting of actions with max concurrency > 1.
 #include <wisp/loadbalancer/sharding_placement.hpp>
 
 #include <random>
 #include <set>
+#include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -191,4 +193,160 @@ TEST_CASE("release and capacity changes keep the accounting", "[sharding][placem
     CHECK_FALSE(p.Healthy(2));
     CHECK(p.FreeMb(2) == 2048);
     CHECK(p.ManagedCount() == 3);
+}
+
+TEST_CASE("concurrency 3: three activations share one container's memory, the fourth takes another",
+          "[sharding][placement][concurrency]") {
+    ShardingPlacement p({1024});
+    std::mt19937_64 rng(1);
+    const std::string a = "guest/a@0.0.1";
+    for (int k = 0; k < 3; ++k) {
+        auto c = p.Schedule(13, a, 3, 256, false, rng);
+        REQUIRE(c);
+        CHECK(c->invoker == 0);
+        CHECK_FALSE(c->forced);
+        CHECK(p.InUseMb(0) == 256);
+        CHECK(p.Containers(0, a) == 1);
+        CHECK(p.FreePermits(0, a) == 2 - k);
+    }
+    REQUIRE(p.Schedule(13, a, 3, 256, false, rng));
+    CHECK(p.InUseMb(0) == 512);
+    CHECK(p.Containers(0, a) == 2);
+    CHECK(p.FreePermits(0, a) == 2);
+    REQUIRE(p.Schedule(13, a, 3, 256, false, rng));
+    REQUIRE(p.Schedule(13, a, 3, 256, false, rng));
+    CHECK(p.InUseMb(0) == 512);  // 6 activations, 2 containers
+    CHECK(p.FreePermits(0, a) == 0);
+    REQUIRE(p.Schedule(13, a, 3, 256, false, rng));
+    CHECK(p.InUseMb(0) == 768);
+
+    // Max concurrency 1 (and < 1) keeps the memory per activation, whatever the key.
+    ShardingPlacement one({1024});
+    for (int k = 0; k < 3; ++k) REQUIRE(one.Schedule(13, a, 1, 256, false, rng));
+    CHECK(one.InUseMb(0) == 768);
+    REQUIRE(one.Schedule(13, a, 0, 256, false, rng));
+    CHECK(one.InUseMb(0) == 1024);
+    CHECK(one.Containers(0, a) == 0);
+    one.Release(0, a, 1, 256);
+    CHECK(one.InUseMb(0) == 768);
+}
+
+TEST_CASE("concurrency: memory goes back only when a container's permits are all free",
+          "[sharding][placement][concurrency]") {
+    ShardingPlacement p({1024});
+    std::mt19937_64 rng(1);
+    const std::string a = "guest/a";
+    for (int k = 0; k < 4; ++k) REQUIRE(p.Schedule(13, a, 3, 256, false, rng));
+    REQUIRE(p.InUseMb(0) == 512);  // 2 containers: 3 + 1 activations, 2 free permits
+
+    // 4 -> 3 in flight: the free permits make a whole container: its memory goes back.
+    p.Release(0, a, 3, 256);
+    CHECK(p.InUseMb(0) == 256);
+    CHECK(p.Containers(0, a) == 1);
+    CHECK(p.FreePermits(0, a) == 0);
+    // 3 -> 2 -> 1: the container still runs one: its memory stays taken.
+    p.Release(0, a, 3, 256);
+    CHECK(p.InUseMb(0) == 256);
+    CHECK(p.FreePermits(0, a) == 1);
+    p.Release(0, a, 3, 256);
+    CHECK(p.InUseMb(0) == 256);
+    CHECK(p.FreePermits(0, a) == 2);
+    // A new activation reuses a free permit: no memory.
+    REQUIRE(p.Schedule(13, a, 3, 256, false, rng));
+    CHECK(p.InUseMb(0) == 256);
+    p.Release(0, a, 3, 256);
+    // The last one: all 3 permits free, the memory goes back and the action holds nothing.
+    p.Release(0, a, 3, 256);
+    CHECK(p.InUseMb(0) == 0);
+    CHECK(p.Containers(0, a) == 0);
+    CHECK(p.FreePermits(0, a) == 0);
+    // Releases of an action holding nothing (duplicates, unknown keys) are ignored.
+    p.Release(0, a, 3, 256);
+    p.Release(0, "guest/other", 2, 256);
+    p.Release(9, a, 3, 256);
+    CHECK(p.InUseMb(0) == 0);
+    REQUIRE(p.Schedule(13, a, 3, 256, false, rng));
+    CHECK(p.InUseMb(0) == 256);
+}
+
+TEST_CASE("concurrency: another version, concurrency or memory is another container",
+          "[sharding][placement][concurrency]") {
+    ShardingPlacement p({4096});
+    std::mt19937_64 rng(1);
+    REQUIRE(p.Schedule(13, "guest/a@0.0.1", 4, 256, false, rng));
+    REQUIRE(p.Schedule(13, "guest/a@0.0.2", 4, 256, false, rng));
+    REQUIRE(p.Schedule(13, "guest/a@0.0.2", 2, 256, false, rng));
+    REQUIRE(p.Schedule(13, "guest/a@0.0.2", 2, 512, false, rng));
+    CHECK(p.InUseMb(0) == 256 * 3 + 512);
+    CHECK(p.Containers(0, "guest/a@0.0.2") == 3);
+    CHECK(p.FreePermits(0, "guest/a@0.0.2") == 3 + 1 + 1);
+    // Each release finds its own container.
+    p.Release(0, "guest/a@0.0.2", 2, 512);
+    CHECK(p.InUseMb(0) == 256 * 3);
+    p.Release(0, "guest/a@0.0.1", 4, 256);
+    CHECK(p.InUseMb(0) == 256 * 2);
+    CHECK(p.Containers(0, "guest/a@0.0.1") == 0);
+    CHECK(p.Containers(0, "guest/a@0.0.2") == 2);
+}
+
+TEST_CASE("concurrency: a probe takes a free permit on an invoker whose memory is full",
+          "[sharding][placement][concurrency]") {
+    ShardingPlacement p(std::vector<int64_t>(11, 256));  // hash 13: home 3, then 6
+    std::mt19937_64 rng(1);
+    auto first = p.Schedule(13, "guest/a", 2, 256, false, rng);
+    REQUIRE(first);
+    CHECK(first->invoker == 3);
+    CHECK(p.FreeMb(3) == 0);
+    // Another action with the same hash finds invoker 3 full.
+    CHECK(p.Schedule(13, "guest/b", 2, 256, false, rng)->invoker == 6);
+    // The first action's container on invoker 3 has a permit left: no memory needed.
+    auto second = p.Schedule(13, "guest/a", 2, 256, false, rng);
+    REQUIRE(second);
+    CHECK(second->invoker == 3);
+    CHECK_FALSE(second->forced);
+    CHECK(p.FreeMb(3) == 0);
+    // Its container is full now: the next goes on along the probe order.
+    CHECK(p.Schedule(13, "guest/a", 2, 256, false, rng)->invoker == 9);
+    // An unhealthy invoker's permits are not used.
+    p.SetHealthy(3, false);
+    p.Release(3, "guest/a", 2, 256);
+    CHECK(p.FreePermits(3, "guest/a") == 1);
+    CHECK(p.Schedule(13, "guest/a", 2, 256, false, rng)->invoker == 9);
+}
+
+TEST_CASE("concurrency: a forced placement takes a container's memory, then its permits",
+          "[sharding][placement][concurrency]") {
+    ShardingPlacement p({256, 256});
+    std::mt19937_64 rng(7);
+    REQUIRE_FALSE(p.Schedule(0, 256, false, rng)->forced);
+    REQUIRE_FALSE(p.Schedule(1, 256, false, rng)->forced);  // both full now (c = 1)
+    REQUIRE(p.FreeMb(0) + p.FreeMb(1) == 0);
+
+    const std::string a = "guest/a";
+    auto forced = p.Schedule(5, a, 3, 256, false, rng);
+    REQUIRE(forced);
+    CHECK(forced->forced);
+    const int32_t on = forced->invoker;
+    CHECK(p.FreeMb(on) == -256);  // overload: one container's memory
+    CHECK(p.Containers(on, a) == 1);
+    CHECK(p.FreePermits(on, a) == 2);
+    // The forced container's permits serve the next two without force or memory.
+    for (int k = 0; k < 2; ++k) {
+        auto c = p.Schedule(5, a, 3, 256, false, rng);
+        REQUIRE(c);
+        CHECK(c->invoker == on);
+        CHECK_FALSE(c->forced);
+    }
+    CHECK(p.FreeMb(on) == -256);
+    // Then another forced container.
+    auto again = p.Schedule(5, a, 3, 256, false, rng);
+    REQUIRE(again);
+    CHECK(again->forced);
+    CHECK(p.FreeMb(0) + p.FreeMb(1) == -512);
+    CHECK(p.Containers(0, a) + p.Containers(1, a) == 2);
+    // Released like any other: all back once every permit is free.
+    p.Release(again->invoker, a, 3, 256);
+    for (int k = 0; k < 3; ++k) p.Release(on, a, 3, 256);
+    CHECK(p.FreeMb(0) + p.FreeMb(1) == 0);
+    CHECK(p.Containers(0, a) + p.Containers(1, a) == 0);
 }

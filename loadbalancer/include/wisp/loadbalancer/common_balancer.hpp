@@ -6,10 +6,12 @@
 // A policy (RoundRobinBalancer, ShardingContainerPoolBalancer) derives from it and supplies,
 // under the base's lock, where an activation goes and what its invokers' health is:
 //
-//   acks:    RESULT -> callback; COMPLETION -> slot released (ReleaseLocked), in-flight counts
-//            decremented, outcome reported (OnOutcomeLocked: Success or SystemError), callback
-//            with record_in_store if no result came; COMBINED -> both. Acks for activations not
-//            in flight go to OnUntrackedAckLocked (the health test action's, or duplicates);
+//   acks:    RESULT -> callback; COMPLETION -> slot released (ReleaseLocked, with the
+//            SlotRequest PlaceLocked acquired: action@version, concurrency, memory), in-flight
+//            counts decremented, outcome reported (OnOutcomeLocked: Success or SystemError),
+//            callback with record_in_store if no result came; COMBINED -> both. Acks for
+//            activations not in flight go to OnUntrackedAckLocked (the health test action's, or
+//            duplicates);
 //   timeout: an activation without a completion after CompletionTimeout(action timeout) is
 //            completed by force (slot released, outcome Timeout, the ForcedCompletionHandler
 //            called — for every activation, with or without a callback —, then the callback
@@ -59,6 +61,19 @@ struct CommonBalancerConfig {
     std::chrono::milliseconds ack_long_poll{1000};
 };
 
+/// What one activation takes from its invoker's slots: PlaceLocked acquires it, ReleaseLocked
+/// gives the same back (completion, forced timeout, shutdown).
+struct SlotRequest {
+    /// The concurrency slots' key: the action's fully qualified name with its version,
+    /// "ns/pkg/name@0.0.1" (OpenWhisk's fullyQualifiedName(true)); activations of another
+    /// version run in other containers.
+    std::string action;
+    /// limits.concurrency, at least 1.
+    int32_t max_concurrency = 1;
+    /// limits.memory, at least 0.
+    int64_t memory_mb = 0;
+};
+
 class CommonBalancer : public LoadBalancer {
   public:
     ~CommonBalancer() override;
@@ -96,13 +111,14 @@ class CommonBalancer : public LoadBalancer {
     [[nodiscard]] absl::Status StartFeeds(const std::vector<int32_t>& invokers, bool pings);
 
     // Policy hooks, called with mu_ held; they must not block.
-    /// Chooses the invoker for `action` and takes its memory; nullopt when no invoker is
+    /// Chooses the invoker for `action` and takes `slot` there; nullopt when no invoker is
     /// usable. Sets `forced` when the memory did not fit anywhere (overload).
     virtual std::optional<int32_t> PlaceLocked(const ActionPlacement& action,
+                                               const SlotRequest& slot,
                                                const wisp::v1::ActivationMessage& msg,
                                                bool& forced) = 0;
-    /// Gives back the memory an activation took on `invoker` (completion, timeout, shutdown).
-    virtual void ReleaseLocked(int32_t invoker, int64_t memory_mb) = 0;
+    /// Gives back the `slot` an activation took on `invoker` (completion, timeout, shutdown).
+    virtual void ReleaseLocked(int32_t invoker, const SlotRequest& slot) = 0;
     /// A ping arrived on "health".
     virtual void OnPingLocked(const wisp::v1::PingMessage& ping) = 0;
     /// One entry per known invoker, in instance order.
@@ -126,7 +142,7 @@ class CommonBalancer : public LoadBalancer {
     struct InFlight {
         int32_t invoker = 0;
         std::string namespace_uuid;
-        int64_t memory_mb = 0;
+        SlotRequest slot;
         ResultCallback on_result;  // null once called
         ForcedCompletion forced;   // what the forced completion handler gets
         int64_t deadline_ns = 0;   // clock MonotonicNs

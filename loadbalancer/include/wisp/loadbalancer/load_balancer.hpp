@@ -20,7 +20,8 @@ namespace wisp::loadbalancer {
 
 /// What placement needs to know about the action being invoked.
 struct ActionPlacement {
-    /// The action's memory limit: the slot it takes on the invoker.
+    /// The action's memory limit: the slot it takes on the invoker (per container when
+    /// max_concurrency > 1).
     int64_t memory_mb = 256;
     /// "ns/pkg/name" (or "ns/name"); the sharding key together with the namespace.
     std::string fqn;
@@ -28,6 +29,10 @@ struct ActionPlacement {
     bool blackbox = false;
     /// The action's time limit; the forced completion timeout is derived from it.
     std::chrono::milliseconds timeout{60000};
+    /// The action's limits.concurrency: activations one container runs at once. With more
+    /// than 1, the sharding balancer takes memory per container, not per activation (wire §7
+    /// "Slots"). < 1 counts as 1.
+    int32_t max_concurrency = 1;
 };
 
 /// The outcome of one published activation, handed to the ResultCallback.

@@ -83,10 +83,10 @@ class RoundRobinBalancer final : public CommonBalancer {
     };
 
     RoundRobinBalancer(messaging::MessagingProvider& bus, RoundRobinBalancerConfig config);
-    std::optional<int32_t> PlaceLocked(const ActionPlacement& action,
+    std::optional<int32_t> PlaceLocked(const ActionPlacement& action, const SlotRequest& slot,
                                        const wisp::v1::ActivationMessage& msg,
                                        bool& forced) override;
-    void ReleaseLocked(int32_t invoker, int64_t memory_mb) override;
+    void ReleaseLocked(int32_t invoker, const SlotRequest& slot) override;
     void OnPingLocked(const wisp::v1::PingMessage& ping) override;
     std::vector<InvokerHealthInfo> InvokerHealthLocked() const override;
     bool AliveLocked(const Invoker& invoker) const;

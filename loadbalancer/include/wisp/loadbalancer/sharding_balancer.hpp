@@ -7,6 +7,9 @@
 //            ping sent (its sent_at_ms) more than 3 ping timeouts ago is history and ignored;
 //   slots:   per invoker max(128, user memory / cluster_size()) MB (the live controllers share
 //            every invoker), recomputed when the cluster size changes (what is in use stays);
+//            an action's limits.memory per activation, or with limits.concurrency c > 1 per
+//            container of c activations (OpenWhisk's NestedSemaphore, keyed by the action's
+//            name@version: ShardingPlacement's "slots");
 //   health:  one InvokerHealthTracker per invoker (Healthy / Unhealthy / Unresponsive /
 //            Offline), fed by the pings, by the outcome of every activation placed here
 //            (completion: Success or SystemError; forced completion: Timeout) and by the health
@@ -18,7 +21,8 @@
 //            invoking namespace and the action, co-prime step probing over the Healthy
 //            invokers of the managed (or blackbox) subset, else forced onto a random Healthy
 //            one; none Healthy -> Unavailable "No invokers available." (the controller's 503);
-//   acks, timeout: CommonBalancer's (completions and the forced timeout free the slots).
+//   acks, timeout: CommonBalancer's (completions and the forced timeout free the slots: the
+//            permit, and the container's memory once its c permits are all free).
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -26,6 +30,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <absl/status/statusor.h>
@@ -77,6 +82,11 @@ class ShardingContainerPoolBalancer final : public CommonBalancer {
     int64_t FreeMemoryMb(int32_t instance) const;
     /// The slot capacity of invoker `instance` (user memory / cluster size, at least 128).
     int64_t SlotCapacityMb(int32_t instance) const;
+    /// Containers (memory reservations) that `action` ("ns/pkg/name@version", or without
+    /// "@version" when the messages carry none) with limits.concurrency > 1 holds on invoker
+    /// `instance`, and their free concurrency permits.
+    int64_t ConcurrentContainers(int32_t instance, std::string_view action) const;
+    int64_t FreeConcurrencyPermits(int32_t instance, std::string_view action) const;
     /// The health state of invoker `instance` now (Offline if unknown).
     InvokerState StateOf(int32_t instance) const;
     /// Health test actions published so far.
@@ -93,10 +103,10 @@ class ShardingContainerPoolBalancer final : public CommonBalancer {
     };
 
     ShardingContainerPoolBalancer(messaging::MessagingProvider& bus, ShardingBalancerConfig config);
-    std::optional<int32_t> PlaceLocked(const ActionPlacement& action,
+    std::optional<int32_t> PlaceLocked(const ActionPlacement& action, const SlotRequest& slot,
                                        const wisp::v1::ActivationMessage& msg,
                                        bool& forced) override;
-    void ReleaseLocked(int32_t invoker, int64_t memory_mb) override;
+    void ReleaseLocked(int32_t invoker, const SlotRequest& slot) override;
     void OnPingLocked(const wisp::v1::PingMessage& ping) override;
     std::vector<InvokerHealthInfo> InvokerHealthLocked() const override;
     void OnOutcomeLocked(int32_t invoker, InvocationOutcome outcome) override;

@@ -11,11 +11,24 @@
 //            ... that is Healthy and whose free memory fits; after a full round, force the
 //            memory onto a uniformly random Healthy invoker of the subset (its free memory goes
 //            negative: overload); no Healthy invoker in the subset -> nullopt.
-//   slots:   per invoker a capacity (MB) and the MB in use; Schedule acquires, Release frees.
+//   slots:   per invoker a capacity (MB) and the MB in use (OpenWhisk's NestedSemaphore).
+//            An action with max concurrency c = 1 takes its memory per activation; with c > 1
+//            the memory is taken per container: per invoker and action (key, c, memory) a
+//            pool of free concurrency permits; an activation takes a free permit if there is
+//            one (no memory), else the memory of one more container (c permits, one used). A
+//            release returns its permit; when the free permits reach a multiple of c, one
+//            container's c permits are all free and its memory is released. So an action with
+//            k activations in flight on an invoker holds ceil(k / c) containers' memory. A
+//            probe accepts an invoker with a free permit even when its memory is full; a forced
+//            placement also uses a free permit first.
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <random>
+#include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 namespace wisp::loadbalancer {
@@ -59,19 +72,39 @@ class ShardingPlacement {
         /// No Healthy invoker had room: placed on a random Healthy one by force.
         bool forced;
     };
-    /// Chooses an invoker for an action with sharding hash `hash` needing `memory_mb` and
-    /// acquires the memory there. `blackbox` selects the blackbox subset. `rng` draws the
+    /// Chooses an invoker for an activation of `action` (the concurrency slots' key, e.g. the
+    /// versioned fully qualified name) with sharding hash `hash`, `max_concurrency`
+    /// activations per container (< 1 counts as 1) and `memory_mb` per container, and
+    /// acquires its slot there (a free concurrency permit of the action, else the memory of a
+    /// container; see "slots" above). `blackbox` selects the blackbox subset. `rng` draws the
     /// random invoker of a forced placement. nullopt (nothing acquired) when no invoker of the
     /// subset is Healthy.
+    std::optional<Choice> Schedule(uint32_t hash, std::string_view action, int32_t max_concurrency,
+                                   int64_t memory_mb, bool blackbox, std::mt19937_64& rng);
+    /// Schedule with max concurrency 1 (the memory per activation; no action key needed).
     std::optional<Choice> Schedule(uint32_t hash, int64_t memory_mb, bool blackbox,
-                                   std::mt19937_64& rng);
+                                   std::mt19937_64& rng) {
+        return Schedule(hash, {}, 1, memory_mb, blackbox, rng);
+    }
 
-    /// Frees `memory_mb` acquired on `invoker` (in use never goes below 0).
-    void Release(int32_t invoker, int64_t memory_mb);
+    /// Gives back the slot an activation of `action` acquired on `invoker`: Schedule's
+    /// `action`, `max_concurrency` and `memory_mb`. With max concurrency 1 frees `memory_mb`;
+    /// else returns the permit and frees `memory_mb` when a container's permits are all free.
+    /// In use never goes below 0; a release of a c > 1 action holding nothing is ignored.
+    void Release(int32_t invoker, std::string_view action, int32_t max_concurrency,
+                 int64_t memory_mb);
+    /// Release with max concurrency 1.
+    void Release(int32_t invoker, int64_t memory_mb) { Release(invoker, {}, 1, memory_mb); }
 
     /// Capacity minus in use (negative when overloaded); 0 for an unknown invoker.
     int64_t FreeMb(int32_t invoker) const;
     int64_t InUseMb(int32_t invoker) const;
+
+    /// The free concurrency permits of `action` (c > 1, any c and memory) on `invoker`: those
+    /// of its reserved containers not in use. 0 when it holds none.
+    int64_t FreePermits(int32_t invoker, std::string_view action) const;
+    /// The containers (memory reservations) `action` (c > 1) holds on `invoker`.
+    int64_t Containers(int32_t invoker, std::string_view action) const;
 
     /// The subsets' sizes for the current size() (managed first, blackbox last).
     int32_t ManagedCount() const { return managed_count_; }
@@ -81,11 +114,32 @@ class ShardingPlacement {
     std::vector<int32_t> ProbeOrder(uint32_t hash, bool blackbox) const;
 
   private:
+    /// The concurrency slots of one action (c > 1) on one invoker.
+    struct Concurrent {
+        int64_t free_permits = 0;  // of its reserved containers, not in use
+        int64_t in_flight = 0;     // activations holding a permit
+    };
+    /// (action, max concurrency, memory): a changed limit never mixes with the old one's
+    /// containers. Ordered with std::less<> so a string_view finds a std::string key.
+    using ConcurrentKey = std::tuple<std::string, int32_t, int64_t>;
+    struct KeyLess {
+        using is_transparent = void;
+        template <typename A, typename B>
+        bool operator()(const A& a, const B& b) const {
+            return std::tie(std::get<0>(a), std::get<1>(a), std::get<2>(a)) <
+                   std::tie(std::get<0>(b), std::get<1>(b), std::get<2>(b));
+        }
+    };
     struct Invoker {
         int64_t capacity_mb = 0;
         int64_t in_use_mb = 0;
         bool healthy = true;
+        std::map<ConcurrentKey, Concurrent, KeyLess> concurrent;
     };
+    /// Takes a free permit of `action` on `inv`, or (when `force` or the memory fits) a new
+    /// container's memory; false when neither.
+    static bool TryAcquire(Invoker& inv, std::string_view action, int32_t c, int64_t memory_mb,
+                           bool force);
     void UpdateSubsets();
     bool Valid(int32_t invoker) const { return invoker >= 0 && invoker < size(); }
 
