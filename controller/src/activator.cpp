@@ -147,6 +147,7 @@ void Activator::Activate(ActivateRequest req, ActivateDone done) {
 
     loadbalancer::ActionPlacement placement;
     placement.memory_mb = action.limits.memory_mb;
+    placement.max_concurrency = static_cast<int32_t>(action.limits.concurrency);
     placement.fqn = action.Fqn().DocId();
     placement.blackbox = IsBlackboxToPull(action, manifest_);
     placement.timeout = std::chrono::milliseconds(action.limits.timeout_ms);

@@ -32,6 +32,10 @@ void AppendPiece(std::string& out, T n) {
     out.append(std::to_string(n));
 }
 
+/// A double would convert to char silently: format it (fmt::format("{:.1f}", x)) instead.
+template <typename T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
+void AppendPiece(std::string& out, T x) = delete;
+
 /// Concatenates strings, string_views, characters and integers.
 template <typename... Args>
 std::string Cat(const Args&... args) {
