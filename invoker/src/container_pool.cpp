@@ -153,7 +153,8 @@ ContainerLease::ContainerLease(ContainerLease&& o) noexcept
     : pool_(std::exchange(o.pool_, nullptr)),
       entry_(std::move(o.entry_)),
       source_(o.source_),
-      resumed_(o.resumed_) {}
+      resumed_(o.resumed_),
+      acquired_ms_(o.acquired_ms_) {}
 
 ContainerLease& ContainerLease::operator=(ContainerLease&& o) noexcept {
     if (this != &o) {
@@ -162,6 +163,7 @@ ContainerLease& ContainerLease::operator=(ContainerLease&& o) noexcept {
         entry_ = std::move(o.entry_);
         source_ = o.source_;
         resumed_ = o.resumed_;
+        acquired_ms_ = o.acquired_ms_;
     }
     return *this;
 }
@@ -316,6 +318,9 @@ ContainerPool::Place ContainerPool::TryPlaceLocked(const ContainerRequest& reque
         return Place::kPlaced;
     }
 
+    // 3'. Waiting for one of the action's own containers may be quicker than a cold start.
+    if (WaitForSiblingLocked(request, now)) return Place::kWaitStarting;
+
     // 3./4. A new container, evicting idle ones when that makes room.
     const int64_t budget = config_.user_memory_mb;
     int64_t used = UsedMbLocked();
@@ -374,6 +379,57 @@ ContainerPool::Place ContainerPool::TryPlaceLocked(const ContainerRequest& reque
     placement = {e, ContainerLease::Source::kCold, true};
     ++counters_.cold_starts;
     return Place::kPlaced;
+}
+
+namespace {
+
+constexpr double kAverageWeight = 0.2;  // of the newest sample in the moving averages
+
+void Average(double& mean, double sample) {
+    mean = mean < 0 ? sample : mean + kAverageWeight * (sample - mean);
+}
+
+}  // namespace
+
+std::string ContainerPool::ActionKey(const ContainerRequest& r) {
+    return fmt::format("{}\n{}\n{}", r.invocation_namespace, r.action, r.revision);
+}
+
+bool ContainerPool::WaitForSiblingLocked(const ContainerRequest& request, int64_t now) const {
+    using State = ContainerLease::Entry::State;
+    double hold = hold_all_ms_;
+    if (auto it = hold_ms_.find(ActionKey(request)); it != hold_ms_.end()) hold = it->second;
+    if (hold < 0) return false;  // no run measured yet: start one, as OpenWhisk does
+    // Before the first measured creation: a `docker run` of an idle host.
+    const double cold = cold_start_ms_ < 0 ? 500.0 : cold_start_ms_;
+    int useful = 0;
+    int slots = 0;
+    bool all_starting = true;
+    double least_left = cold;
+    for (const auto& e : entries_) {
+        if (e->state == State::kPrewarm || e->doomed || !e->SameAction(request)) continue;
+        const double elapsed = static_cast<double>(now - e->last_used_ms);
+        if (e->state == State::kStarting) {
+            if (elapsed > 3 * cold + 1000) continue;  // stuck: do not count on it
+            least_left = std::min(least_left, std::max(0.0, cold - elapsed));
+        } else {
+            if (elapsed > 3 * hold + 1000) continue;  // a long run: do not count on it
+            all_starting = false;
+        }
+        ++useful;
+        slots += std::max(1, e->concurrency);
+    }
+    if (useful == 0) return false;
+    int waiting = 0;
+    for (const auto& w : buffer_) {
+        if (w->request.invocation_namespace == request.invocation_namespace &&
+            w->request.action == request.action && w->request.revision == request.revision) {
+            ++waiting;
+        }
+    }
+    const double expected =
+        (all_starting ? least_left : 0.0) + (waiting + 1.0) / static_cast<double>(slots) * hold;
+    return expected < cold;
 }
 
 void ContainerPool::DrainBufferLocked() {
@@ -518,6 +574,7 @@ absl::StatusOr<ContainerLease> ContainerPool::Complete(Placement placement,
     lease.source_ = placement.source;
 
     if (placement.create) {
+        const int64_t create_started = clock_.NowMs();
         auto created = factory_.Create(SpecFor(*e, request.name_hint));
         std::unique_ptr<Container> orphan;
         {
@@ -528,6 +585,7 @@ absl::StatusOr<ContainerLease> ContainerPool::Complete(Placement placement,
                 DrainBufferLocked();
                 return created.status();
             }
+            Average(cold_start_ms_, static_cast<double>(clock_.NowMs() - create_started));
             if (e->removed) {
                 orphan = std::move(*created);
             } else {
@@ -554,6 +612,7 @@ absl::StatusOr<ContainerLease> ContainerPool::Complete(Placement placement,
 
     lease.pool_ = this;
     lease.entry_ = e;
+    lease.acquired_ms_ = clock_.NowMs();
 
     if (placement.source == ContainerLease::Source::kWarm) {
         std::lock_guard<std::mutex> op(e->op_mu);
@@ -595,6 +654,17 @@ void ContainerPool::Release(ContainerLease lease, Outcome outcome) {
     std::lock_guard<std::mutex> lock(mu_);
     --e->active;
     e->last_used_ms = clock_.NowMs();
+    if (lease.source_ == ContainerLease::Source::kWarm && outcome == Outcome::kKeep) {
+        // A warm run's hold of its container: what a request waiting for it expects to wait.
+        const double held = static_cast<double>(e->last_used_ms - lease.acquired_ms_);
+        Average(hold_all_ms_, held);
+        if (hold_ms_.size() >= 10000) hold_ms_.clear();  // bounded; re-learnt in a few runs
+        ContainerRequest key;
+        key.invocation_namespace = e->invocation_namespace;
+        key.action = e->action;
+        key.revision = e->revision;
+        Average(hold_ms_.try_emplace(ActionKey(key), -1.0).first->second, held);
+    }
     if (outcome == Outcome::kDestroy && !e->doomed) {
         e->doomed = true;
         ++counters_.destroyed_after_error;

@@ -515,6 +515,70 @@ TEST_CASE_METHOD(PoolTest,
     CHECK_FALSE(factory.find(b_id)->destroyed());
 }
 
+TEST_CASE_METHOD(PoolTest,
+                 "pool: a request waits for its action's busy container when that is quicker "
+                 "than a cold start, and starts one when it is not",
+                 "[pool][wait-or-start]") {
+    auto& pool = StartPool(Config(2048));
+    // Every container creation takes 2 s on the pool's clock (a loaded Docker host).
+    factory.set_create_hook([&](const wisp::invoker::ContainerSpec&) { clock.Advance(2000); });
+    auto warm_run = [&](const std::string& action, int64_t ms) {
+        auto lease = MustAcquire(pool, Request(action));
+        clock.Advance(ms);
+        pool.Release(std::move(lease), Outcome::kKeep);
+    };
+
+    // Before any run was measured: a second container, as OpenWhisk does.
+    auto first = MustAcquire(pool, Request("fast"));
+    auto second = MustAcquire(pool, Request("fast"));
+    CHECK(second.source() == Source::kCold);
+    CHECK(factory.creates() == 2);
+    pool.Release(std::move(first), Outcome::kKeep);
+    pool.Release(std::move(second), Outcome::kKeep);
+    warm_run("fast", 10);  // runs of 10 ms
+    warm_run("fast", 10);
+
+    // Both containers busy: a third request waits for one (10 ms) rather than start one (2 s).
+    auto a = MustAcquire(pool, Request("fast"));
+    auto b = MustAcquire(pool, Request("fast"));
+    auto waiting = std::async(std::launch::async, [&] { return pool.Acquire(Request("fast")); });
+    Eventually([&] { return pool.Stats().buffered == 1; });
+    CHECK(factory.creates() == 2);
+    const std::string a_id = a.container_id();
+    pool.Release(std::move(a), Outcome::kKeep);
+    auto c = waiting.get();
+    REQUIRE(c.ok());
+    CHECK(c->source() == Source::kWarm);
+    CHECK(c->container_id() == a_id);
+    CHECK(factory.creates() == 2);
+
+    // A container busy far longer than the mean run is not counted on: once Tick() sees that,
+    // the waiting request starts its own.
+    auto d = std::async(std::launch::async, [&] { return pool.Acquire(Request("fast")); });
+    Eventually([&] { return pool.Stats().buffered == 1; });
+    clock.Advance(3 * 10 + 1001);
+    pool.Tick();
+    auto d_lease = d.get();
+    REQUIRE(d_lease.ok());
+    CHECK(d_lease->source() == Source::kCold);
+    CHECK(factory.creates() == 3);
+    pool.Release(std::move(b), Outcome::kKeep);
+    pool.Release(std::move(*c), Outcome::kKeep);
+    pool.Release(std::move(*d_lease), Outcome::kKeep);
+
+    // Runs of 5 s: a busy container is not worth waiting for; a new one starts at once.
+    auto s1 = MustAcquire(pool, Request("slow"));
+    pool.Release(std::move(s1), Outcome::kKeep);
+    warm_run("slow", 5000);
+    auto busy = MustAcquire(pool, Request("slow"));
+    auto other = MustAcquire(pool, Request("slow"));
+    CHECK(other.source() == Source::kCold);
+    CHECK(other.container_id() != busy.container_id());
+    pool.Release(std::move(busy), Outcome::kKeep);
+    pool.Release(std::move(other), Outcome::kKeep);
+    CHECK(pool.Stats().buffered == 0);
+}
+
 TEST_CASE_METHOD(PoolTest, "pool: runs share a container up to limits.concurrency", "[pool]") {
     auto& pool = StartPool();
     auto r = Request("shared");

@@ -10,9 +10,19 @@
 //   4. evict idle warm containers, least recently used first (never stem cells), then 3 —
 //      unless a container of the same action is still starting: then the request waits for
 //      that one (it is free once its first run ends) rather than evict others' warm
-//      containers. When starting a container is slow (a loaded Docker host: tens of seconds),
-//      evicting for every request of an action whose container is on its way thrashes the pool
-//      (warm containers destroyed, the new ones slower still) until nothing completes;
+//      containers;
+//   3'. before 3 or 4, wait or start? When the action has containers busy or starting, the
+//      request waits for one of them if that is expected to be quicker than a cold start:
+//      (requests of the action already waiting + 1) / its containers x its mean run time
+//      (+ what is left of a start) < the mean cold start. Means are measured here (moving
+//      averages: warm runs per action, or of all actions before the action's first warm run;
+//      container creation); without a measured run time the pool starts a container, as
+//      OpenWhisk does. A container busy (or starting) for much longer than the mean does not
+//      count; Tick() re-decides for the requests that wait. Why: a burst of short runs on a
+//      loaded Docker host (a `docker run` of seconds) otherwise starts a container per request
+//      and the requests wait for slow starts while the warm container idles; evicting for
+//      them thrashes the pool (warm containers destroyed, the new ones slower still) until
+//      nothing completes;
 //   5. else wait in a FIFO buffer; while anything waits for memory, new requests queue behind
 //      it (head-of-line, as OpenWhisk's runBuffer); requests waiting for their action's
 //      starting container do not hold up the ones behind them.
@@ -32,6 +42,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -141,6 +152,7 @@ class ContainerLease {
     std::shared_ptr<Entry> entry_;
     Source source_ = Source::kCold;
     bool resumed_ = false;
+    int64_t acquired_ms_ = 0;  // on the pool's clock
 };
 
 class ContainerPool {
@@ -190,6 +202,10 @@ class ContainerPool {
 
     enum class Place { kPlaced, kWaitMemory, kWaitStarting };
     Place TryPlaceLocked(const ContainerRequest& request, Placement& placement);
+    /// True when waiting for one of the action's busy or starting containers is expected to be
+    /// quicker than starting another (3' above).
+    bool WaitForSiblingLocked(const ContainerRequest& request, int64_t now) const;
+    static std::string ActionKey(const ContainerRequest& r);
     void DrainBufferLocked();
     void RemoveEntryLocked(const EntryPtr& entry);
     void ScheduleDestroyLocked(const EntryPtr& entry);
@@ -215,6 +231,11 @@ class ContainerPool {
     bool shutdown_ = false;
     bool started_ = false;
     ContainerPoolStats counters_;
+    // Moving averages (ms) for wait-or-start: container creation, and a warm run's hold of its
+    // container per action (bounded map) and over all actions. Negative: not measured yet.
+    double cold_start_ms_ = -1;
+    double hold_all_ms_ = -1;
+    std::unordered_map<std::string, double> hold_ms_;
 
     std::unique_ptr<TaskRunner> background_;
     std::thread housekeeping_;
