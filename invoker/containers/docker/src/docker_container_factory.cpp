@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <random>
 #include <set>
 #include <thread>
@@ -845,6 +846,11 @@ absl::StatusOr<int> DockerContainerFactory::RemoveOrphans(std::string_view invok
     int removed = 0;
     absl::Status first_error;
     std::set<std::string> seen;
+    struct Orphan {
+        std::string id;
+        std::vector<std::string> socket_dirs;
+    };
+    std::vector<Orphan> orphans;
     for (const auto& [label, value] : wanted) {
         const std::string filters = "{\"label\":[\"" + label + "=" + value + "\"]}";
         WISP_ASSIGN_OR_RETURN(
@@ -866,15 +872,8 @@ absl::StatusOr<int> DockerContainerFactory::RemoveOrphans(std::string_view invok
                 continue;
             }
             if (!seen.insert(id->GetString()).second) continue;
-            auto d = engine_->Call("DELETE",
-                                   "/containers/" + std::string(id->GetString()) + "?force=1&v=1",
-                                   "", options_.api_timeout);
-            if (!d.ok()) return d.status();
-            if (d->status == 204 || d->status == 404) {
-                ++removed;
-            } else if (first_error.ok()) {
-                first_error = EngineError("remove container " + std::string(id->GetString()), *d);
-            }
+            Orphan o;
+            o.id = id->GetString();
             // Its socket folder, if it had one, is recognised by the bind mount.
             const rapidjson::Value* mounts = Member(c, "Mounts");
             if (mounts != nullptr && mounts->IsArray()) {
@@ -883,11 +882,39 @@ absl::StatusOr<int> DockerContainerFactory::RemoveOrphans(std::string_view invok
                     if (src == nullptr || !src->IsString()) continue;
                     const std::filesystem::path p = src->GetString();
                     if (p.parent_path() == std::filesystem::path(socket_root_)) {
-                        RemoveSocketDir(p.string());
+                        o.socket_dirs.push_back(p.string());
                     }
                 }
             }
+            orphans.push_back(std::move(o));
         }
+    }
+    // Removed a few at a time: a restarted invoker is not ready before its orphans are gone,
+    // and one by one that takes seconds on a loaded host.
+    constexpr size_t kParallel = 4;
+    for (size_t at = 0; at < orphans.size(); at += kParallel) {
+        std::vector<std::future<absl::StatusOr<DockerEngine::Response>>> deletes;
+        for (size_t i = at; i < std::min(orphans.size(), at + kParallel); ++i) {
+            deletes.push_back(std::async(std::launch::async, [this, &o = orphans[i]] {
+                return engine_->Call("DELETE", "/containers/" + o.id + "?force=1&v=1", "",
+                                     options_.api_timeout);
+            }));
+        }
+        absl::Status call_error;
+        for (size_t i = at; i < at + deletes.size(); ++i) {
+            auto d = deletes[i - at].get();
+            if (!d.ok()) {
+                if (call_error.ok()) call_error = d.status();
+                continue;
+            }
+            if (d->status == 204 || d->status == 404) {
+                ++removed;
+            } else if (first_error.ok()) {
+                first_error = EngineError("remove container " + orphans[i].id, *d);
+            }
+            for (const auto& dir : orphans[i].socket_dirs) RemoveSocketDir(dir);
+        }
+        if (!call_error.ok()) return call_error;
     }
     if (!first_error.ok()) return first_error;
     WISP_RETURN_IF_ERROR(RemoveStaleSocketFolders());
