@@ -194,6 +194,25 @@ TEST_CASE("controller: action CRUD, conflicts and lists", "[controller]") {
     CHECK(r.status == 404);
 }
 
+TEST_CASE("controller: the balancer is told an action's memory and limits.concurrency",
+          "[controller][placement]") {
+    // The sharding balancer takes memory per container of `concurrency` activations.
+    ControllerConfig config;
+    config.action_bounds.max_concurrency = 10;
+    Fixture f(config);
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/shared"),
+                   R"({"exec":{"kind":"nodejs:18","code":"x"},)"
+                   R"("limits":{"memory":128,"concurrency":3}})")
+                .status == 200);
+    auto r = f.Send("POST", common::Cat(kNs, "/actions/shared?blocking=true"), "{}");
+    INFO(r.body);
+    CHECK(r.status == 200);
+    const auto placement = f.balancer->last_placement();
+    CHECK(placement.memory_mb == 128);
+    CHECK(placement.max_concurrency == 3);
+    CHECK(placement.fqn == "guest/shared");
+}
+
 TEST_CASE("controller: invoke blocking, non-blocking, result, errors", "[controller]") {
     Fixture f;
     REQUIRE(

@@ -87,6 +87,7 @@ class FakeBalancer final : public loadbalancer::LoadBalancer {
         ++in_flight_[msg.user().namespace_uuid()];
         ++published_;
         last_content_ = msg.content_json();
+        last_placement_ = placement;
         queue_.push_back({placement, std::move(msg), std::move(on_result)});
         cv_.notify_all();
         return absl::OkStatus();
@@ -174,6 +175,11 @@ class FakeBalancer final : public loadbalancer::LoadBalancer {
         idle_cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
     }
 
+    /// The placement of the last activation Publish() accepted.
+    loadbalancer::ActionPlacement last_placement() const {
+        std::lock_guard lock(mu_);
+        return last_placement_;
+    }
     /// Activations accepted by Publish() so far.
     int published() const {
         std::lock_guard lock(mu_);
@@ -243,6 +249,7 @@ class FakeBalancer final : public loadbalancer::LoadBalancer {
     std::mutex forced_mu_;
     loadbalancer::ForcedCompletionHandler forced_handler_;
     mutable std::mutex mu_;
+    loadbalancer::ActionPlacement last_placement_;
     std::condition_variable cv_;       // the worker: a job, a release or the stop
     std::condition_variable idle_cv_;  // Drain(): nothing queued or running
     std::deque<Job> queue_;
