@@ -24,17 +24,21 @@
 #include <wisp/admin/admin.hpp>
 #include <wisp/common/identity.hpp>
 #include <wisp/common/strings.hpp>
-#include <wisp/loadbalancer/sharding_placement.hpp>
 #include <wisp/store/open_store.hpp>
 #include <wisp/testing/child_process.hpp>
 #include <wisp/testing/ports.hpp>
 #include <wisp/testing/temp_dir.hpp>
 
+#include "local_cluster.hpp"
 #include "standalone_harness.hpp"
 
 using namespace wisp;
 using namespace std::chrono_literals;
+using e2e::Act;
+using e2e::CheckExactlyOneRecordEach;
 using e2e::HttpClient;
+using e2e::NameWithHome;
+using e2e::WaitForRecord;
 
 namespace {
 
@@ -211,23 +215,9 @@ Cluster& Shared() {
     return *cluster;
 }
 
-std::string Act(const std::string& path) { return "/api/v1/namespaces/_/" + path; }
-
 std::string PythonAction(const std::string& code, const std::string& extra = "") {
     return common::Cat(R"({"exec":{"kind":"python:3.11","code":)", e2e::Quote(code), "}", extra,
                        "}");
-}
-
-// Polls GET activations/{id} (the record is written by another process) until 200 or the
-// deadline; returns the last answer.
-e2e::HttpResult WaitForRecord(const HttpClient& http, const std::string& id,
-                              std::chrono::steady_clock::time_point deadline) {
-    e2e::HttpResult r;
-    while (true) {
-        r = http.Get(Act("activations/" + id));
-        if (r.status == 200 || std::chrono::steady_clock::now() >= deadline) return r;
-        std::this_thread::sleep_for(100ms);  // the record is written by another process
-    }
 }
 
 // The accepted activation ids (202, or 200 with an activationId) of invokes sent in the
@@ -283,47 +273,6 @@ class Load {
     std::vector<std::string> ids_;
     std::vector<std::thread> workers_;
 };
-
-// Every id in `ids` has exactly one record among the activations of `action` (listed: a second
-// record of one id would be listed twice), waiting up to `timeout` for the last ones.
-void CheckExactlyOneRecordEach(const HttpClient& http, const std::string& action,
-                               const std::vector<std::string>& ids, std::chrono::seconds timeout,
-                               int allowed_missing = 0) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    int missing = 0;
-    std::string problems;
-    for (const auto& id : ids) {
-        auto r = WaitForRecord(http, id, deadline);
-        if (r.status != 200) {
-            ++missing;
-            problems += common::Cat("no record for ", id, ": ", r.Describe(), "\n");
-        }
-    }
-    std::map<std::string, int> listed;
-    for (int skip = 0;; skip += 200) {
-        auto r = http.Get(Act(common::Cat("activations?name=", action, "&limit=200&skip=", skip)));
-        REQUIRE(r.status == 200);
-        auto doc = e2e::ParseJson(r.body);
-        REQUIRE(doc.IsArray());
-        for (const auto& a : doc.GetArray()) {
-            auto id = e2e::GetString(a, "activationId");
-            if (id) ++listed[*id];
-        }
-        if (doc.Size() < 200) break;
-    }
-    int duplicated = 0;
-    for (const auto& id : ids) {
-        if (listed[id] > 1) {
-            ++duplicated;
-            problems += common::Cat(id, " has ", listed[id], " records\n");
-        }
-    }
-    WARN(ids.size() << " accepted activations of " << action << ": " << missing
-                    << " without a record, " << duplicated << " with more than one");
-    INFO(problems);
-    CHECK(missing <= allowed_missing);
-    CHECK(duplicated == 0);
-}
 
 }  // namespace
 
@@ -616,18 +565,6 @@ TEST_CASE("cluster: 200 concurrent mixed invokes over both controllers: one reco
 
 namespace {
 
-// The containers of invoker `id` (labelled with its owner name, see distributed/invoker_main).
-// A name "<prefix>-<k>" whose home among `n` invokers is `invoker` for the guest namespace
-// (the sharding balancer's hash of "guest" and "guest/<name>").
-std::string NameWithHome(const std::string& prefix, int invoker, int n) {
-    loadbalancer::ShardingPlacement placement(std::vector<int64_t>(n, 1));
-    for (int k = 0;; ++k) {
-        std::string name = common::Cat(prefix, "-", k);
-        const uint32_t hash = loadbalancer::ShardingHash("guest", "guest/" + name);
-        if (placement.ProbeOrder(hash, false)[0] == invoker) return name;
-    }
-}
-
 // The "invoker" annotation of the newest record of `action` ("" when there is none).
 // The "invoker" annotation of the action's newest record; "" while it has none. The invoker
 // stores a record after it answered (result ack first), so poll: see InvokerOfNewestRecord.
@@ -659,6 +596,7 @@ std::string InvokerOfNewestRecord(const HttpClient& c, const std::string& action
     return invoker;
 }
 
+// The containers of invoker `id` (labelled with its owner name, see distributed/invoker_main).
 int ContainersOf(const Cluster& cluster, int id) {
     const std::string cmd = common::Cat("docker ps -q --filter label=wisp.owner=wisp-invoker-",
                                         cluster.prefix, id, " 2>/dev/null");
@@ -779,5 +717,5 @@ TEST_CASE(
     // to the lowest activation whose record is stored, so what the killed process had taken and
     // not finished is delivered again to the new one (which runs only those without a record);
     // anything its invoker never completes gets the controller's forced completion record.
-    CheckExactlyOneRecordEach(c0, action, ids, 240s, /*allowed_missing=*/0);
+    CheckExactlyOneRecordEach(c0, action, ids, 240s);
 }
