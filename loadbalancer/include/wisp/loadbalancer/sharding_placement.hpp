@@ -126,8 +126,11 @@ class ShardingPlacement {
         using is_transparent = void;
         template <typename A, typename B>
         bool operator()(const A& a, const B& b) const {
-            return std::tie(std::get<0>(a), std::get<1>(a), std::get<2>(a)) <
-                   std::tie(std::get<0>(b), std::get<1>(b), std::get<2>(b));
+            const std::string_view an = std::get<0>(a);
+            const std::string_view bn = std::get<0>(b);
+            if (an != bn) return an < bn;
+            if (std::get<1>(a) != std::get<1>(b)) return std::get<1>(a) < std::get<1>(b);
+            return std::get<2>(a) < std::get<2>(b);
         }
     };
     struct Invoker {
