@@ -22,42 +22,6 @@ std::string BuildDir() { return WISP_BUILD_DIR; }
 
 }  // namespace
 
-CommandResult RunShell(const std::string& command) {
-    CommandResult r;
-    FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-    if (p == nullptr) return r;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-    const int status = ::pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
-}
-
-std::string ShellQuote(std::string_view s) {
-    std::string out = "'";
-    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
-
-std::string LineValue(const std::string& text, const std::string& name) {
-    std::string value;
-    size_t at = 0;
-    while (at < text.size()) {
-        size_t eol = text.find('\n', at);
-        if (eol == std::string::npos) eol = text.size();
-        const std::string line = text.substr(at, eol - at);
-        if (line.rfind(name + "=", 0) == 0) value = line.substr(name.size() + 1);
-        at = eol + 1;
-    }
-    std::string unescaped;
-    for (size_t i = 0; i < value.size(); ++i) {
-        if (value[i] == '\\' && i + 1 < value.size()) ++i;
-        unescaped += value[i];
-    }
-    return unescaped;
-}
-
 std::vector<std::string> Words(const std::string& s) {
     std::vector<std::string> out;
     size_t at = 0;
@@ -67,17 +31,6 @@ std::vector<std::string> Words(const std::string& s) {
         if (sp > at) out.push_back(s.substr(at, sp - at));
         at = sp + 1;
     }
-    return out;
-}
-
-std::string ReadFile(const std::string& path) {
-    std::string out;
-    FILE* f = std::fopen(path.c_str(), "r");
-    if (f == nullptr) return out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    std::fclose(f);
     return out;
 }
 

@@ -20,19 +20,10 @@
 
 namespace wisp::e2e {
 
-// ---- shell and files --------------------------------------------------------------------------
+// ---- shell and files (RunShell, ShellQuote, LineValue, ReadFile: standalone_harness.hpp) ------
 
-/// Runs `command` with /bin/sh (popen), stderr folded into the output; exit_code is -1 when it
-/// could not start or did not exit normally.
-CommandResult RunShell(const std::string& command);
-/// `s` as one single-quoted shell word.
-std::string ShellQuote(std::string_view s);
-/// The value of the last `NAME=value` line of `text` ("" if none), %q escapes removed.
-std::string LineValue(const std::string& text, const std::string& name);
 /// The space-separated words of `s` (empty ones skipped).
 std::vector<std::string> Words(const std::string& s);
-/// The whole file ("" when it cannot be read).
-std::string ReadFile(const std::string& path);
 /// Writes `text` to `path` (truncating); false on any error.
 bool WriteFile(const std::string& path, const std::string& text);
 /// "/api/v1/namespaces/_/<path>" (the guest's default namespace).

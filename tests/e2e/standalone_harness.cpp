@@ -33,38 +33,6 @@ std::string EnvOr(const char* name, const std::string& fallback) {
     return v != nullptr && *v != '\0' ? std::string(v) : fallback;
 }
 
-std::string ReadFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream buf;
-    buf << in.rdbuf();
-    return buf.str();
-}
-
-/// Runs `command` through sh; returns exit code and combined output.
-CommandResult RunShell(const std::string& command) {
-    CommandResult r;
-    FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-    if (p == nullptr) return r;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-    const int status = ::pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
-}
-
-std::string ShellQuote(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) {
-        if (c == '\'') {
-            out += "'\\''";
-        } else {
-            out += c;
-        }
-    }
-    return out + "'";
-}
-
 void GlobalCurlInit() {
     static std::once_flag once;
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_ALL); });
@@ -108,6 +76,49 @@ std::string BesideTests(const std::string& name) {
 
 }  // namespace
 
+std::string ReadFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    return buf.str();
+}
+
+CommandResult RunShell(const std::string& command) {
+    CommandResult r;
+    FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+    if (p == nullptr) return r;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+    const int status = ::pclose(p);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+}
+
+std::string ShellQuote(std::string_view s) {
+    std::string out = "'";
+    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+std::string LineValue(const std::string& text, const std::string& name) {
+    std::string value;
+    size_t at = 0;
+    while (at < text.size()) {
+        size_t eol = text.find('\n', at);
+        if (eol == std::string::npos) eol = text.size();
+        const std::string line = text.substr(at, eol - at);
+        if (line.rfind(name + "=", 0) == 0) value = line.substr(name.size() + 1);
+        at = eol + 1;
+    }
+    std::string unescaped;
+    for (size_t i = 0; i < value.size(); ++i) {
+        if (value[i] == '\\' && i + 1 < value.size()) ++i;
+        unescaped += value[i];
+    }
+    return unescaped;
+}
+
 std::string StandaloneBinary() { return EnvOr("WISP_STANDALONE", BesideTests("wisp-standalone")); }
 std::string AdminBinary() { return EnvOr("WISP_ADMIN", BesideTests("wisp-admin")); }
 
@@ -124,16 +135,6 @@ std::string SourceDir() {
 }
 
 std::string ClusterScript() { return SourceDir() + "/tools/local-cluster.sh"; }
-
-/// The value of `NAME=value` on a line of `text` (the last such line), or "".
-std::string LineValue(const std::string& text, const std::string& name) {
-    std::string value;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) {
-        if (line.rfind(name + "=", 0) == 0) value = line.substr(name.size() + 1);
-    }
-    return value;
-}
 
 /// The standalone flags a test passes, as local-cluster.sh's --controller-args / --invoker-args;
 /// an error names a flag with no cluster equivalent (tag that test [standalone-only]).

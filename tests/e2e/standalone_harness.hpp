@@ -98,6 +98,16 @@ struct CommandResult {
 };
 CommandResult RunAdmin(const std::string& store_uri, const std::vector<std::string>& args);
 
+/// Runs `command` with /bin/sh (popen), stderr folded into the output; exit_code is -1 when it
+/// could not start or did not exit normally.
+CommandResult RunShell(const std::string& command);
+/// `s` as one single-quoted shell word.
+std::string ShellQuote(std::string_view s);
+/// The value of the last `NAME=value` line of `text` ("" if none), %q escapes removed.
+std::string LineValue(const std::string& text, const std::string& name);
+/// The whole file ("" when it cannot be read).
+std::string ReadFile(const std::string& path);
+
 // ---- HTTP ------------------------------------------------------------------------------------
 
 struct HttpResult {
