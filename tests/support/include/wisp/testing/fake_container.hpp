@@ -2,12 +2,19 @@
 // An in-memory ContainerFactory for unit tests: containers answer /init and /run through a
 // scriptable handler, count what the pool does to them (create, pause, resume, destroy) and
 // hold log lines the handler writes. Thread-safe.
+//
+// Like a real backend (the ContainerFactory contract, tests/contract/container_contract.cpp): a
+// destroyed container no longer answers (Init/Run: kConnectionLost); RemoveOrphans(id) destroys
+// the live containers labelled wisp.invoker=<id> and counts them; with set_images() only those
+// images exist (ImageExists, Create fails NotFound / FailedPrecondition for the others).
 #include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,6 +89,7 @@ class FakeContainer {
     std::vector<LogLine> log_;  // unread output (sentinel lines included)
     std::atomic<int> inits_{0}, runs_{0}, last_sentinels_{-1};
     std::atomic<bool> paused_{false}, destroyed_{false}, oom_{false};
+    friend class FakeContainerFactory;
 };
 
 /// The Container the pool owns: forwards to the shared FakeContainer.
@@ -144,7 +152,13 @@ class FakeContainerFactory final : public ContainerFactory {
         std::lock_guard<std::mutex> lock(mu_);
         resume_error_ = std::move(s);
     }
-    /// Orphans RemoveOrphans() reports for an invoker id.
+    /// The images that exist (ImageExists, Create); unset (the default): every image exists.
+    void set_images(std::set<std::string> images) {
+        std::lock_guard<std::mutex> lock(mu_);
+        images_ = std::move(images);
+    }
+    /// Orphans RemoveOrphans() reports for an invoker id, on top of the live containers
+    /// labelled with it.
     void add_orphans(const std::string& invoker_id, int n) {
         std::lock_guard<std::mutex> lock(mu_);
         orphans_[invoker_id] += n;
@@ -160,6 +174,13 @@ class FakeContainerFactory final : public ContainerFactory {
         if (hook) hook(spec);
         std::lock_guard<std::mutex> lock(mu_);
         if (!create_error_.ok()) return create_error_;
+        if (images_ && images_->count(spec.image) == 0) {
+            if (spec.pull_if_missing) {
+                return absl::FailedPreconditionError("Failed to pull container image '" +
+                                                     spec.image + "'.");
+            }
+            return absl::NotFoundError("image '" + spec.image + "' does not exist (fake)");
+        }
         ++creates_;
         auto c = std::make_shared<FakeContainer>(*this, "fake" + std::to_string(creates_), spec);
         all_.push_back(c);
@@ -169,13 +190,23 @@ class FakeContainerFactory final : public ContainerFactory {
     [[nodiscard]] absl::StatusOr<int> RemoveOrphans(std::string_view invoker_id) override {
         std::lock_guard<std::mutex> lock(mu_);
         orphan_calls_.emplace_back(invoker_id);
+        int n = 0;
+        for (const auto& c : all_) {
+            auto label = c->spec().labels.find("wisp.invoker");
+            if (label == c->spec().labels.end() || label->second != invoker_id) continue;
+            if (!c->destroyed_.exchange(true)) ++n;
+        }
         auto it = orphans_.find(std::string(invoker_id));
-        if (it == orphans_.end()) return 0;
-        int n = it->second;
-        orphans_.erase(it);
+        if (it != orphans_.end()) {
+            n += it->second;
+            orphans_.erase(it);
+        }
         return n;
     }
-    [[nodiscard]] absl::StatusOr<bool> ImageExists(std::string_view) override { return true; }
+    [[nodiscard]] absl::StatusOr<bool> ImageExists(std::string_view image) override {
+        std::lock_guard<std::mutex> lock(mu_);
+        return !images_ || images_->count(std::string(image)) > 0;
+    }
 
     int creates() const {
         std::lock_guard<std::mutex> lock(mu_);
@@ -240,6 +271,7 @@ class FakeContainerFactory final : public ContainerFactory {
     int creates_ = 0;
     std::vector<std::shared_ptr<FakeContainer>> all_;
     std::vector<ContainerSpec> specs_;
+    std::optional<std::set<std::string>> images_;
     std::map<std::string, int> orphans_;
     std::vector<std::string> orphan_calls_;
     std::atomic<int> pauses_{0}, resumes_{0}, destroys_{0};
@@ -248,6 +280,11 @@ class FakeContainerFactory final : public ContainerFactory {
 inline ProxyResponse FakeContainer::Answer(std::string_view path, const std::string& body) {
     ProxyResponse r;
     r.started = std::chrono::steady_clock::now();
+    if (destroyed_) {  // nothing listens any more
+        r.failure = ProxyResponse::Failure::kConnectionLost;
+        r.finished = r.started;
+        return r;
+    }
     FakeReply reply = factory_.Handle(*this, path, body);
     r.failure = reply.failure;
     r.status = reply.status;

@@ -1,0 +1,35 @@
+#pragma once
+// What a container backend provides to the ContainerFactory contract suite
+// (container_contract.cpp). Each backend's test binary links the suite with one
+// <backend>_container_backend.cpp implementing these (docker_container_backend.cpp,
+// fake_container_backend.cpp; a Kubernetes backend against a fake API server is one more file).
+#include <string>
+
+#include <wisp/invoker/container.hpp>
+
+namespace wisp::contract {
+
+/// The factory under test, made (and its engine prepared) on first use; lives until the process
+/// exits, when the backend removes whatever the suite left under the ids FreshInvokerId() handed
+/// out. Fails the running test (Catch2) when the backend cannot provide one. Main thread only.
+invoker::ContainerFactory& Factory();
+
+/// "docker", "fake", ... (shown in test output).
+std::string BackendName();
+
+/// An image that exists on the backend and runs the contract action (EchoActionInit()).
+std::string ActionImage();
+
+/// An image that does not exist on the backend (and is never pulled: pull_if_missing=false).
+std::string MissingImage();
+
+/// The /init body of the contract action: /run answers 200 with its "value" object as a JSON
+/// object holding the same members, and prints "out <value.name>" to stdout and
+/// "err <value.name>" to stderr.
+std::string EchoActionInit();
+
+/// An invoker id (the wisp.invoker label) unique to this process and this call, so that runs in
+/// parallel never see each other's containers.
+std::string FreshInvokerId();
+
+}  // namespace wisp::contract
