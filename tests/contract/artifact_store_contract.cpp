@@ -12,9 +12,11 @@
 #include <vector>
 
 #include <absl/status/status.h>
+
 #include <wisp/common/entity_json.hpp>
 #include <wisp/common/status.hpp>
 #include <wisp/store/artifact_store.hpp>
+#include <wisp/testing/catch_status.hpp>
 
 #include "contract_backend.hpp"
 
@@ -47,10 +49,6 @@ std::string Shorten(std::string s) {
 }  // namespace
 
 namespace Catch {
-template <>
-struct StringMaker<absl::StatusCode> {
-    static std::string convert(absl::StatusCode c) { return absl::StatusCodeToString(c); }
-};
 template <>
 struct StringMaker<Action> {
     static std::string convert(const Action& v) { return Shorten(ActionToJson(v)); }

@@ -28,6 +28,9 @@
 #include <rapidjson/document.h>
 #include <catch2/catch.hpp>
 
+#include <wisp/testing/catch_status.hpp>
+#include <wisp/testing/proxy_bodies.hpp>
+
 #include <wisp/common/json.hpp>
 #include <wisp/invoker/container.hpp>
 
@@ -41,13 +44,6 @@ using wisp::contract::EchoActionInit;
 using wisp::contract::Factory;
 using wisp::contract::FreshInvokerId;
 using wisp::contract::MissingImage;
-
-namespace Catch {
-template <>
-struct StringMaker<absl::StatusCode> {
-    static std::string convert(absl::StatusCode c) { return absl::StatusCodeToString(c); }
-};
-}  // namespace Catch
 
 namespace {
 
@@ -83,10 +79,7 @@ void MustInit(Container& c) {
 }
 
 std::string RunBody(const std::string& name) {
-    return R"({"value":{"name":")" + name +
-           R"(","n":7},"namespace":"guest","action_name":"/guest/echo","action_version":"0.0.1",)"
-           R"("activation_id":"0123456789abcdef0123456789abcdef","transaction_id":"tid",)"
-           R"("deadline":"99999999999999"})";
+    return wisp::testing::ProxyRunBody(R"({"name":")" + name + R"(","n":7})", "echo");
 }
 
 /// /run with `name`; requires the echo: 200 and {"name":<name>,"n":7}.

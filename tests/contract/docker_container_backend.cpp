@@ -14,11 +14,10 @@
 #include <string>
 #include <vector>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <catch2/catch.hpp>
 
 #include <wisp/invoker/docker_container_factory.hpp>
+#include <wisp/testing/proxy_bodies.hpp>
 
 #include "container_backend.hpp"
 
@@ -106,25 +105,7 @@ std::string EchoActionInit() {
         "    print('out ' + name)\n"
         "    print('err ' + name, file=sys.stderr)\n"
         "    return args\n";
-    rapidjson::StringBuffer sb;
-    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-    w.StartObject();
-    w.Key("value");
-    w.StartObject();
-    w.Key("name");
-    w.String("echo");
-    w.Key("main");
-    w.String("main");
-    w.Key("binary");
-    w.Bool(false);
-    w.Key("code");
-    w.String(code.c_str(), static_cast<rapidjson::SizeType>(code.size()));
-    w.Key("env");
-    w.StartObject();
-    w.EndObject();
-    w.EndObject();
-    w.EndObject();
-    return sb.GetString();
+    return wisp::testing::ProxyInitBody(code, false, "main", "echo");
 }
 
 std::string FreshInvokerId() {

@@ -23,6 +23,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <wisp/testing/catch_status.hpp>
+
 #include <wisp/messaging/message_feed.hpp>
 #include <wisp/messaging/messaging_provider.hpp>
 
@@ -33,13 +35,6 @@ using namespace std::chrono_literals;
 using wisp::contract::BusName;
 using wisp::contract::LatencyRounds;
 using wisp::contract::MakeFreshBus;
-
-namespace Catch {
-template <>
-struct StringMaker<absl::StatusCode> {
-    static std::string convert(absl::StatusCode c) { return absl::StatusCodeToString(c); }
-};
-}  // namespace Catch
 
 namespace {
 

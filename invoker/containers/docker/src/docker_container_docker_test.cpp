@@ -27,6 +27,7 @@
 #include <vector>
 
 #include <wisp/invoker/docker_container_factory.hpp>
+#include <wisp/testing/proxy_bodies.hpp>
 #include <wisp/testing/temp_dir.hpp>
 
 #include "docker_api.hpp"
@@ -63,40 +64,13 @@ int Shell(const std::string& command, std::string* output = nullptr) {
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-std::string Json(const std::function<void(rapidjson::Writer<rapidjson::StringBuffer>&)>& f) {
-    rapidjson::StringBuffer sb;
-    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-    f(w);
-    return sb.GetString();
-}
-
 std::string InitBody(const std::string& code, bool binary = false,
                      const std::string& main = "main") {
-    return Json([&](auto& w) {
-        w.StartObject();
-        w.Key("value");
-        w.StartObject();
-        w.Key("name");
-        w.String("test");
-        w.Key("main");
-        w.String(main.c_str());
-        w.Key("binary");
-        w.Bool(binary);
-        w.Key("code");
-        w.String(code.c_str(), static_cast<rapidjson::SizeType>(code.size()));
-        w.Key("env");
-        w.StartObject();
-        w.EndObject();
-        w.EndObject();
-        w.EndObject();
-    });
+    return wisp::testing::ProxyInitBody(code, binary, main);
 }
 
 std::string RunBody(const std::string& value_json) {
-    return R"({"value":)" + value_json +
-           R"(,"namespace":"guest","action_name":"/guest/test","action_version":"0.0.1",)"
-           R"("activation_id":"0123456789abcdef0123456789abcdef","transaction_id":"tid",)"
-           R"("deadline":"99999999999999"})";
+    return wisp::testing::ProxyRunBody(value_json);
 }
 
 rapidjson::Document ParseDoc(const std::string& text) {
