@@ -30,6 +30,7 @@ struct ContainerLease::Entry {
     std::string action;
     std::string revision;
     int concurrency = 1;
+    std::string action_key;  // ContainerPool::ActionKey: the key of its measured run time
     // Guarded by ContainerPool::mu_.
     int active = 0;
     int64_t last_used_ms = 0;
@@ -58,6 +59,7 @@ struct ContainerLease::Entry {
         action = r.action;
         revision = r.revision;
         concurrency = std::max(1, r.concurrency);
+        action_key = ContainerPool::ActionKey(r);
     }
 };
 
@@ -659,11 +661,7 @@ void ContainerPool::Release(ContainerLease lease, Outcome outcome) {
         const double held = static_cast<double>(e->last_used_ms - lease.acquired_ms_);
         Average(hold_all_ms_, held);
         if (hold_ms_.size() >= 10000) hold_ms_.clear();  // bounded; re-learnt in a few runs
-        ContainerRequest key;
-        key.invocation_namespace = e->invocation_namespace;
-        key.action = e->action;
-        key.revision = e->revision;
-        Average(hold_ms_.try_emplace(ActionKey(key), -1.0).first->second, held);
+        Average(hold_ms_.try_emplace(e->action_key, -1.0).first->second, held);
     }
     if (outcome == Outcome::kDestroy && !e->doomed) {
         e->doomed = true;

@@ -193,6 +193,10 @@ class ContainerPool {
     ContainerPoolStats Stats() const;
     const ContainerPoolConfig& config() const { return config_; }
 
+    /// What identifies an action's containers (namespace, action, revision) as one string: the
+    /// key of its measured run time.
+    static std::string ActionKey(const ContainerRequest& r);
+
   private:
     struct Waiter;
     struct Placement;
@@ -205,7 +209,6 @@ class ContainerPool {
     /// True when waiting for one of the action's busy or starting containers is expected to be
     /// quicker than starting another (3' above).
     bool WaitForSiblingLocked(const ContainerRequest& request, int64_t now) const;
-    static std::string ActionKey(const ContainerRequest& r);
     void DrainBufferLocked();
     void RemoveEntryLocked(const EntryPtr& entry);
     void ScheduleDestroyLocked(const EntryPtr& entry);
