@@ -6,6 +6,7 @@
 #   make fuzz     build the libFuzzer targets (clang) into build-fuzz/
 #   make run      build and start the platform (wisp-standalone)
 #   make cluster  build and start the distributed topology on this machine (tools/local-cluster.sh)
+#   make images   build, then the platform images wisp/controller, wisp/invoker, ... (tools/build-images.sh)
 #   make install  build, then install the wsk CLI to $(PREFIX)/bin (default /usr/local/bin)
 #   make bench    build, then run the end-to-end benchmark (bench/run.sh): table, JSON, PNG
 # Build types, sanitizers and the fuzz compilers are the presets' (CMakePresets.json: configure
@@ -20,7 +21,7 @@ CTEST_FLAGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps build test test-unit asan tsan fuzz run cluster bench install format clean
+.PHONY: all deps build test test-unit asan tsan fuzz run cluster images bench install format clean
 
 all: build
 
@@ -43,6 +44,7 @@ test: build fuzz
 	@tools/test-setup.sh
 	@tools/start-dockerd.sh
 	@tools/build-runtime-images.sh --build-dir $(BUILD)
+	@tools/build-images.sh --build-dir $(BUILD)
 	@ctest --preset dev --test-dir $(BUILD) -j $(JOBS) $(CTEST_FLAGS)
 	@ctest --preset fuzz $(CTEST_FLAGS)
 
@@ -88,6 +90,13 @@ bench: build
 	@tools/start-dockerd.sh
 	@tools/build-runtime-images.sh --build-dir $(BUILD)
 	@bench/run.sh --build-dir $(BUILD) $(BENCH_ARGS)
+
+# The platform images (deploy/images/README.md): wisp/controller, wisp/invoker, wisp/standalone,
+# wisp/kafka-dev, wisp/pouchdb-server, wisp/nginx, built offline; unchanged ones are skipped.
+images: build
+	@tools/test-setup.sh
+	@tools/start-dockerd.sh
+	@tools/build-images.sh --build-dir $(BUILD)
 
 PREFIX ?= /usr/local
 install: build
