@@ -21,6 +21,10 @@ packages=(
   docker.io mmdebstrap
   # `make bench` draws its chart with gnuplot (bench/report.py)
   gnuplot-nox
+  # helm_chart_test (helm/wisp without helm): tools/helm-render is Go with Debian's sprig and
+  # yaml.v2; the rendered chart is checked with yamllint, python3-yaml and python3-jsonschema
+  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev
+  yamllint python3-yaml python3-jsonschema
 )
 
 missing=()
