@@ -1,5 +1,6 @@
 #include "component.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -12,11 +13,34 @@
 
 namespace wisp::distributed {
 
-void AddComponentOptions(CLI::App& app, ComponentOptions& opt) {
-    app.add_option("--id", opt.id,
-                   "This component's id N (controllerN / invokerN): unique per kind; a second "
-                   "live process with the same id refuses to start")
-        ->check(CLI::Range(0, 1 << 20))
+void AddComponentOptions(CLI::App& app, ComponentOptions& opt, bool allow_auto_id) {
+    static constexpr int32_t kMaxId = 1 << 20;
+    app.add_option_function<std::string>(
+           "--id",
+           [&opt](const std::string& value) {
+               opt.auto_id = value == "auto";
+               opt.id = opt.auto_id ? 0 : std::stoi(value);
+           },
+           allow_auto_id
+               ? "This component's id N (invokerN): unique per kind; a second live process with "
+                 "the same id refuses to start. auto: the lowest id no live invoker holds "
+                 "(several may start at once, e.g. docker-compose --scale; a killed one's id is "
+                 "taken over after --claim-lease-ms)"
+               : "This component's id N (controllerN / invokerN): unique per kind; a second "
+                 "live process with the same id refuses to start")
+        ->check(CLI::Validator(
+            [allow_auto_id](std::string& value) -> std::string {
+                if (allow_auto_id && value == "auto") return {};
+                const bool digits = !value.empty() && value.size() <= 7 &&
+                                    std::all_of(value.begin(), value.end(),
+                                                [](char c) { return c >= '0' && c <= '9'; });
+                if (!digits || std::stoi(value) > kMaxId) {
+                    return common::Cat("must be a number from 0 to ", kMaxId,
+                                       allow_auto_id ? " or auto" : "");
+                }
+                return {};
+            },
+            allow_auto_id ? "N|auto" : "N"))
         ->envname("WISP_ID");
     app.add_option("--kafka", opt.kafka, "Kafka bootstrap servers, host:port[,host:port...]")
         ->envname("WISP_KAFKA");
@@ -103,12 +127,18 @@ absl::StatusOr<std::unique_ptr<messaging::KafkaMessagingProvider>> OpenBus(
 }
 
 absl::StatusOr<std::unique_ptr<cluster::ComponentClaim>> ClaimId(messaging::MessagingProvider& bus,
-                                                                 const ComponentOptions& opt,
-                                                                 const std::string& component) {
+                                                                 ComponentOptions& opt,
+                                                                 const std::string& kind) {
     cluster::ComponentClaimConfig cfg;
-    cfg.component = component;
     cfg.lease = std::chrono::milliseconds(opt.claim_lease_ms);
-    return cluster::ComponentClaim::Acquire(bus, std::move(cfg));
+    if (!opt.auto_id) {
+        cfg.component = common::Cat(kind, opt.id);
+        return cluster::ComponentClaim::Acquire(bus, std::move(cfg));
+    }
+    WISP_ASSIGN_OR_RETURN(
+        auto claim, cluster::ComponentClaim::AcquireLowestFree(bus, kind, std::move(cfg), 1 << 20));
+    opt.id = claim->index();
+    return claim;
 }
 
 int Fail(const std::string& message) {

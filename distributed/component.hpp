@@ -18,6 +18,8 @@ namespace wisp::distributed {
 
 struct ComponentOptions {
     int32_t id = 0;
+    /// --id auto: the lowest id no live process of the kind holds, set by ClaimId.
+    bool auto_id = false;
     std::string kafka = "127.0.0.1:9092";
     int64_t kafka_fetch_wait_ms = 500;
     std::string topic_prefix;
@@ -28,8 +30,9 @@ struct ComponentOptions {
 };
 
 /// --id, --kafka, --kafka-fetch-wait-ms, --topic-prefix, --store, --db-prefix, --claim-lease-ms,
-/// --log-level, each with its WISP_* environment fallback.
-void AddComponentOptions(CLI::App& app, ComponentOptions& options);
+/// --log-level, each with its WISP_* environment fallback. `allow_auto_id`: --id also takes
+/// "auto".
+void AddComponentOptions(CLI::App& app, ComponentOptions& options, bool allow_auto_id = false);
 
 /// The store URI with the db prefix and the credentials of WISP_STORE_USER/WISP_STORE_PASSWORD
 /// (when the URI has none) added. Never log it: log common::RedactUri of it.
@@ -46,10 +49,11 @@ void SetUpLogging(const std::string& name, const std::string& level);
 [[nodiscard]] absl::StatusOr<std::unique_ptr<messaging::KafkaMessagingProvider>> OpenBus(
     const ComponentOptions& options, const std::string& client_id);
 
-/// Claims `component` ("controller0") on the bus; AlreadyExists when another process holds it.
+/// Claims `kind` + options.id ("controller0") on the bus; AlreadyExists when another process
+/// holds it. With options.auto_id, claims the lowest id of `kind` no live process holds and
+/// sets options.id to it.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<cluster::ComponentClaim>> ClaimId(
-    messaging::MessagingProvider& bus, const ComponentOptions& options,
-    const std::string& component);
+    messaging::MessagingProvider& bus, ComponentOptions& options, const std::string& kind);
 
 /// "error: <message>" on stderr; returns 1 (the exit code).
 int Fail(const std::string& message);

@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
     if (!store.ok()) return Fail(MessageOf(store.status()));
     auto bus = wisp::distributed::OpenBus(component, name);
     if (!bus.ok()) return Fail(MessageOf(bus.status()));
-    auto claim = wisp::distributed::ClaimId(**bus, component, name);
+    auto claim = wisp::distributed::ClaimId(**bus, component, "controller");
     if (!claim.ok()) return Fail(MessageOf(claim.status()));
 
     // The live controllers share the invokers' slots and the throttles (OpenWhisk's cluster

@@ -50,11 +50,13 @@ int main(int argc, char** argv) {
         "wisp-invoker: runs the actions of a distributed Wisp deployment in Docker containers. "
         "It consumes invoker<id> on Kafka, stores each activation record and acknowledges it "
         "to the controller that published it; it pings health every second."};
-    wisp::distributed::AddComponentOptions(app, component);
+    wisp::distributed::AddComponentOptions(app, component, /*allow_auto_id=*/true);
     app.add_option("--api-host", api_host,
                    "The API URL actions get as __OW_API_HOST (nginx, or a controller)")
         ->envname("WISP_API_HOST");
     wisp::launch::AddInvokerOptions(app, invoker_opt);
+    wisp::launch::InvokerMetricsOptions metrics_opt;
+    wisp::launch::AddInvokerMetricsOptions(app, metrics_opt);
     std::string control_listen = "127.0.0.1:0";
     std::string control_token;
     std::string control_token_file;
@@ -74,12 +76,26 @@ int main(int argc, char** argv) {
         ->envname("WISP_CONTROL_TOKEN_FILE");
     CLI11_PARSE(app, argc, argv);
 
-    const std::string name = wisp::common::Cat("invoker", component.id);
+    // With --id auto the name is known once the id is claimed.
+    std::string name =
+        component.auto_id ? std::string("invoker") : wisp::common::Cat("invoker", component.id);
     wisp::distributed::SetUpLogging(name, component.log_level);
     const sigset_t signals = wisp::launch::BlockShutdownSignals();
 
     auto store = wisp::distributed::OpenStore(component);
     if (!store.ok()) return Fail(MessageOf(store.status()));
+
+    auto bus = wisp::distributed::OpenBus(component, name);
+    if (!bus.ok()) return Fail(MessageOf(bus.status()));
+    // Claimed before anything is consumed or any container removed (the containers are named
+    // and labelled with the id).
+    auto claim = wisp::distributed::ClaimId(**bus, component, "invoker");
+    if (!claim.ok()) return Fail(MessageOf(claim.status()));
+    if (component.auto_id) {
+        name = wisp::common::Cat("invoker", component.id);
+        wisp::distributed::SetUpLogging(name, component.log_level);
+        spdlog::info("--id auto: this invoker is {}", name);
+    }
 
     const wisp::common::RuntimeManifest& manifest = wisp::common::RuntimeManifest::BuiltIn();
     // This invoker's containers: named and labelled with its id (and the topic prefix, so that
@@ -97,12 +113,6 @@ int main(int argc, char** argv) {
     if (auto st = wisp::launch::CheckRuntimeImages(factory, manifest); !st.ok()) {
         return Fail(MessageOf(st));
     }
-
-    auto bus = wisp::distributed::OpenBus(component, name);
-    if (!bus.ok()) return Fail(MessageOf(bus.status()));
-    // Claimed before anything is consumed or any container removed.
-    auto claim = wisp::distributed::ClaimId(**bus, component, name);
-    if (!claim.ok()) return Fail(MessageOf(claim.status()));
 
     wisp::common::SystemClock clock;
     wisp::invoker::InvokerConfig invoker_cfg = wisp::launch::InvokerConfigFrom(invoker_opt);
@@ -151,6 +161,13 @@ int main(int argc, char** argv) {
             "--control-token or WISP_CONTROL_TOKEN to serve it)");
     }
     if (auto st = reactive.Start(); !st.ok()) return Fail(MessageOf(st));
+    // GET /metrics: the pool, the activations and the consumer lag (deploy/grafana/README.md).
+    auto metrics = wisp::launch::StartInvokerMetrics(metrics_opt, [&service, &reactive] {
+        wisp::common::PrometheusWriter w;
+        service.WriteMetrics(w, reactive.ConsumerLag());
+        return w.Take();
+    });
+    if (!metrics.ok()) return Fail(MessageOf(metrics.status()));
 
     spdlog::info("{} is up ({} MB for containers, actions call {})", name,
                  invoker_opt.user_memory_mb, api_host);
@@ -159,6 +176,7 @@ int main(int argc, char** argv) {
 
     spdlog::info("{} received: finishing the activations taken from the bus",
                  wisp::launch::WaitForShutdownSignal(signals));
+    if (*metrics) (*metrics)->Stop();
     reactive.Stop();  // no more consuming; every taken activation acked
     if (control) control->Shutdown();
     service.Shutdown();  // stores the records, removes the containers

@@ -284,4 +284,136 @@ void ComponentClaim::Release() {
     }
 }
 
+namespace {
+
+/// "invoker12" of kind "invoker" -> 12; -1 for another kind or a number too large for an id.
+int IndexOf(std::string_view id, std::string_view kind) {
+    if (!OfKind(id, kind) || id.size() - kind.size() > 9) return -1;
+    int n = 0;
+    for (char c : id.substr(kind.size())) n = n * 10 + (c - '0');
+    return n;
+}
+
+/// The indexes of `kind` held by live processes: reads the heartbeats up to a probe of its own
+/// (a LEAVING heartbeat of the bare kind, which no claim counts), then watches up to the lease
+/// for RUNNING heartbeats of the ids the history left unfinished; returns early once all of
+/// them were heard from. Ids that did not beat in the lease were killed (free to take over).
+[[nodiscard]] absl::StatusOr<std::set<int>> LiveIndexes(messaging::MessagingProvider& bus,
+                                                        std::string_view kind,
+                                                        const ComponentClaimConfig& config) {
+    WISP_RETURN_IF_ERROR(bus.EnsureTopic(config.topic, kTopicConfig));
+    const std::string incarnation = common::ActivationId::Generate().str();
+    auto producer = bus.GetProducer();
+    auto consumer = bus.GetConsumer(
+        config.topic, fmt::format("{}-{}-auto-{}", config.topic, kind, incarnation), 256);
+    struct Closer {
+        messaging::MessageProducer& p;
+        messaging::MessageConsumer& c;
+        ~Closer() {
+            c.Close();
+            p.Close();
+        }
+    } closer{*producer, *consumer};
+    ComponentHeartbeat probe;
+    probe.set_component(std::string(kind));
+    probe.set_incarnation(incarnation);
+    probe.set_state(ComponentHeartbeat::LEAVING);
+    WISP_RETURN_IF_ERROR(producer->Send(config.topic, probe.SerializeAsString()));
+
+    // index -> incarnation -> its last state, up to the probe.
+    std::map<int, std::map<std::string, ComponentHeartbeat::State>> history;
+    const auto bus_deadline = std::chrono::steady_clock::now() + config.bus_timeout;
+    for (bool probe_seen = false; !probe_seen;) {
+        if (std::chrono::steady_clock::now() > bus_deadline) {
+            return absl::DeadlineExceededError(fmt::format(
+                "choosing a free {} id: the bus did not deliver this process's heartbeat on {} "
+                "within {} ms; is the broker up?",
+                kind, config.topic, config.bus_timeout.count()));
+        }
+        auto batch = consumer->Peek(std::chrono::milliseconds(200));
+        if (!batch.ok()) return batch.status();
+        for (const auto& m : *batch) {
+            ComponentHeartbeat hb;
+            if (!hb.ParseFromString(m.payload)) continue;
+            if (hb.incarnation() == incarnation) {
+                probe_seen = true;
+                break;
+            }
+            const int index = IndexOf(hb.component(), kind);
+            if (index >= 0) history[index][hb.incarnation()] = hb.state();
+        }
+    }
+    std::set<int> unfinished;
+    for (const auto& [index, incarnations] : history) {
+        for (const auto& [inc, state] : incarnations) {
+            if (state != ComponentHeartbeat::LEAVING) unfinished.insert(index);
+        }
+    }
+    std::set<int> live;
+    if (unfinished.empty()) return live;
+
+    const auto until = std::chrono::steady_clock::now() + config.lease;
+    while (!std::includes(live.begin(), live.end(), unfinished.begin(), unfinished.end())) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= until) break;
+        auto batch =
+            consumer->Peek(std::chrono::duration_cast<std::chrono::milliseconds>(until - now) +
+                           std::chrono::milliseconds(1));
+        if (!batch.ok()) return batch.status();
+        for (const auto& m : *batch) {
+            ComponentHeartbeat hb;
+            if (!hb.ParseFromString(m.payload) || hb.state() != ComponentHeartbeat::RUNNING) {
+                continue;
+            }
+            const int index = IndexOf(hb.component(), kind);
+            if (index >= 0) live.insert(index);
+        }
+    }
+    return live;
+}
+
+}  // namespace
+
+int ComponentClaim::index() const {
+    size_t digits = config_.component.size();
+    while (digits > 0 && config_.component[digits - 1] >= '0' &&
+           config_.component[digits - 1] <= '9') {
+        --digits;
+    }
+    return IndexOf(config_.component, std::string_view(config_.component).substr(0, digits));
+}
+
+absl::StatusOr<std::unique_ptr<ComponentClaim>> ComponentClaim::AcquireLowestFree(
+    messaging::MessagingProvider& bus, std::string_view kind, ComponentClaimConfig config,
+    int max_index) {
+    if (kind.empty()) return absl::InvalidArgumentError("no component kind to claim an id of");
+    if (!config.progress) {
+        config.progress = [](const std::string& line) { spdlog::info("{}", line); };
+    }
+    WISP_ASSIGN_OR_RETURN(const std::set<int> live, LiveIndexes(bus, kind, config));
+    if (!live.empty()) {
+        std::string ids;
+        for (int i : live) ids += fmt::format("{}{}{}", ids.empty() ? "" : ", ", kind, i);
+        config.progress(fmt::format("{} id auto: live on the bus: {}", kind, ids));
+    }
+    for (int index = 0; index <= max_index; ++index) {
+        if (live.count(index) > 0) continue;
+        config.component = fmt::format("{}{}", kind, index);
+        auto claim = Acquire(bus, config);
+        if (claim.ok()) {
+            config.progress(fmt::format("{} id auto: claimed {}", kind, config.component));
+            return claim;
+        }
+        if (claim.status().code() != absl::StatusCode::kAlreadyExists) return claim.status();
+        config.progress(fmt::format(
+            "{} id auto: {} was claimed by a process that started at the same time; trying the "
+            "next id",
+            kind, config.component));
+    }
+    return absl::ResourceExhaustedError(
+        fmt::format("every {} id from 0 to {} is held by a live process; stop one, or give this "
+                    "one an explicit --id",
+                    kind, max_index));
+}
+
 }  // namespace wisp::cluster

@@ -4,11 +4,13 @@
 // lease, with a progress line; two claimants started together: one wins.
 #include <wisp/cluster/component_claim.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <future>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -220,4 +222,91 @@ TEST_CASE("component claim: a goodbye removes only its own incarnation", "[clust
     Heartbeat(bus, "marker2", "m", v1::ComponentHeartbeat::RUNNING);
     REQUIRE(Eventually([&] { return (*c0)->LiveCount("marker") == 2; }));
     CHECK((*c0)->LiveCount("controller") == 1);
+}
+
+TEST_CASE("component claim: auto ids of claimants started together are distinct and lowest",
+          "[cluster][claim][auto]") {
+    messaging::InProcessMessagingProvider bus;
+    Lines lines;
+    std::vector<std::future<absl::StatusOr<std::unique_ptr<ComponentClaim>>>> starts;
+    for (int i = 0; i < 4; ++i) {
+        starts.push_back(std::async(std::launch::async, [&] {
+            return ComponentClaim::AcquireLowestFree(bus, "invoker", Config("", &lines));
+        }));
+    }
+    std::vector<std::unique_ptr<ComponentClaim>> claims;
+    std::set<int> indexes;
+    for (auto& s : starts) {
+        auto claim = s.get();
+        REQUIRE(claim.ok());
+        indexes.insert((*claim)->index());
+        CHECK((*claim)->component() == "invoker" + std::to_string((*claim)->index()));
+        claims.push_back(std::move(*claim));
+    }
+    CHECK(indexes == std::set<int>{0, 1, 2, 3});
+    // Each claim keeps beating and sees no other incarnation running with its id.
+    for (const auto& c : claims) CHECK(c->conflicts() == 0);
+    std::lock_guard<std::mutex> lock(lines.mu);
+    CHECK(std::count_if(lines.lines.begin(), lines.lines.end(), [](const std::string& l) {
+              return l.find("id auto: claimed invoker") != std::string::npos;
+          }) == 4);
+}
+
+TEST_CASE("component claim: auto skips live ids and reuses a released or killed one",
+          "[cluster][claim][auto]") {
+    messaging::InProcessMessagingProvider bus;
+    auto i0 = ComponentClaim::Acquire(bus, Config("invoker0"));
+    REQUIRE(i0.ok());
+    auto i1 = ComponentClaim::Acquire(bus, Config("invoker1"));
+    REQUIRE(i1.ok());
+    auto i2 = ComponentClaim::Acquire(bus, Config("invoker2"));
+    REQUIRE(i2.ok());
+    // Other kinds do not count.
+    auto c0 = ComponentClaim::Acquire(bus, Config("controller0"));
+    REQUIRE(c0.ok());
+
+    SECTION("the lowest id after the live ones") {
+        auto next = ComponentClaim::AcquireLowestFree(bus, "invoker", Config(""));
+        REQUIRE(next.ok());
+        CHECK((*next)->component() == "invoker3");
+        auto controller = ComponentClaim::AcquireLowestFree(bus, "controller", Config(""));
+        REQUIRE(controller.ok());
+        CHECK((*controller)->index() == 1);
+    }
+    SECTION("a cleanly stopped holder's id, at once") {
+        (*i1)->Release();
+        const auto start = std::chrono::steady_clock::now();
+        auto next = ComponentClaim::AcquireLowestFree(bus, "invoker", Config(""));
+        REQUIRE(next.ok());
+        CHECK((*next)->index() == 1);
+        // Watched only until the live holders beat (not the whole lease), then claimed at once.
+        CHECK(std::chrono::steady_clock::now() - start < 1500ms);
+    }
+    SECTION("a killed holder's id (silent past the lease): its topic's work is picked up") {
+        Heartbeat(bus, "invoker4", "0dead", v1::ComponentHeartbeat::RUNNING);  // killed
+        (*i1)->Release();
+        i1->reset();
+        Heartbeat(bus, "invoker1", "1dead", v1::ComponentHeartbeat::STARTING);
+        Heartbeat(bus, "invoker1", "1dead", v1::ComponentHeartbeat::RUNNING);  // killed
+        Lines lines;
+        auto next = ComponentClaim::AcquireLowestFree(bus, "invoker", Config("", &lines));
+        REQUIRE(next.ok());
+        CHECK((*next)->component() == "invoker1");
+        CHECK((*i0)->conflicts() == 0);
+        CHECK((*i2)->conflicts() == 0);
+        std::lock_guard<std::mutex> lock(lines.mu);
+        REQUIRE(!lines.lines.empty());
+        CHECK_THAT(lines.lines.front(), Catch::Contains("live on the bus: invoker0, invoker2"));
+        CHECK_THAT(lines.lines.back(), Catch::Contains("id auto: claimed invoker1"));
+    }
+}
+
+TEST_CASE("component claim: index() is the number the id ends with", "[cluster][claim][auto]") {
+    messaging::InProcessMessagingProvider bus;
+    auto claim = ComponentClaim::Acquire(bus, Config("invoker17"));
+    REQUIRE(claim.ok());
+    CHECK((*claim)->index() == 17);
+    auto named = ComponentClaim::Acquire(bus, Config("scheduler"));
+    REQUIRE(named.ok());
+    CHECK((*named)->index() == -1);
 }

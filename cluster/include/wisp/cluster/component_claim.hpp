@@ -63,6 +63,17 @@ class ComponentClaim {
     [[nodiscard]] static absl::StatusOr<std::unique_ptr<ComponentClaim>> Acquire(
         messaging::MessagingProvider& bus, ComponentClaimConfig config);
 
+    /// Claims the lowest id of `kind` ("invoker": invoker0, invoker1, ...) that no live process
+    /// holds (`--id auto`): reads the heartbeats on the bus and watches up to `config.lease`
+    /// for the holders seen there, then claims the lowest id not seen live with Acquire() (a
+    /// killed holder's id is taken over after the lease: its unfinished work is picked up);
+    /// when that finds the id taken (several started at once), it tries the next one.
+    /// `config.component` is ignored. Errors: those of Acquire() other than AlreadyExists;
+    /// ResourceExhausted when every id up to `max_index` is taken.
+    [[nodiscard]] static absl::StatusOr<std::unique_ptr<ComponentClaim>> AcquireLowestFree(
+        messaging::MessagingProvider& bus, std::string_view kind, ComponentClaimConfig config,
+        int max_index = 1 << 20);
+
     /// Release().
     ~ComponentClaim();
     ComponentClaim(const ComponentClaim&) = delete;
@@ -84,6 +95,8 @@ class ComponentClaim {
     int LiveCount(std::string_view kind) const;
     const std::string& incarnation() const { return incarnation_; }
     const std::string& component() const { return config_.component; }
+    /// The number the id ends with ("invoker3": 3); -1 when it does not end with digits.
+    int index() const;
 
   private:
     ComponentClaim(messaging::MessagingProvider& bus, ComponentClaimConfig config);
