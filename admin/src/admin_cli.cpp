@@ -164,6 +164,11 @@ int RunAdmin(const std::vector<std::string>& raw_args, std::ostream& out, std::o
     CLI::App* init = app.add_subcommand(
         "init", "create the well-known guest and whisk.system subjects and their keys");
     on(init, Command::kInit);
+    bool random_keys = false;
+    init->add_flag("--random-keys", random_keys,
+                   "random keys instead of OpenWhisk's well-known ones (for a deployment others "
+                   "can reach): for the subjects it creates and in place of a well-known key "
+                   "found; other keys are kept. Print them with: wisp-admin user get guest");
 
     // ---- user
     CLI::App* user = app.add_subcommand("user", "manage users");
@@ -522,7 +527,8 @@ int RunAdmin(const std::vector<std::string>& raw_args, std::ostream& out, std::o
     const int rc = [&] {
         switch (cmd) {
             case Command::kInit:
-                return commands.Init();
+                return commands.Init(random_keys ? wisp::admin::InitKeys::kRandom
+                                                 : wisp::admin::InitKeys::kWellKnown);
             case Command::kUserCreate:
                 return commands.CreateUser(create_opts);
             case Command::kUserGet:

@@ -571,6 +571,22 @@ TEST_CASE("cli: create, whois, init and guest", "[admin][cli]") {
     CHECK(guest.out == "subject: guest\nnamespace: guest\n");
 }
 
+TEST_CASE("cli: init --random-keys makes and then keeps random keys", "[admin][cli]") {
+    TempDir dir;
+    const std::string store = dir.StoreUri();
+    REQUIRE(Cli({"--store", store, "init", "--random-keys"}).rc == 0);
+    auto guest = Cli({"--store", store, "user", "get", "guest"});
+    REQUIRE(guest.rc == 0);
+    const std::string key = Chomp(guest.out);
+    CHECK(IsUuidKey(key));
+    CHECK(key != wisp::common::kGuestAuth);
+    // Idempotent: a second run keeps the key.
+    auto again = Cli({"--store", store, "init", "--random-keys"});
+    REQUIRE(again.rc == 0);
+    CHECK(again.out.find(R"(Subject "guest" already initialized)") != std::string::npos);
+    CHECK(Chomp(Cli({"--store", store, "user", "get", "guest"}).out) == key);
+}
+
 TEST_CASE("cli: wskadmin's -ns spelling and flags", "[admin][cli]") {
     TempDir dir;
     const std::string store = dir.StoreUri();
