@@ -135,6 +135,12 @@ def test_renders_yaml_with_current_kinds(ctx):
             assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", n) and len(n) <= 63, \
                 f"{name}: bad metadata.name {n!r} of {pair}"
             assert (d["kind"], n) not in seen, f"{name}: {d['kind']} {n} rendered twice"
+            metas = [meta]
+            if isinstance((d.get("spec") or {}).get("template"), dict):
+                metas.append(d["spec"]["template"].get("metadata") or {})
+            for m in metas:
+                for k in ("labels", "annotations"):
+                    assert k not in m or isinstance(m[k], dict), f"{name}: {n}: empty {k}:"
             seen.add((d["kind"], n))
         for line in r["text"].splitlines():
             assert "<no value>" not in line, f"{name}: unrendered value: {line}"
@@ -538,6 +544,73 @@ def test_bad_values_fail_loudly(ctx):
         yaml.safe_dump({"nginx": {"ingress": {"enabled": True}}}, f)
     p = subprocess.run([ctx.renderer, "-f", vf, ctx.chart], capture_output=True, text=True)
     assert p.returncode != 0 and "set nginx.ingress.host" in p.stderr, p.stderr
+
+
+def test_renderer_follows_helm_semantics(ctx):
+    """tools/helm-render itself, on a small chart: what the chart checks rely on."""
+    chart = os.path.join(ctx.tmp, "fixture")
+    os.makedirs(os.path.join(chart, "templates", "sub"))
+    os.makedirs(os.path.join(chart, "files"))
+    files = {
+        "Chart.yaml": "apiVersion: v2\nname: fx\nversion: 1.2.3\nappVersion: '9'\n"
+                      "kubeVersion: '>=1.19.0-0'\n",
+        "values.yaml": "a: {b: 1, c: keep, d: drop}\nbig: 1000000\nt: '{{ .Release.Name }}-t'\n"
+                       "m: {z: 1, a: 2}\nempty: ''\n",
+        "files/f.txt": "file body",
+        "templates/_h.tpl": '{{- define "fx.x" -}}x={{ .Values.a.b }}{{- end -}}',
+        "templates/one.yaml": "---\nk1: {{ include \"fx.x\" . }}\n---\nk2: '{{ .Values.nope }}'\n"
+                              "big: '{{ .Values.big }}'\ntpl: {{ tpl .Values.t . }}\n"
+                              "m:\n  {{- toYaml .Values.m | nindent 2 }}\n"
+                              "file: {{ .Files.Get \"files/f.txt\" }}\n"
+                              "apps: {{ .Capabilities.APIVersions.Has \"apps/v1\" }}\n"
+                              "mon: {{ .Capabilities.APIVersions.Has \"monitoring.coreos.com/v1\" }}\n"
+                              "c: {{ .Values.a.c }}\nd: '{{ .Values.a.d }}'\n"
+                              "chart: {{ .Chart.Name }}-{{ .Chart.Version }}-{{ .Chart.AppVersion }}\n"
+                              "rel: {{ .Release.Name }}/{{ .Release.Namespace }}/{{ .Release.Service }}"
+                              "/{{ .Release.IsInstall }}/{{ .Release.Revision }}\n"
+                              "lk: '{{ lookup \"v1\" \"Secret\" \"ns\" \"s\" }}'\n",
+        "templates/sub/empty.yaml": "{{- if false }}\nx: 1\n{{- end }}\n",
+        "templates/NOTES.txt": "notes for {{ .Release.Name }}",
+        "templates/_skipped.yaml": "skipped: true\n",
+    }
+    for rel, text in files.items():
+        with open(os.path.join(chart, rel), "w") as f:
+            f.write(text)
+    over = os.path.join(ctx.tmp, "fx-over.yaml")
+    with open(over, "w") as f:
+        f.write("a: {b: 2, d: null}\n")
+    notes = os.path.join(ctx.tmp, "fx-notes.txt")
+    p = subprocess.run([ctx.renderer, "--name", "r1", "--namespace", "n1", "-f", over,
+                        "--notes-out", notes, chart], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert out.count("# Source: fx/templates/one.yaml") == 2, out
+    assert "_h.tpl" not in out and "skipped" not in out and "empty.yaml" not in out, out
+    docs = list(yaml.safe_load_all(out))
+    assert docs[0] == {"k1": "x=2"}, docs[0]
+    d = docs[1]
+    assert d["k2"] == "" and d["big"] == "1e+06", d  # missingkey=zero; numbers are float64
+    assert d["tpl"] == "r1-t" and d["m"] == {"a": 2, "z": 1} and d["file"] == "file body"
+    assert "m:\n  a: 2\n  z: 1\n" in out, out  # toYaml sorts keys
+    assert d["apps"] is True and d["mon"] is False
+    assert d["c"] == "keep" and d["d"] == "", d  # maps merge, null deletes
+    assert d["chart"] == "fx-1.2.3-9" and d["rel"] == "r1/n1/Helm/true/1", d
+    assert d["lk"] == "map[]", d
+    with open(notes) as f:
+        assert f.read() == "notes for r1"
+    with open(os.path.join(chart, "templates", "bad.yaml"), "w") as f:
+        f.write("x: {{ required \"say what to set\" .Values.empty }}\n")
+    p = subprocess.run([ctx.renderer, chart], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and p.stderr.strip() == \
+        "Error: execution error at (fx/templates/bad.yaml:1:6): say what to set", p.stderr
+    with open(os.path.join(chart, "templates", "bad.yaml"), "w") as f:
+        f.write("x: {{ .Values.nope.deeper }}\n")
+    p = subprocess.run([ctx.renderer, chart], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "nil pointer evaluating interface {}.deeper" in p.stderr, p.stderr
+    with open(os.path.join(chart, "templates", "bad.yaml"), "w") as f:
+        f.write("x: {{ env \"HOME\" }}\n")
+    p = subprocess.run([ctx.renderer, chart], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and 'function "env" not defined' in p.stderr, p.stderr
 
 
 def main():
