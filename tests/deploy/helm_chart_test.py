@@ -498,6 +498,22 @@ def test_notes(ctx):
     assert "WARNINGS" in notes
     assert "kubectl get nodes -l wisp-role=invoker" in notes, notes
     assert "containerd" in notes
+    # Pre-flight over the cluster's nodes (lookup): none matches -> a loud warning; one -> none.
+    nodes = os.path.join(ctx.tmp, "nodes.yaml")
+    for labels, expect in (({"kubernetes.io/hostname": "n1"}, True), ({"wisp-role": "invoker"}, False)):
+        with open(nodes, "w") as f:
+            yaml.safe_dump_all([{"apiVersion": "v1", "kind": "Node",
+                                 "metadata": {"name": "n1", "labels": labels}},
+                                {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n2"}}], f)
+        notes_out = os.path.join(ctx.tmp, "nodes-notes.txt")
+        p = subprocess.run([ctx.renderer, "--namespace", "wisp", "--existing", nodes,
+                            "--notes-out", notes_out] + [a for f in files for a in (
+                                "-f", os.path.join(ctx.values_dir, f))] + [ctx.chart],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        with open(notes_out) as f:
+            text = f.read()
+        assert ("NONE of the 2 nodes has wisp-role=invoker" in text) == expect, text
     notes = ctx.render("external.yaml")["notes"]
     assert "wsk property set --apihost wisp.example.com:443 --auth" in notes, notes
 

@@ -19,7 +19,8 @@
 // and "<no value>" removed); the chart's kubeVersion constraint is checked; lookup returns an
 // empty map, as `helm template` does without a cluster, unless --existing names a YAML file of
 // objects standing for the cluster's (then lookup finds them by apiVersion, kind, namespace and
-// name: an upgrade's render, e.g. to check that generated Secrets are kept).
+// name, or lists them with an empty name: an upgrade's render, e.g. to check that generated
+// Secrets are kept).
 package main
 
 import (
@@ -376,6 +377,19 @@ func run(chartDir, name, namespace, kubeVersion string, upgrade bool, valueFiles
 	}
 	funcs["fail"] = func(msg string) (string, error) { return "", errors.New(msg) }
 	funcs["lookup"] = func(apiVersion, kind, ns, name string) (map[string]interface{}, error) {
+		if name == "" && len(cluster) > 0 {
+			// A list, as helm returns it: {"kind": "<Kind>List", "items": [...]}.
+			items := []interface{}{}
+			for _, obj := range cluster {
+				meta, _ := obj["metadata"].(map[string]interface{})
+				objNs, _ := meta["namespace"].(string)
+				if obj["apiVersion"] == apiVersion && obj["kind"] == kind && (ns == "" || objNs == ns) {
+					items = append(items, obj)
+				}
+			}
+			return map[string]interface{}{"apiVersion": apiVersion, "kind": kind + "List",
+				"items": items}, nil
+		}
 		for _, obj := range cluster {
 			meta, _ := obj["metadata"].(map[string]interface{})
 			objNs, _ := meta["namespace"].(string)
