@@ -332,6 +332,10 @@ def test_invoker_docker_daemonset(ctx):
     assert env["WISP_DOCKER_SOCKET"] == "/var/run/wisp-docker/docker.sock"
     vols = {v["name"]: v for v in spec["volumes"]}
     assert vols["docker-socket-dir"]["hostPath"] == {"path": "/var/run", "type": "Directory"}
+    assert vols["container-sockets"]["hostPath"]["path"] == "/run/wisp/containers"
+    mounts = {m["name"]: m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+    assert mounts["container-sockets"] == "/run/wisp/containers", mounts
+    assert mounts["docker-socket-dir"] == "/var/run/wisp-docker", mounts
     assert spec["nodeSelector"] == {"wisp-role": "invoker"}
     assert spec["imagePullSecrets"] == [{"name": "regcred"}]
     assert spec["containers"][0]["image"] == "registry.example.com/wisp/invoker:0.1.0-abc1234"
