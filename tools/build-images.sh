@@ -129,7 +129,7 @@ done
 # The Debian packages that own the shared libraries the platform binaries load (ldd, then
 # dpkg -S of the path as ldd names it or as it resolves, with and without /usr: merged /usr).
 platform_packages() {
-  local all=() lib p owner
+  local all=() lib
   for b in wisp-controller wisp-invoker wisp-standalone wisp-admin wsk wisp-kafka-dev-broker; do
     [[ -x $build_dir/bin/$b ]] && all+=("$build_dir/bin/$b")
   done
@@ -141,16 +141,25 @@ platform_packages() {
   if grep -q '^MISSING:' <<<"$libs"; then
     die "the binaries need libraries this machine lacks: $(grep '^MISSING:' <<<"$libs" | cut -d: -f2 | tr '\n' ' ')(tools/install-deps.sh)"
   fi
-  local pkgs=() unowned=()
+  # One dpkg -S over every spelling of every library (a call per path costs a second each).
+  local candidates=() p
   while read -r lib; do
     [[ -n $lib ]] || continue
-    owner=""
     p=$(realpath "$lib")
+    candidates+=("$lib" "${lib#/usr}" "$p" "${p#/usr}")
+  done <<<"$libs"
+  local owners
+  owners=$(dpkg -S "${candidates[@]}" 2>/dev/null || true)  # "pkg:arch: /path" per found path
+  local pkgs=() unowned=() owner c
+  while read -r lib; do
+    [[ -n $lib ]] || continue
+    p=$(realpath "$lib")
+    owner=""
     for c in "$lib" "${lib#/usr}" "$p" "${p#/usr}"; do
-      owner=$(dpkg -S "$c" 2>/dev/null | head -1) && break
+      owner=$(awk -v path="$c" '$NF == path { sub(/:.*/, "", $1); print $1; exit }' <<<"$owners")
+      [[ -n $owner ]] && break
     done
     if [[ -z $owner ]]; then unowned+=("$lib"); continue; fi
-    owner=${owner%%:*}
     [[ " ${pkgs[*]} " == *" $owner "* ]] || pkgs+=("$owner")
   done <<<"$libs"
   [[ ${#unowned[@]} -eq 0 ]] ||
@@ -175,6 +184,11 @@ hook_of_base() {
 }
 
 # --- 1. Debian base images ------------------------------------------------------------------
+# /usr merged by mmdebstrap's own hook rather than by the usrmerge package, which would pull in
+# perl (47 MB) for nothing.
+merged_usr=()
+[[ -d /usr/share/mmdebstrap/hooks/merged-usr ]] &&
+  merged_usr=(--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr)
 build_base() {
   local kind=$1 base pkgs hook want have
   base=$(base_of "$kind")
@@ -182,10 +196,11 @@ build_base() {
   hook=$(hook_of_base "$kind")
   # The nodejs base is the runtime images' (tools/build-runtime-images.sh): the same formula,
   # so either script accepts what the other made.
-  if [[ -z $hook ]]; then
+  if [[ $kind == nodejs ]]; then
     want=$(echo "mmdebstrap minbase $suite $mirror [$pkgs] v1" | sha256sum | cut -c1-32)
   else
-    want=$(echo "mmdebstrap minbase $suite $mirror [$pkgs] hook[$hook] v1" | sha256sum | cut -c1-32)
+    want=$(echo "mmdebstrap minbase $suite $mirror [$pkgs] hook[$hook] merged-usr v2" |
+      sha256sum | cut -c1-32)
   fi
   have=$(label_of "$base")
   if [[ $rebuild_base -eq 0 && $have == "$want" ]]; then
@@ -197,6 +212,7 @@ build_base() {
   step "bootstrapping $base: Debian $suite minbase + $pkgs (mmdebstrap; a minute or two)"
   local extra=()
   [[ -n $hook ]] && extra=(--customize-hook="$hook")
+  [[ $kind == nodejs ]] || extra+=("${merged_usr[@]}")
   local started=$SECONDS
   mmdebstrap --variant=minbase --include="${pkgs// /,}" "${extra[@]}" \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
