@@ -108,7 +108,8 @@ endfunction()
 # that brings the backend in.
 function(wisp_check_backends_in_programs_only)
   set(backends wisp_store_sqlite wisp_store_couchdb wisp_store_factory wisp_messaging_inprocess
-               wisp_messaging_kafka wisp_invoker_docker)
+               wisp_messaging_kafka wisp_invoker_docker
+               wisp_invoker_kubernetes)
   get_property(libs GLOBAL PROPERTY WISP_LIBRARIES)
   foreach(lib IN LISTS libs)
     if(lib IN_LIST backends)

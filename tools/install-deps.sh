@@ -10,6 +10,8 @@ packages=(
   librdkafka-dev libcurl4-openssl-dev libssl-dev rapidjson-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
   catch2 libboost-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev zlib1g-dev
+  # kubeconfig files (the invoker's Kubernetes container factory)
+  libyaml-cpp-dev
   # tests and runtime: Node.js/npm for pouchdb-server and the npm openwhisk client;
   # python3 (with node and cc) runs the action proxy's host test
   nodejs npm curl ca-certificates python3

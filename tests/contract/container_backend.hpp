@@ -2,7 +2,7 @@
 // What a container backend provides to the ContainerFactory contract suite
 // (container_contract.cpp). Each backend's test binary links the suite with one
 // <backend>_container_backend.cpp implementing these (docker_container_backend.cpp,
-// fake_container_backend.cpp; a Kubernetes backend against a fake API server is one more file).
+// fake_container_backend.cpp, kubernetes_container_backend.cpp against a fake API server).
 #include <string>
 
 #include <wisp/invoker/container.hpp>
@@ -13,6 +13,17 @@ namespace wisp::contract {
 /// exits, when the backend removes whatever the suite left under the ids FreshInvokerId() handed
 /// out. Fails the running test (Catch2) when the backend cannot provide one. Main thread only.
 invoker::ContainerFactory& Factory();
+
+/// What a backend can observe; the contract asks less of a backend that cannot.
+struct BackendTraits {
+    /// CollectLogs tells stdout from stderr (Kubernetes' pods/log merges the streams: every
+    /// line comes back as "stdout").
+    bool separate_log_streams = true;
+    /// ImageExists can answer false (a Kubernetes cluster cannot tell what a registry holds:
+    /// it answers true, and Create of a missing image fails fast instead).
+    bool knows_images = true;
+};
+BackendTraits Traits();
 
 /// "docker", "fake", ... (shown in test output).
 std::string BackendName();

@@ -89,6 +89,8 @@ DockerBackend& Backend() {
 
 invoker::ContainerFactory& Factory() { return *Backend().factory; }
 
+BackendTraits Traits() { return {}; }
+
 std::string BackendName() { return "docker"; }
 
 std::string ActionImage() { return kPython; }

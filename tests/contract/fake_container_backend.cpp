@@ -46,6 +46,8 @@ invoker::ContainerFactory& Factory() {
     return *factory;
 }
 
+BackendTraits Traits() { return {}; }
+
 std::string BackendName() { return "fake"; }
 
 std::string ActionImage() { return kImage; }

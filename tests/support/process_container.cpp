@@ -112,6 +112,8 @@ void SignalTree(pid_t root, int sig) {
 
 bool ProcessIsStopped(pid_t pid) { return ProcState(pid) == 'T'; }
 
+void SignalProcessTree(pid_t root, int sig) { SignalTree(root, sig); }
+
 bool ProcessIsAlive(pid_t pid) {
     char s = ProcState(pid);
     return s != 0 && s != 'Z' && s != 'X';

@@ -79,5 +79,8 @@ class ProcessContainerFactory final : public invoker::ContainerFactory {
 bool ProcessIsStopped(pid_t pid);
 /// True when process `pid` exists (and is not a zombie).
 bool ProcessIsAlive(pid_t pid);
+/// Sends `sig` to `root`, its process group and every process below it (the proxy starts its
+/// launcher in a process group of its own). The fake Kubernetes API server kills pods with it.
+void SignalProcessTree(pid_t root, int sig);
 
 }  // namespace wisp::testing
