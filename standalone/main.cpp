@@ -44,6 +44,7 @@ namespace {
 
 struct Options {
     uint16_t port = 3233;
+    std::string host = "127.0.0.1";
     std::string data_dir;
     std::string store_uri;
     std::string log_level = "info";
@@ -89,7 +90,12 @@ int Fail(const std::string& message) {
 int main(int argc, char** argv) {
     Options opt;
     CLI::App app{"wisp-standalone: the Wisp serverless platform in one process"};
-    app.add_option("-p,--port", opt.port, "API port on 127.0.0.1 (default 3233)");
+    app.add_option("-p,--port", opt.port, "API port (default 3233)")
+        ->envname("WISP_STANDALONE_PORT");
+    app.add_option("--host", opt.host,
+                   "Address the API listens on (default 127.0.0.1; the wisp/standalone image "
+                   "sets 0.0.0.0 so a published port reaches it)")
+        ->envname("WISP_STANDALONE_HOST");
     app.add_option("--data-dir", opt.data_dir, "Where the SQLite store lives (default ~/.wisp)");
     app.add_option("--store", opt.store_uri,
                    "Store URI instead of <data-dir>/wisp.db (sqlite:PATH, couchdb:http://...)");
@@ -189,6 +195,10 @@ int main(int argc, char** argv) {
     if (!balancer.ok()) return Fail(wisp::common::MessageOf(balancer.status()));
 
     wisp::controller::ControllerConfig ctl_cfg = wisp::launch::ControllerConfigFrom(opt.controller);
+    // One scrape: /metrics carries the invoker's metrics too (deploy/grafana/README.md).
+    ctl_cfg.extra_metrics = [&invoker, &reactive](wisp::common::PrometheusWriter& w) {
+        invoker.WriteMetrics(w, reactive.ConsumerLag());
+    };
     ctl_cfg.api_host = api_host;
     // The bus and the invoker live in this process: nothing can still run what an earlier
     // process accepted, so its journal entries without a record are recovered at once.
@@ -196,7 +206,7 @@ int main(int argc, char** argv) {
     wisp::controller::Controller controller(**store, **balancer, manifest, clock, ctl_cfg);
 
     wisp::controller::HttpServerConfig http_cfg =
-        wisp::launch::HttpServerConfigFrom(opt.controller, "127.0.0.1", opt.port);
+        wisp::launch::HttpServerConfigFrom(opt.controller, opt.host, opt.port);
     http_cfg.head_check = controller.HeadCheck();
     wisp::controller::HttpServer server(http_cfg, controller.Handler());
     if (auto st = server.Start(); !st.ok()) return Fail(wisp::common::MessageOf(st));
