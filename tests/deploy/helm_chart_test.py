@@ -464,6 +464,11 @@ def test_probes_resources_and_no_downloads(ctx):
                 assert res["requests"].get("cpu") and res["limits"].get("cpu"), where
                 if d["kind"] not in ("Job", "Pod"):
                     assert c.get("livenessProbe") and c.get("readinessProbe"), f"{where}: probes"
+                command = c.get("command", [])
+                if command[:2] == ["/bin/sh", "-c"]:
+                    syn = subprocess.run(["sh", "-n"], input=command[2], capture_output=True,
+                                         text=True, timeout=30)
+                    assert syn.returncode == 0, f"{where}: sh -n: {syn.stderr}"
                 cmd = " ".join(c.get("command", []) + c.get("args", []))
                 assert not FETCHERS.search(cmd), f"{where} downloads at install time: {cmd}"
                 image = c["image"]
@@ -479,6 +484,7 @@ def test_hooks_and_helm_test(ctx):
     assert ann["helm.sh/hook"] == "post-install,post-upgrade"
     script = " ".join(job["spec"]["template"]["spec"]["containers"][0]["command"])
     assert "waiting for the store" in script and "did not answer within" in script
+    assert "refuses user" in script
     assert "wisp-admin user create" in script and "wisp-admin user get" in script
     assert job["spec"]["template"]["spec"]["containers"][0]["image"] == "wisp/controller:0.1.0"
     test = one(docs, "Pod", "wisp-test-invoke")
