@@ -526,6 +526,16 @@ def test_notes(ctx):
         assert ("NONE of the 2 nodes has wisp-role=invoker" in text) == expect, text
     notes = ctx.render("external.yaml")["notes"]
     assert "wsk property set --apihost wisp.example.com:443 --auth" in notes, notes
+    assert "WARNINGS" not in notes, notes
+    vf = os.path.join(ctx.tmp, "ingress-http.yaml")
+    with open(vf, "w") as f:
+        yaml.safe_dump({"nginx": {"ingress": {"enabled": True, "host": "w.example.com"}}}, f)
+    notes_out = os.path.join(ctx.tmp, "ingress-notes.txt")
+    p = subprocess.run([ctx.renderer, "-f", vf, "--notes-out", notes_out, ctx.chart],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    with open(notes_out) as f:
+        assert "backend-protocol: HTTPS" in f.read()
 
 
 def test_nginx_config(ctx):
