@@ -15,13 +15,13 @@
 #include <wisp/common/exec.hpp>
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
-#include <wisp/invoker/docker_container_factory.hpp>
 #include <wisp/invoker/invoker_control.hpp>
 #include <wisp/invoker/invoker_reactive.hpp>
 #include <wisp/invoker/invoker_service.hpp>
 #include <wisp/launch/launch.hpp>
 
 #include "component.hpp"
+#include "container_factory.hpp"
 
 using wisp::common::MessageOf;
 using wisp::distributed::Fail;
@@ -47,14 +47,17 @@ int main(int argc, char** argv) {
     std::string api_host = "http://127.0.0.1:3233";
 
     CLI::App app{
-        "wisp-invoker: runs the actions of a distributed Wisp deployment in Docker containers. "
-        "It consumes invoker<id> on Kafka, stores each activation record and acknowledges it "
-        "to the controller that published it; it pings health every second."};
+        "wisp-invoker: runs the actions of a distributed Wisp deployment in Docker containers or "
+        "Kubernetes pods (--container-factory). It consumes invoker<id> on Kafka, stores each "
+        "activation record and acknowledges it to the controller that published it; it pings "
+        "health every second."};
     wisp::distributed::AddComponentOptions(app, component, /*allow_auto_id=*/true);
     app.add_option("--api-host", api_host,
                    "The API URL actions get as __OW_API_HOST (nginx, or a controller)")
         ->envname("WISP_API_HOST");
     wisp::launch::AddInvokerOptions(app, invoker_opt);
+    wisp::distributed::ContainerFactoryOptions factory_opt;
+    wisp::distributed::AddContainerFactoryOptions(app, factory_opt);
     std::string control_listen = "127.0.0.1:0";
     std::string control_token;
     std::string control_token_file;
@@ -101,13 +104,9 @@ int main(int argc, char** argv) {
     const std::string container_id = ContainerSafe(
         component.topic_prefix.empty() ? std::to_string(component.id)
                                        : wisp::common::Cat(component.topic_prefix, component.id));
-    wisp::invoker::DockerFactoryOptions docker_opts;
-    docker_opts.user_memory_mb = invoker_opt.user_memory_mb;
-    docker_opts.socket_path = invoker_opt.docker_socket;
-    docker_opts.storage_size_mb = invoker_opt.container_storage_mb;
-    docker_opts.owner = wisp::common::Cat("wisp-invoker-", container_id);
-    wisp::invoker::DockerContainerFactory factory(docker_opts);
-    if (auto st = factory.Ping(); !st.ok()) return Fail(MessageOf(st));
+    auto made = wisp::distributed::MakeContainerFactory(factory_opt, invoker_opt, container_id);
+    if (!made.ok()) return Fail(MessageOf(made.status()));
+    wisp::invoker::ContainerFactory& factory = **made;
     if (auto st = wisp::launch::CheckRuntimeImages(factory, manifest); !st.ok()) {
         return Fail(MessageOf(st));
     }

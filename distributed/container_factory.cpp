@@ -1,0 +1,68 @@
+#include "container_factory.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <wisp/common/strings.hpp>
+#include <wisp/invoker/docker_container_factory.hpp>
+#include <wisp/invoker/kubernetes_container_factory.hpp>
+
+namespace wisp::distributed {
+
+void AddContainerFactoryOptions(CLI::App& app, ContainerFactoryOptions& opt) {
+    app.add_option("--container-factory", opt.factory,
+                   "Where action containers run: docker (the Engine API socket) or kubernetes "
+                   "(pods through the API server)")
+        ->check(CLI::IsMember({"docker", "kubernetes"}))
+        ->envname("WISP_CONTAINER_FACTORY")
+        ->capture_default_str();
+    app.add_option("--kube-namespace", opt.kube_namespace,
+                   "Namespace of the action pods (default: the kubeconfig context's, or the "
+                   "service account's namespace)")
+        ->envname("WISP_KUBE_NAMESPACE");
+    app.add_option("--kubeconfig", opt.kubeconfig,
+                   "A kubeconfig file, its current context used (default: in-cluster service "
+                   "account, then ~/.kube/config)")
+        ->envname("KUBECONFIG");
+    app.add_option("--kube-api", opt.kube_api,
+                   "Kubernetes API server URL (default: https://$KUBERNETES_SERVICE_HOST:"
+                   "$KUBERNETES_SERVICE_PORT in a pod, or the kubeconfig's server); plain http "
+                   "only to loopback")
+        ->envname("WISP_KUBE_API");
+    app.add_option("--kube-release", opt.kube_release,
+                   "The Helm release: the wisp/release label of the action pods (orphan cleanup "
+                   "matches it)")
+        ->envname("WISP_KUBE_RELEASE");
+}
+
+absl::StatusOr<std::unique_ptr<invoker::ContainerFactory>> MakeContainerFactory(
+    const ContainerFactoryOptions& opt, const launch::InvokerOptions& invoker,
+    const std::string& container_id) {
+    if (opt.factory == "kubernetes") {
+        // $KUBECONFIG may list several files: the first one is used.
+        auto api = invoker::LoadKubeConfig(
+            {.api_url = opt.kube_api,
+             .kubeconfig = opt.kubeconfig.substr(0, opt.kubeconfig.find(':')),
+             .ns = opt.kube_namespace});
+        if (!api.ok()) return api.status();
+        invoker::KubernetesFactoryOptions kube;
+        kube.api = std::move(*api);
+        kube.release = opt.kube_release;
+        kube.user_memory_mb = invoker.user_memory_mb;
+        auto factory = std::make_unique<invoker::KubernetesContainerFactory>(std::move(kube));
+        if (auto st = factory->Ping(); !st.ok()) return st;
+        spdlog::info("action containers are pods in namespace {} ({}, {})",
+                     factory->options().api.ns, factory->options().api.server,
+                     factory->options().api.source);
+        return std::unique_ptr<invoker::ContainerFactory>(std::move(factory));
+    }
+    invoker::DockerFactoryOptions docker;
+    docker.user_memory_mb = invoker.user_memory_mb;
+    docker.socket_path = invoker.docker_socket;
+    docker.storage_size_mb = invoker.container_storage_mb;
+    docker.owner = common::Cat("wisp-invoker-", container_id);
+    auto factory = std::make_unique<invoker::DockerContainerFactory>(docker);
+    if (auto st = factory->Ping(); !st.ok()) return st;
+    return std::unique_ptr<invoker::ContainerFactory>(std::move(factory));
+}
+
+}  // namespace wisp::distributed
