@@ -165,6 +165,8 @@ def test_chart_yaml(ctx):
     assert chart["apiVersion"] == "v2" and chart["name"] == "wisp"
     assert chart["version"] == "0.1.0" and chart["appVersion"] == "0.1.0"
     assert chart["kubeVersion"].startswith(">=1.19")
+    for v in ("v1.19.0", "v1.30.2", "v1.27.3-gke.100"):
+        ctx.render(extra=("--kube-version", v))
     old = ctx.render(extra=("--kube-version", "v1.18.0"), expect_ok=False)
     assert old.returncode != 0 and "kubeVersion" in old.stderr, old.stderr
 

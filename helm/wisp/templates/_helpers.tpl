@@ -100,8 +100,10 @@ the existing Secret (lookup), else a fresh one. include "wisp.secretValue" (list
 {{- define "wisp.commonEnv" -}}
 - name: WISP_KAFKA
   value: {{ printf "%s:%d" (include "wisp.kafkaHost" .) (int .Values.kafka.port) | quote }}
+{{- with .Values.whisk.topicPrefix }}
 - name: WISP_TOPIC_PREFIX
-  value: {{ .Values.whisk.topicPrefix | quote }}
+  value: {{ . | quote }}
+{{- end }}
 - name: WISP_STORE
   value: {{ printf "couchdb:http://%s:%d" (include "wisp.couchdbHost" .) (int .Values.couchdb.port) | quote }}
 - name: WISP_DB_PREFIX
