@@ -21,6 +21,8 @@ packages=(
   # the Docker container backend: the engine (tools/start-dockerd.sh starts it) and the offline
   # base-image builder of tools/build-runtime-images.sh
   docker.io mmdebstrap
+  # the compose deployment's test (tests/deploy/compose_test.py): Debian's docker-compose 1.29
+  docker-compose
   # `make bench` draws its chart with gnuplot (bench/report.py)
   gnuplot-nox
   # helm_chart_test (helm/wisp without helm): tools/helm-render is Go with Debian's sprig and
