@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
                    "The API URL actions get as __OW_API_HOST (nginx, or a controller)")
         ->envname("WISP_API_HOST");
     wisp::launch::AddInvokerOptions(app, invoker_opt);
+    wisp::launch::InvokerMetricsOptions metrics_opt;
+    wisp::launch::AddInvokerMetricsOptions(app, metrics_opt);
     wisp::distributed::ContainerFactoryOptions factory_opt;
     wisp::distributed::AddContainerFactoryOptions(app, factory_opt);
     std::string control_listen = "127.0.0.1:0";
@@ -158,6 +160,13 @@ int main(int argc, char** argv) {
             "--control-token or WISP_CONTROL_TOKEN to serve it)");
     }
     if (auto st = reactive.Start(); !st.ok()) return Fail(MessageOf(st));
+    // GET /metrics: the pool, the activations and the consumer lag (deploy/grafana/README.md).
+    auto metrics = wisp::launch::StartInvokerMetrics(metrics_opt, [&service, &reactive] {
+        wisp::common::PrometheusWriter w;
+        service.WriteMetrics(w, reactive.ConsumerLag());
+        return w.Take();
+    });
+    if (!metrics.ok()) return Fail(MessageOf(metrics.status()));
 
     spdlog::info("{} is up ({} MB for containers, actions call {})", name,
                  invoker_opt.user_memory_mb, api_host);
@@ -166,6 +175,7 @@ int main(int argc, char** argv) {
 
     spdlog::info("{} received: finishing the activations taken from the bus",
                  wisp::launch::WaitForShutdownSignal(signals));
+    if (*metrics) (*metrics)->Stop();
     reactive.Stop();  // no more consuming; every taken activation acked
     if (control) control->Shutdown();
     service.Shutdown();  // stores the records, removes the containers

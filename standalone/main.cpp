@@ -195,6 +195,10 @@ int main(int argc, char** argv) {
     if (!balancer.ok()) return Fail(wisp::common::MessageOf(balancer.status()));
 
     wisp::controller::ControllerConfig ctl_cfg = wisp::launch::ControllerConfigFrom(opt.controller);
+    // One scrape: /metrics carries the invoker's metrics too (deploy/grafana/README.md).
+    ctl_cfg.extra_metrics = [&invoker, &reactive](wisp::common::PrometheusWriter& w) {
+        invoker.WriteMetrics(w, reactive.ConsumerLag());
+    };
     ctl_cfg.api_host = api_host;
     // The bus and the invoker live in this process: nothing can still run what an earlier
     // process accepted, so its journal entries without a record are recovered at once.

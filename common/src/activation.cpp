@@ -18,6 +18,20 @@ std::string_view ActivationStatusName(ActivationStatus s) {
     return "whisk internal error";
 }
 
+std::string_view ActivationStatusLabel(ActivationStatus s) {
+    switch (s) {
+        case ActivationStatus::kSuccess:
+            return "success";
+        case ActivationStatus::kApplicationError:
+            return "application_error";
+        case ActivationStatus::kDeveloperError:
+            return "action_developer_error";
+        case ActivationStatus::kWhiskError:
+            return "whisk_internal_error";
+    }
+    return "whisk_internal_error";
+}
+
 ActivationResponse ActivationResponse::Error(ActivationStatus status, std::string_view message) {
     ActivationResponse r;
     r.status = status;

@@ -181,8 +181,16 @@ void Activator::Activate(ActivateRequest req, ActivateDone done) {
         journaled = std::move(pending);
     }
 
+    // Every activation is counted when its outcome arrives (blocking or not, a sequence's
+    // component, a rule's), not when a caller is answered.
+    auto count = [this, ns = req.user.namespace_name,
+                  name = action.name](const loadbalancer::ActivationResult& result) {
+        CountOutcome(ns, name, result);
+    };
     if (!req.blocking) {
-        auto st = balancer_.Publish(placement, std::move(msg), nullptr);
+        auto st =
+            balancer_.Publish(placement, std::move(msg),
+                              [count](loadbalancer::ActivationResult result) { count(result); });
         if (!st.ok() && journaled) journal_->Done(*journaled);
         ActivateOutcome out;
         out.status = st;
@@ -217,7 +225,8 @@ void Activator::Activate(ActivateRequest req, ActivateDone done) {
 
     wait->timer = timers_.Schedule(req.wait, [finish] { finish(std::nullopt, absl::OkStatus()); });
 
-    auto on_result = [this, wait, finish](loadbalancer::ActivationResult result) {
+    auto on_result = [this, wait, finish, count](loadbalancer::ActivationResult result) {
+        count(result);
         timers_.Cancel(wait->timer);
         if (!result.status.ok()) {
             // Forced completion or shutdown: the caller gets the id (202) and may poll.
@@ -249,6 +258,24 @@ void Activator::Activate(ActivateRequest req, ActivateDone done) {
         timers_.Cancel(wait->timer);
         finish(std::nullopt, st);
     }
+}
+
+void Activator::CountOutcome(const std::string& ns, const std::string& action,
+                             const loadbalancer::ActivationResult& result) {
+    ActivationStatus status = ActivationStatus::kSuccess;
+    if (!result.status.ok()) {
+        // Completed by force (its record: a whisk internal error); at shutdown the outcome is
+        // unknown (the invoker may still finish it): not counted.
+        if (result.status.code() != absl::StatusCode::kDeadlineExceeded) return;
+        status = ActivationStatus::kWhiskError;
+    } else if (result.record) {
+        status = result.record->response.status;
+    } else if (result.response_status) {
+        status = *result.response_status;
+    } else if (result.is_system_error) {
+        status = ActivationStatus::kWhiskError;
+    }
+    metrics_.CountActivation(ns, action, status);
 }
 
 // ---- forced completion -----------------------------------------------------------------------
@@ -300,8 +327,6 @@ void Activator::OnForcedCompletion(const loadbalancer::ForcedCompletion& forced)
                 "activation {} completed by force: stored a whisk internal error record (no "
                 "completion from invoker{} within {} ms)",
                 forced.activation_id, forced.invoker, forced.timeout.count());
-        metrics_.CountActivation(rec.namespace_path.ToString(), rec.name,
-                                 static_cast<int>(ActivationStatus::kWhiskError));
     } else if (st.code() == absl::StatusCode::kAlreadyExists) {
         common::TidLog(forced.tid)
             .debug("activation {} completed by force has its record already; keeping it",
@@ -429,7 +454,7 @@ void Activator::RunSequence(ActivateRequest req, int depth, ActivateDone done,
             }
         }
         metrics_.CountActivation(s->rec.namespace_path.ToString(), s->rec.name,
-                                 static_cast<int>(s->rec.response.status));
+                                 s->rec.response.status);
         timers_.Cancel(s->timer);
         answer(true);
     };

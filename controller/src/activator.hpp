@@ -94,7 +94,7 @@ class Activator {
     void Activate(ActivateRequest req, ActivateDone done);
     /// Runs a sequence action (a topmost one); `done` gets the sequence's record (or only its
     /// id when the wait ran out first; the sequence continues and is stored when it ends).
-    /// Counts the sequence's record in the metrics (callers count only atomic actions').
+    /// Counts the sequence's record in the metrics (Activate() counts every atomic one).
     void RunSequence(ActivateRequest req, ActivateDone done);
     /// Invocation throttles of `who`: per minute, then concurrency. Counts a 429.
     [[nodiscard]] absl::Status CheckInvokeThrottles(const common::Identity& who);
@@ -118,6 +118,9 @@ class Activator {
     /// (OpenWhisk's dynamic count), whatever the stored documents say.
     void RunSequence(ActivateRequest req, int depth, ActivateDone done,
                      std::shared_ptr<SequenceBudget> budget);
+    /// Counts one atomic activation's outcome in the metrics (wisp_activations_total).
+    void CountOutcome(const std::string& ns, const std::string& action,
+                      const loadbalancer::ActivationResult& result);
 
     store::ArtifactStore& store_;
     loadbalancer::LoadBalancer& balancer_;

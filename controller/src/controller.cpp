@@ -2,11 +2,11 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <boost/asio/ip/address.hpp>
 
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
 #include <wisp/common/tid_log.hpp>
+#include <wisp/controller/metrics_endpoint.hpp>
 
 #include "api.hpp"
 
@@ -55,29 +55,6 @@ void WriteRuntimes(const common::RuntimeManifest& m,
         w.EndArray();
     }
     w.EndObject();
-}
-
-/// 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. False for anything unparsable or empty.
-bool IsLoopbackAddress(std::string_view address) {
-    boost::system::error_code ec;
-    const auto a = boost::asio::ip::make_address(std::string(address), ec);
-    if (ec) return false;
-    if (a.is_loopback()) return true;
-    if (a.is_v6() && a.to_v6().is_v4_mapped()) {
-        return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6())
-            .is_loopback();
-    }
-    return false;
-}
-
-/// The token of "Bearer <token>" (scheme case-insensitive), or nullopt.
-std::optional<std::string_view> BearerToken(std::string_view authorization) {
-    constexpr std::string_view kBearer = "bearer ";
-    if (authorization.size() <= kBearer.size() ||
-        common::AsciiLower(authorization.substr(0, kBearer.size())) != kBearer) {
-        return std::nullopt;
-    }
-    return common::Trim(authorization.substr(kBearer.size()));
 }
 
 }  // namespace
@@ -134,21 +111,8 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
 Api::~Api() { Shutdown(); }
 
 std::optional<HttpResponse> Api::CheckMetricsAccess(const CallPtr& call) const {
-    const HttpRequest& req = call->req;
-    const bool loopback = IsLoopbackAddress(req.remote_address);
-    if (config_.metrics_token.empty()) {
-        if (loopback) return std::nullopt;
-        return HttpResponse::Json(403, ErrorBody(kMsgNotAuthorizedForResource, call->tid));
-    }
-    if (loopback && config_.metrics_loopback) return std::nullopt;
-    const std::string_view authorization = req.Header("authorization");
-    if (auto token = BearerToken(authorization)) {
-        if (common::ConstantTimeEquals(*token, config_.metrics_token)) return std::nullopt;
-    }
-    HttpResponse r = HttpResponse::Json(
-        401, ErrorBody(authorization.empty() ? kMsgAuthRequired : kMsgAuthInvalid, call->tid));
-    r.SetHeader("WWW-Authenticate", "Bearer realm=\"wisp metrics\"");
-    return r;
+    return controller::CheckMetricsAccess(call->req, config_.metrics_token,
+                                          config_.metrics_loopback, call->tid);
 }
 
 // ---- /namespaces/{ns}/{actions,triggers,rules,packages}/...
@@ -290,10 +254,11 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
             if (auto refused = CheckMetricsAccess(call)) {
                 return replier_.Reply(call, *std::move(refused), /*rest_cors=*/false);
             }
-            HttpResponse r =
-                HttpResponse::Text(200, metrics_.Render(balancer_.TotalActiveActivations()));
-            r.SetHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-            return replier_.Reply(call, std::move(r), /*rest_cors=*/false);
+            common::PrometheusWriter w;
+            metrics_.Write(w, balancer_.TotalActiveActivations());
+            Metrics::WriteBalancer(w, balancer_);
+            if (config_.extra_metrics) config_.extra_metrics(w);
+            return replier_.Reply(call, MetricsResponse(w.Take()), /*rest_cors=*/false);
         }
         // Web actions take any method, OPTIONS included (web-custom-options).
         const std::string web_prefix = common::Cat(kApiPrefix, "/web/");

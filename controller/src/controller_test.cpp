@@ -898,4 +898,41 @@ TEST_CASE(
     f.balancer->Release();
 }
 
+TEST_CASE("metrics: every activation is counted at its completion, blocking or not",
+          "[controller][metrics]") {
+    Fixture f;
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/a"), kAction).status == 200);
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/actions/s"),
+                   R"({"exec":{"kind":"sequence","components":["/_/a","/_/a"]}})")
+                .status == 200);
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/triggers/t"), "{}").status == 200);
+    REQUIRE(f.Send("PUT", common::Cat(kNs, "/rules/r"), R"({"trigger":"/_/t","action":"/_/a"})")
+                .status == 200);
+
+    // Non-blocking: answered 202 before anything ran; counted when the completion comes.
+    CHECK(f.Send("POST", common::Cat(kNs, "/actions/a")).status == 202);
+    CHECK(f.Send("POST", common::Cat(kNs, "/actions/a"), R"({"x":"fail"})").status == 202);
+    CHECK(f.Send("POST", common::Cat(kNs, "/actions/a?blocking=true")).status == 200);
+    CHECK(f.Send("POST", common::Cat(kNs, "/triggers/t")).status == 202);  // the rule's a
+    CHECK(f.Send("POST", common::Cat(kNs, "/actions/s?blocking=true")).status == 200);  // 2 a
+    f.balancer->Drain();
+
+    auto m = f.Send("GET", "/metrics", "", "");
+    INFO(m.body);
+    auto has = [&m](const std::string& line) {
+        return m.body.find(line + "\n") != std::string::npos;
+    };
+    CHECK(has(R"(wisp_activations_total{namespace="guest",action="a",status="success"} 5)"));
+    CHECK(has(
+        R"(wisp_activations_total{namespace="guest",action="a",status="application_error"} 1)"));
+    CHECK(has(R"(wisp_activations_total{namespace="guest",action="s",status="success"} 1)"));
+    CHECK(has(R"(wisp_invoke_latency_seconds_count{blocking="false"} 2)"));
+    CHECK(has(R"(wisp_invoke_latency_seconds_count{blocking="true"} 2)"));
+    CHECK(has(R"(wisp_loadbalancer_invokers{state="up"} 1)"));
+    CHECK(has(R"(wisp_loadbalancer_invoker_state{invoker="invoker0",state="up"} 1)"));
+    CHECK(has(R"(wisp_loadbalancer_invoker_state{invoker="invoker0",state="down"} 0)"));
+    CHECK(has("wisp_activations_in_flight 0"));
+    CHECK(m.Header("Content-Type").rfind("text/plain; version=0.0.4", 0) == 0);
+}
+
 }  // namespace wisp::controller

@@ -128,13 +128,9 @@ void InvokeHandler::InvokeAction(const CallPtr& call, const FullyQualifiedName& 
     const bool sequence = std::holds_alternative<common::SequenceExec>(resolved->action.exec);
     ar.resolved = *std::move(resolved);
 
-    auto on_done = [this, call, result_only, blocking, sequence](ActivateOutcome out) {
+    auto on_done = [this, call, result_only, blocking](ActivateOutcome out) {
         const double seconds = (clock_.MonotonicNs() - call->received_mono_ns) / 1e9;
         metrics_.ObserveInvokeLatency(blocking, seconds);
-        if (out.record && !sequence) {  // RunSequence counts its own record
-            metrics_.CountActivation(out.record->namespace_path.ToString(), out.record->name,
-                                     static_cast<int>(out.record->response.status));
-        }
         if (!blocking && out.status.ok()) {
             HttpResponse resp = HttpResponse::Json(202, ActivationIdJson(out.activation_id));
             resp.SetHeader("x-openwhisk-activation-id", out.activation_id.str());

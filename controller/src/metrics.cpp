@@ -1,42 +1,17 @@
 #include "metrics.hpp"
 
-#include <fmt/format.h>
-
-#include <wisp/common/activation.hpp>
+#include <wisp/common/strings.hpp>
 
 namespace wisp::controller {
 
-namespace {
-std::string LabelValue(const std::string& v) {
-    std::string out;
-    out.reserve(v.size());
-    for (char c : v) {
-        if (c == '\\' || c == '"') {
-            out += '\\';
-            out += c;
-        } else if (c == '\n') {
-            out += "\\n";
-        } else {
-            out += c;
-        }
-    }
-    return out;
-}
-}  // namespace
-
-void Metrics::CountActivation(const std::string& ns, const std::string& action, int status_code) {
+void Metrics::CountActivation(const std::string& ns, const std::string& action,
+                              common::ActivationStatus status) {
     std::lock_guard lock(mu_);
-    ++activations_[{ns, action, status_code}];
+    ++activations_[{ns, action, static_cast<int>(status)}];
 }
 
 void Metrics::ObserveInvokeLatency(bool blocking, double seconds) {
-    std::lock_guard lock(mu_);
-    auto& h = latency_[blocking ? 1 : 0];
-    for (size_t i = 0; i < kBuckets.size(); ++i) {
-        if (seconds <= kBuckets[i]) ++h.buckets[i];
-    }
-    ++h.count;
-    h.sum += seconds;
+    latency_[blocking ? 1 : 0].Observe(seconds);
 }
 
 void Metrics::CountThrottled(const std::string& reason) {
@@ -49,51 +24,70 @@ void Metrics::CountResponse(int http_status) {
     ++responses_[http_status];
 }
 
-std::string Metrics::Render(int64_t in_flight) const {
-    std::string out;
+void Metrics::Write(common::PrometheusWriter& w, int64_t in_flight) const {
     std::lock_guard lock(mu_);
-    out += "# HELP wisp_activations_total Activations answered, by action and outcome.\n";
-    out += "# TYPE wisp_activations_total counter\n";
+    w.Family("wisp_activations_total", "counter",
+             "Activations completed (blocking or not), by action and outcome.");
     for (const auto& [key, n] : activations_) {
         const auto& [ns, action, status] = key;
-        out += fmt::format(
-            "wisp_activations_total{{namespace=\"{}\",action=\"{}\",status=\"{}\"}} {}\n",
-            LabelValue(ns), LabelValue(action),
-            common::ActivationStatusName(static_cast<common::ActivationStatus>(status)), n);
+        w.Sample("wisp_activations_total",
+                 {{"namespace", ns},
+                  {"action", action},
+                  {"status",
+                   common::ActivationStatusLabel(static_cast<common::ActivationStatus>(status))}},
+                 n);
     }
-    out += "# HELP wisp_invoke_latency_seconds Controller receipt of an invoke to its answer.\n";
-    out += "# TYPE wisp_invoke_latency_seconds histogram\n";
-    for (int b = 0; b < 2; ++b) {
-        const auto& h = latency_[b];
-        const char* blocking = b ? "true" : "false";
-        for (size_t i = 0; i < kBuckets.size(); ++i) {
-            out +=
-                fmt::format("wisp_invoke_latency_seconds_bucket{{blocking=\"{}\",le=\"{}\"}} {}\n",
-                            blocking, kBuckets[i], h.buckets[i]);
-        }
-        out += fmt::format("wisp_invoke_latency_seconds_bucket{{blocking=\"{}\",le=\"+Inf\"}} {}\n",
-                           blocking, h.count);
-        out +=
-            fmt::format("wisp_invoke_latency_seconds_sum{{blocking=\"{}\"}} {}\n", blocking, h.sum);
-        out += fmt::format("wisp_invoke_latency_seconds_count{{blocking=\"{}\"}} {}\n", blocking,
-                           h.count);
-    }
-    out += "# HELP wisp_activations_in_flight Activations published and not yet completed.\n";
-    out += "# TYPE wisp_activations_in_flight gauge\n";
-    out += fmt::format("wisp_activations_in_flight {}\n", in_flight);
-    out += "# HELP wisp_throttled_requests_total Requests refused with 429, by throttle.\n";
-    out += "# TYPE wisp_throttled_requests_total counter\n";
+    w.Family("wisp_invoke_latency_seconds", "histogram",
+             "Controller receipt of an invoke to its answer.");
+    w.Histogram("wisp_invoke_latency_seconds", {{"blocking", "false"}}, latency_[0].Read());
+    w.Histogram("wisp_invoke_latency_seconds", {{"blocking", "true"}}, latency_[1].Read());
+    w.Family("wisp_activations_in_flight", "gauge", "Activations published and not yet completed.");
+    w.Sample("wisp_activations_in_flight", {}, in_flight);
+    w.Family("wisp_throttled_requests_total", "counter", "Requests refused with 429, by throttle.");
     for (const char* reason : {"rate", "concurrency", "fires"}) {
         auto it = throttled_.find(reason);
-        out += fmt::format("wisp_throttled_requests_total{{reason=\"{}\"}} {}\n", reason,
-                           it == throttled_.end() ? 0 : it->second);
+        w.Sample("wisp_throttled_requests_total", {{"reason", reason}},
+                 it == throttled_.end() ? uint64_t{0} : it->second);
     }
-    out += "# HELP wisp_http_requests_total HTTP responses, by status code.\n";
-    out += "# TYPE wisp_http_requests_total counter\n";
+    w.Family("wisp_http_requests_total", "counter", "HTTP responses, by status code.");
     for (const auto& [code, n] : responses_) {
-        out += fmt::format("wisp_http_requests_total{{code=\"{}\"}} {}\n", code, n);
+        w.Sample("wisp_http_requests_total", {{"code", std::to_string(code)}}, n);
     }
-    return out;
+}
+
+void Metrics::WriteBalancer(common::PrometheusWriter& w, const loadbalancer::LoadBalancer& lb) {
+    static constexpr std::string_view kStates[] = {"up", "unhealthy", "unresponsive", "down"};
+    const auto invokers = lb.InvokerHealth();
+    w.Family("wisp_loadbalancer_invokers", "gauge",
+             "Invokers known to this controller, by health state (up, unhealthy, unresponsive, "
+             "down).");
+    for (auto state : kStates) {
+        int64_t n = 0;
+        for (const auto& i : invokers) n += i.status == state ? 1 : 0;
+        w.Sample("wisp_loadbalancer_invokers", {{"state", state}}, n);
+    }
+    w.Family("wisp_loadbalancer_invoker_state", "gauge",
+             "1 for the health state each invoker is in, 0 for the others.");
+    for (const auto& i : invokers) {
+        for (auto state : kStates) {
+            w.Sample("wisp_loadbalancer_invoker_state", {{"invoker", i.name}, {"state", state}},
+                     int64_t{i.status == state ? 1 : 0});
+        }
+    }
+    if (auto capacity = lb.Capacity()) {
+        w.Family("wisp_loadbalancer_capacity_bytes", "gauge",
+                 "Memory of the usable invokers' slots this controller places activations in.");
+        w.Sample("wisp_loadbalancer_capacity_bytes", {}, capacity->total_mb * 1024 * 1024);
+        w.Family("wisp_loadbalancer_memory_in_flight_bytes", "gauge",
+                 "Of that memory, what activations in flight take.");
+        w.Sample("wisp_loadbalancer_memory_in_flight_bytes", {}, capacity->in_use_mb * 1024 * 1024);
+    }
+}
+
+std::string Metrics::Render(int64_t in_flight) const {
+    common::PrometheusWriter w;
+    Write(w, in_flight);
+    return w.Take();
 }
 
 }  // namespace wisp::controller

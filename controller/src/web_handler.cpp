@@ -144,7 +144,7 @@ void WebHandler::Handle(const CallPtr& call, std::string_view rest_of_path) {
     ar.resolved = *std::move(resolved);
     const web::Extension ext = target->extension;
 
-    auto on_done = [this, call, ext, cors, sequence](ActivateOutcome out) {
+    auto on_done = [this, call, ext, cors](ActivateOutcome out) {
         const double seconds = (clock_.MonotonicNs() - call->received_mono_ns) / 1e9;
         metrics_.ObserveInvokeLatency(true, seconds);
         if (!out.status.ok())
@@ -153,10 +153,6 @@ void WebHandler::Handle(const CallPtr& call, std::string_view rest_of_path) {
         if (!out.record) {
             resp = WebError(call, 202, web::kMsgResponseNotReady);
         } else {
-            if (!sequence) {  // RunSequence counts its own record
-                metrics_.CountActivation(out.record->namespace_path.ToString(), out.record->name,
-                                         static_cast<int>(out.record->response.status));
-            }
             auto rendered = web::RenderActivationResponse(ext, out.record->response);
             resp = rendered.ok() ? *std::move(rendered) : WebStatusError(call, rendered.status());
         }

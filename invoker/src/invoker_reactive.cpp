@@ -153,6 +153,19 @@ void InvokerReactive::Stop() {
     spdlog::info("invoker{}: stopped consuming {}", config_.instance.instance(), topic_);
 }
 
+std::optional<int64_t> InvokerReactive::ConsumerLag() const {
+    messaging::MessageFeed* feed = nullptr;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!started_ || stopping_) return std::nullopt;
+        feed = feed_.get();
+    }
+    if (feed == nullptr) return std::nullopt;
+    const int64_t lag = feed->Lag();
+    if (lag < 0) return std::nullopt;
+    return lag;
+}
+
 int InvokerReactive::outstanding() const {
     std::lock_guard<std::mutex> lock(mu_);
     return outstanding_;

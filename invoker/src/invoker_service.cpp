@@ -43,6 +43,7 @@ wisp::v1::AcknowledgementMessage ToAcknowledgementMessage(
     *m.mutable_transid() = ack.transid;
     m.set_activation_id(ack.activation_id);
     m.set_is_system_error(ack.is_system_error);
+    m.set_response_status(static_cast<int32_t>(ack.record.response.status));
     *m.mutable_instance() = instance;
     if (ack.kind != AckInfo::Kind::kCompletion) {
         std::string json =
@@ -59,6 +60,7 @@ InvokerService::InvokerService(store::ArtifactStore& store, ContainerFactory& fa
       manifest_(std::move(manifest)),
       clock_(clock),
       config_(std::move(config)),
+      metrics_(manifest_),
       pool_(factory, manifest_, clock_, config_.PoolConfig()),
       runner_(pool_, manifest_, clock_, config_.runner),
       records_(store_, config_.records),
@@ -101,6 +103,7 @@ void InvokerService::Submit(wisp::v1::ActivationMessage msg, AckCallback on_ack,
         msg,
         ActivationResponse::Error(ActivationStatus::kWhiskError, "The invoker is shutting down."),
         clock_.NowMs());
+    metrics_.CountActivation(record.response.status);
     if (on_ack) {
         on_ack(MakeAck(msg.blocking() ? AckInfo::Kind::kCombined : AckInfo::Kind::kCompletion, msg,
                        record));
@@ -135,6 +138,7 @@ void InvokerService::Shutdown() {
                                      ActivationResponse::Error(ActivationStatus::kWhiskError,
                                                                "The invoker is shutting down."),
                                      clock_.NowMs());
+        metrics_.CountActivation(record.response.status);
         if (task.on_ack) {
             task.on_ack(
                 MakeAck(task.msg.blocking() ? AckInfo::Kind::kCombined : AckInfo::Kind::kCompletion,
@@ -306,6 +310,7 @@ void InvokerService::Process(Task& task) {
             record.annotations.Set("invoker",
                                    common::JsonValue::String(config_.runner.invoker_annotation));
         }
+        metrics_.CountActivation(record.response.status);
         ack(final_kind, record);
         Store(msg, record);
         return;
@@ -319,8 +324,23 @@ void InvokerService::Process(Task& task) {
                                        result_sent = true;
                                    }
                                });
+    metrics_.CountActivation(outcome.record.response.status);
+    if (!outcome.container_id.empty()) metrics_.ObserveRun(outcome);
     ack(result_sent ? AckInfo::Kind::kCompletion : final_kind, outcome.record);
     Store(msg, outcome.record);
+}
+
+void InvokerService::WriteMetrics(common::PrometheusWriter& w,
+                                  std::optional<int64_t> consumer_lag) const {
+    InvokerGauges g;
+    g.pool = pool_.Stats();
+    g.budget_mb = config_.user_memory_mb;
+    g.in_flight = in_flight_.load();
+    g.records_queued = static_cast<int64_t>(records_.queued());
+    g.records_retried = records_.stored_late();
+    g.records_lost = records_.lost();
+    g.consumer_lag = consumer_lag;
+    metrics_.Write(w, g);
 }
 
 }  // namespace wisp::invoker

@@ -899,3 +899,63 @@ TEST_CASE("FormatLogLine and FormatIsoTime", "[service]") {
           "2024-05-01T10:00:00Z           stdout: hi");
     CHECK(invoker::FormatIsoTime(1714557600123) == "2024-05-01T10:00:00.123Z");
 }
+
+TEST_CASE("service metrics: starts by kind, init/wait/run histograms, outcomes, pool gauges",
+          "[service][metrics]") {
+    Harness h;
+    auto action = Harness::Action();
+    auto rev = h.Put(action);
+    auto metrics = [&h](std::optional<int64_t> lag = std::nullopt) {
+        common::PrometheusWriter w;
+        h.service->WriteMetrics(w, lag);
+        return w.Take();
+    };
+    auto has = [](const std::string& text, const std::string& line) {
+        INFO(text);
+        return text.find(line + "\n") != std::string::npos;
+    };
+    const std::string before = metrics();
+    CHECK(
+        has(before, "wisp_invoker_container_starts_total{kind=\"python:3.11\",start=\"cold\"} 0"));
+    CHECK(has(before, "wisp_invoker_init_seconds_count 0"));
+    CHECK(has(before, "wisp_invoker_activations_total{status=\"success\"} 0"));
+    CHECK(before.find("wisp_invoker_consumer_lag") == std::string::npos);  // unknown: left out
+
+    // A cold start (30 ms /init, 10 ms /run, 5 ms waiting), then two warm runs, one failing.
+    h.factory.set_handler(Timed(h.clock, 30, 10));
+    auto m1 = h.Message(action, rev);
+    h.clock.Advance(5);
+    h.Run(m1);
+    h.Run(h.Message(action, rev));
+    h.factory.set_handler(RunReply({Failure::kNone, 200, R"({"error":"no"})"}));
+    CHECK(h.Run(h.Message(action, rev)).response.status == ActivationStatus::kApplicationError);
+    // An action that is gone: an outcome, but no container taken.
+    auto gone = Harness::Action("gone");
+    h.Run(h.Message(gone, "1-abc"));
+
+    const std::string after = metrics(7);
+    CHECK(has(after, "wisp_invoker_container_starts_total{kind=\"python:3.11\",start=\"cold\"} 1"));
+    CHECK(has(after, "wisp_invoker_container_starts_total{kind=\"python:3.11\",start=\"warm\"} 2"));
+    CHECK(has(after,
+              "wisp_invoker_container_starts_total{kind=\"python:3.11\",start=\"prewarm\"} 0"));
+    CHECK(has(after, "wisp_invoker_init_seconds_count 1"));
+    CHECK(has(after, "wisp_invoker_init_seconds_sum 0.03"));
+    CHECK(has(after, "wisp_invoker_init_seconds_bucket{le=\"0.025\"} 0"));
+    CHECK(has(after, "wisp_invoker_init_seconds_bucket{le=\"0.05\"} 1"));
+    CHECK(has(after, "wisp_invoker_wait_seconds_count 3"));
+    CHECK(has(after, "wisp_invoker_wait_seconds_sum 0.005"));
+    CHECK(has(after, "wisp_invoker_run_seconds_count 3"));
+    CHECK(has(after, "wisp_invoker_run_seconds_bucket{le=\"0.01\"} 2"));  // 10 ms, 0 ms
+    CHECK(has(after, "wisp_invoker_run_seconds_bucket{le=\"0.05\"} 3"));  // and 40 ms
+    CHECK(has(after, "wisp_invoker_activations_total{status=\"success\"} 2"));
+    CHECK(has(after, "wisp_invoker_activations_total{status=\"application_error\"} 2"));
+    CHECK(has(after, "wisp_invoker_activations_total{status=\"whisk_internal_error\"} 0"));
+    CHECK(has(after, "wisp_invoker_containers{state=\"idle\"} 1"));
+    CHECK(has(after, "wisp_invoker_containers{state=\"busy\"} 0"));
+    CHECK(has(after, "wisp_invoker_pool_memory_used_bytes 268435456"));
+    CHECK(has(after, "wisp_invoker_pool_memory_budget_bytes 2147483648"));
+    CHECK(has(after, "wisp_invoker_activations_in_flight 0"));
+    CHECK(has(after, "wisp_invoker_record_writes_lost_total 0"));
+    CHECK(has(after, "wisp_invoker_consumer_lag 7"));
+    CHECK(has(after, "# TYPE wisp_invoker_run_seconds histogram"));
+}

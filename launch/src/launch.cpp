@@ -61,6 +61,35 @@ absl::Status CheckRuntimeImages(invoker::ContainerFactory& factory,
                     "(or run `make run`, which builds them)"));
 }
 
+void AddInvokerMetricsOptions(CLI::App& app, InvokerMetricsOptions& opt) {
+    app.add_option("--metrics-listen", opt.listen,
+                   "HOST:PORT to serve GET /metrics (Prometheus text) and GET /ping on, e.g. "
+                   "0.0.0.0:9095; port 0 picks a free one, which the log names (default: off)")
+        ->envname("WISP_METRICS_LISTEN");
+    app.add_option("--metrics-token", opt.token,
+                   "Bearer token that GET /metrics requires (default: none; then only loopback "
+                   "clients may read it)")
+        ->envname("WISP_METRICS_TOKEN");
+    app.add_flag("--metrics-loopback", opt.loopback,
+                 "Loopback clients read /metrics without --metrics-token too")
+        ->envname("WISP_METRICS_LOOPBACK");
+}
+
+absl::StatusOr<std::unique_ptr<controller::MetricsServer>> StartInvokerMetrics(
+    const InvokerMetricsOptions& opt, std::function<std::string()> render) {
+    if (opt.listen.empty()) return nullptr;
+    auto server = controller::MetricsServer::Start({.listen = opt.listen,
+                                                    .token = opt.token,
+                                                    .loopback_with_token = opt.loopback,
+                                                    .render = std::move(render)});
+    if (!server.ok()) return server.status();
+    const size_t colon = opt.listen.rfind(':');
+    spdlog::info("metrics on {}:{} (GET /metrics{})", opt.listen.substr(0, colon),
+                 (*server)->port(),
+                 opt.token.empty() ? ", loopback clients only" : ", bearer token");
+    return server;
+}
+
 void AddControllerOptions(CLI::App& app, ControllerOptions& opt) {
     app.add_option("--invocations-per-minute", opt.invocations_per_minute,
                    "System default throttle (namespaces may set their own with wisp-admin)");

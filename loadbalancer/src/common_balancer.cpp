@@ -218,6 +218,9 @@ void CommonBalancer::OnAck(messaging::Message message) {
     ActivationResult result;
     result.activation_id = id;
     result.is_system_error = ack.is_system_error();
+    if (ack.has_response_status() && ack.response_status() >= 0 && ack.response_status() <= 3) {
+        result.response_status = static_cast<common::ActivationStatus>(ack.response_status());
+    }
     if (ack.kind() == AcknowledgementMessage::COMPLETION || ack.activation_json().empty()) {
         result.record_in_store = true;
     } else {

@@ -244,4 +244,18 @@ int32_t ShardingContainerPoolBalancer::HealthyCount() const {
                       [&](const Invoker& i) { return i.health.Usable(now_ns); }));
 }
 
+std::optional<BalancerCapacity> ShardingContainerPoolBalancer::Capacity() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int64_t now_ns = clock_.MonotonicNs();
+    BalancerCapacity c;
+    for (size_t i = 0; i < invokers_.size(); ++i) {
+        if (!invokers_[i].health.Usable(now_ns)) continue;
+        const auto instance = static_cast<int32_t>(i);
+        const int64_t in_use = placement_.InUseMb(instance);
+        c.total_mb += placement_.FreeMb(instance) + in_use;
+        c.in_use_mb += in_use;
+    }
+    return c;
+}
+
 }  // namespace wisp::loadbalancer

@@ -117,6 +117,26 @@ TEST_CASE("bus: a consumer sees its topic's messages in order, in batches of max
     CHECK(PeekOk(*consumer, 0ms).empty());
 }
 
+TEST_CASE("bus: Lag() counts the messages after the consumer's position", "[messaging]") {
+    auto bus = MakeFreshBus();
+    REQUIRE(bus->EnsureTopic("invoker0").ok());
+    auto producer = bus->GetProducer();
+    auto consumer = bus->GetConsumer("invoker0", "invoker0", 1);
+    for (int i = 0; i < 5; ++i) REQUIRE(producer->Send("invoker0", "m" + std::to_string(i)).ok());
+    Take(*consumer, 2);
+    // A network backend learns the topic's end from its fetches: wait until it has.
+    auto lag_becomes = [&consumer](int64_t want) {
+        const auto deadline = std::chrono::steady_clock::now() + kLong;
+        while (consumer->Lag() != want && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::yield();
+        }
+        return consumer->Lag();
+    };
+    CHECK(lag_becomes(3) == 3);
+    Take(*consumer, 3);
+    CHECK(lag_becomes(0) == 0);
+}
+
 TEST_CASE("bus: peeked but uncommitted messages go to the group's next consumer", "[messaging]") {
     auto bus = MakeFreshBus();
     auto producer = bus->GetProducer();

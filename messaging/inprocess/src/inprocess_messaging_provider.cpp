@@ -174,6 +174,11 @@ class InProcessMessageConsumer final : public MessageConsumer {
         return batch;
     }
 
+    int64_t Lag() override {
+        std::lock_guard<std::mutex> lock(topic_->mu);
+        return topic_->EndLocked() - std::max(position_, topic_->base);
+    }
+
     absl::Status Commit() override {
         std::lock_guard<std::mutex> lock(topic_->mu);
         if (closed_) return absl::FailedPreconditionError(ClosedMessage());

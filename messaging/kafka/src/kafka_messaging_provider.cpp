@@ -715,12 +715,31 @@ class KafkaMessageConsumer final : public MessageConsumer {
                 Message{topic_, message->offset,
                         std::string(static_cast<const char*>(message->payload), message->len)});
             position_ = message->offset + 1;
+            lag_position_.store(position_, std::memory_order_relaxed);
         } else if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             episodes_.Error(rd_kafka_message_errstr(message));
         }
         rd_kafka_message_destroy(message);
     }
 
+  public:
+    /// The high watermark librdkafka cached from its last fetch minus the position.
+    int64_t Lag() override {
+        const int64_t position = lag_position_.load(std::memory_order_relaxed);
+        if (position < 0) return -1;
+        std::lock_guard<std::mutex> lock(state_mu_);
+        if (rk_ == nullptr || closed_.load()) return -1;
+        int64_t low = 0;
+        int64_t high = 0;
+        if (rd_kafka_get_watermark_offsets(rk_, name_.c_str(), 0, &low, &high) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR ||
+            high < 0) {
+            return -1;
+        }
+        return std::max<int64_t>(0, high - position);
+    }
+
+  private:
     static void OnError(rd_kafka_t*, int, const char* reason, void* opaque) {
         static_cast<KafkaMessageConsumer*>(opaque)->episodes_.Error(reason);
     }
@@ -739,10 +758,11 @@ class KafkaMessageConsumer final : public MessageConsumer {
     rd_kafka_t* rk_ = nullptr;
     rd_kafka_queue_t* queue_ = nullptr;
     std::atomic<bool> closed_{false};
-    std::mutex state_mu_;     // rk_ and queue_ against Close(); Wakeup() under it
-    std::mutex peek_mu_;      // held by Peek() and Commit()
-    int64_t position_ = -1;   // next offset after the last peeked message
-    int64_t committed_ = -1;  // last committed position
+    std::mutex state_mu_;                    // rk_ and queue_ against Close(); Wakeup() under it
+    std::mutex peek_mu_;                     // held by Peek() and Commit()
+    int64_t position_ = -1;                  // next offset after the last peeked message
+    std::atomic<int64_t> lag_position_{-1};  // position_, for Lag() from other threads
+    int64_t committed_ = -1;                 // last committed position
 };
 
 }  // namespace

@@ -21,6 +21,9 @@ enum class ActivationStatus : int {
 };
 /// "success", "application error", "action developer error", "whisk internal error".
 std::string_view ActivationStatusName(ActivationStatus s);
+/// The metric label of a status, as OpenWhisk's user-events service names it: "success",
+/// "application_error", "action_developer_error", "whisk_internal_error".
+std::string_view ActivationStatusLabel(ActivationStatus s);
 
 struct ActivationResponse {
     ActivationStatus status = ActivationStatus::kSuccess;

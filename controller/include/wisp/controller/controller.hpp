@@ -16,6 +16,7 @@
 #include <wisp/common/clock.hpp>
 #include <wisp/common/exec.hpp>
 #include <wisp/common/limits.hpp>
+#include <wisp/common/prometheus.hpp>
 #include <wisp/controller/http.hpp>
 
 namespace wisp::store {
@@ -50,6 +51,9 @@ struct ControllerConfig {
     /// 401 (token set) or 403.
     std::string metrics_token;
     bool metrics_loopback = false;
+    /// More metrics for the same scrape (may be null): wisp-standalone adds its invoker's.
+    /// Called on a server thread per GET /metrics; must be thread-safe.
+    std::function<void(common::PrometheusWriter&)> extra_metrics;
     /// How long a read action or package stays cached (writes through this controller
     /// invalidate at once; 0 = no cache).
     std::chrono::milliseconds entity_cache_ttl{5000};

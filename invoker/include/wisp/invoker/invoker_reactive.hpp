@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -71,6 +72,9 @@ class InvokerReactive {
     const std::string& topic() const { return topic_; }
     /// Activations taken from the bus whose last ack is not sent yet.
     int outstanding() const;
+    /// Messages on the invoker topic not yet taken (the consumer's lag); nullopt when the bus
+    /// does not know (yet) or before Start(). Thread-safe.
+    std::optional<int64_t> ConsumerLag() const;
 
     /// Whether the pings invite work (is_enabled). A disabled (drained) invoker still runs what
     /// reaches its topic — controllers stop sending once they see the ping — so nothing already

@@ -49,6 +49,7 @@
 #include <wisp/invoker/activation_runner.hpp>
 #include <wisp/invoker/container.hpp>
 #include <wisp/invoker/container_pool.hpp>
+#include <wisp/invoker/invoker_metrics.hpp>
 #include <wisp/invoker/record_writer.hpp>
 #include <wisp/store/artifact_store.hpp>
 
@@ -160,6 +161,12 @@ class InvokerService {
     /// Activations queued or running.
     int in_flight() const { return in_flight_.load(); }
     ContainerPool& pool() { return pool_; }
+    /// The invoker's metrics (InvokerMetrics) with the gauges read now: the pool, the record
+    /// writer, the activations in flight, and `consumer_lag` when the caller's bus knows it.
+    /// Thread-safe.
+    void WriteMetrics(common::PrometheusWriter& w,
+                      std::optional<int64_t> consumer_lag = std::nullopt) const;
+    const InvokerMetrics& metrics() const { return metrics_; }
     const common::RuntimeManifest& manifest() const { return manifest_; }
 
   private:
@@ -188,6 +195,7 @@ class InvokerService {
     const common::RuntimeManifest manifest_;
     common::Clock& clock_;
     const InvokerConfig config_;
+    InvokerMetrics metrics_;
     ContainerPool pool_;
     ActivationRunner runner_;
     RecordWriter records_;

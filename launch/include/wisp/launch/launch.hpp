@@ -9,15 +9,19 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <absl/status/status.h>
+#include <absl/status/statusor.h>
 #include <CLI/CLI.hpp>
 
 #include <wisp/common/exec.hpp>
 #include <wisp/controller/controller.hpp>
 #include <wisp/controller/http_server.hpp>
+#include <wisp/controller/metrics_endpoint.hpp>
 #include <wisp/invoker/container.hpp>
 #include <wisp/invoker/invoker_service.hpp>
 #include <wisp/loadbalancer/load_balancer.hpp>
@@ -43,6 +47,21 @@ invoker::InvokerConfig InvokerConfigFrom(const InvokerOptions& options);
 /// build them (FailedPrecondition), or the engine's error.
 [[nodiscard]] absl::Status CheckRuntimeImages(invoker::ContainerFactory& factory,
                                               const common::RuntimeManifest& manifest);
+
+/// wisp-invoker's metrics endpoint (GET /metrics, GET /ping on its own port).
+struct InvokerMetricsOptions {
+    std::string listen;  // HOST:PORT; empty = off
+    std::string token;
+    bool loopback = false;
+};
+/// --metrics-listen, --metrics-token, --metrics-loopback (WISP_METRICS_LISTEN,
+/// WISP_METRICS_TOKEN, WISP_METRICS_LOOPBACK): the controller's rule for who may read them.
+void AddInvokerMetricsOptions(CLI::App& app, InvokerMetricsOptions& options);
+/// Serves `render` when --metrics-listen is set (else null), logging the address it bound
+/// ("metrics on HOST:PORT", the port resolved when 0 was asked). Errors: those of
+/// MetricsServer::Start.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<controller::MetricsServer>> StartInvokerMetrics(
+    const InvokerMetricsOptions& options, std::function<std::string()> render);
 
 /// The flags of a process that serves the API (wisp-standalone, wisp-controller). The
 /// throttle defaults are the caller's (standalone raises them).

@@ -48,6 +48,9 @@ struct ActivationResult {
     bool record_in_store = false;
     /// The invoker flagged the response as a whisk internal error.
     bool is_system_error = false;
+    /// The response's status as the ack names it (also without a record); unset from an
+    /// invoker that does not say.
+    std::optional<common::ActivationStatus> response_status;
 };
 
 /// Called exactly once per published activation (never when Publish() fails), on a balancer
@@ -109,6 +112,13 @@ struct InvokerHealthInfo {
     bool operator==(const InvokerHealthInfo&) const = default;
 };
 
+/// The invoker memory a balancer places activations into (OpenWhisk's totalCapacity and
+/// memoryInflight gauges), over the invokers usable now.
+struct BalancerCapacity {
+    int64_t total_mb = 0;   // slot memory of the usable invokers
+    int64_t in_use_mb = 0;  // taken by activations in flight there
+};
+
 /// OpenWhisk's forced completion timeout: max(action timeout, 60 s) x 2 + 1 min.
 std::chrono::milliseconds CompletionTimeout(std::chrono::milliseconds action_timeout);
 
@@ -135,6 +145,9 @@ class LoadBalancer {
     virtual int64_t TotalActiveActivations() const = 0;
     /// One entry per known invoker, in instance order. Thread-safe.
     virtual std::vector<InvokerHealthInfo> InvokerHealth() const = 0;
+    /// The memory capacity of the usable invokers and what of it is taken (the metrics'
+    /// gauges); nullopt when the policy accounts none. Thread-safe, never blocks for long.
+    virtual std::optional<BalancerCapacity> Capacity() const { return std::nullopt; }
 
     /// The handler of every forced completion (null: none). The controller writes the record of
     /// an activation that has none there (create-only), so an accepted activation always ends

@@ -93,6 +93,8 @@ class ShardingContainerPoolBalancer final : public CommonBalancer {
     int64_t HealthTestsSent() const;
     /// Healthy invokers now (GET /invokers/healthy/count).
     int32_t HealthyCount() const;
+    /// Slot memory of the Healthy invokers and what activations take of it.
+    std::optional<BalancerCapacity> Capacity() const override;
 
   private:
     struct Invoker {

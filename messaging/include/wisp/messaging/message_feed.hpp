@@ -84,6 +84,8 @@ class MessageFeed {
 
     /// Messages handed to the handler and not yet Processed().
     int outstanding() const;
+    /// The consumer's Lag(): messages on the topic not yet peeked; -1 when unknown.
+    int64_t Lag() { return consumer_->Lag(); }
 
   private:
     void Run();

@@ -93,6 +93,12 @@ class MessageConsumer {
     /// Idempotent; thread-safe.
     virtual void Close() = 0;
 
+    /// Messages on the topic after this consumer's position (the records-lag of a Kafka
+    /// consumer), for metrics; -1 when unknown (the Kafka backend knows the high watermark only
+    /// after its first fetch, and its position after the first message). Never blocks for the
+    /// network; thread-safe.
+    virtual int64_t Lag() { return -1; }
+
     virtual const std::string& topic() const = 0;
     virtual const std::string& group_id() const = 0;
     virtual int max_peek() const = 0;
