@@ -251,6 +251,17 @@ make_context() {
   esac
 }
 
+# The image a rebuild replaced: its older <version>-<sha> tags go, and so does the image when
+# nothing else names it, so `make test` on every commit does not pile up images. Docker refuses
+# (and the tag stays) while a container uses it.
+drop_old() {
+  local image=$1 old_id=$2 t
+  [[ -n $old_id && $old_id != "$(docker image inspect -f '{{.Id}}' "$image:latest")" ]] || return 0
+  for t in $(docker image inspect -f '{{range .RepoTags}}{{.}} {{end}}' "$old_id" 2>/dev/null); do
+    [[ $t == "$image:"* ]] && docker rmi "$t" >/dev/null 2>&1 || true
+  done
+}
+
 build_image() {
   local img=$1 image base ctx want have
   image=wisp/$img
@@ -267,7 +278,8 @@ build_image() {
     return
   fi
   step "building $image from deploy/images/$img/Dockerfile"
-  local started=$SECONDS
+  local started=$SECONDS old_id
+  old_id=$(docker image inspect -f '{{.Id}}' "$image:latest" 2>/dev/null || true)
   if ! docker build --label "$label=$want" --build-arg "BASE=$base" \
     --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
     --tag "$image:$tag" --tag "$image:latest" "$ctx" >"$work/$img-build.log" 2>&1; then
@@ -275,6 +287,7 @@ build_image() {
     die "docker build of $image failed"
   fi
   rm -rf "$ctx"
+  drop_old "$image" "$old_id"
   step "$image built in $((SECONDS - started)) s: $image:$tag, $image:latest ($(size_of "$image:latest"))"
 }
 
