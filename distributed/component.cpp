@@ -75,17 +75,8 @@ std::string StoreUri(const ComponentOptions& opt) {
     if (uri.rfind(kCouch, 0) != 0) return uri;
     const char* user = std::getenv("WISP_STORE_USER");
     const char* password = std::getenv("WISP_STORE_PASSWORD");
-    const size_t scheme_end = uri.find("://");
-    if (user && *user && scheme_end != std::string::npos) {
-        const size_t host_start = scheme_end + 3;
-        const size_t path_start = uri.find_first_of("/?", host_start);
-        const std::string authority = uri.substr(host_start, path_start - host_start);
-        if (authority.find('@') == std::string::npos) {
-            std::string userinfo = user;
-            if (password) userinfo += common::Cat(":", password);
-            uri.insert(host_start, userinfo + "@");
-        }
-    }
+    uri =
+        common::WithUserInfo(uri, user != nullptr ? user : "", password != nullptr ? password : "");
     if (!opt.db_prefix.empty() && uri.find("prefix=") == std::string::npos) {
         uri +=
             common::Cat(uri.find('?') == std::string::npos ? "?" : "&", "prefix=", opt.db_prefix);

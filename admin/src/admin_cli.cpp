@@ -120,8 +120,19 @@ std::string TrimSpace(std::string s) {
 }  // namespace
 
 std::string ResolveStoreUri(const std::optional<std::string>& flag) {
-    if (flag && !flag->empty()) return *flag;
-    if (const char* env = std::getenv("WISP_STORE"); env != nullptr && *env != '\0') return env;
+    // CouchDB credentials may come from the environment, as for the components (they stay out
+    // of process listings and survive URL-special characters).
+    const auto with_credentials = [](std::string uri) {
+        if (!uri.starts_with("couchdb:")) return uri;
+        const char* user = std::getenv("WISP_STORE_USER");
+        const char* password = std::getenv("WISP_STORE_PASSWORD");
+        return common::WithUserInfo(uri, user != nullptr ? user : "",
+                                    password != nullptr ? password : "");
+    };
+    if (flag && !flag->empty()) return with_credentials(*flag);
+    if (const char* env = std::getenv("WISP_STORE"); env != nullptr && *env != '\0') {
+        return with_credentials(env);
+    }
     const char* home = std::getenv("HOME");
     std::filesystem::path base = (home != nullptr && *home != '\0') ? home : ".";
     return "sqlite:" + (base / kDefaultStoreFile).string();
@@ -142,7 +153,8 @@ int RunAdmin(const std::vector<std::string>& raw_args, std::ostream& out, std::o
     bool verbose = false;
     app.add_option("--store", store_flag,
                    "the store: sqlite:PATH or couchdb:http://user:password@host:port "
-                   "(default: $WISP_STORE, else sqlite:$HOME/.wisp/wisp.db)");
+                   "(default: $WISP_STORE, else sqlite:$HOME/.wisp/wisp.db; CouchDB "
+                   "credentials may come from WISP_STORE_USER/WISP_STORE_PASSWORD instead)");
     app.add_flag("-v,--verbose", verbose, "verbose output");
     BusOptions bus_options;
     app.add_option("--kafka", bus_options.bootstrap,

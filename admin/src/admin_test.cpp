@@ -712,6 +712,15 @@ TEST_CASE("cli: help exits 0", "[admin][cli]") {
 TEST_CASE("cli: store selection", "[admin][cli]") {
     using wisp::admin::ResolveStoreUri;
     CHECK(ResolveStoreUri(std::string("sqlite:/x/y.db")) == "sqlite:/x/y.db");
+    ::setenv("WISP_STORE_USER", "admin", 1);
+    ::setenv("WISP_STORE_PASSWORD", "p@ss/word", 1);
+    CHECK(ResolveStoreUri(std::string("couchdb:http://db:5984")) ==
+          "couchdb:http://admin:p%40ss%2Fword@db:5984");
+    CHECK(ResolveStoreUri(std::string("couchdb:http://u:p@db:5984")) ==
+          "couchdb:http://u:p@db:5984");
+    CHECK(ResolveStoreUri(std::string("sqlite:/x/y.db")) == "sqlite:/x/y.db");
+    ::unsetenv("WISP_STORE_USER");
+    ::unsetenv("WISP_STORE_PASSWORD");
 
     const char* old_env = std::getenv("WISP_STORE");
     const std::optional<std::string> saved =

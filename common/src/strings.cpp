@@ -1,5 +1,7 @@
 #include <wisp/common/strings.hpp>
 
+#include <cctype>
+
 namespace wisp::common {
 
 namespace {
@@ -95,6 +97,44 @@ std::string RedactUri(std::string_view uri) {
         out += ":***";
     }
     out += uri.substr(authority + at);
+    return out;
+}
+
+namespace {
+
+void AppendPercentEncoded(std::string& out, std::string_view s) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
+            out += c;
+        } else {
+            out += '%';
+            out += kHex[u >> 4];
+            out += kHex[u & 0xF];
+        }
+    }
+}
+
+}  // namespace
+
+std::string WithUserInfo(std::string_view uri, std::string_view user, std::string_view password) {
+    const size_t scheme_end = uri.find("://");
+    if (user.empty() || scheme_end == std::string_view::npos) return std::string(uri);
+    const size_t authority = scheme_end + 3;
+    const size_t authority_end = uri.find_first_of("/?#", authority);
+    const std::string_view host_part =
+        uri.substr(authority, authority_end == std::string_view::npos ? std::string_view::npos
+                                                                      : authority_end - authority);
+    if (host_part.find('@') != std::string_view::npos) return std::string(uri);
+    std::string out(uri.substr(0, authority));
+    AppendPercentEncoded(out, user);
+    if (!password.empty()) {
+        out += ':';
+        AppendPercentEncoded(out, password);
+    }
+    out += '@';
+    out += uri.substr(authority);
     return out;
 }
 

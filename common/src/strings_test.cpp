@@ -19,6 +19,16 @@ TEST_CASE("ConstantTimeEquals: equal, unequal of the same length, different leng
     CHECK_FALSE(ConstantTimeEquals("ab", std::string_view("ab\0", 3)));
 }
 
+TEST_CASE("WithUserInfo adds %-encoded credentials unless the URI has some", "[strings][secrets]") {
+    CHECK(WithUserInfo("couchdb:http://db:5984", "admin", "p@ss:w/rd%") ==
+          "couchdb:http://admin:p%40ss%3Aw%2Frd%25@db:5984");
+    CHECK(WithUserInfo("http://db:5984/x?prefix=a@b", "u", "") == "http://u@db:5984/x?prefix=a@b");
+    CHECK(WithUserInfo("http://old:pw@db:5984", "u", "p") == "http://old:pw@db:5984");
+    CHECK(WithUserInfo("http://db:5984", "", "p") == "http://db:5984");
+    CHECK(WithUserInfo("sqlite:/tmp/x.db", "u", "p") == "sqlite:/tmp/x.db");
+    CHECK(WithUserInfo("http://db", "us er", "Zz0-._~") == "http://us%20er:Zz0-._~@db");
+}
+
 TEST_CASE("RedactUri masks the password of a URI's user info", "[strings][secrets]") {
     CHECK(RedactUri("http://admin:s3cret@127.0.0.1:5984") == "http://admin:***@127.0.0.1:5984");
     CHECK(RedactUri("couchdb:http://admin:s3cret@db:5984/wisp_?x=1") ==

@@ -116,6 +116,7 @@ using common::FormatByteSize;
 using common::ParseByteSize;
 
 /// Where the store is: `--store` if given, else $WISP_STORE, else "sqlite:$HOME/.wisp/wisp.db".
+/// A couchdb: URI without user info gets $WISP_STORE_USER / $WISP_STORE_PASSWORD (%-encoded).
 std::string ResolveStoreUri(const std::optional<std::string>& flag);
 
 using StoreOpener =

@@ -128,6 +128,12 @@ bool ConstantTimeEquals(std::string_view given, std::string_view expected);
 /// without a password (a token) is masked whole ("http://***@host"). Anything else unchanged.
 std::string RedactUri(std::string_view uri);
 
+/// `uri` with user info `user[:password]` added, both %-encoded (RFC 3986 unreserved characters
+/// kept), so a password with '@', ':', '/' or '%' survives: "http://db:5984" + ("a", "p@ss") ->
+/// "http://a:p%40ss@db:5984". Unchanged when `user` is empty, when the URI already has user info
+/// (the URI wins) or has no "://". Used for WISP_STORE_USER / WISP_STORE_PASSWORD.
+std::string WithUserInfo(std::string_view uri, std::string_view user, std::string_view password);
+
 /// The message of a status as a std::string.
 inline std::string MessageOf(const absl::Status& s) { return std::string(s.message()); }
 
