@@ -260,6 +260,10 @@ drop_old() {
   for t in $(docker image inspect -f '{{range .RepoTags}}{{.}} {{end}}' "$old_id" 2>/dev/null); do
     [[ $t == "$image:"* ]] && docker rmi "$t" >/dev/null 2>&1 || true
   done
+  # Untagged by the build itself (same tags moved to the new image): remove it by id.
+  if [[ -z $(docker image inspect -f '{{range .RepoTags}}{{.}}{{end}}' "$old_id" 2>/dev/null) ]]; then
+    docker rmi "$old_id" >/dev/null 2>&1 || true
+  fi
 }
 
 build_image() {
