@@ -97,7 +97,8 @@ if ! docker info >/dev/null 2>&1; then
   fi
   die "cannot talk to dockerd at /var/run/docker.sock ($(docker info 2>&1 | tail -1)); is your user in the docker group?"
 fi
-build_dir=$(cd "$build_dir" 2>/dev/null && pwd) || die "build directory '$build_dir' not found; run make first"
+[[ -d $build_dir ]] || die "build directory '$build_dir' not found: run make first (or pass --build-dir)"
+build_dir=$(cd "$build_dir" && pwd)
 needed_bins=()
 for i in "${images[@]}"; do
   for b in $(binaries_of "$i"); do
