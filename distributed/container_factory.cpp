@@ -32,6 +32,12 @@ void AddContainerFactoryOptions(CLI::App& app, ContainerFactoryOptions& opt) {
                    "The Helm release: the wisp/release label of the action pods (orphan cleanup "
                    "matches it)")
         ->envname("WISP_KUBE_RELEASE");
+    app.add_option("--kube-action-port", opt.kube_action_port,
+                   "The port the action proxy listens on in each pod (OpenWhisk's 8080; tests "
+                   "change it)")
+        ->check(CLI::Range(1, 65535))
+        ->envname("WISP_KUBE_ACTION_PORT")
+        ->capture_default_str();
 }
 
 absl::StatusOr<std::unique_ptr<invoker::ContainerFactory>> MakeContainerFactory(
@@ -48,6 +54,7 @@ absl::StatusOr<std::unique_ptr<invoker::ContainerFactory>> MakeContainerFactory(
         kube.api = std::move(*api);
         kube.release = opt.kube_release;
         kube.user_memory_mb = invoker.user_memory_mb;
+        kube.action_port = opt.kube_action_port;
         auto factory = std::make_unique<invoker::KubernetesContainerFactory>(std::move(kube));
         if (auto st = factory->Ping(); !st.ok()) return st;
         spdlog::info("action containers are pods in namespace {} ({}, {})",

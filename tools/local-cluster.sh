@@ -285,7 +285,10 @@ cmd_up() {
     if [[ $store_kind == couchdb && ! -x $pouchdb ]]; then
         die "pouchdb-server not found at $pouchdb: run tools/test-setup.sh (or use --store sqlite)"
     fi
-    docker info >/dev/null 2>&1 || die "Docker is not reachable: run tools/start-dockerd.sh"
+    # Invokers whose actions run as Kubernetes pods need no Docker.
+    if [[ " ${INVOKER_ARGS:-} " != *" --container-factory kubernetes "* ]]; then
+        docker info >/dev/null 2>&1 || die "Docker is not reachable: run tools/start-dockerd.sh"
+    fi
 
     rm -rf "$dir/pids" "$dir/logs"
     mkdir -p "$dir/pids" "$dir/logs"
