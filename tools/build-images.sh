@@ -114,7 +114,6 @@ if [[ " ${images[*]} " == *" pouchdb-server "* ]]; then
 fi
 export DOCKER_BUILDKIT=0  # the classic builder: no buildx, no network
 
-hash_of() { sha256sum "$@" | sha256sum | cut -c1-32; }
 label_of() { docker image inspect -f "{{ index .Config.Labels \"$label\" }}" "$1" 2>/dev/null || true; }
 size_of() { docker image inspect -f '{{.Size}}' "$1" | numfmt --to=iec; }
 
@@ -273,7 +272,8 @@ build_image() {
   base=$(base_of "$(base_kind_of "$img")")
   ctx=$work/ctx-$img
   make_context "$img" "$ctx"
-  want=$( (cd "$ctx" && hash_of $(ls | sort); echo "$suite"; docker image inspect -f '{{.Id}}' "$base") |
+  want=$( (cd "$ctx" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum
+    echo "$suite"; docker image inspect -f '{{.Id}}' "$base") |
     sha256sum | cut -c1-32)
   have=$(label_of "$image:latest")
   if [[ $force -eq 0 && $have == "$want" ]]; then
