@@ -3,13 +3,14 @@
 
 Runs the script (a no-op when the images are current), then checks what deploy/images/README.md
 promises: every image has its <version>-<sha> and latest tags and the wisp.inputs.hash label; a
-second run rebuilds nothing; wisp/controller runs as uid 10001 and its binaries find every
-shared library; wisp/standalone, with the Docker socket and the socket-folder bind mount and its
-API published on 127.0.0.1 only, answers /ping, runs an action and turns healthy; pouchdb-server
-answers GET / with its CouchDB welcome; the kafka-dev broker accepts a connection; nginx renders
-its configuration from the environment and answers 301/503 by itself. Every container it starts
-(and the standalone's action containers) is removed at the end, also on failure or a signal.
-Traffic only to 127.0.0.1; waits on conditions under deadlines, never fixed sleeps.
+second run rebuilds nothing; wisp/controller runs as uid 10001, its binaries find every shared
+library, and it serves /ping against the dev broker and pouchdb-server; wisp/standalone, with the
+Docker socket and the socket-folder bind mount and its API published on 127.0.0.1 only, answers
+/ping and runs an action; pouchdb-server answers GET / with its CouchDB welcome; the kafka-dev
+broker accepts a connection; nginx renders its configuration from the environment and answers
+301/503 by itself; every HEALTHCHECK turns healthy. Every container it starts (and the
+standalone's action containers) is removed at the end, also on failure or a signal. Traffic
+only to 127.0.0.1; waits on conditions under deadlines, never fixed sleeps.
 """
 
 import argparse
@@ -222,6 +223,18 @@ def main():
     check(f"bootstrap=127.0.0.1:{kafka_port}" in logs(kafka),
           f"wisp/kafka-dev accepts a TCP connection on 127.0.0.1:{kafka_port}")
 
+    # controller: up against the dev broker and pouchdb-server (host network, 127.0.0.1 only)
+    ctl_port = free_port()
+    controller = docker_run("controller", [
+        "--network", "host", "-e", "WISP_ID=0", "-e", "WISP_HOST=127.0.0.1",
+        "-e", f"WISP_PORT={ctl_port}", "-e", f"WISP_KAFKA=127.0.0.1:{kafka_port}",
+        "-e", f"WISP_STORE=couchdb:http://127.0.0.1:{pouch_port}", "wisp/controller"])
+    wait_until(lambda: http_get(f"http://127.0.0.1:{ctl_port}/ping")[1].strip() == "pong",
+               "the controller's /ping")
+    check(True, "wisp/controller serves /ping with the dev broker and pouchdb-server")
+    uid = run(["docker", "exec", controller, "id", "-u"], check_rc=False).stdout.strip()
+    check(uid == "10001", f"the running wisp/controller is uid 10001 (got {uid!r})")
+
     # nginx: rendered from the environment, TLS with a made certificate, 503 JSON, 301
     https_port = published_port(nginx, 443)
     http_port = published_port(nginx, 80)
@@ -244,8 +257,10 @@ def main():
     check(r.status == 301 and r.getheader("Location", "").endswith(":8443/api/v1?x=1"),
           f"wisp/nginx redirects HTTP to HTTPS on the public port: {r.getheader('Location')}")
 
-    # health checks: the standalone's and pouchdb-server's turn healthy
-    for name, what in [(standalone, "wisp/standalone"), (pouch, "wisp/pouchdb-server")]:
+    # health checks: every one of these turns healthy
+    for name, what in [(standalone, "wisp/standalone"), (pouch, "wisp/pouchdb-server"),
+                       (controller, "wisp/controller"), (kafka, "wisp/kafka-dev"),
+                       (nginx, "wisp/nginx")]:
         try:
             wait_until(lambda: health(name) == "healthy", f"{what} healthy", 90)
             check(True, f"{what}'s HEALTHCHECK reports healthy")
