@@ -164,6 +164,9 @@ def main():
               f"wisp/{img}: {bins} find every shared library")
 
     # --- start the long-running ones, then check them while they all come up -----------------
+    if run(["docker", "image", "inspect", "wisp/action-nodejs:18"], check_rc=False).returncode:
+        raise RuntimeError("wisp/action-nodejs:18 is missing (the standalone's action needs it): "
+                           "run tools/build-runtime-images.sh --build-dir " + opts.build_dir)
     # Standalone: its API port inside = outside, so its invoker id (0-<port>) and container names
     # are this test's own; the socket folder is the same path on the host and in the container.
     sa_port = free_port()
