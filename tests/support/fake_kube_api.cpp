@@ -230,6 +230,7 @@ struct FakeKubeApi::State {
         std::string pod_ip;
         bool ready = false;
         bool scheduled = false;
+        bool unschedulable = false;
         bool started = false;
         std::string waiting_reason = "ContainerCreating";
         std::string waiting_message;
@@ -261,6 +262,7 @@ struct FakeKubeApi::State {
     std::vector<KubeEvent> kube_events;
     bool expire_next_watch = false;
     bool forbid_watch = false;
+    bool hold_pending = false;
     std::set<std::string> forbidden;  // "verb resource"
     std::string last_create_body;
     std::vector<std::string> requests;
@@ -326,6 +328,12 @@ struct FakeKubeApi::State {
             w.String(type);
             w.Key("status");
             w.String(value ? "True" : "False");
+            if (std::string_view(type) == "PodScheduled" && p.unschedulable) {
+                w.Key("reason");
+                w.String("Unschedulable");
+                w.Key("message");
+                w.String("0/1 nodes are available: 1 Insufficient memory.");
+            }
             w.EndObject();
         }
         w.EndArray();
@@ -406,6 +414,12 @@ struct FakeKubeApi::State {
         {
             std::lock_guard lock(mu);
             if (pod->deleted_at || stopping) return;
+            if (hold_pending) {
+                pod->unschedulable = true;
+                Record(*pod, "FailedScheduling", "0/1 nodes are available: 1 Insufficient memory.");
+                Changed(*pod, "MODIFIED");
+                return;
+            }
             pod->scheduled = true;
             Record(*pod, "Scheduled",
                    "Successfully assigned " + pod->ns + "/" + pod->name + " to fake-node");
@@ -1195,6 +1209,11 @@ const std::string& FakeKubeApi::token() const { return state_->options.token; }
 void FakeKubeApi::ExpireNextWatch() {
     std::lock_guard lock(state_->mu);
     state_->expire_next_watch = true;
+}
+
+void FakeKubeApi::HoldPending() {
+    std::lock_guard lock(state_->mu);
+    state_->hold_pending = true;
 }
 
 void FakeKubeApi::ForbidWatch() {

@@ -392,6 +392,10 @@ absl::StatusOr<PodState> ParsePod(const rapidjson::Value& pod) {
     if (conditions != nullptr && conditions->IsArray()) {
         for (const auto& c : conditions->GetArray()) {
             if (StringAt(&c, "type") == "Ready") s.ready = StringAt(&c, "status") == "True";
+            if (StringAt(&c, "type") == "PodScheduled" && StringAt(&c, "status") == "False") {
+                s.unschedulable = StringAt(&c, "message");
+                if (s.unschedulable.empty()) s.unschedulable = StringAt(&c, "reason");
+            }
         }
     }
     const rapidjson::Value* statuses =

@@ -70,7 +70,8 @@ struct PodState {
     std::string resource_version;
     std::string phase;  // Pending, Running, Succeeded, Failed, Unknown
     std::string pod_ip;
-    bool ready = false;  // condition Ready == "True"
+    bool ready = false;         // condition Ready == "True"
+    std::string unschedulable;  // condition PodScheduled == "False": its message
     bool deleting = false;
     std::string waiting_reason;  // of the user-action container
     std::string waiting_message;

@@ -67,6 +67,7 @@ std::string Describe(const kube::PodState& pod) {
     if (!pod.waiting_reason.empty()) out += ", waiting: " + pod.waiting_reason;
     if (!pod.waiting_message.empty()) out += " (" + pod.waiting_message + ")";
     if (pod.phase == "Running" && !pod.ready) out += ", not ready";
+    if (!pod.unschedulable.empty()) out += ", not scheduled: " + pod.unschedulable;
     return out;
 }
 

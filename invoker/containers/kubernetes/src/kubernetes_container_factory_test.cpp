@@ -410,6 +410,23 @@ TEST_CASE("an unknown image fails fast with OpenWhisk's message; the pod is dele
     CHECK(Count(requests, "DELETE /api/v1/namespaces/wisp/pods/wsk7-2-guest-missing") == 1);
 }
 
+TEST_CASE("a pod that never becomes ready: DeadlineExceeded naming why; the pod is deleted",
+          "[kube][fake]") {
+    Cluster k;
+    k.api->HoldPending();
+    KubernetesFactoryOptions options = k.options;
+    options.ready_timeout = 2s;  // the deadline is what is tested; nothing else waits on it
+    KubernetesContainerFactory factory(options);
+    auto c = factory.Create(PythonSpec("wsk7_9_guest_pending"));
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().code() == absl::StatusCode::kDeadlineExceeded);
+    CHECK_THAT(std::string(c.status().message()),
+               Contains("Pod readiness timed out after 2s: pod wsk7-9-guest-pending"));
+    CHECK_THAT(std::string(c.status().message()),
+               Contains("not scheduled: 0/1 nodes are available: 1 Insufficient memory."));
+    CHECK(k.api->PodNames("wisp").empty());
+}
+
 TEST_CASE("API errors: 422 Invalid with causes, 409 renames, 403 names the RBAC rule, 401",
           "[kube][fake]") {
     Cluster k;

@@ -61,6 +61,9 @@ class FakeKubeApi {
 
     /// The next watch answers one ERROR event (Status 410 Expired) and ends.
     void ExpireNextWatch();
+    /// Pods created from now on stay Pending: unschedulable (condition PodScheduled False,
+    /// reason Unschedulable), as on a cluster without room.
+    void HoldPending();
     /// Watches answer 403 from now on (the client must fall back to GET polls).
     void ForbidWatch();
     /// `verb` ("create", "get", "list", "watch", "delete", "patch") on `resource` ("pods",
