@@ -356,6 +356,23 @@ def main():
         if not state.startswith(('running', 'restarting')):
             phase('  not restarted by the policy: up -d --scale invoker=2 starts it again')
             compose('up', '-d', '--scale', 'invoker=2')
+        # The restarted invoker takes the killed holder's id back (after the claim lease).
+        survivor = [c for c in ids if c != victim][0]
+
+        def reclaimed():
+            for c in compose.containers('invoker'):
+                if c == survivor:
+                    continue
+                log = run(['docker', 'logs', c], check_rc=False).stderr
+                claims = re.findall(r'id auto: claimed (invoker\d+)', log)
+                if len(claims) >= (2 if c == victim else 1):
+                    return c, claims[-1]
+            return None
+
+        container, claimed = wait_for('the restarted invoker claims an id', reclaimed, 180)
+        check(claimed == ids[victim], 'the restarted invoker %s claimed %s, not the killed '
+              "one's %s" % (container[:12], claimed, ids[victim]))
+        phase('  the restarted invoker (%s) claimed %s again' % (container[:12], claimed))
         wait_for('both invokers up again for controller0', lambda: invokers_up(c0, 2), 180)
         for i in range(36, 42):
             st, body = invoke(i, blocking=True)
