@@ -1,4 +1,5 @@
 #include <wisp/controller/http_server.hpp>
+#include <wisp/controller/metrics_endpoint.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -998,6 +999,49 @@ TEST_CASE("HttpServer keep-alive round trip time", "[.][bench]") {
     const auto elapsed = std::chrono::steady_clock::now() - start;
     const double micros = std::chrono::duration<double, std::micro>(elapsed).count() / kRounds;
     WARN("keep-alive round trip: " << micros << " us");
+}
+
+TEST_CASE("MetricsServer: /metrics with the bearer token rule, /ping, 404 elsewhere",
+          "[http_server][metrics]") {
+    auto one = [](uint16_t port, const std::string& request) {
+        RawClient client(port);
+        client.Send(request);
+        auto response = client.Read();
+        REQUIRE(response);
+        return *response;
+    };
+    {
+        auto server = MetricsServer::Start(
+            {.listen = "127.0.0.1:0", .token = "t0k", .render = [] { return "x_total 1\n"; }});
+        REQUIRE(server.ok());
+        const uint16_t port = (*server)->port();
+        REQUIRE(port != 0);
+        auto r = one(port, Get("/metrics"));  // a token is set: loopback needs it too
+        CHECK(r.status == 401);
+        CHECK(r.Header("www-authenticate") == "Bearer realm=\"wisp metrics\"");
+        CHECK(one(port, Get("/metrics", "Authorization: Bearer nope\r\n")).status == 401);
+        r = one(port, Get("/metrics", "Authorization: Bearer t0k\r\n"));
+        CHECK(r.status == 200);
+        CHECK(r.body == "x_total 1\n");
+        CHECK(r.Header("content-type").rfind("text/plain; version=0.0.4", 0) == 0);
+        r = one(port, Get("/ping"));
+        CHECK(r.status == 200);
+        CHECK(r.body == "pong");
+        CHECK(one(port, Get("/other")).status == 404);
+        CHECK(one(port, Post("/metrics", "{}")).status == 405);
+    }
+    {
+        // No token: loopback clients read it.
+        auto server = MetricsServer::Start(
+            {.listen = "127.0.0.1:0", .render = [] { return std::string("y 2\n"); }});
+        REQUIRE(server.ok());
+        auto r = one((*server)->port(), Get("/metrics"));
+        CHECK(r.status == 200);
+        CHECK(r.body == "y 2\n");
+    }
+    auto bad = MetricsServer::Start({.listen = "9095"});
+    CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(std::string(bad.status().message()).find("HOST:PORT") != std::string::npos);
 }
 
 }  // namespace

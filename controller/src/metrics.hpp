@@ -1,7 +1,8 @@
 #pragma once
 // The controller's Prometheus metrics (GET /metrics, text exposition format 0.0.4, written with
 // common/prometheus.hpp). deploy/grafana/README.md lists every name with its OpenWhisk
-// equivalent; deploy/grafana/metrics.txt is the list the tests check against.
+// equivalent: that table is the list the tests check (grafana_dashboard_test,
+// metrics_cluster_test).
 //
 //   wisp_activations_total{namespace,action,status}   counter  activations completed, by outcome
 //                                                             (success, application_error,

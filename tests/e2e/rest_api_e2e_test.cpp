@@ -180,7 +180,12 @@ TEST_CASE("GET /api/v1, /ping, /metrics", "[e2e][standalone-only][meta]") {
          {"# TYPE wisp_activations_total counter", "# TYPE wisp_invoke_latency_seconds histogram",
           "# TYPE wisp_activations_in_flight gauge", "# TYPE wisp_throttled_requests_total counter",
           "# TYPE wisp_http_requests_total counter", "wisp_http_requests_total{code=\"200\"}",
-          "wisp_invoke_latency_seconds_bucket{blocking=\"true\""}) {
+          "wisp_invoke_latency_seconds_bucket{blocking=\"true\"",
+          // One scrape: the standalone's invoker too.
+          "# TYPE wisp_invoker_container_starts_total counter",
+          "wisp_invoker_container_starts_total{kind=\"python:3.11\",start=\"cold\"}",
+          "# TYPE wisp_invoker_containers gauge", "# TYPE wisp_invoker_init_seconds histogram",
+          "# TYPE wisp_invoker_pool_memory_used_bytes gauge"}) {
         CHECK(m.body.find(metric) != std::string::npos);
     }
     CHECK(m.body.find("wisp_activations_total{namespace=\"guest\",action=\"" + name + "\"") !=

@@ -1,7 +1,8 @@
 #pragma once
 // InvokerMetrics: the invoker's Prometheus metrics (wisp-invoker --metrics-listen, and the
 // standalone's /metrics). deploy/grafana/README.md lists every name with its OpenWhisk
-// equivalent; deploy/grafana/metrics.txt is the list the tests check against.
+// equivalent: that table is the list the tests check (grafana_dashboard_test,
+// metrics_cluster_test).
 //
 //   wisp_invoker_activations_total{status}            counter   activations processed
 //   wisp_invoker_container_starts_total{kind,start}   counter   container per run: cold, prewarm,
