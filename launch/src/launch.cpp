@@ -61,18 +61,27 @@ absl::Status CheckRuntimeImages(invoker::ContainerFactory& factory,
                     "(or run `make run`, which builds them)"));
 }
 
+namespace {
+
+/// --metrics-token, --metrics-loopback: who may read GET /metrics (every component's rule).
+void AddMetricsAccessOptions(CLI::App& app, std::string& token, bool& loopback) {
+    app.add_option("--metrics-token", token,
+                   "Bearer token that GET /metrics requires (default: none; then only loopback "
+                   "clients may read it)")
+        ->envname("WISP_METRICS_TOKEN");
+    app.add_flag("--metrics-loopback", loopback,
+                 "Loopback clients read /metrics without --metrics-token too")
+        ->envname("WISP_METRICS_LOOPBACK");
+}
+
+}  // namespace
+
 void AddInvokerMetricsOptions(CLI::App& app, InvokerMetricsOptions& opt) {
     app.add_option("--metrics-listen", opt.listen,
                    "HOST:PORT to serve GET /metrics (Prometheus text) and GET /ping on, e.g. "
                    "0.0.0.0:9095; port 0 picks a free one, which the log names (default: off)")
         ->envname("WISP_METRICS_LISTEN");
-    app.add_option("--metrics-token", opt.token,
-                   "Bearer token that GET /metrics requires (default: none; then only loopback "
-                   "clients may read it)")
-        ->envname("WISP_METRICS_TOKEN");
-    app.add_flag("--metrics-loopback", opt.loopback,
-                 "Loopback clients read /metrics without --metrics-token too")
-        ->envname("WISP_METRICS_LOOPBACK");
+    AddMetricsAccessOptions(app, opt.token, opt.loopback);
 }
 
 absl::StatusOr<std::unique_ptr<controller::MetricsServer>> StartInvokerMetrics(
@@ -98,13 +107,7 @@ void AddControllerOptions(CLI::App& app, ControllerOptions& opt) {
     app.add_option("--fires-per-minute", opt.fires_per_minute, "System default trigger fires");
     app.add_option("--shutdown-grace", opt.shutdown_grace_s,
                    "Seconds to let running activations finish on SIGINT/SIGTERM");
-    app.add_option("--metrics-token", opt.metrics_token,
-                   "Bearer token that GET /metrics requires (default: none; then only loopback "
-                   "clients may read it)")
-        ->envname("WISP_METRICS_TOKEN");
-    app.add_flag("--metrics-loopback", opt.metrics_loopback,
-                 "Loopback clients read /metrics without --metrics-token too")
-        ->envname("WISP_METRICS_LOOPBACK");
+    AddMetricsAccessOptions(app, opt.metrics_token, opt.metrics_loopback);
     app.add_option("--max-connections", opt.max_connections,
                    "Open API connections at most; more get 503 (default: from the descriptor "
                    "limit)")
