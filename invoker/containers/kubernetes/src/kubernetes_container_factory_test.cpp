@@ -1,12 +1,15 @@
 // KubernetesContainerFactory: the pure parts (pod JSON, names, Status errors, timestamps, the
 // log cursor, kubeconfig and in-cluster config) and the factory against the fake API server
 // (tests/support/fake_kube_api.cpp): error mapping, image-pull fail fast, watch 410 and watch
-// refused, orphan cleanup by label, logs, pause without API calls.
+// refused, orphan cleanup by label, logs, pause without API calls; and https against
+// `openssl s_server` with a self-signed certificate (CA as a file, as data, and refused without).
 #include <stdlib.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,7 +20,9 @@
 #include <wisp/common/json.hpp>
 #include <wisp/invoker/kubernetes_container_factory.hpp>
 #include <wisp/testing/catch_status.hpp>
+#include <wisp/testing/child_process.hpp>
 #include <wisp/testing/fake_kube_api.hpp>
+#include <wisp/testing/ports.hpp>
 #include <wisp/testing/proxy_bodies.hpp>
 #include <wisp/testing/temp_dir.hpp>
 
@@ -547,4 +552,43 @@ TEST_CASE("CollectLogs: per activation, filtered by time on the client, truncate
     REQUIRE(logs->lines.size() == 1);
     CHECK(logs->lines[0].text == "line 0 of c");
     REQUIRE((*c)->Destroy().ok());
+}
+
+TEST_CASE("https: the server certificate is checked against the configured CA", "[kube][tls]") {
+    // openssl s_server -www answers any GET with 200: enough to see the TLS set-up work.
+    wisp::testing::TempDir dir("wisp-kube-tls-");
+    const std::string cert = dir.File("server.crt");
+    const std::string key = dir.File("server.key");
+    const std::string make_cert =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext "
+        "subjectAltName=IP:127.0.0.1 -keyout " +
+        key + " -out " + cert + " >/dev/null 2>&1";
+    REQUIRE(std::system(make_cert.c_str()) == 0);
+    auto port = wisp::testing::FindFreeLoopbackPort();
+    REQUIRE(port.ok());
+    auto server = wisp::testing::ChildProcess::Spawn(
+        {.argv = {"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(*port), "-cert",
+                  cert, "-key", key, "-www", "-quiet"},
+         .log_path = dir.File("s_server.log")});
+    INFO(server.status().ToString());
+    REQUIRE(server.ok());
+    REQUIRE((*server)->WaitForPort(*port, 30s).ok());
+    const std::string url = "https://127.0.0.1:" + std::to_string(*port);
+
+    KubernetesContainerFactory with_file({.api = {.server = url, .ca_file = cert}});
+    const absl::Status file_ok = with_file.Ping();
+    INFO(file_ok.ToString());
+    CHECK(file_ok.ok());
+
+    std::ifstream in(cert);
+    const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    KubernetesContainerFactory with_data({.api = {.server = url, .ca_pem = pem}});
+    CHECK(with_data.Ping().ok());
+
+    // Without the CA (the system CAs only) the certificate is refused.
+    KubernetesContainerFactory without(
+        {.api = {.server = url, .ca_file = "/etc/ssl/certs/ca-certificates.crt"}});
+    const absl::Status refused = without.Ping();
+    CHECK(refused.code() == absl::StatusCode::kUnavailable);
+    CHECK_THAT(std::string(refused.message()), Contains("is not answering"));
 }
