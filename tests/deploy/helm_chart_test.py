@@ -365,8 +365,21 @@ def test_monitoring_is_optional(ctx):
     without = ctx.render(*files)
     assert not find(without["docs"], "ServiceMonitor")
     assert "no monitoring.coreos.com/v1 API" in without["notes"]
+    # The dashboard ConfigMap: the chart's copy of deploy/grafana, labelled for the sidecar.
+    # (indented by 1, not 2, so the deepest PromQL line stays inside yamllint's line length)
+    with open(os.path.join(ctx.src, "deploy", "grafana", "wisp-dashboard.json")) as a, \
+            open(os.path.join(ctx.chart, "files", "grafana-dashboard.json")) as b:
+        assert json.load(a) == json.load(b), \
+            "helm/wisp/files/grafana-dashboard.json differs from deploy/grafana/wisp-dashboard.json: " \
+            "copy it: python3 -c \"import json; print(json.dumps(json.load(open(" \
+            "'deploy/grafana/wisp-dashboard.json')), indent=1))\" > helm/wisp/files/grafana-dashboard.json"
+    dash = one(on, "ConfigMap", "wisp-grafana-dashboard")
+    assert dash["metadata"]["labels"]["grafana_dashboard"] == "1"
+    panels = json.loads(dash["data"]["wisp-dashboard.json"])["panels"]
+    assert len(panels) > 5
     default = ctx.render()["docs"]
     assert not find(default, "ServiceMonitor")
+    assert not find(default, "ConfigMap", "wisp-grafana-dashboard")
     assert "prometheus.io/scrape" not in json.dumps(default)
 
 
