@@ -8,41 +8,13 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <wisp/common/json.hpp>
+#include <wisp/common/time.hpp>
 
 namespace wisp::invoker::docker {
 namespace {
 
 bool IsNameChar(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == '-';
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2 ? 1 : 0;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const auto yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-// Reads exactly `n` digits at `pos`.
-bool Digits(std::string_view s, size_t& pos, size_t n, int64_t& out) {
-    if (pos + n > s.size()) return false;
-    out = 0;
-    for (size_t i = 0; i < n; ++i) {
-        const char c = s[pos + i];
-        if (c < '0' || c > '9') return false;
-        out = out * 10 + (c - '0');
-    }
-    pos += n;
-    return true;
-}
-
-bool Expect(std::string_view s, size_t& pos, char c) {
-    if (pos >= s.size() || s[pos] != c) return false;
-    ++pos;
-    return true;
 }
 
 }  // namespace
@@ -215,60 +187,6 @@ std::string BuildCreateBody(const ContainerSpec& spec, const CreateSettings& set
     return std::string(sb.GetString(), sb.GetSize());
 }
 
-[[nodiscard]] absl::StatusOr<int64_t> ParseDockerTimestamp(std::string_view s) {
-    auto bad = [&] {
-        return absl::InvalidArgumentError("not an RFC 3339 time: '" + std::string(s) + "'");
-    };
-    size_t pos = 0;
-    int64_t year, month, day, hour, minute, second;
-    if (!Digits(s, pos, 4, year) || !Expect(s, pos, '-') || !Digits(s, pos, 2, month) ||
-        !Expect(s, pos, '-') || !Digits(s, pos, 2, day)) {
-        return bad();
-    }
-    if (pos >= s.size() || (s[pos] != 'T' && s[pos] != 't' && s[pos] != ' ')) return bad();
-    ++pos;
-    if (!Digits(s, pos, 2, hour) || !Expect(s, pos, ':') || !Digits(s, pos, 2, minute) ||
-        !Expect(s, pos, ':') || !Digits(s, pos, 2, second)) {
-        return bad();
-    }
-    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
-        return bad();
-    }
-    int64_t nanos = 0;
-    if (pos < s.size() && s[pos] == '.') {
-        ++pos;
-        int digits = 0;
-        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-            if (digits < 9) {
-                nanos = nanos * 10 + (s[pos] - '0');
-                ++digits;
-            }
-            ++pos;
-        }
-        if (digits == 0) return bad();
-        for (; digits < 9; ++digits) nanos *= 10;
-    }
-    int64_t offset_seconds = 0;
-    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-        ++pos;
-    } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-        const int sign = s[pos] == '-' ? -1 : 1;
-        ++pos;
-        int64_t oh, om;
-        if (!Digits(s, pos, 2, oh) || !Expect(s, pos, ':') || !Digits(s, pos, 2, om)) {
-            return bad();
-        }
-        offset_seconds = sign * (oh * 3600 + om * 60);
-    } else {
-        return bad();
-    }
-    if (pos != s.size()) return bad();
-    const int64_t days =
-        DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-    const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
-    return seconds * 1'000'000'000 + nanos;
-}
-
 std::string FormatSinceParameter(int64_t unix_nanos) {
     int64_t seconds = unix_nanos / 1'000'000'000;
     int64_t nanos = unix_nanos % 1'000'000'000;
@@ -373,7 +291,7 @@ bool EntryReachesCursor(std::string_view payload, const LogCursor& cursor) {
     if (!cursor.last_nanos) return true;
     const size_t space = payload.find(' ');
     if (space == std::string_view::npos) return false;
-    auto nanos = ParseDockerTimestamp(payload.substr(0, space));
+    auto nanos = common::ParseRfc3339Nanos(payload.substr(0, space));
     return nanos.ok() && *nanos <= *cursor.last_nanos;
 }
 
@@ -413,7 +331,7 @@ bool LogAssembler::OnEntry(int stream, std::string_view payload) {
     std::string_view text = payload;
     std::optional<int64_t> nanos;
     if (space != std::string_view::npos) {
-        auto parsed = ParseDockerTimestamp(payload.substr(0, space));
+        auto parsed = common::ParseRfc3339Nanos(payload.substr(0, space));
         if (parsed.ok()) {
             nanos = *parsed;
             time_text = payload.substr(0, space);

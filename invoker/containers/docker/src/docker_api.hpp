@@ -65,9 +65,6 @@ struct CreateSettings {
 /// tmpfs, the storage size, the network, the 127.0.0.1 port binding and the socket bind mount.
 std::string BuildCreateBody(const ContainerSpec& spec, const CreateSettings& settings);
 
-/// A docker RFC 3339 timestamp ("2026-11-23T12:38:07.423818976Z", 0–9 fraction digits, 'Z' or
-/// an offset) as nanoseconds since the Unix epoch. InvalidArgument when malformed.
-[[nodiscard]] absl::StatusOr<int64_t> ParseDockerTimestamp(std::string_view text);
 /// Nanoseconds since the epoch as docker's `since`/`until` query value: "<seconds>.<9 digits>".
 std::string FormatSinceParameter(int64_t unix_nanos);
 

@@ -4,6 +4,7 @@
 #include <rapidjson/document.h>
 #include <catch2/catch.hpp>
 #include <wisp/common/bounded_json.hpp>
+#include <wisp/common/time.hpp>
 
 #include <string>
 #include <string_view>
@@ -170,25 +171,7 @@ TEST_CASE("the create request carries every limit and publishes on 127.0.0.1 onl
     }
 }
 
-TEST_CASE("docker timestamps") {
-    CHECK(*ParseDockerTimestamp("1970-01-01T00:00:00Z") == 0);
-    CHECK(*ParseDockerTimestamp("1970-01-01T00:00:01.5Z") == 1'500'000'000);
-    CHECK(*ParseDockerTimestamp("2026-11-23T12:38:07.423818976Z") ==
-          1795437487LL * 1'000'000'000 + 423818976);
-    // docker's RFC3339Nano drops trailing zeros; fixed format keeps them: same instant.
-    CHECK(*ParseDockerTimestamp("2026-11-23T12:38:07.4238Z") ==
-          *ParseDockerTimestamp("2026-11-23T12:38:07.423800000Z"));
-    CHECK(*ParseDockerTimestamp("2026-11-23T13:38:07.1+01:00") ==
-          *ParseDockerTimestamp("2026-11-23T12:38:07.1Z"));
-    CHECK(*ParseDockerTimestamp("2000-02-29T23:59:59Z") == 951868799LL * 1'000'000'000);
-    CHECK_FALSE(ParseDockerTimestamp("").ok());
-    CHECK_FALSE(ParseDockerTimestamp("2026-11-23").ok());
-    CHECK_FALSE(ParseDockerTimestamp("2026-11-23T12:38:07").ok());  // no zone
-    CHECK_FALSE(ParseDockerTimestamp("2026-13-23T12:38:07Z").ok());
-    CHECK_FALSE(ParseDockerTimestamp("2026-11-23T12:38:07.Z").ok());
-    CHECK_FALSE(ParseDockerTimestamp("2026-11-23T12:38:07Zjunk").ok());
-    CHECK_FALSE(ParseDockerTimestamp("hello world").ok());
-
+TEST_CASE("docker since parameter") {
     CHECK(FormatSinceParameter(1795437487LL * 1'000'000'000 + 423818976) == "1795437487.423818976");
     CHECK(FormatSinceParameter(5) == "0.000000005");
 }
@@ -272,7 +255,7 @@ TEST_CASE("logs are cut at the sentinels, one activation at a time") {
         CHECK(logs.lines[0].text == "hello stdout");
         CHECK(logs.lines[1].stream == "stderr");
         CHECK(logs.lines[1].text == "hello stderr");
-        CHECK(first.cursor().last_nanos == *ParseDockerTimestamp(t4));
+        CHECK(first.cursor().last_nanos == *wisp::common::ParseRfc3339Nanos(t4));
         CHECK(first.cursor().consumed_at_last == 1);
 
         // The next call re-reads from the cursor (docker's `since` is inclusive): the entry at
@@ -284,7 +267,7 @@ TEST_CASE("logs are cut at the sentinels, one activation at a time") {
         CHECK(logs2.complete);
         REQUIRE(logs2.lines.size() == 1);
         CHECK(logs2.lines[0].text == "second");
-        CHECK(second.cursor().last_nanos == *ParseDockerTimestamp(t6));
+        CHECK(second.cursor().last_nanos == *wisp::common::ParseRfc3339Nanos(t6));
         CHECK(second.cursor().consumed_at_last == 2);
 
         // A third call sees both t6 sentinels again and nothing new: incomplete, empty.
@@ -305,13 +288,15 @@ TEST_CASE("log collection stops after the wanted sentinels and leaves the rest")
     const auto logs = Collect(stream, assembler, 5);
     CHECK(logs.complete);
     REQUIRE(logs.lines.size() == 1);
-    CHECK(*assembler.cursor().last_nanos == *ParseDockerTimestamp("2026-11-23T12:00:00.3Z"));
+    CHECK(*assembler.cursor().last_nanos ==
+          *wisp::common::ParseRfc3339Nanos("2026-11-23T12:00:00.3Z"));
 
     SECTION("one sentinel wanted") {
         LogAssembler one(LogCursor{}, 1, 1 << 20);
         const auto l = Collect(stream, one, 5);
         CHECK(l.complete);
-        CHECK(*one.cursor().last_nanos == *ParseDockerTimestamp("2026-11-23T12:00:00.2Z"));
+        CHECK(*one.cursor().last_nanos ==
+              *wisp::common::ParseRfc3339Nanos("2026-11-23T12:00:00.2Z"));
     }
     SECTION("no sentinel wanted: everything, sentinel lines dropped") {
         LogAssembler none(LogCursor{}, 0, 1 << 20);
@@ -394,7 +379,8 @@ TEST_CASE("the byte cap truncates and says so, and still consumes to the sentine
     CHECK(logs.complete);
     REQUIRE(logs.lines.size() == 3);  // 18 bytes; a 4th would exceed 20
     CHECK(logs.lines[2].text == "line 2");
-    CHECK(*assembler.cursor().last_nanos == *ParseDockerTimestamp("2026-11-23T12:00:02Z"));
+    CHECK(*assembler.cursor().last_nanos ==
+          *wisp::common::ParseRfc3339Nanos("2026-11-23T12:00:02Z"));
 
     LogAssembler zero(LogCursor{}, 2, 0);
     const auto none = Collect(stream, zero, 13);
@@ -405,7 +391,7 @@ TEST_CASE("the byte cap truncates and says so, and still consumes to the sentine
 TEST_CASE("a tail window reaches the cursor when it starts at the cursor's entry") {
     LogCursor cursor;
     CHECK(EntryReachesCursor("anything", cursor));  // no cursor yet: nothing to reach
-    cursor.last_nanos = *ParseDockerTimestamp("2026-11-23T12:00:00.5Z");
+    cursor.last_nanos = *wisp::common::ParseRfc3339Nanos("2026-11-23T12:00:00.5Z");
     CHECK(EntryReachesCursor("2026-11-23T12:00:00.5Z " + kSentinelLine, cursor));
     CHECK(EntryReachesCursor("2026-11-23T12:00:00.4Z x\n", cursor));
     CHECK_FALSE(EntryReachesCursor("2026-11-23T12:00:00.6Z x\n", cursor));

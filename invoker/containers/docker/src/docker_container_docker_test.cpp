@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 #include <wisp/common/base64.hpp>
 #include <wisp/common/bounded_json.hpp>
+#include <wisp/common/time.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -255,7 +256,7 @@ TEST_CASE("python: create, /init, /run and logs cut at both sentinels", "[docker
     CHECK_FALSE(logs->truncated);
     CHECK(Texts(*logs) ==
           std::vector<std::string>{"stderr: hello stderr 1", "stdout: hello stdout 1"});
-    for (const auto& l : logs->lines) CHECK(docker::ParseDockerTimestamp(l.time).ok());
+    for (const auto& l : logs->lines) CHECK(wisp::common::ParseRfc3339Nanos(l.time).ok());
 
     SECTION("each activation gets only its own lines") {
         for (int i = 2; i <= 4; ++i) {

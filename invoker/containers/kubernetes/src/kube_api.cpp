@@ -1,14 +1,12 @@
 #include "kube_api.hpp"
 
-#include <time.h>
-
 #include <algorithm>
-#include <cstdio>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <wisp/common/json.hpp>
+#include <wisp/common/time.hpp>
 
 namespace wisp::invoker::kube {
 namespace {
@@ -35,24 +33,6 @@ std::string StringAt(const rapidjson::Value* v, const char* name) {
     const rapidjson::Value* m = v != nullptr ? Member(*v, name) : nullptr;
     return m != nullptr && m->IsString() ? std::string(m->GetString(), m->GetStringLength())
                                          : std::string();
-}
-
-bool Digits(std::string_view s, size_t& pos, int n, int64_t& out) {
-    if (pos + static_cast<size_t>(n) > s.size()) return false;
-    out = 0;
-    for (int i = 0; i < n; ++i) {
-        const char c = s[pos + static_cast<size_t>(i)];
-        if (c < '0' || c > '9') return false;
-        out = out * 10 + (c - '0');
-    }
-    pos += static_cast<size_t>(n);
-    return true;
-}
-
-bool Expect(std::string_view s, size_t& pos, char c) {
-    if (pos >= s.size() || s[pos] != c) return false;
-    ++pos;
-    return true;
 }
 
 // The rule an RBAC Role must hold for `verb` on `resource` ("pods/log" splits into the
@@ -473,80 +453,6 @@ absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view line) {
     return e;
 }
 
-absl::StatusOr<int64_t> ParseRfc3339Nanos(std::string_view s) {
-    auto bad = [&] {
-        return absl::InvalidArgumentError("not an RFC 3339 time: '" + std::string(s) + "'");
-    };
-    size_t pos = 0;
-    int64_t year, month, day, hour, minute, second;
-    if (!Digits(s, pos, 4, year) || !Expect(s, pos, '-') || !Digits(s, pos, 2, month) ||
-        !Expect(s, pos, '-') || !Digits(s, pos, 2, day)) {
-        return bad();
-    }
-    if (pos >= s.size() || (s[pos] != 'T' && s[pos] != 't')) return bad();
-    ++pos;
-    if (!Digits(s, pos, 2, hour) || !Expect(s, pos, ':') || !Digits(s, pos, 2, minute) ||
-        !Expect(s, pos, ':') || !Digits(s, pos, 2, second)) {
-        return bad();
-    }
-    int64_t nanos = 0;
-    if (pos < s.size() && s[pos] == '.') {
-        ++pos;
-        int n = 0;
-        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-            if (n < 9) {
-                nanos = nanos * 10 + (s[pos] - '0');
-                ++n;
-            }
-            ++pos;
-        }
-        if (n == 0) return bad();
-        for (; n < 9; ++n) nanos *= 10;
-    }
-    int64_t offset_s = 0;
-    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-        ++pos;
-    } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-        const int sign = s[pos] == '-' ? -1 : 1;
-        ++pos;
-        int64_t oh, om;
-        if (!Digits(s, pos, 2, oh) || !Expect(s, pos, ':') || !Digits(s, pos, 2, om)) return bad();
-        offset_s = sign * (oh * 3600 + om * 60);
-    } else {
-        return bad();
-    }
-    if (pos != s.size() || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
-        minute > 59 || second > 60) {
-        return bad();
-    }
-    tm t{};
-    t.tm_year = static_cast<int>(year - 1900);
-    t.tm_mon = static_cast<int>(month - 1);
-    t.tm_mday = static_cast<int>(day);
-    t.tm_hour = static_cast<int>(hour);
-    t.tm_min = static_cast<int>(minute);
-    t.tm_sec = static_cast<int>(second);
-    const int64_t secs = static_cast<int64_t>(timegm(&t)) - offset_s;
-    return secs * 1000000000 + nanos;
-}
-
-std::string FormatRfc3339Nanos(int64_t unix_nanos) {
-    int64_t secs = unix_nanos / 1000000000;
-    int64_t nanos = unix_nanos % 1000000000;
-    if (nanos < 0) {
-        nanos += 1000000000;
-        --secs;
-    }
-    const time_t t = static_cast<time_t>(secs);
-    tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<long long>(nanos));
-    return buf;
-}
-
 LogAccumulator::LogAccumulator(LogCursor start, int sentinels, int64_t limit_bytes)
     : cursor_(start), wanted_(sentinels), limit_(limit_bytes) {}
 
@@ -562,7 +468,7 @@ bool LogAccumulator::Feed(std::string_view body) {
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         const size_t space = line.find(' ');
         if (space == std::string_view::npos) continue;  // not "<time> <text>" (e.g. a Status)
-        auto nanos = ParseRfc3339Nanos(line.substr(0, space));
+        auto nanos = common::ParseRfc3339Nanos(line.substr(0, space));
         if (!nanos.ok()) continue;
         if (cursor_.last_nanos) {
             if (*nanos < *cursor_.last_nanos) continue;

@@ -101,12 +101,6 @@ struct WatchEvent {
 };
 [[nodiscard]] absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view line);
 
-/// "2026-11-23T12:38:07.423818976Z" (0-9 fraction digits, 'Z' or an offset) as nanoseconds
-/// since the Unix epoch. InvalidArgument when malformed.
-[[nodiscard]] absl::StatusOr<int64_t> ParseRfc3339Nanos(std::string_view text);
-/// Nanoseconds since the epoch as RFC 3339 with 9 fraction digits, UTC ("...Z").
-std::string FormatRfc3339Nanos(int64_t unix_nanos);
-
 /// Where the previous CollectLogs stopped: the time of the last consumed line and how many
 /// consumed lines carry exactly that time.
 struct LogCursor {

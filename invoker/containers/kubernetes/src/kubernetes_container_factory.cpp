@@ -9,6 +9,7 @@
 
 #include <wisp/common/json.hpp>
 #include <wisp/common/status.hpp>
+#include <wisp/common/time.hpp>
 
 #include "kube_api.hpp"
 #include "kube_client.hpp"
@@ -168,8 +169,8 @@ absl::StatusOr<Container::Logs> KubernetesContainer::CollectLogs(int sentinels, 
                            "/log?container=" + std::string(kube::kContainerName) +
                            "&timestamps=true&limitBytes=" + std::to_string(read_cap);
         if (acc.cursor().last_nanos) {
-            path +=
-                "&sinceTime=" + kube::UrlEncode(kube::FormatRfc3339Nanos(*acc.cursor().last_nanos));
+            path += "&sinceTime=" +
+                    kube::UrlEncode(common::FormatRfc3339Nanos(*acc.cursor().last_nanos));
         }
         WISP_ASSIGN_OR_RETURN(auto r, client_->Call("GET", path, "", api_timeout_,
                                                     static_cast<size_t>(read_cap) * 2));
