@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -215,6 +216,67 @@ std::string ChildProcess::LogTail(size_t max_bytes) const {
     std::string all = buf.str();
     if (all.size() > max_bytes) all = all.substr(all.size() - max_bytes);
     return all;
+}
+
+absl::StatusOr<PipedChild> SpawnWithPipes(const std::vector<std::string>& argv,
+                                          const std::vector<std::string>& env) {
+    if (argv.empty()) return absl::InvalidArgumentError("SpawnWithPipes: empty argv");
+    auto failed = [&](int err) {
+        return absl::InternalError(
+            absl::StrCat("cannot start ", argv[0], ": ", std::strerror(err)));
+    };
+    int out_pipe[2], err_pipe[2];
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0) return failed(errno);
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+        const int err = errno;
+        ::close(out_pipe[0]);
+        ::close(out_pipe[1]);
+        return failed(err);
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+    sigset_t no_signals, default_signals;
+    sigemptyset(&no_signals);
+    sigemptyset(&default_signals);
+    sigaddset(&default_signals, SIGPIPE);
+    posix_spawnattr_setsigmask(&attr, &no_signals);
+    posix_spawnattr_setsigdefault(&attr, &default_signals);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    std::vector<char*> cargv, cenv;
+    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
+    cenv.push_back(nullptr);
+    pid_t pid = -1;
+    const int rc = ::posix_spawn(&pid, argv[0].c_str(), &actions, &attr, cargv.data(), cenv.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    ::close(out_pipe[1]);
+    ::close(err_pipe[1]);
+    if (rc != 0) {
+        ::close(out_pipe[0]);
+        ::close(err_pipe[0]);
+        return failed(rc);
+    }
+    return PipedChild{pid, out_pipe[0], err_pipe[0]};
+}
+
+std::vector<std::string> InheritedEnvironment(std::string_view drop_prefix) {
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) {
+        if (drop_prefix.empty() ||
+            std::string_view(*e).substr(0, drop_prefix.size()) != drop_prefix) {
+            env.emplace_back(*e);
+        }
+    }
+    return env;
 }
 
 }  // namespace wisp::testing

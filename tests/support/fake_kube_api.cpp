@@ -1,9 +1,7 @@
 #include <wisp/testing/fake_kube_api.hpp>
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,10 +26,9 @@
 #include <boost/beast/http.hpp>
 
 #include <wisp/common/json.hpp>
+#include <wisp/testing/child_process.hpp>
 #include <wisp/testing/ports.hpp>
 #include <wisp/testing/process_container.hpp>
-
-extern char** environ;
 
 namespace wisp::testing {
 namespace {
@@ -459,50 +456,17 @@ struct FakeKubeApi::State {
         } else if (kind == "nodejs") {
             argv.insert(argv.end(), {"--launcher", options.runtimes_dir + "/nodejs/launcher.js"});
         }
-        std::vector<std::string> envs;
-        for (char** e = environ; *e != nullptr; ++e) {
-            if (std::strncmp(*e, "WISP_PROXY_", 11) != 0) envs.emplace_back(*e);
-        }
+        std::vector<std::string> envs = InheritedEnvironment("WISP_PROXY_");
         for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
-        int out_pipe[2], err_pipe[2];
-        if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) return;
-        posix_spawn_file_actions_t actions;
-        posix_spawnattr_t attr;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawnattr_init(&attr);
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-        posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-        sigset_t none, defaults;
-        sigemptyset(&none);
-        sigemptyset(&defaults);
-        sigaddset(&defaults, SIGPIPE);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &defaults);
-        posix_spawnattr_setpgroup(&attr, 0);
-        posix_spawnattr_setflags(
-            &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        std::vector<char*> cargv, cenv;
-        for (auto& a : argv) cargv.push_back(a.data());
-        cargv.push_back(nullptr);
-        for (auto& e : envs) cenv.push_back(e.data());
-        cenv.push_back(nullptr);
-        pid_t pid = -1;
-        const int rc =
-            ::posix_spawn(&pid, argv[0].c_str(), &actions, &attr, cargv.data(), cenv.data());
-        posix_spawn_file_actions_destroy(&actions);
-        posix_spawnattr_destroy(&attr);
-        ::close(out_pipe[1]);
-        ::close(err_pipe[1]);
-        if (rc != 0) {
-            ::close(out_pipe[0]);
-            ::close(err_pipe[0]);
+        auto child = SpawnWithPipes(argv, envs);
+        if (!child.ok()) {
             std::lock_guard lock(mu);
             pod->waiting_reason = "RunContainerError";
-            pod->waiting_message = "cannot start " + argv[0] + ": " + std::strerror(rc);
+            pod->waiting_message = std::string(child.status().message());
             Changed(*pod, "MODIFIED");
             return;
         }
+        const pid_t pid = child->pid;
         {
             std::lock_guard lock(mu);
             pod->pid = pid;
@@ -518,7 +482,7 @@ struct FakeKubeApi::State {
                 Changed(*pod, "MODIFIED");  // Running, not ready yet
             }
         }
-        std::thread reader([this, pod, pid, out = out_pipe[0], err = err_pipe[0]] {
+        std::thread reader([this, pod, pid, out = child->stdout_fd, err = child->stderr_fd] {
             ReadLogs(pod, pid, out, err);
         });
         {

@@ -1,9 +1,7 @@
 #include <wisp/testing/process_container.hpp>
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -18,7 +16,8 @@
 #include <fstream>
 #include <sstream>
 
-extern char** environ;
+#include <wisp/common/status.hpp>
+#include <wisp/testing/child_process.hpp>
 
 namespace wisp::testing {
 namespace {
@@ -377,57 +376,16 @@ absl::StatusOr<std::unique_ptr<Container>> ProcessContainerFactory::Create(
     if (options_.use_unix_socket) {
         argv.insert(argv.end(), {"--socket", (dir / "proxy.sock").string()});
     }
-    std::vector<std::string> env;
-    for (char** e = environ; *e != nullptr; ++e) {
-        if (std::strncmp(*e, "WISP_PROXY_", 11) != 0) env.emplace_back(*e);
-    }
+    std::vector<std::string> env = InheritedEnvironment("WISP_PROXY_");
     for (const auto& [k, v] : spec.env) env.push_back(k + "=" + v);
-
-    int out_pipe[2], err_pipe[2];
-    if (::pipe2(out_pipe, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
-    if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-        ::close(out_pipe[0]);
-        ::close(out_pipe[1]);
-        return absl::InternalError("pipe failed");
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-    sigset_t no_signals, default_signals;
-    sigemptyset(&no_signals);
-    sigemptyset(&default_signals);
-    sigaddset(&default_signals, SIGPIPE);
-    posix_spawnattr_setsigmask(&attr, &no_signals);
-    posix_spawnattr_setsigdefault(&attr, &default_signals);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(
-        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    std::vector<char*> cargv, cenv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    for (auto& e : env) cenv.push_back(e.data());
-    cenv.push_back(nullptr);
-    pid_t pid = -1;
-    int rc = ::posix_spawn(&pid, argv[0].c_str(), &actions, &attr, cargv.data(), cenv.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    ::close(out_pipe[1]);
-    ::close(err_pipe[1]);
-    if (rc != 0) {
-        ::close(out_pipe[0]);
-        ::close(err_pipe[0]);
-        return absl::InternalError("cannot start " + argv[0] + ": " + std::strerror(rc));
-    }
+    WISP_ASSIGN_OR_RETURN(const PipedChild child, SpawnWithPipes(argv, env));
+    const pid_t pid = child.pid;
 
     auto process = std::make_shared<Process>();
     process->pid = pid;
     process->id = "proc" + std::to_string(pid);
     process->dir = dir;
-    process->reader = std::thread(&Process::Read, process, out_pipe[0], err_pipe[0]);
+    process->reader = std::thread(&Process::Read, process, child.stdout_fd, child.stderr_fd);
     auto label = spec.labels.find("wisp.invoker");
     if (label != spec.labels.end()) {
         fs::path markers = fs::path(options_.work_dir) / "orphans" / label->second;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
@@ -147,6 +148,57 @@ TEST_CASE("child process: env, log, exit, process-group stop", "[support]") {
         auto not_exec = ChildProcess::Spawn({.argv = {dir.path().string()}});
         CHECK(!not_exec.ok());
     }
+}
+
+std::string ReadAll(int fd) {
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    return out;
+}
+
+TEST_CASE("spawn with pipes: exact env, piped output, /dev/null stdin, own process group",
+          "[support]") {
+    SECTION("the child's output comes back on the pipes") {
+        // /proc/<pid>/stat: "pid (comm) state ppid pgrp ..."; fd 0 is /dev/null.
+        auto child = wisp::testing::SpawnWithPipes(
+            {"/bin/sh", "-c",
+             "echo \"$WISP_SUPPORT_A|$HOME\"; cut -d' ' -f5 /proc/$$/stat; "
+             "readlink /proc/$$/fd/0; echo to-stderr >&2; cat"},
+            {"WISP_SUPPORT_A=1"});
+        REQUIRE(child.ok());
+        const std::string err = ReadAll(child->stderr_fd);
+        const std::string out = ReadAll(child->stdout_fd);
+        int status = 0;
+        REQUIRE(::waitpid(child->pid, &status, 0) == child->pid);
+        CHECK(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 0);
+        CHECK(out == "1|\n" + std::to_string(child->pid) + "\n/dev/null\n");
+        CHECK(err == "to-stderr\n");
+    }
+    SECTION("a program that cannot start is Internal, naming it") {
+        auto child = wisp::testing::SpawnWithPipes({"/wisp-no-such-dir/program"}, {});
+        CHECK(child.status().code() == absl::StatusCode::kInternal);
+        CHECK(
+            std::string(child.status().message()).find("cannot start /wisp-no-such-dir/program") !=
+            std::string::npos);
+        CHECK(wisp::testing::SpawnWithPipes({}, {}).status().code() ==
+              absl::StatusCode::kInvalidArgument);
+    }
+}
+
+TEST_CASE("inherited environment without a prefix", "[support]") {
+    ::setenv("WISP_SUPPORT_DROP_ME", "x", 1);
+    ::setenv("WISP_SUPPORT_KEEP_ME", "y", 1);
+    const auto env = wisp::testing::InheritedEnvironment("WISP_SUPPORT_DROP_");
+    CHECK(std::count(env.begin(), env.end(), "WISP_SUPPORT_KEEP_ME=y") == 1);
+    CHECK(std::count(env.begin(), env.end(), "WISP_SUPPORT_DROP_ME=x") == 0);
+    const auto all = wisp::testing::InheritedEnvironment();
+    CHECK(std::count(all.begin(), all.end(), "WISP_SUPPORT_DROP_ME=x") == 1);
+    ::unsetenv("WISP_SUPPORT_DROP_ME");
+    ::unsetenv("WISP_SUPPORT_KEEP_ME");
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -67,5 +68,24 @@ class ChildProcess {
     std::string log_path_;
     int exit_status_ = -1;
 };
+
+/// A process started by SpawnWithPipes: its pid (also its process group id) and the read ends
+/// of its stdout and stderr pipes (close-on-exec; the caller reads, closes and reaps).
+struct PipedChild {
+    pid_t pid = -1;
+    int stdout_fd = -1;
+    int stderr_fd = -1;
+};
+
+/// Starts `argv` (argv[0] a path, not looked up in PATH) with exactly the environment `env`
+/// ("NAME=value" entries), stdin from /dev/null, stdout and stderr piped back, in its own process
+/// group, no signals blocked and SIGPIPE at its default. Unlike ChildProcess, nothing stops it
+/// for the caller. Internal "cannot start <argv[0]>: <reason>" when the pipes or the spawn fail.
+[[nodiscard]] absl::StatusOr<PipedChild> SpawnWithPipes(const std::vector<std::string>& argv,
+                                                        const std::vector<std::string>& env);
+
+/// This process's environment as "NAME=value" entries, without the variables whose name starts
+/// with `drop_prefix` (e.g. "WISP_PROXY_", so a test's settings do not leak into a proxy).
+std::vector<std::string> InheritedEnvironment(std::string_view drop_prefix = {});
 
 }  // namespace wisp::testing
