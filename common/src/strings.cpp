@@ -106,7 +106,8 @@ void AppendPercentEncoded(std::string& out, std::string_view s) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     for (const char c : s) {
         const auto u = static_cast<unsigned char>(c);
-        if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
+        if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
             out += c;
         } else {
             out += '%';
@@ -117,6 +118,13 @@ void AppendPercentEncoded(std::string& out, std::string_view s) {
 }
 
 }  // namespace
+
+std::string PercentEncode(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    AppendPercentEncoded(out, s);
+    return out;
+}
 
 std::string WithUserInfo(std::string_view uri, std::string_view user, std::string_view password) {
     const size_t scheme_end = uri.find("://");

@@ -19,6 +19,17 @@ TEST_CASE("ConstantTimeEquals: equal, unequal of the same length, different leng
     CHECK_FALSE(ConstantTimeEquals("ab", std::string_view("ab\0", 3)));
 }
 
+TEST_CASE("PercentEncode keeps RFC 3986 unreserved characters, encodes every other byte",
+          "[strings]") {
+    CHECK(PercentEncode("") == "");
+    CHECK(PercentEncode("AZaz09-._~") == "AZaz09-._~");
+    CHECK(PercentEncode("a/b:c d{\"}") == "a%2Fb%3Ac%20d%7B%22%7D");
+    CHECK(PercentEncode("metadata.name=x&y") == "metadata.name%3Dx%26y");
+    CHECK(PercentEncode("2026-11-23T12:38:07.1+01:00") == "2026-11-23T12%3A38%3A07.1%2B01%3A00");
+    CHECK(PercentEncode("%") == "%25");
+    CHECK(PercentEncode(std::string_view("\0\x7f\xc3\xa9", 4)) == "%00%7F%C3%A9");
+}
+
 TEST_CASE("WithUserInfo adds %-encoded credentials unless the URI has some", "[strings][secrets]") {
     CHECK(WithUserInfo("couchdb:http://db:5984", "admin", "p@ss:w/rd%") ==
           "couchdb:http://admin:p%40ss%3Aw%2Frd%25@db:5984");

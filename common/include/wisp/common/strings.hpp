@@ -134,6 +134,10 @@ std::string RedactUri(std::string_view uri);
 /// (the URI wins) or has no "://". Used for WISP_STORE_USER / WISP_STORE_PASSWORD.
 std::string WithUserInfo(std::string_view uri, std::string_view user, std::string_view password);
 
+/// `s` %-encoded for a URL path segment or query value: RFC 3986 unreserved characters
+/// (A-Z a-z 0-9 - . _ ~) kept, every other byte as %XX (upper-case hex): "a/b c" -> "a%2Fb%20c".
+std::string PercentEncode(std::string_view s);
+
 /// The message of a status as a std::string.
 inline std::string MessageOf(const absl::Status& s) { return std::string(s.message()); }
 

@@ -8,6 +8,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <wisp/common/json.hpp>
+#include <wisp/common/strings.hpp>
 #include <wisp/common/time.hpp>
 
 namespace wisp::invoker::docker {
@@ -211,23 +212,7 @@ ImageReference ParseImageReference(std::string_view image) {
 }
 
 std::string ImagePath(std::string_view image, std::string_view what) {
-    return "/images/" + UrlEncode(image) + "/" + std::string(what);
-}
-
-std::string UrlEncode(std::string_view s) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(s.size());
-    for (unsigned char c : s) {
-        if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back(kHex[c >> 4]);
-            out.push_back(kHex[c & 15]);
-        }
-    }
-    return out;
+    return "/images/" + common::PercentEncode(image) + "/" + std::string(what);
 }
 
 std::string EngineErrorMessage(std::string_view body) {

@@ -80,9 +80,6 @@ ImageReference ParseImageReference(std::string_view image);
 /// becomes %2F: nothing in a name can act as a path segment or a query).
 std::string ImagePath(std::string_view image, std::string_view what);
 
-/// Percent-encodes `s` for a URL query value or path segment (RFC 3986 unreserved kept).
-std::string UrlEncode(std::string_view s);
-
 /// The `message` field of a docker error body, or the body itself (trimmed) when it has none.
 std::string EngineErrorMessage(std::string_view body);
 

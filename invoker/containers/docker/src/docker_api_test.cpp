@@ -186,7 +186,6 @@ TEST_CASE("image references for a pull") {
     CHECK(ParseImageReference("localhost:5000/x:1").tag == "1");
     CHECK(ParseImageReference("x@sha256:abcd").repository == "x@sha256:abcd");
     CHECK(ParseImageReference("x@sha256:abcd").tag.empty());
-    CHECK(UrlEncode("a/b:c d{\"}") == "a%2Fb%3Ac%20d%7B%22%7D");
 }
 
 TEST_CASE("docker error bodies and pull streams") {

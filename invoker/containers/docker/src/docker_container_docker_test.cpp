@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 #include <wisp/common/base64.hpp>
 #include <wisp/common/bounded_json.hpp>
+#include <wisp/common/strings.hpp>
 #include <wisp/common/time.hpp>
 
 #include <algorithm>
@@ -115,11 +116,11 @@ struct Docker {
     // Removes every container labelled wisp.test=docker-container-test (this suite's mark) and
     // its socket folder.
     void CleanupLeftovers() {
-        auto r =
-            engine->Call("GET",
-                         "/containers/json?all=1&filters=" +
-                             docker::UrlEncode(R"({"label":["wisp.test=docker-container-test"]})"),
-                         "", 10s);
+        auto r = engine->Call(
+            "GET",
+            "/containers/json?all=1&filters=" +
+                wisp::common::PercentEncode(R"({"label":["wisp.test=docker-container-test"]})"),
+            "", 10s);
         if (!r.ok() || r->status != 200) return;
         rapidjson::Document doc;
         (void)wisp::json::ParseBounded(r->body, doc);

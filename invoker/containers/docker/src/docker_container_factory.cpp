@@ -27,6 +27,7 @@
 
 #include <wisp/common/image_reference.hpp>
 #include <wisp/common/status.hpp>
+#include <wisp/common/strings.hpp>
 
 #include <wisp/invoker/proxy_client.hpp>
 
@@ -259,7 +260,7 @@ absl::StatusOr<bool> DockerContainer::OomFromEvents() {
     const std::string filters = "{\"container\":[\"" + id_ + "\"],\"event\":[\"oom\"]}";
     const std::string path = "/events?since=" + std::to_string(created_unix_s_ - 1) +
                              "&until=" + docker::FormatSinceParameter(now_ns) +
-                             "&filters=" + docker::UrlEncode(filters);
+                             "&filters=" + common::PercentEncode(filters);
     WISP_ASSIGN_OR_RETURN(auto r, engine_->Call("GET", path, "", api_timeout_));
     if (r.status != 200) return EngineError("list events of container " + name_, r);
     return r.body.find("\"oom\"") != std::string::npos;
@@ -545,8 +546,8 @@ absl::StatusOr<bool> DockerContainerFactory::ImageExists(std::string_view image)
 
 absl::Status DockerContainerFactory::Pull(std::string_view image) {
     const docker::ImageReference ref = docker::ParseImageReference(image);
-    std::string path = "/images/create?fromImage=" + docker::UrlEncode(ref.repository);
-    if (!ref.tag.empty()) path += "&tag=" + docker::UrlEncode(ref.tag);
+    std::string path = "/images/create?fromImage=" + common::PercentEncode(ref.repository);
+    if (!ref.tag.empty()) path += "&tag=" + common::PercentEncode(ref.tag);
     spdlog::info("docker: pulling image {}", image);
     const std::string failed = "Failed to pull container image '" + std::string(image) + "'.";
     auto r = engine_->Call("POST", path, "", options_.pull_timeout);
@@ -664,8 +665,8 @@ absl::StatusOr<std::unique_ptr<DockerContainer>> DockerContainerFactory::CreateD
                                        .count();
     std::string id;
     for (int attempt = 0;; ++attempt) {
-        auto r = engine_->Call("POST", "/containers/create?name=" + docker::UrlEncode(name), body,
-                               options_.api_timeout);
+        auto r = engine_->Call("POST", "/containers/create?name=" + common::PercentEncode(name),
+                               body, options_.api_timeout);
         if (!r.ok()) {
             cleanup_dir();
             return r.status();
@@ -729,7 +730,7 @@ absl::Status DockerContainerFactory::EnsureNetwork() {
     if (name.empty() || BuiltinNetwork(name)) return absl::OkStatus();
     std::lock_guard lock(network_mu_);
     if (network_ready_) return absl::OkStatus();
-    const std::string path = "/networks/" + docker::UrlEncode(name);
+    const std::string path = "/networks/" + common::PercentEncode(name);
     WISP_ASSIGN_OR_RETURN(auto r, engine_->Call("GET", path, "", options_.api_timeout));
     if (r.status == 404) {
         rapidjson::StringBuffer sb;
@@ -855,8 +856,8 @@ absl::StatusOr<int> DockerContainerFactory::RemoveOrphans(std::string_view invok
         const std::string filters = "{\"label\":[\"" + label + "=" + value + "\"]}";
         WISP_ASSIGN_OR_RETURN(
             auto r,
-            engine_->Call("GET", "/containers/json?all=1&filters=" + docker::UrlEncode(filters), "",
-                          options_.api_timeout));
+            engine_->Call("GET", "/containers/json?all=1&filters=" + common::PercentEncode(filters),
+                          "", options_.api_timeout));
         if (r.status != 200) return EngineError("list containers", r);
         WISP_ASSIGN_OR_RETURN(auto doc, ParseJson(r.body, "list containers"));
         if (!doc.IsArray()) return absl::InternalError("Docker listed containers as a non-array");

@@ -6,6 +6,7 @@
 #include <rapidjson/writer.h>
 
 #include <wisp/common/json.hpp>
+#include <wisp/common/strings.hpp>
 #include <wisp/common/time.hpp>
 
 namespace wisp::invoker::kube {
@@ -73,27 +74,12 @@ std::string InvokerLabelValue(std::string_view invoker_id) {
     return LabelValue("invoker" + std::string(invoker_id));
 }
 
-std::string UrlEncode(std::string_view s) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (IsAlnum(static_cast<char>(c)) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += kHex[c >> 4];
-            out += kHex[c & 15];
-        }
-    }
-    return out;
-}
-
 std::string OrphanSelector(std::string_view invoker_id, std::string_view release) {
     std::string selector = std::string(kInvokerLabel) + "=" + InvokerLabelValue(invoker_id);
     if (!release.empty()) {
         selector += "," + std::string(kReleaseLabel) + "=" + LabelValue(release);
     }
-    return UrlEncode(selector);
+    return common::PercentEncode(selector);
 }
 
 std::string BuildPodBody(const ContainerSpec& spec, const std::string& pod_name,

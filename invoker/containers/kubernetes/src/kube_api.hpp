@@ -53,9 +53,6 @@ std::string OrphanSelector(std::string_view invoker_id, std::string_view release
 std::string BuildPodBody(const ContainerSpec& spec, const std::string& pod_name,
                          const KubernetesFactoryOptions& options);
 
-/// Percent-encodes `s` for a query value or a path segment (RFC 3986 unreserved kept).
-std::string UrlEncode(std::string_view s);
-
 /// A Status for a non-2xx answer of the API to `verb` on `resource` ("create", "pods"), the
 /// body a Status object when the server sent one: 404 NotFound, 409 AlreadyExists (reason
 /// AlreadyExists) or Aborted (Conflict), 422 InvalidArgument with the causes, 401

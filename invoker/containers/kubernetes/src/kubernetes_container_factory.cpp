@@ -9,6 +9,7 @@
 
 #include <wisp/common/json.hpp>
 #include <wisp/common/status.hpp>
+#include <wisp/common/strings.hpp>
 #include <wisp/common/time.hpp>
 
 #include "kube_api.hpp"
@@ -23,11 +24,11 @@ using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 std::string PodsPath(const std::string& ns) {
-    return "/api/v1/namespaces/" + kube::UrlEncode(ns) + "/pods";
+    return "/api/v1/namespaces/" + common::PercentEncode(ns) + "/pods";
 }
 
 std::string PodPath(const std::string& ns, const std::string& name) {
-    return PodsPath(ns) + "/" + kube::UrlEncode(name);
+    return PodsPath(ns) + "/" + common::PercentEncode(name);
 }
 
 std::string RandomSuffix() {
@@ -170,7 +171,7 @@ absl::StatusOr<Container::Logs> KubernetesContainer::CollectLogs(int sentinels, 
                            "&timestamps=true&limitBytes=" + std::to_string(read_cap);
         if (acc.cursor().last_nanos) {
             path += "&sinceTime=" +
-                    kube::UrlEncode(common::FormatRfc3339Nanos(*acc.cursor().last_nanos));
+                    common::PercentEncode(common::FormatRfc3339Nanos(*acc.cursor().last_nanos));
         }
         WISP_ASSIGN_OR_RETURN(auto r, client_->Call("GET", path, "", api_timeout_,
                                                     static_cast<size_t>(read_cap) * 2));
@@ -217,11 +218,11 @@ absl::StatusOr<std::unique_ptr<Container>> KubernetesContainerFactory::Create(
 
 void KubernetesContainerFactory::FailedPod(const std::string& name) {
     const std::string& ns = options_.api.ns;
-    auto events =
-        client_->Call("GET",
-                      "/api/v1/namespaces/" + kube::UrlEncode(ns) +
-                          "/events?fieldSelector=" + kube::UrlEncode("involvedObject.name=" + name),
-                      "", options_.api_timeout, kube::kMaxObjectBytes);
+    auto events = client_->Call(
+        "GET",
+        "/api/v1/namespaces/" + common::PercentEncode(ns) +
+            "/events?fieldSelector=" + common::PercentEncode("involvedObject.name=" + name),
+        "", options_.api_timeout, kube::kMaxObjectBytes);
     if (events.ok() && events->status == 200) {
         rapidjson::Document doc;
         if (common::ParseJson(events->body, doc, {.max_bytes = kube::kMaxObjectBytes}).ok() &&
@@ -322,10 +323,10 @@ absl::StatusOr<KubernetesContainerFactory::PodReady> KubernetesContainerFactory:
             const auto left_s =
                 std::chrono::duration_cast<std::chrono::seconds>(deadline - now).count() + 1;
             std::string path = PodsPath(ns) + "?watch=true&fieldSelector=" +
-                               kube::UrlEncode("metadata.name=" + name) +
+                               common::PercentEncode("metadata.name=" + name) +
                                "&timeoutSeconds=" + std::to_string(left_s);
             if (!resource_version.empty()) {
-                path += "&resourceVersion=" + kube::UrlEncode(resource_version);
+                path += "&resourceVersion=" + common::PercentEncode(resource_version);
             }
             absl::Status decided;
             std::optional<PodReady> ready;
