@@ -6,6 +6,7 @@
 #include <string>
 
 #include <wisp/invoker/container.hpp>
+#include <wisp/testing/proxy_bodies.hpp>
 
 namespace wisp::contract {
 
@@ -38,6 +39,19 @@ std::string MissingImage();
 /// object holding the same members, and prints "out <value.name>" to stdout and
 /// "err <value.name>" to stderr.
 std::string EchoActionInit();
+
+/// EchoActionInit() as a python action, for the backends whose containers run the real action
+/// proxy with the python runtime (docker, kubernetes).
+inline std::string PythonEchoActionInit() {
+    const std::string code =
+        "import sys\n"
+        "def main(args):\n"
+        "    name = args.get('name', '')\n"
+        "    print('out ' + name)\n"
+        "    print('err ' + name, file=sys.stderr)\n"
+        "    return args\n";
+    return testing::ProxyInitBody(code, false, "main", "echo");
+}
 
 /// An invoker id (the wisp.invoker label) unique to this process and this call, so that runs in
 /// parallel never see each other's containers.

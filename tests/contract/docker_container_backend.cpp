@@ -17,7 +17,6 @@
 #include <catch2/catch.hpp>
 
 #include <wisp/invoker/docker_container_factory.hpp>
-#include <wisp/testing/proxy_bodies.hpp>
 
 #include "container_backend.hpp"
 
@@ -99,16 +98,7 @@ std::string MissingImage() {
     return "wisp-test/no-such-image:contract-" + std::to_string(::getpid());
 }
 
-std::string EchoActionInit() {
-    const std::string code =
-        "import sys\n"
-        "def main(args):\n"
-        "    name = args.get('name', '')\n"
-        "    print('out ' + name)\n"
-        "    print('err ' + name, file=sys.stderr)\n"
-        "    return args\n";
-    return wisp::testing::ProxyInitBody(code, false, "main", "echo");
-}
+std::string EchoActionInit() { return PythonEchoActionInit(); }
 
 std::string FreshInvokerId() {
     DockerBackend& backend = Backend();

@@ -13,7 +13,6 @@
 
 #include <wisp/invoker/kubernetes_container_factory.hpp>
 #include <wisp/testing/fake_kube_api.hpp>
-#include <wisp/testing/proxy_bodies.hpp>
 #include <wisp/testing/temp_dir.hpp>
 
 #include "container_backend.hpp"
@@ -65,16 +64,7 @@ std::string ActionImage() { return kPython; }
 
 std::string MissingImage() { return "wisp-test/no-such-image:contract"; }
 
-std::string EchoActionInit() {
-    const std::string code =
-        "import sys\n"
-        "def main(args):\n"
-        "    name = args.get('name', '')\n"
-        "    print('out ' + name)\n"
-        "    print('err ' + name, file=sys.stderr)\n"
-        "    return args\n";
-    return wisp::testing::ProxyInitBody(code, false, "main", "echo");
-}
+std::string EchoActionInit() { return PythonEchoActionInit(); }
 
 std::string FreshInvokerId() {
     static std::atomic<int> seq{0};
