@@ -1,6 +1,7 @@
 #include <wisp/testing/child_process.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
@@ -266,6 +267,43 @@ absl::StatusOr<PipedChild> SpawnWithPipes(const std::vector<std::string>& argv,
         return failed(rc);
     }
     return PipedChild{pid, out_pipe[0], err_pipe[0]};
+}
+
+void ReadPipedLines(int stdout_fd, int stderr_fd,
+                    const std::function<void(int stream, std::string line)>& on_line) {
+    pollfd fds[2] = {{stdout_fd, POLLIN, 0}, {stderr_fd, POLLIN, 0}};
+    std::string partial[2];
+    int open = 2;
+    char buf[65536];
+    while (open > 0) {
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+            const ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
+            if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+            if (got <= 0) {
+                if (!partial[i].empty()) on_line(i, std::move(partial[i]));
+                partial[i].clear();
+                ::close(fds[i].fd);
+                fds[i].fd = -1;
+                --open;
+                continue;
+            }
+            partial[i].append(buf, static_cast<size_t>(got));
+            size_t start = 0;
+            for (size_t nl; (nl = partial[i].find('\n', start)) != std::string::npos;
+                 start = nl + 1) {
+                on_line(i, partial[i].substr(start, nl - start));
+            }
+            partial[i].erase(0, start);
+        }
+    }
+    for (const pollfd& p : fds) {
+        if (p.fd >= 0) ::close(p.fd);
+    }
 }
 
 std::vector<std::string> InheritedEnvironment(std::string_view drop_prefix) {

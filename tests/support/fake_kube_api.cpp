@@ -1,6 +1,5 @@
 #include <wisp/testing/fake_kube_api.hpp>
 
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -508,42 +507,14 @@ struct FakeKubeApi::State {
 
     // stdout and stderr of a pod's process, time-stamped, into its log; the exit into its status.
     void ReadLogs(std::shared_ptr<Pod> pod, pid_t pid, int out_fd, int err_fd) {
-        pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
-        std::string partial[2];
-        int open = 2;
-        char buf[65536];
-        auto emit = [&](std::string text) {
-            std::lock_guard lock(mu);
-            int64_t now = NowNanos();
-            if (!pod->log.empty() && now < pod->log.back().nanos) now = pod->log.back().nanos;
-            pod->log.push_back({now, std::move(text)});
-        };
-        while (open > 0) {
-            if (::poll(fds, 2, -1) < 0) {
-                if (errno == EINTR) continue;
-                break;
-            }
-            for (int i = 0; i < 2; ++i) {
-                if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-                const ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
-                if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-                if (got <= 0) {
-                    if (!partial[i].empty()) emit(std::move(partial[i]));
-                    partial[i].clear();
-                    ::close(fds[i].fd);
-                    fds[i].fd = -1;
-                    --open;
-                    continue;
-                }
-                partial[i].append(buf, static_cast<size_t>(got));
-                size_t start = 0;
-                for (size_t nl; (nl = partial[i].find('\n', start)) != std::string::npos;
-                     start = nl + 1) {
-                    emit(partial[i].substr(start, nl - start));
-                }
-                partial[i].erase(0, start);
-            }
-        }
+        ReadPipedLines(out_fd, err_fd,
+                       [&](int /*stream: merged, as in pods/log*/, std::string text) {
+                           std::lock_guard lock(mu);
+                           int64_t now = NowNanos();
+                           if (!pod->log.empty() && now < pod->log.back().nanos)
+                               now = pod->log.back().nanos;
+                           pod->log.push_back({now, std::move(text)});
+                       });
         int status = 0;
         while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }

@@ -1,6 +1,5 @@
 #include <wisp/testing/process_container.hpp>
 
-#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -154,45 +153,14 @@ struct ProcessContainerFactory::Process {
     // Reads stdout and stderr until both end; one time-stamped LogLine per line.
     static void Read(std::shared_ptr<Process> self, int out_fd, int err_fd) {
         std::ofstream file(self->dir / "log", std::ios::binary | std::ios::app);
-        pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
-        std::string partial[2];
         const char* names[2] = {"stdout", "stderr"};
-        int open = 2;
-        char buf[65536];
-        auto emit = [&](int i, std::string text) {
-            LogLine line{NowRfc3339(), names[i], std::move(text)};
+        ReadPipedLines(out_fd, err_fd, [&](int stream, std::string text) {
+            LogLine line{NowRfc3339(), names[stream], std::move(text)};
             file << line.time << ' ' << line.stream << ": " << line.text << '\n';
             std::lock_guard<std::mutex> lock(self->mu);
             self->lines.push_back(std::move(line));
             self->cv.notify_all();
-        };
-        while (open > 0) {
-            int n = ::poll(fds, 2, -1);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                break;
-            }
-            for (int i = 0; i < 2; ++i) {
-                if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-                ssize_t got = ::read(fds[i].fd, buf, sizeof(buf));
-                if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-                if (got <= 0) {
-                    if (!partial[i].empty()) emit(i, std::move(partial[i]));
-                    partial[i].clear();
-                    ::close(fds[i].fd);
-                    fds[i].fd = -1;
-                    --open;
-                    continue;
-                }
-                partial[i].append(buf, static_cast<size_t>(got));
-                size_t start = 0;
-                for (size_t nl; (nl = partial[i].find('\n', start)) != std::string::npos;
-                     start = nl + 1) {
-                    emit(i, partial[i].substr(start, nl - start));
-                }
-                partial[i].erase(0, start);
-            }
-        }
+        });
         file.flush();
         std::lock_guard<std::mutex> lock(self->mu);
         self->eof = true;

@@ -1,5 +1,6 @@
 // Tests of the test helpers themselves: ports, child processes, temp dirs.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <wisp/testing/child_process.hpp>
 #include <wisp/testing/ports.hpp>
@@ -187,6 +189,28 @@ TEST_CASE("spawn with pipes: exact env, piped output, /dev/null stdin, own proce
         CHECK(wisp::testing::SpawnWithPipes({}, {}).status().code() ==
               absl::StatusCode::kInvalidArgument);
     }
+}
+
+TEST_CASE("piped lines: both streams, split at newlines, a last line without one", "[support]") {
+    int out[2], err[2];
+    REQUIRE(::pipe(out) == 0);
+    REQUIRE(::pipe(err) == 0);
+    const std::string out_text = "one\n\ntwo\nno newline";
+    const std::string err_text = "e1\n";
+    REQUIRE(::write(out[1], out_text.data(), out_text.size()) ==
+            static_cast<ssize_t>(out_text.size()));
+    REQUIRE(::write(err[1], err_text.data(), err_text.size()) ==
+            static_cast<ssize_t>(err_text.size()));
+    ::close(out[1]);
+    ::close(err[1]);
+    std::vector<std::string> lines[2];
+    wisp::testing::ReadPipedLines(out[0], err[0], [&](int stream, std::string line) {
+        lines[stream].push_back(std::move(line));
+    });
+    CHECK(lines[0] == std::vector<std::string>{"one", "", "two", "no newline"});
+    CHECK(lines[1] == std::vector<std::string>{"e1"});
+    CHECK(::fcntl(out[0], F_GETFD) == -1);  // closed
+    CHECK(::fcntl(err[0], F_GETFD) == -1);
 }
 
 TEST_CASE("inherited environment without a prefix", "[support]") {

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -83,6 +84,12 @@ struct PipedChild {
 /// for the caller. Internal "cannot start <argv[0]>: <reason>" when the pipes or the spawn fail.
 [[nodiscard]] absl::StatusOr<PipedChild> SpawnWithPipes(const std::vector<std::string>& argv,
                                                         const std::vector<std::string>& env);
+
+/// Reads `stdout_fd` and `stderr_fd` (e.g. a PipedChild's) until both end, calling `on_line` with
+/// each line without its '\n' (a last line without one too) and the stream it came from: 0 for
+/// stdout, 1 for stderr. Closes both descriptors. Blocks: run it on a reader thread.
+void ReadPipedLines(int stdout_fd, int stderr_fd,
+                    const std::function<void(int stream, std::string line)>& on_line);
 
 /// This process's environment as "NAME=value" entries, without the variables whose name starts
 /// with `drop_prefix` (e.g. "WISP_PROXY_", so a test's settings do not leak into a proxy).
