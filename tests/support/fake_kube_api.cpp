@@ -25,6 +25,7 @@
 #include <boost/beast/http.hpp>
 
 #include <wisp/common/json.hpp>
+#include <wisp/common/time.hpp>
 #include <wisp/testing/child_process.hpp>
 #include <wisp/testing/ports.hpp>
 #include <wisp/testing/process_container.hpp>
@@ -44,20 +45,10 @@ int64_t NowNanos() {
     return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-std::string Rfc3339(int64_t nanos, bool with_fraction) {
-    const time_t secs = static_cast<time_t>(nanos / 1000000000);
-    tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    if (with_fraction) {
-        std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900,
-                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                      static_cast<long long>(nanos % 1000000000));
-    } else {
-        std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    }
-    return buf;
+// Kubernetes' metav1.Time: RFC 3339 in whole seconds ("2026-11-23T12:38:07Z").
+std::string Rfc3339Seconds(int64_t nanos) {
+    std::string s = common::FormatRfc3339Nanos(nanos);
+    return s.erase(s.size() - 11, 10);  // ".nnnnnnnnn"
 }
 
 // RFC 3339 to seconds since the epoch (the fraction ignored, as the API server's sinceTime).
@@ -126,13 +117,6 @@ bool ValidLabelValue(const std::string& s) {
     }
     return s.empty() || (std::isalnum(static_cast<unsigned char>(s.front())) &&
                          std::isalnum(static_cast<unsigned char>(s.back())));
-}
-
-std::string KindForImage(std::string_view image) {
-    if (image.find("action-python") != std::string_view::npos) return "python";
-    if (image.find("action-nodejs") != std::string_view::npos) return "nodejs";
-    if (image.find("action-native") != std::string_view::npos) return "native";
-    return {};
 }
 
 struct Cause {
@@ -288,10 +272,10 @@ struct FakeKubeApi::State {
         w.Key("resourceVersion");
         w.String(std::to_string(p.rv).c_str());
         w.Key("creationTimestamp");
-        w.String(Rfc3339(p.created, false).c_str());
+        w.String(Rfc3339Seconds(p.created).c_str());
         if (p.deleted_at) {
             w.Key("deletionTimestamp");
-            w.String(Rfc3339(*p.deleted_at, false).c_str());
+            w.String(Rfc3339Seconds(*p.deleted_at).c_str());
         }
         w.Key("labels");
         w.StartObject();
@@ -363,7 +347,7 @@ struct FakeKubeApi::State {
                 w.Key("running");
                 w.StartObject();
                 w.Key("startedAt");
-                w.String(Rfc3339(p.started_at, false).c_str());
+                w.String(Rfc3339Seconds(p.started_at).c_str());
                 w.EndObject();
             } else {
                 w.Key("waiting");
@@ -420,7 +404,7 @@ struct FakeKubeApi::State {
             Record(*pod, "Scheduled",
                    "Successfully assigned " + pod->ns + "/" + pod->name + " to fake-node");
             Changed(*pod, "MODIFIED");
-            kind = KindForImage(pod->image);
+            kind = ProxyKindForImage(pod->image);
             if (kind.empty()) {
                 pod->waiting_reason = "ErrImagePull";
                 pod->waiting_message =
@@ -812,7 +796,7 @@ struct FakeKubeApi::State {
         std::string out;
         for (const auto& e : pod.log) {
             if (since && e.nanos / 1000000000 < *since) continue;  // the second only
-            if (timestamps) out += Rfc3339(e.nanos, true) + " ";
+            if (timestamps) out += common::FormatRfc3339Nanos(e.nanos) + " ";
             out += e.text + "\n";
             if (limit > 0 && static_cast<int64_t>(out.size()) >= limit) {
                 out.resize(static_cast<size_t>(limit));
@@ -866,7 +850,7 @@ struct FakeKubeApi::State {
             w.Key("type");
             w.String(e.reason == "Failed" ? "Warning" : "Normal");
             w.Key("lastTimestamp");
-            w.String(Rfc3339(e.at, false).c_str());
+            w.String(Rfc3339Seconds(e.at).c_str());
             w.EndObject();
         }
         w.EndArray();

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include <wisp/common/status.hpp>
+#include <wisp/common/time.hpp>
 #include <wisp/testing/child_process.hpp>
 
 namespace wisp::testing {
@@ -36,32 +37,18 @@ std::string EnvOr(const std::string& value, const char* name) {
     return v != nullptr ? v : "";
 }
 
+/// Now as RFC 3339 with nanoseconds, like docker's json-file ("2024-05-01T10:00:00.123456789Z").
+std::string NowRfc3339Nanos() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return common::FormatRfc3339Nanos(static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec);
+}
+
 std::string Slurp(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
     std::ostringstream s;
     s << in.rdbuf();
     return s.str();
-}
-
-/// RFC 3339 with nanoseconds, like docker's json-file ("2024-05-01T10:00:00.123456789Z").
-std::string NowRfc3339() {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    tm tm{};
-    gmtime_r(&ts.tv_sec, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<long>(ts.tv_nsec));
-    return buf;
-}
-
-/// "proxy kind" for a runtime image, or empty.
-std::string KindForImage(std::string_view image) {
-    if (image.find("action-python") != std::string_view::npos) return "python";
-    if (image.find("action-nodejs") != std::string_view::npos) return "nodejs";
-    if (image.find("action-native") != std::string_view::npos) return "native";
-    return {};
 }
 
 char ProcState(pid_t pid) {
@@ -110,6 +97,13 @@ void SignalTree(pid_t root, int sig) {
 
 bool ProcessIsStopped(pid_t pid) { return ProcState(pid) == 'T'; }
 
+std::string ProxyKindForImage(std::string_view image) {
+    if (image.find("action-python") != std::string_view::npos) return "python";
+    if (image.find("action-nodejs") != std::string_view::npos) return "nodejs";
+    if (image.find("action-native") != std::string_view::npos) return "native";
+    return {};
+}
+
 void SignalProcessTree(pid_t root, int sig) { SignalTree(root, sig); }
 
 bool ProcessIsAlive(pid_t pid) {
@@ -155,7 +149,7 @@ struct ProcessContainerFactory::Process {
         std::ofstream file(self->dir / "log", std::ios::binary | std::ios::app);
         const char* names[2] = {"stdout", "stderr"};
         ReadPipedLines(out_fd, err_fd, [&](int stream, std::string text) {
-            LogLine line{NowRfc3339(), names[stream], std::move(text)};
+            LogLine line{NowRfc3339Nanos(), names[stream], std::move(text)};
             file << line.time << ' ' << line.stream << ": " << line.text << '\n';
             std::lock_guard<std::mutex> lock(self->mu);
             self->lines.push_back(std::move(line));
@@ -303,12 +297,12 @@ std::vector<pid_t> ProcessContainerFactory::pids() const {
 }
 
 absl::StatusOr<bool> ProcessContainerFactory::ImageExists(std::string_view image) {
-    return !KindForImage(image).empty();
+    return !ProxyKindForImage(image).empty();
 }
 
 absl::StatusOr<std::unique_ptr<Container>> ProcessContainerFactory::Create(
     const ContainerSpec& spec) {
-    const std::string kind = KindForImage(spec.image);
+    const std::string kind = ProxyKindForImage(spec.image);
     if (kind.empty()) {
         return absl::NotFoundError("image " + spec.image +
                                    " cannot run as a host process (python, nodejs, native only)");

@@ -20,6 +20,7 @@
 
 #include <wisp/testing/child_process.hpp>
 #include <wisp/testing/ports.hpp>
+#include <wisp/testing/process_container.hpp>
 #include <wisp/testing/temp_dir.hpp>
 
 using namespace std::chrono_literals;
@@ -211,6 +212,13 @@ TEST_CASE("piped lines: both streams, split at newlines, a last line without one
     CHECK(lines[1] == std::vector<std::string>{"e1"});
     CHECK(::fcntl(out[0], F_GETFD) == -1);  // closed
     CHECK(::fcntl(err[0], F_GETFD) == -1);
+}
+
+TEST_CASE("the proxy kind of a runtime image", "[support]") {
+    CHECK(wisp::testing::ProxyKindForImage("openwhisk/action-python-v3.11:nightly") == "python");
+    CHECK(wisp::testing::ProxyKindForImage("wisp/action-nodejs-v20") == "nodejs");
+    CHECK(wisp::testing::ProxyKindForImage("localhost:5000/action-native:1") == "native");
+    CHECK(wisp::testing::ProxyKindForImage("busybox").empty());
 }
 
 TEST_CASE("inherited environment without a prefix", "[support]") {

@@ -82,5 +82,8 @@ bool ProcessIsAlive(pid_t pid);
 /// Sends `sig` to `root`, its process group and every process below it (the proxy starts its
 /// launcher in a process group of its own). The fake Kubernetes API server kills pods with it.
 void SignalProcessTree(pid_t root, int sig);
+/// The wisp-action-proxy --kind for a runtime image ("python", "nodejs" or "native", from its
+/// name: ".../action-python-v3.11:tag" -> "python"), or empty when the proxy cannot run it.
+std::string ProxyKindForImage(std::string_view image);
 
 }  // namespace wisp::testing
