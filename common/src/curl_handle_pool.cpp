@@ -45,4 +45,14 @@ size_t CurlAppendToString(char* data, size_t size, size_t nmemb, void* user) {
     return size * nmemb;
 }
 
+std::string CurlErrorText(CURLcode code, const char* error_buffer) {
+    std::string out = curl_easy_strerror(code);
+    if (error_buffer != nullptr && error_buffer[0] != '\0') {
+        out += " (";
+        out += error_buffer;
+        out += ")";
+    }
+    return out;
+}
+
 }  // namespace wisp::common

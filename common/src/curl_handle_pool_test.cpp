@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+using wisp::common::CurlErrorText;
 using wisp::common::CurlHandlePool;
 
 TEST_CASE("curl handle pool reuses handles and caps idle ones", "[curl]") {
@@ -38,4 +39,12 @@ TEST_CASE("curl handle pool is safe from many threads", "[curl]") {
     for (auto& th : threads) th.join();
     CHECK(pool.IdleCount() <= 4);
     CHECK(pool.IdleCount() >= 1);
+}
+TEST_CASE("curl error text: the code's text, then the error buffer's when it has any", "[curl]") {
+    CHECK(CurlErrorText(CURLE_COULDNT_CONNECT, "") == curl_easy_strerror(CURLE_COULDNT_CONNECT));
+    CHECK(CurlErrorText(CURLE_COULDNT_CONNECT, nullptr) ==
+          curl_easy_strerror(CURLE_COULDNT_CONNECT));
+    CHECK(CurlErrorText(CURLE_OPERATION_TIMEDOUT, "Operation timed out after 5000 ms") ==
+          std::string(curl_easy_strerror(CURLE_OPERATION_TIMEDOUT)) +
+              " (Operation timed out after 5000 ms)");
 }

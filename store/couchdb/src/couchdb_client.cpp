@@ -156,9 +156,7 @@ absl::StatusOr<HttpResponse> CouchDbClient::Request(std::string_view method, std
 
         const CURLcode code = curl_easy_perform(h);
         if (code != CURLE_OK) {
-            last_error = error_buffer[0] != 0
-                             ? Cat(curl_easy_strerror(code), " (", error_buffer, ")")
-                             : std::string(curl_easy_strerror(code));
+            last_error = common::CurlErrorText(code, error_buffer);
             if (MayHaveReachedServer(code)) ambiguous = true;
             last_status = 0;
             if (IsTransient(code)) continue;

@@ -35,4 +35,8 @@ class CurlHandlePool {
 /// libcurl's write callback appending to the std::string passed as CURLOPT_WRITEDATA.
 size_t CurlAppendToString(char* data, size_t size, size_t nmemb, void* user);
 
+/// A failed transfer's error for messages: curl_easy_strerror(code), then the CURLOPT_ERRORBUFFER
+/// text in parentheses when it has any ("Couldn't connect to server (Failed to connect to ...)").
+std::string CurlErrorText(CURLcode code, const char* error_buffer);
+
 }  // namespace wisp::common

@@ -66,16 +66,6 @@ void Prepare(CURL* h, const std::string& socket_path, const std::string& url, cu
     error_buffer[0] = '\0';
 }
 
-std::string CurlError(CURLcode code, const char* error_buffer) {
-    std::string out = curl_easy_strerror(code);
-    if (error_buffer[0] != '\0') {
-        out += " (";
-        out += error_buffer;
-        out += ")";
-    }
-    return out;
-}
-
 }  // namespace
 
 absl::StatusOr<DockerEngine::Response> DockerEngine::Call(std::string_view method,
@@ -110,7 +100,7 @@ absl::StatusOr<DockerEngine::Response> DockerEngine::Call(std::string_view metho
     const CURLcode code = curl_easy_perform(h);
     curl_slist_free_all(headers);
     if (code != CURLE_OK) {
-        const std::string error = CurlError(code, error_buffer);
+        const std::string error = common::CurlErrorText(code, error_buffer);
         curl_easy_cleanup(h);  // its connection may be in any state
         if (code == CURLE_OPERATION_TIMEDOUT) {
             return absl::UnavailableError("Docker at " + socket_path_ + " did not answer " +
@@ -187,7 +177,7 @@ absl::StatusOr<DockerEngine::Response> DockerEngine::Stream(
     // A stream cut short leaves its connection unusable; a fresh handle is cheap.
     curl_easy_cleanup(h);
     if (finished && result != CURLE_OK && !st.stopped) {
-        return absl::UnavailableError(NotAnswering(CurlError(result, error_buffer)));
+        return absl::UnavailableError(NotAnswering(common::CurlErrorText(result, error_buffer)));
     }
     if (!*timed_out && response.status == 0 && !st.stopped) {
         return absl::UnavailableError(NotAnswering("no answer"));

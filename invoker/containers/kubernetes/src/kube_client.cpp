@@ -163,16 +163,6 @@ void Prepare(CURL* h, const KubeApiConfig& config, const std::string& url, curl_
     error_buffer[0] = '\0';
 }
 
-std::string CurlError(CURLcode code, const char* error_buffer) {
-    std::string out = curl_easy_strerror(code);
-    if (error_buffer[0] != '\0') {
-        out += " (";
-        out += error_buffer;
-        out += ")";
-    }
-    return out;
-}
-
 curl_slist* Headers(const std::string& token, std::string_view content_type, bool body) {
     curl_slist* headers = curl_slist_append(nullptr, "Expect:");
     headers = curl_slist_append(headers, "Accept: application/json");
@@ -227,7 +217,7 @@ absl::StatusOr<KubeClient::Response> KubeClient::Call(std::string_view method,
                                             " bytes");
     }
     if (code != CURLE_OK) {
-        const std::string error = CurlError(code, error_buffer);
+        const std::string error = common::CurlErrorText(code, error_buffer);
         curl_easy_cleanup(h);
         return absl::UnavailableError(Unreachable(
             method_str + " " + std::string(path.substr(0, path.find('?'))) + ": " + error));
@@ -260,7 +250,7 @@ absl::StatusOr<KubeClient::Response> KubeClient::Stream(
     Response response;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
     curl_slist_free_all(headers);
-    const std::string error = CurlError(code, error_buffer);
+    const std::string error = common::CurlErrorText(code, error_buffer);
     curl_easy_cleanup(h);
     if (code != CURLE_OK && !st.stopped && code != CURLE_OPERATION_TIMEDOUT) {
         return absl::UnavailableError(Unreachable("watch: " + error));
