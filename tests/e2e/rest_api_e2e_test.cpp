@@ -722,8 +722,12 @@ TEST_CASE("502: developer errors (not a dictionary, time limit)", "[e2e][invoke]
     CHECK(t.status == 502);
     auto td = ParseJson(t.body);
     CHECK(GetString(td, "response.status") == "action developer error");
-    CHECK(GetString(td, "response.result.error") ==
-          "The action exceeded its time limits of 1000 milliseconds.");
+    // The run's limit (OpenWhisk's text), or, when the cold /init alone outlasts the 1 s limit on
+    // a loaded host, the same text for initialization; both are the limit being enforced.
+    const std::string error = GetString(td, "response.result.error").value_or("(none)");
+    CHECK((error == "The action exceeded its time limits of 1000 milliseconds." ||
+           error ==
+               "The action exceeded its time limits of 1000 milliseconds during initialization."));
     const auto* timeout = KeyValue(*Find(td, "annotations"), "timeout");
     REQUIRE(timeout);
     CHECK(ToJson(*timeout) == "true");
