@@ -34,10 +34,12 @@ struct ContainerLease::Entry {
     // Guarded by ContainerPool::mu_.
     int active = 0;
     int64_t last_used_ms = 0;
-    bool doomed = false;   // destroy when the last run ends; no new runs
-    bool removed = false;  // no longer in entries_
-    bool paused = false;   // written with op_mu held too
-    bool pausing = false;  // a pause task is queued or running
+    bool doomed = false;         // destroy when the last run ends; no new runs
+    bool removed = false;        // no longer in entries_
+    bool paused = false;         // written with op_mu held too
+    bool pausing = false;        // a pause task is queued or running
+    int pause_failures = 0;      // failed pauses in a row
+    int64_t pause_retry_ms = 0;  // no pause before this (after a failed one)
     absl::Status start_error;
     // Set once under mu_ when started; alive as long as the entry.
     std::unique_ptr<Container> container;
@@ -688,10 +690,24 @@ void ContainerPool::PauseIfStillIdle(const EntryPtr& e) {
     e->pausing = false;
     if (status.ok()) {
         e->paused = true;
+        e->pause_failures = 0;
         return;
     }
-    spdlog::warn("invoker{}: pausing container {} failed: {}; removing it", config_.invoker_id,
-                 e->container_id, status.ToString());
+    ++counters_.pause_failures;
+    ++e->pause_failures;
+    if (e->pause_failures < config_.max_pause_failures) {
+        // The container still runs and is intact (runc thaws it when the freeze gives up): keep
+        // it idle and unpaused, inside the budget, and try again later.
+        const int64_t backoff = config_.pause_retry.count() << std::min(e->pause_failures - 1, 5);
+        e->pause_retry_ms = clock_.NowMs() + backoff;
+        spdlog::warn(
+            "invoker{}: pausing container {} failed ({} in a row): {}; it stays running, "
+            "pause retried in {} ms",
+            config_.invoker_id, e->container_id, e->pause_failures, status.ToString(), backoff);
+        return;
+    }
+    spdlog::warn("invoker{}: pausing container {} failed {} times in a row: {}; removing it",
+                 config_.invoker_id, e->container_id, e->pause_failures, status.ToString());
     e->doomed = true;
     if (e->active == 0 && !e->removed) {
         RemoveEntryLocked(e);
@@ -713,7 +729,8 @@ void ContainerPool::Tick() {
             RemoveEntryLocked(e);
             ScheduleDestroyLocked(e);
             ++counters_.removed_idle;
-        } else if (!e->paused && !e->pausing && idle >= config_.pause_grace.count()) {
+        } else if (!e->paused && !e->pausing && idle >= config_.pause_grace.count() &&
+                   now >= e->pause_retry_ms) {
             e->pausing = true;
             background_->Post([this, e] { PauseIfStillIdle(e); });
         }

@@ -218,6 +218,107 @@ TEST_CASE_METHOD(PoolTest, "pool: a container that fails to resume is replaced",
     CHECK(factory.container(0)->destroyed());
 }
 
+TEST_CASE_METHOD(PoolTest,
+                 "pool: a container whose pause failed stays running and the pause is retried "
+                 "with backoff",
+                 "[pool]") {
+    auto config = Config();
+    config.pause_grace = std::chrono::milliseconds(10000);
+    config.pause_retry = std::chrono::milliseconds(1000);
+    config.max_pause_failures = 3;
+    auto& pool = StartPool(config);
+    auto a = MustAcquire(pool, Request("hello"));
+    const std::string id = a.container_id();
+    pool.Release(std::move(a), Outcome::kKeep);
+
+    factory.set_pause_error(
+        absl::InternalError("OCI runtime pause failed: unable to freeze: unknown"));
+    clock.Advance(10000);
+    pool.Tick();
+    pool.Quiesce();
+    // Kept: idle, running, inside the budget.
+    CHECK_FALSE(factory.container(0)->destroyed());
+    auto stats = pool.Stats();
+    CHECK(stats.pause_failures == 1);
+    CHECK(stats.idle == 1);
+    CHECK(stats.paused == 0);
+    CHECK(stats.used_mb == 256);
+
+    // Not retried before the backoff (1 s), retried after it; the second backoff is 2 s.
+    clock.Advance(999);
+    pool.Tick();
+    pool.Quiesce();
+    CHECK(pool.Stats().pause_failures == 1);
+    clock.Advance(1);
+    pool.Tick();
+    pool.Quiesce();
+    CHECK(pool.Stats().pause_failures == 2);
+    clock.Advance(1999);
+    pool.Tick();
+    pool.Quiesce();
+    CHECK(pool.Stats().pause_failures == 2);
+
+    // Meanwhile it serves its action warm (no resume needed: it never froze).
+    auto b = MustAcquire(pool, Request("hello"));
+    CHECK(b.source() == Source::kWarm);
+    CHECK(b.container_id() == id);
+    CHECK_FALSE(b.resumed());
+    pool.Release(std::move(b), Outcome::kKeep);
+
+    // Once the host calms down the pause succeeds.
+    factory.set_pause_error(absl::OkStatus());
+    clock.Advance(10000);
+    pool.Tick();
+    pool.Quiesce();
+    CHECK(factory.pauses() == 1);
+    CHECK(pool.Stats().paused == 1);
+    CHECK_FALSE(factory.container(0)->destroyed());
+    CHECK(factory.creates() == 1);
+}
+
+TEST_CASE_METHOD(PoolTest, "pool: a container whose pause keeps failing is removed", "[pool]") {
+    auto config = Config();
+    config.pause_grace = std::chrono::milliseconds(10000);
+    config.pause_retry = std::chrono::milliseconds(1000);
+    config.max_pause_failures = 3;
+    auto& pool = StartPool(config);
+    auto a = MustAcquire(pool, Request("hello"));
+    pool.Release(std::move(a), Outcome::kKeep);
+    factory.set_pause_error(absl::InternalError("unable to freeze"));
+    clock.Advance(10000);
+    for (int i = 0; i < 3; ++i) {
+        pool.Tick();
+        pool.Quiesce();
+        CHECK(pool.Stats().pause_failures == i + 1);
+        clock.Advance(10000);  // past any backoff
+    }
+    CHECK(factory.container(0)->destroyed());
+    CHECK(pool.Stats().idle == 0);
+    CHECK(pool.Stats().used_mb == 0);
+}
+
+TEST_CASE_METHOD(PoolTest, "pool: a container whose pause failed is evicted like any idle one",
+                 "[pool]") {
+    auto config = Config(256);
+    config.pause_grace = std::chrono::milliseconds(10000);
+    auto& pool = StartPool(config);
+    auto a = MustAcquire(pool, Request("hello"));
+    pool.Release(std::move(a), Outcome::kKeep);
+    factory.set_pause_error(absl::InternalError("unable to freeze"));
+    clock.Advance(10000);
+    pool.Tick();
+    pool.Quiesce();
+    REQUIRE(pool.Stats().pause_failures == 1);
+    REQUIRE_FALSE(factory.container(0)->destroyed());
+
+    auto b = MustAcquire(pool, Request("other"));
+    CHECK(b.source() == Source::kCold);
+    pool.Release(std::move(b), Outcome::kKeep);
+    pool.Quiesce();
+    CHECK(factory.container(0)->destroyed());
+    CHECK(pool.Stats().evictions == 1);
+}
+
 TEST_CASE_METHOD(PoolTest, "pool: the log lines of a request's placement carry its transaction id",
                  "[pool]") {
     auto& pool = StartPool(Config(/*memory_mb=*/256));

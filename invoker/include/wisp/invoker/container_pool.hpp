@@ -28,6 +28,10 @@
 //      starting container do not hold up the ones behind them.
 // Idle warm containers are paused after `pause_grace` and removed after `idle_timeout`
 // (measured on the injected Clock by Tick(), called by a housekeeping thread or by tests).
+// A pause that fails (under load runc's cgroup v2 freeze gives up with "unable to freeze"
+// while the cgroup is busy) leaves the container running and idle, inside the budget and
+// evictable like any idle container; the pause is retried after pause_retry, doubling per
+// failure, and the container is destroyed only after max_pause_failures failures in a row.
 // A lease returned with kDestroy (a developer error) destroys its container; kKeep (success,
 // application error) makes it idle again.
 //
@@ -62,6 +66,10 @@ struct ContainerPoolConfig {
     int64_t user_memory_mb = 2048;
     /// Idle time before a warm container is paused.
     std::chrono::milliseconds pause_grace{10000};
+    /// A failed pause is retried after this long, doubled per further failure (capped at 32x).
+    std::chrono::milliseconds pause_retry{1000};
+    /// Failed pauses in a row after which the container is destroyed.
+    int max_pause_failures = 5;
     /// Idle time before a warm container is removed.
     std::chrono::milliseconds idle_timeout{600000};
     /// How often the housekeeping thread calls Tick(); 0 = no thread (tests call Tick()).
@@ -115,6 +123,7 @@ struct ContainerPoolStats {
     int64_t evictions = 0;
     int64_t removed_idle = 0;
     int64_t destroyed_after_error = 0;
+    int64_t pause_failures = 0;  // failed pauses (the container was kept unless too many)
 };
 
 class ContainerPool;
