@@ -13,6 +13,7 @@
 //   churn       round-robin over many actions; container creates counted with docker events
 //   docker-run  baseline: `docker run` + proxy up + /init + /run of an image, no Wisp
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -26,6 +27,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -450,42 +452,208 @@ double RssMb(int pid) {
     return -1;
 }
 
-// Samples a process's VmRSS every 100 ms while alive (--watch-pid).
-class RssWatcher {
-  public:
-    explicit RssWatcher(int pid) : pid_(pid) {
-        if (pid_ <= 0) return;
-        thread_ = std::thread([this] {
-            while (!stop_.load()) {
-                const double mb = RssMb(pid_);
-                if (mb > 0) {
-                    std::lock_guard<std::mutex> lock(mu_);
-                    samples_.Add(mb);
-                }
-                std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            }
-        });
+// CPU time (user + system, /proc/PID/stat fields 14 and 15) of a process in ms, or -1.
+double CpuMs(int pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const auto paren = stat.rfind(')');  // the command name may hold spaces and parentheses
+    if (paren == std::string::npos) return -1;
+    std::istringstream in(stat.substr(paren + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && in >> field; ++i) {  // field 3 is the state
+        if (i == 14) utime = std::atof(field.c_str());
+        if (i == 15) stime = std::atof(field.c_str());
     }
-    ~RssWatcher() { Stop(); }
+    return (utime + stime) * 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// Open file descriptors of a process (entries of /proc/PID/fd), or -1.
+int OpenFds(int pid) {
+    const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return -1;
+    int n = 0;
+    while (const dirent* e = ::readdir(d)) {
+        if (e->d_name[0] != '.') ++n;
+    }
+    ::closedir(d);
+    return n;
+}
+
+std::string ProcName(int pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/comm");
+    std::string name;
+    std::getline(f, name);
+    return name;
+}
+
+// Start, end, max (and median) of a sampled figure over the measured window.
+struct Track {
+    std::vector<std::pair<double, double>> points;  // (seconds into the window, value)
+    void Add(double t, double v) {
+        if (v >= 0) points.emplace_back(t, v);
+    }
+    // The value at `t` seconds into the window (the first sample at or after it), or the last.
+    double At(double t) const {
+        for (const auto& [pt, v] : points) {
+            if (pt >= t) return v;
+        }
+        return points.empty() ? -1 : points.back().second;
+    }
+    std::string Json(const char* fmt_value) const {
+        if (points.empty()) return "null";
+        Samples s;
+        for (const auto& p : points) s.Add(p.second);
+        const double span = points.back().first;
+        char buf[320];
+        std::string f = std::string(R"({"start":)") + fmt_value + R"(,"after_10pct":)" + fmt_value +
+                        R"(,"end":)" + fmt_value + R"(,"max":)" + fmt_value + R"(,"median":)" +
+                        fmt_value + R"(,"n":%zu})";
+        std::snprintf(buf, sizeof buf, f.c_str(), points.front().second, At(span * 0.1),
+                      points.back().second, s.Pct(1.0), s.Pct(0.5), s.n());
+        return buf;
+    }
+    // [[t, v], ...] thinned to about `max_points` points (for the chart).
+    std::string Series(size_t max_points) const {
+        std::string out = "[";
+        const size_t step = std::max<size_t>(1, points.size() / std::max<size_t>(1, max_points));
+        for (size_t i = 0; i < points.size(); i += step) {
+            char buf[64];
+            std::snprintf(buf, sizeof buf, "%s[%.1f,%.2f]", out.size() > 1 ? "," : "",
+                          points[i].first, points[i].second);
+            out += buf;
+        }
+        return out + "]";
+    }
+};
+
+// Watches platform processes over the measured window [from, to] (--watch-pid, repeatable):
+// CPU time at both ends (read at those instants), VmRSS every 100 ms, open fds and (with
+// --watch-invoker ID) the invoker's containers every `slow_every` seconds.
+class Watcher {
+  public:
+    Watcher(const Args& a, Steady::time_point from, Steady::time_point to,
+            double slow_every_s = 1.0)
+        : from_(from), to_(to), slow_every_s_(slow_every_s) {
+        for (const auto& [k, v] : a.Pairs()) {
+            if (k == "--watch-pid" && std::atoi(v.c_str()) > 0) {
+                procs_.push_back(Proc{std::atoi(v.c_str()), ProcName(std::atoi(v.c_str()))});
+            }
+        }
+        invoker_ = a.Get("--watch-invoker");
+        if (procs_.empty() && invoker_.empty()) return;
+        thread_ = std::thread([this] { Run(); });
+    }
+    ~Watcher() { Stop(); }
     void Stop() {
         stop_ = true;
         if (thread_.joinable()) thread_.join();
     }
-    // ,"rss_mb":{"pid":..,"median":..,"max":..} or "" when not watching.
-    std::string JsonField() {
+    // ,"rss_mb":{...of the first pid...},"watch":[...],"containers":{...}; "" when not
+    // watching. `invokes` are the requests completed in the window (CPU per invoke).
+    std::string JsonFields(size_t invokes, bool series) {
         Stop();
-        if (pid_ <= 0 || samples_.n() == 0) return "";
-        char buf[160];
-        std::snprintf(buf, sizeof buf, R"(,"rss_mb":{"pid":%d,"median":%.1f,"max":%.1f,"n":%zu})",
-                      pid_, samples_.Pct(0.5), samples_.Pct(1.0), samples_.n());
-        return buf;
+        std::string out;
+        if (!procs_.empty() && !procs_[0].rss.points.empty()) {
+            const auto& r = procs_[0].rss;
+            Samples s;
+            for (const auto& p : r.points) s.Add(p.second);
+            char buf[160];
+            std::snprintf(buf, sizeof buf,
+                          R"(,"rss_mb":{"pid":%d,"median":%.1f,"max":%.1f,"n":%zu})", procs_[0].pid,
+                          s.Pct(0.5), s.Pct(1.0), s.n());
+            out += buf;
+        }
+        if (!procs_.empty()) {
+            out += R"(,"watch":[)";
+            for (size_t i = 0; i < procs_.size(); ++i) {
+                const auto& p = procs_[i];
+                const double cpu =
+                    p.cpu_end >= 0 && p.cpu_start >= 0 ? p.cpu_end - p.cpu_start : -1;
+                char buf[256];
+                std::snprintf(buf, sizeof buf,
+                              R"(%s{"pid":%d,"name":%s,"cpu_ms":%.1f,"cpu_per_invoke_ms":%.4f,)",
+                              i ? "," : "", p.pid, JsonString(p.name).c_str(), cpu,
+                              invokes && cpu >= 0 ? cpu / static_cast<double>(invokes) : -1.0);
+                out += buf;
+                out += R"("rss_mb":)" + p.rss.Json("%.1f") + R"(,"fds":)" + p.fds.Json("%.0f");
+                if (series) out += R"(,"rss_series":)" + p.rss.Series(600);
+                out += "}";
+            }
+            out += "]";
+        }
+        if (!invoker_.empty()) out += R"(,"containers":)" + containers_.Json("%.0f");
+        return out;
+    }
+    // One line for the summary on stderr.
+    std::string Summary(size_t invokes) const {
+        std::string out;
+        for (const auto& p : procs_) {
+            char buf[200];
+            const double cpu = p.cpu_end - p.cpu_start;
+            std::snprintf(buf, sizeof buf,
+                          " | %s: CPU %.3f ms/invoke, RSS %.1f -> %.1f MB, fds %.0f -> %.0f",
+                          p.name.c_str(), invokes ? cpu / static_cast<double>(invokes) : 0.0,
+                          p.rss.At(0), p.rss.At(1e18), p.fds.At(0), p.fds.At(1e18));
+            out += buf;
+        }
+        if (!containers_.points.empty()) {
+            out += " | containers " + std::to_string(static_cast<int>(containers_.At(0))) + " -> " +
+                   std::to_string(static_cast<int>(containers_.At(1e18)));
+        }
+        return out;
     }
 
   private:
-    int pid_;
+    struct Proc {
+        int pid;
+        std::string name;
+        double cpu_start = -1, cpu_end = -1;
+        Track rss, fds;
+    };
+
+    void Run() {
+        std::this_thread::sleep_until(from_);
+        for (auto& p : procs_) p.cpu_start = CpuMs(p.pid);
+        double next_slow = 0;
+        for (auto now = Steady::now(); !stop_.load() && now < to_; now = Steady::now()) {
+            const double t = std::chrono::duration<double>(now - from_).count();
+            const bool slow = t >= next_slow;
+            if (slow) next_slow += slow_every_s_;
+            for (auto& p : procs_) {
+                p.rss.Add(t, RssMb(p.pid));
+                if (slow) p.fds.Add(t, OpenFds(p.pid));
+            }
+            if (slow && !invoker_.empty()) {
+                const auto ids =
+                    Shell("docker ps -q --filter label=wisp.invoker=" + invoker_ + " 2>/dev/null");
+                if (ids) containers_.Add(t, static_cast<double>(Lines(*ids).size()));
+            }
+            std::this_thread::sleep_until(std::min(now + std::chrono::milliseconds(100), to_));
+        }
+        if (stop_.load() && Steady::now() < to_) return;  // stopped early: no end reading
+        for (auto& p : procs_) {
+            p.cpu_end = CpuMs(p.pid);
+            p.rss.Add(std::chrono::duration<double>(to_ - from_).count(), RssMb(p.pid));
+            p.fds.Add(std::chrono::duration<double>(to_ - from_).count(), OpenFds(p.pid));
+        }
+        if (!invoker_.empty()) {
+            const auto ids =
+                Shell("docker ps -q --filter label=wisp.invoker=" + invoker_ + " 2>/dev/null");
+            if (ids) {
+                containers_.Add(std::chrono::duration<double>(to_ - from_).count(),
+                                static_cast<double>(Lines(*ids).size()));
+            }
+        }
+    }
+
+    Steady::time_point from_, to_;
+    double slow_every_s_;
+    std::vector<Proc> procs_;
+    std::string invoker_;
+    Track containers_;
     std::atomic<bool> stop_{false};
-    std::mutex mu_;
-    Samples samples_;
     std::thread thread_;
 };
 
@@ -637,16 +805,17 @@ int CmdClosed(const Args& a) {
         BuildRequest(a.Get("--method", "POST"), url, a.Get("--auth"), a.Get("--body", "{}"));
     const int clients = static_cast<int>(a.Num("--clients", 1));
     const double warmup_s = a.Num("--warmup", 2), duration_s = a.Num("--duration", 5);
-    RssWatcher rss(static_cast<int>(a.Num("--watch-pid", 0)));
 
     std::vector<Samples> per(static_cast<size_t>(clients));
     std::vector<int> errors(static_cast<size_t>(clients), 0);
+    std::vector<size_t> finished(static_cast<size_t>(clients), 0);  // 200s ending in the window
     std::vector<std::string> last_error(static_cast<size_t>(clients));
     const auto start = Steady::now() + std::chrono::milliseconds(50);
     const auto measure_from = start + std::chrono::duration_cast<Steady::duration>(
                                           std::chrono::duration<double>(warmup_s));
     const auto end = measure_from + std::chrono::duration_cast<Steady::duration>(
                                         std::chrono::duration<double>(duration_s));
+    Watcher watch(a, measure_from, end);
     std::vector<std::thread> threads;
     for (int c = 0; c < clients; ++c) {
         threads.emplace_back([&, c] {
@@ -657,6 +826,11 @@ int CmdClosed(const Args& a) {
                 if (t0 >= end) break;
                 const auto r = conn.Send(request);
                 const auto t1 = Steady::now();
+                // The platform's CPU time over the window is divided by the invokes that
+                // finished in it.
+                if (r.status == 200 && t1 >= measure_from && t1 <= end) {
+                    ++finished[static_cast<size_t>(c)];
+                }
                 // Counted when it started in the window and finished by its end.
                 if (t0 < measure_from || t1 > end) continue;
                 if (r.status == 200) {
@@ -672,20 +846,23 @@ int CmdClosed(const Args& a) {
     for (auto& t : threads) t.join();
     Samples all;
     int errs = 0;
+    size_t done = 0;
     std::string last;
     for (size_t c = 0; c < per.size(); ++c) {
         all.Append(per[c]);
         errs += errors[c];
+        done += finished[c];
         if (!last_error[c].empty()) last = last_error[c];
     }
+    const std::string watched = watch.JsonFields(done, false);
     const double rps = static_cast<double>(all.n()) / duration_s;
-    std::fprintf(stderr, "closed %3d clients: %.0f/s p50=%.3f ms p99=%.3f ms errors=%d %s\n",
-                 clients, rps, all.Pct(0.5), all.Pct(0.99), errs, last.c_str());
+    std::fprintf(stderr, "closed %3d clients: %.0f/s p50=%.3f ms p99=%.3f ms errors=%d%s %s\n",
+                 clients, rps, all.Pct(0.5), all.Pct(0.99), errs, watch.Summary(done).c_str(),
+                 last.c_str());
     std::printf(R"({"clients":%d,"duration_s":%.1f,"ok":%zu,"errors":%d,"rps":%.1f,)"
-                R"("latency_ms":%s%s})"
+                R"("finished_in_window":%zu,"latency_ms":%s%s})"
                 "\n",
-                clients, duration_s, all.n(), errs, rps, all.Json().c_str(),
-                rss.JsonField().c_str());
+                clients, duration_s, all.n(), errs, rps, done, all.Json().c_str(), watched.c_str());
     return 0;
 }
 
@@ -701,12 +878,22 @@ int CmdOpen(const Args& a) {
     const double rate = a.Num("--rate", 100);
     const int conns = static_cast<int>(a.Num("--connections", 64));
     const double warmup_s = a.Num("--warmup", 1), duration_s = a.Num("--duration", 5);
+    // --series-s S: latency per window of S seconds of due times (a soak's stalls over time).
+    const double series_s = a.Num("--series-s", 0);
     const auto total = static_cast<int64_t>(rate * (warmup_s + duration_s));
     const auto warm = static_cast<int64_t>(rate * warmup_s);
     const auto start = Steady::now() + std::chrono::milliseconds(50);
+    const auto measure_from = start + std::chrono::duration_cast<Steady::duration>(
+                                          std::chrono::duration<double>(warmup_s));
+    Watcher watch(a, measure_from,
+                  measure_from + std::chrono::duration_cast<Steady::duration>(
+                                     std::chrono::duration<double>(duration_s)),
+                  duration_s >= 60 ? 5.0 : 1.0);
     std::atomic<int64_t> next{0};
     std::vector<Samples> per(static_cast<size_t>(conns));
     std::vector<int> errors(static_cast<size_t>(conns), 0);
+    std::vector<std::string> last_error(static_cast<size_t>(conns));
+    std::vector<std::vector<std::pair<int, float>>> windows(static_cast<size_t>(conns));
     std::atomic<int64_t> late{0};  // sent more than 1 ms after they were due
     std::vector<std::thread> threads;
     for (int c = 0; c < conns; ++c) {
@@ -715,18 +902,26 @@ int CmdOpen(const Args& a) {
             for (;;) {
                 const int64_t i = next.fetch_add(1);
                 if (i >= total) break;
-                const auto due =
-                    start + std::chrono::duration_cast<Steady::duration>(
-                                std::chrono::duration<double>(static_cast<double>(i) / rate));
+                const double due_s = static_cast<double>(i) / rate;
+                const auto due = start + std::chrono::duration_cast<Steady::duration>(
+                                             std::chrono::duration<double>(due_s));
                 std::this_thread::sleep_until(due);
                 const auto sent = Steady::now();
                 const auto r = conn.Send(request);
                 if (i < warm) continue;
                 if (sent - due > std::chrono::milliseconds(1)) late.fetch_add(1);
+                const double ms = Ms(Steady::now() - due);
+                const auto slot = static_cast<size_t>(c);
+                if (series_s > 0) {
+                    // An error is kept as a negative latency in its window.
+                    windows[slot].emplace_back(static_cast<int>((due_s - warmup_s) / series_s),
+                                               static_cast<float>(r.status == 200 ? ms : -1.0));
+                }
                 if (r.status == 200) {
-                    per[static_cast<size_t>(c)].Add(Ms(Steady::now() - due));
+                    per[slot].Add(ms);
                 } else {
-                    ++errors[static_cast<size_t>(c)];
+                    ++errors[slot];
+                    last_error[slot] = std::to_string(r.status) + " " + r.body.substr(0, 200);
                 }
             }
         });
@@ -735,19 +930,47 @@ int CmdOpen(const Args& a) {
     const double took = std::chrono::duration<double>(Steady::now() - start).count() - warmup_s;
     Samples all;
     int errs = 0;
+    std::string last;
     for (size_t c = 0; c < per.size(); ++c) {
         all.Append(per[c]);
         errs += errors[c];
+        if (!last_error[c].empty()) last = last_error[c];
     }
+    std::string series;
+    if (series_s > 0) {
+        std::map<int, std::pair<Samples, int>> by_window;  // window -> (latencies, errors)
+        for (const auto& w : windows) {
+            for (const auto& [k, ms] : w) {
+                if (ms < 0) {
+                    ++by_window[k].second;
+                } else {
+                    by_window[k].first.Add(ms);
+                }
+            }
+        }
+        series = R"(,"series_s":)" + std::to_string(series_s) + R"(,"series":[)";
+        for (const auto& [k, v] : by_window) {
+            char buf[200];
+            std::snprintf(buf, sizeof buf,
+                          R"(%s{"t":%.1f,"n":%zu,"errors":%d,"p50":%.3f,"p99":%.3f,"max":%.3f})",
+                          series.back() == '[' ? "" : ",", k * series_s, v.first.n(), v.second,
+                          v.first.Pct(0.5), v.first.Pct(0.99), v.first.Pct(1.0));
+            series += buf;
+        }
+        series += "]";
+    }
+    const std::string watched = watch.JsonFields(all.n(), series_s > 0);
     const double achieved = static_cast<double>(all.n()) / std::max(took, 1e-3);
     std::fprintf(stderr,
-                 "open %.0f/s offered: %.0f/s done, p50=%.3f ms p99=%.3f ms errors=%d late=%ld\n",
-                 rate, achieved, all.Pct(0.5), all.Pct(0.99), errs, static_cast<long>(late.load()));
+                 "open %.0f/s offered: %.0f/s done, p50=%.3f ms p99=%.3f ms p99.9=%.3f ms "
+                 "max=%.3f ms errors=%d late=%ld%s %s\n",
+                 rate, achieved, all.Pct(0.5), all.Pct(0.99), all.Pct(0.999), all.Pct(1.0), errs,
+                 static_cast<long>(late.load()), watch.Summary(all.n()).c_str(), last.c_str());
     std::printf(R"({"rate":%.1f,"connections":%d,"duration_s":%.1f,"achieved_rps":%.1f,)"
-                R"("errors":%d,"late":%ld,"latency_ms":%s})"
+                R"("errors":%d,"late":%ld,"latency_ms":%s%s%s})"
                 "\n",
                 rate, conns, duration_s, achieved, errs, static_cast<long>(late.load()),
-                all.Json().c_str());
+                all.Json().c_str(), watched.c_str(), series.c_str());
     return 0;
 }
 
@@ -1076,9 +1299,10 @@ int Usage() {
                  "  latency --url U [--name N --auth U:P --body B --method M] [--url ...]\n"
                  "          [-n 1000] [--warmup 200] [--block 100]\n"
                  "  closed  --url U [--auth --body] --clients N [--warmup 2] [--duration 5]\n"
-                 "          [--watch-pid PID]\n"
+                 "          [--watch-pid PID]...   (CPU per invoke, RSS, fds of each PID)\n"
                  "  open    --url U [--auth --body] --rate R [--connections 64] [--warmup 1]\n"
-                 "          [--duration 5]\n"
+                 "          [--duration 5] [--watch-pid PID]... [--watch-invoker ID]\n"
+                 "          [--series-s 10]   (latency per 10 s window)\n"
                  "  cold    --api http://H:P --auth U:P [-n 20] [--kind python:3] [--memory MB]\n"
                  "          [--prefix P] [--stem-cell prewarm_python --invoker ID] [--settle-ms]\n"
                  "  paused  --api --auth --invoker ID [-n 100] [--action NAME]\n"
