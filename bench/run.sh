@@ -6,10 +6,13 @@
 # (targets with PASS/MISS), writes the JSON and draws the PNG. Figures are printed and stored,
 # never asserted.
 #
-# usage: bench/run.sh [--build-dir DIR] [--quick|--full] [--out FILE.json] [--no-png]
-#   --quick   a smoke run (a few samples per row, < 60 s); the JSON goes to a temp folder
-#   --full    >= 1000 samples in every row, cold starts and churn included (≈ 30 min)
-#   default   >= 1000 samples for the warm rows, fewer for cold starts (≈ 6 min on 2 cores)
+# usage: bench/run.sh [--build-dir DIR] [--quick|--full] [--soak-minutes N] [--out FILE.json]
+#                     [--no-png]
+#   --quick   a smoke run (a few samples per row, 5 s soaks, ≈ 90 s); JSON in a temp folder
+#   --full    >= 1000 samples in every row, cold starts and churn included (≈ 55 min)
+#   default   >= 1000 samples for the warm rows, fewer for cold starts, two 10-minute soaks
+#             (≈ 33 min on 2 cores; ≈ 12 min with --soak-minutes 0)
+#   --soak-minutes N   length of each of the two soaks (0 skips them; fractions allowed)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +21,7 @@ build=$root/build
 mode=default
 out=""
 png=1
+soak_minutes=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --build-dir) build=$(cd "$2" && pwd); shift 2 ;;
@@ -25,7 +29,8 @@ while [[ $# -gt 0 ]]; do
     --full) mode=full; shift ;;
     --out) out=$2; shift 2 ;;
     --no-png) png=0; shift ;;
-    *) echo "usage: $0 [--build-dir DIR] [--quick|--full] [--out FILE.json] [--no-png]" >&2; exit 2 ;;
+    --soak-minutes) soak_minutes=$2; shift 2 ;;
+    *) echo "usage: $0 [--build-dir DIR] [--quick|--full] [--soak-minutes N] [--out FILE.json] [--no-png]" >&2; exit 2 ;;
   esac
 done
 
@@ -43,19 +48,24 @@ docker image inspect wisp/action-python:3.11 >/dev/null 2>&1 ||
 case $mode in
   quick)
     LAT_N=200 LAT_WARM=50 CL_WARM=0.5 CL_DUR=1 CLIENTS="1 8 32 128" OPEN_DUR=1 DIST_CLIENTS="8" DIST_WARM=4
-    COLD_N=2 DOCKER_N=2 PAUSED_N=3 CHURN_ACTIONS=10 CHURN_OVER=4 CHURN_DUR=2 CHURN_OVER_DUR=3 ;;
+    COLD_N=2 DOCKER_N=2 PAUSED_N=3 CHURN_ACTIONS=10 CHURN_OVER=4 CHURN_DUR=2 CHURN_OVER_DUR=3
+    DIST1_CLIENTS="8" INSTR_N=30 INSTR_WARM=10 SOAK_S=5 SOAK_WARM=1 ;;
   full)
     LAT_N=5000 LAT_WARM=500 CL_WARM=3 CL_DUR=10 CLIENTS="1 8 32 128" OPEN_DUR=10 DIST_CLIENTS="1 8 32 128" DIST_WARM=5
-    COLD_N=1000 DOCKER_N=1000 PAUSED_N=1000 CHURN_ACTIONS=100 CHURN_OVER=16 CHURN_DUR=20 CHURN_OVER_DUR=300 ;;
+    COLD_N=1000 DOCKER_N=1000 PAUSED_N=1000 CHURN_ACTIONS=100 CHURN_OVER=16 CHURN_DUR=20 CHURN_OVER_DUR=300
+    DIST1_CLIENTS="1 8 32 128" INSTR_N=2000 INSTR_WARM=200 SOAK_S=600 SOAK_WARM=5 ;;
   *)
     LAT_N=2000 LAT_WARM=300 CL_WARM=5 CL_DUR=8 CLIENTS="1 8 32 128" OPEN_DUR=6 DIST_CLIENTS="8 32" DIST_WARM=5
-    COLD_N=50 DOCKER_N=50 PAUSED_N=60 CHURN_ACTIONS=100 CHURN_OVER=16 CHURN_DUR=10 CHURN_OVER_DUR=30 ;;
+    COLD_N=50 DOCKER_N=50 PAUSED_N=60 CHURN_ACTIONS=100 CHURN_OVER=16 CHURN_DUR=10 CHURN_OVER_DUR=30
+    DIST1_CLIENTS="8 32" INSTR_N=1000 INSTR_WARM=100 SOAK_S=600 SOAK_WARM=5 ;;
 esac
+[[ -z $soak_minutes ]] || SOAK_S=$(python3 -c "print(max(0, round(float('$soak_minutes') * 60)))")
 
 work=$(mktemp -d /tmp/wisp-bench.XXXXXX)
 parts=$work/parts
 mkdir -p "$parts"
 SA_PID="" SA_DIR="" SA_INVOKER=""
+SA_WRAP=()  # a command the next start_standalone runs wisp-standalone under (valgrind)
 
 stop_standalone() {
   [[ -n $SA_PID ]] || return 0
@@ -95,7 +105,7 @@ start_cluster() {
   AUTH=$(echo "$out" | sed -n 's/^AUTH=//p' | tail -1)
   CTRL_PID=$(cat "$CLUSTER_DIR/pids/controller0.pid")
   DIST_STORE=$store
-  echo "== $name: $nc controller(s), $ni invoker(s), store $store, through nginx on $API" >&2
+  echo "== $name: $nc controller(s), $ni invoker(s), store $store, through nginx on $API at +${SECONDS}s" >&2
 }
 
 cleanup() {
@@ -119,12 +129,12 @@ start_standalone() {
   port=$(free_port)
   SA_DIR=$work/$name
   mkdir -p "$SA_DIR/data"
-  "$standalone" --port "$port" --data-dir "$SA_DIR/data" \
+  "${SA_WRAP[@]}" "$standalone" --port "$port" --data-dir "$SA_DIR/data" \
     --invocations-per-minute 100000000 --concurrent-invocations 100000 "$@" \
     >"$SA_DIR/stdout" 2>"$SA_DIR/stderr" &
   SA_PID=$!
   SA_INVOKER="0-$port"
-  for _ in $(seq 1 600); do
+  for _ in $(seq 1 1200); do
     grep -q "wsk property set" "$SA_DIR/stdout" 2>/dev/null && break
     kill -0 "$SA_PID" 2>/dev/null || { echo "run.sh: wisp-standalone exited:" >&2; tail -20 "$SA_DIR/stderr" >&2; exit 1; }
     sleep 0.1
@@ -132,7 +142,7 @@ start_standalone() {
   grep -q "wsk property set" "$SA_DIR/stdout" || { echo "run.sh: wisp-standalone did not come up" >&2; exit 1; }
   API=http://127.0.0.1:$port
   AUTH=$(sed -n 's/.*--auth \([^ ]*\).*/\1/p' "$SA_DIR/stdout" | head -1)
-  echo "== $name: wisp-standalone pid $SA_PID on $API ($*)" >&2
+  echo "== $name: wisp-standalone pid $SA_PID on $API ($*) at +${SECONDS}s" >&2
 }
 
 rss_mb() { awk '/^VmRSS:/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
@@ -239,6 +249,80 @@ sleep 1
 echo "{\"after_load_mb\": $(rss_mb "$SA_PID"), \"peak_hwm_mb\": $(hwm_mb "$SA_PID"), \"containers\": $(docker ps -q --filter "label=wisp.invoker=$SA_INVOKER" | wc -l)}" >"$parts/rss_a_after.json"
 stop_standalone
 
+# ---- I: CPU per warm invoke as instructions (no noise from the machine's load): `perf stat -e
+# instructions` on the standalone where the machine has the counters, else the standalone under
+# valgrind's callgrind (user-space instructions only). Counters zeroed after a warm-up, INSTR_N
+# warm invokes one after the other, then an idle window as long as the invokes took (the
+# background work of that much time), subtracted ----
+instr_tool=callgrind
+if perf_out=$(perf stat -x, -e instructions -- true 2>&1 >/dev/null) &&
+  [[ $perf_out != *"not supported"* && $perf_out != *"not counted"* ]]; then
+  instr_tool=perf
+elif ! command -v valgrind >/dev/null || ! command -v callgrind_control >/dev/null; then
+  instr_tool=""
+  echo "run.sh: no perf instruction counters and no valgrind (tools/install-deps.sh): no instructions row" >&2
+fi
+# instr_count START|STOP FILE: the standalone's instructions between the two calls (STOP prints).
+instr_count() {
+  if [[ $instr_tool == perf ]]; then
+    if [[ $1 == START ]]; then
+      perf stat -x, -e instructions -p "$SA_PID" -o "$2" &
+      PERF_PID=$!
+      sleep 0.5
+    else
+      kill -INT "$PERF_PID"
+      wait "$PERF_PID" || true
+      awk -F, '$3 ~ /^instructions/ {print $1; exit}' "$2"
+    fi
+  elif [[ $1 == START ]]; then
+    callgrind_control -z "$SA_PID" >/dev/null
+  else
+    rm -f "$work"/instr/callgrind.out.*.*
+    callgrind_control -d "$SA_PID" >/dev/null
+    for _ in $(seq 1 100); do
+      compgen -G "$work/instr/callgrind.out.*.*" >/dev/null && break
+      sleep 0.1
+    done
+    sleep 0.5  # the dump is written in one go, but give it a moment
+    sed -n 's/^summary: //p' "$work"/instr/callgrind.out.*.* | head -1
+  fi
+}
+if [[ -n $instr_tool ]]; then
+  mkdir -p "$work/instr"
+  [[ $instr_tool == callgrind ]] &&
+    SA_WRAP=(valgrind --tool=callgrind "--callgrind-out-file=$work/instr/callgrind.out.%p")
+  start_standalone instr --no-stem-cells --user-memory 4096
+  SA_WRAP=()
+  put_noop noop
+  invoke noop
+  url="$API/api/v1/namespaces/_/actions/noop?blocking=true&result=true"
+  "$bench" latency -n "$INSTR_WARM" --warmup 0 --url "$url" --auth "$AUTH" >/dev/null
+  instr_count START "$SA_DIR/perf_invokes.csv"
+  t0=$(date +%s.%N)
+  "$bench" latency -n "$INSTR_N" --warmup 0 --url "$url" --name instr --auth "$AUTH" \
+    >"$parts/instr_latency.json"
+  t1=$(date +%s.%N)
+  ir_invokes=$(instr_count STOP "$SA_DIR/perf_invokes.csv")
+  idle_s=$(python3 -c "print(round($t1 - $t0, 2))")
+  instr_count START "$SA_DIR/perf_idle.csv"
+  sleep "$idle_s"
+  ir_idle=$(instr_count STOP "$SA_DIR/perf_idle.csv")
+  python3 - "$parts/instr.json" "$instr_tool" "$INSTR_N" "${ir_invokes:-0}" "${ir_idle:-0}" \
+    "$idle_s" "$parts/instr_latency.json" <<'PY'
+import json, sys
+out, tool, n, ir, idle, window, lat = sys.argv[1:8]
+n, ir, idle = int(n), int(ir or 0), int(idle or 0)
+per = round((ir - idle) / n) if n and ir else None
+json.dump({'tool': tool, 'invokes': n, 'errors': json.load(open(lat))['rows'][0]['errors'],
+           'instructions': ir, 'idle_instructions': idle, 'window_s': float(window),
+           'counted': 'user-space instructions of wisp-standalone (valgrind --tool=callgrind)'
+                      if tool == 'callgrind' else 'instructions of wisp-standalone (perf stat)',
+           'per_invoke': per}, open(out, 'w'), indent=1)
+print('instructions per warm invoke (%s): %s' % (tool, per), file=sys.stderr)
+PY
+  stop_standalone
+fi
+
 # ---- B: cold start from a stem cell; docker run baseline ----
 start_standalone stem --user-memory 65536 --pause-grace-ms 600000
 wait_running prewarm_python 1
@@ -272,12 +356,20 @@ stop_standalone
 # ---- F: distributed: the same warm no-op through nginx (TLS), a controller, the dev Kafka
 # broker and an invoker (1 + 1: latency beside standalone's; 1 + 2: throughput) ----
 start_cluster dist_1x1 1 1
+INV_PID=$(cat "$CLUSTER_DIR/pids/invoker0.pid")
+sleep 2  # idle: up, nothing invoked yet, no container
+echo "{\"controller_idle_mb\": $(rss_mb "$CTRL_PID"), \"controller_idle_threads\": $(threads "$CTRL_PID"), \"invoker_idle_mb\": $(rss_mb "$INV_PID"), \"invoker_idle_threads\": $(threads "$INV_PID")}" >"$parts/dist_rss_idle.json"
 put_noop noop
 invoke noop
 url="$API/api/v1/namespaces/_/actions/noop?blocking=true&result=true"
 "$bench" latency -n "$LAT_N" --warmup "$LAT_WARM" --url "$url" --name distributed --auth "$AUTH" \
   >"$parts/dist_latency.json"
 echo "{\"store\": \"$DIST_STORE\", \"controllers\": 1, \"invokers\": 1}" >"$parts/dist_meta.json"
+for c in $DIST1_CLIENTS; do
+  # Throughput of the 1 + 1 topology; CPU per invoke of the controller and of the invoker.
+  "$bench" closed --url "$url" --auth "$AUTH" --clients "$c" --warmup "$DIST_WARM" \
+    --duration "$CL_DUR" --watch-pid "$CTRL_PID" --watch-pid "$INV_PID" >"$parts/dist1_closed_$c.json"
+done
 stop_cluster
 start_cluster dist_1x2 1 2
 put_noop noop
@@ -291,6 +383,52 @@ for c in $DIST_CLIENTS; do
 done
 stop_cluster
 
+# ---- K, L: soaks of SOAK_S seconds each (--soak-minutes). K: the operator's soak of the issue:
+# defaults (stem cells on), --user-memory 4096, a no-op python action that logs one line, open
+# loop at 400/s on 32 connections. L: the no-op at 80 % of the best closed-loop rate of (3) on
+# 128 connections. Each records the latency (also per 10 s window), wisp-standalone's CPU, RSS
+# and open fds and its containers over the measured window, the data dir's size and the
+# warnings logged ----
+# soak NAME RATE CONNECTIONS ACTION
+soak() {
+  local name=$1 rate=$2 conns=$3 action=$4 warn0 du0
+  warn0=$(grep -c '\[warning\]' "$SA_DIR/stderr" || true)
+  du0=$(du -sb "$SA_DIR/data" | cut -f1)
+  "$bench" open --url "$API/api/v1/namespaces/_/actions/$action?blocking=true&result=true" \
+    --auth "$AUTH" --rate "$rate" --connections "$conns" --warmup "$SOAK_WARM" --duration "$SOAK_S" \
+    --series-s 10 --watch-pid "$SA_PID" --watch-invoker "$SA_INVOKER" >"$work/$name.open.json"
+  python3 - "$parts/$name.json" "$work/$name.open.json" "$SA_DIR/stderr" "${warn0:-0}" "$du0" \
+    "$(du -sb "$SA_DIR/data" | cut -f1)" <<'PY'
+import collections, json, re, sys
+out, part, stderr, warn0, du0, du1 = sys.argv[1:7]
+r = json.load(open(part))
+lines = [l for l in open(stderr, errors='replace') if '[warning]' in l][int(warn0):]
+def kind(line):  # the message without its tid, ids and numbers
+    text = re.sub(r'^\[[^\]]*\]\s*', '', line.split('[warning]', 1)[1].strip())
+    return re.sub(r'[0-9]+', 'N', re.sub(r'\b[0-9A-Za-z_-]{16,}\b', 'ID', text))[:160]
+kinds = collections.Counter(kind(l) for l in lines)
+r['warnings'] = len(lines)
+r['warning_kinds'] = [{'count': c, 'text': t} for t, c in kinds.most_common(5)]
+r['data_dir_bytes'] = {'start': int(du0), 'end': int(du1)}
+json.dump(r, open(out, 'w'), indent=1)
+PY
+}
+if [[ $SOAK_S -gt 0 ]]; then
+  start_standalone soak_400 --user-memory 4096
+  curl -skf -u "$AUTH" -X PUT -H 'Content-Type: application/json' \
+    -d '{"exec":{"kind":"python:3","code":"def main(args):\n    print(\"soak\")\n    return {}\n"}}' \
+    "$API/api/v1/namespaces/_/actions/logs_one_line?overwrite=true" >/dev/null
+  invoke logs_one_line
+  soak soak_400 400 32 logs_one_line
+  stop_standalone
+  start_standalone soak_80pct --no-stem-cells --user-memory 4096
+  put_noop noop
+  invoke noop
+  soak soak_80pct "$(python3 -c "print(max(1.0, round($max_rps * 0.8, 1)))")" 128 noop
+  stop_standalone
+fi
+
+echo "== done at +${SECONDS}s" >&2
 read -r load1 load5 load15 _ </proc/loadavg
 if [[ -z $out ]]; then
   if [[ $mode == quick ]]; then
