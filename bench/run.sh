@@ -275,10 +275,10 @@ instr_count() {
       awk -F, '$3 ~ /^instructions/ {print $1; exit}' "$2"
     fi
   elif [[ $1 == START ]]; then
-    callgrind_control -z "$SA_PID" >/dev/null
+    callgrind_control -z "$SA_PID" >/dev/null 2>&1
   else
     rm -f "$work"/instr/callgrind.out.*.*
-    callgrind_control -d "$SA_PID" >/dev/null
+    callgrind_control -d "$SA_PID" >/dev/null 2>&1
     for _ in $(seq 1 100); do
       compgen -G "$work/instr/callgrind.out.*.*" >/dev/null && break
       sleep 0.1
