@@ -213,6 +213,17 @@ absl::Status StoreGuard::PutActivation(const common::ActivationRecord& record) {
 absl::Status StoreGuard::CreateActivation(const common::ActivationRecord& record) {
     return Run<absl::Status>([this, record] { return inner_.CreateActivation(record); });
 }
+absl::StatusOr<std::vector<absl::Status>> StoreGuard::CreateActivations(
+    std::span<const common::ActivationRecord> records) {
+    return Run<absl::StatusOr<std::vector<absl::Status>>>(
+        [this, batch = std::vector<common::ActivationRecord>(records.begin(), records.end())] {
+            return inner_.CreateActivations(batch);
+        });
+}
+absl::StatusOr<int64_t> StoreGuard::DeleteActivationsBefore(int64_t cutoff_ms, int64_t limit) {
+    return Run<absl::StatusOr<int64_t>>(
+        [this, cutoff_ms, limit] { return inner_.DeleteActivationsBefore(cutoff_ms, limit); });
+}
 absl::StatusOr<common::ActivationRecord> StoreGuard::GetActivation(std::string_view ns,
                                                                    const common::ActivationId& id) {
     return Run<absl::StatusOr<common::ActivationRecord>>(

@@ -82,6 +82,10 @@ class StoreGuard final : public store::ArtifactStore {
     [[nodiscard]] absl::Status DeleteLimits(std::string_view ns) override;
     [[nodiscard]] absl::Status PutActivation(const common::ActivationRecord& record) override;
     [[nodiscard]] absl::Status CreateActivation(const common::ActivationRecord& record) override;
+    [[nodiscard]] absl::StatusOr<std::vector<absl::Status>> CreateActivations(
+        std::span<const common::ActivationRecord> records) override;
+    [[nodiscard]] absl::StatusOr<int64_t> DeleteActivationsBefore(int64_t cutoff_ms,
+                                                                  int64_t limit) override;
     [[nodiscard]] absl::StatusOr<common::ActivationRecord> GetActivation(
         std::string_view ns, const common::ActivationId& id) override;
     [[nodiscard]] absl::Status DeleteActivation(std::string_view ns,

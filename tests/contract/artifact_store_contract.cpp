@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <mutex>
 #include <set>
+#include <span>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -913,6 +914,110 @@ TEST_CASE("activations: CreateActivation is create-only; the first writer's reco
     }
     REQUIRE(winner >= 0);
     CHECK(OK(store->GetActivation("guest", contended.activation_id)) == versions[winner]);
+}
+
+TEST_CASE("activations: CreateActivations stores a batch create-only, one status per record",
+          "[contract][activations][batch]") {
+    auto store = MakeFreshStore();
+    ActivationRecord existing = MakeActivation("guest", "first", 1700000000000);
+    OK(store->CreateActivation(existing));
+    ActivationRecord late = existing;
+    late.response = ActivationResponse::Error(ActivationStatus::kWhiskError, "forced");
+    std::vector<ActivationRecord> batch;
+    for (int i = 0; i < 20; ++i) batch.push_back(MakeActivation("guest", "b", 1700000001000 + i));
+    batch.push_back(late);                // AlreadyExists: the first writer's record stays
+    batch.push_back(ActivationRecord{});  // InvalidArgument: the others are still stored
+    batch.push_back(MakeActivation("other", "b", 1700000002000));
+    auto statuses = OK(store->CreateActivations(batch));
+    REQUIRE(statuses.size() == batch.size());
+    for (int i = 0; i < 20; ++i) {
+        CHECK(statuses[i].ok());
+        CHECK(OK(store->GetActivation("guest", batch[i].activation_id)) == batch[i]);
+    }
+    CHECK(statuses[20].code() == absl::StatusCode::kAlreadyExists);
+    CHECK(OK(store->GetActivation("guest", existing.activation_id)) == existing);
+    CHECK(statuses[21].code() == absl::StatusCode::kInvalidArgument);
+    CHECK(statuses[22].ok());
+    CHECK(OK(store->GetActivation("other", batch[22].activation_id)) == batch[22]);
+    CHECK(OK(store->CountActivations({.namespace_name = "guest"})) == 21);
+    // Writing the batch again (a retry after an ambiguous outage) stores nothing twice.
+    auto again = OK(store->CreateActivations(std::span(batch).first(20)));
+    for (const auto& st : again) CHECK(st.code() == absl::StatusCode::kAlreadyExists);
+    CHECK(OK(store->CountActivations({.namespace_name = "guest"})) == 21);
+    CHECK(OK(store->CreateActivations({})).empty());
+}
+
+TEST_CASE("activations: DeleteActivationsBefore removes the oldest of every namespace in batches",
+          "[contract][activations][retention]") {
+    auto store = MakeFreshStore();
+    const int64_t t0 = 1700000000000;
+    std::vector<ActivationRecord> old_records, kept;
+    for (int i = 0; i < 7; ++i) {
+        old_records.push_back(MakeActivation(i % 2 ? "guest" : "other", "a", t0 + i));
+        OK(store->CreateActivation(old_records.back()));
+    }
+    for (int i = 0; i < 3; ++i) {
+        kept.push_back(MakeActivation("guest", "a", t0 + 1000 + i));
+        OK(store->CreateActivation(kept.back()));
+    }
+    CHECK(store->DeleteActivationsBefore(t0 + 1000, 0).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+    // Oldest first, at most `limit` per call; fewer than the limit: nothing older is left.
+    CHECK(OK(store->DeleteActivationsBefore(t0 + 1000, 3)) == 3);
+    for (int i = 0; i < 3; ++i) {
+        CHECK(store
+                  ->GetActivation(old_records[i].namespace_path.ToString(),
+                                  old_records[i].activation_id)
+                  .status()
+                  .code() == absl::StatusCode::kNotFound);
+    }
+    CHECK(OK(store->DeleteActivationsBefore(t0 + 1000, 3)) == 3);
+    CHECK(OK(store->DeleteActivationsBefore(t0 + 1000, 3)) == 1);
+    CHECK(OK(store->DeleteActivationsBefore(t0 + 1000, 3)) == 0);  // idempotent
+    CHECK(OK(store->CountActivations({.namespace_name = "other"})) == 0);
+    // The cutoff is exclusive; what is kept is whole (result and logs) and still listed.
+    auto listed = OK(store->ListActivations({.namespace_name = "guest"}));
+    REQUIRE(listed.size() == 3);
+    CHECK(listed[0] == kept[2]);
+    CHECK(listed[2] == kept[0]);
+    CHECK(OK(store->DeleteActivationsBefore(kept[0].start_ms, 10)) == 0);
+    // A deleted id can be written again (a redelivered activation's record).
+    OK(store->CreateActivation(old_records[1]));
+    CHECK(OK(store->GetActivation("guest", old_records[1].activation_id)) == old_records[1]);
+}
+
+TEST_CASE("activations: a list running beside retention never shows part of a record",
+          "[contract][activations][retention]") {
+    auto store = MakeFreshStore();
+    const int64_t t0 = 1700000000000;
+    std::vector<ActivationRecord> records;
+    for (int i = 0; i < 60; ++i) records.push_back(MakeActivation("guest", "a", t0 + i));
+    for (const auto& st : OK(store->CreateActivations(records))) CHECK(st.ok());
+    std::atomic<bool> done{false};
+    std::thread sweeper([&] {
+        while (true) {
+            auto n = store->DeleteActivationsBefore(t0 + 1000, 5);
+            if (!n.ok() || *n == 0) break;
+        }
+        done = true;
+    });
+    int lists = 0;
+    while (!done || lists == 0) {
+        auto listed = store->ListActivations({.namespace_name = "guest"});
+        if (!listed.ok()) continue;
+        ++lists;
+        for (const auto& r : *listed) {
+            // Every listed record is exactly one that was written: result and logs included.
+            auto it = std::find_if(records.begin(), records.end(), [&](const ActivationRecord& w) {
+                return w.activation_id == r.activation_id;
+            });
+            REQUIRE(it != records.end());
+            CHECK(r == *it);
+        }
+    }
+    sweeper.join();
+    CHECK(OK(store->CountActivations({.namespace_name = "guest"})) == 0);
+    CHECK(OK(store->ListActivations({.namespace_name = "guest"})).empty());
 }
 
 TEST_CASE("activations: newest first, since/upto, skip/limit, count", "[contract][activations]") {

@@ -188,3 +188,62 @@ TEST_CASE("sqlite: OpenArtifactStore URIs", "[sqlite]") {
 }
 
 }  // namespace
+
+namespace {
+
+ActivationRecord LoggedRecord(int64_t start_ms) {
+    ActivationRecord r;
+    r.namespace_path = EntityPath(std::vector<std::string>{"guest"});
+    r.name = "soak";
+    r.subject = "guest";
+    r.activation_id = ActivationId::Generate();
+    r.start_ms = start_ms;
+    r.end_ms = start_ms + 3;
+    r.response.result = JsonValue::EmptyObject();
+    r.logs = {std::string(600, 'x')};
+    return r;
+}
+
+/// Stores `n` records (start = `first_ms` + i) in batches of 100.
+void StoreRecords(SqliteArtifactStore& store, int n, int64_t first_ms) {
+    std::vector<ActivationRecord> batch;
+    for (int i = 0; i < n; ++i) {
+        batch.push_back(LoggedRecord(first_ms + i));
+        if (batch.size() == 100 || i == n - 1) {
+            auto st = store.CreateActivations(batch);
+            REQUIRE(st.ok());
+            batch.clear();
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("sqlite: retention frees pages that later records reuse: the file stops growing",
+          "[sqlite][retention]") {
+    wisp::testing::TempDir dir;
+    const std::string path = dir.File("wisp.db");
+    constexpr int kRecords = 3000;
+    {
+        auto store = OpenOrFail(path);
+        StoreRecords(*store, kRecords, 1000000);
+    }  // the last connection checkpoints the WAL into the file and removes it
+    const auto full = std::filesystem::file_size(path);
+    {
+        auto store = OpenOrFail(path);
+        int64_t deleted = 0;
+        while (true) {
+            auto n = store->DeleteActivationsBefore(2000000, 500);
+            REQUIRE(n.ok());
+            if (*n == 0) break;
+            deleted += *n;
+        }
+        CHECK(deleted == kRecords);
+        StoreRecords(*store, kRecords, 3000000);  // as many again, newer
+    }
+    const auto after = std::filesystem::file_size(path);
+    INFO("file after the first " << kRecords << " records: " << full << " bytes; after retention "
+                                 << "and as many again: " << after << " bytes");
+    CHECK(full > static_cast<uintmax_t>(kRecords) * 600);
+    CHECK(after < full + full / 5);  // without the freelist reuse it would double
+}

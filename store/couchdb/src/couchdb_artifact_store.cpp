@@ -960,4 +960,98 @@ absl::Status CouchDbArtifactStore::RemoveJournalEntries(const std::vector<Journa
     return absl::AbortedError("journal entries kept changing while they were being removed");
 }
 
+// ---- group commit and retention -------------------------------------------------------------
+
+absl::StatusOr<std::vector<absl::Status>> CouchDbArtifactStore::CreateActivations(
+    std::span<const common::ActivationRecord> records) {
+    std::vector<absl::Status> out(records.size());
+    std::vector<size_t> valid;
+    std::string docs = "[";
+    for (size_t i = 0; i < records.size(); ++i) {
+        out[i] = ValidateActivationRecord(records[i]);
+        if (!out[i].ok()) continue;
+        const std::string id = records[i].DocId();
+        Append(
+            docs, valid.empty() ? "" : ",",
+            MakeDocument(common::ActivationToJson(records[i], common::ActivationJsonForm::kStored),
+                         id, "", "activation"));
+        valid.push_back(i);
+    }
+    docs += "]";
+    if (valid.empty()) return out;
+    // Without revisions, _bulk_docs creates or conflicts per document: the first writer's stays.
+    WISP_ASSIGN_OR_RETURN(std::vector<std::string> revs,
+                          BulkDocs(*client_, activations_db_, docs, valid.size()));
+    for (size_t k = 0; k < valid.size(); ++k) {
+        if (revs[k].empty()) out[valid[k]] = Exists();
+    }
+    return out;
+}
+
+absl::StatusOr<int64_t> CouchDbArtifactStore::DeleteActivationsBefore(int64_t cutoff_ms,
+                                                                      int64_t limit) {
+    if (limit <= 0) return absl::InvalidArgumentError("limit must be positive");
+    const std::string view = Cat("/", activations_db_, "/_design/activations/_view/byDate");
+    WISP_ASSIGN_OR_RETURN(HttpResponse r,
+                          client_->Request("GET", Cat(view, "?endkey=", cutoff_ms,
+                                                      "&inclusive_end=false&limit=", limit)));
+    if (r.status != 200) return client_->Unexpected(r, Cat("GET ", view));
+    rapidjson::Document answer;
+    if (!ParseObject(r.body, answer) || !answer.HasMember("rows") || !answer["rows"].IsArray()) {
+        return absl::InternalError(
+            Cat("CouchDB at ", client_->url(), " answered ", view, " with no rows"));
+    }
+    std::vector<std::pair<std::string, std::string>> old;  // id, rev
+    for (const auto& row : answer["rows"].GetArray()) {
+        if (!row.HasMember("value") || !row["value"].IsArray() || row["value"].Size() != 2 ||
+            !row["value"][0].IsString() || !row["value"][1].IsString()) {
+            continue;
+        }
+        old.emplace_back(row["value"][0].GetString(), row["value"][1].GetString());
+    }
+    if (old.empty()) return 0;
+    // _purge: CouchDB forgets the documents (no tombstones); at most 100 ids per request by
+    // CouchDB's default [purge] max_document_id_number.
+    constexpr size_t kPurgeChunk = 100;
+    int64_t removed = 0;
+    size_t next = 0;
+    while (!purge_refused_.load() && next < old.size()) {
+        const size_t end = std::min(old.size(), next + kPurgeChunk);
+        std::string body = "{";
+        for (size_t i = next; i < end; ++i) {
+            Append(body, i > next ? "," : "", JsonString(old[i].first), ":[",
+                   JsonString(old[i].second), "]");
+        }
+        body += "}";
+        WISP_ASSIGN_OR_RETURN(HttpResponse p,
+                              client_->Request("POST", Cat("/", activations_db_, "/_purge"), body));
+        if (p.status != 200 && p.status != 201 && p.status != 202) {
+            if (p.status >= 500 && p.status != 501) {
+                return client_->Unexpected(p, Cat("POST ", activations_db_, "/_purge"));
+            }
+            spdlog::info(
+                "activation retention: CouchDB at {} refused _purge on {} (HTTP {}); deleting "
+                "expired records instead (their tombstones stay until the database is "
+                "recreated)",
+                client_->url(), activations_db_, p.status);
+            purge_refused_ = true;
+            break;
+        }
+        removed += static_cast<int64_t>(end - next);
+        next = end;
+    }
+    if (next == old.size()) return removed;
+    std::string docs = "[";
+    for (size_t i = next; i < old.size(); ++i) {
+        Append(docs, i > next ? "," : "", "{\"_id\":", JsonString(old[i].first),
+               ",\"_rev\":", JsonString(old[i].second), ",\"_deleted\":true}");
+    }
+    docs += "]";
+    WISP_ASSIGN_OR_RETURN(std::vector<std::string> done,
+                          BulkDocs(*client_, activations_db_, docs, old.size() - next));
+    // A conflict: replaced or deleted meanwhile (another sweeper); the next pass sees it again.
+    for (const std::string& rev : done) removed += rev.empty() ? 0 : 1;
+    return removed;
+}
+
 }  // namespace wisp::store

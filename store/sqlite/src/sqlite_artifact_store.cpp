@@ -88,6 +88,8 @@ CREATE INDEX IF NOT EXISTS activations_by_start
     ON activations (namespace, start DESC, activation_id DESC);
 CREATE INDEX IF NOT EXISTS activations_by_name
     ON activations (namespace, filter_name, start DESC, activation_id DESC);
+-- retention (DeleteActivationsBefore): the oldest records of every namespace
+CREATE INDEX IF NOT EXISTS activations_by_age ON activations (start);
 
 CREATE TABLE IF NOT EXISTS activation_journal (
     controller    TEXT NOT NULL,
@@ -159,6 +161,9 @@ constexpr const char* kSelectActivation =
     "SELECT doc FROM activations WHERE namespace = ?1 AND activation_id = ?2";
 constexpr const char* kDeleteActivation =
     "DELETE FROM activations WHERE namespace = ?1 AND activation_id = ?2";
+constexpr const char* kDeleteActivationsBefore =
+    "DELETE FROM activations WHERE rowid IN (SELECT rowid FROM activations WHERE start < ?1 "
+    "ORDER BY start LIMIT ?2)";
 constexpr const char* kUpsertJournal =
     "INSERT INTO activation_journal (controller, activation_id, recover_after, doc) "
     "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (controller, activation_id) DO UPDATE SET "
@@ -762,6 +767,53 @@ absl::Status SqliteArtifactStore::CreateActivation(const common::ActivationRecor
         insert.BindText(5, doc);
         WISP_RETURN_IF_ERROR(insert.Run());
         return sqlite3_changes(db.raw()) == 0 ? Exists() : absl::OkStatus();
+    });
+}
+
+absl::StatusOr<std::vector<absl::Status>> SqliteArtifactStore::CreateActivations(
+    std::span<const common::ActivationRecord> records) {
+    struct Row {
+        std::string ns, filter_name, doc;
+    };
+    std::vector<absl::Status> out(records.size());
+    std::vector<Row> rows(records.size());
+    bool any = false;
+    for (size_t i = 0; i < records.size(); ++i) {
+        out[i] = ValidateActivationRecord(records[i]);
+        if (!out[i].ok()) continue;
+        any = true;
+        rows[i] = {records[i].namespace_path.ToString(), records[i].FilterName(),
+                   common::ActivationToJson(records[i], common::ActivationJsonForm::kStored)};
+    }
+    if (!any) return out;
+    WISP_RETURN_IF_ERROR(impl_->Write([&](SqliteConnection& db) -> absl::Status {
+        for (size_t i = 0; i < records.size(); ++i) {
+            if (!out[i].ok()) continue;
+            WISP_ASSIGN_OR_RETURN(Statement insert, db.Prepare(kInsertActivation));
+            insert.BindText(1, rows[i].ns);
+            insert.BindText(2, records[i].activation_id.str());
+            insert.BindText(3, rows[i].filter_name);
+            insert.BindInt64(4, records[i].start_ms);
+            insert.BindText(5, rows[i].doc);
+            WISP_RETURN_IF_ERROR(insert.Run());
+            if (sqlite3_changes(db.raw()) == 0) out[i] = Exists();
+        }
+        return absl::OkStatus();
+    }));
+    return out;
+}
+
+absl::StatusOr<int64_t> SqliteArtifactStore::DeleteActivationsBefore(int64_t cutoff_ms,
+                                                                     int64_t limit) {
+    if (limit <= 0) return absl::InvalidArgumentError("limit must be positive");
+    // Deleted rows' pages go to SQLite's freelist and are reused by later inserts: with
+    // retention the file stops growing at about the size of the records kept.
+    return impl_->Write([&](SqliteConnection& db) -> absl::StatusOr<int64_t> {
+        WISP_ASSIGN_OR_RETURN(Statement del, db.Prepare(kDeleteActivationsBefore));
+        del.BindInt64(1, cutoff_ms);
+        del.BindInt64(2, limit);
+        WISP_RETURN_IF_ERROR(del.Run());
+        return static_cast<int64_t>(sqlite3_changes(db.raw()));
     });
 }
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -133,6 +134,15 @@ class ArtifactStore {
     /// wins: an invoker's late result and the controller's forced completion never both
     /// exist), InvalidArgument (no namespace or id), Unavailable.
     [[nodiscard]] virtual absl::Status CreateActivation(const common::ActivationRecord& record) = 0;
+    /// CreateActivation for many records at once (group commit): one transaction (SQLite) or
+    /// one `_bulk_docs` request (CouchDB). On success returns one status per record, in order:
+    /// OK (stored by this call), AlreadyExists (a record with that id was there: the first
+    /// writer's stays) or InvalidArgument; every OK record is stored when this returns. An
+    /// error for the whole call (Unavailable, Internal) means the caller must assume none was
+    /// written (create-only makes writing them again safe). The default loops over
+    /// CreateActivation (then an outage fails the call with the first record's error).
+    [[nodiscard]] virtual absl::StatusOr<std::vector<absl::Status>> CreateActivations(
+        std::span<const common::ActivationRecord> records);
     [[nodiscard]] virtual absl::StatusOr<common::ActivationRecord> GetActivation(
         std::string_view ns, const common::ActivationId& id) = 0;
     [[nodiscard]] virtual absl::Status DeleteActivation(std::string_view ns,
@@ -142,6 +152,14 @@ class ArtifactStore {
         const ActivationQuery& q) = 0;
     /// How many records match (skip/limit ignored).
     [[nodiscard]] virtual absl::StatusOr<int64_t> CountActivations(const ActivationQuery& q) = 0;
+    /// Retention: deletes up to `limit` (> 0) records, of any namespace, whose `start_ms` is
+    /// before `cutoff_ms`, oldest first, in one transaction (SQLite) or one request (CouchDB);
+    /// a record goes with its result and logs (one document), so a list never shows half of
+    /// one. Returns how many were deleted (fewer than `limit`: none older is left). Idempotent:
+    /// concurrent callers may delete the same records (each counts what it removed).
+    /// Unimplemented when the backend cannot expire records (the default).
+    [[nodiscard]] virtual absl::StatusOr<int64_t> DeleteActivationsBefore(int64_t cutoff_ms,
+                                                                          int64_t limit);
 
     // ---- the journal of accepted activations -------------------------------------------------
     // A controller journals every activation it accepts before it answers 200/202 and removes
@@ -178,6 +196,26 @@ constexpr common::EntityType EntityTypeOf() {
         return common::EntityType::kRule;
     else
         return common::EntityType::kPackage;
+}
+
+inline absl::StatusOr<std::vector<absl::Status>> ArtifactStore::CreateActivations(
+    std::span<const common::ActivationRecord> records) {
+    std::vector<absl::Status> out;
+    out.reserve(records.size());
+    for (const common::ActivationRecord& r : records) {
+        absl::Status st = CreateActivation(r);
+        if (!st.ok() && st.code() != absl::StatusCode::kAlreadyExists &&
+            st.code() != absl::StatusCode::kInvalidArgument) {
+            return st;  // an outage: the caller writes them all again
+        }
+        out.push_back(std::move(st));
+    }
+    return out;
+}
+
+inline absl::StatusOr<int64_t> ArtifactStore::DeleteActivationsBefore(int64_t, int64_t) {
+    return absl::UnimplementedError(
+        "this activation store cannot expire records; set --activation-retention 0");
 }
 
 template <class T>

@@ -14,6 +14,7 @@
 // Concurrency control is CouchDB's `_rev`. Transient failures (connection refused/reset, timeouts,
 // HTTP 500/502/503/504) are retried with exponential backoff; a request that still fails returns
 // Unavailable "CouchDB at <url> is unreachable: ...". Every method is thread-safe and blocking.
+#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -95,6 +96,13 @@ class CouchDbArtifactStore final : public ArtifactStore {
 
     [[nodiscard]] absl::Status PutActivation(const common::ActivationRecord& record) override;
     [[nodiscard]] absl::Status CreateActivation(const common::ActivationRecord& record) override;
+    [[nodiscard]] absl::StatusOr<std::vector<absl::Status>> CreateActivations(
+        std::span<const common::ActivationRecord> records) override;
+    /// The oldest records by the `byDate` view, then `_purge` (no tombstone left; the space
+    /// comes back at the next compaction); where `_purge` is refused (pouchdb-server, or a user
+    /// without admin rights on the database), `_bulk_docs` deletes (tombstones stay).
+    [[nodiscard]] absl::StatusOr<int64_t> DeleteActivationsBefore(int64_t cutoff_ms,
+                                                                  int64_t limit) override;
     [[nodiscard]] absl::StatusOr<common::ActivationRecord> GetActivation(
         std::string_view ns, const common::ActivationId& id) override;
     [[nodiscard]] absl::Status DeleteActivation(std::string_view ns,
@@ -116,6 +124,7 @@ class CouchDbArtifactStore final : public ArtifactStore {
     CouchDbConfig config_;
     std::unique_ptr<couchdb::CouchDbClient> client_;
     std::string whisks_db_, subjects_db_, activations_db_, journal_db_;
+    std::atomic<bool> purge_refused_{false};  // the server refused _purge once: delete instead
 
     /// The current revisions of `ids` in the journal database (empty: missing or deleted).
     [[nodiscard]] absl::StatusOr<std::vector<std::string>> JournalRevisions(

@@ -64,6 +64,10 @@ class SqliteArtifactStore final : public ArtifactStore {
 
     [[nodiscard]] absl::Status PutActivation(const common::ActivationRecord& record) override;
     [[nodiscard]] absl::Status CreateActivation(const common::ActivationRecord& record) override;
+    [[nodiscard]] absl::StatusOr<std::vector<absl::Status>> CreateActivations(
+        std::span<const common::ActivationRecord> records) override;
+    [[nodiscard]] absl::StatusOr<int64_t> DeleteActivationsBefore(int64_t cutoff_ms,
+                                                                  int64_t limit) override;
     [[nodiscard]] absl::StatusOr<common::ActivationRecord> GetActivation(
         std::string_view ns, const common::ActivationId& id) override;
     [[nodiscard]] absl::Status DeleteActivation(std::string_view ns,

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,8 +24,10 @@ class FaultyArtifactStore final : public store::ArtifactStore {
     std::atomic<bool> down{false};
     std::atomic<bool> fail_activation_writes{false};
     std::atomic<int> fail_next_activation_writes{0};
-    std::atomic<int> activation_writes{0};  // Put/CreateActivation calls, failed ones included
-    std::atomic<int> journal_writes{0};     // PutJournalEntries calls
+    std::atomic<int> activation_writes{0};   // Put/CreateActivation calls, failed ones included
+    std::atomic<int> activation_batches{0};  // CreateActivations calls
+    std::atomic<int> journal_writes{0};      // PutJournalEntries calls
+    std::atomic<int> journal_removals{0};    // RemoveJournalEntries calls
 
     std::atomic<int> calls{0};  // every call that reached the wrapper
 
@@ -140,6 +143,25 @@ class FaultyArtifactStore final : public store::ArtifactStore {
         if (left > 0) return Refused();
         return inner_.CreateActivation(r);
     }
+    /// One call (counted once in `activation_writes` and `activation_batches`; the fault
+    /// switches fail the whole batch), then the inner store's batch (one transaction).
+    [[nodiscard]] absl::StatusOr<std::vector<absl::Status>> CreateActivations(
+        std::span<const common::ActivationRecord> records) override {
+        ++activation_writes;
+        ++activation_batches;
+        if (auto st = Gate(); !st.ok()) return st;
+        if (fail_activation_writes) return Refused();
+        int left = fail_next_activation_writes.load();
+        while (left > 0 && !fail_next_activation_writes.compare_exchange_weak(left, left - 1)) {
+        }
+        if (left > 0) return Refused();
+        return inner_.CreateActivations(records);
+    }
+    [[nodiscard]] absl::StatusOr<int64_t> DeleteActivationsBefore(int64_t cutoff_ms,
+                                                                  int64_t limit) override {
+        if (auto st = Gate(); !st.ok()) return st;
+        return inner_.DeleteActivationsBefore(cutoff_ms, limit);
+    }
     [[nodiscard]] absl::StatusOr<common::ActivationRecord> GetActivation(
         std::string_view ns, const common::ActivationId& id) override {
         if (auto st = Gate(); !st.ok()) return st;
@@ -173,6 +195,7 @@ class FaultyArtifactStore final : public store::ArtifactStore {
     }
     [[nodiscard]] absl::Status RemoveJournalEntries(
         const std::vector<store::JournalEntry>& entries) override {
+        ++journal_removals;
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.RemoveJournalEntries(entries);
     }
