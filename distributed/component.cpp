@@ -12,6 +12,14 @@
 #include <wisp/store/open_store.hpp>
 
 namespace wisp::distributed {
+namespace {
+
+/// fetch.wait.max.ms of the consumers off the activation path (KafkaConfig::
+/// latency_topic_prefixes), at least: a ping or an invalidation is late by at most this much
+/// on the dev broker.
+constexpr int64_t kBackgroundFetchWaitMs = 100;
+
+}  // namespace
 
 void AddComponentOptions(CLI::App& app, ComponentOptions& opt, bool allow_auto_id) {
     static constexpr int32_t kMaxId = 1 << 20;
@@ -109,6 +117,12 @@ absl::StatusOr<std::unique_ptr<messaging::KafkaMessagingProvider>> OpenBus(
     cfg.topic_prefix = opt.topic_prefix;
     cfg.client_id = client_id;
     cfg.fetch_wait_max = std::chrono::milliseconds(opt.kafka_fetch_wait_ms);
+    // Only the activation path (invoker<N>, completed<N>) fetches with the short wait; pings,
+    // cache invalidations and id claims take up to 100 ms more on the dev broker and leave its
+    // one thread to the activations (against Apache Kafka the wait costs nothing either way).
+    cfg.latency_topic_prefixes = {"invoker", "completed"};
+    cfg.background_fetch_wait_max =
+        std::max(cfg.fetch_wait_max, std::chrono::milliseconds(kBackgroundFetchWaitMs));
     WISP_ASSIGN_OR_RETURN(auto bus, messaging::KafkaMessagingProvider::Create(std::move(cfg)));
     WISP_RETURN_IF_ERROR(bus->CheckConnection(std::chrono::seconds(30)));
     spdlog::info(

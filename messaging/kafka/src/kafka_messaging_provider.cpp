@@ -127,6 +127,14 @@ std::string TooLarge(std::string_view topic, int64_t size, int64_t limit) {
 
 }  // namespace
 
+std::chrono::milliseconds FetchWaitMax(const KafkaConfig& config, std::string_view topic) {
+    if (config.latency_topic_prefixes.empty()) return config.fetch_wait_max;
+    for (const std::string& prefix : config.latency_topic_prefixes) {
+        if (topic.substr(0, prefix.size()) == prefix) return config.fetch_wait_max;
+    }
+    return config.background_fetch_wait_max;
+}
+
 // ---- the provider's shared state: config, known topics, the admin client -------------------
 
 struct KafkaMessagingProvider::Cluster {
@@ -576,17 +584,17 @@ class KafkaMessageConsumer final : public MessageConsumer {
                                 cluster_->config.bootstrap_servers)) {
         const KafkaConfig& config = cluster_->config;
         const int64_t largest = cluster_->LargestMessageBytes() + kFramingBytes;
-        auto conf = MakeConf(
-            config, {
-                        {"group.id", group_id_},
-                        {"enable.auto.commit", "false"},
-                        {"enable.auto.offset.store", "false"},
-                        {"auto.offset.reset", "earliest"},
-                        {"allow.auto.create.topics", "true"},
-                        {"fetch.wait.max.ms", std::to_string(ClampMs(config.fetch_wait_max))},
-                        {"fetch.error.backoff.ms", "100"},
-                        {"fetch.message.max.bytes", std::to_string(largest)},
-                    });
+        const std::string fetch_wait = std::to_string(ClampMs(FetchWaitMax(config, topic_)));
+        auto conf = MakeConf(config, {
+                                         {"group.id", group_id_},
+                                         {"enable.auto.commit", "false"},
+                                         {"enable.auto.offset.store", "false"},
+                                         {"auto.offset.reset", "earliest"},
+                                         {"allow.auto.create.topics", "true"},
+                                         {"fetch.wait.max.ms", fetch_wait},
+                                         {"fetch.error.backoff.ms", "100"},
+                                         {"fetch.message.max.bytes", std::to_string(largest)},
+                                     });
         if (!conf.ok()) {
             error_ = conf.status();
             return;

@@ -290,3 +290,19 @@ TEST_CASE("kafka: a blocked Peek during an outage returns; the consumer reads af
     REQUIRE(producer->Send("completed0", "b").ok());
     CHECK(Receive(*consumer, 1) == std::vector<std::string>{"b"});
 }
+
+TEST_CASE("kafka: only the latency topics fetch with fetch_wait_max; the others wait longer",
+          "[kafka]") {
+    KafkaConfig config;
+    config.fetch_wait_max = 1ms;
+    config.background_fetch_wait_max = 100ms;
+    // No prefixes: every topic is a latency topic (the default).
+    CHECK(FetchWaitMax(config, "health") == 1ms);
+    config.latency_topic_prefixes = {"invoker", "completed"};
+    CHECK(FetchWaitMax(config, "invoker0") == 1ms);
+    CHECK(FetchWaitMax(config, "completed12") == 1ms);
+    CHECK(FetchWaitMax(config, "health") == 100ms);
+    CHECK(FetchWaitMax(config, "cacheInvalidation") == 100ms);
+    CHECK(FetchWaitMax(config, "componentHealth") == 100ms);
+    CHECK(FetchWaitMax(config, "invoke") == 100ms);  // a prefix of the name, not the reverse
+}

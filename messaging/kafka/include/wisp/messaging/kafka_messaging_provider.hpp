@@ -58,6 +58,15 @@ struct KafkaConfig {
     /// dev broker (librdkafka's mock) always holds an empty fetch this long, so every hop can
     /// wait this long there: use a few milliseconds against it.
     std::chrono::milliseconds fetch_wait_max{500};
+    /// Topics (as the callers name them, without `topic_prefix`) whose consumers fetch with
+    /// `fetch_wait_max`, matched by name prefix (e.g. "invoker", "completed": the activation
+    /// path); empty = every topic. The consumers of the other topics (health pings, cache
+    /// invalidation, id claims) use `background_fetch_wait_max`. Against Apache Kafka the choice
+    /// costs nothing either way (a waiting fetch returns when a record arrives); against the dev
+    /// broker every idle consumer sends a fetch per wait to its single thread, so a short wait
+    /// for every topic keeps that thread busy and every hop waits behind the others' fetches.
+    std::vector<std::string> latency_topic_prefixes;
+    std::chrono::milliseconds background_fetch_wait_max{500};
     /// Timeout of topic creation and metadata requests (EnsureTopic, CheckConnection).
     std::chrono::milliseconds admin_timeout{10000};
     /// Cap of librdkafka's exponential reconnect backoff (reconnect.backoff.max.ms; it starts
@@ -67,6 +76,10 @@ struct KafkaConfig {
     /// last. Secrets here are never logged.
     std::vector<std::pair<std::string, std::string>> properties;
 };
+
+/// The fetch.wait.max.ms of a consumer of `topic` (as the caller names it): fetch_wait_max for
+/// the latency topics, background_fetch_wait_max for the others.
+std::chrono::milliseconds FetchWaitMax(const KafkaConfig& config, std::string_view topic);
 
 class KafkaMessagingProvider final : public MessagingProvider {
   public:
