@@ -157,6 +157,7 @@ int main(int argc, char** argv) {
     docker_opts.user_memory_mb = opt.invoker.user_memory_mb;
     docker_opts.socket_path = opt.invoker.docker_socket;
     docker_opts.storage_size_mb = opt.invoker.container_storage_mb;
+    docker_opts.runtime = opt.invoker.docker_runtime == "runc" ? "" : opt.invoker.docker_runtime;
     docker_opts.owner = ContainerOwner(opt.data_dir, opt.store_uri);
     wisp::invoker::DockerContainerFactory factory(docker_opts);
     if (auto st = factory.Ping(); !st.ok()) {

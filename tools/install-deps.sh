@@ -21,6 +21,8 @@ packages=(
   # the Docker container backend: the engine (tools/start-dockerd.sh starts it) and the offline
   # base-image builder of tools/build-runtime-images.sh
   docker.io mmdebstrap
+  # crun: registered by tools/start-dockerd.sh as the Docker runtime "crun" (--docker-runtime)
+  crun
   # the compose deployment's test (tests/deploy/compose_test.py): Debian's docker-compose 1.29
   docker-compose
   # `make bench` draws its chart with gnuplot (bench/report.py)

@@ -30,6 +30,10 @@ void AddInvokerOptions(CLI::App& app, InvokerOptions& opt) {
                    "overlay2 on xfs with pquota, btrfs or zfs; default 0: unbounded)")
         ->check(CLI::NonNegativeNumber)
         ->envname("WISP_CONTAINER_STORAGE");
+    app.add_option("--docker-runtime", opt.docker_runtime,
+                   "OCI runtime Docker runs action containers with: runc (default) or crun "
+                   "(registered by tools/start-dockerd.sh when Debian's crun is installed)")
+        ->envname("WISP_DOCKER_RUNTIME");
 }
 
 invoker::InvokerConfig InvokerConfigFrom(const InvokerOptions& opt) {

@@ -153,6 +153,11 @@ std::string BuildCreateBody(const ContainerSpec& spec, const CreateSettings& set
         w.String(size.c_str(), static_cast<rapidjson::SizeType>(size.size()));
         w.EndObject();
     }
+    if (!settings.runtime.empty()) {
+        w.Key("Runtime");
+        w.String(settings.runtime.c_str(),
+                 static_cast<rapidjson::SizeType>(settings.runtime.size()));
+    }
     w.Key("NetworkMode");
     w.String(settings.network.c_str(), static_cast<rapidjson::SizeType>(settings.network.size()));
     if (settings.publish_port) {

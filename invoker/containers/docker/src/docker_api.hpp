@@ -56,6 +56,9 @@ struct CreateSettings {
     /// The writable layer's size (HostConfig.StorageOpt size; only overlay2 on xfs with pquota,
     /// devicemapper, btrfs, zfs support it); 0: not set.
     int64_t storage_size_mb = 0;
+    /// The OCI runtime (HostConfig.Runtime, e.g. "crun" as registered with the daemon); empty:
+    /// the daemon's default (runc).
+    std::string runtime;
 };
 
 /// The body of POST /containers/create for `spec` (compact JSON): image, env (plus

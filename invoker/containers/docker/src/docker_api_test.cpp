@@ -143,6 +143,7 @@ TEST_CASE("the create request carries every limit and publishes on 127.0.0.1 onl
         CHECK(std::string(hc["LogConfig"]["Config"]["max-file"].GetString()) == "2");
         CHECK(std::string(hc["Tmpfs"]["/tmp"].GetString()) == "rw,nosuid,nodev,size=64m");
         CHECK_FALSE(hc.HasMember("StorageOpt"));
+        CHECK_FALSE(hc.HasMember("Runtime"));  // the daemon's default runtime
         settings.log_max_size_mb = 3;
         settings.log_max_files = 4;
         settings.tmp_size_mb = 0;
@@ -153,6 +154,11 @@ TEST_CASE("the create request carries every limit and publishes on 127.0.0.1 onl
         CHECK(std::string(h["LogConfig"]["Config"]["max-file"].GetString()) == "4");
         CHECK_FALSE(h.HasMember("Tmpfs"));
         CHECK(std::string(h["StorageOpt"]["size"].GetString()) == "512M");
+    }
+    SECTION("the OCI runtime (--docker-runtime)") {
+        settings.runtime = "crun";
+        const auto d = Parse(BuildCreateBody(spec, settings));
+        CHECK(std::string(d["HostConfig"]["Runtime"].GetString()) == "crun");
     }
     SECTION("socket only: the proxy gets no TCP listener and no port is published") {
         settings.publish_port = false;

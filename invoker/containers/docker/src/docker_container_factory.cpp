@@ -33,6 +33,7 @@
 
 #include "docker_api.hpp"
 #include "docker_engine.hpp"
+#include "inline_logs.hpp"
 
 namespace wisp::invoker {
 namespace {
@@ -165,7 +166,39 @@ absl::StatusOr<ProxyResponse> DockerContainer::Init(const std::string& body,
 
 absl::StatusOr<ProxyResponse> DockerContainer::Run(const std::string& body,
                                                    std::chrono::milliseconds timeout) {
-    return proxy_->Post("/run", body, timeout, /*retry_refused=*/false);
+    if (!inline_logs_) return proxy_->Post("/run", body, timeout, /*retry_refused=*/false);
+    auto r = proxy_->Post("/run", body, timeout, /*retry_refused=*/false,
+                          docker::kInlineLogsHeader);
+    std::lock_guard lock(mu_);
+    pending_logs_.reset();
+    if (r.ok() && r->inline_logs) {
+        pending_logs_ = std::move(r->inline_logs);
+        pending_logs_truncated_ = r->inline_logs_truncated;
+        r->inline_logs.reset();
+    }
+    return r;
+}
+
+absl::Status DockerContainer::Reset() {
+    auto r = proxy_->Post("/wisp/reset", "", api_timeout_, /*retry_refused=*/false);
+    if (!r.ok()) return r.status();
+    if (r->failure != ProxyResponse::Failure::kNone) {
+        return absl::UnavailableError("the action proxy of container " + name_ +
+                                      " did not answer /wisp/reset; replace the container");
+    }
+    if (r->status == 404) {
+        return absl::UnimplementedError("the action proxy of container " + name_ +
+                                        " has no /wisp/reset (not a Wisp image); replace the "
+                                        "container instead");
+    }
+    if (r->status != 200) {
+        return absl::InternalError("the action proxy of container " + name_ +
+                                   " could not reset (HTTP " + std::to_string(r->status) +
+                                   "): " + r->body.substr(0, 200) + "; replace the container");
+    }
+    std::lock_guard lock(mu_);
+    pending_logs_.reset();
+    return absl::OkStatus();
 }
 
 absl::Status DockerContainer::Pause() {
@@ -489,6 +522,14 @@ absl::StatusOr<Container::Logs> DockerContainer::ReadLogFile(int sentinels, int6
 absl::StatusOr<Container::Logs> DockerContainer::CollectLogs(int sentinels, int64_t limit_bytes,
                                                              std::chrono::milliseconds wait) {
     std::lock_guard logs_lock(logs_mu_);
+    {
+        std::lock_guard lock(mu_);
+        if (pending_logs_) {  // the proxy sent them with the /run answer
+            std::string logs = std::move(*pending_logs_);
+            pending_logs_.reset();
+            return docker::ParseInlineLogs(logs, pending_logs_truncated_, limit_bytes);
+        }
+    }
     if (OpenLogFile()) return ReadLogFile(sentinels, limit_bytes, wait);
     docker::LogCursor start;
     {
@@ -625,6 +666,7 @@ absl::StatusOr<std::unique_ptr<DockerContainer>> DockerContainerFactory::CreateD
     settings.log_max_files = options_.log_max_files;
     settings.tmp_size_mb = options_.tmp_size_mb;
     settings.storage_size_mb = options_.storage_size_mb;
+    settings.runtime = options_.runtime;
     WISP_RETURN_IF_ERROR(EnsureNetwork());
 
     // A private folder per container for the proxy's socket (short path: sun_path is 108 bytes).
@@ -699,6 +741,7 @@ absl::StatusOr<std::unique_ptr<DockerContainer>> DockerContainerFactory::CreateD
 
     std::unique_ptr<DockerContainer> container(new DockerContainer(
         engine_, options_, id, name, spec.memory_mb, socket_dir, socket_path, created_unix_s));
+    container->inline_logs_ = image.wisp_proxy && options_.inline_logs;
 
     auto started = engine_->Call("POST", "/containers/" + id + "/start", "", options_.api_timeout);
     if (!started.ok()) return started.status();  // ~DockerContainer removes it

@@ -3,6 +3,11 @@
 //   the unix socket vs the port published on 127.0.0.1 (same container, one keep-alive
 //   connection each, interleaved blocks);  pause / resume;  destroy.
 // usage: invoker_docker_bench [runs=2000] [image=wisp/action-python:3.11]
+//        invoker_docker_bench --runtimes runc,crun [cycles=20] [image]
+//   the OCI runtimes side by side in one run (samples interleaved runtime by runtime): create +
+//   start -> proxy answering, /init, pause, resume, first /run after resume, destroy; plus
+//   pause attempts that failed. "runc" is the daemon's default; others must be registered
+//   (tools/start-dockerd.sh registers crun).
 // Needs a running dockerd (tools/start-dockerd.sh) and the runtime images.
 #include <unistd.h>
 
@@ -10,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -60,9 +66,105 @@ bool Check(const absl::StatusOr<ProxyResponse>& r, const char* what) {
     return true;
 }
 
+std::vector<std::string> SplitComma(const std::string& text) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start <= text.size()) {
+        const size_t comma = text.find(',', start);
+        const size_t end = comma == std::string::npos ? text.size() : comma;
+        if (end > start) out.push_back(text.substr(start, end - start));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return out;
+}
+
+int CompareRuntimes(const std::vector<std::string>& runtimes, int cycles,
+                    const std::string& image) {
+    const bool node = image.find("nodejs") != std::string::npos;
+    const char* init_body = node ? kInitNode : kInit;
+    struct PerRuntime {
+        std::unique_ptr<DockerContainerFactory> factory;
+        Stats create, init, pause, resume, after, destroy;
+        int pause_failures = 0;
+    };
+    std::vector<PerRuntime> per(runtimes.size());
+    for (size_t r = 0; r < runtimes.size(); ++r) {
+        DockerFactoryOptions options;
+        options.runtime = runtimes[r] == "runc" ? "" : runtimes[r];
+        per[r].factory = std::make_unique<DockerContainerFactory>(options);
+        if (auto st = per[r].factory->Ping(); !st.ok()) {
+            std::fprintf(stderr, "%s\n", std::string(st.message()).c_str());
+            return 1;
+        }
+    }
+    std::printf("OCI runtimes side by side (%s, %d cycles each, interleaved)\n", image.c_str(),
+                cycles);
+    int seq = 0;
+    for (int i = 0; i < cycles + 1; ++i) {  // the first cycle is a warm-up
+        for (size_t r = 0; r < runtimes.size(); ++r) {
+            PerRuntime& p = per[r];
+            auto t0 = Clock::now();
+            auto c = p.factory->CreateDocker(Spec(image, ++seq));
+            auto t1 = Clock::now();
+            if (!c.ok()) {
+                std::fprintf(stderr, "%s: create failed: %s\n", runtimes[r].c_str(),
+                             std::string(c.status().message()).c_str());
+                return 1;
+            }
+            if (!Check((*c)->Init(init_body, std::chrono::seconds(30)), "/init")) return 1;
+            auto t2 = Clock::now();
+            // A failed pause (runc: "unable to freeze") is counted and retried.
+            auto t3 = Clock::now();
+            absl::Status paused = (*c)->Pause();
+            for (int attempt = 0; !paused.ok() && attempt < 5; ++attempt) {
+                ++p.pause_failures;
+                t3 = Clock::now();
+                paused = (*c)->Pause();
+            }
+            auto t4 = Clock::now();
+            if (!paused.ok()) return 1;
+            if (!(*c)->Resume().ok()) return 1;
+            auto t5 = Clock::now();
+            if (!Check((*c)->Run(kRun, std::chrono::seconds(10)), "/run after resume")) return 1;
+            auto t6 = Clock::now();
+            (void)(*c)->Destroy();
+            auto t7 = Clock::now();
+            if (i == 0) continue;
+            p.create.Add(Ms(t1 - t0));
+            p.init.Add(Ms(t2 - t1));
+            p.pause.Add(Ms(t4 - t3));
+            p.resume.Add(Ms(t5 - t4));
+            p.after.Add(Ms(t6 - t5));
+            p.destroy.Add(Ms(t7 - t6));
+        }
+    }
+    std::printf("  %-6s %22s %10s %10s %10s %14s %10s %8s\n", "", "create+start->ready", "/init",
+                "pause", "resume", "/run(resumed)", "destroy", "pause");
+    std::printf("  %-6s %22s %10s %10s %10s %14s %10s %8s\n", "runtime", "p50 (p90) ms", "p50 ms",
+                "p50 ms", "p50 ms", "p50 ms", "p50 ms", "failed");
+    for (size_t r = 0; r < runtimes.size(); ++r) {
+        PerRuntime& p = per[r];
+        std::printf("  %-6s %13.1f (%6.1f) %10.1f %10.1f %10.1f %14.2f %10.1f %8d\n",
+                    runtimes[r].c_str(), p.create.Pct(0.5), p.create.Pct(0.9), p.init.Pct(0.5),
+                    p.pause.Pct(0.5), p.resume.Pct(0.5), p.after.Pct(0.5), p.destroy.Pct(0.5),
+                    p.pause_failures);
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string(argv[1]) == "--runtimes") {
+        if (argc < 3) {
+            std::fprintf(stderr,
+                         "usage: invoker_docker_bench --runtimes runc,crun [cycles] [image]\n");
+            return 2;
+        }
+        return CompareRuntimes(SplitComma(argv[2]), argc > 3 ? std::atoi(argv[3]) : 20,
+                               argc > 4 ? argv[4] : "wisp/action-python:3.11");
+    }
     const int runs = argc > 1 ? std::atoi(argv[1]) : 2000;
     const std::string image = argc > 2 ? argv[2] : "wisp/action-python:3.11";
     const bool node = image.find("nodejs") != std::string::npos;

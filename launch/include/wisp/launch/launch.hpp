@@ -36,10 +36,11 @@ struct InvokerOptions {
     std::string docker_socket = "/var/run/docker.sock";
     std::vector<std::string> allowed_images;  // blackbox images; empty = any
     int64_t container_storage_mb = 0;         // writable layer bound; 0 = none
+    std::string docker_runtime;               // OCI runtime of action containers; "" = runc
 };
 /// --user-memory, --pause-grace-ms, --no-stem-cells, --docker-socket, --allowed-images,
-/// --container-storage (WISP_USER_MEMORY, WISP_DOCKER_SOCKET, WISP_ALLOWED_IMAGES,
-/// WISP_CONTAINER_STORAGE).
+/// --container-storage, --docker-runtime (WISP_USER_MEMORY, WISP_DOCKER_SOCKET,
+/// WISP_ALLOWED_IMAGES, WISP_CONTAINER_STORAGE, WISP_DOCKER_RUNTIME).
 void AddInvokerOptions(CLI::App& app, InvokerOptions& options);
 /// The InvokerService config from the flags (invoker_id and container_env are the caller's).
 invoker::InvokerConfig InvokerConfigFrom(const InvokerOptions& options);

@@ -77,6 +77,9 @@ struct DockerFactoryOptions {
     /// The writable layer's size limit (HostConfig.StorageOpt size), 0: none. Only some storage
     /// drivers support it (overlay2 on xfs with pquota, btrfs, zfs, devicemapper).
     int64_t storage_size_mb = 0;
+    /// The OCI runtime docker runs action containers with (HostConfig.Runtime): "crun" once
+    /// tools/start-dockerd.sh registered it; empty = the daemon's default (runc).
+    std::string runtime;
     /// Who owns the containers (e.g. a hash of wisp-standalone's data dir): set as the
     /// kOwnerLabel label on every container, and RemoveOrphans also removes the containers
     /// carrying it, whatever their invoker id. Empty: no owner label.
@@ -114,6 +117,8 @@ class DockerContainer final : public Container {
     [[nodiscard]] absl::StatusOr<bool> WasOomKilled() override;
     [[nodiscard]] absl::StatusOr<Logs> CollectLogs(int sentinels, int64_t limit_bytes,
                                                    std::chrono::milliseconds wait) override;
+    /// POST /wisp/reset (Wisp images); Unimplemented when the proxy has no such endpoint.
+    [[nodiscard]] absl::Status Reset() override;
 
     /// The sanitised docker name.
     const std::string& name() const { return name_; }
@@ -162,6 +167,11 @@ class DockerContainer final : public Container {
     std::optional<int> host_port_;
     bool destroyed_ = false;
     std::optional<int64_t> log_last_nanos_;
+    // Wisp images: /run asks for inline logs; the last answer's lines wait here for
+    // CollectLogs (docker's log is then not read at all).
+    bool inline_logs_ = false;
+    std::optional<std::string> pending_logs_;
+    bool pending_logs_truncated_ = false;
     int log_consumed_at_last_ = 0;
     std::mutex logs_mu_;  // one CollectLogs at a time; guards the log file state below
     // The container's json-file log, read directly (as OpenWhisk's invoker does) instead of
