@@ -79,8 +79,9 @@ hybrid_controllers_to_v1() {
       $sudo mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c" ||
       say "could not mount the $c cgroup (v1); crun may refuse to start containers"
   done
+  return 0
 }
-command -v crun >/dev/null && hybrid_controllers_to_v1
+if command -v crun >/dev/null; then hybrid_controllers_to_v1; fi
 
 # The runtimes of a daemon already up are reloaded in place (SIGHUP keeps its containers).
 crun_registered() {
