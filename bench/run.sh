@@ -270,9 +270,13 @@ instr_count() {
       PERF_PID=$!
       sleep 0.5
     else
+      # Called in a $(...) subshell: perf is not its child to wait for; wait for its output.
       kill -INT "$PERF_PID"
-      wait "$PERF_PID" || true
-      awk -F, '$3 ~ /^instructions/ {print $1; exit}' "$2"
+      for _ in $(seq 1 100); do
+        grep -q 'instructions' "$2" 2>/dev/null && break
+        sleep 0.1
+      done
+      awk -F, '$3 ~ /instructions/ {print $1; exit}' "$2"
     fi
   elif [[ $1 == START ]]; then
     callgrind_control -z "$SA_PID" >/dev/null 2>&1
@@ -311,7 +315,9 @@ if [[ -n $instr_tool ]]; then
     "$idle_s" "$parts/instr_latency.json" <<'PY'
 import json, sys
 out, tool, n, ir, idle, window, lat = sys.argv[1:8]
-n, ir, idle = int(n), int(ir or 0), int(idle or 0)
+def count(text):  # a number, or 0 for an empty or "<not counted>" reading
+    return int(text) if text.strip().isdigit() else 0
+n, ir, idle = int(n), count(ir), count(idle)
 per = round((ir - idle) / n) if n and ir else None
 json.dump({'tool': tool, 'invokes': n, 'errors': json.load(open(lat))['rows'][0]['errors'],
            'instructions': ir, 'idle_instructions': idle, 'window_s': float(window),
