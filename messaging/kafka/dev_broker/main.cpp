@@ -37,6 +37,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "long_poll_proxy.hpp"
+
 namespace {
 
 /// Closes a descriptor when it goes out of scope.
@@ -172,6 +174,20 @@ int FirstPort(const std::string& bootstraps) {
     return std::stoi(first.substr(first.rfind(':') + 1));
 }
 
+/// The ports of a "host:port[,host:port...]" list.
+std::vector<int> Ports(const std::string& list) {
+    std::vector<int> ports;
+    size_t start = 0;
+    while (start < list.size()) {
+        size_t end = list.find(',', start);
+        if (end == std::string::npos) end = list.size();
+        const std::string one = list.substr(start, end - start);
+        ports.push_back(std::stoi(one.substr(one.rfind(':') + 1)));
+        start = end + 1;
+    }
+    return ports;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -187,6 +203,11 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0, 65535));
     app.add_option("--brokers", brokers, "Number of brokers in the cluster")
         ->check(CLI::Range(1, 16));
+    bool long_poll = true;
+    app.add_flag("!--no-long-poll", long_poll,
+                 "Let the mock hold every empty fetch for the client's fetch.wait.max.ms, as "
+                 "librdkafka's mock does (default: a fetch is answered as soon as a record "
+                 "arrives, as Apache Kafka does)");
     CLI11_PARSE(app, argc, argv);
 
     // Every thread started from here on (librdkafka's, the forwarder's) inherits the mask, so
@@ -215,8 +236,30 @@ int main(int argc, char** argv) {
     const std::string brokers_list = rd_kafka_mock_cluster_bootstraps(cluster);
 
     std::unique_ptr<Forwarder> forwarder;
+    std::vector<std::unique_ptr<wisp::kafka_dev::LongPollProxy>> proxies;
     std::string bootstrap = brokers_list;
-    if (port != 0) {
+    if (long_poll) {
+        // Every client connection goes through a proxy (long_poll_proxy.hpp): node i's at
+        // proxies[i - 1], the bootstrap one (--port) to node 1.
+        wisp::kafka_dev::ProxyCluster::LimitApiVersions(cluster);
+        auto shared = std::make_shared<wisp::kafka_dev::ProxyCluster>();
+        const std::vector<int> ports = Ports(brokers_list);
+        bootstrap.clear();
+        for (size_t i = 0; i < ports.size(); ++i) {
+            proxies.push_back(
+                std::make_unique<wisp::kafka_dev::LongPollProxy>(shared, 0, ports[i]));
+            if (!proxies.back()->Start()) return 1;
+            shared->SetProxyPort(static_cast<int32_t>(i + 1), proxies.back()->port());
+            bootstrap +=
+                (i ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(proxies.back()->port());
+        }
+        if (port != 0) {
+            proxies.push_back(
+                std::make_unique<wisp::kafka_dev::LongPollProxy>(shared, port, ports[0]));
+            if (!proxies.back()->Start()) return 1;
+            bootstrap = "127.0.0.1:" + std::to_string(port);
+        }
+    } else if (port != 0) {
         forwarder = std::make_unique<Forwarder>(port, FirstPort(brokers_list));
         if (!forwarder->Start()) {
             forwarder.reset();
@@ -235,6 +278,7 @@ int main(int argc, char** argv) {
     sigwait(&signals, &signal);
     std::fprintf(stderr, "wisp-kafka-dev-broker: stopping (signal %d)\n", signal);
     forwarder.reset();
+    proxies.clear();
     rd_kafka_mock_cluster_destroy(cluster);
     rd_kafka_destroy(rk);
     return 0;

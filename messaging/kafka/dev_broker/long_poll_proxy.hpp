@@ -1,0 +1,85 @@
+#pragma once
+// LongPollProxy: makes librdkafka's mock cluster answer a waiting fetch as soon as a record
+// arrives, as Apache Kafka does. The mock holds an empty fetch for the whole fetch.wait.max.ms
+// (it cannot cut the wait short), so every hop of a message costs up to that wait. One proxy
+// listens in front of each mock broker on 127.0.0.1; clients talk to the proxies only:
+//   - Metadata and FindCoordinator answers name the proxies' ports instead of the brokers';
+//   - a Fetch goes to the mock with MaxWait 0; an answer without records (and without errors)
+//     is held, and the same request is sent again as soon as a Produce was answered anywhere
+//     in the cluster (or the client's MaxWait is over: then the empty answer goes out);
+//   - everything else is copied as it is.
+// The API versions whose layout this reads are pinned on the mock (LimitApiVersions): Metadata
+// up to v8, FindCoordinator up to v2, Fetch up to v11 (the last non-flexible ones).
+#include <librdkafka/rdkafka.h>
+// rdkafka_mock.h must come after rdkafka.h.
+#include <librdkafka/rdkafka_mock.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace wisp::kafka_dev {
+
+/// What the proxies of one cluster share: the brokers' node ids → proxy ports, and the count of
+/// answered produce requests (the wake-up of held fetches).
+class ProxyCluster {
+  public:
+    /// Pins the API versions the proxies parse on `cluster` (call before any client connects).
+    static void LimitApiVersions(rd_kafka_mock_cluster_t* cluster);
+
+    void SetProxyPort(int32_t node_id, int port);
+    /// The proxy port of `node_id`, or -1.
+    int ProxyPort(int32_t node_id) const;
+
+    uint64_t produced() const;
+    void Produced();
+    /// Waits until produced() differs from `seen` or `deadline` passes; false when stopping.
+    bool WaitForProduce(uint64_t seen, std::chrono::steady_clock::time_point deadline);
+    void Stop();
+
+  private:
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::map<int32_t, int> ports_;
+    uint64_t produced_ = 0;
+    bool stopping_ = false;
+};
+
+/// Listens on 127.0.0.1:`port` (0 = a free one) and proxies every connection to the mock broker
+/// on 127.0.0.1:`target_port`.
+class LongPollProxy {
+  public:
+    LongPollProxy(std::shared_ptr<ProxyCluster> cluster, int port, int target_port);
+    ~LongPollProxy();
+    LongPollProxy(const LongPollProxy&) = delete;
+    LongPollProxy& operator=(const LongPollProxy&) = delete;
+
+    /// Binds and starts accepting; false (with a message on stderr) when the port is taken.
+    bool Start();
+    /// The port it listens on (after Start()).
+    int port() const { return port_; }
+
+  private:
+    void Accept();
+    void Serve(int client_fd);
+
+    const std::shared_ptr<ProxyCluster> cluster_;
+    int port_;
+    const int target_port_;
+    int listener_ = -1;
+    int stop_ = -1;  // eventfd, readable once the proxy stops
+    std::thread acceptor_;
+    std::mutex mu_;
+    std::vector<std::thread> connections_;
+    std::set<int> open_;  // both sockets of every connection, shut down when stopping
+    bool stopping_ = false;
+};
+
+}  // namespace wisp::kafka_dev

@@ -1,0 +1,85 @@
+// LongPollProxy in front of librdkafka's mock cluster (in this process): a consumer whose fetch
+// may wait a minute still gets a record as soon as it is produced, through the proxy's port only
+// (the metadata names the proxy, not the mock broker).
+#include "long_poll_proxy.hpp"
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include <wisp/messaging/kafka_messaging_provider.hpp>
+
+using namespace std::chrono_literals;
+using wisp::messaging::KafkaConfig;
+using wisp::messaging::KafkaMessagingProvider;
+
+namespace {
+
+/// A mock cluster with one broker and a proxy in front of it.
+class ProxiedMock {
+  public:
+    ProxiedMock() {
+        rd_kafka_conf_t* conf = rd_kafka_conf_new();
+        char errstr[256];
+        rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
+        rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+        REQUIRE(rk_ != nullptr);
+        cluster_ = rd_kafka_mock_cluster_new(rk_, 1);
+        REQUIRE(cluster_ != nullptr);
+        wisp::kafka_dev::ProxyCluster::LimitApiVersions(cluster_);
+        const std::string broker = rd_kafka_mock_cluster_bootstraps(cluster_);
+        auto shared = std::make_shared<wisp::kafka_dev::ProxyCluster>();
+        proxy_ = std::make_unique<wisp::kafka_dev::LongPollProxy>(
+            shared, 0, std::stoi(broker.substr(broker.rfind(':') + 1)));
+        REQUIRE(proxy_->Start());
+        shared->SetProxyPort(1, proxy_->port());
+    }
+    ~ProxiedMock() {
+        proxy_.reset();
+        rd_kafka_mock_cluster_destroy(cluster_);
+        rd_kafka_destroy(rk_);
+    }
+    std::string bootstrap() const { return "127.0.0.1:" + std::to_string(proxy_->port()); }
+
+  private:
+    rd_kafka_t* rk_ = nullptr;
+    rd_kafka_mock_cluster_t* cluster_ = nullptr;
+    std::unique_ptr<wisp::kafka_dev::LongPollProxy> proxy_;
+};
+
+}  // namespace
+
+TEST_CASE("dev broker: a waiting fetch is answered when a record arrives, not after its wait",
+          "[kafka][dev-broker]") {
+    ProxiedMock mock;
+    KafkaConfig config;
+    config.bootstrap_servers = mock.bootstrap();
+    config.client_id = "long_poll_proxy_test";
+    config.fetch_wait_max = 120s;  // the mock alone would hold every empty fetch two minutes
+    config.send_timeout = 30s;
+    auto bus = KafkaMessagingProvider::Create(config);
+    REQUIRE(bus.ok());
+    REQUIRE((*bus)->CheckConnection(30s).ok());
+    auto producer = (*bus)->GetProducer();
+    auto consumer = (*bus)->GetConsumer("invoker0", "invoker0", 10);
+    REQUIRE(producer->Send("invoker0", "first").ok());
+    auto batch = consumer->Peek(60s);
+    REQUIRE(batch.ok());
+    REQUIRE(batch->size() == 1);
+    CHECK((*batch)[0].payload == "first");
+
+    // The consumer's next fetch is now waiting (empty) at the proxy: a record sent later gets
+    // through long before the fetch's 120 s are over.
+    for (const char* payload : {"second", "third"}) {
+        REQUIRE(producer->Send("invoker0", payload).ok());
+        batch = consumer->Peek(60s);
+        REQUIRE(batch.ok());
+        REQUIRE(batch->size() == 1);
+        CHECK((*batch)[0].payload == payload);
+    }
+    REQUIRE(consumer->Commit().ok());
+    consumer->Close();
+    producer->Close();
+}
