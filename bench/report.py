@@ -324,15 +324,6 @@ def print_table(r):
                 100 * s['warm_hit_rate'], s['cold_starts_per_s'], s['imbalance_mean'], s['busy_cv'],
                 s['placement_ns_p50'], s['placement_ns_p99']))
         w('')
-    ins = r.get('instructions')
-    if ins:
-        w('(9) CPU per warm invoke as instructions: %s' % ins['counted'])
-        w('  %-50s %14s' % ('%d warm invokes, one client, %s errors' % (ins['invokes'], ins['errors']),
-                            format(ins['instructions'], ',')))
-        w('  %-50s %14s' % ('idle window as long (%.1f s), subtracted' % ins['window_s'],
-                            format(ins['idle_instructions'], ',')))
-        w('  %-50s %14s' % ('instructions per warm invoke', format(ins['per_invoke'] or 0, ',')))
-        w('')
     rss = r['rss_mb']
     w('(7) resident memory of wisp-standalone (VmRSS, MB)')
     for key, name in (('idle_no_containers_mb', 'idle, no containers (--no-stem-cells, %s threads)' % rss.get('idle_threads', '?')),
@@ -351,6 +342,38 @@ def print_table(r):
         w('  %-50s %9.1f' % ('wisp-invoker idle (distributed, %s threads)' % di.get('invoker_idle_threads', '?'),
                              di['invoker_idle_mb']))
     w('')
+    d = r.get('distributed')
+    if d:
+        w('%-52s %9s %9s %7s %6s' % ('(8) distributed: %s' % d.get('store', '?') + ' store', 'p50 ms', 'p99 ms', 'n', 'errors'))
+        w('  %s' % d['topology'])
+        rest = r['warm_latency'].get('rest')
+        if rest:
+            w('  %-50s %s %7d %6d' % ('standalone, warm no-op (row 1 above)', fmt_lat(rest['latency_ms']),
+                                      rest['latency_ms']['n'], rest['errors']))
+        dl = d.get('warm_latency')
+        if dl:
+            w('  %-50s %s %7d %6d' % ('1 controller + 1 invoker, warm no-op, one client', fmt_lat(dl['latency_ms']),
+                                      dl['latency_ms']['n'], dl['errors']))
+        for c in d.get('closed_loop_1_controller_1_invoker', []):
+            w('  %-50s %s %7d %6d  %.0f invokes/s, CPU ms/invoke: controller %s, invoker %s' % (
+                '1 controller + 1 invoker, %d clients closed loop' % c['clients'], fmt_lat(c['latency_ms']),
+                c['latency_ms']['n'], c['errors'], c['rps'],
+                *['-' if v is None else '%.3f' % v for v in (cpu_per_invoke(c, 'wisp-controller'),
+                                                               cpu_per_invoke(c, 'wisp-invoker'))]))
+        for c in d.get('closed_loop_1_controller_2_invokers', []):
+            w('  %-50s %s %7d %6d  %.0f invokes/s' % (
+                '1 controller + 2 invokers, %d clients closed loop' % c['clients'], fmt_lat(c['latency_ms']),
+                c['latency_ms']['n'], c['errors'], c['rps']))
+        w('')
+    ins = r.get('instructions')
+    if ins:
+        w('(9) CPU per warm invoke as instructions: %s' % ins['counted'])
+        w('  %-50s %14s' % ('%d warm invokes, one client, %s errors' % (ins['invokes'], ins['errors']),
+                            format(ins['instructions'], ',')))
+        w('  %-50s %14s' % ('idle window as long (%.1f s), subtracted' % ins['window_s'],
+                            format(ins['idle_instructions'], ',')))
+        w('  %-50s %14s' % ('instructions per warm invoke', format(ins['per_invoke'] or 0, ',')))
+        w('')
     soaks = [(n, x) for n, x in (('400/s, logs one line, 32 conn.', r['soak']['at_400_per_s']),
                                  ('80 % of best, 128 conn.', r['soak']['at_80_percent_of_best'])) if x]
     if soaks:
@@ -381,29 +404,6 @@ def print_table(r):
             if s:
                 w('  %-42s worst 10 s window at %.0f s: p99 %.2f ms, max %.2f ms' % (
                     n, s['t'], s['p99'], s['max']))
-        w('')
-    d = r.get('distributed')
-    if d:
-        w('%-52s %9s %9s %7s %6s' % ('(8) distributed: %s' % d.get('store', '?') + ' store', 'p50 ms', 'p99 ms', 'n', 'errors'))
-        w('  %s' % d['topology'])
-        rest = r['warm_latency'].get('rest')
-        if rest:
-            w('  %-50s %s %7d %6d' % ('standalone, warm no-op (row 1 above)', fmt_lat(rest['latency_ms']),
-                                      rest['latency_ms']['n'], rest['errors']))
-        dl = d.get('warm_latency')
-        if dl:
-            w('  %-50s %s %7d %6d' % ('1 controller + 1 invoker, warm no-op, one client', fmt_lat(dl['latency_ms']),
-                                      dl['latency_ms']['n'], dl['errors']))
-        for c in d.get('closed_loop_1_controller_1_invoker', []):
-            w('  %-50s %s %7d %6d  %.0f invokes/s, CPU ms/invoke: controller %s, invoker %s' % (
-                '1 controller + 1 invoker, %d clients closed loop' % c['clients'], fmt_lat(c['latency_ms']),
-                c['latency_ms']['n'], c['errors'], c['rps'],
-                *['-' if v is None else '%.3f' % v for v in (cpu_per_invoke(c, 'wisp-controller'),
-                                                               cpu_per_invoke(c, 'wisp-invoker'))]))
-        for c in d.get('closed_loop_1_controller_2_invokers', []):
-            w('  %-50s %s %7d %6d  %.0f invokes/s' % (
-                '1 controller + 2 invokers, %d clients closed loop' % c['clients'], fmt_lat(c['latency_ms']),
-                c['latency_ms']['n'], c['errors'], c['rps']))
         w('')
     w('%-46s %-34s %-40s %s' % ('targets (issue 14; printed, never asserted)', 'goal', 'measured', ''))
     for t in r['targets']:

@@ -553,6 +553,9 @@ class Watcher {
     // ,"rss_mb":{...of the first pid...},"watch":[...],"containers":{...}; "" when not
     // watching. `invokes` are the requests completed in the window (CPU per invoke).
     std::string JsonFields(size_t invokes, bool series) {
+        // The end readings are taken at the end of the window: an open loop's last answer may
+        // come just before it.
+        if (thread_.joinable()) std::this_thread::sleep_until(to_);
         Stop();
         std::string out;
         if (!procs_.empty() && !procs_[0].rss.points.empty()) {
@@ -578,7 +581,7 @@ class Watcher {
                               invokes && cpu >= 0 ? cpu / static_cast<double>(invokes) : -1.0);
                 out += buf;
                 out += R"("rss_mb":)" + p.rss.Json("%.1f") + R"(,"fds":)" + p.fds.Json("%.0f");
-                if (series) out += R"(,"rss_series":)" + p.rss.Series(600);
+                if (series) out += R"(,"rss_series":)" + p.rss.Series(120);
                 out += "}";
             }
             out += "]";
@@ -895,10 +898,14 @@ int CmdOpen(const Args& a) {
     std::vector<std::string> last_error(static_cast<size_t>(conns));
     std::vector<std::vector<std::pair<int, float>>> windows(static_cast<size_t>(conns));
     std::atomic<int64_t> late{0};  // sent more than 1 ms after they were due
+    // Owned here, not by the threads: a thread ends once no request is left for it, and its
+    // connection must not close before the end readings (the watched process's open fds).
+    std::vector<std::unique_ptr<Connection>> connections;
+    for (int c = 0; c < conns; ++c) connections.push_back(std::make_unique<Connection>(url));
     std::vector<std::thread> threads;
     for (int c = 0; c < conns; ++c) {
         threads.emplace_back([&, c] {
-            Connection conn(url);
+            Connection& conn = *connections[static_cast<size_t>(c)];
             for (;;) {
                 const int64_t i = next.fetch_add(1);
                 if (i >= total) break;
