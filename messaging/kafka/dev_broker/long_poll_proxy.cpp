@@ -166,6 +166,51 @@ void RewriteCoordinator(std::string& frame, int16_t version, const ProxyCluster&
     if (proxy > 0) Put32(frame, port_at, proxy);
 }
 
+/// The request body's first byte after the header (size, api, version, correlation, client id).
+size_t BodyAt(const std::string& frame) {
+    const int16_t client_id = Get16(frame, 12);
+    return 14 + static_cast<size_t>(std::max<int16_t>(0, client_id));
+}
+
+std::string ReadString(Cursor& c) {
+    const int16_t n = c.I16();
+    if (n <= 0 || !c.Need(static_cast<size_t>(n))) return {};
+    c.at += static_cast<size_t>(n);
+    return c.b.substr(c.at - static_cast<size_t>(n), static_cast<size_t>(n));
+}
+
+/// The topic of a one-topic Fetch request (v4..v11) whose fields after max_wait start at
+/// `after_wait`; "" when it asks for several or cannot be read (woken by any produce).
+std::string FetchTopic(const std::string& frame, int16_t version, size_t after_wait) {
+    Cursor c{frame, after_wait};
+    c.Skip(4 + 4 + 1);            // min_bytes, max_bytes, isolation_level
+    if (version >= 7) c.Skip(8);  // session_id, session_epoch
+    if (c.I32() != 1) return {};
+    std::string topic = ReadString(c);
+    return c.ok ? topic : std::string();
+}
+
+/// The topics of a Produce request (v0..v8); empty when it cannot be read.
+std::vector<std::string> ProduceTopics(const std::string& frame, int16_t version) {
+    if (version > 8) return {};
+    Cursor c{frame, BodyAt(frame)};
+    if (version >= 3) c.SkipString();  // transactional_id
+    c.Skip(2 + 4);                     // acks, timeout_ms
+    const int32_t topics = c.I32();
+    std::vector<std::string> names;
+    for (int32_t t = 0; c.ok && t < topics; ++t) {
+        names.push_back(ReadString(c));
+        const int32_t partitions = c.I32();
+        for (int32_t p = 0; c.ok && p < partitions; ++p) {
+            c.I32();  // partition index
+            const int32_t records = c.I32();
+            if (records > 0) c.Skip(static_cast<size_t>(records));
+        }
+    }
+    if (!c.ok) return {};
+    return names;
+}
+
 sockaddr_in Loopback(int port) {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -180,7 +225,8 @@ struct Pending {
     int16_t version = 0;
     std::string fetch;  // the rewritten fetch request (MaxWait 0)
     Clock::time_point deadline;
-    uint64_t produced_seen = 0;  // ProxyCluster::produced() when it was last sent
+    std::vector<std::string> topics;  // a fetch's topic ("" = unknown), a produce's
+    uint64_t produced_seen = 0;       // ProxyCluster::produced(topic) when it was last sent
 };
 
 }  // namespace
@@ -202,22 +248,31 @@ int ProxyCluster::ProxyPort(int32_t node_id) const {
     return it == ports_.end() ? -1 : it->second;
 }
 
-uint64_t ProxyCluster::produced() const {
+uint64_t ProxyCluster::produced(const std::string& topic) const {
     std::lock_guard<std::mutex> lock(mu_);
-    return produced_;
+    auto it = produced_.find(topic);
+    return it == produced_.end() ? 0 : it->second;
 }
 
-void ProxyCluster::Produced() {
+void ProxyCluster::Produced(const std::vector<std::string>& topics) {
     {
         std::lock_guard<std::mutex> lock(mu_);
-        ++produced_;
+        if (topics.empty()) {
+            for (auto& [name, count] : produced_) ++count;
+        }
+        for (const std::string& topic : topics) ++produced_[topic];
+        ++produced_[""];
     }
     cv_.notify_all();
 }
 
-bool ProxyCluster::WaitForProduce(uint64_t seen, Clock::time_point deadline) {
+bool ProxyCluster::WaitForProduce(const std::string& topic, uint64_t seen,
+                                  Clock::time_point deadline) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_until(lock, deadline, [&] { return stopping_ || produced_ != seen; });
+    cv_.wait_until(lock, deadline, [&] {
+        auto it = produced_.find(topic);
+        return stopping_ || (it == produced_.end() ? 0 : it->second) != seen;
+    });
     return !stopping_;
 }
 
@@ -334,13 +389,15 @@ void LongPollProxy::Serve(int client) {
                 if (watched->api_key == kFetch && !FetchHasNews(*frame, watched->version) &&
                     Clock::now() < watched->deadline) {
                     // Empty: ask again once something was produced (or at the client's MaxWait).
-                    if (watched->produced_seen == cluster_->produced() &&
-                        !cluster_->WaitForProduce(watched->produced_seen, watched->deadline)) {
+                    const std::string& topic = watched->topics[0];
+                    if (watched->produced_seen == cluster_->produced(topic) &&
+                        !cluster_->WaitForProduce(topic, watched->produced_seen,
+                                                  watched->deadline)) {
                         break;
                     }
                     if (Clock::now() < watched->deadline) {
                         std::lock_guard<std::mutex> lock(mu);
-                        pending[corr].produced_seen = cluster_->produced();
+                        pending[corr].produced_seen = cluster_->produced(topic);
                         if (!WriteAll(broker, watched->fetch.data(), watched->fetch.size())) break;
                         continue;
                     }
@@ -354,7 +411,7 @@ void LongPollProxy::Serve(int client) {
                 pending.erase(corr);
             }
             if (!WriteAll(client, frame->data(), frame->size())) break;
-            if (watched && watched->api_key == kProduce) cluster_->Produced();
+            if (watched && watched->api_key == kProduce) cluster_->Produced(watched->topics);
         }
         close_both();
     });
@@ -374,13 +431,20 @@ void LongPollProxy::Serve(int client) {
             if (max_wait_at + 4 <= frame->size()) {
                 const int32_t max_wait = Get32(*frame, max_wait_at);
                 Put32(*frame, max_wait_at, 0);
-                watch = Pending{kFetch, version, *frame,
+                std::string topic = FetchTopic(*frame, version, max_wait_at + 4);
+                const uint64_t seen = cluster_->produced(topic);
+                watch = Pending{kFetch,
+                                version,
+                                *frame,
                                 Clock::now() + std::chrono::milliseconds(std::max(0, max_wait)),
-                                cluster_->produced()};
+                                {std::move(topic)},
+                                seen};
             }
+        } else if (api_key == kProduce) {
+            watch = Pending{api_key, version, {}, {}, ProduceTopics(*frame, version), 0};
         } else if ((api_key == kMetadata && version <= 8) ||
-                   (api_key == kFindCoordinator && version <= 2) || api_key == kProduce) {
-            watch = Pending{api_key, version, {}, {}, 0};
+                   (api_key == kFindCoordinator && version <= 2)) {
+            watch = Pending{api_key, version, {}, {}, {}, 0};
         }
         std::lock_guard<std::mutex> lock(mu);
         if (watch) pending[corr] = std::move(*watch);

@@ -38,17 +38,21 @@ class ProxyCluster {
     /// The proxy port of `node_id`, or -1.
     int ProxyPort(int32_t node_id) const;
 
-    uint64_t produced() const;
-    void Produced();
-    /// Waits until produced() differs from `seen` or `deadline` passes; false when stopping.
-    bool WaitForProduce(uint64_t seen, std::chrono::steady_clock::time_point deadline);
+    /// How many produce requests to `topic` were answered ("" = to any topic).
+    uint64_t produced(const std::string& topic) const;
+    /// A produce request to `topics` was answered (empty = unknown: wakes every fetch).
+    void Produced(const std::vector<std::string>& topics);
+    /// Waits until produced(topic) differs from `seen` or `deadline` passes; false when
+    /// stopping.
+    bool WaitForProduce(const std::string& topic, uint64_t seen,
+                        std::chrono::steady_clock::time_point deadline);
     void Stop();
 
   private:
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::map<int32_t, int> ports_;
-    uint64_t produced_ = 0;
+    std::map<std::string, uint64_t> produced_;  // by topic
     bool stopping_ = false;
 };
 
