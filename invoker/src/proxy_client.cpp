@@ -184,6 +184,8 @@ class ResponseParser {
     }
 
     int status() const { return status_; }
+    std::optional<uint64_t> result_length() const { return result_length_; }
+    bool logs_truncated() const { return logs_truncated_; }
     std::string& body() { return body_; }
     bool keep_alive() const { return keep_alive_; }
     /// Bytes after the response (a server must not send any; the connection is then dropped).
@@ -204,6 +206,8 @@ class ResponseParser {
 
     void ResetHead() {
         status_ = 0;
+        result_length_.reset();
+        logs_truncated_ = false;
         chunked_ = false;
         content_length_.reset();
         keep_alive_ = true;
@@ -237,6 +241,11 @@ class ResponseParser {
                 content_length_ = *n;
             } else if (EqualsIgnoreCase(name, "transfer-encoding")) {
                 chunked_ = IContains(value, "chunked");
+            } else if (EqualsIgnoreCase(name, "x-wisp-result-length")) {
+                result_length_ = ParseUnsigned(value, 10);
+                if (!result_length_) return Result::kMalformed;
+            } else if (EqualsIgnoreCase(name, "x-wisp-logs-truncated")) {
+                logs_truncated_ = IContains(value, "true");
             } else if (EqualsIgnoreCase(name, "connection")) {
                 if (IContains(value, "close")) keep_alive_ = false;
                 if (IContains(value, "keep-alive")) keep_alive_ = true;
@@ -252,6 +261,8 @@ class ResponseParser {
     bool chunked_ = false;
     bool keep_alive_ = true;
     std::optional<uint64_t> content_length_;
+    std::optional<uint64_t> result_length_;  // X-Wisp-Result-Length (inline logs)
+    bool logs_truncated_ = false;            // X-Wisp-Logs-Truncated
     uint64_t chunk_left_ = 0;
     size_t trailers_start_ = 0;
     std::string body_;
@@ -525,13 +536,23 @@ ProxyClient::Attempt ProxyClient::Exchange(Connection& conn, std::string_view re
     out.failure = ProxyResponse::Failure::kNone;
     out.status = parser.status();
     out.body = std::move(parser.body());
+    if (const std::optional<uint64_t> n = parser.result_length()) {
+        if (*n > out.body.size()) {
+            out.failure = ProxyResponse::Failure::kConnectionLost;
+            return Attempt::kDone;
+        }
+        out.inline_logs = out.body.substr(static_cast<size_t>(*n));
+        out.body.resize(static_cast<size_t>(*n));
+        out.inline_logs_truncated = parser.logs_truncated();
+    }
     keep_alive = parser.keep_alive() && !eof && !parser.has_trailing_bytes(buf);
     return Attempt::kDone;
 }
 
 absl::StatusOr<ProxyResponse> ProxyClient::Post(std::string_view path, std::string_view body,
                                                 std::chrono::milliseconds timeout,
-                                                bool retry_refused) {
+                                                bool retry_refused,
+                                                std::string_view extra_headers) {
     ProxyResponse out;
     out.started = SteadyClock::now();
     const auto deadline = out.started + timeout;
@@ -540,8 +561,8 @@ absl::StatusOr<ProxyResponse> ProxyClient::Post(std::string_view path, std::stri
     std::string request;
     request.reserve(body.size() + 200);
     request.append("POST ").append(path).append(" HTTP/1.1\r\nHost: ").append(host_header);
-    request.append(
-        "\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: ");
+    request.append("\r\nContent-Type: application/json\r\nAccept: application/json\r\n");
+    request.append(extra_headers).append("Content-Length: ");
     request.append(std::to_string(body.size())).append("\r\n\r\n").append(body);
 
     auto finish = [&](ProxyResponse::Failure failure) {

@@ -479,3 +479,36 @@ TEST_CASE("ProxyClient never follows a symlink in place of the unix socket", "[p
     CHECK(ok->body == "{\"hijacked\":true}");
     ::unlink((dir + "/proxy.sock").c_str());
 }
+
+TEST_CASE("ProxyClient: extra request headers and an inline-logs answer split off the result",
+          "[proxy_client]") {
+    ScriptedServer server([](const std::string& req, int index) -> std::string {
+        CHECK(req.find("\r\nX-Wisp-Logs: inline\r\n") != std::string::npos);
+        const std::string result = "{\"a\":1}";
+        const std::string logs = "1700000000000000000 stdout hi\n";
+        if (index == 1) {  // a length past the body: a broken proxy
+            return "HTTP/1.1 200 OK\r\nX-Wisp-Result-Length: 99\r\nContent-Length: 2\r\n\r\n{}";
+        }
+        return "HTTP/1.1 200 OK\r\nX-Wisp-Result-Length: " + std::to_string(result.size()) +
+               "\r\nX-Wisp-Logs-Truncated: true\r\nContent-Length: " +
+               std::to_string(result.size() + logs.size()) + "\r\n\r\n" + result + logs;
+    });
+    ProxyClient client(ProxyClient::Endpoint::Tcp("127.0.0.1", server.port()));
+    auto r = client.Post("/run", "{}", 2000ms, false, "X-Wisp-Logs: inline\r\n");
+    REQUIRE(r.ok());
+    CHECK(r->status == 200);
+    CHECK(r->body == "{\"a\":1}");
+    REQUIRE(r->inline_logs);
+    CHECK(*r->inline_logs == "1700000000000000000 stdout hi\n");
+    CHECK(r->inline_logs_truncated);
+    auto broken = client.Post("/run", "{}", 2000ms, false, "X-Wisp-Logs: inline\r\n");
+    REQUIRE(broken.ok());
+    CHECK(broken->failure == ProxyResponse::Failure::kConnectionLost);
+    // Without the header in the answer (an OpenWhisk runtime): the body as it is.
+    ScriptedServer plain([](const std::string&, int) { return Ok("{\"b\":2}"); });
+    ProxyClient other(ProxyClient::Endpoint::Tcp("127.0.0.1", plain.port()));
+    auto p = other.Post("/run", "{}", 2000ms, false, "X-Wisp-Logs: inline\r\n");
+    REQUIRE(p.ok());
+    CHECK(p->body == "{\"b\":2}");
+    CHECK_FALSE(p->inline_logs);
+}

@@ -38,6 +38,11 @@ struct ProxyResponse {
     Failure failure = Failure::kNone;
     int status = 0;  // HTTP status when failure == kNone
     std::string body;
+    /// A Wisp proxy asked with `X-Wisp-Logs: inline` (runtimes/README.md): the activation's
+    /// log lines that came after the result ("<unix nanos> <stdout|stderr> <text>\n" each), and
+    /// whether the proxy dropped lines past its own bound. `body` is then the result alone.
+    std::optional<std::string> inline_logs;
+    bool inline_logs_truncated = false;
     std::chrono::steady_clock::time_point started;  // when the request was sent
     std::chrono::steady_clock::time_point finished;
     int64_t ElapsedMs() const {
@@ -89,6 +94,14 @@ class Container {
     };
     [[nodiscard]] virtual absl::StatusOr<Logs> CollectLogs(int sentinels, int64_t limit_bytes,
                                                            std::chrono::milliseconds wait) = 0;
+
+    /// POST /wisp/reset to a Wisp proxy: every process of the action killed, its work dir and
+    /// /tmp emptied, back to "not initialised" (a new /init may follow, for another action of
+    /// the same namespace and kind). Blocks. Unimplemented for backends and images without it
+    /// (OpenWhisk's runtimes): such a container is never reused for another action.
+    [[nodiscard]] virtual absl::Status Reset() {
+        return absl::UnimplementedError("this container cannot be reset; create a new one");
+    }
 };
 
 class ContainerFactory {

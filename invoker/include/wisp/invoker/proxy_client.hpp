@@ -66,9 +66,14 @@ class ProxyClient {
     ///    before a complete answer.
     /// Error status only for local failures: InvalidArgument for a bad endpoint, Internal when no
     /// socket can be made, ResourceExhausted for an answer over Options::max_response_bytes.
+    /// `extra_headers`: more request header lines, each ending in "\r\n" (e.g.
+    /// "X-Wisp-Logs: inline\r\n"). An answer carrying X-Wisp-Result-Length is split: `body` is
+    /// that many bytes, the rest is `inline_logs` (X-Wisp-Logs-Truncated sets
+    /// inline_logs_truncated); a length past the body is a lost connection (a broken proxy).
     [[nodiscard]] absl::StatusOr<ProxyResponse> Post(std::string_view path, std::string_view body,
                                                      std::chrono::milliseconds timeout,
-                                                     bool retry_refused);
+                                                     bool retry_refused,
+                                                     std::string_view extra_headers = {});
 
     /// Closes every idle connection (e.g. before pausing the container). Thread-safe.
     void CloseIdle();
