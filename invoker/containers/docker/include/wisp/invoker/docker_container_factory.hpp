@@ -69,6 +69,10 @@ struct DockerFactoryOptions {
     std::string network = std::string(kDefaultActionNetwork);
     int64_t pids_limit = 1024;
     int64_t nofile = 1024;
+    /// Wisp images: /run asks the proxy for the activation's log lines with its answer
+    /// (X-Wisp-Logs: inline), so nothing is written to or read from docker's log. false: the
+    /// proxy writes them to the container log with sentinels, read back as for other images.
+    bool inline_logs = true;
     /// json-file rotation: at most log_max_files files of log_max_size_mb MB per container.
     int64_t log_max_size_mb = 10;
     int log_max_files = 2;
