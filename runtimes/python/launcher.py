@@ -4,8 +4,15 @@ Started by wisp-action-proxy as
 
     python3 -u launcher.py <action_dir> <main> <source|archive>
 
+or, as a zygote at container start (before /init), as
+
+    python3 -u launcher.py --zygote
+
 with its stdin and fd 3 piped to the proxy and its stdout/stderr shared with the container.
 Line protocol (runtimes/README.md):
+  * zygote only: the first stdin line is the load order
+    {"argv":["<action_dir>","<main>","<source|archive>"],"env":[["NAME","value"],...]}:
+    sys.argv[1:] becomes argv and the /init env is set, then it goes on as if started so;
   * once the action is loaded: {"ok":true} on fd 3, or {"ok":false,"error":"..."} and exit 1;
   * per stdin line (a /run body): every key but "value" becomes os.environ["__OW_<KEY>"],
     main(value) runs, and json.dumps(result) + "\\n" goes to fd 3. An exception becomes
@@ -70,8 +77,20 @@ def load_main(action_dir, main_name):
     return fn
 
 
+def await_load_order(stdin):
+    """Zygote: blocks until the proxy sends the code's location (at /init); EOF ends it."""
+    line = stdin.readline()
+    if not line:
+        sys.exit(0)
+    order = json.loads(line)
+    sys.argv[1:] = order["argv"]
+    environ = os.environ
+    for name, value in order["env"]:  # in order, as the proxy would have spawned us
+        environ[name] = value
+    importlib.invalidate_caches()  # the action directory may have been written since start
+
+
 def main():
-    action_dir, main_name = sys.argv[1], sys.argv[2]
     out = os.fdopen(3, "wb")
     os.set_inheritable(3, False)  # processes the action starts must not hold the result pipe
     # The protocol stream moves off fd 0 (the copy is close-on-exec), so neither the action
@@ -80,6 +99,9 @@ def main():
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
+    if sys.argv[1:] == ["--zygote"]:
+        await_load_order(stdin)
+    action_dir, main_name = sys.argv[1], sys.argv[2]
     os.chdir(action_dir)
 
     try:

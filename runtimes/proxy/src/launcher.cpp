@@ -15,12 +15,64 @@
 #include <cstring>
 #include <vector>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "protocol.hpp"
 
 namespace wisp::proxy {
 
 namespace {
 constexpr int kPipeSize = 1 << 20;  // fewer wake-ups for megabyte bodies and results
+
+// Read by python, node or the C library when a process starts (or cached then): a zygote,
+// started before /init, cannot honour them.
+bool NeedsFreshProcess(std::string_view name) {
+    if (name.empty() || name.find('=') != std::string_view::npos ||
+        name.find('\0') != std::string_view::npos) {
+        return true;
+    }
+    static constexpr std::string_view kPrefixes[] = {
+        "PYTHON", "NODE_", "UV_", "LD_", "LC_", "OPENSSL_", "SSL_", "MALLOC_", "GLIBC_", "V8_"};
+    static constexpr std::string_view kNames[] = {"LANG", "LANGUAGE", "TZ", "HOME", "PATH"};
+    for (std::string_view prefix : kPrefixes) {
+        if (name.starts_with(prefix)) return true;
+    }
+    for (std::string_view exact : kNames) {
+        if (name == exact) return true;
+    }
+    return false;
+}
+
+template <class Writer>
+bool WriteString(Writer& writer, std::string_view text) {
+    return writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+}
+}  // namespace
+
+std::optional<std::string> ZygoteLoadLine(
+    const std::vector<std::string>& argv_tail,
+    const std::vector<std::pair<std::string, std::string>>& env) {
+    rapidjson::StringBuffer buffer;
+    // Validates the UTF-8: the launchers decode the line strictly.
+    rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>,
+                      rapidjson::CrtAllocator, rapidjson::kWriteValidateEncodingFlag>
+        writer(buffer);
+    bool ok = writer.StartObject() && writer.Key("argv") && writer.StartArray();
+    for (const std::string& arg : argv_tail) ok = ok && WriteString(writer, arg);
+    ok = ok && writer.EndArray() && writer.Key("env") && writer.StartArray();
+    for (const auto& [name, value] : env) {
+        if (NeedsFreshProcess(name)) return std::nullopt;
+        std::string_view text(value);
+        text = text.substr(0, text.find('\0'));  // what "NAME=value" as a C string holds
+        ok = ok && writer.StartArray() && WriteString(writer, name) && WriteString(writer, text) &&
+             writer.EndArray();
+    }
+    ok = ok && writer.EndArray() && writer.EndObject();
+    if (!ok) return std::nullopt;
+    std::string line(buffer.GetString(), buffer.GetSize());
+    line.push_back('\n');
+    return line;
 }
 
 Launcher::Launcher(asio::io_context& io, ChildWatcher& watcher, size_t max_line_bytes)
@@ -80,6 +132,19 @@ asio::awaitable<std::optional<std::string>> Launcher::WaitReady() {
             std::to_string(max_line_bytes_) + " bytes.";
     }
     co_return CheckAck(ack_line_);
+}
+
+asio::awaitable<std::optional<std::string>> Launcher::Load(std::string line) {
+    auto self = shared_from_this();
+    co_await write_mutex_.Lock();
+    boost::system::error_code ec;
+    if (stdin_.is_open()) {
+        co_await asio::async_write(stdin_, asio::buffer(line),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+    }
+    write_mutex_.Unlock();
+    // A failed write means the launcher is gone; ReadLoop closes and WaitReady says so.
+    co_return co_await WaitReady();
 }
 
 asio::awaitable<LauncherResult> Launcher::Run(std::string line) {

@@ -5,6 +5,14 @@
 //                             code is loaded, then one result line per request line.
 // In concurrent mode (nodejs, __OW_ALLOW_CONCURRENT=true) both directions prefix each line
 // with "<seq> " so that results can come back in any order.
+// Zygote (python, nodejs): the proxy starts `<interpreter> <launcher> --zygote` at container
+// start, before /init, with the container environment; it does its imports and blocks on
+// stdin. At /init the proxy sends one load-order line first (ZygoteLoadLine)
+//   {"argv":["<action_dir>","<main>","<source|archive>"(,"--concurrent")],
+//    "env":[["NAME","value"],...]}
+// which makes the launcher what `<interpreter> <launcher> <argv...>` with that /init env would
+// have been: sys.argv / process.argv and the environment are set, then the code loads and the
+// ready line comes as above.
 // The launcher's stdout/stderr are the proxy's, so the action's prints reach the container log.
 #include <sys/types.h>
 
@@ -17,6 +25,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "process.hpp"
 
@@ -33,6 +43,16 @@ struct LauncherResult {
     bool too_long = false;            // the line exceeded the limit and was skipped
 };
 
+/// The zygote's load-order line (ending in '\n') for a launcher that would have been started
+/// with `argv_tail` after the launcher script and the /init `env` added to its environment;
+/// nullopt when that env must be seen by a fresh process: a name the interpreter or the C
+/// library reads at start (PYTHON*, NODE_*, LD_*, LC_*, LANG, TZ, HOME, PATH, ...), a name that
+/// is empty or holds '=' or NUL, or text that is not UTF-8. A value is cut at a NUL byte, as
+/// the environment of a spawned process cuts it.
+std::optional<std::string> ZygoteLoadLine(
+    const std::vector<std::string>& argv_tail,
+    const std::vector<std::pair<std::string, std::string>>& env);
+
 class Launcher : public std::enable_shared_from_this<Launcher> {
   public:
     Launcher(asio::io_context& io, ChildWatcher& watcher,
@@ -46,6 +66,9 @@ class Launcher : public std::enable_shared_from_this<Launcher> {
 
     /// Waits for the ready line: nullopt once {"ok":true} came, otherwise the error text.
     asio::awaitable<std::optional<std::string>> WaitReady();
+
+    /// Zygote: sends the load-order `line` (ZygoteLoadLine), then WaitReady().
+    asio::awaitable<std::optional<std::string>> Load(std::string line);
 
     /// Sends one request line (ending in '\n') and returns its result line (without '\n'),
     /// no line when the launcher died before answering, or too_long when the answer was longer

@@ -30,12 +30,12 @@ std::optional<Kind> ParseKind(std::string_view text) {
 std::string UsageText() {
     return "usage: wisp-action-proxy [--kind python|nodejs|native] [--host H] [--port N]\n"
            "                         [--socket PATH] [--action-dir DIR] [--launcher FILE]\n"
-           "                         [--interpreter PROG] [--port-file FILE]\n"
+           "                         [--interpreter PROG] [--port-file FILE] [--zygote on|off]\n"
            "Serves the OpenWhisk action protocol (POST /init, POST /run) on TCP and, with\n"
            "--socket, on a unix socket (--port none: on the socket only). Each flag has an "
            "environment twin: WISP_PROXY_KIND,\n"
            "WISP_PROXY_HOST, WISP_PROXY_PORT, WISP_PROXY_SOCKET, WISP_PROXY_ACTION_DIR,\n"
-           "WISP_PROXY_LAUNCHER, WISP_PROXY_INTERPRETER.\n";
+           "WISP_PROXY_LAUNCHER, WISP_PROXY_INTERPRETER, WISP_PROXY_ZYGOTE.\n";
 }
 
 std::optional<ProxyOptions> ParseOptions(int argc, const char* const* argv,
@@ -54,6 +54,7 @@ std::optional<ProxyOptions> ParseOptions(int argc, const char* const* argv,
     opts.action_dir = env_or("WISP_PROXY_ACTION_DIR", opts.action_dir);
     opts.launcher = env_or("WISP_PROXY_LAUNCHER", "");
     opts.interpreter = env_or("WISP_PROXY_INTERPRETER", "");
+    std::string zygote = env_or("WISP_PROXY_ZYGOTE", "on");
 
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
@@ -96,6 +97,8 @@ std::optional<ProxyOptions> ParseOptions(int argc, const char* const* argv,
             target = &opts.interpreter;
         } else if (name == "--port-file") {
             target = &opts.port_file;
+        } else if (name == "--zygote") {
+            target = &zygote;
         } else {
             message = "unknown argument '" + std::string(arg) + "'\n" + UsageText();
             return std::nullopt;
@@ -129,6 +132,14 @@ std::optional<ProxyOptions> ParseOptions(int argc, const char* const* argv,
             return std::nullopt;
         }
         opts.port = static_cast<uint16_t>(value);
+    }
+    if (zygote == "on" || zygote == "1" || zygote == "true") {
+        opts.zygote = true;
+    } else if (zygote == "off" || zygote == "0" || zygote == "false") {
+        opts.zygote = false;
+    } else {
+        message = "invalid --zygote '" + zygote + "': use on or off\n";
+        return std::nullopt;
     }
     if (opts.kind == Kind::kPython) {
         if (opts.launcher.empty()) opts.launcher = "/opt/wisp/launcher.py";

@@ -20,6 +20,7 @@ struct ProxyOptions {
     std::string interpreter;  // python/nodejs: "python3" / "node" (PATH lookup)
     std::string port_file;    // write the bound TCP port here once listening (tests)
     bool concurrent = false;  // nodejs with __OW_ALLOW_CONCURRENT=true: runs overlap
+    bool zygote = true;  // python/nodejs: start the launcher at proxy start (WISP_PROXY_ZYGOTE)
 };
 
 std::string_view KindName(Kind kind);
@@ -35,6 +36,7 @@ std::optional<Kind> ParseKind(std::string_view text);
 ///   --launcher P      WISP_PROXY_LAUNCHER      /opt/wisp/launcher.py | /opt/wisp/launcher.js
 ///   --interpreter P   WISP_PROXY_INTERPRETER   python3 | node
 ///   --port-file F     (none)                   write the bound port to F
+///   --zygote on|off   WISP_PROXY_ZYGOTE        on: python/nodejs launcher started before /init
 /// and __OW_ALLOW_CONCURRENT=true (nodejs only) lets /run calls overlap.
 /// Returns nullopt with `message` set on bad input or --help (`help` true then).
 std::optional<ProxyOptions> ParseOptions(int argc, const char* const* argv,

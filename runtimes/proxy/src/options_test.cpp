@@ -73,6 +73,21 @@ TEST_CASE("ParseOptions explains bad input", "[options]") {
     CHECK_FALSE(Parse({"--kind"}, {}, message));
 }
 
+TEST_CASE("ParseOptions: the zygote is on unless turned off", "[options]") {
+    std::string message;
+    auto opts = Parse({"--kind", "python"}, {}, message);
+    REQUIRE(opts);
+    CHECK(opts->zygote);
+    opts = Parse({"--kind", "python"}, {{"WISP_PROXY_ZYGOTE", "off"}}, message);
+    REQUIRE(opts);
+    CHECK_FALSE(opts->zygote);
+    opts = Parse({"--kind", "nodejs", "--zygote", "on"}, {{"WISP_PROXY_ZYGOTE", "0"}}, message);
+    REQUIRE(opts);
+    CHECK(opts->zygote);
+    CHECK_FALSE(Parse({"--kind", "python", "--zygote=maybe"}, {}, message));
+    CHECK(message.find("invalid --zygote 'maybe'") != std::string::npos);
+}
+
 TEST_CASE("ParseOptions: --port none listens on the unix socket only", "[options]") {
     std::string message;
     auto opts = Parse({"--kind", "python", "--port", "none", "--socket", "/s/p.sock"}, {}, message);
