@@ -200,9 +200,9 @@ component_argv() {
         fi
         extra="${INVOKER_ARGS:-}"
     fi
-    # The dev broker holds an empty fetch for fetch.wait.max.ms, which is then the latency of
-    # every hop: 5 ms unless the extra flags choose (the benchmark uses 1).
-    [[ " $extra " == *" --kafka-fetch-wait-ms "* ]] || argv+=(--kafka-fetch-wait-ms 5)
+    # The dev broker answers a waiting fetch as soon as a record arrives (its long-poll proxy),
+    # so the wait costs no latency; 100 ms keeps idle consumers from polling it often.
+    [[ " $extra " == *" --kafka-fetch-wait-ms "* ]] || argv+=(--kafka-fetch-wait-ms 100)
     # shellcheck disable=SC2206
     argv+=($extra)
     # `start --extra-args`: this start only (not kept in the state file).
