@@ -115,20 +115,35 @@ void ActivationJournal::Update(const ActivationRecord& pending) {
 }
 
 void ActivationJournal::Done(const ActivationRecord& record) {
-    std::vector<store::JournalEntry> entries;
-    {
-        std::lock_guard lock(mu_);
-        auto it = tracked_.find(record.activation_id.str());
-        if (it == tracked_.end()) return;
-        if (it->second.final_record) --records_to_store_;
-        entries.push_back(std::move(it->second.entry));
-        tracked_.erase(it);
+    std::unique_lock lock(mu_);
+    auto it = tracked_.find(record.activation_id.str());
+    if (it == tracked_.end()) return;
+    if (it->second.final_record) --records_to_store_;
+    to_remove_.push_back(std::move(it->second.entry));
+    tracked_.erase(it);
+    // Group commit: the first caller to find no removal under way removes everything queued
+    // meanwhile in one store call (a few rounds at most; the sweeper takes what is left). The
+    // others return at once: a removal that comes late (or never, on a crash) is harmless —
+    // the entry's record exists, so a later pass or start removes it.
+    if (removing_) return;
+    RemoveQueued(lock, kMaxRemoveRounds);
+}
+
+void ActivationJournal::RemoveQueued(std::unique_lock<std::mutex>& lock, int max_rounds) {
+    removing_ = true;
+    for (int round = 0; round < max_rounds && !to_remove_.empty(); ++round) {
+        std::vector<store::JournalEntry> batch = std::move(to_remove_);
+        to_remove_.clear();
+        lock.unlock();
+        if (auto st = store_.RemoveJournalEntries(batch); !st.ok()) {
+            // Harmless: a later start finds the records and removes the entries then.
+            spdlog::warn("journal: {} entr{} (first {}) not removed: {}", batch.size(),
+                         batch.size() == 1 ? "y" : "ies", batch[0].record.activation_id.str(),
+                         common::MessageOf(st));
+        }
+        lock.lock();
     }
-    if (auto st = store_.RemoveJournalEntries(entries); !st.ok()) {
-        // Harmless: a later start finds the record and removes the entry then.
-        spdlog::warn("journal: entry of {} not removed: {}", record.activation_id.str(),
-                     common::MessageOf(st));
-    }
+    removing_ = false;
 }
 
 void ActivationJournal::StoreLater(const ActivationRecord& record) {
@@ -213,6 +228,10 @@ absl::Status ActivationJournal::Sweep() {
         first = !recovered_;
     }
     if (first) WISP_RETURN_IF_ERROR(RecoverEarlierProcess());
+    {
+        std::unique_lock lock(mu_);  // removals Done() left behind
+        if (!removing_ && !to_remove_.empty()) RemoveQueued(lock, 1);
+    }
 
     const int64_t now = clock_.NowMs();
     std::vector<Tracked> candidates;

@@ -75,7 +75,9 @@ class ActivationJournal {
     /// Replaces an accepted entry's record (a sequence's progress). Best effort: logs failures.
     void Update(const common::ActivationRecord& pending);
     /// The activation's record is stored (by this controller), or it was never accepted (the
-    /// publish failed): drops the entry now.
+    /// publish failed): drops the entry. Removals are group-committed: the first caller removes
+    /// what concurrent callers queued in one store call; the others return at once (their
+    /// entries go with that caller's next round, or the next sweep).
     void Done(const common::ActivationRecord& record);
     /// This controller could not store `record` (the store is down): the sweeper stores it,
     /// retrying every pass until the store takes it (also after a restart when the entry could
@@ -104,6 +106,9 @@ class ActivationJournal {
     /// Writes the record of `t` (create-only) with `message`; OK when a record exists after.
     [[nodiscard]] absl::Status WriteRecord(const Tracked& t, std::string_view message);
     void SweeperLoop();
+    /// Removes `to_remove_` in batches (at most `max_rounds`); `lock` holds mu_.
+    void RemoveQueued(std::unique_lock<std::mutex>& lock, int max_rounds);
+    static constexpr int kMaxRemoveRounds = 4;
 
     store::ArtifactStore& store_;
     common::Clock& clock_;
@@ -113,6 +118,8 @@ class ActivationJournal {
     std::condition_variable cv_;
     std::vector<std::pair<store::JournalEntry, std::shared_ptr<Slot>>> queued_;
     bool writing_ = false;
+    std::vector<store::JournalEntry> to_remove_;  // Done() entries not yet removed
+    bool removing_ = false;
     std::unordered_map<std::string, Tracked> tracked_;  // by activation id
     bool recovered_ = false;
     size_t records_to_store_ = 0;

@@ -188,6 +188,31 @@ TEST_CASE("journal: concurrent accepts share store writes and none is lost", "[j
     CHECK(journal.pending() == kThreads * kEach);
 }
 
+TEST_CASE("journal: concurrent Done() removals share store calls (group commit)",
+          "[journal][group-commit]") {
+    auto inner = store::OpenArtifactStore("sqlite::memory:").value();
+    testing::FaultyArtifactStore store(*inner);
+    testing::ManualClock clock;
+    ActivationJournal journal(store, clock, TestConfig());
+    REQUIRE(journal.Sweep().ok());
+    constexpr int kEntries = 200;
+    std::vector<ActivationRecord> accepted;
+    for (int i = 0; i < kEntries; ++i) {
+        accepted.push_back(Pending("a", clock.NowMs()));
+        REQUIRE(journal.Accept(accepted.back(), clock.NowMs() + 180000, false).ok());
+    }
+    // The first Done() blocks in the store; the others queue behind it and return at once.
+    store.Hang();
+    std::thread first([&] { journal.Done(Finished(accepted[0], "{}")); });
+    while (store.journal_removals.load() == 0) std::this_thread::yield();
+    for (int i = 1; i < kEntries; ++i) journal.Done(Finished(accepted[i], "{}"));
+    CHECK(journal.pending() == 0);
+    store.Release();
+    first.join();  // its next round removed what the others queued
+    CHECK(inner->ListJournalEntries("controller0", 0).value().empty());
+    CHECK(store.journal_removals.load() == 2);  // one store call each round, not one per Done
+}
+
 TEST_CASE("journal: a store that is down refuses accepts; StoreLater stores when it is back",
           "[journal]") {
     auto inner = store::OpenArtifactStore("sqlite::memory:").value();

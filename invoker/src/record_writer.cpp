@@ -1,5 +1,7 @@
 #include <wisp/invoker/record_writer.hpp>
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include <wisp/common/strings.hpp>
@@ -16,31 +18,82 @@ bool Stored(const absl::Status& st) {
 }  // namespace
 
 RecordWriter::RecordWriter(store::ArtifactStore& store, RecordWriterConfig config)
-    : store_(store), config_(config), thread_([this] { RetryLoop(); }) {}
+    : store_(store), config_(std::move(config)), thread_([this] { RetryLoop(); }) {}
 
 RecordWriter::~RecordWriter() { (void)Flush(std::chrono::milliseconds(0)); }
 
 void RecordWriter::Write(const common::ActivationRecord& record, const std::string& tid) {
-    absl::Status st = store_.CreateActivation(record);
-    if (st.code() == absl::StatusCode::kAlreadyExists) {
-        common::TidLog(tid).debug("activation {} has a record already; keeping it",
-                                  record.activation_id.str());
-    }
-    if (Stored(st)) return;
-    std::lock_guard lock(mu_);
-    if (stopping_ || queue_.size() >= config_.max_queued) {
+    std::unique_lock lock(mu_);
+    if (stopping_ || WaitingLocked() >= config_.max_queued) {
         ++lost_;
-        common::TidLog(tid).error(
-            "activation {} is LOST: the store refused its record ({}) and {} records wait for "
-            "it already{}",
-            record.activation_id.str(), common::MessageOf(st), queue_.size(),
-            stopping_ ? " (shutting down)" : "");
+        common::TidLog(tid).error("activation {} is LOST: {} records wait for the store already{}",
+                                  record.activation_id.str(), WaitingLocked(),
+                                  stopping_ ? " (shutting down)" : "");
         return;
     }
-    common::TidLog(tid).warn("storing activation {} failed: {}; retrying with backoff ({} queued)",
-                             record.activation_id.str(), common::MessageOf(st), queue_.size() + 1);
-    queue_.push_back({record, tid});
-    cv_.notify_all();
+    const uint64_t seq = ++enqueued_;
+    pending_.push_back({record, tid, seq});
+    // Group commit (as the journal's Accept): the first caller to find no write under way
+    // writes everything queued, in one store call; the others wait for that call and return
+    // once their record had its first attempt (stored, or queued for retries) — the same
+    // point as before, so on_finished (the bus offset commit) still follows the write.
+    while (attempted_ < seq) {
+        if (writing_) {
+            empty_cv_.wait(lock);
+            continue;
+        }
+        writing_ = true;
+        WriteBatch(lock);
+        writing_ = false;
+        empty_cv_.notify_all();
+    }
+}
+
+void RecordWriter::WriteBatch(std::unique_lock<std::mutex>& lock) {
+    std::vector<Item> batch;
+    const size_t n = std::min(pending_.size(), config_.max_batch);
+    batch.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+    }
+    in_flight_ = batch.size();
+    lock.unlock();
+    std::vector<common::ActivationRecord> records;
+    records.reserve(batch.size());
+    for (Item& item : batch) records.push_back(std::move(item.record));
+    auto statuses = store_.CreateActivations(records);
+    std::vector<bool> stored(records.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+        const absl::Status& st = statuses.ok() ? (*statuses)[i] : statuses.status();
+        stored[i] = Stored(st);
+        if (st.code() == absl::StatusCode::kAlreadyExists) {
+            common::TidLog(batch[i].tid)
+                .debug("activation {} has a record already; keeping it",
+                       records[i].activation_id.str());
+        }
+        if (stored[i]) {
+            if (config_.on_stored) config_.on_stored(records[i]);
+            continue;
+        }
+        common::TidLog(batch[i].tid)
+            .warn("storing activation {} failed: {}; retrying with backoff",
+                  records[i].activation_id.str(), common::MessageOf(st));
+    }
+    lock.lock();
+    in_flight_ = 0;
+    ++batches_;
+    if (!batch.empty()) attempted_ = batch.back().seq;
+    bool refused = false;
+    for (size_t i = 0; i < records.size(); ++i) {
+        if (stored[i]) {
+            ++stored_;
+            continue;
+        }
+        refused = true;
+        queue_.push_back({std::move(records[i]), std::move(batch[i].tid), batch[i].seq});
+    }
+    if (refused) cv_.notify_all();
 }
 
 void RecordWriter::RetryLoop() {
@@ -53,6 +106,7 @@ void RecordWriter::RetryLoop() {
         retrying_ = true;
         lock.unlock();
         const absl::Status st = store_.CreateActivation(item.record);
+        if (Stored(st) && config_.on_stored) config_.on_stored(item.record);
         lock.lock();
         retrying_ = false;
         if (Stored(st)) {
@@ -60,13 +114,14 @@ void RecordWriter::RetryLoop() {
                 queue_.front().record.activation_id == item.record.activation_id) {
                 queue_.pop_front();
             }
+            ++stored_;
             ++stored_late_;
             if (backoff.attempts() > 0) {
                 spdlog::info("activation records: the store takes them again ({} queued)",
                              queue_.size());
             }
             backoff.Reset();
-            if (queue_.empty()) empty_cv_.notify_all();
+            empty_cv_.notify_all();
             continue;
         }
         if (backoff.attempts() == 0) {
@@ -82,12 +137,16 @@ void RecordWriter::RetryLoop() {
 
 size_t RecordWriter::Flush(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mu_);
-    empty_cv_.wait_for(lock, timeout, [&] { return queue_.empty() && !retrying_; });
+    empty_cv_.wait_for(lock, timeout, [&] { return IdleLocked(); });
     stopping_ = true;
     cv_.notify_all();
+    empty_cv_.notify_all();
     lock.unlock();
     if (thread_.joinable()) thread_.join();
     lock.lock();
+    // Callers inside Write() make their records' first attempt (what the store refuses joins
+    // the retry queue, counted below).
+    empty_cv_.wait(lock, [&] { return !writing_ && pending_.empty(); });
     const size_t left = queue_.size();
     for (const Item& item : queue_) {
         ++lost_;
@@ -101,7 +160,17 @@ size_t RecordWriter::Flush(std::chrono::milliseconds timeout) {
 
 size_t RecordWriter::queued() const {
     std::lock_guard lock(mu_);
-    return queue_.size();
+    return WaitingLocked();
+}
+
+int64_t RecordWriter::stored() const {
+    std::lock_guard lock(mu_);
+    return stored_;
+}
+
+int64_t RecordWriter::batches() const {
+    std::lock_guard lock(mu_);
+    return batches_;
 }
 
 int64_t RecordWriter::stored_late() const {
