@@ -64,6 +64,28 @@ ActionProxy::ActionProxy(asio::io_context& io, ProxyOptions options)
 
 void ActionProxy::Shutdown() {
     if (launcher_) launcher_->Kill();
+    if (zygote_) zygote_->Kill();
+}
+
+void ActionProxy::StartZygote() {
+    if (zygote_) {
+        zygote_->Kill();
+        zygote_.reset();
+    }
+    if (options_.kind == Kind::kNative || !options_.zygote) return;
+    SpawnSpec spec;
+    spec.argv = {options_.interpreter};
+    if (options_.kind == Kind::kPython) spec.argv.emplace_back("-u");
+    spec.argv.push_back(options_.launcher);
+    spec.argv.emplace_back("--zygote");
+    spec.env = InheritedEnvironment();
+    std::error_code ec;
+    fs::create_directories(options_.action_dir, ec);
+    if (!ec) spec.cwd = options_.action_dir;  // where a launcher spawned at /init starts
+    auto zygote = std::make_shared<Launcher>(io_, watcher_);
+    std::string error;
+    // Silently: a line would land in the first activation's logs, and /init can still spawn.
+    if (zygote->Start(std::move(spec), options_.concurrent, error)) zygote_ = std::move(zygote);
 }
 
 std::string ActionProxy::ExecPath() const { return options_.action_dir + "/exec"; }
@@ -150,23 +172,34 @@ asio::awaitable<Reply> ActionProxy::InitLauncher(InitRequest request) {
     env_ = InheritedEnvironment();
     for (const auto& [name, value] : request.env) SetEnv(env_, name, value);
 
-    SpawnSpec spec;
-    spec.argv = {options_.interpreter};
-    if (options_.kind == Kind::kPython) spec.argv.emplace_back("-u");
-    spec.argv.push_back(options_.launcher);
-    spec.argv.push_back(options_.action_dir);
-    spec.argv.push_back(request.main);
-    spec.argv.emplace_back(request.binary ? "archive" : "source");
-    if (options_.concurrent) spec.argv.emplace_back("--concurrent");
-    spec.env = env_;
-    spec.cwd = options_.action_dir;
+    std::vector<std::string> args = {options_.action_dir, request.main,
+                                     request.binary ? "archive" : "source"};
+    if (options_.concurrent) args.emplace_back("--concurrent");
 
-    auto launcher = std::make_shared<Launcher>(io_, watcher_);
-    std::string error;
-    if (!launcher->Start(std::move(spec), options_.concurrent, error)) {
-        co_return ErrorReply(502, "cannot start action: " + error);
+    // The zygote is used once at most: after a failed /init a retry spawns.
+    std::shared_ptr<Launcher> launcher = std::move(zygote_);
+    std::optional<std::string> load_line;
+    if (launcher && launcher->alive()) load_line = ZygoteLoadLine(args, request.env);
+    std::optional<std::string> failure;
+    if (load_line) {
+        failure = co_await launcher->Load(std::move(*load_line));
+    } else {
+        if (launcher) launcher->Kill();  // dead, or the /init env needs a fresh process
+        SpawnSpec spec;
+        spec.argv = {options_.interpreter};
+        if (options_.kind == Kind::kPython) spec.argv.emplace_back("-u");
+        spec.argv.push_back(options_.launcher);
+        spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+        spec.env = env_;
+        spec.cwd = options_.action_dir;
+
+        launcher = std::make_shared<Launcher>(io_, watcher_);
+        std::string error;
+        if (!launcher->Start(std::move(spec), options_.concurrent, error)) {
+            co_return ErrorReply(502, "cannot start action: " + error);
+        }
+        failure = co_await launcher->WaitReady();
     }
-    std::optional<std::string> failure = co_await launcher->WaitReady();
     if (failure) {
         if (!launcher->alive()) co_await launcher->WaitExit(std::chrono::milliseconds(100));
         if (!launcher->exit_description().empty()) {

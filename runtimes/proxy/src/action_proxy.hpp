@@ -27,6 +27,11 @@ class ActionProxy {
     asio::awaitable<Reply> Run(std::string body);
     /// Kills the launcher (SIGTERM/SIGINT of the proxy).
     void Shutdown();
+    /// python/nodejs (unless --zygote off): starts a fresh zygote launcher, the interpreter with
+    /// the launcher's imports done, blocked until /init sends it the code (launcher.hpp); an
+    /// unused one still there is killed first. Called at proxy start and after a reset. When it
+    /// cannot start, or dies before /init, /init spawns the launcher as without a zygote.
+    void StartZygote();
 
   private:
     enum class State { kUninitialized, kInitializing, kReady };
@@ -46,7 +51,8 @@ class ActionProxy {
     AsyncMutex run_mutex_;
     State state_ = State::kUninitialized;
     std::shared_ptr<Launcher> launcher_;
-    std::vector<std::string> env_;  // the action's environment (container + /init env)
+    std::shared_ptr<Launcher> zygote_;  // started before /init, not yet given code
+    std::vector<std::string> env_;      // the action's environment (container + /init env)
 };
 
 }  // namespace wisp::proxy

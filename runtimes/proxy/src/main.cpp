@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
     HttpServer server(io, proxy);
     std::string error;
     if (!server.Listen(*options, error)) Fail(error + "\n");
+    // python/nodejs: the interpreter starts now, so that /init only hands it the code (before
+    // the port file, so that a test that sees the port also sees the zygote).
+    proxy.StartZygote();
     if (options->tcp && !options->port_file.empty() &&
         !WritePortFile(options->port_file, server.port())) {
         Fail("cannot write the port file " + options->port_file + "\n");

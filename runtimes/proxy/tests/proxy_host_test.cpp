@@ -229,6 +229,7 @@ class Proxy {
     std::string Stderr() const { return Slurp(dir_ / "stderr"); }
     const fs::path& dir() const { return dir_; }
     uint16_t port() const { return port_; }
+    pid_t pid() const { return pid_; }
 
   private:
     fs::path dir_;
@@ -674,5 +675,173 @@ int main(int argc, char** argv) {
         CHECK(
             r.body ==
             R"({"error":"The action failed to generate or locate a binary. See logs for details."})");
+    }
+}
+
+// ---- zygote: the launcher started before /init (ZYGOTE) ----
+namespace {
+
+// The pids whose parent is `parent` (from /proc/<pid>/stat).
+std::vector<pid_t> ChildrenOf(pid_t parent) {
+    std::vector<pid_t> children;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::string stat = Slurp(entry.path() / "stat");
+        size_t close = stat.rfind(')');
+        if (close == std::string::npos) continue;
+        std::istringstream fields(stat.substr(close + 1));
+        std::string state;
+        long ppid = 0;
+        fields >> state >> ppid;
+        if (ppid == parent && state != "Z") children.push_back(std::stoi(name));
+    }
+    return children;
+}
+
+// What an action can see of its process, with the proxy's temp dir replaced by "@DIR".
+constexpr const char* kPythonProbe = R"(import os, sys
+def main(args):
+    if args.get("op") == "pid":
+        return {"pid": os.getpid()}
+    # sorted: on a host, python3 may be a shell shim (pyenv) that reorders the environment
+    return {"argv": sys.argv, "cwd": os.getcwd(), "env": dict(sorted(os.environ.items())),
+            "modules": sorted(sys.modules), "path": sys.path}
+)";
+
+constexpr const char* kNodeProbe = R"(
+function main(args) {
+  if (args.op === 'pid') return { pid: process.pid };
+  return { argv: process.argv, cwd: process.cwd(), env: process.env,
+           cache: Object.keys(require.cache), paths: module.paths, mainPaths: require.main.paths,
+           execArgv: process.execArgv };
+})";
+
+std::string Normalised(std::string text, const fs::path& dir) {
+    const std::string needle = dir.string();
+    for (size_t pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos)) {
+        text.replace(pos, needle.size(), "@DIR");
+    }
+    return text;
+}
+
+// /init with `code` and {"GREETING":"hi","__OW_API_HOST":"h"}, then one probe /run; the
+// normalised answer and whether the action ran in a process started before /init.
+std::pair<std::string, bool> Probe(const std::string& kind, const std::string& code, bool zygote) {
+    Proxy proxy(kind, {{"WISP_PROXY_ZYGOTE", zygote ? "on" : "off"}});
+    std::vector<pid_t> before = ChildrenOf(proxy.pid());
+    auto client = proxy.Connect();
+    auto r = client.Post("/init",
+                         InitBody(code, "main", false, R"({"GREETING":"hi","__OW_API_HOST":"h"})"));
+    REQUIRE(r.status == 200);
+    r = client.Post("/run", RunBody(R"({"op":"pid"})"));
+    REQUIRE(r.status == 200);
+    const int pid = r.Json()["pid"].GetInt();
+    r = client.Post("/run", RunBody("{}"));
+    REQUIRE(r.status == 200);
+    return {Normalised(r.body, proxy.dir()),
+            std::find(before.begin(), before.end(), pid) != before.end()};
+}
+
+}  // namespace
+
+TEST_CASE(
+    "python zygote: the action runs in the launcher started before /init, and sees the "
+    "same argv, cwd, environment, modules and sys.path as in a launcher spawned at /init",
+    "[host][zygote]") {
+    if (!OnPath("python3")) return;
+    auto [spawned, spawned_early] = Probe("python", kPythonProbe, false);
+    auto [zygote, zygote_early] = Probe("python", kPythonProbe, true);
+    CHECK_FALSE(spawned_early);
+    CHECK(zygote_early);
+    CHECK(zygote == spawned);
+    CHECK(zygote.find(R"("GREETING": "hi")") != std::string::npos);
+    CHECK(zygote.find(R"("__OW_API_HOST": "h")") != std::string::npos);
+    CHECK(zygote.find(R"("argv": ["/)") != std::string::npos);  // the launcher's path first
+    CHECK(zygote.find(R"(, "@DIR/action", "main", "source"])") != std::string::npos);
+}
+
+TEST_CASE(
+    "nodejs zygote: the action runs in the launcher started before /init, and sees the "
+    "same argv, cwd, environment, modules and module paths as in one spawned at /init",
+    "[host][zygote]") {
+    if (!OnPath("node")) return;
+    auto [spawned, spawned_early] = Probe("nodejs", kNodeProbe, false);
+    auto [zygote, zygote_early] = Probe("nodejs", kNodeProbe, true);
+    CHECK_FALSE(spawned_early);
+    CHECK(zygote_early);
+    CHECK(zygote == spawned);
+    CHECK(zygote.find(R"("GREETING":"hi")") != std::string::npos);
+    CHECK(zygote.find(R"("@DIR/action","main","source"])") != std::string::npos);
+}
+
+TEST_CASE(
+    "zygote: a dead zygote, or an /init env the interpreter reads at start, spawns as "
+    "before",
+    "[host][zygote]") {
+    if (!OnPath("python3")) return;
+    SECTION("the zygote died before /init") {
+        Proxy proxy("python");
+        std::vector<pid_t> zygotes = ChildrenOf(proxy.pid());
+        REQUIRE(zygotes.size() == 1);
+        ::kill(zygotes[0], SIGKILL);
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (!ChildrenOf(proxy.pid()).empty()) {  // reaped by the proxy
+            REQUIRE(std::chrono::steady_clock::now() < deadline);
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+        auto client = proxy.Connect();
+        auto r = client.Post("/init", InitBody(kPythonProbe));
+        REQUIRE(r.status == 200);
+        r = client.Post("/run", RunBody(R"({"op":"pid"})"));
+        CHECK(r.status == 200);
+        CHECK(r.Json()["pid"].GetInt() != zygotes[0]);
+        CHECK(proxy.Stderr().find("wisp-action-proxy") == std::string::npos);  // silently
+    }
+    SECTION("PYTHONPATH in the /init env reaches a fresh interpreter") {
+        Proxy proxy("python");
+        std::vector<pid_t> zygotes = ChildrenOf(proxy.pid());
+        REQUIRE(zygotes.size() == 1);
+        WriteText(proxy.dir() / "extra" / "extramod.py", "WHERE = 'extra'\n");
+        auto client = proxy.Connect();
+        auto r = client.Post(
+            "/init", InitBody("import extramod, os\ndef main(a):\n"
+                              "    return {'where': extramod.WHERE, 'pid': os.getpid()}\n",
+                              "main", false,
+                              R"({"PYTHONPATH":)" + Quote((proxy.dir() / "extra").string()) + "}"));
+        REQUIRE(r.status == 200);
+        r = client.Post("/run", RunBody("{}"));
+        CHECK(Str(r.Json(), "where") == "extra");
+        CHECK(r.Json()["pid"].GetInt() != zygotes[0]);
+        CHECK(ChildrenOf(proxy.pid()).size() == 1);  // the unused zygote was ended
+    }
+}
+
+TEST_CASE("zygote: init errors are the texts of a spawned launcher", "[host][zygote]") {
+    struct Case {
+        const char* kind;
+        const char* tool;
+        std::string body;
+    };
+    const std::vector<Case> cases = {
+        {"python", "python3", InitBody("def main(:\n  pass\n")},
+        {"python", "python3", InitBody("def main(a):\n  return a\n", "nope")},
+        {"python", "python3", InitBody("raise KeyError('k')\ndef main(a):\n  return a\n")},
+        {"nodejs", "node", InitBody("function main() { return {}; }", "nope")},
+        {"nodejs", "node", InitBody("function main( { return {}; }")},
+    };
+    for (const Case& c : cases) {
+        if (!OnPath(c.tool)) continue;
+        std::vector<std::string> answers;
+        for (const char* zygote : {"off", "on"}) {
+            Proxy proxy(c.kind, {{"WISP_PROXY_ZYGOTE", zygote}});
+            auto client = proxy.Connect();
+            auto r = client.Post("/init", c.body);
+            CHECK(r.status == 502);
+            answers.push_back(Normalised(r.body, proxy.dir()));
+        }
+        INFO(c.body);
+        CHECK(answers[0] == answers[1]);
     }
 }
