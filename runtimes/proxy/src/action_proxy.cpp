@@ -4,14 +4,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <signal.h>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include <wisp/common/base64.hpp>
 
 #include "archive.hpp"
+#include "log_capture.hpp"
 
 namespace wisp::proxy {
 namespace {
@@ -53,6 +62,44 @@ std::string Abbreviate(std::string_view text) {
     return std::string(text.substr(0, kMax)) + "... (" + std::to_string(text.size()) + " bytes)";
 }
 
+// Removes `path` and what it holds without following symlinks; a folder the action made
+// read-only gets its write bit back first (the proxy has no CAP_DAC_OVERRIDE in a container).
+std::string RemoveTree(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return errno == ENOENT ? std::string() : path;
+    if (S_ISDIR(st.st_mode)) {
+        (void)::chmod(path.c_str(), 0700);
+        std::error_code ec;
+        std::vector<std::string> entries;
+        for (const auto& e : fs::directory_iterator(path, ec)) entries.push_back(e.path());
+        for (const auto& e : entries) {
+            if (std::string failed = RemoveTree(e); !failed.empty()) return failed;
+        }
+        if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return path;
+        return {};
+    }
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return path;
+    return {};
+}
+
+// Empties `dir` (keeps the folder itself: /tmp is a mount point); "" or the error text.
+std::string EmptyDir(const std::string& dir) {
+    if (dir.empty()) return {};
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return {};
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0) (void)::chmod(dir.c_str(), (st.st_mode & 07777) | 0700);
+    std::vector<std::string> entries;
+    for (const auto& e : fs::directory_iterator(dir, ec)) entries.push_back(e.path());
+    if (ec) return "cannot list " + dir + ": " + ec.message();
+    for (const auto& e : entries) {
+        if (std::string failed = RemoveTree(e); !failed.empty()) {
+            return "cannot remove " + failed + ": " + std::strerror(errno);
+        }
+    }
+    return {};
+}
+
 }  // namespace
 
 ActionProxy::ActionProxy(asio::io_context& io, ProxyOptions options)
@@ -60,7 +107,51 @@ ActionProxy::ActionProxy(asio::io_context& io, ProxyOptions options)
       options_(std::move(options)),
       watcher_(io),
       native_(io, watcher_),
-      run_mutex_(io.get_executor()) {}
+      run_mutex_(io.get_executor()),
+      capture_(io) {
+    // Concurrent runs cannot be told apart: their output goes to the container log directly.
+    std::string error;
+    capture_on_ = !options_.concurrent && capture_.Open(error);
+    if (!capture_on_ && !options_.concurrent) Log("logs go to the container log only: " + error);
+    const char* copy = std::getenv("WISP_PROXY_COPY_LOGS");
+    copy_logs_ =
+        copy != nullptr && (std::string_view(copy) == "1" || std::string_view(copy) == "true" ||
+                            std::string_view(copy) == "on");
+    if (options_.kind == Kind::kNative) {  // the image's stub, put back by Reset
+        std::error_code ec;
+        if (fs::is_regular_file(ExecPath(), ec) && fs::file_size(ExecPath(), ec) < (1u << 20)) {
+            std::ifstream in(ExecPath(), std::ios::binary);
+            std::string stub((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+            if (in || in.eof()) native_stub_ = std::move(stub);
+        }
+    }
+}
+
+void ActionProxy::RedirectOutput(SpawnSpec& spec) const {
+    if (!capture_on_) return;
+    spec.stdout_fd = capture_.stdout_fd();
+    spec.stderr_fd = capture_.stderr_fd();
+}
+
+void ActionProxy::FinishLogs(Reply& reply, bool inline_logs) {
+    if (capture_on_) {
+        LogBatch batch = capture_.Take();
+        if (inline_logs) {
+            if (copy_logs_) LogCapture::WriteToContainer(batch);
+            reply.logs = EncodeLogs(batch);
+            reply.logs_truncated = batch.truncated;
+            return;
+        }
+        LogCapture::WriteToContainer(batch);
+    }
+    WriteSentinels(1, 2);
+}
+
+void ActionProxy::FlushLogs() {
+    Reply ignored;
+    FinishLogs(ignored, false);
+}
 
 void ActionProxy::Shutdown() {
     if (launcher_) launcher_->Kill();
@@ -82,6 +173,7 @@ void ActionProxy::StartZygote() {
     std::error_code ec;
     fs::create_directories(options_.action_dir, ec);
     if (!ec) spec.cwd = options_.action_dir;  // where a launcher spawned at /init starts
+    RedirectOutput(spec);
     auto zygote = std::make_shared<Launcher>(io_, watcher_);
     std::string error;
     // Silently: a line would land in the first activation's logs, and /init can still spawn.
@@ -140,9 +232,9 @@ std::string ActionProxy::WriteCode(const InitRequest& request, int& status) {
 }
 
 Reply ActionProxy::InitNative(const InitRequest& request) {
-    auto fail = [](const std::string& why) {
+    auto fail = [this](const std::string& why) {
         Log(why);
-        WriteSentinels(1, 2);
+        FlushLogs();
         return ErrorReply(502, kNativeInitFailedText);
     };
     if (request.code) {
@@ -165,7 +257,7 @@ Reply ActionProxy::InitNative(const InitRequest& request) {
 asio::awaitable<Reply> ActionProxy::InitLauncher(InitRequest request) {
     int status = 502;
     if (std::string err = WriteCode(request, status); !err.empty()) {
-        if (status == 502) WriteSentinels(1, 2);
+        if (status == 502) FlushLogs();
         co_return ErrorReply(status, err);
     }
     std::string().swap(*request.code);
@@ -192,6 +284,7 @@ asio::awaitable<Reply> ActionProxy::InitLauncher(InitRequest request) {
         spec.argv.insert(spec.argv.end(), args.begin(), args.end());
         spec.env = env_;
         spec.cwd = options_.action_dir;
+        RedirectOutput(spec);
 
         launcher = std::make_shared<Launcher>(io_, watcher_);
         std::string error;
@@ -207,19 +300,19 @@ asio::awaitable<Reply> ActionProxy::InitLauncher(InitRequest request) {
                 launcher->exit_description() + " during initialization");
         }
         launcher->Kill();
-        WriteSentinels(1, 2);
+        FlushLogs();
         co_return ErrorReply(502, *failure);
     }
     launcher_ = std::move(launcher);
     co_return OkReply();
 }
 
-asio::awaitable<Reply> ActionProxy::Run(std::string body) {
-    if (options_.kind == Kind::kNative) co_return co_await RunNative(std::move(body));
-    co_return co_await RunLauncher(std::move(body));
+asio::awaitable<Reply> ActionProxy::Run(std::string body, bool inline_logs) {
+    if (options_.kind == Kind::kNative) co_return co_await RunNative(std::move(body), inline_logs);
+    co_return co_await RunLauncher(std::move(body), inline_logs);
 }
 
-asio::awaitable<Reply> ActionProxy::RunLauncher(std::string body) {
+asio::awaitable<Reply> ActionProxy::RunLauncher(std::string body, bool inline_logs) {
     if (state_ != State::kReady || !launcher_) co_return ErrorReply(500, kNotInitializedText);
     RunScan scan = ScanRunRequest(body);
     if (!scan.valid_json || !scan.is_object) co_return ErrorReply(400, scan.error);
@@ -251,12 +344,12 @@ asio::awaitable<Reply> ActionProxy::RunLauncher(std::string body) {
     } else {
         reply.body = std::move(*result);
     }
-    WriteSentinels(1, 2);
+    FinishLogs(reply, inline_logs && serial);
     if (serial) run_mutex_.Unlock();
     co_return reply;
 }
 
-asio::awaitable<Reply> ActionProxy::RunNative(std::string body) {
+asio::awaitable<Reply> ActionProxy::RunNative(std::string body, bool inline_logs) {
     std::string error;
     std::optional<RunRequest> request = ParseRunRequest(body, error);
     std::string().swap(body);
@@ -269,25 +362,81 @@ asio::awaitable<Reply> ActionProxy::RunNative(std::string body) {
     } else {
         std::vector<std::string> env = state_ == State::kReady ? env_ : InheritedEnvironment();
         for (const auto& [name, value] : request->env) SetEnv(env, name, value);
-        NativeOutcome outcome = co_await native_.Run(
-            ExecPath(), options_.action_dir, std::move(env), std::move(request->value_json));
+        NativeOutcome outcome =
+            co_await native_.Run(ExecPath(), options_.action_dir, std::move(env),
+                                 std::move(request->value_json), capture_on_ ? &capture_ : nullptr);
+        auto log_line = [&](const std::string& line) {
+            if (capture_on_) {
+                capture_.Feed(1, line + "\n");
+            } else {
+                (void)WriteAll(1, line + "\n");
+            }
+        };
         if (!outcome.started) {
-            (void)WriteAll(1, outcome.error + "\n");
+            log_line(outcome.error);
             reply = ErrorReply(502, kNotDictionaryText);
         } else if (outcome.too_long) {
             Log("the action returned a result line longer than " +
                 std::to_string(kMaxResultLineBytes) + " bytes; it was dropped");
             reply = ErrorReply(502, ResultTooLongText(kMaxResultLineBytes));
         } else if (!IsJsonObjectOrArray(outcome.result)) {
-            (void)WriteAll(1, outcome.result + "\n");  // the dockerskeleton logs the bad line
+            log_line(outcome.result);  // the dockerskeleton logs the bad line
             reply = ErrorReply(502, kNotDictionaryText);
         } else {
             reply.body = std::move(outcome.result);
         }
     }
-    WriteSentinels(1, 2);
+    FinishLogs(reply, inline_logs);
     run_mutex_.Unlock();
     co_return reply;
+}
+
+asio::awaitable<Reply> ActionProxy::Reset() {
+    // As PID 1 (in a container) every other process is the action's: kill(-1) reaches them
+    // all, whatever session or group they made. On a host (tests), the launcher's and a
+    // native run's process groups.
+    const bool init = ::getpid() == 1;
+    auto kill_all = [&] {
+        if (init) {
+            ::kill(-1, SIGKILL);
+            return;
+        }
+        if (launcher_) launcher_->Kill();
+        if (zygote_) zygote_->Kill();
+        native_.Kill();
+    };
+    asio::steady_timer timer(io_);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (kill_all(); watcher_.Reap(); kill_all()) {  // until every child is reaped
+        if (std::chrono::steady_clock::now() >= give_up) {
+            co_return ErrorReply(500,
+                                 "the action's processes did not end within 10 s of "
+                                 "SIGKILL; replace the container");
+        }
+        timer.expires_after(std::chrono::milliseconds(1));
+        boost::system::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    launcher_.reset();
+    state_ = State::kUninitialized;
+    env_.clear();
+    if (capture_on_) (void)capture_.Take();  // the old action's lines are nobody's
+
+    const char* tmp_env = std::getenv("WISP_PROXY_TMP_DIR");
+    const std::string tmp_dir = tmp_env != nullptr ? tmp_env : init ? "/tmp" : "";
+    for (const std::string& dir : {options_.action_dir, tmp_dir}) {
+        if (std::string error = EmptyDir(dir); !error.empty()) {
+            Log("reset: " + error);
+            co_return ErrorReply(500, "reset: " + error + "; replace the container");
+        }
+    }
+    if (native_stub_) {
+        if (std::string error = WriteFile(ExecPath(), *native_stub_, 0755); !error.empty()) {
+            co_return ErrorReply(500, "reset: " + error + "; replace the container");
+        }
+    }
+    StartZygote();
+    co_return OkReply();
 }
 
 }  // namespace wisp::proxy

@@ -26,12 +26,17 @@ asio::awaitable<Reply> Route(http::request<http::string_body>& req, ActionProxy&
     target = target.substr(0, target.find('?'));
     const bool init = target == "/init";
     const bool run = target == "/run";
-    if (!init && !run) co_return ErrorReply(404, "The requested resource could not be found.");
+    const bool reset = target == "/wisp/reset";
+    if (!init && !run && !reset) {
+        co_return ErrorReply(404, "The requested resource could not be found.");
+    }
     if (req.method() != http::verb::post) {
         co_return ErrorReply(405, "HTTP method not allowed, supported methods: POST");
     }
     if (init) co_return co_await proxy.Init(std::move(req.body()));
-    co_return co_await proxy.Run(std::move(req.body()));
+    if (reset) co_return co_await proxy.Reset();
+    const bool inline_logs = beast::iequals(req["X-Wisp-Logs"], "inline");
+    co_return co_await proxy.Run(std::move(req.body()), inline_logs);
 }
 
 template <class Socket>
@@ -70,6 +75,11 @@ asio::awaitable<void> Session(Socket socket, ActionProxy& proxy) {
         http::response<http::string_body> res{static_cast<http::status>(reply.status), version};
         res.set(http::field::content_type, "application/json");
         res.keep_alive(keep_alive);
+        if (reply.logs) {  // inline logs: the result, then the lines (runtimes/README.md)
+            res.set("X-Wisp-Result-Length", std::to_string(reply.body.size()));
+            if (reply.logs_truncated) res.set("X-Wisp-Logs-Truncated", "true");
+            reply.body += *reply.logs;
+        }
         res.body() = std::move(reply.body);
         res.prepare_payload();
         co_await http::async_write(socket, res, asio::redirect_error(use_awaitable, ec));

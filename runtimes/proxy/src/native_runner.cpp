@@ -1,5 +1,6 @@
 #include "native_runner.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -30,7 +31,15 @@ struct Child {
 }  // namespace
 
 asio::awaitable<NativeOutcome> NativeRunner::Run(std::string executable, std::string cwd,
-                                                 std::vector<std::string> env, std::string input) {
+                                                 std::vector<std::string> env, std::string input,
+                                                 LogCapture* capture) {
+    auto logs = [capture](std::string_view bytes) {
+        if (capture != nullptr) {
+            capture->Feed(1, bytes);
+        } else {
+            (void)WriteAll(1, bytes);
+        }
+    };
     NativeOutcome outcome;
     int in[2], out[2];
     if (!MakePipe(in, outcome.error)) co_return outcome;
@@ -46,6 +55,7 @@ asio::awaitable<NativeOutcome> NativeRunner::Run(std::string executable, std::st
     spec.cwd = std::move(cwd);
     spec.stdin_fd = in[0];
     spec.stdout_fd = out[1];
+    if (capture != nullptr && capture->is_open()) spec.stderr_fd = capture->stderr_fd();
     pid_t pid = Spawn(spec, outcome.error);
     ::close(in[0]);
     ::close(out[1]);
@@ -55,6 +65,7 @@ asio::awaitable<NativeOutcome> NativeRunner::Run(std::string executable, std::st
         co_return outcome;
     }
     outcome.started = true;
+    running_ = pid;
     auto child = std::make_shared<Child>(io_, in[1], out[0], std::move(input));
     watcher_.Watch(pid, [child](int) {
         child->exited = true;
@@ -77,22 +88,30 @@ asio::awaitable<NativeOutcome> NativeRunner::Run(std::string executable, std::st
         boost::system::error_code ec;
         size_t n = co_await child->out.async_read_some(
             asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
-        if (n > 0) (void)WriteAll(1, splitter.Feed(std::string_view(chunk.data(), n)));
+        if (n > 0) logs(splitter.Feed(std::string_view(chunk.data(), n)));
         if (ec) break;
     }
     if (child->out.is_open()) {
         std::string rest;
         ReadAvailable(child->out.native_handle(), rest);
-        (void)WriteAll(1, splitter.Feed(rest));
+        logs(splitter.Feed(rest));
     }
     boost::system::error_code ignored;
     child->out.close(ignored);
     child->in.close(ignored);  // stops a writer the program never read from
+    running_ = -1;
     NativeOutput split = splitter.Finish();
-    (void)WriteAll(1, split.logs);
+    logs(split.logs);
     outcome.result = std::string(split.result);
     outcome.too_long = split.too_long;
     co_return outcome;
+}
+
+void NativeRunner::Kill() {
+    if (running_ > 0) {
+        ::kill(-running_, SIGKILL);
+        ::kill(running_, SIGKILL);
+    }
 }
 
 }  // namespace wisp::proxy

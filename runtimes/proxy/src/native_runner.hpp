@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "log_capture.hpp"
 #include "process.hpp"
 
 namespace wisp::proxy {
@@ -24,10 +25,15 @@ class NativeRunner {
     NativeRunner(asio::io_context& io, ChildWatcher& watcher) : io_(io), watcher_(watcher) {}
 
     /// Runs `executable` once in `cwd` with `env` and the argument `input` (compact JSON).
+    /// With `capture` its stdout log lines and its stderr go there instead of the container log.
     asio::awaitable<NativeOutcome> Run(std::string executable, std::string cwd,
-                                       std::vector<std::string> env, std::string input);
+                                       std::vector<std::string> env, std::string input,
+                                       LogCapture* capture = nullptr);
+    /// SIGKILL to the process group of the run in flight, if any.
+    void Kill();
 
   private:
+    pid_t running_ = -1;
     asio::io_context& io_;
     ChildWatcher& watcher_;
 };

@@ -156,11 +156,11 @@ void ChildWatcher::Arm() {
     });
 }
 
-void ChildWatcher::Reap() {
+bool ChildWatcher::Reap() {
     for (;;) {
         int status = 0;
         pid_t pid = ::waitpid(-1, &status, WNOHANG);
-        if (pid <= 0) return;
+        if (pid <= 0) return pid == 0 || (pid < 0 && errno == EINTR);
         auto it = watched_.find(pid);
         if (it == watched_.end()) continue;  // an orphan re-parented to us (PID 1)
         auto callback = std::move(it->second);

@@ -52,10 +52,11 @@ class ChildWatcher {
     explicit ChildWatcher(asio::io_context& io);
     /// `on_exit(wait_status)` runs on the io_context once `pid` has ended.
     void Watch(pid_t pid, std::function<void(int)> on_exit);
+    /// Reaps what has ended now; true while children remain.
+    bool Reap();
 
   private:
     void Arm();
-    void Reap();
     asio::signal_set signals_;
     std::map<pid_t, std::function<void(int)>> watched_;
 };

@@ -42,6 +42,10 @@ inline std::string ResultTooLongText(size_t max_bytes) {
 struct Reply {
     int status = 200;
     std::string body;
+    /// /run with `X-Wisp-Logs: inline`: the activation's lines (EncodeLogs), sent after the
+    /// body with the headers X-Wisp-Result-Length and X-Wisp-Logs-Truncated.
+    std::optional<std::string> logs;
+    bool logs_truncated = false;
 };
 
 /// {"error":"<text>"} with the text JSON-escaped.

@@ -678,6 +678,209 @@ int main(int argc, char** argv) {
     }
 }
 
+namespace {
+
+// One request with headers; the answer with its headers (X-Wisp-*).
+struct FullResponse {
+    int status = 0;
+    std::string body;
+    std::string result_length;  // X-Wisp-Result-Length
+    std::string truncated;      // X-Wisp-Logs-Truncated
+};
+
+FullResponse PostWithHeaders(uint16_t port, const std::string& target, const std::string& body,
+                             bool inline_logs) {
+    asio::io_context io;
+    asio::ip::tcp::socket socket(io);
+    socket.connect({asio::ip::make_address("127.0.0.1"), port});
+    timeval tv{30, 0};
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    http::request<http::string_body> req{http::verb::post, target, 11};
+    req.set(http::field::host, "localhost");
+    if (inline_logs) req.set("X-Wisp-Logs", "inline");
+    req.body() = body;
+    req.prepare_payload();
+    http::write(socket, req);
+    boost::beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 << 20);
+    http::read(socket, buffer, parser);
+    auto res = parser.release();
+    return {static_cast<int>(res.result_int()), std::move(res.body()),
+            std::string(res["X-Wisp-Result-Length"]), std::string(res["X-Wisp-Logs-Truncated"])};
+}
+
+struct InlineLine {
+    long long nanos = 0;
+    std::string stream;
+    std::string text;
+};
+
+// Splits an inline answer: the result, then "<nanos> <stream> <text>\n" lines.
+std::pair<std::string, std::vector<InlineLine>> SplitInline(const FullResponse& r) {
+    const size_t n = std::stoul(r.result_length);
+    REQUIRE(n <= r.body.size());
+    std::vector<InlineLine> lines;
+    std::string_view rest = std::string_view(r.body).substr(n);
+    while (!rest.empty()) {
+        const size_t nl = rest.find('\n');
+        REQUIRE(nl != std::string_view::npos);
+        std::string_view line = rest.substr(0, nl);
+        rest.remove_prefix(nl + 1);
+        const size_t a = line.find(' ');
+        const size_t b = line.find(' ', a + 1);
+        REQUIRE(b != std::string_view::npos);
+        lines.push_back({std::stoll(std::string(line.substr(0, a))),
+                         std::string(line.substr(a + 1, b - a - 1)),
+                         std::string(line.substr(b + 1))});
+    }
+    return {r.body.substr(0, n), lines};
+}
+
+// Writes to stdout and stderr in turn; after each write it waits (FIONREAD on its own pipe)
+// until the proxy has read it, so the order across the two streams is defined.
+constexpr const char* kInterleavedAction = R"(import array, fcntl, os, sys, termios
+def drained(fd):
+    while True:
+        b = array.array('i', [0])
+        fcntl.ioctl(fd, termios.FIONREAD, b, True)
+        if b[0] == 0:
+            return
+        os.sched_yield()
+def main(args):
+    for i in range(3):
+        os.write(1, b"out %d\n" % i)
+        drained(1)
+        os.write(2, b"err %d\n" % i)
+        drained(2)
+    os.write(2, b"no newline")
+    return {"done": True}
+)";
+
+bool ProcessGone(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat) return true;
+    std::string line;
+    std::getline(stat, line);
+    const size_t paren = line.rfind(')');
+    return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
+}
+
+}  // namespace
+
+TEST_CASE("inline logs: lines come with the /run answer, in order, and the result is unchanged",
+          "[host][inline]") {
+    if (!OnPath("python3")) {
+        WARN("python3 is not on PATH: skipped");
+        return;
+    }
+    Proxy proxy("python");
+    auto init = PostWithHeaders(proxy.port(), "/init", InitBody(kInterleavedAction), false);
+    REQUIRE(init.status == 200);
+
+    auto r = PostWithHeaders(proxy.port(), "/run", RunBody("{}"), true);
+    REQUIRE(r.status == 200);
+    REQUIRE_FALSE(r.result_length.empty());
+    CHECK(r.truncated.empty());
+    auto [result, lines] = SplitInline(r);
+    CHECK(result == R"({"done": true})");
+    REQUIRE(lines.size() == 7);
+    const std::vector<std::pair<std::string, std::string>> want = {
+        {"stdout", "out 0"}, {"stderr", "err 0"}, {"stdout", "out 1"},     {"stderr", "err 1"},
+        {"stdout", "out 2"}, {"stderr", "err 2"}, {"stderr", "no newline"}};
+    for (size_t i = 0; i < want.size(); ++i) {
+        CHECK(lines[i].stream == want[i].first);
+        CHECK(lines[i].text == want[i].second);
+        if (i > 0) CHECK(lines[i].nanos >= lines[i - 1].nanos);
+    }
+    CHECK(lines[0].nanos > 1'600'000'000'000'000'000LL);  // Unix nanoseconds
+    // Nothing reached the container log, not even the sentinels.
+    CHECK(proxy.Stdout().empty());
+    CHECK(proxy.Stderr().empty());
+
+    // Without the header: as before, the lines then the sentinels in the container log.
+    auto plain = PostWithHeaders(proxy.port(), "/run", RunBody("{}"), false);
+    CHECK(plain.status == 200);
+    CHECK(plain.result_length.empty());
+    CHECK(plain.body == R"({"done": true})");
+    CHECK(proxy.Stdout() == "out 0\nout 1\nout 2\n" + std::string(kSentinel));
+    CHECK(proxy.Stderr() == "err 0\nerr 1\nerr 2\nno newline\n" + std::string(kSentinel));
+}
+
+TEST_CASE("inline logs: native stdout lines but the last, and stderr", "[host][inline]") {
+    Proxy proxy("native");
+    const std::string script =
+        "#!/bin/sh\necho first\necho oops >&2\necho second\necho '{\"ok\":1}'\n";
+    REQUIRE(PostWithHeaders(proxy.port(), "/init", InitBody(script), false).status == 200);
+    auto r = PostWithHeaders(proxy.port(), "/run", RunBody("{}"), true);
+    REQUIRE(r.status == 200);
+    auto [result, lines] = SplitInline(r);
+    CHECK(result == R"({"ok":1})");
+    std::vector<std::string> out, err;
+    for (const auto& l : lines) (l.stream == "stdout" ? out : err).push_back(l.text);
+    CHECK(out == std::vector<std::string>{"first", "second"});
+    CHECK(err == std::vector<std::string>{"oops"});
+    CHECK(proxy.Stdout().empty());
+}
+
+TEST_CASE("reset: processes, files and the action are gone; a new /init works", "[host][reset]") {
+    if (!OnPath("python3")) {
+        WARN("python3 is not on PATH: skipped");
+        return;
+    }
+    std::string tmpl = (fs::temp_directory_path() / "wisp-proxy-tmp-XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    const fs::path tmp = tmpl;
+    Proxy proxy("python", {{"WISP_PROXY_TMP_DIR", tmp.string()}});
+    const std::string action_a = R"(import os, subprocess
+def main(args):
+    open("left-in-action-dir", "w").write("secret")
+    open(")" + (tmp / "left-in-tmp").string() +
+                                 R"(", "w").write("secret")
+    os.makedirs(")" + (tmp / "ro/sub").string() +
+                                 R"(", exist_ok=True)
+    os.chmod(")" + (tmp / "ro").string() +
+                                 R"(", 0o500)
+    p = subprocess.Popen(["sleep", "1000"])
+    return {"pid": p.pid}
+)";
+    REQUIRE(PostWithHeaders(proxy.port(), "/init", InitBody(action_a), false).status == 200);
+    auto r = PostWithHeaders(proxy.port(), "/run", RunBody("{}"), true);
+    REQUIRE(r.status == 200);
+    auto [result, lines] = SplitInline(r);
+    rapidjson::Document doc;
+    REQUIRE(wisp::json::ParseBounded(result, doc).empty());
+    const pid_t background = doc["pid"].GetInt();
+    CHECK_FALSE(ProcessGone(background));
+    CHECK(fs::exists(proxy.dir() / "action" / "left-in-action-dir"));
+    CHECK(fs::exists(tmp / "left-in-tmp"));
+
+    auto reset = PostWithHeaders(proxy.port(), "/wisp/reset", "", false);
+    CHECK(reset.status == 200);
+    CHECK(reset.body == R"({"ok":true})");
+    // Answered only once done: nothing is left.
+    CHECK(ProcessGone(background));
+    CHECK(fs::is_empty(proxy.dir() / "action"));
+    CHECK(fs::exists(tmp));
+    CHECK(fs::is_empty(tmp));
+    // Not initialised any more.
+    auto run = PostWithHeaders(proxy.port(), "/run", RunBody("{}"), true);
+    CHECK(run.status == 500);
+    CHECK(run.body == R"({"error":"no action defined yet"})");
+
+    const std::string action_b = R"(import os
+def main(args):
+    return {"seen": sorted(os.listdir("."))}
+)";
+    REQUIRE(PostWithHeaders(proxy.port(), "/init", InitBody(action_b), false).status == 200);
+    auto b = PostWithHeaders(proxy.port(), "/run", RunBody("{}"), false);
+    CHECK(b.status == 200);
+    CHECK(b.body == R"({"seen": ["__main__.py"]})");
+    CHECK(PostWithHeaders(proxy.port(), "/wisp/reset", "", false).status == 200);
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+}
+
 // ---- zygote: the launcher started before /init (ZYGOTE) ----
 namespace {
 
