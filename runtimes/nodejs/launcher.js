@@ -152,8 +152,9 @@ async function runOne(handler, line) {
   for (const [key, value] of Object.entries(args)) {
     if (key === 'value') continue;
     const name = `__OW_${key.toUpperCase()}`;
-    process.env[name] = typeof value === 'string' ? value
+    const text = typeof value === 'string' ? value
       : value === null || value === undefined ? '' : JSON.stringify(value);
+    if (process.env[name] !== text) process.env[name] = text;  // setenv only what changed
     currentEnv.add(name);
   }
   for (const stale of previousEnv) {

@@ -121,6 +121,7 @@ def main():
 
     env = os.environ
     previous = set()
+    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode  # what json.dumps does
     while True:
         line = stdin.readline()
         if not line:
@@ -141,7 +142,8 @@ def main():
             else:
                 text = json.dumps(value, separators=(",", ":"))
             try:
-                env[name] = text
+                if env.get(name) != text:  # putenv only what changed (most keys stay the same)
+                    env[name] = text
                 current.add(name)
             except ValueError:  # a NUL byte cannot go into the environment
                 pass
@@ -155,7 +157,7 @@ def main():
             traceback.print_exc()
             result = {"error": str(ex)}
         try:
-            data = json.dumps(result, ensure_ascii=False, allow_nan=False).encode("utf-8")
+            data = encode(result).encode("utf-8")
         except (TypeError, ValueError) as ex:
             data = json.dumps({"error": "The action returned a value that is not JSON: %s" % ex},
                               ensure_ascii=False).encode("utf-8")
