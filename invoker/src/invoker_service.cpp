@@ -80,22 +80,49 @@ absl::Status InvokerService::Start() {
     std::lock_guard<std::mutex> lock(mu_);
     if (started_ || stopping_) return status;
     started_ = true;
-    int threads = config_.worker_threads;
-    if (threads <= 0) {
-        threads = static_cast<int>(std::max<int64_t>(16, 4 * config_.user_memory_mb / 128));
+    core_workers_ = config_.worker_threads > 0 ? config_.worker_threads : DefaultWorkerThreads();
+    max_workers_ = config_.max_worker_threads;
+    if (max_workers_ <= 0) {
+        max_workers_ = config_.worker_threads > 0
+                           ? core_workers_
+                           : static_cast<int>(std::max<int64_t>(core_workers_,
+                                                                4 * config_.user_memory_mb / 128));
     }
-    for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+    max_workers_ = std::max(max_workers_, core_workers_);
+    const int start =
+        std::min<int>(max_workers_, std::max<int>(core_workers_, static_cast<int>(queue_.size())));
+    for (int i = 0; i < start; ++i) SpawnWorkerLocked();
     return status;
+}
+
+int InvokerService::DefaultWorkerThreads() {
+    const int cores = static_cast<int>(std::thread::hardware_concurrency());
+    return std::max(8, 4 * std::max(1, cores));
+}
+
+void InvokerService::SpawnWorkerLocked() {
+    ++live_workers_;
+    workers_.emplace_back([this] { WorkerLoop(); });
 }
 
 void InvokerService::Submit(wisp::v1::ActivationMessage msg, AckCallback on_ack,
                             FinishedCallback on_finished) {
     {
-        std::lock_guard<std::mutex> lock(mu_);
+        std::unique_lock<std::mutex> lock(mu_);
         if (!stopping_) {
             ++in_flight_;
             queue_.push_back({std::move(msg), std::move(on_ack), std::move(on_finished)});
-            cv_.notify_one();
+            // Every thread busy (blocked on its activation): one more, up to the bound.
+            std::list<std::thread> ended;
+            if (started_ && static_cast<int>(queue_.size()) > idle_workers_ &&
+                live_workers_.load() < max_workers_) {
+                ended.swap(finished_);
+                SpawnWorkerLocked();
+            } else {
+                cv_.notify_one();
+            }
+            lock.unlock();
+            for (auto& t : ended) t.join();  // threads that already returned
             return;
         }
     }
@@ -117,15 +144,17 @@ void InvokerService::WaitIdle() {
 }
 
 void InvokerService::Shutdown() {
+    std::list<std::thread> threads;
     {
         std::lock_guard<std::mutex> lock(mu_);
         stopping_ = true;
         cv_.notify_all();
+        threads.swap(workers_);
+        threads.splice(threads.end(), finished_);
     }
-    for (auto& t : workers_) {
+    for (auto& t : threads) {
         if (t.joinable()) t.join();
     }
-    workers_.clear();
     // Activations queued but never picked up (Start() was not called) are answered now.
     std::deque<Task> left;
     {
@@ -159,20 +188,34 @@ void InvokerService::Shutdown() {
 }
 
 void InvokerService::WorkerLoop() {
+    std::unique_lock<std::mutex> lock(mu_);
     while (true) {
-        Task task;
-        {
-            std::unique_lock<std::mutex> lock(mu_);
-            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-            if (queue_.empty()) return;  // stopping and drained
-            task = std::move(queue_.front());
-            queue_.pop_front();
+        ++idle_workers_;
+        const bool woken = cv_.wait_for(lock, config_.worker_idle_exit,
+                                        [&] { return stopping_ || !queue_.empty(); });
+        --idle_workers_;
+        if (queue_.empty()) {
+            if (stopping_) break;                                       // stopping and drained
+            if (!woken && live_workers_.load() > core_workers_) break;  // an extra one, unused
+            continue;
         }
+        Task task = std::move(queue_.front());
+        queue_.pop_front();
+        lock.unlock();
         Process(task);
         if (task.on_finished) task.on_finished();
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            if (--in_flight_ == 0) idle_cv_.notify_all();
+        lock.lock();
+        if (--in_flight_ == 0) idle_cv_.notify_all();
+    }
+    --live_workers_;
+    if (stopping_) return;  // Shutdown joins it
+    // Ending on its own: hand its std::thread to finished_ (joined by the next spawn or
+    // Shutdown).
+    const auto self = std::this_thread::get_id();
+    for (auto it = workers_.begin(); it != workers_.end(); ++it) {
+        if (it->get_id() == self) {
+            finished_.splice(finished_.end(), workers_, it);
+            break;
         }
     }
 }

@@ -959,3 +959,76 @@ TEST_CASE("service metrics: starts by kind, init/wait/run histograms, outcomes, 
     CHECK(has(after, "wisp_invoker_consumer_lag 7"));
     CHECK(has(after, "# TYPE wisp_invoker_run_seconds histogram"));
 }
+
+TEST_CASE("service: worker threads come from the cores, not from the memory budget",
+          "[service][threads]") {
+    auto threads_at = [](int64_t user_memory_mb) {
+        ManualClock clock;
+        FakeContainerFactory factory;
+        auto opened = store::OpenArtifactStore("sqlite::memory:");
+        REQUIRE(opened.ok());
+        InvokerConfig config;
+        config.housekeeping_interval = std::chrono::milliseconds(0);
+        config.user_memory_mb = user_memory_mb;  // worker_threads left automatic
+        InvokerService service(**opened, factory, Manifest(), clock, config);
+        REQUIRE(service.Start().ok());
+        const int n = service.worker_thread_count();
+        service.Shutdown();
+        CHECK(service.worker_thread_count() == 0);
+        return n;
+    };
+    const int small = threads_at(1024);
+    const int large = threads_at(65536);  // was 2,048 threads
+    CHECK(small == InvokerService::DefaultWorkerThreads());
+    CHECK(large == small);
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    CHECK(InvokerService::DefaultWorkerThreads() == std::max(8, 4 * cores));
+}
+
+TEST_CASE("service: activations beyond the worker threads queue and all run",
+          "[service][threads]") {
+    InvokerConfig config;
+    config.worker_threads = 1;
+    config.max_worker_threads = 2;
+    Harness h(config);
+    // /run blocks until released, so each activation holds its thread.
+    std::mutex mu;
+    std::condition_variable cv;
+    int inside = 0;
+    int runs = 0;
+    bool release = false;
+    h.factory.set_handler([&](FakeContainer&, std::string_view path, const std::string& body) {
+        if (path == "/run") {
+            std::unique_lock<std::mutex> lock(mu);
+            ++inside;
+            ++runs;
+            cv.notify_all();
+            cv.wait(lock, [&] { return release; });
+            --inside;
+        }
+        return FakeContainerFactory::DefaultReply(path, body);
+    });
+    std::vector<std::future<std::vector<AckInfo>>> done;
+    for (int i = 0; i < 5; ++i) {
+        auto action = Harness::Action("act" + std::to_string(i));
+        auto rev = h.Put(action);
+        done.push_back(h.Submit(h.Message(action, rev)));
+    }
+    {
+        // Grown from 1 to the bound of 2 threads, never beyond: the others wait in the queue.
+        std::unique_lock<std::mutex> lock(mu);
+        REQUIRE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return inside == 2; }));
+        CHECK(h.service->worker_thread_count() == 2);
+        CHECK(h.service->in_flight() == 5);
+        CHECK(runs == 2);
+        release = true;
+        cv.notify_all();
+    }
+    for (auto& f : done) {
+        REQUIRE(f.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+        CHECK(f.get().back().record.response.status == ActivationStatus::kSuccess);
+    }
+    h.service->WaitIdle();
+    CHECK(runs == 5);
+    CHECK(h.service->worker_thread_count() <= 2);
+}

@@ -70,9 +70,18 @@ struct InvokerConfig {
     bool remove_orphans = true;
     /// Environment of every container (e.g. {"__OW_API_HOST", "http://host:3233"}).
     std::vector<std::pair<std::string, std::string>> container_env;
-    /// Activations run at once (each holds a thread while it waits or runs); 0 = automatic:
-    /// max(16, 4 x user_memory_mb / 128).
+    /// Threads kept for activations: 0 = automatic, from the cores (DefaultWorkerThreads()).
+    /// Each activation holds a thread from dequeue to record (the waits for a container, /init,
+    /// /run and the logs are blocking calls), so more threads start on demand while
+    /// activations wait for one, up to max_worker_threads; such an extra thread ends after
+    /// worker_idle_exit unused. An idle invoker has worker_threads threads whatever its memory.
     int worker_threads = 0;
+    /// Threads at most (activations beyond queue for a thread). 0 = automatic: worker_threads
+    /// when that was set (a fixed pool), else max(DefaultWorkerThreads(), 4 x user_memory_mb /
+    /// 128): as many blocking runs as the budget can hold containers (and their waiters), so
+    /// a budget full of slow actions fills as before.
+    int max_worker_threads = 0;
+    std::chrono::milliseconds worker_idle_exit{30000};
     /// Actions kept in memory by (docid, revision).
     size_t action_cache_entries = 512;
     /// Result size, log wait.
@@ -160,6 +169,12 @@ class InvokerService {
 
     /// Activations queued or running.
     int in_flight() const { return in_flight_.load(); }
+    /// Worker threads alive now (tests, metrics).
+    int worker_thread_count() const { return live_workers_.load(); }
+    /// max(8, 4 x std::thread::hardware_concurrency()): the threads kept; 4 per core so the
+    /// invoker-side CPU work of short runs (~1 ms each) keeps the cores busy while other
+    /// activations block on their containers.
+    static int DefaultWorkerThreads();
     ContainerPool& pool() { return pool_; }
     /// The invoker's metrics (InvokerMetrics) with the gauges read now: the pool, the record
     /// writer, the activations in flight, and `consumer_lag` when the caller's bus knows it.
@@ -181,6 +196,8 @@ class InvokerService {
     };
 
     void WorkerLoop();
+    /// Starts one worker (mu_ held).
+    void SpawnWorkerLocked();
     void Process(Task& task);
     [[nodiscard]] absl::StatusOr<CachedAction> FetchAction(const wisp::v1::ActivationMessage& msg);
     void Store(const wisp::v1::ActivationMessage& msg, const common::ActivationRecord& record);
@@ -207,7 +224,12 @@ class InvokerService {
     std::deque<Task> queue_;
     bool stopping_ = false;
     bool started_ = false;
-    std::vector<std::thread> workers_;
+    std::list<std::thread> workers_;   // alive (or ending while stopping_)
+    std::list<std::thread> finished_;  // ended after worker_idle_exit: joined by the next spawn
+    int core_workers_ = 0;
+    int max_workers_ = 0;
+    int idle_workers_ = 0;  // waiting for a task
+    std::atomic<int> live_workers_{0};
     std::atomic<int> in_flight_{0};
 
     std::mutex cache_mu_;
