@@ -41,6 +41,7 @@
 #include <wisp/loadbalancer/load_balancer.hpp>
 #include <wisp/store/artifact_store.hpp>
 
+#include "activation_retention.hpp"
 #include "activations_handler.hpp"
 #include "activator.hpp"
 #include "authenticator.hpp"
@@ -69,6 +70,7 @@ class Api {
     void Shutdown() {
         activator_.Shutdown();
         if (journal_) journal_->Stop();
+        if (retention_) retention_->Stop();
     }
     void InvalidateAuthCache() { auth_.Invalidate(); }
     void InvalidateEntity(const std::string& docid) { resolver_.DropCached(docid); }
@@ -98,7 +100,8 @@ class Api {
     Metrics metrics_;
     Replier replier_{metrics_};
     EntityResolver resolver_;
-    std::unique_ptr<ActivationJournal> journal_;  // null when ControllerConfig::journal is off
+    std::unique_ptr<ActivationJournal> journal_;      // null when ControllerConfig::journal is off
+    std::unique_ptr<ActivationRetention> retention_;  // null when activation_retention is 0
     Activator activator_;
     // One handler per resource.
     EntitiesHandler entities_;

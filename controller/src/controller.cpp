@@ -106,7 +106,13 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
       entities_(guard_, manifest, clock, config_, replier_, resolver_),
       invoke_(guard_, clock, config_, replier_, resolver_, activator_, metrics_),
       activations_(guard_, replier_),
-      web_(clock, config_, auth_, replier_, resolver_, activator_, metrics_) {}
+      web_(clock, config_, auth_, replier_, resolver_, activator_, metrics_) {
+    // The raw store, not guard_: a slow retention batch must not open the request path's breaker.
+    if (config_.activation_retention.count() > 0) {
+        retention_ = std::make_unique<ActivationRetention>(
+            store, clock, ActivationRetentionConfig{.retention = config_.activation_retention});
+    }
+}
 
 Api::~Api() { Shutdown(); }
 

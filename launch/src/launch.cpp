@@ -116,6 +116,14 @@ void AddControllerOptions(CLI::App& app, ControllerOptions& opt) {
                    "Open API connections at most; more get 503 (default: from the descriptor "
                    "limit)")
         ->envname("WISP_MAX_CONNECTIONS");
+    app.add_option("--activation-retention", opt.activation_retention,
+                   "Delete activation records older than this in the background: <n>d, <n>h, "
+                   "<n>m or <n>s; 0 keeps every record (default 7d)")
+        ->check([](const std::string& v) -> std::string {
+            auto parsed = controller::ParseRetention(v);
+            return parsed.ok() ? std::string() : std::string(parsed.status().message());
+        })
+        ->envname("WISP_ACTIVATION_RETENTION");
     app.add_option("--allowed-hosts", opt.allowed_hosts,
                    "Host header names the API answers to besides localhost and loopback "
                    "addresses (comma list; '.example.com' allows subdomains)")
@@ -130,6 +138,10 @@ controller::ControllerConfig ControllerConfigFrom(const ControllerOptions& opt) 
     cfg.system_limits.fires_per_minute = opt.fires_per_minute;
     cfg.metrics_token = opt.metrics_token;
     cfg.metrics_loopback = opt.metrics_loopback;
+    // Checked by the option's validator; an unparsable value (set in code) keeps the default.
+    if (auto retention = controller::ParseRetention(opt.activation_retention); retention.ok()) {
+        cfg.activation_retention = *retention;
+    }
     return cfg;
 }
 

@@ -7,6 +7,9 @@
 // and then answer 202. Sequences and trigger fires are orchestrated here. The HTTP server is the
 // caller's (HttpServer in standalone and the distributed controller alike).
 #include <chrono>
+#include <string_view>
+
+#include <absl/status/statusor.h>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -27,6 +30,10 @@ class LoadBalancer;
 }
 
 namespace wisp::controller {
+
+/// `--activation-retention`: `<n>d|<n>h|<n>m|<n>s` or `0` (keep everything); InvalidArgument
+/// naming the accepted forms otherwise.
+[[nodiscard]] absl::StatusOr<std::chrono::milliseconds> ParseRetention(std::string_view text);
 
 struct ControllerConfig {
     /// "0": acks arrive on completed0; the root controller index of every activation.
@@ -87,6 +94,10 @@ struct ControllerConfig {
     bool journal_atomic = true;
     /// How often the journal removes recorded entries and stores what waits (0: never; tests).
     std::chrono::milliseconds journal_sweep_interval{1000};
+    /// Activation records older than this are deleted in the background (`--activation-retention`,
+    /// ActivationRetention in activation_retention.hpp: 500 per transaction, a pause between
+    /// batches, a pass every 10 minutes); 0 keeps every record. Default 7 days.
+    std::chrono::milliseconds activation_retention{std::chrono::hours(24 * 7)};
     /// The longest a request waits for one store call before answering 503 (StoreGuard, in
     /// store_guard.hpp: a hung store never holds the HTTP threads; after a failure calls fail at
     /// once until the store answers again). 0 = calls run inline (circuit breaker only).

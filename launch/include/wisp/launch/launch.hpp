@@ -75,6 +75,7 @@ struct ControllerOptions {
     bool metrics_loopback = false;
     size_t max_connections = 0;  // 0 = derived from the descriptor limit
     std::vector<std::string> allowed_hosts;
+    std::string activation_retention = "7d";  // <n>d|h|m|s or 0 (keep everything)
 };
 /// --invocations-per-minute, --concurrent-invocations, --fires-per-minute, --shutdown-grace,
 /// --metrics-token, --metrics-loopback, --max-connections, --allowed-hosts (WISP_METRICS_TOKEN,
