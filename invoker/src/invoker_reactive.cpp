@@ -46,7 +46,10 @@ absl::Status InvokerReactive::Start() {
             .description = topic_,
             .max_outstanding = max_peek,
             .long_poll = config_.long_poll,
-            .commit = messaging::MessageFeed::CommitPolicy::kUpToLowestUnfinished},
+            .commit = messaging::MessageFeed::CommitPolicy::kUpToLowestUnfinished,
+            // OnMessage only parses and queues: on an in-process bus it runs on the thread
+            // that publishes the activation (no wake-up of the feed thread per activation).
+            .direct_delivery = true},
         [this](messaging::Message m) { OnMessage(std::move(m)); });
     {
         std::lock_guard<std::mutex> lock(mu_);

@@ -43,8 +43,11 @@ absl::Status CommonBalancer::StartFeeds(const std::vector<int32_t>& invokers, bo
     // Group = topic for the acks; every controller reads all pings (group health<ctrl>).
     ack_feed_ = std::make_unique<messaging::MessageFeed>(
         bus_.GetConsumer(ack_topic_, ack_topic_, std::max(1, common_config_.ack_max_peek)),
+        // OnAck is thread-safe and short: an in-process invoker's acks are handled on the
+        // invoker's thread that sends them (no wake-up of the feed thread per ack).
         messaging::MessageFeed::Options{.description = ack_topic_,
-                                        .long_poll = common_config_.ack_long_poll},
+                                        .long_poll = common_config_.ack_long_poll,
+                                        .direct_delivery = true},
         [this](messaging::Message m) { OnAck(std::move(m)); });
     ack_feed_->Start();
     if (pings) {
@@ -101,6 +104,8 @@ absl::Status CommonBalancer::Publish(const ActionPlacement& action, wisp::v1::Ac
     slot.memory_mb = memory_mb;
     const auto timeout = CompletionTimeoutFor(action);
     int32_t instance = 0;
+    bool warn_forced = false;     // log this forced placement (outside the lock)
+    int64_t forced_unlogged = 0;  // forced placements not logged since the last warning
     {
         std::lock_guard<std::mutex> lock(mu_);
         if (shutdown_) return absl::UnavailableError("the load balancer is shutting down");
@@ -116,12 +121,19 @@ absl::Status CommonBalancer::Publish(const ActionPlacement& action, wisp::v1::Ac
         if (!picked) return absl::UnavailableError("No invokers available.");
         instance = *picked;
         if (forced) {
-            // Overload: the invoker buffers what does not fit; never refuse for memory.
+            // Overload: the invoker buffers what does not fit; never refuse for memory. One
+            // warning a second at most: in a burst a line per activation (thousands a second)
+            // costs more than the activations and stalls every publish behind the log sink.
             ++forced_acquisitions_;
-            common::TidLog(tid).warn(
-                "system is overloaded: activation {} of {} needs {} MB and no usable invoker has "
-                "it free; forcing it onto invoker{}",
-                id, action.fqn, memory_mb, instance);
+            const int64_t now_ns = clock_.MonotonicNs();
+            if (forced_last_warning_ns_ < 0 ||
+                now_ns - forced_last_warning_ns_ >= kForcedWarningIntervalNs) {
+                warn_forced = true;
+                forced_unlogged = std::exchange(forced_unlogged_, 0);
+                forced_last_warning_ns_ = now_ns;
+            } else {
+                ++forced_unlogged_;
+            }
         }
         ++per_invoker_[instance];
         InFlight entry;
@@ -139,6 +151,13 @@ absl::Status CommonBalancer::Publish(const ActionPlacement& action, wisp::v1::Ac
         if (earliest) timer_cv_.notify_all();
     }
     FlushOutbox();
+    if (warn_forced) {
+        common::TidLog(tid).warn(
+            "system is overloaded: activation {} of {} needs {} MB and no usable invoker has it "
+            "free; forcing it onto invoker{} ({} more forced since the last such warning, {} in "
+            "all)",
+            id, action.fqn, memory_mb, instance, forced_unlogged, ForcedAcquisitions());
+    }
 
     const std::string topic = invoker_topic(instance);
     absl::Status sent = producer_->Send(topic, msg.SerializeAsString());

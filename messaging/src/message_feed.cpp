@@ -1,5 +1,6 @@
 #include <wisp/messaging/message_feed.hpp>
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 #include <vector>
@@ -18,7 +19,43 @@ void MessageFeed::Start() {
     std::lock_guard<std::mutex> lock(mu_);
     if (started_ || stopping_) return;
     started_ = true;
+    if (options_.direct_delivery) {
+        const bool direct = consumer_->EnableDirectDelivery(messaging::DirectDelivery{
+            .claim = [this](int64_t offset) { return Claim(offset); },
+            .deliver = [this](Message message) { Deliver(std::move(message)); },
+            .commit_on_claim = options_.commit == CommitPolicy::kAfterHandover});
+        spdlog::debug("message feed '{}': direct delivery {}", options_.description,
+                      direct ? "on" : "not supported by the bus");
+    }
     thread_ = std::thread([this] { Run(); });
+}
+
+bool MessageFeed::Claim(int64_t offset) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return false;
+    if (options_.max_outstanding > 0) {
+        if (outstanding_ >= options_.max_outstanding) return false;
+        ++outstanding_;
+    }
+    if (options_.commit == CommitPolicy::kUpToLowestUnfinished) {
+        unfinished_.insert(offset);
+        handed_end_ = std::max(handed_end_, offset + 1);
+    }
+    return true;
+}
+
+void MessageFeed::Deliver(Message message) {
+    const int64_t offset = message.offset;
+    const bool tracked = options_.commit == CommitPolicy::kUpToLowestUnfinished;
+    try {
+        handler_(std::move(message));
+    } catch (const std::exception& e) {
+        spdlog::error("message feed '{}': handler failed: {}", options_.description, e.what());
+        if (options_.max_outstanding > 0 || tracked) Processed(offset);
+    } catch (...) {
+        spdlog::error("message feed '{}': handler failed", options_.description);
+        if (options_.max_outstanding > 0 || tracked) Processed(offset);
+    }
 }
 
 void MessageFeed::Processed() {
@@ -147,7 +184,7 @@ void MessageFeed::Run() {
                 ++outstanding_;
                 if (tracked) {
                     unfinished_.insert(offset);
-                    handed_end_ = offset + 1;
+                    handed_end_ = std::max(handed_end_, offset + 1);  // direct ones may be ahead
                 }
             }
             try {

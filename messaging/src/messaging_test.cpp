@@ -1,13 +1,21 @@
 // What only the in-process bus does: it drops what every subscribed group committed and bounds a
 // topic by retention_bytes exactly (InProcessMessagingProvider's RetainedMessages/EndOffset).
 // The bus semantics every backend keeps (order, groups, redelivery, sizes, wake-ups, many
-// producers, MessageFeed) are the contract suite's: tests/contract/messaging_contract.cpp, run
-// as messaging_contract_inprocess and messaging_contract_kafka.
+// producers, MessageFeed) are the contract suite's; direct delivery (the handler on the sending
+// thread) is this backend's only, so its thread and commit behaviour is tested here:
+// tests/contract/messaging_contract.cpp, run as messaging_contract_inprocess and
+// messaging_contract_kafka.
 #include <wisp/messaging/inprocess_messaging_provider.hpp>
+#include <wisp/messaging/message_feed.hpp>
 #include <wisp/messaging/messaging_provider.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -67,4 +75,121 @@ TEST_CASE("bus: messages wait for the first group; retention_bytes bounds a topi
     auto batch = PeekOk(*consumer);
     REQUIRE(batch.size() == 3);
     CHECK(batch[0].offset == 7);
+}
+
+TEST_CASE("direct delivery: a caught-up feed's handler runs inside Send() on the sending thread",
+          "[messaging][direct]") {
+    InProcessMessagingProvider bus;
+    auto producer = bus.GetProducer();
+    std::mutex mu;
+    std::vector<std::thread::id> threads;
+    std::vector<std::string> payloads;
+    MessageFeed feed(
+        bus.GetConsumer("completed0", "completed0", 16),
+        {.description = "acks", .long_poll = std::chrono::minutes(10), .direct_delivery = true},
+        [&](Message m) {
+            std::lock_guard<std::mutex> lock(mu);
+            threads.push_back(std::this_thread::get_id());
+            payloads.push_back(std::move(m.payload));
+        });
+    feed.Start();
+    for (int i = 0; i < 5; ++i) REQUIRE(producer->Send("completed0", std::to_string(i)).ok());
+    {
+        // Send() returned only after the handler ran: no waiting needed.
+        std::lock_guard<std::mutex> lock(mu);
+        REQUIRE(payloads == std::vector<std::string>{"0", "1", "2", "3", "4"});
+        for (const auto& id : threads) CHECK(id == std::this_thread::get_id());
+    }
+    // Committed at hand-over and not retained: the only group has them all.
+    CHECK(bus.RetainedMessages("completed0") == 0);
+    CHECK(bus.EndOffset("completed0") == 5);
+    feed.Stop();
+    REQUIRE(producer->Send("completed0", "next").ok());
+    auto next = bus.GetConsumer("completed0", "completed0", 16);
+    auto batch = PeekOk(*next);
+    REQUIRE(batch.size() == 1);
+    CHECK(batch[0].payload == "next");
+    CHECK(batch[0].offset == 5);
+}
+
+TEST_CASE("direct delivery: a full feed leaves the message to its thread; a backlog goes first",
+          "[messaging][direct]") {
+    InProcessMessagingProvider bus;
+    auto producer = bus.GetProducer();
+    // Sent before the feed starts: a backlog the feed thread must hand over first.
+    REQUIRE(producer->Send("invoker0", "old").ok());
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::pair<std::string, bool>> got;  // payload, on the sending (test) thread
+    const auto test_thread = std::this_thread::get_id();
+    MessageFeed feed(bus.GetConsumer("invoker0", "invoker0", 16),
+                     {.description = "activations",
+                      .max_outstanding = 2,
+                      .commit = MessageFeed::CommitPolicy::kUpToLowestUnfinished,
+                      .direct_delivery = true},
+                     [&](Message m) {
+                         {
+                             std::lock_guard<std::mutex> lock(mu);
+                             got.emplace_back(m.payload, std::this_thread::get_id() == test_thread);
+                         }
+                         cv.notify_all();
+                     });
+    auto wait_for = [&](size_t n) {
+        std::unique_lock<std::mutex> lock(mu);
+        return cv.wait_for(lock, kLong, [&] { return got.size() >= n; });
+    };
+    feed.Start();
+    REQUIRE(wait_for(1));
+    // Capacity 2, one outstanding: handed on this thread once the feed thread is back in its
+    // Peek(), else by the feed thread — after "old" either way.
+    REQUIRE(producer->Send("invoker0", "a").ok());
+    REQUIRE(wait_for(2));
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        CHECK(got[0] == std::make_pair(std::string("old"), false));
+        CHECK(got[1].first == "a");
+    }
+    REQUIRE(producer->Send("invoker0", "b").ok());  // full: left to the feed thread
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        CHECK(got.size() == 2);
+    }
+    feed.Processed(0);
+    REQUIRE(wait_for(3));
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        CHECK(got[2] == std::make_pair(std::string("b"), false));
+    }
+    feed.Processed(1);
+    feed.Processed(2);
+    feed.Drain();  // commits all three
+    CHECK(bus.RetainedMessages("invoker0") == 0);
+}
+
+TEST_CASE("direct delivery: Close() waits for a delivery in progress", "[messaging][direct]") {
+    InProcessMessagingProvider bus;
+    auto producer = bus.GetProducer();
+    std::promise<void> entered;
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    std::atomic<bool> handler_done{false};
+    MessageFeed feed(bus.GetConsumer("completed0", "completed0", 16),
+                     {.description = "acks", .direct_delivery = true}, [&](Message) {
+                         entered.set_value();
+                         released.wait();
+                         handler_done = true;
+                     });
+    feed.Start();
+    auto sender =
+        std::async(std::launch::async, [&] { return producer->Send("completed0", "slow").ok(); });
+    entered.get_future().wait();
+    auto stopper = std::async(std::launch::async, [&] {
+        feed.Stop();
+        return handler_done.load();
+    });
+    // Stop() cannot return while the handler runs.
+    CHECK(stopper.wait_for(std::chrono::milliseconds(50)) == std::future_status::timeout);
+    release.set_value();
+    CHECK(stopper.get());
+    CHECK(sender.get());
 }

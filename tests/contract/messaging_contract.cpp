@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -415,11 +416,13 @@ TEST_CASE("bus: ping-pong between two threads (hop latency figure)", "[messaging
 
 TEST_CASE("feed: hands every message to the handler in order and commits the batches",
           "[messaging][feed]") {
+    const bool direct = GENERATE(false, true);  // where the bus supports direct delivery
+    CAPTURE(direct);
     auto bus = MakeFreshBus();
     auto producer = bus->GetProducer();
     Collector got;
     MessageFeed feed(bus->GetConsumer("completed0", "completed0", 4),
-                     {.description = "acks", .long_poll = 1s},
+                     {.description = "acks", .long_poll = 1s, .direct_delivery = direct},
                      [&](Message m) { got.Add(std::move(m)); });
     feed.Start();
     for (int i = 0; i < 20; ++i) REQUIRE(producer->Send("completed0", std::to_string(i)).ok());
@@ -433,20 +436,75 @@ TEST_CASE("feed: hands every message to the handler in order and commits the bat
     CHECK(Take(*next, 1)[0].payload == "next");
 }
 
+TEST_CASE(
+    "feed with direct delivery: many senders on many threads: every message once, each sender's "
+    "in order, all committed",
+    "[messaging][feed][direct]") {
+    auto bus = MakeFreshBus();
+    constexpr int kThreads = 6;
+    constexpr int kPerThread = 50;
+    Collector got;
+    MessageFeed feed(bus->GetConsumer("completed0", "completed0", 16),
+                     {.description = "acks", .long_poll = 1s, .direct_delivery = true},
+                     [&](Message m) { got.Add(std::move(m)); });
+    feed.Start();
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            auto producer = bus->GetProducer();
+            for (int i = 0; i < kPerThread; ++i) {
+                if (!producer->Send("completed0", std::to_string(t) + ":" + std::to_string(i))
+                         .ok()) {
+                    ++failures;
+                }
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    REQUIRE(got.WaitFor(kThreads * kPerThread));
+    feed.Stop();
+    CHECK(failures.load() == 0);
+    std::map<int, std::vector<int>> per_sender;
+    std::set<int64_t> offsets;
+    for (const auto& m : got.messages) {
+        offsets.insert(m.offset);
+        const auto colon = m.payload.find(':');
+        per_sender[std::stoi(m.payload.substr(0, colon))].push_back(
+            std::stoi(m.payload.substr(colon + 1)));
+    }
+    CHECK(offsets.size() == got.messages.size());  // every message once
+    REQUIRE(per_sender.size() == kThreads);
+    for (const auto& [sender, sequence] : per_sender) {
+        INFO("sender " << sender);
+        REQUIRE(sequence.size() == kPerThread);
+        for (int i = 0; i < kPerThread; ++i) CHECK(sequence[i] == i);
+    }
+    // Everything handled was committed: the group's next consumer starts after it.
+    auto producer = bus->GetProducer();
+    REQUIRE(producer->Send("completed0", "next").ok());
+    auto next = bus->GetConsumer("completed0", "completed0", 100);
+    CHECK(Take(*next, 1)[0].payload == "next");
+}
+
 TEST_CASE("feed: the handler runs only while fewer than max_outstanding are outstanding",
           "[messaging][feed]") {
+    const bool direct = GENERATE(false, true);
+    CAPTURE(direct);
     auto bus = MakeFreshBus();
     auto producer = bus->GetProducer();
     std::atomic<int> processed{0};
     std::atomic<int> handled{0};
     std::atomic<int> violations{0};
     Collector got;
-    MessageFeed feed(bus->GetConsumer("invoker0", "invoker0", 16),
-                     {.description = "activations", .max_outstanding = 2}, [&](Message m) {
-                         if (handled.load() - processed.load() >= 2) ++violations;
-                         ++handled;
-                         got.Add(std::move(m));
-                     });
+    MessageFeed feed(
+        bus->GetConsumer("invoker0", "invoker0", 16),
+        {.description = "activations", .max_outstanding = 2, .direct_delivery = direct},
+        [&](Message m) {
+            if (handled.load() - processed.load() >= 2) ++violations;
+            ++handled;
+            got.Add(std::move(m));
+        });
     feed.Start();
     for (int i = 0; i < 10; ++i) REQUIRE(producer->Send("invoker0", std::to_string(i)).ok());
 
@@ -503,17 +561,23 @@ TEST_CASE(
     for (int i = 0; i < 4; ++i) REQUIRE(producer->Send("invoker0", std::to_string(i)).ok());
 
     SECTION("drain") {
+        const bool direct = GENERATE(false, true);
+        CAPTURE(direct);
         Collector got;
         MessageFeed feed(bus->GetConsumer("invoker0", "invoker0", 16),
                          {.description = "activations",
                           .max_outstanding = 16,
-                          .commit = MessageFeed::CommitPolicy::kUpToLowestUnfinished},
+                          .commit = MessageFeed::CommitPolicy::kUpToLowestUnfinished,
+                          .direct_delivery = direct},
                          [&](Message m) { got.Add(std::move(m)); });
         feed.Start();
         REQUIRE(got.WaitFor(4));
+        // Sent while the feed runs: handed on this thread where the bus delivers directly.
+        REQUIRE(producer->Send("invoker0", "4").ok());
+        REQUIRE(got.WaitFor(5));
         std::thread finisher([&] {
             // Finishes while Drain() waits (Drain blocks until all four are Processed).
-            for (int i = 3; i >= 0; --i) feed.Processed(got.messages[i].offset);
+            for (int i = 4; i >= 0; --i) feed.Processed(got.messages[i].offset);
         });
         feed.Drain();
         finisher.join();

@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -17,8 +17,14 @@
 namespace wisp::messaging {
 namespace {
 
-/// How long Peek() spins before it sleeps on the topic's condition variable.
-constexpr std::chrono::microseconds kSpin{50};
+/// A consumer that takes messages on the sending thread (EnableDirectDelivery).
+struct DirectConsumer {
+    DirectDelivery direct;
+    std::string group;
+    int64_t* position = nullptr;  // the consumer's position; guarded by the topic's mu
+    bool* batch_out = nullptr;    // the consumer's last Peek() returned messages (topic's mu)
+    int running = 0;              // deliver calls in progress; guarded by the topic's mu
+};
 
 /// One topic: an ordered log plus the committed offset of every group that subscribed.
 struct Topic {
@@ -28,12 +34,13 @@ struct Topic {
     const TopicConfig config;
 
     std::mutex mu;
-    std::condition_variable cv;   // a message arrived, or a consumer was woken or closed
-    std::deque<std::string> log;  // offsets [base, base + log.size())
-    int64_t base = 0;             // offset of log.front()
-    int64_t bytes = 0;            // payload bytes in `log`
-    std::atomic<int64_t> end{0};  // EndLocked(), read without the lock by spinning Peeks
+    std::condition_variable cv;         // a message arrived, or a consumer was woken or closed
+    std::condition_variable direct_cv;  // a DirectConsumer's deliver returned
+    std::deque<std::string> log;        // offsets [base, base + log.size())
+    int64_t base = 0;                   // offset of log.front()
+    int64_t bytes = 0;                  // payload bytes in `log`
     std::map<std::string, int64_t, std::less<>> committed;  // group -> next offset to read
+    std::vector<std::shared_ptr<DirectConsumer>> direct;    // open, direct-delivery consumers
 
     int64_t EndLocked() const { return base + static_cast<int64_t>(log.size()); }
 
@@ -104,14 +111,52 @@ class InProcessMessageProducer final : public MessageProducer {
                 fmt::format("message of {} bytes is larger than topic '{}' allows: {} > {} bytes.",
                             size, topic->name, size, topic->config.max_message_bytes));
         }
+        std::shared_ptr<DirectConsumer> taker;
+        Message direct_message;
+        bool wake = true;
         {
             std::lock_guard<std::mutex> lock(topic->mu);
-            topic->log.push_back(std::move(payload));
-            topic->bytes += size;
-            topic->end.store(topic->EndLocked(), std::memory_order_release);
-            topic->TrimLocked();
+            const int64_t offset = topic->EndLocked();
+            for (const auto& d : topic->direct) {
+                if (*d->position == offset && !*d->batch_out && d->direct.claim(offset)) {
+                    taker = d;
+                    break;
+                }
+            }
+            if (!taker) {
+                topic->log.push_back(std::move(payload));
+                topic->bytes += size;
+                topic->TrimLocked();
+            } else {
+                *taker->position = offset + 1;
+                ++taker->running;
+                const bool sole_group = topic->committed.size() == 1;
+                int64_t& committed = topic->committed[taker->group];
+                const bool commit = taker->direct.commit_on_claim && committed == offset;
+                if (commit) committed = offset + 1;
+                if (commit && sole_group && topic->log.empty()) {
+                    // Taken and committed by the only group: nothing to retain.
+                    ++topic->base;
+                    direct_message = Message{topic->name, offset, std::move(payload)};
+                } else {
+                    topic->log.push_back(payload);
+                    topic->bytes += size;
+                    topic->TrimLocked();
+                    direct_message = Message{topic->name, offset, std::move(payload)};
+                }
+                wake = !sole_group;  // another group's consumer may wait for it
+            }
         }
-        topic->cv.notify_all();
+        if (wake) topic->cv.notify_all();
+        if (taker) {
+            taker->direct.deliver(std::move(direct_message));
+            bool last = false;
+            {
+                std::lock_guard<std::mutex> lock(topic->mu);
+                last = --taker->running == 0;
+            }
+            if (last) topic->direct_cv.notify_all();
+        }
         return absl::OkStatus();
     }
 
@@ -141,17 +186,12 @@ class InProcessMessageConsumer final : public MessageConsumer {
     ~InProcessMessageConsumer() override { Close(); }
 
     absl::StatusOr<std::vector<Message>> Peek(std::chrono::milliseconds timeout) override {
-        const auto now = std::chrono::steady_clock::now();
-        const auto deadline = now + timeout;
-        // Spin briefly before sleeping: a message sent within kSpin is taken without a futex
-        // wake-up and a reschedule (~2 us per hop instead of ~50 us on a busy machine). Only
-        // this thread writes position_, so it is read here without the lock.
-        const auto spin_until = std::min(deadline, now + kSpin);
-        while (topic_->end.load(std::memory_order_acquire) <= position_ &&
-               std::chrono::steady_clock::now() < spin_until) {
-            std::this_thread::yield();
-        }
+        // Sleeps on the topic's condition variable (no spinning: a spin costs more CPU than
+        // the futex wake-up it saves, and with direct delivery nothing waits here on the hot
+        // path).
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
         std::unique_lock<std::mutex> lock(topic_->mu);
+        batch_out_ = false;  // the previous batch is handled: Send() may deliver directly
         topic_->cv.wait_until(lock, deadline, [this] {
             return closed_ || wakeup_ || std::max(position_, topic_->base) < topic_->EndLocked();
         });
@@ -171,6 +211,9 @@ class InProcessMessageConsumer final : public MessageConsumer {
                                     topic_->log[static_cast<size_t>(offset - topic_->base)]});
         }
         position_ += n;
+        // Until the next Peek() the batch is being handled: a direct delivery now would
+        // overtake it.
+        batch_out_ = n > 0;
         return batch;
     }
 
@@ -210,11 +253,29 @@ class InProcessMessageConsumer final : public MessageConsumer {
         topic_->cv.notify_all();
     }
 
+    bool EnableDirectDelivery(DirectDelivery direct) override {
+        if (!direct.claim || !direct.deliver) return false;
+        std::lock_guard<std::mutex> lock(topic_->mu);
+        if (closed_ || direct_) return false;
+        direct_ = std::make_shared<DirectConsumer>();
+        direct_->direct = std::move(direct);
+        direct_->group = group_id_;
+        direct_->position = &position_;
+        direct_->batch_out = &batch_out_;
+        topic_->direct.push_back(direct_);
+        return true;
+    }
+
     void Close() override {
         {
-            std::lock_guard<std::mutex> lock(topic_->mu);
+            std::unique_lock<std::mutex> lock(topic_->mu);
             if (closed_) return;
             closed_ = true;
+            if (direct_) {
+                std::erase(topic_->direct, direct_);
+                // A Send() may be delivering to us: the deliver function must outlive it.
+                topic_->direct_cv.wait(lock, [this] { return direct_->running == 0; });
+            }
         }
         topic_->cv.notify_all();
     }
@@ -237,6 +298,8 @@ class InProcessMessageConsumer final : public MessageConsumer {
     int64_t position_ = 0;
     bool wakeup_ = false;
     bool closed_ = false;
+    bool batch_out_ = false;
+    std::shared_ptr<DirectConsumer> direct_;  // set by EnableDirectDelivery
 };
 
 }  // namespace

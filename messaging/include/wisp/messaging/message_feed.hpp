@@ -31,7 +31,9 @@ namespace wisp::messaging {
 
 class MessageFeed {
   public:
-    /// Called on the feed's thread, one message at a time, in topic order.
+    /// Called on the feed's thread, one message at a time, in topic order — and, with
+    /// Options::direct_delivery on a bus that supports it, also on the threads that Send() to
+    /// the topic (then concurrently; one sending thread's messages still arrive in its order).
     using Handler = std::function<void(Message)>;
 
     enum class CommitPolicy {
@@ -52,6 +54,11 @@ class MessageFeed {
         /// Pause after a failed Peek() or Commit() before trying again.
         std::chrono::milliseconds retry_delay{100};
         CommitPolicy commit = CommitPolicy::kAfterHandover;
+        /// Let the bus hand a message to the handler on the sending thread while the feed is
+        /// caught up and has capacity (MessageConsumer::EnableDirectDelivery; the in-process
+        /// bus does, Kafka does not): no wake-up of the feed thread per message. The handler
+        /// must then be thread-safe and never block for long (it runs inside Send()).
+        bool direct_delivery = false;
     };
 
     /// Does not start the thread; call Start().
@@ -89,6 +96,11 @@ class MessageFeed {
 
   private:
     void Run();
+    /// Direct delivery: takes capacity for the message at `offset` unless stopping or full.
+    /// Called under the bus's topic lock.
+    bool Claim(int64_t offset);
+    /// Direct delivery: runs the handler on the sending thread.
+    void Deliver(Message message);
     /// Waits until there is capacity for one more message; false when stopping.
     bool WaitForCapacity();
     /// Waits `delay` or until stopped.

@@ -15,6 +15,7 @@
 //   - size: a message larger than its topic's max_message_bytes is refused by Send().
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -61,6 +62,23 @@ class MessageProducer {
     virtual void Close() = 0;
 };
 
+/// Hand-over of a message on the sending thread, for backends in the same process as both ends
+/// (MessageConsumer::EnableDirectDelivery): no consumer thread wakes up, nothing is copied.
+struct DirectDelivery {
+    /// Called by Send() with the backend's topic lock held, for a message sent while the
+    /// consumer has peeked everything before it. True claims the message: the consumer's
+    /// position moves past it and `deliver` gets it. False leaves it to Peek(). Must not block
+    /// or call into the bus (the consumer's own lock may be taken: it is never held around a
+    /// bus call).
+    std::function<bool(int64_t offset)> claim;
+    /// Called with a claimed message on the sending thread, after Send() released its locks;
+    /// Send() returns once it returned. May call Send() (other topics or the same).
+    std::function<void(Message)> deliver;
+    /// Commit a claimed message at once when everything before it is committed (the feed's
+    /// kAfterHandover); otherwise Commit()/CommitUpTo() from the consumer's thread do it.
+    bool commit_on_claim = false;
+};
+
 /// Reads one topic as a member of one consumer group. Peek() and Commit() are called from one
 /// thread at a time (like a Kafka consumer); Wakeup() and Close() from any thread.
 class MessageConsumer {
@@ -98,6 +116,15 @@ class MessageConsumer {
     /// after its first fetch, and its position after the first message). Never blocks for the
     /// network; thread-safe.
     virtual int64_t Lag() { return -1; }
+
+    /// Lets Send() hand this consumer's messages straight to `direct` on the sending thread
+    /// while the consumer is caught up: it peeked everything before the message and, if its
+    /// last Peek() returned messages, called Peek() again since (that batch is handled). A
+    /// consumer behind reads the backlog with Peek() first, so one sending thread's messages
+    /// arrive in order. False: the backend cannot
+    /// (a broker in another process), only Peek() delivers. Call once, before the first Peek().
+    /// Close() stops it and waits until no `deliver` runs: never call Close() from `deliver`.
+    virtual bool EnableDirectDelivery(DirectDelivery /*direct*/) { return false; }
 
     virtual const std::string& topic() const = 0;
     virtual const std::string& group_id() const = 0;

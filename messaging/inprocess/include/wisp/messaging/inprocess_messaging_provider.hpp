@@ -2,8 +2,10 @@
 // InProcessMessagingProvider: the bus inside one process (`wisp standalone`, unit tests), with
 // Kafka's semantics (see messaging_provider.hpp): each topic is an in-memory log, each consumer
 // group has a committed offset per topic, messages every subscribed group has committed are
-// dropped. A waiting Peek() spins for up to 50 us, then sleeps on the topic's condition variable
-// until a Send() wakes it (no polling sleeps): a hop costs a few microseconds.
+// dropped. A waiting Peek() sleeps on the topic's condition variable until a Send() wakes it (no
+// spinning, no polling sleeps). A consumer with EnableDirectDelivery() that is caught up gets a
+// message on the sending thread inside Send(): no thread hand-off at all (MessageFeed with
+// Options::direct_delivery).
 #include <cstdint>
 #include <memory>
 #include <string_view>
