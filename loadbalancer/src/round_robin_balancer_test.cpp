@@ -26,6 +26,7 @@
 #include <wisp/common/entity_json.hpp>
 #include <wisp/messaging/inprocess_messaging_provider.hpp>
 #include <wisp/messaging/message_feed.hpp>
+#include <wisp/testing/captured_log.hpp>
 #include <wisp/testing/manual_clock.hpp>
 
 using namespace wisp;
@@ -689,4 +690,40 @@ TEST_CASE("round robin: no invokers configured and no pings expected is a config
     messaging::InProcessMessagingProvider bus;
     CHECK(RoundRobinBalancer::Create(bus, {}).status().code() ==
           absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE(
+    "balancer: a burst of forced placements logs one overload warning a second, with the count "
+    "of the ones not logged",
+    "[loadbalancer][one invoker][overload]") {
+    messaging::InProcessMessagingProvider bus;
+    wisp::testing::ManualClock clock;
+    Results results;
+    auto balancer = MakeOneInvoker(bus, {.invoker_user_memory_mb = 256, .clock = &clock});
+    FakeInvoker invoker(bus);
+    REQUIRE(balancer->Publish(Placement(256), Message(kGuest), results.Callback()).ok());
+    std::string text;
+    {
+        wisp::testing::CapturedLog log(spdlog::level::warn);
+        for (int i = 0; i < 5; ++i) {
+            REQUIRE(balancer->Publish(Placement(256), Message(kGuest), results.Callback()).ok());
+        }
+        clock.Advance(1000);
+        REQUIRE(balancer->Publish(Placement(256), Message(kGuest), results.Callback()).ok());
+        text = log.text();
+    }
+    CHECK(balancer->ForcedAcquisitions() == 6);
+    auto count = [&](const std::string& needle) {
+        size_t n = 0;
+        for (size_t pos = text.find(needle); pos != std::string::npos;
+             pos = text.find(needle, pos + 1)) {
+            ++n;
+        }
+        return n;
+    };
+    INFO(text);
+    CHECK(count("system is overloaded") == 2);
+    CHECK(count("(0 more forced since the last such warning, 1 in all)") == 1);
+    CHECK(count("(4 more forced since the last such warning, 6 in all)") == 1);
+    CHECK(invoker.WaitFor(7).size() == 7);
 }

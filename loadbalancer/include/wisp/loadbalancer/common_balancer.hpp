@@ -174,6 +174,11 @@ class CommonBalancer : public LoadBalancer {
     std::multimap<int64_t, std::string> deadlines_;            // deadline_ns -> id
     std::vector<std::pair<std::string, std::string>> outbox_;  // topic, payload
     int64_t forced_acquisitions_ = 0;
+    // The overload warning: at most one per kForcedWarningIntervalNs, saying how many forced
+    // placements went unlogged since the previous one.
+    static constexpr int64_t kForcedWarningIntervalNs = 1'000'000'000;
+    int64_t forced_last_warning_ns_ = -1;
+    int64_t forced_unlogged_ = 0;
     std::thread timer_thread_;
 };
 
