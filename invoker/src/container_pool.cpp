@@ -39,6 +39,7 @@ struct ContainerLease::Entry {
     bool paused = false;         // written with op_mu held too
     bool pausing = false;        // a pause task is queued or running
     int pause_failures = 0;      // failed pauses in a row
+    bool resettable = true;      // false once Reset failed: never reused for another action
     int64_t pause_retry_ms = 0;  // no pause before this (after a failed one)
     absl::Status start_error;
     // Set once under mu_ when started; alive as long as the entry.
@@ -69,6 +70,7 @@ struct ContainerPool::Placement {
     EntryPtr entry;
     ContainerLease::Source source = ContainerLease::Source::kCold;
     bool create = false;  // the requester creates the container (cold start)
+    bool reset = false;   // the requester resets the container for another action (4')
 };
 
 struct ContainerPool::Waiter {
@@ -336,6 +338,27 @@ ContainerPool::Place ContainerPool::TryPlaceLocked(const ContainerRequest& reque
                 return Place::kWaitStarting;
             }
         }
+        // 4'. An idle container of the same namespace and kind, reset for this action.
+        if (config_.reuse_after_reset) {
+            EntryPtr reuse;
+            for (const auto& e : entries_) {
+                if (e->state != State::kWarm || e->active > 0 || e->doomed || !e->resettable ||
+                    !e->container || e->invocation_namespace != request.invocation_namespace ||
+                    e->kind != request.kind || e->image != request.image ||
+                    e->memory_mb != request.memory_mb) {
+                    continue;
+                }
+                if (!reuse || e->last_used_ms < reuse->last_used_ms) reuse = e;
+            }
+            if (reuse) {
+                reuse->TakeIdentity(request);
+                reuse->active = 1;
+                reuse->last_used_ms = now;
+                placement = {reuse, ContainerLease::Source::kPrewarm, false, true};
+                ++counters_.reset_reuses;
+                return Place::kPlaced;
+            }
+        }
         std::vector<EntryPtr> idle;
         std::vector<EntryPtr> prewarm;
         bool anything_running = false;
@@ -388,6 +411,7 @@ ContainerPool::Place ContainerPool::TryPlaceLocked(const ContainerRequest& reque
 namespace {
 
 constexpr double kAverageWeight = 0.2;  // of the newest sample in the moving averages
+constexpr const char* kResetFailed = "reset failed";
 
 void Average(double& mean, double sample) {
     mean = mean < 0 ? sample : mean + kAverageWeight * (sample - mean);
@@ -562,9 +586,14 @@ absl::StatusOr<ContainerLease> ContainerPool::Acquire(const ContainerRequest& re
         }
         EntryPtr entry = placement.entry;
         auto lease = Complete(std::move(placement), request);
-        // A container that failed to resume is destroyed; the request is placed again.
-        if (!lease.ok() && lease.status().code() == absl::StatusCode::kAborted && attempt < 3) {
-            continue;
+        // A container that failed to resume is destroyed; the request is placed again. So is
+        // one that could not be reset (each such container is tried once: no bound needed).
+        if (!lease.ok() && lease.status().code() == absl::StatusCode::kAborted) {
+            if (lease.status().message() == kResetFailed) {
+                --attempt;
+                continue;
+            }
+            if (attempt < 3) continue;
         }
         return lease;
     }
@@ -618,7 +647,7 @@ absl::StatusOr<ContainerLease> ContainerPool::Complete(Placement placement,
     lease.entry_ = e;
     lease.acquired_ms_ = clock_.NowMs();
 
-    if (placement.source == ContainerLease::Source::kWarm) {
+    if (placement.source == ContainerLease::Source::kWarm || placement.reset) {
         std::lock_guard<std::mutex> op(e->op_mu);
         bool paused;
         {
@@ -646,6 +675,34 @@ absl::StatusOr<ContainerLease> ContainerPool::Complete(Placement placement,
             std::lock_guard<std::mutex> lock(mu_);
             e->paused = false;
             lease.resumed_ = true;
+        }
+        if (placement.reset) {
+            // Nothing of the previous action survives: its processes, files and /tmp are gone
+            // and the proxy is back to not initialised; this action's /init runs next.
+            auto status = e->container->Reset();
+            if (!status.ok()) {
+                common::TidLog(request.transaction_id)
+                    .debug(
+                        "invoker{}: evicting container {} ({} MB) to make room: it could not be "
+                        "reset for another action ({})",
+                        config_.invoker_id, e->container_id, e->memory_mb, status.ToString());
+                lease.pool_ = nullptr;
+                lease.entry_.reset();
+                std::lock_guard<std::mutex> lock(mu_);
+                e->resettable = false;
+                e->doomed = true;
+                ++counters_.evictions;  // what would have happened to it otherwise
+                --e->active;
+                if (e->active == 0 && !e->removed) {
+                    RemoveEntryLocked(e);
+                    ScheduleDestroyLocked(e);  // runs once op_mu is released
+                }
+                DrainBufferLocked();
+                return absl::AbortedError(kResetFailed);
+            }
+            std::lock_guard<std::mutex> init_lock(e->init_mu);
+            e->init_phase = ContainerLease::Entry::InitPhase::kNone;
+            e->init_outcome = InitOutcome{};
         }
     }
     return lease;

@@ -842,3 +842,68 @@ TEST_CASE_METHOD(PoolTest,
     pool.Quiesce();
     CHECK(factory.creates() == 2);  // no room for the stem cell while the idle one stays
 }
+
+TEST_CASE_METHOD(PoolTest,
+                 "pool: over budget, an idle container of the same namespace and kind is reset "
+                 "for another action",
+                 "[pool][reset]") {
+    factory.set_resettable(true);
+    auto& pool = StartPool(Config(256));
+    auto a = MustAcquire(pool, Request("a"));
+    const std::string id = a.container_id();
+    CHECK(a.InitOnce([] { return InitOutcome{}; }).first);
+    factory.container(0)->Leave("/tmp/a-secret");  // what action a left behind
+    pool.Release(std::move(a), Outcome::kKeep);
+
+    auto b = MustAcquire(pool, Request("b"));
+    CHECK(b.container_id() == id);
+    CHECK(b.source() == Source::kPrewarm);  // started, not initialised
+    CHECK(factory.creates() == 1);
+    CHECK(factory.container(0)->resets() == 1);
+    CHECK(factory.container(0)->left().empty());            // nothing of a is visible to b
+    CHECK(b.InitOnce([] { return InitOutcome{}; }).first);  // b's own /init runs
+    pool.Release(std::move(b), Outcome::kKeep);
+    auto stats = pool.Stats();
+    CHECK(stats.reset_reuses == 1);
+    CHECK(stats.evictions == 0);
+
+    // b's warm container serves b again without a reset.
+    auto b2 = MustAcquire(pool, Request("b"));
+    CHECK(b2.source() == Source::kWarm);
+    CHECK(factory.container(0)->resets() == 1);
+    pool.Release(std::move(b2), Outcome::kKeep);
+}
+
+TEST_CASE_METHOD(PoolTest, "pool: a container is never reset for another namespace or kind",
+                 "[pool][reset]") {
+    factory.set_resettable(true);
+    auto& pool = StartPool(Config(256));
+    auto a = MustAcquire(pool, Request("a"));
+    pool.Release(std::move(a), Outcome::kKeep);
+
+    auto other_ns = MustAcquire(pool, Request("a", "1-a", 256, "python:3.11", "alice"));
+    CHECK(other_ns.source() == Source::kCold);
+    pool.Release(std::move(other_ns), Outcome::kKeep);
+    auto other_kind = MustAcquire(pool, Request("c", "1-a", 256, "nodejs:18", "alice"));
+    CHECK(other_kind.source() == Source::kCold);
+    pool.Release(std::move(other_kind), Outcome::kKeep);
+    pool.Quiesce();
+    CHECK(factory.creates() == 3);
+    CHECK(factory.container(0)->resets() == 0);
+    CHECK(factory.container(1)->resets() == 0);
+    CHECK(pool.Stats().evictions == 2);
+    CHECK(pool.Stats().reset_reuses == 0);
+}
+
+TEST_CASE_METHOD(PoolTest, "pool: a container that cannot be reset is replaced", "[pool][reset]") {
+    auto& pool = StartPool(Config(256));  // the fake answers Reset with Unimplemented
+    auto a = MustAcquire(pool, Request("a"));
+    pool.Release(std::move(a), Outcome::kKeep);
+    auto b = MustAcquire(pool, Request("b"));
+    CHECK(b.source() == Source::kCold);
+    CHECK(b.container_id() != factory.container(0)->id());
+    pool.Release(std::move(b), Outcome::kKeep);
+    pool.Quiesce();
+    CHECK(factory.container(0)->destroyed());
+    CHECK(factory.creates() == 2);
+}

@@ -7,6 +7,12 @@
 //   2. a stem cell (prewarm: started, not initialised) of the same kind + memory + image; a
 //      replacement is started at once in the background;
 //   3. a new (cold) container when busy + idle + prewarm + starting + request <= user memory;
+//   4'. when over budget: an idle container of the SAME invocation namespace, kind, image and
+//      memory (least recently used) is reset (Container::Reset: the proxy kills the action's
+//      processes, empties its work dir and /tmp, back to not initialised) and initialised
+//      for this action instead of evicting and creating (invoker/README.md "Reuse after
+//      reset" has the isolation argument); a container that cannot be reset (OpenWhisk
+//      images: Unimplemented) is destroyed and the request placed again;
 //   4. evict idle warm containers, least recently used first (never stem cells), then 3 —
 //      unless a container of the same action is still starting: then the request waits for
 //      that one (it is free once its first run ends) rather than evict others' warm
@@ -82,6 +88,9 @@ struct ContainerPoolConfig {
     bool remove_orphans = true;
     /// Threads for stem cells, pauses and destroys.
     int background_threads = 2;
+    /// 4'. above: reuse an idle container of the same namespace and kind after a reset rather
+    /// than evict one and create another.
+    bool reuse_after_reset = true;
     /// Environment of every container (e.g. __OW_API_HOST).
     std::vector<std::pair<std::string, std::string>> container_env;
 };
@@ -124,6 +133,7 @@ struct ContainerPoolStats {
     int64_t removed_idle = 0;
     int64_t destroyed_after_error = 0;
     int64_t pause_failures = 0;  // failed pauses (the container was kept unless too many)
+    int64_t reset_reuses = 0;    // containers reset and given to another action (4')
 };
 
 class ContainerPool;

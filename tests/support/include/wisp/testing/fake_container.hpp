@@ -59,7 +59,21 @@ class FakeContainer {
     [[nodiscard]] absl::Status Pause();
     [[nodiscard]] absl::Status Resume();
     [[nodiscard]] absl::Status Destroy();
+    /// Unimplemented (as an OpenWhisk image) unless the factory's set_resettable(true); then
+    /// what the action left (files(), the unread output) is gone.
+    [[nodiscard]] absl::Status Reset();
     [[nodiscard]] absl::StatusOr<bool> WasOomKilled() { return oom_.load(); }
+    /// What a handler's action "leaves behind" in the container (a file, a process): reset
+    /// empties it.
+    void Leave(const std::string& thing) {
+        std::lock_guard<std::mutex> lock(mu_);
+        left_.push_back(thing);
+    }
+    std::vector<std::string> left() const {
+        std::lock_guard<std::mutex> lock(mu_);
+        return left_;
+    }
+    int resets() const { return resets_.load(); }
     [[nodiscard]] absl::StatusOr<Container::Logs> CollectLogs(int sentinels, int64_t limit_bytes,
                                                               std::chrono::milliseconds wait);
 
@@ -87,7 +101,8 @@ class FakeContainer {
     mutable std::mutex mu_;
     std::string last_init_, last_run_;
     std::vector<LogLine> log_;  // unread output (sentinel lines included)
-    std::atomic<int> inits_{0}, runs_{0}, last_sentinels_{-1};
+    std::vector<std::string> left_;
+    std::atomic<int> inits_{0}, runs_{0}, last_sentinels_{-1}, resets_{0};
     std::atomic<bool> paused_{false}, destroyed_{false}, oom_{false};
     friend class FakeContainerFactory;
 };
@@ -109,6 +124,7 @@ class FakeContainerHandle final : public Container {
     [[nodiscard]] absl::Status Pause() override { return s_->Pause(); }
     [[nodiscard]] absl::Status Resume() override { return s_->Resume(); }
     [[nodiscard]] absl::Status Destroy() override { return s_->Destroy(); }
+    [[nodiscard]] absl::Status Reset() override { return s_->Reset(); }
     [[nodiscard]] absl::StatusOr<bool> WasOomKilled() override { return s_->WasOomKilled(); }
     [[nodiscard]] absl::StatusOr<Logs> CollectLogs(int sentinels, int64_t limit_bytes,
                                                    std::chrono::milliseconds wait) override {
@@ -147,6 +163,11 @@ class FakeContainerFactory final : public ContainerFactory {
     void set_pause_error(absl::Status s) {
         std::lock_guard<std::mutex> lock(mu_);
         pause_error_ = std::move(s);
+    }
+    /// Reset() works (a Wisp image's proxy) while set; default: Unimplemented.
+    void set_resettable(bool on) {
+        std::lock_guard<std::mutex> lock(mu_);
+        resettable_ = on;
     }
     void set_resume_error(absl::Status s) {
         std::lock_guard<std::mutex> lock(mu_);
@@ -268,6 +289,7 @@ class FakeContainerFactory final : public ContainerFactory {
     std::function<void(const ContainerSpec&)> create_hook_;
     absl::Status pause_error_;
     absl::Status resume_error_;
+    bool resettable_ = false;
     int creates_ = 0;
     std::vector<std::shared_ptr<FakeContainer>> all_;
     std::vector<ContainerSpec> specs_;
@@ -342,6 +364,21 @@ inline absl::Status FakeContainer::Resume() {
     }
     ++factory_.resumes_;
     paused_ = false;
+    return absl::OkStatus();
+}
+
+inline absl::Status FakeContainer::Reset() {
+    {
+        std::lock_guard<std::mutex> lock(factory_.mu_);
+        if (!factory_.resettable_) {
+            return absl::UnimplementedError("this container cannot be reset; create a new one");
+        }
+    }
+    if (destroyed_) return absl::UnavailableError("the container is gone");
+    std::lock_guard<std::mutex> lock(mu_);
+    left_.clear();
+    log_.clear();
+    ++resets_;
     return absl::OkStatus();
 }
 
