@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <wisp/common/bounded_json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -29,6 +30,7 @@
 #include <catch2/catch.hpp>
 
 #include <wisp/common/clock.hpp>
+#include <wisp/common/time.hpp>
 #include <wisp/invoker/docker_container_factory.hpp>
 #include <wisp/invoker/invoker_service.hpp>
 #include <wisp/store/artifact_store.hpp>
@@ -301,11 +303,12 @@ struct Harness {
     bool remove_orphans_at_end = true;        // false when a successor shares the id
 
     explicit Harness(InvokerConfig config = {}, common::RuntimeManifest manifest = Manifest(),
-                     std::string invoker_id = "") {
+                     std::string invoker_id = "", bool inline_logs = true) {
         EnsureDocker();
         if (!invoker_id.empty()) id = invoker_id;
         invoker::DockerFactoryOptions options;
         options.user_memory_mb = config.user_memory_mb;
+        options.inline_logs = inline_logs;  // false: docker's json-file path, as for other images
         docker = std::make_unique<invoker::DockerContainerFactory>(options);
         REQUIRE(docker->Ping().ok());
         factory = std::make_unique<CountingFactory>(*docker);
@@ -677,7 +680,9 @@ TEST_CASE("docker: a restarted invoker removes its predecessor's containers", "[
 
 TEST_CASE("docker: logs past the action's log limit are cut and marked as OpenWhisk does",
           "[docker]") {
-    Harness h;
+    const bool inline_logs = GENERATE(true, false);
+    INFO((inline_logs ? "inline logs" : "json-file logs"));
+    Harness h({}, Manifest(), "", inline_logs);
     const char* kLoud = R"(import sys
 def main(args):
     if args.get("loud"):
@@ -711,6 +716,15 @@ def main(args):
     CHECK(text_bytes < 1200000);  // 1 MB of text plus the per-line prefixes
     CHECK(text_bytes > 900000);
     CHECK_THAT(r.logs.front(), Catch::Contains("0000 xxxx"));
+    // Both paths keep the same lines (times aside): GENERATE runs the inline path first.
+    static std::vector<std::string> inline_texts;
+    std::vector<std::string> texts;
+    for (const auto& l : r.logs) texts.push_back(l.substr(l.find(" std")));
+    if (inline_logs) {
+        inline_texts = texts;
+    } else if (!inline_texts.empty()) {
+        CHECK(texts == inline_texts);
+    }
 
     // The next activation of the warm container gets its own lines only: the rest of the loud
     // one was consumed up to its sentinels.
@@ -719,4 +733,73 @@ def main(args):
     CHECK(next.annotations.Get("initTime") == nullptr);
     REQUIRE(next.logs.size() == 1);
     CHECK_THAT(next.logs[0], Catch::EndsWith(" stdout: quiet 2"));
+}
+
+TEST_CASE("docker: inline logs give the same record logs as docker's json-file path",
+          "[docker][inline]") {
+    const char* kChatty = R"(import sys
+def main(args):
+    for i in range(5):
+        print("out %d" % i)
+        print("err %d" % i, file=sys.stderr)
+    print("")
+    print("  indented\ttab \u00e9 %s" % args.get("n"))
+    sys.stdout.write("no newline at the end")
+    return {"ok": True}
+)";
+    // Per activation: the record lines split into time and "<stream>: <text>", grouped by
+    // stream (docker reads stdout and stderr through separate pipes, so only the order within
+    // a stream is defined on its path).
+    struct Split {
+        std::map<std::string, std::vector<std::string>> by_stream;
+    };
+    auto split = [](const common::ActivationRecord& r) {
+        const std::regex line(
+            R"(^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z) +(stdout|stderr): (.*)$)");
+        Split out;
+        std::map<std::string, int64_t> last_nanos;
+        for (const auto& l : r.logs) {
+            std::smatch m;
+            INFO(l);
+            REQUIRE(std::regex_match(l, m, line));
+            // "{:<30} " as OpenWhisk: the time padded to 30 columns, then the stream.
+            CHECK(l.find(m[3].str() + ": ") == std::max<size_t>(30, m[1].length()) + 1);
+            const std::string stream = m[3];
+            auto nanos = common::ParseRfc3339Nanos(m[1].str());
+            REQUIRE(nanos.ok());
+            CHECK(*nanos >= last_nanos[stream]);  // stamped when read: ordered per stream
+            last_nanos[stream] = *nanos;
+            out.by_stream[stream].push_back(m[4]);
+        }
+        return out;
+    };
+    std::vector<std::vector<Split>> runs;  // [path][activation]
+    for (const bool inline_logs : {true, false}) {
+        INFO((inline_logs ? "inline logs" : "json-file logs"));
+        Harness h({}, Manifest(), "", inline_logs);
+        h.Put("chatty", common::CodeExec{"python:3.11", kChatty, false, std::nullopt});
+        std::vector<Split> path;
+        for (int n = 1; n <= 2; ++n) {  // cold, then warm
+            auto r = h.Run("chatty", R"({"n":)" + std::to_string(n) + "}");
+            REQUIRE(r.response.status == ActivationStatus::kSuccess);
+            INFO(LogsOf(r));
+            CHECK(r.logs.size() == 13);
+            path.push_back(split(r));
+        }
+        runs.push_back(std::move(path));
+    }
+    for (int n = 0; n < 2; ++n) {
+        CHECK(runs[0][n].by_stream == runs[1][n].by_stream);
+        const std::vector<std::string> out = {"out 0",
+                                              "out 1",
+                                              "out 2",
+                                              "out 3",
+                                              "out 4",
+                                              "",
+                                              "  indented\ttab \u00e9 " + std::to_string(n + 1),
+                                              "no newline at the end"};
+        CHECK(runs[0][n].by_stream["stdout"] == out);
+        CHECK(runs[0][n].by_stream["stderr"] ==
+              std::vector<std::string>{"err 0", "err 1", "err 2", "err 3", "err 4"});
+    }
 }

@@ -851,3 +851,125 @@ TEST_CASE("dropping a container object removes the container", "[docker]") {
     }
     CHECK(D().InspectStatus(id) == 404);
 }
+
+namespace {
+
+// Action WHO: with {"leave":true} it leaves a file in /tmp and one in its work dir, a read-only
+// folder in /tmp, a child in its own session and a double-forked daemon (re-parented to the
+// proxy); always answers what it sees: /tmp, its work dir, and the processes carrying the
+// marker on their command line.
+const char* kTraces = R"(import os, subprocess, sys
+WHO = "@WHO@"
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(3600)  # wisp-reset-" + "marker"]
+def marked():
+    n = 0
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if b"wisp-reset-marker" in f.read():
+                    n += 1
+        except (OSError, ValueError):
+            pass
+    return n
+def main(args):
+    if args.get("leave"):
+        open("/tmp/left-by-a", "w").write("a")
+        open(os.path.join(os.getcwd(), "left-by-a"), "w").write("a")
+        os.makedirs("/tmp/dir-by-a/sub")
+        open("/tmp/dir-by-a/sub/f", "w").write("a")
+        os.chmod("/tmp/dir-by-a", 0o500)
+        subprocess.Popen(SLEEPER, start_new_session=True)
+        r, w = os.pipe()  # close-on-exec: EOF once the daemon has exec'd
+        pid = os.fork()
+        if pid == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.execv(sys.executable, SLEEPER)
+            os._exit(0)
+        os.close(w)
+        os.waitpid(pid, 0)
+        os.read(r, 1)
+        os.close(r)
+    print("run of", WHO)
+    return {"who": WHO, "tmp": sorted(os.listdir("/tmp")), "cwd": sorted(os.listdir(os.getcwd())),
+            "marked": marked()}
+)";
+
+std::string Traces(const std::string& who) {
+    std::string code = kTraces;
+    code.replace(code.find("@WHO@"), 5, who);
+    return code;
+}
+
+std::vector<std::string> Strings(const rapidjson::Value& array) {
+    std::vector<std::string> out;
+    for (const auto& v : array.GetArray()) out.push_back(v.GetString());
+    return out;
+}
+
+bool Has(const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+}  // namespace
+
+TEST_CASE("reset: action B initialised after a reset sees no file or process of action A",
+          "[docker][reset]") {
+    DockerContainerFactory factory(Options());
+    auto created = factory.CreateDocker(D().Spec(kPython, "reset"));
+    REQUIRE(created.ok());
+    DockerContainer& c = **created;
+    REQUIRE(c.Init(InitBody(Traces("A")), 10s)->status == 200);
+
+    auto left = c.Run(RunBody(R"({"leave":true})"), 30s);
+    REQUIRE(left.ok());
+    REQUIRE(left->status == 200);
+    auto a = ParseDoc(left->body);
+    INFO(left->body);
+    CHECK(std::string(a["who"].GetString()) == "A");
+    CHECK(Has(Strings(a["tmp"]), "left-by-a"));
+    CHECK(Has(Strings(a["tmp"]), "dir-by-a"));
+    CHECK(Has(Strings(a["cwd"]), "left-by-a"));
+    CHECK(a["marked"].GetInt() == 2);  // the session child and the re-parented daemon
+    auto logs_a = c.CollectLogs(2, 1 << 20, 2s);
+    REQUIRE(logs_a.ok());
+    CHECK(Texts(*logs_a) == std::vector<std::string>{"stdout: run of A"});
+
+    // Not initialised any more: a second /init is accepted, /run before it is refused.
+    REQUIRE(c.Reset().ok());
+    auto early = c.Run(RunBody("{}"), 10s);
+    REQUIRE(early.ok());
+    CHECK(early->status != 200);
+    auto init_b = c.Init(InitBody(Traces("B")), 10s);
+    REQUIRE(init_b.ok());
+    REQUIRE(init_b->status == 200);
+
+    auto seen = c.Run(RunBody("{}"), 30s);
+    REQUIRE(seen.ok());
+    REQUIRE(seen->status == 200);
+    auto b = ParseDoc(seen->body);
+    INFO(seen->body);
+    CHECK(std::string(b["who"].GetString()) == "B");
+    CHECK_FALSE(Has(Strings(b["tmp"]), "left-by-a"));
+    CHECK_FALSE(Has(Strings(b["tmp"]), "dir-by-a"));
+    CHECK_FALSE(Has(Strings(b["cwd"]), "left-by-a"));
+    CHECK(b["marked"].GetInt() == 0);
+    auto logs_b = c.CollectLogs(2, 1 << 20, 2s);
+    REQUIRE(logs_b.ok());
+    CHECK(Texts(*logs_b) == std::vector<std::string>{"stdout: run of B"});
+    CHECK(c.Destroy().ok());
+}
+
+TEST_CASE("reset: a container never initialised resets and then serves an action",
+          "[docker][reset]") {
+    DockerContainerFactory factory(Options());
+    auto created = factory.CreateDocker(D().Spec(kPython, "reset_fresh"));
+    REQUIRE(created.ok());
+    DockerContainer& c = **created;
+    REQUIRE(c.Reset().ok());
+    REQUIRE(c.Init(InitBody(kHelloPython), 10s)->status == 200);
+    auto run = c.Run(RunBody(R"({"name":"after reset"})"), 10s);
+    REQUIRE(run.ok());
+    CHECK(Greeting(run->body) == "Hello after reset");
+    CHECK(c.Destroy().ok());
+}
