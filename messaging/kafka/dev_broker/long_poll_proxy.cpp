@@ -94,6 +94,11 @@ struct Cursor {
         at += 4;
         return Get32(b, at - 4);
     }
+    int64_t I64() {
+        const auto high = static_cast<uint32_t>(I32());
+        const auto low = static_cast<uint32_t>(I32());
+        return static_cast<int64_t>((static_cast<uint64_t>(high) << 32) | low);
+    }
     void Skip(size_t n) {
         if (Need(n)) at += n;
     }
@@ -104,8 +109,10 @@ struct Cursor {
 };
 
 /// Whether a Fetch answer (v4..v11, frame with its size) carries records or any error: then it
-/// goes to the client; false = empty, worth asking again. Unparseable: true.
-bool FetchHasNews(const std::string& frame, int16_t version) {
+/// goes to the client; false = empty, worth asking again. Unparseable: true. `high_watermark`:
+/// the one partition's (-1 when the answer has several or none).
+bool FetchHasNews(const std::string& frame, int16_t version, int64_t& high_watermark) {
+    high_watermark = -1;
     Cursor c{frame, 8};         // size, correlation id
     if (version >= 1) c.I32();  // throttle_time_ms
     if (version >= 7) {
@@ -119,9 +126,10 @@ bool FetchHasNews(const std::string& frame, int16_t version) {
         for (int32_t p = 0; c.ok && p < partitions; ++p) {
             c.I32();                        // partition_index
             if (c.I16() != 0) return true;  // error_code
-            c.Skip(8);                      // high_watermark
-            if (version >= 4) c.Skip(8);    // last_stable_offset
-            if (version >= 5) c.Skip(8);    // log_start_offset
+            const int64_t hw = c.I64();
+            high_watermark = (topics == 1 && partitions == 1 && c.ok) ? hw : -1;
+            if (version >= 4) c.Skip(8);  // last_stable_offset
+            if (version >= 5) c.Skip(8);  // log_start_offset
             if (version >= 4) {
                 const int32_t aborted = c.I32();
                 if (aborted > 0) c.Skip(16 * static_cast<size_t>(aborted));
@@ -181,12 +189,21 @@ std::string ReadString(Cursor& c) {
 
 /// The topic of a one-topic Fetch request (v4..v11) whose fields after max_wait start at
 /// `after_wait`; "" when it asks for several or cannot be read (woken by any produce).
-std::string FetchTopic(const std::string& frame, int16_t version, size_t after_wait) {
+/// `offset`: the fetch offset when it asks for one partition, else -1.
+std::string FetchTopic(const std::string& frame, int16_t version, size_t after_wait,
+                       int64_t& offset) {
+    offset = -1;
     Cursor c{frame, after_wait};
     c.Skip(4 + 4 + 1);            // min_bytes, max_bytes, isolation_level
     if (version >= 7) c.Skip(8);  // session_id, session_epoch
     if (c.I32() != 1) return {};
     std::string topic = ReadString(c);
+    if (c.I32() == 1) {
+        c.I32();                     // partition
+        if (version >= 9) c.I32();   // current_leader_epoch
+        const int64_t at = c.I64();  // fetch_offset
+        if (c.ok) offset = at;
+    }
     return c.ok ? topic : std::string();
 }
 
@@ -266,14 +283,31 @@ void ProxyCluster::Produced(const std::vector<std::string>& topics) {
     cv_.notify_all();
 }
 
-bool ProxyCluster::WaitForProduce(const std::string& topic, uint64_t seen,
-                                  Clock::time_point deadline) {
+bool ProxyCluster::WaitForProduce(const std::vector<std::pair<std::string, uint64_t>>& watched,
+                                  uint64_t kicks_seen, Clock::time_point deadline) {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_until(lock, deadline, [&] {
-        auto it = produced_.find(topic);
-        return stopping_ || (it == produced_.end() ? 0 : it->second) != seen;
+        if (stopping_ || kicks_ != kicks_seen) return true;
+        for (const auto& [topic, seen] : watched) {
+            auto it = produced_.find(topic);
+            if ((it == produced_.end() ? 0 : it->second) != seen) return true;
+        }
+        return false;
     });
     return !stopping_;
+}
+
+uint64_t ProxyCluster::kicks() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return kicks_;
+}
+
+void ProxyCluster::Kick() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++kicks_;
+    }
+    cv_.notify_all();
 }
 
 void ProxyCluster::Stop() {
@@ -364,14 +398,74 @@ void LongPollProxy::Serve(int client) {
         }
     }
 
-    std::mutex mu;                       // pending and writes to `broker`
+    std::mutex mu;                       // pending, held, ends and writes to `broker`
     std::map<int32_t, Pending> pending;  // by correlation id
+    std::vector<int32_t> held;           // fetches waiting for a produce (in `pending`)
+    std::condition_variable held_cv;     // the holder, idle, waits on it for `held`
+    bool holder_watching = false;        // the holder waits on the cluster for `held`: Kick()
+    struct End {
+        int64_t high_watermark = -1;
+        uint64_t produced_seen = 0;  // produced(topic) when the fetch that told it was sent
+    };
+    std::map<std::string, End> ends;  // by topic: the last fetch answer's
     std::atomic<bool> done{false};
     auto close_both = [&] {
         done = true;
         ::shutdown(client, SHUT_RDWR);
         ::shutdown(broker, SHUT_RDWR);
+        { std::lock_guard<std::mutex> lock(mu); }
+        held_cv.notify_all();
+        cluster_->Kick();
     };
+    // Queues a held fetch (mu held by `lock`, released here) and wakes the holder.
+    auto hold = [&](int32_t corr, std::unique_lock<std::mutex>& lock) {
+        held.push_back(corr);
+        const bool kick = holder_watching;
+        lock.unlock();
+        held_cv.notify_one();
+        if (kick) cluster_->Kick();
+    };
+
+    // Held fetches: sent (again) to the mock once their topic got a produce or their MaxWait is
+    // over (then the mock's answer goes to the client whatever it holds).
+    std::thread holder([&] {
+        while (!done) {
+            const uint64_t kicks = cluster_->kicks();
+            std::vector<std::pair<std::string, uint64_t>> watched;
+            auto next = Clock::now() + std::chrono::hours(1);
+            bool sent = false;
+            {
+                std::unique_lock<std::mutex> lock(mu);
+                holder_watching = false;
+                held_cv.wait(lock, [&] { return done || !held.empty(); });
+                if (done) break;
+                for (auto it = held.begin(); it != held.end();) {
+                    Pending& fetch = pending[*it];
+                    const std::string& topic = fetch.topics[0];
+                    const uint64_t produced = cluster_->produced(topic);
+                    if (produced != fetch.produced_seen || Clock::now() >= fetch.deadline) {
+                        fetch.produced_seen = produced;
+                        cluster_->CountFetch(false);
+                        if (!WriteAll(broker, fetch.fetch.data(), fetch.fetch.size())) {
+                            done = true;
+                            break;
+                        }
+                        it = held.erase(it);
+                        sent = true;
+                    } else {
+                        watched.emplace_back(topic, fetch.produced_seen);
+                        next = std::min(next, fetch.deadline);
+                        ++it;
+                    }
+                }
+                holder_watching = !sent && !watched.empty();
+            }
+            if (done) break;
+            if (sent) continue;
+            if (!cluster_->WaitForProduce(watched, kicks, next)) break;
+        }
+        close_both();
+    });
 
     // Answers: broker -> client.
     std::thread answers([&] {
@@ -386,22 +480,20 @@ void LongPollProxy::Serve(int client) {
                 if (it != pending.end()) watched = it->second;
             }
             if (watched) {
-                if (watched->api_key == kFetch && !FetchHasNews(*frame, watched->version) &&
-                    Clock::now() < watched->deadline) {
-                    // Empty: ask again once something was produced (or at the client's MaxWait).
+                if (watched->api_key == kFetch) {
+                    int64_t high_watermark = -1;
+                    const bool news = FetchHasNews(*frame, watched->version, high_watermark);
                     const std::string& topic = watched->topics[0];
-                    if (watched->produced_seen == cluster_->produced(topic) &&
-                        !cluster_->WaitForProduce(topic, watched->produced_seen,
-                                                  watched->deadline)) {
-                        break;
+                    std::unique_lock<std::mutex> lock(mu);
+                    if (high_watermark >= 0 && !topic.empty()) {
+                        ends[topic] = End{high_watermark, watched->produced_seen};
                     }
-                    if (Clock::now() < watched->deadline) {
-                        std::lock_guard<std::mutex> lock(mu);
-                        pending[corr].produced_seen = cluster_->produced(topic);
-                        if (!WriteAll(broker, watched->fetch.data(), watched->fetch.size())) break;
+                    if (!news && Clock::now() < watched->deadline) {
+                        // Empty: ask again once something was produced (or at the client's
+                        // MaxWait), on the holder's thread; other answers go on meanwhile.
+                        hold(corr, lock);
                         continue;
                     }
-                    // The wait is over: this empty answer goes out.
                 } else if (watched->api_key == kMetadata) {
                     RewriteMetadata(*frame, watched->version, *cluster_);
                 } else if (watched->api_key == kFindCoordinator) {
@@ -424,6 +516,7 @@ void LongPollProxy::Serve(int client) {
         const int16_t version = Get16(*frame, 6);
         const int32_t corr = Get32(*frame, 8);
         std::optional<Pending> watch;
+        int64_t fetch_offset = -1;
         if (api_key == kFetch && version >= 4 && version <= 11 && frame->size() >= 14) {
             const int16_t client_id = Get16(*frame, 12);
             const size_t max_wait_at =
@@ -431,7 +524,8 @@ void LongPollProxy::Serve(int client) {
             if (max_wait_at + 4 <= frame->size()) {
                 const int32_t max_wait = Get32(*frame, max_wait_at);
                 Put32(*frame, max_wait_at, 0);
-                std::string topic = FetchTopic(*frame, version, max_wait_at + 4);
+                std::string topic = FetchTopic(*frame, version, max_wait_at + 4, fetch_offset);
+                if (max_wait <= 0) fetch_offset = -1;  // nothing to wait for
                 const uint64_t seen = cluster_->produced(topic);
                 watch = Pending{kFetch,
                                 version,
@@ -446,12 +540,26 @@ void LongPollProxy::Serve(int client) {
                    (api_key == kFindCoordinator && version <= 2)) {
             watch = Pending{api_key, version, {}, {}, {}, 0};
         }
-        std::lock_guard<std::mutex> lock(mu);
+        std::unique_lock<std::mutex> lock(mu);
+        if (watch && watch->api_key == kFetch && fetch_offset >= 0 && !watch->topics[0].empty()) {
+            // From the end of the log and nothing produced to the topic since the answer that
+            // told where the end is: the mock would answer empty; hold it until a produce.
+            auto end = ends.find(watch->topics[0]);
+            if (end != ends.end() && end->second.high_watermark == fetch_offset &&
+                end->second.produced_seen == watch->produced_seen) {
+                pending[corr] = std::move(*watch);
+                cluster_->CountFetch(true);
+                hold(corr, lock);
+                continue;
+            }
+        }
+        if (watch && watch->api_key == kFetch) cluster_->CountFetch(false);
         if (watch) pending[corr] = std::move(*watch);
         if (!WriteAll(broker, frame->data(), frame->size())) break;
     }
     close_both();
     answers.join();
+    holder.join();
     {
         std::lock_guard<std::mutex> lock(mu_);
         open_.erase(client);

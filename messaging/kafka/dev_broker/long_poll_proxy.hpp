@@ -5,8 +5,13 @@
 // listens in front of each mock broker on 127.0.0.1; clients talk to the proxies only:
 //   - Metadata and FindCoordinator answers name the proxies' ports instead of the brokers';
 //   - a Fetch goes to the mock with MaxWait 0; an answer without records (and without errors)
-//     is held, and the same request is sent again as soon as a Produce was answered anywhere
-//     in the cluster (or the client's MaxWait is over: then the empty answer goes out);
+//     is held, and the same request is sent again as soon as a Produce to its topic was
+//     answered (or the client's MaxWait is over: then the empty answer goes out). A fetch from
+//     the end of the log (the high watermark of the last answer for its topic, nothing produced
+//     to the topic since) is held before it reaches the mock, whose fetch walks the whole log
+//     (librdkafka 2.0's mock keeps up to 5 MB of record batches per partition in a list);
+//   - held fetches wait on a thread of their own: the other answers of the connection (offset
+//     commits, metadata) go out meanwhile; librdkafka matches answers by correlation id;
 //   - everything else is copied as it is.
 // The API versions whose layout this reads are pinned on the mock (LimitApiVersions): Metadata
 // up to v8, FindCoordinator up to v2, Fetch up to v11 (the last non-flexible ones).
@@ -23,6 +28,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace wisp::kafka_dev {
@@ -42,10 +48,18 @@ class ProxyCluster {
     uint64_t produced(const std::string& topic) const;
     /// A produce request to `topics` was answered (empty = unknown: wakes every fetch).
     void Produced(const std::vector<std::string>& topics);
-    /// Waits until produced(topic) differs from `seen` or `deadline` passes; false when
-    /// stopping.
-    bool WaitForProduce(const std::string& topic, uint64_t seen,
-                        std::chrono::steady_clock::time_point deadline);
+    /// Waits until produced(topic) differs from `seen` for one of `watched` (topic, seen), the
+    /// kick count differs from `kicks_seen`, or `deadline` passes; false when stopping.
+    bool WaitForProduce(const std::vector<std::pair<std::string, uint64_t>>& watched,
+                        uint64_t kicks_seen, std::chrono::steady_clock::time_point deadline);
+    /// The kick count: Kick() wakes every WaitForProduce() (a new held fetch, a closed socket).
+    uint64_t kicks() const;
+    void Kick();
+
+    /// Fetches sent to the mock, and fetches from the end of a log held before reaching it.
+    uint64_t fetches_sent() const { return fetches_sent_.load(); }
+    uint64_t fetches_held_unsent() const { return fetches_held_unsent_.load(); }
+    void CountFetch(bool held_unsent) { ++(held_unsent ? fetches_held_unsent_ : fetches_sent_); }
     void Stop();
 
   private:
@@ -53,6 +67,9 @@ class ProxyCluster {
     std::condition_variable cv_;
     std::map<int32_t, int> ports_;
     std::map<std::string, uint64_t> produced_;  // by topic
+    uint64_t kicks_ = 0;
+    std::atomic<uint64_t> fetches_sent_{0};
+    std::atomic<uint64_t> fetches_held_unsent_{0};
     bool stopping_ = false;
 };
 
