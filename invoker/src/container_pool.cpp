@@ -307,6 +307,18 @@ ContainerPool::Place ContainerPool::TryPlaceLocked(const ContainerRequest& reque
         return Place::kPlaced;
     }
 
+    // 2'. A stem cell costs its /init and a `docker run` of its replacement: when one of the
+    // action's warm containers is expected to free up sooner than a stem cell's first run
+    // ends, wait for it.
+    if (prewarm_ms_ >= 0 && WaitForSiblingLocked(request, now, prewarm_ms_, /*warm_only=*/true)) {
+        for (const auto& e : entries_) {
+            if (e->state == State::kPrewarm && e->kind == request.kind &&
+                e->memory_mb == request.memory_mb && e->image == request.image) {
+                return Place::kWaitStarting;
+            }
+        }
+    }
+
     // 2. A stem cell of this kind and size.
     for (const auto& e : entries_) {
         if (e->state != State::kPrewarm || e->kind != request.kind ||
@@ -325,7 +337,10 @@ ContainerPool::Place ContainerPool::TryPlaceLocked(const ContainerRequest& reque
     }
 
     // 3'. Waiting for one of the action's own containers may be quicker than a cold start.
-    if (WaitForSiblingLocked(request, now)) return Place::kWaitStarting;
+    if (WaitForSiblingLocked(request, now, cold_start_ms_ < 0 ? 500.0 : cold_start_ms_,
+                             /*warm_only=*/false)) {
+        return Place::kWaitStarting;
+    }
 
     // 3./4. A new container, evicting idle ones when that makes room.
     const int64_t budget = config_.user_memory_mb;
@@ -423,12 +438,12 @@ std::string ContainerPool::ActionKey(const ContainerRequest& r) {
     return fmt::format("{}\n{}\n{}", r.invocation_namespace, r.action, r.revision);
 }
 
-bool ContainerPool::WaitForSiblingLocked(const ContainerRequest& request, int64_t now) const {
+bool ContainerPool::WaitForSiblingLocked(const ContainerRequest& request, int64_t now,
+                                         double alternative_ms, bool warm_only) const {
     using State = ContainerLease::Entry::State;
     double hold = hold_all_ms_;
     if (auto it = hold_ms_.find(ActionKey(request)); it != hold_ms_.end()) hold = it->second;
     if (hold < 0) return false;  // no run measured yet: start one, as OpenWhisk does
-    // Before the first measured creation: a `docker run` of an idle host.
     const double cold = cold_start_ms_ < 0 ? 500.0 : cold_start_ms_;
     int useful = 0;
     int slots = 0;
@@ -438,7 +453,7 @@ bool ContainerPool::WaitForSiblingLocked(const ContainerRequest& request, int64_
         if (e->state == State::kPrewarm || e->doomed || !e->SameAction(request)) continue;
         const double elapsed = static_cast<double>(now - e->last_used_ms);
         if (e->state == State::kStarting) {
-            if (elapsed > 3 * cold + 1000) continue;  // stuck: do not count on it
+            if (warm_only || elapsed > 3 * cold + 1000) continue;  // stuck: do not count on it
             least_left = std::min(least_left, std::max(0.0, cold - elapsed));
         } else {
             if (elapsed > 3 * hold + 1000) continue;  // a long run: do not count on it
@@ -457,7 +472,7 @@ bool ContainerPool::WaitForSiblingLocked(const ContainerRequest& request, int64_
     }
     const double expected =
         (all_starting ? least_left : 0.0) + (waiting + 1.0) / static_cast<double>(slots) * hold;
-    return expected < cold;
+    return expected < alternative_ms;
 }
 
 void ContainerPool::DrainBufferLocked() {
@@ -721,6 +736,9 @@ void ContainerPool::Release(ContainerLease lease, Outcome outcome) {
         Average(hold_all_ms_, held);
         if (hold_ms_.size() >= 10000) hold_ms_.clear();  // bounded; re-learnt in a few runs
         Average(hold_ms_.try_emplace(e->action_key, -1.0).first->second, held);
+    } else if (lease.source_ == ContainerLease::Source::kPrewarm && outcome == Outcome::kKeep) {
+        // A stem cell's first run (its /init included): what taking a stem cell costs (2').
+        Average(prewarm_ms_, static_cast<double>(e->last_used_ms - lease.acquired_ms_));
     }
     if (outcome == Outcome::kDestroy && !e->doomed) {
         e->doomed = true;

@@ -680,6 +680,63 @@ TEST_CASE_METHOD(PoolTest,
     CHECK(pool.Stats().buffered == 0);
 }
 
+TEST_CASE_METHOD(PoolTest,
+                 "pool: a request waits for its action's busy warm container rather than take a "
+                 "stem cell when that is quicker than a stem cell's first run",
+                 "[pool][wait-or-start]") {
+    // The 400/s soak: runs of 2 ms overlapping now and then each took a stem cell, and each
+    // replacement's `docker run` stalled every request.
+    auto& pool = StartPool(Config(4096), Manifest(/*python_stem_cells=*/2));
+    pool.Quiesce();
+    REQUIRE(factory.creates() == 2);
+    auto warm_run = [&](const std::string& action, int64_t ms) {
+        auto lease = MustAcquire(pool, Request(action));
+        CHECK(lease.source() == Source::kWarm);
+        clock.Advance(ms);
+        pool.Release(std::move(lease), Outcome::kKeep);
+    };
+    auto first_run = [&](const std::string& action) {
+        auto lease = MustAcquire(pool, Request(action));
+        CHECK(lease.source() == Source::kPrewarm);
+        clock.Advance(30);  // /init + run of a stem cell
+        pool.Release(std::move(lease), Outcome::kKeep);
+        pool.Quiesce();  // its replacement
+    };
+
+    first_run("fast");
+    warm_run("fast", 2);
+    warm_run("fast", 2);
+    const int creates = factory.creates();
+
+    // The warm container busy: the next request waits ~2 ms for it rather than take a stem cell.
+    auto a = MustAcquire(pool, Request("fast"));
+    const std::string a_id = a.container_id();
+    auto waiting = std::async(std::launch::async, [&] { return pool.Acquire(Request("fast")); });
+    Eventually([&] { return pool.Stats().buffered == 1; });
+    CHECK(pool.Stats().prewarm == 2);
+    CHECK(pool.Stats().prewarm_starts == 1);
+    clock.Advance(2);
+    pool.Release(std::move(a), Outcome::kKeep);
+    auto b = waiting.get();
+    REQUIRE(b.ok());
+    CHECK(b->source() == Source::kWarm);
+    CHECK(b->container_id() == a_id);
+    pool.Release(std::move(*b), Outcome::kKeep);
+    pool.Quiesce();
+    CHECK(factory.creates() == creates);  // no stem cell taken, none refilled
+
+    // Runs of 200 ms: a stem cell (30 ms) is quicker; concurrent invokes still scale out.
+    first_run("slow");
+    warm_run("slow", 200);
+    auto busy = MustAcquire(pool, Request("slow"));
+    auto other = MustAcquire(pool, Request("slow"));
+    CHECK(other.source() == Source::kPrewarm);
+    CHECK(other.container_id() != busy.container_id());
+    pool.Release(std::move(busy), Outcome::kKeep);
+    pool.Release(std::move(other), Outcome::kKeep);
+    CHECK(pool.Stats().buffered == 0);
+}
+
 TEST_CASE_METHOD(PoolTest, "pool: runs share a container up to limits.concurrency", "[pool]") {
     auto& pool = StartPool();
     auto r = Request("shared");

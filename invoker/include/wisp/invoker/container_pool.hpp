@@ -4,6 +4,12 @@
 // Placing a request, in order:
 //   1. a warm container of the same invocation namespace + action + revision with a free slot
 //      (limits.concurrency runs share one container); a paused one is resumed;
+//   2'. before 2, wait or take a stem cell? When the action has warm containers, all busy, the
+//      request waits for one of them if that is expected to be quicker (same estimate as 3'
+//      below, warm containers only) than a stem cell's first run (moving average over all
+//      actions, /init included). Why: a 400/s soak of a 2 ms action took a stem cell whenever
+//      two runs overlapped, and each replacement's `docker run` (seconds of CPU on 2 cores)
+//      stalled every request; the pool grew to the budget in a minute;
 //   2. a stem cell (prewarm: started, not initialised) of the same kind + memory + image; a
 //      replacement is started at once in the background;
 //   3. a new (cold) container when busy + idle + prewarm + starting + request <= user memory;
@@ -225,9 +231,11 @@ class ContainerPool {
 
     enum class Place { kPlaced, kWaitMemory, kWaitStarting };
     Place TryPlaceLocked(const ContainerRequest& request, Placement& placement);
-    /// True when waiting for one of the action's busy or starting containers is expected to be
-    /// quicker than starting another (3' above).
-    bool WaitForSiblingLocked(const ContainerRequest& request, int64_t now) const;
+    /// True when waiting for one of the action's busy (or, unless warm_only, starting)
+    /// containers is expected to be quicker than the alternative, which takes alternative_ms
+    /// (2' and 3' above).
+    bool WaitForSiblingLocked(const ContainerRequest& request, int64_t now, double alternative_ms,
+                              bool warm_only) const;
     void DrainBufferLocked();
     void RemoveEntryLocked(const EntryPtr& entry);
     void ScheduleDestroyLocked(const EntryPtr& entry);
@@ -258,6 +266,8 @@ class ContainerPool {
     double cold_start_ms_ = -1;
     double hold_all_ms_ = -1;
     std::unordered_map<std::string, double> hold_ms_;
+    // A stem cell's first run, /init included (over all actions): the cost 2' weighs.
+    double prewarm_ms_ = -1;
 
     std::unique_ptr<TaskRunner> background_;
     std::thread housekeeping_;
