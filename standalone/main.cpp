@@ -158,6 +158,7 @@ int main(int argc, char** argv) {
     docker_opts.socket_path = opt.invoker.docker_socket;
     docker_opts.storage_size_mb = opt.invoker.container_storage_mb;
     docker_opts.runtime = opt.invoker.docker_runtime == "runc" ? "" : opt.invoker.docker_runtime;
+    docker_opts.inline_logs = opt.invoker.inline_logs;
     docker_opts.owner = ContainerOwner(opt.data_dir, opt.store_uri);
     wisp::invoker::DockerContainerFactory factory(docker_opts);
     if (auto st = factory.Ping(); !st.ok()) {

@@ -34,6 +34,10 @@ void AddInvokerOptions(CLI::App& app, InvokerOptions& opt) {
                    "OCI runtime Docker runs action containers with: runc (default) or crun "
                    "(registered by tools/start-dockerd.sh when Debian's crun is installed)")
         ->envname("WISP_DOCKER_RUNTIME");
+    // Hidden (measurements): Wisp images log through docker's json-file as other images do.
+    app.add_flag("!--no-inline-logs", opt.inline_logs,
+                 "Read the logs of Wisp images from docker's json-file too")
+        ->group("");
 }
 
 invoker::InvokerConfig InvokerConfigFrom(const InvokerOptions& opt) {

@@ -37,6 +37,7 @@ struct InvokerOptions {
     std::vector<std::string> allowed_images;  // blackbox images; empty = any
     int64_t container_storage_mb = 0;         // writable layer bound; 0 = none
     std::string docker_runtime;               // OCI runtime of action containers; "" = runc
+    bool inline_logs = true;  // hidden --no-inline-logs: json-file logs for Wisp images too
 };
 /// --user-memory, --pause-grace-ms, --no-stem-cells, --docker-socket, --allowed-images,
 /// --container-storage, --docker-runtime (WISP_USER_MEMORY, WISP_DOCKER_SOCKET,
