@@ -30,7 +30,8 @@ class ProxiedMock {
         REQUIRE(cluster_ != nullptr);
         wisp::kafka_dev::ProxyCluster::LimitApiVersions(cluster_);
         const std::string broker = rd_kafka_mock_cluster_bootstraps(cluster_);
-        auto shared = std::make_shared<wisp::kafka_dev::ProxyCluster>();
+        shared_ = std::make_shared<wisp::kafka_dev::ProxyCluster>();
+        auto& shared = shared_;
         proxy_ = std::make_unique<wisp::kafka_dev::LongPollProxy>(
             shared, 0, std::stoi(broker.substr(broker.rfind(':') + 1)));
         REQUIRE(proxy_->Start());
@@ -42,10 +43,12 @@ class ProxiedMock {
         rd_kafka_destroy(rk_);
     }
     std::string bootstrap() const { return "127.0.0.1:" + std::to_string(proxy_->port()); }
+    const wisp::kafka_dev::ProxyCluster& cluster() const { return *shared_; }
 
   private:
     rd_kafka_t* rk_ = nullptr;
     rd_kafka_mock_cluster_t* cluster_ = nullptr;
+    std::shared_ptr<wisp::kafka_dev::ProxyCluster> shared_;
     std::unique_ptr<wisp::kafka_dev::LongPollProxy> proxy_;
 };
 
@@ -80,6 +83,65 @@ TEST_CASE("dev broker: a waiting fetch is answered when a record arrives, not af
         CHECK((*batch)[0].payload == payload);
     }
     REQUIRE(consumer->Commit().ok());
+    consumer->Close();
+    producer->Close();
+}
+
+TEST_CASE("dev broker: a held fetch does not hold up the consumer's offset commit",
+          "[kafka][dev-broker]") {
+    ProxiedMock mock;
+    KafkaConfig config;
+    config.bootstrap_servers = mock.bootstrap();
+    config.client_id = "long_poll_proxy_test";
+    config.fetch_wait_max = 120s;  // a commit queued behind the held fetch would wait this long
+    config.send_timeout = 30s;
+    auto bus = KafkaMessagingProvider::Create(config);
+    REQUIRE(bus.ok());
+    REQUIRE((*bus)->CheckConnection(30s).ok());
+    auto producer = (*bus)->GetProducer();
+    auto consumer = (*bus)->GetConsumer("invoker0", "invoker0", 10);
+    for (const char* payload : {"first", "second", "third"}) {
+        REQUIRE(producer->Send("invoker0", payload).ok());
+        auto batch = consumer->Peek(60s);
+        REQUIRE(batch.ok());
+        REQUIRE(batch->size() == 1);
+        CHECK((*batch)[0].payload == payload);
+        // The consumer's next fetch is held at the proxy (nothing more to read): the commit's
+        // answer must get past it, long before the fetch's 120 s are over.
+        const auto start = std::chrono::steady_clock::now();
+        REQUIRE(consumer->Commit().ok());
+        CHECK(std::chrono::steady_clock::now() - start < 60s);
+    }
+    consumer->Close();
+    producer->Close();
+}
+
+TEST_CASE("dev broker: a fetch from the end of the log waits at the proxy, not at the mock",
+          "[kafka][dev-broker]") {
+    ProxiedMock mock;
+    KafkaConfig config;
+    config.bootstrap_servers = mock.bootstrap();
+    config.client_id = "long_poll_proxy_test";
+    config.fetch_wait_max = 120s;
+    config.send_timeout = 30s;
+    auto bus = KafkaMessagingProvider::Create(config);
+    REQUIRE(bus.ok());
+    REQUIRE((*bus)->CheckConnection(30s).ok());
+    auto producer = (*bus)->GetProducer();
+    auto consumer = (*bus)->GetConsumer("invoker0", "invoker0", 10);
+    // After each record the consumer fetches from the new end of the log: the proxy knows the
+    // mock would answer empty (nothing produced since), so it holds that fetch unsent (the
+    // mock's fetch walks the whole log) and sends it once the next record is produced.
+    for (int i = 0; i < 5; ++i) {
+        const std::string payload = "record " + std::to_string(i);
+        REQUIRE(producer->Send("invoker0", payload).ok());
+        auto batch = consumer->Peek(60s);
+        REQUIRE(batch.ok());
+        REQUIRE(batch->size() == 1);
+        CHECK((*batch)[0].payload == payload);
+    }
+    CHECK(mock.cluster().fetches_held_unsent() >= 1);
+    CHECK(mock.cluster().fetches_sent() >= 5);
     consumer->Close();
     producer->Close();
 }
