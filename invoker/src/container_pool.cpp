@@ -442,7 +442,7 @@ bool ContainerPool::WaitForSiblingLocked(const ContainerRequest& request, int64_
                                          double alternative_ms, bool warm_only) const {
     using State = ContainerLease::Entry::State;
     double hold = hold_all_ms_;
-    if (auto it = hold_ms_.find(ActionKey(request)); it != hold_ms_.end()) hold = it->second;
+    if (auto it = hold_ms_.find(ActionKey(request)); it != hold_ms_.end()) hold = it->second.mean;
     if (hold < 0) return false;  // no run measured yet: start one, as OpenWhisk does
     const double cold = cold_start_ms_ < 0 ? 500.0 : cold_start_ms_;
     int useful = 0;
@@ -735,10 +735,18 @@ void ContainerPool::Release(ContainerLease lease, Outcome outcome) {
         const double held = static_cast<double>(e->last_used_ms - lease.acquired_ms_);
         Average(hold_all_ms_, held);
         if (hold_ms_.size() >= 10000) hold_ms_.clear();  // bounded; re-learnt in a few runs
-        Average(hold_ms_.try_emplace(e->action_key, -1.0).first->second, held);
-    } else if (lease.source_ == ContainerLease::Source::kPrewarm && outcome == Outcome::kKeep) {
+        auto& hold = hold_ms_.try_emplace(e->action_key).first->second;
+        if (hold.seeded) hold = HoldMean{};  // the first warm run replaces the seed
+        Average(hold.mean, held);
+    } else if (outcome == Outcome::kKeep) {
+        const double held = static_cast<double>(e->last_used_ms - lease.acquired_ms_);
         // A stem cell's first run (its /init included): what taking a stem cell costs (2').
-        Average(prewarm_ms_, static_cast<double>(e->last_used_ms - lease.acquired_ms_));
+        if (lease.source_ == ContainerLease::Source::kPrewarm) Average(prewarm_ms_, held);
+        // Until a warm run is measured, the first run (/init included: an over-estimate) stands
+        // for the action's run time, so that the runs overlapping the first warm one wait for
+        // it rather than each start a container (3').
+        if (hold_ms_.size() >= 10000) hold_ms_.clear();
+        hold_ms_.try_emplace(e->action_key, HoldMean{held, true});
     }
     if (outcome == Outcome::kDestroy && !e->doomed) {
         e->doomed = true;

@@ -265,7 +265,11 @@ class ContainerPool {
     // container per action (bounded map) and over all actions. Negative: not measured yet.
     double cold_start_ms_ = -1;
     double hold_all_ms_ = -1;
-    std::unordered_map<std::string, double> hold_ms_;
+    struct HoldMean {
+        double mean = -1;
+        bool seeded = false;  // from a cold or stem-cell first run, until a warm run is measured
+    };
+    std::unordered_map<std::string, HoldMean> hold_ms_;
     // A stem cell's first run, /init included (over all actions): the cost 2' weighs.
     double prewarm_ms_ = -1;
 
