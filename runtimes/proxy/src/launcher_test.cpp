@@ -105,10 +105,9 @@ TEST_CASE("ZygoteLoadLine: argv and the /init env in order, one line", "[launche
     auto line = ZygoteLoadLine({"/action", "main", "source"},
                                {{"GREETING", "h\"i\n"}, {"__OW_API_HOST", "x"}, {"GREETING", "2"}});
     REQUIRE(line);
-    CHECK(*line ==
-          R"({"argv":["/action","main","source"],"env":[["GREETING","h\"i\n"],)"
-          R"(["__OW_API_HOST","x"],["GREETING","2"]]})"
-          "\n");
+    CHECK(*line == R"({"argv":["/action","main","source"],"env":[["GREETING","h\"i\n"],)"
+                   R"(["__OW_API_HOST","x"],["GREETING","2"]]})"
+                   "\n");
     // A NUL ends the value, as it ends "NAME=value" in the environment of a spawned process.
     line = ZygoteLoadLine({"/a"}, {{"A", std::string("left\0right", 10)}});
     REQUIRE(line);
@@ -117,9 +116,9 @@ TEST_CASE("ZygoteLoadLine: argv and the /init env in order, one line", "[launche
 
 TEST_CASE("ZygoteLoadLine: env the interpreter reads at start needs a fresh process",
           "[launcher][zygote]") {
-    for (const char* name : {"PYTHONPATH", "PYTHONHASHSEED", "NODE_OPTIONS", "NODE_PATH",
-                             "LD_PRELOAD", "LC_ALL", "LANG", "TZ", "HOME", "PATH",
-                             "UV_THREADPOOL_SIZE", "", "A=B"}) {
+    for (const char* name :
+         {"PYTHONPATH", "PYTHONHASHSEED", "NODE_OPTIONS", "NODE_PATH", "LD_PRELOAD", "LC_ALL",
+          "LANG", "TZ", "HOME", "PATH", "UV_THREADPOOL_SIZE", "", "A=B"}) {
         INFO(name);
         CHECK_FALSE(ZygoteLoadLine({"/a"}, {{"OK", "1"}, {name, "x"}}));
     }

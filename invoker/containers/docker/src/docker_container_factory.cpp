@@ -167,8 +167,8 @@ absl::StatusOr<ProxyResponse> DockerContainer::Init(const std::string& body,
 absl::StatusOr<ProxyResponse> DockerContainer::Run(const std::string& body,
                                                    std::chrono::milliseconds timeout) {
     if (!inline_logs_) return proxy_->Post("/run", body, timeout, /*retry_refused=*/false);
-    auto r = proxy_->Post("/run", body, timeout, /*retry_refused=*/false,
-                          docker::kInlineLogsHeader);
+    auto r =
+        proxy_->Post("/run", body, timeout, /*retry_refused=*/false, docker::kInlineLogsHeader);
     std::lock_guard lock(mu_);
     pending_logs_.reset();
     if (r.ok() && r->inline_logs) {
