@@ -737,6 +737,46 @@ TEST_CASE_METHOD(PoolTest,
     CHECK(pool.Stats().buffered == 0);
 }
 
+TEST_CASE_METHOD(PoolTest,
+                 "pool: until a warm run is measured, an action's first run stands for its run "
+                 "time, so an overlapping request waits rather than start a container",
+                 "[pool][wait-or-start]") {
+    // The soak's start: the first invoke was a cold start, and every request overlapping the
+    // first warm run started its own container (12 cold starts at once on a loaded host).
+    auto& pool = StartPool(Config(2048));
+    factory.set_create_hook([&](const wisp::invoker::ContainerSpec&) { clock.Advance(2000); });
+    auto first = MustAcquire(pool, Request("fresh"));
+    CHECK(first.source() == Source::kCold);
+    const std::string id = first.container_id();
+    clock.Advance(30);  // its /init and run
+    pool.Release(std::move(first), Outcome::kKeep);
+
+    // No warm run measured yet: the first run (30 ms) stands for it, well below a 2 s start.
+    auto a = MustAcquire(pool, Request("fresh"));
+    CHECK(a.source() == Source::kWarm);
+    auto waiting = std::async(std::launch::async, [&] { return pool.Acquire(Request("fresh")); });
+    Eventually([&] { return pool.Stats().buffered == 1; });
+    CHECK(factory.creates() == 1);
+    clock.Advance(5000);  // a warm run of 5 s: it replaces the stand-in
+    pool.Release(std::move(a), Outcome::kKeep);
+    auto b = waiting.get();
+    REQUIRE(b.ok());
+    CHECK(b->source() == Source::kWarm);
+    CHECK(b->container_id() == id);
+    CHECK(factory.creates() == 1);
+
+    // Runs now take 5 s (the stand-in is gone, not averaged in): an overlapping request starts
+    // a container at once.
+    auto other = std::async(std::launch::async, [&] { return pool.Acquire(Request("fresh")); });
+    Eventually([&] { return factory.creates() == 2; });  // a wait instead would never create
+    auto other_lease = other.get();
+    REQUIRE(other_lease.ok());
+    CHECK(other_lease->source() == Source::kCold);
+    pool.Release(std::move(*b), Outcome::kKeep);
+    pool.Release(std::move(*other_lease), Outcome::kKeep);
+    CHECK(pool.Stats().buffered == 0);
+}
+
 TEST_CASE_METHOD(PoolTest, "pool: runs share a container up to limits.concurrency", "[pool]") {
     auto& pool = StartPool();
     auto r = Request("shared");
