@@ -604,11 +604,14 @@ TEST_CASE("docker: several actions at once within the budget, then LRU eviction"
     Harness h(config);
     h.PutPython("a");
     h.PutPython("b");
-    h.PutPython("c");
+    // Another kind: b's container cannot be reset and reused for it (that is for the same
+    // namespace and kind, next test), so c evicts.
+    h.Put("c", common::CodeExec{"nodejs:18", kNodejsAction, false, std::nullopt});
 
-    // Both fit: they run at the same time.
-    auto fa = h.Submit("a", R"({"sleep":1})");
-    auto fb = h.Submit("b", R"({"sleep":1})");
+    // Both fit: they run at the same time (3 s each: the two cold starts may end seconds apart
+    // on a loaded host).
+    auto fa = h.Submit("a", R"({"sleep":3})");
+    auto fb = h.Submit("b", R"({"sleep":3})");
     REQUIRE(fa.wait_for(60s) == std::future_status::ready);
     REQUIRE(fb.wait_for(60s) == std::future_status::ready);
     h.service->WaitIdle();
@@ -635,6 +638,36 @@ TEST_CASE("docker: several actions at once within the budget, then LRU eviction"
     CHECK(ContainerState(ca) == State::kRunning);
     CHECK(h.service->pool().Stats().used_mb == 256);
     CHECK(h.factory->creates() == 3);
+}
+
+TEST_CASE(
+    "docker: over budget, an idle container of the same namespace and kind is reset and "
+    "reused for another action",
+    "[docker][reset]") {
+    InvokerConfig config;
+    config.user_memory_mb = 128;
+    Harness h(config);
+    h.PutPython("a");
+    h.PutPython("b");
+
+    auto ra = h.Run("a", R"({"name":"Al"})");
+    REQUIRE(ra.response.status == ActivationStatus::kSuccess);
+    const std::string ca = h.factory->IdOfHost(Field(ra, "host"));
+    REQUIRE_FALSE(ca.empty());
+
+    // Only one 128 MB container fits: b gets a's container after the proxy's reset, no start.
+    auto rb = h.Run("b", R"({"name":"Bo"})");
+    REQUIRE(rb.response.status == ActivationStatus::kSuccess);
+    CHECK(h.factory->IdOfHost(Field(rb, "host")) == ca);
+    CHECK(h.factory->creates() == 1);
+    CHECK(h.service->pool().Stats().evictions == 0);
+    CHECK(rb.annotations.Get("initTime") != nullptr);  // b's code was initialised afresh
+    bool b_logged = false;
+    for (const auto& line : rb.logs) {
+        CHECK(line.find("hello Al") == std::string::npos);  // none of a's output
+        b_logged = b_logged || line.find("hello Bo") != std::string::npos;
+    }
+    CHECK(b_logged);
 }
 
 TEST_CASE("docker: a stem cell runs the first activation", "[docker]") {
