@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -206,7 +207,27 @@ std::string Exchange(uint16_t port, std::string_view request) {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    FUZZ_ASSERT(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    // A loopback connect can fail for a moment when the host runs short of ephemeral ports or
+    // the accept queue is full (other suites beside this one); that is the host, not a finding:
+    // retry a few times, then abort with the errno.
+    int connected = -1;
+    for (int attempt = 0; attempt < 50 && connected != 0; ++attempt) {
+        connected = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+        if (connected == 0) break;
+        const int err = errno;
+        if (err != EADDRNOTAVAIL && err != EAGAIN && err != EINTR && err != ECONNREFUSED &&
+            err != ETIMEDOUT) {
+            break;
+        }
+        std::fprintf(stderr, "fuzz_http_request: connect: %s (retrying)\n", std::strerror(err));
+        ::close(fd);
+        ::usleep(20000);
+        fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        FUZZ_ASSERT(fd >= 0);
+    }
+    if (connected != 0)
+        std::fprintf(stderr, "fuzz_http_request: connect: %s\n", std::strerror(errno));
+    FUZZ_ASSERT(connected == 0);
     // Close with a reset: no TIME_WAIT, so thousands of connections a second never run out of
     // ephemeral ports.
     linger no_linger{1, 0};
