@@ -16,9 +16,13 @@ MessageFeed::MessageFeed(std::unique_ptr<MessageConsumer> consumer, Options opti
 MessageFeed::~MessageFeed() { Stop(); }
 
 void MessageFeed::Start() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (started_ || stopping_) return;
-    started_ = true;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (started_ || stopping_) return;
+        started_ = true;
+    }
+    // Not under mu_: a Send() calls Claim() (which takes mu_) while holding the topic's lock,
+    // and enabling direct delivery takes the topic's lock.
     if (options_.direct_delivery) {
         const bool direct = consumer_->EnableDirectDelivery(messaging::DirectDelivery{
             .claim = [this](int64_t offset) { return Claim(offset); },
@@ -27,6 +31,8 @@ void MessageFeed::Start() {
         spdlog::debug("message feed '{}': direct delivery {}", options_.description,
                       direct ? "on" : "not supported by the bus");
     }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;  // stopped meanwhile: no thread to start
     thread_ = std::thread([this] { Run(); });
 }
 
