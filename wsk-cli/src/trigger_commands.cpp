@@ -1,4 +1,6 @@
-// wsk trigger create/update/fire/get/delete/list, and the feed lifecycle calls.
+// wsk trigger create/update/fire/get/delete/list, and the feed lifecycle calls, as the Go CLI
+// (apache/openwhisk-cli commands/trigger.go) makes them: the client orchestrates the feed; the
+// controller only stores the `feed` annotation.
 #include "commands.hpp"
 
 #include "command_support.hpp"
@@ -12,30 +14,85 @@ using rapidjson::Value;
 
 namespace {
 
-Status InvokeFeed(Session& s, const std::string& feed, const std::string& lifecycle,
-                  const QualifiedName& trigger, bool print) {
-    auto fq = Name(feed);
-    if (!fq.ok()) return fq.error();
-    std::vector<std::string> texts = s.kv.params;
-    texts.push_back(KeyValueJson("lifecycleEvent", QuoteJson(lifecycle)));
+constexpr const char* kCombineUsage =
+    "Incorrect usage. Cannot combine --feed-param or --trigger-param flag with neither --param "
+    "nor --param-file flag";
+constexpr const char* kFeedParamsWithoutFeed =
+    "Incorrect usage. Trigger without a feed cannot have feed parameters";
+
+WskError NotAllowed(std::string msg) { return WskError{std::move(msg), kExitNotAllowed}; }
+
+/// Go's MakeWskErrorFromWskError: "<context>: <inner message>" with the inner error's exit code
+/// and flags, so an application error or a still-running invoke (already printed) stays silent.
+WskError Nest(const WskError& inner, const std::string& context) {
+    WskError e = inner;
+    e.message = context + ": " + inner.message;
+    return e;
+}
+
+/// -F/-T given: the Go CLI's "extended" create/update (trigger and feed parameters apart).
+bool Extended(const KeyValueArgs& kv) {
+    return kv.params.empty() && (!kv.feed_params.empty() || !kv.trigger_params.empty());
+}
+
+/// The user's parameters, then lifecycleEvent, triggerName ("/<ns>/<name>") and authKey: the
+/// lifecycle keys come last and override user keys of the same name.
+std::vector<std::string> WithLifecycle(std::vector<std::string> texts, const char* event,
+                                       const QualifiedName& trigger, const Session& s) {
+    texts.push_back(KeyValueJson("lifecycleEvent", QuoteJson(event)));
     texts.push_back(
         KeyValueJson("triggerName", QuoteJson("/" + trigger.ns + "/" + trigger.entity_name)));
     texts.push_back(KeyValueJson("authKey", QuoteJson(s.config.auth)));
+    return texts;
+}
+
+/// The blocking invoke (?blocking=true&result=false) of a feed action with one JSON object made
+/// of `texts`, printed as the Go CLI prints it: success -> the activation record on stdout, after
+/// "ok: invoked /ns/name with id ID" when `header`; an application error -> the record on
+/// stderr; still running -> "ok: invoked ..., but the request has not yet finished" on stderr.
+/// Returns the invoke's own error.
+[[nodiscard]] Status InvokeFeed(Session& s, const QualifiedName& feed,
+                                const std::vector<std::string>& texts, bool header) {
     rapidjson::Document payload(rapidjson::kObjectType);
     if (auto e = ParamsObject(texts, payload, payload.GetAllocator())) return e;
     RequestOptions opts;
     opts.exit_on_timeout = true;
-    auto r = s.client->Do("POST", Collection(*fq, "actions") + "?blocking=true&result=false",
+    auto r = s.client->Do("POST", Collection(feed, "actions") + "?blocking=true&result=false",
                           CompactJson(payload), opts);
-    if (!r.ok()) {
-        if (r.error().application_error) *s.err << PrettyJson(s.client->last_response().json);
-        return r.error();
+    const std::string who = Bold("/" + feed.ns) + "/" + Bold(feed.entity_name);
+    if (r.ok()) {
+        std::string text;
+        if (header) {
+            text = Ok() + "invoked " + who + " with id " + Bold(ActivationIdOf(r->json)) + "\n";
+        }
+        Print(s, text + PrettyJson(r->json));
+        return std::nullopt;
     }
-    if (print) {
-        Print(s, Ok() + "invoked " + Bold("/" + fq->ns) + "/" + Bold(fq->entity_name) +
-                     " with id " + Bold(ActivationIdOf(r->json)) + "\n" + PrettyJson(r->json));
+    const WskError& err = r.error();
+    const auto& last = s.client->last_response().json;
+    if (err.timed_out) {
+        *s.err << Ok() << "invoked " << who << ", but the request has not yet finished, with id "
+               << Bold(ActivationIdOf(last)) << "\n"
+               << std::flush;
+    } else if (err.application_error) {
+        *s.err << PrettyJson(last) << std::flush;
     }
-    return std::nullopt;
+    return err;
+}
+
+/// Go's configureFeed (get, update, delete): the feed named by the trigger's annotation, its
+/// record printed without the "ok: invoked" line; error "Unable to configure feed '<feed>': ...".
+[[nodiscard]] Status ConfigureFeed(Session& s, const std::string& feed,
+                                   const std::vector<std::string>& texts) {
+    auto fq = Name(feed);
+    if (!fq.ok()) return fq.error();
+    auto e = InvokeFeed(s, *fq, texts, false);
+    if (!e) return std::nullopt;
+    WskError err = *e;
+    if (!err.timed_out && !err.application_error) {
+        err = Nest(err, "Unable to invoke action '" + fq->entity_name + "'");
+    }
+    return Nest(err, "Unable to configure feed '" + feed + "'");
 }
 
 std::string FeedOf(const rapidjson::Value& trigger) {
@@ -44,60 +101,131 @@ std::string FeedOf(const rapidjson::Value& trigger) {
     return v != nullptr && v->IsString() ? v->GetString() : "";
 }
 
+/// `wsk trigger delete`: GET, the feed's DELETE when the trigger has a feed (its failure is
+/// printed but does not stop the delete: stop the firing first), then DELETE the trigger.
+[[nodiscard]] Status DeleteWithFeed(Session& s, const QualifiedName& q) {
+    const std::string path = Collection(q, "triggers");
+    auto existing = s.client->Do("GET", path, std::nullopt);
+    if (!existing.ok()) {
+        return existing.error().Wrap("Unable to get trigger '" + q.entity_name + "'");
+    }
+    const std::string feed = FeedOf(existing->json);
+    if (!feed.empty()) {
+        (void)ConfigureFeed(s, feed, WithLifecycle(s.kv.params, "DELETE", q, s));
+    }
+    auto r = s.client->Do("DELETE", path, std::nullopt);
+    if (!r.ok()) return r.error().Wrap("Unable to delete trigger '" + q.entity_name + "'");
+    Print(s, Ok() + "deleted trigger " + Bold(q.entity_name) + "\n");
+    return std::nullopt;
+}
+
+[[nodiscard]] Status Create(Session& s, const std::vector<std::string>& args,
+                            const std::string& feed) {
+    if (auto e = CheckArgs(args, 1, 1, "A trigger name is required.")) return e;
+    const KeyValueArgs& kv = s.kv;
+    const bool extended = Extended(kv);
+    auto q = Name(args[0]);
+    if (!q.ok()) return q.error();
+    if (!extended && (!kv.feed_params.empty() || !kv.trigger_params.empty())) {
+        return NotAllowed(kCombineUsage);
+    }
+    std::optional<QualifiedName> fq;
+    if (!feed.empty()) {
+        auto f = Name(feed);
+        if (!f.ok()) return f.error();
+        fq = *f;
+    }
+    if (extended && !fq && !kv.feed_params.empty()) return NotAllowed(kFeedParamsWithoutFeed);
+
+    PutBody body;
+    body.SetName(*q, false);
+    std::vector<std::string> annotations = kv.annotations;
+    std::string feed_fqn;
+    if (fq) {
+        feed_fqn = "/" + fq->ns + "/" + fq->entity_name;
+        annotations.push_back(KeyValueJson("feed", QuoteJson(feed_fqn)));
+    }
+    if (auto e = body.AddAnnotations(annotations)) return e;
+    // With --feed, -p goes to the feed only; -T always goes to the trigger.
+    if (extended) {
+        if (auto e = body.AddParameters(kv.trigger_params)) return e;
+    } else if (!fq) {
+        if (auto e = body.AddParameters(kv.params)) return e;
+    }
+    auto r = s.client->Do("PUT", Collection(*q, "triggers") + "?overwrite=false", body.Finish());
+    if (!r.ok()) return r.error().Wrap("Unable to create trigger '" + q->entity_name + "'");
+    if (fq) {
+        const auto& feed_params = extended ? kv.feed_params : kv.params;
+        if (auto e = InvokeFeed(s, *fq, WithLifecycle(feed_params, "CREATE", *q, s), true)) {
+            WskError err = Nest(Nest(*e, "Unable to configure feed '" + feed_fqn + "'"),
+                                "Unable to create trigger '" + q->entity_name + "'");
+            // The trigger created for this feed goes again (feed DELETE included); errors there
+            // are ignored, as the Go CLI does.
+            (void)DeleteWithFeed(s, *q);
+            return err;
+        }
+    }
+    Print(s, Ok() + "created trigger " + Bold(q->entity_name) + "\n");
+    return std::nullopt;
+}
+
+[[nodiscard]] Status Update(Session& s, const std::vector<std::string>& args) {
+    if (auto e = CheckArgs(args, 1, 1, "A trigger name is required.")) return e;
+    const KeyValueArgs& kv = s.kv;
+    auto q = Name(args[0]);
+    if (!q.ok()) return q.error();
+    const std::string path = Collection(*q, "triggers");
+    auto existing = s.client->Do("GET", path, std::nullopt);
+    if (!existing.ok() && existing.error().exit_code == 148) return Create(s, args, "");
+    if (!existing.ok()) {
+        return existing.error().Wrap("Unable to get trigger '" + q->entity_name + "'");
+    }
+    const std::string feed = FeedOf(existing->json);
+    const std::string updated = Ok() + "updated trigger " + Bold(q->entity_name) + "\n";
+    const std::string feed_failed = "Unable to create trigger '" + q->entity_name + "'";  // sic
+    if (Extended(kv)) {
+        // -T replaces the trigger's parameters; -F goes to the feed's UPDATE.
+        PutBody body;
+        body.SetName(*q, false);
+        if (auto e = body.AddAnnotations(kv.annotations)) return e;
+        if (auto e = body.AddParameters(kv.trigger_params)) return e;
+        auto r = s.client->Do("PUT", path + "?overwrite=true", body.Finish());
+        if (!r.ok()) return r.error().Wrap("Unable to update trigger '" + q->entity_name + "'");
+        if (feed.empty() && !kv.feed_params.empty()) {
+            return WskError::General("Unable to configure feed '" + q->entity_name +
+                                     "': this trigger does not contain a feed");
+        }
+        if (!feed.empty() && !kv.feed_params.empty()) {
+            if (auto e = ConfigureFeed(s, feed, WithLifecycle(kv.feed_params, "UPDATE", *q, s))) {
+                return Nest(*e, feed_failed);
+            }
+        }
+        Print(s, updated);
+        return std::nullopt;
+    }
+    if (!kv.feed_params.empty() || !kv.trigger_params.empty()) return NotAllowed(kCombineUsage);
+    if (!feed.empty()) {
+        // A feed trigger: -p goes to the feed's UPDATE; the trigger entity is left as it is.
+        if (auto e = ConfigureFeed(s, feed, WithLifecycle(kv.params, "UPDATE", *q, s))) {
+            return Nest(*e, feed_failed);
+        }
+    } else {
+        PutBody body;
+        body.SetName(*q, false);
+        if (auto e = body.AddAnnotations(kv.annotations)) return e;
+        if (auto e = body.AddParameters(kv.params)) return e;
+        auto r = s.client->Do("PUT", path + "?overwrite=true", body.Finish());
+        if (!r.ok()) return r.error().Wrap("Unable to update trigger '" + q->entity_name + "'");
+    }
+    Print(s, updated);
+    return std::nullopt;
+}
+
 }  // namespace
 
 Status TriggerCreate(Session& s, const std::vector<std::string>& args, const std::string& feed,
                      bool update) {
-    if (auto e = CheckArgs(args, 1, 1, "A trigger name is required.")) return e;
-    auto q = Name(args[0]);
-    if (!q.ok()) return q.error();
-    const std::string path = Collection(*q, "triggers");
-    if (update) {
-        auto existing = s.client->Do("GET", path, std::nullopt);
-        if (!existing.ok() && existing.error().exit_code == 148) {
-            return TriggerCreate(s, args, feed, false);
-        }
-        if (!existing.ok()) {
-            return existing.error().Wrap("Unable to get trigger '" + q->entity_name + "'");
-        }
-        const std::string existing_feed = FeedOf(existing->json);
-        if (!existing_feed.empty()) {
-            if (auto e = InvokeFeed(s, existing_feed, "UPDATE", *q, false)) {
-                return e->Wrap("Unable to create trigger '" + q->entity_name + "'");
-            }
-            Print(s, Ok() + "updated trigger " + Bold(q->entity_name) + "\n");
-            return std::nullopt;
-        }
-    }
-    PutBody body;
-    body.SetName(*q, false);
-    std::vector<std::string> annot_texts = s.kv.annotations;
-    std::string feed_fqn;
-    if (!feed.empty() && !update) {
-        auto fq = Name(feed);
-        if (!fq.ok()) return fq.error();
-        feed_fqn = "/" + fq->ns + "/" + fq->entity_name;
-        annot_texts.push_back(KeyValueJson("feed", QuoteJson(feed_fqn)));
-    }
-    if (auto e = body.AddAnnotations(annot_texts)) return e;
-    if (feed_fqn.empty()) {
-        if (auto e = body.AddParameters(s.kv.params)) return e;
-    }
-    auto r = s.client->Do("PUT", path + "?overwrite=" + BoolText(update), body.Finish());
-    if (!r.ok()) {
-        return r.error().Wrap(
-            (update ? "Unable to update trigger '" : "Unable to create trigger '") +
-            q->entity_name + "'");
-    }
-    if (!feed_fqn.empty()) {
-        if (auto e = InvokeFeed(s, feed_fqn, "CREATE", *q, true)) {
-            (void)s.client->Do("DELETE", path, std::nullopt);
-            return e->Wrap("Unable to configure feed '" + feed_fqn + "'")
-                .Wrap("Unable to create trigger '" + q->entity_name + "'");
-        }
-    }
-    Print(s, Ok() + (update ? "updated" : "created") + " trigger " + Bold(q->entity_name) + "\n");
-    return std::nullopt;
+    return update ? Update(s, args) : Create(s, args, feed);
 }
 
 Status TriggerFire(Session& s, const std::vector<std::string>& args) {
@@ -114,28 +242,34 @@ Status TriggerFire(Session& s, const std::vector<std::string>& args) {
 }
 
 Status TriggerGet(Session& s, const std::vector<std::string>& args, bool summary) {
-    return EntityGet(s, args, summary, "trigger", "triggers", EntityKind::kTrigger, TriggerShape());
+    if (auto e = CheckArgs(args, 1, 2, "A trigger name is required.")) return e;
+    auto q = Name(args[0]);
+    if (!q.ok()) return q.error();
+    auto r = s.client->Do("GET", Collection(*q, "triggers"), std::nullopt);
+    if (!r.ok()) return r.error().Wrap("Unable to get trigger '" + q->entity_name + "'");
+    if (const std::string feed = FeedOf(r->json); !feed.empty()) {
+        // A feed trigger shows the feed's READ record only (no entity, --summary and the field
+        // filter ignored); a failed READ is printed and still exits 0, as the Go CLI.
+        (void)ConfigureFeed(s, feed, WithLifecycle(s.kv.params, "READ", *q, s));
+        return std::nullopt;
+    }
+    if (summary) {
+        Print(s, FormatSummary(EntityKind::kTrigger, r->json));
+    } else if (args.size() > 1 && r->json.IsObject() && r->json.HasMember(args[1].c_str())) {
+        Print(s, Ok() + "got trigger " + Bold(q->entity_name) + ", displaying field " +
+                     Bold(args[1]) + "\n" + PrettyJson(r->json[args[1].c_str()]));
+    } else {
+        Print(s, Ok() + "got trigger " + Bold(q->entity_name) + "\n" +
+                     PrettyJson(r->json, TriggerShape()));
+    }
+    return std::nullopt;
 }
 
 Status TriggerDelete(Session& s, const std::vector<std::string>& args) {
     if (auto e = CheckArgs(args, 1, 1, "A trigger name is required.")) return e;
     auto q = Name(args[0]);
     if (!q.ok()) return q.error();
-    const std::string path = Collection(*q, "triggers");
-    auto existing = s.client->Do("GET", path, std::nullopt);
-    if (!existing.ok()) {
-        return existing.error().Wrap("Unable to delete trigger '" + q->entity_name + "'");
-    }
-    const std::string feed = FeedOf(existing->json);
-    if (!feed.empty()) {
-        if (auto e = InvokeFeed(s, feed, "DELETE", *q, false)) {
-            return e->Wrap("Unable to delete trigger '" + q->entity_name + "'");
-        }
-    }
-    auto r = s.client->Do("DELETE", path, std::nullopt);
-    if (!r.ok()) return r.error().Wrap("Unable to delete trigger '" + q->entity_name + "'");
-    Print(s, Ok() + "deleted trigger " + Bold(q->entity_name) + "\n");
-    return std::nullopt;
+    return DeleteWithFeed(s, *q);
 }
 
 Status TriggerList(Session& s, const std::vector<std::string>& args, const ListFlags& f) {
