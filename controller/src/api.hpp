@@ -20,6 +20,8 @@
 //                              parameter merge; owns the entity cache
 //   activator.*                Activator: publishes activations and waits for results, runs
 //                              sequences; owns the invocation throttle and the TimerQueue
+//   trigger_firer.*            TriggerFirer: a trigger's rules' activations and its record
+//                              (the fire route, schedules, webhooks)
 //   authenticator.*            Authenticator (Basic auth, its cache, failure blocking)
 //   metrics.*                  Metrics (/metrics)
 //
@@ -52,6 +54,7 @@
 #include "metrics.hpp"
 #include "replier.hpp"
 #include "store_guard.hpp"
+#include "trigger_firer.hpp"
 #include "web_handler.hpp"
 
 namespace wisp::controller {
@@ -103,6 +106,7 @@ class Api {
     std::unique_ptr<ActivationJournal> journal_;      // null when ControllerConfig::journal is off
     std::unique_ptr<ActivationRetention> retention_;  // null when activation_retention is 0
     Activator activator_;
+    TriggerFirer firer_;
     // One handler per resource.
     EntitiesHandler entities_;
     InvokeHandler invoke_;

@@ -103,8 +103,9 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
                              .sweep_interval = config_.journal_sweep_interval})
                    : nullptr),
       activator_(guard_, balancer, manifest, clock, config_, resolver_, metrics_, journal_.get()),
+      firer_(guard_, clock, resolver_, activator_),
       entities_(guard_, manifest, clock, config_, replier_, resolver_),
-      invoke_(guard_, clock, config_, replier_, resolver_, activator_, metrics_),
+      invoke_(guard_, clock, config_, replier_, resolver_, activator_, firer_, metrics_),
       activations_(guard_, replier_),
       web_(clock, config_, auth_, replier_, resolver_, activator_, metrics_) {
     // The raw store, not guard_: a slow retention batch must not open the request path's breaker.

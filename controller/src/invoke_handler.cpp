@@ -2,9 +2,6 @@
 // POST .../triggers/{name} (fire, §4). The Activator runs them (and sequences, §3).
 #include "invoke_handler.hpp"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <wisp/common/entity_json.hpp>
 #include <wisp/common/json.hpp>
 #include <wisp/common/status.hpp>
@@ -173,113 +170,18 @@ void InvokeHandler::FireTrigger(const CallPtr& call, const FullyQualifiedName& f
         metrics_.CountThrottled("fires");
         return replier_.ReplyStatus(call, st);
     }
-    auto trigger = store_.Get<common::Trigger>(fqn);
-    if (!trigger.ok()) return replier_.ReplyStatus(call, trigger.status());
-    std::vector<std::pair<std::string, common::ReducedRule>> active;
-    for (const auto& [name, link] : trigger->doc.rules) {
-        if (link.status == common::RuleStatus::kActive) active.emplace_back(name, link);
-    }
-    if (active.empty()) return replier_.Reply(call, HttpResponse::Text(204, ""));
-
-    // Arguments: trigger parameters < {"__ow_headers"} < fire body.
-    Parameters base = trigger->doc.parameters;
-    {
-        rapidjson::StringBuffer sb;
-        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-        w.StartObject();
-        for (const auto& [k, v] : call->req.headers) {
-            if (k == "authorization") continue;  // credentials never reach action arguments
-            w.Key(k.c_str());
-            w.String(v.c_str());
-        }
-        w.EndObject();
-        base.Set("__ow_headers", JsonValue::Parse(sb.GetString()).value());
-    }
-    if (*args) {
-        auto body = Parameters::FromObjectJson((*args)->text());
-        if (body.ok()) base = base.Merge(*body);
-    }
-    const JsonValue fire_args = JsonValue::Parse(base.ToObjectJson()).value();
-
-    ActivationRecord rec;
-    rec.namespace_path = common::EntityPath({who.namespace_name});
-    rec.name = fqn.name;
-    rec.subject = who.subject;
-    rec.activation_id = common::ActivationId::Generate();
-    rec.start_ms = clock_.NowMs();
-    rec.version = trigger->doc.version;
-    rec.response.status = ActivationStatus::kSuccess;
-    rec.response.result = *args ? **args : JsonValue::EmptyObject();
-
-    for (const auto& active_rule : active) {
-        // Not a structured binding: clang before 16 cannot capture those in write_line.
-        const std::string& rule_name = active_rule.first;
-        const common::ReducedRule& link = active_rule.second;
-        rapidjson::StringBuffer sb;
-        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-        auto write_line = [&](int status_code, const common::ActivationId* id,
-                              const std::string* error) {
-            w.StartObject();
-            w.Key("statusCode");
-            w.Int(status_code);
-            w.Key("success");
-            w.Bool(status_code == 0);
-            if (id) {
-                w.Key("activationId");
-                w.String(id->str().c_str());
-            }
-            w.Key("rule");
-            w.String(rule_name.c_str());
-            w.Key("action");
-            w.String(link.action.DocId().c_str());
-            if (error) {
-                w.Key("error");
-                w.String(error->c_str());
-            }
-            w.EndObject();
-        };
-        absl::Status st;
-        auto resolved = resolver_.ResolveAction(who, link.action);
-        if (!resolved.ok()) st = resolved.status();
-        if (st.ok()) st = activator_.CheckInvokeThrottles(who);
-        if (!st.ok()) {
-            const std::string msg = ClientMessageFor(st, call->tid, "trigger rule");
-            write_line(common::HttpStatusFor(st) >= 500 ? 3 : 1, nullptr, &msg);
-            rec.logs.push_back(sb.GetString());
-            continue;
-        }
-        ActivateRequest ar;
-        ar.user = who;
-        ar.content_json = MergeArguments(ArgumentParams(resolved->action), fire_args);
-        ar.blocking = false;
-        ar.tid = call->tid;
-        ar.received_ms = call->received_ms;
-        const bool sequence = std::holds_alternative<common::SequenceExec>(resolved->action.exec);
-        ar.resolved = *std::move(resolved);
-        ActivateOutcome outcome;
-        auto capture = [&outcome](ActivateOutcome out) { outcome = std::move(out); };
-        if (sequence) {
-            activator_.RunSequence(std::move(ar), capture);  // non-blocking: answers at once
-        } else {
-            activator_.Activate(std::move(ar), capture);
-        }
-        if (outcome.status.ok()) {
-            write_line(0, &outcome.activation_id, nullptr);
-        } else {
-            const std::string msg = ClientMessageFor(outcome.status, call->tid, "trigger rule");
-            write_line(common::HttpStatusFor(outcome.status) >= 500 ? 3 : 1, nullptr, &msg);
-        }
-        rec.logs.push_back(sb.GetString());
-    }
-    if (who.limits.store_activations.value_or(true)) {
-        if (auto st = store_.PutActivation(rec); !st.ok()) {
-            common::TidLog(call->tid).error("storing trigger activation {} failed: {}; retrying",
-                                            rec.activation_id.str(), common::MessageOf(st));
-            activator_.StoreLater(rec);
-        }
-    }
-    HttpResponse resp = HttpResponse::Json(202, ActivationIdJson(rec.activation_id));
-    resp.SetHeader("x-openwhisk-activation-id", rec.activation_id.str());
+    FireRequest fire;
+    fire.who = who;
+    fire.trigger = fqn;
+    fire.args = *std::move(args);
+    fire.headers = call->req.headers;
+    fire.tid = call->tid;
+    fire.received_ms = call->received_ms;
+    FireOutcome fired = firer_.Fire(fire);
+    if (!fired.status.ok()) return replier_.ReplyStatus(call, fired.status);
+    if (!fired.fired) return replier_.Reply(call, HttpResponse::Text(204, ""));
+    HttpResponse resp = HttpResponse::Json(202, ActivationIdJson(fired.activation_id));
+    resp.SetHeader("x-openwhisk-activation-id", fired.activation_id.str());
     replier_.Reply(call, std::move(resp));
 }
 

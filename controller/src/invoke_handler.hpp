@@ -16,6 +16,7 @@
 #include "metrics.hpp"
 #include "replier.hpp"
 #include "throttler.hpp"
+#include "trigger_firer.hpp"
 
 namespace wisp::controller {
 
@@ -24,13 +25,14 @@ class InvokeHandler {
     /// Keeps references; all must outlive the handler.
     InvokeHandler(store::ArtifactStore& store, common::Clock& clock, const ControllerConfig& config,
                   Replier& replier, EntityResolver& resolver, Activator& activator,
-                  Metrics& metrics)
+                  TriggerFirer& firer, Metrics& metrics)
         : store_(store),
           clock_(clock),
           config_(config),
           replier_(replier),
           resolver_(resolver),
           activator_(activator),
+          firer_(firer),
           metrics_(metrics) {}
 
     void InvokeAction(const CallPtr& call, const common::FullyQualifiedName& fqn);
@@ -46,6 +48,7 @@ class InvokeHandler {
     Replier& replier_;
     EntityResolver& resolver_;
     Activator& activator_;
+    TriggerFirer& firer_;
     Metrics& metrics_;
     RateThrottler fire_rate_;
 };

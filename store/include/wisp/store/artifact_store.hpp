@@ -65,6 +65,18 @@ struct JournalEntry {
     std::string rev;
 };
 
+/// A platform-owned document that is not an entity: an alarm schedule, a firing claim, an API
+/// route... (`kind` names the collection). Users never address these by id; the controller
+/// checks ownership before it reads or writes one.
+struct SystemDoc {
+    std::string kind;  // [a-z][a-z0-9-]* , at most 64 characters
+    std::string id;    // 1..1024 bytes, any characters but NUL (e.g. "guest/every-minute")
+    /// A JSON object (the caller's schema); at most 1 MiB.
+    std::string body;
+    int64_t updated_ms = 0;  // set by the caller
+    std::string rev;         // the store's revision (opaque), set by Get/List
+};
+
 class ArtifactStore {
   public:
     virtual ~ArtifactStore() = default;
@@ -181,6 +193,30 @@ class ArtifactStore {
     [[nodiscard]] virtual absl::Status RemoveJournalEntries(
         const std::vector<JournalEntry>& entries) = 0;
 
+    // ---- system documents --------------------------------------------------------------------
+    // Revisioned documents per (kind, id) with create-only and compare-and-set writes: the
+    // building block for state several controllers share without a leader (a claim created only
+    // if absent has exactly one winner). The defaults answer Unimplemented.
+
+    /// Creates (`expected_rev` empty: AlreadyExists when the id is taken) or updates
+    /// (`expected_rev` = the revision read: Aborted when stale or the document is gone) a
+    /// document. InvalidArgument: bad kind or id, a body that is not a JSON object, too big.
+    /// Returns the new revision.
+    [[nodiscard]] virtual absl::StatusOr<std::string> PutSystemDoc(const SystemDoc& doc,
+                                                                   std::string_view expected_rev);
+    /// NotFound when absent.
+    [[nodiscard]] virtual absl::StatusOr<SystemDoc> GetSystemDoc(std::string_view kind,
+                                                                 std::string_view id);
+    /// Deletes; `expected_rev` empty = whatever revision is current. NotFound, Aborted (stale).
+    [[nodiscard]] virtual absl::Status DeleteSystemDoc(std::string_view kind, std::string_view id,
+                                                       std::string_view expected_rev);
+    /// Documents of `kind` whose id starts with `id_prefix` (empty: all), sorted by id (bytes),
+    /// ids greater than `after_id` only (paging: pass the last id seen), at most `limit`
+    /// documents (< 1: InvalidArgument; more than 1000 lists 1000: page on).
+    [[nodiscard]] virtual absl::StatusOr<std::vector<SystemDoc>> ListSystemDocs(
+        std::string_view kind, std::string_view id_prefix, std::string_view after_id,
+        int64_t limit);
+
     // ---- typed conveniences ------------------------------------------------------------------
     template <class T>
     [[nodiscard]] absl::StatusOr<Revisioned<T>> Get(const common::FullyQualifiedName& fqn);
@@ -216,6 +252,23 @@ inline absl::StatusOr<std::vector<absl::Status>> ArtifactStore::CreateActivation
 inline absl::StatusOr<int64_t> ArtifactStore::DeleteActivationsBefore(int64_t, int64_t) {
     return absl::UnimplementedError(
         "this activation store cannot expire records; set --activation-retention 0");
+}
+
+inline absl::StatusOr<std::string> ArtifactStore::PutSystemDoc(const SystemDoc&, std::string_view) {
+    return absl::UnimplementedError("this store keeps no system documents");
+}
+inline absl::StatusOr<SystemDoc> ArtifactStore::GetSystemDoc(std::string_view, std::string_view) {
+    return absl::UnimplementedError("this store keeps no system documents");
+}
+inline absl::Status ArtifactStore::DeleteSystemDoc(std::string_view, std::string_view,
+                                                   std::string_view) {
+    return absl::UnimplementedError("this store keeps no system documents");
+}
+inline absl::StatusOr<std::vector<SystemDoc>> ArtifactStore::ListSystemDocs(std::string_view,
+                                                                            std::string_view,
+                                                                            std::string_view,
+                                                                            int64_t) {
+    return absl::UnimplementedError("this store keeps no system documents");
 }
 
 template <class T>
