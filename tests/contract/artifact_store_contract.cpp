@@ -15,6 +15,7 @@
 #include <absl/status/status.h>
 
 #include <wisp/common/entity_json.hpp>
+#include <wisp/common/json.hpp>
 #include <wisp/common/status.hpp>
 #include <wisp/store/artifact_store.hpp>
 #include <wisp/testing/catch_status.hpp>
@@ -1342,6 +1343,371 @@ TEST_CASE("concurrency: parallel creates, one winner per id, readers alongside w
     CHECK(OK(store->ListEntities(EntityType::kAction, Path("guest"), {})).size() ==
           static_cast<size_t>(kThreads * kCreatesPerThread + 1));
     CHECK(OK(store->CountActivations({.namespace_name = "guest"})) == kThreads * kCreatesPerThread);
+}
+
+// ---- system documents ------------------------------------------------------------------------
+
+using wisp::store::SystemDoc;
+
+SystemDoc Sys(std::string kind, std::string id, std::string body, int64_t updated_ms = 1000) {
+    return SystemDoc{std::move(kind), std::move(id), std::move(body), updated_ms, ""};
+}
+
+/// Whether two JSON texts hold equal values (a backend may store another spelling).
+bool SameJson(std::string_view a, std::string_view b) {
+    rapidjson::Document da, db;
+    if (!ParseJson(a, da).ok() || !ParseJson(b, db).ok()) return false;
+    return da == db;
+}
+
+std::vector<std::string> DocIds(const std::vector<SystemDoc>& docs) {
+    std::vector<std::string> out;
+    for (const auto& d : docs) out.push_back(d.id);
+    return out;
+}
+
+TEST_CASE("system docs: create-only, get, compare-and-set update, delete",
+          "[contract][system-docs]") {
+    auto store = MakeFreshStore();
+    const std::string rev1 = OK(store->PutSystemDoc(
+        Sys("alarm", "guest/every-minute", R"({"cron":"* * * * *","n":1})", 1700000000000), ""));
+    CHECK(LooksLikeRevision(rev1, 1));
+
+    SystemDoc got = OK(store->GetSystemDoc("alarm", "guest/every-minute"));
+    CHECK(got.kind == "alarm");
+    CHECK(got.id == "guest/every-minute");
+    CHECK(SameJson(got.body, R"({"cron":"* * * * *","n":1})"));
+    CHECK(got.updated_ms == 1700000000000);
+    CHECK(got.rev == rev1);
+
+    // Create-only: the id is taken (the first writer's body stays).
+    CHECK(CodeOf(store->PutSystemDoc(Sys("alarm", "guest/every-minute", R"({"n":2})"), "")) ==
+          absl::StatusCode::kAlreadyExists);
+    CHECK(SameJson(OK(store->GetSystemDoc("alarm", "guest/every-minute")).body,
+                   R"({"cron":"* * * * *","n":1})"));
+    // The same id under another kind is another document.
+    OK(store->PutSystemDoc(Sys("alarm-fire", "guest/every-minute", R"({"state":"claimed"})"), ""));
+    CHECK(SameJson(OK(store->GetSystemDoc("alarm-fire", "guest/every-minute")).body,
+                   R"({"state":"claimed"})"));
+
+    // Compare-and-set: the revision read wins once; a stale one is Aborted.
+    const std::string rev2 = OK(
+        store->PutSystemDoc(Sys("alarm", "guest/every-minute", R"({"n":2})", 1700000000001), rev1));
+    CHECK(LooksLikeRevision(rev2, 2));
+    CHECK(CodeOf(store->PutSystemDoc(Sys("alarm", "guest/every-minute", R"({"n":3})"), rev1)) ==
+          absl::StatusCode::kAborted);
+    got = OK(store->GetSystemDoc("alarm", "guest/every-minute"));
+    CHECK(SameJson(got.body, R"({"n":2})"));
+    CHECK(got.updated_ms == 1700000000001);
+    CHECK(got.rev == rev2);
+    // An update of a document that does not exist (or was deleted meanwhile) is Aborted.
+    CHECK(CodeOf(store->PutSystemDoc(Sys("alarm", "guest/absent", R"({})"), rev2)) ==
+          absl::StatusCode::kAborted);
+    CHECK(CodeOf(store->GetSystemDoc("alarm", "guest/absent")) == absl::StatusCode::kNotFound);
+
+    // Delete: stale revision Aborted, current revision OK, then NotFound.
+    CHECK(store->DeleteSystemDoc("alarm", "guest/every-minute", rev1).code() ==
+          absl::StatusCode::kAborted);
+    OK(store->DeleteSystemDoc("alarm", "guest/every-minute", rev2));
+    CHECK(CodeOf(store->GetSystemDoc("alarm", "guest/every-minute")) ==
+          absl::StatusCode::kNotFound);
+    CHECK(store->DeleteSystemDoc("alarm", "guest/every-minute", "").code() ==
+          absl::StatusCode::kNotFound);
+    CHECK(store->DeleteSystemDoc("alarm", "guest/every-minute", rev2).code() ==
+          absl::StatusCode::kNotFound);
+    CHECK(CodeOf(store->PutSystemDoc(Sys("alarm", "guest/every-minute", R"({"n":4})"), rev2)) ==
+          absl::StatusCode::kAborted);
+    // Without a revision: whatever is current.
+    OK(store->DeleteSystemDoc("alarm-fire", "guest/every-minute", ""));
+    CHECK(CodeOf(store->GetSystemDoc("alarm-fire", "guest/every-minute")) ==
+          absl::StatusCode::kNotFound);
+
+    // A deleted id can be created again, from generation 1 or later (CouchDB keeps counting).
+    const std::string again =
+        OK(store->PutSystemDoc(Sys("alarm", "guest/every-minute", R"({"n":5})"), ""));
+    CHECK(again != rev2);
+    CHECK(SameJson(OK(store->GetSystemDoc("alarm", "guest/every-minute")).body, R"({"n":5})"));
+}
+
+TEST_CASE("system docs: ids with any character round-trip", "[contract][system-docs]") {
+    auto store = MakeFreshStore();
+    const std::vector<std::string> ids = {
+        "guest/with space",     "a?b#c&d=e%2F", "_leading-underscore", "ünïcødé/日本/😀", "..", "/",
+        std::string(1024, 'x'),
+    };
+    for (const std::string& id : ids) {
+        INFO(id);
+        OK(store->PutSystemDoc(Sys("route", id, Cat(R"({"id":)", "\"", id, "\"}")), ""));
+    }
+    for (const std::string& id : ids) {
+        INFO(id);
+        SystemDoc d = OK(store->GetSystemDoc("route", id));
+        CHECK(d.id == id);
+        CHECK(SameJson(d.body, Cat(R"({"id":)", "\"", id, "\"}")));
+    }
+    CHECK(OK(store->ListSystemDocs("route", "", "", 100)).size() == ids.size());
+    for (const std::string& id : ids) OK(store->DeleteSystemDoc("route", id, ""));
+    CHECK(OK(store->ListSystemDocs("route", "", "", 100)).empty());
+}
+
+TEST_CASE("system docs: create-only has exactly one winner among racing writers",
+          "[contract][system-docs][concurrency]") {
+    constexpr int kIds = 10;
+    constexpr int kWriters = 4;
+    auto store = MakeFreshStore();
+    std::vector<std::vector<absl::StatusCode>> codes(kIds, std::vector<absl::StatusCode>(kWriters));
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (int w = 0; w < kWriters; ++w) {
+        threads.emplace_back([&, w] {
+            ready.fetch_add(1);
+            while (ready.load() < kWriters) std::this_thread::yield();  // start together
+            for (int i = 0; i < kIds; ++i) {
+                auto put = store->PutSystemDoc(
+                    Sys("alarm-fire", Cat("guest/t/", 1700000000000 + i),
+                        Cat(R"({"controller":")", w, R"(","state":"claimed"})")),
+                    "");
+                codes[i][w] = put.status().code();
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < kIds; ++i) {
+        int winner = -1;
+        for (int w = 0; w < kWriters; ++w) {
+            INFO("id " << i << " writer " << w);
+            if (codes[i][w] == absl::StatusCode::kOk) {
+                CHECK(winner == -1);
+                winner = w;
+            } else {
+                CHECK(codes[i][w] == absl::StatusCode::kAlreadyExists);
+            }
+        }
+        REQUIRE(winner >= 0);
+        // The stored claim is the winner's.
+        CHECK(
+            SameJson(OK(store->GetSystemDoc("alarm-fire", Cat("guest/t/", 1700000000000 + i))).body,
+                     Cat(R"({"controller":")", winner, R"(","state":"claimed"})")));
+    }
+}
+
+TEST_CASE("system docs: compare-and-set updates from 4 threads lose none",
+          "[contract][system-docs][concurrency]") {
+    constexpr int kThreads = 4;
+    constexpr int kUpdatesPerThread = 8;
+    constexpr int kMaxAttempts = 2000;
+    auto store = MakeFreshStore();
+    OK(store->PutSystemDoc(Sys("counter", "c", R"({"count":0})"), ""));
+    Errors errors;
+    std::atomic<int> conflicts{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < kUpdatesPerThread; ++i) {
+                bool done = false;
+                for (int attempt = 0; attempt < kMaxAttempts && !done; ++attempt) {
+                    auto current = store->GetSystemDoc("counter", "c");
+                    if (!current.ok()) return errors.Add(current.status().ToString());
+                    rapidjson::Document body;
+                    if (!ParseJson(current->body, body).ok() || !body.IsObject() ||
+                        !body.HasMember("count") || !body["count"].IsInt64()) {
+                        return errors.Add(Cat("bad body ", current->body));
+                    }
+                    const int64_t next = body["count"].GetInt64() + 1;
+                    auto put = store->PutSystemDoc(
+                        Sys("counter", "c", Cat(R"({"count":)", next, "}")), current->rev);
+                    if (put.ok()) {
+                        done = true;
+                    } else if (put.status().code() == absl::StatusCode::kAborted) {
+                        conflicts.fetch_add(1);
+                    } else {
+                        return errors.Add(put.status().ToString());
+                    }
+                }
+                if (!done) return errors.Add("gave up after too many conflicts");
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    CHECK(errors.Take().empty());
+    INFO(BackendName() << ": " << conflicts.load() << " conflicts retried");
+    SystemDoc final_doc = OK(store->GetSystemDoc("counter", "c"));
+    CHECK(SameJson(final_doc.body, Cat(R"({"count":)", kThreads * kUpdatesPerThread, "}")));
+    CHECK(LooksLikeRevision(final_doc.rev, 1 + kThreads * kUpdatesPerThread));
+}
+
+TEST_CASE("system docs: lists by prefix in id order, paged with after_id and limit",
+          "[contract][system-docs]") {
+    auto store = MakeFreshStore();
+    // Inserted out of order; "guest/é" sorts after "guest/z" (bytes), "guest/Z" before "guest/a".
+    const std::vector<std::string> guest = {"guest/b", "guest/a",        "guest/z",  "guest/é",
+                                            "guest/Z", "guest/a/nested", "guest/a b"};
+    for (const std::string& id : guest) {
+        OK(store->PutSystemDoc(Sys("alarm", id, Cat(R"({"id":")", id, "\"}"), 7), ""));
+    }
+    OK(store->PutSystemDoc(Sys("alarm", "guest2/x", "{}"), ""));
+    OK(store->PutSystemDoc(Sys("alarm", "guesT/x", "{}"), ""));
+    OK(store->PutSystemDoc(Sys("alarm", "other/y", "{}"), ""));
+    OK(store->PutSystemDoc(Sys("alarm-fire", "guest/a", "{}"), ""));  // another kind
+
+    const std::vector<std::string> sorted = {"guest/Z", "guest/a", "guest/a b", "guest/a/nested",
+                                             "guest/b", "guest/z", "guest/é"};
+    auto all = OK(store->ListSystemDocs("alarm", "guest/", "", 100));
+    CHECK(DocIds(all) == sorted);
+    for (const SystemDoc& d : all) {
+        CHECK(d.kind == "alarm");
+        CHECK(SameJson(d.body, Cat(R"({"id":")", d.id, "\"}")));
+        CHECK(d.updated_ms == 7);
+        CHECK(LooksLikeRevision(d.rev, 1));
+        CHECK(d.rev == OK(store->GetSystemDoc("alarm", d.id)).rev);
+    }
+    CHECK(DocIds(OK(store->ListSystemDocs("alarm", "guest/a", "", 100))) ==
+          std::vector<std::string>{"guest/a", "guest/a b", "guest/a/nested"});
+    CHECK(DocIds(OK(store->ListSystemDocs("alarm", "guest", "", 100))) ==
+          std::vector<std::string>{"guest/Z", "guest/a", "guest/a b", "guest/a/nested", "guest/b",
+                                   "guest/z", "guest/é", "guest2/x"});
+    CHECK(DocIds(OK(store->ListSystemDocs("alarm", "", "", 100))) ==
+          std::vector<std::string>{"guesT/x", "guest/Z", "guest/a", "guest/a b", "guest/a/nested",
+                                   "guest/b", "guest/z", "guest/é", "guest2/x", "other/y"});
+    CHECK(OK(store->ListSystemDocs("alarm", "nobody/", "", 100)).empty());
+    CHECK(OK(store->ListSystemDocs("no-such-kind", "", "", 100)).empty());
+
+    // Paging: limit 3, then after the last id seen.
+    std::vector<std::string> paged;
+    std::string after;
+    int pages = 0;
+    while (true) {
+        auto page = OK(store->ListSystemDocs("alarm", "guest/", after, 3));
+        REQUIRE(page.size() <= 3);
+        if (page.empty()) break;
+        ++pages;
+        for (const SystemDoc& d : page) paged.push_back(d.id);
+        after = page.back().id;
+        REQUIRE(pages <= 4);
+    }
+    CHECK(paged == sorted);
+    CHECK(pages == 3);
+    // after_id need not exist; one before the prefix's range changes nothing.
+    CHECK(DocIds(OK(store->ListSystemDocs("alarm", "guest/", "guest/a0", 100))) ==
+          std::vector<std::string>{"guest/b", "guest/z", "guest/é"});
+    CHECK(DocIds(OK(store->ListSystemDocs("alarm", "guest/", "a", 2))) ==
+          std::vector<std::string>{"guest/Z", "guest/a"});
+    CHECK(OK(store->ListSystemDocs("alarm", "guest/", "guest/é", 100)).empty());
+    CHECK(DocIds(OK(store->ListSystemDocs("alarm", "", "guest2/x", 100))) ==
+          std::vector<std::string>{"other/y"});
+
+    // A limit below 1 is refused; above 1000 it is capped (the SQLite suite checks the cap).
+    CHECK(CodeOf(store->ListSystemDocs("alarm", "", "", 0)) == absl::StatusCode::kInvalidArgument);
+    CHECK(CodeOf(store->ListSystemDocs("alarm", "", "", -1)) == absl::StatusCode::kInvalidArgument);
+    CHECK(OK(store->ListSystemDocs("alarm", "", "", 1000000)).size() == 10);
+}
+
+TEST_CASE("system docs: a bad kind, id or body is InvalidArgument", "[contract][system-docs]") {
+    auto store = MakeFreshStore();
+    constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
+    const std::string kind64 = "a" + std::string(63, '-');
+    OK(store->PutSystemDoc(Sys(kind64, "x", "{}"), ""));
+    OK(store->PutSystemDoc(Sys("a0-z9", "x", "{}"), ""));
+    for (const std::string& kind :
+         {std::string(), std::string("Alarm"), std::string("1alarm"), std::string("-alarm"),
+          std::string("alarm_fire"), std::string("alarm/fire"), std::string("al arm"),
+          std::string("alarm\xc3\xa9"), "a" + std::string(64, 'b')}) {
+        INFO("kind '" << kind << "'");
+        CHECK(CodeOf(store->PutSystemDoc(Sys(kind, "x", "{}"), "")) == kInvalid);
+        CHECK(CodeOf(store->GetSystemDoc(kind, "x")) == kInvalid);
+        CHECK(store->DeleteSystemDoc(kind, "x", "").code() == kInvalid);
+        CHECK(CodeOf(store->ListSystemDocs(kind, "", "", 10)) == kInvalid);
+    }
+
+    OK(store->PutSystemDoc(Sys("alarm", std::string(1024, 'i'), "{}"), ""));
+    for (const std::string& id :
+         {std::string(), std::string(1025, 'i'), std::string("a\0b", 3), std::string(1, '\0'),
+          std::string("a\xff"), std::string("\xc3")}) {
+        INFO("id of " << id.size() << " bytes");
+        CHECK(CodeOf(store->PutSystemDoc(Sys("alarm", id, "{}"), "")) == kInvalid);
+        CHECK(CodeOf(store->GetSystemDoc("alarm", id)) == kInvalid);
+        CHECK(store->DeleteSystemDoc("alarm", id, "").code() == kInvalid);
+    }
+
+    for (const std::string& body :
+         {std::string(), std::string("[]"), std::string(R"("text")"), std::string("42"),
+          std::string("null"), std::string("not json"), std::string(R"({"a":1)"),
+          std::string(R"({"a":1} {})"), std::string("{\"a\":\"\xff\"}")}) {
+        INFO("body '" << body << "'");
+        CHECK(CodeOf(store->PutSystemDoc(Sys("alarm", "bad-body", body), "")) == kInvalid);
+    }
+    // At most 1 MiB: exactly 1048576 bytes is fine, one more is not (also on update).
+    const std::string prefix = R"({"pad":")";
+    const std::string big = prefix + std::string((1 << 20) - prefix.size() - 2, 'p') + "\"}";
+    REQUIRE(big.size() == 1u << 20);
+    const std::string rev = OK(store->PutSystemDoc(Sys("alarm", "big", big), ""));
+    CHECK(SameJson(OK(store->GetSystemDoc("alarm", "big")).body, big));
+    const std::string too_big = prefix + std::string((1 << 20) - prefix.size() - 1, 'p') + "\"}";
+    CHECK(CodeOf(store->PutSystemDoc(Sys("alarm", "too-big", too_big), "")) == kInvalid);
+    CHECK(CodeOf(store->PutSystemDoc(Sys("alarm", "big", too_big), rev)) == kInvalid);
+    CHECK(CodeOf(store->GetSystemDoc("alarm", "too-big")) == absl::StatusCode::kNotFound);
+    CHECK(OK(store->GetSystemDoc("alarm", "big")).rev == rev);
+    CHECK(CodeOf(store->GetSystemDoc("alarm", "bad-body")) == absl::StatusCode::kNotFound);
+}
+
+TEST_CASE("system docs: never part of entity, activation, subject or namespace listings",
+          "[contract][system-docs]") {
+    auto store = MakeFreshStore();
+    // Kinds and ids that look like other documents' ids in the same namespace.
+    const std::vector<std::pair<std::string, std::string>> docs = {
+        {"alarm", "guest/every-minute"}, {"action", "guest/hello"},
+        {"trigger", "guest/t"},          {"activation", "guest/0123456789abcdef0123456789abcdef"},
+        {"limits", "guest/limits"},      {"subject", "guest"},
+        {"journal", "0/guest"},          {"whisks", "guest"},
+    };
+    for (const auto& [kind, id] : docs) {
+        OK(store->PutSystemDoc(
+            Sys(kind, id,
+                R"({"exec":{"kind":"nodejs:20"},"parameters":[],"subject":"s","namespaces":[],)"
+                R"("trigger":"t","action":"a","binding":{},"start":1,"namespace":"guest"})"),
+            ""));
+    }
+    for (EntityType type :
+         {EntityType::kAction, EntityType::kTrigger, EntityType::kRule, EntityType::kPackage}) {
+        CHECK(OK(store->ListEntities(type, Path("guest"), {})).empty());
+        CHECK(OK(store->CountEntities(type, Path("guest"))) == 0);
+        CHECK(CodeOf(store->GetEntity(type, Fqn("guest", "hello"))) == absl::StatusCode::kNotFound);
+        CHECK(CodeOf(store->GetEntity(type, Fqn("guest", "every-minute"))) ==
+              absl::StatusCode::kNotFound);
+    }
+    CHECK(OK(store->ListActivations({.namespace_name = "guest"})).empty());
+    CHECK(OK(store->CountActivations({.namespace_name = "guest"})) == 0);
+    CHECK(OK(store->ListSubjects()).empty());
+    CHECK(OK(store->ListIdentitiesInNamespace("guest")).empty());
+    CHECK(CodeOf(store->GetLimits("guest")) == absl::StatusCode::kNotFound);
+    CHECK(CodeOf(store->GetSubject("guest")) == absl::StatusCode::kNotFound);
+    CHECK(OK(store->ListJournalEntries("0", 0)).empty());
+
+    // Entities, subjects, limits and records with the same ids live beside them.
+    OK(store->PutEntity(MakeAction("guest", "hello"), ""));
+    OK(store->PutEntity(MakeTrigger("guest", "every-minute"), ""));
+    Subject subject = MakeSubject("guest", {"guest"});
+    OK(store->PutSubject(subject, ""));
+    OK(store->PutLimits("guest", NamespaceLimits{.invocations_per_minute = 9}));
+    OK(store->PutActivation(MakeActivation("guest", "hello", 1700000000000)));
+    CHECK(Names(OK(store->ListEntities(EntityType::kAction, Path("guest"), {}))) ==
+          std::vector<std::string>{"hello"});
+    CHECK(Names(OK(store->ListEntities(EntityType::kTrigger, Path("guest"), {}))) ==
+          std::vector<std::string>{"every-minute"});
+    CHECK(OK(store->CountActivations({.namespace_name = "guest"})) == 1);
+    CHECK(OK(store->ListSubjects()).size() == 1);
+    CHECK(OK(store->ListIdentitiesInNamespace("guest")).size() == 1);
+    CHECK(OK(store->GetLimits("guest")).doc.invocations_per_minute == 9);
+    for (const auto& [kind, id] : docs) {
+        INFO(kind << " " << id);
+        CHECK(OK(store->GetSystemDoc(kind, id)).id == id);
+    }
+    CHECK(OK(store->ListSystemDocs("alarm", "guest/", "", 100)).size() == 1);
+    // Deleting the entities leaves the system documents, and the reverse.
+    OK(store->DeleteEntity(EntityType::kTrigger, Fqn("guest", "every-minute"), ""));
+    OK(store->GetSystemDoc("alarm", "guest/every-minute"));
+    OK(store->DeleteSystemDoc("action", "guest/hello", ""));
+    OK(store->Get<Action>(Fqn("guest", "hello")));
 }
 
 }  // namespace

@@ -5,10 +5,13 @@
 // on a fresh WAL database file per test case, which exercises the reader pool.
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+
+#include <sqlite3.h>
 
 #include <wisp/common/status.hpp>
 #include <wisp/store/artifact_store.hpp>
@@ -246,4 +249,74 @@ TEST_CASE("sqlite: retention frees pages that later records reuse: the file stop
                                  << "and as many again: " << after << " bytes");
     CHECK(full > static_cast<uintmax_t>(kRecords) * 600);
     CHECK(after < full + full / 5);  // without the freelist reuse it would double
+}
+
+TEST_CASE("sqlite: a database from before system documents gets their table on open",
+          "[sqlite][system-docs]") {
+    wisp::testing::TempDir dir;
+    const std::string path = dir.File("old.db");
+    {
+        auto store = OpenOrFail(path);
+        REQUIRE(store->PutEntity(SampleAction("kept"), "").ok());
+    }
+    {  // what an older wisp left: the same schema version without the table
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+        CHECK(sqlite3_exec(db, "DROP TABLE system_docs", nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    auto store = OpenOrFail(path);
+    CHECK(store->Get<Action>(SampleAction("kept").Fqn()).ok());
+    auto rev = store->PutSystemDoc({"alarm", "guest/t", R"({"cron":"* * * * *"})", 5, ""}, "");
+    INFO(rev.status().ToString());
+    REQUIRE(rev.ok());
+    auto got = store->GetSystemDoc("alarm", "guest/t");
+    REQUIRE(got.ok());
+    CHECK(got->body == R"({"cron":"* * * * *"})");  // SQLite keeps the caller's text
+    CHECK(got->rev == *rev);
+}
+
+TEST_CASE("sqlite: system document lists return at most 1000", "[sqlite][system-docs]") {
+    auto store = OpenOrFail(":memory:");
+    for (int i = 0; i < 1005; ++i) {
+        char id[16];
+        std::snprintf(id, sizeof id, "n/%04d", i);
+        REQUIRE(store->PutSystemDoc({"claim", id, "{}", i, ""}, "").ok());
+    }
+    auto first = store->ListSystemDocs("claim", "n/", "", 5000);
+    REQUIRE(first.ok());
+    REQUIRE(first->size() == 1000);
+    CHECK(first->front().id == "n/0000");
+    CHECK(first->back().id == "n/0999");
+    auto rest = store->ListSystemDocs("claim", "n/", first->back().id, 1000);
+    REQUIRE(rest.ok());
+    REQUIRE(rest->size() == 5);
+    CHECK(rest->front().id == "n/1000");
+    CHECK(rest->back().updated_ms == 1004);
+}
+
+TEST_CASE("sqlite: prefixes are byte ranges, whatever bytes they hold", "[sqlite][system-docs]") {
+    auto store = OpenOrFail(":memory:");
+    for (const std::string& id :
+         {std::string("a"), std::string("a\xc3\xa9"), std::string("a\xc3\xa9z"),
+          std::string("a\xf4\x8f\xbf\xbf"), std::string("b")}) {
+        REQUIRE(store->PutSystemDoc({"raw", id, "{}", 0, ""}, "").ok());
+    }
+    auto ids = [&](std::string_view prefix) {
+        auto list = store->ListSystemDocs("raw", prefix, "", 10);
+        REQUIRE(list.ok());
+        std::vector<std::string> out;
+        for (const auto& d : *list) out.push_back(d.id);
+        return out;
+    };
+    CHECK(ids("a\xc3") == std::vector<std::string>{"a\xc3\xa9", "a\xc3\xa9z"});  // half a character
+    CHECK(ids("a\xf4\x8f\xbf\xbf") == std::vector<std::string>{"a\xf4\x8f\xbf\xbf"});
+    CHECK(ids("a\xff").empty());     // no id has it; the range ends before "b"
+    CHECK(ids("\xff\xff").empty());  // no upper bound at all
+    CHECK(ids("a").size() == 4);
+    // Default string_views are empty strings, not SQL NULLs.
+    CHECK(ids(std::string_view()).size() == 5);
+    auto after = store->ListSystemDocs("raw", std::string_view(), std::string_view(), 10);
+    REQUIRE(after.ok());
+    CHECK(after->size() == 5);
 }

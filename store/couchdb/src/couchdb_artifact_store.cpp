@@ -316,7 +316,8 @@ CouchDbArtifactStore::CouchDbArtifactStore(CouchDbConfig config,
       whisks_db_(config_.db_prefix + "whisks"),
       subjects_db_(config_.db_prefix + "subjects"),
       activations_db_(config_.db_prefix + "activations"),
-      journal_db_(config_.db_prefix + "activation_journal") {}
+      journal_db_(config_.db_prefix + "activation_journal"),
+      system_db_(config_.db_prefix + "system_docs") {}
 
 CouchDbArtifactStore::~CouchDbArtifactStore() = default;
 
@@ -334,7 +335,8 @@ absl::StatusOr<std::unique_ptr<CouchDbArtifactStore>> CouchDbArtifactStore::Open
 
 absl::Status CouchDbArtifactStore::EnsureDatabasesAndViews() {
     CouchDbClient& client = *client_;
-    for (const std::string* db : {&whisks_db_, &subjects_db_, &activations_db_, &journal_db_}) {
+    for (const std::string* db :
+         {&whisks_db_, &subjects_db_, &activations_db_, &journal_db_, &system_db_}) {
         WISP_ASSIGN_OR_RETURN(HttpResponse r, client.Request("PUT", Cat("/", *db)));
         // 201/202 created; 412 exists (also when a retried PUT created it first).
         if (r.status == 201 || r.status == 202 || r.status == 412) continue;
@@ -1052,6 +1054,131 @@ absl::StatusOr<int64_t> CouchDbArtifactStore::DeleteActivationsBefore(int64_t cu
     // A conflict: replaced or deleted meanwhile (another sweeper); the next pass sees it again.
     for (const std::string& rev : done) removed += rev.empty() ? 0 : 1;
     return removed;
+}
+
+// ---- system documents ------------------------------------------------------------------------
+// Database <prefix>system_docs, `_id` "<kind>/<id>" (a kind has no '/', so the split is
+// unambiguous), `{kind, id, updated, body}`. Nothing else lives there: no entity, subject,
+// limits, activation or journal id can collide, and no view of the other databases sees them.
+
+namespace {
+
+std::string SystemDocId(std::string_view kind, std::string_view id) { return Cat(kind, "/", id); }
+
+/// The stored document; `doc.body` (validated: a JSON object) is spliced in as it is.
+std::string SystemDocJson(const SystemDoc& doc, std::string_view rev) {
+    const std::string id = SystemDocId(doc.kind, doc.id);
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("_id");
+    w.String(id.data(), static_cast<rapidjson::SizeType>(id.size()));
+    if (!rev.empty()) {
+        w.Key("_rev");
+        w.String(rev.data(), static_cast<rapidjson::SizeType>(rev.size()));
+    }
+    w.Key("kind");
+    w.String(doc.kind.data(), static_cast<rapidjson::SizeType>(doc.kind.size()));
+    w.Key("id");
+    w.String(doc.id.data(), static_cast<rapidjson::SizeType>(doc.id.size()));
+    w.Key("updated");
+    w.Int64(doc.updated_ms);
+    w.Key("body");
+    w.RawValue(doc.body.data(), doc.body.size(), rapidjson::kObjectType);
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
+}
+
+[[nodiscard]] absl::StatusOr<SystemDoc> SystemDocFromCouch(const rapidjson::Value& doc,
+                                                           std::string_view db) {
+    const std::string_view couch_id = StringMember(doc, "_id");
+    if (!doc.HasMember("body") || !doc["body"].IsObject() || !doc.HasMember("updated") ||
+        !doc["updated"].IsInt64() || StringMember(doc, "kind").empty() ||
+        StringMember(doc, "id").empty()) {
+        return CorruptDocument(db, couch_id, absl::InternalError("not a system document"));
+    }
+    return SystemDoc{std::string(StringMember(doc, "kind")), std::string(StringMember(doc, "id")),
+                     Compact(doc["body"]), doc["updated"].GetInt64(),
+                     std::string(StringMember(doc, "_rev"))};
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> CouchDbArtifactStore::PutSystemDoc(const SystemDoc& doc,
+                                                               std::string_view expected_rev) {
+    WISP_RETURN_IF_ERROR(ValidateSystemDoc(doc));
+    const std::string id = SystemDocId(doc.kind, doc.id);
+    const std::string body = SystemDocJson(doc, expected_rev);
+    // Create: PUT without _rev (CouchDB keeps the first writer's document, 409 for the others).
+    // Update: PUT with _rev (409 when stale; 409 or 404 when the document is gone).
+    WISP_ASSIGN_OR_RETURN(HttpResponse r,
+                          client_->Request("PUT", Cat("/", system_db_, "/", Encode(id)), body));
+    if (r.status == 201 || r.status == 202) {
+        rapidjson::Document answer;
+        if (ParseObject(r.body, answer) && !StringMember(answer, "rev").empty()) {
+            return std::string(StringMember(answer, "rev"));
+        }
+        return absl::InternalError(Cat("CouchDB at ", client_->url(), " stored ", system_db_, "/",
+                                       id, " but answered without its revision"));
+    }
+    if (!IsConflict(r) && !(r.status == 404 && !expected_rev.empty())) {
+        return client_->Unexpected(r, Cat("PUT ", system_db_, "/", id));
+    }
+    if (r.ambiguous) {
+        // A retried PUT whose first attempt succeeded unseen conflicts with itself.
+        WISP_ASSIGN_OR_RETURN(auto current, GetDocument(*client_, system_db_, id));
+        if (current && SameContent(current->doc, body)) return current->rev;
+    }
+    return expected_rev.empty() ? Exists() : Conflict();
+}
+
+absl::StatusOr<SystemDoc> CouchDbArtifactStore::GetSystemDoc(std::string_view kind,
+                                                             std::string_view id) {
+    WISP_RETURN_IF_ERROR(ValidateSystemDocKey(kind, id));
+    WISP_ASSIGN_OR_RETURN(auto current, GetDocument(*client_, system_db_, SystemDocId(kind, id)));
+    if (!current) return NotFound();
+    return SystemDocFromCouch(current->doc, system_db_);
+}
+
+absl::Status CouchDbArtifactStore::DeleteSystemDoc(std::string_view kind, std::string_view id,
+                                                   std::string_view expected_rev) {
+    WISP_RETURN_IF_ERROR(ValidateSystemDocKey(kind, id));
+    return DeleteChecked(*client_, system_db_, SystemDocId(kind, id), expected_rev,
+                         [](const rapidjson::Value&) { return absl::OkStatus(); });
+}
+
+absl::StatusOr<std::vector<SystemDoc>> CouchDbArtifactStore::ListSystemDocs(
+    std::string_view kind, std::string_view id_prefix, std::string_view after_id, int64_t limit) {
+    WISP_ASSIGN_OR_RETURN(const int64_t max, ValidateSystemDocList(kind, limit));
+    // _all_docs is sorted by raw (byte) comparison of the ids: "<kind>/<prefix>" up to that
+    // followed by U+10FFFF, the greatest UTF-8 sequence, covers the prefix.
+    const std::string lower = SystemDocId(kind, id_prefix);
+    const std::string after = after_id.empty() ? std::string() : SystemDocId(kind, after_id);
+    const bool from_after = !after.empty() && after > lower;
+    std::string end = JsonString(lower);
+    end.insert(end.size() - 1, "\\udbff\\udfff");
+    // Greater than the prefix without starting with it: greater than every id with the prefix.
+    if (from_after && after.compare(0, lower.size(), lower) != 0) return std::vector<SystemDoc>();
+    const std::string path = Cat("/", system_db_, "/_all_docs?include_docs=true&startkey=",
+                                 Encode(JsonString(from_after ? after : lower)),
+                                 "&endkey=", Encode(end), "&limit=", max + (from_after ? 1 : 0));
+    WISP_ASSIGN_OR_RETURN(HttpResponse r, client_->Request("GET", path));
+    if (r.status != 200) return client_->Unexpected(r, Cat("GET ", system_db_, "/_all_docs"));
+    rapidjson::Document answer;
+    if (!ParseObject(r.body, answer) || !answer.HasMember("rows") || !answer["rows"].IsArray()) {
+        return absl::InternalError(Cat("CouchDB at ", client_->url(), " answered ", system_db_,
+                                       "/_all_docs with no rows"));
+    }
+    std::vector<SystemDoc> out;
+    for (const auto& row : answer["rows"].GetArray()) {
+        if (static_cast<int64_t>(out.size()) >= max) break;
+        if (!row.HasMember("doc") || !row["doc"].IsObject()) continue;  // deleted meanwhile
+        const std::string_view id = StringMember(row, "id");
+        if (id.substr(0, lower.size()) != lower || (!after.empty() && id <= after)) continue;
+        WISP_ASSIGN_OR_RETURN(SystemDoc doc, SystemDocFromCouch(row["doc"], system_db_));
+        out.push_back(std::move(doc));
+    }
+    return out;
 }
 
 }  // namespace wisp::store

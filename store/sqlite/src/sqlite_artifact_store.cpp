@@ -13,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -97,6 +98,17 @@ CREATE TABLE IF NOT EXISTS activation_journal (
     recover_after INTEGER NOT NULL,  -- epoch ms
     doc           TEXT NOT NULL,     -- ActivationToJson(kStored) of JournalEntry::record
     PRIMARY KEY (controller, activation_id)
+);
+
+-- SystemDoc: platform documents (alarm schedules, firing claims, ...) per (kind, id); ids
+-- compare as bytes (BINARY collation), which is the listing order.
+CREATE TABLE IF NOT EXISTS system_docs (
+    kind    TEXT NOT NULL,
+    id      TEXT NOT NULL,
+    updated INTEGER NOT NULL,     -- epoch ms (SystemDoc::updated_ms)
+    rev     TEXT NOT NULL,        -- "N-<32 hex>"
+    body    TEXT NOT NULL,        -- the caller's JSON object, as given
+    PRIMARY KEY (kind, id)
 );
 )sql";
 
@@ -184,6 +196,23 @@ constexpr const char* kCountActivations =
 constexpr const char* kCountActivationsByName =
     "SELECT COUNT(*) FROM activations WHERE namespace = ?1 AND filter_name = ?4 "
     "AND start >= ?2 AND start <= ?3";
+
+constexpr const char* kSelectSystemDoc =
+    "SELECT updated, rev, body FROM system_docs WHERE kind = ?1 AND id = ?2";
+constexpr const char* kSelectSystemDocRev =
+    "SELECT rev FROM system_docs WHERE kind = ?1 AND id = ?2";
+constexpr const char* kInsertSystemDoc =
+    "INSERT INTO system_docs (kind, id, updated, rev, body) VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr const char* kUpdateSystemDoc =
+    "UPDATE system_docs SET updated = ?3, rev = ?4, body = ?5 WHERE kind = ?1 AND id = ?2";
+constexpr const char* kDeleteSystemDoc = "DELETE FROM system_docs WHERE kind = ?1 AND id = ?2";
+// ?2 the prefix (lower bound), ?3 after_id (exclusive), ?4 the first id past the prefix.
+constexpr const char* kListSystemDocs =
+    "SELECT id, updated, rev, body FROM system_docs WHERE kind = ?1 AND id >= ?2 AND id > ?3 "
+    "ORDER BY id LIMIT ?5";
+constexpr const char* kListSystemDocsBounded =
+    "SELECT id, updated, rev, body FROM system_docs WHERE kind = ?1 AND id >= ?2 AND id > ?3 "
+    "AND id < ?4 ORDER BY id LIMIT ?5";
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -953,6 +982,112 @@ absl::Status SqliteArtifactStore::RemoveJournalEntries(const std::vector<Journal
             WISP_RETURN_IF_ERROR(del.Run());
         }
         return absl::OkStatus();
+    });
+}
+
+// ---- system documents ------------------------------------------------------------------------
+
+namespace {
+
+/// The smallest string greater than every string starting with `prefix` (byte order), or
+/// nullopt when there is none (empty, or only 0xFF bytes).
+std::optional<std::string> PrefixUpperBound(std::string_view prefix) {
+    std::string upper(prefix);
+    while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xFF) upper.pop_back();
+    if (upper.empty()) return std::nullopt;
+    upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
+    return upper;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> SqliteArtifactStore::PutSystemDoc(const SystemDoc& doc,
+                                                              std::string_view expected_rev) {
+    WISP_RETURN_IF_ERROR(ValidateSystemDoc(doc));
+    return impl_->Write([&](SqliteConnection& db) -> absl::StatusOr<std::string> {
+        std::optional<std::string> current_rev;
+        {
+            WISP_ASSIGN_OR_RETURN(Statement select, db.Prepare(kSelectSystemDocRev));
+            select.BindText(1, doc.kind);
+            select.BindText(2, doc.id);
+            WISP_ASSIGN_OR_RETURN(bool found, select.Step());
+            if (found) current_rev = std::string(select.ColumnText(0));
+        }
+        std::string rev;
+        if (current_rev.has_value()) {
+            if (expected_rev.empty()) return Exists();
+            if (*current_rev != expected_rev) return Conflict();
+            rev = NextRevision(*current_rev);
+        } else {
+            if (!expected_rev.empty()) return Conflict();  // deleted meanwhile
+            rev = NextRevision({});
+        }
+        WISP_ASSIGN_OR_RETURN(Statement write,
+                              db.Prepare(current_rev ? kUpdateSystemDoc : kInsertSystemDoc));
+        write.BindText(1, doc.kind);
+        write.BindText(2, doc.id);
+        write.BindInt64(3, doc.updated_ms);
+        write.BindText(4, rev);
+        write.BindText(5, doc.body);
+        WISP_RETURN_IF_ERROR(write.Run());
+        return rev;
+    });
+}
+
+absl::StatusOr<SystemDoc> SqliteArtifactStore::GetSystemDoc(std::string_view kind,
+                                                            std::string_view id) {
+    WISP_RETURN_IF_ERROR(ValidateSystemDocKey(kind, id));
+    return impl_->Read([&](SqliteConnection& db) -> absl::StatusOr<SystemDoc> {
+        WISP_ASSIGN_OR_RETURN(Statement select, db.Prepare(kSelectSystemDoc));
+        select.BindText(1, kind);
+        select.BindText(2, id);
+        WISP_ASSIGN_OR_RETURN(bool found, select.Step());
+        if (!found) return NotFound();
+        return SystemDoc{std::string(kind), std::string(id), std::string(select.ColumnText(2)),
+                         select.ColumnInt64(0), std::string(select.ColumnText(1))};
+    });
+}
+
+absl::Status SqliteArtifactStore::DeleteSystemDoc(std::string_view kind, std::string_view id,
+                                                  std::string_view expected_rev) {
+    WISP_RETURN_IF_ERROR(ValidateSystemDocKey(kind, id));
+    return impl_->Write([&](SqliteConnection& db) -> absl::Status {
+        {
+            WISP_ASSIGN_OR_RETURN(Statement select, db.Prepare(kSelectSystemDocRev));
+            select.BindText(1, kind);
+            select.BindText(2, id);
+            WISP_ASSIGN_OR_RETURN(bool found, select.Step());
+            if (!found) return NotFound();
+            if (!expected_rev.empty() && select.ColumnText(0) != expected_rev) return Conflict();
+        }
+        WISP_ASSIGN_OR_RETURN(Statement del, db.Prepare(kDeleteSystemDoc));
+        del.BindText(1, kind);
+        del.BindText(2, id);
+        return del.Run();
+    });
+}
+
+absl::StatusOr<std::vector<SystemDoc>> SqliteArtifactStore::ListSystemDocs(
+    std::string_view kind, std::string_view id_prefix, std::string_view after_id, int64_t limit) {
+    WISP_ASSIGN_OR_RETURN(const int64_t max, ValidateSystemDocList(kind, limit));
+    const std::optional<std::string> upper = PrefixUpperBound(id_prefix);
+    return impl_->Read([&](SqliteConnection& db) -> absl::StatusOr<std::vector<SystemDoc>> {
+        WISP_ASSIGN_OR_RETURN(Statement list,
+                              db.Prepare(upper ? kListSystemDocsBounded : kListSystemDocs));
+        list.BindText(1, kind);
+        list.BindText(2, id_prefix);
+        list.BindText(3, after_id);
+        if (upper) list.BindText(4, *upper);
+        list.BindInt64(5, max);
+        std::vector<SystemDoc> out;
+        while (true) {
+            WISP_ASSIGN_OR_RETURN(bool row, list.Step());
+            if (!row) break;
+            out.push_back(SystemDoc{std::string(kind), std::string(list.ColumnText(0)),
+                                    std::string(list.ColumnText(3)), list.ColumnInt64(1),
+                                    std::string(list.ColumnText(2))});
+        }
+        return out;
     });
 }
 

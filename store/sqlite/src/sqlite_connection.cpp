@@ -37,7 +37,9 @@ Statement::~Statement() {
 }
 
 void Statement::BindText(int index, std::string_view text) {
-    sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    // A default std::string_view has no data pointer, which SQLite would bind as NULL.
+    sqlite3_bind_text64(stmt_, index, text.data() != nullptr ? text.data() : "", text.size(),
+                        SQLITE_TRANSIENT, SQLITE_UTF8);
 }
 
 void Statement::BindInt64(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }

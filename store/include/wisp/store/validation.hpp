@@ -2,13 +2,18 @@
 // What every ArtifactStore backend shares: the argument checks it applies before touching its
 // database and the errors (OpenWhisk's messages) it answers with. One copy, so the backends
 // cannot drift apart (the contract suite checks the codes; this keeps the texts equal too).
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <absl/status/status.h>
+#include <absl/status/statusor.h>
 #include <wisp/common/activation.hpp>
 #include <wisp/common/entity_path.hpp>
+#include <wisp/common/json.hpp>
 #include <wisp/common/status.hpp>
+#include <wisp/common/strings.hpp>
 #include <wisp/store/artifact_store.hpp>
 
 namespace wisp::store {
@@ -71,6 +76,65 @@ namespace wisp::store {
         return absl::InvalidArgumentError("listing activations needs a namespace");
     }
     return ValidatePage(q.skip, q.limit);
+}
+
+// ---- system documents ------------------------------------------------------------------------
+
+/// The limits of SystemDoc (artifact_store.hpp).
+inline constexpr size_t kMaxSystemDocKindBytes = 64;
+inline constexpr size_t kMaxSystemDocIdBytes = 1024;
+inline constexpr size_t kMaxSystemDocBodyBytes = size_t{1} << 20;
+inline constexpr int64_t kMaxSystemDocListLimit = 1000;
+
+/// InvalidArgument unless `kind` is [a-z][a-z0-9-]* (at most 64 characters) and `id` is 1..1024
+/// bytes of UTF-8 (CouchDB ids are JSON strings) without NUL.
+[[nodiscard]] inline absl::Status ValidateSystemDocKey(std::string_view kind, std::string_view id) {
+    bool kind_ok =
+        !kind.empty() && kind.size() <= kMaxSystemDocKindBytes && kind[0] >= 'a' && kind[0] <= 'z';
+    for (char c : kind) {
+        kind_ok = kind_ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+    }
+    if (!kind_ok) {
+        return absl::InvalidArgumentError(common::Cat(
+            "system document kind '", kind.substr(0, 80),
+            "' is not valid: use a lowercase letter, then up to 63 of a-z, 0-9 and '-'"));
+    }
+    if (id.empty() || id.size() > kMaxSystemDocIdBytes || id.find('\0') != std::string_view::npos ||
+        !common::IsValidUtf8(id)) {
+        return absl::InvalidArgumentError(
+            common::Cat("system document id of kind '", kind, "' is not valid (", id.size(),
+                        " bytes): use 1 to 1024 bytes of UTF-8 without NUL"));
+    }
+    return absl::OkStatus();
+}
+
+/// ValidateSystemDocKey, and the body must be a JSON object of at most 1 MiB.
+[[nodiscard]] inline absl::Status ValidateSystemDoc(const SystemDoc& doc) {
+    if (absl::Status st = ValidateSystemDocKey(doc.kind, doc.id); !st.ok()) return st;
+    if (doc.body.size() > kMaxSystemDocBodyBytes) {
+        return absl::InvalidArgumentError(
+            common::Cat("system document ", doc.kind, "/", doc.id, " is ", doc.body.size(),
+                        " bytes; the limit is 1048576: store less in one document"));
+    }
+    rapidjson::Document parsed;
+    absl::Status parse = common::ParseJson(doc.body, parsed);
+    if (!parse.ok() || !parsed.IsObject()) {
+        return absl::InvalidArgumentError(common::Cat("system document ", doc.kind, "/", doc.id,
+                                                      " needs a JSON object as its body"));
+    }
+    return absl::OkStatus();
+}
+
+/// The number of documents a ListSystemDocs call returns at most: `limit` capped at 1000;
+/// InvalidArgument for a bad kind or a limit below 1.
+[[nodiscard]] inline absl::StatusOr<int64_t> ValidateSystemDocList(std::string_view kind,
+                                                                   int64_t limit) {
+    if (absl::Status st = ValidateSystemDocKey(kind, "-"); !st.ok()) return st;
+    if (limit <= 0) {
+        return absl::InvalidArgumentError(
+            common::Cat("limit ", limit, " is not valid: list at least 1 system document"));
+    }
+    return std::min(limit, kMaxSystemDocListLimit);
 }
 
 }  // namespace wisp::store

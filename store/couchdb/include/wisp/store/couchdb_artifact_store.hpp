@@ -11,6 +11,7 @@
 //                        `whisks.v2.1.0`, `whisks-filters.v2.1.1`, `activations`
 //   <prefix>activation_journal  the controllers' journal of accepted activations, `_id`
 //                        "<controller>/<activationId>", `{controller, recoverAfter, record}`
+//   <prefix>system_docs  SystemDocs, `_id` "<kind>/<id>", `{kind, id, updated, body}`
 // Concurrency control is CouchDB's `_rev`. Transient failures (connection refused/reset, timeouts,
 // HTTP 500/502/503/504) are retried with exponential backoff; a request that still fails returns
 // Unavailable "CouchDB at <url> is unreachable: ...". Every method is thread-safe and blocking.
@@ -49,7 +50,7 @@ struct CouchDbConfig {
 
 class CouchDbArtifactStore final : public ArtifactStore {
   public:
-    /// Connects, creates the three databases and the design documents when missing (and
+    /// Connects, creates the databases and the design documents when missing (and
     /// replaces design documents whose views differ). Unavailable when CouchDB cannot be reached.
     [[nodiscard]] static absl::StatusOr<std::unique_ptr<CouchDbArtifactStore>> Open(
         const CouchDbConfig& config);
@@ -63,6 +64,7 @@ class CouchDbArtifactStore final : public ArtifactStore {
     const std::string& subjects_db() const { return subjects_db_; }
     const std::string& activations_db() const { return activations_db_; }
     const std::string& journal_db() const { return journal_db_; }
+    const std::string& system_db() const { return system_db_; }
     const CouchDbConfig& config() const { return config_; }
 
     [[nodiscard]] absl::StatusOr<std::string> PutEntity(const common::WhiskEntity& entity,
@@ -116,6 +118,19 @@ class CouchDbArtifactStore final : public ArtifactStore {
         const ActivationQuery& q) override;
     [[nodiscard]] absl::StatusOr<int64_t> CountActivations(const ActivationQuery& q) override;
 
+    /// In <prefix>system_docs: create = PUT without `_rev` (409 -> AlreadyExists), update = PUT
+    /// with `_rev` (409 -> Aborted); lists read `_all_docs` over the id range of the prefix.
+    [[nodiscard]] absl::StatusOr<std::string> PutSystemDoc(const SystemDoc& doc,
+                                                           std::string_view expected_rev) override;
+    [[nodiscard]] absl::StatusOr<SystemDoc> GetSystemDoc(std::string_view kind,
+                                                         std::string_view id) override;
+    [[nodiscard]] absl::Status DeleteSystemDoc(std::string_view kind, std::string_view id,
+                                               std::string_view expected_rev) override;
+    [[nodiscard]] absl::StatusOr<std::vector<SystemDoc>> ListSystemDocs(std::string_view kind,
+                                                                        std::string_view id_prefix,
+                                                                        std::string_view after_id,
+                                                                        int64_t limit) override;
+
   private:
     CouchDbArtifactStore(CouchDbConfig config, std::unique_ptr<couchdb::CouchDbClient> client);
 
@@ -123,7 +138,7 @@ class CouchDbArtifactStore final : public ArtifactStore {
 
     CouchDbConfig config_;
     std::unique_ptr<couchdb::CouchDbClient> client_;
-    std::string whisks_db_, subjects_db_, activations_db_, journal_db_;
+    std::string whisks_db_, subjects_db_, activations_db_, journal_db_, system_db_;
     std::atomic<bool> purge_refused_{false};  // the server refused _purge once: delete instead
 
     /// The current revisions of `ids` in the journal database (empty: missing or deleted).

@@ -81,6 +81,17 @@ class SqliteArtifactStore final : public ArtifactStore {
         const ActivationQuery& q) override;
     [[nodiscard]] absl::StatusOr<int64_t> CountActivations(const ActivationQuery& q) override;
 
+    [[nodiscard]] absl::StatusOr<std::string> PutSystemDoc(const SystemDoc& doc,
+                                                           std::string_view expected_rev) override;
+    [[nodiscard]] absl::StatusOr<SystemDoc> GetSystemDoc(std::string_view kind,
+                                                         std::string_view id) override;
+    [[nodiscard]] absl::Status DeleteSystemDoc(std::string_view kind, std::string_view id,
+                                               std::string_view expected_rev) override;
+    [[nodiscard]] absl::StatusOr<std::vector<SystemDoc>> ListSystemDocs(std::string_view kind,
+                                                                        std::string_view id_prefix,
+                                                                        std::string_view after_id,
+                                                                        int64_t limit) override;
+
     /// The file this store was opened on (":memory:" for an in-memory store).
     const std::string& path() const;
 
