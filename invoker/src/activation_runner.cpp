@@ -391,6 +391,25 @@ ActivationResponse ExchangeFailure(Container& container, const ProxyResponse& r,
     return ActivationResponse();  // not a failure here
 }
 
+/// What the pool needs to place `msg` (ActivationRunner::Run and InitKeepWarm alike).
+ContainerRequest RequestFor(const wisp::v1::ActivationMessage& msg, const common::Action& action,
+                            const std::string& revision, const ExecInfo& exec) {
+    ContainerRequest request;
+    request.invocation_namespace = msg.user().namespace_name();
+    request.action = action.Fqn().DocId();
+    request.revision = revision;
+    request.kind = std::holds_alternative<common::CodeExec>(action.exec)
+                       ? std::get<common::CodeExec>(action.exec).kind
+                       : std::string(common::kBlackboxKind);
+    request.image = exec.image;
+    request.pull_if_missing = exec.pull_if_missing;
+    request.memory_mb = action.limits.memory_mb;
+    request.concurrency = static_cast<int>(std::max<int64_t>(1, action.limits.concurrency));
+    request.name_hint = request.invocation_namespace + "_" + action.name;
+    request.transaction_id = msg.transid().id();
+    return request;
+}
+
 void AddStandardAnnotations(common::ActivationRecord& rec, const common::Action& action,
                             std::string_view kind, bool timed_out,
                             const wisp::v1::ActivationMessage& msg, std::optional<int64_t> init_ms,
@@ -497,20 +516,7 @@ ActivationOutcome ActivationRunner::Run(const wisp::v1::ActivationMessage& msg,
         }
     }
 
-    ContainerRequest request;
-    request.invocation_namespace = msg.user().namespace_name();
-    request.action = action.Fqn().DocId();
-    request.revision = revision;
-    request.kind = std::holds_alternative<common::CodeExec>(action.exec)
-                       ? std::get<common::CodeExec>(action.exec).kind
-                       : std::string(common::kBlackboxKind);
-    request.image = exec.image;
-    request.pull_if_missing = exec.pull_if_missing;
-    request.memory_mb = action.limits.memory_mb;
-    request.concurrency = static_cast<int>(std::max<int64_t>(1, action.limits.concurrency));
-    request.name_hint = request.invocation_namespace + "_" + action.name;
-    request.transaction_id = msg.transid().id();
-
+    const ContainerRequest request = RequestFor(msg, action, revision, exec);
     auto lease = pool_.Acquire(request);
     if (!lease.ok()) {
         common::TidLog(msg.transid().id())
@@ -633,6 +639,65 @@ ActivationOutcome ActivationRunner::Run(const wisp::v1::ActivationMessage& msg,
     pool_.Release(std::move(*lease), out.developer_error ? ContainerPool::Outcome::kDestroy
                                                          : ContainerPool::Outcome::kKeep);
     return out;
+}
+
+absl::StatusOr<ContainerRequest> ActivationRunner::KeepWarmRequest(
+    const wisp::v1::ActivationMessage& msg, const common::Action& action,
+    const std::string& revision) const {
+    ExecInfo exec = ResolveExec(action, manifest_);
+    if (!exec.error.empty()) return absl::FailedPreconditionError(exec.error);
+    if (exec.pull_if_missing && !common::ImageAllowed(exec.image, config_.allowed_images)) {
+        return absl::FailedPreconditionError(messages::ImageNotAllowed(exec.image));
+    }
+    return RequestFor(msg, action, revision, exec);
+}
+
+absl::Status ActivationRunner::InitKeepWarm(const wisp::v1::ActivationMessage& msg,
+                                            const common::Action& action,
+                                            const std::string& revision) {
+    ExecInfo exec = ResolveExec(action, manifest_);
+    if (!exec.error.empty()) return absl::FailedPreconditionError(exec.error);
+    if (exec.pull_if_missing && !common::ImageAllowed(exec.image, config_.allowed_images)) {
+        return absl::FailedPreconditionError(messages::ImageNotAllowed(exec.image));
+    }
+    auto lease = pool_.AcquireKeepWarm(RequestFor(msg, action, revision, exec));
+    if (!lease.ok()) return lease.status();
+    Container& container = lease->container();
+    const std::string container_id = lease->container_id();
+    const Arguments args = SplitArguments(msg, action);
+    const int64_t timeout_ms = action.limits.timeout_ms;
+    auto [ran_init, init] = lease->InitOnce([&]() {
+        InitOutcome o;
+        const int64_t start = clock_.NowMs();
+        auto r = container.Init(InitBody(action, exec, msg, args, start + timeout_ms),
+                                std::chrono::milliseconds(timeout_ms));
+        if (!r.ok()) {
+            o.ok = false;
+            o.failure = ActivationResponse::Error(ActivationStatus::kWhiskError,
+                                                  std::string(r.status().message()));
+            return o;
+        }
+        bool timed_out = false;
+        ActivationResponse failure = ExchangeFailure(container, *r, true, timeout_ms, timed_out);
+        if (failure.status != ActivationStatus::kSuccess) {
+            o.ok = false;
+            o.failure = std::move(failure);
+            o.timed_out = timed_out;
+        } else if (r->status != 200) {
+            o.ok = false;
+            o.failure = InitFailureResponse(r->body);
+        }
+        return o;
+    });
+    (void)ran_init;
+    if (!init.ok) {
+        pool_.Release(std::move(*lease), ContainerPool::Outcome::kDestroy);
+        return absl::FailedPreconditionError(
+            fmt::format("/init of keep-warm container {} failed: {}", container_id,
+                        init.failure.result ? init.failure.result->text() : std::string()));
+    }
+    pool_.Release(std::move(*lease), ContainerPool::Outcome::kKeep);
+    return absl::OkStatus();
 }
 
 }  // namespace wisp::invoker

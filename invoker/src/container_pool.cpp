@@ -34,13 +34,15 @@ struct ContainerLease::Entry {
     // Guarded by ContainerPool::mu_.
     int active = 0;
     int64_t last_used_ms = 0;
-    bool doomed = false;         // destroy when the last run ends; no new runs
-    bool removed = false;        // no longer in entries_
-    bool paused = false;         // written with op_mu held too
-    bool pausing = false;        // a pause task is queued or running
-    int pause_failures = 0;      // failed pauses in a row
-    bool resettable = true;      // false once Reset failed: never reused for another action
-    int64_t pause_retry_ms = 0;  // no pause before this (after a failed one)
+    bool doomed = false;           // destroy when the last run ends; no new runs
+    bool removed = false;          // no longer in entries_
+    bool paused = false;           // written with op_mu held too
+    bool pausing = false;          // a pause task is queued or running
+    int pause_failures = 0;        // failed pauses in a row
+    bool resettable = true;        // false once Reset failed: never reused for another action
+    bool keep_warm = false;        // pinned for its action's keep-warm (PinKeepWarm)
+    bool keep_warm_label = false;  // created by AcquireKeepWarm: labelled wisp.keep-warm
+    int64_t pause_retry_ms = 0;    // no pause before this (after a failed one)
     absl::Status start_error;
     // Set once under mu_ when started; alive as long as the entry.
     std::unique_ptr<Container> container;
@@ -160,6 +162,7 @@ ContainerLease::ContainerLease(ContainerLease&& o) noexcept
       entry_(std::move(o.entry_)),
       source_(o.source_),
       resumed_(o.resumed_),
+      keep_warm_init_(o.keep_warm_init_),
       acquired_ms_(o.acquired_ms_) {}
 
 ContainerLease& ContainerLease::operator=(ContainerLease&& o) noexcept {
@@ -169,6 +172,7 @@ ContainerLease& ContainerLease::operator=(ContainerLease&& o) noexcept {
         entry_ = std::move(o.entry_);
         source_ = o.source_;
         resumed_ = o.resumed_;
+        keep_warm_init_ = o.keep_warm_init_;
         acquired_ms_ = o.acquired_ms_;
     }
     return *this;
@@ -276,6 +280,7 @@ ContainerSpec ContainerPool::SpecFor(const ContainerLease::Entry& entry, std::st
     spec.memory_mb = entry.memory_mb;
     spec.env = config_.container_env;
     spec.labels["wisp.invoker"] = config_.invoker_id;
+    if (entry.keep_warm_label) spec.labels["wisp.keep-warm"] = entry.action;
     spec.pull_if_missing = entry.pull_if_missing;
     return spec;
 }
@@ -358,7 +363,8 @@ ContainerPool::Place ContainerPool::TryPlaceLocked(const ContainerRequest& reque
             EntryPtr reuse;
             for (const auto& e : entries_) {
                 if (e->state != State::kWarm || e->active > 0 || e->doomed || !e->resettable ||
-                    !e->container || e->invocation_namespace != request.invocation_namespace ||
+                    e->keep_warm || !e->container ||
+                    e->invocation_namespace != request.invocation_namespace ||
                     e->kind != request.kind || e->image != request.image ||
                     e->memory_mb != request.memory_mb) {
                     continue;
@@ -376,10 +382,11 @@ ContainerPool::Place ContainerPool::TryPlaceLocked(const ContainerRequest& reque
         }
         std::vector<EntryPtr> idle;
         std::vector<EntryPtr> prewarm;
+        std::vector<EntryPtr> pinned;  // idle keep-warm containers: a last resort, as stem cells
         bool anything_running = false;
         for (const auto& e : entries_) {
             if (e->state == State::kWarm && e->active == 0 && !e->doomed) {
-                idle.push_back(e);
+                (e->keep_warm ? pinned : idle).push_back(e);
             } else if (e->state == State::kPrewarm) {
                 prewarm.push_back(e);
             } else {
@@ -392,7 +399,10 @@ ContainerPool::Place ContainerPool::TryPlaceLocked(const ContainerRequest& reque
         // Stem cells are never evicted, except when nothing else could ever free memory (the
         // request would wait forever behind idle stem cells of other kinds).
         std::vector<EntryPtr> candidates = idle;
-        if (!anything_running) candidates.insert(candidates.end(), prewarm.begin(), prewarm.end());
+        if (!anything_running) {
+            candidates.insert(candidates.end(), prewarm.begin(), prewarm.end());
+            candidates.insert(candidates.end(), pinned.begin(), pinned.end());
+        }
         int64_t freeable = 0;
         for (const auto& e : candidates) freeable += e->memory_mb;
         if (used - freeable + request.memory_mb > budget) return Place::kWaitMemory;
@@ -730,7 +740,9 @@ void ContainerPool::Release(ContainerLease lease, Outcome outcome) {
     std::lock_guard<std::mutex> lock(mu_);
     --e->active;
     e->last_used_ms = clock_.NowMs();
-    if (lease.source_ == ContainerLease::Source::kWarm && outcome == Outcome::kKeep) {
+    if (lease.keep_warm_init_) {
+        // Only /init ran (AcquireKeepWarm): nothing to learn about the action's runs.
+    } else if (lease.source_ == ContainerLease::Source::kWarm && outcome == Outcome::kKeep) {
         // A warm run's hold of its container: what a request waiting for it expects to wait.
         const double held = static_cast<double>(e->last_used_ms - lease.acquired_ms_);
         Average(hold_all_ms_, held);
@@ -757,6 +769,146 @@ void ContainerPool::Release(ContainerLease lease, Outcome outcome) {
         ScheduleDestroyLocked(e);
     }
     DrainBufferLocked();
+}
+
+// ---- keep-warm --------------------------------------------------------------------------------
+
+absl::StatusOr<ContainerLease> ContainerPool::AcquireKeepWarm(const ContainerRequest& request) {
+    using State = ContainerLease::Entry::State;
+    if (request.memory_mb > config_.user_memory_mb) {
+        return absl::ResourceExhaustedError(
+            fmt::format("the action needs {} MB but the invoker's whole container memory is {} MB",
+                        request.memory_mb, config_.user_memory_mb));
+    }
+    Placement placement;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (shutdown_) return absl::UnavailableError("the invoker is shutting down");
+        if (!buffer_.empty()) {
+            return absl::ResourceExhaustedError(fmt::format(
+                "{} request(s) wait for container memory; the keep-warm container of {} waits "
+                "for them",
+                buffer_.size(), request.action));
+        }
+        int64_t used = UsedMbLocked();
+        const int64_t budget = config_.user_memory_mb;
+        if (used + request.memory_mb > budget) {
+            // Room from idle containers that are not pinned, least recently used first; never
+            // from stem cells or other keep-warm containers.
+            std::vector<EntryPtr> idle;
+            for (const auto& e : entries_) {
+                if (e->state == State::kWarm && e->active == 0 && !e->doomed && !e->keep_warm) {
+                    idle.push_back(e);
+                }
+            }
+            std::stable_sort(idle.begin(), idle.end(), [](const EntryPtr& a, const EntryPtr& b) {
+                return a->last_used_ms < b->last_used_ms;
+            });
+            int64_t freeable = 0;
+            for (const auto& e : idle) freeable += e->memory_mb;
+            if (used - freeable + request.memory_mb > budget) {
+                return absl::ResourceExhaustedError(fmt::format(
+                    "no room for a keep-warm container of {} ({} MB): {} of {} MB are held by "
+                    "running, starting, stem cell or keep-warm containers",
+                    request.action, request.memory_mb, used - freeable, budget));
+            }
+            for (const auto& e : idle) {
+                if (used + request.memory_mb <= budget) break;
+                used -= e->memory_mb;
+                RemoveEntryLocked(e);
+                ScheduleDestroyLocked(e);
+                ++counters_.evictions;
+            }
+        }
+        auto e = std::make_shared<ContainerLease::Entry>();
+        e->seq = next_seq_++;
+        e->state = State::kStarting;
+        e->kind = request.kind;
+        e->image = request.image;
+        e->pull_if_missing = request.pull_if_missing;
+        e->memory_mb = request.memory_mb;
+        e->TakeIdentity(request);
+        e->active = 1;
+        e->last_used_ms = clock_.NowMs();
+        e->keep_warm = true;
+        e->keep_warm_label = true;
+        entries_.push_back(e);
+        ++counters_.keep_warm_starts;
+        placement = {e, ContainerLease::Source::kCold, true};
+    }
+    auto lease = Complete(std::move(placement), request);
+    if (lease.ok()) lease->keep_warm_init_ = true;
+    return lease;
+}
+
+int ContainerPool::PinKeepWarm(const ContainerRequest& request, int count) {
+    using State = ContainerLease::Entry::State;
+    std::lock_guard<std::mutex> lock(mu_);
+    int pinned = 0;
+    // Already pinned ones of this revision first (in creation order), then the action's other
+    // warm or starting ones; everything else of the action is unpinned.
+    std::vector<EntryPtr> mine;
+    for (const auto& e : entries_) {
+        if (e->doomed || e->state == State::kPrewarm) continue;
+        if (e->invocation_namespace != request.invocation_namespace ||
+            e->action != request.action) {
+            continue;
+        }
+        if (e->revision != request.revision) {
+            e->keep_warm = false;
+            continue;
+        }
+        mine.push_back(e);
+    }
+    std::stable_sort(mine.begin(), mine.end(), [](const EntryPtr& a, const EntryPtr& b) {
+        return a->keep_warm && !b->keep_warm;
+    });
+    for (const auto& e : mine) {
+        e->keep_warm = pinned < count;
+        if (e->keep_warm) ++pinned;
+    }
+    if (count == 0) DrainBufferLocked();  // unpinned ones may be evicted for waiting requests
+    return pinned;
+}
+
+int ContainerPool::RemoveDeadKeepWarm() {
+    using State = ContainerLease::Entry::State;
+    std::vector<EntryPtr> pinned;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (shutdown_) return 0;
+        for (const auto& e : entries_) {
+            if (e->keep_warm && e->state == State::kWarm && e->active == 0 && !e->doomed &&
+                e->container) {
+                pinned.push_back(e);
+            }
+        }
+    }
+    int removed = 0;
+    for (const auto& e : pinned) {
+        absl::StatusOr<bool> running = true;
+        {
+            std::lock_guard<std::mutex> op(e->op_mu);  // not while it is paused or resumed
+            running = e->container->Running();
+        }
+        if (!running.ok()) {
+            spdlog::warn("invoker{}: cannot tell whether keep-warm container {} runs: {}",
+                         config_.invoker_id, e->container_id, running.status().ToString());
+            continue;
+        }
+        if (*running) continue;
+        std::lock_guard<std::mutex> lock(mu_);
+        if (e->removed || e->active > 0) continue;  // taken meanwhile: its run finds out
+        spdlog::warn("invoker{}: keep-warm container {} of {} no longer runs; replacing it",
+                     config_.invoker_id, e->container_id, e->action);
+        e->doomed = true;
+        RemoveEntryLocked(e);
+        ScheduleDestroyLocked(e);
+        ++counters_.destroyed_after_error;
+        ++removed;
+        DrainBufferLocked();
+    }
+    return removed;
 }
 
 void ContainerPool::PauseIfStillIdle(const EntryPtr& e) {
@@ -808,7 +960,7 @@ void ContainerPool::Tick() {
     for (const auto& e : snapshot) {
         if (e->state != State::kWarm || e->active > 0 || e->doomed) continue;
         const int64_t idle = now - e->last_used_ms;
-        if (idle >= config_.idle_timeout.count()) {
+        if (idle >= config_.idle_timeout.count() && !e->keep_warm) {
             RemoveEntryLocked(e);
             ScheduleDestroyLocked(e);
             ++counters_.removed_idle;
@@ -855,6 +1007,7 @@ ContainerPoolStats ContainerPool::Stats() const {
     ContainerPoolStats s = counters_;
     for (const auto& e : entries_) {
         s.used_mb += e->memory_mb;
+        if (e->keep_warm && !e->doomed) ++s.keep_warm;
         switch (e->state) {
             case State::kStarting:
                 ++s.starting;

@@ -1004,3 +1004,159 @@ TEST_CASE_METHOD(PoolTest, "pool: a container that cannot be reset is replaced",
     CHECK(factory.container(0)->destroyed());
     CHECK(factory.creates() == 2);
 }
+
+// ---- keep-warm --------------------------------------------------------------------------------
+
+namespace {
+
+/// What the invoker's keep-warm does for one container: AcquireKeepWarm, /init, Release.
+void KeepOneWarm(ContainerPool& pool, const ContainerRequest& r) {
+    auto lease = pool.AcquireKeepWarm(r);
+    REQUIRE(lease.ok());
+    auto [ran, outcome] = lease->InitOnce([&] {
+        auto init = lease->container().Init("{}", std::chrono::seconds(1));
+        REQUIRE(init.ok());
+        return InitOutcome{};
+    });
+    CHECK(ran);
+    CHECK(outcome.ok);
+    pool.Release(std::move(*lease), Outcome::kKeep);
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(PoolTest,
+                 "pool: a keep-warm container is initialised, survives the idle timeout (paused) "
+                 "and serves the next request warm",
+                 "[pool][keep-warm]") {
+    auto config = Config();
+    config.pause_grace = std::chrono::seconds(1);
+    config.idle_timeout = std::chrono::seconds(5);
+    auto& pool = StartPool(config);
+
+    KeepOneWarm(pool, Request("hello"));
+    REQUIRE(factory.creates() == 1);
+    const auto spec = factory.specs()[0];
+    CHECK(spec.labels.at("wisp.keep-warm") == "guest/hello");
+    CHECK(spec.labels.at("wisp.invoker") == "0");
+    CHECK(pool.Stats().keep_warm == 1);
+    CHECK(pool.Stats().keep_warm_starts == 1);
+
+    // An ordinary container of another action next to it: the idle timer removes that one.
+    auto other = MustAcquire(pool, Request("other"));
+    pool.Release(std::move(other), Outcome::kKeep);
+
+    clock.Advance(60 * 60 * 1000);  // far beyond the idle timeout
+    pool.Tick();
+    pool.Quiesce();
+    auto stats = pool.Stats();
+    CHECK(stats.removed_idle == 1);  // "other" only
+    CHECK(stats.idle == 1);
+    CHECK(stats.paused == 1);  // the keep-warm one is paused like any idle container
+    CHECK(factory.container(0)->paused());
+    CHECK_FALSE(factory.container(0)->destroyed());
+
+    auto lease = MustAcquire(pool, Request("hello"));
+    CHECK(lease.source() == Source::kWarm);
+    CHECK(lease.resumed());
+    CHECK(lease.container_id() == factory.container(0)->id());
+    // Initialised already: this request runs no /init.
+    auto [ran, outcome] = lease.InitOnce([] { return InitOutcome{}; });
+    CHECK_FALSE(ran);
+    CHECK(outcome.ok);
+    CHECK(factory.container(0)->inits() == 1);
+    pool.Release(std::move(lease), Outcome::kKeep);
+    CHECK(factory.creates() == 2);  // hello's keep-warm container and other's
+}
+
+TEST_CASE_METHOD(PoolTest,
+                 "pool: a killed keep-warm container is removed, and after a developer error the "
+                 "pin count drops so the owner re-creates it",
+                 "[pool][keep-warm]") {
+    auto& pool = StartPool();
+    const auto r = Request("hello");
+    KeepOneWarm(pool, r);
+    CHECK(pool.PinKeepWarm(r, 1) == 1);
+    CHECK(pool.RemoveDeadKeepWarm() == 0);  // alive
+
+    factory.container(0)->Kill();  // docker kill from outside
+    CHECK(pool.RemoveDeadKeepWarm() == 1);
+    pool.Quiesce();
+    CHECK(factory.container(0)->destroyed());  // the pool removed what was left of it
+    CHECK(pool.Stats().keep_warm == 0);
+    CHECK(pool.Stats().used_mb == 0);
+    CHECK(pool.PinKeepWarm(r, 1) == 0);  // the owner (InvokerService) sees one missing
+
+    KeepOneWarm(pool, r);
+    CHECK(pool.PinKeepWarm(r, 1) == 1);
+
+    // A run of it that ends in a developer error destroys it like any container.
+    auto lease = MustAcquire(pool, r);
+    CHECK(lease.container_id() == factory.container(1)->id());
+    pool.Release(std::move(lease), Outcome::kDestroy);
+    CHECK(pool.PinKeepWarm(r, 1) == 0);
+}
+
+TEST_CASE_METHOD(PoolTest,
+                 "pool: keep-warm containers count in the budget, are not evicted while anything "
+                 "else could free memory, and never take the budget from waiting requests",
+                 "[pool][keep-warm]") {
+    auto& pool = StartPool(Config(1024));
+    const auto kw = Request("kw", "1-a", 512);
+    KeepOneWarm(pool, kw);
+    CHECK(pool.Stats().used_mb == 512);
+
+    // An idle ordinary container is evicted to make room for a second keep-warm one ...
+    auto idle = MustAcquire(pool, Request("idle", "1-a", 512));
+    pool.Release(std::move(idle), Outcome::kKeep);
+    KeepOneWarm(pool, kw);
+    CHECK(pool.Stats().evictions == 1);
+    CHECK(pool.Stats().keep_warm == 2);
+    CHECK(pool.Stats().used_mb == 1024);
+
+    // ... but keep-warm containers are not evicted for another: no room.
+    auto third = pool.AcquireKeepWarm(Request("kw2", "1-a", 256));
+    CHECK(third.status().code() == absl::StatusCode::kResourceExhausted);
+    CHECK(pool.Stats().used_mb == 1024);
+
+    // A request of another action while one keep-warm container is busy waits (something runs
+    // and will free memory) rather than evict the idle keep-warm one.
+    auto busy = MustAcquire(pool, kw);
+    auto waiting = std::async(std::launch::async, [&] { return pool.Acquire(Request("x")); });
+    Eventually([&] { return pool.Stats().buffered == 1; });
+    CHECK(pool.Stats().evictions == 1);
+    // While a request waits for memory, keep-warm takes none.
+    CHECK(pool.AcquireKeepWarm(kw).status().code() == absl::StatusCode::kResourceExhausted);
+    // Nothing runs any more: a keep-warm container is the last resort (as stem cells are).
+    pool.Release(std::move(busy), Outcome::kKeep);
+    auto x = waiting.get();
+    REQUIRE(x.ok());
+    CHECK(pool.Stats().evictions == 2);
+    CHECK(pool.Stats().keep_warm == 1);
+    pool.Release(std::move(*x), Outcome::kKeep);
+}
+
+TEST_CASE_METHOD(PoolTest,
+                 "pool: PinKeepWarm pins warm containers of the revision and unpins other "
+                 "revisions and the excess",
+                 "[pool][keep-warm]") {
+    auto config = Config();
+    config.idle_timeout = std::chrono::seconds(5);
+    auto& pool = StartPool(config);
+    // A warm container from an ordinary run is pinned rather than a new one created.
+    auto run = MustAcquire(pool, Request("hello", "1-a"));
+    pool.Release(std::move(run), Outcome::kKeep);
+    CHECK(pool.PinKeepWarm(Request("hello", "1-a"), 1) == 1);
+    KeepOneWarm(pool, Request("hello", "1-a"));
+    CHECK(pool.PinKeepWarm(Request("hello", "1-a"), 2) == 2);
+    CHECK(pool.PinKeepWarm(Request("hello", "1-a"), 1) == 1);  // the excess one is unpinned
+    CHECK(pool.Stats().keep_warm == 1);
+    // The action was updated: the old revision's containers are released.
+    CHECK(pool.PinKeepWarm(Request("hello", "2-b"), 1) == 0);
+    CHECK(pool.Stats().keep_warm == 0);
+    clock.Advance(10000);
+    pool.Tick();
+    pool.Quiesce();
+    CHECK(pool.Stats().removed_idle == 2);  // released: the idle timer removes them again
+    CHECK(pool.Stats().used_mb == 0);
+}

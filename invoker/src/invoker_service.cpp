@@ -1,6 +1,7 @@
 #include <wisp/invoker/invoker_service.hpp>
 
 #include <algorithm>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -92,6 +93,9 @@ absl::Status InvokerService::Start() {
     const int start =
         std::min<int>(max_workers_, std::max<int>(core_workers_, static_cast<int>(queue_.size())));
     for (int i = 0; i < start; ++i) SpawnWorkerLocked();
+    if (config_.keep_warm_interval.count() > 0) {
+        kw_thread_ = std::thread([this] { KeepWarmLoop(); });
+    }
     return status;
 }
 
@@ -107,6 +111,11 @@ void InvokerService::SpawnWorkerLocked() {
 
 void InvokerService::Submit(wisp::v1::ActivationMessage msg, AckCallback on_ack,
                             FinishedCallback on_finished) {
+    if (msg.has_keep_warm()) {
+        TakeKeepWarmOrder(msg);
+        if (on_finished) on_finished();
+        return;
+    }
     {
         std::unique_lock<std::mutex> lock(mu_);
         if (!stopping_) {
@@ -144,6 +153,12 @@ void InvokerService::WaitIdle() {
 }
 
 void InvokerService::Shutdown() {
+    {
+        std::lock_guard<std::mutex> lock(kw_mu_);
+        kw_stop_ = true;
+        kw_cv_.notify_all();
+    }
+    if (kw_thread_.joinable()) kw_thread_.join();
     std::list<std::thread> threads;
     {
         std::lock_guard<std::mutex> lock(mu_);
@@ -230,6 +245,139 @@ AckInfo InvokerService::MakeAck(AckInfo::Kind kind, const wisp::v1::ActivationMe
     ack.is_system_error = record.response.status == ActivationStatus::kWhiskError;
     ack.record = record;
     return ack;
+}
+
+// ---- keep-warm ------------------------------------------------------------------------------
+
+namespace {
+
+std::string KeepWarmKey(const wisp::v1::ActivationMessage& msg) {
+    const std::string& path = msg.action().path();
+    return msg.user().namespace_name() + "\n" + (path.empty() ? "" : path + "/") +
+           msg.action().name();
+}
+
+/// How long an order holds when the message names no ttl.
+constexpr int64_t kDefaultKeepWarmTtlMs = 120000;
+/// The longest wait before a failing order is retried.
+constexpr int64_t kMaxKeepWarmBackoffMs = 300000;
+
+}  // namespace
+
+void InvokerService::TakeKeepWarmOrder(const wisp::v1::ActivationMessage& msg) {
+    const int64_t ttl =
+        msg.keep_warm().ttl_ms() > 0 ? msg.keep_warm().ttl_ms() : kDefaultKeepWarmTtlMs;
+    std::lock_guard<std::mutex> lock(kw_mu_);
+    KeepWarmOrder& order = keep_warm_[KeepWarmKey(msg)];
+    const bool changed =
+        order.count != msg.keep_warm().count() || order.msg.revision() != msg.revision();
+    order.msg = msg;
+    order.count = std::max(0, msg.keep_warm().count());
+    order.expires_ms = clock_.NowMs() + ttl;
+    if (changed) {
+        // A new revision or count is worked on at once, whatever failed before.
+        order.failures = 0;
+        order.retry_after_ms = 0;
+    }
+    ++order.generation;
+    if (changed) {
+        kw_dirty_ = true;
+        kw_cv_.notify_all();
+    }
+}
+
+int InvokerService::keep_warm_orders() const {
+    std::lock_guard<std::mutex> lock(kw_mu_);
+    return static_cast<int>(keep_warm_.size());
+}
+
+void InvokerService::KeepWarmLoop() {
+    std::unique_lock<std::mutex> lock(kw_mu_);
+    while (!kw_stop_) {
+        kw_cv_.wait_for(lock, config_.keep_warm_interval, [&] { return kw_stop_ || kw_dirty_; });
+        if (kw_stop_) break;
+        lock.unlock();
+        ReconcileKeepWarm();
+        lock.lock();
+    }
+}
+
+int InvokerService::ReconcileKeepWarm() {
+    std::lock_guard<std::mutex> serial(kw_reconcile_mu_);
+    pool_.RemoveDeadKeepWarm();
+    std::vector<std::pair<std::string, KeepWarmOrder>> orders;
+    {
+        std::lock_guard<std::mutex> lock(kw_mu_);
+        kw_dirty_ = false;
+        orders.assign(keep_warm_.begin(), keep_warm_.end());
+    }
+    auto forget = [&](const std::string& key, uint64_t generation) {
+        std::lock_guard<std::mutex> lock(kw_mu_);
+        auto it = keep_warm_.find(key);
+        if (it != keep_warm_.end() && it->second.generation == generation) keep_warm_.erase(it);
+    };
+    auto back_off = [&](const std::string& key, uint64_t generation) {
+        std::lock_guard<std::mutex> lock(kw_mu_);
+        auto it = keep_warm_.find(key);
+        if (it == keep_warm_.end() || it->second.generation != generation) return;
+        KeepWarmOrder& o = it->second;
+        ++o.failures;
+        const int64_t base = std::max<int64_t>(1000, config_.keep_warm_interval.count());
+        o.retry_after_ms =
+            clock_.NowMs() + std::min(kMaxKeepWarmBackoffMs, base << std::min(o.failures, 8));
+    };
+    int created = 0;
+    for (auto& [key, order] : orders) {
+        {
+            std::lock_guard<std::mutex> lock(kw_mu_);
+            if (kw_stop_) break;
+        }
+        const int64_t now = clock_.NowMs();
+        int want = now >= order.expires_ms ? 0 : order.count;
+        const auto& msg = order.msg;
+        auto fetched = FetchAction(msg);
+        if (!fetched.ok() && !absl::IsNotFound(fetched.status())) {
+            spdlog::warn("invoker{}: keep-warm of {}/{}: the action could not be read: {}",
+                         config_.invoker_id, msg.action().path(), msg.action().name(),
+                         fetched.status().ToString());
+            continue;
+        }
+        std::optional<ContainerRequest> request;
+        if (fetched.ok()) {
+            auto r = runner_.KeepWarmRequest(msg, *fetched->action, fetched->revision);
+            if (r.ok()) {
+                request = std::move(*r);
+            } else {
+                spdlog::warn("invoker{}: keep-warm of {}/{}: {}", config_.invoker_id,
+                             msg.action().path(), msg.action().name(), r.status().ToString());
+                want = 0;
+            }
+        } else {
+            want = 0;  // the action is gone
+        }
+        if (want == 0) {
+            ContainerRequest any;  // every revision of the action: none is kept
+            any.invocation_namespace = msg.user().namespace_name();
+            any.action = key.substr(key.find('\n') + 1);
+            pool_.PinKeepWarm(any, 0);
+            forget(key, order.generation);
+            continue;
+        }
+        int have = pool_.PinKeepWarm(*request, want);
+        if (have >= want || now < order.retry_after_ms) continue;
+        while (have < want) {
+            auto st = runner_.InitKeepWarm(msg, *fetched->action, fetched->revision);
+            if (!st.ok()) {
+                spdlog::warn("invoker{}: keep-warm of {}: {} of {} container(s) ready: {}",
+                             config_.invoker_id, request->action, have, want, st.ToString());
+                back_off(key, order.generation);
+                break;
+            }
+            ++have;
+            ++created;
+        }
+    }
+    return created;
 }
 
 void InvokerService::InvalidateAction(const std::string& docid) {

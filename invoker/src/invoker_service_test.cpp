@@ -1032,3 +1032,118 @@ TEST_CASE("service: activations beyond the worker threads queue and all run",
     CHECK(runs == 5);
     CHECK(h.service->worker_thread_count() <= 2);
 }
+
+// ---- keep-warm --------------------------------------------------------------------------------
+
+namespace {
+
+wisp::v1::ActivationMessage KeepWarmOrder(Harness& h, const common::Action& a,
+                                          const std::string& rev, int count,
+                                          int64_t ttl_ms = 60000) {
+    auto m = h.Message(a, rev, "{}", false);
+    m.mutable_keep_warm()->set_count(count);
+    m.mutable_keep_warm()->set_ttl_ms(ttl_ms);
+    return m;
+}
+
+}  // namespace
+
+TEST_CASE("service: a keep-warm order pre-initialises containers; the next invoke is warm",
+          "[service][keep-warm]") {
+    InvokerConfig config;
+    config.keep_warm_interval = std::chrono::milliseconds(0);  // the test reconciles
+    config.idle_timeout = std::chrono::seconds(5);
+    Harness h(config);
+    auto action = Harness::Action();
+    action.parameters.Set("secret", common::JsonValue::String("s3"), /*init=*/true);
+    auto rev = h.Put(action);
+
+    bool finished = false;
+    bool acked = false;
+    h.service->Submit(
+        KeepWarmOrder(h, action, rev, 2), [&](AckInfo) { acked = true; }, [&] { finished = true; });
+    CHECK(finished);  // taken at once: no worker, no ack, no record
+    CHECK_FALSE(acked);
+    CHECK(h.service->in_flight() == 0);
+    CHECK(h.service->keep_warm_orders() == 1);
+
+    CHECK(h.service->ReconcileKeepWarm() == 2);
+    REQUIRE(h.factory.creates() == 2);
+    for (size_t i = 0; i < 2; ++i) {
+        const auto* c = h.factory.container(i);
+        CHECK(c->inits() == 1);
+        CHECK(c->runs() == 0);
+        // /init as a first activation would send it: code, the identity's key, init parameters.
+        const std::string body = c->last_init_body();
+        CHECK(body.find("def main") != std::string::npos);
+        CHECK(body.find("\"__OW_API_KEY\":\"23bc46b1") != std::string::npos);
+        CHECK(body.find("\"secret\":\"s3\"") != std::string::npos);
+    }
+    CHECK(h.service->ReconcileKeepWarm() == 0);  // nothing missing
+
+    // Far beyond the idle timeout (the order renewed meanwhile), the next invoke is warm.
+    h.clock.Advance(50000);
+    h.service->Submit(KeepWarmOrder(h, action, rev, 2), nullptr);
+    h.service->pool().Tick();
+    h.service->pool().Quiesce();
+    CHECK(h.service->pool().Stats().keep_warm == 2);
+    auto rec = h.Run(h.Message(action, rev));
+    CHECK(rec.response.status == ActivationStatus::kSuccess);
+    CHECK(AnnotationText(rec, "initTime") == "<absent>");
+    CHECK(h.factory.creates() == 2);
+    // The record store holds the invoke's record only.
+    store::ActivationQuery query;
+    query.namespace_name = "guest";
+    auto listed = h.store->ListActivations(query);
+    REQUIRE(listed.ok());
+    CHECK(listed->size() == 1);
+}
+
+TEST_CASE("service: keep-warm replaces a killed container, follows updates and is released",
+          "[service][keep-warm]") {
+    InvokerConfig config;
+    config.keep_warm_interval = std::chrono::milliseconds(0);
+    Harness h(config);
+    auto action = Harness::Action();
+    auto rev = h.Put(action);
+    h.service->Submit(KeepWarmOrder(h, action, rev, 1), nullptr);
+    CHECK(h.service->ReconcileKeepWarm() == 1);
+
+    h.factory.container(0)->Kill();
+    CHECK(h.service->ReconcileKeepWarm() == 1);  // the dead one is removed and replaced
+    CHECK(h.factory.creates() == 2);
+    CHECK(h.factory.container(1)->inits() == 1);
+
+    // An update: the new revision's order replaces the old one's container.
+    auto updated = action;
+    updated.exec = common::CodeExec{"python:3.11", "def main(args):\n    return {'v': 2}\n", false,
+                                    std::nullopt};
+    auto rev2 = h.Put(updated, rev);
+    h.service->Submit(KeepWarmOrder(h, updated, rev2, 1), nullptr);
+    CHECK(h.service->ReconcileKeepWarm() == 1);
+    CHECK(h.factory.container(2)->last_init_body().find("'v': 2") != std::string::npos);
+    CHECK(h.service->pool().Stats().keep_warm == 1);
+
+    // count 0 releases (the containers become ordinary idle ones), and the order is dropped.
+    h.service->Submit(KeepWarmOrder(h, updated, rev2, 0), nullptr);
+    CHECK(h.service->ReconcileKeepWarm() == 0);
+    CHECK(h.service->pool().Stats().keep_warm == 0);
+    CHECK(h.service->keep_warm_orders() == 0);
+
+    // An order that is not renewed expires; so does one whose action was deleted.
+    h.service->Submit(KeepWarmOrder(h, updated, rev2, 1, /*ttl_ms=*/1000), nullptr);
+    CHECK(h.service->ReconcileKeepWarm() == 0);  // the idle one of that revision is pinned again
+    CHECK(h.service->pool().Stats().keep_warm == 1);
+    h.clock.Advance(1000);
+    CHECK(h.service->ReconcileKeepWarm() == 0);
+    CHECK(h.service->pool().Stats().keep_warm == 0);
+    CHECK(h.service->keep_warm_orders() == 0);
+
+    h.service->Submit(KeepWarmOrder(h, updated, rev2, 1), nullptr);
+    CHECK(h.service->pool().Stats().keep_warm == 0);
+    REQUIRE(h.store->DeleteEntity(common::EntityType::kAction, updated.Fqn(), "").ok());
+    h.service->InvalidateAction(updated.Fqn().DocId());
+    CHECK(h.service->ReconcileKeepWarm() == 0);
+    CHECK(h.service->pool().Stats().keep_warm == 0);
+    CHECK(h.service->keep_warm_orders() == 0);
+}

@@ -299,6 +299,17 @@ absl::StatusOr<bool> DockerContainer::OomFromEvents() {
     return r.body.find("\"oom\"") != std::string::npos;
 }
 
+absl::StatusOr<bool> DockerContainer::Running() {
+    WISP_ASSIGN_OR_RETURN(auto r,
+                          engine_->Call("GET", "/containers/" + id_ + "/json", "", api_timeout_));
+    if (r.status == 404) return false;  // removed from outside
+    if (r.status != 200) return EngineError("inspect container " + name_, r);
+    WISP_ASSIGN_OR_RETURN(auto doc, ParseJson(r.body, "inspect"));
+    const rapidjson::Value* state = Member(doc, "State");
+    const rapidjson::Value* running = state != nullptr ? Member(*state, "Running") : nullptr;
+    return running != nullptr && running->IsBool() && running->GetBool();
+}
+
 absl::StatusOr<bool> DockerContainer::WasOomKilled() {
     // 1. docker's own flag: set when the container's main process died of an OOM kill.
     WISP_ASSIGN_OR_RETURN(auto r,

@@ -105,6 +105,20 @@ class ActivationRunner {
 
     const ActivationRunnerConfig& config() const { return config_; }
 
+    /// Keep-warm (invoker/README.md "Keep-warm"): creates one new container for `action` at
+    /// `revision` for `msg`'s namespace (ContainerPool::AcquireKeepWarm, pinned) and runs its
+    /// /init with `msg`'s identity (as the first activation of a cold start would); no /run,
+    /// no record. A failed /init destroys the container. Errors: the pool's, or
+    /// FailedPrecondition (the action cannot run here, its /init failed).
+    [[nodiscard]] absl::Status InitKeepWarm(const wisp::v1::ActivationMessage& msg,
+                                            const common::Action& action,
+                                            const std::string& revision);
+    /// The ContainerRequest an activation of `action` from `msg` makes (what
+    /// ContainerPool::PinKeepWarm takes). FailedPrecondition when the action cannot run here.
+    [[nodiscard]] absl::StatusOr<ContainerRequest> KeepWarmRequest(
+        const wisp::v1::ActivationMessage& msg, const common::Action& action,
+        const std::string& revision) const;
+
   private:
     ContainerPool& pool_;
     const common::RuntimeManifest& manifest_;

@@ -83,6 +83,11 @@ class Container {
     /// True when the kernel OOM-killed the container (docker inspect State.OOMKilled).
     [[nodiscard]] virtual absl::StatusOr<bool> WasOomKilled() = 0;
 
+    /// False when the container no longer runs (killed or removed from outside; docker inspect
+    /// State.Running, a paused container runs). The pool asks it of idle keep-warm containers.
+    /// Backends that cannot tell answer true.
+    [[nodiscard]] virtual absl::StatusOr<bool> Running() { return true; }
+
     /// Output written since the previous call, read until `sentinels` end-of-activation markers
     /// (XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX, one per stream) were seen or `wait` elapsed
     /// without new output. Sentinel lines are consumed, not returned. `limit_bytes` caps what is

@@ -47,6 +47,12 @@
 // A lease returned with kDestroy (a developer error) destroys its container; kKeep (success,
 // application error) makes it idle again.
 //
+// Keep-warm (invoker/README.md "Keep-warm"): containers pinned for an action's `keep-warm`
+// annotation (PinKeepWarm, AcquireKeepWarm) serve its requests like any warm container (1.
+// above) and are paused when idle, but the idle timer never removes them, 4' never resets them
+// for another action, and 4 evicts them only when nothing else could ever free memory (as stem
+// cells). They count in the memory budget like every container.
+//
 // Thread-safe. Container creation for a cold start runs on the requesting thread (it is the
 // critical path either way); stem cells, pauses and destroys run on background threads.
 #include <chrono>
@@ -138,8 +144,10 @@ struct ContainerPoolStats {
     int64_t evictions = 0;
     int64_t removed_idle = 0;
     int64_t destroyed_after_error = 0;
-    int64_t pause_failures = 0;  // failed pauses (the container was kept unless too many)
-    int64_t reset_reuses = 0;    // containers reset and given to another action (4')
+    int64_t pause_failures = 0;    // failed pauses (the container was kept unless too many)
+    int64_t reset_reuses = 0;      // containers reset and given to another action (4')
+    int keep_warm = 0;             // live containers pinned for keep-warm (any state)
+    int64_t keep_warm_starts = 0;  // containers created for keep-warm (AcquireKeepWarm)
 };
 
 class ContainerPool;
@@ -177,7 +185,8 @@ class ContainerLease {
     std::shared_ptr<Entry> entry_;
     Source source_ = Source::kCold;
     bool resumed_ = false;
-    int64_t acquired_ms_ = 0;  // on the pool's clock
+    bool keep_warm_init_ = false;  // AcquireKeepWarm's: only /init runs, no run is measured
+    int64_t acquired_ms_ = 0;      // on the pool's clock
 };
 
 class ContainerPool {
@@ -203,6 +212,23 @@ class ContainerPool {
 
     /// Gives a lease back. kDestroy removes the container once its last run ends.
     void Release(ContainerLease lease, Outcome outcome);
+
+    // ---- keep-warm (invoker/README.md "Keep-warm") ----
+    /// A NEW container for `request`, pinned for keep-warm and labelled
+    /// `wisp.keep-warm=<action>`; the caller runs /init (InitOnce) and releases it. Never waits
+    /// in the buffer: ResourceExhausted when requests wait for memory or the budget has no room
+    /// even after evicting idle containers that are not pinned (the caller retries later).
+    /// Unavailable after Shutdown(); the factory's error when the container cannot be created.
+    [[nodiscard]] absl::StatusOr<ContainerLease> AcquireKeepWarm(const ContainerRequest& request);
+    /// Makes at most `count` live containers of `request`'s namespace + action + revision the
+    /// pinned ones (pinning unpinned warm ones of it first), and unpins every other container of
+    /// that namespace + action (other revisions, the excess); count 0 unpins them all. Unpinned
+    /// containers become ordinary idle ones. Returns how many are pinned now.
+    int PinKeepWarm(const ContainerRequest& request, int count);
+    /// Asks every idle pinned container whether it still runs (Container::Running: one engine
+    /// call each, outside the pool's lock) and removes the ones that do not (killed from
+    /// outside). Returns how many were removed.
+    int RemoveDeadKeepWarm();
 
     /// Pauses containers idle for pause_grace, removes those idle for idle_timeout, refills stem
     /// cells. Pauses and removals run in the background (see Quiesce()).

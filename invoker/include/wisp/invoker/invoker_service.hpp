@@ -98,6 +98,11 @@ struct InvokerConfig {
     /// is new work, run without the store round trip.
     std::chrono::milliseconds recorded_check_skew{30000};
     std::chrono::milliseconds recorded_check_age{60000};
+    /// Keep-warm (invoker/README.md "Keep-warm"): how often the keep-warm orders are reconciled
+    /// with the pool (expired orders released, killed containers replaced, missing ones
+    /// created and initialised); a new order is reconciled at once. 0 = no thread (tests call
+    /// ReconcileKeepWarm()).
+    std::chrono::milliseconds keep_warm_interval{5000};
     /// Everything the pool takes, derived from the fields above.
     ContainerPoolConfig PoolConfig() const;
 };
@@ -151,6 +156,8 @@ class InvokerService {
     /// activation (see the header comment), never concurrently for one activation; then
     /// `on_finished` (may be null). After Shutdown() the activation is answered at once with a
     /// whisk error (nothing stored: the invoker that takes it over, or the controller, records it).
+    /// A keep-warm order (`msg.has_keep_warm()`) is no activation: it is taken (replacing the
+    /// action's previous order), `on_finished` is called at once, `on_ack` never.
     void Submit(wisp::v1::ActivationMessage msg, AckCallback on_ack,
                 FinishedCallback on_finished = nullptr);
 
@@ -161,6 +168,14 @@ class InvokerService {
     /// record "The invoker is shutting down."), waits up to record_flush_timeout for records the
     /// store refused, then removes every container. Idempotent.
     void Shutdown();
+
+    /// Keep-warm: releases the pins of expired orders (and of orders whose action is gone),
+    /// replaces pinned containers that no longer run, and creates and initialises the missing
+    /// ones (one at a time, on the calling thread; an order whose container cannot be made is
+    /// retried after a backoff). Returns the containers created. Thread-safe (serialised).
+    int ReconcileKeepWarm();
+    /// The keep-warm orders held now (tests, status).
+    int keep_warm_orders() const;
 
     /// Drops the cached action `docid` ("ns/name", "ns/pkg/name"), after another component
     /// wrote it. (A cached action is used only for the revision the message names, so this frees
@@ -194,6 +209,18 @@ class InvokerService {
         std::shared_ptr<const common::Action> action;
         std::string revision;
     };
+
+    struct KeepWarmOrder {
+        wisp::v1::ActivationMessage msg;  // the latest order (identity, action, revision)
+        int count = 0;
+        int64_t expires_ms = 0;  // on clock_
+        int failures = 0;        // in a row, for the backoff
+        int64_t retry_after_ms = 0;
+        uint64_t generation = 0;  // per order taken: a reconcile forgets only what it saw
+    };
+    /// Takes a keep-warm order (Submit).
+    void TakeKeepWarmOrder(const wisp::v1::ActivationMessage& msg);
+    void KeepWarmLoop();
 
     void WorkerLoop();
     /// Starts one worker (mu_ held).
@@ -231,6 +258,15 @@ class InvokerService {
     int idle_workers_ = 0;  // waiting for a task
     std::atomic<int> live_workers_{0};
     std::atomic<int> in_flight_{0};
+
+    // Keep-warm orders by "<invocation namespace>\n<action doc id>".
+    mutable std::mutex kw_mu_;
+    std::condition_variable kw_cv_;
+    std::unordered_map<std::string, KeepWarmOrder> keep_warm_;
+    bool kw_stop_ = false;
+    bool kw_dirty_ = false;  // an order arrived since the last reconcile
+    std::mutex kw_reconcile_mu_;
+    std::thread kw_thread_;
 
     std::mutex cache_mu_;
     std::unordered_map<std::string, CachedAction> cache_;  // docid -> latest seen

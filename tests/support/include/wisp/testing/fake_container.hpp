@@ -63,6 +63,11 @@ class FakeContainer {
     /// what the action left (files(), the unread output) is gone.
     [[nodiscard]] absl::Status Reset();
     [[nodiscard]] absl::StatusOr<bool> WasOomKilled() { return oom_.load(); }
+    /// False once destroyed or killed (`docker kill` from outside: Kill()).
+    [[nodiscard]] absl::StatusOr<bool> Running() { return !destroyed_.load() && !killed_.load(); }
+    /// Killed from outside the pool: answers nothing any more, Running() is false; the pool's
+    /// Destroy() still counts once it comes.
+    void Kill() { killed_ = true; }
     /// What a handler's action "leaves behind" in the container (a file, a process): reset
     /// empties it.
     void Leave(const std::string& thing) {
@@ -103,7 +108,7 @@ class FakeContainer {
     std::vector<LogLine> log_;  // unread output (sentinel lines included)
     std::vector<std::string> left_;
     std::atomic<int> inits_{0}, runs_{0}, last_sentinels_{-1}, resets_{0};
-    std::atomic<bool> paused_{false}, destroyed_{false}, oom_{false};
+    std::atomic<bool> paused_{false}, destroyed_{false}, oom_{false}, killed_{false};
     friend class FakeContainerFactory;
 };
 
@@ -126,6 +131,7 @@ class FakeContainerHandle final : public Container {
     [[nodiscard]] absl::Status Destroy() override { return s_->Destroy(); }
     [[nodiscard]] absl::Status Reset() override { return s_->Reset(); }
     [[nodiscard]] absl::StatusOr<bool> WasOomKilled() override { return s_->WasOomKilled(); }
+    [[nodiscard]] absl::StatusOr<bool> Running() override { return s_->Running(); }
     [[nodiscard]] absl::StatusOr<Logs> CollectLogs(int sentinels, int64_t limit_bytes,
                                                    std::chrono::milliseconds wait) override {
         return s_->CollectLogs(sentinels, limit_bytes, wait);
@@ -302,7 +308,7 @@ class FakeContainerFactory final : public ContainerFactory {
 inline ProxyResponse FakeContainer::Answer(std::string_view path, const std::string& body) {
     ProxyResponse r;
     r.started = std::chrono::steady_clock::now();
-    if (destroyed_) {  // nothing listens any more
+    if (destroyed_ || killed_) {  // nothing listens any more
         r.failure = ProxyResponse::Failure::kConnectionLost;
         r.finished = r.started;
         return r;

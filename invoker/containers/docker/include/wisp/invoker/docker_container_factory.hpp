@@ -119,6 +119,8 @@ class DockerContainer final : public Container {
     [[nodiscard]] absl::Status Resume() override;
     [[nodiscard]] absl::Status Destroy() override;
     [[nodiscard]] absl::StatusOr<bool> WasOomKilled() override;
+    /// `GET /containers/{id}/json` → `State.Running` (a paused container runs); 404 = false.
+    [[nodiscard]] absl::StatusOr<bool> Running() override;
     [[nodiscard]] absl::StatusOr<Logs> CollectLogs(int sentinels, int64_t limit_bytes,
                                                    std::chrono::milliseconds wait) override;
     /// POST /wisp/reset (Wisp images); Unimplemented when the proxy has no such endpoint.
