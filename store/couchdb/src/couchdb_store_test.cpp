@@ -105,7 +105,8 @@ TEST_CASE("Open creates the three databases and OpenWhisk's design documents",
     store::couchdb::CouchDbClient client(config);
     auto dbs = client.Request("GET", "/_all_dbs");
     REQUIRE(dbs.ok());
-    for (const char* db : {"whisks", "subjects", "activations"}) {
+    for (const char* db :
+         {"whisks", "subjects", "activations", "activation_journal", "system_docs"}) {
         CHECK(absl::StrContains(dbs->body, Cat("\"", config.db_prefix, db, "\"")));
     }
     CHECK(store->whisks_db() == config.db_prefix + "whisks");
@@ -273,6 +274,42 @@ TEST_CASE("subjects, limits and activations have OpenWhisk's shapes", "[couchdb]
                 "_rev"),
             "3-"));
     }
+}
+
+TEST_CASE("system documents live in their own database as {kind, id, updated, body}",
+          "[couchdb][integration][system-docs]") {
+    const CouchDbConfig config = FreshConfig();
+    auto store = OpenFresh(config);
+    CHECK(store->system_db() == config.db_prefix + "system_docs");
+    auto rev =
+        store->PutSystemDoc({"alarm", "guest/every-minute",
+                             R"({"cron":"* * * * *","payload":{"a":[1,2]}})", 1700000000000, ""},
+                            "");
+    REQUIRE(rev.ok());
+    rapidjson::Document d = RawGet(config, store->system_db(), "alarm/guest/every-minute");
+    CHECK(Str(d, "_id") == "alarm/guest/every-minute");
+    CHECK(Str(d, "_rev") == *rev);
+    CHECK(Str(d, "kind") == "alarm");
+    CHECK(Str(d, "id") == "guest/every-minute");
+    CHECK(d["updated"].GetInt64() == 1700000000000);
+    REQUIRE(d["body"].IsObject());
+    CHECK(Str(d["body"], "cron") == "* * * * *");
+    CHECK_FALSE(d.HasMember("entityType"));  // no view of the other databases would see it anyway
+
+    // A document another writer put there directly is read as long as it has the shape.
+    RawPut(config, store->system_db(), "alarm/guest/raw",
+           R"({"kind":"alarm","id":"guest/raw","updated":5,"body":{"x":1}})");
+    auto raw = store->GetSystemDoc("alarm", "guest/raw");
+    REQUIRE(raw.ok());
+    CHECK(raw->body == R"({"x":1})");
+    CHECK(raw->updated_ms == 5);
+    // One without it is Internal naming the database and id, not a crash or a silent skip.
+    RawPut(config, store->system_db(), "alarm/guest/broken", R"({"something":"else"})");
+    auto broken = store->GetSystemDoc("alarm", "guest/broken");
+    CHECK(broken.status().code() == absl::StatusCode::kInternal);
+    CHECK(absl::StrContains(broken.status().message(), "alarm/guest/broken"));
+    CHECK(store->ListSystemDocs("alarm", "guest/b", "", 10).status().code() ==
+          absl::StatusCode::kInternal);
 }
 
 TEST_CASE("identities come from subject documents written by OpenWhisk's tools",
