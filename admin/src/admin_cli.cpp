@@ -257,7 +257,7 @@ int RunAdmin(const std::vector<std::string>& raw_args, std::ostream& out, std::o
         std::optional<int64_t>* field;
         const char* help;
     };
-    int64_t int_values[11] = {};
+    int64_t int_values[12] = {};
     const IntLimit int_limits[] = {
         {"--invocationsPerMinute", &given.invocations_per_minute, "invocations per minute allowed"},
         {"--firesPerMinute", &given.fires_per_minute, "trigger fires per minute allowed"},
@@ -279,6 +279,9 @@ int RunAdmin(const std::vector<std::string>& raw_args, std::ostream& out, std::o
          "minimum action concurrency limit for this namespace"},
         {"--maxActionConcurrency", &given.max_action_concurrency,
          "maximum action concurrency limit for this namespace"},
+        {"--maxKeepWarm", &given.max_keep_warm,
+         "largest keep-warm annotation (initialised containers kept per action) for this "
+         "namespace (Wisp's own; default 2)"},
     };
     static_assert(std::size(int_limits) == std::size(int_values));
     std::vector<CLI::Option*> int_options;

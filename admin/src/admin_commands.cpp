@@ -457,6 +457,7 @@ int AdminCommands::SetLimits(std::string_view namespace_name, const NamespaceLim
     Merge(limits.max_parameter_size, given.max_parameter_size);
     Merge(limits.max_payload_size, given.max_payload_size);
     Merge(limits.truncation_size, given.truncation_size);
+    Merge(limits.max_keep_warm, given.max_keep_warm);
 
     absl::Status st = store_.PutLimits(namespace_name, limits);
     if (!st.ok()) {
@@ -504,6 +505,7 @@ int AdminCommands::GetLimits(std::string_view namespace_name) {
     size("maxParameterSize", l.max_parameter_size);
     size("maxPayloadSize", l.max_payload_size);
     size("truncationSize", l.truncation_size);
+    num("maxKeepWarm", l.max_keep_warm);  // Wisp's own, after wskadmin's
     return kExitOk;
 }
 

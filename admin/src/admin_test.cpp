@@ -664,6 +664,21 @@ TEST_CASE("cli: limits", "[admin][cli]") {
     CHECK(r.rc == 1);
 }
 
+TEST_CASE("cli: limits set --maxKeepWarm is stored, shown and merged", "[admin][cli]") {
+    TempDir dir;
+    const std::string store = dir.StoreUri();
+    auto r = Cli({"--store", store, "limits", "set", "space1", "--maxKeepWarm", "5"});
+    REQUIRE(r.rc == 0);
+    r = Cli({"--store", store, "limits", "set", "space1", "--invocationsPerMinute", "7"});
+    REQUIRE(r.rc == 0);
+    r = Cli({"--store", store, "limits", "get", "space1"});
+    REQUIRE(r.rc == 0);
+    CHECK(Lines(r.out) == std::vector<std::string>{"invocationsPerMinute = 7", "maxKeepWarm = 5"});
+    CHECK(Cli({"--store", store, "limits", "set", "space1", "--maxKeepWarm", "-1"}).rc == 2);
+    r = Cli({"limits", "set", "-h"});
+    CHECK(r.out.find("--maxKeepWarm") != std::string::npos);
+}
+
 TEST_CASE("cli: usage errors exit 2 with one line and a hint", "[admin][cli]") {
     TempDir dir;
     const std::string store = dir.StoreUri();

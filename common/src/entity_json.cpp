@@ -1106,6 +1106,7 @@ constexpr IntLimitField kIntLimitFields[] = {
     {"maxParameterSize", &NamespaceLimits::max_parameter_size, true},
     {"maxPayloadSize", &NamespaceLimits::max_payload_size, true},
     {"truncationSize", &NamespaceLimits::truncation_size, true},
+    {"maxKeepWarm", &NamespaceLimits::max_keep_warm, false},
 };
 
 }  // namespace

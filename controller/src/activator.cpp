@@ -94,6 +94,33 @@ Parameters ArgumentParams(const common::Action& a) {
     return p;
 }
 
+absl::StatusOr<int32_t> Activator::PublishKeepWarm(const common::Identity& who,
+                                                   const common::Action& action,
+                                                   const std::string& revision, int count,
+                                                   std::chrono::milliseconds ttl) {
+    wisp::v1::ActivationMessage msg;
+    const std::string id = common::ActivationId::Generate().str();
+    msg.mutable_transid()->set_id("sid_keepWarm");
+    msg.mutable_transid()->set_start_ms(clock_.NowMs());
+    auto* ref = msg.mutable_action();
+    ref->set_path(action.namespace_path.ToString());
+    ref->set_name(action.name);
+    ref->set_version(action.version.ToString());
+    msg.set_revision(revision);
+    FillIdentity(who, *msg.mutable_user());
+    msg.set_activation_id(id);
+    msg.mutable_root_controller_index()->set_as_string(config_.controller_id);
+    msg.mutable_keep_warm()->set_count(count);
+    msg.mutable_keep_warm()->set_ttl_ms(ttl.count());
+    loadbalancer::ActionPlacement placement;
+    placement.memory_mb = action.limits.memory_mb;
+    placement.max_concurrency = static_cast<int32_t>(action.limits.concurrency);
+    placement.fqn = action.Fqn().DocId();
+    placement.blackbox = IsBlackboxToPull(action, manifest_);
+    placement.timeout = std::chrono::milliseconds(action.limits.timeout_ms);
+    return balancer_.PublishKeepWarm(placement, std::move(msg));
+}
+
 void Activator::Shutdown() {
     if (shutting_down_.exchange(true)) return;
     timers_.Stop();  // waiting blocking invokes answer 202 now

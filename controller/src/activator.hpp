@@ -108,6 +108,13 @@ class Activator {
     void StoreLater(const common::ActivationRecord& record) {
         if (journal_ != nullptr) journal_->StoreLater(record);
     }
+    /// Keep-warm (KeepWarm, keep_warm.hpp): publishes the order to hold `count` initialised
+    /// containers of `action` at `revision` for `who`'s namespace, valid for `ttl`, to the
+    /// action's home invoker (LoadBalancer::PublishKeepWarm). Returns that invoker.
+    [[nodiscard]] absl::StatusOr<int32_t> PublishKeepWarm(const common::Identity& who,
+                                                          const common::Action& action,
+                                                          const std::string& revision, int count,
+                                                          std::chrono::milliseconds ttl);
     /// Waiting blocking invokes answer now (their id: 202); running sequences stop before
     /// their next component. Idempotent.
     void Shutdown();

@@ -51,6 +51,7 @@
 #include "entities_handler.hpp"
 #include "entity_resolver.hpp"
 #include "invoke_handler.hpp"
+#include "keep_warm.hpp"
 #include "metrics.hpp"
 #include "replier.hpp"
 #include "store_guard.hpp"
@@ -71,6 +72,7 @@ class Api {
     void Handle(HttpRequest&& req, Responder respond);
     std::optional<HttpResponse> CheckHead(const HttpRequest& req);
     void Shutdown() {
+        if (keep_warm_) keep_warm_->Stop();
         activator_.Shutdown();
         if (journal_) journal_->Stop();
         if (retention_) retention_->Stop();
@@ -106,6 +108,7 @@ class Api {
     std::unique_ptr<ActivationJournal> journal_;      // null when ControllerConfig::journal is off
     std::unique_ptr<ActivationRetention> retention_;  // null when activation_retention is 0
     Activator activator_;
+    std::unique_ptr<KeepWarm> keep_warm_;  // the keep-warm annotation's orders (keep_warm.hpp)
     TriggerFirer firer_;
     // One handler per resource.
     EntitiesHandler entities_;

@@ -108,6 +108,11 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
       invoke_(guard_, clock, config_, replier_, resolver_, activator_, firer_, metrics_),
       activations_(guard_, replier_),
       web_(clock, config_, auth_, replier_, resolver_, activator_, metrics_) {
+    // The raw store for keep-warm too: its refresh runs off the request path.
+    keep_warm_ = std::make_unique<KeepWarm>(store, activator_, clock, config_.system_limits,
+                                            config_.keep_warm_refresh);
+    entities_.SetKeepWarm(keep_warm_.get());
+    keep_warm_->Start();
     // The raw store, not guard_: a slow retention batch must not open the request path's breaker.
     if (config_.activation_retention.count() > 0) {
         retention_ = std::make_unique<ActivationRetention>(

@@ -174,6 +174,8 @@ void EntitiesHandler::GetLimits(const CallPtr& call, const std::string& ns) {
     w.String(common::Cat(l.max_parameter_size.value_or(s.max_parameter_bytes), " B").c_str());
     w.Key("maxActionInstances");
     w.Int64(l.concurrent_invocations.value_or(s.concurrent_invocations));
+    w.Key("maxKeepWarm");  // Wisp's own: the largest `keep-warm` annotation allowed
+    w.Int64(l.max_keep_warm.value_or(s.max_keep_warm));
     w.EndObject();
     replier_.ReplyJson(call, 200, sb.GetString());
 }
@@ -416,10 +418,21 @@ void EntitiesHandler::PutEntity(const CallPtr& call, EntityType type,
             auto action =
                 common::ApplyActionPut(fqn, *put, *existing ? &(*existing)->doc : nullptr, ctx);
             if (!action.ok()) return replier_.ReplyStatus(call, action.status());
+            // Wisp's `keep-warm` annotation: an integer within the namespace's maxKeepWarm.
+            auto keep_warm = KeepWarm::Validate(*action, who.limits, config_.system_limits);
+            if (!keep_warm.ok()) return replier_.ReplyStatus(call, keep_warm.status());
+            if (keep_warm_ != nullptr && *keep_warm > 0) {
+                keep_warm_->Register(*action, *keep_warm, call->tid);
+            }
             action->updated_ms = now;
             auto st = store_.PutEntity(*action, rev);
             resolver_.Invalidate(fqn.DocId());
             if (!st.ok()) return replier_.ReplyStatus(call, st.status());
+            if (keep_warm_ != nullptr) {
+                const int64_t previous =
+                    *existing ? KeepWarm::CountOf((*existing)->doc).value_or(0) : 0;
+                keep_warm_->ActionWritten(who, *action, *st, previous, call->tid);
+            }
             return replier_.ReplyJson(call, 200, common::ActionToJson(*action));
         }
         case EntityType::kTrigger: {
@@ -556,6 +569,7 @@ void EntitiesHandler::DeleteEntity(const CallPtr& call, EntityType type,
             auto deleted = store_.DeleteEntity(type, fqn, a->rev);
             resolver_.Invalidate(fqn.DocId());
             if (!deleted.ok()) return replier_.ReplyStatus(call, deleted);
+            if (keep_warm_ != nullptr) keep_warm_->ActionDeleted(who, a->doc, call->tid);
             return replier_.ReplyJson(call, 200, common::ActionToJson(a->doc));
         }
         case EntityType::kTrigger: {

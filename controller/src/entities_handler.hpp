@@ -17,6 +17,7 @@
 
 #include "call.hpp"
 #include "entity_resolver.hpp"
+#include "keep_warm.hpp"
 #include "replier.hpp"
 
 namespace wisp::controller {
@@ -52,6 +53,9 @@ class EntitiesHandler {
                       const common::FullyQualifiedName& fqn);
     /// POST /rules/{name} {"status":"active"|"inactive"}.
     void SetRuleStatus(const CallPtr& call, const common::FullyQualifiedName& fqn);
+    /// Action writes and deletes tell `keep_warm` (may be null: the annotation is still
+    /// validated, nothing is kept warm).
+    void SetKeepWarm(KeepWarm* keep_warm) { keep_warm_ = keep_warm; }
 
   private:
     common::PutContext PutContextFor(const common::Identity& who) const;
@@ -62,6 +66,7 @@ class EntitiesHandler {
     const ControllerConfig& config_;
     Replier& replier_;
     EntityResolver& resolver_;
+    KeepWarm* keep_warm_ = nullptr;
 };
 
 }  // namespace wisp::controller

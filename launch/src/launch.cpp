@@ -38,12 +38,23 @@ void AddInvokerOptions(CLI::App& app, InvokerOptions& opt) {
     app.add_flag("!--no-inline-logs", opt.inline_logs,
                  "Read the logs of Wisp images from docker's json-file too")
         ->group("");
+    // Hidden (tests): the pool's idle timer and the keep-warm check (invoker/README.md).
+    app.add_option("--idle-timeout-ms", opt.idle_timeout_ms,
+                   "Idle time before a warm container is removed, in ms")
+        ->check(CLI::Range(int64_t{100}, int64_t{86400000}))
+        ->group("");
+    app.add_option("--keep-warm-check-ms", opt.keep_warm_check_ms,
+                   "How often keep-warm containers are checked and replaced, in ms")
+        ->check(CLI::Range(int64_t{100}, int64_t{3600000}))
+        ->group("");
 }
 
 invoker::InvokerConfig InvokerConfigFrom(const InvokerOptions& opt) {
     invoker::InvokerConfig cfg;
     cfg.user_memory_mb = opt.user_memory_mb;
     cfg.pause_grace = std::chrono::milliseconds(opt.pause_grace_ms);
+    cfg.idle_timeout = std::chrono::milliseconds(opt.idle_timeout_ms);
+    cfg.keep_warm_interval = std::chrono::milliseconds(opt.keep_warm_check_ms);
     cfg.stem_cells = opt.stem_cells;
     cfg.runner.allowed_images = opt.allowed_images;
     return cfg;
@@ -133,6 +144,11 @@ void AddControllerOptions(CLI::App& app, ControllerOptions& opt) {
                    "addresses (comma list; '.example.com' allows subdomains)")
         ->delimiter(',')
         ->envname("WISP_ALLOWED_HOSTS");
+    // Hidden: how often every keep-warm action's order is published again (keep_warm.hpp).
+    app.add_option("--keep-warm-refresh-ms", opt.keep_warm_refresh_ms,
+                   "How often the keep-warm orders are published again, in ms")
+        ->check(CLI::Range(int64_t{100}, int64_t{3600000}))
+        ->group("");
 }
 
 controller::ControllerConfig ControllerConfigFrom(const ControllerOptions& opt) {
@@ -146,6 +162,7 @@ controller::ControllerConfig ControllerConfigFrom(const ControllerOptions& opt) 
     if (auto retention = controller::ParseRetention(opt.activation_retention); retention.ok()) {
         cfg.activation_retention = *retention;
     }
+    cfg.keep_warm_refresh = std::chrono::milliseconds(opt.keep_warm_refresh_ms);
     return cfg;
 }
 

@@ -86,6 +86,27 @@ void CommonBalancer::FlushOutbox() {
     }
 }
 
+absl::StatusOr<int32_t> CommonBalancer::PublishKeepWarm(const ActionPlacement& action,
+                                                        wisp::v1::ActivationMessage msg) {
+    if (!msg.has_keep_warm()) {
+        return absl::InvalidArgumentError("the message is no keep-warm order");
+    }
+    if (msg.root_controller_index().as_string().empty()) {
+        msg.mutable_root_controller_index()->set_as_string(common_config_.controller_id);
+    }
+    int32_t instance = 0;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (shutdown_) return absl::UnavailableError("the load balancer is shutting down");
+        auto home = HomeInvokerLocked(action, msg);
+        if (!home) return absl::UnavailableError("No invokers available.");
+        instance = *home;
+    }
+    FlushOutbox();
+    WISP_RETURN_IF_ERROR(producer_->Send(invoker_topic(instance), msg.SerializeAsString()));
+    return instance;
+}
+
 absl::Status CommonBalancer::Publish(const ActionPlacement& action, wisp::v1::ActivationMessage msg,
                                      ResultCallback on_result) {
     if (msg.activation_id().empty()) {

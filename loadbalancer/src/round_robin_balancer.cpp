@@ -1,4 +1,5 @@
 #include <wisp/loadbalancer/round_robin_balancer.hpp>
+#include <wisp/loadbalancer/sharding_placement.hpp>
 
 #include <utility>
 
@@ -56,6 +57,16 @@ bool RoundRobinBalancer::AliveLocked(const Invoker& invoker) const {
     if (!invoker.last_ping_ns || !invoker.enabled) return false;
     const int64_t age_ns = clock_.MonotonicNs() - *invoker.last_ping_ns;
     return age_ns <= std::chrono::nanoseconds(config_.ping_timeout).count();
+}
+
+std::optional<int32_t> RoundRobinBalancer::HomeInvokerLocked(
+    const ActionPlacement& action, const wisp::v1::ActivationMessage& msg) {
+    std::vector<int32_t> alive;
+    for (const auto& [instance, invoker] : invokers_) {
+        if (AliveLocked(invoker)) alive.push_back(instance);
+    }
+    if (alive.empty()) return std::nullopt;
+    return alive[ShardingHash(msg.user().namespace_name(), action.fqn) % alive.size()];
 }
 
 std::optional<int32_t> RoundRobinBalancer::PlaceLocked(const ActionPlacement& action,

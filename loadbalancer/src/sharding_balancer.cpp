@@ -83,6 +83,17 @@ void ShardingContainerPoolBalancer::RefreshHealthLocked(int64_t now_ns) {
     }
 }
 
+std::optional<int32_t> ShardingContainerPoolBalancer::HomeInvokerLocked(
+    const ActionPlacement& action, const wisp::v1::ActivationMessage& msg) {
+    RefreshCapacityLocked();
+    RefreshHealthLocked(clock_.MonotonicNs());
+    const uint32_t hash = ShardingHash(msg.user().namespace_name(), action.fqn);
+    for (int32_t instance : placement_.ProbeOrder(hash, action.blackbox)) {
+        if (placement_.Healthy(instance)) return instance;
+    }
+    return std::nullopt;
+}
+
 std::optional<int32_t> ShardingContainerPoolBalancer::PlaceLocked(
     const ActionPlacement& action, const SlotRequest& slot, const wisp::v1::ActivationMessage& msg,
     bool& forced) {

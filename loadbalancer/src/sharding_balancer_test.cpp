@@ -302,6 +302,48 @@ TEST_CASE("sharding: the same action always lands on its home invoker, then the 
     CHECK(invokers.UserMessages(order[0]).front().action().name() == "hello");
 }
 
+TEST_CASE(
+    "sharding: a keep-warm order goes to the home invoker, takes no slot, and moves when "
+    "the home invoker is lost",
+    "[loadbalancer][sharding][keep-warm]") {
+    messaging::InProcessMessagingProvider bus;
+    testing::ManualClock clock;
+    FakeInvokers invokers(bus, 3);
+    auto b = Make(bus, Config(clock));
+    auto order_msg = [] {
+        auto m = Message();
+        m.mutable_keep_warm()->set_count(1);
+        m.mutable_keep_warm()->set_ttl_ms(90000);
+        return m;
+    };
+    CHECK(b->PublishKeepWarm(Placement(), order_msg()).status().code() ==
+          absl::StatusCode::kUnavailable);
+    BringUp(bus, *b, 3);
+    const auto order = ProbeOrder(3);
+    // Home full of activations: a keep-warm order still goes home (memory is not its business).
+    for (int k = 0; k < 8; ++k) REQUIRE(b->Publish(Placement(256), Message(), nullptr).ok());
+    REQUIRE(b->FreeMemoryMb(order[0]) == 0);
+    auto home = b->PublishKeepWarm(Placement(), order_msg());
+    REQUIRE(home.ok());
+    CHECK(*home == order[0]);
+    CHECK(b->TotalActiveActivations() == 8);  // not in flight
+    CHECK(b->FreeMemoryMb(order[0]) == 0);    // no slot taken
+    REQUIRE(Eventually([&] { return invokers.UserMessages(order[0]).size() == 9; }));
+    CHECK(invokers.UserMessages(order[0]).back().keep_warm().count() == 1);
+    CHECK(b->PublishKeepWarm(Placement(), Message()).status().code() ==
+          absl::StatusCode::kInvalidArgument);  // not an order
+
+    // The home invoker stops pinging: its duty moves to the next invoker of the probe order.
+    clock.Advance(11000);
+    for (int i = 0; i < 3; ++i) {
+        if (i != order[0]) Ping(bus, i);
+    }
+    REQUIRE(Eventually([&] { return b->HealthyCount() == 2; }));
+    home = b->PublishKeepWarm(Placement(), order_msg());
+    REQUIRE(home.ok());
+    CHECK(*home == order[1]);
+}
+
 TEST_CASE("sharding: four system errors make an invoker unhealthy: no work until a test passes",
           "[loadbalancer][sharding][health]") {
     messaging::InProcessMessagingProvider bus;

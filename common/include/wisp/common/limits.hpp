@@ -50,6 +50,8 @@ struct NamespaceLimits {
     std::optional<int64_t> max_parameter_size;  // bytes
     std::optional<int64_t> max_payload_size;    // bytes
     std::optional<int64_t> truncation_size;     // bytes
+    /// The largest `keep-warm` annotation an action of the namespace may carry (Wisp's own).
+    std::optional<int64_t> max_keep_warm;
 
     bool empty() const { return *this == NamespaceLimits{}; }
     bool operator==(const NamespaceLimits&) const = default;
@@ -70,6 +72,9 @@ struct SystemLimits {
     int64_t max_result_bytes = 1048576;
     int64_t max_parameter_bytes = 1048576;
     int64_t max_code_bytes = 48 * 1048576;
+    /// The largest `keep-warm` annotation (initialised containers kept per action) of a
+    /// namespace without its own `maxKeepWarm` (Wisp's own).
+    int64_t max_keep_warm = 2;
 };
 
 // ---- byte sizes (OpenWhisk's ByteSize) ----------------------------------------------------------

@@ -104,6 +104,11 @@ struct ControllerConfig {
     std::chrono::milliseconds store_call_timeout{5000};
     /// What GET / reports as the API host (and web action URLs), e.g. "http://127.0.0.1:3233".
     std::string api_host = "http://127.0.0.1:3233";
+    /// Keep-warm (the `keep-warm` action annotation; KeepWarm, keep_warm.hpp): how often this
+    /// controller publishes the order of every keep-warm action again to its home invoker
+    /// (`--keep-warm-refresh-ms`, hidden); orders hold 3 x this at the invoker. 0 = only when
+    /// an action is written.
+    std::chrono::milliseconds keep_warm_refresh{30000};
 };
 
 class Api;

@@ -38,6 +38,8 @@ struct InvokerOptions {
     int64_t container_storage_mb = 0;         // writable layer bound; 0 = none
     std::string docker_runtime;               // OCI runtime of action containers; "" = runc
     bool inline_logs = true;  // hidden --no-inline-logs: json-file logs for Wisp images too
+    int64_t idle_timeout_ms = 600000;   // hidden --idle-timeout-ms (tests)
+    int64_t keep_warm_check_ms = 5000;  // hidden --keep-warm-check-ms (tests)
 };
 /// --user-memory, --pause-grace-ms, --no-stem-cells, --docker-socket, --allowed-images,
 /// --container-storage, --docker-runtime (WISP_USER_MEMORY, WISP_DOCKER_SOCKET,
@@ -77,6 +79,7 @@ struct ControllerOptions {
     size_t max_connections = 0;  // 0 = derived from the descriptor limit
     std::vector<std::string> allowed_hosts;
     std::string activation_retention = "7d";  // <n>d|h|m|s or 0 (keep everything)
+    int64_t keep_warm_refresh_ms = 30000;     // hidden --keep-warm-refresh-ms
 };
 /// --invocations-per-minute, --concurrent-invocations, --fires-per-minute, --shutdown-grace,
 /// --metrics-token, --metrics-loopback, --max-connections, --allowed-hosts (WISP_METRICS_TOKEN,

@@ -83,6 +83,8 @@ class CommonBalancer : public LoadBalancer {
     [[nodiscard]] absl::Status Publish(const ActionPlacement& action,
                                        wisp::v1::ActivationMessage msg,
                                        ResultCallback on_result) final;
+    [[nodiscard]] absl::StatusOr<int32_t> PublishKeepWarm(const ActionPlacement& action,
+                                                          wisp::v1::ActivationMessage msg) final;
     int64_t ActiveActivationsFor(std::string_view namespace_uuid) const final;
     int64_t TotalActiveActivations() const final;
     std::vector<InvokerHealthInfo> InvokerHealth() const final;
@@ -117,6 +119,11 @@ class CommonBalancer : public LoadBalancer {
                                                const SlotRequest& slot,
                                                const wisp::v1::ActivationMessage& msg,
                                                bool& forced) = 0;
+    /// The home invoker of `action` for `msg`'s namespace (PublishKeepWarm): where its
+    /// activations go first while it is usable; nullopt when no invoker is usable. Takes
+    /// nothing.
+    virtual std::optional<int32_t> HomeInvokerLocked(const ActionPlacement& action,
+                                                     const wisp::v1::ActivationMessage& msg) = 0;
     /// Gives back the `slot` an activation took on `invoker` (completion, timeout, shutdown).
     virtual void ReleaseLocked(int32_t invoker, const SlotRequest& slot) = 0;
     /// A ping arrived on "health".

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <absl/status/status.h>
+#include <absl/status/statusor.h>
 
 #include <wisp/v1/activation.pb.h>
 #include <wisp/common/activation.hpp>
@@ -138,6 +139,17 @@ class LoadBalancer {
     [[nodiscard]] virtual absl::Status Publish(const ActionPlacement& action,
                                                wisp::v1::ActivationMessage msg,
                                                ResultCallback on_result) = 0;
+
+    /// Keep-warm (invoker/README.md "Keep-warm"): publishes `msg`, a keep-warm order
+    /// (`msg.keep_warm()` set), to the action's HOME invoker — the one its activations go to
+    /// first (the sharding balancer's first usable invoker in the action's probe order; the
+    /// round-robin balancer's usable invoker chosen by the same hash) — without taking a slot,
+    /// counting it in flight or expecting an ack. Returns that invoker's instance. Unavailable
+    /// when no invoker is usable; Unimplemented by balancers without it. Thread-safe.
+    [[nodiscard]] virtual absl::StatusOr<int32_t> PublishKeepWarm(
+        const ActionPlacement& /*action*/, wisp::v1::ActivationMessage /*msg*/) {
+        return absl::UnimplementedError("this load balancer cannot keep actions warm");
+    }
 
     /// Activations of the namespace (by uuid) in flight. Thread-safe, never blocks for long.
     virtual int64_t ActiveActivationsFor(std::string_view namespace_uuid) const = 0;

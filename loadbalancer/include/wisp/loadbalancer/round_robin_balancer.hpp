@@ -83,6 +83,9 @@ class RoundRobinBalancer final : public CommonBalancer {
     };
 
     RoundRobinBalancer(messaging::MessagingProvider& bus, RoundRobinBalancerConfig config);
+    /// The alive invoker at ShardingHash(namespace, action) % alive count (instance order).
+    std::optional<int32_t> HomeInvokerLocked(const ActionPlacement& action,
+                                             const wisp::v1::ActivationMessage& msg) override;
     std::optional<int32_t> PlaceLocked(const ActionPlacement& action, const SlotRequest& slot,
                                        const wisp::v1::ActivationMessage& msg,
                                        bool& forced) override;

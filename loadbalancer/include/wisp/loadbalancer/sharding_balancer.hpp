@@ -105,6 +105,9 @@ class ShardingContainerPoolBalancer final : public CommonBalancer {
     };
 
     ShardingContainerPoolBalancer(messaging::MessagingProvider& bus, ShardingBalancerConfig config);
+    /// The first Healthy invoker of the action's probe order (memory not considered).
+    std::optional<int32_t> HomeInvokerLocked(const ActionPlacement& action,
+                                             const wisp::v1::ActivationMessage& msg) override;
     std::optional<int32_t> PlaceLocked(const ActionPlacement& action, const SlotRequest& slot,
                                        const wisp::v1::ActivationMessage& msg,
                                        bool& forced) override;

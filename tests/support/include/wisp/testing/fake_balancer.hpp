@@ -93,6 +93,22 @@ class FakeBalancer final : public loadbalancer::LoadBalancer {
         return absl::OkStatus();
     }
 
+    /// Records the keep-warm order (keep_warm_orders()); "invoker" 0.
+    [[nodiscard]] absl::StatusOr<int32_t> PublishKeepWarm(
+        const loadbalancer::ActionPlacement& placement, wisp::v1::ActivationMessage msg) override {
+        std::lock_guard lock(mu_);
+        if (stopped_) return absl::UnavailableError("the balancer is shut down");
+        if (!publish_status_.ok()) return publish_status_;
+        last_keep_warm_placement_ = placement;
+        keep_warm_orders_.push_back(std::move(msg));
+        return 0;
+    }
+    /// The keep-warm orders PublishKeepWarm() got, in order.
+    std::vector<wisp::v1::ActivationMessage> keep_warm_orders() const {
+        std::lock_guard lock(mu_);
+        return keep_warm_orders_;
+    }
+
     int64_t ActiveActivationsFor(std::string_view namespace_uuid) const override {
         std::lock_guard lock(mu_);
         auto it = in_flight_.find(std::string(namespace_uuid));
@@ -250,6 +266,8 @@ class FakeBalancer final : public loadbalancer::LoadBalancer {
     loadbalancer::ForcedCompletionHandler forced_handler_;
     mutable std::mutex mu_;
     loadbalancer::ActionPlacement last_placement_;
+    loadbalancer::ActionPlacement last_keep_warm_placement_;
+    std::vector<wisp::v1::ActivationMessage> keep_warm_orders_;
     std::condition_variable cv_;       // the worker: a job, a release or the stop
     std::condition_variable idle_cv_;  // Drain(): nothing queued or running
     std::deque<Job> queue_;
