@@ -16,6 +16,7 @@ const names = {
   action: `npm-hello-${suffix}`,
   trigger: `npm-trigger-${suffix}`,
   rule: `npm-rule-${suffix}`,
+  feed: `npm-feed-${suffix}`,
 };
 
 const v1 = "def main(args):\n    return {'greeting': 'Hello ' + args.get('name', 'stranger')}\n";
@@ -175,6 +176,39 @@ async function main() {
   assert.ok(Array.isArray(logs.logs));
   assert.ok(logs.logs.some((l) => l.includes('log line from record')),
       `log line missing: ${JSON.stringify(logs.logs)}`);
+
+  // ---- feeds (lib/feeds.js): the client invokes the feed action itself (blocking) ----
+  // A user-written feed whose result is the parameters it received; it refuses CREATE with `fail`.
+  const feedCode = 'def main(args):\n' +
+      "    if args.get('lifecycleEvent') == 'CREATE' and args.get('fail'):\n" +
+      "        return {'error': {'error': 'cannot watch ' + str(args.get('fail'))}}\n" +
+      '    return args\n';
+  await run('actions.create (a feed action)', () => ow.actions.create({
+    name: names.feed,
+    action: feedCode,
+    kind: 'python:3.11',
+    annotations: [{key: 'feed', value: true}],
+  }));
+  for (const [verb, event] of
+    [['create', 'CREATE'], ['get', 'READ'], ['update', 'UPDATE'], ['delete', 'DELETE']]) {
+    const rec = await run(`feeds.${verb}`, () =>
+      ow.feeds[verb]({name: names.feed, trigger: names.trigger, params: {colour: verb}}));
+    assert.strictEqual(rec.response.success, true);
+    assert.strictEqual(rec.response.result.lifecycleEvent, event);
+    assert.strictEqual(rec.response.result.triggerName, `/_/${names.trigger}`);
+    assert.strictEqual(rec.response.result.authKey, process.env.__OW_API_KEY);
+    assert.strictEqual(rec.response.result.colour, verb);
+  }
+  await run('feeds.create refused by the feed is a 502 with its error', async () => {
+    await assert.rejects(
+        ow.feeds.create({name: names.feed, trigger: names.trigger, params: {fail: 'bucket-x'}}),
+        (err) => {
+          assert.strictEqual(err.statusCode, 502);
+          assert.strictEqual(err.error.response.result.error.error, 'cannot watch bucket-x');
+          return true;
+        });
+  });
+  await run('actions.delete (the feed action)', () => ow.actions.delete({name: names.feed}));
 
   // ---- clean up ----
   await run('rules.disable', () => ow.rules.disable({name: names.rule}));
