@@ -124,6 +124,24 @@ class FaultyStore final : public store::ArtifactStore {
     absl::StatusOr<int64_t> CountActivations(const store::ActivationQuery& q) override {
         return inner_->CountActivations(q);
     }
+    absl::StatusOr<std::string> PutSystemDoc(const store::SystemDoc& doc,
+                                             std::string_view rev) override {
+        return inner_->PutSystemDoc(doc, rev);
+    }
+    absl::StatusOr<store::SystemDoc> GetSystemDoc(std::string_view kind,
+                                                  std::string_view id) override {
+        return inner_->GetSystemDoc(kind, id);
+    }
+    absl::Status DeleteSystemDoc(std::string_view kind, std::string_view id,
+                                 std::string_view rev) override {
+        return inner_->DeleteSystemDoc(kind, id, rev);
+    }
+    absl::StatusOr<std::vector<store::SystemDoc>> ListSystemDocs(std::string_view kind,
+                                                                 std::string_view id_prefix,
+                                                                 std::string_view after_id,
+                                                                 int64_t limit) override {
+        return inner_->ListSystemDocs(kind, id_prefix, after_id, limit);
+    }
 
   private:
     std::unique_ptr<store::ArtifactStore> inner_;

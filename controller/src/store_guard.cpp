@@ -260,5 +260,30 @@ absl::StatusOr<std::vector<store::JournalEntry>> StoreGuard::ListJournalEntries(
 absl::Status StoreGuard::RemoveJournalEntries(const std::vector<store::JournalEntry>& entries) {
     return Run<absl::Status>([this, entries] { return inner_.RemoveJournalEntries(entries); });
 }
+absl::StatusOr<std::string> StoreGuard::PutSystemDoc(const store::SystemDoc& doc,
+                                                     std::string_view expected_rev) {
+    return Run<absl::StatusOr<std::string>>(
+        [this, doc, rev = std::string(expected_rev)] { return inner_.PutSystemDoc(doc, rev); });
+}
+absl::StatusOr<store::SystemDoc> StoreGuard::GetSystemDoc(std::string_view kind,
+                                                          std::string_view id) {
+    return Run<absl::StatusOr<store::SystemDoc>>(
+        [this, k = std::string(kind), i = std::string(id)] { return inner_.GetSystemDoc(k, i); });
+}
+absl::Status StoreGuard::DeleteSystemDoc(std::string_view kind, std::string_view id,
+                                         std::string_view expected_rev) {
+    return Run<absl::Status>(
+        [this, k = std::string(kind), i = std::string(id), rev = std::string(expected_rev)] {
+            return inner_.DeleteSystemDoc(k, i, rev);
+        });
+}
+absl::StatusOr<std::vector<store::SystemDoc>> StoreGuard::ListSystemDocs(std::string_view kind,
+                                                                         std::string_view id_prefix,
+                                                                         std::string_view after_id,
+                                                                         int64_t limit) {
+    return Run<absl::StatusOr<std::vector<store::SystemDoc>>>(
+        [this, k = std::string(kind), p = std::string(id_prefix), a = std::string(after_id),
+         limit] { return inner_.ListSystemDocs(k, p, a, limit); });
+}
 
 }  // namespace wisp::controller

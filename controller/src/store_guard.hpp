@@ -100,6 +100,15 @@ class StoreGuard final : public store::ArtifactStore {
         std::string_view controller, int64_t limit) override;
     [[nodiscard]] absl::Status RemoveJournalEntries(
         const std::vector<store::JournalEntry>& entries) override;
+    [[nodiscard]] absl::StatusOr<std::string> PutSystemDoc(const store::SystemDoc& doc,
+                                                           std::string_view expected_rev) override;
+    [[nodiscard]] absl::StatusOr<store::SystemDoc> GetSystemDoc(std::string_view kind,
+                                                                std::string_view id) override;
+    [[nodiscard]] absl::Status DeleteSystemDoc(std::string_view kind, std::string_view id,
+                                               std::string_view expected_rev) override;
+    [[nodiscard]] absl::StatusOr<std::vector<store::SystemDoc>> ListSystemDocs(
+        std::string_view kind, std::string_view id_prefix, std::string_view after_id,
+        int64_t limit) override;
 
   private:
     /// Runs `f` (which owns copies of its arguments) under the breaker and the timeout.

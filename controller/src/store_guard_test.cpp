@@ -109,4 +109,53 @@ TEST_CASE("store guard: journal writes come back with their revisions", "[store_
     CHECK(guard.ListJournalEntries("c0", 0).value().size() == 1);
 }
 
+TEST_CASE("store guard: system documents go through to the store", "[store_guard][system-docs]") {
+    auto inner = store::OpenArtifactStore("sqlite::memory:").value();
+    testing::FaultyArtifactStore faulty(*inner);
+    StoreGuard guard(faulty, Quick());
+    auto doc = [](std::string id, std::string body) {
+        return store::SystemDoc{"alarm", std::move(id), std::move(body), 7, ""};
+    };
+    const std::string rev = guard.PutSystemDoc(doc("guest/t", R"({"n":1})"), "").value();
+    CHECK(guard.PutSystemDoc(doc("guest/t", R"({"n":2})"), "").status().code() ==
+          absl::StatusCode::kAlreadyExists);
+    const store::SystemDoc got = guard.GetSystemDoc("alarm", "guest/t").value();
+    CHECK(got.body == R"({"n":1})");
+    CHECK(got.rev == rev);
+    CHECK(got.updated_ms == 7);
+    const std::string rev2 = guard.PutSystemDoc(doc("guest/t", R"({"n":2})"), rev).value();
+    CHECK(guard.PutSystemDoc(doc("guest/t", R"({"n":3})"), rev).status().code() ==
+          absl::StatusCode::kAborted);
+    REQUIRE(guard.PutSystemDoc(doc("guest/u", "{}"), "").ok());
+    auto list = guard.ListSystemDocs("alarm", "guest/", "guest/t", 10).value();
+    REQUIRE(list.size() == 1);
+    CHECK(list[0].id == "guest/u");
+    CHECK(guard.DeleteSystemDoc("alarm", "guest/t", rev).code() == absl::StatusCode::kAborted);
+    CHECK(guard.DeleteSystemDoc("alarm", "guest/t", rev2).ok());
+    CHECK(guard.GetSystemDoc("alarm", "guest/t").status().code() == absl::StatusCode::kNotFound);
+    CHECK(faulty.system_doc_writes.load() == 7);
+
+    // Injected write faults answer Unavailable and write nothing; reads still work.
+    faulty.fail_next_system_doc_writes = 1;
+    CHECK(guard.PutSystemDoc(doc("guest/v", "{}"), "").status().code() ==
+          absl::StatusCode::kUnavailable);
+    CHECK(guard.GetSystemDoc("alarm", "guest/v").status().code() == absl::StatusCode::kNotFound);
+    REQUIRE(guard.PutSystemDoc(doc("guest/v", "{}"), "").ok());
+    faulty.fail_system_doc_writes = true;
+    CHECK(guard.DeleteSystemDoc("alarm", "guest/v", "").code() == absl::StatusCode::kUnavailable);
+    CHECK(guard.GetSystemDoc("alarm", "guest/v").ok());
+    faulty.fail_system_doc_writes = false;
+
+    // A hung store: the caller gets Unavailable after call_timeout; the write itself may still
+    // happen afterwards (an ambiguous answer: read again before concluding anything).
+    faulty.Hang();
+    {
+        std::string id = "guest/hung";  // gone before the call runs: the guard copies it
+        CHECK(guard.PutSystemDoc(doc(id, "{}"), "").status().code() ==
+              absl::StatusCode::kUnavailable);
+    }
+    faulty.Release();
+    CHECK(Eventually([&] { return guard.GetSystemDoc("alarm", "guest/hung").ok(); }));
+}
+
 }  // namespace wisp::controller

@@ -2,7 +2,8 @@
 // FaultyArtifactStore: wraps any ArtifactStore and fails chosen calls (CONVENTIONS.md, fault
 // injection per seam): `down` fails every call with Unavailable, as a stopped CouchDB does;
 // `fail_activation_writes` fails only Put/CreateActivation; `fail_next_activation_writes`
-// fails that many of those calls and then lets them through; Hang() makes every call block
+// fails that many of those calls and then lets them through (`fail_system_doc_writes` and
+// `fail_next_system_doc_writes` the same for Put/DeleteSystemDoc); Hang() makes every call block
 // until Release(), as a stopped (SIGSTOP) CouchDB does. Counts the calls that reached it.
 // Thread-safe; header-only (link wisp::store and whatever backend the inner store is).
 #include <atomic>
@@ -28,6 +29,11 @@ class FaultyArtifactStore final : public store::ArtifactStore {
     std::atomic<int> activation_batches{0};  // CreateActivations calls
     std::atomic<int> journal_writes{0};      // PutJournalEntries calls
     std::atomic<int> journal_removals{0};    // RemoveJournalEntries calls
+    /// Put/DeleteSystemDoc fail with Unavailable (reads still work).
+    std::atomic<bool> fail_system_doc_writes{false};
+    /// The next that many Put/DeleteSystemDoc calls fail with Unavailable.
+    std::atomic<int> fail_next_system_doc_writes{0};
+    std::atomic<int> system_doc_writes{0};  // Put/DeleteSystemDoc calls, failed ones included
 
     std::atomic<int> calls{0};  // every call that reached the wrapper
 
@@ -200,7 +206,47 @@ class FaultyArtifactStore final : public store::ArtifactStore {
         return inner_.RemoveJournalEntries(entries);
     }
 
+    [[nodiscard]] absl::StatusOr<std::string> PutSystemDoc(const store::SystemDoc& doc,
+                                                           std::string_view rev) override {
+        ++system_doc_writes;
+        if (auto st = Gate(); !st.ok()) return st;
+        if (auto st = SystemDocWriteFault(); !st.ok()) return st;
+        return inner_.PutSystemDoc(doc, rev);
+    }
+    [[nodiscard]] absl::StatusOr<store::SystemDoc> GetSystemDoc(std::string_view kind,
+                                                                std::string_view id) override {
+        if (auto st = Gate(); !st.ok()) return st;
+        return inner_.GetSystemDoc(kind, id);
+    }
+    [[nodiscard]] absl::Status DeleteSystemDoc(std::string_view kind, std::string_view id,
+                                               std::string_view rev) override {
+        ++system_doc_writes;
+        if (auto st = Gate(); !st.ok()) return st;
+        if (auto st = SystemDocWriteFault(); !st.ok()) return st;
+        return inner_.DeleteSystemDoc(kind, id, rev);
+    }
+    [[nodiscard]] absl::StatusOr<std::vector<store::SystemDoc>> ListSystemDocs(
+        std::string_view kind, std::string_view id_prefix, std::string_view after_id,
+        int64_t limit) override {
+        if (auto st = Gate(); !st.ok()) return st;
+        return inner_.ListSystemDocs(kind, id_prefix, after_id, limit);
+    }
+
   private:
+    [[nodiscard]] absl::Status SystemDocWriteFault() {
+        if (fail_system_doc_writes) {
+            return absl::UnavailableError(
+                "the store refused the system document (FaultyArtifactStore)");
+        }
+        int left = fail_next_system_doc_writes.load();
+        while (left > 0 && !fail_next_system_doc_writes.compare_exchange_weak(left, left - 1)) {
+        }
+        if (left > 0) {
+            return absl::UnavailableError(
+                "the store refused the system document (FaultyArtifactStore)");
+        }
+        return absl::OkStatus();
+    }
     [[nodiscard]] static absl::Status Refused() {
         return absl::UnavailableError("the store refused the record (FaultyArtifactStore)");
     }
