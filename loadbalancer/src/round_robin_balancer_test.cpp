@@ -9,6 +9,7 @@
 // turns, memory slots per invoker (first fit, then forced), slots freed by completions and by the
 // forced timeout, invokers discovered from pings and dropped when their pings stop.
 #include <wisp/loadbalancer/round_robin_balancer.hpp>
+#include <wisp/loadbalancer/sharding_placement.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -726,4 +727,31 @@ TEST_CASE(
     CHECK(count("(0 more forced since the last such warning, 1 in all)") == 1);
     CHECK(count("(4 more forced since the last such warning, 6 in all)") == 1);
     CHECK(invoker.WaitFor(7).size() == 7);
+}
+
+TEST_CASE("round robin: a keep-warm order goes to the same invoker every time, in flight for none",
+          "[loadbalancer][roundrobin][keep-warm]") {
+    messaging::InProcessMessagingProvider bus;
+    auto balancer = Make(bus, {.invokers = {0, 1, 2}});
+    auto order = [] {
+        auto m = Message();
+        m.mutable_keep_warm()->set_count(2);
+        m.mutable_keep_warm()->set_ttl_ms(90000);
+        return m;
+    };
+    const int32_t home =
+        static_cast<int32_t>(loadbalancer::ShardingHash("guest", "guest/hello") % 3);
+    for (int i = 0; i < 3; ++i) {
+        auto sent = balancer->PublishKeepWarm(Placement(), order());
+        REQUIRE(sent.ok());
+        CHECK(*sent == home);
+    }
+    CHECK(balancer->TotalActiveActivations() == 0);
+    CHECK(balancer->FreeMemoryMb(home) == 2048);
+    auto got = Received(bus, home, 3);
+    REQUIRE(got.size() == 3);
+    CHECK(got[0].keep_warm().count() == 2);
+    CHECK(got[0].root_controller_index().as_string() == "0");
+    CHECK(balancer->PublishKeepWarm(Placement(), Message()).status().code() ==
+          absl::StatusCode::kInvalidArgument);
 }

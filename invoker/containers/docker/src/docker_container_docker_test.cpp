@@ -556,9 +556,15 @@ TEST_CASE("pause freezes the container, resume thaws it", "[docker]") {
     REQUIRE(c.Run(RunBody("{}"), 10s)->status == 200);
     REQUIRE(c.CollectLogs(2, 1 << 20, 2s).ok());
 
+    auto running = c.Running();
+    REQUIRE(running.ok());
+    CHECK(*running);
     REQUIRE(c.Pause().ok());
     auto doc = D().Inspect(c.id());
     CHECK(doc["State"]["Paused"].GetBool());
+    running = c.Running();  // keep-warm's check: a paused container runs
+    REQUIRE(running.ok());
+    CHECK(*running);
     CHECK(std::string(doc["State"]["Status"].GetString()) == "paused");
     // A frozen proxy does not answer.
     auto frozen = c.Run(RunBody("{}"), 300ms);
@@ -632,6 +638,9 @@ TEST_CASE("a run that exceeds its time limit times out; destroy removes the cont
     CHECK(std::chrono::steady_clock::now() - t0 < 10s);
     CHECK(D().InspectStatus(c.id()) == 404);
     CHECK_FALSE(std::filesystem::exists(socket_dir));
+    auto running = c.Running();  // removed: not running (keep-warm replaces such a container)
+    REQUIRE(running.ok());
+    CHECK_FALSE(*running);
     CHECK(c.Destroy().ok());  // idempotent
 }
 
