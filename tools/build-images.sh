@@ -164,7 +164,9 @@ platform_packages() {
   done <<<"$libs"
   [[ ${#unowned[@]} -eq 0 ]] ||
     die "libraries not from a Debian package cannot go into the images: ${unowned[*]} (build against Debian's packages: tools/install-deps.sh)"
-  printf '%s\n' "${pkgs[@]}" curl ca-certificates | sort -u | tr '\n' ' ' | sed 's/ $//'
+  # tzdata: the alarm feeds' `timezone` (absl reads /usr/share/zoneinfo). Priority required in
+  # bookworm (minbase has it), optional from trixie on: named so every suite gets it.
+  printf '%s\n' "${pkgs[@]}" curl ca-certificates tzdata | sort -u | tr '\n' ' ' | sed 's/ $//'
 }
 
 packages_of_base() {  # Debian packages on top of minbase

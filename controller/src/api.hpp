@@ -22,6 +22,9 @@
 //                              sequences; owns the invocation throttle and the TimerQueue
 //   trigger_firer.*            TriggerFirer: a trigger's rules' activations and its record
 //                              (the fire route, schedules, webhooks)
+//   alarm_feed.*               AlarmFeed: the built-in /whisk.system/alarms feed actions
+//                              (schedules' CREATE/READ/UPDATE/DELETE/PAUSE/UNPAUSE); the
+//                              package is installed at start
 //   authenticator.*            Authenticator (Basic auth, its cache, failure blocking)
 //   metrics.*                  Metrics (/metrics)
 //
@@ -46,6 +49,7 @@
 #include "activation_retention.hpp"
 #include "activations_handler.hpp"
 #include "activator.hpp"
+#include "alarm_feed.hpp"
 #include "authenticator.hpp"
 #include "call.hpp"
 #include "entities_handler.hpp"
@@ -110,6 +114,7 @@ class Api {
     Activator activator_;
     std::unique_ptr<KeepWarm> keep_warm_;  // the keep-warm annotation's orders (keep_warm.hpp)
     TriggerFirer firer_;
+    AlarmFeed alarm_feed_;  // the built-in /whisk.system/alarms feeds (InvokeHandler runs them)
     // One handler per resource.
     EntitiesHandler entities_;
     InvokeHandler invoke_;

@@ -2,6 +2,7 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
 
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
@@ -104,6 +105,7 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
                    : nullptr),
       activator_(guard_, balancer, manifest, clock, config_, resolver_, metrics_, journal_.get()),
       firer_(guard_, clock, resolver_, activator_),
+      alarm_feed_(guard_, clock),
       entities_(guard_, manifest, clock, config_, replier_, resolver_),
       invoke_(guard_, clock, config_, replier_, resolver_, activator_, firer_, metrics_),
       activations_(guard_, replier_),
@@ -113,6 +115,23 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
                                             config_.keep_warm_refresh);
     entities_.SetKeepWarm(keep_warm_.get());
     keep_warm_->Start();
+    // The built-in /whisk.system/alarms feeds: their invokes run in AlarmFeed, a trigger deleted
+    // over the API loses its schedule (a client may delete it without telling the feed), and
+    // every controller creates the package when it is absent.
+    invoke_.SetAlarmFeed(&alarm_feed_);
+    entities_.OnTriggerDeleted([this](const FullyQualifiedName& trigger) {
+        if (auto st = DeleteAlarmScheduleOf(guard_, trigger); !st.ok()) {
+            spdlog::warn("trigger {} was deleted but its alarm schedule could not be: {}",
+                         trigger.DocId(), common::MessageOf(st));
+        }
+    });
+    if (auto st = InstallAlarmsPackage(guard_, manifest, config_.api_host, clock.NowMs());
+        !st.ok()) {
+        spdlog::warn(
+            "the built-in package /whisk.system/alarms could not be created: {} (the next start "
+            "tries again)",
+            common::MessageOf(st));
+    }
     // The raw store, not guard_: a slow retention batch must not open the request path's breaker.
     if (config_.activation_retention.count() > 0) {
         retention_ = std::make_unique<ActivationRetention>(

@@ -578,6 +578,7 @@ void EntitiesHandler::DeleteEntity(const CallPtr& call, EntityType type,
             if (auto st = store_.DeleteEntity(type, fqn, t->rev); !st.ok()) {
                 return replier_.ReplyStatus(call, st);
             }
+            if (on_trigger_deleted_) on_trigger_deleted_(fqn);
             return replier_.ReplyJson(call, 200, common::TriggerToJson(t->doc));
         }
         case EntityType::kRule: {

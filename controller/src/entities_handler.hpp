@@ -5,6 +5,7 @@
 // action's invoke and a trigger's fire are InvokeHandler's. Writes go to the store; actions and
 // packages written or deleted here are dropped from the resolver's entity cache. No state of
 // its own beyond the references it is given.
+#include <functional>
 #include <string>
 
 #include <wisp/common/clock.hpp>
@@ -56,6 +57,10 @@ class EntitiesHandler {
     /// Action writes and deletes tell `keep_warm` (may be null: the annotation is still
     /// validated, nothing is kept warm).
     void SetKeepWarm(KeepWarm* keep_warm) { keep_warm_ = keep_warm; }
+    /// Told each trigger deleted here, after the delete (the Api deletes its alarm schedule).
+    void OnTriggerDeleted(std::function<void(const common::FullyQualifiedName&)> f) {
+        on_trigger_deleted_ = std::move(f);
+    }
 
   private:
     common::PutContext PutContextFor(const common::Identity& who) const;
@@ -66,6 +71,7 @@ class EntitiesHandler {
     const ControllerConfig& config_;
     Replier& replier_;
     EntityResolver& resolver_;
+    std::function<void(const common::FullyQualifiedName&)> on_trigger_deleted_;
     KeepWarm* keep_warm_ = nullptr;
 };
 

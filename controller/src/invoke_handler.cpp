@@ -115,6 +115,33 @@ void InvokeHandler::InvokeAction(const CallPtr& call, const FullyQualifiedName& 
     if (auto st = activator_.CheckInvokeThrottles(who); !st.ok())
         return replier_.ReplyStatus(call, st);
 
+    if (alarm_feed_ != nullptr && IsBuiltinAlarmFeed(resolved->action)) {
+        // Run here, at once: a few store calls, no container (alarm_feed.hpp).
+        FeedInvoke feed;
+        feed.who = who;
+        feed.args_json = MergeArguments(ArgumentParams(resolved->action), *args);
+        feed.received_ms = call->received_ms;
+        feed.resolved = *std::move(resolved);
+        ActivateOutcome out;
+        out.record = alarm_feed_->Run(feed);
+        out.activation_id = out.record->activation_id;
+        if (who.limits.store_activations.value_or(true)) {
+            if (auto st = store_.PutActivation(*out.record); !st.ok()) {
+                common::TidLog(call->tid).error("storing feed activation {} failed: {}; retrying",
+                                                out.activation_id.str(), common::MessageOf(st));
+                activator_.StoreLater(*out.record);
+            }
+        }
+        metrics_.ObserveInvokeLatency(blocking,
+                                      (clock_.MonotonicNs() - call->received_mono_ns) / 1e9);
+        if (!blocking) {
+            HttpResponse resp = HttpResponse::Json(202, ActivationIdJson(out.activation_id));
+            resp.SetHeader("x-openwhisk-activation-id", out.activation_id.str());
+            return replier_.Reply(call, std::move(resp));
+        }
+        return ReplyActivation(call, out, result_only);
+    }
+
     ActivateRequest ar;
     ar.user = who;
     ar.content_json = MergeArguments(ArgumentParams(resolved->action), *args);

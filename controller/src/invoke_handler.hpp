@@ -11,6 +11,7 @@
 #include <wisp/store/artifact_store.hpp>
 
 #include "activator.hpp"
+#include "alarm_feed.hpp"
 #include "call.hpp"
 #include "entity_resolver.hpp"
 #include "metrics.hpp"
@@ -36,6 +37,8 @@ class InvokeHandler {
           metrics_(metrics) {}
 
     void InvokeAction(const CallPtr& call, const common::FullyQualifiedName& fqn);
+    /// Invokes of the built-in /whisk.system/alarms feeds go to `feed` (not the Activator).
+    void SetAlarmFeed(AlarmFeed* feed) { alarm_feed_ = feed; }
     void FireTrigger(const CallPtr& call, const common::FullyQualifiedName& fqn);
 
   private:
@@ -49,6 +52,7 @@ class InvokeHandler {
     EntityResolver& resolver_;
     Activator& activator_;
     TriggerFirer& firer_;
+    AlarmFeed* alarm_feed_ = nullptr;  // null: the built-in feeds run as ordinary actions
     Metrics& metrics_;
     RateThrottler fire_rate_;
 };
