@@ -448,3 +448,50 @@ TEST_CASE("wsk sdk install bashauto prints a completion script", "[e2e][wsk]") {
     Run sh = u.Sh("bash -n -c " + ShellQuote(r.out));
     CHECK(sh.code == 0);
 }
+
+TEST_CASE("wsk trigger create/get/delete with the built-in alarms feed", "[e2e][wsk][alarms]") {
+    const User& u = Configured();
+    const std::string trigger = UniqueName("every10s");
+    Run r = u.Wsk({"trigger", "create", trigger, "--feed", "/whisk.system/alarms/alarm", "-p",
+                   "cron", "*/10 * * * * *"});
+    INFO(r);
+    REQUIRE(r.code == 0);
+    CHECK(std::regex_search(
+        r.out, std::regex("^ok: invoked /whisk.system/alarms/alarm with id [0-9a-f]{32}\n")));
+    CHECK(Contains(r.out, "\"status\": \"success\""));
+    CHECK(Contains(r.out, "ok: created trigger " + trigger + "\n"));
+
+    // get: the feed's READ (the schedule's configuration and status).
+    r = u.Wsk({"trigger", "get", trigger});
+    INFO(r);
+    CHECK(r.code == 0);
+    CHECK(Contains(r.out, "\"cron\": \"*/10 * * * * *\""));
+    CHECK(Contains(r.out, "\"name\": \"" + trigger + "\""));
+    CHECK(Contains(r.out, "\"namespace\": \"guest\""));
+    CHECK(Contains(r.out, "\"active\": true"));
+
+    // A bad cron: the provider's text, and no trigger left behind.
+    const std::string bad = UniqueName("badcron");
+    r = u.Wsk({"trigger", "create", bad, "--feed", "/whisk.system/alarms/alarm", "-p", "cron",
+               "* * *"});
+    INFO(r);
+    CHECK(r.code == 246);
+    CHECK(Contains(r.out + r.err, "cron pattern '* * *' is not valid"));
+    r = u.Wsk({"trigger", "get", bad});
+    CHECK(r.code == 148);
+
+    // delete: the feed's DELETE removes the schedule, then the trigger goes.
+    r = u.Wsk({"trigger", "delete", trigger});
+    INFO(r);
+    CHECK(r.code == 0);
+    CHECK(Contains(r.out, "ok: deleted trigger " + trigger + "\n"));
+    // The schedule is gone: a plain trigger of the same name has none to READ.
+    REQUIRE(u.Wsk({"trigger", "create", trigger}).code == 0);
+    r = u.Wsk({"action", "invoke", "/whisk.system/alarms/alarm", "-b", "-p", "lifecycleEvent",
+               "READ", "-p", "triggerName", "/_/" + trigger, "-p", "authKey",
+               Wisp().guest_auth()});
+    INFO(r);
+    CHECK(r.code == 246);
+    CHECK(Contains(r.out + r.err, "could not find trigger /guest/" + trigger + " in the database"));
+    CHECK(u.Wsk({"trigger", "delete", trigger}).code == 0);
+}
