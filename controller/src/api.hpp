@@ -11,6 +11,8 @@
 //                              owns the fire-rate throttle
 //   activations_handler.*      GET .../activations[/{id}[/result|/logs]]
 //   web_handler.*              /api/v1/web/... (web actions, any method)
+//   webhook_handler.*          POST /api/v1/webhooks/{ns}/{trigger} (fire proven by the
+//                              trigger's webhook-secret, no Basic auth)
 //
 // Shared pieces, owned here and passed to the handlers by reference:
 //   call.hpp                   Call: one request being answered
@@ -61,6 +63,7 @@
 #include "store_guard.hpp"
 #include "trigger_firer.hpp"
 #include "web_handler.hpp"
+#include "webhook_handler.hpp"
 
 namespace wisp::controller {
 
@@ -120,6 +123,7 @@ class Api {
     InvokeHandler invoke_;
     ActivationsHandler activations_;
     WebHandler web_;
+    WebhookHandler webhooks_;
 };
 
 }  // namespace wisp::controller

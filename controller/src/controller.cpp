@@ -109,7 +109,8 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
       entities_(guard_, manifest, clock, config_, replier_, resolver_),
       invoke_(guard_, clock, config_, replier_, resolver_, activator_, firer_, metrics_),
       activations_(guard_, replier_),
-      web_(clock, config_, auth_, replier_, resolver_, activator_, metrics_) {
+      web_(clock, config_, auth_, replier_, resolver_, activator_, metrics_),
+      webhooks_(guard_, clock, config_, auth_, replier_, invoke_, firer_) {
     // The raw store for keep-warm too: its refresh runs off the request path.
     keep_warm_ = std::make_unique<KeepWarm>(store, activator_, clock, config_.system_limits,
                                             config_.keep_warm_refresh);
@@ -297,6 +298,11 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
             return web_.Handle(call, std::string_view(path).substr(web_prefix.size()));
         }
         if (method == "OPTIONS") return replier_.Reply(call, HttpResponse::Text(200, ""));
+        // Webhooks prove the trigger's secret instead of sending credentials.
+        const std::string webhook_prefix = common::Cat(kApiPrefix, "/webhooks/");
+        if (path.rfind(webhook_prefix, 0) == 0) {
+            return webhooks_.Handle(call, std::string_view(path).substr(webhook_prefix.size()));
+        }
 
         if (path == "/invokers/healthy/count") {
             // OpenWhisk's: the number of invokers in state Healthy ("up"), a JSON number.

@@ -9,6 +9,7 @@
 #include <wisp/common/strings.hpp>
 
 #include "entities_handler.hpp"
+#include "webhook_handler.hpp"  // ValidateWebhookSecret
 
 namespace wisp::controller {
 
@@ -445,6 +446,9 @@ void EntitiesHandler::PutEntity(const CallPtr& call, EntityType type,
             auto trigger =
                 common::ApplyTriggerPut(fqn, *put, *existing ? &(*existing)->doc : nullptr, ctx);
             if (!trigger.ok()) return replier_.ReplyStatus(call, trigger.status());
+            if (auto st = ValidateWebhookSecret(trigger->annotations); !st.ok()) {
+                return replier_.ReplyStatus(call, st);
+            }
             trigger->updated_ms = now;
             auto st = store_.PutEntity(*trigger, rev);
             if (!st.ok()) return replier_.ReplyStatus(call, st.status());

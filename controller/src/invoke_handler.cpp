@@ -190,13 +190,7 @@ void InvokeHandler::FireTrigger(const CallPtr& call, const FullyQualifiedName& f
         return replier_.ReplyError(call, 400,
                                    "The request content was malformed:\nexpected a JSON object");
     }
-    const int64_t fires =
-        ClusterShare(who.limits.fires_per_minute.value_or(config_.system_limits.fires_per_minute),
-                     config_.cluster_size ? config_.cluster_size() : 1);
-    if (auto st = fire_rate_.Check(who.namespace_name, fires, clock_.NowMs()); !st.ok()) {
-        metrics_.CountThrottled("fires");
-        return replier_.ReplyStatus(call, st);
-    }
+    if (auto st = CheckFireRate(who); !st.ok()) return replier_.ReplyStatus(call, st);
     FireRequest fire;
     fire.who = who;
     fire.trigger = fqn;
@@ -210,6 +204,15 @@ void InvokeHandler::FireTrigger(const CallPtr& call, const FullyQualifiedName& f
     HttpResponse resp = HttpResponse::Json(202, ActivationIdJson(fired.activation_id));
     resp.SetHeader("x-openwhisk-activation-id", fired.activation_id.str());
     replier_.Reply(call, std::move(resp));
+}
+
+absl::Status InvokeHandler::CheckFireRate(const common::Identity& who) {
+    const int64_t fires =
+        ClusterShare(who.limits.fires_per_minute.value_or(config_.system_limits.fires_per_minute),
+                     config_.cluster_size ? config_.cluster_size() : 1);
+    auto st = fire_rate_.Check(who.namespace_name, fires, clock_.NowMs());
+    if (!st.ok()) metrics_.CountThrottled("fires");
+    return st;
 }
 
 }  // namespace wisp::controller

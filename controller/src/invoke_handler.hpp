@@ -40,6 +40,9 @@ class InvokeHandler {
     /// Invokes of the built-in /whisk.system/alarms feeds go to `feed` (not the Activator).
     void SetAlarmFeed(AlarmFeed* feed) { alarm_feed_ = feed; }
     void FireTrigger(const CallPtr& call, const common::FullyQualifiedName& fqn);
+    /// Counts one fire of `who`'s namespace against its fire rate (this controller's share):
+    /// ResourceExhausted (429) when over, counted in /metrics. The fire route and webhooks.
+    [[nodiscard]] absl::Status CheckFireRate(const common::Identity& who);
 
   private:
     /// The blocking-invoke answer: 200/502/500 with the record or result, 202 when not done.
