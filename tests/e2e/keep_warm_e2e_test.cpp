@@ -171,11 +171,12 @@ TEST_CASE("keep-warm: a kept container outlives the idle timeout and comes back 
     REQUIRE(ps.size() == 1);
     CHECK(ps[0].id == kept);
 
-    // The next invoke is warm: no initTime, and a small waitTime (a resume, no docker run).
+    // The next invoke is warm: no initTime, and a small waitTime (a resume, no docker run; the
+    // bound is loose for loaded CI machines, a cold start is far above it on a quiet one).
     auto warm_record = Invoke(http, warm);
     CHECK(GetString(warm_record, "response.result.hello") == "world");
     CHECK_FALSE(HasAnnotation(warm_record, "initTime"));
-    CHECK(WaitTime(warm_record) < 2000);
+    CHECK(WaitTime(warm_record) < 5000);
 
     // Killed from outside: the invoker notices, replaces and initialises it again.
     // (Older Docker refuses to kill a paused container: unpause it first then.)
