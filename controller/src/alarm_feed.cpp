@@ -27,6 +27,7 @@
 #include <wisp/common/strings.hpp>
 
 #include "alarm_schedule.hpp"
+#include "replier.hpp"
 
 namespace wisp::controller {
 
@@ -357,8 +358,8 @@ bool ValidTimezone(const Value& tz) {
 class FeedRun {
   public:
     FeedRun(store::ArtifactStore& store, const common::Identity& who,
-            const rapidjson::Document& args, int64_t now)
-        : store_(store), who_(who), args_(args), now_(now) {}
+            const rapidjson::Document& args, int64_t now, std::string_view tid)
+        : store_(store), who_(who), args_(args), now_(now), tid_(tid) {}
 
     Outcome Run();
     /// The schedule's SystemDoc id, and whether Run() wrote or deleted it.
@@ -367,6 +368,11 @@ class FeedRun {
 
   private:
     const Value* P(const char* key) const { return Param(args_, key); }
+    /// A store failure's "message": the generic text of its HTTP class (ClientMessageFor: the
+    /// store's own words, which may name hosts, are logged with the tid, not shown).
+    std::string Detail(const absl::Status& st) const {
+        return ClientMessageFor(st, tid_, "alarms feed");
+    }
     std::string TriggerPath() const { return "/" + ns_ + "/" + name_; }
     Outcome NotFoundInDb(std::string message = {}) const {
         return Fail(fmt::format("could not find trigger {} in the database", TriggerPath()),
@@ -393,6 +399,7 @@ class FeedRun {
     const common::Identity& who_;
     const rapidjson::Document& args_;
     const int64_t now_;
+    const std::string_view tid_;
     std::string ns_;
     std::string name_;
     bool wrote_ = false;
@@ -463,7 +470,7 @@ std::optional<Outcome> FeedRun::Authenticate(bool is_delete) {
     auto identity = store_.GetIdentityByKey(*key);
     if (!identity.ok()) {
         if (absl::IsNotFound(identity.status())) return refused;
-        return Fail(std::string(kAuthFailed), common::MessageOf(identity.status()));
+        return Fail(std::string(kAuthFailed), Detail(identity.status()));
     }
     if (identity->auth.uuid != key->uuid ||
         !common::ConstantTimeEquals(key->key, identity->auth.key) ||
@@ -477,7 +484,7 @@ std::optional<Outcome> FeedRun::Authenticate(bool is_delete) {
         if (is_delete) return std::nullopt;
         return refused;
     }
-    return Fail(std::string(kAuthFailed), common::MessageOf(trigger.status()));
+    return Fail(std::string(kAuthFailed), Detail(trigger.status()));
 }
 
 absl::StatusOr<std::pair<AlarmSchedule, std::string>> FeedRun::Load() {
@@ -620,7 +627,7 @@ Outcome FeedRun::Create() {
         if (existing.ok()) {
             rev = existing->rev;
         } else if (!absl::IsNotFound(existing.status())) {
-            return Fail("error creating alarm trigger.", common::MessageOf(existing.status()));
+            return Fail("error creating alarm trigger.", Detail(existing.status()));
         }
         auto put = Put(s, rev);
         if (put.ok()) {
@@ -628,7 +635,7 @@ Outcome FeedRun::Create() {
             return Success();
         }
         if (!absl::IsAborted(put.status()) && !absl::IsAlreadyExists(put.status())) {
-            return Fail("error creating alarm trigger.", common::MessageOf(put.status()));
+            return Fail("error creating alarm trigger.", Detail(put.status()));
         }
     }
     return Fail("error creating alarm trigger.",
@@ -640,7 +647,7 @@ Outcome FeedRun::Read() {
     auto loaded = Load();
     if (!loaded.ok()) {
         return NotFoundInDb(absl::IsNotFound(loaded.status()) ? std::string()
-                                                              : common::MessageOf(loaded.status()));
+                                                              : Detail(loaded.status()));
     }
     const AlarmSchedule& s = loaded->first;
     rapidjson::Document given;
@@ -725,7 +732,7 @@ Outcome FeedRun::Delete() {
         auto doc = store_.GetSystemDoc(kAlarmDocKind, DocId());
         if (!doc.ok()) {
             return NotFoundInDb(absl::IsNotFound(doc.status()) ? std::string()
-                                                               : common::MessageOf(doc.status()));
+                                                               : Detail(doc.status()));
         }
         absl::Status st = store_.DeleteSystemDoc(kAlarmDocKind, DocId(), doc->rev);
         if (st.ok() || absl::IsNotFound(st)) {
@@ -734,7 +741,7 @@ Outcome FeedRun::Delete() {
         }
         if (!absl::IsAborted(st)) {
             return Fail("there was an error while deleting the trigger from the database.",
-                        common::MessageOf(st));
+                        Detail(st));
         }
     }
     return Fail("there was an error while deleting the trigger from the database.",
@@ -746,9 +753,8 @@ Outcome FeedRun::Modify(F apply) {
     for (int attempt = 0; attempt < kCasAttempts; ++attempt) {
         auto loaded = Load();
         if (!loaded.ok()) {
-            return NotFoundInDb(absl::IsNotFound(loaded.status())
-                                    ? std::string()
-                                    : common::MessageOf(loaded.status()));
+            return NotFoundInDb(absl::IsNotFound(loaded.status()) ? std::string()
+                                                                  : Detail(loaded.status()));
         }
         AlarmSchedule& s = loaded->first;
         if (std::optional<Outcome> refused = apply(s)) return *refused;
@@ -759,7 +765,7 @@ Outcome FeedRun::Modify(F apply) {
         }
         if (!absl::IsAborted(put.status())) {
             return Fail("there was an error while updating the trigger in the database.",
-                        common::MessageOf(put.status()));
+                        Detail(put.status()));
         }
     }
     return Fail("there was an error while updating the trigger in the database.",
@@ -974,7 +980,7 @@ common::ActivationRecord AlarmFeed::Run(const FeedInvoke& invoke) {
     const int64_t start = clock_.NowMs();
     rapidjson::Document args;
     if (!common::ParseJson(invoke.args_json, args).ok() || !args.IsObject()) args.SetObject();
-    FeedRun run(store_, invoke.who, args, start);
+    FeedRun run(store_, invoke.who, args, start, invoke.tid);
     const Outcome out = run.Run();
     if (run.wrote() && on_written_) on_written_(run.DocId());
 

@@ -65,6 +65,7 @@ struct FeedInvoke {
     ResolvedAction resolved;  // the feed action (and the binding it was reached through)
     std::string args_json;    // the merged arguments (a JSON object; anything else: no params)
     int64_t received_ms = 0;  // when the request arrived (the record's waitTime)
+    std::string tid;          // the request's transaction id (logs of store failures)
 };
 
 class AlarmFeed {
@@ -79,7 +80,8 @@ class AlarmFeed {
     /// success with `{"status":"success"}` (READ: the schedule, feeds.md §2.3), or an application
     /// error with `{"error":{"error":<text>[,"message":<detail>]}}` (`{"error":"unsupported
     /// lifecycleEvent"}` for an unknown event). Store failures become application errors with
-    /// the provider's texts and the store's message. Thread-safe.
+    /// the provider's texts (the store's own message is logged with the tid, the client gets
+    /// the generic 5xx text as "message"). Thread-safe.
     common::ActivationRecord Run(const FeedInvoke& invoke);
 
   private:

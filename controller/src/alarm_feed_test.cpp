@@ -19,10 +19,12 @@
 #include <wisp/store/artifact_store.hpp>
 #include <wisp/store/open_store.hpp>
 #include <wisp/testing/fake_balancer.hpp>
+#include <wisp/testing/faulty_artifact_store.hpp>
 #include <wisp/testing/manual_clock.hpp>
 
 #include "alarm_feed.hpp"
 #include "alarm_schedule.hpp"
+#include "replier.hpp"
 
 namespace wisp::controller {
 namespace {
@@ -32,6 +34,8 @@ constexpr int64_t kNow = 1795000000000;
 
 struct Fixture {
     std::unique_ptr<store::ArtifactStore> store;
+    // The store the controller uses, with faults on demand (`with_faults`), else null.
+    std::unique_ptr<testing::FaultyArtifactStore> faulty;
     std::unique_ptr<testing::FakeBalancer> balancer;
     testing::ManualClock clock;
     std::unique_ptr<Controller> controller;
@@ -39,8 +43,9 @@ struct Fixture {
     // The key of namespace "other".
     const std::string other = std::string(common::kSystemAuth);
 
-    Fixture() {
+    explicit Fixture(bool with_faults = false) {
         store = store::OpenArtifactStore("sqlite::memory:").value();
+        if (with_faults) faulty = std::make_unique<testing::FaultyArtifactStore>(*store);
         common::Subject guest_subject;
         guest_subject.subject = "guest";
         guest_subject.namespaces.push_back(
@@ -56,8 +61,9 @@ struct Fixture {
         options.respond = testing::FakeBalancer::ArgumentsPlusRan("\"fail\"");
         balancer = std::make_unique<testing::FakeBalancer>(std::move(options));
         clock.Set(kNow);
+        store::ArtifactStore& used = faulty ? *faulty : *store;
         controller = std::make_unique<Controller>(
-            *store, *balancer, common::RuntimeManifest::BuiltIn(), clock, ControllerConfig{});
+            used, *balancer, common::RuntimeManifest::BuiltIn(), clock, ControllerConfig{});
     }
     ~Fixture() {
         controller->Shutdown();
@@ -562,6 +568,33 @@ TEST_CASE("alarms: a non-blocking invoke answers 202; a binding's parameters rea
     AlarmSchedule s = f.Schedule();
     CHECK(s.kind == AlarmKind::kOnce);
     CHECK(s.payload.text() == R"({"from":"binding"})");
+}
+
+TEST_CASE("alarms: a store that refuses a write gives the provider's texts, not the store's",
+          "[alarms][feed]") {
+    Fixture f(/*with_faults=*/true);
+    f.CreateTrigger();
+    const std::string generic = ClientMessageFor(absl::UnavailableError("x"));
+    const auto failed = [&](const std::string& text) {
+        return common::Cat(R"({"error":{"error":")", text, R"(","message":")", generic, R"("}})");
+    };
+    f.faulty->fail_next_system_doc_writes = 1;
+    auto r = f.Feed("alarm", "CREATE", R"("cron":"* * * * *")");
+    CHECK(r.status == 502);
+    CHECK(r.body == failed("error creating alarm trigger."));
+    CHECK(!Has(r.body, "FaultyArtifactStore"));
+    REQUIRE(f.Feed("alarm", "CREATE", R"("cron":"* * * * *")").body == kSuccess);
+
+    f.faulty->fail_next_system_doc_writes = 1;
+    r = f.Feed("alarm", "UPDATE", R"("cron":"0 * * * *")");
+    CHECK(r.body == failed("there was an error while updating the trigger in the database."));
+    CHECK(f.Schedule().cron == "* * * * *");
+    f.faulty->fail_next_system_doc_writes = 1;
+    r = f.Feed("alarm", "DELETE");
+    CHECK(r.body == failed("there was an error while deleting the trigger from the database."));
+    CHECK(f.Doc().ok());
+    CHECK(f.Feed("alarm", "DELETE").body == kSuccess);
+    CHECK(absl::IsNotFound(f.Doc().status()));
 }
 
 }  // namespace wisp::controller

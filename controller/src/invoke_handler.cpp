@@ -121,6 +121,7 @@ void InvokeHandler::InvokeAction(const CallPtr& call, const FullyQualifiedName& 
         feed.who = who;
         feed.args_json = MergeArguments(ArgumentParams(resolved->action), *args);
         feed.received_ms = call->received_ms;
+        feed.tid = call->tid;
         feed.resolved = *std::move(resolved);
         ActivateOutcome out;
         out.record = alarm_feed_->Run(feed);
