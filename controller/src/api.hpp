@@ -52,6 +52,7 @@
 #include "activations_handler.hpp"
 #include "activator.hpp"
 #include "alarm_feed.hpp"
+#include "alarm_scheduler.hpp"
 #include "authenticator.hpp"
 #include "call.hpp"
 #include "entities_handler.hpp"
@@ -79,10 +80,15 @@ class Api {
     void Handle(HttpRequest&& req, Responder respond);
     std::optional<HttpResponse> CheckHead(const HttpRequest& req);
     void Shutdown() {
+        if (alarms_) alarms_->Stop();  // first: no scheduled firing after the activator stops
         if (keep_warm_) keep_warm_->Stop();
         activator_.Shutdown();
         if (journal_) journal_->Stop();
         if (retention_) retention_->Stop();
+    }
+    /// A feed wrote or deleted alarm schedule `doc_id`: the scheduler re-reads it now.
+    void ReloadAlarm(const std::string& doc_id) {
+        if (alarms_) alarms_->Reload(doc_id);
     }
     void InvalidateAuthCache() { auth_.Invalidate(); }
     void InvalidateEntity(const std::string& docid) { resolver_.DropCached(docid); }
@@ -124,6 +130,8 @@ class Api {
     ActivationsHandler activations_;
     WebHandler web_;
     WebhookHandler webhooks_;
+    // Last: built after (and stopped before) everything it fires through. Null with --no-alarms.
+    std::unique_ptr<AlarmScheduler> alarms_;
 };
 
 }  // namespace wisp::controller

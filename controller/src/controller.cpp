@@ -105,7 +105,7 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
                    : nullptr),
       activator_(guard_, balancer, manifest, clock, config_, resolver_, metrics_, journal_.get()),
       firer_(guard_, clock, resolver_, activator_),
-      alarm_feed_(guard_, clock),
+      alarm_feed_(guard_, clock, [this](const std::string& doc_id) { ReloadAlarm(doc_id); }),
       entities_(guard_, manifest, clock, config_, replier_, resolver_),
       invoke_(guard_, clock, config_, replier_, resolver_, activator_, firer_, metrics_),
       activations_(guard_, replier_),
@@ -124,7 +124,9 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
         if (auto st = DeleteAlarmScheduleOf(guard_, trigger); !st.ok()) {
             spdlog::warn("trigger {} was deleted but its alarm schedule could not be: {}",
                          trigger.DocId(), common::MessageOf(st));
+            return;
         }
+        ReloadAlarm(trigger.Namespace() + "/" + trigger.name);
     });
     if (auto st = InstallAlarmsPackage(guard_, manifest, config_.api_host, clock.NowMs());
         !st.ok()) {
@@ -137,6 +139,15 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
     if (config_.activation_retention.count() > 0) {
         retention_ = std::make_unique<ActivationRetention>(
             store, clock, ActivationRetentionConfig{.retention = config_.activation_retention});
+    }
+    if (config_.alarms) {
+        alarms_ = std::make_unique<AlarmScheduler>(
+            guard_, clock, [this](const FireRequest& req) { return firer_.Fire(req); },
+            [this](const common::Identity& who) { return invoke_.CheckFireRate(who); },
+            AlarmSchedulerConfig{.controller_id = config_.controller_id,
+                                 .minute = config_.alarm_minute,
+                                 .poll = config_.alarm_poll,
+                                 .lease = config_.alarm_lease});
     }
 }
 

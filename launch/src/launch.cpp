@@ -149,6 +149,22 @@ void AddControllerOptions(CLI::App& app, ControllerOptions& opt) {
                    "How often the keep-warm orders are published again, in ms")
         ->check(CLI::Range(int64_t{100}, int64_t{3600000}))
         ->group("");
+    app.add_flag("!--no-alarms", opt.alarms,
+                 "This controller does not fire alarm schedules (the /whisk.system/alarms feeds "
+                 "still work; other controllers fire them)");
+    // Hidden (tests): a shorter interval minute, poll and claim lease.
+    app.add_option("--alarm-minute-ms", opt.alarm_minute_ms,
+                   "The length of an interval alarm's minute in ms (tests)")
+        ->check(CLI::Range(int64_t{100}, int64_t{3600000}))
+        ->group("");
+    app.add_option("--alarm-poll-ms", opt.alarm_poll_ms,
+                   "How often alarm schedules are re-listed, in ms")
+        ->check(CLI::Range(int64_t{10}, int64_t{3600000}))
+        ->group("");
+    app.add_option("--alarm-lease-ms", opt.alarm_lease_ms,
+                   "After how long another controller finishes a claimed alarm firing, in ms")
+        ->check(CLI::Range(int64_t{100}, int64_t{3600000}))
+        ->group("");
 }
 
 controller::ControllerConfig ControllerConfigFrom(const ControllerOptions& opt) {
@@ -163,6 +179,10 @@ controller::ControllerConfig ControllerConfigFrom(const ControllerOptions& opt) 
         cfg.activation_retention = *retention;
     }
     cfg.keep_warm_refresh = std::chrono::milliseconds(opt.keep_warm_refresh_ms);
+    cfg.alarms = opt.alarms;
+    cfg.alarm_minute = std::chrono::milliseconds(opt.alarm_minute_ms);
+    cfg.alarm_poll = std::chrono::milliseconds(opt.alarm_poll_ms);
+    cfg.alarm_lease = std::chrono::milliseconds(opt.alarm_lease_ms);
     return cfg;
 }
 

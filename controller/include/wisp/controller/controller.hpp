@@ -104,6 +104,18 @@ struct ControllerConfig {
     std::chrono::milliseconds store_call_timeout{5000};
     /// What GET / reports as the API host (and web action URLs), e.g. "http://127.0.0.1:3233".
     std::string api_host = "http://127.0.0.1:3233";
+    /// Alarm schedules (the /whisk.system/alarms feeds; AlarmScheduler, alarm_scheduler.hpp):
+    /// whether this controller fires them (`--no-alarms`: the feeds still work, other
+    /// controllers fire). Each due time fires once across controllers (a claim document).
+    bool alarms = true;
+    /// The length of an interval alarm's minute (`--alarm-minute-ms`, hidden, tests only).
+    std::chrono::milliseconds alarm_minute{60000};
+    /// How often this controller re-lists the schedules (those other controllers wrote;
+    /// `--alarm-poll-ms`, hidden). Schedules written through this controller load at once.
+    std::chrono::milliseconds alarm_poll{5000};
+    /// A firing claimed by a controller that has not finished it within this is fired by
+    /// another (`--alarm-lease-ms`, hidden, tests only).
+    std::chrono::milliseconds alarm_lease{60000};
     /// Keep-warm (the `keep-warm` action annotation; KeepWarm, keep_warm.hpp): how often this
     /// controller publishes the order of every keep-warm action again to its home invoker
     /// (`--keep-warm-refresh-ms`, hidden); orders hold 3 x this at the invoker. 0 = only when

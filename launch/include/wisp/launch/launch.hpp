@@ -80,9 +80,14 @@ struct ControllerOptions {
     std::vector<std::string> allowed_hosts;
     std::string activation_retention = "7d";  // <n>d|h|m|s or 0 (keep everything)
     int64_t keep_warm_refresh_ms = 30000;     // hidden --keep-warm-refresh-ms
+    bool alarms = true;                       // --no-alarms
+    int64_t alarm_minute_ms = 60000;          // hidden, tests
+    int64_t alarm_poll_ms = 5000;             // hidden
+    int64_t alarm_lease_ms = 60000;           // hidden, tests
 };
 /// --invocations-per-minute, --concurrent-invocations, --fires-per-minute, --shutdown-grace,
-/// --metrics-token, --metrics-loopback, --max-connections, --allowed-hosts (WISP_METRICS_TOKEN,
+/// --metrics-token, --metrics-loopback, --max-connections, --allowed-hosts, --no-alarms (hidden:
+/// --alarm-minute-ms, --alarm-poll-ms, --alarm-lease-ms) (WISP_METRICS_TOKEN,
 /// WISP_METRICS_LOOPBACK, WISP_MAX_CONNECTIONS, WISP_ALLOWED_HOSTS).
 void AddControllerOptions(CLI::App& app, ControllerOptions& options);
 /// The Controller config from the flags (controller_id, api_host and hooks are the caller's).
