@@ -450,9 +450,8 @@ Outcome FeedRun::Run() {
                 .kind = "AUTO", .status_code = {}, .message = "Paused by the user"};
         } else {
             s.active = true;
+            // dateChanged = now: the scheduler fires nothing missed while paused.
             s.reason.reset();
-            // Times missed while paused are not fired.
-            s.last_fire_ms = std::max(s.last_fire_ms, now_);
         }
         return std::nullopt;
     });
@@ -883,11 +882,11 @@ std::optional<Outcome> FeedRun::ApplyUpdate(AlarmSchedule& s) {
     }
     if (!changed) return Fail("no updatable parameters were specified");
     s.given = JsonValue::FromRapid(given);
-    // As the provider: an update re-enables the schedule. Times missed before it are not fired.
+    // As the provider: an update re-enables the schedule. dateChanged = now: the scheduler fires
+    // nothing missed before it (lastFire stays the last slot fired).
     s.active = true;
     s.reason.reset();
     s.date_changed_ms = now_;
-    s.last_fire_ms = std::max(s.last_fire_ms, now_);
     return std::nullopt;
 }
 
