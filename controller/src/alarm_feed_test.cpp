@@ -113,7 +113,7 @@ struct Fixture {
     }
 
     /// The stored schedule of guest's trigger `name`, or its status.
-    absl::StatusOr<store::SystemDoc> Doc(const std::string& name = "t") {
+    [[nodiscard]] absl::StatusOr<store::SystemDoc> Doc(const std::string& name = "t") {
         return store->GetSystemDoc(kAlarmDocKind, "guest/" + name);
     }
     AlarmSchedule Schedule(const std::string& name = "t") {
