@@ -90,8 +90,8 @@ struct AlarmSetup {
         return s;
     }
 
-    absl::StatusOr<common::ActivationRecord> WaitForRecord(const common::ActivationId& id,
-                                                           std::chrono::seconds within) {
+    [[nodiscard]] absl::StatusOr<common::ActivationRecord> WaitForRecord(
+        const common::ActivationId& id, std::chrono::seconds within) {
         const auto deadline = std::chrono::steady_clock::now() + within;
         while (true) {
             auto r = store->GetActivation("guest", id);

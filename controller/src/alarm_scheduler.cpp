@@ -44,8 +44,9 @@ constexpr std::string_view kDisabledLastInterval =
 /// The latest slot in (floor, now], else the first slot after max(floor, now); nullopt when the
 /// schedule never fires again. Looks back in growing windows so a 1-second cron down for a day
 /// costs a minute's worth of steps, not a day's.
-absl::StatusOr<std::optional<int64_t>> DesiredSlot(const AlarmSchedule& s, int64_t floor,
-                                                   int64_t now, std::chrono::milliseconds minute) {
+[[nodiscard]] absl::StatusOr<std::optional<int64_t>> DesiredSlot(const AlarmSchedule& s,
+                                                                 int64_t floor, int64_t now,
+                                                                 std::chrono::milliseconds minute) {
     if (floor < now) {
         constexpr int64_t kWindows[] = {60000LL,         3600000LL,        86400000LL,
                                         32 * 86400000LL, 367 * 86400000LL, 6 * 367 * 86400000LL};
