@@ -570,7 +570,9 @@ AlarmScheduler::Outcome AlarmScheduler::Process(const AlarmSchedule& s, int64_t 
     if (rate_) {
         if (auto st = rate_(who); !st.ok()) {
             if (st.code() == absl::StatusCode::kResourceExhausted) {
-                return ThrottleRetry(s, slot, attempt, tid);
+                const Outcome out = ThrottleRetry(s, slot, attempt, tid);
+                if (out.kind == Outcome::kRemoved) mark_fired();  // disabled: nobody takes over
+                return out;
             }
             return StoreRetry(s, slot, attempt, st, "the fire-rate check");
         }
@@ -592,7 +594,11 @@ AlarmScheduler::Outcome AlarmScheduler::Process(const AlarmSchedule& s, int64_t 
     const FireOutcome fired = fire_(req);
     if (!fired.status.ok()) {
         const int code = common::HttpStatusFor(fired.status);
-        if (code == 429) return ThrottleRetry(s, slot, attempt, tid);
+        if (code == 429) {
+            const Outcome out = ThrottleRetry(s, slot, attempt, tid);
+            if (out.kind == Outcome::kRemoved) mark_fired();
+            return out;
+        }
         if (Retryable(code)) return StoreRetry(s, slot, attempt, fired.status, "firing");
         common::TidLog(tid).warn("alarm {} slot {}: firing failed ({}): {}; disabled", s.DocId(),
                                  slot, code, MessageOf(fired.status));

@@ -473,6 +473,7 @@ TEST_CASE("alarm scheduler: firing failures disable or retry as the provider doe
               "Automatically disabled after continuously receiving a 429 status code when "
               "firing the trigger");
         CHECK(f.calls.empty());
+        CHECK(f.ClaimState(s, kT0 + 1000) == "fired");  // no other controller takes it over
     }
     SECTION("throttled, then allowed: fires late, stays active") {
         f.rate_status = absl::ResourceExhaustedError("Too many requests in the last minute");
