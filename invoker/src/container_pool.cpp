@@ -436,6 +436,9 @@ ContainerPool::Place ContainerPool::TryPlaceLocked(const ContainerRequest& reque
 namespace {
 
 constexpr double kAverageWeight = 0.2;  // of the newest sample in the moving averages
+// Above this utilisation of an action's containers (arrival rate × run time ÷ slots), a
+// request never waits for a busy sibling: the queue would only grow.
+constexpr double kMaxWaitUtilisation = 0.75;
 constexpr const char* kResetFailed = "reset failed";
 
 void Average(double& mean, double sample) {
@@ -446,6 +449,15 @@ void Average(double& mean, double sample) {
 
 std::string ContainerPool::ActionKey(const ContainerRequest& r) {
     return fmt::format("{}\n{}\n{}", r.invocation_namespace, r.action, r.revision);
+}
+
+void ContainerPool::NoteArrivalLocked(const ContainerRequest& request) {
+    const int64_t now = clock_.NowMs();
+    if (arrivals_.size() >= 10000) arrivals_.clear();  // bounded; re-learnt in a few requests
+    Arrivals& a = arrivals_.try_emplace(ActionKey(request)).first->second;
+    if (a.last_ms >= 0)
+        Average(a.gap_mean, static_cast<double>(std::max<int64_t>(0, now - a.last_ms)));
+    a.last_ms = now;
 }
 
 bool ContainerPool::WaitForSiblingLocked(const ContainerRequest& request, int64_t now,
@@ -473,6 +485,15 @@ bool ContainerPool::WaitForSiblingLocked(const ContainerRequest& request, int64_
         slots += std::max(1, e->concurrency);
     }
     if (useful == 0) return false;
+    // Waiting pays only while the containers keep up with the action's arrivals. The queue this
+    // pool sees is bounded by what the invoker's feed hands over; the rest waits on the bus,
+    // out of sight: at 1,342 no-op invokes/s one container (≈ 1,300 runs/s) stayed alone for a
+    // 10-minute soak while p50 grew to 2 s.
+    if (auto a = arrivals_.find(ActionKey(request));
+        a != arrivals_.end() && a->second.gap_mean >= 0) {
+        const double gap = std::max(a->second.gap_mean, 0.01);
+        if (hold / (gap * static_cast<double>(slots)) > kMaxWaitUtilisation) return false;
+    }
     int waiting = 0;
     for (const auto& w : buffer_) {
         if (w->request.invocation_namespace == request.invocation_namespace &&
@@ -594,6 +615,7 @@ absl::StatusOr<ContainerLease> ContainerPool::Acquire(const ContainerRequest& re
         {
             std::unique_lock<std::mutex> lock(mu_);
             if (shutdown_) return absl::UnavailableError("the invoker is shutting down");
+            if (attempt == 0) NoteArrivalLocked(request);
             if (!buffer_.empty() || TryPlaceLocked(request, placement) != Place::kPlaced) {
                 auto waiter = std::make_shared<Waiter>();
                 waiter->request = request;

@@ -257,9 +257,11 @@ class ContainerPool {
 
     enum class Place { kPlaced, kWaitMemory, kWaitStarting };
     Place TryPlaceLocked(const ContainerRequest& request, Placement& placement);
+    /// Counts a new request of the action for its arrival rate.
+    void NoteArrivalLocked(const ContainerRequest& request);
     /// True when waiting for one of the action's busy (or, unless warm_only, starting)
     /// containers is expected to be quicker than the alternative, which takes alternative_ms
-    /// (2' and 3' above).
+    /// (2' and 3' above), and those containers keep up with the action's arrivals.
     bool WaitForSiblingLocked(const ContainerRequest& request, int64_t now, double alternative_ms,
                               bool warm_only) const;
     void DrainBufferLocked();
@@ -296,6 +298,13 @@ class ContainerPool {
         bool seeded = false;  // from a cold or stem-cell first run, until a warm run is measured
     };
     std::unordered_map<std::string, HoldMean> hold_ms_;
+    // Per action: the moving average of the gap between requests (ms), so wait-or-start can
+    // tell whether the action's containers keep up (bounded map, like hold_ms_).
+    struct Arrivals {
+        int64_t last_ms = -1;
+        double gap_mean = -1;
+    };
+    std::unordered_map<std::string, Arrivals> arrivals_;
     // A stem cell's first run, /init included (over all actions): the cost 2' weighs.
     double prewarm_ms_ = -1;
 
