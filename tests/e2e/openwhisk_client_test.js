@@ -210,6 +210,38 @@ async function main() {
   });
   await run('actions.delete (the feed action)', () => ow.actions.delete({name: names.feed}));
 
+  // ---- the built-in alarms feed through the same resource (the trigger must exist first) ----
+  const alarmTrigger = `${names.trigger}-alarm`;
+  await run('triggers.create (for an alarm)', () => ow.triggers.create({name: alarmTrigger}));
+  const alarmFeed = '/whisk.system/alarms/alarm';
+  const made = await run('feeds.create /whisk.system/alarms/alarm', () => ow.feeds.create(
+      {name: alarmFeed, trigger: alarmTrigger, params: {cron: '0 0 1 1 *', trigger_payload: {x: 1}}}));
+  assert.strictEqual(made.response.success, true);
+  assert.deepStrictEqual(made.response.result, {status: 'success'});
+  const read = await run('feeds.get (alarm READ)', () =>
+    ow.feeds.get({name: alarmFeed, trigger: alarmTrigger}));
+  assert.strictEqual(read.response.result.config.cron, '0 0 1 1 *');
+  assert.strictEqual(read.response.result.config.name, alarmTrigger);
+  assert.deepStrictEqual(read.response.result.config.payload, {x: 1});
+  assert.strictEqual(read.response.result.status.active, true);
+  await run('feeds.create with a bad cron is refused with the provider\'s text', async () => {
+    await assert.rejects(
+        ow.feeds.create({name: alarmFeed, trigger: alarmTrigger, params: {cron: '61 * * * *'}}),
+        (err) => {
+          assert.strictEqual(err.statusCode, 502);
+          assert.strictEqual(err.error.response.result.error.error,
+              "cron pattern '61 * * * *' is not valid");
+          return true;
+        });
+  });
+  await run('feeds.delete (alarm DELETE)', () =>
+    ow.feeds.delete({name: alarmFeed, trigger: alarmTrigger}));
+  await run('feeds.get after the delete fails', async () => {
+    await assert.rejects(ow.feeds.get({name: alarmFeed, trigger: alarmTrigger}),
+        (err) => err.statusCode === 502);
+  });
+  await run('triggers.delete (the alarm\'s)', () => ow.triggers.delete({name: alarmTrigger}));
+
   // ---- clean up ----
   await run('rules.disable', () => ow.rules.disable({name: names.rule}));
   await run('rules.delete', () => ow.rules.delete({name: names.rule}));
