@@ -472,8 +472,8 @@ TEST_CASE("wsk trigger create/get/delete with the built-in alarms feed", "[e2e][
 
     // A bad cron: the provider's text, and no trigger left behind.
     const std::string bad = UniqueName("badcron");
-    r = u.Wsk({"trigger", "create", bad, "--feed", "/whisk.system/alarms/alarm", "-p", "cron",
-               "* * *"});
+    r = u.Wsk(
+        {"trigger", "create", bad, "--feed", "/whisk.system/alarms/alarm", "-p", "cron", "* * *"});
     INFO(r);
     CHECK(r.code == 246);
     CHECK(Contains(r.out + r.err, "cron pattern '* * *' is not valid"));
@@ -488,8 +488,7 @@ TEST_CASE("wsk trigger create/get/delete with the built-in alarms feed", "[e2e][
     // The schedule is gone: a plain trigger of the same name has none to READ.
     REQUIRE(u.Wsk({"trigger", "create", trigger}).code == 0);
     r = u.Wsk({"action", "invoke", "/whisk.system/alarms/alarm", "-b", "-p", "lifecycleEvent",
-               "READ", "-p", "triggerName", "/_/" + trigger, "-p", "authKey",
-               Wisp().guest_auth()});
+               "READ", "-p", "triggerName", "/_/" + trigger, "-p", "authKey", Wisp().guest_auth()});
     INFO(r);
     CHECK(r.code == 246);
     CHECK(Contains(r.out + r.err, "could not find trigger /guest/" + trigger + " in the database"));
