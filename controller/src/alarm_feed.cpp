@@ -276,18 +276,6 @@ std::optional<DeleteAfterFire> ParseDeleteAfterFire(const Value& v) {
     return std::nullopt;
 }
 
-const char* DeleteAfterFireText(DeleteAfterFire d) {
-    switch (d) {
-        case DeleteAfterFire::kNo:
-            return "false";
-        case DeleteAfterFire::kTrigger:
-            return "true";
-        case DeleteAfterFire::kTriggerAndRules:
-            return "rules";
-    }
-    return "false";
-}
-
 /// `strict`: true or "true" (the provider's sanitizer).
 bool StrictOf(const Value* v) {
     if (v == nullptr) return false;
@@ -341,6 +329,17 @@ void SetMember(rapidjson::Document& d, const char* key, const Value& v) {
     } else {
         d.AddMember(Value(key, d.GetAllocator()), copy, d.GetAllocator());
     }
+}
+
+/// Reads deleteAfterFire into `s` and echoes it in `given`; the error text when it is not one
+/// of false, true, rules.
+std::optional<std::string> ApplyDeleteAfterFire(const Value& v, AlarmSchedule& s,
+                                                rapidjson::Document& given) {
+    auto d = ParseDeleteAfterFire(v);
+    if (!d) return "deleteAfterFire parameter must be one of [false, true, rules].";
+    s.delete_after_fire = *d;
+    SetMember(given, "deleteAfterFire", Value(rapidjson::StringRef(DeleteAfterFireName(*d))));
+    return std::nullopt;
 }
 
 std::string IsoUtc(int64_t ms) {
@@ -522,11 +521,7 @@ Outcome FeedRun::Create() {
         s.date_ms = ms;
         SetMember(given, "date", *date);
         if (const Value* daf = P("deleteAfterFire"); Truthy(daf)) {
-            auto d = ParseDeleteAfterFire(*daf);
-            if (!d) return Fail("deleteAfterFire parameter must be one of [false, true, rules].");
-            s.delete_after_fire = *d;
-            SetMember(given, "deleteAfterFire",
-                      Value(rapidjson::StringRef(DeleteAfterFireText(*d))));
+            if (auto e = ApplyDeleteAfterFire(*daf, s, given)) return Fail(*e);
         }
     } else {
         const bool interval = Truthy(P("isInterval"));
@@ -709,16 +704,7 @@ Outcome FeedRun::Read() {
     w.String(IsoUtc(s.date_changed_ms).c_str());
     if (s.reason) {
         w.Key("reason");
-        w.StartObject();
-        w.Key("kind");
-        w.String(s.reason->kind.c_str());
-        if (s.reason->status_code) {
-            w.Key("statusCode");
-            w.Int(*s.reason->status_code);
-        }
-        w.Key("message");
-        w.String(s.reason->message.c_str());
-        w.EndObject();
+        WriteAlarmStatusReason(w, *s.reason);
     }
     w.EndObject();
     w.EndObject();
@@ -797,11 +783,7 @@ std::optional<Outcome> FeedRun::ApplyUpdate(AlarmSchedule& s) {
             changed = true;
         }
         if (const Value* daf = P("deleteAfterFire"); Truthy(daf)) {
-            auto d = ParseDeleteAfterFire(*daf);
-            if (!d) return Fail("deleteAfterFire parameter must be one of [false, true, rules].");
-            s.delete_after_fire = *d;
-            SetMember(given, "deleteAfterFire",
-                      Value(rapidjson::StringRef(DeleteAfterFireText(*d))));
+            if (auto e = ApplyDeleteAfterFire(*daf, s, given)) return Fail(*e);
             changed = true;
         }
     } else {

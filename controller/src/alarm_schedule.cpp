@@ -31,18 +31,6 @@ const char* KindName(AlarmKind k) {
     return "alarm";
 }
 
-const char* DeleteAfterFireName(DeleteAfterFire d) {
-    switch (d) {
-        case DeleteAfterFire::kNo:
-            return "false";
-        case DeleteAfterFire::kTrigger:
-            return "true";
-        case DeleteAfterFire::kTriggerAndRules:
-            return "rules";
-    }
-    return "false";
-}
-
 // ---- cron fields ---------------------------------------------------------------------------
 
 struct FieldSpec {
@@ -256,6 +244,32 @@ std::string AlarmFireClaimId(const AlarmSchedule& s, int64_t scheduled_ms) {
 
 // ---- JSON ------------------------------------------------------------------------------------
 
+const char* DeleteAfterFireName(DeleteAfterFire d) {
+    switch (d) {
+        case DeleteAfterFire::kNo:
+            return "false";
+        case DeleteAfterFire::kTrigger:
+            return "true";
+        case DeleteAfterFire::kTriggerAndRules:
+            return "rules";
+    }
+    return "false";
+}
+
+void WriteAlarmStatusReason(rapidjson::Writer<rapidjson::StringBuffer>& w,
+                            const AlarmStatusReason& r) {
+    w.StartObject();
+    w.Key("kind");
+    w.String(r.kind.c_str());
+    if (r.status_code) {
+        w.Key("statusCode");
+        w.Int(*r.status_code);
+    }
+    w.Key("message");
+    w.String(r.message.c_str());
+    w.EndObject();
+}
+
 std::string AlarmScheduleToJson(const AlarmSchedule& s) {
     rapidjson::StringBuffer sb;
     rapidjson::Writer<rapidjson::StringBuffer> w(sb);
@@ -312,16 +326,7 @@ std::string AlarmScheduleToJson(const AlarmSchedule& s) {
     w.Int64(s.date_changed_ms);
     if (s.reason) {
         w.Key("reason");
-        w.StartObject();
-        w.Key("kind");
-        w.String(s.reason->kind.c_str());
-        if (s.reason->status_code) {
-            w.Key("statusCode");
-            w.Int(*s.reason->status_code);
-        }
-        w.Key("message");
-        w.String(s.reason->message.c_str());
-        w.EndObject();
+        WriteAlarmStatusReason(w, *s.reason);
     }
     w.Key("lastFire");
     w.Int64(s.last_fire_ms);

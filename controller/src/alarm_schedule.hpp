@@ -13,6 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <absl/status/statusor.h>
 
 #include <wisp/common/ids.hpp>
@@ -38,6 +41,14 @@ struct AlarmStatusReason {
     std::optional<int> status_code;
     std::string message;
 };
+
+/// Writes `r` as {"kind", "statusCode" (when set), "message"}: the stored `reason` and READ's
+/// `status.reason`.
+void WriteAlarmStatusReason(rapidjson::Writer<rapidjson::StringBuffer>& w,
+                            const AlarmStatusReason& r);
+
+/// deleteAfterFire as text: "false", "true" or "rules".
+const char* DeleteAfterFireName(DeleteAfterFire d);
 
 struct AlarmSchedule {
     // ---- identity
