@@ -26,59 +26,16 @@ namespace {
 
 const std::vector<std::string> kFlags = {"--alarm-minute-ms", "1000", "--alarm-poll-ms", "500"};
 
-std::string WskBinary() {
-    const char* v = std::getenv("WISP_WSK");
-    return v != nullptr ? v : "wsk";
-}
-
-std::string Slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-struct Run {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
-
-std::ostream& operator<<(std::ostream& os, const Run& r) {
-    return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
-}
+using Run = WskRun;
 
 /// A user's shell with its own wskprops, pointed at one standalone.
-class User {
-  public:
-    User() : dir_("wisp-alarms-e2e-") {}
-    std::string File(const std::string& name) const { return dir_.File(name); }
-    void Write(const std::string& name, const std::string& text) const {
-        std::ofstream out(File(name), std::ios::binary);
-        out << text;
-    }
-    Run Wsk(const std::vector<std::string>& args) const {
-        std::string cmd = "cd " + ShellQuote(dir_.path().string()) +
-                          " && env -u WHISK_AUTH -u WHISK_APIHOST WSK_CONFIG_FILE=" +
-                          ShellQuote(File("wskprops")) + " " + ShellQuote(WskBinary());
-        for (const auto& a : args) cmd += " " + ShellQuote(a);
-        cmd += " >" + ShellQuote(File("out.txt")) + " 2>" + ShellQuote(File("err.txt")) +
-               " </dev/null";
-        const int status = std::system(cmd.c_str());
-        Run r;
-        r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        r.out = Slurp(File("out.txt"));
-        r.err = Slurp(File("err.txt"));
-        return r;
-    }
+struct User : WskUser {
+    User() : WskUser("wisp-alarms-e2e-") {}
     void Configure(const Standalone& wisp) const {
-        Run r = Wsk({"property", "set", "--apihost", wisp.api_host(), "--auth", wisp.guest_auth()});
+        Run r = PropertySet(wisp);
         INFO(r);
         REQUIRE(r.code == 0);
     }
-
-  private:
-    wisp::testing::TempDir dir_;
 };
 
 int64_t NowMs() {

@@ -510,4 +510,52 @@ std::string UniqueName(std::string_view prefix) {
     return absl::StrCat(std::string(prefix), "-", ++counter, "-", ::getpid());
 }
 
+// ---- wsk CLI ---------------------------------------------------------------------------------
+
+std::string WskBinary() {
+    const char* v = std::getenv("WISP_WSK");
+    return v != nullptr ? v : "wsk";
+}
+
+std::ostream& operator<<(std::ostream& os, const WskRun& r) {
+    return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
+}
+
+WskUser::WskUser(const std::string& dir_prefix) : dir_(dir_prefix) {}
+
+void WskUser::Write(const std::string& name, const std::string& text) const {
+    std::ofstream out(File(name), std::ios::binary);
+    out << text;
+}
+
+WskRun WskUser::Wsk(const std::vector<std::string>& args, const std::string& env) const {
+    std::string cmd = "cd " + ShellQuote(dir_str_) + " && env -u WHISK_AUTH -u WHISK_APIHOST " +
+                      "WSK_CONFIG_FILE=" + ShellQuote(File("wskprops")) + " " + env + " " +
+                      ShellQuote(WskBinary());
+    // Cluster mode: nginx's self-signed certificate, as a user runs `wsk -i`.
+    if (ClusterMode()) cmd += " -i";
+    for (const auto& a : args) cmd += " " + ShellQuote(a);
+    cmd += " >" + ShellQuote(File("out.txt")) + " 2>" + ShellQuote(File("err.txt")) + " </dev/null";
+    const int status = std::system(cmd.c_str());
+    WskRun r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = ReadFile(File("out.txt"));
+    r.err = ReadFile(File("err.txt"));
+    return r;
+}
+
+WskRun WskUser::Sh(const std::string& script) const {
+    const std::string cmd = "cd " + ShellQuote(dir_str_) + " && (" + script + ") >" +
+                            ShellQuote(File("sh.txt")) + " 2>&1";
+    const int status = std::system(cmd.c_str());
+    WskRun r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = ReadFile(File("sh.txt"));
+    return r;
+}
+
+WskRun WskUser::PropertySet(const Standalone& wisp) const {
+    return Wsk({"property", "set", "--apihost", wisp.api_host(), "--auth", wisp.guest_auth()});
+}
+
 }  // namespace wisp::e2e

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -107,6 +108,46 @@ std::string ShellQuote(std::string_view s);
 std::string LineValue(const std::string& text, const std::string& name);
 /// The whole file ("" when it cannot be read).
 std::string ReadFile(const std::string& path);
+
+// ---- wsk CLI ---------------------------------------------------------------------------------
+
+/// The wsk binary: $WISP_WSK (set by CMake), else "wsk" from PATH.
+std::string WskBinary();
+
+/// One run of wsk (or of a shell script): exit code (-1 when it did not exit normally), stdout
+/// and stderr.
+struct WskRun {
+    int code = -1;
+    std::string out;
+    std::string err;
+};
+/// "exit N", then stdout and stderr: for INFO in assertions.
+std::ostream& operator<<(std::ostream& os, const WskRun& r);
+
+/// A user's shell: a working folder (a fresh TempDir) with its own wskprops (WSK_CONFIG_FILE),
+/// where wsk runs the way a user runs it.
+class WskUser {
+  public:
+    /// `dir_prefix` names the temp folder, e.g. "wisp-wsk-e2e-".
+    explicit WskUser(const std::string& dir_prefix);
+
+    const std::string& dir() const { return dir_str_; }
+    std::string File(const std::string& name) const { return dir_.File(name); }
+    /// Writes `text` to File(name).
+    void Write(const std::string& name, const std::string& text) const;
+
+    /// Runs `wsk <args>` in the folder without WHISK_AUTH/WHISK_APIHOST, `env` ("NAME=value"
+    /// words) added to its environment; in cluster mode with -i (nginx's self-signed certificate).
+    WskRun Wsk(const std::vector<std::string>& args, const std::string& env = "") const;
+    /// Runs `script` with /bin/sh in the folder; stdout and stderr both in `out`.
+    WskRun Sh(const std::string& script) const;
+    /// `wsk property set --apihost ... --auth ...` for `wisp` (its guest key).
+    WskRun PropertySet(const Standalone& wisp) const;
+
+  private:
+    testing::TempDir dir_;
+    std::string dir_str_ = dir_.path().string();
+};
 
 // ---- HTTP ------------------------------------------------------------------------------------
 

@@ -21,71 +21,16 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string WskBinary() {
-    const char* v = std::getenv("WISP_WSK");
-    return v != nullptr ? v : "wsk";
-}
-
-std::string Slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 void WriteFile(const std::string& path, const std::string& text) {
     std::ofstream out(path, std::ios::binary);
     out << text;
 }
 
-struct Run {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
+using Run = WskRun;
 
-std::ostream& operator<<(std::ostream& os, const Run& r) {
-    return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
-}
-
-/// A user's shell: a working folder with its own ~/.wskprops.
-class User {
-  public:
-    User() : dir_("wisp-wsk-e2e-") {}
-
-    const std::string& dir() const { return dir_str_; }
-    std::string File(const std::string& name) const { return dir_.File(name); }
-
-    Run Wsk(const std::vector<std::string>& args, const std::string& env = "") const {
-        std::string cmd = "cd " + ShellQuote(dir_str_) + " && env -u WHISK_AUTH -u WHISK_APIHOST " +
-                          "WSK_CONFIG_FILE=" + ShellQuote(File("wskprops")) + " " + env + " " +
-                          ShellQuote(WskBinary());
-        // Cluster mode: nginx's self-signed certificate, as a user runs `wsk -i`.
-        if (wisp::e2e::ClusterMode()) cmd += " -i";
-        for (const auto& a : args) cmd += " " + ShellQuote(a);
-        cmd += " >" + ShellQuote(File("out.txt")) + " 2>" + ShellQuote(File("err.txt")) +
-               " </dev/null";
-        const int status = std::system(cmd.c_str());
-        Run r;
-        r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        r.out = Slurp(File("out.txt"));
-        r.err = Slurp(File("err.txt"));
-        return r;
-    }
-
-    Run Sh(const std::string& script) const {
-        const std::string cmd = "cd " + ShellQuote(dir_str_) + " && (" + script + ") >" +
-                                ShellQuote(File("sh.txt")) + " 2>&1";
-        const int status = std::system(cmd.c_str());
-        Run r;
-        r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        r.out = Slurp(File("sh.txt"));
-        return r;
-    }
-
-  private:
-    wisp::testing::TempDir dir_;
-    std::string dir_str_ = dir_.path().string();
+/// A user's shell: a working folder with its own wskprops.
+struct User : WskUser {
+    User() : WskUser("wisp-wsk-e2e-") {}
 };
 
 Standalone& Wisp() {
@@ -130,7 +75,7 @@ TEST_CASE("wsk property set writes the wskprops file", "[e2e][wsk]") {
           "ok: whisk auth set. Run 'wsk property get --auth' to see the new value.\n"
           "ok: whisk API host set to " +
               Wisp().api_host() + "\n");
-    const std::string props = Slurp(u.File("wskprops"));
+    const std::string props = ReadFile(u.File("wskprops"));
     CHECK(Contains(props, "APIHOST=" + Wisp().api_host() + "\n"));
     CHECK(Contains(props, "AUTH=" + Wisp().guest_auth() + "\n"));
 

@@ -22,50 +22,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string WskBinary() {
-    const char* v = std::getenv("WISP_WSK");
-    return v != nullptr ? v : "wsk";
-}
-
-struct Run {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
-
-std::ostream& operator<<(std::ostream& os, const Run& r) {
-    return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
-}
+using Run = WskRun;
 
 /// A user's shell: a working folder with its own wskprops, set up with `wsk property set`.
-class User {
-  public:
-    explicit User(const Standalone& wisp) : dir_("wisp-wsk-feed-e2e-") {
-        Run r = Wsk({"property", "set", "--apihost", wisp.api_host(), "--auth", wisp.guest_auth()});
+struct User : WskUser {
+    explicit User(const Standalone& wisp) : WskUser("wisp-wsk-feed-e2e-") {
+        Run r = PropertySet(wisp);
         INFO(r);
         REQUIRE(r.code == 0);
     }
-
-    std::string File(const std::string& name) const { return dir_.File(name); }
-
-    Run Wsk(const std::vector<std::string>& args) const {
-        std::string cmd = "cd " + ShellQuote(dir_.path().string()) +
-                          " && env -u WHISK_AUTH -u WHISK_APIHOST WSK_CONFIG_FILE=" +
-                          ShellQuote(File("wskprops")) + " " + ShellQuote(WskBinary());
-        if (ClusterMode()) cmd += " -i";
-        for (const auto& a : args) cmd += " " + ShellQuote(a);
-        cmd += " >" + ShellQuote(File("out.txt")) + " 2>" + ShellQuote(File("err.txt")) +
-               " </dev/null";
-        const int status = std::system(cmd.c_str());
-        Run r;
-        r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        r.out = ReadFile(File("out.txt"));
-        r.err = ReadFile(File("err.txt"));
-        return r;
-    }
-
-  private:
-    wisp::testing::TempDir dir_;
 };
 
 /// The activation record printed before `trailer` ("ok: created trigger T\n"), after an optional
