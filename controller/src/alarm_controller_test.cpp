@@ -17,6 +17,7 @@
 #include <wisp/testing/manual_clock.hpp>
 
 #include "alarm_schedule.hpp"
+#include "controller_test_support.hpp"
 #include "trigger_firer.hpp"
 
 namespace wisp::controller {
@@ -33,14 +34,8 @@ struct AlarmSetup {
     std::unique_ptr<Controller> controller;
 
     explicit AlarmSetup(bool alarms) {
-        common::Subject s;
-        s.subject = "guest";
-        s.namespaces.push_back({"guest", common::AuthKey::Parse(common::kGuestAuth).value()});
-        REQUIRE(store->PutSubject(s, "").ok());
-        testing::FakeBalancer::Options options;
-        options.store = store.get();
-        options.respond = testing::FakeBalancer::ArgumentsPlusRan("\"fail\"");
-        balancer = std::make_unique<testing::FakeBalancer>(std::move(options));
+        test_support::PutSubject(*store, "guest", common::kGuestAuth);
+        balancer = test_support::MakeFakeBalancer(*store);
         ControllerConfig config;
         config.alarms = alarms;
         config.alarm_poll = std::chrono::milliseconds(20);
@@ -53,20 +48,9 @@ struct AlarmSetup {
     }
 
     HttpResponse Send(std::string method, std::string target, std::string body = "") {
-        HttpRequest req;
-        req.method = std::move(method);
-        req.target = target;
-        REQUIRE(ParseTarget(target, req.path, req.query));
-        req.headers.emplace_back("authorization",
-                                 "Basic " + common::Base64Encode(common::kGuestAuth));
-        if (!body.empty()) req.headers.emplace_back("content-type", "application/json");
-        req.body = std::move(body);
-        req.remote_address = "127.0.0.1";
-        std::promise<HttpResponse> p;
-        auto f = p.get_future();
-        controller->Handle(std::move(req), [&p](HttpResponse r) { p.set_value(std::move(r)); });
-        REQUIRE(f.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
-        return f.get();
+        return test_support::Answer(
+            *controller, test_support::MakeRequest(std::move(method), target, std::move(body),
+                                                   std::string(common::kGuestAuth)));
     }
 
     /// A once schedule of trigger t whose date passed (a missed firing: it fires at load).

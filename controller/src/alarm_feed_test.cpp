@@ -24,6 +24,7 @@
 
 #include "alarm_feed.hpp"
 #include "alarm_schedule.hpp"
+#include "controller_test_support.hpp"
 #include "replier.hpp"
 
 namespace wisp::controller {
@@ -46,20 +47,9 @@ struct Fixture {
     explicit Fixture(bool with_faults = false) {
         store = store::OpenArtifactStore("sqlite::memory:").value();
         if (with_faults) faulty = std::make_unique<testing::FaultyArtifactStore>(*store);
-        common::Subject guest_subject;
-        guest_subject.subject = "guest";
-        guest_subject.namespaces.push_back(
-            {"guest", common::AuthKey::Parse(common::kGuestAuth).value()});
-        REQUIRE(store->PutSubject(guest_subject, "").ok());
-        common::Subject other_subject;
-        other_subject.subject = "other";
-        other_subject.namespaces.push_back(
-            {"other", common::AuthKey::Parse(common::kSystemAuth).value()});
-        REQUIRE(store->PutSubject(other_subject, "").ok());
-        testing::FakeBalancer::Options options;
-        options.store = store.get();
-        options.respond = testing::FakeBalancer::ArgumentsPlusRan("\"fail\"");
-        balancer = std::make_unique<testing::FakeBalancer>(std::move(options));
+        test_support::PutSubject(*store, "guest", common::kGuestAuth);
+        test_support::PutSubject(*store, "other", common::kSystemAuth);
+        balancer = test_support::MakeFakeBalancer(*store);
         clock.Set(kNow);
         store::ArtifactStore& used = faulty ? *faulty : *store;
         controller = std::make_unique<Controller>(
@@ -72,22 +62,10 @@ struct Fixture {
 
     HttpResponse Send(std::string method, std::string target, std::string body = "",
                       std::string auth = "default") {
-        HttpRequest req;
-        req.method = std::move(method);
-        req.target = target;
-        REQUIRE(ParseTarget(target, req.path, req.query));
         if (auth == "default") auth = guest;
-        if (!auth.empty()) {
-            req.headers.emplace_back("authorization", "Basic " + common::Base64Encode(auth));
-        }
-        if (!body.empty()) req.headers.emplace_back("content-type", "application/json");
-        req.body = std::move(body);
-        req.remote_address = "127.0.0.1";
-        auto p = std::make_shared<std::promise<HttpResponse>>();
-        auto f = p->get_future();
-        controller->Handle(std::move(req), [p](HttpResponse r) { p->set_value(std::move(r)); });
-        REQUIRE(f.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
-        return f.get();
+        return test_support::Answer(
+            *controller,
+            test_support::MakeRequest(std::move(method), target, std::move(body), auth));
     }
 
     /// A blocking invoke of /whisk.system/alarms/<feed> with `event` and guest's trigger

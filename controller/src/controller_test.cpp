@@ -21,6 +21,7 @@
 #include <wisp/testing/manual_clock.hpp>
 
 #include "authenticator.hpp"
+#include "controller_test_support.hpp"
 #include "throttler.hpp"
 #include "timer_queue.hpp"
 
@@ -39,22 +40,12 @@ struct Fixture {
 
     explicit Fixture(ControllerConfig config = {}) {
         store = store::OpenArtifactStore("sqlite::memory:").value();
-        common::Subject guest_subject;
-        guest_subject.subject = "guest";
-        guest_subject.namespaces.push_back(
-            {"guest", common::AuthKey::Parse(common::kGuestAuth).value()});
-        REQUIRE(store->PutSubject(guest_subject, "").ok());
-        common::Subject other;
-        other.subject = "other";
-        other.namespaces.push_back({"other", common::AuthKey::Parse(common::kSystemAuth).value()});
-        REQUIRE(store->PutSubject(other, "").ok());
+        test_support::PutSubject(*store, "guest", common::kGuestAuth);
+        test_support::PutSubject(*store, "other", common::kSystemAuth);
         // Runs every action itself: the result is the arguments plus {"ran":"<action>"}, or an
         // application error when the arguments hold "fail". Records are stored like the invoker
         // does.
-        testing::FakeBalancer::Options options;
-        options.store = store.get();
-        options.respond = testing::FakeBalancer::ArgumentsPlusRan("\"fail\"");
-        balancer = std::make_unique<testing::FakeBalancer>(std::move(options));
+        balancer = test_support::MakeFakeBalancer(*store);
         clock.Set(1795000000000);
         controller = std::make_unique<Controller>(
             *store, *balancer, common::RuntimeManifest::BuiltIn(), clock, std::move(config));
@@ -66,31 +57,14 @@ struct Fixture {
 
     HttpResponse Send(std::string method, std::string target, std::string body = "",
                       std::string auth = "default") {
-        HttpRequest req;
-        req.method = std::move(method);
-        req.target = target;
-        REQUIRE(ParseTarget(target, req.path, req.query));
         if (auth == "default") auth = guest;
-        if (!auth.empty()) {
-            req.headers.emplace_back("authorization", "Basic " + Base64Encode(auth));
-        }
-        if (!body.empty() && (body[0] == '{' || body[0] == '[')) {
-            req.headers.emplace_back("content-type", "application/json");
-        }
-        req.body = std::move(body);
-        req.remote_address = "127.0.0.1";  // a local client (it may read /metrics)
-        // Also called from other threads (std::async), where Catch2 assertions are not
-        // allowed: no answer within 10 s is status 0, which every caller's check rejects.
-        auto p = std::make_shared<std::promise<HttpResponse>>();
-        auto f = p->get_future();
-        controller->Handle(std::move(req), [p](HttpResponse r) { p->set_value(std::move(r)); });
-        if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
-            HttpResponse none;
-            none.status = 0;
-            none.body = "no answer within 10 s";
-            return none;
-        }
-        return f.get();
+        const bool json = !body.empty() && (body[0] == '{' || body[0] == '[');
+        // From 127.0.0.1: a local client (it may read /metrics). Also called from other threads
+        // (std::async), where Catch2 assertions are not allowed: no answer within 10 s is
+        // status 0, which every caller's check rejects.
+        return test_support::Call(
+            *controller,
+            test_support::MakeRequest(std::move(method), target, std::move(body), auth, json));
     }
 };
 

@@ -20,6 +20,7 @@
 #include <wisp/testing/fake_balancer.hpp>
 #include <wisp/testing/manual_clock.hpp>
 
+#include "controller_test_support.hpp"
 #include "keep_warm.hpp"
 
 namespace wisp::controller {
@@ -35,13 +36,8 @@ struct KeepWarmFixture {
 
     explicit KeepWarmFixture(ControllerConfig config = {}) {
         store = store::OpenArtifactStore("sqlite::memory:").value();
-        common::Subject guest;
-        guest.subject = "guest";
-        guest.namespaces.push_back({"guest", common::AuthKey::Parse(common::kGuestAuth).value()});
-        REQUIRE(store->PutSubject(guest, "").ok());
-        testing::FakeBalancer::Options options;
-        options.store = store.get();
-        balancer = std::make_unique<testing::FakeBalancer>(std::move(options));
+        test_support::PutSubject(*store, "guest", common::kGuestAuth);
+        balancer = test_support::MakeFakeBalancer(*store, /*run_actions=*/false);
         clock.Set(1795000000000);
         config.auth_cache_ttl = std::chrono::milliseconds(0);  // limits changes apply at once
         controller = std::make_unique<Controller>(
@@ -53,20 +49,9 @@ struct KeepWarmFixture {
     }
 
     HttpResponse Send(std::string method, std::string target, std::string body = "") {
-        HttpRequest req;
-        req.method = std::move(method);
-        req.target = target;
-        REQUIRE(ParseTarget(target, req.path, req.query));
-        req.headers.emplace_back("authorization",
-                                 "Basic " + common::Base64Encode(common::kGuestAuth));
-        if (!body.empty()) req.headers.emplace_back("content-type", "application/json");
-        req.body = std::move(body);
-        req.remote_address = "127.0.0.1";
-        auto p = std::make_shared<std::promise<HttpResponse>>();
-        auto f = p->get_future();
-        controller->Handle(std::move(req), [p](HttpResponse r) { p->set_value(std::move(r)); });
-        REQUIRE(f.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
-        return f.get();
+        return test_support::Answer(
+            *controller, test_support::MakeRequest(std::move(method), target, std::move(body),
+                                                   std::string(common::kGuestAuth)));
     }
 
     /// PUT ?overwrite=true of a python action with `annotations` (a JSON array).

@@ -17,6 +17,8 @@
 #include <wisp/testing/faulty_artifact_store.hpp>
 #include <wisp/testing/manual_clock.hpp>
 
+#include "controller_test_support.hpp"
+
 namespace wisp::controller {
 namespace {
 
@@ -32,14 +34,8 @@ struct Setup {
     std::unique_ptr<Controller> controller;
 
     Setup() {
-        common::Subject s;
-        s.subject = "guest";
-        s.namespaces.push_back({"guest", common::AuthKey::Parse(common::kGuestAuth).value()});
-        REQUIRE(inner->PutSubject(s, "").ok());
-        testing::FakeBalancer::Options options;
-        options.store = inner.get();  // the invoker's records: not refused here
-        options.respond = testing::FakeBalancer::ArgumentsPlusRan("\"fail\"");
-        balancer = std::make_unique<testing::FakeBalancer>(std::move(options));
+        test_support::PutSubject(*inner, "guest", common::kGuestAuth);
+        balancer = test_support::MakeFakeBalancer(*inner);  // the invoker's records: not refused
         ControllerConfig config;
         config.journal_sweep_interval = std::chrono::milliseconds(20);
         controller = std::make_unique<Controller>(
@@ -51,20 +47,9 @@ struct Setup {
     }
 
     HttpResponse Send(std::string method, std::string target, std::string body = "") {
-        HttpRequest req;
-        req.method = std::move(method);
-        req.target = target;
-        REQUIRE(ParseTarget(target, req.path, req.query));
-        req.headers.emplace_back("authorization",
-                                 "Basic " + common::Base64Encode(common::kGuestAuth));
-        if (!body.empty()) req.headers.emplace_back("content-type", "application/json");
-        req.body = std::move(body);
-        req.remote_address = "127.0.0.1";
-        std::promise<HttpResponse> p;
-        auto f = p.get_future();
-        controller->Handle(std::move(req), [&p](HttpResponse r) { p.set_value(std::move(r)); });
-        REQUIRE(f.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
-        return f.get();
+        return test_support::Answer(
+            *controller, test_support::MakeRequest(std::move(method), target, std::move(body),
+                                                   std::string(common::kGuestAuth)));
     }
 
     std::string IdOf(const HttpResponse& r) {

@@ -16,6 +16,8 @@
 #include <wisp/testing/fake_balancer.hpp>
 #include <wisp/testing/manual_clock.hpp>
 
+#include "controller_test_support.hpp"
+
 namespace wisp::controller {
 namespace {
 
@@ -27,13 +29,8 @@ struct FeedFixture {
 
     FeedFixture() {
         store = store::OpenArtifactStore("sqlite::memory:").value();
-        common::Subject guest;
-        guest.subject = "guest";
-        guest.namespaces.push_back({"guest", common::AuthKey::Parse(common::kGuestAuth).value()});
-        REQUIRE(store->PutSubject(guest, "").ok());
-        testing::FakeBalancer::Options options;
-        options.store = store.get();
-        balancer = std::make_unique<testing::FakeBalancer>(std::move(options));
+        test_support::PutSubject(*store, "guest", common::kGuestAuth);
+        balancer = test_support::MakeFakeBalancer(*store, /*run_actions=*/false);
         clock.Set(1795000000000);
         controller = std::make_unique<Controller>(
             *store, *balancer, common::RuntimeManifest::BuiltIn(), clock, ControllerConfig{});
@@ -44,20 +41,10 @@ struct FeedFixture {
     }
 
     HttpResponse Put(const std::string& target, const std::string& body) {
-        HttpRequest req;
-        req.method = "PUT";
-        req.target = target;
-        REQUIRE(ParseTarget(target, req.path, req.query));
-        req.headers.emplace_back("authorization",
-                                 "Basic " + common::Base64Encode(std::string(common::kGuestAuth)));
-        req.headers.emplace_back("content-type", "application/json");
-        req.body = body;
-        req.remote_address = "127.0.0.1";
-        auto p = std::make_shared<std::promise<HttpResponse>>();
-        auto f = p->get_future();
-        controller->Handle(std::move(req), [p](HttpResponse r) { p->set_value(std::move(r)); });
-        REQUIRE(f.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
-        return f.get();
+        return test_support::Answer(
+            *controller,
+            test_support::MakeRequest("PUT", target, body, std::string(common::kGuestAuth)),
+            std::chrono::seconds(30));
     }
 };
 

@@ -20,6 +20,7 @@
 #include <wisp/testing/fake_balancer.hpp>
 #include <wisp/testing/manual_clock.hpp>
 
+#include "controller_test_support.hpp"
 #include "webhook_handler.hpp"
 
 namespace wisp::controller {
@@ -48,15 +49,8 @@ struct Fixture {
 
     explicit Fixture(ControllerConfig config = {}) {
         store = store::OpenArtifactStore("sqlite::memory:").value();
-        common::Subject guest_subject;
-        guest_subject.subject = "guest";
-        guest_subject.namespaces.push_back(
-            {"guest", common::AuthKey::Parse(common::kGuestAuth).value()});
-        REQUIRE(store->PutSubject(guest_subject, "").ok());
-        testing::FakeBalancer::Options options;
-        options.store = store.get();
-        options.respond = testing::FakeBalancer::ArgumentsPlusRan("\"fail\"");
-        balancer = std::make_unique<testing::FakeBalancer>(std::move(options));
+        test_support::PutSubject(*store, "guest", common::kGuestAuth);
+        balancer = test_support::MakeFakeBalancer(*store);
         clock.Set(1795000000000);
         controller = std::make_unique<Controller>(
             *store, *balancer, common::RuntimeManifest::BuiltIn(), clock, std::move(config));
@@ -81,12 +75,7 @@ struct Fixture {
         }
         req.body = std::move(r.body);
         req.remote_address = std::move(r.peer);
-        std::promise<HttpResponse> p;
-        auto f = p.get_future();
-        controller->Handle(std::move(req),
-                           [&p](HttpResponse resp) { p.set_value(std::move(resp)); });
-        REQUIRE(f.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
-        return f.get();
+        return test_support::Answer(*controller, std::move(req));
     }
     /// The REST API as the guest.
     HttpResponse Rest(std::string method, std::string target, std::string body = "") {

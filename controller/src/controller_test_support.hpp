@@ -1,0 +1,85 @@
+#pragma once
+// Test support for the controller's unit tests (controller_test, webhook_handler_test,
+// alarm_controller_test, alarm_feed_test, keep_warm_test, record_retry_test,
+// trigger_feed_name_test): a Controller driven directly (no sockets) over an in-memory SQLite
+// store and a FakeBalancer. Header-only; includes Catch2 (use it only in *_test.cpp).
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <catch2/catch.hpp>
+#include <wisp/common/base64.hpp>
+#include <wisp/common/identity.hpp>
+#include <wisp/controller/controller.hpp>
+#include <wisp/controller/http.hpp>
+#include <wisp/store/artifact_store.hpp>
+#include <wisp/testing/fake_balancer.hpp>
+
+namespace wisp::controller::test_support {
+
+/// Stores the subject `name` with its one namespace `name` and the key `auth` ("uuid:key").
+inline void PutSubject(store::ArtifactStore& store, const std::string& name,
+                       std::string_view auth) {
+    common::Subject subject;
+    subject.subject = name;
+    subject.namespaces.push_back({name, common::AuthKey::Parse(auth).value()});
+    REQUIRE(store.PutSubject(subject, "").ok());
+}
+
+/// The balancer of the controller tests: it stores the records in `store`; with `run_actions`
+/// it "runs" every action itself (the arguments plus {"ran":"<action>"}, an application error
+/// when the arguments hold "fail"), else it answers nothing.
+inline std::unique_ptr<testing::FakeBalancer> MakeFakeBalancer(store::ArtifactStore& store,
+                                                               bool run_actions = true) {
+    testing::FakeBalancer::Options options;
+    options.store = &store;
+    if (run_actions) options.respond = testing::FakeBalancer::ArgumentsPlusRan("\"fail\"");
+    return std::make_unique<testing::FakeBalancer>(std::move(options));
+}
+
+/// A request as the HTTP server hands it over, from 127.0.0.1 (a local client): `target` parsed,
+/// Basic auth with `auth` unless it is empty, content-type application/json when `json` and the
+/// body is not empty.
+inline HttpRequest MakeRequest(std::string method, const std::string& target, std::string body,
+                               const std::string& auth, bool json = true) {
+    HttpRequest req;
+    req.method = std::move(method);
+    req.target = target;
+    REQUIRE(ParseTarget(target, req.path, req.query));
+    if (!auth.empty()) {
+        req.headers.emplace_back("authorization", "Basic " + common::Base64Encode(auth));
+    }
+    if (json && !body.empty()) req.headers.emplace_back("content-type", "application/json");
+    req.body = std::move(body);
+    req.remote_address = "127.0.0.1";
+    return req;
+}
+
+/// Hands `req` to the controller and waits up to `within` for the answer: status 0 (body "no
+/// answer within N s") when none came. No Catch2 assertions: callable from other threads.
+inline HttpResponse Call(Controller& controller, HttpRequest req,
+                         std::chrono::seconds within = std::chrono::seconds(10)) {
+    auto p = std::make_shared<std::promise<HttpResponse>>();
+    auto f = p->get_future();
+    controller.Handle(std::move(req), [p](HttpResponse r) { p->set_value(std::move(r)); });
+    if (f.wait_for(within) != std::future_status::ready) {
+        HttpResponse none;
+        none.status = 0;
+        none.body = "no answer within " + std::to_string(within.count()) + " s";
+        return none;
+    }
+    return f.get();
+}
+
+/// Call() that REQUIREs an answer.
+inline HttpResponse Answer(Controller& controller, HttpRequest req,
+                           std::chrono::seconds within = std::chrono::seconds(10)) {
+    HttpResponse r = Call(controller, std::move(req), within);
+    REQUIRE(r.status != 0);
+    return r;
+}
+
+}  // namespace wisp::controller::test_support
