@@ -115,11 +115,7 @@ bool Has(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
 }
 
-rapidjson::Document Parse(const std::string& s) {
-    rapidjson::Document d;
-    REQUIRE(wisp::json::ParseBounded(s, d).empty());
-    return d;
-}
+using test_support::Parse;
 
 /// The feed's error result: {"error":{"error":text}}.
 std::string FeedError(const std::string& text) {

@@ -68,19 +68,8 @@ struct Fixture {
     }
 };
 
-rapidjson::Document Parse(const std::string& s) {
-    rapidjson::Document d;
-    REQUIRE(wisp::json::ParseBounded(s, d).empty());
-    return d;
-}
-
-std::string ErrorOf(const HttpResponse& r) {
-    auto d = Parse(r.body);
-    REQUIRE(d.IsObject());
-    REQUIRE(d.HasMember("error"));
-    REQUIRE(d.HasMember("code"));
-    return d["error"].GetString();
-}
+using test_support::ErrorOf;
+using test_support::Parse;
 
 const char* kAction = R"({"exec":{"kind":"python:3","code":"def main(a): return a"}})";
 constexpr const char* kNs = "/api/v1/namespaces/_";

@@ -10,8 +10,11 @@
 #include <string_view>
 #include <utility>
 
+#include <rapidjson/document.h>
+
 #include <catch2/catch.hpp>
 #include <wisp/common/base64.hpp>
+#include <wisp/common/bounded_json.hpp>
 #include <wisp/common/identity.hpp>
 #include <wisp/controller/controller.hpp>
 #include <wisp/controller/http.hpp>
@@ -80,6 +83,22 @@ inline HttpResponse Answer(Controller& controller, HttpRequest req,
     HttpResponse r = Call(controller, std::move(req), within);
     REQUIRE(r.status != 0);
     return r;
+}
+
+/// `s` parsed as JSON (REQUIREs that it parses).
+inline rapidjson::Document Parse(const std::string& s) {
+    rapidjson::Document d;
+    REQUIRE(wisp::json::ParseBounded(s, d).empty());
+    return d;
+}
+
+/// The `error` text of an OpenWhisk error answer (REQUIREs {"error", "code"}).
+inline std::string ErrorOf(const HttpResponse& r) {
+    auto d = Parse(r.body);
+    REQUIRE(d.IsObject());
+    REQUIRE(d.HasMember("error"));
+    REQUIRE(d.HasMember("code"));
+    return d["error"].GetString();
 }
 
 }  // namespace wisp::controller::test_support

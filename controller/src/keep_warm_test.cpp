@@ -62,11 +62,7 @@ struct KeepWarmFixture {
     }
 };
 
-rapidjson::Document Parse(const std::string& s) {
-    rapidjson::Document d;
-    REQUIRE(wisp::json::ParseBounded(s, d).empty());
-    return d;
-}
+using test_support::Parse;
 
 std::string ErrorOf(const HttpResponse& r) {
     auto d = Parse(r.body);

@@ -117,19 +117,8 @@ struct Fixture {
     }
 };
 
-rapidjson::Document Parse(const std::string& s) {
-    rapidjson::Document d;
-    REQUIRE(wisp::json::ParseBounded(s, d).empty());
-    return d;
-}
-
-std::string ErrorOf(const HttpResponse& r) {
-    auto d = Parse(r.body);
-    REQUIRE(d.IsObject());
-    REQUIRE(d.HasMember("error"));
-    REQUIRE(d.HasMember("code"));
-    return d["error"].GetString();
-}
+using test_support::ErrorOf;
+using test_support::Parse;
 
 HeaderList Signed(const std::string& body, const std::string& secret = kSecret) {
     return {{"x-hub-signature-256", "sha256=" + common::HmacSha256Hex(secret, body)},
