@@ -26,25 +26,13 @@ namespace {
 constexpr const char* kNs = "/api/v1/namespaces/_";
 constexpr const char* kAction = R"({"exec":{"kind":"python:3","code":"def main(a): return a"}})";
 
-struct AlarmSetup {
-    std::unique_ptr<store::ArtifactStore> store =
-        store::OpenArtifactStore("sqlite::memory:").value();
-    std::unique_ptr<testing::FakeBalancer> balancer;
-    testing::ManualClock clock;
-    std::unique_ptr<Controller> controller;
-
+struct AlarmSetup : test_support::ControllerOverSqlite {
     explicit AlarmSetup(bool alarms) {
         test_support::PutSubject(*store, "guest", common::kGuestAuth);
-        balancer = test_support::MakeFakeBalancer(*store);
         ControllerConfig config;
         config.alarms = alarms;
         config.alarm_poll = std::chrono::milliseconds(20);
-        controller = std::make_unique<Controller>(
-            *store, *balancer, common::RuntimeManifest::BuiltIn(), clock, config);
-    }
-    ~AlarmSetup() {
-        controller->Shutdown();
-        balancer->Shutdown();
+        Start(config);
     }
 
     HttpResponse Send(std::string method, std::string target, std::string body = "") {

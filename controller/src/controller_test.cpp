@@ -31,28 +31,17 @@ namespace {
 using common::Base64Encode;
 using common::JsonValue;
 
-struct Fixture {
-    std::unique_ptr<store::ArtifactStore> store;
-    std::unique_ptr<testing::FakeBalancer> balancer;
-    testing::ManualClock clock;
-    std::unique_ptr<Controller> controller;
+struct Fixture : test_support::ControllerOverSqlite {
     const std::string guest = std::string(common::kGuestAuth);
 
     explicit Fixture(ControllerConfig config = {}) {
-        store = store::OpenArtifactStore("sqlite::memory:").value();
         test_support::PutSubject(*store, "guest", common::kGuestAuth);
         test_support::PutSubject(*store, "other", common::kSystemAuth);
+        clock.Set(1795000000000);
         // Runs every action itself: the result is the arguments plus {"ran":"<action>"}, or an
         // application error when the arguments hold "fail". Records are stored like the invoker
         // does.
-        balancer = test_support::MakeFakeBalancer(*store);
-        clock.Set(1795000000000);
-        controller = std::make_unique<Controller>(
-            *store, *balancer, common::RuntimeManifest::BuiltIn(), clock, std::move(config));
-    }
-    ~Fixture() {
-        controller->Shutdown();
-        balancer->Shutdown();
+        Start(std::move(config));
     }
 
     HttpResponse Send(std::string method, std::string target, std::string body = "",

@@ -19,7 +19,9 @@
 #include <wisp/controller/controller.hpp>
 #include <wisp/controller/http.hpp>
 #include <wisp/store/artifact_store.hpp>
+#include <wisp/store/open_store.hpp>
 #include <wisp/testing/fake_balancer.hpp>
+#include <wisp/testing/manual_clock.hpp>
 
 namespace wisp::controller::test_support {
 
@@ -42,6 +44,33 @@ inline std::unique_ptr<testing::FakeBalancer> MakeFakeBalancer(store::ArtifactSt
     if (run_actions) options.respond = testing::FakeBalancer::ArgumentsPlusRan("\"fail\"");
     return std::make_unique<testing::FakeBalancer>(std::move(options));
 }
+
+/// A Controller over an in-memory SQLite store and a FakeBalancer, on a ManualClock. The derived
+/// fixture's constructor stores its subjects, sets the clock and calls Start; the destructor shuts
+/// the controller and the balancer down. Whatever the controller uses lives here (a member of the
+/// derived fixture would be gone before that shutdown).
+struct ControllerOverSqlite {
+    std::unique_ptr<store::ArtifactStore> store =
+        store::OpenArtifactStore("sqlite::memory:").value();
+    std::unique_ptr<testing::FakeBalancer> balancer;
+    testing::ManualClock clock;
+    std::unique_ptr<Controller> controller;
+
+    ControllerOverSqlite() = default;
+    ControllerOverSqlite(const ControllerOverSqlite&) = delete;
+    ControllerOverSqlite& operator=(const ControllerOverSqlite&) = delete;
+    ~ControllerOverSqlite() {
+        if (controller) controller->Shutdown();
+        if (balancer) balancer->Shutdown();
+    }
+
+    /// The balancer (MakeFakeBalancer with `run_actions`), then the controller with `config`.
+    void Start(ControllerConfig config, bool run_actions = true) {
+        balancer = MakeFakeBalancer(*store, run_actions);
+        controller = std::make_unique<Controller>(
+            *store, *balancer, common::RuntimeManifest::BuiltIn(), clock, std::move(config));
+    }
+};
 
 /// A request as the HTTP server hands it over, from 127.0.0.1 (a local client): `target` parsed,
 /// Basic auth with `auth` unless it is empty, content-type application/json when `json` and the

@@ -28,24 +28,12 @@ namespace {
 
 constexpr const char* kNs = "/api/v1/namespaces/_";
 
-struct KeepWarmFixture {
-    std::unique_ptr<store::ArtifactStore> store;
-    std::unique_ptr<testing::FakeBalancer> balancer;
-    testing::ManualClock clock;
-    std::unique_ptr<Controller> controller;
-
+struct KeepWarmFixture : test_support::ControllerOverSqlite {
     explicit KeepWarmFixture(ControllerConfig config = {}) {
-        store = store::OpenArtifactStore("sqlite::memory:").value();
         test_support::PutSubject(*store, "guest", common::kGuestAuth);
-        balancer = test_support::MakeFakeBalancer(*store, /*run_actions=*/false);
         clock.Set(1795000000000);
         config.auth_cache_ttl = std::chrono::milliseconds(0);  // limits changes apply at once
-        controller = std::make_unique<Controller>(
-            *store, *balancer, common::RuntimeManifest::BuiltIn(), clock, std::move(config));
-    }
-    ~KeepWarmFixture() {
-        controller->Shutdown();
-        balancer->Shutdown();
+        Start(std::move(config), /*run_actions=*/false);
     }
 
     HttpResponse Send(std::string method, std::string target, std::string body = "") {

@@ -21,23 +21,11 @@
 namespace wisp::controller {
 namespace {
 
-struct FeedFixture {
-    std::unique_ptr<store::ArtifactStore> store;
-    std::unique_ptr<testing::FakeBalancer> balancer;
-    testing::ManualClock clock;
-    std::unique_ptr<Controller> controller;
-
+struct FeedFixture : test_support::ControllerOverSqlite {
     FeedFixture() {
-        store = store::OpenArtifactStore("sqlite::memory:").value();
         test_support::PutSubject(*store, "guest", common::kGuestAuth);
-        balancer = test_support::MakeFakeBalancer(*store, /*run_actions=*/false);
         clock.Set(1795000000000);
-        controller = std::make_unique<Controller>(
-            *store, *balancer, common::RuntimeManifest::BuiltIn(), clock, ControllerConfig{});
-    }
-    ~FeedFixture() {
-        controller->Shutdown();
-        balancer->Shutdown();
+        Start(ControllerConfig{}, /*run_actions=*/false);
     }
 
     HttpResponse Put(const std::string& target, const std::string& body) {

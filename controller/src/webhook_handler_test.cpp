@@ -40,24 +40,13 @@ struct Request {
     std::string peer = "203.0.113.7";
 };
 
-struct Fixture {
-    std::unique_ptr<store::ArtifactStore> store;
-    std::unique_ptr<testing::FakeBalancer> balancer;
-    testing::ManualClock clock;
-    std::unique_ptr<Controller> controller;
+struct Fixture : test_support::ControllerOverSqlite {
     const std::string guest = std::string(common::kGuestAuth);
 
     explicit Fixture(ControllerConfig config = {}) {
-        store = store::OpenArtifactStore("sqlite::memory:").value();
         test_support::PutSubject(*store, "guest", common::kGuestAuth);
-        balancer = test_support::MakeFakeBalancer(*store);
         clock.Set(1795000000000);
-        controller = std::make_unique<Controller>(
-            *store, *balancer, common::RuntimeManifest::BuiltIn(), clock, std::move(config));
-    }
-    ~Fixture() {
-        controller->Shutdown();
-        balancer->Shutdown();
+        Start(std::move(config));
     }
 
     HttpResponse Send(Request r) {
