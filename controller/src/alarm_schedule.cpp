@@ -1,6 +1,8 @@
 // Alarm schedules: the stored form, cron expressions and the next firing time.
 #include "alarm_schedule.hpp"
 
+#include <initializer_list>
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -29,6 +31,17 @@ const char* KindName(AlarmKind k) {
             return "interval";
     }
     return "alarm";
+}
+
+/// The value of `all` whose name_of is `name`, or nullopt (the inverse of KindName and
+/// DeleteAfterFireName).
+template <class E>
+std::optional<E> FromName(std::string_view name, std::initializer_list<E> all,
+                          const char* (*name_of)(E)) {
+    for (E e : all) {
+        if (name == name_of(e)) return e;
+    }
+    return std::nullopt;
 }
 
 // ---- cron fields ---------------------------------------------------------------------------
@@ -374,12 +387,9 @@ absl::StatusOr<AlarmSchedule> AlarmScheduleFromJson(std::string_view json) {
     if (!str("trigger", s.trigger, true) || s.trigger.empty()) return bad("trigger");
     if (!str("generation", s.generation, true)) return bad("generation");
     if (!str("kind", kind, true)) return bad("kind");
-    if (kind == "alarm") {
-        s.kind = AlarmKind::kCron;
-    } else if (kind == "once") {
-        s.kind = AlarmKind::kOnce;
-    } else if (kind == "interval") {
-        s.kind = AlarmKind::kInterval;
+    if (auto k =
+            FromName(kind, {AlarmKind::kCron, AlarmKind::kOnce, AlarmKind::kInterval}, KindName)) {
+        s.kind = *k;
     } else {
         return bad("kind");
     }
@@ -399,12 +409,11 @@ absl::StatusOr<AlarmSchedule> AlarmScheduleFromJson(std::string_view json) {
     s.last_fire_ms = last.value_or(0);
     s.fires = fires.value_or(0);
     if (!str("deleteAfterFire", daf, false)) return bad("deleteAfterFire");
-    if (daf == "false") {
-        s.delete_after_fire = DeleteAfterFire::kNo;
-    } else if (daf == "true") {
-        s.delete_after_fire = DeleteAfterFire::kTrigger;
-    } else if (daf == "rules") {
-        s.delete_after_fire = DeleteAfterFire::kTriggerAndRules;
+    if (auto d = FromName(
+            daf,
+            {DeleteAfterFire::kNo, DeleteAfterFire::kTrigger, DeleteAfterFire::kTriggerAndRules},
+            DeleteAfterFireName)) {
+        s.delete_after_fire = *d;
     } else {
         return bad("deleteAfterFire");
     }
