@@ -118,10 +118,17 @@ R StoreGuard::Run(std::function<R()> f) {
                             " calls wait for it; retry shortly"));
         }
         queue_.push_back([promise, f = std::move(f)] {
+            // A throwing call becomes an Internal status here rather than travel as an
+            // exception_ptr: the caller would read what() of an exception object whose last
+            // reference this thread may drop at the same time (TSan saw it in CI).
             try {
                 promise->set_value(f());
-            } catch (...) {  // rethrown on the caller's thread by future.get()
-                promise->set_exception(std::current_exception());
+            } catch (const std::exception& e) {
+                promise->set_value(
+                    R(absl::InternalError(common::Cat("the store call threw: ", e.what()))));
+            } catch (...) {
+                promise->set_value(
+                    R(absl::InternalError("the store call threw an unknown exception")));
             }
         });
     }
