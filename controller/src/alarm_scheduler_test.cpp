@@ -582,8 +582,12 @@ TEST_CASE("alarm scheduler: Reload arms a written schedule at once, the thread f
         CHECK(f.calls[0].activation_id == AlarmFireActivationId(s, *s.date_ms));
     }
     CHECK(real.NowMs() >= *s.date_ms);  // not before its time
-    // The once schedule disabled itself; a Reload of a deleted one drops it.
+    // The once schedule disables itself after the firing returns: wait for that write.
+    while (f.Get(s.DocId()).active && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(milliseconds(10));
+    }
     CHECK_FALSE(f.Get(s.DocId()).active);
+    // A Reload of a deleted one drops it.
     AlarmSchedule other = Interval(real.NowMs() + 3600000);
     other.trigger = "other";
     f.Put(other);
