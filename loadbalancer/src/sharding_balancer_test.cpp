@@ -97,6 +97,10 @@ class FakeInvokers {
         std::lock_guard<std::mutex> lock(mu_);
         return tests_[invoker];
     }
+    int Answered(int invoker) {
+        std::lock_guard<std::mutex> lock(mu_);
+        return answered_[invoker];
+    }
     std::vector<ActivationMessage> UserMessages(int invoker) {
         std::lock_guard<std::mutex> lock(mu_);
         return user_[invoker];
@@ -145,12 +149,15 @@ class FakeInvokers {
         ack.set_is_system_error(broken_[invoker].load());
         ack.mutable_instance()->set_instance(invoker);
         (void)producer_->Send("completed0", ack.SerializeAsString());
+        std::lock_guard<std::mutex> lock(mu_);
+        ++answered_[invoker];
     }
 
     std::unique_ptr<messaging::MessageProducer> producer_;
     std::vector<std::pair<int, ActivationMessage>> held_;
     std::mutex mu_;
     std::map<int, int> tests_;
+    std::map<int, int> answered_;  // test actions answered (their result decided and sent)
     std::map<int, std::vector<ActivationMessage>> user_;
     ActivationMessage last_test_;
     std::vector<std::unique_ptr<messaging::MessageFeed>> feeds_;
@@ -248,6 +255,8 @@ TEST_CASE(
     CHECK(test.root_controller_index().as_string() == "0");
     CHECK(b->TotalActiveActivations() == 0);  // test actions are not in flight
 
+    // Received is not answered: reset broken_ only once invoker 1's failure is on its way.
+    REQUIRE(Eventually([&] { return invokers.Answered(1) == 1; }));
     invokers.broken_[1] = false;
     Ping(bus, 0);
     Ping(bus, 2);
