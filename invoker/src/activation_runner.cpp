@@ -391,6 +391,21 @@ ActivationResponse ExchangeFailure(Container& container, const ProxyResponse& r,
     return ActivationResponse();  // not a failure here
 }
 
+/// The outcome of an /init exchange that reached the proxy: its failure (timeout, lost
+/// connection) or its non-200 answer; `o` is left as is when /init succeeded.
+void InitAnswer(Container& container, const ProxyResponse& r, int64_t timeout_ms, InitOutcome& o) {
+    bool timed_out = false;
+    ActivationResponse failure = ExchangeFailure(container, r, true, timeout_ms, timed_out);
+    if (failure.status != ActivationStatus::kSuccess) {
+        o.ok = false;
+        o.failure = std::move(failure);
+        o.timed_out = timed_out;
+    } else if (r.status != 200) {
+        o.ok = false;
+        o.failure = InitFailureResponse(r.body);
+    }
+}
+
 /// What the pool needs to place `msg` (ActivationRunner::Run and InitKeepWarm alike).
 ContainerRequest RequestFor(const wisp::v1::ActivationMessage& msg, const common::Action& action,
                             const std::string& revision, const ExecInfo& exec) {
@@ -554,16 +569,7 @@ ActivationOutcome ActivationRunner::Run(const wisp::v1::ActivationMessage& msg,
                       r.status().ToString());
             return o;
         }
-        bool timed_out = false;
-        ActivationResponse failure = ExchangeFailure(container, *r, true, timeout_ms, timed_out);
-        if (failure.status != ActivationStatus::kSuccess) {
-            o.ok = false;
-            o.failure = std::move(failure);
-            o.timed_out = timed_out;
-        } else if (r->status != 200) {
-            o.ok = false;
-            o.failure = InitFailureResponse(r->body);
-        }
+        InitAnswer(container, *r, timeout_ms, o);
         return o;
     });
     out.cold_start = ran_init;
@@ -677,16 +683,7 @@ absl::Status ActivationRunner::InitKeepWarm(const wisp::v1::ActivationMessage& m
                                                   std::string(r.status().message()));
             return o;
         }
-        bool timed_out = false;
-        ActivationResponse failure = ExchangeFailure(container, *r, true, timeout_ms, timed_out);
-        if (failure.status != ActivationStatus::kSuccess) {
-            o.ok = false;
-            o.failure = std::move(failure);
-            o.timed_out = timed_out;
-        } else if (r->status != 200) {
-            o.ok = false;
-            o.failure = InitFailureResponse(r->body);
-        }
+        InitAnswer(container, *r, timeout_ms, o);
         return o;
     });
     (void)ran_init;

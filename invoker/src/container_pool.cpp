@@ -417,16 +417,7 @@ ContainerPool::Place ContainerPool::TryPlaceLocked(const ContainerRequest& reque
                        e->container_id, e->memory_mb);
         }
     }
-    auto e = std::make_shared<ContainerLease::Entry>();
-    e->seq = next_seq_++;
-    e->state = State::kStarting;
-    e->kind = request.kind;
-    e->image = request.image;
-    e->pull_if_missing = request.pull_if_missing;
-    e->memory_mb = request.memory_mb;
-    e->TakeIdentity(request);
-    e->active = 1;
-    e->last_used_ms = now;
+    auto e = NewStartingEntryLocked(request, now);
     entries_.push_back(e);
     placement = {e, ContainerLease::Source::kCold, true};
     ++counters_.cold_starts;
@@ -446,6 +437,21 @@ void Average(double& mean, double sample) {
 }
 
 }  // namespace
+
+ContainerPool::EntryPtr ContainerPool::NewStartingEntryLocked(const ContainerRequest& request,
+                                                              int64_t now) {
+    auto e = std::make_shared<ContainerLease::Entry>();
+    e->seq = next_seq_++;
+    e->state = ContainerLease::Entry::State::kStarting;
+    e->kind = request.kind;
+    e->image = request.image;
+    e->pull_if_missing = request.pull_if_missing;
+    e->memory_mb = request.memory_mb;
+    e->TakeIdentity(request);
+    e->active = 1;
+    e->last_used_ms = now;
+    return e;
+}
 
 std::string ContainerPool::ActionKey(const ContainerRequest& r) {
     return fmt::format("{}\n{}\n{}", r.invocation_namespace, r.action, r.revision);
@@ -842,16 +848,7 @@ absl::StatusOr<ContainerLease> ContainerPool::AcquireKeepWarm(const ContainerReq
                 ++counters_.evictions;
             }
         }
-        auto e = std::make_shared<ContainerLease::Entry>();
-        e->seq = next_seq_++;
-        e->state = State::kStarting;
-        e->kind = request.kind;
-        e->image = request.image;
-        e->pull_if_missing = request.pull_if_missing;
-        e->memory_mb = request.memory_mb;
-        e->TakeIdentity(request);
-        e->active = 1;
-        e->last_used_ms = clock_.NowMs();
+        auto e = NewStartingEntryLocked(request, clock_.NowMs());
         e->keep_warm = true;
         e->keep_warm_label = true;
         entries_.push_back(e);

@@ -257,6 +257,8 @@ class ContainerPool {
 
     enum class Place { kPlaced, kWaitMemory, kWaitStarting };
     Place TryPlaceLocked(const ContainerRequest& request, Placement& placement);
+    /// A new container entry for `request`, starting, with its one run counted (not listed yet).
+    EntryPtr NewStartingEntryLocked(const ContainerRequest& request, int64_t now);
     /// Counts a new request of the action for its arrival rate.
     void NoteArrivalLocked(const ContainerRequest& request);
     /// True when waiting for one of the action's busy (or, unless warm_only, starting)
