@@ -1,0 +1,7 @@
+// The actions page (placeholder until built).
+import { h } from "../dom";
+import type { Page } from "../router";
+
+export const actionsPage: Page = (_ctx, root) => {
+  root.appendChild(h("h2", {}, "actions"));
+};

@@ -1,0 +1,7 @@
+// The activations page (placeholder until built).
+import { h } from "../dom";
+import type { Page } from "../router";
+
+export const activationsPage: Page = (_ctx, root) => {
+  root.appendChild(h("h2", {}, "activations"));
+};

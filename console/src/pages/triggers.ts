@@ -1,0 +1,7 @@
+// The triggers page (placeholder until built).
+import { h } from "../dom";
+import type { Page } from "../router";
+
+export const triggersPage: Page = (_ctx, root) => {
+  root.appendChild(h("h2", {}, "triggers"));
+};
