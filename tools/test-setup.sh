@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the test suites need beyond Debian packages (idempotent, quiet when present):
 #   pouchdb-server (npm) into .cache/npm — the CouchDB peer of the store contract tests;
-#   openwhisk (npm, the OpenWhisk JS client) into .cache/npm — tests/e2e/openwhisk_client_test.js.
-# Both come from the npm cache when offline (--prefer-offline); a failure names the package.
+#   openwhisk (npm, the OpenWhisk JS client) into .cache/npm — tests/e2e/openwhisk_client_test.js;
+#   Debian's chromium (apt) — the console's browser test (tests/browser), driven by playwright-core
+#   from console/node_modules (npm ci of console/package-lock.json, done by the build).
+# The npm packages come from the npm cache when offline (--prefer-offline); a failure names the package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=.cache/npm
@@ -27,4 +29,16 @@ fi
 if ! grep -qs '"version": "3.21.9"' "$cache/node_modules/openwhisk/package.json"; then
     # Not fatal: only openwhisk_client_e2e_test needs it, and it says so when it is missing.
     npm_install openwhisk@3.21.9 "the JS client for the e2e tests; a few seconds" || true
+fi
+
+# The console's browser test drives /usr/bin/chromium (playwright-core's executablePath).
+if [[ ! -x /usr/bin/chromium ]]; then
+    echo "test-setup: installing chromium (apt; the console's browser test; about a minute)"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+            >/dev/null; then
+        # Stale package lists on a fresh machine: refresh once and retry.
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends chromium >/dev/null ||
+            echo "test-setup: apt-get could not install chromium; console_browser_test will fail" >&2
+    fi
 fi
