@@ -293,8 +293,15 @@ export class WispApi {
         authKey: this.key,
       });
       if (out.status !== 200) {
+        // The alarms feed answers {"error":{"error":text}}; others {"error":text}.
         const result = out.activation?.response?.result as { error?: unknown } | undefined;
-        const msg = typeof result?.error === "string" ? result.error : JSON.stringify(result ?? {});
+        const inner = (result?.error as { error?: unknown } | undefined)?.error;
+        const msg =
+          typeof result?.error === "string"
+            ? result.error
+            : typeof inner === "string"
+              ? inner
+              : JSON.stringify(result ?? {});
         throw new ApiError(out.status, msg);
       }
     } catch (e) {
