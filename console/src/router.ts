@@ -29,7 +29,8 @@ export interface Route {
 
 export function parseHash(hash: string): Route {
   const h = hash.startsWith("#") ? hash.slice(1) : hash;
-  const [path, qs = ""] = h.split("?", 2);
+  const q = h.indexOf("?"); // not split("?", 2): it drops what follows a second "?"
+  const [path, qs] = q < 0 ? [h, ""] : [h.slice(0, q), h.slice(q + 1)];
   const segs = path
     .split("/")
     .filter((s) => s.length > 0)
