@@ -1,7 +1,407 @@
-// The actions page (placeholder until built).
-import { h } from "../dom";
-import type { Page } from "../router";
+// The actions pages: #/actions (the list), #/actions/new (create) and #/actions/<name or
+// pkg/name> (edit, invoke, charts). Everything an action holds (name, code, parameters, results,
+// logs) is shown as text.
+import "./actions.css";
+import { ApiError, annotation, relativeName, type Action, type Activation } from "../api";
+import { formatDuration, h, jsonText, replaceChildren } from "../dom";
+import { createEditor, type CodeEditor } from "../editor";
+import { hashFor, type Cleanup, type Page, type PageContext } from "../router";
+import { renderActionCharts } from "./action_charts";
+import {
+  FALLBACK_KINDS,
+  buildActionPut,
+  defaultCode,
+  execSummary,
+  formValuesOf,
+  initTimeOf,
+  isEditable,
+  isWebAction,
+  kindsFromRoot,
+  logsText,
+  parseJsonObject,
+  startOf,
+  statusOf,
+  waitTimeOf,
+} from "./action_form";
 
-export const actionsPage: Page = (_ctx, root) => {
-  root.appendChild(h("h2", {}, "actions"));
+export const actionsPage: Page = (ctx, root) => {
+  const [first] = ctx.params;
+  if (first === undefined) return listPage(ctx, root);
+  if (first === "new" && ctx.params.length === 1) return editPage(ctx, root, undefined);
+  return editPage(ctx, root, ctx.params.join("/"));
 };
+
+// ---- The list --------------------------------------------------------------------------------
+
+async function listPage(ctx: PageContext, root: HTMLElement): Promise<void> {
+  const body = h("tbody", {});
+  replaceChildren(
+    root,
+    h(
+      "div",
+      { class: "toolbar" },
+      h("h2", {}, "Actions"),
+      h("span", { class: "spacer" }),
+      h("a", { class: "button primary", href: "#/actions/new", testid: "new-action" }, "New action"),
+    ),
+    h(
+      "table",
+      { testid: "actions-table", class: "actions-table" },
+      h(
+        "thead",
+        {},
+        h("tr", {}, h("th", {}, "Name"), h("th", {}, "Kind"), h("th", {}, "Memory"), h("th", {}, "Timeout"), h("th", {}, "Web")),
+      ),
+      body,
+    ),
+  );
+  const actions = await ctx.api.listActions();
+  if (actions.length === 0) {
+    replaceChildren(
+      body,
+      h("tr", {}, h("td", { class: "muted", attrs: { colspan: "5" } }, "No actions yet: create one with New action.")),
+    );
+    return;
+  }
+  const rows = [...actions]
+    .sort((a, b) => relativeName(a).localeCompare(relativeName(b)))
+    .map((a) => actionRow(a));
+  replaceChildren(body, ...rows);
+}
+
+function actionRow(a: Action): HTMLTableRowElement {
+  const name = relativeName(a);
+  const kind = annotation(a, "exec");
+  const memory = a.limits?.memory;
+  const timeout = a.limits?.timeout;
+  return h(
+    "tr",
+    { testid: "action-row" },
+    h("td", {}, h("a", { href: hashFor("actions", name) }, name)),
+    h("td", {}, typeof kind === "string" ? kind : (a.exec?.kind ?? "")),
+    h("td", {}, memory !== undefined ? `${memory} MB` : ""),
+    h("td", {}, timeout !== undefined ? formatDuration(timeout) : ""),
+    h("td", {}, isWebAction(a) ? "yes" : "no"),
+  );
+}
+
+// ---- Kinds -----------------------------------------------------------------------------------
+
+let kindsPromise: Promise<string[]> | undefined;
+
+/** The kinds from the unauthenticated GET / (same origin), fetched once; FALLBACK_KINDS on failure. */
+function loadKinds(): Promise<string[]> {
+  kindsPromise ??= fetch("/", { credentials: "omit", headers: { Accept: "application/json" }, cache: "no-store" })
+    .then((r) => (r.ok ? r.json() : undefined))
+    .then((j: unknown) => kindsFromRoot(j))
+    .catch(() => [...FALLBACK_KINDS]);
+  return kindsPromise;
+}
+
+// ---- Create and edit -------------------------------------------------------------------------
+
+async function editPage(ctx: PageContext, root: HTMLElement, name: string | undefined): Promise<Cleanup> {
+  const cleanups: Cleanup[] = [];
+  let left = false;
+  const cleanup: Cleanup = () => {
+    left = true;
+    for (const c of cleanups.splice(0)) c();
+  };
+
+  replaceChildren(root, h("p", { class: "muted" }, "loading…"));
+  const [kinds, existing] = await Promise.all([
+    loadKinds(),
+    name === undefined ? Promise.resolve(undefined) : ctx.api.getAction(name),
+  ]);
+  if (left) return cleanup;
+
+  const values = existing ? formValuesOf(existing) : undefined;
+  const editable = isEditable(existing?.exec);
+
+  // Kind.
+  const kindList = [...kinds];
+  if (existing && !kindList.includes(existing.exec.kind)) kindList.unshift(existing.exec.kind);
+  let kind = existing ? existing.exec.kind : kindList[0];
+  const kindSelect = h(
+    "select",
+    { testid: "action-kind", disabled: !editable, attrs: { "aria-label": "Kind" } },
+    ...kindList.map((k) => h("option", { value: k, selected: k === kind }, k)),
+  );
+
+  // Code: an editor for code actions, the exec as text otherwise.
+  const editorHost = h("div", { class: "editor", testid: "code-editor" });
+  let editor: CodeEditor | undefined;
+  let codeArea: HTMLElement;
+  if (editable) {
+    editor = createEditor(editorHost, values?.code ?? defaultCode(kind), kind);
+    const ed = editor;
+    cleanups.push(() => ed.destroy());
+    codeArea = editorHost;
+  } else {
+    codeArea = h("pre", { testid: "action-exec", class: "exec-summary" }, execSummary(existing!.exec));
+  }
+  kindSelect.addEventListener("change", () => {
+    const next = kindSelect.value;
+    if (editor) {
+      // A hello-world nobody has touched follows the kind.
+      const code = editor.getCode();
+      if (code.trim().length === 0 || code === defaultCode(kind)) editor.setCode(defaultCode(next));
+      editor.setKind(next);
+    }
+    kind = next;
+  });
+
+  const nameInput = h("input", {
+    testid: "action-name",
+    type: "text",
+    autocomplete: "off",
+    spellcheck: false,
+    attrs: { placeholder: "hello or pkg/hello", "aria-label": "Name" },
+  });
+  const memory = h("input", {
+    testid: "action-memory",
+    type: "number",
+    value: values?.memory ?? "256",
+    attrs: { min: "128", max: "512", step: "1", "aria-label": "Memory (MB)" },
+  });
+  const timeout = h("input", {
+    testid: "action-timeout",
+    type: "number",
+    value: values?.timeout ?? "60000",
+    attrs: { min: "100", max: "300000", step: "1", "aria-label": "Timeout (ms)" },
+  });
+  const web = h("input", { testid: "action-web", type: "checkbox", checked: values?.web ?? false });
+  const isSequence = existing?.exec.kind === "sequence";
+  const params = h("textarea", {
+    testid: "action-params",
+    class: "json",
+    rows: 4,
+    spellcheck: false,
+    readOnly: isSequence,
+    value: values?.params ?? "{}",
+    attrs: { "aria-label": "Default parameters (JSON object)" },
+  });
+
+  let current = existing;
+  const save = h("button", { class: "primary", testid: "action-save", type: "button" }, existing ? "Save" : "Create");
+  save.addEventListener("click", () => {
+    const form = {
+      name: existing ? existing.name : nameInput.value.trim(),
+      kind: kindSelect.value,
+      code: editor ? editor.getCode() : "",
+      memory: memory.value,
+      timeout: timeout.value,
+      web: web.checked,
+      params: params.value,
+    };
+    const body = buildActionPut(form, current);
+    if (!body.ok) {
+      ctx.notify(body.error, "error");
+      return;
+    }
+    const target = name ?? form.name;
+    save.disabled = true;
+    ctx.api
+      .putAction(target, body.value, current !== undefined)
+      .then((saved) => {
+        if (left) return;
+        if (current === undefined) {
+          ctx.notify(`Created ${target}.`);
+          ctx.navigate(hashFor("actions", target));
+          return;
+        }
+        current = { ...current, ...saved };
+        ctx.notify(`Saved ${target} (version ${saved.version ?? "?"}).`);
+      })
+      .catch((e: unknown) => {
+        if (!left) ctx.notify((e as Error).message, "error");
+      })
+      .finally(() => {
+        save.disabled = false;
+      });
+  });
+
+  const del = existing
+    ? h(
+        "button",
+        {
+          class: "danger",
+          testid: "action-delete",
+          type: "button",
+          on: {
+            click: () => {
+              if (!window.confirm(`Delete the action ${name}?`)) return;
+              ctx.api
+                .deleteAction(name!)
+                .then(() => {
+                  ctx.notify(`Deleted ${name}.`);
+                  ctx.navigate("#/actions");
+                })
+                .catch((e: unknown) => {
+                  if (!left) ctx.notify((e as Error).message, "error");
+                });
+            },
+          },
+        },
+        "Delete",
+      )
+    : null;
+
+  const field = (label: string, control: HTMLElement, hint?: string) =>
+    h("label", { class: "field" }, h("span", { class: "label" }, label), control, hint ? h("span", { class: "muted hint" }, hint) : null);
+
+  const form = h(
+    "section",
+    { class: "panel action-form" },
+    existing ? null : field("Name", nameInput),
+    field("Kind", kindSelect),
+    h("div", { class: "field code" }, h("span", { class: "label" }, "Code"), codeArea),
+    h(
+      "div",
+      { class: "row limits" },
+      field("Memory (MB)", memory),
+      field("Timeout (ms)", timeout),
+      h("label", { class: "check" }, web, " Web action"),
+    ),
+    field(
+      "Default parameters",
+      params,
+      isSequence ? "A sequence's parameters are the platform's (its components)." : "A JSON object, e.g. {\"name\": \"world\"}",
+    ),
+    h("div", { class: "toolbar" }, save, del),
+  );
+
+  const title = existing
+    ? h("h2", {}, "Action ", h("span", { class: "entity-name" }, relativeName(existing)))
+    : h("h2", {}, "New action");
+  const back = h("a", { href: "#/actions", class: "back" }, "← Actions");
+
+  if (!existing) {
+    replaceChildren(root, back, title, form);
+    nameInput.focus();
+    return cleanup;
+  }
+
+  const chartsBody = h("div", {});
+  const charts = h("section", { class: "panel", testid: "action-charts" }, h("h3", {}, "Last hour"), chartsBody);
+  replaceChildren(root, back, title, form, invokePanel(ctx, name!, () => left), charts);
+  cleanups.push(renderActionCharts(ctx, chartsBody, name!));
+  return cleanup;
+}
+
+// ---- Invoke ----------------------------------------------------------------------------------
+
+function invokePanel(ctx: PageContext, name: string, isLeft: () => boolean): HTMLElement {
+  const params = h("textarea", {
+    testid: "invoke-params",
+    class: "json",
+    rows: 3,
+    spellcheck: false,
+    value: "{}",
+    attrs: { "aria-label": "Invoke parameters (JSON object)" },
+  });
+  const status = h("span", { testid: "invoke-status", class: "invoke-status" });
+  const result = h("pre", { testid: "invoke-result" });
+  const logs = h("pre", { testid: "invoke-logs" });
+  const duration = h("span", { testid: "invoke-duration" });
+  const start = h("span", { testid: "invoke-start" });
+  const waitTime = h("span", { testid: "invoke-wait-time" });
+  const initTime = h("span", { testid: "invoke-init-time" });
+  const linkSlot = h("span", {});
+  const output = h(
+    "div",
+    { class: "invoke-output hidden" },
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, "Status"),
+      h("dd", {}, status),
+      h("dt", {}, "Duration"),
+      h("dd", {}, duration),
+      h("dt", {}, "Start"),
+      h("dd", {}, start),
+      h("dt", {}, "Wait time"),
+      h("dd", {}, waitTime),
+      h("dt", {}, "Init time"),
+      h("dd", {}, initTime),
+      h("dt", {}, "Activation"),
+      h("dd", {}, linkSlot),
+    ),
+    h("h4", {}, "Result"),
+    result,
+    h("h4", {}, "Logs"),
+    logs,
+  );
+
+  const link = (id: string) =>
+    h("a", { testid: "invoke-activation-link", href: hashFor("activations", id) }, id);
+
+  const show = (a: Activation) => {
+    const s = statusOf(a);
+    status.textContent = s;
+    status.className = `invoke-status ${s === "success" ? "ok" : "bad"}`;
+    result.textContent = jsonText(a.response?.result ?? {});
+    logs.textContent = logsText(a);
+    duration.textContent = formatDuration(a.duration);
+    start.textContent = startOf(a);
+    const wait = waitTimeOf(a);
+    const init = initTimeOf(a);
+    waitTime.textContent = wait !== undefined ? formatDuration(wait) : "";
+    initTime.textContent = init !== undefined ? formatDuration(init) : "";
+    replaceChildren(linkSlot, link(a.activationId));
+  };
+  const clear = () => {
+    for (const el of [status, result, logs, duration, start, waitTime, initTime]) el.textContent = "";
+    status.className = "invoke-status";
+    replaceChildren(linkSlot);
+  };
+
+  const button = h("button", { class: "primary", testid: "invoke-button", type: "button" }, "Invoke");
+  button.addEventListener("click", () => {
+    const p = parseJsonObject(params.value, "Parameters");
+    if (!p.ok) {
+      ctx.notify(p.error, "error");
+      return;
+    }
+    button.disabled = true;
+    clear();
+    output.classList.remove("hidden");
+    status.textContent = "running…";
+    ctx.api
+      .invoke(name, p.value)
+      .then((out) => {
+        if (isLeft()) return;
+        if (out.activation) {
+          show(out.activation);
+        } else {
+          status.textContent = "still running (202): the result will be in the activation record";
+          status.className = "invoke-status muted";
+          replaceChildren(linkSlot, link(out.activationId));
+        }
+      })
+      .catch((e: unknown) => {
+        if (isLeft()) return;
+        // A whisk internal error (500) still carries the activation record.
+        const body = e instanceof ApiError ? (e.body as Partial<Activation> | undefined) : undefined;
+        if (body && typeof body === "object" && typeof body.activationId === "string" && body.response) {
+          show(body as Activation);
+          return;
+        }
+        status.textContent = `not invoked: ${(e as Error).message}`;
+        status.className = "invoke-status bad";
+        ctx.notify((e as Error).message, "error");
+      })
+      .finally(() => {
+        button.disabled = false;
+      });
+  });
+
+  return h(
+    "section",
+    { class: "panel invoke" },
+    h("h3", {}, "Invoke"),
+    h("label", { class: "field" }, h("span", { class: "label" }, "Parameters (JSON object)"), params),
+    h("div", { class: "toolbar" }, button),
+    output,
+  );
+}
