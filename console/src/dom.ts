@@ -38,8 +38,12 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   if (props.class) el.className = props.class;
   if (props.testid) el.dataset.testid = props.testid;
   for (const [k, v] of Object.entries(props.attrs ?? {})) {
-    if (k === "style" || k.toLowerCase().startsWith("on") || k === "srcdoc") {
+    const name = k.toLowerCase(); // setAttribute lowercases: STYLE is style
+    if (name === "style" || name.startsWith("on") || name === "srcdoc") {
       throw new Error(`dom: attribute ${k} is not allowed`);
+    }
+    if ((name === "href" || name === "xlink:href") && !isSafeHref(v)) {
+      throw new Error(`dom: unsafe href ${v}`);
     }
     el.setAttribute(k, v);
   }
@@ -48,7 +52,7 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   }
   for (const [k, v] of Object.entries(props)) {
     if (RESERVED.has(k) || v === undefined) continue;
-    if (k === "innerHTML" || k === "outerHTML" || k.startsWith("on")) {
+    if (k === "innerHTML" || k === "outerHTML" || k === "srcdoc" || k.startsWith("on")) {
       throw new Error(`dom: property ${k} is not allowed`);
     }
     if (k === "href" && typeof v === "string" && !isSafeHref(v)) {
