@@ -564,6 +564,9 @@ def test_nginx_config(ctx):
     assert "${WISP_NGINX_" not in conf.replace("${WISP_NGINX_*}", "")
     assert "server wisp-controller.wisp.svc:8080 max_fails=1 fail_timeout=10s;" in conf
     assert "listen *:8443 ssl;" in conf
+    # The web console reaches the controllers (issue 16).
+    assert re.search(r"location /console/ \{\s*proxy_pass http://wisp_controllers;", conf), conf
+    assert re.search(r"location = /console \{\s*proxy_pass http://wisp_controllers;", conf), conf
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not os.path.exists(nginx):
         print("  (nginx not installed: nginx -t skipped)")

@@ -105,6 +105,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = b'{"error":"no invoker for you","code":"from-the-controller"}'
             self.send_response(503)
             self.send_header("X-Controller-Says", "hello")
+        elif self.path.startswith("/console"):
+            # The web console's page: its own caching and security headers must pass through.
+            body = json.dumps(seen).encode()
+            self.send_response(200)
+            self.send_header("Content-Security-Policy", "default-src 'none'; script-src 'self'")
+            self.send_header("Cache-Control", "public, max-age=31536000, immutable")
+            self.send_header("ETag", '"c0ffee"')
         else:
             body = json.dumps(seen).encode()
             self.send_response(200)
@@ -313,6 +320,17 @@ def test_front(front, backends, dead):
           "/api/<namespace-id>/... reserved: JSON 404")
     resp, data = request(conn, "GET", "/metrics")
     check(resp.status == 403, "/metrics not served through the front door")
+
+    # The web console (/console, /console/...): to the controllers, path and headers unchanged.
+    for path in ("/console/", "/console", "/console/assets/index-abc.js", "/console/index.html"):
+        resp, data = request(conn, "GET", path)
+        got = json.loads(data).get("path") if resp.status == 200 else None
+        check(resp.status == 200 and got == path,
+              f"{path} reaches a controller as {path} (status {resp.status}, path {got})")
+        check(resp.getheader("Content-Security-Policy") == "default-src 'none'; script-src 'self'"
+              and resp.getheader("Cache-Control") == "public, max-age=31536000, immutable"
+              and resp.getheader("ETag") == '"c0ffee"',
+              f"{path}: the controller's CSP, Cache-Control and ETag pass through")
 
     # http -> https, same path and query.
     plain = http.client.HTTPConnection("127.0.0.1", front.http_port, timeout=60)
