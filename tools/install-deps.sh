@@ -45,7 +45,28 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
   for p in "${missing[@]}"; do [[ $p == nodejs || $p == npm ]] || filtered+=("$p"); done
   missing=("${filtered[@]}")
 fi
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+# The web console (console/: Vite 7) needs Node.js >= 20.19. An older node is not an error: the
+# build leaves the console out (CMake warns, WISP_CONSOLE is treated as OFF) and the rest works.
+check_node() {
+  command -v node >/dev/null || return 0
+  local v
+  v="$(node --version 2>/dev/null | sed 's/^v//')"
+  local major=${v%%.*} rest=${v#*.}
+  local minor=${rest%%.*}
+  if [[ ! $major =~ ^[0-9]+$ || ! $minor =~ ^[0-9]+$ ]] ||
+     (( major < 20 || (major == 20 && minor < 19) )); then
+    echo "install-deps: Node.js ${v:-?} ($(command -v node)) is older than 20.19, which the web" \
+         "console's build (Vite 7) needs: make builds everything else and leaves the console out" \
+         "(/console/ answers 404). For the console, install Node.js >= 20.19 (Debian 13's" \
+         "nodejs, or nodejs.org's binaries first on PATH), then run make again." >&2
+  fi
+}
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  check_node
+  exit 0
+fi
 
 echo "install-deps: installing ${missing[*]}"
 sudo=""
@@ -59,4 +80,5 @@ if ! $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/
     exit 1
   }
 fi
+check_node
 echo "install-deps: done"
