@@ -67,8 +67,8 @@ export function feedParams(f: FeedForm): Record<string, unknown> {
 
 export const feedsPage: Page = async (ctx, root) => {
   let alive = true;
-  const notify: PageContext["notify"] = (m, kind) => {
-    if (alive) ctx.notify(m, kind);
+  const notify: PageContext["notify"] = (...args) => {
+    if (alive) ctx.notify(...args);
   };
 
   const input = (testid: string, placeholder: string, extra: Record<string, unknown> = {}) =>

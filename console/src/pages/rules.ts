@@ -13,8 +13,8 @@ export function nextStatus(status: string | undefined): "active" | "inactive" {
 
 export const rulesPage: Page = async (ctx, root) => {
   let alive = true;
-  const notify: PageContext["notify"] = (m, kind) => {
-    if (alive) ctx.notify(m, kind);
+  const notify: PageContext["notify"] = (...args) => {
+    if (alive) ctx.notify(...args);
   };
 
   const nameInput = h("input", {

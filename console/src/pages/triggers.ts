@@ -48,8 +48,8 @@ export function triggerRules(t: Trigger, namespace: string): { rule: string; act
 
 export const triggersPage: Page = async (ctx, root) => {
   let alive = true;
-  const notify: PageContext["notify"] = (m, kind) => {
-    if (alive) ctx.notify(m, kind);
+  const notify: PageContext["notify"] = (...args) => {
+    if (alive) ctx.notify(...args);
   };
 
   const nameInput = h("input", {

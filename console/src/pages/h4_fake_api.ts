@@ -1,0 +1,93 @@
+// Test support for the triggers, rules, feeds and limits pages: an in-memory fake of the WispApi
+// methods they call, a PageContext around it, and DOM look-ups by data-testid. Only tests import it.
+import { vi } from "vitest";
+import { ApiError, type Rule, type Trigger, type WispApi } from "../api";
+import type { PageContext } from "../router";
+
+export class FakeApi {
+  triggers = new Map<string, Trigger>();
+  rules = new Map<string, Rule>();
+  actions: { namespace: string; name: string; exec: { kind: string } }[] = [];
+  fireAnswer: string | undefined = "0123456789abcdef0123456789abcdef";
+  feedError: string | undefined;
+
+  listTriggers = vi.fn(async () =>
+    [...this.triggers.values()].map((t) => ({ namespace: t.namespace, name: t.name, annotations: t.annotations })),
+  );
+  getTrigger = vi.fn(async (name: string) => {
+    const t = this.triggers.get(name);
+    if (!t) throw new ApiError(404, "The requested resource does not exist.");
+    return t;
+  });
+  putTrigger = vi.fn(async (name: string, t: Partial<Trigger>) => {
+    if (this.triggers.has(name)) throw new ApiError(409, "resource already exists");
+    const doc: Trigger = { namespace: "guest", name, annotations: t.annotations ?? [] };
+    this.triggers.set(name, doc);
+    return doc;
+  });
+  deleteTrigger = vi.fn(async (name: string) => {
+    const t = await this.getTrigger(name);
+    this.triggers.delete(name);
+    return t;
+  });
+  deleteTriggerWithFeed = vi.fn(async (name: string) => this.deleteTrigger(name));
+  fireTrigger = vi.fn(async (_name: string, _params: Record<string, unknown> = {}) => this.fireAnswer);
+  createFeedTrigger = vi.fn(async (name: string, feed: string, _params: Record<string, unknown>) => {
+    if (this.feedError) throw new ApiError(502, this.feedError);
+    return this.putTrigger(name, { annotations: [{ key: "feed", value: feed }] });
+  });
+  listActions = vi.fn(async () => this.actions);
+  listRules = vi.fn(async () => [...this.rules.values()].map((r) => ({ ...r, status: undefined })));
+  getRule = vi.fn(async (name: string) => {
+    const r = this.rules.get(name);
+    if (!r) throw new ApiError(404, "The requested resource does not exist.");
+    return { ...r };
+  });
+  putRule = vi.fn(async (name: string, trigger: string, action: string) => {
+    const ref = (s: string) => {
+      const parts = s.split("/").filter((x) => x);
+      const name = parts.pop() ?? "";
+      return { path: ["guest", ...parts.slice(1)].join("/"), name };
+    };
+    const r: Rule = { namespace: "guest", name, status: "active", trigger: ref(trigger), action: ref(action) };
+    this.rules.set(name, r);
+    return r;
+  });
+  setRuleStatus = vi.fn(async (name: string, status: "active" | "inactive") => {
+    const r = this.rules.get(name);
+    if (!r) throw new ApiError(404, "Only rules with existing triggers can be activated");
+    r.status = status;
+    return "OK";
+  });
+  deleteRule = vi.fn(async (name: string) => {
+    const r = await this.getRule(name);
+    this.rules.delete(name);
+    return r;
+  });
+  limits = vi.fn(async () => ({}));
+}
+
+export function context(api: FakeApi): PageContext & { notify: ReturnType<typeof vi.fn> } {
+  return {
+    api: api as unknown as WispApi,
+    namespace: "guest",
+    params: [],
+    query: new URLSearchParams(),
+    navigate: vi.fn(),
+    notify: vi.fn(),
+  };
+}
+
+export const byTestId = <T extends HTMLElement = HTMLElement>(root: ParentNode, id: string): T[] =>
+  [...root.querySelectorAll<T>(`[data-testid="${id}"]`)];
+
+export const one = <T extends HTMLElement = HTMLElement>(root: ParentNode, id: string): T => {
+  const all = byTestId<T>(root, id);
+  if (all.length !== 1) throw new Error(`${all.length} elements with data-testid ${id}`);
+  return all[0];
+};
+
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
+}
+
