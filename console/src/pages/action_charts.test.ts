@@ -104,9 +104,14 @@ describe("renderActionCharts", () => {
     expect(urls[0]).toMatch(/name=pkg%2Fa/);
     expect(urls[0]).toMatch(/docs=true/);
     // cold/warm is stacked: warm bar drawn to the total, cold on top.
-    const cw = plots[2].data as number[][];
-    expect(cw[1].reduce((a, b) => a + b)).toBe(4);
-    expect(cw[2].reduce((a, b) => a + b)).toBe(1);
+    const sum = (a: (number | null)[]) => a.reduce<number>((x, y) => x + (y ?? 0), 0);
+    const cw = plots[2].data as (number | null)[][];
+    expect(sum(cw[1])).toBe(4);
+    expect(sum(cw[2])).toBe(1);
+    // minutes without invocations are null (no zero-height bar outlines)
+    expect(cw[2].filter((v) => v === 0).length).toBe(0);
+    expect(cw[2].filter((v) => v === null).length).toBe(cw[2].length - 1);
+    expect(sum((plots[3].data as (number | null)[][])[1])).toBe(1);
     stop();
     expect(plots.every((p) => p.destroyed)).toBe(true);
   });

@@ -26,15 +26,25 @@ interface ChartSpec {
   series: uPlot.Series[];
   data(s: ActionSeries): uPlot.AlignedData;
   yLabel: string;
+  /** Whole counts: no 0.5 ticks. */
+  integer: boolean;
 }
+
+const INTEGER_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000];
 
 function bars(): uPlot.Series.PathBuilder | undefined {
   const b = uPlot.paths?.bars;
   return b ? b({ size: [0.7, 40], gap: 1 }) : undefined;
 }
 
-function countValue(_u: uPlot, v: number | null): string {
-  return v === null || v === undefined ? "-" : String(v);
+/** Legend text of a count series: a minute without bars (null, drawn as no bar) counts 0. */
+function countValue(_u: uPlot, v: number | null, _si: number, idx: number | null): string {
+  return idx === null || idx === undefined ? "-" : String(v ?? 0);
+}
+
+/** Bars of height 0 still draw their outline: a minute without any is drawn as null. */
+export function zeroToNull(a: readonly number[]): (number | null)[] {
+  return a.map((v) => (v === 0 ? null : v));
 }
 
 function msValue(_u: uPlot, v: number | null): string {
@@ -49,16 +59,18 @@ export function chartSpecs(): ChartSpec[] {
       key: "invocations",
       title: "Invocations per minute",
       yLabel: "invocations",
+      integer: true,
       series: [
         {},
         { label: "invocations", stroke: ACCENT, fill: "rgba(47,111,219,0.35)", paths: bars(), value: countValue },
       ],
-      data: (s) => [s.x, s.invocations],
+      data: (s) => [s.x, zeroToNull(s.invocations)],
     },
     {
       key: "duration",
       title: "Duration per minute (p50 and p99)",
       yLabel: "ms",
+      integer: false,
       series: [
         {},
         { label: "p50", stroke: ACCENT, width: 2, spanGaps: false, value: msValue, points: { show: true, size: 4 } },
@@ -70,6 +82,7 @@ export function chartSpecs(): ChartSpec[] {
       key: "coldwarm",
       title: "Cold vs warm starts per minute",
       yLabel: "invocations",
+      integer: true,
       // Stacked: the "warm" bar is drawn to cold + warm behind the cold bar; its legend shows warm.
       series: [
         {},
@@ -78,21 +91,22 @@ export function chartSpecs(): ChartSpec[] {
           stroke: WARM,
           fill: WARM,
           paths: bars(),
-          value: (_u, _v, _si, idx) => (idx === null || idx === undefined ? "-" : String(lastWarm[idx] ?? "-")),
+          value: (_u, _v, _si, idx) => (idx === null || idx === undefined ? "-" : String(lastWarm[idx] ?? 0)),
         },
         { label: "cold", stroke: COLD, fill: COLD, paths: bars(), value: countValue },
       ],
       data: (s) => {
         lastWarm = s.warm;
-        return [s.x, s.warm.map((w, i) => w + s.cold[i]), s.cold];
+        return [s.x, zeroToNull(s.warm.map((w, i) => w + s.cold[i])), zeroToNull(s.cold)];
       },
     },
     {
       key: "errors",
       title: "Errors per minute",
       yLabel: "errors",
+      integer: true,
       series: [{}, { label: "errors", stroke: BAD, fill: "rgba(192,57,43,0.35)", paths: bars(), value: countValue }],
-      data: (s) => [s.x, s.errors],
+      data: (s) => [s.x, zeroToNull(s.errors)],
     },
   ];
 }
@@ -144,7 +158,7 @@ export function renderActionCharts(ctx: PageContext, el: HTMLElement, name: stri
         height: 180,
         series: spec.series,
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1) * 1.1] } },
-        axes: [{}, { label: spec.yLabel, size: 50 }],
+        axes: [{}, { label: spec.yLabel, size: 50, ...(spec.integer ? { incrs: INTEGER_STEPS } : {}) }],
         legend: { show: true },
         cursor: { drag: { x: false, y: false } },
       };

@@ -100,7 +100,7 @@ function listPage(ctx: PageContext, root: HTMLElement): Cleanup {
     h(
       "thead",
       {},
-      h("tr", {}, h("th", {}, "Activation"), h("th", {}, "Name"), h("th", {}, "Start"), h("th", {}, "Started"), h("th", {}, "Duration"), h("th", {}, "Status")),
+      h("tr", {}, h("th", {}, "Activation"), h("th", {}, "Name"), h("th", {}, "Kind"), h("th", {}, "Start"), h("th", {}, "Duration"), h("th", {}, "Status")),
     ),
     tbody,
   );
