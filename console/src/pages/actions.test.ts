@@ -58,6 +58,9 @@ function setup(params: string[], api: Partial<Record<keyof WispApi, unknown>>) {
 
 const q = <T extends HTMLElement = HTMLElement>(root: HTMLElement, id: string) =>
   root.querySelector(`[data-testid="${id}"]`) as T;
+/** The CodeMirror content inside the code-editor host's shadow root. */
+const cmContent = (root: HTMLElement) =>
+  q(root, "code-editor")?.shadowRoot?.querySelector(".cm-content") ?? null;
 const flush = async () => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
 };
@@ -109,15 +112,14 @@ describe("#/actions/new", () => {
     const kind = q<HTMLSelectElement>(root, "action-kind");
     expect([...kind.options].map((o) => o.value)).toEqual(["python:3.11", "nodejs:18"]);
     expect(kind.value).toBe("python:3.11");
-    const content = root.querySelector('[data-testid="code-editor"] .cm-content');
-    expect(content?.textContent).toContain("def main(args):");
+    expect(cmContent(root)?.textContent).toContain("def main(args):");
     expect(q(root, "action-delete")).toBeNull();
     expect(q(root, "invoke-button")).toBeNull();
 
     // Switching the kind swaps an untouched hello world.
     kind.value = "nodejs:18";
     kind.dispatchEvent(new Event("change"));
-    expect(root.querySelector('[data-testid="code-editor"] .cm-content')?.textContent).toContain("function main(params)");
+    expect(cmContent(root)?.textContent).toContain("function main(params)");
 
     q<HTMLInputElement>(root, "action-name").value = "greet";
     q<HTMLInputElement>(root, "action-web").checked = true;
@@ -267,7 +269,7 @@ describe("#/actions/<name>", () => {
     const { ctx, root, navigated } = setup(["seq"], { getAction: async () => seq, deleteAction });
     vi.spyOn(window, "confirm").mockReturnValueOnce(false).mockReturnValueOnce(true);
     await actionsPage(ctx, root);
-    expect(root.querySelector(".cm-content")).toBeNull();
+    expect(q(root, "code-editor")).toBeNull();
     expect(q(root, "action-exec").textContent).toBe("sequence of /guest/a → /guest/b");
     expect(q<HTMLTextAreaElement>(root, "action-params").value).toBe("{}");
     expect(q(root, "invoke-button")).not.toBeNull();
