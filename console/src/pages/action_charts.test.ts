@@ -139,6 +139,34 @@ describe("renderActionCharts", () => {
     expect(urls.length).toBe(3);
   });
 
+  it("a refresh asked for during a load runs once more after it (not dropped, not doubled)", async () => {
+    let release: (() => void) | undefined;
+    let calls = 0;
+    let recs: Activation[] = [];
+    const { ctx, el } = setup(() => recs);
+    ctx.api = new WispApi("uuid:secret", async () => {
+      calls++;
+      const body = JSON.stringify(recs);
+      if (calls === 1) await new Promise<void>((r) => (release = r));
+      return new Response(body, { status: 200 });
+    });
+    const stop = renderActionCharts(ctx, el, "a");
+    await flush();
+    expect(calls).toBe(1);
+    recs = [rec(Date.now() - 5)];
+    const button = el.querySelector('[data-testid="chart-refresh"]') as HTMLButtonElement;
+    button.click();
+    button.click();
+    await flush();
+    expect(calls).toBe(1);
+    release?.();
+    await flush();
+    await flush();
+    expect(calls).toBe(2);
+    expect((el.querySelector('[data-testid="chart-summary"]') as HTMLElement).dataset.invocations).toBe("1");
+    stop();
+  });
+
   it("stops by itself once its host left the document", async () => {
     vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
     const { ctx, el, urls } = setup(() => []);

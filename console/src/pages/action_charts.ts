@@ -171,10 +171,16 @@ export function renderActionCharts(ctx: PageContext, el: HTMLElement, name: stri
     }
   };
 
-  const load = async () => {
-    if (stopped || loading) return;
+  // A refresh asked for while a load is under way runs right after it (its answer may predate
+  // an invoke that was just made), so the button always leads to a fresh read.
+  let again = false;
+  const load = async (): Promise<void> => {
+    if (stopped) return;
+    if (loading) {
+      again = true;
+      return;
+    }
     loading = true;
-    refresh.disabled = true;
     try {
       const now = Date.now();
       const { records, truncated } = await fetchActionActivations(ctx.api, name, now);
@@ -190,7 +196,10 @@ export function renderActionCharts(ctx: PageContext, el: HTMLElement, name: stri
       }
     } finally {
       loading = false;
-      refresh.disabled = false;
+      if (again && !stopped) {
+        again = false;
+        void load();
+      }
     }
   };
 
