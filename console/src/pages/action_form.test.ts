@@ -3,6 +3,7 @@ import type { Action, Activation } from "../api";
 import {
   FALLBACK_KINDS,
   buildActionPut,
+  componentInNamespace,
   defaultCode,
   execSummary,
   formValuesOf,
@@ -78,6 +79,16 @@ describe("defaultCode", () => {
     expect(defaultCode("python:default")).toContain("return {");
     expect(defaultCode("nodejs:18")).toMatch(/^function main\(params\) \{/);
     expect(defaultCode("go:1.22")).toBe("");
+  });
+});
+
+describe("componentInNamespace", () => {
+  it("is the relative name for the caller's namespace only", () => {
+    expect(componentInNamespace("/guest/a", "guest")).toBe("a");
+    expect(componentInNamespace("/guest/pkg/a", "guest")).toBe("pkg/a");
+    expect(componentInNamespace("/_/a", "guest")).toBe("a");
+    expect(componentInNamespace("/whisk.system/utils/echo", "guest")).toBeUndefined();
+    expect(componentInNamespace("/guest", "guest")).toBeUndefined();
   });
 });
 

@@ -97,6 +97,17 @@ export function execSummary(exec: Exec): string {
 }
 
 /**
+ * A sequence component "/ns/pkg/a" as a name relative to `namespace` ("pkg/a"), for a link to
+ * its page; undefined when it lives in another namespace ("_" counts as the caller's).
+ */
+export function componentInNamespace(fqn: string, namespace: string): string | undefined {
+  const parts = fqn.split("/").filter((s) => s.length > 0);
+  if (parts.length < 2 || parts.length > 3) return undefined;
+  if (parts[0] !== namespace && parts[0] !== "_") return undefined;
+  return parts.slice(1).join("/");
+}
+
+/**
  * "" or blanks → {}; a JSON object → it; anything else → an error `<what> must be a JSON object:
  * <reason>` (the parser's message for bad JSON).
  */

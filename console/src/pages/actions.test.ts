@@ -271,6 +271,10 @@ describe("#/actions/<name>", () => {
     await actionsPage(ctx, root);
     expect(q(root, "code-editor")).toBeNull();
     expect(q(root, "action-exec").textContent).toBe("sequence of /guest/a → /guest/b");
+    expect([...q(root, "action-components").querySelectorAll("a")].map((a) => a.getAttribute("href"))).toEqual([
+      "#/actions/a",
+      "#/actions/b",
+    ]);
     expect(q<HTMLTextAreaElement>(root, "action-params").value).toBe("{}");
     expect(q(root, "invoke-button")).not.toBeNull();
     q(root, "action-delete").click();

@@ -10,6 +10,7 @@ import { renderActionCharts } from "./action_charts";
 import {
   FALLBACK_KINDS,
   buildActionPut,
+  componentInNamespace,
   defaultCode,
   execSummary,
   formValuesOf,
@@ -139,6 +140,22 @@ async function editPage(ctx: PageContext, root: HTMLElement, name: string | unde
     codeArea = editorHost;
   } else {
     codeArea = h("pre", { testid: "action-exec", class: "exec-summary" }, execSummary(existing!.exec));
+    const components = existing!.exec.kind === "sequence" ? (existing!.exec.components ?? []) : [];
+    if (components.length > 0) {
+      codeArea = h(
+        "div",
+        {},
+        codeArea,
+        h(
+          "ol",
+          { class: "components", testid: "action-components" },
+          ...components.map((c) => {
+            const rel = componentInNamespace(c, ctx.namespace);
+            return h("li", {}, rel === undefined ? c : h("a", { href: hashFor("actions", rel) }, c));
+          }),
+        ),
+      );
+    }
   }
   kindSelect.addEventListener("change", () => {
     const next = kindSelect.value;
