@@ -31,19 +31,22 @@ class FakeTarget final : public wisp::invoker::InvokerControlTarget {
     explicit FakeTarget(int instance) : instance_(instance) {}
     InvokerStatusResponse Status() const override {
         InvokerStatusResponse out;
+        const int now_in_flight = in_flight.load();  // one read: the answer is consistent
         out.mutable_instance()->set_instance(instance_);
-        out.set_in_flight(in_flight.load());
+        out.set_in_flight(now_in_flight);
         out.set_user_memory_mb(2048);
         out.set_memory_in_use_mb(256);
-        out.mutable_containers()->set_busy(in_flight.load());
+        out.mutable_containers()->set_busy(now_in_flight);
         out.mutable_containers()->set_prewarm(2);
-        out.set_state(wisp::invoker::InvokerStateOf(enabled.load(), false, in_flight, 0));
+        out.set_state(wisp::invoker::InvokerStateOf(enabled.load(), false, now_in_flight, 0));
+        if (out.state() == InvokerStatusResponse::DRAINING) ++draining_answers;
         return out;
     }
     void SetEnabled(bool e) override { enabled = e; }
 
     std::atomic<bool> enabled{true};
     std::atomic<int> in_flight{0};
+    mutable std::atomic<int> draining_answers{0};  // Status() answers that said "draining"
 
   private:
     int instance_;
@@ -173,12 +176,15 @@ TEST_CASE("cli invoker: drain --wait reports progress until drained; enable", "[
     auto drained = std::async(std::launch::async, [&] {
         return f.Run({"invoker", "drain", "--wait", "--invoker", ep, "--control-token", kToken});
     });
-    // The drain took effect; --wait polls while activations are in flight.
+    // The drain took effect and --wait has polled at least once while activations were in
+    // flight (waiting for the drain alone raced the first poll: it could come after the
+    // in-flight count dropped to 0).
     const auto until = std::chrono::steady_clock::now() + kLong;
-    while (f.target.enabled && std::chrono::steady_clock::now() < until) {
+    while (f.target.draining_answers == 0 && std::chrono::steady_clock::now() < until) {
         std::this_thread::yield();
     }
     REQUIRE_FALSE(f.target.enabled);
+    REQUIRE(f.target.draining_answers > 0);
     CHECK(drained.wait_for(0ms) == std::future_status::timeout);
     f.target.in_flight = 0;
     REQUIRE(drained.wait_for(kLong) == std::future_status::ready);
