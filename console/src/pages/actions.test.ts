@@ -285,4 +285,16 @@ describe("#/actions/<name>", () => {
     expect(deleteAction).toHaveBeenCalledWith("seq");
     expect(navigated).toEqual(["#/actions"]);
   });
+
+  it("says so when the action does not exist", async () => {
+    const getAction = vi.fn(async () => {
+      throw new ApiError(404, "The requested resource does not exist.");
+    });
+    const { ctx, root, notes } = setup([XSS], { getAction });
+    await actionsPage(ctx, root);
+    expect(q(root, "action-missing").textContent).toBe(`There is no action ${XSS}.`);
+    expect(root.querySelector("img")).toBeNull();
+    expect(notes.at(-1)).toEqual(["The requested resource does not exist.", "error"]);
+    expect(renderActionCharts).not.toHaveBeenCalled();
+  });
 });

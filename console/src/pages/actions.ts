@@ -95,7 +95,10 @@ function loadKinds(): Promise<string[]> {
   kindsPromise ??= fetch("/", { credentials: "omit", headers: { Accept: "application/json" }, cache: "no-store" })
     .then((r) => (r.ok ? r.json() : undefined))
     .then((j: unknown) => kindsFromRoot(j))
-    .catch(() => [...FALLBACK_KINDS]);
+    .catch(() => {
+      kindsPromise = undefined; // ask again next time
+      return [...FALLBACK_KINDS];
+    });
   return kindsPromise;
 }
 
@@ -110,10 +113,23 @@ async function editPage(ctx: PageContext, root: HTMLElement, name: string | unde
   };
 
   replaceChildren(root, h("p", { class: "muted" }, "loading…"));
-  const [kinds, existing] = await Promise.all([
-    loadKinds(),
-    name === undefined ? Promise.resolve(undefined) : ctx.api.getAction(name),
-  ]);
+  let kinds: string[];
+  let existing: Action | undefined;
+  try {
+    [kinds, existing] = await Promise.all([
+      loadKinds(),
+      name === undefined ? Promise.resolve(undefined) : ctx.api.getAction(name),
+    ]);
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 404) throw e;
+    replaceChildren(
+      root,
+      h("a", { href: "#/actions", class: "back" }, "← Actions"),
+      h("p", { class: "error", testid: "action-missing" }, `There is no action ${name}.`),
+    );
+    ctx.notify(e.message, "error");
+    return cleanup;
+  }
   if (left) return cleanup;
 
   const values = existing ? formValuesOf(existing) : undefined;

@@ -174,4 +174,13 @@ describe("packagesPage detail", () => {
     expect(JSON.parse(q(root, "package-params").textContent ?? "")).toEqual({ greeting: XSS });
     expect(root.querySelector("img")).toBeNull();
   });
+
+  it("says so when the package does not exist", async () => {
+    const { ctx, root, fake } = setup(["nope"], []);
+    fake.getPackage.mockImplementationOnce(async () => {
+      throw new ApiError(404, "The requested resource does not exist.");
+    });
+    await packagesPage(ctx, root);
+    expect(q(root, "package-missing").textContent).toBe("There is no package nope.");
+  });
 });

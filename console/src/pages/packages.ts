@@ -210,7 +210,19 @@ async function listPage(ctx: PageContext, root: HTMLElement): Promise<void> {
 
 async function detailPage(ctx: PageContext, root: HTMLElement, name: string): Promise<void> {
   replaceChildren(root, h("p", { class: "muted" }, "loading…"));
-  const p = await ctx.api.getPackage(name);
+  let p: Package;
+  try {
+    p = await ctx.api.getPackage(name);
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 404) throw e;
+    replaceChildren(
+      root,
+      h("a", { href: "#/packages", class: "back" }, "← Packages"),
+      h("p", { class: "error", testid: "package-missing" }, `There is no package ${name}.`),
+    );
+    ctx.notify(e.message, "error");
+    return;
+  }
   const source = bindingSource(p);
   const ownNs = source.startsWith(`/${ctx.namespace}/`) || source.startsWith("/_/");
   const boundName = source.split("/").slice(2).join("/");
