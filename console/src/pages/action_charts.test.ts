@@ -102,6 +102,9 @@ describe("renderActionCharts", () => {
       "chart-errors",
     ]);
     expect(urls[0]).toMatch(/name=pkg%2Fa/);
+    expect(el.querySelector('[data-testid="chart-activations-link"]')?.getAttribute("href")).toBe(
+      "#/activations?name=pkg%2Fa",
+    );
     expect(urls[0]).toMatch(/docs=true/);
     // cold/warm is stacked: warm bar drawn to the total, cold on top.
     const sum = (a: (number | null)[]) => a.reduce<number>((x, y) => x + (y ?? 0), 0);

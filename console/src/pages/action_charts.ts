@@ -7,7 +7,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import "./action_charts.css";
 import { h, replaceChildren } from "../dom";
-import type { Cleanup, PageContext } from "../router";
+import { hashFor, type Cleanup, type PageContext } from "../router";
 import { fetchActionActivations, shapeActionSeries, summaryText, type ActionSeries } from "../charts";
 
 export const REFRESH_MS = 10_000;
@@ -140,7 +140,17 @@ export function renderActionCharts(ctx: PageContext, el: HTMLElement, name: stri
   });
   replaceChildren(
     el,
-    h("div", { class: "toolbar chart-toolbar" }, summary, refresh),
+    h(
+      "div",
+      { class: "toolbar chart-toolbar" },
+      summary,
+      h(
+        "span",
+        { class: "chart-actions" },
+        h("a", { href: hashFor("activations", undefined, { name }), testid: "chart-activations-link" }, "Activations"),
+        refresh,
+      ),
+    ),
     h("div", { class: "charts" }, ...boxes),
   );
 

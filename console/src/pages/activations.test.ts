@@ -192,6 +192,7 @@ describe("#/activations list", () => {
     expect(poll.searchParams.get("since")).toBe(String(5_000_000 - LOOKBACK_MS));
     expect(visibleIds(f.root)).toEqual([fresher.activationId, fresh.activationId, a.activationId]);
     expect(rows(f.root)[2]).toBe(before); // not re-rendered
+    expect(rows(f.root).map((r) => r.classList.contains("new"))).toEqual([true, true, false]);
     // the same records again: no duplicates
     vi.advanceTimersByTime(POLL_MS);
     await flush();

@@ -138,6 +138,7 @@ function listPage(ctx: PageContext, root: HTMLElement): Cleanup {
     counter.textContent = entries.length === 0 ? "" : `${shown} shown`;
   };
 
+  let loaded = false; // rows added after the first page are marked new (they flash once)
   const add = (records: Activation[]) => {
     const fresh = records.filter((r) => r && typeof r.activationId === "string" && !known.has(r.activationId));
     fresh.sort(newerFirst);
@@ -145,6 +146,7 @@ function listPage(ctx: PageContext, root: HTMLElement): Cleanup {
       known.add(rec.activationId);
       const idx = insertIndex(entries.map((e) => e.rec), rec);
       const row = activationRow(rec);
+      if (loaded) row.classList.add("new");
       tbody.insertBefore(row, entries[idx]?.row ?? (empty.isConnected ? empty : null));
       entries.splice(idx, 0, { rec, row });
     }
@@ -160,6 +162,7 @@ function listPage(ctx: PageContext, root: HTMLElement): Cleanup {
 
   const reload = async () => {
     const gen = ++generation;
+    loaded = false;
     entries = [];
     known.clear();
     replaceChildren(tbody);
@@ -169,8 +172,12 @@ function listPage(ctx: PageContext, root: HTMLElement): Cleanup {
       if (stopped || gen !== generation) return;
       add(list);
       applyStatus();
+      loaded = true;
     } catch (e) {
-      if (!stopped && gen === generation) ctx.notify((e as Error).message, "error");
+      if (!stopped && gen === generation) {
+        loaded = true;
+        ctx.notify((e as Error).message, "error");
+      }
     }
   };
 
