@@ -75,8 +75,10 @@ endfunction()
 
 # One Catch2 main, compiled once.
 if(NOT WISP_FUZZ_ONLY)
-  file(WRITE ${CMAKE_BINARY_DIR}/catch_main.cpp
-       "#define CATCH_CONFIG_MAIN\n#include <catch2/catch.hpp>\n")
+  # file(CONFIGURE) writes only when the text changed: a re-run of CMake (a new file in a
+  # CONFIGURE_DEPENDS glob, e.g. console/src) does not relink every test.
+  file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/catch_main.cpp
+       CONTENT "#define CATCH_CONFIG_MAIN\n#include <catch2/catch.hpp>\n")
   add_library(wisp_catch_main STATIC ${CMAKE_BINARY_DIR}/catch_main.cpp)
   target_link_libraries(wisp_catch_main PUBLIC Catch2::Catch2)
 endif()
