@@ -65,6 +65,11 @@ export function feedParams(f: FeedForm): Record<string, unknown> {
   return p;
 }
 
+/** The next full hour as ISO-8601 without milliseconds: the date field's example. */
+function nextHourIso(now = Date.now()): string {
+  return new Date(Math.ceil((now + 1) / 3_600_000) * 3_600_000).toISOString().replace(".000Z", "Z");
+}
+
 export const feedsPage: Page = async (ctx, root) => {
   let alive = true;
   const notify: PageContext["notify"] = (...args) => {
@@ -82,7 +87,7 @@ export const feedsPage: Page = async (ctx, root) => {
   );
   const cron = input("feed-cron", "*/5 * * * *");
   const timezone = input("feed-timezone", "UTC");
-  const date = input("feed-date", "2026-12-31T23:00:00Z");
+  const date = input("feed-date", nextHourIso());
   const deleteAfterFire = h(
     "select",
     { testid: "feed-delete-after-fire" },

@@ -21,6 +21,8 @@ export const LIMIT_LABELS: Record<string, string> = {
   maxParameterSize: "Maximum parameter size",
   maxPayloadSize: "Maximum payload size",
   truncationSize: "Truncation size",
+  maxActionInstances: "Maximum containers per action",
+  maxKeepWarm: "Maximum keep-warm annotation",
 };
 
 /** The keys first in the order of LIMIT_LABELS, then the others as they come. */
