@@ -18,6 +18,7 @@
 #include <wisp/common/exec.hpp>
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
+#include <wisp/console/embedded_assets.hpp>
 #include <wisp/controller/controller.hpp>
 #include <wisp/controller/health_test_action.hpp>
 #include <wisp/controller/http_server.hpp>
@@ -125,6 +126,7 @@ int main(int argc, char** argv) {
     // Atomic activations are journaled by Kafka (published before the 202, redelivered to a
     // restarted invoker, completed by force otherwise); the store journal keeps sequences.
     ctl_cfg.journal_atomic = false;
+    ctl_cfg.console_assets = wisp::console::EmbeddedAssets();  // /console/ (empty: 404)
     ctl_cfg.on_entity_written = [&invalidation](const std::string& docid) {
         if (!invalidation) return;
         if (auto st = invalidation->Notify(docid); !st.ok()) {

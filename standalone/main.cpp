@@ -29,6 +29,7 @@
 #include <wisp/common/identity.hpp>
 #include <wisp/common/status.hpp>
 #include <wisp/common/strings.hpp>
+#include <wisp/console/embedded_assets.hpp>
 #include <wisp/controller/controller.hpp>
 #include <wisp/controller/http_server.hpp>
 #include <wisp/invoker/docker_container_factory.hpp>
@@ -205,6 +206,7 @@ int main(int argc, char** argv) {
     // The bus and the invoker live in this process: nothing can still run what an earlier
     // process accepted, so its journal entries without a record are recovered at once.
     ctl_cfg.journal_recover_all_at_start = true;
+    ctl_cfg.console_assets = wisp::console::EmbeddedAssets();  // /console/ (empty: 404)
     wisp::controller::Controller controller(**store, **balancer, manifest, clock, ctl_cfg);
 
     wisp::controller::HttpServerConfig http_cfg =
@@ -217,6 +219,12 @@ int main(int argc, char** argv) {
                  wisp::common::RedactUri(opt.store_uri), opt.invoker.user_memory_mb);
     std::printf("wsk property set --apihost http://127.0.0.1:%u --auth %s\n",
                 static_cast<unsigned>(server.port()), guest_key->Compact().c_str());
+    // The web console's one-click sign-in: the key in the fragment (never sent to a server;
+    // the page reads it and removes it from the address bar).
+    if (!ctl_cfg.console_assets.empty()) {
+        std::printf("console: http://127.0.0.1:%u/console/#key=%s\n",
+                    static_cast<unsigned>(server.port()), guest_key->Compact().c_str());
+    }
     std::fflush(stdout);
 
     spdlog::info("{} received: shutting down (new requests are refused)",

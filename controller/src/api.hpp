@@ -13,6 +13,8 @@
 //   web_handler.*              /api/v1/web/... (web actions, any method)
 //   webhook_handler.*          POST /api/v1/webhooks/{ns}/{trigger} (fire proven by the
 //                              trigger's webhook-secret, no Basic auth)
+//   console_handler.*          GET /console/... (the web console's files; public, before
+//                              authentication: the data it shows needs the user's key)
 //
 // Shared pieces, owned here and passed to the handlers by reference:
 //   call.hpp                   Call: one request being answered
@@ -55,6 +57,7 @@
 #include "alarm_scheduler.hpp"
 #include "authenticator.hpp"
 #include "call.hpp"
+#include "console_handler.hpp"
 #include "entities_handler.hpp"
 #include "entity_resolver.hpp"
 #include "invoke_handler.hpp"
@@ -130,6 +133,7 @@ class Api {
     ActivationsHandler activations_;
     WebHandler web_;
     WebhookHandler webhooks_;
+    ConsoleHandler console_;
     // Last: built after (and stopped before) everything it fires through. Null with --no-alarms.
     std::unique_ptr<AlarmScheduler> alarms_;
 };

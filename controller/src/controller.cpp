@@ -110,7 +110,8 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
       invoke_(guard_, clock, config_, replier_, resolver_, activator_, firer_, metrics_),
       activations_(guard_, replier_),
       web_(clock, config_, auth_, replier_, resolver_, activator_, metrics_),
-      webhooks_(guard_, clock, config_, auth_, replier_, invoke_, firer_) {
+      webhooks_(guard_, clock, config_, auth_, replier_, invoke_, firer_),
+      console_(config_.console_assets, replier_) {
     // The raw store for keep-warm too: its refresh runs off the request path.
     keep_warm_ = std::make_unique<KeepWarm>(store, activator_, clock, config_.system_limits,
                                             config_.keep_warm_refresh);
@@ -303,6 +304,8 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
             if (config_.extra_metrics) config_.extra_metrics(w);
             return replier_.Reply(call, MetricsResponse(w.Take()), /*rest_cors=*/false);
         }
+        // The web console's page and files: public (the data needs the key), GET/HEAD only.
+        if (ConsoleHandler::Owns(path)) return console_.Handle(call);
         // Web actions take any method, OPTIONS included (web-custom-options).
         const std::string web_prefix = common::Cat(kApiPrefix, "/web/");
         if (path.rfind(web_prefix, 0) == 0) {

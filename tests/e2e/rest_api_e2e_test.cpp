@@ -1640,3 +1640,53 @@ TEST_CASE("a crashed standalone's containers are removed by the next start on an
     }
     CHECK(ContainersOf(crashed_port).empty());
 }
+
+// The web console (issue 16): the real binary serves the page it embeds, the page's script comes
+// back as JavaScript, and the standalone prints the one-click sign-in link next to `wsk property
+// set`. A build without the console (WISP_CONSOLE off, or node < 20.19) answers 404 instead.
+TEST_CASE("the web console is served at /console/ and its sign-in link printed",
+          "[e2e][standalone-only][console]") {
+    auto wisp = Standalone::Start({.args = {"--no-stem-cells"}});
+    INFO(wisp.status().message());
+    REQUIRE(wisp.ok());
+    HttpClient anonymous((*wisp)->api_host(), "");
+    const std::string link = (*wisp)->api_host() + "/console/#key=" + (*wisp)->guest_auth();
+    const std::string log = (*wisp)->LogTail(1 << 20);
+    auto page = anonymous.Get("/console/");
+    INFO(page.Describe());
+#if WISP_CONSOLE_BUILT
+    // stdout: "wsk property set ..." then "console: http://127.0.0.1:<port>/console/#key=<key>".
+    const auto wsk_line = log.find("wsk property set --apihost ");
+    REQUIRE(wsk_line != std::string::npos);
+    const auto next = log.find('\n', wsk_line) + 1;
+    CHECK(log.substr(next, log.find('\n', next) - next) == "console: " + link);
+
+    REQUIRE(page.status == 200);
+    CHECK(page.Header("content-type").value_or("") == "text/html; charset=utf-8");
+    CHECK(page.Header("cache-control").value_or("") == "no-cache");
+    CHECK(page.Header("content-security-policy").value_or("").find("script-src 'self'") !=
+          std::string::npos);
+    CHECK_FALSE(page.Header("access-control-allow-origin"));
+    // <script type="module" crossorigin src="/console/assets/index-<hash>.js"></script>
+    std::smatch m;
+    REQUIRE(std::regex_search(page.body, m, std::regex("/console/assets/[A-Za-z0-9_.-]+\\.js")));
+    auto script = anonymous.Get(m.str(0));
+    INFO(m.str(0) << ": " << script.status);
+    REQUIRE(script.status == 200);
+    CHECK(script.Header("content-type").value_or("").rfind("text/javascript", 0) == 0);
+    CHECK(script.Header("cache-control").value_or("") == "public, max-age=31536000, immutable");
+    CHECK(script.body.size() > 1000);
+    // Revalidation: the ETag answers 304.
+    const auto etag = script.Header("etag");
+    REQUIRE(etag);
+    auto again = anonymous.Send({.path = m.str(0), .headers = {"If-None-Match: " + *etag}});
+    CHECK(again.status == 304);
+    // /console redirects to the page; other methods are refused.
+    CHECK(anonymous.Get("/console").status == 301);
+    CHECK(anonymous.Post("/console/", std::string("{}")).status == 405);
+#else
+    CHECK(log.find("console: ") == std::string::npos);
+    CheckError(page, 404, "The console is not part of this build.");
+#endif
+    (*wisp)->Stop();
+}

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include <wisp/common/clock.hpp>
@@ -21,6 +22,7 @@
 #include <wisp/common/limits.hpp>
 #include <wisp/common/prometheus.hpp>
 #include <wisp/controller/http.hpp>
+#include <wisp/controller/static_asset.hpp>
 
 namespace wisp::store {
 class ArtifactStore;
@@ -121,6 +123,11 @@ struct ControllerConfig {
     /// (`--keep-warm-refresh-ms`, hidden); orders hold 3 x this at the invoker. 0 = only when
     /// an action is written.
     std::chrono::milliseconds keep_warm_refresh{30000};
+    /// The web console served at /console/ (console_handler.hpp): the files of its build, as
+    /// wisp::console::EmbeddedAssets() gives them (wisp-standalone, wisp-controller). Must
+    /// outlive the controller. Empty: /console/ answers 404 "The console is not part of this
+    /// build.".
+    std::span<const StaticAsset> console_assets;
 };
 
 class Api;
