@@ -86,6 +86,20 @@ describe("triggersPage", () => {
     }
   });
 
+  it("#/triggers/<name> marks that trigger's row; Enter in the parameters fires", async () => {
+    const api = new FakeApi();
+    seed(api);
+    const ctx = { ...context(api), params: ["every minute"] };
+    await triggersPage(ctx, root);
+    const selected = byTestId(root, "trigger-row").filter((r) => r.classList.contains("trigger-selected"));
+    expect(selected.map((r) => r.querySelector("td")?.textContent)).toEqual(["every minute"]);
+    const input = one<HTMLInputElement>(selected[0], "trigger-fire-params");
+    input.value = '{"a": 1}';
+    input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" }));
+    await settle();
+    expect(api.fireTrigger).toHaveBeenCalledWith("every minute", { a: 1 });
+  });
+
   it("says when there is none", async () => {
     const api = new FakeApi();
     await triggersPage(context(api), root);

@@ -108,6 +108,9 @@ export const triggersPage: Page = async (ctx, root) => {
     const outcome = h("span", { class: "trigger-fire-outcome muted" });
     const fire = h("button", { testid: "trigger-fire", type: "button" }, "Fire");
     fire.addEventListener("click", () => void doFire());
+    params.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter") void doFire();
+    });
     const del = h("button", { class: "danger", testid: "trigger-delete", type: "button" }, "Delete");
     del.addEventListener("click", () => void doDelete());
 
@@ -154,7 +157,7 @@ export const triggersPage: Page = async (ctx, root) => {
 
     const tr = h(
       "tr",
-      { testid: "trigger-row" },
+      { testid: "trigger-row", class: ctx.params.join("/") === t.name ? "trigger-selected" : "" },
       h("td", { class: "trigger-name" }, t.name),
       h("td", { class: "trigger-feed" }, typeof feed === "string" ? h("code", {}, feed) : h("span", { class: "muted" }, "—")),
       h(
