@@ -4,6 +4,7 @@
 #include "commands.hpp"
 
 #include "command_support.hpp"
+#include "feed_lifecycle.hpp"
 #include "json_out.hpp"
 #include "output.hpp"
 #include "put_body.hpp"
@@ -22,83 +23,9 @@ constexpr const char* kFeedParamsWithoutFeed =
 
 WskError NotAllowed(std::string msg) { return WskError{std::move(msg), kExitNotAllowed}; }
 
-/// Go's MakeWskErrorFromWskError: "<context>: <inner message>" with the inner error's exit code
-/// and flags, so an application error or a still-running invoke (already printed) stays silent.
-WskError Nest(const WskError& inner, const std::string& context) {
-    WskError e = inner;
-    e.message = context + ": " + inner.message;
-    return e;
-}
-
 /// -F/-T given: the Go CLI's "extended" create/update (trigger and feed parameters apart).
 bool Extended(const KeyValueArgs& kv) {
     return kv.params.empty() && (!kv.feed_params.empty() || !kv.trigger_params.empty());
-}
-
-/// The user's parameters, then lifecycleEvent, triggerName ("/<ns>/<name>") and authKey: the
-/// lifecycle keys come last and override user keys of the same name.
-std::vector<std::string> WithLifecycle(std::vector<std::string> texts, const char* event,
-                                       const QualifiedName& trigger, const Session& s) {
-    texts.push_back(KeyValueJson("lifecycleEvent", QuoteJson(event)));
-    texts.push_back(
-        KeyValueJson("triggerName", QuoteJson("/" + trigger.ns + "/" + trigger.entity_name)));
-    texts.push_back(KeyValueJson("authKey", QuoteJson(s.config.auth)));
-    return texts;
-}
-
-/// The blocking invoke (?blocking=true&result=false) of a feed action with one JSON object made
-/// of `texts`, printed as the Go CLI prints it: success -> the activation record on stdout, after
-/// "ok: invoked /ns/name with id ID" when `header`; an application error -> the record on
-/// stderr; still running -> "ok: invoked ..., but the request has not yet finished" on stderr.
-/// Returns the invoke's own error.
-[[nodiscard]] Status InvokeFeed(Session& s, const QualifiedName& feed,
-                                const std::vector<std::string>& texts, bool header) {
-    rapidjson::Document payload(rapidjson::kObjectType);
-    if (auto e = ParamsObject(texts, payload, payload.GetAllocator())) return e;
-    RequestOptions opts;
-    opts.exit_on_timeout = true;
-    auto r = s.client->Do("POST", Collection(feed, "actions") + "?blocking=true&result=false",
-                          CompactJson(payload), opts);
-    const std::string who = Bold("/" + feed.ns) + "/" + Bold(feed.entity_name);
-    if (r.ok()) {
-        std::string text;
-        if (header) {
-            text = Ok() + "invoked " + who + " with id " + Bold(ActivationIdOf(r->json)) + "\n";
-        }
-        Print(s, text + PrettyJson(r->json));
-        return std::nullopt;
-    }
-    const WskError& err = r.error();
-    const auto& last = s.client->last_response().json;
-    if (err.timed_out) {
-        *s.err << Ok() << "invoked " << who << ", but the request has not yet finished, with id "
-               << Bold(ActivationIdOf(last)) << "\n"
-               << std::flush;
-    } else if (err.application_error) {
-        *s.err << PrettyJson(last) << std::flush;
-    }
-    return err;
-}
-
-/// Go's configureFeed (get, update, delete): the feed named by the trigger's annotation, its
-/// record printed without the "ok: invoked" line; error "Unable to configure feed '<feed>': ...".
-[[nodiscard]] Status ConfigureFeed(Session& s, const std::string& feed,
-                                   const std::vector<std::string>& texts) {
-    auto fq = Name(feed);
-    if (!fq.ok()) return fq.error();
-    auto e = InvokeFeed(s, *fq, texts, false);
-    if (!e) return std::nullopt;
-    WskError err = *e;
-    if (!err.timed_out && !err.application_error) {
-        err = Nest(err, "Unable to invoke action '" + fq->entity_name + "'");
-    }
-    return Nest(err, "Unable to configure feed '" + feed + "'");
-}
-
-std::string FeedOf(const rapidjson::Value& trigger) {
-    if (!trigger.IsObject() || !trigger.HasMember("annotations")) return "";
-    const Value* v = FindKeyValue(trigger["annotations"], "feed");
-    return v != nullptr && v->IsString() ? v->GetString() : "";
 }
 
 /// `wsk trigger delete`: GET, the feed's DELETE when the trigger has a feed (its failure is
@@ -156,9 +83,10 @@ std::string FeedOf(const rapidjson::Value& trigger) {
     if (!r.ok()) return r.error().Wrap("Unable to create trigger '" + q->entity_name + "'");
     if (fq) {
         const auto& feed_params = extended ? kv.feed_params : kv.params;
-        if (auto e = InvokeFeed(s, *fq, WithLifecycle(feed_params, "CREATE", *q, s), true)) {
-            WskError err = Nest(Nest(*e, "Unable to configure feed '" + feed_fqn + "'"),
-                                "Unable to create trigger '" + q->entity_name + "'");
+        if (auto e = InvokeFeed(s, *fq, WithLifecycle(feed_params, "CREATE", *q, s),
+                                FeedOutput::kInvokedAndRecord)) {
+            WskError err = NestError(NestError(*e, "Unable to configure feed '" + feed_fqn + "'"),
+                                     "Unable to create trigger '" + q->entity_name + "'");
             // The trigger created for this feed goes again (feed DELETE included); errors there
             // are ignored, as the Go CLI does.
             (void)DeleteWithFeed(s, *q);
@@ -197,7 +125,7 @@ std::string FeedOf(const rapidjson::Value& trigger) {
         }
         if (!feed.empty() && !kv.feed_params.empty()) {
             if (auto e = ConfigureFeed(s, feed, WithLifecycle(kv.feed_params, "UPDATE", *q, s))) {
-                return Nest(*e, feed_failed);
+                return NestError(*e, feed_failed);
             }
         }
         Print(s, updated);
@@ -207,7 +135,7 @@ std::string FeedOf(const rapidjson::Value& trigger) {
     if (!feed.empty()) {
         // A feed trigger: -p goes to the feed's UPDATE; the trigger entity is left as it is.
         if (auto e = ConfigureFeed(s, feed, WithLifecycle(kv.params, "UPDATE", *q, s))) {
-            return Nest(*e, feed_failed);
+            return NestError(*e, feed_failed);
         }
     } else {
         PutBody body;
