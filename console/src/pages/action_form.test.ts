@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Action, Activation } from "../api";
 import {
   FALLBACK_KINDS,
@@ -12,6 +12,7 @@ import {
   isEditable,
   isWebAction,
   kindsFromRoot,
+  logsFromRecord,
   logsText,
   parseJsonObject,
   startOf,
@@ -307,5 +308,49 @@ describe("activation facts", () => {
     ).toBe("application error");
     expect(statusOf(activation([], { response: undefined, statusCode: 2 }))).toBe("action developer error");
     expect(statusOf(activation([], { response: undefined }))).toBe("unknown");
+  });
+});
+
+describe("logsFromRecord", () => {
+  const noSleep = async () => {};
+  const notFound = Object.assign(new Error("The requested resource does not exist."), { status: 404 });
+  const rec = (logs: string[] | undefined) => activation([], { logs });
+
+  it("asks again while the record is not stored and returns its logs", async () => {
+    const answers: (Activation | Error)[] = [notFound, notFound, rec(["l1", "l2"])];
+    const get = vi.fn(async (_id: string) => {
+      const a = answers.shift()!;
+      if (a instanceof Error) throw a;
+      return a;
+    });
+    expect(await logsFromRecord(get, "id1", { sleep: noSleep })).toEqual(["l1", "l2"]);
+    expect(get).toHaveBeenCalledTimes(3);
+    expect(get).toHaveBeenCalledWith("id1");
+  });
+  it("stops after two reads without logs", async () => {
+    const get = vi.fn(async () => rec(undefined));
+    expect(await logsFromRecord(get, "x", { sleep: noSleep })).toEqual([]);
+    expect(get).toHaveBeenCalledTimes(2);
+  });
+  it("gives up after the delays, on another error, or when the page is left", async () => {
+    const missing = vi.fn(async (): Promise<Activation> => {
+      throw notFound;
+    });
+    expect(await logsFromRecord(missing, "x", { sleep: noSleep, delays: [1, 1, 1] })).toBeUndefined();
+    expect(missing).toHaveBeenCalledTimes(3);
+    const broken = vi.fn(async (): Promise<Activation> => {
+      throw Object.assign(new Error("boom"), { status: 500 });
+    });
+    expect(await logsFromRecord(broken, "x", { sleep: noSleep })).toBeUndefined();
+    expect(broken).toHaveBeenCalledTimes(1);
+    const get = vi.fn(async () => rec(["l"]));
+    expect(await logsFromRecord(get, "x", { sleep: noSleep, stop: () => true })).toBeUndefined();
+    expect(get).not.toHaveBeenCalled();
+  });
+  it("waits the given delays", async () => {
+    const waited: number[] = [];
+    const get = vi.fn(async () => rec(undefined));
+    await logsFromRecord(get, "x", { sleep: async (ms) => void waited.push(ms) });
+    expect(waited).toEqual([150, 250]);
   });
 });

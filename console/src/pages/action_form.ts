@@ -270,3 +270,43 @@ export function statusOf(a: Activation): string {
   const code = a.response?.statusCode ?? a.statusCode;
   return code !== undefined && names[code] ? names[code] : "unknown";
 }
+
+/** Waits between the reads of a just-answered activation's record (about 6 s in all). */
+export const LOG_POLL_DELAYS_MS = [150, 250, 400, 600, 800, 1000, 1200, 1500];
+
+/**
+ * The logs of an activation whose blocking answer came without them: the answer is sent before
+ * the invoker has collected the logs (as OpenWhisk's), the stored record has them. Reads the
+ * record until it has logs, or it was found twice without any (the action wrote none), or the
+ * delays run out; a record not stored yet (404) is asked again. Undefined when nothing was
+ * learnt or `stop()` said the page was left.
+ */
+export async function logsFromRecord(
+  get: (id: string) => Promise<Activation>,
+  id: string,
+  opts: {
+    sleep?: (ms: number) => Promise<void>;
+    stop?: () => boolean;
+    delays?: number[];
+    isNotFound?: (e: unknown) => boolean;
+  } = {},
+): Promise<string[] | undefined> {
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const notFound = opts.isNotFound ?? ((e: unknown) => (e as { status?: unknown })?.status === 404);
+  let emptyReads = 0;
+  let last: string[] | undefined;
+  for (const d of opts.delays ?? LOG_POLL_DELAYS_MS) {
+    await sleep(d);
+    if (opts.stop?.()) return undefined;
+    let rec: Activation;
+    try {
+      rec = await get(id);
+    } catch (e) {
+      if (notFound(e)) continue;
+      return last;
+    }
+    last = rec.logs ?? [];
+    if (last.length > 0 || ++emptyReads >= 2) return last;
+  }
+  return last;
+}

@@ -297,4 +297,29 @@ describe("#/actions/<name>", () => {
     expect(notes.at(-1)).toEqual(["The requested resource does not exist.", "error"]);
     expect(renderActionCharts).not.toHaveBeenCalled();
   });
+
+  it("reads the logs from the stored record when the answer came without them", async () => {
+    const answer = record({ logs: [] });
+    const stored = record({ logs: ["2026-12-05T10:00:00.1Z stdout: late"] });
+    const invoke = vi.fn(async (): Promise<InvokeOutcome> => ({ status: 200, activationId: answer.activationId, activation: answer }));
+    const reads: (Activation | Error)[] = [new ApiError(404, "The requested resource does not exist."), stored];
+    const getActivation = vi.fn(async (_id: string) => {
+      const r = reads.shift()!;
+      if (r instanceof Error) throw r;
+      return r;
+    });
+    const { ctx, root } = setup(["hello"], { getAction: async () => hello, invoke, getActivation });
+    await actionsPage(ctx, root);
+    q(root, "invoke-button").click();
+    await flush();
+    expect(q(root, "invoke-status").textContent).toBe("success");
+    expect(q<HTMLButtonElement>(root, "invoke-button").disabled).toBe(true);
+    await vi.waitFor(() => expect(q(root, "invoke-logs").textContent).toBe("2026-12-05T10:00:00.1Z stdout: late"), {
+      timeout: 3000,
+    });
+    await flush();
+    expect(q<HTMLButtonElement>(root, "invoke-button").disabled).toBe(false);
+    expect(getActivation).toHaveBeenCalledTimes(2);
+    expect(getActivation).toHaveBeenCalledWith(answer.activationId);
+  });
 });

@@ -18,6 +18,7 @@ import {
   isEditable,
   isWebAction,
   kindsFromRoot,
+  logsFromRecord,
   logsText,
   parseJsonObject,
   startOf,
@@ -389,6 +390,15 @@ function invokePanel(ctx: PageContext, name: string, isLeft: () => boolean): HTM
     replaceChildren(linkSlot);
   };
 
+  // A blocking answer comes before the logs are collected: they are read from the stored record
+  // (the invoke button stays disabled until then, so what the panel shows belongs together).
+  const fillLogs = async (id: string) => {
+    logs.classList.add("pending");
+    const lines = await logsFromRecord((i) => ctx.api.getActivation(i), id, { stop: isLeft });
+    logs.classList.remove("pending");
+    if (lines !== undefined && !isLeft()) logs.textContent = lines.join("\n");
+  };
+
   const button = h("button", { class: "primary", testid: "invoke-button", type: "button" }, "Invoke");
   button.addEventListener("click", () => {
     const p = parseJsonObject(params.value, "Parameters");
@@ -402,22 +412,24 @@ function invokePanel(ctx: PageContext, name: string, isLeft: () => boolean): HTM
     status.textContent = "running…";
     ctx.api
       .invoke(name, p.value)
-      .then((out) => {
+      .then(async (out) => {
         if (isLeft()) return;
         if (out.activation) {
           show(out.activation);
+          if ((out.activation.logs ?? []).length === 0) await fillLogs(out.activation.activationId);
         } else {
           status.textContent = "still running (202): the result will be in the activation record";
           status.className = "invoke-status muted";
           replaceChildren(linkSlot, link(out.activationId));
         }
       })
-      .catch((e: unknown) => {
+      .catch(async (e: unknown) => {
         if (isLeft()) return;
         // A whisk internal error (500) still carries the activation record.
         const body = e instanceof ApiError ? (e.body as Partial<Activation> | undefined) : undefined;
         if (body && typeof body === "object" && typeof body.activationId === "string" && body.response) {
           show(body as Activation);
+          if ((body.logs ?? []).length === 0) await fillLogs(body.activationId);
           return;
         }
         status.textContent = `not invoked: ${(e as Error).message}`;
