@@ -112,6 +112,17 @@ struct PropertyFlags {
 [[nodiscard]] Status PropertyUnset(Session& s, const PropertyFlags& f);
 [[nodiscard]] Status PropertyGet(Session& s, const PropertyFlags& f);
 
+/// `wsk project deploy|undeploy` (wskdeploy manifests; project_commands.cpp).
+struct ProjectFlags {
+    std::string manifest;           // -m/--manifest ("" = manifest.yaml|.yml in project_dir)
+    std::string deployment;         // -d/--deployment ("" = deployment.yaml|.yml if present)
+    std::string project_dir = ".";  // --project
+    std::string project_name;       // --projectname
+    bool verbose = false;           // -v: Info:/Warning: lines
+};
+[[nodiscard]] Status ProjectDeploy(Session& s, const ProjectFlags& f);
+[[nodiscard]] Status ProjectUndeploy(Session& s, const ProjectFlags& f);
+
 /// "Invalid argument(s). <required>" / "Invalid argument(s): a, b. <required>" (exit 1).
 [[nodiscard]] Status CheckArgs(const std::vector<std::string>& args, size_t min, size_t max,
                                const std::string& required);

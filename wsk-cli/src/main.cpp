@@ -372,6 +372,24 @@ int main(int argc, char** argv) {
         c->add_option("-o,--output", pf.output, "Output format in std|raw");
     }
 
+    // ---- project (wskdeploy manifests)
+    wsk::ProjectFlags projf;
+    auto project = group("project", "The OpenWhisk Project Management Tool");
+    for (bool deploy : {true, false}) {
+        auto c =
+            leaf(project, deploy ? "deploy" : "undeploy",
+                 deploy ? "Deploy an OpenWhisk project (manifest.yaml)"
+                        : "Undeploy an OpenWhisk project (by manifest or --projectname)",
+                 [&, deploy] {
+                     return deploy ? wsk::ProjectDeploy(s, projf) : wsk::ProjectUndeploy(s, projf);
+                 });
+        c->add_option("-m,--manifest", projf.manifest, "path to manifest file");
+        c->add_option("-d,--deployment", projf.deployment, "path to deployment file");
+        c->add_option("--project", projf.project_dir, "path to the project folder (default .)");
+        c->add_option("--projectname", projf.project_name, "name of the project");
+        c->add_flag("-v,--verbose", projf.verbose, "verbose output (Info: and Warning: lines)");
+    }
+
     // ---- sdk
     bool to_stdout = false;
     auto sdk = group("sdk", "work with the sdk");
