@@ -46,9 +46,12 @@ const ACTION = `hello-${RUN}`;
 const XSS_ACTION = `xss-${RUN}`;
 const TRIGGER = `tick-${RUN}`;
 const RULE = `tick-to-hello-${RUN}`;
+const SEQUENCE = `twice-${RUN}`;
 const LOG_LINE = `hello from the console ${RUN}`;
-// One line, so the editor's auto-indent and bracket closing cannot change what is typed.
-const CODE = `def main(params): print("${LOG_LINE}"); return params`;
+// Typed line by line with Enter: the editor indents the body after the colon itself (by its
+// indent unit) and closes brackets and quotes as they are typed over; CODE_RE is what it holds.
+const CODE_LINES = ["def main(params):", `print("${LOG_LINE}")`, "return params"];
+const CODE_RE = new RegExp(`^def main\\(params\\):\n( +)print\\("${LOG_LINE}"\\)\n\\1return params$`);
 const XSS_RESULT = {
   html: "<img src=x onerror=window.__xss=1>",
   s: "<script>window.__xss=2</script>",
@@ -451,7 +454,10 @@ describe("web console in chromium against wisp-standalone", () => {
     const cm = byId("code-editor").locator(".cm-content");
     await cm.click();
     await page.keyboard.press("Control+A");
-    await page.keyboard.type(CODE);
+    for (const [i, line] of CODE_LINES.entries()) {
+      if (i > 0) await page.keyboard.press("Enter");
+      await page.keyboard.type(line);
+    }
     await eventually("the typed code in the editor", async () =>
       ((await cm.textContent()) ?? "").includes(`return params`),
     );
@@ -463,7 +469,7 @@ describe("web console in chromium against wisp-standalone", () => {
     const got = await rest("GET", `/namespaces/_/actions/${ACTION}`);
     assert.equal(got.status, 200, got.text);
     assert.ok(got.json.exec.kind.startsWith("python"), got.text);
-    assert.equal(got.json.exec.code.trim(), CODE);
+    assert.match(got.json.exec.code.trim(), CODE_RE);
     const origin = (got.json.parameters ?? []).find((p) => p.key === "origin");
     assert.equal(origin?.value, "console", `default parameter: ${got.text}`);
 
@@ -654,7 +660,29 @@ describe("web console in chromium against wisp-standalone", () => {
     await shot("limits");
   });
 
-  flow("9 CSP on /console/, no violations, no console errors, same origin only", async () => {
+  flow("9 a sequence's activation: its components as links and a timeline", async () => {
+    const put = await rest("PUT", `/namespaces/_/actions/${SEQUENCE}?overwrite=true`, {
+      exec: { kind: "sequence", components: [`/guest/${ACTION}`, `/guest/${ACTION}`] },
+    });
+    assert.equal(put.status, 200, put.text);
+    await go(`#/actions/${SEQUENCE}`);
+    await byId("invoke-button").waitFor();
+    await invokeInUi({ greeting: "sequence", n: 7 });
+    invokes += 2; // each component is an activation of ACTION
+    assert.equal(JSON.parse(await text("invoke-result")).greeting, "sequence");
+    await byId("invoke-activation-link").click();
+    const components = byId("sequence-components").locator("a");
+    await eventually("two sequence components", async () => (await components.count()) === 2);
+    const hrefs = await components.evaluateAll((as) => as.map((a) => a.getAttribute("href")));
+    for (const href of hrefs) assert.match(href ?? "", /^#\/activations\/[0-9a-f]{32}$/);
+    await byId("sequence-timeline").waitFor();
+    await shot("sequence-detail");
+    await components.first().click();
+    await page.waitForURL((u) => u.hash === hrefs[0]);
+    await eventually("the first component's detail", async () => (await text("activation-name")).includes(ACTION));
+  });
+
+  flow("10 CSP on /console/, no violations, no console errors, same origin only", async () => {
     assert.ok(consoleResponse, "the console was never loaded");
     const headers = consoleResponse.headers();
     assert.equal(headers["content-security-policy"], EXPECTED_CSP);
@@ -675,5 +703,15 @@ describe("web console in chromium against wisp-standalone", () => {
     // The key never appears in a URL the page requested.
     const secret = wisp.auth.split(":")[1];
     assert.ok(!requests.some((u) => u.includes(secret)), "the key went into a request URL");
+
+    // The listener works: an inline script planted now is blocked and reported.
+    await page.evaluate(() => {
+      const s = document.createElement("script");
+      s.textContent = "window.__wispInline = 1";
+      document.head.append(s);
+    });
+    await eventually("the planted inline script's violation", async () => cspViolations.length > 0);
+    assert.equal(cspViolations[0].directive, "script-src-elem");
+    assert.equal(await page.evaluate(() => typeof window.__wispInline), "undefined");
   });
 });
