@@ -156,7 +156,7 @@ class Standalone {
     const linkDeadline = Date.now() + 5_000;
     let l;
     while (!(l = link.exec(this.output)) && Date.now() < linkDeadline && this.running) {
-      await Promise.race([this.nextOutput(), delay(linkDeadline - Date.now())]);
+      await Promise.race([this.nextOutput(), deadline(linkDeadline - Date.now())]);
     }
     this.printedLink = Boolean(l);
     this.consoleLink = l ? l[1] : `${this.apiHost}/console/#key=${encodeURIComponent(this.auth)}`;
@@ -182,7 +182,7 @@ class Standalone {
   async stop() {
     if (this.running) {
       signalGroup(this.proc.pid, "SIGTERM");
-      const timedOut = await Promise.race([this.exited.then(() => false), delay(40_000).then(() => true)]);
+      const timedOut = await Promise.race([this.exited.then(() => false), deadline(40_000).then(() => true)]);
       if (timedOut) {
         signalGroup(this.proc.pid, "SIGKILL");
         await this.exited;
@@ -214,6 +214,11 @@ function signalGroup(pid, signal) {
 
 function delay(ms) {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
+
+/** A delay that does not keep the process alive (for Promise.race against an event). */
+function deadline(ms) {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref());
 }
 
 /** Polls `check` (async, returns a truthy value when done) until it holds or `timeoutMs` ends. */
