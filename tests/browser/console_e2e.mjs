@@ -427,7 +427,12 @@ describe("web console in chromium against wisp-standalone", () => {
   flow("1 sign in by the link, sign out, sign in by a pasted key", async () => {
     consoleResponse = await page.goto(wisp.consoleLink);
     assert.ok(consoleResponse, "no response for the console link");
-    assert.equal(consoleResponse.status(), 200);
+    assert.equal(
+      consoleResponse.status(),
+      200,
+      "GET /console/ did not answer 200: is the console part of this build (WISP_CONSOLE=ON and " +
+        "Node.js >= 20.19 when it was configured)?",
+    );
     await byId("nav-actions").waitFor();
     const secret = wisp.auth.split(":")[1];
     assert.ok(!page.url().includes("key="), `the key stayed in the address bar: ${page.url()}`);
