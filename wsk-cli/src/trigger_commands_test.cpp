@@ -1,20 +1,12 @@
 // `wsk trigger` feed orchestration against a fake OpenWhisk API on a loopback port: the exact
 // request sequence, bodies, output and exit codes of the Go CLI (openwhisk-cli
 // commands/trigger.go).
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cctype>
-#include <cerrno>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -22,6 +14,7 @@
 #include "commands.hpp"
 #include "json_out.hpp"
 #include "output.hpp"
+#include "testing/fake_http_server.hpp"
 
 using namespace wsk;
 
@@ -29,123 +22,34 @@ namespace {
 
 constexpr const char* kAuth = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:secret";
 
-struct Request {
-    std::string method;
-    std::string target;  // path and query
-    std::string body;
-};
+using testing::Request;
 
-/// A tiny HTTP/1.1 server (one connection at a time, Connection: close) that plays the
-/// controller for triggers and one feed action `feed`: its result is its parameters, or an
-/// application error for the lifecycle events in `fail_events`.
+/// The controller for triggers and one feed action `feed` (on a FakeHttpServer): the feed's
+/// result is its parameters, or an application error for the lifecycle events in `fail_events`.
 class FakeWhisk {
   public:
-    FakeWhisk() {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        REQUIRE(fd_ >= 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        a.sin_port = 0;
-        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-        REQUIRE(::listen(fd_, 16) == 0);
-        socklen_t len = sizeof a;
-        REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-        port_ = ntohs(a.sin_port);
-        thread_ = std::thread([this] { Serve(); });
-    }
-    ~FakeWhisk() {
-        ::shutdown(fd_, SHUT_RDWR);  // accept() returns: the thread ends
-        thread_.join();
-        ::close(fd_);
-    }
+    FakeWhisk() : server_([this](const Request& r) { return Respond(r); }) {}
 
-    int port() const { return port_; }
-    std::vector<Request> requests() {
-        std::lock_guard<std::mutex> lock(mu_);
-        return requests_;
-    }
+    int port() const { return server_.port(); }
+    std::vector<Request> requests() { return server_.requests(); }
     /// "METHOD /path" of each request, without the query (for sequence checks).
-    std::vector<std::string> calls() {
-        std::vector<std::string> out;
-        for (const auto& r : requests()) {
-            out.push_back(r.method + " " + r.target.substr(0, r.target.find('?')));
-        }
-        return out;
-    }
-    void clear() {
-        std::lock_guard<std::mutex> lock(mu_);
-        requests_.clear();
-    }
+    std::vector<std::string> calls() { return server_.calls(); }
+    void clear() { server_.clear(); }
     void set_trigger(const std::string& name, const std::string& json) {
-        std::lock_guard<std::mutex> lock(mu_);
+        std::lock_guard<std::mutex> lock(server_.mutex());
         triggers_[name] = json;
     }
     bool has_trigger(const std::string& name) {
-        std::lock_guard<std::mutex> lock(mu_);
+        std::lock_guard<std::mutex> lock(server_.mutex());
         return triggers_.count(name) > 0;
     }
     void fail_on(const std::string& event) {
-        std::lock_guard<std::mutex> lock(mu_);
+        std::lock_guard<std::mutex> lock(server_.mutex());
         fail_events_.insert(event);
     }
 
   private:
-    void Serve() {
-        for (;;) {
-            const int c = ::accept(fd_, nullptr, nullptr);
-            if (c < 0) {
-                if (errno == EINTR) continue;
-                return;
-            }
-            HandleConnection(c);
-            ::close(c);
-        }
-    }
-
-    void HandleConnection(int c) {
-        std::string buf;
-        char chunk[4096];
-        size_t head_end = std::string::npos;
-        while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
-            const ssize_t n = ::read(c, chunk, sizeof chunk);
-            if (n <= 0) return;
-            buf.append(chunk, static_cast<size_t>(n));
-        }
-        Request req;
-        std::istringstream head(buf.substr(0, head_end));
-        head >> req.method >> req.target;
-        size_t length = 0;
-        std::string line;
-        while (std::getline(head, line)) {
-            std::string lower;
-            for (char ch : line) lower += static_cast<char>(std::tolower(ch));
-            if (lower.rfind("content-length:", 0) == 0) {
-                length = std::stoul(line.substr(15));
-            }
-        }
-        req.body = buf.substr(head_end + 4);
-        while (req.body.size() < length) {
-            const ssize_t n = ::read(c, chunk, sizeof chunk);
-            if (n <= 0) return;
-            req.body.append(chunk, static_cast<size_t>(n));
-        }
-        auto [status, body] = Respond(req);
-        const std::string out = "HTTP/1.1 " + std::to_string(status) +
-                                " X\r\nContent-Type: application/json\r\nContent-Length: " +
-                                std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
-                                body;
-        size_t sent = 0;
-        while (sent < out.size()) {
-            const ssize_t n = ::write(c, out.data() + sent, out.size() - sent);
-            if (n <= 0) return;
-            sent += static_cast<size_t>(n);
-        }
-    }
-
     std::pair<int, std::string> Respond(const Request& req) {
-        std::lock_guard<std::mutex> lock(mu_);
-        requests_.push_back(req);
         const std::string path = req.target.substr(0, req.target.find('?'));
         const std::string query = req.target.find('?') == std::string::npos
                                       ? ""
@@ -176,7 +80,7 @@ class FakeWhisk {
                 params.HasMember("lifecycleEvent") && params["lifecycleEvent"].IsString()) {
                 event = params["lifecycleEvent"].GetString();
             }
-            const std::string id = "feedactivation" + std::to_string(requests_.size());
+            const std::string id = "feedactivation" + std::to_string(server_.count_locked());
             if (fail_events_.count(event) > 0) {
                 return {502, R"({"activationId":")" + id +
                                  R"(","name":"feed","namespace":"guest","response":{"result":)"
@@ -190,13 +94,9 @@ class FakeWhisk {
         return {404, not_found};
     }
 
-    int fd_ = -1;
-    int port_ = 0;
-    std::thread thread_;
-    std::mutex mu_;
-    std::vector<Request> requests_;
     std::map<std::string, std::string> triggers_;
     std::set<std::string> fail_events_;
+    testing::FakeHttpServer server_;  // last: its thread stops before the state goes
 };
 
 /// One wsk run: the -p/-F/-T/-a words as typed (the pre-pass), output captured.
