@@ -56,6 +56,9 @@ project:
       triggers:
         ping:
           inputs: {name: trigger}
+        hourly:
+          feed: /whisk.system/alarms/interval
+          inputs: {minutes: 60}
       rules:
         pingHello: {trigger: ping, action: helloLoud}
 )";
@@ -106,7 +109,7 @@ std::string Snapshot(const HttpClient& http) {
     for (const char* c :
          {"packages?limit=200", "actions?limit=200", "triggers?limit=200", "rules?limit=200",
           "packages/club", "actions/club/hello", "actions/club/shout", "actions/club/helloLoud",
-          "triggers/ping", "rules/pingHello"}) {
+          "triggers/ping", "triggers/hourly", "rules/pingHello"}) {
         out += std::string("== ") + c + "\n" + Listing(http, c);
     }
     return out;
@@ -149,8 +152,9 @@ TEST_CASE("wsk project deploy, fire through the rule, deploy again, undeploy",
     CHECK(r.out.rfind(success) == r.out.size() - success.size());
 
     // What the server holds: the managed annotation on every entity, the inputs, the limits.
-    for (const char* path : {"packages/club", "actions/club/hello", "actions/club/shout",
-                             "actions/club/helloLoud", "triggers/ping", "rules/pingHello"}) {
+    for (const char* path :
+         {"packages/club", "actions/club/hello", "actions/club/shout", "actions/club/helloLoud",
+          "triggers/ping", "triggers/hourly", "rules/pingHello"}) {
         auto g = http.Get(std::string("/api/v1/namespaces/_/") + path);
         INFO(path << ": " << g.Describe());
         REQUIRE(g.status == 200);
@@ -174,6 +178,12 @@ TEST_CASE("wsk project deploy, fire through the rule, deploy again, undeploy",
         CHECK(GetString(seq, "exec.kind") == "sequence");
         auto rule = ParseJson(http.Get("/api/v1/namespaces/_/rules/pingHello").body);
         CHECK(GetString(rule, "status") == "active");
+        // The feed trigger: the feed annotation on the trigger, the inputs went to the feed.
+        auto hourly = ParseJson(http.Get("/api/v1/namespaces/_/triggers/hourly").body);
+        const auto* feed = KeyValue(hourly["annotations"], "feed");
+        REQUIRE(feed != nullptr);
+        CHECK(ToJson(*feed) == "\"/whisk.system/alarms/interval\"");
+        CHECK(KeyValue(hourly["parameters"], "minutes") == nullptr);
     }
 
     // Fire the trigger: the rule runs the sequence; shout's activation (name filter
