@@ -395,13 +395,20 @@ class ManifestParser {
         p.name = r_.Name(key, path, true);
         p.where = {Reader::Line(key), path};
         bool version_set = false, license_set = false;
-        for (const auto& [k, v] :
-             r_.Entries(node, path,
-                        {"version", "license", "public", "inputs", "annotations", "actions",
-                         "sequences", "triggers", "rules", "apis", "dependencies", "namespace",
-                         "credential", "apiHost", "apigwAccessToken", "description"})) {
+        const auto entries =
+            r_.Entries(node, path,
+                       {"version", "license", "public", "inputs", "annotations", "actions",
+                        "sequences", "triggers", "rules", "apis", "dependencies", "namespace",
+                        "credential", "apiHost", "apigwAccessToken", "description"});
+        // The inputs first: "$NAME" names of triggers, sequences and rules may refer to them.
+        for (const auto& [k, v] : entries) {
+            if (k.Scalar() == "inputs") p.inputs = PackageInputs(v, Child(path, "inputs"));
+        }
+        inputs_ = &p.inputs;
+        for (const auto& [k, v] : entries) {
             const std::string f = k.Scalar();
             const std::string fp = Child(path, f);
+            if (f == "inputs") continue;
             if (f == "version") {
                 p.version = r_.String(v, fp, true);
                 version_set = true;
@@ -410,8 +417,6 @@ class ManifestParser {
                 license_set = true;
             } else if (f == "public") {
                 p.is_public = r_.Bool(v, fp);
-            } else if (f == "inputs") {
-                p.inputs = r_.Params(v, fp);
             } else if (f == "annotations") {
                 p.annotations = r_.Annotations(v, fp);
             } else if (f == "actions") {
@@ -479,6 +484,38 @@ class ManifestParser {
             }
         }
         return p;
+    }
+
+    /// Package inputs; an input whose value is "" takes the environment variable of its name.
+    KeyValues PackageInputs(const YAML::Node& node, const std::string& path) const {
+        KeyValues inputs = r_.Params(node, path);
+        for (KeyValue& kv : inputs) {
+            const char* env = getenv_ ? getenv_(kv.key.c_str()) : nullptr;
+            if (kv.json == "\"\"" && env != nullptr) kv.json = QuoteJson(env);
+        }
+        return inputs;
+    }
+
+    /// A trigger/rule reference or name: "$NAME" naming a package input (with a string value)
+    /// takes that value; else $ENV interpolation.
+    std::string Reference(const YAML::Node& n, const std::string& path) const {
+        const std::string raw = r_.String(n, path, false);
+        if (inputs_ != nullptr && raw.size() > 1 && raw[0] == '$') {
+            for (const KeyValue& kv : *inputs_) {
+                if (kv.key != raw.substr(1)) continue;
+                rapidjson::Document d;
+                if (ParseJsonText(kv.json, d).empty() && d.IsString() && d.GetStringLength() > 0) {
+                    return d.GetString();
+                }
+            }
+        }
+        return InterpolateEnv(raw, getenv_);
+    }
+
+    std::string NameOf(const YAML::Node& key, const std::string& path) const {
+        const std::string name = Reference(key, path);
+        if (name.empty()) r_.Fail(key, path, "the name is empty after $ENV interpolation");
+        return name;
     }
 
     void CheckNames(const Package& p) const {
@@ -599,7 +636,7 @@ class ManifestParser {
 
     Sequence SequenceOf(const YAML::Node& key, const YAML::Node& node, const std::string& path) {
         Sequence s;
-        s.name = r_.Name(key, path, true);
+        s.name = NameOf(key, path);
         s.where = {Reader::Line(key), path};
         std::optional<std::string> web, web_export;
         for (const auto& [k, v] :
@@ -635,7 +672,7 @@ class ManifestParser {
 
     Trigger TriggerOf(const YAML::Node& key, const YAML::Node& node, const std::string& path) {
         Trigger t;
-        t.name = r_.Name(key, path, true);
+        t.name = NameOf(key, path);
         t.where = {Reader::Line(key), path};
         for (const auto& [k, v] :
              r_.Entries(node, path,
@@ -655,16 +692,16 @@ class ManifestParser {
 
     Rule RuleOf(const YAML::Node& key, const YAML::Node& node, const std::string& path) {
         Rule rule;
-        rule.name = r_.Name(key, path, true);
+        rule.name = NameOf(key, path);
         rule.where = {Reader::Line(key), path};
         for (const auto& [k, v] :
              r_.Entries(node, path, {"trigger", "source", "action", "function", "annotations"})) {
             const std::string f = k.Scalar();
             const std::string fp = Child(path, f);
             if (f == "trigger" || f == "source") {
-                rule.trigger = r_.String(v, fp, true);
+                rule.trigger = Reference(v, fp);
             } else if (f == "action" || f == "function") {
-                rule.action = r_.String(v, fp, true);
+                rule.action = Reference(v, fp);
             } else if (f == "annotations") {
                 rule.annotations = r_.Annotations(v, fp);
             }
@@ -748,6 +785,7 @@ class ManifestParser {
     const Reader& r_;
     std::string dir_;
     Getenv getenv_;
+    const KeyValues* inputs_ = nullptr;  // the package being parsed
 };
 
 /// Deployment overrides: the deployment's values replace the manifest's keys, new keys are added.

@@ -401,6 +401,26 @@ TEST_CASE("manifest: $ENV interpolation", "[manifest]") {
     CHECK(p.rules[0].name == "r-alpha");
     CHECK(p.rules[0].trigger == "tick");
     CHECK(p.rules[0].action == "alpha");
+
+    // "$NAME" names and references take a package input of that name first; an empty input
+    // takes the environment variable of its name.
+    env.vars["SINK"] = "from-env";
+    const Manifest byInput = Parse(R"(packages:
+  p:
+    inputs: {TRIG: nightly, SINK: "", A: from-input}
+    actions:
+      alpha: {function: src/hello.py}
+    triggers:
+      $TRIG: {}
+    rules:
+      $A: {trigger: $TRIG, action: alpha}
+)",
+                                   dir, env);
+    const Package& q = byInput.packages[0];
+    CHECK(AsMap(q.inputs).at("SINK") == "\"from-env\"");
+    CHECK(q.triggers[0].name == "nightly");
+    CHECK(q.rules[0].name == "from-input");
+    CHECK(q.rules[0].trigger == "nightly");
 }
 
 TEST_CASE("deployment.yaml overrides inputs and annotations", "[manifest]") {
