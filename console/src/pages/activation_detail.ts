@@ -3,7 +3,7 @@
 // timeline of their start/end; for a trigger the activations its rules started.
 // Everything shown comes from the record and is untrusted: text nodes only. The timeline's
 // bars are placed with el.style.left/width (CSSOM; CSP style-src 'self' allows it).
-import { annotation, type Activation, type KeyValue } from "../api";
+import { annotation, ApiError, type Activation, type KeyValue } from "../api";
 import { formatDuration, formatTime, h, jsonText, replaceChildren } from "../dom";
 import { hashFor, type Cleanup, type PageContext } from "../router";
 import { isError, sequenceComponentIds, sequenceTimeline, statusText } from "../charts";
@@ -115,6 +115,29 @@ async function renderSequence(ctx: PageContext, a: Activation, ids: string[], ho
   );
 }
 
+/**
+ * The record; a 404 is asked again for a while (a record is stored a moment after a blocking
+ * invoke answers, so a link followed at once can be early). Other errors throw at once.
+ */
+export const detailRetry = { tries: 10, delayMs: 1000 };
+
+export async function getActivationWhenStored(
+  ctx: PageContext,
+  id: string,
+  isStopped: () => boolean,
+  tries = detailRetry.tries,
+  delayMs = detailRetry.delayMs,
+): Promise<Activation> {
+  for (let i = 1; ; i++) {
+    try {
+      return await ctx.api.getActivation(id);
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 404 || i >= tries || isStopped()) throw e;
+    }
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+  }
+}
+
 export function renderActivationDetail(ctx: PageContext, root: HTMLElement, id: string): Cleanup {
   let stopped = false;
   const isStopped = () => stopped;
@@ -128,7 +151,7 @@ export function renderActivationDetail(ctx: PageContext, root: HTMLElement, id: 
   void (async () => {
     let a: Activation;
     try {
-      a = await ctx.api.getActivation(id);
+      a = await getActivationWhenStored(ctx, id, isStopped);
     } catch (e) {
       if (!stopped) {
         ctx.notify((e as Error).message, "error");

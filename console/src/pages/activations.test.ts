@@ -10,7 +10,7 @@ import {
   matchesStatus,
   startKind,
 } from "./activations";
-import { triggerRuleActivations } from "./activation_detail";
+import { detailRetry, triggerRuleActivations } from "./activation_detail";
 
 let n = 0;
 const nextId = () => (++n).toString(16).padStart(32, "0");
@@ -360,9 +360,15 @@ describe("#/activations/<id>", () => {
     stop?.();
   });
 
-  it("an unknown id: the error in the page and the status bar", async () => {
+  it("an unknown id: asked again for a while, then the error in the page and the status bar", async () => {
+    const saved = { ...detailRetry };
+    Object.assign(detailRetry, { tries: 3, delayMs: 20 });
     const f = fake([]);
     const stop = await open(f, ["0".repeat(32)]);
+    expect(f.notes).toEqual([]); // still asking: a record is stored a moment after the invoke answers
+    await vi.waitFor(() => expect(f.notes.length).toBe(1));
+    Object.assign(detailRetry, saved);
+    expect(f.urls.filter((u) => u.pathname.endsWith("0".repeat(32))).length).toBeGreaterThan(1);
     expect(f.notes[0]).toMatch(/does not exist/);
     expect(f.root.textContent).toMatch(/could not be read/);
     stop?.();
