@@ -156,11 +156,21 @@ class Deployer {
             const std::string ext = FileExtension(a.function);
             if (IsBinaryArtifact(ext)) content = wisp::common::Base64Encode(content);
             code = content;
+            if (a.docker.empty() && !a.native && !kind.empty() && !KnownKind(kind)) {
+                Warn("Invalid or missing runtime [" + kind +
+                     "] specified in manifest for the "
+                     "action [" +
+                     name + "]; the kind comes from the file's extension.");
+                kind.clear();
+            }
             if (kind.empty() && a.docker.empty() && !a.native) {
                 auto k = KindFromExtension(ext);
                 if (!k.ok()) return k.error();
                 kind = *k;
             }
+        } else if (a.code && !KnownKind(kind)) {
+            return WskError::General("Invalid or missing runtime [" + kind +
+                                     "] specified in manifest for the action [" + name + "].");
         }
         std::string image;
         if (!a.docker.empty() || a.native) {
@@ -185,6 +195,33 @@ class Deployer {
         if (auto e = body.AddParameters(Texts(a.inputs))) return e;
         body.SetLimits({a.timeout, a.memory, a.logsize, std::nullopt});
         return Put("action", name, Collection(Q(name), "actions"), body.Finish());
+    }
+
+    void Warn(const std::string& text) const {
+        if (verbose_) *s_.out << "Warning: " << text << "\n" << std::flush;
+    }
+
+    /// Whether the platform offers `kind` (its `GET /` runtimes, deprecated ones excluded;
+    /// "<family>:default" for a known family). True when the platform does not say.
+    bool KnownKind(const std::string& kind) {
+        if (!runtimes_loaded_) {
+            runtimes_loaded_ = true;
+            auto r = s_.client->Root();
+            if (r.ok() && r->json.IsObject() && r->json.HasMember("runtimes") &&
+                r->json["runtimes"].IsObject()) {
+                for (const auto& family : r->json["runtimes"].GetObject()) {
+                    if (!family.value.IsArray()) continue;
+                    kinds_.insert(std::string(family.name.GetString()) + ":default");
+                    for (const auto& k : family.value.GetArray()) {
+                        const bool deprecated = k.IsObject() && k.HasMember("deprecated") &&
+                                                k["deprecated"].IsBool() &&
+                                                k["deprecated"].GetBool();
+                        if (!deprecated) kinds_.insert(Member(k, "kind"));
+                    }
+                }
+            }
+        }
+        return kinds_.empty() || kinds_.count(kind) > 0;
     }
 
     [[nodiscard]] Status AddManaged(PutBody& body) {
@@ -354,9 +391,7 @@ class Deployer {
     }
 
     [[nodiscard]] Status Deploy() {
-        for (const auto& w : m_.warnings) {
-            if (verbose_) *s_.out << "Warning: " << w << "\n";
-        }
+        for (const auto& w : m_.warnings) Warn(w);
         for (const auto& p : m_.packages) {
             if (auto e = DeployPackage(p)) return e;
         }
@@ -600,6 +635,8 @@ class Deployer {
     Session& s_;
     Manifest& m_;
     bool verbose_;
+    bool runtimes_loaded_ = false;
+    std::set<std::string> kinds_;  // empty: the platform did not list its runtimes
 };
 
 /// Reads and parses the manifest (and the deployment file) named by the flags.

@@ -93,6 +93,10 @@ class FakeStore {
             return {200, R"({"namespace":"Not Used","gwApiActivated":true})"};
         }
         if (path.rfind("/api/v1/web/whisk.system/apimgmt/", 0) == 0) return {404, kNotFound};
+        if (path == "/") {
+            return {200, R"({"runtimes":{"python":[{"kind":"python:3.11","deprecated":false},)"
+                         R"({"kind":"python:3.7","deprecated":true}]}})"};
+        }
         if (req.method == "POST" && path.find("/actions/") != std::string::npos) {
             rapidjson::Document params;
             (void)ParseJsonText(req.body, params);
@@ -261,6 +265,7 @@ TEST_CASE("project deploy: order, bodies, the apis without route management", "[
     const std::vector<std::string> expected = {
         "PUT /api/v1/namespaces/_/packages/club",
         "PUT /api/v1/namespaces/_/actions/club/a",
+        "GET /",  // the runtimes, once
         "PUT /api/v1/namespaces/_/actions/club/b",
         "PUT /api/v1/namespaces/_/actions/club/ab",
         "GET /api/v1/namespaces/_/triggers/tick",
@@ -313,11 +318,11 @@ TEST_CASE("project deploy: order, bodies, the apis without route management", "[
     CHECK(AnnotationJson(tick, "feed") == "\"/whisk.system/alarms/alarm\"");
     CHECK(AnnotationJson(tick, "whisk-managed") == managed);
     CHECK_FALSE(tick.HasMember("parameters"));  // the inputs go to the feed
-    auto feed = Json(reqs[6].body);
+    auto feed = Json(reqs[7].body);
     CHECK(CompactJson(feed) == R"({"cron":"* * * * *","lifecycleEvent":"CREATE",)"
                                R"("triggerName":"/_/tick","authKey":")" +
                                    std::string(kAuth) + "\"}");
-    CHECK(reqs[6].query() == "?blocking=true&result=false");
+    CHECK(reqs[7].query() == "?blocking=true&result=false");
     auto plain = Json(w.get("triggers/plain"));
     CHECK(ParamJson(plain, "x") == "1");
 
@@ -325,10 +330,10 @@ TEST_CASE("project deploy: order, bodies, the apis without route management", "[
     CHECK(Json(w.get("rules/r"))["trigger"] == "/_/tick");
     CHECK(rule["action"] == "/_/club/ab");
     CHECK(AnnotationJson(rule, "whisk-managed") == managed);
-    CHECK(reqs[9].body == R"({"status":"active","trigger":null,"action":null})");
+    CHECK(reqs[10].body == R"({"status":"active","trigger":null,"action":null})");
 
     // createApi: OpenWhisk's apidoc, V2 query.
-    const Request& api = reqs[10];
+    const Request& api = reqs[11];
     CHECK(api.query() ==
           "?responsetype=http&spaceguid=23bc46b1-71f6-4ed5-8c54-816aa4f8c502&accesstoken="
           "DUMMY%20TOKEN");
@@ -505,4 +510,31 @@ TEST_CASE("project deploy: file errors", "[project]") {
     st = ProjectDeploy(c.s, f);
     REQUIRE(st);
     CHECK(st->message == "The project name [y] differs from the manifest's [x].");
+}
+
+TEST_CASE("project deploy: runtimes from GET / (a deprecated or unknown kind)", "[project]") {
+    FakeStore w;
+    Project p;
+    Cli c(w);
+    ProjectFlags f;
+    f.verbose = true;
+    f.manifest = p.Write("manifest.yaml",
+                         "packages:\n  default:\n    actions:\n"
+                         "      old: {function: src/a.py, runtime: python:3.7}\n"
+                         "      fam: {code: x, runtime: python}\n");
+    REQUIRE_FALSE(ProjectDeploy(c.s, f));
+    CHECK(c.out.str().find("Warning: Invalid or missing runtime [python:3.7] specified in "
+                           "manifest for the action [old]; the kind comes from the file's "
+                           "extension.\n") != std::string::npos);
+    CHECK(Json(w.get("actions/old"))["exec"]["kind"] == "python:default");
+    CHECK(Json(w.get("actions/fam"))["exec"]["kind"] == "python:default");
+
+    f.manifest = p.Write("manifest.yaml",
+                         "packages:\n  default:\n    actions:\n"
+                         "      new: {code: x, runtime: nodejs:99}\n");
+    auto st = ProjectDeploy(c.s, f);
+    REQUIRE(st);
+    CHECK(st->message ==
+          "Invalid or missing runtime [nodejs:99] specified in manifest for the action [new].");
+    CHECK_FALSE(w.has("actions/new"));
 }

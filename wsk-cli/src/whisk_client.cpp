@@ -263,4 +263,15 @@ Result<HttpResponse> WhiskClient::Info() {
     return r;
 }
 
+Result<HttpResponse> WhiskClient::Root() {
+    auto base = ApiBaseUrl(config_.apihost);
+    if (!base.ok()) return base.error();
+    std::string root = *base;
+    root.erase(root.size() - 4);  // "/api"
+    auto r = Send("GET", root + "/", std::nullopt, false);
+    if (!r.ok()) return r;
+    if (auto err = ClassifyResponse(r->status, r->body, {})) return *err;
+    return r;
+}
+
 }  // namespace wsk

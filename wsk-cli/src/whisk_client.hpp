@@ -52,6 +52,8 @@ class WhiskClient {
 
     /// Unauthenticated GET of <base>/<version> (the API info document).
     [[nodiscard]] Result<HttpResponse> Info();
+    /// Unauthenticated GET of the API host's root "/" (the platform document with `runtimes`).
+    [[nodiscard]] Result<HttpResponse> Root();
 
     /// The response of the last Do, also when it failed (for application errors).
     HttpResponse& last_response() { return last_; }
