@@ -380,7 +380,10 @@ int main(int argc, char** argv) {
             leaf(project, deploy ? "deploy" : "undeploy",
                  deploy ? "Deploy an OpenWhisk project (manifest.yaml)"
                         : "Undeploy an OpenWhisk project (by manifest or --projectname)",
-                 [&, deploy] {
+                 [&, deploy]() -> Status {
+                     if (auto e = wsk::CheckArgs(pos, 0, 0, "No arguments are expected.")) {
+                         return e;
+                     }
                      return deploy ? wsk::ProjectDeploy(s, projf) : wsk::ProjectUndeploy(s, projf);
                  });
         c->add_option("-m,--manifest", projf.manifest, "path to manifest file");
