@@ -9,18 +9,12 @@ namespace {
 constexpr std::string_view kMount = "/console";
 constexpr std::string_view kAllowedMethods = "GET, HEAD";
 
-std::string_view Trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 }  // namespace
 
 bool IfNoneMatchHits(std::string_view if_none_match, std::string_view etag) {
     while (!if_none_match.empty()) {
         const size_t comma = if_none_match.find(',');
-        std::string_view tag = Trim(if_none_match.substr(0, comma));
+        std::string_view tag = common::TrimAsciiSpace(if_none_match.substr(0, comma));
         if_none_match =
             comma == std::string_view::npos ? std::string_view() : if_none_match.substr(comma + 1);
         if (tag == "*") return true;
