@@ -355,6 +355,13 @@ describe("web console in chromium against wisp-standalone", () => {
             .screenshot({ path: path.join(ARTIFACTS, `failed-${name.replace(/\W+/g, "-")}.png`), fullPage: true })
             .catch(() => {});
         }
+        if (wisp && !wisp.running) {
+          // Say so when the platform itself is gone: every later flow fails the same way.
+          const { code, signal } = await wisp.exited;
+          throw new Error(
+            `${e.message}\nwisp-standalone exited (code ${code}, signal ${signal}); its last output:\n${wisp.output.slice(-3000)}`,
+          );
+        }
         throw e;
       }
     });
