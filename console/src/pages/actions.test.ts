@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { ApiError, type Action, type Activation, type InvokeOutcome, type WispApi } from "../api";
-import type { PageContext } from "../router";
+import { q, recordingContext, settle } from "../testing/fake_api";
 
 const chartsCleanup = vi.fn();
 const renderActionCharts = vi.fn((_ctx: unknown, _el: HTMLElement, _name: string) => chartsCleanup);
@@ -41,29 +41,12 @@ afterEach(() => {
 });
 
 function setup(params: string[], api: Partial<Record<keyof WispApi, unknown>>) {
-  const notes: [string, string | undefined][] = [];
-  const navigated: string[] = [];
-  const ctx: PageContext = {
-    api: api as unknown as WispApi,
-    namespace: "guest",
-    params,
-    query: new URLSearchParams(),
-    navigate: (hash) => navigated.push(hash),
-    notify: (m, k) => notes.push([m, k]),
-  };
-  const root = document.createElement("main");
-  document.body.appendChild(root);
-  return { ctx, root, notes, navigated };
+  return recordingContext(params, api);
 }
 
-const q = <T extends HTMLElement = HTMLElement>(root: HTMLElement, id: string) =>
-  root.querySelector(`[data-testid="${id}"]`) as T;
 /** The CodeMirror content inside the code-editor host's shadow root. */
 const cmContent = (root: HTMLElement) =>
   q(root, "code-editor")?.shadowRoot?.querySelector(".cm-content") ?? null;
-const flush = async () => {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
-};
 
 const hello: Action = {
   namespace: "guest",
@@ -125,7 +108,7 @@ describe("#/actions/new", () => {
     q<HTMLInputElement>(root, "action-web").checked = true;
     q<HTMLTextAreaElement>(root, "action-params").value = '{"name":"Bo"}';
     q(root, "action-save").click();
-    await flush();
+    await settle();
     expect(putAction).toHaveBeenCalledTimes(1);
     const [name, body, overwrite] = putAction.mock.calls[0];
     expect(name).toBe("greet");
@@ -146,7 +129,7 @@ describe("#/actions/new", () => {
     q<HTMLInputElement>(root, "action-name").value = "x";
     q<HTMLTextAreaElement>(root, "action-params").value = "{oops";
     q(root, "action-save").click();
-    await flush();
+    await settle();
     expect(putAction).not.toHaveBeenCalled();
     expect(notes.at(-1)?.[1]).toBe("error");
     expect(notes.at(-1)?.[0]).toMatch(/^Parameters must be a JSON object: ./);
@@ -191,7 +174,7 @@ describe("#/actions/<name>", () => {
 
     q<HTMLTextAreaElement>(root, "invoke-params").value = '{"name":"Cy"}';
     q(root, "invoke-button").click();
-    await flush();
+    await settle();
     expect(invoke).toHaveBeenCalledWith("hello", { name: "Cy" });
     expect(q(root, "invoke-status").textContent).toBe("success");
     expect(JSON.parse(q(root, "invoke-result").textContent ?? "")).toEqual(record().response!.result);
@@ -206,7 +189,7 @@ describe("#/actions/<name>", () => {
     // Save: overwrite, web off.
     q<HTMLInputElement>(root, "action-web").checked = false;
     q(root, "action-save").click();
-    await flush();
+    await settle();
     const [, body, overwrite] = putAction.mock.calls[0];
     expect(overwrite).toBe(true);
     expect(body.annotations).toContainEqual({ key: "web-export", value: false });
@@ -226,11 +209,11 @@ describe("#/actions/<name>", () => {
     const { ctx, root } = setup(["hello"], { getAction: async () => hello, invoke });
     await actionsPage(ctx, root);
     q(root, "invoke-button").click();
-    await flush();
+    await settle();
     expect(q(root, "invoke-status").textContent).toMatch(/still running/);
     expect(q(root, "invoke-activation-link").getAttribute("href")).toBe("#/activations/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     q(root, "invoke-button").click();
-    await flush();
+    await settle();
     expect(q(root, "invoke-start").textContent).toBe("warm");
     expect(q(root, "invoke-init-time").textContent).toBe("");
   });
@@ -247,11 +230,11 @@ describe("#/actions/<name>", () => {
     const { ctx, root, notes } = setup(["hello"], { getAction: async () => hello, invoke });
     await actionsPage(ctx, root);
     q(root, "invoke-button").click();
-    await flush();
+    await settle();
     expect(q(root, "invoke-status").textContent).toBe("application error");
     expect(q(root, "invoke-status").classList.contains("bad")).toBe(true);
     q(root, "invoke-button").click();
-    await flush();
+    await settle();
     expect(q(root, "invoke-status").textContent).toBe("not invoked: No invokers available.");
     expect(notes.at(-1)).toEqual(["No invokers available.", "error"]);
   });
@@ -278,10 +261,10 @@ describe("#/actions/<name>", () => {
     expect(q<HTMLTextAreaElement>(root, "action-params").value).toBe("{}");
     expect(q(root, "invoke-button")).not.toBeNull();
     q(root, "action-delete").click();
-    await flush();
+    await settle();
     expect(deleteAction).not.toHaveBeenCalled();
     q(root, "action-delete").click();
-    await flush();
+    await settle();
     expect(deleteAction).toHaveBeenCalledWith("seq");
     expect(navigated).toEqual(["#/actions"]);
   });
@@ -311,13 +294,13 @@ describe("#/actions/<name>", () => {
     const { ctx, root } = setup(["hello"], { getAction: async () => hello, invoke, getActivation });
     await actionsPage(ctx, root);
     q(root, "invoke-button").click();
-    await flush();
+    await settle();
     expect(q(root, "invoke-status").textContent).toBe("success");
     expect(q<HTMLButtonElement>(root, "invoke-button").disabled).toBe(true);
     await vi.waitFor(() => expect(q(root, "invoke-logs").textContent).toBe("2026-12-05T10:00:00.1Z stdout: late"), {
       timeout: 3000,
     });
-    await flush();
+    await settle();
     expect(q<HTMLButtonElement>(root, "invoke-button").disabled).toBe(false);
     expect(getActivation).toHaveBeenCalledTimes(2);
     expect(getActivation).toHaveBeenCalledWith(answer.activationId);

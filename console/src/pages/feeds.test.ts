@@ -1,7 +1,7 @@
 // The feeds page: the parameters each alarm feed gets, the fields shown per type, the feed's error
 // in the status bar, and the list of triggers with a feed.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { FakeApi, byTestId, context, one, settle } from "./h4_fake_api";
+import { FakeApi, byTestId, context, one, settle } from "../testing/fake_api";
 import { feedDate, feedParams, feedsPage } from "./feeds";
 
 let root: HTMLElement;

@@ -1,6 +1,6 @@
 // The limits page: one row per key, known keys with a label first, the rest as they come.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeApi, context, one } from "./h4_fake_api";
+import { FakeApi, context, one } from "../testing/fake_api";
 import { limitRows, limitsPage } from "./limits";
 
 let root: HTMLElement;

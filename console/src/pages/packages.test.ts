@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ApiError, type Package, type WispApi } from "../api";
-import type { PageContext } from "../router";
+import { ApiError, type Package } from "../api";
+import { byTestId, q, recordingContext, settle } from "../testing/fake_api";
 import { bindingCreateBody, bindingSource, packageCreateBody, packagesPage, parseBindingSource } from "./packages";
 
 describe("parseBindingSource", () => {
@@ -60,24 +60,9 @@ function setup(params: string[], packages: Package[]) {
     }),
     deletePackage: vi.fn(async () => ({})),
   };
-  const notes: [string, string | undefined][] = [];
-  const navigated: string[] = [];
-  const ctx: PageContext = {
-    api: fake as unknown as WispApi,
-    namespace: "guest",
-    params,
-    query: new URLSearchParams(),
-    navigate: (hash) => navigated.push(hash),
-    notify: (m, k) => notes.push([m, k]),
-  };
-  const root = document.createElement("main");
-  document.body.appendChild(root);
-  return { fake, ctx, root, notes, navigated };
+  return { fake, ...recordingContext(params, fake) };
 }
 
-const q = (root: HTMLElement, id: string) => root.querySelector(`[data-testid="${id}"]`) as HTMLElement;
-const qa = (root: HTMLElement, id: string) => [...root.querySelectorAll(`[data-testid="${id}"]`)] as HTMLElement[];
-const flush = () => new Promise((r) => setTimeout(r, 0));
 
 afterEach(() => {
   document.body.replaceChildren();
@@ -93,7 +78,7 @@ describe("packagesPage list", () => {
       { namespace: "guest", name: XSS, publish: false, binding: { namespace: "whisk.system", name: "utils" } as never },
     ]);
     await packagesPage(ctx, root);
-    const rows = qa(root, "package-row");
+    const rows = byTestId(root, "package-row");
     expect(rows.map((r) => [...r.querySelectorAll("td")].slice(0, 3).map((td) => td.textContent))).toEqual([
       [XSS, "no", "/whisk.system/utils"],
       ["util", "yes", ""],
@@ -108,18 +93,18 @@ describe("packagesPage list", () => {
     (q(root, "package-name") as HTMLInputElement).value = "mine";
     (q(root, "package-shared") as HTMLInputElement).checked = true;
     q(root, "package-create").click();
-    await flush();
-    await flush();
+    await settle();
+    await settle();
     expect(fake.putPackage).toHaveBeenCalledWith("mine", { publish: true }, false);
-    expect(qa(root, "package-row").length).toBe(1);
+    expect(byTestId(root, "package-row").length).toBe(1);
 
     (q(root, "binding-name") as HTMLInputElement).value = "b";
     (q(root, "binding-source") as HTMLInputElement).value = "/whisk.system/utils";
     q(root, "binding-create").click();
-    await flush();
-    await flush();
+    await settle();
+    await settle();
     expect(fake.putPackage).toHaveBeenLastCalledWith("b", { binding: { namespace: "whisk.system", name: "utils" } }, false);
-    expect(qa(root, "package-row").length).toBe(2);
+    expect(byTestId(root, "package-row").length).toBe(2);
 
     (q(root, "binding-name") as HTMLInputElement).value = "c";
     (q(root, "binding-source") as HTMLInputElement).value = "utils";
@@ -136,8 +121,8 @@ describe("packagesPage list", () => {
     });
     await packagesPage(ctx, root);
     (q(root, "package-delete") as HTMLButtonElement).click();
-    await flush();
-    await flush();
+    await settle();
+    await settle();
     expect(confirm).toHaveBeenCalledTimes(2);
     expect(fake.deletePackage.mock.calls).toEqual([["full"], ["full", true]]);
   });
@@ -147,7 +132,7 @@ describe("packagesPage list", () => {
     vi.spyOn(window, "confirm").mockReturnValue(false);
     await packagesPage(ctx, root);
     q(root, "package-delete").click();
-    await flush();
+    await settle();
     expect(fake.deletePackage).not.toHaveBeenCalled();
   });
 });

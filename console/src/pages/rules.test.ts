@@ -1,6 +1,6 @@
 // The rules page against the in-memory fake API: status from GET rule, enable/disable, create, delete.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { FakeApi, byTestId, context, one, settle } from "./h4_fake_api";
+import { FakeApi, byTestId, context, one, settle } from "../testing/fake_api";
 import { nextStatus, rulesPage } from "./rules";
 
 let root: HTMLElement;

@@ -1,7 +1,7 @@
 // The triggers page against an in-memory fake of the API: rows, create, fire, delete.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ApiError, type Trigger } from "../api";
-import { FakeApi, byTestId, context, one, settle } from "./h4_fake_api";
+import { FakeApi, byTestId, context, one, settle } from "../testing/fake_api";
 import { parseJsonObject, refName, triggerRules, triggersPage } from "./triggers";
 
 const XSS = `<img src=x onerror="window.__pwned=1">`;

@@ -1,5 +1,8 @@
-// Test support for the triggers, rules, feeds and limits pages: an in-memory fake of the WispApi
-// methods they call, a PageContext around it, and DOM look-ups by data-testid. Only tests import it.
+// Test doubles for the page modules: an in-memory fake of the WispApi methods the triggers,
+// rules, feeds and limits pages call (FakeApi), PageContexts around a fake (context: notify is a
+// vi.fn; recordingContext: notify and navigate collected in arrays), a mounted root, and DOM
+// look-ups by data-testid. Only *.test.ts files import this module (src/testing/fake_api.test.ts
+// checks it), so it stays out of the bundle.
 import { vi } from "vitest";
 import { ApiError, type Rule, type Trigger, type WispApi } from "../api";
 import type { PageContext } from "../router";
@@ -78,8 +81,32 @@ export function context(api: FakeApi): PageContext & { notify: ReturnType<typeof
   };
 }
 
+/**
+ * A context whose notify calls land in `notes` and navigate calls in `navigated`, and a <main>
+ * root appended to the document (the tests' afterEach empties document.body).
+ */
+export function recordingContext(params: string[], api: object) {
+  const notes: [string, string | undefined][] = [];
+  const navigated: string[] = [];
+  const ctx: PageContext = {
+    api: api as unknown as WispApi,
+    namespace: "guest",
+    params,
+    query: new URLSearchParams(),
+    navigate: (hash) => navigated.push(hash),
+    notify: (m, k) => notes.push([m, k]),
+  };
+  const root = document.createElement("main");
+  document.body.appendChild(root);
+  return { ctx, root, notes, navigated };
+}
+
 export const byTestId = <T extends HTMLElement = HTMLElement>(root: ParentNode, id: string): T[] =>
   [...root.querySelectorAll<T>(`[data-testid="${id}"]`)];
+
+/** The first element with that data-testid (null when there is none). */
+export const q = <T extends HTMLElement = HTMLElement>(root: ParentNode, id: string): T =>
+  root.querySelector<T>(`[data-testid="${id}"]`) as T;
 
 export const one = <T extends HTMLElement = HTMLElement>(root: ParentNode, id: string): T => {
   const all = byTestId<T>(root, id);
