@@ -55,6 +55,7 @@
 #include "activator.hpp"
 #include "alarm_feed.hpp"
 #include "alarm_scheduler.hpp"
+#include "api_routes.hpp"
 #include "authenticator.hpp"
 #include "call.hpp"
 #include "console_handler.hpp"
@@ -132,6 +133,7 @@ class Api {
     InvokeHandler invoke_;
     ActivationsHandler activations_;
     WebHandler web_;
+    ApiRoutesHandler routes_;  // API routes: whisk.system/apimgmt and /api/<namespace>/...
     WebhookHandler webhooks_;
     ConsoleHandler console_;
     // Last: built after (and stopped before) everything it fires through. Null with --no-alarms.

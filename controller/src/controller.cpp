@@ -110,6 +110,7 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
       invoke_(guard_, clock, config_, replier_, resolver_, activator_, firer_, metrics_),
       activations_(guard_, replier_),
       web_(clock, config_, auth_, replier_, resolver_, activator_, metrics_),
+      routes_(guard_, clock, config_, auth_, replier_, web_),
       webhooks_(guard_, clock, config_, auth_, replier_, invoke_, firer_),
       console_(config_.console_assets, replier_) {
     // The raw store for keep-warm too: its refresh runs off the request path.
@@ -309,7 +310,14 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
         // Web actions take any method, OPTIONS included (web-custom-options).
         const std::string web_prefix = common::Cat(kApiPrefix, "/web/");
         if (path.rfind(web_prefix, 0) == 0) {
-            return web_.Handle(call, std::string_view(path).substr(web_prefix.size()));
+            const std::string_view rest = std::string_view(path).substr(web_prefix.size());
+            if (ApiRoutesHandler::OwnsManagement(rest)) return routes_.HandleManagement(call, rest);
+            return web_.Handle(call, rest);
+        }
+        // API routes: /api/<namespace>/<basePath>/<relPath>; /api/v1 is always the REST API.
+        if (path.rfind("/api/", 0) == 0 && path != kApiPrefix &&
+            path.rfind(common::Cat(kApiPrefix, "/"), 0) != 0) {
+            return routes_.Serve(call, std::string_view(path).substr(5));
         }
         if (method == "OPTIONS") return replier_.Reply(call, HttpResponse::Text(200, ""));
         // Webhooks prove the trigger's secret instead of sending credentials.

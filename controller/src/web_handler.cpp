@@ -16,22 +16,11 @@ namespace {
 
 using common::FullyQualifiedName;
 
-/// Which CORS headers a web response carries: none before the action is known (and for
-/// web-custom-options actions, which answer CORS themselves), else the web-action defaults.
-enum class Cors { kNone, kWebDefaults };
+using Cors = WebHandler::Cors;
 
 bool IsWebMethod(std::string_view m) {
     return m == "GET" || m == "DELETE" || m == "POST" || m == "PUT" || m == "HEAD" ||
            m == "OPTIONS" || m == "PATCH";
-}
-
-/// Answers like Replier::Reply, but with the web CORS policy instead of the REST API's: Reply
-/// would set the REST CORS headers, which would overwrite an action's own.
-void AnswerWeb(Replier& replier, const CallPtr& call, HttpResponse resp, Cors cors) {
-    if (cors == Cors::kWebDefaults) {
-        AddWebCorsHeaders(resp, call->req.Header("access-control-request-headers"));
-    }
-    replier.Reply(call, std::move(resp), /*rest_cors=*/false);
 }
 
 HttpResponse WebError(const CallPtr& call, int status, std::string_view msg) {
@@ -52,26 +41,24 @@ HttpResponse WebStatusError(const CallPtr& call, const absl::Status& st) {
 void WebHandler::Handle(const CallPtr& call, std::string_view rest_of_path) {
     const HttpRequest& req = call->req;
     if (!IsWebMethod(req.method)) {
-        return AnswerWeb(replier_, call, WebError(call, 405, web::kMsgMethodNotAllowed),
-                         Cors::kNone);
+        return Answer(call, WebError(call, 405, web::kMsgMethodNotAllowed), Cors::kNone);
     }
     auto target = web::ParseWebPath(rest_of_path);
     if (!target) {
-        return AnswerWeb(replier_, call, WebError(call, 404, web::kMsgRouteNotFound), Cors::kNone);
+        return Answer(call, WebError(call, 404, web::kMsgRouteNotFound), Cors::kNone);
     }
     const int64_t max_payload = config_.system_limits.max_payload_bytes;
     if (static_cast<int64_t>(req.body.size()) > max_payload) {
-        return AnswerWeb(replier_, call,
-                         WebError(call, 413,
-                                  common::Cat("Request larger than allowed: ", req.body.size(),
-                                              " > ", max_payload, " bytes.")),
-                         Cors::kNone);
+        return Answer(call,
+                      WebError(call, 413,
+                               common::Cat("Request larger than allowed: ", req.body.size(), " > ",
+                                           max_payload, " bytes.")),
+                      Cors::kNone);
     }
 
     // The owner of the namespace runs the action; nothing is revealed about what is missing.
     const auto not_found = [&] {
-        AnswerWeb(replier_, call, WebError(call, 404, common::kMsgResourceDoesNotExist),
-                  Cors::kNone);
+        Answer(call, WebError(call, 404, common::kMsgResourceDoesNotExist), Cors::kNone);
     };
     auto owner = auth_.IdentityOfNamespace(target->ns);
     if (!owner.ok()) {
@@ -83,28 +70,66 @@ void WebHandler::Handle(const CallPtr& call, std::string_view rest_of_path) {
     }
     common::EntityPath path({target->ns});
     if (target->package) path = path.Add(*target->package);
-    const FullyQualifiedName fqn{path, target->action};
-    auto resolved = resolver_.ResolveAction(*owner, fqn);
+    Target run{.owner = *std::move(owner),
+               .fqn = FullyQualifiedName{path, target->action},
+               .extension = target->extension,
+               .extra_path = target->extra_path};
+    Run(call, std::move(run));
+}
+
+void WebHandler::Answer(const CallPtr& call, HttpResponse resp, Cors cors) {
+    if (cors == Cors::kGateway) {
+        // The API gateway's CORS (cors.lua): over the action's own headers.
+        const std::string_view origin = call->req.Header("origin");
+        resp.SetHeader("Access-Control-Allow-Origin", origin.empty() ? "*" : origin);
+        resp.SetHeader("Access-Control-Allow-Methods",
+                       "GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS");
+        resp.SetHeader("Access-Control-Allow-Credentials", "true");
+    }
+    if (cors != Cors::kNone) {
+        AddWebCorsHeaders(resp, call->req.Header("access-control-request-headers"));
+    }
+    replier_.Reply(call, std::move(resp), /*rest_cors=*/false);
+}
+
+void WebHandler::Run(const CallPtr& call, Target target) {
+    const HttpRequest& req = call->req;
+    const Cors early = target.cors == Cors::kGateway ? Cors::kGateway : Cors::kNone;
+    const auto not_found = [&] {
+        Answer(call, WebError(call, 404, common::kMsgResourceDoesNotExist), early);
+    };
+    const int64_t max_payload = config_.system_limits.max_payload_bytes;
+    if (static_cast<int64_t>(req.body.size()) > max_payload) {
+        return Answer(call,
+                      WebError(call, 413,
+                               common::Cat("Request larger than allowed: ", req.body.size(), " > ",
+                                           max_payload, " bytes.")),
+                      early);
+    }
+    const common::Identity* owner = &target.owner;
+    auto resolved = resolver_.ResolveAction(*owner, target.fqn);
     if (!resolved.ok()) {
         const auto code = resolved.status().code();
         if (code == absl::StatusCode::kNotFound || code == absl::StatusCode::kPermissionDenied) {
             return not_found();
         }
-        return AnswerWeb(replier_, call, WebStatusError(call, resolved.status()), Cors::kNone);
+        return Answer(call, WebStatusError(call, resolved.status()), early);
     }
     const common::Action& action = resolved->action;
     if (!web::AnnotationIsTrue(action.annotations, web::kWebExport)) return not_found();
     if (auto st = activator_.CheckInvokeThrottles(*owner); !st.ok()) {
-        return AnswerWeb(replier_, call, WebStatusError(call, st), Cors::kNone);
+        return Answer(call, WebStatusError(call, st), early);
     }
 
     const bool custom_options = web::AnnotationIsTrue(action.annotations, web::kWebCustomOptions);
-    const Cors cors = custom_options ? Cors::kNone : Cors::kWebDefaults;
+    const Cors cors = target.cors == Cors::kGateway ? Cors::kGateway
+                      : custom_options              ? Cors::kNone
+                                                    : Cors::kWebDefaults;
     const bool options = req.method == "OPTIONS";
-    if (options && !custom_options) {
+    if (options && (!custom_options || target.cors == Cors::kGateway)) {
         HttpResponse resp;
         resp.status = 200;
-        return AnswerWeb(replier_, call, std::move(resp), cors);
+        return Answer(call, std::move(resp), cors);
     }
 
     // Credentials are optional: valid ones make __ow_user; invalid ones count as none.
@@ -115,40 +140,39 @@ void WebHandler::Handle(const CallPtr& call, std::string_view rest_of_path) {
             caller = *std::move(who);
         } else if (who.status().code() == absl::StatusCode::kResourceExhausted) {
             // The address is blocked after failed authentications.
-            return AnswerWeb(replier_, call, WebStatusError(call, who.status()), cors);
+            return Answer(call, WebStatusError(call, who.status()), cors);
         }
     }
     if (!options && !web::RequireWhiskAuthAllows(action.annotations, req, caller.has_value())) {
-        return AnswerWeb(replier_, call, WebError(call, 401, web::kMsgUnauthorized), cors);
+        return Answer(call, WebError(call, 401, web::kMsgUnauthorized), cors);
     }
 
     const bool raw_http = web::AnnotationIsTrue(action.annotations, web::kRawHttp);
     const auto protected_names = web::ProtectedParameters(action.annotations, action.parameters);
     web::WebArgumentsInput in;
     in.request = &req;
-    in.extra_path = target->extra_path;
+    in.extra_path = target.extra_path;
     if (caller) in.user_namespace = caller->namespace_name;
     in.raw_http = raw_http;
     in.protected_names = &protected_names;
     auto args = web::BuildWebArguments(in);
-    if (!args.ok()) return AnswerWeb(replier_, call, WebStatusError(call, args.status()), cors);
+    if (!args.ok()) return Answer(call, WebStatusError(call, args.status()), cors);
 
     ActivateRequest ar;
     ar.user = *owner;
-    ar.content_json = ArgumentParams(action).Merge(*args).ToObjectJson();
+    ar.content_json = ArgumentParams(action).Merge(target.path_params).Merge(*args).ToObjectJson();
     ar.blocking = true;
     ar.wait = config_.max_blocking_wait;
     ar.tid = call->tid;
     ar.received_ms = call->received_ms;
     const bool sequence = std::holds_alternative<common::SequenceExec>(action.exec);
     ar.resolved = *std::move(resolved);
-    const web::Extension ext = target->extension;
+    const web::Extension ext = target.extension;
 
     auto on_done = [this, call, ext, cors](ActivateOutcome out) {
         const double seconds = (clock_.MonotonicNs() - call->received_mono_ns) / 1e9;
         metrics_.ObserveInvokeLatency(true, seconds);
-        if (!out.status.ok())
-            return AnswerWeb(replier_, call, WebStatusError(call, out.status), cors);
+        if (!out.status.ok()) return Answer(call, WebStatusError(call, out.status), cors);
         HttpResponse resp;
         if (!out.record) {
             resp = WebError(call, 202, web::kMsgResponseNotReady);
@@ -157,7 +181,7 @@ void WebHandler::Handle(const CallPtr& call, std::string_view rest_of_path) {
             resp = rendered.ok() ? *std::move(rendered) : WebStatusError(call, rendered.status());
         }
         resp.SetHeader("x-openwhisk-activation-id", out.activation_id.str());
-        AnswerWeb(replier_, call, std::move(resp), cors);
+        Answer(call, std::move(resp), cors);
     };
     if (sequence) {
         activator_.RunSequence(std::move(ar), std::move(on_done));

@@ -16,6 +16,7 @@
 #include "entity_resolver.hpp"
 #include "metrics.hpp"
 #include "replier.hpp"
+#include "web_action.hpp"
 
 namespace wisp::controller {
 
@@ -34,6 +35,30 @@ class WebHandler {
 
     /// `rest_of_path`: the path after "/api/v1/web/".
     void Handle(const CallPtr& call, std::string_view rest_of_path);
+
+    /// Which CORS headers an answer carries: none (before the action is known, and for
+    /// web-custom-options actions, which answer CORS themselves), the web-action defaults, or
+    /// an API route's (api_routes.hpp: the gateway's, over whatever the action set).
+    enum class Cors { kNone, kWebDefaults, kGateway };
+
+    /// One web-action run that a caller has already routed: the action `fqn` of `owner`'s
+    /// namespace, rendered with `extension`; `extra_path` becomes __ow_path; `path_params`
+    /// (an API route's {x} values) lie between the action's parameters and the request's.
+    struct Target {
+        common::Identity owner;
+        common::FullyQualifiedName fqn;
+        web::Extension extension = web::Extension::kHttp;
+        std::string extra_path;
+        common::Parameters path_params;
+        Cors cors = Cors::kWebDefaults;  // kWebDefaults or kGateway
+    };
+    /// Runs `target` as a web action for `call` and answers: 404 unless the action exists and
+    /// is web-exported, the payload limit, throttles, OPTIONS, require-whisk-auth (read from
+    /// the request's headers), arguments, blocking activation, rendering.
+    void Run(const CallPtr& call, Target target);
+
+    /// Answers `resp` with the `cors` policy (Replier::Reply without the REST CORS headers).
+    void Answer(const CallPtr& call, HttpResponse resp, Cors cors);
 
   private:
     common::Clock& clock_;
