@@ -14,7 +14,6 @@ import {
   kindsFromRoot,
   logsFromRecord,
   logsText,
-  parseJsonObject,
   startOf,
   statusOf,
   toKeyValues,
@@ -90,29 +89,6 @@ describe("componentInNamespace", () => {
     expect(componentInNamespace("/_/a", "guest")).toBe("a");
     expect(componentInNamespace("/whisk.system/utils/echo", "guest")).toBeUndefined();
     expect(componentInNamespace("/guest", "guest")).toBeUndefined();
-  });
-});
-
-describe("parseJsonObject", () => {
-  it("takes an object, and an empty text as {}", () => {
-    expect(parseJsonObject('{"a": 1, "b": [true]}')).toEqual({ ok: true, value: { a: 1, b: [true] } });
-    expect(parseJsonObject("  \n")).toEqual({ ok: true, value: {} });
-  });
-  it("says what is wrong with bad JSON, with the parser's message", () => {
-    const r = parseJsonObject("{name: 1}");
-    expect(r.ok).toBe(false);
-    if (!r.ok) {
-      expect(r.error.startsWith("Parameters must be a JSON object: ")).toBe(true);
-      expect(r.error.length).toBeGreaterThan("Parameters must be a JSON object: ".length);
-    }
-  });
-  it("refuses arrays, null and scalars", () => {
-    for (const t of ["[1]", "null", "3", '"s"']) {
-      const r = parseJsonObject(t);
-      expect(r.ok, t).toBe(false);
-    }
-    const r = parseJsonObject("[1]");
-    expect(!r.ok && r.error).toBe("Parameters must be a JSON object: got an array");
   });
 });
 

@@ -2,14 +2,13 @@
 // kind, the form's values → the PUT body (parameters, limits, the web annotations as
 // `wsk action update --web true|false` sets them), and what an activation says about its start.
 import type { Action, Activation, Exec, KeyValue } from "../api";
+import { parseJsonObject, type Result } from "./common";
 
 /** When GET / does not answer with runtimes. */
 export const FALLBACK_KINDS = ["python:default", "nodejs:default"];
 
 /** The annotations `wsk --web` manages. */
 export const WEB_KEYS = ["web-export", "raw-http", "final"] as const;
-
-export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
 
 interface RuntimeEntry {
   kind?: unknown;
@@ -105,25 +104,6 @@ export function componentInNamespace(fqn: string, namespace: string): string | u
   if (parts.length < 2 || parts.length > 3) return undefined;
   if (parts[0] !== namespace && parts[0] !== "_") return undefined;
   return parts.slice(1).join("/");
-}
-
-/**
- * "" or blanks → {}; a JSON object → it; anything else → an error `<what> must be a JSON object:
- * <reason>` (the parser's message for bad JSON).
- */
-export function parseJsonObject(text: string, what = "Parameters"): Result<Record<string, unknown>> {
-  if (text.trim().length === 0) return { ok: true, value: {} };
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    return { ok: false, error: `${what} must be a JSON object: ${(e as Error).message}` };
-  }
-  if (v === null || typeof v !== "object" || Array.isArray(v)) {
-    const got = v === null ? "null" : Array.isArray(v) ? "an array" : `a ${typeof v}`;
-    return { ok: false, error: `${what} must be a JSON object: got ${got}` };
-  }
-  return { ok: true, value: v as Record<string, unknown> };
 }
 
 /** {a: 1} → [{key: "a", value: 1}]. */

@@ -20,11 +20,11 @@ import {
   kindsFromRoot,
   logsFromRecord,
   logsText,
-  parseJsonObject,
   startOf,
   statusOf,
   waitTimeOf,
 } from "./action_form";
+import { backLink, deleteButton, loadOrMissing, parseJsonObject, textInput } from "./common";
 
 export const actionsPage: Page = (ctx, root) => {
   const [first] = ctx.params;
@@ -113,24 +113,14 @@ async function editPage(ctx: PageContext, root: HTMLElement, name: string | unde
     for (const c of cleanups.splice(0)) c();
   };
 
-  replaceChildren(root, h("p", { class: "muted" }, "loading…"));
-  let kinds: string[];
-  let existing: Action | undefined;
-  try {
-    [kinds, existing] = await Promise.all([
-      loadKinds(),
-      name === undefined ? Promise.resolve(undefined) : ctx.api.getAction(name),
-    ]);
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404) throw e;
-    replaceChildren(
-      root,
-      h("a", { href: "#/actions", class: "back" }, "← Actions"),
-      h("p", { class: "error", testid: "action-missing" }, `There is no action ${name}.`),
-    );
-    ctx.notify(e.message, "error");
-    return cleanup;
-  }
+  const loaded = await loadOrMissing(
+    ctx,
+    root,
+    () => Promise.all([loadKinds(), name === undefined ? Promise.resolve(undefined) : ctx.api.getAction(name)]),
+    { back: ["#/actions", "Actions"], testid: "action-missing", text: `There is no action ${name}.` },
+  );
+  if (!loaded) return cleanup;
+  const [kinds, existing] = loaded.value;
   if (left) return cleanup;
 
   const values = existing ? formValuesOf(existing) : undefined;
@@ -185,13 +175,7 @@ async function editPage(ctx: PageContext, root: HTMLElement, name: string | unde
     kind = next;
   });
 
-  const nameInput = h("input", {
-    testid: "action-name",
-    type: "text",
-    autocomplete: "off",
-    spellcheck: false,
-    attrs: { placeholder: "hello or pkg/hello", "aria-label": "Name" },
-  });
+  const nameInput = textInput("action-name", "hello or pkg/hello", { label: "Name", type: "text" });
   const memory = h("input", {
     testid: "action-memory",
     type: "number",
@@ -256,29 +240,18 @@ async function editPage(ctx: PageContext, root: HTMLElement, name: string | unde
   });
 
   const del = existing
-    ? h(
-        "button",
-        {
-          class: "danger",
-          testid: "action-delete",
-          type: "button",
-          on: {
-            click: () => {
-              if (!window.confirm(`Delete the action ${name}?`)) return;
-              ctx.api
-                .deleteAction(name!)
-                .then(() => {
-                  ctx.notify(`Deleted ${name}.`);
-                  ctx.navigate("#/actions");
-                })
-                .catch((e: unknown) => {
-                  if (!left) ctx.notify((e as Error).message, "error");
-                });
-            },
-          },
-        },
-        "Delete",
-      )
+    ? deleteButton("action-delete", () => {
+        if (!window.confirm(`Delete the action ${name}?`)) return;
+        ctx.api
+          .deleteAction(name!)
+          .then(() => {
+            ctx.notify(`Deleted ${name}.`);
+            ctx.navigate("#/actions");
+          })
+          .catch((e: unknown) => {
+            if (!left) ctx.notify((e as Error).message, "error");
+          });
+      })
     : null;
 
   const field = (label: string, control: HTMLElement, hint?: string) =>
@@ -308,7 +281,7 @@ async function editPage(ctx: PageContext, root: HTMLElement, name: string | unde
   const title = existing
     ? h("h2", {}, "Action ", h("span", { class: "entity-name" }, relativeName(existing)))
     : h("h2", {}, "New action");
-  const back = h("a", { href: "#/actions", class: "back" }, "← Actions");
+  const back = backLink("#/actions", "Actions");
 
   if (!existing) {
     replaceChildren(root, back, title, form);

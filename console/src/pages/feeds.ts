@@ -4,8 +4,8 @@
 import "./feeds.css";
 import { annotation, type Trigger } from "../api";
 import { h, replaceChildren } from "../dom";
-import type { Page, PageContext } from "../router";
-import { errorText, parseJsonObject } from "./triggers";
+import type { Page } from "../router";
+import { confirmDeleteRow, deleteButton, errorText, pageLife, parseJsonObject, textInput } from "./common";
 
 export type FeedType = "alarm" | "once" | "interval";
 
@@ -61,7 +61,11 @@ export function feedParams(f: FeedForm): Record<string, unknown> {
   if (text("minutes")) p.minutes = /^-?\d+$/.test(text("minutes")) ? Number(text("minutes")) : text("minutes");
   if (text("startDate")) p.startDate = feedDate(text("startDate"));
   if (text("stopDate")) p.stopDate = feedDate(text("stopDate"));
-  if ((f.payload ?? "").trim()) p.trigger_payload = parseJsonObject(f.payload ?? "", "The payload");
+  if ((f.payload ?? "").trim()) {
+    const payload = parseJsonObject(f.payload ?? "", "The payload");
+    if (!payload.ok) throw new Error(payload.error);
+    p.trigger_payload = payload.value;
+  }
   return p;
 }
 
@@ -71,13 +75,10 @@ function nextHourIso(now = Date.now()): string {
 }
 
 export const feedsPage: Page = async (ctx, root) => {
-  let alive = true;
-  const notify: PageContext["notify"] = (...args) => {
-    if (alive) ctx.notify(...args);
-  };
+  const { notify, alive, leave } = pageLife(ctx);
 
-  const input = (testid: string, placeholder: string, extra: Record<string, unknown> = {}) =>
-    h("input", { testid, autocomplete: "off", spellcheck: false, attrs: { placeholder }, ...extra });
+  const input = (testid: string, placeholder: string, props: Record<string, unknown> = {}) =>
+    textInput(testid, placeholder, { props });
 
   const name = input("feed-trigger-name", "trigger name");
   const type = h(
@@ -192,21 +193,19 @@ export const feedsPage: Page = async (ctx, root) => {
   }
 
   function row(t: Trigger, feed: string): HTMLTableRowElement {
-    const del = h("button", { class: "danger", testid: "feed-delete", type: "button" }, "Delete");
-    del.addEventListener("click", () => void doDelete());
-    async function doDelete(): Promise<void> {
-      if (!window.confirm(`Delete trigger ${t.name} and its ${feed} schedule?`)) return;
-      del.disabled = true;
-      try {
-        await ctx.api.deleteTriggerWithFeed(t.name);
-        notify(`deleted trigger ${t.name}`);
-        tr.remove();
-        if (!tbody.firstChild) replaceChildren(tbody, emptyRow());
-      } catch (e) {
-        notify(`Could not delete ${t.name}: ${errorText(e)}`, "error");
-        del.disabled = false;
-      }
-    }
+    const del = deleteButton("feed-delete", () =>
+      void confirmDeleteRow({
+        question: `Delete trigger ${t.name} and its ${feed} schedule?`,
+        button: del,
+        row: tr,
+        tbody,
+        emptyRow,
+        remove: () => ctx.api.deleteTriggerWithFeed(t.name),
+        name: t.name,
+        deleted: `deleted trigger ${t.name}`,
+        notify,
+      }),
+    );
     const tr = h(
       "tr",
       { testid: "feed-row" },
@@ -223,7 +222,7 @@ export const feedsPage: Page = async (ctx, root) => {
 
   async function load(): Promise<void> {
     const list = await ctx.api.listTriggers();
-    if (!alive) return;
+    if (!alive()) return;
     const rows = list.flatMap((t) => {
       const feed = annotation(t, "feed");
       return typeof feed === "string" ? [row(t, feed)] : [];
@@ -232,7 +231,5 @@ export const feedsPage: Page = async (ctx, root) => {
   }
 
   await load();
-  return () => {
-    alive = false;
-  };
+  return leave;
 };

@@ -5,7 +5,8 @@ import "./packages.css";
 import { ApiError, type Package } from "../api";
 import { h, jsonText, replaceChildren } from "../dom";
 import { hashFor, type Page, type PageContext } from "../router";
-import { fromKeyValues, type Result } from "./action_form";
+import { fromKeyValues } from "./action_form";
+import { backLink, deleteButton, loadOrMissing, textInput, type Result } from "./common";
 
 export const packagesPage: Page = (ctx, root) => {
   if (ctx.params.length === 0) return listPage(ctx, root);
@@ -78,22 +79,11 @@ async function listPage(ctx: PageContext, root: HTMLElement): Promise<void> {
 
   const packageRow = (p: Package) => {
     const source = bindingSource(p);
-    const del = h(
-      "button",
-      {
-        class: "danger",
-        testid: "package-delete",
-        type: "button",
-        on: {
-          click: () => {
-            confirmDelete(ctx, p.name)
-              .then((done) => (done ? reload() : undefined))
-              .catch(fail);
-          },
-        },
-      },
-      "Delete",
-    );
+    const del = deleteButton("package-delete", () => {
+      confirmDelete(ctx, p.name)
+        .then((done) => (done ? reload() : undefined))
+        .catch(fail);
+    });
     return h(
       "tr",
       { testid: "package-row" },
@@ -105,13 +95,7 @@ async function listPage(ctx: PageContext, root: HTMLElement): Promise<void> {
   };
 
   // Create.
-  const name = h("input", {
-    testid: "package-name",
-    type: "text",
-    autocomplete: "off",
-    spellcheck: false,
-    attrs: { placeholder: "name", "aria-label": "Package name" },
-  });
+  const name = textInput("package-name", "name", { label: "Package name", type: "text" });
   const shared = h("input", { testid: "package-shared", type: "checkbox" });
   const create = h("button", { class: "primary", testid: "package-create", type: "button" }, "Create");
   create.addEventListener("click", () => {
@@ -136,20 +120,8 @@ async function listPage(ctx: PageContext, root: HTMLElement): Promise<void> {
   });
 
   // Bind.
-  const bname = h("input", {
-    testid: "binding-name",
-    type: "text",
-    autocomplete: "off",
-    spellcheck: false,
-    attrs: { placeholder: "name", "aria-label": "Binding name" },
-  });
-  const bsource = h("input", {
-    testid: "binding-source",
-    type: "text",
-    autocomplete: "off",
-    spellcheck: false,
-    attrs: { placeholder: "/whisk.system/utils", "aria-label": "Package to bind" },
-  });
+  const bname = textInput("binding-name", "name", { label: "Binding name", type: "text" });
+  const bsource = textInput("binding-source", "/whisk.system/utils", { label: "Package to bind", type: "text" });
   const bind = h("button", { class: "primary", testid: "binding-create", type: "button" }, "Bind");
   bind.addEventListener("click", () => {
     const n = bname.value.trim();
@@ -209,20 +181,13 @@ async function listPage(ctx: PageContext, root: HTMLElement): Promise<void> {
 // ---- One package -----------------------------------------------------------------------------
 
 async function detailPage(ctx: PageContext, root: HTMLElement, name: string): Promise<void> {
-  replaceChildren(root, h("p", { class: "muted" }, "loading…"));
-  let p: Package;
-  try {
-    p = await ctx.api.getPackage(name);
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404) throw e;
-    replaceChildren(
-      root,
-      h("a", { href: "#/packages", class: "back" }, "← Packages"),
-      h("p", { class: "error", testid: "package-missing" }, `There is no package ${name}.`),
-    );
-    ctx.notify(e.message, "error");
-    return;
-  }
+  const loaded = await loadOrMissing(ctx, root, () => ctx.api.getPackage(name), {
+    back: ["#/packages", "Packages"],
+    testid: "package-missing",
+    text: `There is no package ${name}.`,
+  });
+  if (!loaded) return;
+  const p = loaded.value;
   const source = bindingSource(p);
   const ownNs = source.startsWith(`/${ctx.namespace}/`) || source.startsWith("/_/");
   const boundName = source.split("/").slice(2).join("/");
@@ -241,28 +206,17 @@ async function detailPage(ctx: PageContext, root: HTMLElement, name: string): Pr
             .map((a) => h("li", {}, h("a", { href: hashFor("actions", `${name}/${a.name}`) }, `${name}/${a.name}`))),
         );
 
-  const del = h(
-    "button",
-    {
-      class: "danger",
-      testid: "package-delete",
-      type: "button",
-      on: {
-        click: () => {
-          confirmDelete(ctx, name)
-            .then((done) => {
-              if (done) ctx.navigate("#/packages");
-            })
-            .catch((e: unknown) => ctx.notify((e as Error).message, "error"));
-        },
-      },
-    },
-    "Delete",
-  );
+  const del = deleteButton("package-delete", () => {
+    confirmDelete(ctx, name)
+      .then((done) => {
+        if (done) ctx.navigate("#/packages");
+      })
+      .catch((e: unknown) => ctx.notify((e as Error).message, "error"));
+  });
 
   replaceChildren(
     root,
-    h("a", { href: "#/packages", class: "back" }, "← Packages"),
+    backLink("#/packages", "Packages"),
     h("h2", {}, source ? "Binding " : "Package ", h("span", { class: "entity-name", testid: "package-title" }, p.name)),
     h(
       "section",

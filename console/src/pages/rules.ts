@@ -3,8 +3,9 @@
 import "./rules.css";
 import { relativeName, type Rule } from "../api";
 import { h, replaceChildren } from "../dom";
-import { hashFor, type Page, type PageContext } from "../router";
-import { errorText, refName } from "./triggers";
+import { hashFor, type Page } from "../router";
+import { confirmDeleteRow, deleteButton, errorText, pageLife, textInput } from "./common";
+import { refName } from "./triggers";
 
 /** The status the toggle sets: active → inactive, anything else → active. */
 export function nextStatus(status: string | undefined): "active" | "inactive" {
@@ -12,17 +13,9 @@ export function nextStatus(status: string | undefined): "active" | "inactive" {
 }
 
 export const rulesPage: Page = async (ctx, root) => {
-  let alive = true;
-  const notify: PageContext["notify"] = (...args) => {
-    if (alive) ctx.notify(...args);
-  };
+  const { notify, alive, leave } = pageLife(ctx);
 
-  const nameInput = h("input", {
-    testid: "rule-name",
-    autocomplete: "off",
-    spellcheck: false,
-    attrs: { placeholder: "rule name", "aria-label": "rule name" },
-  });
+  const nameInput = textInput("rule-name", "rule name", { label: "rule name" });
   const triggerSelect = h("select", { testid: "rule-trigger", attrs: { "aria-label": "trigger" } });
   const actionSelect = h("select", { testid: "rule-action", attrs: { "aria-label": "action" } });
   const createButton = h("button", { class: "primary", testid: "rule-create", type: "submit" }, "Create");
@@ -59,7 +52,7 @@ export const rulesPage: Page = async (ctx, root) => {
 
   async function loadChoices(): Promise<void> {
     const [triggers, actions] = await Promise.all([ctx.api.listTriggers(), ctx.api.listActions()]);
-    if (!alive) return;
+    if (!alive()) return;
     fillSelect(triggerSelect, triggers.map((t) => t.name).sort(), "trigger");
     fillSelect(actionSelect, actions.map(relativeName).sort(), "action");
   }
@@ -90,7 +83,7 @@ export const rulesPage: Page = async (ctx, root) => {
     let rule = initial;
     const status = h("span", { class: "tag", testid: "rule-status" });
     const toggle = h("button", { testid: "rule-toggle", type: "button" });
-    const del = h("button", { class: "danger", testid: "rule-delete", type: "button" }, "Delete");
+    const del = deleteButton("rule-delete");
     const triggerCell = h("td");
     const actionCell = h("td");
 
@@ -124,18 +117,18 @@ export const rulesPage: Page = async (ctx, root) => {
       }
     }
 
-    async function doDelete(): Promise<void> {
-      if (!window.confirm(`Delete rule ${rule.name}?`)) return;
-      del.disabled = true;
-      try {
-        await ctx.api.deleteRule(rule.name);
-        notify(`deleted rule ${rule.name}`);
-        tr.remove();
-        if (!tbody.firstChild) replaceChildren(tbody, emptyRow());
-      } catch (e) {
-        notify(`Could not delete ${rule.name}: ${errorText(e)}`, "error");
-        del.disabled = false;
-      }
+    function doDelete(): Promise<void> {
+      return confirmDeleteRow({
+        question: `Delete rule ${rule.name}?`,
+        button: del,
+        row: tr,
+        tbody,
+        emptyRow,
+        remove: () => ctx.api.deleteRule(rule.name),
+        name: rule.name,
+        deleted: `deleted rule ${rule.name}`,
+        notify,
+      });
     }
 
     const tr = h(
@@ -159,12 +152,10 @@ export const rulesPage: Page = async (ctx, root) => {
   async function load(): Promise<void> {
     const list = await ctx.api.listRules();
     const full = await Promise.all(list.map((r) => ctx.api.getRule(r.name).catch(() => r)));
-    if (!alive) return;
+    if (!alive()) return;
     replaceChildren(tbody, full.length === 0 ? emptyRow() : full.map(row));
   }
 
   await Promise.all([load(), loadChoices()]);
-  return () => {
-    alive = false;
-  };
+  return leave;
 };

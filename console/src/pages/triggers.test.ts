@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ApiError, type Trigger } from "../api";
 import { FakeApi, byTestId, context, one, settle } from "../testing/fake_api";
-import { parseJsonObject, refName, triggerRules, triggersPage } from "./triggers";
+import { refName, triggerRules, triggersPage } from "./triggers";
 
 const XSS = `<img src=x onerror="window.__pwned=1">`;
 
@@ -35,12 +35,6 @@ afterEach(() => {
 });
 
 describe("helpers", () => {
-  it("parseJsonObject takes objects and blank, refuses the rest", () => {
-    expect(parseJsonObject("")).toEqual({});
-    expect(parseJsonObject("  ")).toEqual({});
-    expect(parseJsonObject('{"a": [1]}')).toEqual({ a: [1] });
-    for (const bad of ["[1]", "1", "null", '"x"', "{a:1}", "{"]) expect(() => parseJsonObject(bad), bad).toThrow(/JSON object/);
-  });
   it("refName is relative to the namespace", () => {
     expect(refName({ path: "guest", name: "a" }, "guest")).toBe("a");
     expect(refName({ path: "guest/pkg", name: "a" }, "guest")).toBe("pkg/a");

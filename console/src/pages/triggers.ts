@@ -3,28 +3,8 @@
 import "./triggers.css";
 import { annotation, type EntityRef, type Trigger } from "../api";
 import { h, replaceChildren } from "../dom";
-import { hashFor, type Page, type PageContext } from "../router";
-
-/** A JSON object typed by the user; blank is {}. Throws an Error whose message suits the status bar. */
-export function parseJsonObject(text: string, what = "Parameters"): Record<string, unknown> {
-  const t = text.trim();
-  if (t === "") return {};
-  let v: unknown;
-  try {
-    v = JSON.parse(t);
-  } catch (e) {
-    throw new Error(`${what} must be a JSON object: ${(e as Error).message}`);
-  }
-  if (v === null || typeof v !== "object" || Array.isArray(v)) {
-    throw new Error(`${what} must be a JSON object, like {"name": "value"}.`);
-  }
-  return v as Record<string, unknown>;
-}
-
-/** An error's message for the status bar. */
-export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
+import { hashFor, type Page } from "../router";
+import { confirmDeleteRow, deleteButton, errorText, pageLife, parseJsonObject, textInput } from "./common";
 
 /** A reference relative to the caller's namespace: {path "guest/pkg", name "a"} → "pkg/a"; another namespace stays "/ns/..". */
 export function refName(ref: EntityRef | undefined, namespace: string): string {
@@ -47,17 +27,9 @@ export function triggerRules(t: Trigger, namespace: string): { rule: string; act
 }
 
 export const triggersPage: Page = async (ctx, root) => {
-  let alive = true;
-  const notify: PageContext["notify"] = (...args) => {
-    if (alive) ctx.notify(...args);
-  };
+  const { notify, alive, leave } = pageLife(ctx);
 
-  const nameInput = h("input", {
-    testid: "trigger-name",
-    autocomplete: "off",
-    spellcheck: false,
-    attrs: { placeholder: "trigger name", "aria-label": "trigger name" },
-  });
+  const nameInput = textInput("trigger-name", "trigger name", { label: "trigger name" });
   const createButton = h("button", { class: "primary", testid: "trigger-create", type: "submit" }, "Create");
   const form = h(
     "form",
@@ -98,12 +70,9 @@ export const triggersPage: Page = async (ctx, root) => {
   function row(t: Trigger): HTMLTableRowElement {
     const feed = annotation(t, "feed");
     const rules = triggerRules(t, ctx.namespace);
-    const params = h("input", {
-      class: "trigger-fire-params",
-      testid: "trigger-fire-params",
-      autocomplete: "off",
-      spellcheck: false,
-      attrs: { placeholder: '{"key": "value"}', "aria-label": `parameters to fire ${t.name} with` },
+    const params = textInput("trigger-fire-params", '{"key": "value"}', {
+      label: `parameters to fire ${t.name} with`,
+      props: { class: "trigger-fire-params" },
     });
     const outcome = h("span", { class: "trigger-fire-outcome muted" });
     const fire = h("button", { testid: "trigger-fire", type: "button" }, "Fire");
@@ -111,17 +80,15 @@ export const triggersPage: Page = async (ctx, root) => {
     params.addEventListener("keydown", (ev) => {
       if (ev.key === "Enter") void doFire();
     });
-    const del = h("button", { class: "danger", testid: "trigger-delete", type: "button" }, "Delete");
-    del.addEventListener("click", () => void doDelete());
+    const del = deleteButton("trigger-delete", () => void doDelete());
 
     async function doFire(): Promise<void> {
-      let body: Record<string, unknown>;
-      try {
-        body = parseJsonObject(params.value);
-      } catch (e) {
-        notify(errorText(e), "error");
+      const parsed = parseJsonObject(params.value);
+      if (!parsed.ok) {
+        notify(parsed.error, "error");
         return;
       }
+      const body = parsed.value;
       fire.disabled = true;
       try {
         const id = await ctx.api.fireTrigger(t.name, body);
@@ -139,20 +106,19 @@ export const triggersPage: Page = async (ctx, root) => {
       }
     }
 
-    async function doDelete(): Promise<void> {
+    function doDelete(): Promise<void> {
       const what = typeof feed === "string" ? ` and tell its feed ${feed}` : "";
-      if (!window.confirm(`Delete trigger ${t.name}${what}?`)) return;
-      del.disabled = true;
-      try {
-        if (typeof feed === "string") await ctx.api.deleteTriggerWithFeed(t.name);
-        else await ctx.api.deleteTrigger(t.name);
-        notify(`deleted trigger ${t.name}`);
-        tr.remove();
-        if (!tbody.firstChild) replaceChildren(tbody, emptyRow());
-      } catch (e) {
-        notify(`Could not delete ${t.name}: ${errorText(e)}`, "error");
-        del.disabled = false;
-      }
+      return confirmDeleteRow({
+        question: `Delete trigger ${t.name}${what}?`,
+        button: del,
+        row: tr,
+        tbody,
+        emptyRow,
+        remove: () => (typeof feed === "string" ? ctx.api.deleteTriggerWithFeed(t.name) : ctx.api.deleteTrigger(t.name)),
+        name: t.name,
+        deleted: `deleted trigger ${t.name}`,
+        notify,
+      });
     }
 
     const tr = h(
@@ -195,12 +161,10 @@ export const triggersPage: Page = async (ctx, root) => {
   async function load(): Promise<void> {
     const list = await ctx.api.listTriggers();
     const full = await Promise.all(list.map((t) => ctx.api.getTrigger(t.name).catch(() => t)));
-    if (!alive) return;
+    if (!alive()) return;
     replaceChildren(tbody, full.length === 0 ? emptyRow() : full.map(row));
   }
 
   await load();
-  return () => {
-    alive = false;
-  };
+  return leave;
 };
