@@ -1,18 +1,14 @@
 // The feeds page: the parameters each alarm feed gets, the fields shown per type, the feed's error
 // in the status bar, and the list of triggers with a feed.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { FakeApi, byTestId, context, one, settle } from "../testing/fake_api";
+import { FakeApi, byTestId, context, one, settle, mountRoot, unmountRoot } from "../testing/fake_api";
 import { feedDate, feedParams, feedsPage } from "./feeds";
 
 let root: HTMLElement;
 beforeEach(() => {
-  root = document.createElement("main");
-  document.body.appendChild(root);
+  root = mountRoot();
 });
-afterEach(() => {
-  root.remove();
-  vi.restoreAllMocks();
-});
+afterEach(() => unmountRoot(root));
 
 describe("feedParams", () => {
   it("alarm: cron, timezone, start and stop; blank fields and other types' fields left out", () => {

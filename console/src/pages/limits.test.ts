@@ -1,14 +1,13 @@
 // The limits page: one row per key, known keys with a label first, the rest as they come.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeApi, context, one } from "../testing/fake_api";
+import { FakeApi, context, one, mountRoot, unmountRoot } from "../testing/fake_api";
 import { limitRows, limitsPage } from "./limits";
 
 let root: HTMLElement;
 beforeEach(() => {
-  root = document.createElement("main");
-  document.body.appendChild(root);
+  root = mountRoot();
 });
-afterEach(() => root.remove());
+afterEach(() => unmountRoot(root));
 
 describe("limits", () => {
   it("limitRows labels the known keys and keeps the others", () => {

@@ -1,17 +1,13 @@
 // The rules page against the in-memory fake API: status from GET rule, enable/disable, create, delete.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { FakeApi, byTestId, context, one, settle } from "../testing/fake_api";
+import { FakeApi, byTestId, context, one, settle, mountRoot, unmountRoot } from "../testing/fake_api";
 import { nextStatus, rulesPage } from "./rules";
 
 let root: HTMLElement;
 beforeEach(() => {
-  root = document.createElement("main");
-  document.body.appendChild(root);
+  root = mountRoot();
 });
-afterEach(() => {
-  root.remove();
-  vi.restoreAllMocks();
-});
+afterEach(() => unmountRoot(root));
 
 function seed(api: FakeApi): void {
   api.triggers.set("t1", { namespace: "guest", name: "t1" });

@@ -1,7 +1,7 @@
 // The triggers page against an in-memory fake of the API: rows, create, fire, delete.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ApiError, type Trigger } from "../api";
-import { FakeApi, byTestId, context, one, settle } from "../testing/fake_api";
+import { FakeApi, byTestId, context, one, settle, mountRoot, unmountRoot } from "../testing/fake_api";
 import { refName, triggerRules, triggersPage } from "./triggers";
 
 const XSS = `<img src=x onerror="window.__pwned=1">`;
@@ -26,13 +26,9 @@ function seed(api: FakeApi): void {
 
 let root: HTMLElement;
 beforeEach(() => {
-  root = document.createElement("main");
-  document.body.appendChild(root);
+  root = mountRoot();
 });
-afterEach(() => {
-  root.remove();
-  vi.restoreAllMocks();
-});
+afterEach(() => unmountRoot(root));
 
 describe("helpers", () => {
   it("refName is relative to the namespace", () => {

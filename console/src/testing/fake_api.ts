@@ -96,9 +96,20 @@ export function recordingContext(params: string[], api: object) {
     navigate: (hash) => navigated.push(hash),
     notify: (m, k) => notes.push([m, k]),
   };
+  return { ctx, root: mountRoot(), notes, navigated };
+}
+
+/** A <main> appended to the document, for a page to render into. */
+export function mountRoot(): HTMLElement {
   const root = document.createElement("main");
   document.body.appendChild(root);
-  return { ctx, root, notes, navigated };
+  return root;
+}
+
+/** The afterEach of a page test: the root out of the document, the spies (window.confirm) restored. */
+export function unmountRoot(root: HTMLElement | undefined): void {
+  root?.remove();
+  vi.restoreAllMocks();
 }
 
 export const byTestId = <T extends HTMLElement = HTMLElement>(root: ParentNode, id: string): T[] =>
