@@ -10,6 +10,7 @@ import { triggersPage } from "./pages/triggers";
 import { rulesPage } from "./pages/rules";
 import { feedsPage } from "./pages/feeds";
 import { packagesPage } from "./pages/packages";
+import { textInput } from "./pages/common";
 import { limitsPage } from "./pages/limits";
 
 const PAGES: { name: string; title: string; page: Page }[] = [
@@ -29,13 +30,7 @@ let renderSeq = 0;
 function signInPage(message?: string): void {
   cleanup?.();
   cleanup = undefined;
-  const input = h("input", {
-    testid: "signin-key",
-    type: "password",
-    autocomplete: "off",
-    spellcheck: false,
-    attrs: { placeholder: "uuid:key", "aria-label": "API key" },
-  });
+  const input = textInput("signin-key", "uuid:key", { label: "API key", type: "password" });
   const error = h("p", { class: "error", testid: "signin-error" }, message ?? "");
   const form = h(
     "form",
