@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { WispApi, type Activation } from "../api";
-import type { PageContext } from "../router";
+import { pageContext } from "../testing/fake_api";
 
 // uPlot needs a canvas (jsdom has none): a fake records what the page asks of it.
 const plots: FakePlot[] = [];
@@ -50,14 +50,7 @@ function setup(records: () => Activation[]) {
     return new Response(JSON.stringify(records()), { status: 200 });
   });
   const notes: string[] = [];
-  const ctx: PageContext = {
-    api,
-    namespace: "guest",
-    params: [],
-    query: new URLSearchParams(),
-    navigate: () => undefined,
-    notify: (m) => notes.push(m),
-  };
+  const ctx = pageContext(api, { notify: (m) => notes.push(m) });
   const el = document.createElement("section");
   document.body.appendChild(el);
   return { ctx, el, urls, notes };

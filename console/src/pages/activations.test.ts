@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { WispApi, type Activation, type KeyValue } from "../api";
 import type { Cleanup, PageContext } from "../router";
+import { pageContext } from "../testing/fake_api";
 import {
   LOOKBACK_MS,
   POLL_MS,
@@ -73,14 +74,7 @@ function fake(store: Activation[] = []): Fake {
       .slice(0, limit);
     return new Response(JSON.stringify(rows));
   });
-  f.ctx = {
-    api,
-    namespace: "guest",
-    params: [],
-    query: new URLSearchParams(),
-    navigate: () => undefined,
-    notify: (m) => notes.push(m),
-  };
+  f.ctx = pageContext(api, { notify: (m) => notes.push(m) });
   document.body.appendChild(f.root);
   return f;
 }

@@ -70,15 +70,22 @@ export class FakeApi {
   limits = vi.fn(async () => ({}));
 }
 
-export function context(api: FakeApi): PageContext & { notify: ReturnType<typeof vi.fn> } {
+/** A context for namespace guest around any API (a fake, or a WispApi over a fake fetch). */
+export function pageContext(api: object, over: Partial<PageContext> = {}): PageContext {
   return {
     api: api as unknown as WispApi,
     namespace: "guest",
     params: [],
     query: new URLSearchParams(),
-    navigate: vi.fn(),
-    notify: vi.fn(),
+    navigate: () => undefined,
+    notify: () => undefined,
+    ...over,
   };
+}
+
+export function context(api: FakeApi): PageContext & { notify: ReturnType<typeof vi.fn> } {
+  const notify = vi.fn();
+  return { ...pageContext(api, { navigate: vi.fn() }), notify };
 }
 
 /**
@@ -88,14 +95,11 @@ export function context(api: FakeApi): PageContext & { notify: ReturnType<typeof
 export function recordingContext(params: string[], api: object) {
   const notes: [string, string | undefined][] = [];
   const navigated: string[] = [];
-  const ctx: PageContext = {
-    api: api as unknown as WispApi,
-    namespace: "guest",
+  const ctx = pageContext(api, {
     params,
-    query: new URLSearchParams(),
     navigate: (hash) => navigated.push(hash),
     notify: (m, k) => notes.push([m, k]),
-  };
+  });
   return { ctx, root: mountRoot(), notes, navigated };
 }
 
