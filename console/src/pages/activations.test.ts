@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { WispApi, type Activation, type KeyValue } from "../api";
 import type { Cleanup, PageContext } from "../router";
-import { pageContext } from "../testing/fake_api";
+import { pageContext, q } from "../testing/fake_api";
 import {
   LOOKBACK_MS,
   POLL_MS,
@@ -84,7 +84,6 @@ const flush = async () => {
   await new Promise((r) => setTimeout(r, 0));
 };
 
-const q = (root: ParentNode, id: string) => root.querySelector(`[data-testid="${id}"]`) as HTMLElement;
 const rows = (root: ParentNode) => [...root.querySelectorAll<HTMLTableRowElement>('[data-testid="activation-row"]')];
 const visibleIds = (root: ParentNode) =>
   rows(root)
