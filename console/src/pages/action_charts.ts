@@ -9,6 +9,7 @@ import "./action_charts.css";
 import { h, replaceChildren } from "../dom";
 import { hashFor, type Cleanup, type PageContext } from "../router";
 import { fetchActionActivations, shapeActionSeries, summaryText, type ActionSeries } from "../charts";
+import { errorText } from "./common";
 
 export const REFRESH_MS = 10_000;
 
@@ -176,7 +177,7 @@ export function renderActionCharts(ctx: PageContext, el: HTMLElement, name: stri
         plots.set(spec.key, new uPlot(opts, data, host));
       } catch (e) {
         // A browser without canvas: the summary still carries the numbers.
-        host.textContent = `The chart could not be drawn: ${(e as Error).message}`;
+        host.textContent = `The chart could not be drawn: ${errorText(e)}`;
       }
     }
   };
@@ -201,8 +202,8 @@ export function renderActionCharts(ctx: PageContext, el: HTMLElement, name: stri
       draw(series);
     } catch (e) {
       if (!stopped) {
-        summary.textContent = `The activations could not be read: ${(e as Error).message}`;
-        ctx.notify((e as Error).message, "error");
+        summary.textContent = `The activations could not be read: ${errorText(e)}`;
+        ctx.notify(errorText(e), "error");
       }
     } finally {
       loading = false;

@@ -24,7 +24,7 @@ import {
   statusOf,
   waitTimeOf,
 } from "./action_form";
-import { backLink, deleteButton, loadOrMissing, parseJsonObject, textInput } from "./common";
+import { backLink, deleteButton, errorText, loadOrMissing, parseJsonObject, textInput } from "./common";
 
 export const actionsPage: Page = (ctx, root) => {
   const [first] = ctx.params;
@@ -232,7 +232,7 @@ async function editPage(ctx: PageContext, root: HTMLElement, name: string | unde
         ctx.notify(`Saved ${target} (version ${saved.version ?? "?"}).`);
       })
       .catch((e: unknown) => {
-        if (!left) ctx.notify((e as Error).message, "error");
+        if (!left) ctx.notify(errorText(e), "error");
       })
       .finally(() => {
         save.disabled = false;
@@ -249,7 +249,7 @@ async function editPage(ctx: PageContext, root: HTMLElement, name: string | unde
             ctx.navigate("#/actions");
           })
           .catch((e: unknown) => {
-            if (!left) ctx.notify((e as Error).message, "error");
+            if (!left) ctx.notify(errorText(e), "error");
           });
       })
     : null;
@@ -405,9 +405,9 @@ function invokePanel(ctx: PageContext, name: string, isLeft: () => boolean): HTM
           if ((body.logs ?? []).length === 0) await fillLogs(body.activationId);
           return;
         }
-        status.textContent = `not invoked: ${(e as Error).message}`;
+        status.textContent = `not invoked: ${errorText(e)}`;
         status.className = "invoke-status bad";
-        ctx.notify((e as Error).message, "error");
+        ctx.notify(errorText(e), "error");
       })
       .finally(() => {
         button.disabled = false;

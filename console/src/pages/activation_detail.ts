@@ -8,6 +8,7 @@ import { formatDuration, formatTime, h, jsonText, replaceChildren } from "../dom
 import { hashFor, type Cleanup, type PageContext } from "../router";
 import { isError, sequenceComponentIds, sequenceTimeline, statusText } from "../charts";
 import { activationDisplayName, startKind } from "./activation_format";
+import { errorText } from "./common";
 
 /** The most components whose records are read for the timeline. */
 export const MAX_COMPONENTS = 50;
@@ -154,9 +155,9 @@ export function renderActivationDetail(ctx: PageContext, root: HTMLElement, id: 
       a = await getActivationWhenStored(ctx, id, isStopped);
     } catch (e) {
       if (!stopped) {
-        ctx.notify((e as Error).message, "error");
+        ctx.notify(errorText(e), "error");
         const p = root.querySelector("p.muted");
-        if (p) p.textContent = `The activation could not be read: ${(e as Error).message}`;
+        if (p) p.textContent = `The activation could not be read: ${errorText(e)}`;
       }
       return;
     }

@@ -7,6 +7,7 @@ import { formatDuration, formatTime, h, replaceChildren } from "../dom";
 import { hashFor, type Cleanup, type Page, type PageContext } from "../router";
 import { isError, statusText } from "../charts";
 import { activationDisplayName, startKind } from "./activation_format";
+import { errorText } from "./common";
 import { renderActivationDetail } from "./activation_detail";
 
 export const POLL_MS = 2_000;
@@ -176,7 +177,7 @@ function listPage(ctx: PageContext, root: HTMLElement): Cleanup {
     } catch (e) {
       if (!stopped && gen === generation) {
         loaded = true;
-        ctx.notify((e as Error).message, "error");
+        ctx.notify(errorText(e), "error");
       }
     }
   };
@@ -193,7 +194,7 @@ function listPage(ctx: PageContext, root: HTMLElement): Cleanup {
       if (stopped || gen !== generation) return;
       add(list);
     } catch (e) {
-      if (!stopped && gen === generation) ctx.notify((e as Error).message, "error");
+      if (!stopped && gen === generation) ctx.notify(errorText(e), "error");
     } finally {
       polling = false;
     }

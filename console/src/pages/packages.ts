@@ -6,7 +6,7 @@ import { ApiError, type Package } from "../api";
 import { h, jsonText, replaceChildren } from "../dom";
 import { hashFor, type Page, type PageContext } from "../router";
 import { fromKeyValues } from "./action_form";
-import { backLink, deleteButton, loadOrMissing, textInput, type Result } from "./common";
+import { backLink, deleteButton, errorText, loadOrMissing, textInput, type Result } from "./common";
 
 export const packagesPage: Page = (ctx, root) => {
   if (ctx.params.length === 0) return listPage(ctx, root);
@@ -75,7 +75,7 @@ async function listPage(ctx: PageContext, root: HTMLElement): Promise<void> {
     const rows = [...pkgs].sort((a, b) => a.name.localeCompare(b.name)).map((p) => packageRow(p));
     replaceChildren(body, ...rows);
   };
-  const fail = (e: unknown) => ctx.notify((e as Error).message, "error");
+  const fail = (e: unknown) => ctx.notify(errorText(e), "error");
 
   const packageRow = (p: Package) => {
     const source = bindingSource(p);
@@ -211,7 +211,7 @@ async function detailPage(ctx: PageContext, root: HTMLElement, name: string): Pr
       .then((done) => {
         if (done) ctx.navigate("#/packages");
       })
-      .catch((e: unknown) => ctx.notify((e as Error).message, "error"));
+      .catch((e: unknown) => ctx.notify(errorText(e), "error"));
   });
 
   replaceChildren(
