@@ -123,6 +123,28 @@ struct ProjectFlags {
 [[nodiscard]] Status ProjectDeploy(Session& s, const ProjectFlags& f);
 [[nodiscard]] Status ProjectUndeploy(Session& s, const ProjectFlags& f);
 
+/// `wsk api create|get|delete|list` (API routes through /whisk.system/apimgmt; api_commands.cpp).
+struct ApiFlags {
+    std::string api_name;                // -n/--apiname
+    std::string config_file;             // -c/--config-file (swagger JSON or YAML)
+    std::string response_type = "json";  // --response-type json|http|html|text|svg
+};
+struct ApiGetFlags {
+    std::string format = "json";  // --format json|yaml
+    bool full = false;            // -f/--full: the whole value, not only the swagger
+};
+struct ApiListFlags {
+    int limit = 30;
+    int skip = 0;
+    bool name_sort = false;  // -n/--name-sort
+    bool full = false;       // -f/--full
+};
+[[nodiscard]] Status ApiCreate(Session& s, const std::vector<std::string>& args, const ApiFlags& f);
+[[nodiscard]] Status ApiGet(Session& s, const std::vector<std::string>& args, const ApiGetFlags& f);
+[[nodiscard]] Status ApiDelete(Session& s, const std::vector<std::string>& args);
+[[nodiscard]] Status ApiList(Session& s, const std::vector<std::string>& args,
+                             const ApiListFlags& f);
+
 /// "Invalid argument(s). <required>" / "Invalid argument(s): a, b. <required>" (exit 1).
 [[nodiscard]] Status CheckArgs(const std::vector<std::string>& args, size_t min, size_t max,
                                const std::string& required);

@@ -372,6 +372,39 @@ int main(int argc, char** argv) {
         c->add_option("-o,--output", pf.output, "Output format in std|raw");
     }
 
+    // ---- api (API routes)
+    wsk::ApiFlags apif;
+    wsk::ApiGetFlags apigf;
+    wsk::ApiListFlags apilf;
+    auto api = group("api", "work with APIs");
+    // One subcommand only: a verb argument ("get", "delete") is then not taken for `api get`.
+    api->require_subcommand(0, 1);
+    {
+        auto c =
+            leaf(api, "create", "create a new API", [&] { return wsk::ApiCreate(s, pos, apif); });
+        c->add_option("-n,--apiname", apif.api_name,
+                      "Friendly name of the API; ignored when CFG_FILE is specified (default "
+                      "BASE_PATH)");
+        c->add_option("-c,--config-file", apif.config_file,
+                      "CFG_FILE containing API configuration in swagger JSON format");
+        c->add_option("--response-type", apif.response_type,
+                      "Set the web action response TYPE. Possible values are html, http, json, "
+                      "text, svg");
+        c = leaf(api, "get", "get API details", [&] { return wsk::ApiGet(s, pos, apigf); });
+        c->add_flag("-f,--full", apigf.full, "display full API configuration details");
+        c->add_option("--format", apigf.format, "Specify the API output TYPE, either json or yaml");
+        leaf(api, "delete", "delete an API", [&] { return wsk::ApiDelete(s, pos); });
+        c = leaf(api, "list", "list APIs", [&] { return wsk::ApiList(s, pos, apilf); });
+        c->add_option("-s,--skip", apilf.skip,
+                      "exclude the first SKIP number of actions from the result");
+        c->add_option("-l,--limit", apilf.limit,
+                      "only return LIMIT number of actions from the collection");
+        c->add_flag("-n,--name-sort", apilf.name_sort,
+                    "sorts a list alphabetically by order of [BASE_PATH | API_NAME], API_PATH, "
+                    "then API_VERB; only applicable within the limit/skip returned entity block");
+        c->add_flag("-f,--full", apilf.full, "display full description of each API");
+    }
+
     // ---- project (wskdeploy manifests)
     wsk::ProjectFlags projf;
     auto project = group("project", "The OpenWhisk Project Management Tool");
