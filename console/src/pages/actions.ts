@@ -105,6 +105,11 @@ function loadKinds(): Promise<string[]> {
 
 // ---- Create and edit -------------------------------------------------------------------------
 
+/** A labelled form control (the edit form and the invoke panel): label, control, optional hint. */
+function field(label: string, control: HTMLElement, hint?: string): HTMLLabelElement {
+  return h("label", { class: "field" }, h("span", { class: "label" }, label), control, hint ? h("span", { class: "muted hint" }, hint) : null);
+}
+
 async function editPage(ctx: PageContext, root: HTMLElement, name: string | undefined): Promise<Cleanup> {
   const cleanups: Cleanup[] = [];
   let left = false;
@@ -253,9 +258,6 @@ async function editPage(ctx: PageContext, root: HTMLElement, name: string | unde
           });
       })
     : null;
-
-  const field = (label: string, control: HTMLElement, hint?: string) =>
-    h("label", { class: "field" }, h("span", { class: "label" }, label), control, hint ? h("span", { class: "muted hint" }, hint) : null);
 
   const form = h(
     "section",
@@ -418,7 +420,7 @@ function invokePanel(ctx: PageContext, name: string, isLeft: () => boolean): HTM
     "section",
     { class: "panel invoke" },
     h("h3", {}, "Invoke"),
-    h("label", { class: "field" }, h("span", { class: "label" }, "Parameters (JSON object)"), params),
+    field("Parameters (JSON object)", params),
     h("div", { class: "toolbar" }, button),
     output,
   );
