@@ -242,6 +242,46 @@ async function main() {
   });
   await run('triggers.delete (the alarm\'s)', () => ow.triggers.delete({name: alarmTrigger}));
 
+  // ---- API routes (routes resource → whisk.system/apimgmt; served by the platform) ----
+  const webAction = `${names.action}-web`;
+  const club = `/club-${suffix}`;
+  await run('actions.create (a web action for a route)', () => ow.actions.create({
+    name: webAction, kind: 'python:3.11',
+    action: "def main(args):\n    return {'statusCode': 200, 'body': {'id': args.get('id'),\n" +
+        "        'name': args.get('name'), 'path': args.get('__ow_path')}}\n",
+    annotations: {'web-export': true}}));
+  const route = await run('routes.create (a path parameter, responsetype http)', () =>
+    ow.routes.create({basepath: club, relpath: '/books/{id}', operation: 'GET', action: webAction,
+      responsetype: 'http'}));
+  assert.strictEqual(route.gwApiActivated, true);
+  assert.strictEqual(route.apidoc.basePath, club);
+  assert.strictEqual(route.apidoc.paths['/books/{id}'].get['x-openwhisk'].action, webAction);
+  // The route's URL on the host the client talks to (gwApiUrl names the platform's api_host).
+  if (process.env.__OW_IGNORE_CERTS === 'true') process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+  const routeUrl = new URL(process.env.__OW_API_HOST).origin + new URL(route.gwApiUrl).pathname +
+      '/books/978-0596?name=ann';
+  await run('GET through the route (path parameter and query, no key)', async () => {
+    const res = await fetch(routeUrl);
+    assert.strictEqual(res.status, 200);
+    const body = await res.json();
+    assert.strictEqual(body.id, '978-0596');
+    assert.strictEqual(body.name, 'ann');
+    assert.strictEqual(body.path, `${club}/books/978-0596`);
+  });
+  const routesListed = await run('routes.list', () => ow.routes.list({basepath: club}));
+  assert.strictEqual(routesListed.apis.length, 1);
+  assert.ok(routesListed.apis[0].value.gwApiUrl.endsWith(club));
+  const all = await run('routes.list (all)', () => ow.routes.list());
+  assert.ok(all.apis.some((a) => a.value.apidoc.basePath === club));
+  await run('routes.delete', () => ow.routes.delete({basepath: club}));
+  await run('GET through the route after the delete is 404', async () => {
+    const res = await fetch(routeUrl);
+    assert.strictEqual(res.status, 404);
+  });
+  const none = await run('routes.list after the delete', () => ow.routes.list({basepath: club}));
+  assert.strictEqual(none.apis.length, 0);
+  await run('actions.delete (the web action)', () => ow.actions.delete({name: webAction}));
+
   // ---- clean up ----
   await run('rules.disable', () => ow.rules.disable({name: names.rule}));
   await run('rules.delete', () => ow.rules.delete({name: names.rule}));
