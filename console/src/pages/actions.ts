@@ -24,7 +24,7 @@ import {
   statusOf,
   waitTimeOf,
 } from "./action_form";
-import { backLink, deleteButton, errorText, loadOrMissing, parseJsonObject, textInput } from "./common";
+import { backLink, deleteButton, emptyTableRow, errorText, loadOrMissing, parseJsonObject, textInput } from "./common";
 
 export const actionsPage: Page = (ctx, root) => {
   const [first] = ctx.params;
@@ -59,10 +59,7 @@ async function listPage(ctx: PageContext, root: HTMLElement): Promise<void> {
   );
   const actions = await ctx.api.listActions();
   if (actions.length === 0) {
-    replaceChildren(
-      body,
-      h("tr", {}, h("td", { class: "muted", attrs: { colspan: "5" } }, "No actions yet: create one with New action.")),
-    );
+    replaceChildren(body, emptyTableRow(5, "No actions yet: create one with New action."));
     return;
   }
   const rows = [...actions]

@@ -7,7 +7,7 @@ import { formatDuration, formatTime, h, replaceChildren } from "../dom";
 import { hashFor, type Cleanup, type Page, type PageContext } from "../router";
 import { isError, statusText } from "../charts";
 import { activationDisplayName, startKind } from "./activation_format";
-import { errorText } from "./common";
+import { emptyTableRow, errorText } from "./common";
 import { renderActivationDetail } from "./activation_detail";
 
 export const POLL_MS = 2_000;
@@ -94,7 +94,7 @@ function listPage(ctx: PageContext, root: HTMLElement): Cleanup {
   );
   const live = h("input", { testid: "live-toggle", type: "checkbox", checked: true, id: "live-toggle" });
   const tbody = h("tbody", {});
-  const empty = h("tr", { class: "empty-row" }, h("td", { attrs: { colspan: "6" }, class: "muted" }, "No activations yet."));
+  const empty = emptyTableRow(6, "No activations yet.", { class: "empty-row" });
   const table = h(
     "table",
     { testid: "activations-table", class: "activations" },

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiError, type WispApi } from "../api";
 import type { PageContext } from "../router";
-import { confirmDeleteRow, deleteButton, errorText, loadOrMissing, pageLife, parseJsonObject, textInput } from "./common";
+import { confirmDeleteRow, deleteButton, emptyTableRow, errorText, loadOrMissing, pageLife, parseJsonObject, textInput } from "./common";
 
 describe("parseJsonObject", () => {
   it("takes objects and blank, refuses the rest (JSON that is not an object, bad JSON)", () => {
@@ -57,6 +57,13 @@ describe("textInput and deleteButton", () => {
     expect(b.className).toBe("c");
     expect(b.min).toBe("1");
     expect(b.hasAttribute("aria-label")).toBe(false);
+  });
+  it("emptyTableRow: one muted cell across the columns, the text as text", () => {
+    const tr = emptyTableRow(5, "No <i>rows</i> yet.", { class: "empty-row" });
+    expect(tr.className).toBe("empty-row");
+    const td = tr.querySelector("td")!;
+    expect([td.className, td.colSpan, td.textContent]).toEqual(["muted", 5, "No <i>rows</i> yet."]);
+    expect(tr.querySelector("i")).toBeNull();
   });
   it("a danger button that calls back", () => {
     const onClick = vi.fn();

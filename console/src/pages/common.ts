@@ -60,6 +60,11 @@ export function deleteButton(testid: string, onClick?: () => void): HTMLButtonEl
   );
 }
 
+/** The one row of an empty table: `text`, muted, across `columns` columns. */
+export function emptyTableRow(columns: number, text: string, rowProps: Props = {}): HTMLTableRowElement {
+  return h("tr", rowProps, h("td", { class: "muted", attrs: { colspan: String(columns) } }, text));
+}
+
 /** "← Actions": the link back to a list. */
 export function backLink(href: string, label: string): HTMLAnchorElement {
   return h("a", { href, class: "back" }, `← ${label}`);

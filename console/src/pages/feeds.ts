@@ -5,7 +5,7 @@ import "./feeds.css";
 import { annotation, type Trigger } from "../api";
 import { h, replaceChildren } from "../dom";
 import type { Page } from "../router";
-import { confirmDeleteRow, deleteButton, errorText, pageLife, parseJsonObject, textInput } from "./common";
+import { confirmDeleteRow, deleteButton, emptyTableRow, errorText, pageLife, parseJsonObject, textInput } from "./common";
 
 export type FeedType = "alarm" | "once" | "interval";
 
@@ -217,7 +217,7 @@ export const feedsPage: Page = async (ctx, root) => {
   }
 
   function emptyRow(): HTMLTableRowElement {
-    return h("tr", {}, h("td", { class: "muted", colSpan: 3 }, "No trigger has a feed yet."));
+    return emptyTableRow(3, "No trigger has a feed yet.");
   }
 
   async function load(): Promise<void> {

@@ -3,6 +3,7 @@ import "./limits.css";
 import type { NamespaceLimits } from "../api";
 import { h, jsonText, replaceChildren } from "../dom";
 import type { Page } from "../router";
+import { emptyTableRow } from "./common";
 
 export const LIMIT_LABELS: Record<string, string> = {
   invocationsPerMinute: "Invocations per minute",
@@ -62,7 +63,7 @@ export const limitsPage: Page = async (ctx, root) => {
         "tbody",
         {},
         rows.length === 0
-          ? h("tr", {}, h("td", { class: "muted", colSpan: 2 }, "No limits are set for this namespace: the platform's defaults apply."))
+          ? emptyTableRow(2, "No limits are set for this namespace: the platform's defaults apply.")
           : rows.map((r) =>
               h(
                 "tr",

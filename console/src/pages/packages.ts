@@ -6,7 +6,7 @@ import { ApiError, type Package } from "../api";
 import { h, jsonText, replaceChildren } from "../dom";
 import { hashFor, type Page, type PageContext } from "../router";
 import { fromKeyValues } from "./action_form";
-import { backLink, deleteButton, errorText, loadOrMissing, textInput, type Result } from "./common";
+import { backLink, deleteButton, emptyTableRow, errorText, loadOrMissing, textInput, type Result } from "./common";
 
 export const packagesPage: Page = (ctx, root) => {
   if (ctx.params.length === 0) return listPage(ctx, root);
@@ -69,7 +69,7 @@ async function listPage(ctx: PageContext, root: HTMLElement): Promise<void> {
   const reload = async () => {
     const pkgs = await ctx.api.listPackages();
     if (pkgs.length === 0) {
-      replaceChildren(body, h("tr", {}, h("td", { class: "muted", attrs: { colspan: "4" } }, "No packages yet.")));
+      replaceChildren(body, emptyTableRow(4, "No packages yet."));
       return;
     }
     const rows = [...pkgs].sort((a, b) => a.name.localeCompare(b.name)).map((p) => packageRow(p));

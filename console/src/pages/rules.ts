@@ -4,7 +4,7 @@ import "./rules.css";
 import { relativeName, type Rule } from "../api";
 import { h, replaceChildren } from "../dom";
 import { hashFor, type Page } from "../router";
-import { confirmDeleteRow, deleteButton, errorText, pageLife, textInput } from "./common";
+import { confirmDeleteRow, deleteButton, emptyTableRow, errorText, pageLife, textInput } from "./common";
 import { refName } from "./triggers";
 
 /** The status the toggle sets: active → inactive, anything else → active. */
@@ -145,7 +145,7 @@ export const rulesPage: Page = async (ctx, root) => {
   }
 
   function emptyRow(): HTMLTableRowElement {
-    return h("tr", {}, h("td", { class: "muted", colSpan: 5 }, "No rules yet."));
+    return emptyTableRow(5, "No rules yet.");
   }
 
   /** The list has no status: each rule's own GET has it (from its trigger's link). */

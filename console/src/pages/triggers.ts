@@ -4,7 +4,7 @@ import "./triggers.css";
 import { annotation, type EntityRef, type Trigger } from "../api";
 import { h, replaceChildren } from "../dom";
 import { hashFor, type Page } from "../router";
-import { confirmDeleteRow, deleteButton, errorText, pageLife, parseJsonObject, textInput } from "./common";
+import { confirmDeleteRow, deleteButton, emptyTableRow, errorText, pageLife, parseJsonObject, textInput } from "./common";
 
 /** A reference relative to the caller's namespace: {path "guest/pkg", name "a"} → "pkg/a"; another namespace stays "/ns/..". */
 export function refName(ref: EntityRef | undefined, namespace: string): string {
@@ -154,7 +154,7 @@ export const triggersPage: Page = async (ctx, root) => {
   }
 
   function emptyRow(): HTMLTableRowElement {
-    return h("tr", {}, h("td", { class: "muted", colSpan: 5 }, "No triggers yet."));
+    return emptyTableRow(5, "No triggers yet.");
   }
 
   /** The list, then each trigger's own document (the list has no rules). */
