@@ -1,9 +1,9 @@
 // End-to-end: `wsk project deploy|undeploy` of a wskdeploy manifest (a package, two python
-// actions — one from a file in the project folder, one inline —, a sequence, a trigger and a
-// rule) against a real wisp-standalone: the rule runs the sequence when the trigger fires, a
-// second deploy changes nothing, undeploy (by manifest and by --projectname) leaves nothing
-// behind, and a manifest with an error names the file, the line and the field. Needs Docker and
-// the python runtime image.
+// actions — one from a file in the project folder, one inline —, a sequence, a trigger, a rule
+// and an API) against a real wisp-standalone: the rule runs the sequence when the trigger fires,
+// the API's route answers over HTTP, a second deploy changes nothing, undeploy (by manifest and
+// by --projectname) leaves nothing behind (the route answers 404), and a manifest with an error
+// names the file, the line and the field. Needs Docker and the python runtime image.
 #include <algorithm>
 #include <string>
 #include <thread>
@@ -44,6 +44,7 @@ project:
           function: src/hello.py
           limits: {timeout: 20000, memorySize: 256}
           annotations: {owner: club}
+          web: true
         shout:
           code: |
             def main(args):
@@ -61,6 +62,10 @@ project:
           inputs: {minutes: 60}
       rules:
         pingHello: {trigger: ping, action: helloLoud}
+      apis:
+        club-api:
+          clubapi:
+            greet: {hello: {method: GET, response: json}}
 )";
 
 /// A collection with version and updated removed from every entity, sorted by name: what must
@@ -113,6 +118,14 @@ std::string Snapshot(const HttpClient& http) {
         out += std::string("== ") + c + "\n" + Listing(http, c);
     }
     return out;
+}
+
+/// getApi's answer for basePath /clubapi (the caller's APIs).
+rapidjson::Document ClubApi(const HttpClient& http) {
+    auto r = http.Get("/api/v1/web/whisk.system/apimgmt/getApi.http?basepath=/clubapi");
+    INFO(r.Describe());
+    REQUIRE(r.status == 200);
+    return ParseJson(r.body);
 }
 
 bool NothingLeft(const HttpClient& http) {
@@ -186,6 +199,22 @@ TEST_CASE("wsk project deploy, fire through the rule, deploy again, undeploy",
         CHECK(KeyValue(hourly["parameters"], "minutes") == nullptr);
     }
 
+    // The manifest's API answers over HTTP (no key) with the route's json response type.
+    std::string greet_path;
+    {
+        auto api = ClubApi(http);
+        REQUIRE(api["apis"].Size() == 1);
+        const std::string url = *GetString(api["apis"][0], "value.gwApiUrl");
+        REQUIRE(url.rfind((*wisp)->api_host(), 0) == 0);
+        greet_path = url.substr((*wisp)->api_host().size()) + "/greet";
+        auto g = HttpClient((*wisp)->api_host(), "").Get(greet_path + "?name=route");
+        INFO(g.Describe());
+        CHECK(g.status == 200);
+        auto d = ParseJson(g.body);
+        CHECK(GetString(d, "greeting") == "hello route");
+        CHECK(GetString(d, "colour") == "green");
+    }
+
     // Fire the trigger: the rule runs the sequence; shout's activation (name filter
     // "club/shout") shows hello's output.
     r = u.Wsk({"trigger", "fire", "ping"});
@@ -215,6 +244,12 @@ TEST_CASE("wsk project deploy, fire through the rule, deploy again, undeploy",
     REQUIRE(r.code == 0);
     CHECK(r.out == success);  // no "Deleting ..." line
     CHECK(Snapshot(http) == before);
+    {
+        auto api = ClubApi(http);
+        REQUIRE(api["apis"].Size() == 1);
+        CHECK(api["apis"][0]["value"]["apidoc"]["paths"].MemberCount() == 1);
+        CHECK(api["apis"][0]["value"]["apidoc"]["paths"]["/greet"].MemberCount() == 1);
+    }
 
     // An action removed from the manifest is deleted by the managed refresh.
     {
@@ -246,6 +281,8 @@ TEST_CASE("wsk project deploy, fire through the rule, deploy again, undeploy",
     REQUIRE(r.code == 0);
     CHECK(r.out == "Success: Undeployment completed successfully.\n");
     CHECK(NothingLeft(http));
+    CHECK(ClubApi(http)["apis"].Size() == 0);
+    CHECK(HttpClient((*wisp)->api_host(), "").Get(greet_path).status == 404);
     // Again: nothing to do, still a success.
     r = u.Wsk({"project", "undeploy"}, env);
     INFO(r);
