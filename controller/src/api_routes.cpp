@@ -399,6 +399,7 @@ void ApiRoutesHandler::CreateApi(const CallPtr& call, const std::string& ns) {
             }
         }
         base_path = GetString(apidoc, "gatewayBasePath");
+        const std::string given_base = base_path;  // an API name when without '/' (Go CLI)
         const std::string rel_path = GetString(apidoc, "gatewayPath");
         const std::string method = Lower(GetString(apidoc, "gatewayMethod"));
         if (base_path.empty() || base_path[0] != '/') base_path = "/" + base_path;
@@ -453,7 +454,7 @@ void ApiRoutesHandler::CreateApi(const CallPtr& call, const std::string& ns) {
         if (!swagger.IsObject()) {
             swagger.SetObject();
             std::string title = GetString(apidoc, "apiName");
-            if (title.empty()) title = base_path;
+            if (title.empty()) title = given_base;
             swagger.AddMember("swagger", "2.0", sa);
             Value info(rapidjson::kObjectType);
             info.AddMember("title", Str(title, sa), sa);

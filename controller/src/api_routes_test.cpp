@@ -242,6 +242,21 @@ TEST_CASE("getApi and deleteApi: shapes, filters and error texts", "[apimgmt]") 
     CHECK(Parse(f.GetApis().body)["apis"].Size() == 0);
 }
 
+TEST_CASE("createApi: a base path without '/' is an API name (the Go CLI's first argument)",
+          "[apimgmt]") {
+    Fixture f;
+    f.WebAction("hello");
+    auto r = f.Create(RouteApidoc("club", "/books", "GET", "hello"));
+    REQUIRE(r.status == 200);
+    auto d = Parse(r.body);
+    CHECK(std::string(d["apidoc"]["basePath"].GetString()) == "/club");
+    CHECK(std::string(d["apidoc"]["info"]["title"].GetString()) == "club");
+    CHECK(Parse(f.GetApis("&basepath=club").body)["apis"].Size() == 1);
+    CHECK(f.Send("GET", "/api/guest/club/books").status == 200);
+    REQUIRE(f.Delete("&basepath=club").status == 200);
+    CHECK(Parse(f.GetApis().body)["apis"].Size() == 0);
+}
+
 TEST_CASE("serving: query, body, path parameters, methods, 404, CORS", "[apimgmt]") {
     Fixture f;
     f.WebAction("hello");
