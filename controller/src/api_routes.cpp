@@ -361,6 +361,25 @@ void ApiRoutesHandler::CreateApi(const CallPtr& call, const std::string& ns) {
 
     Document swagger;
     std::string base_path;
+    // Writes the whole API under (namespace, basePath): created when `rev` is empty, else that
+    // revision replaced. Aborted/AlreadyExists: another writer came first (read again, retry; each
+    // round has a winner, so 20 rounds cover 20 writers of one API at once).
+    const auto write = [&](const std::string& rev) {
+        Document body(rapidjson::kObjectType);
+        auto& ba = body.GetAllocator();
+        body.AddMember("namespace", Str(ns, ba), ba);
+        body.AddMember("apidoc", Value(swagger, ba), ba);
+        const store::SystemDoc doc{.kind = std::string(routes::kRouteDocKind),
+                                   .id = DocId(ns, base_path),
+                                   .body = Compact(body),
+                                   .updated_ms = clock_.NowMs()};
+        return store_.PutSystemDoc(doc, rev);
+    };
+    const auto retry = [](const absl::Status& st, int attempt) {
+        return attempt < 20 && (st.code() == absl::StatusCode::kAborted ||
+                                st.code() == absl::StatusCode::kAlreadyExists);
+    };
+    constexpr std::string_view kCreateFailure = "API creation failure: ";
     if (has_swagger) {
         if (swagger_in->IsString()) {
             if (!json::ParseBounded(swagger_in->GetString(), swagger).empty() ||
@@ -384,6 +403,17 @@ void ApiRoutesHandler::CreateApi(const CallPtr& call, const std::string& ns) {
                         "leading slash (/)");
         }
         ResolveDefaultNamespace(swagger, ns, swagger.GetAllocator());
+        for (int attempt = 0;; ++attempt) {
+            auto cur = store_.GetSystemDoc(routes::kRouteDocKind, DocId(ns, base_path));
+            if (!cur.ok() && cur.status().code() != absl::StatusCode::kNotFound) {
+                return Fail(call, common::Cat(kCreateFailure, ClientMessageFor(cur.status())));
+            }
+            auto put = write(cur.ok() ? cur->rev : "");
+            if (put.ok()) break;
+            if (!retry(put.status(), attempt)) {
+                return Fail(call, common::Cat(kCreateFailure, ClientMessageFor(put.status())));
+            }
+        }
     } else {
         for (std::string_view f : {"gatewayBasePath", "gatewayPath", "gatewayMethod"}) {
             if (!HasNonEmpty(apidoc, f)) {
@@ -437,126 +467,110 @@ void ApiRoutesHandler::CreateApi(const CallPtr& call, const std::string& ns) {
             common::Cat(host, "/api/v1/web/", action_ns, "/", package.empty() ? "default" : package,
                         "/", action_name, ".", response_type);
 
-        // The tenant's API by basePath, or a new one.
-        auto existing = store_.GetSystemDoc(routes::kRouteDocKind, DocId(ns, base_path));
-        if (existing.ok()) {
-            Document stored;
-            if (json::ParseBounded(existing->body, stored).empty()) {
-                if (const Value* sw = Get(stored, "apidoc"); sw && sw->IsObject()) {
-                    swagger.CopyFrom(*sw, swagger.GetAllocator());
+        // The tenant's API by basePath, or a new one, with this operation set; read again
+        // and merged again when another writer came first.
+        for (int attempt = 0;; ++attempt) {
+            swagger.SetNull();
+            auto existing = store_.GetSystemDoc(routes::kRouteDocKind, DocId(ns, base_path));
+            if (existing.ok()) {
+                Document stored;
+                if (json::ParseBounded(existing->body, stored).empty()) {
+                    if (const Value* sw = Get(stored, "apidoc"); sw && sw->IsObject()) {
+                        swagger.CopyFrom(*sw, swagger.GetAllocator());
+                    }
+                }
+            } else if (existing.status().code() != absl::StatusCode::kNotFound) {
+                return Fail(call, common::Cat(kCreateFailure, ClientMessageFor(existing.status())));
+            }
+            auto& sa = swagger.GetAllocator();
+            if (!swagger.IsObject()) {
+                swagger.SetObject();
+                std::string title = GetString(apidoc, "apiName");
+                if (title.empty()) title = given_base;
+                swagger.AddMember("swagger", "2.0", sa);
+                Value info(rapidjson::kObjectType);
+                info.AddMember("title", Str(title, sa), sa);
+                info.AddMember("version", "1.0.0", sa);
+                swagger.AddMember("info", std::move(info), sa);
+                swagger.AddMember("basePath", Str(base_path, sa), sa);
+                swagger.AddMember("paths", Value(rapidjson::kObjectType), sa);
+                Value cfg(rapidjson::kObjectType);
+                cfg.AddMember("assembly", Value(rapidjson::kObjectType), sa);
+                Value cors(rapidjson::kObjectType);
+                cors.AddMember("enabled", true, sa);
+                cfg.AddMember("cors", std::move(cors), sa);
+                swagger.AddMember("x-ibm-configuration", std::move(cfg), sa);
+            }
+            const std::string op_id = routes::OperationId(method, rel_path);
+            Value op(rapidjson::kObjectType);
+            op.AddMember("operationId", Str(op_id, sa), sa);
+            if (const Value* pp = Get(apidoc, "pathParameters");
+                pp && pp->IsArray() && !pp->Empty()) {
+                op.AddMember("parameters", Value(*pp, sa), sa);
+            }
+            Value ow(rapidjson::kObjectType);
+            ow.AddMember("namespace", Str(action_ns, sa), sa);
+            ow.AddMember("package", Str(package, sa), sa);
+            ow.AddMember("action", Str(action_name, sa), sa);
+            ow.AddMember("url", Str(url, sa), sa);
+            op.AddMember("x-openwhisk", std::move(ow), sa);
+            Value responses(rapidjson::kObjectType);
+            Value def(rapidjson::kObjectType);
+            def.AddMember("description", "Default response", sa);
+            responses.AddMember("default", std::move(def), sa);
+            op.AddMember("responses", std::move(responses), sa);
+            Value& paths = Child(swagger, "paths", sa);
+            Value& path_item = Child(paths, rel_path, sa);
+            SetMember(path_item, method, std::move(op), sa);
+
+            // The operation-switch case (the index is reused when the operationId exists).
+            const std::string secure_key = GetString(*action, "secureKey");
+            Value the_case(rapidjson::kObjectType);
+            Value ops(rapidjson::kArrayType);
+            ops.PushBack(Str(op_id, sa), sa);
+            the_case.AddMember("operations", std::move(ops), sa);
+            Value exec(rapidjson::kArrayType);
+            Value invoke(rapidjson::kObjectType);
+            Value inv(rapidjson::kObjectType);
+            inv.AddMember("target-url",
+                          Str(response_type == "http" ? url + "$(request.path)" : url, sa), sa);
+            inv.AddMember("verb", "keep", sa);
+            invoke.AddMember("invoke", std::move(inv), sa);
+            exec.PushBack(std::move(invoke), sa);
+            if (!secure_key.empty()) {
+                Value set(rapidjson::kObjectType);
+                set.AddMember("set", "message.headers.X-Require-Whisk-Auth", sa);
+                set.AddMember("value", Str(secure_key, sa), sa);
+                Value actions(rapidjson::kArrayType);
+                actions.PushBack(std::move(set), sa);
+                Value sv(rapidjson::kObjectType);
+                sv.AddMember("actions", std::move(actions), sa);
+                Value item(rapidjson::kObjectType);
+                item.AddMember("set-variable", std::move(sv), sa);
+                exec.PushBack(std::move(item), sa);
+            }
+            the_case.AddMember("execute", std::move(exec), sa);
+            Value& cases = SwitchCases(swagger, sa);
+            bool replaced = false;
+            for (auto& c : cases.GetArray()) {
+                const Value* o = Get(c, "operations");
+                if (o && o->IsArray() && !o->Empty() && (*o)[0].IsString() &&
+                    (*o)[0].GetString() == op_id) {
+                    c = std::move(the_case);
+                    replaced = true;
+                    break;
                 }
             }
-        } else if (existing.status().code() != absl::StatusCode::kNotFound) {
-            return Fail(call,
-                        common::Cat("API creation failure: ", ClientMessageFor(existing.status())));
-        }
-        auto& sa = swagger.GetAllocator();
-        if (!swagger.IsObject()) {
-            swagger.SetObject();
-            std::string title = GetString(apidoc, "apiName");
-            if (title.empty()) title = given_base;
-            swagger.AddMember("swagger", "2.0", sa);
-            Value info(rapidjson::kObjectType);
-            info.AddMember("title", Str(title, sa), sa);
-            info.AddMember("version", "1.0.0", sa);
-            swagger.AddMember("info", std::move(info), sa);
-            swagger.AddMember("basePath", Str(base_path, sa), sa);
-            swagger.AddMember("paths", Value(rapidjson::kObjectType), sa);
-            Value cfg(rapidjson::kObjectType);
-            cfg.AddMember("assembly", Value(rapidjson::kObjectType), sa);
-            Value cors(rapidjson::kObjectType);
-            cors.AddMember("enabled", true, sa);
-            cfg.AddMember("cors", std::move(cors), sa);
-            swagger.AddMember("x-ibm-configuration", std::move(cfg), sa);
-        }
-        const std::string op_id = routes::OperationId(method, rel_path);
-        Value op(rapidjson::kObjectType);
-        op.AddMember("operationId", Str(op_id, sa), sa);
-        if (const Value* pp = Get(apidoc, "pathParameters"); pp && pp->IsArray() && !pp->Empty()) {
-            op.AddMember("parameters", Value(*pp, sa), sa);
-        }
-        Value ow(rapidjson::kObjectType);
-        ow.AddMember("namespace", Str(action_ns, sa), sa);
-        ow.AddMember("package", Str(package, sa), sa);
-        ow.AddMember("action", Str(action_name, sa), sa);
-        ow.AddMember("url", Str(url, sa), sa);
-        op.AddMember("x-openwhisk", std::move(ow), sa);
-        Value responses(rapidjson::kObjectType);
-        Value def(rapidjson::kObjectType);
-        def.AddMember("description", "Default response", sa);
-        responses.AddMember("default", std::move(def), sa);
-        op.AddMember("responses", std::move(responses), sa);
-        Value& paths = Child(swagger, "paths", sa);
-        Value& path_item = Child(paths, rel_path, sa);
-        SetMember(path_item, method, std::move(op), sa);
-
-        // The operation-switch case (the index is reused when the operationId exists).
-        const std::string secure_key = GetString(*action, "secureKey");
-        Value the_case(rapidjson::kObjectType);
-        Value ops(rapidjson::kArrayType);
-        ops.PushBack(Str(op_id, sa), sa);
-        the_case.AddMember("operations", std::move(ops), sa);
-        Value exec(rapidjson::kArrayType);
-        Value invoke(rapidjson::kObjectType);
-        Value inv(rapidjson::kObjectType);
-        inv.AddMember("target-url",
-                      Str(response_type == "http" ? url + "$(request.path)" : url, sa), sa);
-        inv.AddMember("verb", "keep", sa);
-        invoke.AddMember("invoke", std::move(inv), sa);
-        exec.PushBack(std::move(invoke), sa);
-        if (!secure_key.empty()) {
-            Value set(rapidjson::kObjectType);
-            set.AddMember("set", "message.headers.X-Require-Whisk-Auth", sa);
-            set.AddMember("value", Str(secure_key, sa), sa);
-            Value actions(rapidjson::kArrayType);
-            actions.PushBack(std::move(set), sa);
-            Value sv(rapidjson::kObjectType);
-            sv.AddMember("actions", std::move(actions), sa);
-            Value item(rapidjson::kObjectType);
-            item.AddMember("set-variable", std::move(sv), sa);
-            exec.PushBack(std::move(item), sa);
-        }
-        the_case.AddMember("execute", std::move(exec), sa);
-        Value& cases = SwitchCases(swagger, sa);
-        bool replaced = false;
-        for (auto& c : cases.GetArray()) {
-            const Value* o = Get(c, "operations");
-            if (o && o->IsArray() && !o->Empty() && (*o)[0].IsString() &&
-                (*o)[0].GetString() == op_id) {
-                c = std::move(the_case);
-                replaced = true;
-                break;
+            if (!replaced) cases.PushBack(std::move(the_case), sa);
+            auto put = write(existing.ok() ? existing->rev : "");
+            if (put.ok()) break;
+            if (!retry(put.status(), attempt)) {
+                return Fail(call, common::Cat(kCreateFailure, ClientMessageFor(put.status())));
             }
         }
-        if (!replaced) cases.PushBack(std::move(the_case), sa);
     }
     (void)a;
 
-    // Store: the whole API under (namespace, basePath); create or replace.
-    Document body(rapidjson::kObjectType);
-    auto& ba = body.GetAllocator();
-    body.AddMember("namespace", Str(ns, ba), ba);
-    body.AddMember("apidoc", Value(swagger, ba), ba);
-    store::SystemDoc doc{.kind = std::string(routes::kRouteDocKind),
-                         .id = DocId(ns, base_path),
-                         .body = Compact(body),
-                         .updated_ms = clock_.NowMs()};
-    absl::StatusOr<std::string> put = absl::InternalError("not tried");
-    for (int attempt = 0; attempt < 3; ++attempt) {
-        auto cur = store_.GetSystemDoc(doc.kind, doc.id);
-        if (!cur.ok() && cur.status().code() != absl::StatusCode::kNotFound) {
-            put = cur.status();
-            break;
-        }
-        put = store_.PutSystemDoc(doc, cur.ok() ? cur->rev : "");
-        if (put.ok() || (put.status().code() != absl::StatusCode::kAborted &&
-                         put.status().code() != absl::StatusCode::kAlreadyExists)) {
-            break;
-        }
-    }
-    if (!put.ok()) {
-        return Fail(call, common::Cat("API creation failure: ", ClientMessageFor(put.status())));
-    }
     Document value(rapidjson::kObjectType);
     auto& va = value.GetAllocator();
     value.AddMember("namespace", Str(kNotUsed, va), va);
@@ -640,59 +654,69 @@ void ApiRoutesHandler::DeleteApi(const CallPtr& call, const std::string& ns) {
         return Fail(call, "When specifying an operation, the path is required.");
     }
     constexpr std::string_view kFailure = "API deletion failure: ";
-    auto found = FindApi(ns, key);
-    if (!found.ok()) return Fail(call, common::Cat(kFailure, ClientMessageFor(found.status())));
-    if (!*found) return Fail(call, common::Cat(kFailure, "API '", key, "' does not exist."));
-    store::SystemDoc doc = **found;
-    bool delete_all = rel_path.empty();
-    if (!delete_all) {
-        Document stored;
-        if (!json::ParseBounded(doc.body, stored).empty() || !Get(stored, "apidoc")) {
-            return Fail(call, common::Cat(kFailure, "the stored API cannot be read."));
-        }
-        auto& sa = stored.GetAllocator();
-        Value& swagger = stored.FindMember("apidoc")->value;
-        Value& paths = Child(swagger, "paths", sa);
-        auto path_it = paths.FindMember(Str(rel_path, sa));
-        if (path_it == paths.MemberEnd() || !path_it->value.IsObject()) {
-            return Fail(call,
-                        common::Cat(kFailure, "path '", rel_path, "' does not exist in the API"));
-        }
-        std::vector<std::string> removed_ops;
-        if (operation.empty()) {
-            for (auto& op : path_it->value.GetObject()) {
-                removed_ops.push_back(GetString(op.value, "operationId"));
+    // Read, change, write with the revision read; another writer in between: read again.
+    const auto changed_meanwhile = [](const absl::Status& st, int attempt) {
+        return attempt < 20 && st.code() == absl::StatusCode::kAborted;
+    };
+    for (int attempt = 0;; ++attempt) {
+        auto found = FindApi(ns, key);
+        if (!found.ok()) return Fail(call, common::Cat(kFailure, ClientMessageFor(found.status())));
+        if (!*found) return Fail(call, common::Cat(kFailure, "API '", key, "' does not exist."));
+        store::SystemDoc doc = **found;
+        bool delete_all = rel_path.empty();
+        if (!delete_all) {
+            Document stored;
+            if (!json::ParseBounded(doc.body, stored).empty() || !Get(stored, "apidoc")) {
+                return Fail(call, common::Cat(kFailure, "the stored API cannot be read."));
             }
-            paths.RemoveMember(path_it);
-        } else {
-            auto op_it = path_it->value.FindMember(Str(operation, sa));
-            if (op_it == path_it->value.MemberEnd()) {
-                return Fail(call, common::Cat(kFailure, "path '", rel_path, "' with operation '",
-                                              operation, "' does not exist in the API"));
+            auto& sa = stored.GetAllocator();
+            Value& swagger = stored.FindMember("apidoc")->value;
+            Value& paths = Child(swagger, "paths", sa);
+            auto path_it = paths.FindMember(Str(rel_path, sa));
+            if (path_it == paths.MemberEnd() || !path_it->value.IsObject()) {
+                return Fail(
+                    call, common::Cat(kFailure, "path '", rel_path, "' does not exist in the API"));
             }
-            removed_ops.push_back(GetString(op_it->value, "operationId"));
-            path_it->value.RemoveMember(op_it);
-            if (path_it->value.ObjectEmpty()) paths.RemoveMember(path_it);
-        }
-        for (const auto& id : removed_ops) {
-            if (!id.empty()) RemoveCase(swagger, id, sa);
-        }
-        if (paths.ObjectEmpty()) {
-            delete_all = true;
-        } else {
-            doc.body = Compact(stored);
-            doc.updated_ms = clock_.NowMs();
-            auto put = store_.PutSystemDoc(doc, doc.rev);
-            if (!put.ok()) {
-                return Fail(call, common::Cat(kFailure, ClientMessageFor(put.status())));
+            std::vector<std::string> removed_ops;
+            if (operation.empty()) {
+                for (auto& op : path_it->value.GetObject()) {
+                    removed_ops.push_back(GetString(op.value, "operationId"));
+                }
+                paths.RemoveMember(path_it);
+            } else {
+                auto op_it = path_it->value.FindMember(Str(operation, sa));
+                if (op_it == path_it->value.MemberEnd()) {
+                    return Fail(call,
+                                common::Cat(kFailure, "path '", rel_path, "' with operation '",
+                                            operation, "' does not exist in the API"));
+                }
+                removed_ops.push_back(GetString(op_it->value, "operationId"));
+                path_it->value.RemoveMember(op_it);
+                if (path_it->value.ObjectEmpty()) paths.RemoveMember(path_it);
+            }
+            for (const auto& id : removed_ops) {
+                if (!id.empty()) RemoveCase(swagger, id, sa);
+            }
+            if (paths.ObjectEmpty()) {
+                delete_all = true;
+            } else {
+                doc.body = Compact(stored);
+                doc.updated_ms = clock_.NowMs();
+                auto put = store_.PutSystemDoc(doc, doc.rev);
+                if (!put.ok()) {
+                    if (changed_meanwhile(put.status(), attempt)) continue;
+                    return Fail(call, common::Cat(kFailure, ClientMessageFor(put.status())));
+                }
             }
         }
-    }
-    if (delete_all) {
-        auto st = store_.DeleteSystemDoc(doc.kind, doc.id, doc.rev);
-        if (!st.ok() && st.code() != absl::StatusCode::kNotFound) {
-            return Fail(call, common::Cat(kFailure, ClientMessageFor(st)));
+        if (delete_all) {
+            auto st = store_.DeleteSystemDoc(doc.kind, doc.id, doc.rev);
+            if (!st.ok() && st.code() != absl::StatusCode::kNotFound) {
+                if (changed_meanwhile(st, attempt)) continue;
+                return Fail(call, common::Cat(kFailure, ClientMessageFor(st)));
+            }
         }
+        break;
     }
     ReplyJson(call, 200, "{}");
 }

@@ -4,10 +4,13 @@
 // answer their arguments plus {"ran": name}.
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <rapidjson/document.h>
 #include <catch2/catch.hpp>
@@ -254,6 +257,55 @@ TEST_CASE("createApi: a base path without '/' is an API name (the Go CLI's first
     CHECK(Parse(f.GetApis("&basepath=club").body)["apis"].Size() == 1);
     CHECK(f.Send("GET", "/api/guest/club/books").status == 200);
     REQUIRE(f.Delete("&basepath=club").status == 200);
+    CHECK(Parse(f.GetApis().body)["apis"].Size() == 0);
+}
+
+TEST_CASE("createApi: concurrent operations on one API are all kept", "[apimgmt]") {
+    Fixture f;
+    f.WebAction("hello");
+    std::vector<std::thread> threads;
+    std::atomic<int> ok{0};
+    for (int i = 0; i < 8; ++i) {
+        threads.emplace_back([&f, &ok, i] {
+            HttpRequest req = test_support::MakeRequest(
+                "POST", common::Cat(kMgmt, "createApi.http"),
+                RouteApidoc("/c", "/p" + std::to_string(i), "GET", "hello"), f.guest);
+            auto r = test_support::Call(*f.controller, std::move(req));
+            if (r.status == 200) {
+                ++ok;
+            } else {
+                std::fprintf(stderr, "createApi: %d %s\n", r.status, r.body.c_str());
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    CHECK(ok == 8);
+    auto d = Parse(f.GetApis("&basepath=/c").body);
+    REQUIRE(d["apis"].Size() == 1);
+    CHECK(d["apis"][0]["value"]["apidoc"]["paths"].MemberCount() == 8);
+    CHECK(d["apis"][0]["value"]["apidoc"]["x-ibm-configuration"]["assembly"]["execute"][0]
+           ["operation-switch"]["case"]
+               .Size() == 8);
+
+    // Concurrent deletes of one path each: all succeed, the last one removes the API.
+    threads.clear();
+    ok = 0;
+    for (int i = 0; i < 8; ++i) {
+        threads.emplace_back([&f, &ok, i] {
+            HttpRequest req = test_support::MakeRequest(
+                "DELETE",
+                common::Cat(kMgmt, "deleteApi.http?basepath=/c&relpath=/p", std::to_string(i)), "",
+                f.guest);
+            auto r = test_support::Call(*f.controller, std::move(req));
+            if (r.status == 200) {
+                ++ok;
+            } else {
+                std::fprintf(stderr, "deleteApi: %d %s\n", r.status, r.body.c_str());
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    CHECK(ok == 8);
     CHECK(Parse(f.GetApis().body)["apis"].Size() == 0);
 }
 
