@@ -13,6 +13,7 @@
 #include "commands.hpp"
 #include "json_out.hpp"
 #include "output.hpp"
+#include "testing/cli_session.hpp"
 #include "testing/fake_http_server.hpp"
 
 using namespace wsk;
@@ -61,27 +62,11 @@ struct Fake {
     }};
 };
 
-struct Cli {
-    std::ostringstream out, err;
-    Session s;
-    explicit Cli(const Fake& f) {
-        SetColor(false);
-        ::setenv("no_proxy", "127.0.0.1", 1);
-        ::setenv("NO_PROXY", "127.0.0.1", 1);
-        s.config.apihost = "http://127.0.0.1:" + std::to_string(f.server.port());
-        s.config.auth = kAuth;
-        s.out = &out;
-        s.err = &err;
-        s.client = std::make_unique<WhiskClient>(s.config);
-    }
+struct Cli : testing::CliSession {
+    explicit Cli(const Fake& f) : CliSession(f.server.port(), kAuth) {}
 };
 
-rapidjson::Document Json(const std::string& text) {
-    rapidjson::Document d;
-    INFO(text);
-    REQUIRE(ParseJsonText(text, d).empty());
-    return d;
-}
+using testing::Json;
 
 }  // namespace
 

@@ -19,6 +19,7 @@
 #include "json_out.hpp"
 #include "manifest.hpp"
 #include "output.hpp"
+#include "testing/cli_session.hpp"
 #include "testing/fake_http_server.hpp"
 
 using namespace wsk;
@@ -179,27 +180,11 @@ struct Project {
     }
 };
 
-struct Cli {
-    std::ostringstream out, err;
-    Session s;
-    explicit Cli(const FakeStore& w) {
-        SetColor(false);
-        ::setenv("no_proxy", "127.0.0.1", 1);
-        ::setenv("NO_PROXY", "127.0.0.1", 1);
-        s.config.apihost = "http://127.0.0.1:" + std::to_string(w.port());
-        s.config.auth = kAuth;
-        s.out = &out;
-        s.err = &err;
-        s.client = std::make_unique<WhiskClient>(s.config);
-    }
+struct Cli : testing::CliSession {
+    explicit Cli(const FakeStore& w) : CliSession(w.port(), kAuth) {}
 };
 
-rapidjson::Document Json(const std::string& text) {
-    rapidjson::Document d;
-    INFO(text);
-    REQUIRE(ParseJsonText(text, d).empty());
-    return d;
-}
+using testing::Json;
 
 std::string AnnotationJson(const rapidjson::Value& entity, const std::string& key) {
     if (!entity.IsObject() || !entity.HasMember("annotations")) return "<none>";

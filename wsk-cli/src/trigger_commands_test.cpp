@@ -14,6 +14,7 @@
 #include "commands.hpp"
 #include "json_out.hpp"
 #include "output.hpp"
+#include "testing/cli_session.hpp"
 #include "testing/fake_http_server.hpp"
 
 using namespace wsk;
@@ -100,20 +101,8 @@ class FakeWhisk {
 };
 
 /// One wsk run: the -p/-F/-T/-a words as typed (the pre-pass), output captured.
-struct Cli {
-    std::ostringstream out, err;
-    Session s;
-
-    Cli(const FakeWhisk& w, std::vector<std::string> words) {
-        SetColor(false);
-        // Requests go to the loopback fake, never through a proxy from the environment.
-        ::setenv("no_proxy", "127.0.0.1", 1);
-        ::setenv("NO_PROXY", "127.0.0.1", 1);
-        s.config.apihost = "http://127.0.0.1:" + std::to_string(w.port());
-        s.config.auth = kAuth;
-        s.out = &out;
-        s.err = &err;
-        s.client = std::make_unique<WhiskClient>(s.config);
+struct Cli : testing::CliSession {
+    Cli(const FakeWhisk& w, std::vector<std::string> words) : CliSession(w.port(), kAuth) {
         words.insert(words.begin(), "wsk");
         auto kv = ExtractKeyValueArgs(words, [](const std::string&) -> Result<std::string> {
             return WskError::General("no files in this test");
@@ -123,12 +112,7 @@ struct Cli {
     }
 };
 
-rapidjson::Document Json(const std::string& text) {
-    rapidjson::Document d;
-    INFO(text);
-    REQUIRE(ParseJsonText(text, d).empty());
-    return d;
-}
+using testing::Json;
 
 std::string Str(const rapidjson::Value& v, const char* key) {
     return v.IsObject() && v.HasMember(key) && v[key].IsString() ? v[key].GetString() : "<none>";
