@@ -12,12 +12,42 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "api_doc.hpp"
 #include "command_support.hpp"
 #include "commands.hpp"
 #include "json_out.hpp"
 #include "output.hpp"
 
 namespace wsk {
+
+std::vector<std::string> PathParameterNames(const std::string& path) {
+    std::vector<std::string> out;
+    std::stringstream ss(path);
+    std::string seg;
+    while (std::getline(ss, seg, '/')) {
+        if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
+            std::string name = seg.substr(1, seg.size() - 2);
+            if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+        }
+    }
+    return out;
+}
+
+rapidjson::Value PathParametersJson(const std::vector<std::string>& names,
+                                    rapidjson::Document::AllocatorType& a) {
+    rapidjson::Value out(rapidjson::kArrayType);
+    for (const auto& name : names) {
+        rapidjson::Value p(rapidjson::kObjectType);
+        p.AddMember("name", rapidjson::Value(name.c_str(), a), a);
+        p.AddMember("in", "path", a);
+        const std::string description = "Default description for '" + name + "'";
+        p.AddMember("description", rapidjson::Value(description.c_str(), a), a);
+        p.AddMember("required", true, a);
+        p.AddMember("type", "string", a);
+        out.PushBack(p, a);
+    }
+    return out;
+}
 
 using rapidjson::Document;
 using rapidjson::Value;
@@ -54,20 +84,6 @@ Status CheckVerb(const std::string& verb) {
 Status CheckPath(const std::string& path) {
     if (path.empty() || path[0] != '/') return UsageError("'" + path + "' must begin with '/'.");
     return std::nullopt;
-}
-
-/// The {x} names of a path, once each, in order.
-std::vector<std::string> PathParameterNames(const std::string& path) {
-    std::vector<std::string> out;
-    std::stringstream ss(path);
-    std::string seg;
-    while (std::getline(ss, seg, '/')) {
-        if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
-            std::string name = seg.substr(1, seg.size() - 2);
-            if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
-        }
-    }
-    return out;
 }
 
 /// "?spaceguid=..&accesstoken=.." (the V2 query the Go CLI always sends).
@@ -321,19 +337,7 @@ Status ApiCreate(Session& s, const std::vector<std::string>& args_in, const ApiF
         apidoc.AddMember("gatewayMethod", str(verb), a);
         if (!base_is_name) apidoc.AddMember("id", str("API:" + s.config.ns + ":" + base_path), a);
         if (!api_name.empty()) apidoc.AddMember("apiName", str(api_name), a);
-        if (!params.empty()) {
-            Value pp(rapidjson::kArrayType);
-            for (const auto& name : params) {
-                Value p(rapidjson::kObjectType);
-                p.AddMember("name", str(name), a);
-                p.AddMember("in", "path", a);
-                p.AddMember("description", str("Default description for '" + name + "'"), a);
-                p.AddMember("required", true, a);
-                p.AddMember("type", "string", a);
-                pp.PushBack(p, a);
-            }
-            apidoc.AddMember("pathParameters", pp, a);
-        }
+        if (!params.empty()) apidoc.AddMember("pathParameters", PathParametersJson(params, a), a);
         Value act(rapidjson::kObjectType);
         act.AddMember("name", str(q.entity_name), a);
         act.AddMember("namespace", str(q.ns), a);

@@ -11,6 +11,7 @@
 
 #include <wisp/common/base64.hpp>
 
+#include "api_doc.hpp"
 #include "command_support.hpp"
 #include "commands.hpp"
 #include "feed_lifecycle.hpp"
@@ -329,23 +330,9 @@ class Deployer {
         doc.AddMember("gatewayMethod", str(api.method), a);
         doc.AddMember("id", str("API:_:" + api.rel_path), a);
         doc.AddMember("apiName", str(api.api_name), a);
-        Value params(rapidjson::kArrayType);
-        std::set<std::string> seen;
-        for (size_t i = api.rel_path.find('{'); i != std::string::npos;
-             i = api.rel_path.find('{', i + 1)) {
-            const size_t close = api.rel_path.find('}', i);
-            if (close == std::string::npos) break;
-            const std::string name = api.rel_path.substr(i + 1, close - i - 1);
-            if (!seen.insert(name).second) continue;
-            Value pp(rapidjson::kObjectType);
-            pp.AddMember("name", str(name), a);
-            pp.AddMember("in", "path", a);
-            pp.AddMember("description", str("Default description for '" + name + "'"), a);
-            pp.AddMember("required", true, a);
-            pp.AddMember("type", "string", a);
-            params.PushBack(pp, a);
+        if (const auto names = PathParameterNames(api.rel_path); !names.empty()) {
+            doc.AddMember("pathParameters", PathParametersJson(names, a), a);
         }
-        if (!params.Empty()) doc.AddMember("pathParameters", params, a);
         Value action(rapidjson::kObjectType);
         action.AddMember("name", str(InPackage(p, api.action)), a);
         action.AddMember("namespace", "_", a);
