@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include <sys/utsname.h>
+
 #include <rapidjson/document.h>
 
 #include <wisp/common/base64.hpp>
@@ -193,6 +195,28 @@ absl::StatusOr<RuntimeManifest> RuntimeManifest::FromJson(std::string_view json)
         }
     }
     return RuntimeManifest(std::move(kinds), std::move(from), std::move(to), std::move(blackboxes));
+}
+
+RuntimeManifest RuntimeManifest::ForMachine(std::string_view machine) const {
+    RuntimeManifest m = *this;
+    for (auto& k : m.kinds_) k.image = ImageForMachine(k.image, machine);
+    for (auto& b : m.blackboxes_) b.local_image = ImageForMachine(b.local_image, machine);
+    return m;
+}
+
+std::string ImageForMachine(std::string_view image, std::string_view machine) {
+    constexpr std::string_view kSuffix = "-arm64";
+    if (machine != "aarch64" && machine != "arm64") return std::string(image);
+    if (image.find('@') != std::string_view::npos) return std::string(image);
+    std::string tagged = WithDefaultTag(image);
+    if (tagged.ends_with(kSuffix)) return tagged;
+    return Cat(tagged, kSuffix);
+}
+
+std::string HostMachine() {
+    struct utsname u {};
+    if (uname(&u) != 0) return {};
+    return u.machine;
 }
 
 const RuntimeManifest::Blackbox* RuntimeManifest::FindBlackbox(std::string_view image) const {

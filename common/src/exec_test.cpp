@@ -173,3 +173,37 @@ TEST_CASE("activation helpers", "[activation]") {
     r.annotations.Set("binding", JsonValue::String("guest/mybinding"));
     CHECK(r.FilterName() == "mybinding/hello");
 }
+
+TEST_CASE("the runtime images of the host's architecture", "[exec][arch]") {
+    CHECK(ImageForMachine("wisp/action-python:3.11", "x86_64") == "wisp/action-python:3.11");
+    CHECK(ImageForMachine("wisp/action-python:3.11", "aarch64") == "wisp/action-python:3.11-arm64");
+    CHECK(ImageForMachine("wisp/action-python:3.11", "arm64") == "wisp/action-python:3.11-arm64");
+    CHECK(ImageForMachine("wisp/action-native", "aarch64") == "wisp/action-native:latest-arm64");
+    CHECK(ImageForMachine("host:5000/wisp/x:1-arm64", "aarch64") == "host:5000/wisp/x:1-arm64");
+    CHECK(ImageForMachine("wisp/x@sha256:abcd", "aarch64") == "wisp/x@sha256:abcd");
+    CHECK(ImageForMachine("wisp/x:1", "armv7l") == "wisp/x:1");
+    CHECK(ImageForMachine("wisp/x:1", "") == "wisp/x:1");
+
+    const auto& built_in = RuntimeManifest::BuiltIn();
+    const auto amd64 = built_in.ForMachine("x86_64");
+    REQUIRE(amd64.Find("python:3.11") != nullptr);
+    CHECK(amd64.Find("python:3.11")->image == "wisp/action-python:3.11");
+    CHECK(amd64.FindBlackbox("openwhisk/dockerskeleton")->local_image ==
+          "wisp/action-native:latest");
+
+    const auto arm64 = built_in.ForMachine("aarch64");
+    REQUIRE(arm64.Find("python:3.11") != nullptr);
+    CHECK(arm64.Find("python:3.11")->image == "wisp/action-python:3.11-arm64");
+    CHECK(arm64.Find("nodejs:18")->image == "wisp/action-nodejs:18-arm64");
+    CHECK(arm64.ResolveKind("python:3").value() == "python:3.11");  // kinds and aliases stay
+    CHECK(arm64.Find("python:3.11")->stem_cells == built_in.Find("python:3.11")->stem_cells);
+    const auto* box = arm64.FindBlackbox("openwhisk/dockerskeleton");
+    REQUIRE(box != nullptr);
+    CHECK(box->image == "openwhisk/dockerskeleton:latest");  // what the user named
+    CHECK(box->local_image == "wisp/action-native:latest-arm64");
+    // The built-in manifest itself is untouched.
+    CHECK(built_in.Find("python:3.11")->image == "wisp/action-python:3.11");
+
+    const std::string host = HostMachine();
+    CHECK(!host.empty());
+}

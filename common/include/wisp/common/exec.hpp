@@ -92,6 +92,9 @@ class RuntimeManifest {
     /// The manifest's blackbox for `image` ("openwhisk/dockerskeleton" and its ":latest" are the
     /// same image), or nullptr for an image that must be pulled.
     const Blackbox* FindBlackbox(std::string_view image) const;
+    /// This manifest on a host whose `uname -m` is `machine`: every kind's image and every
+    /// blackbox's local image as ImageForMachine() names it (x86_64: unchanged).
+    RuntimeManifest ForMachine(std::string_view machine) const;
 
     RuntimeManifest(std::vector<Kind> kinds, std::vector<std::string> aliases_from,
                     std::vector<std::string> aliases_to, std::vector<Blackbox> blackboxes);
@@ -104,5 +107,16 @@ class RuntimeManifest {
 
 /// "img" -> "img:latest"; "img:tag", "host:5000/img" -> unchanged / "host:5000/img:latest".
 std::string WithDefaultTag(std::string_view image);
+
+/// The local runtime image to run on a host whose `uname -m` is `machine`. The runtime images are
+/// built per architecture by tools/build-runtime-images.sh, which tags every image it builds for
+/// arm64 "<tag>-arm64" (on an arm64 host it also keeps the plain tag; on amd64 the plain tag is
+/// the amd64 image), so: "aarch64"/"arm64" -> "<image>:<tag>-arm64" ("wisp/action-python:3.11"
+/// -> "wisp/action-python:3.11-arm64", untagged -> "latest-arm64"); any other machine, an image
+/// pinned by digest, or a tag already ending in "-arm64" -> unchanged.
+std::string ImageForMachine(std::string_view image, std::string_view machine);
+
+/// This host's machine name as `uname -m` prints it ("x86_64", "aarch64"); "" when unknown.
+std::string HostMachine();
 
 }  // namespace wisp::common
