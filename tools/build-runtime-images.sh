@@ -7,21 +7,32 @@
 # Idempotent: every image carries a label with the hash of its inputs and is skipped when that
 # hash matches. Needs a running dockerd, and mmdebstrap when a base image must be (re)built.
 #
-# usage: tools/build-runtime-images.sh [--build-dir DIR] [--force] [--rebuild-base] [RUNTIME...]
+# usage: tools/build-runtime-images.sh [--arch ARCH] [--build-dir DIR] [--force] [--rebuild-base] [RUNTIME...]
 #   RUNTIME: python nodejs native (default: all)
-#   --build-dir DIR   where bin/wisp-action-proxy is (default: build, or $WISP_BUILD_DIR)
+#   --arch ARCH       amd64 or arm64 (default: the host's). The host's architecture keeps the plain
+#                     tags above and also gets -ARCH aliases (wisp/action-python:3.11-amd64);
+#                     a foreign architecture gets only -ARCH tags (wisp/action-python:3.11-arm64,
+#                     base wisp/base-python:bookworm-arm64) and runs under qemu-user-static, which
+#                     tools/binfmt-arm64.sh registers (called from here).
+#   --build-dir DIR   where bin/wisp-action-proxy is (default: build, or $WISP_BUILD_DIR; for a
+#                     foreign --arch: build-ARCH, or $WISP_BUILD_DIR_<ARCH>, e.g. WISP_BUILD_DIR_ARM64)
 #   --force           rebuild the runtime images even when up to date
 #   --rebuild-base    also re-bootstrap the Debian base images (fresh packages)
+#   --bases-only      build only the Debian base images (needs no action proxy)
 # Environment: WISP_DEBIAN_MIRROR (default http://deb.debian.org/debian), WISP_DEBIAN_SUITE
 # (default bookworm).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build_dir=${WISP_BUILD_DIR:-$root/build}
+build_dir=""
+host_arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
+case $host_arch in x86_64) host_arch=amd64 ;; aarch64) host_arch=arm64 ;; esac
+arch=$host_arch
 suite=${WISP_DEBIAN_SUITE:-bookworm}
 mirror=${WISP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 force=0
 rebuild_base=0
+bases_only=0
 runtimes=()
 label=wisp.inputs.hash
 
@@ -32,7 +43,10 @@ while [[ $# -gt 0 ]]; do
   case $1 in
     --build-dir) build_dir=$2; shift 2 ;;
     --build-dir=*) build_dir=${1#*=}; shift ;;
+    --arch) arch=$2; shift 2 ;;
+    --arch=*) arch=${1#*=}; shift ;;
     --force) force=1; shift ;;
+    --bases-only) bases_only=1; shift ;;
     --rebuild-base) rebuild_base=1; force=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     python|nodejs|native) runtimes+=("$1"); shift ;;
@@ -40,15 +54,29 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ ${#runtimes[@]} -gt 0 ]] || runtimes=(python nodejs native)
-build_dir=$(cd "$build_dir" 2>/dev/null && pwd) || die "build directory '$build_dir' not found; run make first"
+case $arch in amd64|arm64) ;; *) die "unknown --arch '$arch' (amd64 or arm64)" ;; esac
+foreign=0
+[[ $arch == "$host_arch" ]] || foreign=1
+if [[ -z $build_dir ]]; then
+  if [[ $foreign -eq 0 ]]; then
+    build_dir=${WISP_BUILD_DIR:-$root/build}
+  else
+    arch_var=WISP_BUILD_DIR_${arch^^}
+    build_dir=${!arch_var:-$root/build-$arch}
+  fi
+fi
+[[ $bases_only -eq 1 ]] || build_dir=$(cd "$build_dir" 2>/dev/null && pwd) || die "build directory '$build_dir' not found; run make first"
 
 # --- what each runtime is made of -----------------------------------------------------------
-image_of() {
+plain_image_of() {  # the tag the runtimes manifest names (runtimes/runtimes.json)
   case $1 in
     python) echo wisp/action-python:3.11 ;;
     nodejs) echo wisp/action-nodejs:18 ;;
     native) echo wisp/action-native:latest ;;
   esac
+}
+image_of() {  # the host's architecture keeps the plain tag; a foreign one gets <tag>-<arch>
+  if [[ $foreign -eq 0 ]]; then plain_image_of "$1"; else echo "$(plain_image_of "$1")-$arch"; fi
 }
 packages_of() {  # Debian packages on top of minbase
   case $1 in
@@ -57,7 +85,9 @@ packages_of() {  # Debian packages on top of minbase
     native) echo "" ;;
   esac
 }
-base_of() { echo "wisp/base-$1:$suite"; }
+base_of() {
+  if [[ $foreign -eq 0 ]]; then echo "wisp/base-$1:$suite"; else echo "wisp/base-$1:$suite-$arch"; fi
+}
 
 # --- preconditions, with what to do about them --------------------------------------------
 command -v docker >/dev/null || die "the docker CLI is missing: sudo apt-get install docker.io"
@@ -68,7 +98,18 @@ if ! docker info >/dev/null 2>&1; then
   die "cannot talk to dockerd at /var/run/docker.sock ($(docker info 2>&1 | tail -1)); is your user in the docker group?"
 fi
 proxy=$build_dir/bin/wisp-action-proxy
-[[ -x $proxy ]] || die "$proxy not found: build it first (make, or cmake --build $build_dir --target wisp-action-proxy)"
+[[ $bases_only -eq 1 || -x $proxy ]] || die "$proxy not found: build it first (make, or cmake --build $build_dir --target wisp-action-proxy)"
+if [[ $foreign -eq 1 && $bases_only -eq 0 ]]; then
+  file "$proxy" 2>/dev/null | grep -q "$([[ $arch == arm64 ]] && echo aarch64 || echo x86-64)" ||
+    die "$proxy is not a $arch binary ($(file -b "$proxy" | cut -d, -f1-2)); build it with make ARCH=$arch"
+fi
+if [[ $foreign -eq 1 ]]; then
+  step "building $arch images on a $host_arch host (emulated by qemu-user-static: slow)"
+  [[ $arch == arm64 ]] || die "only arm64 can be emulated by this script (tools/binfmt-arm64.sh)"
+  "$root/tools/binfmt-arm64.sh" --install 2>&1 | sed 's/^/    /' || true
+  "$root/tools/binfmt-arm64.sh" --check >/dev/null 2>&1 ||
+    die "arm64 binaries cannot run on this host; see the message above (tools/binfmt-arm64.sh)"
+fi
 export DOCKER_BUILDKIT=0  # the classic builder: COPY-only Dockerfiles, no buildx, no network
 
 hash_of() { sha256sum "$@" | sha256sum | cut -c1-32; }
@@ -78,7 +119,48 @@ work=$(mktemp -d /tmp/wisp-runtime-images.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 # A stripped proxy: the image needs no debug info (the build keeps it for developers).
-strip -o "$work/wisp-action-proxy" "$proxy" 2>/dev/null || cp "$proxy" "$work/wisp-action-proxy"
+if [[ $bases_only -eq 0 ]]; then
+  strip_tool=strip
+  [[ $foreign -eq 0 || $arch != arm64 ]] || strip_tool=aarch64-linux-gnu-strip
+  $strip_tool -o "$work/wisp-action-proxy" "$proxy" 2>/dev/null || cp "$proxy" "$work/wisp-action-proxy"
+fi
+
+# Docker 20.10 without the experimental daemon ignores `docker import --platform`: the image
+# says amd64 and `docker run --platform linux/arm64` refuses it. ensure_arch rewrites the
+# architecture in the image config (docker save, patch the config, docker load: same layers).
+ensure_arch() {
+  local image=$1 have old dir
+  [[ $foreign -eq 1 ]] || return 0
+  have=$(docker image inspect -f '{{.Architecture}}' "$image")
+  [[ $have == "$arch" ]] && return 0
+  step "$image: setting the image architecture $have -> $arch"
+  old=$(docker image inspect -f '{{.Id}}' "$image")
+  dir=$work/arch-$RANDOM
+  mkdir -p "$dir"
+  docker save "$image" | tar -x -C "$dir" || die "docker save $image failed"
+  python3 - "$dir" "$arch" <<'PY' || die "could not patch the architecture of $image"
+import hashlib, json, os, sys
+d, arch = sys.argv[1], sys.argv[2]
+manifest = json.load(open(os.path.join(d, "manifest.json")))
+old = manifest[0]["Config"]
+cfg = json.load(open(os.path.join(d, old)))
+cfg["architecture"] = arch
+cfg.pop("variant", None)
+data = json.dumps(cfg, separators=(",", ":")).encode()
+new = hashlib.sha256(data).hexdigest() + ".json"
+open(os.path.join(d, new), "wb").write(data)
+if new != old:
+    os.remove(os.path.join(d, old))
+manifest[0]["Config"] = new
+json.dump(manifest, open(os.path.join(d, "manifest.json"), "w"))
+PY
+  tar -C "$dir" -c . | docker load >/dev/null || die "docker load of the $arch $image failed"
+  rm -rf "$dir"
+  [[ $(docker image inspect -f '{{.Architecture}}' "$image") == "$arch" ]] ||
+    die "$image still does not say architecture $arch"
+  # the amd64-labelled copy this script just made is now untagged: remove it (only if unused)
+  [[ $(docker image inspect -f '{{.Id}}' "$image") == "$old" ]] || docker rmi "$old" >/dev/null 2>&1 || true
+}
 
 # --- 1. Debian base images ------------------------------------------------------------------
 build_base() {
@@ -86,31 +168,38 @@ build_base() {
   base=$(base_of "$rt")
   pkgs=$(packages_of "$rt")
   want=$(echo "mmdebstrap minbase $suite $mirror [$pkgs] v1" | sha256sum | cut -c1-32)
+  # a foreign architecture's hash names it (the host's stays as it was: no rebuild after upgrading)
+  [[ $foreign -eq 0 ]] || want=$(echo "$want $arch" | sha256sum | cut -c1-32)
   have=$(label_of "$base")
   if [[ $rebuild_base -eq 0 && $have == "$want" ]]; then
     step "$base is up to date"
+    ensure_arch "$base"
     return
   fi
   command -v mmdebstrap >/dev/null ||
     die "mmdebstrap is needed to bootstrap $base: sudo apt-get install mmdebstrap"
+  [[ $foreign -eq 0 ]] || command -v arch-test >/dev/null ||
+    die "mmdebstrap needs arch-test to bootstrap the foreign $base: sudo apt-get install arch-test"
   step "bootstrapping $base: Debian $suite minbase${pkgs:+ + $pkgs} (mmdebstrap)"
-  local include=()
+  local include=() archopt=() platform=()
   [[ -n $pkgs ]] && include=(--include="${pkgs// /,}")
+  [[ $foreign -eq 0 ]] || { archopt=(--arch="$arch"); platform=(--platform "linux/$arch"); }
   local started=$SECONDS
-  mmdebstrap --variant=minbase "${include[@]}" \
+  mmdebstrap --variant=minbase "${archopt[@]}" "${include[@]}" \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
     --dpkgopt='path-exclude=/usr/share/info/*' \
     "$suite" "$work/$rt-rootfs.tar" "$mirror" 2>&1 | sed 's/^/    /' ||
     die "mmdebstrap failed for $base (is $mirror reachable? set WISP_DEBIAN_MIRROR)"
   [[ -s $work/$rt-rootfs.tar ]] || die "mmdebstrap produced no rootfs for $base"
-  docker import \
+  docker import "${platform[@]}" \
     --change "LABEL $label=$want" \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["/bin/bash"]' \
     "$work/$rt-rootfs.tar" "$base" >/dev/null
   rm -f "$work/$rt-rootfs.tar"
+  ensure_arch "$base"
   step "$base imported in $((SECONDS - started)) s ($(docker image inspect -f '{{.Size}}' "$base" | numfmt --to=iec))"
 }
 
@@ -123,20 +212,37 @@ build_runtime() {
   mkdir -p "$ctx"
   cp "$work/wisp-action-proxy" "$ctx/"
   cp "$root/runtimes/$rt"/* "$ctx/"
+  # a foreign architecture builds on its own base (the Dockerfile names the host's)
+  [[ $foreign -eq 0 ]] || sed -i "s|^FROM wisp/base-$rt:$suite\$|FROM $base|" "$ctx/Dockerfile"
+  local platform=()
+  [[ $foreign -eq 0 ]] || platform=(--platform "linux/$arch")
   want=$( (cd "$ctx" && hash_of $(ls | sort); docker image inspect -f '{{.Id}}' "$base") | sha256sum | cut -c1-32)
   have=$(label_of "$image")
   if [[ $force -eq 0 && $have == "$want" ]]; then
     step "$image is up to date"
+    alias_arch "$rt"
     return
   fi
   step "building $image from runtimes/$rt/Dockerfile"
-  if ! docker build --label "$label=$want" --tag "$image" "$ctx" >"$work/$rt-build.log" 2>&1; then
+  if ! docker build "${platform[@]}" --label "$label=$want" --tag "$image" "$ctx" >"$work/$rt-build.log" 2>&1; then
     sed 's/^/    /' "$work/$rt-build.log" >&2
     die "docker build of $image failed"
   fi
   step "$image built ($(docker image inspect -f '{{.Size}}' "$image" | numfmt --to=iec))"
+  alias_arch "$rt"
+}
+# The host's images also answer to <tag>-<arch>, so both architectures can be named the same way.
+# (A multi-arch manifest list needs a registry or the containerd image store; this dockerd has
+# neither, see deploy/images/README.md.)
+alias_arch() {
+  [[ $foreign -eq 0 ]] || return 0
+  docker tag "$(image_of "$1")" "$(image_of "$1")-$arch"
 }
 
 for rt in "${runtimes[@]}"; do build_base "$rt"; done
+if [[ $bases_only -eq 1 ]]; then
+  step "done: $(for rt in "${runtimes[@]}"; do printf '%s ' "$(base_of "$rt")"; done)"
+  exit 0
+fi
 for rt in "${runtimes[@]}"; do build_runtime "$rt"; done
 step "done: $(for rt in "${runtimes[@]}"; do printf '%s ' "$(image_of "$rt")"; done)"
