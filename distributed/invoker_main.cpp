@@ -100,7 +100,9 @@ int main(int argc, char** argv) {
         spdlog::info("--id auto: this invoker is {}", name);
     }
 
-    const wisp::common::RuntimeManifest& manifest = wisp::common::RuntimeManifest::BuiltIn();
+    // The runtime images of this host's architecture (x86_64: as named; aarch64: "<tag>-arm64").
+    const wisp::common::RuntimeManifest manifest =
+        wisp::common::RuntimeManifest::BuiltIn().ForMachine(wisp::common::HostMachine());
     // This invoker's containers: named and labelled with its id (and the topic prefix, so that
     // two installations on one Docker host leave each other's containers alone).
     const std::string container_id = ContainerSafe(

@@ -153,7 +153,9 @@ int main(int argc, char** argv) {
     if (!guest_key.ok()) return Fail(wisp::common::MessageOf(guest_key.status()));
 
     // ---- Docker and the runtime images ----
-    const wisp::common::RuntimeManifest& manifest = wisp::common::RuntimeManifest::BuiltIn();
+    // The runtime images of this host's architecture (x86_64: as named; aarch64: "<tag>-arm64").
+    const wisp::common::RuntimeManifest manifest =
+        wisp::common::RuntimeManifest::BuiltIn().ForMachine(wisp::common::HostMachine());
     wisp::invoker::DockerFactoryOptions docker_opts;
     docker_opts.user_memory_mb = opt.invoker.user_memory_mb;
     docker_opts.socket_path = opt.invoker.docker_socket;
