@@ -2,6 +2,7 @@
 // store in memory: records, texts, acks, logs and storage as a user sees them.
 #include <wisp/invoker/invoker_service.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <future>
@@ -1146,4 +1147,35 @@ TEST_CASE("service: keep-warm replaces a killed container, follows updates and i
     CHECK(h.service->ReconcileKeepWarm() == 0);
     CHECK(h.service->pool().Stats().keep_warm == 0);
     CHECK(h.service->keep_warm_orders() == 0);
+}
+
+TEST_CASE("service: on an aarch64 host the runtime images are the -arm64 ones", "[service][arch]") {
+    // What wisp-invoker and wisp-standalone do with uname -m (common::HostMachine()).
+    Harness h(InvokerConfig{}, Manifest(1).ForMachine("aarch64"));
+    h.service->pool().Quiesce();
+    REQUIRE(h.factory.creates() == 1);
+    CHECK(h.factory.specs().at(0).image == "wisp/action-python:3.11-arm64");  // the stem cell
+
+    auto py = Harness::Action("py");
+    auto r = h.Run(h.Message(py, h.Put(py)));
+    CHECK(r.response.status == ActivationStatus::kSuccess);
+    CHECK(h.factory.container(0)->runs() == 1);  // the -arm64 stem cell ran it
+
+    auto native = Harness::Action("native");
+    native.exec = common::BlackboxExec{"openwhisk/dockerskeleton",
+                                       std::string("#!/bin/sh\necho {}"), false, std::nullopt};
+    r = h.Run(h.Message(native, h.Put(native)));
+    CHECK(r.response.status == ActivationStatus::kSuccess);
+    h.service->pool().Quiesce();
+    std::vector<std::string> images;
+    for (const auto& spec : h.factory.specs()) images.push_back(spec.image);
+    CHECK(std::count(images.begin(), images.end(), "wisp/action-native:latest-arm64") == 1);
+    CHECK(std::count(images.begin(), images.end(), "wisp/action-native:latest") == 0);
+
+    // An image the user names is pulled as named: its registry serves the node's architecture.
+    auto custom = Harness::Action("custom");
+    custom.exec = common::BlackboxExec{"someone/image", std::nullopt, false, std::nullopt};
+    r = h.Run(h.Message(custom, h.Put(custom)));
+    CHECK(r.response.status == ActivationStatus::kSuccess);
+    CHECK(h.factory.specs().back().image == "someone/image:latest");
 }
