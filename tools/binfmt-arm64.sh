@@ -28,7 +28,7 @@ case $(uname -m) in
   aarch64|arm64) step "host is arm64: nothing to register"; exit 0 ;;
 esac
 
-mnt=/proc/sys/fs/binfmt_misc
+mnt=${WISP_BINFMT_MISC:-/proc/sys/fs/binfmt_misc}  # overridable for tests/arm64/binfmt_arm64_test.sh
 entry=$mnt/qemu-aarch64
 
 registered() { [[ -f $entry ]] && head -1 "$entry" | grep -qx enabled; }
@@ -39,7 +39,10 @@ if [[ $check_only -eq 1 ]]; then
     step "qemu-aarch64 is registered ($(grep '^interpreter' "$entry"), $(grep '^flags' "$entry"))"
     exit 0
   fi
-  die "arm64 binaries cannot run here: qemu-aarch64 is not registered with the F flag; run tools/binfmt-arm64.sh --install as root"
+  if registered; then
+    die "qemu-aarch64 is registered without the F flag ($(grep '^flags' "$entry")), so arm64 programs in containers cannot find it; run tools/binfmt-arm64.sh --install as root (it re-registers)"
+  fi
+  die "arm64 binaries cannot run here: qemu-aarch64 is not registered in $mnt; run tools/binfmt-arm64.sh --install as root"
 fi
 
 # 1. binfmt_misc mounted?

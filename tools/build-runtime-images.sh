@@ -65,7 +65,11 @@ if [[ -z $build_dir ]]; then
     build_dir=${!arch_var:-$root/build-$arch}
   fi
 fi
-[[ $bases_only -eq 1 ]] || build_dir=$(cd "$build_dir" 2>/dev/null && pwd) || die "build directory '$build_dir' not found; run make first"
+make_cmd=make
+[[ $foreign -eq 0 ]] || make_cmd="make ARCH=$arch"
+wanted_dir=$build_dir
+[[ $bases_only -eq 1 ]] || build_dir=$(cd "$build_dir" 2>/dev/null && pwd) ||
+  die "build directory '$wanted_dir' not found; run $make_cmd first (or --bases-only for the bases alone)"
 
 # --- what each runtime is made of -----------------------------------------------------------
 plain_image_of() {  # the tag the runtimes manifest names (runtimes/runtimes.json)
@@ -98,10 +102,10 @@ if ! docker info >/dev/null 2>&1; then
   die "cannot talk to dockerd at /var/run/docker.sock ($(docker info 2>&1 | tail -1)); is your user in the docker group?"
 fi
 proxy=$build_dir/bin/wisp-action-proxy
-[[ $bases_only -eq 1 || -x $proxy ]] || die "$proxy not found: build it first (make, or cmake --build $build_dir --target wisp-action-proxy)"
+[[ $bases_only -eq 1 || -x $proxy ]] || die "$proxy not found: build it first ($make_cmd, or cmake --build $build_dir --target wisp-action-proxy)"
 if [[ $foreign -eq 1 && $bases_only -eq 0 ]]; then
   file "$proxy" 2>/dev/null | grep -q "$([[ $arch == arm64 ]] && echo aarch64 || echo x86-64)" ||
-    die "$proxy is not a $arch binary ($(file -b "$proxy" | cut -d, -f1-2)); build it with make ARCH=$arch"
+    die "$proxy is not an $arch binary ($(file -b "$proxy" | cut -d, -f1-2)); build it with make ARCH=$arch"
 fi
 if [[ $foreign -eq 1 ]]; then
   step "building $arch images on a $host_arch host (emulated by qemu-user-static: slow)"
