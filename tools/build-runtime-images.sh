@@ -103,9 +103,10 @@ if ! docker info >/dev/null 2>&1; then
 fi
 proxy=$build_dir/bin/wisp-action-proxy
 [[ $bases_only -eq 1 || -x $proxy ]] || die "$proxy not found: build it first ($make_cmd, or cmake --build $build_dir --target wisp-action-proxy)"
-if [[ $foreign -eq 1 && $bases_only -eq 0 ]]; then
-  file "$proxy" 2>/dev/null | grep -q "$([[ $arch == arm64 ]] && echo aarch64 || echo x86-64)" ||
-    die "$proxy is not an $arch binary ($(file -b "$proxy" | cut -d, -f1-2)); build it with make ARCH=$arch"
+# An arm64 proxy in an amd64 image (or the reverse) would only fail when a container starts.
+if [[ $bases_only -eq 0 ]] && command -v file >/dev/null; then
+  file -L "$proxy" | grep -q "$([[ $arch == arm64 ]] && echo aarch64 || echo x86-64)" ||
+    die "$proxy is not an $arch binary ($(file -L -b "$proxy" | cut -d, -f1-2)); build it with $make_cmd, or pass the --arch it was built for"
 fi
 if [[ $foreign -eq 1 ]]; then
   step "building $arch images on a $host_arch host (emulated by qemu-user-static: slow)"
