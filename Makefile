@@ -12,8 +12,28 @@
 # Build types, sanitizers and the fuzz compilers are the presets' (CMakePresets.json: configure
 # presets dev, asan-ubsan, tsan, fuzz; test presets dev, unit, asan-ubsan, tsan, fuzz), so
 # `cmake --preset X` / `ctest --preset X` by hand do what make does. BUILD moves the dev tree.
+#   make ARCH=arm64            cross build of every binary for arm64 into build-arm64/ (preset
+#                              arm64: Debian's g++-aarch64-linux-gnu, install-deps --arch arm64)
+#   make test-unit ARCH=arm64  the unit label of build-arm64/ under qemu-user (test preset arm64-unit)
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
+ARCH ?=
+PRESET := dev
+UNIT_PRESET := unit
+DEPS_FLAGS :=
+ifeq ($(ARCH),arm64)
+PRESET := arm64
+UNIT_PRESET := arm64-unit
+DEPS_FLAGS := --arch arm64
+BUILD ?= build-arm64
+arm64_unsupported := $(filter-out all build deps test-unit clean,$(MAKECMDGOALS))
+ifneq ($(arm64_unsupported),)
+$(error ARCH=arm64 knows make, make test-unit and make clean (the cross build in build-arm64/); \
+  '$(arm64_unsupported)' runs on the build host: run it without ARCH)
+endif
+else ifneq ($(filter-out amd64,$(ARCH)),)
+$(error ARCH=$(ARCH): only ARCH=arm64 (cross build into build-arm64/) or no ARCH are known)
+endif
 BUILD ?= build
 CMAKE_FLAGS ?=
 CTEST_FLAGS ?=
@@ -26,10 +46,10 @@ export CCACHE_NOHASHDIR := 1
 all: build
 
 deps:
-	@tools/install-deps.sh
+	@tools/install-deps.sh $(DEPS_FLAGS)
 
 build: deps
-	@cmake --preset dev -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --preset $(PRESET) -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # The fuzz targets need clang's libFuzzer: a separate build (build-fuzz/) of fuzz/ and only the
@@ -49,7 +69,7 @@ test: build fuzz
 	@ctest --preset fuzz $(CTEST_FLAGS)
 
 test-unit: build
-	@ctest --preset unit --test-dir $(BUILD) -j $(JOBS) $(CTEST_FLAGS)
+	@ctest --preset $(UNIT_PRESET) --test-dir $(BUILD) -j $(JOBS) $(CTEST_FLAGS)
 
 asan: deps
 	@cmake --preset asan-ubsan >/dev/null
@@ -107,4 +127,4 @@ format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz build-arm64
