@@ -265,12 +265,16 @@ TEST_CASE("createApi: concurrent operations on one API are all kept", "[apimgmt]
     f.WebAction("hello");
     std::vector<std::thread> threads;
     std::atomic<int> ok{0};
+    // The requests are made here: MakeRequest asserts, and Catch2 is not thread-safe.
+    std::vector<HttpRequest> creates;
     for (int i = 0; i < 8; ++i) {
-        threads.emplace_back([&f, &ok, i] {
-            HttpRequest req = test_support::MakeRequest(
-                "POST", common::Cat(kMgmt, "createApi.http"),
-                RouteApidoc("/c", "/p" + std::to_string(i), "GET", "hello"), f.guest);
-            auto r = test_support::Call(*f.controller, std::move(req));
+        creates.push_back(test_support::MakeRequest(
+            "POST", common::Cat(kMgmt, "createApi.http"),
+            RouteApidoc("/c", "/p" + std::to_string(i), "GET", "hello"), f.guest));
+    }
+    for (int i = 0; i < 8; ++i) {
+        threads.emplace_back([&f, &ok, &creates, i] {
+            auto r = test_support::Call(*f.controller, std::move(creates[i]));
             if (r.status == 200) {
                 ++ok;
             } else {
@@ -290,13 +294,16 @@ TEST_CASE("createApi: concurrent operations on one API are all kept", "[apimgmt]
     // Concurrent deletes of one path each: all succeed, the last one removes the API.
     threads.clear();
     ok = 0;
+    std::vector<HttpRequest> deletes;
     for (int i = 0; i < 8; ++i) {
-        threads.emplace_back([&f, &ok, i] {
-            HttpRequest req = test_support::MakeRequest(
-                "DELETE",
-                common::Cat(kMgmt, "deleteApi.http?basepath=/c&relpath=/p", std::to_string(i)), "",
-                f.guest);
-            auto r = test_support::Call(*f.controller, std::move(req));
+        deletes.push_back(test_support::MakeRequest(
+            "DELETE",
+            common::Cat(kMgmt, "deleteApi.http?basepath=/c&relpath=/p", std::to_string(i)), "",
+            f.guest));
+    }
+    for (int i = 0; i < 8; ++i) {
+        threads.emplace_back([&f, &ok, &deletes, i] {
+            auto r = test_support::Call(*f.controller, std::move(deletes[i]));
             if (r.status == 200) {
                 ++ok;
             } else {
