@@ -730,6 +730,8 @@ void ApiRoutesHandler::Serve(const CallPtr& call, std::string_view rest) {
                     HttpResponse::Json(404, ErrorBody(common::kMsgResourceDoesNotExist, call->tid)),
                     kGateway);
     };
+    // Before any lookup, as for web actions: an oversized body gets 413 whatever the route.
+    if (web_.RejectOversized(call, kGateway)) return;
     const auto slash = rest.find('/');
     const std::string ns(rest.substr(0, slash));
     const std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);

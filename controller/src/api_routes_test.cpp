@@ -365,6 +365,13 @@ TEST_CASE("serving: query, body, path parameters, methods, 404, CORS", "[apimgmt
     CHECK(std::string(d["q"].GetString()) == "1");
     CHECK(std::string(d["title"].GetString()) == "JS");
     CHECK(f.Send("GET", "/api/guest/club/books/978").status == 405);
+    // Over the payload limit: 413 with the gateway's CORS, for a route and for no route alike.
+    for (const char* big : {"/api/guest/club/books/1", "/api/nobody/club/books/1"}) {
+        r = f.Send("POST", big, std::string(1048577, ' '));
+        CHECK(r.status == 413);
+        CHECK(test_support::ErrorOf(r) == "Request larger than allowed: 1048577 > 1048576 bytes.");
+        CHECK(r.Header("Access-Control-Allow-Origin") == "*");
+    }
 
     // http type: __ow_path is the path after /api/<namespace>.
     REQUIRE(f.Create(RouteApidoc("/h", "/p/{id}", "GET", "hello", "http"), "&responsetype=http")

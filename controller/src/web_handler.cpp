@@ -47,14 +47,8 @@ void WebHandler::Handle(const CallPtr& call, std::string_view rest_of_path) {
     if (!target) {
         return Answer(call, WebError(call, 404, web::kMsgRouteNotFound), Cors::kNone);
     }
-    const int64_t max_payload = config_.system_limits.max_payload_bytes;
-    if (static_cast<int64_t>(req.body.size()) > max_payload) {
-        return Answer(call,
-                      WebError(call, 413,
-                               common::Cat("Request larger than allowed: ", req.body.size(), " > ",
-                                           max_payload, " bytes.")),
-                      Cors::kNone);
-    }
+    // Checked before the owner lookup too: an oversized body gets 413 whatever the namespace.
+    if (RejectOversized(call, Cors::kNone)) return;
 
     // The owner of the namespace runs the action; nothing is revealed about what is missing.
     const auto not_found = [&] {
@@ -75,6 +69,18 @@ void WebHandler::Handle(const CallPtr& call, std::string_view rest_of_path) {
                .extension = target->extension,
                .extra_path = target->extra_path};
     Run(call, std::move(run));
+}
+
+bool WebHandler::RejectOversized(const CallPtr& call, Cors cors) {
+    const int64_t max_payload = config_.system_limits.max_payload_bytes;
+    const auto size = static_cast<int64_t>(call->req.body.size());
+    if (size <= max_payload) return false;
+    Answer(
+        call,
+        WebError(call, 413,
+                 common::Cat("Request larger than allowed: ", size, " > ", max_payload, " bytes.")),
+        cors);
+    return true;
 }
 
 void WebHandler::Answer(const CallPtr& call, HttpResponse resp, Cors cors) {
@@ -98,14 +104,7 @@ void WebHandler::Run(const CallPtr& call, Target target) {
     const auto not_found = [&] {
         Answer(call, WebError(call, 404, common::kMsgResourceDoesNotExist), early);
     };
-    const int64_t max_payload = config_.system_limits.max_payload_bytes;
-    if (static_cast<int64_t>(req.body.size()) > max_payload) {
-        return Answer(call,
-                      WebError(call, 413,
-                               common::Cat("Request larger than allowed: ", req.body.size(), " > ",
-                                           max_payload, " bytes.")),
-                      early);
-    }
+    if (RejectOversized(call, early)) return;
     const common::Identity* owner = &target.owner;
     auto resolved = resolver_.ResolveAction(*owner, target.fqn);
     if (!resolved.ok()) {

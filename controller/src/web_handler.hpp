@@ -60,6 +60,9 @@ class WebHandler {
     /// Answers `resp` with the `cors` policy (Replier::Reply without the REST CORS headers).
     void Answer(const CallPtr& call, HttpResponse resp, Cors cors);
 
+    /// Answers 413 (with `cors`) and returns true when the body is over the payload limit.
+    [[nodiscard]] bool RejectOversized(const CallPtr& call, Cors cors);
+
   private:
     common::Clock& clock_;
     const ControllerConfig& config_;
