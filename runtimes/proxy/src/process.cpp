@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 extern char** environ;
 
@@ -66,15 +68,57 @@ int SpawnOnce(const SpawnSpec& spec, const std::vector<std::string>& argv, pid_t
 
 }  // namespace
 
+ExecFormat DetectExecFormat(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return ExecFormat::kUnreadable;
+    char head[4];
+    size_t have = 0;
+    while (have < sizeof head) {
+        ssize_t n = ::read(fd, head + have, sizeof head - have);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            ::close(fd);
+            return ExecFormat::kUnreadable;
+        }
+        if (n == 0) break;
+        have += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    const std::string_view start(head, have);
+    if (start == std::string_view("\x7f"
+                                  "ELF",
+                                  4))
+        return ExecFormat::kElf;
+    if (start.starts_with("#!")) return ExecFormat::kShebang;
+    return ExecFormat::kShell;
+}
+
 pid_t Spawn(const SpawnSpec& spec, std::string& error) {
     if (spec.argv.empty()) {
         error = "nothing to run";
         return -1;
     }
+    std::vector<std::string> argv = spec.argv;
+    const std::string& program = spec.argv[0];
+    if (program.find('/') != std::string::npos) {
+        // A relative path is looked up after the child's chdir.
+        const std::string path =
+            program.front() == '/' || spec.cwd.empty() ? program : spec.cwd + "/" + program;
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0 || ::access(path.c_str(), X_OK) != 0) {
+            error = "cannot run " + program + ": " + std::strerror(errno);
+            return -1;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            error = "cannot run " + program + ": " + std::strerror(EACCES);
+            return -1;
+        }
+        // A script without "#!": the shell runs it, as execvp does on ENOEXEC.
+        if (DetectExecFormat(path) == ExecFormat::kShell) argv.insert(argv.begin(), "/bin/sh");
+    }
     pid_t pid = -1;
-    int rc = SpawnOnce(spec, spec.argv, pid);
-    if (rc == ENOEXEC) {  // a script without "#!": run it with the shell, as execvp does
-        std::vector<std::string> argv = spec.argv;
+    int rc = SpawnOnce(spec, argv, pid);
+    if (rc == ENOEXEC && argv[0] != "/bin/sh") {  // e.g. a foreign binary: as execvp does
         argv.insert(argv.begin(), "/bin/sh");
         rc = SpawnOnce(spec, argv, pid);
     }

@@ -29,9 +29,23 @@ struct SpawnSpec {
     int fd3 = -1;  // dup'ed to fd 3 when >= 0
 };
 
+/// How a program file is executed, decided from its first bytes as execve(2) and execvp(3) do.
+enum class ExecFormat {
+    kElf,         // "\x7fELF": exec'ed directly
+    kShebang,     // "#!": exec'ed directly, the kernel runs the interpreter
+    kShell,       // anything else, an empty file too: run as "/bin/sh FILE ARGS..." (ENOEXEC rule)
+    kUnreadable,  // cannot be opened or read: exec'ed directly, the kernel says why not
+};
+
+/// The format of the program file at `path` (reads at most 4 bytes). Never fails.
+[[nodiscard]] ExecFormat DetectExecFormat(const std::string& path);
+
 /// Starts a child: the given descriptors become 0, 1, 2 (and 3); every other descriptor is
-/// closed; signal dispositions and mask are reset. A file that is not a binary and has no
-/// "#!" line runs under /bin/sh (like execvp). Returns the pid, or -1 with `error` set.
+/// closed; signal dispositions and mask are reset. When argv[0] is a path (has a '/'), it must
+/// be an executable regular file, and a file that is neither ELF nor "#!" runs under /bin/sh
+/// (like execvp). Both are decided before spawning, so they do not depend on the spawn
+/// reporting exec errors: under qemu-user it cannot (its vfork is a fork). Returns the pid, or
+/// -1 with `error` set ("cannot run PATH: REASON").
 pid_t Spawn(const SpawnSpec& spec, std::string& error);
 
 /// pipe2(O_CLOEXEC) with both ends moved to descriptors >= 10, so that dup2 onto 0..3 in a
