@@ -94,6 +94,7 @@ GOOD_SETS = {
     "external": (("external.yaml",), ()),
     "nodeport-docker-monitoring": (("nodeport-docker-monitoring.yaml",),
                                    ("--api-versions", "monitoring.coreos.com/v1")),
+    "mixed-arch": (("mixed-arch.yaml",), ()),
 }
 
 
@@ -345,6 +346,52 @@ def test_invoker_docker_daemonset(ctx):
     assert svc["spec"]["type"] == "NodePort"
     https = [p for p in svc["spec"]["ports"] if p["name"] == "https"][0]
     assert https["nodePort"] == 31001 and https["port"] == 443
+
+
+SCHEDULING = ("nodeSelector", "tolerations", "affinity")
+
+
+def workloads(docs, factory="kubernetes"):
+    """component -> the workload whose pod spec it places (values key: the test pod is init's)."""
+    return {
+        "controller": one(docs, "StatefulSet", "wisp-controller"),
+        "invoker": one(docs, "StatefulSet" if factory == "kubernetes" else "DaemonSet",
+                       "wisp-invoker"),
+        "nginx": one(docs, "Deployment", "wisp-nginx"),
+        "couchdb": one(docs, "StatefulSet", "wisp-couchdb"),
+        "kafka": one(docs, "StatefulSet", "wisp-kafka"),
+        "init": one(docs, "Job", "wisp-init"),
+        "test": one(docs, "Pod", "wisp-test-invoke"),
+    }
+
+
+def test_scheduling_values_reach_every_pod_spec(ctx):
+    # Mixed amd64/arm64 clusters (issue 18): each component's nodeSelector, tolerations and
+    # affinity land in its own pod spec as given, with both invoker factories.
+    for files in (("mixed-arch.yaml",), ("nodeport-docker-monitoring.yaml", "mixed-arch.yaml")):
+        r = ctx.render(*files, extra=("--api-versions", "monitoring.coreos.com/v1"))
+        factory = r["values"]["invoker"]["containerFactory"]
+        for comp, doc in workloads(r["docs"], factory).items():
+            want = r["values"]["init" if comp == "test" else comp]
+            spec = pod_spec(doc)
+            for key in SCHEDULING:
+                assert want[key], f"{files}: the values set no {comp}.{key}"
+                assert spec.get(key) == want[key], \
+                    f"{files}: {comp} ({factory}): {key} is {spec.get(key)!r}, " \
+                    f"values say {want[key]!r}"
+        arch = {c: pod_spec(d)["nodeSelector"]["kubernetes.io/arch"]
+                for c, d in workloads(r["docs"], factory).items()}
+        assert arch == {"controller": "amd64", "invoker": "arm64", "nginx": "amd64",
+                        "couchdb": "amd64", "kafka": "amd64", "init": "amd64",
+                        "test": "amd64"}, arch
+    # The defaults place nothing, but for the invoker's preferred one-per-node anti-affinity.
+    for comp, doc in workloads(ctx.render()["docs"]).items():
+        spec = pod_spec(doc)
+        assert "nodeSelector" not in spec and "tolerations" not in spec, f"{comp}: {spec}"
+        if comp == "invoker":
+            assert list(spec["affinity"]) == ["podAntiAffinity"], spec["affinity"]
+        else:
+            assert "affinity" not in spec, f"{comp}: {spec['affinity']}"
 
 
 def test_monitoring_is_optional(ctx):
