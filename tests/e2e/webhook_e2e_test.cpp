@@ -134,4 +134,12 @@ TEST_CASE("webhook: a signed POST without credentials runs the rule's action", "
     CHECK(GetString(action, "response.result.key") == "cat.jpg");
     CHECK(GetString(action, "response.result.bucket") == "images");
     CHECK(GetBool(action, "response.result.proof_seen") == false);
+
+    // The bad signature fired nothing: the trigger has the two good firings' records only (a
+    // trigger's record is written when it fires, before the MinIO firing's action ran).
+    const auto listed = http.Get(Ns("/activations?name=" + base + "-t&limit=50"));
+    REQUIRE(listed.status == 200);
+    const auto records = ParseJson(listed.body);
+    REQUIRE(records.IsArray());
+    CHECK(records.Size() == 2);
 }
