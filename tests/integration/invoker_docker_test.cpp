@@ -30,6 +30,7 @@
 #include <catch2/catch.hpp>
 
 #include <wisp/common/clock.hpp>
+#include <wisp/common/strings.hpp>
 #include <wisp/common/time.hpp>
 #include <wisp/invoker/docker_container_factory.hpp>
 #include <wisp/invoker/invoker_service.hpp>
@@ -629,9 +630,19 @@ TEST_CASE("docker: several actions at once within the budget, then LRU eviction"
     CHECK(h.service->pool().Stats().used_mb == 256);
 
     // a runs again (warm), so b is the least recently used; c evicts it.
+    const auto pool_state = [&] {
+        const auto s = h.service->pool().Stats();
+        return common::Cat("pool: idle ", s.idle, " paused ", s.paused, " busy ", s.busy,
+                           " evictions ", s.evictions, " pause failures ", s.pause_failures,
+                           " destroyed after error ", s.destroyed_after_error, " creates ",
+                           h.factory->creates());
+    };
     auto ra2 = h.Run("a", "{}");
+    INFO(pool_state());
+    CHECK(ra2.response.status == ActivationStatus::kSuccess);
     CHECK(h.factory->IdOfHost(Field(ra2, "host")) == ca);
     auto rc = h.Run("c", R"({"name":"Cy"})");
+    INFO(pool_state());
     CHECK(rc.response.status == ActivationStatus::kSuccess);
     CHECK(h.service->pool().Stats().evictions == 1);
     CHECK(WaitForState(cb, State::kGone));
