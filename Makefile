@@ -15,6 +15,8 @@
 #   make ARCH=arm64            cross build of every binary for arm64 into build-arm64/ (preset
 #                              arm64: Debian's g++-aarch64-linux-gnu, install-deps --arch arm64)
 #   make test-unit ARCH=arm64  the unit label of build-arm64/ under qemu-user (test preset arm64-unit)
+#   make test-arm64-e2e        the arm64 wisp-standalone and wsk under qemu-user on the -arm64
+#                              runtime images (tools/ci-arm64.sh --e2e-only; not in make test)
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 ARCH ?=
@@ -26,6 +28,11 @@ PRESET := arm64
 UNIT_PRESET := arm64-unit
 DEPS_FLAGS := --arch arm64
 BUILD ?= build-arm64
+# What the test preset arm64-unit leaves out, said on every run (no silent skip).
+UNIT_NOTE := test-unit ARCH=arm64: not run under qemu-user: lint_json_parse, lint_nodiscard,\
+  lint_nodiscard_self_test, nginx_front_test, helm_chart_test, grafana_dashboard_test,\
+  console_unit_test (host-only checks of sources, scripts, templates and TypeScript: no arm64\
+  code in them; make test-unit without ARCH runs them)
 arm64_unsupported := $(filter-out all build deps test-unit clean,$(MAKECMDGOALS))
 ifneq ($(arm64_unsupported),)
 $(error ARCH=arm64 knows make, make test-unit and make clean (the cross build in build-arm64/); \
@@ -41,7 +48,7 @@ CTEST_FLAGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps build test test-unit asan tsan fuzz run cluster images bench install format clean
+.PHONY: all deps build test test-unit test-arm64-e2e asan tsan fuzz run cluster images bench install format clean
 
 all: build
 
@@ -69,7 +76,13 @@ test: build fuzz
 	@ctest --preset fuzz $(CTEST_FLAGS)
 
 test-unit: build
+	@$(if $(UNIT_NOTE),echo "$(UNIT_NOTE)")
 	@ctest --preset $(UNIT_PRESET) --test-dir $(BUILD) -j $(JOBS) $(CTEST_FLAGS)
+
+# The arm64 platform end to end under qemu-user (tests/arm64/standalone_arm64_e2e.sh): builds
+# wisp-action-proxy, wisp-standalone and wsk into build-arm64/, the arm64 runtime images, runs it.
+test-arm64-e2e:
+	@tools/ci-arm64.sh --e2e-only --jobs $(JOBS)
 
 asan: deps
 	@cmake --preset asan-ubsan >/dev/null
