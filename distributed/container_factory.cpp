@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <wisp/common/exec.hpp>
+#include <wisp/common/platform_arch.hpp>
 #include <wisp/common/strings.hpp>
 #include <wisp/invoker/docker_container_factory.hpp>
 #include <wisp/invoker/kubernetes_container_factory.hpp>
@@ -38,6 +40,12 @@ void AddContainerFactoryOptions(CLI::App& app, ContainerFactoryOptions& opt) {
         ->check(CLI::Range(1, 65535))
         ->envname("WISP_KUBE_ACTION_PORT")
         ->capture_default_str();
+    app.add_option("--kube-action-arch", opt.kube_action_arch,
+                   "The kubernetes.io/arch of the nodes action pods may run on (default: this "
+                   "invoker's own, amd64 or arm64: the runtime images it names are of its "
+                   "architecture, so in a mixed cluster a pod elsewhere could not start); 'any': "
+                   "wherever the scheduler puts them")
+        ->envname("WISP_KUBE_ACTION_ARCH");
 }
 
 absl::StatusOr<std::unique_ptr<invoker::ContainerFactory>> MakeContainerFactory(
@@ -55,11 +63,19 @@ absl::StatusOr<std::unique_ptr<invoker::ContainerFactory>> MakeContainerFactory(
         kube.release = opt.kube_release;
         kube.user_memory_mb = invoker.user_memory_mb;
         kube.action_port = opt.kube_action_port;
+        const std::string arch = opt.kube_action_arch.empty()
+                                     ? common::PlatformArch(common::HostMachine())
+                                     : opt.kube_action_arch;
+        if (!arch.empty() && arch != "any") {
+            kube.node_affinity_key = "kubernetes.io/arch";
+            kube.node_affinity_value = arch;
+        }
         auto factory = std::make_unique<invoker::KubernetesContainerFactory>(std::move(kube));
         if (auto st = factory->Ping(); !st.ok()) return st;
-        spdlog::info("action containers are pods in namespace {} ({}, {})",
-                     factory->options().api.ns, factory->options().api.server,
-                     factory->options().api.source);
+        spdlog::info(
+            "action containers are pods in namespace {} ({}, {}) on {} nodes",
+            factory->options().api.ns, factory->options().api.server, factory->options().api.source,
+            arch.empty() || arch == "any" ? std::string("any") : "kubernetes.io/arch=" + arch);
         return std::unique_ptr<invoker::ContainerFactory>(std::move(factory));
     }
     invoker::DockerFactoryOptions docker;

@@ -19,11 +19,12 @@ struct ContainerFactoryOptions {
     std::string kube_api;            // API server URL override
     std::string kube_release;        // the wisp/release label on the pods
     int kube_action_port = 8080;     // the action proxy's port in each pod (tests change it)
+    std::string kube_action_arch;    // kubernetes.io/arch of the pods' nodes; "": this host's
 };
 
 /// --container-factory, --kube-namespace, --kubeconfig, --kube-api, --kube-release,
-/// --kube-action-port (WISP_CONTAINER_FACTORY, WISP_KUBE_NAMESPACE, KUBECONFIG, WISP_KUBE_API,
-/// WISP_KUBE_RELEASE, WISP_KUBE_ACTION_PORT).
+/// --kube-action-port, --kube-action-arch (WISP_CONTAINER_FACTORY, WISP_KUBE_NAMESPACE,
+/// KUBECONFIG, WISP_KUBE_API, WISP_KUBE_RELEASE, WISP_KUBE_ACTION_PORT, WISP_KUBE_ACTION_ARCH).
 void AddContainerFactoryOptions(CLI::App& app, ContainerFactoryOptions& options);
 
 /// The factory the flags ask for, checked: Docker answers /_ping, or the Kubernetes API lists

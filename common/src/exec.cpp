@@ -9,6 +9,7 @@
 #include <rapidjson/document.h>
 
 #include <wisp/common/base64.hpp>
+#include <wisp/common/platform_arch.hpp>
 #include <wisp/common/status.hpp>
 
 #include "json_util.hpp"
@@ -217,6 +218,12 @@ std::string HostMachine() {
     struct utsname u {};
     if (uname(&u) != 0) return {};
     return u.machine;
+}
+
+std::string PlatformArch(std::string_view machine) {
+    if (machine == "x86_64") return "amd64";
+    if (machine == "aarch64" || machine == "arm64") return "arm64";
+    return std::string(machine);
 }
 
 const RuntimeManifest::Blackbox* RuntimeManifest::FindBlackbox(std::string_view image) const {

@@ -4,6 +4,7 @@
 
 #include <wisp/common/activation.hpp>
 #include <wisp/common/entities.hpp>
+#include <wisp/common/platform_arch.hpp>
 
 using namespace wisp::common;
 
@@ -183,6 +184,13 @@ TEST_CASE("the runtime images of the host's architecture", "[exec][arch]") {
     CHECK(ImageForMachine("wisp/x@sha256:abcd", "aarch64") == "wisp/x@sha256:abcd");
     CHECK(ImageForMachine("wisp/x:1", "armv7l") == "wisp/x:1");
     CHECK(ImageForMachine("wisp/x:1", "") == "wisp/x:1");
+
+    // kubernetes.io/arch of the node an invoker's action pods must run on.
+    CHECK(PlatformArch("x86_64") == "amd64");
+    CHECK(PlatformArch("aarch64") == "arm64");
+    CHECK(PlatformArch("arm64") == "arm64");
+    CHECK(PlatformArch("s390x") == "s390x");
+    CHECK(PlatformArch("") == "");
 
     const auto& built_in = RuntimeManifest::BuiltIn();
     const auto amd64 = built_in.ForMachine("x86_64");

@@ -11,9 +11,12 @@
 #include <thread>
 
 #include <rapidjson/document.h>
+#include <rapidjson/pointer.h>
 #include <catch2/catch.hpp>
 
+#include <wisp/common/exec.hpp>
 #include <wisp/common/json.hpp>
+#include <wisp/common/platform_arch.hpp>
 #include <wisp/common/strings.hpp>
 #include <wisp/testing/fake_kube_api.hpp>
 #include <wisp/testing/temp_dir.hpp>
@@ -116,6 +119,17 @@ TEST_CASE("kubernetes invokers: actions run as pods, orphans are deleted at star
     CHECK(invoker_label.ends_with("0"));
     CHECK(std::string(labels["wisp/release"].GetString()) == "e2e");
     CHECK(std::string(labels["user-action-pod"].GetString()) == "true");
+    // Placed on nodes of the invoker's architecture (its runtime images are of that one).
+    INFO(api.LastCreateBody());
+    const auto* expr =
+        rapidjson::Pointer(
+            "/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution"
+            "/nodeSelectorTerms/0/matchExpressions/0")
+            .Get(pod);
+    REQUIRE(expr != nullptr);
+    CHECK(common::ToCompactJson(*expr) ==
+          common::Cat(R"({"key":"kubernetes.io/arch","operator":"In","values":[")",
+                      common::PlatformArch(common::HostMachine()), R"("]})"));
     REQUIRE(c.Post(action + "?blocking=true", R"({"x":43})").status == 200);
     CHECK(api.PodNames(kNamespace) == pods);
 
