@@ -24,9 +24,10 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=tools/lib/image-arch.sh
+source "$root/tools/lib/image-arch.sh"
 build_dir=""
-host_arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
-case $host_arch in x86_64) host_arch=amd64 ;; aarch64) host_arch=arm64 ;; esac
+host_arch=$(wisp_host_arch)
 arch=$host_arch
 suite=${WISP_DEBIAN_SUITE:-bookworm}
 mirror=${WISP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -54,7 +55,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ ${#runtimes[@]} -gt 0 ]] || runtimes=(python nodejs native)
-case $arch in amd64|arm64) ;; *) die "unknown --arch '$arch' (amd64 or arm64)" ;; esac
+wisp_check_arch "$arch"
 foreign=0
 [[ $arch == "$host_arch" ]] || foreign=1
 if [[ -z $build_dir ]]; then
@@ -105,16 +106,10 @@ proxy=$build_dir/bin/wisp-action-proxy
 [[ $bases_only -eq 1 || -x $proxy ]] || die "$proxy not found: build it first ($make_cmd, or cmake --build $build_dir --target wisp-action-proxy)"
 # An arm64 proxy in an amd64 image (or the reverse) would only fail when a container starts.
 if [[ $bases_only -eq 0 ]] && command -v file >/dev/null; then
-  file -L "$proxy" | grep -q "$([[ $arch == arm64 ]] && echo aarch64 || echo x86-64)" ||
+  file -L "$proxy" | grep -q "$(wisp_binary_machine "$arch")" ||
     die "$proxy is not an $arch binary ($(file -L -b "$proxy" | cut -d, -f1-2)); build it with $make_cmd, or pass the --arch it was built for"
 fi
-if [[ $foreign -eq 1 ]]; then
-  step "building $arch images on a $host_arch host (emulated by qemu-user-static: slow)"
-  [[ $arch == arm64 ]] || die "only arm64 can be emulated by this script (tools/binfmt-arm64.sh)"
-  "$root/tools/binfmt-arm64.sh" --install 2>&1 | sed 's/^/    /' || true
-  "$root/tools/binfmt-arm64.sh" --check >/dev/null 2>&1 ||
-    die "arm64 binaries cannot run on this host; see the message above (tools/binfmt-arm64.sh)"
-fi
+[[ $foreign -eq 0 ]] || wisp_enable_emulation "$root" "$arch" "$host_arch"
 export DOCKER_BUILDKIT=0  # the classic builder: COPY-only Dockerfiles, no buildx, no network
 
 hash_of() { sha256sum "$@" | sha256sum | cut -c1-32; }
@@ -125,46 +120,14 @@ trap 'rm -rf "$work"' EXIT
 
 # A stripped proxy: the image needs no debug info (the build keeps it for developers).
 if [[ $bases_only -eq 0 ]]; then
-  strip_tool=strip
-  [[ $foreign -eq 0 || $arch != arm64 ]] || strip_tool=aarch64-linux-gnu-strip
+  strip_tool=$(wisp_strip_tool "$arch")
   $strip_tool -o "$work/wisp-action-proxy" "$proxy" 2>/dev/null || cp "$proxy" "$work/wisp-action-proxy"
 fi
 
-# Docker 20.10 without the experimental daemon ignores `docker import --platform`: the image
-# says amd64 and `docker run --platform linux/arm64` refuses it. ensure_arch rewrites the
-# architecture in the image config (docker save, patch the config, docker load: same layers).
+# The base images of a foreign architecture say so in their config (tools/lib/image-arch.sh).
 ensure_arch() {
-  local image=$1 have old dir
   [[ $foreign -eq 1 ]] || return 0
-  have=$(docker image inspect -f '{{.Architecture}}' "$image")
-  [[ $have == "$arch" ]] && return 0
-  step "$image: setting the image architecture $have -> $arch"
-  old=$(docker image inspect -f '{{.Id}}' "$image")
-  dir=$work/arch-$RANDOM
-  mkdir -p "$dir"
-  docker save "$image" | tar -x -C "$dir" || die "docker save $image failed"
-  python3 - "$dir" "$arch" <<'PY' || die "could not patch the architecture of $image"
-import hashlib, json, os, sys
-d, arch = sys.argv[1], sys.argv[2]
-manifest = json.load(open(os.path.join(d, "manifest.json")))
-old = manifest[0]["Config"]
-cfg = json.load(open(os.path.join(d, old)))
-cfg["architecture"] = arch
-cfg.pop("variant", None)
-data = json.dumps(cfg, separators=(",", ":")).encode()
-new = hashlib.sha256(data).hexdigest() + ".json"
-open(os.path.join(d, new), "wb").write(data)
-if new != old:
-    os.remove(os.path.join(d, old))
-manifest[0]["Config"] = new
-json.dump(manifest, open(os.path.join(d, "manifest.json"), "w"))
-PY
-  tar -C "$dir" -c . | docker load >/dev/null || die "docker load of the $arch $image failed"
-  rm -rf "$dir"
-  [[ $(docker image inspect -f '{{.Architecture}}' "$image") == "$arch" ]] ||
-    die "$image still does not say architecture $arch"
-  # the amd64-labelled copy this script just made is now untagged: remove it (only if unused)
-  [[ $(docker image inspect -f '{{.Id}}' "$image") == "$old" ]] || docker rmi "$old" >/dev/null 2>&1 || true
+  wisp_set_image_arch "$1" "$arch" "$work"
 }
 
 # --- 1. Debian base images ------------------------------------------------------------------

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# Pushes Wisp's runtime images for amd64 and arm64 to a registry and makes one multi-arch manifest
-# list per runtime there: REGISTRY/wisp/action-python:3.11 -> the -amd64 and -arm64 images, so a
-# mixed cluster (x86 servers + Raspberry Pis / Graviton) pulls one name and Docker picks the
-# node's architecture.
+# Pushes Wisp's runtime and platform images for amd64 and arm64 to a registry and makes one
+# multi-arch manifest list per image there: REGISTRY/wisp/action-python:3.11 -> the -amd64 and
+# -arm64 images, REGISTRY/wisp/controller:latest -> wisp/controller:latest-amd64 and
+# latest-arm64, so a mixed cluster (x86 servers + Raspberry Pis / Graviton) pulls one name and
+# Docker picks the node's architecture.
 #
 # Why a registry: a manifest list cannot live in this Docker's local image store (Docker 20.10
 # with the overlay2 graph driver, no buildx, no containerd image store); `docker manifest create`
 # only references images that are in a registry. Without a registry use the per-architecture
 # tags locally: the invoker picks <tag>-arm64 on an aarch64 host (common::ImageForMachine).
 #
-# usage: tools/push-multiarch.sh REGISTRY [RUNTIME...]
+# usage: tools/push-multiarch.sh REGISTRY [IMAGE...]
 #   REGISTRY  host:port[/prefix], e.g. registry.example.com:5000 or 127.0.0.1:5000
-#   RUNTIME   python nodejs native (default: all)
-# Needs the local images <tag>-amd64 and <tag>-arm64 (tools/build-runtime-images.sh, and
-# tools/build-runtime-images.sh --arch arm64). A registry on 127.0.0.1/localhost is spoken to
+#   IMAGE     runtimes: python nodejs native; platform images: controller invoker standalone
+#             kafka-dev nginx pouchdb-server (default: the three runtimes)
+# Needs the local images <tag>-amd64 and <tag>-arm64: tools/build-runtime-images.sh and
+# tools/build-runtime-images.sh --arch arm64 for the runtimes, tools/build-images.sh and
+# tools/build-images.sh --arch arm64 for the platform images (their latest tag). A registry on 127.0.0.1/localhost is spoken to
 # over plain HTTP (--insecure); set WISP_REGISTRY_INSECURE=1 for another plain-HTTP registry.
 set -euo pipefail
 
@@ -39,8 +42,14 @@ plain_image_of() {
     python) echo wisp/action-python:3.11 ;;
     nodejs) echo wisp/action-nodejs:18 ;;
     native) echo wisp/action-native:latest ;;
-    *) die "unknown runtime '$1' (python nodejs native)" ;;
+    controller|invoker|standalone|kafka-dev|nginx|pouchdb-server) echo "wisp/$1:latest" ;;
+    *) die "unknown image '$1' (python nodejs native controller invoker standalone kafka-dev nginx pouchdb-server)" ;;
   esac
+}
+build_command_of() {  # what makes the local <tag>-<arch> image of $1 for arch $2
+  local script=build-runtime-images.sh
+  case $1 in python|nodejs|native) ;; *) script=build-images.sh ;; esac
+  echo "tools/$script$([[ $2 == arm64 ]] && echo ' --arch arm64') $1"
 }
 
 for rt in "${runtimes[@]}"; do
@@ -50,7 +59,7 @@ for rt in "${runtimes[@]}"; do
   for arch in amd64 arm64; do
     local_image=$plain-$arch
     docker image inspect "$local_image" >/dev/null 2>&1 ||
-      die "$local_image is missing: build it with tools/build-runtime-images.sh$([[ $arch == arm64 ]] && echo ' --arch arm64') $rt"
+      die "$local_image is missing: build it with $(build_command_of "$rt" "$arch")"
     have=$(docker image inspect -f '{{.Architecture}}' "$local_image")
     [[ $have == "$arch" ]] || die "$local_image says architecture '$have', not $arch; rebuild it"
     remote=$registry/$local_image

@@ -5,7 +5,8 @@
 # (same config digest), and that `docker pull --platform linux/arm64` of the list gets arm64.
 # Removes the registry, its storage and every tag it made.
 #
-# usage: tests/arm64/multiarch_manifest_test.sh [RUNTIME...]   (default: python nodejs native)
+# usage: tests/arm64/multiarch_manifest_test.sh [IMAGE...]   (default: python nodejs native;
+#        platform images too: controller invoker standalone kafka-dev nginx pouchdb-server)
 # Needs: dockerd, docker-registry (apt-get install docker-registry), the images of
 # tools/build-runtime-images.sh and tools/build-runtime-images.sh --arch arm64.
 set -euo pipefail
@@ -55,6 +56,7 @@ plain_image_of() {
     python) echo wisp/action-python:3.11 ;;
     nodejs) echo wisp/action-nodejs:18 ;;
     native) echo wisp/action-native:latest ;;
+    *) echo "wisp/$1:latest" ;;  # a platform image (tools/build-images.sh)
   esac
 }
 failures=0
