@@ -226,6 +226,9 @@ absl::StatusOr<PipedChild> SpawnWithPipes(const std::vector<std::string>& argv,
         return absl::InternalError(
             absl::StrCat("cannot start ", argv[0], ": ", std::strerror(err)));
     };
+    // Checked here rather than left to the spawn: under qemu-user (the arm64 unit tests on an
+    // x86 host) posix_spawn cannot report a failed exec, and the child would just exit 127.
+    if (::access(argv[0].c_str(), X_OK) != 0) return failed(errno);
     int out_pipe[2], err_pipe[2];
     if (::pipe2(out_pipe, O_CLOEXEC) != 0) return failed(errno);
     if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
