@@ -428,7 +428,10 @@ TEST_CASE("HTTP: Expect 100-continue, 404, 405", "[host]") {
 }
 
 TEST_CASE("python: init errors are 502 with a reason", "[host]") {
-    if (!OnPath("python3")) return;
+    if (!OnPath("python3")) {
+        WARN("python3 is not on PATH: skipped");
+        return;
+    }
     SECTION("syntax error") {
         Proxy proxy("python");
         auto r = proxy.Connect().Post("/init", InitBody("def main(:\n  pass\n"));
@@ -455,7 +458,10 @@ TEST_CASE("python: init errors are 502 with a reason", "[host]") {
 }
 
 TEST_CASE("python: zip action with __main__.py, a module and a virtualenv", "[host]") {
-    if (!OnPath("python3")) return;
+    if (!OnPath("python3")) {
+        WARN("python3 is not on PATH: skipped");
+        return;
+    }
     Proxy proxy("python");
     std::string zip = MakeZip(
         proxy.dir(),
@@ -473,7 +479,10 @@ TEST_CASE("python: zip action with __main__.py, a module and a virtualenv", "[ho
 }
 
 TEST_CASE("python: the unix socket serves the same protocol", "[host]") {
-    if (!OnPath("python3")) return;
+    if (!OnPath("python3")) {
+        WARN("python3 is not on PATH: skipped");
+        return;
+    }
     Proxy proxy("python", {{"WISP_PROXY_SOCKET", "@dir"}});
     auto client = proxy.ConnectUnix();
     auto r = client.Post("/init", InitBody("def main(a):\n  return {'via': 'unix', **a}\n"));
@@ -568,7 +577,10 @@ function handler(params) {
 }
 
 TEST_CASE("nodejs: __OW_ALLOW_CONCURRENT lets activations overlap", "[host]") {
-    if (!OnPath("node")) return;
+    if (!OnPath("node")) {
+        WARN("node is not on PATH: skipped");
+        return;
+    }
     Proxy proxy("nodejs", {{"__OW_ALLOW_CONCURRENT", "true"}});
     auto a = proxy.Connect();
     auto b = proxy.Connect();
@@ -962,7 +974,10 @@ TEST_CASE(
     "python zygote: the action runs in the launcher started before /init, and sees the "
     "same argv, cwd, environment, modules and sys.path as in a launcher spawned at /init",
     "[host][zygote]") {
-    if (!OnPath("python3")) return;
+    if (!OnPath("python3")) {
+        WARN("python3 is not on PATH: skipped");
+        return;
+    }
     auto [spawned, spawned_early] = Probe("python", kPythonProbe, false);
     auto [zygote, zygote_early] = Probe("python", kPythonProbe, true);
     CHECK_FALSE(spawned_early);
@@ -978,7 +993,10 @@ TEST_CASE(
     "nodejs zygote: the action runs in the launcher started before /init, and sees the "
     "same argv, cwd, environment, modules and module paths as in one spawned at /init",
     "[host][zygote]") {
-    if (!OnPath("node")) return;
+    if (!OnPath("node")) {
+        WARN("node is not on PATH: skipped");
+        return;
+    }
     auto [spawned, spawned_early] = Probe("nodejs", kNodeProbe, false);
     auto [zygote, zygote_early] = Probe("nodejs", kNodeProbe, true);
     CHECK_FALSE(spawned_early);
@@ -992,7 +1010,10 @@ TEST_CASE(
     "zygote: a dead zygote, or an /init env the interpreter reads at start, spawns as "
     "before",
     "[host][zygote]") {
-    if (!OnPath("python3")) return;
+    if (!OnPath("python3")) {
+        WARN("python3 is not on PATH: skipped");
+        return;
+    }
     SECTION("the zygote died before /init") {
         Proxy proxy("python");
         std::vector<pid_t> zygotes = ChildrenOf(proxy.pid());
