@@ -9,7 +9,8 @@
 // Line protocol (runtimes/README.md):
 //   * zygote only: the first stdin line is the load order
 //     {"argv":["<action_dir>","<main>","<source|archive>",...],"env":[["NAME","value"],...]}:
-//     process.argv gets argv after the script and the /init env is set, then it goes on as if
+//     process.argv gets argv after the script and the /init env is set, {"loading":true} goes
+//     to fd 3 (the order was taken; none of the action's code has run), then it goes on as if
 //     started so;
 //   * once the action is loaded: {"ok":true} on fd 3, or {"ok":false,"error":"..."} and exit 1;
 //   * per stdin line (a /run body): every key but "value" becomes process.env.__OW_<KEY>,
@@ -43,6 +44,9 @@ function awaitLoadOrder() {
   const order = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   process.argv.splice(2, process.argv.length - 2, ...order.argv);
   for (const [name, value] of order.env) process.env[name] = value;
+  // Taken, before any of the action's code runs: a zygote that dies before this line is
+  // replaced by a fresh process; after it, its death is the action's failure.
+  fs.writeSync(3, '{"loading":true}\n');
 }
 if (process.argv.length === 3 && process.argv[2] === '--zygote') {
   // What reading process.stdin loads later (~15 ms of Node's own modules), done while waiting;

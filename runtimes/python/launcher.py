@@ -12,7 +12,8 @@ with its stdin and fd 3 piped to the proxy and its stdout/stderr shared with the
 Line protocol (runtimes/README.md):
   * zygote only: the first stdin line is the load order
     {"argv":["<action_dir>","<main>","<source|archive>"],"env":[["NAME","value"],...]}:
-    sys.argv[1:] becomes argv and the /init env is set, then it goes on as if started so;
+    sys.argv[1:] becomes argv and the /init env is set, {"loading":true} goes to fd 3 (the
+    order was taken; none of the action's code has run), then it goes on as if started so;
   * once the action is loaded: {"ok":true} on fd 3, or {"ok":false,"error":"..."} and exit 1;
   * per stdin line (a /run body): every key but "value" becomes os.environ["__OW_<KEY>"],
     main(value) runs, and json.dumps(result) + "\\n" goes to fd 3. An exception becomes
@@ -77,7 +78,7 @@ def load_main(action_dir, main_name):
     return fn
 
 
-def await_load_order(stdin):
+def await_load_order(stdin, out):
     """Zygote: blocks until the proxy sends the code's location (at /init); EOF ends it."""
     line = stdin.readline()
     if not line:
@@ -88,6 +89,10 @@ def await_load_order(stdin):
     for name, value in order["env"]:  # in order, as the proxy would have spawned us
         environ[name] = value
     importlib.invalidate_caches()  # the action directory may have been written since start
+    # Taken, before any of the action's code runs: a zygote that dies before this line is
+    # replaced by a fresh process; after it, its death is the action's failure.
+    out.write(b'{"loading":true}\n')
+    out.flush()
 
 
 def main():
@@ -100,7 +105,7 @@ def main():
     os.dup2(devnull, 0)
     os.close(devnull)
     if sys.argv[1:] == ["--zygote"]:
-        await_load_order(stdin)
+        await_load_order(stdin, out)
     action_dir, main_name = sys.argv[1], sys.argv[2]
     os.chdir(action_dir)
 

@@ -273,9 +273,15 @@ asio::awaitable<Reply> ActionProxy::InitLauncher(InitRequest request) {
     std::optional<std::string> load_line;
     if (launcher && launcher->alive()) load_line = ZygoteLoadLine(args, request.env);
     std::optional<std::string> failure;
+    bool spawn = !load_line;
     if (load_line) {
-        failure = co_await launcher->Load(std::move(*load_line));
-    } else {
+        auto loaded = co_await launcher->Load(std::move(*load_line));
+        // Not delivered: the zygote died before it got the code (its death may not have been
+        // seen yet when alive() was asked); start afresh as if it were known dead.
+        spawn = !loaded.delivered;
+        failure = std::move(loaded.failure);
+    }
+    if (spawn) {
         if (launcher) launcher->Kill();  // dead, or the /init env needs a fresh process
         SpawnSpec spec;
         spec.argv = {options_.interpreter};

@@ -24,6 +24,8 @@ namespace wisp::proxy {
 
 namespace {
 constexpr int kPipeSize = 1 << 20;  // fewer wake-ups for megabyte bodies and results
+// A zygote's first line after it read the load order, before any of the action's code runs.
+constexpr std::string_view kLoadingLine = R"({"loading":true})";
 
 // Read by python, node or the C library when a process starts (or cached then): a zygote,
 // started before /init, cannot honour them.
@@ -82,6 +84,7 @@ Launcher::Launcher(asio::io_context& io, ChildWatcher& watcher, size_t max_line_
       results_(io),
       max_line_bytes_(max_line_bytes),
       ready_(io.get_executor()),
+      load_ack_(io.get_executor()),
       write_mutex_(io.get_executor()) {}
 
 Launcher::~Launcher() { Kill(); }
@@ -134,17 +137,28 @@ asio::awaitable<std::optional<std::string>> Launcher::WaitReady() {
     co_return CheckAck(ack_line_);
 }
 
-asio::awaitable<std::optional<std::string>> Launcher::Load(std::string line) {
+asio::awaitable<Launcher::LoadOutcome> Launcher::Load(std::string line) {
     auto self = shared_from_this();
+    loading_ = true;
     co_await write_mutex_.Lock();
-    boost::system::error_code ec;
-    if (stdin_.is_open()) {
+    boost::system::error_code ec = asio::error::broken_pipe;
+    if (stdin_.is_open() && !closed_) {
+        ec = {};
         co_await asio::async_write(stdin_, asio::buffer(line),
                                    asio::redirect_error(asio::use_awaitable, ec));
     }
     write_mutex_.Unlock();
-    // A failed write means the launcher is gone; ReadLoop closes and WaitReady says so.
-    co_return co_await WaitReady();
+    // A failed write, or an end before the {"loading":true} line, means the zygote died before
+    // it took the code (a write can still succeed into the pipe of a zygote being killed):
+    // the caller starts a fresh process, since nothing of the action ran.
+    if (ec) co_return LoadOutcome{};
+    co_await load_ack_.Wait();
+    if (!load_acked_) co_return LoadOutcome{};
+    // (co_await outside the braced initialiser: GCC miscompiles one inside it.)
+    LoadOutcome outcome;
+    outcome.failure = co_await WaitReady();
+    outcome.delivered = true;
+    co_return outcome;
 }
 
 asio::awaitable<LauncherResult> Launcher::Run(std::string line) {
@@ -258,6 +272,12 @@ std::map<uint64_t, std::shared_ptr<Launcher::Pending>>::iterator Launcher::Addre
 }
 
 void Launcher::Dispatch(std::string line) {
+    if (loading_ && !load_acked_) {
+        load_acked_ = true;
+        load_ack_.Set();
+        if (line == kLoadingLine) return;
+        // Any other first line is the ready line of a launcher that skipped the marker.
+    }
     if (!acked_) {
         acked_ = true;
         ack_line_ = std::move(line);
@@ -274,6 +294,10 @@ void Launcher::Dispatch(std::string line) {
 }
 
 void Launcher::DispatchTooLong() {
+    if (loading_ && !load_acked_) {
+        load_acked_ = true;
+        load_ack_.Set();
+    }
     if (!acked_) {
         acked_ = true;
         ack_too_long_ = true;
@@ -299,6 +323,7 @@ void Launcher::Close() {
     results_.close(ignored);
     for (auto& [seq, pending] : pending_) pending->done.Set();
     ready_.Set();
+    load_ack_.Set();
 }
 
 }  // namespace wisp::proxy

@@ -67,8 +67,16 @@ class Launcher : public std::enable_shared_from_this<Launcher> {
     /// Waits for the ready line: nullopt once {"ok":true} came, otherwise the error text.
     asio::awaitable<std::optional<std::string>> WaitReady();
 
-    /// Zygote: sends the load-order `line` (ZygoteLoadLine), then WaitReady().
-    asio::awaitable<std::optional<std::string>> Load(std::string line);
+    /// What Load saw: whether the zygote took the load order, and WaitReady()'s answer if so.
+    struct LoadOutcome {
+        bool delivered = false;  // false: the zygote ended before it took the order
+        std::optional<std::string> failure;
+    };
+    /// Zygote: sends the load-order `line` (ZygoteLoadLine), waits for the launcher's
+    /// {"loading":true} (written before any of the action's code runs), then WaitReady().
+    /// Not delivered when the zygote ended first: nothing of the action ran, a fresh process
+    /// can start it.
+    asio::awaitable<LoadOutcome> Load(std::string line);
 
     /// Sends one request line (ending in '\n') and returns its result line (without '\n'),
     /// no line when the launcher died before answering, or too_long when the answer was longer
@@ -120,6 +128,10 @@ class Launcher : public std::enable_shared_from_this<Launcher> {
     bool ack_too_long_ = false;
     std::string ack_line_;
     Event ready_;
+    // Zygote: the launcher's {"loading":true} line says it took the load order (Load).
+    bool loading_ = false;
+    bool load_acked_ = false;
+    Event load_ack_;
 
     uint64_t next_seq_ = 1;
     std::map<uint64_t, std::shared_ptr<Pending>> pending_;

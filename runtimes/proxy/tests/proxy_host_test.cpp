@@ -1032,6 +1032,18 @@ TEST_CASE(
         CHECK(r.Json()["pid"].GetInt() != zygotes[0]);
         CHECK(proxy.Stderr().find("wisp-action-proxy") == std::string::npos);  // silently
     }
+    SECTION("the zygote died just before /init, not yet noticed by the proxy") {
+        Proxy proxy("python");
+        std::vector<pid_t> zygotes = ChildrenOf(proxy.pid());
+        REQUIRE(zygotes.size() == 1);
+        auto client = proxy.Connect();
+        ::kill(zygotes[0], SIGKILL);  // no wait: the load order may meet a closing pipe
+        auto r = client.Post("/init", InitBody(kPythonProbe));
+        REQUIRE(r.status == 200);
+        r = client.Post("/run", RunBody(R"({"op":"pid"})"));
+        CHECK(r.status == 200);
+        CHECK(r.Json()["pid"].GetInt() != zygotes[0]);
+    }
     SECTION("PYTHONPATH in the /init env reaches a fresh interpreter") {
         Proxy proxy("python");
         std::vector<pid_t> zygotes = ChildrenOf(proxy.pid());
