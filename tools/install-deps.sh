@@ -28,7 +28,7 @@ fi
 # instead (the toolchain file looks there), its shared library libyaml-cpp0.7:arm64 is a normal
 # package. Installing the :arm64 libraries upgrades the amd64 twins to the same version
 # (Multi-Arch: same packages must match), never removes them.
-arm64_host_packages=(g++-aarch64-linux-gnu qemu-user-static binfmt-support)
+arm64_host_packages=(g++-aarch64-linux-gnu qemu-user-static binfmt-support arch-test)
 arm64_libs=(librdkafka-dev libcurl4-openssl-dev libssl-dev libgrpc++-dev libprotobuf-dev libabsl-dev
             libboost-dev libsqlite3-dev libspdlog-dev libfmt-dev zlib1g-dev libyaml-cpp0.7)
 wisp_cross_root=/opt/wisp-cross/arm64
