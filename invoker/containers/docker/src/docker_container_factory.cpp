@@ -663,6 +663,7 @@ absl::StatusOr<std::unique_ptr<Container>> DockerContainerFactory::Create(
 
 absl::StatusOr<std::unique_ptr<DockerContainer>> DockerContainerFactory::CreateDocker(
     const ContainerSpec& spec) {
+    const auto t_begin = SteadyClock::now();
     WISP_ASSIGN_OR_RETURN(ImageInfo image, EnsureImage(spec));
     const bool use_socket =
         image.wisp_proxy && options_.transport == DockerFactoryOptions::Transport::kUnixSocket;
@@ -754,6 +755,7 @@ absl::StatusOr<std::unique_ptr<DockerContainer>> DockerContainerFactory::CreateD
         engine_, options_, id, name, spec.memory_mb, socket_dir, socket_path, created_unix_s));
     container->inline_logs_ = image.wisp_proxy && options_.inline_logs;
 
+    const auto t_created = SteadyClock::now();
     auto started = engine_->Call("POST", "/containers/" + id + "/start", "", options_.api_timeout);
     if (!started.ok()) return started.status();  // ~DockerContainer removes it
     if (started->status != 204 && started->status != 304) {
@@ -773,9 +775,19 @@ absl::StatusOr<std::unique_ptr<DockerContainer>> DockerContainerFactory::CreateD
         container->Connect(DockerFactoryOptions::Transport::kPublishedPort,
                            ProxyClient::Endpoint::Tcp("127.0.0.1", *port));
     }
+    const auto t_started = SteadyClock::now();
     WISP_RETURN_IF_ERROR(WaitUntilReady(*container, spec.image));
     // The socket exists (the proxy answered): lock the folder before any action code runs.
     WISP_RETURN_IF_ERROR(container->LockSocketFolder());
+    const auto t_ready = SteadyClock::now();
+    auto ms = [](SteadyClock::duration d) {
+        return std::chrono::duration<double, std::milli>(d).count();
+    };
+    spdlog::debug(
+        "docker: {} up in {:.1f} ms: create {:.1f} ms, start {:.1f} ms, proxy answering {:.1f} "
+        "ms after the start",
+        name, ms(t_ready - t_begin), ms(t_created - t_begin), ms(t_started - t_created),
+        ms(t_ready - t_started));
     return container;
 }
 
