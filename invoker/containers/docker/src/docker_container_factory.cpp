@@ -638,7 +638,8 @@ void DockerContainerFactory::RefillNetworkSandboxes() {
     while (true) {
         sandbox_cv_.wait(lock, [&] {
             return sandbox_stopping_ ||
-                   static_cast<int>(sandboxes_.size()) < options_.network_sandboxes;
+                   (static_cast<int>(sandboxes_.size()) < options_.network_sandboxes &&
+                    creates_running_ == 0);
         });
         if (sandbox_stopping_) return;
         // Not while the container that took the last one starts its action.
@@ -791,6 +792,23 @@ absl::StatusOr<std::unique_ptr<Container>> DockerContainerFactory::Create(
 absl::StatusOr<std::unique_ptr<DockerContainer>> DockerContainerFactory::CreateDocker(
     const ContainerSpec& spec) {
     const auto t_begin = SteadyClock::now();
+    // Network sandboxes are made only while no Create runs (RefillNetworkSandboxes).
+    struct Running {
+        DockerContainerFactory* f;
+        explicit Running(DockerContainerFactory* factory) : f(factory) {
+            if (f == nullptr) return;
+            std::lock_guard lock(f->sandbox_mu_);
+            ++f->creates_running_;
+        }
+        ~Running() {
+            if (f == nullptr) return;
+            std::lock_guard lock(f->sandbox_mu_);
+            --f->creates_running_;
+            f->sandbox_cv_.notify_all();
+        }
+        Running(const Running&) = delete;
+        Running& operator=(const Running&) = delete;
+    } running(options_.network_sandboxes > 0 ? this : nullptr);
     WISP_ASSIGN_OR_RETURN(ImageInfo image, EnsureImage(spec));
     const bool use_socket =
         image.wisp_proxy && options_.transport == DockerFactoryOptions::Transport::kUnixSocket;

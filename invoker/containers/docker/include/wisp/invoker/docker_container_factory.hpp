@@ -83,9 +83,9 @@ struct DockerFactoryOptions {
     /// made in the background, after the first Create. Not used with a published port, nor
     /// when `network` is "host" or "container:…".
     int network_sandboxes = 0;
-    /// A new network sandbox is started only this long after the last one was taken, so that
-    /// making it (dockerd, runc: CPU) does not compete with the /init of the container that
-    /// took one; 0: at once.
+    /// A new network sandbox is started only while no Create is under way and this long after
+    /// the last one was taken, so that making it (dockerd, runc: CPU) does not compete with the
+    /// start and /init of the containers that need one now; 0: as soon as no Create runs.
     std::chrono::milliseconds network_sandbox_refill_delay{500};
     int64_t pids_limit = 1024;
     int64_t nofile = 1024;
@@ -280,6 +280,7 @@ class DockerContainerFactory final : public ContainerFactory {
     std::deque<std::string> sandboxes_;  // started, unused
     std::string sandbox_image_;          // empty until the first Create of a Wisp image
     std::chrono::steady_clock::time_point sandbox_taken_;  // when one was last taken
+    int creates_running_ = 0;                              // CreateDocker calls under way
     std::map<std::string, std::string> sandbox_labels_;
     bool sandbox_stopping_ = false;
     std::thread sandbox_thread_;
