@@ -84,6 +84,7 @@ absl::StatusOr<std::unique_ptr<invoker::ContainerFactory>> MakeContainerFactory(
     docker.storage_size_mb = invoker.container_storage_mb;
     docker.runtime = invoker.docker_runtime == "runc" ? "" : invoker.docker_runtime;
     docker.inline_logs = invoker.inline_logs;
+    docker.network_sandboxes = invoker.network_sandboxes;
     docker.owner = common::Cat("wisp-invoker-", container_id);
     auto factory = std::make_unique<invoker::DockerContainerFactory>(docker);
     if (auto st = factory->Ping(); !st.ok()) return st;

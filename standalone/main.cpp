@@ -162,6 +162,7 @@ int main(int argc, char** argv) {
     docker_opts.storage_size_mb = opt.invoker.container_storage_mb;
     docker_opts.runtime = opt.invoker.docker_runtime == "runc" ? "" : opt.invoker.docker_runtime;
     docker_opts.inline_logs = opt.invoker.inline_logs;
+    docker_opts.network_sandboxes = opt.invoker.network_sandboxes;
     docker_opts.owner = ContainerOwner(opt.data_dir, opt.store_uri);
     wisp::invoker::DockerContainerFactory factory(docker_opts);
     if (auto st = factory.Ping(); !st.ok()) {

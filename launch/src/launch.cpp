@@ -34,6 +34,12 @@ void AddInvokerOptions(CLI::App& app, InvokerOptions& opt) {
                    "OCI runtime Docker runs action containers with: runc (default) or crun "
                    "(registered by tools/start-dockerd.sh when Debian's crun is installed)")
         ->envname("WISP_DOCKER_RUNTIME");
+    app.add_option("--docker-network-sandboxes", opt.network_sandboxes,
+                   "Network namespaces held ready for new action containers: each container "
+                   "joins one instead of Docker making its own at the start, and it is removed "
+                   "with it (default 0: none)")
+        ->check(CLI::Range(0, 64))
+        ->envname("WISP_DOCKER_NETWORK_SANDBOXES");
     // Hidden (measurements): Wisp images log through docker's json-file as other images do.
     app.add_flag("!--no-inline-logs", opt.inline_logs,
                  "Read the logs of Wisp images from docker's json-file too")

@@ -193,6 +193,74 @@ std::string BuildCreateBody(const ContainerSpec& spec, const CreateSettings& set
     return std::string(sb.GetString(), sb.GetSize());
 }
 
+std::string BuildNetworkSandboxBody(const std::string& image,
+                                    const std::map<std::string, std::string>& labels,
+                                    const std::string& network, const std::string& runtime) {
+    constexpr int64_t kSandboxMemory = int64_t{16} * 1024 * 1024;
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    auto str = [&](const std::string& text) {
+        w.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));
+    };
+    w.StartObject();
+    w.Key("Image");
+    str(image);
+    w.Key("Entrypoint");
+    w.StartArray();
+    w.String("sleep");
+    w.EndArray();
+    w.Key("Cmd");
+    w.StartArray();
+    w.String("infinity");
+    w.EndArray();
+    w.Key("Labels");
+    w.StartObject();
+    for (const auto& [key, value] : labels) {
+        w.Key(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
+        str(value);
+    }
+    w.EndObject();
+    w.Key("HostConfig");
+    w.StartObject();
+    w.Key("Memory");
+    w.Int64(kSandboxMemory);
+    w.Key("MemorySwap");
+    w.Int64(kSandboxMemory);
+    w.Key("CpuShares");
+    w.Int64(2);
+    w.Key("PidsLimit");
+    w.Int64(8);
+    w.Key("CapDrop");
+    w.StartArray();
+    w.String("ALL");
+    w.EndArray();
+    w.Key("SecurityOpt");
+    w.StartArray();
+    w.String("no-new-privileges");
+    w.EndArray();
+    w.Key("LogConfig");
+    w.StartObject();
+    w.Key("Type");
+    w.String("none");
+    w.EndObject();
+    if (!runtime.empty()) {
+        w.Key("Runtime");
+        str(runtime);
+    }
+    w.Key("NetworkMode");
+    str(network);
+    w.Key("AutoRemove");
+    w.Bool(false);
+    w.Key("RestartPolicy");
+    w.StartObject();
+    w.Key("Name");
+    w.String("no");
+    w.EndObject();
+    w.EndObject();  // HostConfig
+    w.EndObject();
+    return std::string(sb.GetString(), sb.GetSize());
+}
+
 std::string FormatSinceParameter(int64_t unix_nanos) {
     int64_t seconds = unix_nanos / 1'000'000'000;
     int64_t nanos = unix_nanos % 1'000'000'000;

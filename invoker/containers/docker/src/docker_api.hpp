@@ -4,6 +4,7 @@
 // references, the multiplexed log stream and the per-container log cursor.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,6 +68,13 @@ struct CreateSettings {
 /// ulimit, CapDrop ALL, no-new-privileges, json-file logs with max-size / max-file, the /tmp
 /// tmpfs, the storage size, the network, the 127.0.0.1 port binding and the socket bind mount.
 std::string BuildCreateBody(const ContainerSpec& spec, const CreateSettings& settings);
+
+/// The create body of a network sandbox (DockerFactoryOptions::network_sandboxes): `sleep
+/// infinity` in `image` on `network` with `labels`, 16 MiB without swap, cpu shares 2, 8 pids,
+/// CapDrop ALL, no-new-privileges, no log, no restart; `runtime` when not empty.
+std::string BuildNetworkSandboxBody(const std::string& image,
+                                    const std::map<std::string, std::string>& labels,
+                                    const std::string& network, const std::string& runtime);
 
 /// Nanoseconds since the epoch as docker's `since`/`until` query value: "<seconds>.<9 digits>".
 std::string FormatSinceParameter(int64_t unix_nanos);

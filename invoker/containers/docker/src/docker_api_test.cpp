@@ -177,6 +177,49 @@ TEST_CASE("the create request carries every limit and publishes on 127.0.0.1 onl
     }
 }
 
+TEST_CASE("a network sandbox: sleep on the network, bounded, unprivileged, labelled") {
+    const auto d = Parse(BuildNetworkSandboxBody(
+        "wisp/action-python:3.11", {{"wisp.network-sandbox", "0"}, {"wisp.owner", "o\"1"}},
+        "wisp-actions", ""));
+    CHECK(std::string(d["Image"].GetString()) == "wisp/action-python:3.11");
+    REQUIRE(d["Entrypoint"].Size() == 1);
+    CHECK(std::string(d["Entrypoint"][0].GetString()) == "sleep");
+    REQUIRE(d["Cmd"].Size() == 1);
+    CHECK(std::string(d["Cmd"][0].GetString()) == "infinity");
+    CHECK(std::string(d["Labels"]["wisp.network-sandbox"].GetString()) == "0");
+    CHECK(std::string(d["Labels"]["wisp.owner"].GetString()) == "o\"1");
+    CHECK_FALSE(d.HasMember("ExposedPorts"));
+    const auto& hc = d["HostConfig"];
+    CHECK(std::string(hc["NetworkMode"].GetString()) == "wisp-actions");
+    CHECK(hc["Memory"].GetInt64() == 16 * 1024 * 1024);
+    CHECK(hc["MemorySwap"].GetInt64() == 16 * 1024 * 1024);
+    CHECK(hc["PidsLimit"].GetInt64() == 8);
+    CHECK(std::string(hc["CapDrop"][0].GetString()) == "ALL");
+    CHECK(std::string(hc["SecurityOpt"][0].GetString()) == "no-new-privileges");
+    CHECK(std::string(hc["LogConfig"]["Type"].GetString()) == "none");
+    CHECK_FALSE(hc.HasMember("PortBindings"));
+    CHECK_FALSE(hc.HasMember("Binds"));
+    CHECK_FALSE(hc.HasMember("Runtime"));
+    const auto c = Parse(BuildNetworkSandboxBody("img", {}, "none", "crun"));
+    CHECK(std::string(c["HostConfig"]["Runtime"].GetString()) == "crun");
+    CHECK(std::string(c["HostConfig"]["NetworkMode"].GetString()) == "none");
+}
+
+TEST_CASE("a container joining a network sandbox has no port and the sandbox's network") {
+    ContainerSpec spec;
+    spec.image = "wisp/action-python:3.11";
+    spec.memory_mb = 256;
+    CreateSettings settings;
+    settings.network = "container:0123abcd";
+    settings.publish_port = false;
+    settings.socket_only = true;
+    settings.socket_host_dir = "/run/wisp/containers/x";
+    const auto d = Parse(BuildCreateBody(spec, settings));
+    CHECK(std::string(d["HostConfig"]["NetworkMode"].GetString()) == "container:0123abcd");
+    CHECK_FALSE(d.HasMember("ExposedPorts"));
+    CHECK_FALSE(d["HostConfig"].HasMember("PortBindings"));
+}
+
 TEST_CASE("docker since parameter") {
     CHECK(FormatSinceParameter(1795437487LL * 1'000'000'000 + 423818976) == "1795437487.423818976");
     CHECK(FormatSinceParameter(5) == "0.000000005");

@@ -479,6 +479,97 @@ def main(args):
     CHECK_FALSE(std::filesystem::exists(folder));
 }
 
+TEST_CASE("network sandboxes: each container joins its own ready one, removed with it",
+          "[docker][network-sandbox]") {
+    DockerFactoryOptions options = Options();
+    options.network_sandboxes = 1;
+    options.network_sandbox_refill_delay = 0ms;
+    const std::string invoker = D().invoker_id;
+    std::string first_sandbox;
+    {
+        DockerContainerFactory factory(options);
+        // The first container has its own namespace: sandboxes are made after the first Create.
+        auto first = factory.CreateDocker(D().Spec(kPython, "netns_first", 128));
+        REQUIRE(first.ok());
+        CHECK((*first)->network_sandbox().empty());
+        CHECK(std::string(D().Inspect((*first)->id())["HostConfig"]["NetworkMode"].GetString()) ==
+              kDefaultActionNetwork);
+        REQUIRE(factory.WaitForNetworkSandboxes(1, 120s));
+
+        auto second = factory.CreateDocker(D().Spec(kPython, "netns_second", 128));
+        REQUIRE(second.ok());
+        const std::string sandbox = (*second)->network_sandbox();
+        REQUIRE_FALSE(sandbox.empty());
+        first_sandbox = sandbox;
+        const auto doc = D().Inspect((*second)->id());
+        CHECK(std::string(doc["HostConfig"]["NetworkMode"].GetString()) == "container:" + sandbox);
+        // The sandbox: on the invoker's network (no inter-container traffic), unprivileged,
+        // bounded, labelled for RemoveOrphans.
+        const auto holder = D().Inspect(sandbox);
+        CHECK(holder["State"]["Running"].GetBool());
+        CHECK(holder["NetworkSettings"]["Networks"].HasMember(
+            std::string(kDefaultActionNetwork).c_str()));
+        CHECK(std::string(holder["Config"]["Labels"][std::string(kNetworkSandboxLabel).c_str()]
+                              .GetString()) == invoker);
+        CHECK(std::string(holder["HostConfig"]["CapDrop"][0].GetString()) == "ALL");
+        CHECK(holder["HostConfig"]["Memory"].GetInt64() == 16 * 1024 * 1024);
+
+        // From the inside: the network interface of the sandbox, docker's resolver, and still
+        // no TCP listener but that resolver's.
+        const char* probe = R"(def main(args):
+    devs = [l.split(":")[0].strip() for l in open("/proc/net/dev").read().splitlines()[2:]]
+    rows = [l.split() for l in open("/proc/net/tcp").read().splitlines()[1:]]
+    return {"devs": devs, "resolv": open("/etc/resolv.conf").read(),
+            "tcp": [r[1] for r in rows if len(r) > 3 and r[3] == "0A"]}
+)";
+        REQUIRE((*second)->Init(InitBody(probe), 30s)->status == 200);
+        auto run = (*second)->Run(RunBody("{}"), 30s);
+        REQUIRE(run.ok());
+        INFO(run->body);
+        REQUIRE(run->status == 200);
+        const auto r = ParseDoc(run->body);
+        std::vector<std::string> devs;
+        for (const auto& d : r["devs"].GetArray()) devs.emplace_back(d.GetString());
+        CHECK(std::find(devs.begin(), devs.end(), "eth0") != devs.end());
+        CHECK(std::string(r["resolv"].GetString()).find("127.0.0.11") != std::string::npos);
+        for (const auto& l : r["tcp"].GetArray()) {
+            CHECK(std::string(l.GetString()).starts_with("0B00007F:"));
+        }
+
+        // A sandbox is never shared: the next container gets another one.
+        REQUIRE(factory.WaitForNetworkSandboxes(1, 120s));
+        auto third = factory.CreateDocker(D().Spec(kNodejs, "netns_third", 128));
+        REQUIRE(third.ok());
+        REQUIRE_FALSE((*third)->network_sandbox().empty());
+        CHECK((*third)->network_sandbox() != sandbox);
+
+        // Removed with its container.
+        REQUIRE((*second)->Destroy().ok());
+        CHECK(D().InspectStatus((*second)->id()) == 404);
+        CHECK(D().InspectStatus(sandbox) == 404);
+        const std::string third_sandbox = (*third)->network_sandbox();
+        third->reset();  // dropping the object removes both too
+        CHECK(D().InspectStatus(third_sandbox) == 404);
+        REQUIRE(factory.WaitForNetworkSandboxes(1, 120s));
+    }
+    // The factory removed the sandbox nobody took; RemoveOrphans removes leftovers.
+    auto left = D().engine->Call(
+        "GET",
+        "/containers/json?all=1&filters=" +
+            wisp::common::PercentEncode(R"({"label":["wisp.network-sandbox=)" + invoker + R"("]})"),
+        "", 10s);
+    REQUIRE(left.ok());
+    CHECK(ParseDoc(left->body).Size() == 0);
+    const std::string orphan = D().RawCreate(
+        {{"wisp.test", "docker-container-test"}, {std::string(kNetworkSandboxLabel), invoker}},
+        true);
+    DockerContainerFactory cleaner(Options());
+    auto removed = cleaner.RemoveOrphans(invoker);
+    REQUIRE(removed.ok());
+    CHECK(*removed >= 1);
+    CHECK(D().InspectStatus(orphan) == 404);
+}
+
 TEST_CASE("a network that lets containers talk to each other is refused", "[docker]") {
     const std::string name = "wisp-test-icc-" + std::to_string(::getpid());
     auto made = D().engine->Call("POST", "/networks/create",

@@ -23,6 +23,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
+#include <wisp/common/backoff.hpp>
 #include <wisp/common/json.hpp>
 
 #include <wisp/common/image_reference.hpp>
@@ -227,6 +228,15 @@ absl::Status DockerContainer::Destroy() {
     }
     destroyed_ = true;
     if (!socket_dir_.empty()) RemoveSocketDir(socket_dir_);
+    if (!sandbox_id_.empty()) {
+        // Its network sandbox served this container only (RemoveOrphans finds it otherwise).
+        auto s = engine_->Call("DELETE", "/containers/" + sandbox_id_ + "?force=1&v=1", "",
+                               api_timeout_);
+        if (!s.ok() || (s->status != 204 && s->status != 404 && s->status != 409)) {
+            spdlog::warn("docker: could not remove the network sandbox {} of {}: {}", sandbox_id_,
+                         name_, s.ok() ? s->body : std::string(s.status().message()));
+        }
+    }
     return absl::OkStatus();
 }
 
@@ -578,7 +588,125 @@ DockerContainerFactory::DockerContainerFactory(DockerFactoryOptions options)
       engine_(std::make_shared<DockerEngine>(options_.socket_path, options_.api_version)),
       socket_root_(options_.socket_root.empty() ? DefaultSocketRoot() : options_.socket_root) {}
 
-DockerContainerFactory::~DockerContainerFactory() = default;
+DockerContainerFactory::~DockerContainerFactory() {
+    std::deque<std::string> unused;
+    {
+        std::lock_guard lock(sandbox_mu_);
+        sandbox_stopping_ = true;
+        sandbox_cv_.notify_all();
+    }
+    if (sandbox_thread_.joinable()) sandbox_thread_.join();
+    {
+        std::lock_guard lock(sandbox_mu_);
+        unused.swap(sandboxes_);
+    }
+    for (const auto& id : unused) {
+        (void)engine_->Call("DELETE", "/containers/" + id + "?force=1&v=1", "",
+                            options_.api_timeout);
+    }
+}
+
+std::string DockerContainerFactory::TakeNetworkSandbox(const ContainerSpec& spec) {
+    std::lock_guard lock(sandbox_mu_);
+    if (sandbox_image_.empty()) {
+        // The first Wisp image seen makes the holders (it has `sleep`); their labels tie them
+        // to this invoker (RemoveOrphans) and, in tests, to the suite that made them.
+        sandbox_image_ = spec.image;
+        const auto invoker = spec.labels.find("wisp.invoker");
+        sandbox_labels_[std::string(kNetworkSandboxLabel)] =
+            invoker != spec.labels.end() ? invoker->second : "";
+        if (const auto test = spec.labels.find("wisp.test"); test != spec.labels.end()) {
+            sandbox_labels_[test->first] = test->second;
+        }
+        if (!options_.owner.empty()) sandbox_labels_[std::string(kOwnerLabel)] = options_.owner;
+        sandbox_thread_ = std::thread([this] { RefillNetworkSandboxes(); });
+    }
+    std::string id;
+    if (!sandboxes_.empty()) {
+        id = std::move(sandboxes_.front());
+        sandboxes_.pop_front();
+        sandbox_taken_ = SteadyClock::now();
+    }
+    sandbox_cv_.notify_all();
+    return id;
+}
+
+void DockerContainerFactory::RefillNetworkSandboxes() {
+    common::Backoff backoff(common::BackoffPolicy{.max = milliseconds(30000)});
+    bool failing = false;
+    std::unique_lock lock(sandbox_mu_);
+    while (true) {
+        sandbox_cv_.wait(lock, [&] {
+            return sandbox_stopping_ ||
+                   (static_cast<int>(sandboxes_.size()) < options_.network_sandboxes &&
+                    creates_running_ == 0);
+        });
+        if (sandbox_stopping_) return;
+        // Not while the container that took the last one starts its action.
+        const auto not_before = sandbox_taken_ + options_.network_sandbox_refill_delay;
+        if (SteadyClock::now() < not_before) {
+            sandbox_cv_.wait_until(lock, not_before, [&] { return sandbox_stopping_; });
+            continue;
+        }
+        const std::string image = sandbox_image_;
+        const auto labels = sandbox_labels_;
+        lock.unlock();
+        auto id = StartNetworkSandbox(image, labels);
+        lock.lock();
+        if (id.ok()) {
+            if (failing) spdlog::info("docker: network sandboxes are made again");
+            failing = false;
+            backoff.Reset();
+            if (sandbox_stopping_) {
+                lock.unlock();
+                (void)engine_->Call("DELETE", "/containers/" + *id + "?force=1&v=1", "",
+                                    options_.api_timeout);
+                return;
+            }
+            sandboxes_.push_back(std::move(*id));
+            sandbox_cv_.notify_all();
+            continue;
+        }
+        if (!failing) {
+            spdlog::warn(
+                "docker: cannot make a network sandbox from {}: {} (containers get "
+                "their own network namespace meanwhile; retrying)",
+                image, id.status().ToString());
+        }
+        failing = true;
+        sandbox_cv_.wait_for(lock, backoff.Next(), [&] { return sandbox_stopping_; });
+    }
+}
+
+absl::StatusOr<std::string> DockerContainerFactory::StartNetworkSandbox(
+    const std::string& image, const std::map<std::string, std::string>& labels) {
+    WISP_RETURN_IF_ERROR(EnsureNetwork());
+    const std::string body =
+        docker::BuildNetworkSandboxBody(image, labels, options_.network, options_.runtime);
+    WISP_ASSIGN_OR_RETURN(auto r,
+                          engine_->Call("POST", "/containers/create", body, options_.api_timeout));
+    if (r.status != 201) return EngineError("create a network sandbox from " + image, r);
+    WISP_ASSIGN_OR_RETURN(auto doc, ParseJson(r.body, "create"));
+    const rapidjson::Value* v = Member(doc, "Id");
+    if (v == nullptr || !v->IsString()) {
+        return absl::InternalError("Docker answered create without an Id: " + r.body);
+    }
+    const std::string id = v->GetString();
+    auto started = engine_->Call("POST", "/containers/" + id + "/start", "", options_.api_timeout);
+    if (!started.ok() || (started->status != 204 && started->status != 304)) {
+        (void)engine_->Call("DELETE", "/containers/" + id + "?force=1&v=1", "",
+                            options_.api_timeout);
+        if (!started.ok()) return started.status();
+        return EngineError("start a network sandbox", *started);
+    }
+    return id;
+}
+
+bool DockerContainerFactory::WaitForNetworkSandboxes(int n, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(sandbox_mu_);
+    return sandbox_cv_.wait_for(lock, timeout,
+                                [&] { return static_cast<int>(sandboxes_.size()) >= n; });
+}
 
 absl::Status DockerContainerFactory::Ping() {
     WISP_ASSIGN_OR_RETURN(auto r, engine_->Call("GET", "/_ping", "", milliseconds(5000)));
@@ -663,6 +791,24 @@ absl::StatusOr<std::unique_ptr<Container>> DockerContainerFactory::Create(
 
 absl::StatusOr<std::unique_ptr<DockerContainer>> DockerContainerFactory::CreateDocker(
     const ContainerSpec& spec) {
+    const auto t_begin = SteadyClock::now();
+    // Network sandboxes are made only while no Create runs (RefillNetworkSandboxes).
+    struct Running {
+        DockerContainerFactory* f;
+        explicit Running(DockerContainerFactory* factory) : f(factory) {
+            if (f == nullptr) return;
+            std::lock_guard lock(f->sandbox_mu_);
+            ++f->creates_running_;
+        }
+        ~Running() {
+            if (f == nullptr) return;
+            std::lock_guard lock(f->sandbox_mu_);
+            --f->creates_running_;
+            f->sandbox_cv_.notify_all();
+        }
+        Running(const Running&) = delete;
+        Running& operator=(const Running&) = delete;
+    } running(options_.network_sandboxes > 0 ? this : nullptr);
     WISP_ASSIGN_OR_RETURN(ImageInfo image, EnsureImage(spec));
     const bool use_socket =
         image.wisp_proxy && options_.transport == DockerFactoryOptions::Transport::kUnixSocket;
@@ -679,6 +825,13 @@ absl::StatusOr<std::unique_ptr<DockerContainer>> DockerContainerFactory::CreateD
     settings.storage_size_mb = options_.storage_size_mb;
     settings.runtime = options_.runtime;
     WISP_RETURN_IF_ERROR(EnsureNetwork());
+    // A ready network namespace to join instead of docker making one during the start.
+    std::string sandbox;
+    if (options_.network_sandboxes > 0 && image.wisp_proxy && !settings.publish_port &&
+        options_.network != "host" && !options_.network.starts_with("container:")) {
+        sandbox = TakeNetworkSandbox(spec);
+        if (!sandbox.empty()) settings.network = "container:" + sandbox;
+    }
 
     // A private folder per container for the proxy's socket (short path: sun_path is 108 bytes).
     std::string socket_dir;
@@ -702,6 +855,10 @@ absl::StatusOr<std::unique_ptr<DockerContainer>> DockerContainerFactory::CreateD
     }
     auto cleanup_dir = [&] {
         if (!socket_dir.empty()) RemoveSocketDir(socket_dir);
+        if (!sandbox.empty()) {
+            (void)engine_->Call("DELETE", "/containers/" + sandbox + "?force=1&v=1", "",
+                                options_.api_timeout);
+        }
     };
 
     std::string name = docker::SanitizeContainerName(spec.name.empty() ? "wsk" : spec.name);
@@ -753,7 +910,9 @@ absl::StatusOr<std::unique_ptr<DockerContainer>> DockerContainerFactory::CreateD
     std::unique_ptr<DockerContainer> container(new DockerContainer(
         engine_, options_, id, name, spec.memory_mb, socket_dir, socket_path, created_unix_s));
     container->inline_logs_ = image.wisp_proxy && options_.inline_logs;
+    container->sandbox_id_ = sandbox;  // removed with the container from now on
 
+    const auto t_created = SteadyClock::now();
     auto started = engine_->Call("POST", "/containers/" + id + "/start", "", options_.api_timeout);
     if (!started.ok()) return started.status();  // ~DockerContainer removes it
     if (started->status != 204 && started->status != 304) {
@@ -773,9 +932,19 @@ absl::StatusOr<std::unique_ptr<DockerContainer>> DockerContainerFactory::CreateD
         container->Connect(DockerFactoryOptions::Transport::kPublishedPort,
                            ProxyClient::Endpoint::Tcp("127.0.0.1", *port));
     }
+    const auto t_started = SteadyClock::now();
     WISP_RETURN_IF_ERROR(WaitUntilReady(*container, spec.image));
     // The socket exists (the proxy answered): lock the folder before any action code runs.
     WISP_RETURN_IF_ERROR(container->LockSocketFolder());
+    const auto t_ready = SteadyClock::now();
+    auto ms = [](SteadyClock::duration d) {
+        return std::chrono::duration<double, std::milli>(d).count();
+    };
+    spdlog::debug(
+        "docker: {} up in {:.1f} ms: create {:.1f} ms, start {:.1f} ms, proxy answering {:.1f} "
+        "ms after the start",
+        name, ms(t_ready - t_begin), ms(t_created - t_begin), ms(t_started - t_created),
+        ms(t_ready - t_started));
     return container;
 }
 
@@ -898,6 +1067,7 @@ absl::StatusOr<int> DockerContainerFactory::RemoveOrphans(std::string_view invok
     std::vector<std::pair<std::string, std::string>> wanted = {
         {"wisp.invoker", std::string(invoker_id)}};
     if (!options_.owner.empty()) wanted.emplace_back(std::string(kOwnerLabel), options_.owner);
+    wanted.emplace_back(std::string(kNetworkSandboxLabel), std::string(invoker_id));
     int removed = 0;
     absl::Status first_error;
     std::set<std::string> seen;

@@ -37,13 +37,15 @@ struct InvokerOptions {
     std::vector<std::string> allowed_images;  // blackbox images; empty = any
     int64_t container_storage_mb = 0;         // writable layer bound; 0 = none
     std::string docker_runtime;               // OCI runtime of action containers; "" = runc
+    int network_sandboxes = 0;                // network namespaces held ready; 0 = none
     bool inline_logs = true;  // hidden --no-inline-logs: json-file logs for Wisp images too
     int64_t idle_timeout_ms = 600000;   // hidden --idle-timeout-ms (tests)
     int64_t keep_warm_check_ms = 5000;  // hidden --keep-warm-check-ms (tests)
 };
 /// --user-memory, --pause-grace-ms, --no-stem-cells, --docker-socket, --allowed-images,
-/// --container-storage, --docker-runtime (WISP_USER_MEMORY, WISP_DOCKER_SOCKET,
-/// WISP_ALLOWED_IMAGES, WISP_CONTAINER_STORAGE, WISP_DOCKER_RUNTIME).
+/// --container-storage, --docker-runtime, --docker-network-sandboxes (WISP_USER_MEMORY,
+/// WISP_DOCKER_SOCKET, WISP_ALLOWED_IMAGES, WISP_CONTAINER_STORAGE, WISP_DOCKER_RUNTIME,
+/// WISP_DOCKER_NETWORK_SANDBOXES).
 void AddInvokerOptions(CLI::App& app, InvokerOptions& options);
 /// The InvokerService config from the flags (invoker_id and container_env are the caller's).
 invoker::InvokerConfig InvokerConfigFrom(const InvokerOptions& options);

@@ -11,13 +11,16 @@
 // (default) or a port docker publishes on 127.0.0.1 — never through the container's bridge
 // address.
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include <absl/status/status.h>
 #include <absl/status/statusor.h>
@@ -39,6 +42,9 @@ inline constexpr std::string_view kDefaultActionNetwork = "wisp-actions";
 
 /// The label carrying DockerFactoryOptions::owner on every container the factory creates.
 inline constexpr std::string_view kOwnerLabel = "wisp.owner";
+/// The label of a network sandbox (DockerFactoryOptions::network_sandboxes); its value is the
+/// invoker id of the containers it is made for (their `wisp.invoker` label).
+inline constexpr std::string_view kNetworkSandboxLabel = "wisp.network-sandbox";
 
 struct DockerFactoryOptions {
     /// The daemon's API socket.
@@ -67,6 +73,20 @@ struct DockerFactoryOptions {
     /// "none" or "container:…") is created when missing with inter-container traffic disabled,
     /// and refused when it exists with it enabled. "none": no network at all.
     std::string network = std::string(kDefaultActionNetwork);
+    /// Network sandboxes held ready (0, the default: none). Most of a container's `start` is
+    /// making its network namespace (veth on the bridge, docker's embedded DNS on a
+    /// user-defined network). With N > 0 the factory keeps up to N started holder containers
+    /// on `network` (`sleep infinity` in the first Wisp image it created a container of, 16 MB,
+    /// no capabilities, labelled kNetworkSandboxLabel) and a new container joins one
+    /// (`NetworkMode container:<holder>`) instead of getting its own. A holder serves exactly
+    /// one container and is removed with it: nothing is shared between containers. Holders are
+    /// made in the background, after the first Create. Not used with a published port, nor
+    /// when `network` is "host" or "container:…".
+    int network_sandboxes = 0;
+    /// A new network sandbox is started only while no Create is under way and this long after
+    /// the last one was taken, so that making it (dockerd, runc: CPU) does not compete with the
+    /// start and /init of the containers that need one now; 0: as soon as no Create runs.
+    std::chrono::milliseconds network_sandbox_refill_delay{500};
     int64_t pids_limit = 1024;
     int64_t nofile = 1024;
     /// Wisp images: /run asks the proxy for the activation's log lines with its answer
@@ -135,6 +155,9 @@ class DockerContainer final : public Container {
     const std::string& socket_path() const { return socket_path_; }
     /// Which transport Init/Run use.
     DockerFactoryOptions::Transport transport() const { return transport_; }
+    /// The id of the network sandbox whose network namespace this container joined (removed
+    /// with the container); empty when it has its own.
+    const std::string& network_sandbox() const { return sandbox_id_; }
     /// The client Init/Run go through.
     ProxyClient& proxy() { return *proxy_; }
 
@@ -166,6 +189,7 @@ class DockerContainer final : public Container {
     const std::string socket_dir_;   // host folder (removed on Destroy); may be empty
     const std::string socket_path_;  // host path of the socket; may be empty
     const int64_t created_unix_s_;   // for docker's event filter
+    std::string sandbox_id_;  // the network sandbox it joined (removed with it); may be empty
     DockerFactoryOptions::Transport transport_ = DockerFactoryOptions::Transport::kUnixSocket;
     std::unique_ptr<ProxyClient> proxy_;
 
@@ -218,6 +242,9 @@ class DockerContainerFactory final : public ContainerFactory {
     const DockerFactoryOptions& options() const { return options_; }
     /// The folder holding the per-container socket folders.
     const std::string& socket_root() const { return socket_root_; }
+    /// Blocks until `n` network sandboxes are ready or `timeout` passed; true when they are.
+    /// Thread-safe (tests, benchmarks).
+    bool WaitForNetworkSandboxes(int n, std::chrono::milliseconds timeout);
 
   private:
     struct ImageInfo {
@@ -237,9 +264,26 @@ class DockerContainerFactory final : public ContainerFactory {
     /// Removes socket folders under socket_root that no container mounts (older than a minute).
     [[nodiscard]] absl::Status RemoveStaleSocketFolders();
 
+    /// An unused ready network sandbox for this spec (removed from the ready ones), or empty;
+    /// starts the background refill on first use.
+    std::string TakeNetworkSandbox(const ContainerSpec& spec);
+    void RefillNetworkSandboxes();
+    [[nodiscard]] absl::StatusOr<std::string> StartNetworkSandbox(
+        const std::string& image, const std::map<std::string, std::string>& labels);
+
     const DockerFactoryOptions options_;
     std::shared_ptr<docker::DockerEngine> engine_;
     std::string socket_root_;
+    // Network sandboxes (options_.network_sandboxes > 0).
+    std::mutex sandbox_mu_;
+    std::condition_variable sandbox_cv_;
+    std::deque<std::string> sandboxes_;  // started, unused
+    std::string sandbox_image_;          // empty until the first Create of a Wisp image
+    std::chrono::steady_clock::time_point sandbox_taken_;  // when one was last taken
+    int creates_running_ = 0;                              // CreateDocker calls under way
+    std::map<std::string, std::string> sandbox_labels_;
+    bool sandbox_stopping_ = false;
+    std::thread sandbox_thread_;
     std::mutex mu_;
     std::map<std::string, ImageInfo, std::less<>> images_;  // images known to exist
     std::mutex network_mu_;                                 // one EnsureNetwork at a time
