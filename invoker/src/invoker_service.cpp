@@ -465,7 +465,15 @@ void InvokerService::Process(Task& task) {
     // fresh work has no store round trip before it runs.
     if (WantsRecord(msg) && MayHaveRecord(msg)) {
         if (auto id = common::ActivationId::Parse(msg.activation_id()); id.ok()) {
-            auto existing = store_.GetActivation(RecordNamespace(msg), *id);
+            // Existence first: the usual answer is "none", and then no record is read.
+            const std::string ns = RecordNamespace(msg);
+            const absl::StatusOr<bool> has = store_.HasActivation(ns, *id);
+            absl::StatusOr<common::ActivationRecord> existing = absl::NotFoundError("no record");
+            if (!has.ok()) {
+                existing = has.status();
+            } else if (*has) {
+                existing = store_.GetActivation(ns, *id);
+            }
             if (existing.ok()) {
                 common::TidLog(msg.transid().id())
                     .info(

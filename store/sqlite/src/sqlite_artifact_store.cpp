@@ -171,6 +171,8 @@ constexpr const char* kInsertActivation =
     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (namespace, activation_id) DO NOTHING";
 constexpr const char* kSelectActivation =
     "SELECT doc FROM activations WHERE namespace = ?1 AND activation_id = ?2";
+constexpr const char* kHasActivation =
+    "SELECT 1 FROM activations WHERE namespace = ?1 AND activation_id = ?2";
 constexpr const char* kDeleteActivation =
     "DELETE FROM activations WHERE namespace = ?1 AND activation_id = ?2";
 constexpr const char* kDeleteActivationsBefore =
@@ -860,6 +862,16 @@ absl::StatusOr<common::ActivationRecord> SqliteArtifactStore::GetActivation(
     auto record = common::ActivationFromJson(*doc);
     if (!record.ok()) return CorruptDocument("activation", id.str(), record.status());
     return record;
+}
+
+absl::StatusOr<bool> SqliteArtifactStore::HasActivation(std::string_view ns,
+                                                        const common::ActivationId& id) {
+    return impl_->Read([&](SqliteConnection& db) -> absl::StatusOr<bool> {
+        WISP_ASSIGN_OR_RETURN(Statement select, db.Prepare(kHasActivation));
+        select.BindText(1, ns);
+        select.BindText(2, id.str());
+        return select.Step();
+    });
 }
 
 absl::Status SqliteArtifactStore::DeleteActivation(std::string_view ns,
