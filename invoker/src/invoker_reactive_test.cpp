@@ -3,6 +3,7 @@
 // on completed<root controller>, as a controller sees them.
 #include <wisp/invoker/invoker_reactive.hpp>
 
+#include <any>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -120,7 +121,9 @@ struct Harness {
 };
 
 /// Reads acks from `consumer` until `id` got its last one (COMPLETION or COMBINED); returns
-/// the acks of `id` in order.
+/// the acks of `id` in order. On the in-process bus a RESULT or COMBINED ack carries its record
+/// attached to the message, not as JSON in it: checked here, and put into `activation_json`
+/// (stored form) so the tests read it either way.
 std::vector<AcknowledgementMessage> AcksOf(messaging::MessageConsumer& consumer,
                                            const std::string& id) {
     std::vector<AcknowledgementMessage> acks;
@@ -133,6 +136,17 @@ std::vector<AcknowledgementMessage> AcksOf(messaging::MessageConsumer& consumer,
             AcknowledgementMessage ack;
             REQUIRE(ack.ParseFromString(m.payload));
             if (ack.activation_id() != id) continue;
+            using AttachedRecord = std::shared_ptr<const common::ActivationRecord>;
+            const auto* attached = std::any_cast<AttachedRecord>(&m.attachment);
+            if (ack.kind() == AcknowledgementMessage::COMPLETION) {
+                CHECK(attached == nullptr);
+            } else {
+                CHECK(ack.activation_json().empty());
+                REQUIRE(attached != nullptr);
+                REQUIRE(*attached != nullptr);
+                ack.set_activation_json(
+                    common::ActivationToJson(**attached, common::ActivationJsonForm::kStored));
+            }
             acks.push_back(ack);
             if (ack.kind() != AcknowledgementMessage::RESULT) return acks;
         }

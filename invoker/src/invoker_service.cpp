@@ -46,7 +46,7 @@ wisp::v1::AcknowledgementMessage ToAcknowledgementMessage(
     m.set_is_system_error(ack.is_system_error);
     m.set_response_status(static_cast<int32_t>(ack.record.response.status));
     *m.mutable_instance() = instance;
-    if (ack.kind != AckInfo::Kind::kCompletion) {
+    if (ack.kind != AckInfo::Kind::kCompletion && max_record_bytes > 0) {
         std::string json =
             common::ActivationToJson(ack.record, common::ActivationJsonForm::kStored);
         if (json.size() <= max_record_bytes) m.set_activation_json(std::move(json));
