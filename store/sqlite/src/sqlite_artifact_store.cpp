@@ -384,13 +384,18 @@ auto SqliteArtifactStore::Impl::Read(F&& f) -> std::invoke_result_t<F, SqliteCon
     return result;
 }
 
+// BEGIN and COMMIT of every write as cached prepared statements: sqlite3_exec parsed and
+// prepared both each time (~7 % of a warm invoke's instructions, two writes per invoke).
+constexpr const char* kBeginImmediate = "BEGIN IMMEDIATE";
+constexpr const char* kCommit = "COMMIT";
+
 template <class F>
 auto SqliteArtifactStore::Impl::Write(F&& f) -> std::invoke_result_t<F, SqliteConnection&> {
     std::lock_guard lock(write_mu_);
-    if (absl::Status st = writer_->Exec("BEGIN IMMEDIATE"); !st.ok()) return st;
+    if (absl::Status st = writer_->ExecCached(kBeginImmediate); !st.ok()) return st;
     auto result = f(*writer_);
     if (result.ok()) {
-        if (absl::Status st = writer_->Exec("COMMIT"); !st.ok()) {
+        if (absl::Status st = writer_->ExecCached(kCommit); !st.ok()) {
             (void)writer_->Exec("ROLLBACK");
             return st;
         }
