@@ -187,6 +187,25 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "reactive: with the logs in the /run answer a blocking activation gets one COMBINED ack "
+    "carrying result and logs",
+    "[reactive]") {
+    Harness h;
+    h.factory.set_logs_at_hand(true);
+    auto acks_topic = h.bus.GetConsumer("completed0", "completed0", 128);
+    auto msg = h.Message();
+    h.Publish(msg);
+
+    auto acks = AcksOf(*acks_topic, msg.activation_id());
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0].kind() == AcknowledgementMessage::COMBINED);
+    auto record = common::ActivationFromJson(acks[0].activation_json());
+    REQUIRE(record.ok());
+    CHECK(record->response.status == common::ActivationStatus::kSuccess);
+    CHECK(record->response.result->text() == R"({"name":"Ada"})");
+}
+
+TEST_CASE(
     "reactive: a non-blocking activation gets only a COMPLETION; acks go to the "
     "message's root controller",
     "[reactive]") {
