@@ -21,6 +21,7 @@ using common::Parameters;
 /// The invoke or fire body: empty -> nullopt; a JSON object or array; else 400.
 [[nodiscard]] absl::StatusOr<std::optional<JsonValue>> ParseArgumentBody(const std::string& body) {
     if (common::Trim(body).empty()) return std::optional<JsonValue>();
+    if (body == "{}") return std::optional<JsonValue>(JsonValue::EmptyObject());  // no parse
     auto v = JsonValue::Parse(body);
     if (!v.ok()) return v.status();
     if (!v->IsObject() && !v->IsArray()) {

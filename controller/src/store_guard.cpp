@@ -236,6 +236,11 @@ absl::StatusOr<common::ActivationRecord> StoreGuard::GetActivation(std::string_v
     return Run<absl::StatusOr<common::ActivationRecord>>(
         [this, n = std::string(ns), id] { return inner_.GetActivation(n, id); });
 }
+absl::StatusOr<bool> StoreGuard::HasActivation(std::string_view ns,
+                                               const common::ActivationId& id) {
+    return Run<absl::StatusOr<bool>>(
+        [this, n = std::string(ns), id] { return inner_.HasActivation(n, id); });
+}
 absl::Status StoreGuard::DeleteActivation(std::string_view ns, const common::ActivationId& id) {
     return Run<absl::Status>(
         [this, n = std::string(ns), id] { return inner_.DeleteActivation(n, id); });

@@ -88,6 +88,8 @@ class StoreGuard final : public store::ArtifactStore {
                                                                   int64_t limit) override;
     [[nodiscard]] absl::StatusOr<common::ActivationRecord> GetActivation(
         std::string_view ns, const common::ActivationId& id) override;
+    [[nodiscard]] absl::StatusOr<bool> HasActivation(std::string_view ns,
+                                                     const common::ActivationId& id) override;
     [[nodiscard]] absl::Status DeleteActivation(std::string_view ns,
                                                 const common::ActivationId& id) override;
     [[nodiscard]] absl::StatusOr<std::vector<common::ActivationRecord>> ListActivations(

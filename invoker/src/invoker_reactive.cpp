@@ -84,7 +84,9 @@ void InvokerReactive::OnMessage(messaging::Message message) {
     }
     service_.Submit(
         std::move(msg),
-        [this, controller = std::move(controller)](AckInfo ack) { SendAck(ack, controller); },
+        [this, controller = std::move(controller)](AckInfo ack) {
+            SendAck(std::move(ack), controller);
+        },
         [this, offset = message.offset] {
             // The last ack is sent and the record stored: the bus may commit past it.
             feed_->Processed(offset);
@@ -94,11 +96,21 @@ void InvokerReactive::OnMessage(messaging::Message message) {
         });
 }
 
-void InvokerReactive::SendAck(const AckInfo& ack, const std::string& controller_id) {
+void InvokerReactive::SendAck(AckInfo ack, const std::string& controller_id) {
     const std::string topic = config_.topic_prefix + "completed" + controller_id;
+    // On a bus within this process the record goes along as the object it is: no JSON encoded
+    // here, none parsed by the balancer (together ~10 % of a warm invoke's instructions).
+    const bool attach = ack.kind != AckInfo::Kind::kCompletion && producer_->CarriesAttachments();
     wisp::v1::AcknowledgementMessage message =
-        ToAcknowledgementMessage(ack, config_.instance, config_.max_ack_record_bytes);
-    absl::Status sent = producer_->Send(topic, message.SerializeAsString());
+        ToAcknowledgementMessage(ack, config_.instance, attach ? 0 : config_.max_ack_record_bytes);
+    absl::Status sent;
+    if (attach) {
+        sent = producer_->SendWithAttachment(
+            topic, message.SerializeAsString(),
+            std::make_shared<const common::ActivationRecord>(std::move(ack.record)));
+    } else {
+        sent = producer_->Send(topic, message.SerializeAsString());
+    }
     if (sent.code() == absl::StatusCode::kOutOfRange && !message.activation_json().empty()) {
         // Too large for the bus: send it shrunk; the controller reads the record from the store.
         message.clear_activation_json();

@@ -3,6 +3,7 @@
 // on completed<root controller>, as a controller sees them.
 #include <wisp/invoker/invoker_reactive.hpp>
 
+#include <any>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -120,7 +121,9 @@ struct Harness {
 };
 
 /// Reads acks from `consumer` until `id` got its last one (COMPLETION or COMBINED); returns
-/// the acks of `id` in order.
+/// the acks of `id` in order. On the in-process bus a RESULT or COMBINED ack carries its record
+/// attached to the message, not as JSON in it: checked here, and put into `activation_json`
+/// (stored form) so the tests read it either way.
 std::vector<AcknowledgementMessage> AcksOf(messaging::MessageConsumer& consumer,
                                            const std::string& id) {
     std::vector<AcknowledgementMessage> acks;
@@ -133,6 +136,17 @@ std::vector<AcknowledgementMessage> AcksOf(messaging::MessageConsumer& consumer,
             AcknowledgementMessage ack;
             REQUIRE(ack.ParseFromString(m.payload));
             if (ack.activation_id() != id) continue;
+            using AttachedRecord = std::shared_ptr<const common::ActivationRecord>;
+            const auto* attached = std::any_cast<AttachedRecord>(&m.attachment);
+            if (ack.kind() == AcknowledgementMessage::COMPLETION) {
+                CHECK(attached == nullptr);
+            } else {
+                CHECK(ack.activation_json().empty());
+                REQUIRE(attached != nullptr);
+                REQUIRE(*attached != nullptr);
+                ack.set_activation_json(
+                    common::ActivationToJson(**attached, common::ActivationJsonForm::kStored));
+            }
             acks.push_back(ack);
             if (ack.kind() != AcknowledgementMessage::RESULT) return acks;
         }
@@ -170,6 +184,25 @@ TEST_CASE(
     CHECK(completion.activation_id() == msg.activation_id());
     CHECK(completion.activation_json().empty());  // the bus form of a completion: the id only
     CHECK(completion.instance().user_memory_mb() == 2048);
+}
+
+TEST_CASE(
+    "reactive: with the logs in the /run answer a blocking activation gets one COMBINED ack "
+    "carrying result and logs",
+    "[reactive]") {
+    Harness h;
+    h.factory.set_logs_at_hand(true);
+    auto acks_topic = h.bus.GetConsumer("completed0", "completed0", 128);
+    auto msg = h.Message();
+    h.Publish(msg);
+
+    auto acks = AcksOf(*acks_topic, msg.activation_id());
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0].kind() == AcknowledgementMessage::COMBINED);
+    auto record = common::ActivationFromJson(acks[0].activation_json());
+    REQUIRE(record.ok());
+    CHECK(record->response.status == common::ActivationStatus::kSuccess);
+    CHECK(record->response.result->text() == R"({"name":"Ada"})");
 }
 
 TEST_CASE(

@@ -46,7 +46,7 @@ wisp::v1::AcknowledgementMessage ToAcknowledgementMessage(
     m.set_is_system_error(ack.is_system_error);
     m.set_response_status(static_cast<int32_t>(ack.record.response.status));
     *m.mutable_instance() = instance;
-    if (ack.kind != AckInfo::Kind::kCompletion) {
+    if (ack.kind != AckInfo::Kind::kCompletion && max_record_bytes > 0) {
         std::string json =
             common::ActivationToJson(ack.record, common::ActivationJsonForm::kStored);
         if (json.size() <= max_record_bytes) m.set_activation_json(std::move(json));
@@ -465,7 +465,15 @@ void InvokerService::Process(Task& task) {
     // fresh work has no store round trip before it runs.
     if (WantsRecord(msg) && MayHaveRecord(msg)) {
         if (auto id = common::ActivationId::Parse(msg.activation_id()); id.ok()) {
-            auto existing = store_.GetActivation(RecordNamespace(msg), *id);
+            // Existence first: the usual answer is "none", and then no record is read.
+            const std::string ns = RecordNamespace(msg);
+            const absl::StatusOr<bool> has = store_.HasActivation(ns, *id);
+            absl::StatusOr<common::ActivationRecord> existing = absl::NotFoundError("no record");
+            if (!has.ok()) {
+                existing = has.status();
+            } else if (*has) {
+                existing = store_.GetActivation(ns, *id);
+            }
             if (existing.ok()) {
                 common::TidLog(msg.transid().id())
                     .info(

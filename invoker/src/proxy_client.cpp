@@ -487,6 +487,9 @@ ProxyClient::Attempt ProxyClient::Exchange(Connection& conn, std::string_view re
     ResponseParser parser(options_.max_response_bytes);
     std::string buf;
     constexpr size_t kReadChunk = 64 * 1024;
+    // recv() goes into an uninitialised chunk: growing `buf` by 64 KiB before each recv() zeroed
+    // 64 KiB per exchange (a tenth of the platform's instructions per warm invoke).
+    const auto chunk = std::make_unique_for_overwrite<char[]>(kReadChunk);
     bool eof = false;
     while (true) {
         auto r = parser.Parse(buf, eof);  // lint-json: not JSON (HTTP)
@@ -517,15 +520,12 @@ ProxyClient::Attempt ProxyClient::Exchange(Connection& conn, std::string_view re
             if (errno == EINTR) continue;
             return lost();
         }
-        size_t old = buf.size();
-        buf.resize(old + kReadChunk);
-        ssize_t n = ::recv(conn.fd, buf.data() + old, kReadChunk, 0);
+        ssize_t n = ::recv(conn.fd, chunk.get(), kReadChunk, 0);
         if (n > 0) {
-            buf.resize(old + static_cast<size_t>(n));
+            buf.append(chunk.get(), static_cast<size_t>(n));
             received_any = true;
             continue;
         }
-        buf.resize(old);
         if (n == 0) {
             eof = true;
             continue;  // let the parser decide (read-until-close bodies end here)

@@ -1,6 +1,8 @@
 #include <wisp/loadbalancer/common_balancer.hpp>
 
 #include <algorithm>
+#include <any>
+#include <memory>
 #include <utility>
 
 #include <fmt/format.h>
@@ -261,7 +263,13 @@ void CommonBalancer::OnAck(messaging::Message message) {
     if (ack.has_response_status() && ack.response_status() >= 0 && ack.response_status() <= 3) {
         result.response_status = static_cast<common::ActivationStatus>(ack.response_status());
     }
-    if (ack.kind() == AcknowledgementMessage::COMPLETION || ack.activation_json().empty()) {
+    using AttachedRecord = std::shared_ptr<const common::ActivationRecord>;
+    const auto* attached = std::any_cast<AttachedRecord>(&message.attachment);
+    if (ack.kind() != AcknowledgementMessage::COMPLETION && ack.activation_json().empty() &&
+        attached != nullptr && *attached != nullptr) {
+        // An in-process invoker attached the record (InvokerReactive::SendAck): no JSON.
+        result.record = **attached;
+    } else if (ack.kind() == AcknowledgementMessage::COMPLETION || ack.activation_json().empty()) {
         result.record_in_store = true;
     } else {
         auto record = common::ActivationFromJson(ack.activation_json());

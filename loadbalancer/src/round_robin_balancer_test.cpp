@@ -320,6 +320,30 @@ TEST_CASE("balancer: an ack without a record says record_in_store", "[loadbalanc
     }
 }
 
+TEST_CASE("balancer: a record attached to the ack (in-process bus) is the result, no JSON",
+          "[loadbalancer][one invoker]") {
+    messaging::InProcessMessagingProvider bus;
+    Results results;  // outlives the balancer: Shutdown() answers pending callbacks
+    auto balancer = MakeOneInvoker(bus);
+    FakeInvoker invoker(bus);  // holds the message; the test answers
+    auto msg = Message();
+    REQUIRE(balancer->Publish(Placement(), msg, results.Callback()).ok());
+    invoker.WaitFor(1);
+    auto producer = bus.GetProducer();
+    REQUIRE(producer->CarriesAttachments());
+    auto record = std::make_shared<const common::ActivationRecord>(
+        Record(msg.activation_id(), R"({"attached":true})"));
+    const auto ack = Ack(AcknowledgementMessage::COMBINED, msg.activation_id());
+    REQUIRE(ack.activation_json().empty());
+    REQUIRE(producer->SendWithAttachment("completed0", ack.SerializeAsString(), record).ok());
+    auto result = results.WaitFor(msg.activation_id());
+    CHECK(result.status.ok());
+    CHECK_FALSE(result.record_in_store);
+    REQUIRE(result.record.has_value());
+    CHECK(*result.record == *record);
+    CHECK(balancer->TotalActiveActivations() == 0);
+}
+
 TEST_CASE(
     "balancer: memory slots are taken per activation, forced when full, freed on "
     "completion; in-flight counts per namespace",

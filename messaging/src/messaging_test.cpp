@@ -9,10 +9,12 @@
 #include <wisp/messaging/message_feed.hpp>
 #include <wisp/messaging/messaging_provider.hpp>
 
+#include <any>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -75,6 +77,50 @@ TEST_CASE("bus: messages wait for the first group; retention_bytes bounds a topi
     auto batch = PeekOk(*consumer);
     REQUIRE(batch.size() == 3);
     CHECK(batch[0].offset == 7);
+}
+
+TEST_CASE("attachments: the object sent along reaches the consumer, queued or handed over",
+          "[messaging][attachment]") {
+    InProcessMessagingProvider bus;
+    auto producer = bus.GetProducer();
+    REQUIRE(producer->CarriesAttachments());
+    auto object = std::make_shared<const std::string>("the record");
+    using Attached = std::shared_ptr<const std::string>;
+
+    // Queued: two groups read it through Peek(), both get the same object.
+    auto a = bus.GetConsumer("t", "a", 10);
+    auto b = bus.GetConsumer("t", "b", 10);
+    REQUIRE(producer->SendWithAttachment("t", "payload", object).ok());
+    REQUIRE(producer->Send("t", "plain").ok());
+    for (auto* consumer : {a.get(), b.get()}) {
+        auto batch = PeekOk(*consumer);
+        REQUIRE(batch.size() == 2);
+        CHECK(batch[0].payload == "payload");
+        const auto* got = std::any_cast<Attached>(&batch[0].attachment);
+        REQUIRE(got != nullptr);
+        CHECK(*got == object);  // the same object, not a copy
+        CHECK_FALSE(batch[1].attachment.has_value());
+    }
+
+    // Handed over on the sending thread (direct delivery).
+    std::mutex mu;
+    std::vector<Attached> delivered;
+    MessageFeed feed(
+        bus.GetConsumer("acks", "acks", 16),
+        {.description = "acks", .long_poll = std::chrono::minutes(10), .direct_delivery = true},
+        [&](Message m) {
+            std::lock_guard<std::mutex> lock(mu);
+            const auto* got = std::any_cast<Attached>(&m.attachment);
+            delivered.push_back(got != nullptr ? *got : nullptr);
+        });
+    feed.Start();
+    REQUIRE(producer->SendWithAttachment("acks", "payload", object).ok());
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        REQUIRE(delivered.size() == 1);
+        CHECK(delivered[0] == object);
+    }
+    feed.Stop();
 }
 
 TEST_CASE("direct delivery: a caught-up feed's handler runs inside Send() on the sending thread",

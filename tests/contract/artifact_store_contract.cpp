@@ -848,6 +848,9 @@ TEST_CASE("activations: put, get, replace, delete", "[contract][activations]") {
               std::vector<ActivationRecord>{again});
     }
     SECTION("missing, other namespace, delete") {
+        CHECK(OK(store->HasActivation("guest", r.activation_id)));
+        CHECK_FALSE(OK(store->HasActivation("guest", ActivationId::Generate())));
+        CHECK_FALSE(OK(store->HasActivation("other", r.activation_id)));
         CHECK(CodeOf(store->GetActivation("guest", ActivationId::Generate())) ==
               absl::StatusCode::kNotFound);
         CHECK(CodeOf(store->GetActivation("other", r.activation_id)) ==
@@ -859,6 +862,7 @@ TEST_CASE("activations: put, get, replace, delete", "[contract][activations]") {
               absl::StatusCode::kNotFound);
         CHECK(CodeOf(store->DeleteActivation("guest", r.activation_id)) ==
               absl::StatusCode::kNotFound);
+        CHECK_FALSE(OK(store->HasActivation("guest", r.activation_id)));
         CHECK(OK(store->CountActivations({.namespace_name = "guest"})) == 0);
     }
 }

@@ -435,13 +435,13 @@ TEST_CASE("docker: python, nodejs, native and zip actions; cold start then warm 
                                          true, std::nullopt});
     h.Put("zip", common::CodeExec{"python:3.11", PythonZipBase64(zip_dir), true, std::nullopt});
 
-    SECTION("python: result ack then completion, logs, initTime only on the cold start") {
+    SECTION(
+        "python: one combined ack (the logs came with /run's answer), logs, initTime only on "
+        "the cold start") {
         auto acks = h.Invoke("py", R"({"name":"Ada"})");
-        REQUIRE(acks.size() == 2);
-        CHECK(acks[0].kind == AckInfo::Kind::kResult);
-        CHECK(acks[0].record.logs.empty());
-        CHECK(acks[1].kind == AckInfo::Kind::kCompletion);
-        const auto cold = acks[1].record;
+        REQUIRE(acks.size() == 1);  // no RESULT ahead of the logs: they are at hand at once
+        CHECK(acks[0].kind == AckInfo::Kind::kCombined);
+        const auto cold = acks[0].record;
         INFO(cold.response.result->text() << "\n" << LogsOf(cold));
         CHECK(cold.response.status == ActivationStatus::kSuccess);
         CHECK(Field(cold, "greeting") == "Hello Ada");

@@ -36,16 +36,20 @@ struct Topic {
     std::mutex mu;
     std::condition_variable cv;         // a message arrived, or a consumer was woken or closed
     std::condition_variable direct_cv;  // a DirectConsumer's deliver returned
-    std::deque<std::string> log;        // offsets [base, base + log.size())
-    int64_t base = 0;                   // offset of log.front()
-    int64_t bytes = 0;                  // payload bytes in `log`
+    struct Entry {
+        std::string payload;
+        std::any attachment;
+    };
+    std::deque<Entry> log;                                  // offsets [base, base + log.size())
+    int64_t base = 0;                                       // offset of log.front()
+    int64_t bytes = 0;                                      // payload bytes in `log`
     std::map<std::string, int64_t, std::less<>> committed;  // group -> next offset to read
     std::vector<std::shared_ptr<DirectConsumer>> direct;    // open, direct-delivery consumers
 
     int64_t EndLocked() const { return base + static_cast<int64_t>(log.size()); }
 
     void PopFrontLocked() {
-        bytes -= static_cast<int64_t>(log.front().size());
+        bytes -= static_cast<int64_t>(log.front().payload.size());
         log.pop_front();
         ++base;
     }
@@ -96,6 +100,13 @@ class InProcessMessageProducer final : public MessageProducer {
     explicit InProcessMessageProducer(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
     absl::Status Send(std::string_view topic_name, std::string payload) override {
+        return SendWithAttachment(topic_name, std::move(payload), std::any());
+    }
+
+    bool CarriesAttachments() const override { return true; }
+
+    absl::Status SendWithAttachment(std::string_view topic_name, std::string payload,
+                                    std::any attachment) override {
         if (closed_.load(std::memory_order_acquire)) {
             return absl::FailedPreconditionError("the message producer is closed");
         }
@@ -124,7 +135,7 @@ class InProcessMessageProducer final : public MessageProducer {
                 }
             }
             if (!taker) {
-                topic->log.push_back(std::move(payload));
+                topic->log.push_back(Topic::Entry{std::move(payload), std::move(attachment)});
                 topic->bytes += size;
                 topic->TrimLocked();
             } else {
@@ -137,12 +148,14 @@ class InProcessMessageProducer final : public MessageProducer {
                 if (commit && sole_group && topic->log.empty()) {
                     // Taken and committed by the only group: nothing to retain.
                     ++topic->base;
-                    direct_message = Message{topic->name, offset, std::move(payload)};
+                    direct_message =
+                        Message{topic->name, offset, std::move(payload), std::move(attachment)};
                 } else {
-                    topic->log.push_back(payload);
+                    topic->log.push_back(Topic::Entry{payload, attachment});
                     topic->bytes += size;
                     topic->TrimLocked();
-                    direct_message = Message{topic->name, offset, std::move(payload)};
+                    direct_message =
+                        Message{topic->name, offset, std::move(payload), std::move(attachment)};
                 }
                 wake = !sole_group;  // another group's consumer may wait for it
             }
@@ -207,8 +220,8 @@ class InProcessMessageConsumer final : public MessageConsumer {
         batch.reserve(static_cast<size_t>(n));
         for (int64_t i = 0; i < n; ++i) {
             const int64_t offset = position_ + i;
-            batch.push_back(Message{topic_name_, offset,
-                                    topic_->log[static_cast<size_t>(offset - topic_->base)]});
+            const Topic::Entry& e = topic_->log[static_cast<size_t>(offset - topic_->base)];
+            batch.push_back(Message{topic_name_, offset, e.payload, e.attachment});
         }
         position_ += n;
         // Until the next Peek() the batch is being handled: a direct delivery now would

@@ -171,6 +171,8 @@ constexpr const char* kInsertActivation =
     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (namespace, activation_id) DO NOTHING";
 constexpr const char* kSelectActivation =
     "SELECT doc FROM activations WHERE namespace = ?1 AND activation_id = ?2";
+constexpr const char* kHasActivation =
+    "SELECT 1 FROM activations WHERE namespace = ?1 AND activation_id = ?2";
 constexpr const char* kDeleteActivation =
     "DELETE FROM activations WHERE namespace = ?1 AND activation_id = ?2";
 constexpr const char* kDeleteActivationsBefore =
@@ -382,13 +384,18 @@ auto SqliteArtifactStore::Impl::Read(F&& f) -> std::invoke_result_t<F, SqliteCon
     return result;
 }
 
+// BEGIN and COMMIT of every write as cached prepared statements: sqlite3_exec parsed and
+// prepared both each time (~7 % of a warm invoke's instructions, two writes per invoke).
+constexpr const char* kBeginImmediate = "BEGIN IMMEDIATE";
+constexpr const char* kCommit = "COMMIT";
+
 template <class F>
 auto SqliteArtifactStore::Impl::Write(F&& f) -> std::invoke_result_t<F, SqliteConnection&> {
     std::lock_guard lock(write_mu_);
-    if (absl::Status st = writer_->Exec("BEGIN IMMEDIATE"); !st.ok()) return st;
+    if (absl::Status st = writer_->ExecCached(kBeginImmediate); !st.ok()) return st;
     auto result = f(*writer_);
     if (result.ok()) {
-        if (absl::Status st = writer_->Exec("COMMIT"); !st.ok()) {
+        if (absl::Status st = writer_->ExecCached(kCommit); !st.ok()) {
             (void)writer_->Exec("ROLLBACK");
             return st;
         }
@@ -860,6 +867,16 @@ absl::StatusOr<common::ActivationRecord> SqliteArtifactStore::GetActivation(
     auto record = common::ActivationFromJson(*doc);
     if (!record.ok()) return CorruptDocument("activation", id.str(), record.status());
     return record;
+}
+
+absl::StatusOr<bool> SqliteArtifactStore::HasActivation(std::string_view ns,
+                                                        const common::ActivationId& id) {
+    return impl_->Read([&](SqliteConnection& db) -> absl::StatusOr<bool> {
+        WISP_ASSIGN_OR_RETURN(Statement select, db.Prepare(kHasActivation));
+        select.BindText(1, ns);
+        select.BindText(2, id.str());
+        return select.Step();
+    });
 }
 
 absl::Status SqliteArtifactStore::DeleteActivation(std::string_view ns,

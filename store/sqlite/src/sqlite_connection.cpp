@@ -123,6 +123,12 @@ absl::Status SqliteConnection::Exec(const char* sql) {
     return absl::OkStatus();
 }
 
+absl::Status SqliteConnection::ExecCached(const char* sql) {
+    auto st = Prepare(sql);
+    if (!st.ok()) return st.status();
+    return st->Run();
+}
+
 absl::StatusOr<std::string> SqliteConnection::QueryText(const char* sql) {
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr);

@@ -68,6 +68,9 @@ class SqliteConnection {
     [[nodiscard]] absl::StatusOr<Statement> Prepare(const char* sql);
     /// Runs one or more statements without results (schema, pragmas, BEGIN/COMMIT).
     [[nodiscard]] absl::Status Exec(const char* sql);
+    /// Exec of one statement through Prepare's cache (same rule for `sql`): for statements run
+    /// on every write, such as BEGIN and COMMIT.
+    [[nodiscard]] absl::Status ExecCached(const char* sql);
     /// Runs a pragma and returns its first result column as text (e.g. journal_mode).
     [[nodiscard]] absl::StatusOr<std::string> QueryText(const char* sql);
 

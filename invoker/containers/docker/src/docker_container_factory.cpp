@@ -540,6 +540,11 @@ absl::StatusOr<Container::Logs> DockerContainer::ReadLogFile(int sentinels, int6
     return assembler.Finish();
 }
 
+bool DockerContainer::LogsAtHand() {
+    std::lock_guard lock(mu_);
+    return pending_logs_.has_value();
+}
+
 absl::StatusOr<Container::Logs> DockerContainer::CollectLogs(int sentinels, int64_t limit_bytes,
                                                              std::chrono::milliseconds wait) {
     std::lock_guard logs_lock(logs_mu_);

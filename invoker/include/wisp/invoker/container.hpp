@@ -99,6 +99,10 @@ class Container {
     };
     [[nodiscard]] virtual absl::StatusOr<Logs> CollectLogs(int sentinels, int64_t limit_bytes,
                                                            std::chrono::milliseconds wait) = 0;
+    /// True when the output of the last Run() came with its answer (a Wisp proxy's inline
+    /// logs): the next CollectLogs returns it at once, without waiting. Then the runner sends
+    /// one COMBINED ack instead of RESULT first and COMPLETION after the logs. False by default.
+    [[nodiscard]] virtual bool LogsAtHand() { return false; }
 
     /// POST /wisp/reset to a Wisp proxy: every process of the action killed, its work dir and
     /// /tmp emptied, back to "not initialised" (a new /init may follow, for another action of

@@ -8,7 +8,8 @@
 //     -> parse the ActivationMessage (a malformed one is logged, committed and skipped)
 //     -> InvokerService::Submit
 //     -> each AckInfo as a serialized AcknowledgementMessage on
-//        "<prefix>completed<root controller>" (the message's rootControllerIndex)
+//        "<prefix>completed<root controller>" (the message's rootControllerIndex); on a bus
+//        that carries attachments (in-process) the record is attached, not JSON-encoded
 //   optionally a PingMessage on "<prefix>health" every ping_interval, saying whether the
 //   invoker takes work (SetEnabled: an operator's drain) and where its control service is.
 #include <chrono>
@@ -89,7 +90,7 @@ class InvokerReactive {
 
   private:
     void OnMessage(messaging::Message message);
-    void SendAck(const AckInfo& ack, const std::string& controller_id);
+    void SendAck(AckInfo ack, const std::string& controller_id);
     void PingLoop();
 
     messaging::MessagingProvider& bus_;

@@ -128,7 +128,8 @@ struct AckInfo {
 
 /// The bus form of an ack (proto). `activation_json` (stored form) is set for kResult and
 /// kCombined when it fits in `max_record_bytes`; otherwise left empty and the controller reads
-/// the record from the store.
+/// the record from the store (or, on a bus that carries attachments, takes the record attached
+/// to the message: InvokerReactive passes 0 then, and no JSON is encoded).
 wisp::v1::AcknowledgementMessage ToAcknowledgementMessage(
     const AckInfo& ack, const wisp::v1::InvokerInstanceId& instance,
     size_t max_record_bytes = 1048576);

@@ -13,6 +13,7 @@
 //   - groups: every group sees every message of the topic (a group is a subscriber);
 //   - one consumer per group at a time (Kafka assigns the single partition to one member);
 //   - size: a message larger than its topic's max_message_bytes is refused by Send().
+#include <any>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -44,6 +45,10 @@ struct Message {
     std::string topic;
     int64_t offset = 0;  // position in the topic's log, from 0, increasing by one
     std::string payload;
+    /// What the sender attached with SendWithAttachment, as it was (an object of the sending
+    /// process, e.g. an ack's activation record: nothing encoded or parsed). Empty unless the
+    /// backend's CarriesAttachments() is true.
+    std::any attachment;
 };
 
 /// Sends messages to topics. Thread-safe: one producer may serve every thread of a process.
@@ -57,6 +62,19 @@ class MessageProducer {
     /// InvalidArgument (bad topic name), FailedPrecondition (after Close()), Unavailable (the
     /// broker cannot be reached).
     [[nodiscard]] virtual absl::Status Send(std::string_view topic, std::string payload) = 0;
+
+    /// Whether SendWithAttachment hands its attachment to the consumers (a backend whose
+    /// producers and consumers share one process). False by default.
+    [[nodiscard]] virtual bool CarriesAttachments() const { return false; }
+
+    /// Send() with an object for the consumers' Message::attachment; the payload must still be
+    /// a complete message (the attachment only saves work). Backends that do not carry
+    /// attachments drop it (the default). Same errors as Send().
+    [[nodiscard]] virtual absl::Status SendWithAttachment(std::string_view topic,
+                                                          std::string payload,
+                                                          std::any /*attachment*/) {
+        return Send(topic, std::move(payload));
+    }
 
     /// Flushes what is queued and refuses further sends. Idempotent; thread-safe.
     virtual void Close() = 0;

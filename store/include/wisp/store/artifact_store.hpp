@@ -157,6 +157,11 @@ class ArtifactStore {
         std::span<const common::ActivationRecord> records);
     [[nodiscard]] virtual absl::StatusOr<common::ActivationRecord> GetActivation(
         std::string_view ns, const common::ActivationId& id) = 0;
+    /// Whether the record of `id` exists in `ns`, without reading it (the journal's sweeper asks
+    /// this of every accepted activation). Blocks; thread-safe. Errors: Unavailable/Internal
+    /// (the store). The default reads the record with GetActivation.
+    [[nodiscard]] virtual absl::StatusOr<bool> HasActivation(std::string_view ns,
+                                                             const common::ActivationId& id);
     [[nodiscard]] virtual absl::Status DeleteActivation(std::string_view ns,
                                                         const common::ActivationId& id) = 0;
     /// Matching records, newest `start_ms` first.
@@ -247,6 +252,14 @@ inline absl::StatusOr<std::vector<absl::Status>> ArtifactStore::CreateActivation
         out.push_back(std::move(st));
     }
     return out;
+}
+
+inline absl::StatusOr<bool> ArtifactStore::HasActivation(std::string_view ns,
+                                                         const common::ActivationId& id) {
+    auto rec = GetActivation(ns, id);
+    if (rec.ok()) return true;
+    if (rec.status().code() == absl::StatusCode::kNotFound) return false;
+    return rec.status();
 }
 
 inline absl::StatusOr<int64_t> ArtifactStore::DeleteActivationsBefore(int64_t, int64_t) {

@@ -70,6 +70,8 @@ class SqliteArtifactStore final : public ArtifactStore {
                                                                   int64_t limit) override;
     [[nodiscard]] absl::StatusOr<common::ActivationRecord> GetActivation(
         std::string_view ns, const common::ActivationId& id) override;
+    [[nodiscard]] absl::StatusOr<bool> HasActivation(std::string_view ns,
+                                                     const common::ActivationId& id) override;
     [[nodiscard]] absl::Status DeleteActivation(std::string_view ns,
                                                 const common::ActivationId& id) override;
     [[nodiscard]] absl::Status PutJournalEntries(std::vector<JournalEntry>& entries) override;

@@ -81,6 +81,8 @@ class FakeContainer {
     int resets() const { return resets_.load(); }
     [[nodiscard]] absl::StatusOr<Container::Logs> CollectLogs(int sentinels, int64_t limit_bytes,
                                                               std::chrono::milliseconds wait);
+    /// The factory's set_logs_at_hand() (a Wisp proxy that sends the logs with /run's answer).
+    [[nodiscard]] bool LogsAtHand();
 
     int inits() const { return inits_.load(); }
     int runs() const { return runs_.load(); }
@@ -136,6 +138,7 @@ class FakeContainerHandle final : public Container {
                                                    std::chrono::milliseconds wait) override {
         return s_->CollectLogs(sentinels, limit_bytes, wait);
     }
+    [[nodiscard]] bool LogsAtHand() override { return s_->LogsAtHand(); }
 
   private:
     std::shared_ptr<FakeContainer> s_;
@@ -174,6 +177,11 @@ class FakeContainerFactory final : public ContainerFactory {
     void set_resettable(bool on) {
         std::lock_guard<std::mutex> lock(mu_);
         resettable_ = on;
+    }
+    /// LogsAtHand() of every container answers `on` (default false: RESULT goes before the logs).
+    void set_logs_at_hand(bool on) {
+        std::lock_guard<std::mutex> lock(mu_);
+        logs_at_hand_ = on;
     }
     void set_resume_error(absl::Status s) {
         std::lock_guard<std::mutex> lock(mu_);
@@ -296,6 +304,7 @@ class FakeContainerFactory final : public ContainerFactory {
     absl::Status pause_error_;
     absl::Status resume_error_;
     bool resettable_ = false;
+    bool logs_at_hand_ = false;
     int creates_ = 0;
     std::vector<std::shared_ptr<FakeContainer>> all_;
     std::vector<ContainerSpec> specs_;
@@ -371,6 +380,11 @@ inline absl::Status FakeContainer::Resume() {
     ++factory_.resumes_;
     paused_ = false;
     return absl::OkStatus();
+}
+
+inline bool FakeContainer::LogsAtHand() {
+    std::lock_guard<std::mutex> lock(factory_.mu_);
+    return factory_.logs_at_hand_;
 }
 
 inline absl::Status FakeContainer::Reset() {

@@ -173,6 +173,11 @@ class FaultyArtifactStore final : public store::ArtifactStore {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.GetActivation(ns, id);
     }
+    [[nodiscard]] absl::StatusOr<bool> HasActivation(std::string_view ns,
+                                                     const common::ActivationId& id) override {
+        if (auto st = Gate(); !st.ok()) return st;
+        return inner_.HasActivation(ns, id);
+    }
     [[nodiscard]] absl::Status DeleteActivation(std::string_view ns,
                                                 const common::ActivationId& id) override {
         if (auto st = Gate(); !st.ok()) return st;

@@ -143,6 +143,7 @@ class DockerContainer final : public Container {
     [[nodiscard]] absl::StatusOr<bool> Running() override;
     [[nodiscard]] absl::StatusOr<Logs> CollectLogs(int sentinels, int64_t limit_bytes,
                                                    std::chrono::milliseconds wait) override;
+    [[nodiscard]] bool LogsAtHand() override;
     /// POST /wisp/reset (Wisp images); Unimplemented when the proxy has no such endpoint.
     [[nodiscard]] absl::Status Reset() override;
 
