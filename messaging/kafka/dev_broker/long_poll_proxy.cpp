@@ -413,42 +413,51 @@ uint64_t ProxyCluster::produced(const std::string& topic) const {
 }
 
 void ProxyCluster::Produced(const std::vector<std::string>& topics) {
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (topics.empty()) {
-            for (auto& [name, count] : produced_) ++count;
-        }
-        for (const std::string& topic : topics) ++produced_[topic];
-        ++produced_[""];
+    std::lock_guard<std::mutex> lock(mu_);
+    if (topics.empty()) {
+        for (auto& [name, count] : produced_) ++count;
     }
-    cv_.notify_all();
+    for (const std::string& topic : topics) ++produced_[topic];
+    ++produced_[""];
+    // Under the lock: a waiter leaves waiting_ (and may go) only under it.
+    if (topics.empty()) {
+        for (auto& [topic, waiter] : waiting_) waiter->cv.notify_all();
+        return;
+    }
+    auto wake = [&](const std::string& topic) {
+        auto [from, to] = waiting_.equal_range(topic);
+        for (auto it = from; it != to; ++it) it->second->cv.notify_all();
+    };
+    for (const std::string& topic : topics) wake(topic);
+    wake("");
 }
 
-bool ProxyCluster::WaitForProduce(const std::vector<std::pair<std::string, uint64_t>>& watched,
-                                  uint64_t kicks_seen, Clock::time_point deadline) {
+bool ProxyCluster::WaitForProduce(Waiter& waiter,
+                                  const std::vector<std::pair<std::string, uint64_t>>& watched,
+                                  Clock::time_point deadline) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_until(lock, deadline, [&] {
-        if (stopping_ || kicks_ != kicks_seen) return true;
+    std::vector<std::multimap<std::string, Waiter*>::iterator> registered;
+    registered.reserve(watched.size());
+    for (const auto& [topic, seen] : watched)
+        registered.push_back(waiting_.emplace(topic, &waiter));
+    waiter.cv.wait_until(lock, deadline, [&] {
+        ++wakeups_;
+        if (stopping_ || waiter.kicked) return true;
         for (const auto& [topic, seen] : watched) {
             auto it = produced_.find(topic);
             if ((it == produced_.end() ? 0 : it->second) != seen) return true;
         }
         return false;
     });
+    waiter.kicked = false;
+    for (auto it : registered) waiting_.erase(it);
     return !stopping_;
 }
 
-uint64_t ProxyCluster::kicks() const {
+void ProxyCluster::Kick(Waiter& waiter) {
     std::lock_guard<std::mutex> lock(mu_);
-    return kicks_;
-}
-
-void ProxyCluster::Kick() {
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        ++kicks_;
-    }
-    cv_.notify_all();
+    waiter.kicked = true;
+    waiter.cv.notify_all();
 }
 
 void ProxyCluster::CacheBatch(const std::string& topic, int32_t partition, int64_t base_offset,
@@ -509,11 +518,9 @@ bool ProxyCluster::CachedRecords(const std::string& topic, int32_t partition, in
 }
 
 void ProxyCluster::Stop() {
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        stopping_ = true;
-    }
-    cv_.notify_all();
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    for (auto& [topic, waiter] : waiting_) waiter->cv.notify_all();
 }
 
 LongPollProxy::LongPollProxy(std::shared_ptr<ProxyCluster> cluster, int port, int target_port)
@@ -607,6 +614,7 @@ void LongPollProxy::Serve(int client) {
     };
     std::map<std::string, End> ends;  // by topic: the last fetch answer's
     std::mutex client_mu;             // writes to `client` (after mu when both are taken)
+    ProxyCluster::Waiter waiter;      // the holder's, on the cluster
     std::atomic<bool> done{false};
     auto close_both = [&] {
         done = true;
@@ -614,7 +622,7 @@ void LongPollProxy::Serve(int client) {
         ::shutdown(broker, SHUT_RDWR);
         { std::lock_guard<std::mutex> lock(mu); }
         held_cv.notify_all();
-        cluster_->Kick();
+        cluster_->Kick(waiter);
     };
     // Queues a held fetch (mu held by `lock`, released here) and wakes the holder.
     auto hold = [&](int32_t corr, std::unique_lock<std::mutex>& lock) {
@@ -622,7 +630,7 @@ void LongPollProxy::Serve(int client) {
         const bool kick = holder_watching;
         lock.unlock();
         held_cv.notify_one();
-        if (kick) cluster_->Kick();
+        if (kick) cluster_->Kick(waiter);
     };
 
     // Answers `fetch` from the tail cache when it holds the fetch offset (mu held by the
@@ -651,7 +659,6 @@ void LongPollProxy::Serve(int client) {
     // whatever it holds).
     std::thread holder([&] {
         while (!done) {
-            const uint64_t kicks = cluster_->kicks();
             std::vector<std::pair<std::string, uint64_t>> watched;
             auto next = Clock::now() + std::chrono::hours(1);
             bool sent = false;
@@ -689,7 +696,7 @@ void LongPollProxy::Serve(int client) {
             }
             if (done) break;
             if (sent) continue;
-            if (!cluster_->WaitForProduce(watched, kicks, next)) break;
+            if (!cluster_->WaitForProduce(waiter, watched, next)) break;
         }
         close_both();
     });

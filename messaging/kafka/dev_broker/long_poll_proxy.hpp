@@ -56,13 +56,23 @@ class ProxyCluster {
     uint64_t produced(const std::string& topic) const;
     /// A produce request to `topics` was answered (empty = unknown: wakes every fetch).
     void Produced(const std::vector<std::string>& topics);
-    /// Waits until produced(topic) differs from `seen` for one of `watched` (topic, seen), the
-    /// kick count differs from `kicks_seen`, or `deadline` passes; false when stopping.
-    bool WaitForProduce(const std::vector<std::pair<std::string, uint64_t>>& watched,
-                        uint64_t kicks_seen, std::chrono::steady_clock::time_point deadline);
-    /// The kick count: Kick() wakes every WaitForProduce() (a new held fetch, a closed socket).
-    uint64_t kicks() const;
-    void Kick();
+    /// What one connection's holder of fetches sleeps on: a produce wakes only the holders
+    /// watching its topic (a wake-up of every connection's holder per produce was most of the
+    /// dev broker's context switches).
+    struct Waiter {
+        std::condition_variable cv;
+        bool kicked = false;  // guarded by the cluster's lock
+    };
+    /// Waits until produced(topic) differs from `seen` for one of `watched` (topic, seen),
+    /// Kick(waiter) was called since the last wait returned, or `deadline` passes; false when
+    /// stopping.
+    bool WaitForProduce(Waiter& waiter,
+                        const std::vector<std::pair<std::string, uint64_t>>& watched,
+                        std::chrono::steady_clock::time_point deadline);
+    /// Wakes `waiter` (a new held fetch, a closed socket), now or at its next wait.
+    void Kick(Waiter& waiter);
+    /// How often a waiting holder woke up to look at its watched topics.
+    uint64_t wakeups() const { return wakeups_.load(); }
 
     /// Fetches sent to the mock, fetches from the end of a log held before reaching it, and
     /// fetches answered from the tail cache.
@@ -89,13 +99,13 @@ class ProxyCluster {
 
   private:
     mutable std::mutex mu_;
-    std::condition_variable cv_;
     std::map<int32_t, int> ports_;
-    std::map<std::string, uint64_t> produced_;  // by topic
-    uint64_t kicks_ = 0;
+    std::map<std::string, uint64_t> produced_;     // by topic
+    std::multimap<std::string, Waiter*> waiting_;  // by watched topic, while they wait
     std::atomic<uint64_t> fetches_sent_{0};
     std::atomic<uint64_t> fetches_held_unsent_{0};
     std::atomic<uint64_t> fetches_cached_{0};
+    std::atomic<uint64_t> wakeups_{0};
     bool stopping_ = false;
 
     struct CachedLog {

@@ -200,3 +200,35 @@ TEST_CASE(
     live->Close();
     producer->Close();
 }
+
+TEST_CASE("dev broker: a produce wakes only the fetches waiting for its topic",
+          "[kafka][dev-broker]") {
+    ProxiedMock mock;
+    KafkaConfig config;
+    config.bootstrap_servers = mock.bootstrap();
+    config.client_id = "long_poll_proxy_test";
+    config.fetch_wait_max = 120s;  // the quiet consumer's fetch waits at the proxy meanwhile
+    config.send_timeout = 30s;
+    auto bus = KafkaMessagingProvider::Create(config);
+    REQUIRE(bus.ok());
+    REQUIRE((*bus)->CheckConnection(30s).ok());
+    auto producer = (*bus)->GetProducer();
+    REQUIRE((*bus)->EnsureTopic("busy").ok());
+    auto quiet = (*bus)->GetConsumer("quiet", "quiet", 10);
+    REQUIRE(producer->Send("quiet", "first").ok());
+    auto batch = quiet->Peek(60s);
+    REQUIRE(batch.ok());
+    REQUIRE(batch->size() == 1);
+    // The quiet consumer's next fetch is held; records to another topic leave it asleep.
+    const uint64_t before = mock.cluster().wakeups();
+    constexpr int kRecords = 40;
+    for (int i = 0; i < kRecords; ++i) REQUIRE(producer->Send("busy", "other").ok());
+    CHECK(mock.cluster().wakeups() - before < kRecords / 2);
+    REQUIRE(producer->Send("quiet", "second").ok());
+    batch = quiet->Peek(60s);
+    REQUIRE(batch.ok());
+    REQUIRE(batch->size() == 1);
+    CHECK((*batch)[0].payload == "second");
+    quiet->Close();
+    producer->Close();
+}
