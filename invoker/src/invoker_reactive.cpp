@@ -8,6 +8,12 @@
 #include <wisp/common/tid_log.hpp>
 
 namespace wisp::invoker {
+namespace {
+
+/// Activations whose record is being stored, per slot of max_peek, before the feed stops pulling.
+constexpr int kUnfinishedPerSlot = 8;
+
+}  // namespace
 
 InvokerReactive::InvokerReactive(messaging::MessagingProvider& bus, InvokerService& service,
                                  InvokerReactiveConfig config)
@@ -42,9 +48,13 @@ absl::Status InvokerReactive::Start() {
         // Committed only up to the lowest activation whose record is not stored yet: after a
         // kill -9 the next consumer gets every unfinished one again (the service skips those
         // that have a record by then).
+        // Capacity is held while an activation runs (until its last ack); the commit waits for
+        // its record, and max_unfinished bounds the records being stored meanwhile: a slow store
+        // (CouchDB) does not cap how many activations run at once.
         messaging::MessageFeed::Options{
             .description = topic_,
             .max_outstanding = max_peek,
+            .max_unfinished = kUnfinishedPerSlot * max_peek,
             .long_poll = config_.long_poll,
             .commit = messaging::MessageFeed::CommitPolicy::kUpToLowestUnfinished,
             // OnMessage only parses and queues: on an in-process bus it runs on the thread
@@ -84,8 +94,12 @@ void InvokerReactive::OnMessage(messaging::Message message) {
     }
     service_.Submit(
         std::move(msg),
-        [this, controller = std::move(controller)](AckInfo ack) {
+        [this, controller = std::move(controller), offset = message.offset](AckInfo ack) {
+            // The last ack (COMPLETION or COMBINED): the action ran; only its record is being
+            // stored.
+            const bool last = ack.kind != AckInfo::Kind::kResult;
             SendAck(std::move(ack), controller);
+            if (last) feed_->Released(offset);
         },
         [this, offset = message.offset] {
             // The last ack is sent and the record stored: the bus may commit past it.

@@ -41,8 +41,9 @@ bool MessageFeed::Claim(int64_t offset) {
     if (stopping_) return false;
     if (options_.max_outstanding > 0) {
         if (outstanding_ >= options_.max_outstanding) return false;
-        ++outstanding_;
     }
+    if (!UnfinishedRoomLocked()) return false;
+    if (options_.max_outstanding > 0) ++outstanding_;
     if (options_.commit == CommitPolicy::kUpToLowestUnfinished) {
         unfinished_.insert(offset);
         handed_end_ = std::max(handed_end_, offset + 1);
@@ -77,10 +78,31 @@ void MessageFeed::Processed(int64_t offset) {
         std::lock_guard<std::mutex> lock(mu_);
         if (options_.commit == CommitPolicy::kUpToLowestUnfinished) {
             if (unfinished_.erase(offset) == 0) return;  // not handed, or Processed() before
+            // Released() freed its capacity already.
+            if (released_.erase(offset) == 1) {
+                cv_.notify_all();
+                return;
+            }
         }
         if (outstanding_ > 0) --outstanding_;
     }
     cv_.notify_all();
+}
+
+void MessageFeed::Released(int64_t offset) {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (options_.commit != CommitPolicy::kUpToLowestUnfinished) return;
+        if (unfinished_.count(offset) == 0) return;    // not handed, or Processed() before
+        if (!released_.insert(offset).second) return;  // Released() before
+        if (outstanding_ > 0) --outstanding_;
+    }
+    cv_.notify_all();
+}
+
+bool MessageFeed::UnfinishedRoomLocked() const {
+    return options_.commit != CommitPolicy::kUpToLowestUnfinished || options_.max_unfinished <= 0 ||
+           static_cast<int64_t>(unfinished_.size()) < options_.max_unfinished;
 }
 
 void MessageFeed::StopThread() {
@@ -148,8 +170,9 @@ int MessageFeed::outstanding() const {
 bool MessageFeed::WaitForCapacity() {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [this] {
-        return stopping_ || options_.max_outstanding <= 0 ||
-               outstanding_ < options_.max_outstanding;
+        return stopping_ ||
+               ((options_.max_outstanding <= 0 || outstanding_ < options_.max_outstanding) &&
+                UnfinishedRoomLocked());
     });
     return !stopping_;
 }

@@ -239,3 +239,60 @@ TEST_CASE("direct delivery: Close() waits for a delivery in progress", "[messagi
     CHECK(stopper.get());
     CHECK(sender.get());
 }
+
+TEST_CASE("feed: Released() frees capacity but holds the commit; max_unfinished bounds it",
+          "[messaging]") {
+    InProcessMessagingProvider bus;
+    auto producer = bus.GetProducer();
+    for (const char* payload : {"a", "b", "c"}) REQUIRE(producer->Send("invoker0", payload).ok());
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<int64_t> got;
+    MessageFeed feed(bus.GetConsumer("invoker0", "invoker0", 16),
+                     {.description = "activations",
+                      .max_outstanding = 1,
+                      .max_unfinished = 2,
+                      .commit = MessageFeed::CommitPolicy::kUpToLowestUnfinished},
+                     [&](Message m) {
+                         {
+                             std::lock_guard<std::mutex> lock(mu);
+                             got.push_back(m.offset);
+                         }
+                         cv.notify_all();
+                     });
+    auto wait_for = [&](size_t n) {
+        std::unique_lock<std::mutex> lock(mu);
+        return cv.wait_for(lock, kLong, [&] { return got.size() >= n; });
+    };
+    auto handed = [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return got.size();
+    };
+    feed.Start();
+    REQUIRE(wait_for(1));
+    CHECK(feed.outstanding() == 1);
+    feed.Released(0);  // ran: the next one may go, the commit stays before it
+    REQUIRE(wait_for(2));
+    feed.Released(1);
+    feed.Released(1);  // twice: no capacity freed twice
+    CHECK(feed.outstanding() == 0);
+    CHECK(handed() == 2);  // two unfinished: max_unfinished holds "c" back
+    feed.Processed(0);     // "a" finished: room for "c", and the commit may pass "a" only
+    REQUIRE(wait_for(3));
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        CHECK(got == std::vector<int64_t>{0, 1, 2});
+    }
+    // The feed thread commits before its next peek: up to "b", which is released, not finished.
+    const auto deadline = std::chrono::steady_clock::now() + kLong;
+    while (bus.RetainedMessages("invoker0") > 2 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::yield();
+    }
+    CHECK(bus.RetainedMessages("invoker0") == 2);
+    feed.Stop();  // as if killed: "b" and "c" go to the group's next consumer
+    auto next = bus.GetConsumer("invoker0", "invoker0", 16);
+    auto batch = PeekOk(*next);
+    REQUIRE(batch.size() == 2);
+    CHECK(batch[0].payload == "b");
+    CHECK(batch[1].payload == "c");
+}

@@ -40,6 +40,21 @@ void Put32(std::string& b, size_t at, int32_t value) {
     for (int i = 0; i < 4; ++i) b[at + i] = static_cast<char>((v >> (24 - 8 * i)) & 0xff);
 }
 
+void Add16(std::string& b, int16_t value) {
+    const auto v = static_cast<uint16_t>(value);
+    b.push_back(static_cast<char>(v >> 8));
+    b.push_back(static_cast<char>(v & 0xff));
+}
+void Add32(std::string& b, int32_t value) {
+    b.resize(b.size() + 4);
+    Put32(b, b.size() - 4, value);
+}
+void Add64(std::string& b, int64_t value) {
+    const auto v = static_cast<uint64_t>(value);
+    Add32(b, static_cast<int32_t>(v >> 32));
+    Add32(b, static_cast<int32_t>(v & 0xffffffffu));
+}
+
 /// Reads exactly `n` bytes; false on EOF or error.
 bool ReadAll(int fd, char* data, size_t n) {
     while (n > 0) {
@@ -228,6 +243,130 @@ std::vector<std::string> ProduceTopics(const std::string& frame, int16_t version
     return names;
 }
 
+/// A one-topic, one-partition Fetch request (v4..v11) without a fetch session: what the tail
+/// cache can answer.
+struct FetchAsk {
+    std::string topic;
+    int32_t partition = 0;
+    int64_t offset = -1;
+    int32_t max_bytes = 0;  // partition_max_bytes
+};
+
+/// The fetch `frame` asks (fields after max_wait start at `after_wait`) when the tail cache could
+/// answer it; nullopt otherwise.
+std::optional<FetchAsk> ParseFetch(const std::string& frame, int16_t version, size_t after_wait) {
+    Cursor c{frame, after_wait};
+    c.Skip(4 + 4 + 1);  // min_bytes, max_bytes, isolation_level
+    if (version >= 7) {
+        const int32_t session_id = c.I32();
+        const int32_t session_epoch = c.I32();
+        if (session_id != 0 || session_epoch > 0) return std::nullopt;  // incremental session
+    }
+    if (c.I32() != 1) return std::nullopt;
+    FetchAsk ask;
+    ask.topic = ReadString(c);
+    if (c.I32() != 1) return std::nullopt;
+    ask.partition = c.I32();
+    if (version >= 9) c.I32();  // current_leader_epoch
+    ask.offset = c.I64();
+    if (version >= 5) c.I64();  // log_start_offset
+    ask.max_bytes = c.I32();
+    if (version >= 7 && c.I32() > 0) return std::nullopt;  // forgotten topics
+    if (!c.ok || ask.topic.empty() || ask.offset < 0) return std::nullopt;
+    return ask;
+}
+
+/// The Fetch answer (v4..v11) to `corr` carrying `records` of one partition.
+std::string FetchAnswer(int32_t corr, int16_t version, const FetchAsk& ask, int64_t high_watermark,
+                        const std::string& records) {
+    std::string b;
+    b.reserve(96 + ask.topic.size() + records.size());
+    Add32(b, 0);  // size, set below
+    Add32(b, corr);
+    Add32(b, 0);  // throttle_time_ms
+    if (version >= 7) {
+        Add16(b, 0);  // error_code
+        Add32(b, 0);  // session_id
+    }
+    Add32(b, 1);  // topics
+    Add16(b, static_cast<int16_t>(ask.topic.size()));
+    b += ask.topic;
+    Add32(b, 1);  // partitions
+    Add32(b, ask.partition);
+    Add16(b, 0);  // error_code
+    Add64(b, high_watermark);
+    Add64(b, high_watermark);         // last_stable_offset: no transactions in the cache
+    if (version >= 5) Add64(b, -1);   // log_start_offset: not known to the cache
+    Add32(b, 0);                      // aborted_transactions
+    if (version >= 11) Add32(b, -1);  // preferred_read_replica
+    Add32(b, static_cast<int32_t>(records.size()));
+    b += records;
+    Put32(b, 0, static_cast<int32_t>(b.size() - 4));
+    return b;
+}
+
+/// One partition's records of a Produce request.
+struct ProducedBatch {
+    std::string topic;
+    int32_t partition = 0;
+    std::string records;
+};
+
+/// The partitions and records of a Produce request (v3..v8); empty when it cannot be read.
+std::vector<ProducedBatch> ProduceBatches(const std::string& frame, int16_t version) {
+    if (version < 3 || version > 8) return {};
+    Cursor c{frame, BodyAt(frame)};
+    c.SkipString();  // transactional_id
+    c.Skip(2 + 4);   // acks, timeout_ms
+    std::vector<ProducedBatch> batches;
+    const int32_t topics = c.I32();
+    for (int32_t t = 0; c.ok && t < topics; ++t) {
+        std::string topic = ReadString(c);
+        const int32_t partitions = c.I32();
+        for (int32_t p = 0; c.ok && p < partitions; ++p) {
+            const int32_t partition = c.I32();
+            const int32_t size = c.I32();
+            if (size <= 0 || !c.Need(static_cast<size_t>(size))) continue;
+            batches.push_back({topic, partition, frame.substr(c.at, static_cast<size_t>(size))});
+            c.at += static_cast<size_t>(size);
+        }
+    }
+    if (!c.ok) return {};
+    return batches;
+}
+
+/// The base offset the mock gave each partition of a Produce answer (v3..v8) that it took
+/// without an error: (topic, partition) -> base offset.
+std::map<std::pair<std::string, int32_t>, int64_t> ProduceOffsets(const std::string& frame,
+                                                                  int16_t version) {
+    std::map<std::pair<std::string, int32_t>, int64_t> offsets;
+    if (version < 3 || version > 8) return offsets;
+    Cursor c{frame, 8};  // size, correlation id
+    const int32_t topics = c.I32();
+    for (int32_t t = 0; c.ok && t < topics; ++t) {
+        std::string topic = ReadString(c);
+        const int32_t partitions = c.I32();
+        for (int32_t p = 0; c.ok && p < partitions; ++p) {
+            const int32_t partition = c.I32();
+            const int16_t error = c.I16();
+            const int64_t base = c.I64();
+            c.Skip(8);                    // log_append_time_ms
+            if (version >= 5) c.Skip(8);  // log_start_offset
+            if (version >= 8) {
+                const int32_t record_errors = c.I32();
+                for (int32_t e = 0; c.ok && e < record_errors; ++e) {
+                    c.I32();  // batch_index
+                    c.SkipString();
+                }
+                c.SkipString();  // error_message
+            }
+            if (c.ok && error == 0 && base >= 0) offsets[{topic, partition}] = base;
+        }
+    }
+    if (!c.ok) offsets.clear();
+    return offsets;
+}
+
 sockaddr_in Loopback(int port) {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -242,8 +381,10 @@ struct Pending {
     int16_t version = 0;
     std::string fetch;  // the rewritten fetch request (MaxWait 0)
     Clock::time_point deadline;
-    std::vector<std::string> topics;  // a fetch's topic ("" = unknown), a produce's
-    uint64_t produced_seen = 0;       // ProxyCluster::produced(topic) when it was last sent
+    std::vector<std::string> topics;     // a fetch's topic ("" = unknown), a produce's
+    uint64_t produced_seen = 0;          // ProxyCluster::produced(topic) when it was last sent
+    std::optional<FetchAsk> ask;         // a fetch the tail cache could answer
+    std::vector<ProducedBatch> batches;  // a produce's records, for the tail cache
 };
 
 }  // namespace
@@ -272,50 +413,114 @@ uint64_t ProxyCluster::produced(const std::string& topic) const {
 }
 
 void ProxyCluster::Produced(const std::vector<std::string>& topics) {
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (topics.empty()) {
-            for (auto& [name, count] : produced_) ++count;
-        }
-        for (const std::string& topic : topics) ++produced_[topic];
-        ++produced_[""];
+    std::lock_guard<std::mutex> lock(mu_);
+    if (topics.empty()) {
+        for (auto& [name, count] : produced_) ++count;
     }
-    cv_.notify_all();
+    for (const std::string& topic : topics) ++produced_[topic];
+    ++produced_[""];
+    // Under the lock: a waiter leaves waiting_ (and may go) only under it.
+    if (topics.empty()) {
+        for (auto& [topic, waiter] : waiting_) waiter->cv.notify_all();
+        return;
+    }
+    auto wake = [&](const std::string& topic) {
+        auto [from, to] = waiting_.equal_range(topic);
+        for (auto it = from; it != to; ++it) it->second->cv.notify_all();
+    };
+    for (const std::string& topic : topics) wake(topic);
+    wake("");
 }
 
-bool ProxyCluster::WaitForProduce(const std::vector<std::pair<std::string, uint64_t>>& watched,
-                                  uint64_t kicks_seen, Clock::time_point deadline) {
+bool ProxyCluster::WaitForProduce(Waiter& waiter,
+                                  const std::vector<std::pair<std::string, uint64_t>>& watched,
+                                  Clock::time_point deadline) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_until(lock, deadline, [&] {
-        if (stopping_ || kicks_ != kicks_seen) return true;
+    std::vector<std::multimap<std::string, Waiter*>::iterator> registered;
+    registered.reserve(watched.size());
+    for (const auto& [topic, seen] : watched)
+        registered.push_back(waiting_.emplace(topic, &waiter));
+    waiter.cv.wait_until(lock, deadline, [&] {
+        ++wakeups_;
+        if (stopping_ || waiter.kicked) return true;
         for (const auto& [topic, seen] : watched) {
             auto it = produced_.find(topic);
             if ((it == produced_.end() ? 0 : it->second) != seen) return true;
         }
         return false;
     });
+    waiter.kicked = false;
+    for (auto it : registered) waiting_.erase(it);
     return !stopping_;
 }
 
-uint64_t ProxyCluster::kicks() const {
+void ProxyCluster::Kick(Waiter& waiter) {
     std::lock_guard<std::mutex> lock(mu_);
-    return kicks_;
+    waiter.kicked = true;
+    waiter.cv.notify_all();
 }
 
-void ProxyCluster::Kick() {
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        ++kicks_;
+void ProxyCluster::CacheBatch(const std::string& topic, int32_t partition, int64_t base_offset,
+                              std::string batch) {
+    // A record batch v2: base_offset(8) length(4) leader_epoch(4) magic(1) crc(4) attributes(2)
+    // last_offset_delta(4) timestamps(16) producer id/epoch(10) base_sequence(4) count(4).
+    constexpr size_t kHeader = 61;
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    CachedLog& log = cache_[{topic, partition}];
+    if (log.disabled) return;
+    const bool one_batch = batch.size() >= kHeader &&
+                           static_cast<size_t>(Get32(batch, 8)) + 12 == batch.size() &&
+                           batch[16] == 2;
+    if (!one_batch) return;  // not cached: a gap, so fetches past it go to the mock
+    if ((Get16(batch, 21) & 0x30) != 0) {
+        // Transactional or control: the cache knows nothing of aborted transactions.
+        log = CachedLog{};
+        log.disabled = true;
+        return;
     }
-    cv_.notify_all();
+    const int32_t count = Get32(batch, 57);
+    if (count <= 0) return;
+    // The mock gives the batch its offset (the producer sends 0); the CRC does not cover it.
+    for (int i = 0; i < 8; ++i) {
+        batch[static_cast<size_t>(i)] =
+            static_cast<char>((static_cast<uint64_t>(base_offset) >> (56 - 8 * i)) & 0xff);
+    }
+    log.bytes += batch.size();
+    log.batches[base_offset] = {base_offset + count - 1, std::move(batch)};
+    while (log.bytes > kCacheBytes && log.batches.size() > 1) {
+        log.bytes -= log.batches.begin()->second.second.size();
+        log.batches.erase(log.batches.begin());
+    }
+}
+
+bool ProxyCluster::CachedRecords(const std::string& topic, int32_t partition, int64_t offset,
+                                 int32_t max_bytes, std::string& records,
+                                 int64_t& high_watermark) const {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    auto log = cache_.find({topic, partition});
+    if (log == cache_.end() || log->second.disabled) return false;
+    const auto& batches = log->second.batches;
+    auto it = batches.upper_bound(offset);
+    if (it == batches.begin()) return false;
+    --it;  // the batch starting at or before `offset`
+    if (it->second.first < offset) return false;
+    records.clear();
+    int64_t next = it->first;
+    bool full = false;
+    for (; it != batches.end() && it->first == next; ++it) {
+        full = full || (!records.empty() &&
+                        records.size() + it->second.second.size() > static_cast<size_t>(max_bytes));
+        if (!full) records += it->second.second;
+        next = it->second.first + 1;
+    }
+    high_watermark = next;
+    return true;
 }
 
 void ProxyCluster::Stop() {
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        stopping_ = true;
-    }
-    cv_.notify_all();
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    for (auto& [topic, waiter] : waiting_) waiter->cv.notify_all();
 }
 
 LongPollProxy::LongPollProxy(std::shared_ptr<ProxyCluster> cluster, int port, int target_port)
@@ -408,6 +613,8 @@ void LongPollProxy::Serve(int client) {
         uint64_t produced_seen = 0;  // produced(topic) when the fetch that told it was sent
     };
     std::map<std::string, End> ends;  // by topic: the last fetch answer's
+    std::mutex client_mu;             // writes to `client` (after mu when both are taken)
+    ProxyCluster::Waiter waiter;      // the holder's, on the cluster
     std::atomic<bool> done{false};
     auto close_both = [&] {
         done = true;
@@ -415,7 +622,7 @@ void LongPollProxy::Serve(int client) {
         ::shutdown(broker, SHUT_RDWR);
         { std::lock_guard<std::mutex> lock(mu); }
         held_cv.notify_all();
-        cluster_->Kick();
+        cluster_->Kick(waiter);
     };
     // Queues a held fetch (mu held by `lock`, released here) and wakes the holder.
     auto hold = [&](int32_t corr, std::unique_lock<std::mutex>& lock) {
@@ -423,14 +630,35 @@ void LongPollProxy::Serve(int client) {
         const bool kick = holder_watching;
         lock.unlock();
         held_cv.notify_one();
-        if (kick) cluster_->Kick();
+        if (kick) cluster_->Kick(waiter);
     };
 
-    // Held fetches: sent (again) to the mock once their topic got a produce or their MaxWait is
-    // over (then the mock's answer goes to the client whatever it holds).
+    // Answers `fetch` from the tail cache when it holds the fetch offset (mu held by the
+    // caller): false when it does not (then the mock must answer) or the client is gone.
+    auto answer_from_cache = [&](int32_t corr, const Pending& fetch) {
+        if (!fetch.ask) return false;
+        const FetchAsk& ask = *fetch.ask;
+        const uint64_t seen = cluster_->produced(ask.topic);  // before the cache is read
+        std::string records;
+        int64_t high_watermark = -1;
+        if (!cluster_->CachedRecords(ask.topic, ask.partition, ask.offset, ask.max_bytes, records,
+                                     high_watermark)) {
+            return false;
+        }
+        // The next fetch from this end waits at the proxy until the topic gets a produce.
+        ends[ask.topic] = End{high_watermark, seen};
+        const std::string answer = FetchAnswer(corr, fetch.version, ask, high_watermark, records);
+        cluster_->CountCachedFetch();
+        std::lock_guard<std::mutex> write(client_mu);
+        if (!WriteAll(client, answer.data(), answer.size())) done = true;
+        return true;
+    };
+
+    // Held fetches: answered from the tail cache, or sent (again) to the mock, once their topic
+    // got a produce or their MaxWait is over (then the mock's answer goes to the client
+    // whatever it holds).
     std::thread holder([&] {
         while (!done) {
-            const uint64_t kicks = cluster_->kicks();
             std::vector<std::pair<std::string, uint64_t>> watched;
             auto next = Clock::now() + std::chrono::hours(1);
             bool sent = false;
@@ -443,7 +671,13 @@ void LongPollProxy::Serve(int client) {
                     Pending& fetch = pending[*it];
                     const std::string& topic = fetch.topics[0];
                     const uint64_t produced = cluster_->produced(topic);
-                    if (produced != fetch.produced_seen || Clock::now() >= fetch.deadline) {
+                    if ((produced != fetch.produced_seen || Clock::now() >= fetch.deadline) &&
+                        answer_from_cache(*it, fetch)) {
+                        pending.erase(*it);
+                        it = held.erase(it);
+                        sent = true;
+                        if (done) break;
+                    } else if (produced != fetch.produced_seen || Clock::now() >= fetch.deadline) {
                         fetch.produced_seen = produced;
                         cluster_->CountFetch(false);
                         if (!WriteAll(broker, fetch.fetch.data(), fetch.fetch.size())) {
@@ -462,7 +696,7 @@ void LongPollProxy::Serve(int client) {
             }
             if (done) break;
             if (sent) continue;
-            if (!cluster_->WaitForProduce(watched, kicks, next)) break;
+            if (!cluster_->WaitForProduce(waiter, watched, next)) break;
         }
         close_both();
     });
@@ -477,7 +711,23 @@ void LongPollProxy::Serve(int client) {
             {
                 std::lock_guard<std::mutex> lock(mu);
                 auto it = pending.find(corr);
-                if (it != pending.end()) watched = it->second;
+                if (it != pending.end()) {
+                    if (it->second.api_key == kProduce) {
+                        watched = std::move(it->second);  // erased below
+                    } else {
+                        watched = it->second;
+                    }
+                }
+            }
+            if (watched && watched->api_key == kProduce && !watched->batches.empty()) {
+                // Before the client (and the held fetches, woken by Produced()) hear of it.
+                const auto offsets = ProduceOffsets(*frame, watched->version);
+                for (ProducedBatch& batch : watched->batches) {
+                    auto at = offsets.find({batch.topic, batch.partition});
+                    if (at == offsets.end()) continue;
+                    cluster_->CacheBatch(batch.topic, batch.partition, at->second,
+                                         std::move(batch.records));
+                }
             }
             if (watched) {
                 if (watched->api_key == kFetch) {
@@ -502,7 +752,10 @@ void LongPollProxy::Serve(int client) {
                 std::lock_guard<std::mutex> lock(mu);
                 pending.erase(corr);
             }
-            if (!WriteAll(client, frame->data(), frame->size())) break;
+            {
+                std::lock_guard<std::mutex> write(client_mu);
+                if (!WriteAll(client, frame->data(), frame->size())) break;
+            }
             if (watched && watched->api_key == kProduce) cluster_->Produced(watched->topics);
         }
         close_both();
@@ -532,15 +785,28 @@ void LongPollProxy::Serve(int client) {
                                 *frame,
                                 Clock::now() + std::chrono::milliseconds(std::max(0, max_wait)),
                                 {std::move(topic)},
-                                seen};
+                                seen,
+                                ParseFetch(*frame, version, max_wait_at + 4),
+                                {}};
             }
         } else if (api_key == kProduce) {
-            watch = Pending{api_key, version, {}, {}, ProduceTopics(*frame, version), 0};
+            watch = Pending{api_key,
+                            version,
+                            {},
+                            {},
+                            ProduceTopics(*frame, version),
+                            0,
+                            std::nullopt,
+                            ProduceBatches(*frame, version)};
         } else if ((api_key == kMetadata && version <= 8) ||
                    (api_key == kFindCoordinator && version <= 2)) {
-            watch = Pending{api_key, version, {}, {}, {}, 0};
+            watch = Pending{api_key, version, {}, {}, {}, 0, std::nullopt, {}};
         }
         std::unique_lock<std::mutex> lock(mu);
+        if (watch && watch->api_key == kFetch && answer_from_cache(corr, *watch)) {
+            if (done) break;
+            continue;
+        }
         if (watch && watch->api_key == kFetch && fetch_offset >= 0 && !watch->topics[0].empty()) {
             // From the end of the log and nothing produced to the topic since the answer that
             // told where the end is: the mock would answer empty; hold it until a produce.

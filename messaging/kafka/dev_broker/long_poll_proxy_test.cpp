@@ -141,7 +141,94 @@ TEST_CASE("dev broker: a fetch from the end of the log waits at the proxy, not a
         CHECK((*batch)[0].payload == payload);
     }
     CHECK(mock.cluster().fetches_held_unsent() >= 1);
-    CHECK(mock.cluster().fetches_sent() >= 5);
+    // Once produced, each record is answered from the proxy's tail cache (or by the mock).
+    CHECK(mock.cluster().fetches_sent() + mock.cluster().fetches_cached() >= 5);
     consumer->Close();
+    producer->Close();
+}
+
+TEST_CASE(
+    "dev broker: the tail of a log is served from the proxy's cache, older records by the mock",
+    "[kafka][dev-broker]") {
+    ProxiedMock mock;
+    KafkaConfig config;
+    config.bootstrap_servers = mock.bootstrap();
+    config.client_id = "long_poll_proxy_test";
+    config.fetch_wait_max = 120s;
+    config.send_timeout = 30s;
+    auto bus = KafkaMessagingProvider::Create(config);
+    REQUIRE(bus.ok());
+    REQUIRE((*bus)->CheckConnection(30s).ok());
+    auto producer = (*bus)->GetProducer();
+    // More than the cache keeps of one partition: the first records are only in the mock.
+    const std::string filler(8 * 1024, 'x');
+    const int total =
+        static_cast<int>(2 * wisp::kafka_dev::ProxyCluster::kCacheBytes / filler.size());
+    auto payload = [&](int i) { return std::to_string(i) + ":" + filler; };
+    auto live = (*bus)->GetConsumer("invoker0", "live", 4);
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(producer->Send("invoker0", payload(i)).ok());
+        auto batch = live->Peek(60s);
+        REQUIRE(batch.ok());
+        REQUIRE(batch->size() == 1);
+        CHECK((*batch)[0].offset == i);
+        CHECK((*batch)[0].payload == payload(i));
+    }
+    const uint64_t cached = mock.cluster().fetches_cached();
+    CHECK(cached >= 1);  // a live consumer's fetches at the tail never reach the mock
+    for (int i = 3; i < total; ++i) REQUIRE(producer->Send("invoker0", payload(i)).ok());
+
+    // A new group reads from the start: the first records come from the mock, the rest from
+    // the cache; every record once, in order, with its offset.
+    const uint64_t sent = mock.cluster().fetches_sent();
+    auto late = (*bus)->GetConsumer("invoker0", "late", 16);
+    int next = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (next < total && std::chrono::steady_clock::now() < deadline) {
+        auto batch = late->Peek(10s);
+        REQUIRE(batch.ok());
+        for (const auto& message : *batch) {
+            REQUIRE(message.offset == next);
+            REQUIRE(message.payload == payload(next));
+            ++next;
+        }
+    }
+    CHECK(next == total);
+    CHECK(mock.cluster().fetches_sent() > sent);
+    CHECK(mock.cluster().fetches_cached() > cached);
+    late->Close();
+    live->Close();
+    producer->Close();
+}
+
+TEST_CASE("dev broker: a produce wakes only the fetches waiting for its topic",
+          "[kafka][dev-broker]") {
+    ProxiedMock mock;
+    KafkaConfig config;
+    config.bootstrap_servers = mock.bootstrap();
+    config.client_id = "long_poll_proxy_test";
+    config.fetch_wait_max = 120s;  // the quiet consumer's fetch waits at the proxy meanwhile
+    config.send_timeout = 30s;
+    auto bus = KafkaMessagingProvider::Create(config);
+    REQUIRE(bus.ok());
+    REQUIRE((*bus)->CheckConnection(30s).ok());
+    auto producer = (*bus)->GetProducer();
+    REQUIRE((*bus)->EnsureTopic("busy").ok());
+    auto quiet = (*bus)->GetConsumer("quiet", "quiet", 10);
+    REQUIRE(producer->Send("quiet", "first").ok());
+    auto batch = quiet->Peek(60s);
+    REQUIRE(batch.ok());
+    REQUIRE(batch->size() == 1);
+    // The quiet consumer's next fetch is held; records to another topic leave it asleep.
+    const uint64_t before = mock.cluster().wakeups();
+    constexpr int kRecords = 40;
+    for (int i = 0; i < kRecords; ++i) REQUIRE(producer->Send("busy", "other").ok());
+    CHECK(mock.cluster().wakeups() - before < kRecords / 2);
+    REQUIRE(producer->Send("quiet", "second").ok());
+    batch = quiet->Peek(60s);
+    REQUIRE(batch.ok());
+    REQUIRE(batch->size() == 1);
+    CHECK((*batch)[0].payload == "second");
+    quiet->Close();
     producer->Close();
 }

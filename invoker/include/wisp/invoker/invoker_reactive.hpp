@@ -2,9 +2,10 @@
 // InvokerReactive: the invoker's side of the bus (OpenWhisk's InvokerReactive, wire §6).
 //
 //   consume "<prefix>invoker<N>" (group "<prefix>invoker<N>", max_peek activations pulled and
-//   not yet completed: backpressure keeps the rest on the bus; committed only up to the lowest
-//   activation whose record is not stored, so a killed invoker's unfinished work is delivered
-//   again to its successor)
+//   not yet run (their last ack not sent), and at most 8 x max_peek whose record is not stored
+//   yet: backpressure keeps the rest on the bus; committed only up to the lowest activation
+//   whose record is not stored, so a killed invoker's unfinished work is delivered again to its
+//   successor)
 //     -> parse the ActivationMessage (a malformed one is logged, committed and skipped)
 //     -> InvokerService::Submit
 //     -> each AckInfo as a serialized AcknowledgementMessage on

@@ -3,10 +3,11 @@
 // message to a handler and commits after each batch, with backpressure.
 //
 // Capacity: with max_outstanding = N > 0 the handler is called only while fewer than N handed
-// messages are outstanding; each handled message counts as outstanding until Processed() is
-// called for it (from any thread). The feed stops peeking while it is at capacity, so a slow
-// consumer leaves the messages on the bus (an invoker stops pulling from Kafka). With
-// max_outstanding = 0 there is no limit and Processed() need not be called.
+// messages are outstanding; each handled message counts as outstanding until Processed() (or,
+// with kUpToLowestUnfinished, Released()) is called for it (from any thread). The feed stops
+// peeking while it is at capacity, so a slow consumer leaves the messages on the bus (an invoker
+// stops pulling from Kafka). With max_outstanding = 0 there is no limit and Processed() need not be
+// called.
 //
 // Delivery is at least once. With CommitPolicy::kAfterHandover (OpenWhisk's) a batch is
 // committed after every message in it was handed to the handler: a process killed with messages
@@ -47,8 +48,12 @@ class MessageFeed {
     struct Options {
         /// For logs, e.g. "activation" or "completed0".
         std::string description = "feed";
-        /// Messages handed to the handler and not yet Processed(); 0 = no limit.
+        /// Messages handed to the handler and neither Released() nor Processed(); 0 = no limit.
         int max_outstanding = 0;
+        /// kUpToLowestUnfinished: messages handed and not yet Processed() (Released() ones
+        /// included); 0 = no limit beyond max_outstanding. Bounds the work that no longer
+        /// needs capacity but still holds the commit back (an invoker's records being stored).
+        int max_unfinished = 0;
         /// How long one Peek() waits (the feed wakes at once on new messages and on Stop()).
         std::chrono::milliseconds long_poll{1000};
         /// Pause after a failed Peek() or Commit() before trying again.
@@ -78,6 +83,12 @@ class MessageFeed {
     /// lets the committed offset move past it (the feed thread commits before its next peek).
     /// Thread-safe; never blocks for long.
     void Processed(int64_t offset);
+    /// kUpToLowestUnfinished: the message at `offset` no longer needs its capacity (an invoker's
+    /// action ran and was acknowledged; only its record is being stored): the next message may
+    /// be handed, but the committed offset stays before it until Processed(offset).
+    /// Thread-safe; never blocks for long; a no-op for offsets not handed, released or
+    /// processed before.
+    void Released(int64_t offset);
 
     /// Stops peeking, wakes the feed thread, joins it and closes the consumer. Does not wait
     /// for outstanding messages. Idempotent; thread-safe; never call it from the handler.
@@ -103,6 +114,8 @@ class MessageFeed {
     void Deliver(Message message);
     /// Waits until there is capacity for one more message; false when stopping.
     bool WaitForCapacity();
+    /// Whether max_unfinished allows one more handed message; mu_ held.
+    bool UnfinishedRoomLocked() const;
     /// Waits `delay` or until stopped.
     void Pause(std::chrono::milliseconds delay);
     /// Joins the feed thread (stopping it); the consumer stays open.
@@ -123,6 +136,7 @@ class MessageFeed {
     std::thread thread_;
     // kUpToLowestUnfinished: offsets handed and not Processed(), and one past the last handed.
     std::set<int64_t> unfinished_;
+    std::set<int64_t> released_;  // in unfinished_, capacity freed by Released()
     int64_t handed_end_ = -1;
     int64_t committed_ = -1;  // the feed thread's (then Drain()'s) last commit
     bool closed_ = false;
