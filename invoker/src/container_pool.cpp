@@ -33,7 +33,8 @@ struct ContainerLease::Entry {
     std::string action_key;  // ContainerPool::ActionKey: the key of its measured run time
     // Guarded by ContainerPool::mu_.
     int active = 0;
-    int64_t last_used_ms = 0;
+    int64_t last_used_ms = 0;      // for idle times and run-time means
+    uint64_t last_use_seq = 0;     // for LRU order: ContainerPool::use_seq_ at the last use
     bool doomed = false;           // destroy when the last run ends; no new runs
     bool removed = false;          // no longer in entries_
     bool paused = false;           // written with op_mu held too
@@ -300,13 +301,14 @@ ContainerPool::Place ContainerPool::TryPlaceLocked(const ContainerRequest& reque
         if (e->state == State::kPrewarm || e->doomed || !e->SameAction(request)) continue;
         if (e->active >= e->concurrency) continue;
         if (!best || rank(*e) > rank(*best) ||
-            (rank(*e) == rank(*best) && e->last_used_ms > best->last_used_ms)) {
+            (rank(*e) == rank(*best) && e->last_use_seq > best->last_use_seq)) {
             best = e;
         }
     }
     if (best) {
         ++best->active;
         best->last_used_ms = now;
+        best->last_use_seq = ++use_seq_;
         placement = {best, ContainerLease::Source::kWarm, false};
         ++counters_.warm_starts;
         return Place::kPlaced;
@@ -335,6 +337,7 @@ ContainerPool::Place ContainerPool::TryPlaceLocked(const ContainerRequest& reque
         e->TakeIdentity(request);
         e->active = 1;
         e->last_used_ms = now;
+        e->last_use_seq = ++use_seq_;
         placement = {e, ContainerLease::Source::kPrewarm, false};
         ++counters_.prewarm_starts;
         BackfillStemCellsLocked();  // the replacement starts in the background
@@ -369,12 +372,13 @@ ContainerPool::Place ContainerPool::TryPlaceLocked(const ContainerRequest& reque
                     e->memory_mb != request.memory_mb) {
                     continue;
                 }
-                if (!reuse || e->last_used_ms < reuse->last_used_ms) reuse = e;
+                if (!reuse || e->last_use_seq < reuse->last_use_seq) reuse = e;
             }
             if (reuse) {
                 reuse->TakeIdentity(request);
                 reuse->active = 1;
                 reuse->last_used_ms = now;
+                reuse->last_use_seq = ++use_seq_;
                 placement = {reuse, ContainerLease::Source::kPrewarm, false, true};
                 ++counters_.reset_reuses;
                 return Place::kPlaced;
@@ -394,7 +398,7 @@ ContainerPool::Place ContainerPool::TryPlaceLocked(const ContainerRequest& reque
             }
         }
         std::stable_sort(idle.begin(), idle.end(), [](const EntryPtr& a, const EntryPtr& b) {
-            return a->last_used_ms < b->last_used_ms;
+            return a->last_use_seq < b->last_use_seq;
         });
         // Stem cells are never evicted, except when nothing else could ever free memory (the
         // request would wait forever behind idle stem cells of other kinds).
@@ -450,6 +454,7 @@ ContainerPool::EntryPtr ContainerPool::NewStartingEntryLocked(const ContainerReq
     e->TakeIdentity(request);
     e->active = 1;
     e->last_used_ms = now;
+    e->last_use_seq = ++use_seq_;
     return e;
 }
 
@@ -570,6 +575,7 @@ void ContainerPool::BackfillStemCellsLocked() {
             e->memory_mb = target.memory_mb;
             e->stem_target = static_cast<int>(i);
             e->last_used_ms = now;
+            e->last_use_seq = ++use_seq_;
             entries_.push_back(e);
             ++have;
             background_->Post([this, e] { CreateStemCell(e); });
@@ -603,6 +609,7 @@ void ContainerPool::CreateStemCell(const EntryPtr& entry) {
             entry->container = std::move(*created);
             entry->state = ContainerLease::Entry::State::kPrewarm;
             entry->last_used_ms = clock_.NowMs();
+            entry->last_use_seq = ++use_seq_;
             cv_.notify_all();
             DrainBufferLocked();
         }
@@ -768,6 +775,7 @@ void ContainerPool::Release(ContainerLease lease, Outcome outcome) {
     std::lock_guard<std::mutex> lock(mu_);
     --e->active;
     e->last_used_ms = clock_.NowMs();
+    e->last_use_seq = ++use_seq_;
     if (lease.keep_warm_init_) {
         // Only /init ran (AcquireKeepWarm): nothing to learn about the action's runs.
     } else if (lease.source_ == ContainerLease::Source::kWarm && outcome == Outcome::kKeep) {
@@ -830,7 +838,7 @@ absl::StatusOr<ContainerLease> ContainerPool::AcquireKeepWarm(const ContainerReq
                 }
             }
             std::stable_sort(idle.begin(), idle.end(), [](const EntryPtr& a, const EntryPtr& b) {
-                return a->last_used_ms < b->last_used_ms;
+                return a->last_use_seq < b->last_use_seq;
             });
             int64_t freeable = 0;
             for (const auto& e : idle) freeable += e->memory_mb;

@@ -436,6 +436,40 @@ TEST_CASE_METHOD(PoolTest, "pool: a stem cell that fails to start is retried lat
     CHECK(pool.Stats().prewarm == 1);
 }
 
+TEST_CASE_METHOD(PoolTest, "pool: LRU order is the order of uses, whatever the wall clock does",
+                 "[pool]") {
+    auto& pool = StartPool(Config(512));
+    // a, then b, then a again: b is the least recently used, although the wall clock stepped
+    // back (an NTP step, a VM's clock) between b's use and a's second one.
+    auto a = MustAcquire(pool, Request("a"));
+    const std::string a_id = a.container_id();
+    auto b = MustAcquire(pool, Request("b"));
+    const std::string b_id = b.container_id();
+    clock.Advance(1000);
+    pool.Release(std::move(a), Outcome::kKeep);
+    pool.Release(std::move(b), Outcome::kKeep);
+    clock.Advance(-500);
+    auto again = MustAcquire(pool, Request("a"));
+    CHECK(again.container_id() == a_id);
+    pool.Release(std::move(again), Outcome::kKeep);
+
+    SECTION("eviction for another kind") {
+        auto c = MustAcquire(pool, Request("c", "1-a", 256, "nodejs:18"));
+        pool.Quiesce();
+        CHECK(factory.find(b_id)->destroyed());
+        CHECK_FALSE(factory.find(a_id)->destroyed());
+        CHECK(pool.Stats().evictions == 1);
+        pool.Release(std::move(c), Outcome::kKeep);
+    }
+    SECTION("reset and reuse for the same kind") {
+        auto c = MustAcquire(pool, Request("c"));
+        pool.Quiesce();
+        CHECK(c.container_id() != a_id);  // b's (reset), or a new one if the reset failed
+        CHECK_FALSE(factory.find(a_id)->destroyed());
+        pool.Release(std::move(c), Outcome::kKeep);
+    }
+}
+
 TEST_CASE_METHOD(PoolTest,
                  "pool: the memory budget evicts idle containers, least recently used first",
                  "[pool]") {

@@ -288,6 +288,9 @@ class ContainerPool {
     std::vector<EntryPtr> entries_;  // every live container (starting, prewarm, warm)
     std::deque<std::shared_ptr<Waiter>> buffer_;
     uint64_t next_seq_ = 0;
+    // Orders uses exactly (least recently used first), whatever the wall clock does: a use
+    // stamps its entry with ++use_seq_ (under mu_).
+    uint64_t use_seq_ = 0;
     bool shutdown_ = false;
     bool started_ = false;
     ContainerPoolStats counters_;
