@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <catch2/catch.hpp>
 
 #include <wisp/common/clock.hpp>
@@ -600,6 +601,14 @@ TEST_CASE("docker: developer and application errors", "[docker]") {
 }
 
 TEST_CASE("docker: several actions at once within the budget, then LRU eviction", "[docker]") {
+    // The pool's debug lines (which container it evicts, and why) go with a failure's output:
+    // this case failed twice under CI load with a's container gone instead of b's.
+    const auto level = spdlog::get_level();
+    spdlog::set_level(spdlog::level::debug);
+    struct RestoreLevel {
+        spdlog::level::level_enum level;
+        ~RestoreLevel() { spdlog::set_level(level); }
+    } restore{level};
     InvokerConfig config;
     config.user_memory_mb = 256;
     Harness h(config);
