@@ -75,14 +75,7 @@ done
 wisp_check_arch "$arch"
 foreign=0
 [[ $arch == "$host_arch" ]] || foreign=1
-if [[ -z $build_dir ]]; then
-  if [[ $foreign -eq 0 ]]; then
-    build_dir=${WISP_BUILD_DIR:-$root/build}
-  else
-    arch_var=WISP_BUILD_DIR_${arch^^}
-    build_dir=${!arch_var:-$root/build-$arch}
-  fi
-fi
+[[ -n $build_dir ]] || build_dir=$(wisp_default_build_dir "$arch" "$host_arch" "$root")
 make_cmd="make"
 [[ $foreign -eq 0 ]] || make_cmd="make ARCH=$arch"
 

@@ -16,6 +16,17 @@ wisp_check_arch() {
   case $1 in amd64|arm64) ;; *) die "unknown --arch '$1' (amd64 or arm64)" ;; esac
 }
 
+# The default build tree of ARCH for the image scripts: $WISP_BUILD_DIR or ROOT/build for the
+# host's architecture, $WISP_BUILD_DIR_<ARCH> or ROOT/build-ARCH for a foreign one.
+wisp_default_build_dir() {  # ARCH HOST_ARCH ROOT
+  if [[ $1 == "$2" ]]; then
+    echo "${WISP_BUILD_DIR:-$3/build}"
+  else
+    local var="WISP_BUILD_DIR_${1^^}"
+    echo "${!var:-$3/build-$1}"
+  fi
+}
+
 # wisp_enable_emulation ROOT ARCH HOST_ARCH: makes ARCH binaries run here (binfmt_misc +
 # qemu-user-static, tools/binfmt-arm64.sh), or dies saying what to do.
 wisp_enable_emulation() {
