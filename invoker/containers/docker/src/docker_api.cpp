@@ -18,6 +18,19 @@ bool IsNameChar(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == '-';
 }
 
+/// The hardening every container Wisp makes carries: no capabilities, no privilege gain
+/// (HostConfig fields).
+void WriteNoPrivileges(rapidjson::Writer<rapidjson::StringBuffer>& w) {
+    w.Key("CapDrop");
+    w.StartArray();
+    w.String("ALL");
+    w.EndArray();
+    w.Key("SecurityOpt");
+    w.StartArray();
+    w.String("no-new-privileges");
+    w.EndArray();
+}
+
 }  // namespace
 
 std::string SanitizeContainerName(std::string_view name) {
@@ -112,14 +125,7 @@ std::string BuildCreateBody(const ContainerSpec& spec, const CreateSettings& set
     w.Int64(settings.nofile);
     w.EndObject();
     w.EndArray();
-    w.Key("CapDrop");
-    w.StartArray();
-    w.String("ALL");
-    w.EndArray();
-    w.Key("SecurityOpt");
-    w.StartArray();
-    w.String("no-new-privileges");
-    w.EndArray();
+    WriteNoPrivileges(w);
     w.Key("LogConfig");
     w.StartObject();
     w.Key("Type");
@@ -230,14 +236,7 @@ std::string BuildNetworkSandboxBody(const std::string& image,
     w.Int64(2);
     w.Key("PidsLimit");
     w.Int64(8);
-    w.Key("CapDrop");
-    w.StartArray();
-    w.String("ALL");
-    w.EndArray();
-    w.Key("SecurityOpt");
-    w.StartArray();
-    w.String("no-new-privileges");
-    w.EndArray();
+    WriteNoPrivileges(w);
     w.Key("LogConfig");
     w.StartObject();
     w.Key("Type");
