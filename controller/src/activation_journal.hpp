@@ -47,6 +47,9 @@ struct ActivationJournalConfig {
     std::chrono::milliseconds min_age{500};
     /// Records StoreLater() holds at most.
     size_t max_records_to_store = 10000;
+    /// Entries the sweeper removes per store call (one write transaction each, which an
+    /// Accept on the request path may wait for).
+    size_t sweep_remove_batch = 64;
 };
 
 /// The message of a record written for an activation interrupted by a restart.

@@ -213,6 +213,29 @@ TEST_CASE("journal: concurrent Done() removals share store calls (group commit)"
     CHECK(store.journal_removals.load() == 2);  // one store call each round, not one per Done
 }
 
+TEST_CASE("journal: the sweeper removes recorded entries in small batches", "[journal]") {
+    // One store call per batch, never a second's worth of entries in one write transaction
+    // (the request path's Accept waits for the write under way).
+    auto inner = store::OpenArtifactStore("sqlite::memory:").value();
+    testing::FaultyArtifactStore store(*inner);
+    testing::ManualClock clock;
+    ActivationJournalConfig config = TestConfig();
+    config.sweep_remove_batch = 64;
+    ActivationJournal journal(store, clock, config);
+    REQUIRE(journal.Sweep().ok());
+    constexpr int kEntries = 200;
+    for (int i = 0; i < kEntries; ++i) {
+        const ActivationRecord pending = Pending("a", clock.NowMs());
+        REQUIRE(journal.Accept(pending, clock.NowMs() + 180000, false).ok());
+        REQUIRE(inner->CreateActivation(Finished(pending, "{}")).ok());
+    }
+    clock.Advance(1000);
+    REQUIRE(journal.Sweep().ok());
+    CHECK(journal.pending() == 0);
+    CHECK(inner->ListJournalEntries("controller0", 0).value().empty());
+    CHECK(store.journal_removals.load() == (kEntries + 63) / 64);
+}
+
 TEST_CASE("journal: a store that is down refuses accepts; StoreLater stores when it is back",
           "[journal]") {
     auto inner = store::OpenArtifactStore("sqlite::memory:").value();
