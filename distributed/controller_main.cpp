@@ -32,6 +32,7 @@ using wisp::common::MessageOf;
 using wisp::distributed::Fail;
 
 int main(int argc, char** argv) {
+    wisp::launch::ConfigureMalloc();  // before any thread
     wisp::distributed::ComponentOptions component;
     wisp::launch::ControllerOptions controller_opt;  // OpenWhisk's production throttles
     std::string host = "127.0.0.1";
@@ -158,6 +159,7 @@ int main(int argc, char** argv) {
     std::printf("%s listening on %s:%u\n", name.c_str(), host.c_str(),
                 static_cast<unsigned>(server.port()));
     std::fflush(stdout);
+    wisp::launch::ReleaseFreeMemory();  // what the start allocated and dropped
 
     spdlog::info("{} received: shutting down (new requests are refused)",
                  wisp::launch::WaitForShutdownSignal(signals));

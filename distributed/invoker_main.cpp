@@ -42,6 +42,7 @@ std::string ContainerSafe(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    wisp::launch::ConfigureMalloc();  // before any thread
     wisp::distributed::ComponentOptions component;
     wisp::launch::InvokerOptions invoker_opt;
     std::string api_host = "http://127.0.0.1:3233";
@@ -174,6 +175,7 @@ int main(int argc, char** argv) {
                  invoker_opt.user_memory_mb, api_host);
     std::printf("%s ready\n", name.c_str());
     std::fflush(stdout);
+    wisp::launch::ReleaseFreeMemory();  // what the start allocated and dropped
 
     spdlog::info("{} received: finishing the activations taken from the bus",
                  wisp::launch::WaitForShutdownSignal(signals));

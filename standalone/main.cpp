@@ -89,6 +89,7 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    wisp::launch::ConfigureMalloc();  // before any thread
     Options opt;
     CLI::App app{"wisp-standalone: the Wisp serverless platform in one process"};
     app.add_option("-p,--port", opt.port, "API port (default 3233)")
@@ -229,6 +230,7 @@ int main(int argc, char** argv) {
                     static_cast<unsigned>(server.port()), guest_key->Compact().c_str());
     }
     std::fflush(stdout);
+    wisp::launch::ReleaseFreeMemory();  // what the start allocated and dropped
 
     spdlog::info("{} received: shutting down (new requests are refused)",
                  wisp::launch::WaitForShutdownSignal(signals));

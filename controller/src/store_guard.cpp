@@ -27,13 +27,7 @@ bool IsOutage(const absl::Status& st) {
 }  // namespace
 
 StoreGuard::StoreGuard(store::ArtifactStore& inner, StoreGuardConfig config)
-    : inner_(inner), config_(config), open_backoff_(config.open_for) {
-    if (config_.call_timeout.count() > 0) {
-        for (int i = 0; i < std::max(1, config_.workers); ++i) {
-            workers_.emplace_back([this] { WorkerLoop(); });
-        }
-    }
-}
+    : inner_(inner), config_(config), open_backoff_(config.open_for) {}
 
 StoreGuard::~StoreGuard() {
     {
@@ -47,7 +41,9 @@ StoreGuard::~StoreGuard() {
 void StoreGuard::WorkerLoop() {
     std::unique_lock lock(mu_);
     while (true) {
+        ++idle_workers_;
         cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        --idle_workers_;
         if (queue_.empty()) return;
         auto job = std::move(queue_.front());
         queue_.pop_front();
@@ -55,6 +51,11 @@ void StoreGuard::WorkerLoop() {
         job();
         lock.lock();
     }
+}
+
+int StoreGuard::worker_count() const {
+    std::lock_guard lock(mu_);
+    return static_cast<int>(workers_.size());
 }
 
 bool StoreGuard::open() const {
@@ -131,6 +132,12 @@ R StoreGuard::Run(std::function<R()> f) {
                     R(absl::InternalError("the store call threw an unknown exception")));
             }
         });
+        // Every worker busy (or none yet): one more, up to the bound. Idle processes keep no
+        // threads they never used.
+        if (static_cast<int>(queue_.size()) > idle_workers_ &&
+            static_cast<int>(workers_.size()) < std::max(1, config_.workers)) {
+            workers_.emplace_back([this] { WorkerLoop(); });
+        }
     }
     cv_.notify_one();
     if (future.wait_for(config_.call_timeout) != std::future_status::ready) {

@@ -9,7 +9,8 @@
 //     DeadlineExceeded, or one times out, calls fail at once with Unavailable for a while
 //     (common::Backoff: 250 ms growing to 5 s), then one probe goes through; its success closes the
 //     breaker;
-//   - at most `max_queued` calls wait for a worker; beyond, Unavailable at once.
+//   - at most `max_queued` calls wait for a worker; beyond, Unavailable at once;
+//   - the workers start with the calls that need them (none at idle), up to `workers`, and stay.
 // The controller maps Unavailable to 503 with OpenWhisk's "The server is currently unavailable"
 // text, so reads answer 503 while the store is down and /ping (which never touches the store)
 // keeps answering. `call_timeout` 0 = calls run inline on the caller's thread (breaker only).
@@ -32,7 +33,7 @@ namespace wisp::controller {
 
 struct StoreGuardConfig {
     std::chrono::milliseconds call_timeout{5000};
-    int workers = 16;
+    int workers = 16;  // at most; started when a call finds none idle
     size_t max_queued = 1024;
     /// Unavailable answers in a row that open the breaker (a timeout opens it at once).
     int failure_threshold = 3;
@@ -51,6 +52,8 @@ class StoreGuard final : public store::ArtifactStore {
 
     /// Whether calls currently fail at once.
     bool open() const;
+    /// Worker threads started so far (0 until the first call; never more than `workers`).
+    int worker_count() const;
 
     [[nodiscard]] absl::StatusOr<std::string> PutEntity(const common::WhiskEntity& entity,
                                                         std::string_view expected_rev) override;
@@ -128,6 +131,7 @@ class StoreGuard final : public store::ArtifactStore {
     std::condition_variable cv_;
     std::deque<std::function<void()>> queue_;
     bool stopping_ = false;
+    int idle_workers_ = 0;  // waiting for a call
     std::vector<std::thread> workers_;
 
     // breaker (under mu_)

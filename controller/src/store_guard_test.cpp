@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include <wisp/store/open_store.hpp>
 #include <wisp/testing/faulty_artifact_store.hpp>
@@ -94,6 +95,35 @@ TEST_CASE("store guard: a stopped store opens the breaker after failures in a ro
                absl::StatusCode::kNotFound;
     }));
     CHECK_FALSE(guard.open());
+}
+
+TEST_CASE("store guard: workers start with the calls that need them, up to the bound",
+          "[store_guard]") {
+    auto inner = store::OpenArtifactStore("sqlite::memory:").value();
+    testing::FaultyArtifactStore faulty(*inner);
+    StoreGuardConfig config = Quick();
+    config.call_timeout = std::chrono::seconds(60);  // the hung calls below must stay queued
+    StoreGuard guard(faulty, config);
+    CHECK(guard.worker_count() == 0);  // idle: no thread
+    REQUIRE(guard.ListSubjects().ok());
+    CHECK(guard.worker_count() >= 1);
+
+    // Twice as many concurrent calls as workers on a hung store: every worker blocks in the
+    // store, the rest wait in the queue, and no thread beyond the bound starts.
+    faulty.Hang();
+    const int calls_before = faulty.calls.load();
+    std::vector<absl::StatusCode> codes(2 * config.workers, absl::StatusCode::kUnknown);
+    std::vector<std::thread> callers;
+    for (size_t i = 0; i < codes.size(); ++i) {
+        callers.emplace_back(
+            [&guard, &codes, i] { codes[i] = guard.ListSubjects().status().code(); });
+    }
+    CHECK(Eventually([&] { return faulty.calls.load() - calls_before >= config.workers; }));
+    CHECK(guard.worker_count() == config.workers);
+    faulty.Release();
+    for (auto& t : callers) t.join();
+    for (absl::StatusCode code : codes) CHECK(code == absl::StatusCode::kOk);
+    CHECK(guard.worker_count() == config.workers);
 }
 
 TEST_CASE("store guard: journal writes come back with their revisions", "[store_guard]") {

@@ -90,8 +90,9 @@ absl::Status InvokerService::Start() {
                                                                 4 * config_.user_memory_mb / 128));
     }
     max_workers_ = std::max(max_workers_, core_workers_);
-    const int start =
-        std::min<int>(max_workers_, std::max<int>(core_workers_, static_cast<int>(queue_.size())));
+    // No thread before there is work: Submit() starts one whenever an activation finds every
+    // thread busy; up to core_workers_ stay for good (an idle process keeps none it never used).
+    const int start = std::min<int>(max_workers_, static_cast<int>(queue_.size()));
     for (int i = 0; i < start; ++i) SpawnWorkerLocked();
     if (config_.keep_warm_interval.count() > 0) {
         kw_thread_ = std::thread([this] { KeepWarmLoop(); });

@@ -144,6 +144,9 @@ struct KafkaMessagingProvider::Cluster {
     }
 
     const KafkaConfig config;
+    /// The producer every GetProducer() shares while one is alive (SharedKafkaProducer).
+    std::mutex producer_mu;
+    std::weak_ptr<MessageProducer> producer;  // guarded by producer_mu
 
     std::string Prefixed(std::string_view topic) const {
         return config.topic_prefix + std::string(topic);
@@ -401,6 +404,7 @@ class KafkaMessageProducer final : public MessageProducer {
         : cluster_(std::move(cluster)),
           episodes_(fmt::format("Kafka producer ({})", cluster_->config.bootstrap_servers)) {
         const KafkaConfig& config = cluster_->config;
+        max_message_bytes_ = cluster_->LargestMessageBytes();
         auto conf = MakeConf(
             config, {
                         // See KafkaConfig::linger: no waiting for company.
@@ -417,8 +421,7 @@ class KafkaMessageProducer final : public MessageProducer {
                         {"message.timeout.ms",
                          std::to_string(std::max<int64_t>(1, config.send_timeout.count()))},
                         {"retry.backoff.ms", "100"},
-                        {"message.max.bytes",
-                         std::to_string(cluster_->LargestMessageBytes() + kFramingBytes)},
+                        {"message.max.bytes", std::to_string(max_message_bytes_ + kFramingBytes)},
                     });
         if (!conf.ok()) {
             error_ = conf.status();
@@ -498,6 +501,16 @@ class KafkaMessageProducer final : public MessageProducer {
                         cluster_->config.bootstrap_servers, cluster_->Prefixed(topic)));
     }
 
+    /// Waits (up to send_timeout) until what is queued is delivered; sends go on.
+    void Flush() {
+        std::shared_lock<std::shared_mutex> lock(close_mu_);
+        if (closed_ || rk_ == nullptr) return;
+        (void)rd_kafka_flush(rk_, ClampMs(cluster_->config.send_timeout));
+    }
+
+    /// The message.max.bytes this client was made with (the largest topic known then).
+    int64_t max_message_bytes() const { return max_message_bytes_; }
+
     void Close() override {
         {
             std::unique_lock<std::shared_mutex> lock(close_mu_);
@@ -559,6 +572,7 @@ class KafkaMessageProducer final : public MessageProducer {
     const std::shared_ptr<Cluster> cluster_;
     ConnectionEpisodes episodes_;
     absl::Status error_;  // set when the client could not be created
+    int64_t max_message_bytes_ = 0;
     rd_kafka_t* rk_ = nullptr;
     rd_kafka_queue_t* main_queue_ = nullptr;
     std::thread poller_;
@@ -567,6 +581,35 @@ class KafkaMessageProducer final : public MessageProducer {
     bool closed_ = false;         // guarded by close_mu_
     std::mutex queue_mu_;         // a full local queue waits on queue_cv_
     std::condition_variable queue_cv_;
+};
+
+/// What GetProducer() hands out: a producer of its own (Close() ends this one only) over the
+/// librdkafka producer that all of them share. librdkafka's producer is thread-safe and each
+/// client costs four threads (its main loop, the internal, bootstrap and broker connections)
+/// and their buffers: a controller made four (claim, cache invalidation, balancer, admin), now
+/// one producer and the admin client. The shared client closes (flush, then purge) with the
+/// last producer.
+class SharedKafkaProducer final : public MessageProducer {
+  public:
+    explicit SharedKafkaProducer(std::shared_ptr<KafkaMessageProducer> shared)
+        : shared_(std::move(shared)) {}
+    ~SharedKafkaProducer() override { Close(); }
+
+    absl::Status Send(std::string_view topic, std::string payload) override {
+        if (closed_.load()) return absl::FailedPreconditionError("the message producer is closed");
+        return shared_->Send(topic, std::move(payload));
+    }
+
+    /// Flushes what is queued (every sharer's: bounded by send_timeout) and refuses further
+    /// sends of this producer; the others go on.
+    void Close() override {
+        if (closed_.exchange(true)) return;
+        shared_->Flush();
+    }
+
+  private:
+    const std::shared_ptr<KafkaMessageProducer> shared_;
+    std::atomic<bool> closed_{false};
 };
 
 // ---- consumer ------------------------------------------------------------------------------
@@ -812,7 +855,14 @@ absl::Status KafkaMessagingProvider::EnsureTopic(std::string_view topic,
 }
 
 std::unique_ptr<MessageProducer> KafkaMessagingProvider::GetProducer() {
-    return std::make_unique<KafkaMessageProducer>(cluster_);
+    std::lock_guard<std::mutex> lock(cluster_->producer_mu);
+    auto shared = std::static_pointer_cast<KafkaMessageProducer>(cluster_->producer.lock());
+    // A topic made since with larger messages needs a client with a larger message.max.bytes.
+    if (shared == nullptr || shared->max_message_bytes() < cluster_->LargestMessageBytes()) {
+        shared = std::make_shared<KafkaMessageProducer>(cluster_);
+        cluster_->producer = shared;
+    }
+    return std::make_unique<SharedKafkaProducer>(std::move(shared));
 }
 
 std::unique_ptr<MessageConsumer> KafkaMessagingProvider::GetConsumer(std::string_view topic,

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -199,6 +200,42 @@ TEST_CASE("kafka: CheckConnection says where it looked and what to set when no b
     CHECK(status.code() == absl::StatusCode::kUnavailable);
     CHECK(status.message().find(bootstrap) != std::string_view::npos);
     CHECK(status.message().find("WISP_KAFKA") != std::string_view::npos);
+}
+
+/// This process's threads now (/proc/self/task).
+size_t ThreadCount() {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& entry :
+         std::filesystem::directory_iterator("/proc/self/task")) {
+        ++n;
+    }
+    return n;
+}
+
+TEST_CASE("kafka: producers share one client; closing one leaves the others sending", "[kafka]") {
+    MockCluster cluster;
+    auto provider = KafkaMessagingProvider::Create(TestConfig(cluster.bootstraps()));
+    REQUIRE(provider.ok());
+    REQUIRE((*provider)->CheckConnection(kLong).ok());
+    auto first = (*provider)->GetProducer();
+    REQUIRE(first->Send("shared", "one").ok());
+    const size_t threads = ThreadCount();
+    // Two more producers add no client (a client of their own costs four threads at least).
+    auto second = (*provider)->GetProducer();
+    auto third = (*provider)->GetProducer();
+    REQUIRE(second->Send("shared", "two").ok());
+    REQUIRE(third->Send("other", "three").ok());
+    CHECK(ThreadCount() <= threads);
+
+    first->Close();
+    CHECK(first->Send("shared", "late").code() == absl::StatusCode::kFailedPrecondition);
+    REQUIRE(second->Send("shared", "four").ok());  // the shared client is still open
+    first.reset();
+    third.reset();
+    REQUIRE(second->Send("shared", "five").ok());
+
+    auto consumer = (*provider)->GetConsumer("shared", "reader", 10);
+    CHECK(Receive(*consumer, 4) == std::vector<std::string>{"one", "two", "four", "five"});
 }
 
 TEST_CASE("kafka: the topic prefix names the topics on the broker, not in messages", "[kafka]") {

@@ -74,7 +74,8 @@ struct InvokerConfig {
     /// Each activation holds a thread from dequeue to record (the waits for a container, /init,
     /// /run and the logs are blocking calls), so more threads start on demand while
     /// activations wait for one, up to max_worker_threads; such an extra thread ends after
-    /// worker_idle_exit unused. An idle invoker has worker_threads threads whatever its memory.
+    /// worker_idle_exit unused. Threads start with the activations that need them: a fresh
+    /// invoker has none, a busy one keeps up to worker_threads whatever its memory.
     int worker_threads = 0;
     /// Threads at most (activations beyond queue for a thread). 0 = automatic: worker_threads
     /// when that was set (a fixed pool), else max(DefaultWorkerThreads(), 4 x user_memory_mb /

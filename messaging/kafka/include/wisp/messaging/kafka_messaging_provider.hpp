@@ -103,8 +103,9 @@ class KafkaMessagingProvider final : public MessagingProvider {
     /// Unavailable, FailedPrecondition (the topic does not exist and cannot be created).
     [[nodiscard]] absl::Status EnsureTopic(std::string_view topic,
                                            const TopicConfig& config = {}) override;
-    /// A producer with its own connection and delivery thread. Never null (a producer that
-    /// could not be set up fails every Send with Internal).
+    /// A producer; its Close() ends it alone. The producers of one provider share one
+    /// librdkafka client (its connection and delivery thread) while any is alive. Never null
+    /// (a producer that could not be set up fails every Send with Internal).
     std::unique_ptr<MessageProducer> GetProducer() override;
     /// A consumer with its own connection. Never null (bad arguments: every call fails with
     /// InvalidArgument). Creates the topic when missing (a failure is logged; the consumer
