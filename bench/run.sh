@@ -73,10 +73,11 @@ stop_standalone() {
   for _ in $(seq 1 600); do kill -0 "$SA_PID" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$SA_PID" 2>/dev/null || true
   wait "$SA_PID" 2>/dev/null || true
-  # Belt and braces: the standalone removes its containers at shutdown.
+  # Belt and braces: the standalone removes its containers and network sandboxes at shutdown.
   local left
   left=$(docker ps -aq --filter "label=wisp.invoker=$SA_INVOKER" 2>/dev/null || true)
-  [[ -z $left ]] || docker rm -f $left >/dev/null 2>&1 || true
+  left+=" $(docker ps -aq --filter "label=wisp.network-sandbox=$SA_INVOKER" 2>/dev/null || true)"
+  [[ -z ${left// /} ]] || docker rm -f $left >/dev/null 2>&1 || true
   SA_PID=""
 }
 

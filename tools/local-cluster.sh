@@ -217,12 +217,17 @@ load_state() {
     build="$BUILD"
 }
 
-# Containers of this cluster's invokers: labelled wisp.invoker=<topic prefix><id>.
+# Containers of this cluster's invokers: labelled wisp.invoker=<topic prefix><id>, and their
+# network sandboxes, labelled wisp.network-sandbox=<topic prefix><id>.
 remove_containers() {
     command -v docker >/dev/null 2>&1 || return 0
-    local ids
-    ids="$(docker ps -a --filter label=wisp.invoker --format '{{.ID}} {{.Label "wisp.invoker"}}' \
-        2>/dev/null | awk -v p="$PREFIX" 'index($2, p) == 1 && substr($2, length(p) + 1) ~ /^[0-9]+$/ {print $1}')" || true
+    local ids="" label found
+    for label in wisp.invoker wisp.network-sandbox; do
+        found="$(docker ps -a --filter "label=$label" --format "{{.ID}} {{.Label \"$label\"}}" \
+            2>/dev/null | awk -v p="$PREFIX" 'index($2, p) == 1 && substr($2, length(p) + 1) ~ /^[0-9]+$/ {print $1}')" || true
+        [[ -z $found ]] || ids+="$found"$'\n'
+    done
+    ids=${ids%$'\n'}
     if [[ -n $ids ]]; then
         say "removing $(echo "$ids" | wc -l) action container(s)"
         # shellcheck disable=SC2086

@@ -1641,6 +1641,108 @@ TEST_CASE("a crashed standalone's containers are removed by the next start on an
     CHECK(ContainersOf(crashed_port).empty());
 }
 
+namespace {
+/// Ids of the network sandboxes labelled wisp.network-sandbox=0-<port>, one a line: running
+/// ones only with `running`, else all.
+std::string SandboxesOf(int port, bool running = false) {
+    const std::string cmd = std::string(running ? "docker ps -q" : "docker ps -aq") +
+                            " --filter label=wisp.network-sandbox=0-" + std::to_string(port) +
+                            " 2>&1";
+    std::string out;
+    if (FILE* p = ::popen(cmd.c_str(), "r")) {
+        char buf[4096];
+        for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+        ::pclose(p);
+    }
+    return out;
+}
+
+/// The NetworkMode of the container of action `action` of the standalone on `port`.
+std::string NetworkModeOf(int port, const std::string& action) {
+    const std::string cmd =
+        "docker ps -aq --filter label=wisp.invoker=0-" + std::to_string(port) +
+        " --filter name=_guest_" + action +
+        " | xargs -r docker inspect --format '{{.HostConfig.NetworkMode}}' 2>&1";
+    std::string out;
+    if (FILE* p = ::popen(cmd.c_str(), "r")) {
+        char buf[4096];
+        for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+        ::pclose(p);
+    }
+    return out;
+}
+
+/// Waits (up to 120 s: a loaded machine) until the standalone on `port` runs `n` network
+/// sandboxes. They are made one after the other, so with 2 running the first is ready to take.
+bool WaitForSandbox(int port, int n = 1) {
+    auto count = [&] {
+        const std::string ids = SandboxesOf(port, true);
+        return static_cast<int>(std::count(ids.begin(), ids.end(), '\n'));
+    };
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (count() < n && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(200ms);
+    }
+    return count() >= n;
+}
+}  // namespace
+
+TEST_CASE("network sandboxes are removed at shutdown and, after a kill -9, by the next start",
+          "[e2e][standalone-only][startup][network-sandbox]") {
+    wisp::testing::TempDir data("wisp-e2e-sandbox-");
+    const std::vector<std::string> args = {"--no-stem-cells", "--docker-network-sandboxes", "2"};
+    {
+        // The sandboxes are made after the first container's create.
+        auto wisp = Standalone::Start({.args = args, .data_dir = data.path().string()});
+        REQUIRE(wisp.ok());
+        const int port = (*wisp)->port();
+        HttpClient http((*wisp)->api_host(), (*wisp)->guest_auth());
+        REQUIRE(http.Put(Ns("/actions/first"), PythonAction(kEchoCode)).status == 200);
+        REQUIRE(
+            http.Post(Ns("/actions/first?blocking=true&result=true"), std::string("{}")).status ==
+            200);
+        REQUIRE(WaitForSandbox(port, 2));
+        // The next new action's container joins one (and still answers).
+        REQUIRE(http.Put(Ns("/actions/second"), PythonAction(kEchoCode)).status == 200);
+        auto r =
+            http.Post(Ns("/actions/second?blocking=true&result=true"), std::string(R"({"x":1})"));
+        INFO(r.Describe());
+        REQUIRE(r.status == 200);
+        CHECK(r.body.find("\"x\":1") != std::string::npos);
+        CHECK(NetworkModeOf(port, "second").starts_with("container:"));
+        CHECK(NetworkModeOf(port, "first").starts_with("wisp-actions"));
+        REQUIRE(WaitForSandbox(port));
+        // SIGTERM: the standalone removes the ready ones and those its containers joined.
+        (*wisp)->Stop();
+        CHECK(SandboxesOf(port).empty());
+    }
+    int crashed_port = 0;
+    {
+        auto first = Standalone::Start({.args = args, .data_dir = data.path().string()});
+        REQUIRE(first.ok());
+        crashed_port = (*first)->port();
+        HttpClient http((*first)->api_host(), (*first)->guest_auth());
+        REQUIRE(http.Put(Ns("/actions/left"), PythonAction(kEchoCode)).status == 200);
+        REQUIRE(
+            http.Post(Ns("/actions/left?blocking=true&result=true"), std::string("{}")).status ==
+            200);
+        REQUIRE(WaitForSandbox(crashed_port));
+        (*first)->Kill();
+        CHECK_FALSE(SandboxesOf(crashed_port).empty());
+    }
+    // The next start on the same data dir (another port, sandboxes off) removes what the killed
+    // one left.
+    auto second =
+        Standalone::Start({.args = {"--no-stem-cells"}, .data_dir = data.path().string()});
+    REQUIRE(second.ok());
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (!SandboxesOf(crashed_port).empty() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(200ms);
+    }
+    CHECK(SandboxesOf(crashed_port).empty());
+    CHECK(ContainersOf(crashed_port).empty());
+}
+
 // The web console (issue 16): the real binary serves the page it embeds, the page's script comes
 // back as JavaScript, and the standalone prints the one-click sign-in link next to `wsk property
 // set`. A build without the console (WISP_CONSOLE off, or node < 20.19) answers 404 instead.
