@@ -52,15 +52,18 @@ size_t ActivationJournal::pending() const {
     return tracked_.size();
 }
 
-absl::Status ActivationJournal::Accept(const ActivationRecord& pending, int64_t recover_after_ms,
+absl::Status ActivationJournal::Accept(ActivationRecord pending, int64_t recover_after_ms,
                                        bool sequence) {
-    store::JournalEntry entry;
-    entry.controller = config_.controller_id;
-    entry.record = pending;
-    entry.recover_after_ms = recover_after_ms;
     auto slot = std::make_shared<Slot>();
+    const std::string id = sequence ? pending.activation_id.str() : std::string();
     std::unique_lock lock(mu_);
-    queued_.emplace_back(entry, slot);
+    {
+        // The record is not copied: it moves into the entry, to the store and into tracked_.
+        store::JournalEntry& entry = queued_.emplace_back(store::JournalEntry{}, slot).first;
+        entry.controller = config_.controller_id;
+        entry.record = std::move(pending);
+        entry.recover_after_ms = recover_after_ms;
+    }
     // Group commit: the first caller to find no write under way writes everything queued.
     while (!slot->done) {
         if (writing_) {
@@ -85,15 +88,15 @@ absl::Status ActivationJournal::Accept(const ActivationRecord& pending, int64_t 
             batch[i].second->done = true;
             batch[i].second->status = st;
             if (st.ok()) {
-                Tracked t{entries[i], now, false, false};
-                t.sequence = IsSequenceRecord(entries[i].record);
-                tracked_[entries[i].record.activation_id.str()] = std::move(t);
+                const bool seq = IsSequenceRecord(entries[i].record);
+                std::string id = entries[i].record.activation_id.str();
+                tracked_[std::move(id)] = Tracked{std::move(entries[i]), now, seq, false};
             }
         }
         writing_ = false;
         cv_.notify_all();
     }
-    if (slot->status.ok() && sequence) tracked_[pending.activation_id.str()].sequence = true;
+    if (slot->status.ok() && sequence) tracked_[id].sequence = true;
     return slot->status;
 }
 
@@ -116,9 +119,9 @@ void ActivationJournal::Update(const ActivationRecord& pending) {
     if (it != tracked_.end()) it->second.entry.rev = entries[0].rev;
 }
 
-void ActivationJournal::Done(const ActivationRecord& record) {
+void ActivationJournal::Done(const common::ActivationId& id) {
     std::unique_lock lock(mu_);
-    auto it = tracked_.find(record.activation_id.str());
+    auto it = tracked_.find(id.str());
     if (it == tracked_.end()) return;
     if (it->second.final_record) --records_to_store_;
     to_remove_.push_back(std::move(it->second.entry));
@@ -236,13 +239,46 @@ absl::Status ActivationJournal::Sweep() {
     }
 
     const int64_t now = clock_.NowMs();
-    std::vector<Tracked> candidates;
+    std::vector<std::string> ids;  // what to look at: accepted before min_age, or to recover
     {
         std::lock_guard lock(mu_);
         for (const auto& [id, t] : tracked_) {
             if (!t.final_record && !t.earlier_process) {
                 if (t.sequence) continue;  // this process stores it (Done or StoreLater)
                 if (now - t.accepted_ms < config_.min_age.count()) continue;
+            }
+            ids.push_back(id);
+        }
+    }
+    if (ids.empty()) return absl::OkStatus();
+    // Where the record's write removes its entry (SQLite), an entry of this process gone from
+    // the store is recorded: forget it without looking anything up. It was in the store when
+    // it was tracked (Accept tracks after the commit) and only a record write or this
+    // controller removes it. Entries still there take the lookups below.
+    std::unordered_set<std::string> in_store;
+    bool listed = false;
+    if (list_ids_) {
+        auto listed_ids = store_.ListJournalIds(config_.controller_id);
+        if (listed_ids.ok()) {
+            listed = true;
+            in_store.reserve(listed_ids->size());
+            for (std::string& id : *listed_ids) in_store.insert(std::move(id));
+        } else if (listed_ids.status().code() == absl::StatusCode::kUnimplemented) {
+            list_ids_ = false;  // records never remove entries in this store
+        } else {
+            return listed_ids.status();  // the store is down: try again next time
+        }
+    }
+    std::vector<Tracked> candidates;
+    {
+        std::lock_guard lock(mu_);
+        for (const std::string& id : ids) {
+            auto it = tracked_.find(id);
+            if (it == tracked_.end()) continue;  // Done() meanwhile
+            const Tracked& t = it->second;
+            if (listed && !t.final_record && !t.earlier_process && in_store.count(id) == 0) {
+                tracked_.erase(it);
+                continue;
             }
             candidates.push_back(t);
         }

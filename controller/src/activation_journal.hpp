@@ -27,6 +27,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <absl/status/status.h>
@@ -73,15 +74,16 @@ class ActivationJournal {
     /// Journals an accepted activation; blocks until the store has it (shares the write with
     /// concurrent callers). Unavailable (with the store's reason) when it could not be written:
     /// the caller must not accept the activation.
-    [[nodiscard]] absl::Status Accept(const common::ActivationRecord& pending,
-                                      int64_t recover_after_ms, bool sequence);
+    [[nodiscard]] absl::Status Accept(common::ActivationRecord pending, int64_t recover_after_ms,
+                                      bool sequence);
     /// Replaces an accepted entry's record (a sequence's progress). Best effort: logs failures.
     void Update(const common::ActivationRecord& pending);
     /// The activation's record is stored (by this controller), or it was never accepted (the
     /// publish failed): drops the entry. Removals are group-committed: the first caller removes
     /// what concurrent callers queued in one store call; the others return at once (their
     /// entries go with that caller's next round, or the next sweep).
-    void Done(const common::ActivationRecord& record);
+    void Done(const common::ActivationRecord& record) { Done(record.activation_id); }
+    void Done(const common::ActivationId& id);
     /// This controller could not store `record` (the store is down): the sweeper stores it,
     /// retrying every pass until the store takes it (also after a restart when the entry could
     /// be updated). Bounded: beyond `max_records_to_store` it is dropped with an error line.
@@ -125,6 +127,7 @@ class ActivationJournal {
     bool removing_ = false;
     std::unordered_map<std::string, Tracked> tracked_;  // by activation id
     bool recovered_ = false;
+    bool list_ids_ = true;  // the store answers ListJournalIds (under sweep_mu_)
     size_t records_to_store_ = 0;
     bool stopping_ = false;
     std::mutex sweep_mu_;  // one Sweep() at a time

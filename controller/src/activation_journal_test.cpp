@@ -264,4 +264,54 @@ TEST_CASE("journal: a store that is down refuses accepts; StoreLater stores when
     CHECK(inner->ListJournalEntries("controller0", 0).value().empty());
 }
 
+TEST_CASE("journal: where the record's write removes the entry, the sweeper has nothing to do",
+          "[journal]") {
+    // SQLite removes an activation's entry in its record's transaction (CreateActivations,
+    // the invoker's group commit): the sweeper forgets it without a lookup or a removal.
+    auto inner = store::OpenArtifactStore("sqlite::memory:").value();
+    testing::FaultyArtifactStore store(*inner);
+    testing::ManualClock clock;
+    ActivationJournal journal(store, clock, TestConfig());
+    REQUIRE(journal.Sweep().ok());
+    const ActivationRecord a = Pending("a", clock.NowMs());
+    const ActivationRecord b = Pending("b", clock.NowMs());
+    REQUIRE(journal.Accept(a, clock.NowMs() + 180000, false).ok());
+    REQUIRE(journal.Accept(b, clock.NowMs() + 180000, false).ok());
+
+    const std::vector<ActivationRecord> records{Finished(a, R"({"a":1})")};
+    auto written = inner->CreateActivations(records);
+    REQUIRE(written.ok());
+    REQUIRE((*written)[0].ok());
+    auto left = inner->ListJournalEntries("controller0", 0).value();
+    REQUIRE(left.size() == 1);
+    CHECK(left[0].record.activation_id == b.activation_id);
+
+    clock.Advance(1000);
+    REQUIRE(journal.Sweep().ok());
+    CHECK(journal.pending() == 1);  // b runs on
+    CHECK(store.journal_removals.load() == 0);
+    CHECK(inner->GetActivation("guest", a.activation_id).value().response.result->text() ==
+          R"({"a":1})");
+
+    // A record StoreLater keeps is stored even though the store has no entry for it (its
+    // entry's write failed): only entries of accepted activations go by absence.
+    ActivationRecord late = Finished(Pending("late", clock.NowMs()), R"({"late":1})");
+    store.down = true;
+    journal.StoreLater(late);
+    store.down = false;
+    CHECK(inner->ListJournalEntries("controller0", 0).value().size() == 1);  // b's only
+    REQUIRE(journal.Sweep().ok());
+    auto rec = inner->GetActivation("guest", late.activation_id);
+    REQUIRE(rec.ok());
+    CHECK(rec->response.result->text() == R"({"late":1})");
+
+    // b's deadline passes without a record: the journal writes one, and its entry goes too.
+    clock.Advance(180000);
+    REQUIRE(journal.Sweep().ok());
+    CHECK(inner->GetActivation("guest", b.activation_id).value().response.status ==
+          ActivationStatus::kWhiskError);
+    CHECK(inner->ListJournalEntries("controller0", 0).value().empty());
+    CHECK(journal.pending() == 0);
+}
+
 }  // namespace wisp::controller

@@ -180,7 +180,7 @@ void Activator::Activate(ActivateRequest req, ActivateDone done) {
     placement.timeout = std::chrono::milliseconds(action.limits.timeout_ms);
 
     // The journal: written before the caller can learn the id, removed once the record exists.
-    std::optional<ActivationRecord> journaled;
+    bool journaled = false;
     if (journal_ != nullptr && config_.journal_atomic &&
         req.user.limits.store_activations.value_or(true)) {
         ActivationRecord pending;
@@ -196,7 +196,7 @@ void Activator::Activate(ActivateRequest req, ActivateDone done) {
         if (req.cause) pending.annotations.Set("causedBy", JsonValue::String("sequence"));
         const int64_t deadline =
             clock_.NowMs() + loadbalancer::CompletionTimeout(placement.timeout).count();
-        if (auto st = journal_->Accept(pending, deadline, false); !st.ok()) {
+        if (auto st = journal_->Accept(std::move(pending), deadline, false); !st.ok()) {
             common::TidLog(req.tid).warn("activation {} refused: {}", id.str(),
                                          common::MessageOf(st));
             ActivateOutcome out;
@@ -205,7 +205,7 @@ void Activator::Activate(ActivateRequest req, ActivateDone done) {
             done(std::move(out));
             return;
         }
-        journaled = std::move(pending);
+        journaled = true;
     }
 
     // Every activation is counted when its outcome arrives (blocking or not, a sequence's
@@ -218,7 +218,7 @@ void Activator::Activate(ActivateRequest req, ActivateDone done) {
         auto st =
             balancer_.Publish(placement, std::move(msg),
                               [count](loadbalancer::ActivationResult result) { count(result); });
-        if (!st.ok() && journaled) journal_->Done(*journaled);
+        if (!st.ok() && journaled) journal_->Done(id);
         ActivateOutcome out;
         out.status = st;
         out.activation_id = id;
@@ -281,7 +281,7 @@ void Activator::Activate(ActivateRequest req, ActivateDone done) {
 
     auto st = balancer_.Publish(placement, std::move(msg), std::move(on_result));
     if (!st.ok()) {
-        if (journaled) journal_->Done(*journaled);
+        if (journaled) journal_->Done(id);
         timers_.Cancel(wait->timer);
         finish(std::nullopt, st);
     }

@@ -261,11 +261,15 @@ absl::StatusOr<int64_t> StoreGuard::CountActivations(const store::ActivationQuer
     return Run<absl::StatusOr<int64_t>>([this, q] { return inner_.CountActivations(q); });
 }
 absl::Status StoreGuard::PutJournalEntries(std::vector<store::JournalEntry>& entries) {
-    // The revisions come back through the copy.
+    // The entries travel to the worker and back (with their revisions) by move, not copied:
+    // they hold the records, and this is on every invoke's path. On an error (a timeout: the
+    // worker may still hold them) `entries` comes back empty; the caller does not use them then.
+    auto shared = std::make_shared<std::vector<store::JournalEntry>>(std::move(entries));
+    entries.clear();
     using Result = absl::StatusOr<std::vector<store::JournalEntry>>;
-    Result written = Run<Result>([this, copy = entries]() mutable -> Result {
-        if (absl::Status st = inner_.PutJournalEntries(copy); !st.ok()) return st;
-        return copy;
+    Result written = Run<Result>([this, shared]() -> Result {
+        if (absl::Status st = inner_.PutJournalEntries(*shared); !st.ok()) return st;
+        return std::move(*shared);
     });
     if (!written.ok()) return written.status();
     entries = *std::move(written);
@@ -278,6 +282,10 @@ absl::StatusOr<std::vector<store::JournalEntry>> StoreGuard::ListJournalEntries(
 }
 absl::Status StoreGuard::RemoveJournalEntries(const std::vector<store::JournalEntry>& entries) {
     return Run<absl::Status>([this, entries] { return inner_.RemoveJournalEntries(entries); });
+}
+absl::StatusOr<std::vector<std::string>> StoreGuard::ListJournalIds(std::string_view controller) {
+    return Run<absl::StatusOr<std::vector<std::string>>>(
+        [this, c = std::string(controller)] { return inner_.ListJournalIds(c); });
 }
 absl::StatusOr<std::string> StoreGuard::PutSystemDoc(const store::SystemDoc& doc,
                                                      std::string_view expected_rev) {

@@ -105,6 +105,8 @@ class StoreGuard final : public store::ArtifactStore {
         std::string_view controller, int64_t limit) override;
     [[nodiscard]] absl::Status RemoveJournalEntries(
         const std::vector<store::JournalEntry>& entries) override;
+    [[nodiscard]] absl::StatusOr<std::vector<std::string>> ListJournalIds(
+        std::string_view controller) override;
     [[nodiscard]] absl::StatusOr<std::string> PutSystemDoc(const store::SystemDoc& doc,
                                                            std::string_view expected_rev) override;
     [[nodiscard]] absl::StatusOr<store::SystemDoc> GetSystemDoc(std::string_view kind,

@@ -193,6 +193,8 @@ constexpr const char* kListJournal =
     "ORDER BY rowid LIMIT ?2";
 constexpr const char* kDeleteJournal =
     "DELETE FROM activation_journal WHERE controller = ?1 AND activation_id = ?2";
+constexpr const char* kListJournalIds =
+    "SELECT activation_id FROM activation_journal WHERE controller = ?1";
 constexpr const char* kListActivations =
     "SELECT doc FROM activations WHERE namespace = ?1 AND start >= ?2 AND start <= ?3 "
     "ORDER BY start DESC, activation_id DESC LIMIT ?4 OFFSET ?5";
@@ -267,6 +269,10 @@ class SqliteArtifactStore::Impl {
     const std::string& path() const { return path_; }
     SqliteCheckpointStats checkpoint_stats() const;
 
+    /// The controllers whose journal entries this object wrote; a record write removes its
+    /// activation's entry of each (few: one per controller process). Only inside Write().
+    std::vector<std::string>& journal_controllers() { return journal_controllers_; }
+
   private:
     Impl(std::string path, bool single_connection, std::unique_ptr<SqliteConnection> writer,
          const SqliteStoreOptions& options)
@@ -292,6 +298,7 @@ class SqliteArtifactStore::Impl {
 
     std::mutex write_mu_;
     std::unique_ptr<SqliteConnection> writer_;
+    std::vector<std::string> journal_controllers_;  // under write_mu_
 
     std::mutex pool_mu_;
     std::condition_variable pool_cv_;
@@ -951,12 +958,32 @@ absl::Status SqliteArtifactStore::PutActivation(const common::ActivationRecord& 
     });
 }
 
+namespace {
+
+/// In a record's write transaction: its activation's journal entries are done (the record
+/// exists), so they go in the same commit and the journal's sweeper finds nothing to do.
+[[nodiscard]] absl::Status RemoveJournalEntriesOf(SqliteConnection& db,
+                                                  const std::vector<std::string>& controllers,
+                                                  const std::string& activation_id) {
+    for (const std::string& controller : controllers) {
+        WISP_ASSIGN_OR_RETURN(Statement del, db.Prepare(kDeleteJournal));
+        del.BindText(1, controller);
+        del.BindText(2, activation_id);
+        WISP_RETURN_IF_ERROR(del.Run());
+    }
+    return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status SqliteArtifactStore::CreateActivation(const common::ActivationRecord& record) {
     WISP_RETURN_IF_ERROR(ValidateActivationRecord(record));
     const std::string ns = record.namespace_path.ToString();
     const std::string filter_name = record.FilterName();
     const std::string doc = common::ActivationToJson(record, common::ActivationJsonForm::kStored);
-    return impl_->Write([&](SqliteConnection& db) -> absl::Status {
+    // AlreadyExists commits too (not a rollback): the entry of a record that exists goes.
+    bool exists = false;
+    WISP_RETURN_IF_ERROR(impl_->Write([&](SqliteConnection& db) -> absl::Status {
         WISP_ASSIGN_OR_RETURN(Statement insert, db.Prepare(kInsertActivation));
         insert.BindText(1, ns);
         insert.BindText(2, record.activation_id.str());
@@ -964,8 +991,10 @@ absl::Status SqliteArtifactStore::CreateActivation(const common::ActivationRecor
         insert.BindInt64(4, record.start_ms);
         insert.BindText(5, doc);
         WISP_RETURN_IF_ERROR(insert.Run());
-        return sqlite3_changes(db.raw()) == 0 ? Exists() : absl::OkStatus();
-    });
+        exists = sqlite3_changes(db.raw()) == 0;
+        return RemoveJournalEntriesOf(db, impl_->journal_controllers(), record.activation_id.str());
+    }));
+    return exists ? Exists() : absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<absl::Status>> SqliteArtifactStore::CreateActivations(
@@ -995,6 +1024,8 @@ absl::StatusOr<std::vector<absl::Status>> SqliteArtifactStore::CreateActivations
             insert.BindText(5, rows[i].doc);
             WISP_RETURN_IF_ERROR(insert.Run());
             if (sqlite3_changes(db.raw()) == 0) out[i] = Exists();
+            WISP_RETURN_IF_ERROR(RemoveJournalEntriesOf(db, impl_->journal_controllers(),
+                                                        records[i].activation_id.str()));
         }
         return absl::OkStatus();
     }));
@@ -1108,7 +1139,12 @@ absl::Status SqliteArtifactStore::PutJournalEntries(std::vector<JournalEntry>& e
     }
     if (entries.empty()) return absl::OkStatus();
     WISP_RETURN_IF_ERROR(impl_->Write([&](SqliteConnection& db) -> absl::Status {
+        std::vector<std::string>& controllers = impl_->journal_controllers();
         for (size_t i = 0; i < entries.size(); ++i) {
+            if (std::find(controllers.begin(), controllers.end(), entries[i].controller) ==
+                controllers.end()) {
+                controllers.push_back(entries[i].controller);
+            }
             WISP_ASSIGN_OR_RETURN(Statement upsert, db.Prepare(kUpsertJournal));
             upsert.BindText(1, entries[i].controller);
             upsert.BindText(2, entries[i].record.activation_id.str());
@@ -1149,6 +1185,21 @@ absl::StatusOr<std::vector<JournalEntry>> SqliteArtifactStore::ListJournalEntrie
             JournalEntry{std::string(controller), *std::move(record), recover_after, "1"});
     }
     return entries;
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteArtifactStore::ListJournalIds(
+    std::string_view controller) {
+    return impl_->Read([&](SqliteConnection& db) -> absl::StatusOr<std::vector<std::string>> {
+        WISP_ASSIGN_OR_RETURN(Statement list, db.Prepare(kListJournalIds));
+        list.BindText(1, controller);
+        std::vector<std::string> ids;
+        while (true) {
+            WISP_ASSIGN_OR_RETURN(bool row, list.Step());
+            if (!row) break;
+            ids.emplace_back(list.ColumnText(0));
+        }
+        return ids;
+    });
 }
 
 absl::Status SqliteArtifactStore::RemoveJournalEntries(const std::vector<JournalEntry>& entries) {

@@ -145,6 +145,10 @@ class ArtifactStore {
     /// succeeds). Errors: AlreadyExists when a record with that id is stored (the first writer
     /// wins: an invoker's late result and the controller's forced completion never both
     /// exist), InvalidArgument (no namespace or id), Unavailable.
+    /// A backend may remove the journal entry of the record's activation in the same
+    /// transaction (it is done: its record exists); SQLite does so for the controllers whose
+    /// entries this store object wrote (PutJournalEntries), CouchDB does not. The journal's
+    /// sweeper learns of it from ListJournalIds and has nothing to look up or remove then.
     [[nodiscard]] virtual absl::Status CreateActivation(const common::ActivationRecord& record) = 0;
     /// CreateActivation for many records at once (group commit): one transaction (SQLite) or
     /// one `_bulk_docs` request (CouchDB). On success returns one status per record, in order:
@@ -197,6 +201,13 @@ class ArtifactStore {
     /// read). Entries already gone are not an error.
     [[nodiscard]] virtual absl::Status RemoveJournalEntries(
         const std::vector<JournalEntry>& entries) = 0;
+    /// The activation ids of `controller`'s entries, in no particular order, without reading
+    /// their records. Only for a backend whose record writes remove entries (CreateActivation):
+    /// an entry gone from this list while its controller still tracks it was removed with its
+    /// record. Blocks; thread-safe. Errors: Unavailable/Internal (the store); Unimplemented
+    /// (the default: records never remove entries, the sweeper looks each record up).
+    [[nodiscard]] virtual absl::StatusOr<std::vector<std::string>> ListJournalIds(
+        std::string_view controller);
 
     // ---- system documents --------------------------------------------------------------------
     // Revisioned documents per (kind, id) with create-only and compare-and-set writes: the
@@ -260,6 +271,10 @@ inline absl::StatusOr<bool> ArtifactStore::HasActivation(std::string_view ns,
     if (rec.ok()) return true;
     if (rec.status().code() == absl::StatusCode::kNotFound) return false;
     return rec.status();
+}
+
+inline absl::StatusOr<std::vector<std::string>> ArtifactStore::ListJournalIds(std::string_view) {
+    return absl::UnimplementedError("this store's record writes do not remove journal entries");
 }
 
 inline absl::StatusOr<int64_t> ArtifactStore::DeleteActivationsBefore(int64_t, int64_t) {

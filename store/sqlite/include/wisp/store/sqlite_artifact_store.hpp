@@ -118,6 +118,10 @@ class SqliteArtifactStore final : public ArtifactStore {
         std::string_view controller, int64_t limit) override;
     [[nodiscard]] absl::Status RemoveJournalEntries(
         const std::vector<JournalEntry>& entries) override;
+    /// Record writes (CreateActivation/s) remove the entries of their activation ids of every
+    /// controller this object wrote entries for, in the record's transaction.
+    [[nodiscard]] absl::StatusOr<std::vector<std::string>> ListJournalIds(
+        std::string_view controller) override;
     [[nodiscard]] absl::StatusOr<std::vector<common::ActivationRecord>> ListActivations(
         const ActivationQuery& q) override;
     [[nodiscard]] absl::StatusOr<int64_t> CountActivations(const ActivationQuery& q) override;

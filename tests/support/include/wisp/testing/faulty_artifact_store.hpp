@@ -210,6 +210,11 @@ class FaultyArtifactStore final : public store::ArtifactStore {
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.RemoveJournalEntries(entries);
     }
+    [[nodiscard]] absl::StatusOr<std::vector<std::string>> ListJournalIds(
+        std::string_view c) override {
+        if (auto st = Gate(); !st.ok()) return st;
+        return inner_.ListJournalIds(c);
+    }
 
     [[nodiscard]] absl::StatusOr<std::string> PutSystemDoc(const store::SystemDoc& doc,
                                                            std::string_view rev) override {
