@@ -159,7 +159,9 @@ using UnixClient = Client<asio::local::stream_protocol::socket>;
 // The proxy binary running in a temporary directory; its stdout/stderr are files.
 class Proxy {
   public:
-    Proxy(const std::string& kind, std::vector<std::pair<std::string, std::string>> env = {}) {
+    /// `wrapper`: a command line the proxy runs under (it execs the proxy: the same pid).
+    Proxy(const std::string& kind, std::vector<std::pair<std::string, std::string>> env = {},
+          const std::vector<std::string>& wrapper = {}) {
         std::string tmpl = (fs::temp_directory_path() / "wisp-proxy-test-XXXXXX").string();
         REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
         dir_ = tmpl;
@@ -183,6 +185,7 @@ class Proxy {
             spec.argv.push_back("--launcher");
             spec.argv.push_back(runtimes + "/nodejs/launcher.js");
         }
+        spec.argv.insert(spec.argv.begin(), wrapper.begin(), wrapper.end());
         spec.env = wisp::proxy::InheritedEnvironment();
         for (const auto& [k, v] : env)
             wisp::proxy::SetEnv(spec.env, k, v == "@dir" ? (dir_ / "proxy.sock").string() : v);
@@ -190,7 +193,7 @@ class Proxy {
         err_fd_ = ::open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         spec.stdout_fd = out_fd_;
         spec.stderr_fd = err_fd_;
-        if (spec.argv[0].empty() || runtimes.empty()) {
+        if (Env("WISP_ACTION_PROXY").empty() || runtimes.empty()) {
             FAIL(
                 "set WISP_ACTION_PROXY (the binary) and WISP_RUNTIMES_DIR (runtimes/); "
                 "ctest does");
@@ -1119,8 +1122,10 @@ TEST_CASE("zygote: init errors are the texts of a spawned launcher", "[host][zyg
 // ---- the fork server across a reset (FORK SERVER) ----
 namespace {
 
-// Whether a process of the test's uid without CAP_SYS_PTRACE (as an action: the container's
-// root with every capability dropped) can open /proc/<pid>/mem for writing.
+// Whether a process of the test's uid without CAP_SYS_PTRACE in its effective set (as an
+// action: the container's root with every capability dropped) can open /proc/<pid>/mem for
+// writing. The target must lack CAP_SYS_PTRACE too (else the capability rules deny it anyway):
+// as root, the proxy runs under `setpriv --bounding-set=-sys_ptrace`.
 bool MemWritableWithoutPtrace(pid_t pid) {
     const std::string path = "/proc/" + std::to_string(pid) + "/mem";
     const pid_t child = ::fork();
@@ -1129,7 +1134,6 @@ bool MemWritableWithoutPtrace(pid_t pid) {
         __user_cap_data_struct data[2] = {};
         if (::syscall(SYS_capget, &header, data) != 0) ::_exit(2);
         data[CAP_TO_INDEX(CAP_SYS_PTRACE)].effective &= ~CAP_TO_MASK(CAP_SYS_PTRACE);
-        data[CAP_TO_INDEX(CAP_SYS_PTRACE)].permitted &= ~CAP_TO_MASK(CAP_SYS_PTRACE);
         if (::syscall(SYS_capset, &header, data) != 0) ::_exit(2);
         ::_exit(::open(path.c_str(), O_RDWR | O_CLOEXEC) >= 0 ? 0 : 1);
     }
@@ -1151,7 +1155,11 @@ TEST_CASE(
         WARN("python3 is not on PATH: skipped");
         return;
     }
-    Proxy proxy("python");
+    std::vector<std::string> wrapper;
+    if (::geteuid() == 0 && OnPath("setpriv")) {
+        wrapper = {"setpriv", "--bounding-set=-sys_ptrace", "--"};
+    }
+    Proxy proxy("python", {}, wrapper);
     const std::vector<pid_t> at_start = ChildrenOf(proxy.pid());
     REQUIRE(at_start.size() == 1);
     const pid_t server = at_start[0];
@@ -1190,7 +1198,9 @@ def main(args):
     if (MemWritableWithoutPtrace(launcher_a)) {
         CHECK_FALSE(MemWritableWithoutPtrace(server));
     } else {
-        WARN("a dumpable process of the same uid is not writable here (an LSM?): skipped");
+        WARN(
+            "a dumpable process of the same uid is not writable here (an LSM, or root "
+            "without setpriv?): skipped");
     }
 
     r = client.Post("/wisp/reset", "");
