@@ -1145,6 +1145,17 @@ bool MemWritableWithoutPtrace(pid_t pid) {
     return WEXITSTATUS(status) == 0;
 }
 
+// Whether `pid` runs the fork server; a process just spawned may still be on its way to
+// python3 through a shim's execs (pyenv), so its command line is awaited.
+bool IsForkServer(pid_t pid) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (Cmdline(pid).find("--fork-server") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return Cmdline(pid).find("--fork-server") != std::string::npos;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -1163,7 +1174,7 @@ TEST_CASE(
     const std::vector<pid_t> at_start = ChildrenOf(proxy.pid());
     REQUIRE(at_start.size() == 1);
     const pid_t server = at_start[0];
-    CHECK(Cmdline(server).find("--fork-server") != std::string::npos);
+    CHECK(IsForkServer(server));
 
     // Action A leaves a daemon (own session, its parent gone) and stops the server (an action
     // may signal it); SIGTERM is blocked by the server.
@@ -1221,11 +1232,18 @@ def main(args):
 
     // A server that was killed is replaced at the next reset; /init meanwhile spawns.
     ::kill(server, SIGKILL);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {  // until the proxy has reaped it
+        const std::vector<pid_t> now = ChildrenOf(proxy.pid());
+        if (std::find(now.begin(), now.end(), server) == now.end()) break;
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
     CHECK(client.Post("/wisp/reset", "").status == 200);
     const std::vector<pid_t> after = ChildrenOf(proxy.pid());
     REQUIRE(after.size() == 1);
     CHECK(after[0] != server);
-    CHECK(Cmdline(after[0]).find("--fork-server") != std::string::npos);
+    CHECK(IsForkServer(after[0]));
     REQUIRE(client.Post("/init", InitBody(kPythonProbe)).status == 200);
     r = client.Post("/run", RunBody(R"({"op":"pid"})"));
     REQUIRE(r.status == 200);
