@@ -8,6 +8,12 @@ or, as a zygote at container start (before /init), as
 
     python3 -u launcher.py --zygote
 
+or, as a fork server at container start (the zygote that survives /wisp/reset), as
+
+    python3 -u launcher.py --fork-server
+
+with fd 3 a SOCK_SEQPACKET socket to the proxy (see fork_server() below).
+
 with its stdin and fd 3 piped to the proxy and its stdout/stderr shared with the container.
 Line protocol (runtimes/README.md):
   * zygote only: the first stdin line is the load order
@@ -83,6 +89,11 @@ def await_load_order(stdin, out):
     line = stdin.readline()
     if not line:
         sys.exit(0)
+    take_load_order(line, out)
+
+
+def take_load_order(line, out):
+    """Applies a load-order line: sys.argv and the /init env, then {"loading":true}."""
     order = json.loads(line)
     sys.argv[1:] = order["argv"]
     environ = os.environ
@@ -96,6 +107,8 @@ def await_load_order(stdin, out):
 
 
 def main():
+    if sys.argv[1:] == ["--fork-server"]:
+        fork_server()  # never returns
     out = os.fdopen(3, "wb")
     os.set_inheritable(3, False)  # processes the action starts must not hold the result pipe
     # The protocol stream moves off fd 0 (the copy is close-on-exec), so neither the action
@@ -106,6 +119,11 @@ def main():
     os.close(devnull)
     if sys.argv[1:] == ["--zygote"]:
         await_load_order(stdin, out)
+    serve(stdin, out)
+
+
+def serve(stdin, out):
+    """Loads the action named by sys.argv[1:3], answers the ready line, then runs requests."""
     action_dir, main_name = sys.argv[1], sys.argv[2]
     os.chdir(action_dir)
 
@@ -170,6 +188,129 @@ def main():
         sys.stderr.flush()
         out.write(data + b"\n")
         out.flush()
+
+
+PR_SET_DUMPABLE = 4
+
+
+def fork_server():
+    """--fork-server: the zygote that survives /wisp/reset (runtimes/README.md "Fork server").
+
+    Imports done, it serves the proxy over fd 3, a SOCK_SEQPACKET socket, one request per
+    message, one answer each:
+      * a load-order line (as a zygote's, see take_load_order) with two descriptors, the read
+        end of the launcher's request pipe and the write end of its result pipe: a launcher is
+        forked (through an intermediate process that exits at once, so the launcher becomes a
+        child of the proxy, which reaps it) and its pid is the answer ("error" when the fork
+        failed). The launcher takes the order and goes on as one spawned with it would;
+      * b"kill" (only sent by a proxy that is PID 1): kill(-1, SIGKILL), which ends every
+        process but PID 1 (the proxy) and this one, whatever they did; b"killed" answers;
+      * end of file: exit.
+    It is not dumpable (prctl PR_SET_DUMPABLE 0): processes of the same uid without
+    CAP_SYS_PTRACE, i.e. every action, cannot ptrace it, read or write its memory or take its
+    descriptors. It blocks every signal it can (an action may signal it; SIGKILL ends it and the
+    proxy then starts a fresh one, SIGSTOP is undone by the proxy's SIGCONT before a request).
+    """
+    known = set(sys.modules)  # what a spawned launcher has imported at this point
+    import ctypes
+    import signal
+    import socket
+
+    server_only = [name for name in sys.modules if name not in known]
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        os._exit(3)  # the proxy sees the end and spawns launchers instead
+    ctl = socket.socket(fileno=3)
+    os.set_inheritable(3, False)
+    catchable = set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
+    signal.pthread_sigmask(signal.SIG_BLOCK, catchable)
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(ctl, 1 << 20, 2)
+        except InterruptedError:
+            continue
+        except OSError:
+            os._exit(1)
+        if not msg:
+            os._exit(0)
+        if msg == b"kill":
+            for fd in fds:
+                os.close(fd)
+            try:
+                os.kill(-1, signal.SIGKILL)  # not us, not PID 1 (Linux kill(2))
+            except ProcessLookupError:  # nothing else there
+                pass
+            ctl.send(b"killed")
+            continue
+        if len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            ctl.send(b"error")
+            continue
+        try:
+            middle = os.fork()
+        except OSError:
+            middle = -1
+        if middle == 0:
+            code = 1
+            try:
+                try:
+                    pid = os.fork()
+                except OSError:
+                    pid = -1
+                if pid == 0:
+                    forked_launcher(ctl, fds, msg, server_only, libc, signal)  # never returns
+                ctl.send(b"error" if pid < 0 else b"%d" % pid)
+                code = 0
+            finally:
+                os._exit(code)
+        for fd in fds:
+            os.close(fd)
+        if middle < 0:
+            ctl.send(b"error")
+            continue
+        while True:
+            try:
+                _, status = os.waitpid(middle, 0)
+                break
+            except InterruptedError:
+                continue
+        if status != 0:  # it ended before it could answer
+            ctl.send(b"error")
+
+
+def forked_launcher(ctl, fds, order, server_only, libc, signal):
+    """A launcher forked by the fork server: becomes what a spawned launcher with `order`
+    would be (own session and process group, no blocked signals, dumpable, fd 3 the result
+    pipe, the server's own modules out of sys.modules), then serves. Never returns."""
+    code = 1
+    try:
+        ctl.close()
+        os.setsid()
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+        requests, results = fds
+        if results != 3:
+            os.dup2(results, 3, inheritable=False)
+            os.close(results)
+        os.set_inheritable(requests, False)
+        for name in server_only:
+            sys.modules.pop(name, None)
+        out = os.fdopen(3, "wb")
+        stdin = os.fdopen(requests, "rb")
+        take_load_order(order, out)
+        serve(stdin, out)
+        code = 0
+    except SystemExit as ex:
+        code = ex.code if isinstance(ex.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 #include "action_proxy.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -100,6 +101,41 @@ std::string EmptyDir(const std::string& dir) {
     return {};
 }
 
+// How long the fork server may take to answer (it answers in about a millisecond; one that
+// does not answer is killed and replaced).
+constexpr std::chrono::milliseconds kForkServerLimit{10000};
+
+// Sends SIGKILL to the processes other than the proxy and `keep`: as PID 1 every process of
+// the container, else the proxy's children. True when there was any (a zombie counts: it is
+// there until reaped).
+bool SweepOthers(bool init, pid_t keep) {
+    const pid_t self = ::getpid();
+    DIR* dir = ::opendir("/proc");
+    if (dir == nullptr) return false;
+    bool found = false;
+    while (const dirent* entry = ::readdir(dir)) {
+        std::string_view name(entry->d_name);
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string_view::npos) {
+            continue;
+        }
+        const pid_t pid = static_cast<pid_t>(std::atol(entry->d_name));
+        if (pid == self || pid == keep || pid <= 0) continue;
+        if (!init) {
+            std::ifstream in("/proc/" + std::string(name) + "/stat");
+            std::string stat((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+            const size_t close = stat.rfind(')');
+            if (close == std::string::npos || close + 4 >= stat.size()) continue;
+            // ") S PPID ...": the state, then the parent.
+            if (std::atol(stat.c_str() + close + 4) != self) continue;
+        }
+        found = true;
+        ::kill(pid, SIGKILL);
+    }
+    ::closedir(dir);
+    return found;
+}
+
 }  // namespace
 
 ActionProxy::ActionProxy(asio::io_context& io, ProxyOptions options)
@@ -156,6 +192,7 @@ void ActionProxy::FlushLogs() {
 void ActionProxy::Shutdown() {
     if (launcher_) launcher_->Kill();
     if (zygote_) zygote_->Kill();
+    if (server_) server_->Kill();
 }
 
 void ActionProxy::StartZygote() {
@@ -168,12 +205,21 @@ void ActionProxy::StartZygote() {
     spec.argv = {options_.interpreter};
     if (options_.kind == Kind::kPython) spec.argv.emplace_back("-u");
     spec.argv.push_back(options_.launcher);
-    spec.argv.emplace_back("--zygote");
+    const bool fork_server = options_.kind == Kind::kPython && options_.fork_server;
+    if (fork_server && server_ && server_->alive()) return;  // it outlives resets
+    spec.argv.emplace_back(fork_server ? "--fork-server" : "--zygote");
     spec.env = InheritedEnvironment();
     std::error_code ec;
     fs::create_directories(options_.action_dir, ec);
     if (!ec) spec.cwd = options_.action_dir;  // where a launcher spawned at /init starts
     RedirectOutput(spec);
+    if (fork_server) {
+        server_.reset();
+        auto server = std::make_shared<ForkServer>(io_, watcher_);
+        std::string error;
+        if (server->Start(std::move(spec), error)) server_ = std::move(server);
+        return;
+    }
     auto zygote = std::make_shared<Launcher>(io_, watcher_);
     std::string error;
     // Silently: a line would land in the first activation's logs, and /init can still spawn.
@@ -268,18 +314,32 @@ asio::awaitable<Reply> ActionProxy::InitLauncher(InitRequest request) {
                                      request.binary ? "archive" : "source"};
     if (options_.concurrent) args.emplace_back("--concurrent");
 
-    // The zygote is used once at most: after a failed /init a retry spawns.
-    std::shared_ptr<Launcher> launcher = std::move(zygote_);
-    std::optional<std::string> load_line;
-    if (launcher && launcher->alive()) load_line = ZygoteLoadLine(args, request.env);
+    std::shared_ptr<Launcher> launcher;
     std::optional<std::string> failure;
-    bool spawn = !load_line;
-    if (load_line) {
-        auto loaded = co_await launcher->Load(std::move(*load_line));
-        // Not delivered: the zygote died before it got the code (its death may not have been
-        // seen yet when alive() was asked); start afresh as if it were known dead.
-        spawn = !loaded.delivered;
-        failure = std::move(loaded.failure);
+    bool spawn = true;
+    if (server_ && server_->alive()) {
+        // A launcher forked from the fork server; when it cannot be, one spawned.
+        if (std::optional<std::string> line = ZygoteLoadLine(args, request.env)) {
+            ForkOutcome forked = co_await ForkLauncher(std::move(*line));
+            if (forked.launcher) {
+                launcher = std::move(forked.launcher);
+                failure = std::move(forked.failure);
+                spawn = false;
+            }
+        }
+    } else {
+        // The zygote is used once at most: after a failed /init a retry spawns.
+        launcher = std::move(zygote_);
+        std::optional<std::string> load_line;
+        if (launcher && launcher->alive()) load_line = ZygoteLoadLine(args, request.env);
+        spawn = !load_line;
+        if (load_line) {
+            auto loaded = co_await launcher->Load(std::move(*load_line));
+            // Not delivered: the zygote died before it got the code (its death may not have
+            // been seen yet when alive() was asked); start afresh as if it were known dead.
+            spawn = !loaded.delivered;
+            failure = std::move(loaded.failure);
+        }
     }
     if (spawn) {
         if (launcher) launcher->Kill();  // dead, or the /init env needs a fresh process
@@ -311,6 +371,30 @@ asio::awaitable<Reply> ActionProxy::InitLauncher(InitRequest request) {
     }
     launcher_ = std::move(launcher);
     co_return OkReply();
+}
+
+asio::awaitable<ActionProxy::ForkOutcome> ActionProxy::ForkLauncher(std::string line) {
+    ForkOutcome outcome;
+    auto launcher = std::make_shared<Launcher>(io_, watcher_);
+    int child[2];
+    std::string error;
+    if (!launcher->OpenPipes(options_.concurrent, child, error)) co_return outcome;
+    std::shared_ptr<ForkServer> server = server_;
+    // The launcher becomes our child when the server's intermediate process ends, maybe
+    // before its pid reaches us: an early end is kept for Watch().
+    watcher_.HoldUnclaimed(true);
+    const pid_t pid = co_await server->Fork(std::move(line), child[0], child[1], kForkServerLimit);
+    if (pid > 0) launcher->AttachForked(pid);
+    watcher_.HoldUnclaimed(false);
+    if (pid <= 0) co_return outcome;
+    Launcher::LoadOutcome loaded = co_await launcher->Loaded();
+    if (!loaded.delivered) {  // it ended before it took the order: nothing of the action ran
+        launcher->Kill();
+        co_return outcome;
+    }
+    outcome.launcher = std::move(launcher);
+    outcome.failure = std::move(loaded.failure);
+    co_return outcome;
 }
 
 asio::awaitable<Reply> ActionProxy::Run(std::string body, bool inline_logs) {
@@ -399,21 +483,33 @@ asio::awaitable<Reply> ActionProxy::RunNative(std::string body, bool inline_logs
 
 asio::awaitable<Reply> ActionProxy::Reset() {
     // As PID 1 (in a container) every other process is the action's: kill(-1) reaches them
-    // all, whatever session or group they made. On a host (tests), the launcher's and a
-    // native run's process groups.
+    // all, whatever session or group they made, atomically with respect to fork. With a fork
+    // server, which survives (invoker/README.md "Reuse after reset"), the server sends it
+    // (reaching every process but itself and the proxy), then every other process left
+    // (dying ones, zombies) is swept until none is. On a host (tests), the launcher's and a
+    // native run's process groups, then (with a server) the proxy's other children.
     const bool init = ::getpid() == 1;
+    pid_t keep = server_ && server_->alive() ? server_->pid() : -1;
+    if (init && keep > 0) {
+        const bool killed = co_await server_->KillOthers(kForkServerLimit);
+        if (!killed) keep = -1;  // it is killed too: kill(-1) below, a fresh one after
+    }
     auto kill_all = [&] {
         if (init) {
-            ::kill(-1, SIGKILL);
+            if (keep < 0) ::kill(-1, SIGKILL);
             return;
         }
         if (launcher_) launcher_->Kill();
         if (zygote_) zygote_->Kill();
         native_.Kill();
     };
+    auto remain = [&] {
+        const bool children = watcher_.Reap();
+        return keep < 0 ? children : SweepOthers(init, keep);
+    };
     asio::steady_timer timer(io_);
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    for (kill_all(); watcher_.Reap(); kill_all()) {  // until every child is reaped
+    for (kill_all(); remain(); kill_all()) {  // until every other process is reaped
         if (std::chrono::steady_clock::now() >= give_up) {
             co_return ErrorReply(500,
                                  "the action's processes did not end within 10 s of "

@@ -4,10 +4,12 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "fork_server.hpp"
 #include "launcher.hpp"
 #include "log_capture.hpp"
 #include "native_runner.hpp"
@@ -38,11 +40,21 @@ class ActionProxy {
     /// the launcher's imports done, blocked until /init sends it the code (launcher.hpp); an
     /// unused one still there is killed first. Called at proxy start and after a reset. When it
     /// cannot start, or dies before /init, /init spawns the launcher as without a zygote.
+    /// python (--zygote on): the zygote is a fork server (fork_server.hpp) that each /init
+    /// forks a launcher from and that survives resets; started only when none is running.
     void StartZygote();
 
   private:
     enum class State { kUninitialized, kInitializing, kReady };
 
+    /// A launcher forked by the fork server with the load-order `line`, and WaitReady()'s
+    /// answer; no launcher when the server could not fork one that took the order (the
+    /// caller spawns: nothing of the action ran).
+    struct ForkOutcome {
+        std::shared_ptr<Launcher> launcher;
+        std::optional<std::string> failure;
+    };
+    asio::awaitable<ForkOutcome> ForkLauncher(std::string line);
     asio::awaitable<Reply> InitLauncher(InitRequest request);
     Reply InitNative(const InitRequest& request);
     asio::awaitable<Reply> RunLauncher(std::string body, bool inline_logs);
@@ -65,8 +77,9 @@ class ActionProxy {
     AsyncMutex run_mutex_;
     State state_ = State::kUninitialized;
     std::shared_ptr<Launcher> launcher_;
-    std::shared_ptr<Launcher> zygote_;  // started before /init, not yet given code
-    std::vector<std::string> env_;      // the action's environment (container + /init env)
+    std::shared_ptr<Launcher> zygote_;    // started before /init, not yet given code
+    std::shared_ptr<ForkServer> server_;  // python: forks each /init's launcher, kept at reset
+    std::vector<std::string> env_;        // the action's environment (container + /init env)
     LogCapture capture_;
     bool capture_on_ = false;  // serial runs: the action's stdout/stderr go through capture_
     bool copy_logs_ = false;   // WISP_PROXY_COPY_LOGS: inline lines also go to the container log

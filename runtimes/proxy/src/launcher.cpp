@@ -89,7 +89,7 @@ Launcher::Launcher(asio::io_context& io, ChildWatcher& watcher, size_t max_line_
 
 Launcher::~Launcher() { Kill(); }
 
-bool Launcher::Start(SpawnSpec spec, bool concurrent, std::string& error) {
+bool Launcher::OpenPipes(bool concurrent, int child_fds[2], std::string& error) {
     concurrent_ = concurrent;
     int in[2], out[2];
     if (!MakePipe(in, error)) return false;
@@ -100,18 +100,38 @@ bool Launcher::Start(SpawnSpec spec, bool concurrent, std::string& error) {
     }
     (void)::fcntl(in[1], F_SETPIPE_SZ, kPipeSize);
     (void)::fcntl(out[0], F_SETPIPE_SZ, kPipeSize);
-    spec.stdin_fd = in[0];
-    spec.fd3 = out[1];
-    pid_ = Spawn(spec, error);
-    ::close(in[0]);
-    ::close(out[1]);
-    if (pid_ < 0) {
-        ::close(in[1]);
-        ::close(out[0]);
-        return false;
-    }
     stdin_.assign(in[1]);
     results_.assign(out[0]);
+    child_fds[0] = in[0];
+    child_fds[1] = out[1];
+    return true;
+}
+
+bool Launcher::Start(SpawnSpec spec, bool concurrent, std::string& error) {
+    int child[2];
+    if (!OpenPipes(concurrent, child, error)) return false;
+    spec.stdin_fd = child[0];
+    spec.fd3 = child[1];
+    const pid_t pid = Spawn(spec, error);
+    ::close(child[0]);
+    ::close(child[1]);
+    if (pid < 0) {
+        boost::system::error_code ignored;
+        stdin_.close(ignored);
+        results_.close(ignored);
+        return false;
+    }
+    Attach(pid);
+    return true;
+}
+
+void Launcher::AttachForked(pid_t pid) {
+    loading_ = true;  // its first line is {"loading":true}
+    Attach(pid);
+}
+
+void Launcher::Attach(pid_t pid) {
+    pid_ = pid;
     std::weak_ptr<Launcher> weak = weak_from_this();
     watcher_.Watch(pid_, [weak](int status) {
         auto self = weak.lock();
@@ -123,7 +143,6 @@ bool Launcher::Start(SpawnSpec spec, bool concurrent, std::string& error) {
     });
     asio::co_spawn(
         io_, [self = shared_from_this()] { return self->ReadLoop(); }, asio::detached);
-    return true;
 }
 
 asio::awaitable<std::optional<std::string>> Launcher::WaitReady() {
@@ -152,6 +171,11 @@ asio::awaitable<Launcher::LoadOutcome> Launcher::Load(std::string line) {
     // it took the code (a write can still succeed into the pipe of a zygote being killed):
     // the caller starts a fresh process, since nothing of the action ran.
     if (ec) co_return LoadOutcome{};
+    co_return co_await Loaded();
+}
+
+asio::awaitable<Launcher::LoadOutcome> Launcher::Loaded() {
+    auto self = shared_from_this();
     co_await load_ack_.Wait();
     if (!load_acked_) co_return LoadOutcome{};
     // (co_await outside the braced initialiser: GCC miscompiles one inside it.)

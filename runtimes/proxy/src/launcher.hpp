@@ -64,6 +64,14 @@ class Launcher : public std::enable_shared_from_this<Launcher> {
     /// Spawns `spec` (its stdin/fd3 are replaced by pipes to this object). False with `error`.
     bool Start(SpawnSpec spec, bool concurrent, std::string& error);
 
+    /// For a launcher forked by the fork server: makes the pipes and returns the launcher's
+    /// ends in `child_fds` ({requests read end, results write end}; the caller passes them on
+    /// and closes them). False with `error`.
+    bool OpenPipes(bool concurrent, int child_fds[2], std::string& error);
+    /// The forked launcher `pid` (now a child of the proxy) took the pipes of OpenPipes and a
+    /// load order: watches it and reads its lines; then Loaded().
+    void AttachForked(pid_t pid);
+
     /// Waits for the ready line: nullopt once {"ok":true} came, otherwise the error text.
     asio::awaitable<std::optional<std::string>> WaitReady();
 
@@ -77,6 +85,8 @@ class Launcher : public std::enable_shared_from_this<Launcher> {
     /// Not delivered when the zygote ended first: nothing of the action ran, a fresh process
     /// can start it.
     asio::awaitable<LoadOutcome> Load(std::string line);
+    /// After Load's write, or AttachForked: waits for {"loading":true}, then WaitReady().
+    asio::awaitable<LoadOutcome> Loaded();
 
     /// Sends one request line (ending in '\n') and returns its result line (without '\n'),
     /// no line when the launcher died before answering, or too_long when the answer was longer
@@ -94,6 +104,9 @@ class Launcher : public std::enable_shared_from_this<Launcher> {
     void Kill();
 
   private:
+    /// Watches `pid` and starts ReadLoop.
+    void Attach(pid_t pid);
+
     struct Pending {
         explicit Pending(asio::any_io_executor ex) : done(std::move(ex)) {}
         LauncherResult result;

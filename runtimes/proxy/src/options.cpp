@@ -30,7 +30,8 @@ std::optional<Kind> ParseKind(std::string_view text) {
 std::string UsageText() {
     return "usage: wisp-action-proxy [--kind python|nodejs|native] [--host H] [--port N]\n"
            "                         [--socket PATH] [--action-dir DIR] [--launcher FILE]\n"
-           "                         [--interpreter PROG] [--port-file FILE] [--zygote on|off]\n"
+           "                         [--interpreter PROG] [--port-file FILE] [--zygote "
+           "on|off|once]\n"
            "Serves the OpenWhisk action protocol (POST /init, POST /run) on TCP and, with\n"
            "--socket, on a unix socket (--port none: on the socket only). Each flag has an "
            "environment twin: WISP_PROXY_KIND,\n"
@@ -135,10 +136,14 @@ std::optional<ProxyOptions> ParseOptions(int argc, const char* const* argv,
     }
     if (zygote == "on" || zygote == "1" || zygote == "true") {
         opts.zygote = true;
+    } else if (zygote == "once") {
+        opts.zygote = true;
+        opts.fork_server = false;
     } else if (zygote == "off" || zygote == "0" || zygote == "false") {
         opts.zygote = false;
+        opts.fork_server = false;
     } else {
-        message = "invalid --zygote '" + zygote + "': use on or off\n";
+        message = "invalid --zygote '" + zygote + "': use on, off or once\n";
         return std::nullopt;
     }
     if (opts.kind == Kind::kPython) {

@@ -21,6 +21,9 @@ struct ProxyOptions {
     std::string port_file;    // write the bound TCP port here once listening (tests)
     bool concurrent = false;  // nodejs with __OW_ALLOW_CONCURRENT=true: runs overlap
     bool zygote = true;  // python/nodejs: start the launcher at proxy start (WISP_PROXY_ZYGOTE)
+    // python: the zygote is a fork server that survives /wisp/reset ("on"); "once": a zygote
+    // that becomes the launcher at /init, used once.
+    bool fork_server = true;
 };
 
 std::string_view KindName(Kind kind);
@@ -36,7 +39,9 @@ std::optional<Kind> ParseKind(std::string_view text);
 ///   --launcher P      WISP_PROXY_LAUNCHER      /opt/wisp/launcher.py | /opt/wisp/launcher.js
 ///   --interpreter P   WISP_PROXY_INTERPRETER   python3 | node
 ///   --port-file F     (none)                   write the bound port to F
-///   --zygote on|off   WISP_PROXY_ZYGOTE        on: python/nodejs launcher started before /init
+///   --zygote on|off|once  WISP_PROXY_ZYGOTE    on: python/nodejs launcher started before /init
+///                                              (python: a fork server); once: python's zygote
+///                                              is the launcher itself, used once
 /// and __OW_ALLOW_CONCURRENT=true (nodejs only) lets /run calls overlap.
 /// Returns nullopt with `message` set on bad input or --help (`help` true then).
 std::optional<ProxyOptions> ParseOptions(int argc, const char* const* argv,

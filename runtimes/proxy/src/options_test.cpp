@@ -73,14 +73,20 @@ TEST_CASE("ParseOptions explains bad input", "[options]") {
     CHECK_FALSE(Parse({"--kind"}, {}, message));
 }
 
-TEST_CASE("ParseOptions: the zygote is on unless turned off", "[options]") {
+TEST_CASE("ParseOptions: the zygote is on (a fork server) unless turned off or once", "[options]") {
     std::string message;
     auto opts = Parse({"--kind", "python"}, {}, message);
     REQUIRE(opts);
     CHECK(opts->zygote);
+    CHECK(opts->fork_server);
     opts = Parse({"--kind", "python"}, {{"WISP_PROXY_ZYGOTE", "off"}}, message);
     REQUIRE(opts);
     CHECK_FALSE(opts->zygote);
+    CHECK_FALSE(opts->fork_server);
+    opts = Parse({"--kind", "python", "--zygote", "once"}, {}, message);
+    REQUIRE(opts);
+    CHECK(opts->zygote);
+    CHECK_FALSE(opts->fork_server);
     opts = Parse({"--kind", "nodejs", "--zygote", "on"}, {{"WISP_PROXY_ZYGOTE", "0"}}, message);
     REQUIRE(opts);
     CHECK(opts->zygote);

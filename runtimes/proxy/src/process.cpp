@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
@@ -189,7 +190,19 @@ void SetEnv(std::vector<std::string>& env, const std::string& name, const std::s
 ChildWatcher::ChildWatcher(asio::io_context& io) : signals_(io, SIGCHLD) { Arm(); }
 
 void ChildWatcher::Watch(pid_t pid, std::function<void(int)> on_exit) {
+    if (auto it = unclaimed_.find(pid); it != unclaimed_.end()) {  // ended already
+        const int status = it->second;
+        unclaimed_.erase(it);
+        asio::post(signals_.get_executor(),
+                   [on_exit = std::move(on_exit), status] { on_exit(status); });
+        return;
+    }
     watched_[pid] = std::move(on_exit);
+}
+
+void ChildWatcher::HoldUnclaimed(bool on) {
+    hold_unclaimed_ = on;
+    if (!on) unclaimed_.clear();
 }
 
 void ChildWatcher::Arm() {
@@ -206,7 +219,10 @@ bool ChildWatcher::Reap() {
         pid_t pid = ::waitpid(-1, &status, WNOHANG);
         if (pid <= 0) return pid == 0 || (pid < 0 && errno == EINTR);
         auto it = watched_.find(pid);
-        if (it == watched_.end()) continue;  // an orphan re-parented to us (PID 1)
+        if (it == watched_.end()) {  // an orphan re-parented to us (PID 1, subreaper)
+            if (hold_unclaimed_) unclaimed_[pid] = status;
+            continue;
+        }
         auto callback = std::move(it->second);
         watched_.erase(it);
         callback(status);

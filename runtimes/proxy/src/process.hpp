@@ -68,11 +68,16 @@ class ChildWatcher {
     void Watch(pid_t pid, std::function<void(int)> on_exit);
     /// Reaps what has ended now; true while children remain.
     bool Reap();
+    /// While on, the status of an unwatched child is kept until Watch() claims it (a launcher
+    /// forked by the fork server becomes our child before we learn its pid); off drops them.
+    void HoldUnclaimed(bool on);
 
   private:
     void Arm();
     asio::signal_set signals_;
     std::map<pid_t, std::function<void(int)>> watched_;
+    bool hold_unclaimed_ = false;
+    std::map<pid_t, int> unclaimed_;
 };
 
 /// "exited with status 1" / "was killed by signal 9".

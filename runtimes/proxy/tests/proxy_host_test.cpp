@@ -3,9 +3,11 @@
 // sees over HTTP and in the container log (the proxy's stdout/stderr, captured in files).
 // Needs python3, node and cc on PATH; a missing one skips its part with a warning.
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -157,7 +159,9 @@ using UnixClient = Client<asio::local::stream_protocol::socket>;
 // The proxy binary running in a temporary directory; its stdout/stderr are files.
 class Proxy {
   public:
-    Proxy(const std::string& kind, std::vector<std::pair<std::string, std::string>> env = {}) {
+    /// `wrapper`: a command line the proxy runs under (it execs the proxy: the same pid).
+    Proxy(const std::string& kind, std::vector<std::pair<std::string, std::string>> env = {},
+          const std::vector<std::string>& wrapper = {}) {
         std::string tmpl = (fs::temp_directory_path() / "wisp-proxy-test-XXXXXX").string();
         REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
         dir_ = tmpl;
@@ -181,6 +185,7 @@ class Proxy {
             spec.argv.push_back("--launcher");
             spec.argv.push_back(runtimes + "/nodejs/launcher.js");
         }
+        spec.argv.insert(spec.argv.begin(), wrapper.begin(), wrapper.end());
         spec.env = wisp::proxy::InheritedEnvironment();
         for (const auto& [k, v] : env)
             wisp::proxy::SetEnv(spec.env, k, v == "@dir" ? (dir_ / "proxy.sock").string() : v);
@@ -188,7 +193,7 @@ class Proxy {
         err_fd_ = ::open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         spec.stdout_fd = out_fd_;
         spec.stderr_fd = err_fd_;
-        if (spec.argv[0].empty() || runtimes.empty()) {
+        if (Env("WISP_ACTION_PROXY").empty() || runtimes.empty()) {
             FAIL(
                 "set WISP_ACTION_PROXY (the binary) and WISP_RUNTIMES_DIR (runtimes/); "
                 "ctest does");
@@ -950,10 +955,21 @@ std::string Normalised(std::string text, const fs::path& dir) {
     return text;
 }
 
-// /init with `code` and {"GREETING":"hi","__OW_API_HOST":"h"}, then one probe /run; the
-// normalised answer and whether the action ran in a process started before /init.
-std::pair<std::string, bool> Probe(const std::string& kind, const std::string& code, bool zygote) {
-    Proxy proxy(kind, {{"WISP_PROXY_ZYGOTE", zygote ? "on" : "off"}});
+// Where an action ran: in a launcher spawned at /init, in the zygote started before /init,
+// or in a launcher forked from the fork server at /init.
+enum class Origin { kSpawned, kZygote, kForked };
+
+std::string Cmdline(pid_t pid) {
+    std::string text = Slurp("/proc/" + std::to_string(pid) + "/cmdline");
+    std::replace(text.begin(), text.end(), '\0', ' ');
+    return text;
+}
+
+// /init with `code` and {"GREETING":"hi","__OW_API_HOST":"h"}, then one probe /run, with
+// WISP_PROXY_ZYGOTE=`zygote`; the normalised answer and where the action ran.
+std::pair<std::string, Origin> Probe(const std::string& kind, const std::string& code,
+                                     const std::string& zygote) {
+    Proxy proxy(kind, {{"WISP_PROXY_ZYGOTE", zygote}});
     std::vector<pid_t> before = ChildrenOf(proxy.pid());
     auto client = proxy.Connect();
     auto r = client.Post("/init",
@@ -962,31 +978,42 @@ std::pair<std::string, bool> Probe(const std::string& kind, const std::string& c
     r = client.Post("/run", RunBody(R"({"op":"pid"})"));
     REQUIRE(r.status == 200);
     const int pid = r.Json()["pid"].GetInt();
+    Origin origin = Origin::kSpawned;
+    if (std::find(before.begin(), before.end(), pid) != before.end()) {
+        origin = Origin::kZygote;
+    } else if (Cmdline(pid).find("--fork-server") != std::string::npos) {
+        origin = Origin::kForked;
+    }
     r = client.Post("/run", RunBody("{}"));
     REQUIRE(r.status == 200);
-    return {Normalised(r.body, proxy.dir()),
-            std::find(before.begin(), before.end(), pid) != before.end()};
+    return {Normalised(r.body, proxy.dir()), origin};
 }
 
 }  // namespace
 
 TEST_CASE(
-    "python zygote: the action runs in the launcher started before /init, and sees the "
-    "same argv, cwd, environment, modules and sys.path as in a launcher spawned at /init",
+    "python zygote: the action runs in a launcher forked from the fork server started before "
+    "/init (or, with --zygote once, in the zygote itself), and sees the same argv, cwd, "
+    "environment, modules and sys.path as in a launcher spawned at /init",
     "[host][zygote]") {
     if (!OnPath("python3")) {
         WARN("python3 is not on PATH: skipped");
         return;
     }
-    auto [spawned, spawned_early] = Probe("python", kPythonProbe, false);
-    auto [zygote, zygote_early] = Probe("python", kPythonProbe, true);
-    CHECK_FALSE(spawned_early);
-    CHECK(zygote_early);
-    CHECK(zygote == spawned);
-    CHECK(zygote.find(R"("GREETING": "hi")") != std::string::npos);
-    CHECK(zygote.find(R"("__OW_API_HOST": "h")") != std::string::npos);
-    CHECK(zygote.find(R"("argv": ["/)") != std::string::npos);  // the launcher's path first
-    CHECK(zygote.find(R"(, "@DIR/action", "main", "source"])") != std::string::npos);
+    auto [spawned, spawned_origin] = Probe("python", kPythonProbe, "off");
+    auto [once, once_origin] = Probe("python", kPythonProbe, "once");
+    auto [forked, forked_origin] = Probe("python", kPythonProbe, "on");
+    CHECK(spawned_origin == Origin::kSpawned);
+    CHECK(once_origin == Origin::kZygote);
+    CHECK(forked_origin == Origin::kForked);
+    CHECK(once == spawned);
+    CHECK(forked == spawned);
+    for (const std::string& zygote : {once, forked}) {
+        CHECK(zygote.find(R"("GREETING": "hi")") != std::string::npos);
+        CHECK(zygote.find(R"("__OW_API_HOST": "h")") != std::string::npos);
+        CHECK(zygote.find(R"("argv": ["/)") != std::string::npos);  // the launcher's path first
+        CHECK(zygote.find(R"(, "@DIR/action", "main", "source"])") != std::string::npos);
+    }
 }
 
 TEST_CASE(
@@ -997,10 +1024,10 @@ TEST_CASE(
         WARN("node is not on PATH: skipped");
         return;
     }
-    auto [spawned, spawned_early] = Probe("nodejs", kNodeProbe, false);
-    auto [zygote, zygote_early] = Probe("nodejs", kNodeProbe, true);
-    CHECK_FALSE(spawned_early);
-    CHECK(zygote_early);
+    auto [spawned, spawned_origin] = Probe("nodejs", kNodeProbe, "off");
+    auto [zygote, zygote_origin] = Probe("nodejs", kNodeProbe, "on");
+    CHECK(spawned_origin == Origin::kSpawned);
+    CHECK(zygote_origin == Origin::kZygote);
     CHECK(zygote == spawned);
     CHECK(zygote.find(R"("GREETING":"hi")") != std::string::npos);
     CHECK(zygote.find(R"("@DIR/action","main","source"])") != std::string::npos);
@@ -1059,7 +1086,8 @@ TEST_CASE(
         r = client.Post("/run", RunBody("{}"));
         CHECK(Str(r.Json(), "where") == "extra");
         CHECK(r.Json()["pid"].GetInt() != zygotes[0]);
-        CHECK(ChildrenOf(proxy.pid()).size() == 1);  // the unused zygote was ended
+        // The spawned launcher and the fork server, kept for the /init after a reset.
+        CHECK(ChildrenOf(proxy.pid()).size() == 2);
     }
 }
 
@@ -1089,4 +1117,135 @@ TEST_CASE("zygote: init errors are the texts of a spawned launcher", "[host][zyg
         INFO(c.body);
         CHECK(answers[0] == answers[1]);
     }
+}
+
+// ---- the fork server across a reset (FORK SERVER) ----
+namespace {
+
+// Whether a process of the test's uid without CAP_SYS_PTRACE in its effective set (as an
+// action: the container's root with every capability dropped) can open /proc/<pid>/mem for
+// writing. The target must lack CAP_SYS_PTRACE too (else the capability rules deny it anyway):
+// as root, the proxy runs under `setpriv --bounding-set=-sys_ptrace`.
+bool MemWritableWithoutPtrace(pid_t pid) {
+    const std::string path = "/proc/" + std::to_string(pid) + "/mem";
+    const pid_t child = ::fork();
+    if (child == 0) {  // only async-signal-safe calls from here
+        __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+        __user_cap_data_struct data[2] = {};
+        if (::syscall(SYS_capget, &header, data) != 0) ::_exit(2);
+        data[CAP_TO_INDEX(CAP_SYS_PTRACE)].effective &= ~CAP_TO_MASK(CAP_SYS_PTRACE);
+        if (::syscall(SYS_capset, &header, data) != 0) ::_exit(2);
+        ::_exit(::open(path.c_str(), O_RDWR | O_CLOEXEC) >= 0 ? 0 : 1);
+    }
+    REQUIRE(child > 0);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) != 2);
+    return WEXITSTATUS(status) == 0;
+}
+
+// Whether `pid` runs the fork server; a process just spawned may still be on its way to
+// python3 through a shim's execs (pyenv), so its command line is awaited.
+bool IsForkServer(pid_t pid) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (Cmdline(pid).find("--fork-server") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return Cmdline(pid).find("--fork-server") != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "reset: the python fork server survives it untouched, and nothing the action started "
+    "(a daemon in its own session included) does",
+    "[host][reset][zygote]") {
+    if (!OnPath("python3")) {
+        WARN("python3 is not on PATH: skipped");
+        return;
+    }
+    std::vector<std::string> wrapper;
+    if (::geteuid() == 0 && OnPath("setpriv")) {
+        wrapper = {"setpriv", "--bounding-set=-sys_ptrace", "--"};
+    }
+    Proxy proxy("python", {}, wrapper);
+    const std::vector<pid_t> at_start = ChildrenOf(proxy.pid());
+    REQUIRE(at_start.size() == 1);
+    const pid_t server = at_start[0];
+    CHECK(IsForkServer(server));
+
+    // Action A leaves a daemon (own session, its parent gone) and stops the server (an action
+    // may signal it); SIGTERM is blocked by the server.
+    const std::string action_a = R"(import os, signal, time
+def main(args):
+    r, w = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.write(w, str(os.getpid()).encode())
+            time.sleep(1000)
+        os._exit(0)
+    os.waitpid(middle, 0)
+    os.close(w)
+    daemon = int(os.read(r, 32))
+    os.kill(args["server"], signal.SIGSTOP)
+    os.kill(args["server"], signal.SIGTERM)
+    return {"daemon": daemon, "pid": os.getpid()}
+)";
+    auto client = proxy.Connect();
+    REQUIRE(client.Post("/init", InitBody(action_a)).status == 200);
+    auto r = client.Post("/run", RunBody(R"({"server":)" + std::to_string(server) + "}"));
+    REQUIRE(r.status == 200);
+    const pid_t daemon = r.Json()["daemon"].GetInt();
+    const pid_t launcher_a = r.Json()["pid"].GetInt();
+    CHECK(launcher_a != server);
+    CHECK(Cmdline(launcher_a).find("--fork-server") != std::string::npos);  // forked from it
+    CHECK_FALSE(ProcessGone(daemon));
+    // The server is not dumpable: without CAP_SYS_PTRACE, the same uid cannot write its
+    // memory (nor ptrace it); the launcher forked from it is dumpable again, as if spawned.
+    if (MemWritableWithoutPtrace(launcher_a)) {
+        CHECK_FALSE(MemWritableWithoutPtrace(server));
+    } else {
+        WARN(
+            "a dumpable process of the same uid is not writable here (an LSM, or root "
+            "without setpriv?): skipped");
+    }
+
+    r = client.Post("/wisp/reset", "");
+    CHECK(r.status == 200);
+    CHECK(ProcessGone(daemon));
+    CHECK(ProcessGone(launcher_a));
+    CHECK(ChildrenOf(proxy.pid()) == std::vector<pid_t>{server});  // the server, nothing else
+
+    // B: forked from the same server (stopped by A: the proxy continues it).
+    REQUIRE(client.Post("/init", InitBody(kPythonProbe)).status == 200);
+    r = client.Post("/run", RunBody(R"({"op":"pid"})"));
+    REQUIRE(r.status == 200);
+    const pid_t launcher_b = r.Json()["pid"].GetInt();
+    CHECK(launcher_b != server);
+    CHECK(launcher_b != launcher_a);
+    CHECK(Cmdline(launcher_b).find("--fork-server") != std::string::npos);
+    CHECK(ChildrenOf(proxy.pid()).size() == 2);
+
+    // A server that was killed is replaced at the next reset; /init meanwhile spawns.
+    ::kill(server, SIGKILL);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {  // until the proxy has reaped it
+        const std::vector<pid_t> now = ChildrenOf(proxy.pid());
+        if (std::find(now.begin(), now.end(), server) == now.end()) break;
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    CHECK(client.Post("/wisp/reset", "").status == 200);
+    const std::vector<pid_t> after = ChildrenOf(proxy.pid());
+    REQUIRE(after.size() == 1);
+    CHECK(after[0] != server);
+    CHECK(IsForkServer(after[0]));
+    REQUIRE(client.Post("/init", InitBody(kPythonProbe)).status == 200);
+    r = client.Post("/run", RunBody(R"({"op":"pid"})"));
+    REQUIRE(r.status == 200);
+    CHECK(Cmdline(r.Json()["pid"].GetInt()).find("--fork-server") != std::string::npos);
 }
