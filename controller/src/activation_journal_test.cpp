@@ -215,9 +215,11 @@ TEST_CASE("journal: concurrent Done() removals share store calls (group commit)"
 
 TEST_CASE("journal: the sweeper removes recorded entries in small batches", "[journal]") {
     // One store call per batch, never a second's worth of entries in one write transaction
-    // (the request path's Accept waits for the write under way).
+    // (the request path's Accept waits for the write under way). A store without
+    // ListJournalIds (CouchDB) is where the sweeper looks each record up and removes entries.
     auto inner = store::OpenArtifactStore("sqlite::memory:").value();
     testing::FaultyArtifactStore store(*inner);
+    store.no_journal_ids = true;
     testing::ManualClock clock;
     ActivationJournalConfig config = TestConfig();
     config.sweep_remove_batch = 64;

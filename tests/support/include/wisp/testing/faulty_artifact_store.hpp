@@ -24,6 +24,8 @@ class FaultyArtifactStore final : public store::ArtifactStore {
 
     std::atomic<bool> down{false};
     std::atomic<bool> fail_activation_writes{false};
+    // ListJournalIds answers Unimplemented, as a store without it (CouchDB) does.
+    std::atomic<bool> no_journal_ids{false};
     std::atomic<int> fail_next_activation_writes{0};
     std::atomic<int> activation_writes{0};   // Put/CreateActivation calls, failed ones included
     std::atomic<int> activation_batches{0};  // CreateActivations calls
@@ -212,6 +214,7 @@ class FaultyArtifactStore final : public store::ArtifactStore {
     }
     [[nodiscard]] absl::StatusOr<std::vector<std::string>> ListJournalIds(
         std::string_view c) override {
+        if (no_journal_ids) return absl::UnimplementedError("ListJournalIds (FaultyArtifactStore)");
         if (auto st = Gate(); !st.ok()) return st;
         return inner_.ListJournalIds(c);
     }
