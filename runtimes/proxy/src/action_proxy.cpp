@@ -205,7 +205,8 @@ void ActionProxy::StartZygote() {
     spec.argv = {options_.interpreter};
     if (options_.kind == Kind::kPython) spec.argv.emplace_back("-u");
     spec.argv.push_back(options_.launcher);
-    const bool fork_server = options_.kind == Kind::kPython && options_.fork_server;
+    const bool fork_server =
+        options_.kind == Kind::kPython && options_.fork_server && ForkServer::Supported();
     if (fork_server && server_ && server_->alive()) return;  // it outlives resets
     spec.argv.emplace_back(fork_server ? "--fork-server" : "--zygote");
     spec.env = InheritedEnvironment();

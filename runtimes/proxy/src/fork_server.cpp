@@ -49,6 +49,12 @@ ForkServer::ForkServer(asio::io_context& io, ChildWatcher& watcher)
 
 ForkServer::~ForkServer() { Kill(); }
 
+bool ForkServer::Supported() {
+    // Its launchers are re-parented to the proxy (PID 1 in a container already is). Setting
+    // it again is harmless.
+    return ::getpid() == 1 || ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
+}
+
 bool ForkServer::Start(SpawnSpec spec, std::string& error) {
     int raw[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, raw) != 0) {
@@ -63,8 +69,6 @@ bool ForkServer::Start(SpawnSpec spec, std::string& error) {
         if (theirs >= 0) ::close(theirs);
         return false;
     }
-    // Its launchers are re-parented to the proxy (PID 1 in a container already is).
-    (void)::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     spec.fd3 = theirs;
     spec.stdin_fd = -1;
     pid_ = Spawn(spec, error);

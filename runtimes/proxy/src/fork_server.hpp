@@ -34,8 +34,14 @@ class ForkServer : public std::enable_shared_from_this<ForkServer> {
     ForkServer(const ForkServer&) = delete;
     ForkServer& operator=(const ForkServer&) = delete;
 
-    /// Spawns `spec` (its fd 3 becomes the server's end of the socket pair) and makes the
-    /// proxy a child subreaper. False with `error`.
+    /// Whether forked launchers can be the proxy's children: as PID 1 they are re-parented to
+    /// it anyway; on a host the proxy becomes a child subreaper (prctl). False where that is
+    /// refused (qemu-user answers EINVAL): the proxy keeps the single-use zygote then, since a
+    /// launcher it cannot reap could not report how it ended.
+    static bool Supported();
+
+    /// Spawns `spec` (its fd 3 becomes the server's end of the socket pair); Supported() first.
+    /// False with `error`.
     bool Start(SpawnSpec spec, std::string& error);
 
     /// Forks a launcher that reads requests from `requests_read` and writes results to
