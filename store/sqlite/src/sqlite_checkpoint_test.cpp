@@ -2,6 +2,7 @@
 // they happen, they keep the WAL bounded while writes go on, and nothing written is lost
 // across a close and a reopen.
 #include <stdlib.h>
+#include "sqlite_scratch_dir_test.hpp"
 
 #include <atomic>
 #include <filesystem>
@@ -19,24 +20,7 @@ namespace {
 using wisp::store::SqliteArtifactStore;
 using wisp::store::SqliteStoreOptions;
 
-/// A fresh directory under $TMPDIR, removed at the end (also on failure).
-class ScratchDir {
-  public:
-    ScratchDir() {
-        std::string tmpl =
-            (std::filesystem::temp_directory_path() / "wisp-sqlite-ckpt-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path_ = tmpl;
-    }
-    ~ScratchDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    std::string File(const char* name) const { return (path_ / name).string(); }
-
-  private:
-    std::filesystem::path path_;
-};
+using wisp::store::testing::ScratchDir;
 
 wisp::common::ActivationRecord Record(int i) {
     wisp::common::ActivationRecord r;

@@ -2,6 +2,7 @@
 // key. New files are created so; files left by earlier runs (or other tools) are fixed.
 #include <stdlib.h>
 #include <sys/stat.h>
+#include "sqlite_scratch_dir_test.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -14,23 +15,7 @@
 
 namespace {
 
-/// A fresh directory under $TMPDIR, removed at the end (also on failure).
-class ScratchDir {
-  public:
-    ScratchDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "wisp-sqlite-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path_ = tmpl;
-    }
-    ~ScratchDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    std::string File(const char* name) const { return (path_ / name).string(); }
-
-  private:
-    std::filesystem::path path_;
-};
+using wisp::store::testing::ScratchDir;
 
 /// Restores the umask when the test ends.
 class Umask {

@@ -2,6 +2,7 @@
 // the journal's sweeper has nothing to look up or remove (controller/README.md, "No accepted
 // activation lost"); only the entries of controllers this store object journaled for.
 #include <stdlib.h>
+#include "sqlite_scratch_dir_test.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -20,23 +21,7 @@ using wisp::common::ActivationId;
 using wisp::common::ActivationRecord;
 using wisp::store::JournalEntry;
 
-/// A fresh directory under $TMPDIR, removed at the end (also on failure).
-class ScratchDir {
-  public:
-    ScratchDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "wisp-sqlite-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path_ = tmpl;
-    }
-    ~ScratchDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    std::string File(const char* name) const { return (path_ / name).string(); }
-
-  private:
-    std::filesystem::path path_;
-};
+using wisp::store::testing::ScratchDir;
 
 ActivationRecord Record(std::string_view name) {
     ActivationRecord r;
