@@ -243,6 +243,9 @@ struct FakeKubeApi::State {
     bool expire_next_watch = false;
     bool forbid_watch = false;
     bool hold_pending = false;
+    // Set by ExpireNextWatch: kubelets wait until a watch after the expired one has started, so
+    // the pod cannot become ready between the 410 and the client's re-list (a loaded machine).
+    bool hold_until_rewatch = false;
     std::set<std::string> forbidden;  // "verb resource"
     std::string last_create_body;
     std::vector<std::string> requests;
@@ -392,7 +395,8 @@ struct FakeKubeApi::State {
         std::vector<std::pair<std::string, std::string>> env;
         std::string ip;
         {
-            std::lock_guard lock(mu);
+            std::unique_lock lock(mu);
+            cv.wait(lock, [&] { return !hold_until_rewatch || pod->deleted_at || stopping; });
             if (pod->deleted_at || stopping) return;
             if (hold_pending) {
                 pod->unschedulable = true;
@@ -893,6 +897,10 @@ struct FakeKubeApi::State {
             net::write(sock, http::make_chunk_last(), ec);
             return;
         }
+        if (hold_until_rewatch) {
+            hold_until_rewatch = false;  // this watch sees every change from here on
+            cv.notify_all();
+        }
         int64_t cursor = rv;
         std::vector<std::string> initial;
         if (q.count("resourceVersion") && !q.at("resourceVersion").empty() &&
@@ -1128,6 +1136,7 @@ const std::string& FakeKubeApi::token() const { return state_->options.token; }
 void FakeKubeApi::ExpireNextWatch() {
     std::lock_guard lock(state_->mu);
     state_->expire_next_watch = true;
+    state_->hold_until_rewatch = true;
 }
 
 void FakeKubeApi::HoldPending() {

@@ -59,7 +59,8 @@ class FakeKubeApi {
     int action_port() const;
     const std::string& token() const;
 
-    /// The next watch answers one ERROR event (Status 410 Expired) and ends.
+    /// The next watch answers one ERROR event (Status 410 Expired) and ends. Until a later watch
+    /// starts, no pod makes progress (so the client's re-list cannot find it ready already).
     void ExpireNextWatch();
     /// Pods created from now on stay Pending: unschedulable (condition PodScheduled False,
     /// reason Unschedulable), as on a cluster without room.
