@@ -1,5 +1,10 @@
 #include <wisp/common/json.hpp>
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+
 #include <rapidjson/document.h>
 #include <catch2/catch.hpp>
 
@@ -19,6 +24,11 @@ TEST_CASE("JsonValue::Parse keeps numbers verbatim", "[json]") {
     CHECK(JsonValue::Parse("1.0")->text() == "1.0");
     CHECK(JsonValue::Parse("[12345678901234567890123]")->text() == "[12345678901234567890123]");
     CHECK(JsonValue::Parse("-2.5e3")->text() == "-2.5e3");
+    // Far below the smallest double (this crashed rapidjson 1.1.0's full-precision strtod).
+    const std::string tiny = "[0." + std::string(400, '0') + "1e-250]";
+    auto v = JsonValue::Parse(tiny);
+    REQUIRE(v.ok());
+    CHECK(v->text() == tiny);
 }
 
 TEST_CASE("JsonValue::Parse rejects bad JSON with OpenWhisk's malformed text", "[json]") {
@@ -183,6 +193,87 @@ TEST_CASE("ParseJson: huge numbers and long strings", "[json][bounded]") {
     std::string big = "\"" + std::string(1 << 20, 'x') + "\"";
     REQUIRE(wisp::common::ParseJson(big, doc).ok());
     CHECK(doc.GetStringLength() == 1u << 20);
+}
+
+TEST_CASE("ParseJson: numbers convert as rapidjson's full precision did, without its crash",
+          "[json][bounded][numbers]") {
+    rapidjson::Document doc;
+    auto parse = [&](const std::string& text) {
+        INFO(text.substr(0, 80));
+        REQUIRE(wisp::common::ParseJson(text, doc).ok());
+    };
+    // Rapidjson 1.1.0's StrtodDiyFp read out of bounds on these (a remote crash: any JSON body).
+    for (const std::string& tiny :
+         {"0." + std::string(360, '0'), "0." + std::string(4000, '0'),
+          "0." + std::string(100, '0') + "1e-250", "0." + std::string(200, '0') + "1e-200",
+          "-0." + std::string(400, '0') + "7", "[0." + std::string(400, '0') + "]",
+          std::string("0.00000000000000000418855419456709909432e-317")}) {
+        parse(tiny);
+        const rapidjson::Value& v = doc.IsArray() ? doc[0] : doc;
+        REQUIRE(v.IsDouble());
+        CHECK(v.GetDouble() == 0.0);
+        CHECK(std::signbit(v.GetDouble()) == (tiny[0] == '-'));
+    }
+    // ... and what is just representable still is.
+    parse("0." + std::string(300, '0') + "1e-20");  // 1e-321, a subnormal
+    CHECK(doc.GetDouble() == 1e-321);
+    parse("4.9e-324");
+    CHECK(doc.GetDouble() == std::numeric_limits<double>::denorm_min());
+    parse("2.2250738585072014e-308");
+    CHECK(doc.GetDouble() == std::numeric_limits<double>::min());
+    parse("1.7976931348623157e308");
+    CHECK(doc.GetDouble() == std::numeric_limits<double>::max());
+    parse("0.1");
+    CHECK(doc.GetDouble() == 0.1);
+    parse("-1.5E+3");
+    CHECK(doc.GetDouble() == -1500.0);
+    parse("9007199254740993.0");  // 2^53 + 1: rounds to even
+    CHECK(doc.GetDouble() == 9007199254740992.0);
+    parse("0e300");  // rapidjson 1.1.0 made a non-zero double of zero mantissas with exponents
+    CHECK(doc.GetDouble() == 0.0);
+    parse("-0e-63");
+    CHECK(doc.GetDouble() == 0.0);
+    CHECK(std::signbit(doc.GetDouble()));
+    // Past the largest double: refused with rapidjson's message, never inf or a wrong value.
+    for (const char* big : {"1.8e308", "[523419E304]", "-10e308", "0.1e310"}) {
+        INFO(big);
+        const absl::Status st = wisp::common::ParseJson(big, doc);
+        REQUIRE_FALSE(st.ok());
+        CHECK(std::string(st.message()).rfind("Number too big to be stored in double.", 0) == 0);
+        CHECK(doc.IsNull());
+    }
+    // Integers keep rapidjson's types: Uint to 2^32-1, Int down to -2^31, then 64 bits, then
+    // a double.
+    parse(
+        "[0,-0,4294967295,4294967296,-2147483648,-2147483649,18446744073709551615,"
+        "-9223372036854775808,18446744073709551616,-9223372036854775809]");
+    CHECK((doc[0].IsUint() && doc[0].GetUint() == 0));
+    CHECK((doc[1].IsInt() && doc[1].GetInt() == 0 && !doc[1].IsDouble()));
+    CHECK((doc[2].IsUint() && doc[2].GetUint() == 4294967295u));
+    CHECK((doc[3].IsUint64() && !doc[3].IsUint() && doc[3].GetUint64() == 4294967296u));
+    CHECK((doc[4].IsInt() && doc[4].GetInt() == std::numeric_limits<int32_t>::min()));
+    CHECK((doc[5].IsInt64() && !doc[5].IsInt() && doc[5].GetInt64() == -2147483649LL));
+    CHECK((doc[6].IsUint64() && doc[6].GetUint64() == std::numeric_limits<uint64_t>::max()));
+    CHECK((doc[7].IsInt64() && doc[7].GetInt64() == std::numeric_limits<int64_t>::min()));
+    CHECK((doc[8].IsDouble() && doc[8].GetDouble() == 18446744073709551616.0));
+    CHECK((doc[9].IsDouble() && doc[9].GetDouble() == -9223372036854775809.0));
+    // The grammar is still rapidjson's.
+    for (const char* bad : {"01", "1.", ".5", "1e", "+1", "-", "1e+", "0x10", "--1"}) {
+        INFO(bad);
+        CHECK_FALSE(wisp::common::ParseJson(bad, doc).ok());
+    }
+    // A handler that asked for raw numbers still gets the text.
+    struct Raw : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Raw> {
+        std::string seen;
+        bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+            seen.assign(s, n);
+            return true;
+        }
+    } raw;
+    const std::string long_tiny = "0." + std::string(400, '0') + "1";
+    CHECK(
+        wisp::json::ParseBoundedSax<rapidjson::kParseNumbersAsStringsFlag>(long_tiny, raw).empty());
+    CHECK(raw.seen == long_tiny);
 }
 
 TEST_CASE("ParseBoundedSax limits depth for any handler", "[json][bounded]") {
