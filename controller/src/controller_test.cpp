@@ -133,6 +133,21 @@ TEST_CASE("controller: action CRUD, conflicts and lists", "[controller]") {
     CHECK(r.status == 400);
     r = f.Send("PUT", common::Cat(kNs, "/actions/bad"), "{not json");
     CHECK(r.status == 400);
+    // A number far below the smallest double (it crashed rapidjson 1.1.0's full-precision
+    // strtod, killing the process) is a parameter like any other; one past the largest is a 400.
+    const std::string tiny = "0." + std::string(400, '0') + "1";
+    r = f.Send("PUT", common::Cat(kNs, "/actions/tiny"),
+               R"({"exec":{"kind":"python:3","code":"x"},"parameters":[{"key":"n","value":)" +
+                   tiny + "}]}");
+    CHECK(r.status == 200);
+    r = f.Send("GET", common::Cat(kNs, "/actions/tiny"));
+    REQUIRE(r.status == 200);
+    CHECK(Parse(r.body)["parameters"][0]["value"].IsNumber());
+    r = f.Send(
+        "PUT", common::Cat(kNs, "/actions/huge"),
+        R"({"exec":{"kind":"python:3","code":"x"},"parameters":[{"key":"n","value":1.8e308}]})");
+    CHECK(r.status == 400);
+    CHECK_THAT(ErrorOf(r), Catch::Matchers::Contains("Number too big to be stored in double."));
 
     r = f.Send("PATCH", common::Cat(kNs, "/actions/hello"));
     CHECK(r.status == 405);

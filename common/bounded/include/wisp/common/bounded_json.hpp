@@ -80,27 +80,37 @@ inline ConvertedNumber ConvertNumber(std::string_view text) {
     ConvertedNumber out;
     const bool minus = !text.empty() && text.front() == '-';
     const std::string_view digits = minus ? text.substr(1) : text;
-    if (digits.find_first_of(".eE") == std::string_view::npos) {
-        uint64_t m = 0;
-        auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), m);
-        if (ec == std::errc() && ptr == digits.data() + digits.size()) {
-            out.u = m;
-            if (!minus) {
-                out.kind = m <= std::numeric_limits<uint32_t>::max() ? NumberKind::kUint
-                                                                     : NumberKind::kUint64;
-                return out;
-            }
-            if (m <= uint64_t{1} << 31) {
-                out.kind = NumberKind::kInt;
-                return out;
-            }
-            if (m <= uint64_t{1} << 63) {
-                out.kind = NumberKind::kInt64;
-                return out;
-            }
-        }
-        // Larger than 64 bits: a double, as rapidjson does.
+    // Integers (the common case: timestamps, counts) in one pass; up to 19 digits cannot
+    // overflow 64 bits, longer ones go through from_chars.
+    uint64_t m = 0;
+    size_t n = 0;
+    for (; n < digits.size() && n < 19; ++n) {
+        const unsigned digit = static_cast<unsigned char>(digits[n]) - unsigned{'0'};
+        if (digit > 9) break;
+        m = m * 10 + digit;
     }
+    bool integer = n == digits.size();
+    if (!integer && n == 19 && digits.find_first_of(".eE", n) == std::string_view::npos) {
+        auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), m);
+        integer = ec == std::errc() && ptr == digits.data() + digits.size();
+    }
+    if (integer) {
+        out.u = m;
+        if (!minus) {
+            out.kind =
+                m <= std::numeric_limits<uint32_t>::max() ? NumberKind::kUint : NumberKind::kUint64;
+            return out;
+        }
+        if (m <= uint64_t{1} << 31) {
+            out.kind = NumberKind::kInt;
+            return out;
+        }
+        if (m <= uint64_t{1} << 63) {
+            out.kind = NumberKind::kInt64;
+            return out;
+        }
+    }
+    // Larger than 64 bits: a double, as rapidjson does.
     double d = 0;
     auto [ptr, ec] =
         std::from_chars(text.data(), text.data() + text.size(), d, std::chars_format::general);
