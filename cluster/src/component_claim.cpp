@@ -1,6 +1,7 @@
 #include <wisp/cluster/component_claim.hpp>
 
 #include <algorithm>
+#include <future>
 #include <iterator>
 #include <map>
 #include <utility>
@@ -293,9 +294,15 @@ void ComponentClaim::Release() {
             config_.component, config_.topic);
         return;
     }
-    // The goodbye goes through a producer of its own (the heartbeats' one is closed).
+    // The goodbye goes through a producer of its own (the heartbeats' one is closed), and waits
+    // for the bus at most the lease: later it tells the others nothing (they count the id free
+    // after the lease). Then its producer's Close() gives it up.
     std::unique_ptr<messaging::MessageProducer> goodbye = bus_.GetProducer();
-    absl::Status sent = SendOn(*goodbye, ComponentHeartbeat::LEAVING);
+    auto sending = std::async(std::launch::async, [this, &goodbye] {
+        return SendOn(*goodbye, ComponentHeartbeat::LEAVING);
+    });
+    if (sending.wait_for(config_.lease) != std::future_status::ready) goodbye->Close();
+    absl::Status sent = sending.get();
     if (!sent.ok()) {
         spdlog::warn("{}: saying goodbye failed: {}", config_.component, sent.ToString());
     }

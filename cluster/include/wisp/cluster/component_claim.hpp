@@ -79,10 +79,10 @@ class ComponentClaim {
     ComponentClaim(const ComponentClaim&) = delete;
     ComponentClaim& operator=(const ComponentClaim&) = delete;
 
-    /// Stops the heartbeats and says LEAVING: the id is free at once. Bounded by the bus's
-    /// producer Close() (a heartbeat the bus does not take is given up) and one Send(); no
-    /// goodbye when the last heartbeat failed (the others see the id free after the lease).
-    /// Idempotent.
+    /// Stops the heartbeats and says LEAVING: the id is free at once. Bounded: the producer's
+    /// Close() gives up a heartbeat the bus does not take, the goodbye waits at most the lease
+    /// (then its producer's Close()), and none is sent when the last heartbeat failed (the
+    /// others see the id free after the lease). Idempotent.
     void Release();
 
     /// Other incarnations seen RUNNING with this id after the claim (a split brain).
