@@ -34,9 +34,9 @@ using wisp::distributed::Fail;
 namespace {
 
 /// What the shutdown may take after the drain of the activations in flight (--shutdown-grace):
-/// the HTTP server's open requests (5 s), the feeds, the goodbye and the Kafka clients' flush
-/// (each bounded by KafkaConfig::close_timeout). Past it the process logs what it still waits
-/// for and exits.
+/// the HTTP server's open requests (5 s), the producers' closes (KafkaConfig::close_timeout,
+/// 3 s), the goodbye (the claim's lease, 3 s, then a close). Past it the process logs what it
+/// still waits for and exits 1.
 constexpr std::chrono::seconds kShutdownAfterDrain{20};
 
 }  // namespace
