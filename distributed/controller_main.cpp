@@ -31,6 +31,16 @@
 using wisp::common::MessageOf;
 using wisp::distributed::Fail;
 
+namespace {
+
+/// What the shutdown may take after the drain of the activations in flight (--shutdown-grace):
+/// the HTTP server's open requests (5 s), the producers' closes (KafkaConfig::close_timeout,
+/// 3 s), the goodbye (the claim's lease, 3 s, then a close). Past it the process logs what it
+/// still waits for and exits 1.
+constexpr std::chrono::seconds kShutdownAfterDrain{20};
+
+}  // namespace
+
 int main(int argc, char** argv) {
     wisp::launch::ConfigureMalloc();  // before any thread
     wisp::distributed::ComponentOptions component;
@@ -76,6 +86,9 @@ int main(int argc, char** argv) {
     const std::string name = wisp::common::Cat("controller", component.id);
     wisp::distributed::SetUpLogging(name, component.log_level);
     const sigset_t signals = wisp::launch::BlockShutdownSignals();
+    // Destroyed last: it bounds the destructors of everything below too.
+    wisp::launch::ShutdownSequence shutdown(
+        name, std::chrono::seconds(controller_opt.shutdown_grace_s) + kShutdownAfterDrain);
 
     auto store = wisp::distributed::OpenStore(component);
     if (!store.ok()) return Fail(MessageOf(store.status()));
@@ -163,14 +176,19 @@ int main(int argc, char** argv) {
 
     spdlog::info("{} received: shutting down (new requests are refused)",
                  wisp::launch::WaitForShutdownSignal(signals));
+    shutdown.Start();
     std::thread http_stop([&server] { server.Stop(); });
-    wisp::launch::WaitForActivations(*balancer,
-                                     std::chrono::seconds(controller_opt.shutdown_grace_s));
-    controller.Shutdown();
-    http_stop.join();
-    balancer->Shutdown();
-    invalidation->Stop();
-    (*claim)->Release();
+    shutdown.Step("the activations in flight", [&] {
+        wisp::launch::WaitForActivations(*balancer,
+                                         std::chrono::seconds(controller_opt.shutdown_grace_s));
+    });
+    shutdown.Step("the controller's background work", [&] { controller.Shutdown(); });
+    shutdown.Step("the HTTP server's open requests", [&] { http_stop.join(); });
+    shutdown.Step("the load balancer's feeds and producer", [&] { balancer->Shutdown(); });
+    shutdown.Step("the cache invalidation feed", [&] { invalidation->Stop(); });
+    shutdown.Step("the goodbye on componentHealth", [&] { (*claim)->Release(); });
     spdlog::info("stopped");
+    // The destructors close the Kafka clients (the shared producer's last flush) and the store.
+    shutdown.Now("the Kafka clients and the store to close");
     return 0;
 }

@@ -127,7 +127,15 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 }
 
-alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+# A zombie is not alive: the components are orphans (their `up` exited), reaped by PID 1, which
+# in some sandboxes does so only every second or two (kill -0 still succeeds until then).
+alive() {
+    [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+    stat=${stat##*) }
+    [[ ${stat%% *} != Z ]]
+}
 pid_of() { cat "$dir/pids/$1.pid" 2>/dev/null || true; }
 
 # launch NAME ARGV...: starts ARGV in its own session (so a Ctrl-C or the caller's process group
@@ -175,6 +183,7 @@ stop() {
     while alive "$pid" && ((SECONDS < until)); do sleep 0.1; done
     if alive "$pid"; then
         say "$name did not stop within ${grace}s; SIGKILL"
+        log_tail "$name"  # what it was still waiting for (its shutdown steps are logged)
         kill -s KILL "$pid" 2>/dev/null || true
         while alive "$pid"; do sleep 0.1; done
     fi

@@ -1,6 +1,7 @@
 #include <wisp/cluster/component_claim.hpp>
 
 #include <algorithm>
+#include <future>
 #include <iterator>
 #include <map>
 #include <utility>
@@ -61,12 +62,14 @@ ComponentClaim::ComponentClaim(messaging::MessagingProvider& bus, ComponentClaim
 
 ComponentClaim::~ComponentClaim() { Release(); }
 
-absl::Status ComponentClaim::Send(int state) {
+absl::Status ComponentClaim::Send(int state) { return SendOn(*producer_, state); }
+
+absl::Status ComponentClaim::SendOn(messaging::MessageProducer& producer, int state) {
     ComponentHeartbeat hb;
     hb.set_component(config_.component);
     hb.set_incarnation(incarnation_);
     hb.set_state(static_cast<ComponentHeartbeat::State>(state));
-    return producer_->Send(config_.topic, hb.SerializeAsString());
+    return producer.Send(config_.topic, hb.SerializeAsString());
 }
 
 absl::Status ComponentClaim::Claim() {
@@ -232,11 +235,15 @@ void ComponentClaim::Run() {
                     std::chrono::duration_cast<std::chrono::milliseconds>(now - next_beat).count());
             }
             absl::Status sent = Send(ComponentHeartbeat::RUNNING);
+            // Release() closed the producer before this beat: not the bus's failure (the
+            // goodbye still goes out). A beat it gave up on (Unavailable) is.
+            if (stopping_.load() && absl::IsFailedPrecondition(sent)) break;
             if (!sent.ok() && !failing) {
                 spdlog::warn("{}: sending a heartbeat failed: {}", config_.component,
                              sent.ToString());
             }
             failing = !sent.ok();
+            failing_.store(failing);
             next_beat = now + config_.heartbeat_interval;
         }
         auto batch = consumer_->Peek(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -274,14 +281,32 @@ void ComponentClaim::Release() {
     }
     stopping_.store(true);
     if (consumer_) consumer_->Wakeup();
+    // A heartbeat the bus does not take (a broker gone or stalled) would hold the join for the
+    // bus's whole send timeout: the producer's Close() gives it up after its close timeout.
+    if (producer_) producer_->Close();
     if (thread_.joinable()) thread_.join();
     if (consumer_) consumer_->Close();
-    if (producer_) {
-        absl::Status sent = Send(ComponentHeartbeat::LEAVING);
-        if (!sent.ok())
-            spdlog::warn("{}: saying goodbye failed: {}", config_.component, sent.ToString());
-        producer_->Close();
+    if (!producer_) return;
+    if (failing_.load()) {
+        spdlog::warn(
+            "{}: no goodbye on {}: the bus did not take the last heartbeat (the others see the id "
+            "free after the lease)",
+            config_.component, config_.topic);
+        return;
     }
+    // The goodbye goes through a producer of its own (the heartbeats' one is closed), and waits
+    // for the bus at most the lease: later it tells the others nothing (they count the id free
+    // after the lease). Then its producer's Close() gives it up.
+    std::unique_ptr<messaging::MessageProducer> goodbye = bus_.GetProducer();
+    auto sending = std::async(std::launch::async, [this, &goodbye] {
+        return SendOn(*goodbye, ComponentHeartbeat::LEAVING);
+    });
+    if (sending.wait_for(config_.lease) != std::future_status::ready) goodbye->Close();
+    absl::Status sent = sending.get();
+    if (!sent.ok()) {
+        spdlog::warn("{}: saying goodbye failed: {}", config_.component, sent.ToString());
+    }
+    goodbye->Close();
 }
 
 namespace {

@@ -1,12 +1,14 @@
 // ComponentClaim over the in-process bus: a free id is claimed at once; a second process with a
 // live holder's id is refused with a clear message; a holder that stopped cleanly frees the id
 // at once; one that was killed (heartbeats in the history, then silence) is replaced after the
-// lease, with a progress line; two claimants started together: one wins.
+// lease, with a progress line; two claimants started together: one wins; Release() returns when
+// the bus stops answering (the goodbye waits at most the lease).
 #include <wisp/cluster/component_claim.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -309,4 +311,117 @@ TEST_CASE("component claim: index() is the number the id ends with", "[cluster][
     auto named = ComponentClaim::Acquire(bus, Config("scheduler"));
     REQUIRE(named.ok());
     CHECK((*named)->index() == -1);
+}
+
+namespace {
+
+/// The in-process bus whose producers, once `Hang()` was called, hold every Send() until that
+/// producer's Close() (then Unavailable), as a Kafka producer does whose broker stopped
+/// answering. Unhang() lets everything held go on (the test's clean-up).
+class HangingBus final : public messaging::MessagingProvider {
+  public:
+    [[nodiscard]] absl::Status EnsureTopic(std::string_view topic,
+                                           const messaging::TopicConfig& c) override {
+        return bus_.EnsureTopic(topic, c);
+    }
+    std::unique_ptr<messaging::MessageProducer> GetProducer() override {
+        bool hangs = false;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            hangs = hang_new_;
+        }
+        return std::make_unique<Producer>(*this, bus_.GetProducer(), hangs);
+    }
+    std::unique_ptr<messaging::MessageConsumer> GetConsumer(std::string_view topic,
+                                                            std::string_view group_id,
+                                                            int max_peek) override {
+        return bus_.GetConsumer(topic, group_id, max_peek);
+    }
+    void Hang() {
+        std::lock_guard<std::mutex> lock(mu_);
+        hanging_ = true;
+    }
+    /// Only the producers made from now on hold their sends.
+    void HangNewProducers() {
+        std::lock_guard<std::mutex> lock(mu_);
+        hang_new_ = true;
+    }
+    void Unhang() {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            hanging_ = false;
+            hang_new_ = false;
+        }
+        cv_.notify_all();
+    }
+
+  private:
+    class Producer final : public messaging::MessageProducer {
+      public:
+        Producer(HangingBus& owner, std::unique_ptr<messaging::MessageProducer> inner, bool hangs)
+            : owner_(owner), inner_(std::move(inner)), hangs_(hangs) {}
+        [[nodiscard]] absl::Status Send(std::string_view topic, std::string payload) override {
+            {
+                std::unique_lock<std::mutex> lock(owner_.mu_);
+                owner_.cv_.wait(lock, [&] {
+                    return closed_ || !(owner_.hanging_ || (hangs_ && owner_.hang_new_));
+                });
+                if (closed_) return absl::UnavailableError("closed before the bus answered");
+            }
+            return inner_->Send(topic, std::move(payload));
+        }
+        void Close() override {
+            {
+                std::lock_guard<std::mutex> lock(owner_.mu_);
+                closed_ = true;
+            }
+            owner_.cv_.notify_all();
+            inner_->Close();
+        }
+
+      private:
+        HangingBus& owner_;
+        std::unique_ptr<messaging::MessageProducer> inner_;
+        const bool hangs_;     // made after HangNewProducers()
+        bool closed_ = false;  // guarded by owner_.mu_
+    };
+
+    messaging::InProcessMessagingProvider bus_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool hanging_ = false;   // guarded by mu_
+    bool hang_new_ = false;  // guarded by mu_
+};
+
+}  // namespace
+
+TEST_CASE("component claim: Release() returns when the bus stops answering",
+          "[cluster][claim][release]") {
+    HangingBus bus;
+    auto holder = ComponentClaim::Acquire(bus, Config("controller0"));
+    REQUIRE(holder.ok());
+    bus.Hang();  // the heartbeats (every 100 ms) and the goodbye are held from now on
+    auto released = std::async(std::launch::async, [&] { (*holder)->Release(); });
+    // Before: Release() joined the heartbeat thread, whose Send() only its producer's Close()
+    // (after the join) would end: it never returned.
+    const bool returned = released.wait_for(30s) == std::future_status::ready;
+    bus.Unhang();  // a Release() still stuck goes on, so the test ends either way
+    released.get();
+    CHECK(returned);
+}
+
+TEST_CASE("component claim: the goodbye waits for the bus at most the lease",
+          "[cluster][claim][release]") {
+    HangingBus bus;
+    auto holder = ComponentClaim::Acquire(bus, Config("controller0"));
+    REQUIRE(holder.ok());
+    bus.HangNewProducers();  // the heartbeats go on; the goodbye's producer is made later
+    const auto started = std::chrono::steady_clock::now();
+    auto released = std::async(std::launch::async, [&] { (*holder)->Release(); });
+    const bool returned = released.wait_for(30s) == std::future_status::ready;
+    const auto took = std::chrono::steady_clock::now() - started;
+    bus.Unhang();
+    released.get();
+    CHECK(returned);
+    CHECK(took < 10s);  // the lease is 1.5 s (Config); generous for a loaded machine
 }

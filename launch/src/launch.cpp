@@ -2,10 +2,14 @@
 
 #include <malloc.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -249,12 +253,100 @@ void WaitForActivations(const loadbalancer::LoadBalancer& balancer, std::chrono:
     auto last_report = std::chrono::steady_clock::now();
     while (balancer.TotalActiveActivations() > 0 && std::chrono::steady_clock::now() < deadline) {
         if (std::chrono::steady_clock::now() - last_report > std::chrono::seconds(2)) {
-            spdlog::info("waiting for {} activation(s) to finish",
-                         balancer.TotalActiveActivations());
+            spdlog::info("waiting for {} activation(s) to finish (at most {} s in all)",
+                         balancer.TotalActiveActivations(), grace.count());
             last_report = std::chrono::steady_clock::now();
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    if (const int64_t left = balancer.TotalActiveActivations(); left > 0) {
+        spdlog::warn(
+            "{} activation(s) still in flight after the shutdown grace of {} s; their callers "
+            "get an error (--shutdown-grace sets the wait)",
+            left, grace.count());
+    }
+}
+
+struct ShutdownSequence::State {
+    std::string program;
+    std::chrono::milliseconds bound;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool started = false;
+    bool disarmed = false;
+    std::chrono::steady_clock::time_point start;
+    std::string step = "the start of the shutdown";
+    std::chrono::steady_clock::time_point step_start;
+};
+
+namespace {
+
+int64_t MsSince(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 t)
+        .count();
+}
+
+}  // namespace
+
+ShutdownSequence::ShutdownSequence(std::string program, std::chrono::milliseconds bound)
+    : state_(std::make_shared<State>()) {
+    state_->program = std::move(program);
+    state_->bound = bound;
+}
+
+ShutdownSequence::~ShutdownSequence() { Disarm(); }
+
+void ShutdownSequence::Start() {
+    {
+        std::lock_guard lock(state_->mu);
+        if (state_->started) return;
+        state_->started = true;
+        state_->start = state_->step_start = std::chrono::steady_clock::now();
+    }
+    // Detached: it holds the state, and must be able to end the process whatever the thread
+    // that runs the shutdown is stuck in.
+    std::thread([state = state_] {
+        std::unique_lock lock(state->mu);
+        if (state->cv.wait_until(lock, state->start + state->bound,
+                                 [&] { return state->disarmed; })) {
+            return;
+        }
+        spdlog::error(
+            "{}: shutdown: still waiting for {} after {} ms (the whole shutdown is bounded by {} "
+            "ms); exiting without finishing it",
+            state->program, state->step, MsSince(state->step_start), state->bound.count());
+        spdlog::default_logger()->flush();
+        std::fflush(stdout);
+        std::fflush(stderr);
+        _exit(1);
+    }).detach();
+}
+
+void ShutdownSequence::Now(const std::string& what) {
+    std::lock_guard lock(state_->mu);
+    state_->step = what;
+    state_->step_start = std::chrono::steady_clock::now();
+}
+
+void ShutdownSequence::Step(const std::string& what, const std::function<void()>& step) {
+    Now(what);
+    const auto started = std::chrono::steady_clock::now();
+    step();
+    const int64_t took = MsSince(started);
+    if (took >= kShutdownStepReport.count()) {
+        spdlog::info("shutdown: {} took {} ms", what, took);
+    } else {
+        spdlog::debug("shutdown: {} took {} ms", what, took);
+    }
+}
+
+void ShutdownSequence::Disarm() {
+    {
+        std::lock_guard lock(state_->mu);
+        state_->disarmed = true;
+    }
+    state_->cv.notify_all();
 }
 
 }  // namespace wisp::launch

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -395,7 +396,58 @@ struct Delivery {
     std::mutex mu;
     std::condition_variable cv;
     bool done = false;
+    bool abandoned = false;  // the sender's producer closed: Send() returns without the report
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+};
+
+/// The Send()s of one SharedKafkaProducer waiting for their delivery reports: its Close()
+/// waits for them (close_timeout), then abandons them, without waiting for the other sharers'
+/// messages (a component's heartbeats, sent every second, keep the shared client's queue from
+/// ever being empty while the broker does not answer).
+class SendWaiters {
+  public:
+    /// Registers `d`; false (and `d` abandoned) when Abandon() was called already.
+    bool Add(const std::shared_ptr<Delivery>& d) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (abandoned_) {
+            std::lock_guard<std::mutex> dl(d->mu);
+            d->abandoned = true;
+            return false;
+        }
+        waiting_.insert(d);
+        return true;
+    }
+    void Remove(const std::shared_ptr<Delivery>& d) {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            waiting_.erase(d);
+        }
+        cv_.notify_all();
+    }
+    /// Waits until no Send() waits or `deadline` passes; true when none waits.
+    bool WaitIdle(std::chrono::steady_clock::time_point deadline) {
+        std::unique_lock<std::mutex> lock(mu_);
+        return cv_.wait_until(lock, deadline, [&] { return waiting_.empty(); });
+    }
+    /// Makes every waiting (and later) Send() return; how many were waiting.
+    size_t Abandon() {
+        std::lock_guard<std::mutex> lock(mu_);
+        abandoned_ = true;
+        for (const auto& d : waiting_) {
+            {
+                std::lock_guard<std::mutex> dl(d->mu);
+                d->abandoned = true;
+            }
+            d->cv.notify_all();
+        }
+        return waiting_.size();
+    }
+
+  private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool abandoned_ = false;  // guarded by mu_
+    std::set<std::shared_ptr<Delivery>> waiting_;
 };
 
 class KafkaMessageProducer final : public MessageProducer {
@@ -444,6 +496,12 @@ class KafkaMessageProducer final : public MessageProducer {
     ~KafkaMessageProducer() override { Close(); }
 
     absl::Status Send(std::string_view topic, std::string payload) override {
+        return SendFor(topic, std::move(payload), nullptr);
+    }
+
+    /// Send() for a sharer: `waiters` (if any) lets the sharer's Close() abandon the wait.
+    [[nodiscard]] absl::Status SendFor(std::string_view topic, std::string payload,
+                                       SendWaiters* waiters) {
         {
             std::shared_lock<std::shared_mutex> lock(close_mu_);
             if (closed_) return absl::FailedPreconditionError("the message producer is closed");
@@ -485,8 +543,20 @@ class KafkaMessageProducer final : public MessageProducer {
                 queue_cv_.wait_for(wait, std::chrono::milliseconds(10));
             }
         }
+        if (waiters != nullptr) (void)waiters->Add(delivery);
+        {
+            std::unique_lock<std::mutex> lock(delivery->mu);
+            delivery->cv.wait(lock, [&] { return delivery->done || delivery->abandoned; });
+        }
+        if (waiters != nullptr) waiters->Remove(delivery);
         std::unique_lock<std::mutex> lock(delivery->mu);
-        delivery->cv.wait(lock, [&] { return delivery->done; });
+        if (!delivery->done) {
+            return absl::UnavailableError(fmt::format(
+                "the message producer was closed before Kafka at {} acknowledged the message to "
+                "topic {} (waited for it up to the close timeout of {} ms)",
+                cluster_->config.bootstrap_servers, cluster_->Prefixed(topic),
+                cluster_->config.close_timeout.count()));
+        }
         if (delivery->err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
         if (delivery->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
             delivery->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
@@ -501,13 +571,6 @@ class KafkaMessageProducer final : public MessageProducer {
                         cluster_->config.bootstrap_servers, cluster_->Prefixed(topic)));
     }
 
-    /// Waits (up to send_timeout) until what is queued is delivered; sends go on.
-    void Flush() {
-        std::shared_lock<std::shared_mutex> lock(close_mu_);
-        if (closed_ || rk_ == nullptr) return;
-        (void)rd_kafka_flush(rk_, ClampMs(cluster_->config.send_timeout));
-    }
-
     /// The message.max.bytes this client was made with (the largest topic known then).
     int64_t max_message_bytes() const { return max_message_bytes_; }
 
@@ -518,8 +581,15 @@ class KafkaMessageProducer final : public MessageProducer {
             closed_ = true;
         }
         if (rk_ == nullptr) return;
-        // Deliver what is queued (bounded), then give up on the rest: their Send()s return.
-        (void)rd_kafka_flush(rk_, ClampMs(cluster_->config.send_timeout));
+        // The last sharer is gone, and each one's Close() waited (up to close_timeout) for its
+        // own Send()s and then gave them up: what is still queued has no sender waiting for it
+        // (a heartbeat the broker did not take). Waiting for it again would only hold the
+        // shutdown for another close_timeout with the broker gone; it is purged.
+        if (const int queued = rd_kafka_outq_len(rk_); queued > 0) {
+            spdlog::info(
+                "Kafka producer ({}): closing with {} message(s) given up by their senders",
+                cluster_->config.bootstrap_servers, queued);
+        }
         (void)rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         (void)rd_kafka_flush(rk_, 1000);  // serves the purged messages' reports
         stopping_.store(true);
@@ -587,29 +657,42 @@ class KafkaMessageProducer final : public MessageProducer {
 /// librdkafka producer that all of them share. librdkafka's producer is thread-safe and each
 /// client costs four threads (its main loop, the internal, bootstrap and broker connections)
 /// and their buffers: a controller made four (claim, cache invalidation, balancer, admin), now
-/// one producer and the admin client. The shared client closes (flush, then purge) with the
-/// last producer.
+/// one producer and the admin client. Each producer's Close() waits (up to close_timeout) for
+/// its own sends only; the shared client closes with the last producer, purging what its
+/// producers gave up.
 class SharedKafkaProducer final : public MessageProducer {
   public:
-    explicit SharedKafkaProducer(std::shared_ptr<KafkaMessageProducer> shared)
-        : shared_(std::move(shared)) {}
+    explicit SharedKafkaProducer(std::shared_ptr<KafkaMessageProducer> shared,
+                                 std::chrono::milliseconds close_timeout)
+        : shared_(std::move(shared)), close_timeout_(close_timeout) {}
     ~SharedKafkaProducer() override { Close(); }
 
     absl::Status Send(std::string_view topic, std::string payload) override {
         if (closed_.load()) return absl::FailedPreconditionError("the message producer is closed");
-        return shared_->Send(topic, std::move(payload));
+        return shared_->SendFor(topic, std::move(payload), &waiters_);
     }
 
-    /// Flushes what is queued (every sharer's: bounded by send_timeout) and refuses further
-    /// sends of this producer; the others go on.
+    /// Refuses further sends of this producer and waits (up to close_timeout) for its Send()s
+    /// in progress; those still waiting then return Unavailable. The other sharers' messages
+    /// are not waited for: they go on.
     void Close() override {
         if (closed_.exchange(true)) return;
-        shared_->Flush();
+        (void)waiters_.WaitIdle(std::chrono::steady_clock::now() + close_timeout_);
+        // Also a Send() that passed the closed_ check just now returns at once.
+        const size_t abandoned = waiters_.Abandon();
+        if (abandoned > 0) {
+            spdlog::warn(
+                "Kafka producer closed with {} send(s) not acknowledged after {} ms; they return "
+                "Unavailable",
+                abandoned, close_timeout_.count());
+        }
     }
 
   private:
     const std::shared_ptr<KafkaMessageProducer> shared_;
+    const std::chrono::milliseconds close_timeout_;
     std::atomic<bool> closed_{false};
+    SendWaiters waiters_;
 };
 
 // ---- consumer ------------------------------------------------------------------------------
@@ -862,7 +945,7 @@ std::unique_ptr<MessageProducer> KafkaMessagingProvider::GetProducer() {
         shared = std::make_shared<KafkaMessageProducer>(cluster_);
         cluster_->producer = shared;
     }
-    return std::make_unique<SharedKafkaProducer>(std::move(shared));
+    return std::make_unique<SharedKafkaProducer>(std::move(shared), cluster_->config.close_timeout);
 }
 
 std::unique_ptr<MessageConsumer> KafkaMessagingProvider::GetConsumer(std::string_view topic,

@@ -79,7 +79,10 @@ class ComponentClaim {
     ComponentClaim(const ComponentClaim&) = delete;
     ComponentClaim& operator=(const ComponentClaim&) = delete;
 
-    /// Stops the heartbeats and says LEAVING: the id is free at once. Idempotent.
+    /// Stops the heartbeats and says LEAVING: the id is free at once. Bounded: the producer's
+    /// Close() gives up a heartbeat the bus does not take, the goodbye waits at most the lease
+    /// (then its producer's Close()), and none is sent when the last heartbeat failed (the
+    /// others see the id free after the lease). Idempotent.
     void Release();
 
     /// Other incarnations seen RUNNING with this id after the claim (a split brain).
@@ -102,6 +105,7 @@ class ComponentClaim {
     ComponentClaim(messaging::MessagingProvider& bus, ComponentClaimConfig config);
     [[nodiscard]] absl::Status Claim();
     [[nodiscard]] absl::Status Send(int state);
+    [[nodiscard]] absl::Status SendOn(messaging::MessageProducer& producer, int state);
     void Run();
     void NoteOther(const std::string& id, const std::string& incarnation, bool leaving);
 
@@ -111,6 +115,9 @@ class ComponentClaim {
     std::unique_ptr<messaging::MessageProducer> producer_;
     std::unique_ptr<messaging::MessageConsumer> consumer_;
     std::atomic<bool> stopping_{false};
+    // The last heartbeat was not taken by the bus: Release() sends no goodbye (it would wait
+    // for the bus's whole send timeout).
+    std::atomic<bool> failing_{false};
     std::atomic<int64_t> conflicts_{0};
     std::set<std::string> reported_;  // the thread's own
     mutable std::mutex live_mu_;

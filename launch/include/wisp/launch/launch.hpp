@@ -115,7 +115,40 @@ void ReleaseFreeMemory();
 sigset_t BlockShutdownSignals();
 /// Waits for one of `signals`; returns its name ("SIGINT", "SIGTERM").
 std::string WaitForShutdownSignal(const sigset_t& signals);
-/// Waits until `balancer` has no activation in flight or `grace` passed, logging progress.
+/// Waits until `balancer` has no activation in flight or `grace` passed, logging progress and,
+/// when it gives up, how many were still in flight.
 void WaitForActivations(const loadbalancer::LoadBalancer& balancer, std::chrono::seconds grace);
+
+/// The steps of a program's shutdown after its signal, each named by what it waits for. Every
+/// step that takes longer than kShutdownStepReport is logged with its name and duration. A
+/// watchdog thread bounds the whole: when `bound` passes before the object is destroyed (or
+/// Disarm()ed), it logs the step still running ("shutdown: still waiting for the Kafka
+/// producer's flush after 20 s") and ends the process with _exit(1): a wait on the network (a
+/// broker gone, a lost ack) must not leave a process that its supervisor has to SIGKILL
+/// without a word. Declare it before the objects whose destructors it should cover (it is
+/// destroyed after them). Thread-safe.
+class ShutdownSequence {
+  public:
+    static constexpr std::chrono::milliseconds kShutdownStepReport{500};
+
+    ShutdownSequence(std::string program, std::chrono::milliseconds bound);
+    ~ShutdownSequence();
+    ShutdownSequence(const ShutdownSequence&) = delete;
+    ShutdownSequence& operator=(const ShutdownSequence&) = delete;
+
+    /// Starts the watchdog's clock (at the signal). Before Start() nothing is bounded.
+    void Start();
+    /// Runs `step`, named `what` ("the activations in flight"), and logs it if it was slow.
+    void Step(const std::string& what, const std::function<void()>& step);
+    /// Names what the program waits for from now on without a Step() around it (the
+    /// destructors at the end of main).
+    void Now(const std::string& what);
+    /// Stops the watchdog (the shutdown finished).
+    void Disarm();
+
+  private:
+    struct State;
+    std::shared_ptr<State> state_;
+};
 
 }  // namespace wisp::launch

@@ -53,6 +53,11 @@ struct KafkaConfig {
     /// How long Send() waits for the broker's acknowledgement, retries included (Kafka's
     /// message.timeout.ms); then Unavailable.
     std::chrono::milliseconds send_timeout{10000};
+    /// How long a producer's Close() waits for what it sent to be acknowledged: a Send() still
+    /// waiting then returns Unavailable, and the last producer of the provider gives up on
+    /// (purges) what is still queued. A shutdown with the broker gone or stalled takes this
+    /// long per close, not send_timeout.
+    std::chrono::milliseconds close_timeout{3000};
     /// Consumer fetch.wait.max.ms: how long the broker may hold an empty fetch. Apache Kafka
     /// answers a waiting fetch as soon as a message arrives, so a long wait costs nothing; the
     /// dev broker (librdkafka's mock) always holds an empty fetch this long, so every hop can
