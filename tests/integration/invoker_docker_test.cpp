@@ -8,7 +8,6 @@
 // tools/build-runtime-images.sh only when one is missing. Every harness uses an invoker id unique
 // to this process; its containers are removed at the end, also on failure.
 #include <rapidjson/document.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <wisp/common/bounded_json.hpp>
 
@@ -37,6 +36,7 @@
 #include <wisp/invoker/invoker_service.hpp>
 #include <wisp/store/artifact_store.hpp>
 #include <wisp/store/open_store.hpp>
+#include <wisp/testing/shell.hpp>
 #include <wisp/testing/temp_dir.hpp>
 
 using namespace wisp;
@@ -45,6 +45,7 @@ using common::ActivationStatus;
 using invoker::AckInfo;
 using invoker::InvokerConfig;
 using invoker::InvokerService;
+using wisp::testing::Shell;
 
 namespace {
 
@@ -105,19 +106,6 @@ constexpr const char* kZipHelper = R"(def shout(s):
 std::string Env(const char* name, const std::string& fallback) {
     const char* v = std::getenv(name);
     return v != nullptr && *v != '\0' ? v : fallback;
-}
-
-// Runs a shell command; returns its exit status and (stdout + stderr).
-int Shell(const std::string& command, std::string* output = nullptr) {
-    FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-    if (p == nullptr) return -1;
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    const int rc = ::pclose(p);
-    if (output != nullptr) *output = out;
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
 void WriteFile(const std::string& path, const std::string& text) {

@@ -30,6 +30,7 @@
 
 #include <wisp/invoker/docker_container_factory.hpp>
 #include <wisp/testing/proxy_bodies.hpp>
+#include <wisp/testing/shell.hpp>
 #include <wisp/testing/temp_dir.hpp>
 
 #include "docker_api.hpp"
@@ -38,6 +39,7 @@
 using namespace wisp::invoker;
 using namespace std::chrono_literals;
 using wisp::invoker::docker::DockerEngine;
+using wisp::testing::Shell;
 
 namespace {
 
@@ -52,19 +54,6 @@ std::string Env(const char* name, const char* fallback) {
 
 std::string SourceDir() { return Env("WISP_SOURCE_DIR", "."); }
 std::string BuildDir() { return Env("WISP_BUILD_DIR", "build"); }
-
-// Runs a shell command, returning its exit status and output.
-int Shell(const std::string& command, std::string* output = nullptr) {
-    FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-    if (p == nullptr) return -1;
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    const int rc = ::pclose(p);
-    if (output != nullptr) *output = out;
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 std::string InitBody(const std::string& code, bool binary = false,
                      const std::string& main = "main") {
