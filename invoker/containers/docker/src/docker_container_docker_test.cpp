@@ -7,6 +7,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
@@ -17,12 +18,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -46,6 +49,9 @@ namespace {
 constexpr const char* kPython = "wisp/action-python:3.11";
 constexpr const char* kNodejs = "wisp/action-nodejs:18";
 constexpr const char* kNative = "wisp/action-native:latest";
+// The pid of the test process that made a container (next to wisp.test=docker-container-test):
+// cleanups leave alone the containers of another run of this suite that is still going.
+constexpr const char* kTestPidLabel = "wisp.test-pid";
 
 std::string Env(const char* name, const char* fallback) {
     const char* v = std::getenv(name);
@@ -97,13 +103,30 @@ struct Docker {
     }
     ~Docker() { CleanupLeftovers(); }
 
+    // Whether a container of this suite belongs to this process or to one that is gone (or to
+    // a version of the suite that did not label its pid).
+    static bool MineOrOrphaned(const rapidjson::Value& container) {
+        const rapidjson::Value* labels = nullptr;
+        if (container.HasMember("Labels") && container["Labels"].IsObject()) {
+            labels = &container["Labels"];
+        }
+        if (labels == nullptr || !labels->HasMember(kTestPidLabel) ||
+            !(*labels)[kTestPidLabel].IsString()) {
+            return true;
+        }
+        const int pid = std::atoi((*labels)[kTestPidLabel].GetString());
+        if (pid <= 0 || pid == ::getpid()) return true;
+        return ::kill(pid, 0) != 0 && errno == ESRCH;
+    }
+
     bool HasImage(const std::string& image) {
         auto r = engine->Call("GET", "/images/" + image + "/json", "", 10s);
         return r.ok() && r->status == 200;
     }
 
-    // Removes every container labelled wisp.test=docker-container-test (this suite's mark) and
-    // its socket folder.
+    // Removes the containers labelled wisp.test=docker-container-test (this suite's mark) that
+    // are this process's or a gone process's, and their socket folders; another run of this
+    // suite on the same daemon keeps its own.
     void CleanupLeftovers() {
         auto r = engine->Call(
             "GET",
@@ -115,6 +138,7 @@ struct Docker {
         (void)wisp::json::ParseBounded(r->body, doc);
         if (!doc.IsArray()) return;
         for (const auto& c : doc.GetArray()) {
+            if (!MineOrOrphaned(c)) continue;
             (void)engine->Call(
                 "DELETE", std::string("/containers/") + c["Id"].GetString() + "?force=1", "", 30s);
             // The socket folder of a container whose test process was killed.
@@ -136,7 +160,9 @@ struct Docker {
             "wsk" + std::to_string(::getpid()) + "_" + std::to_string(++seq) + "_guest_" + what;
         spec.memory_mb = memory_mb;
         spec.env = {{"__OW_API_HOST", "http://127.0.0.1:3233"}};
-        spec.labels = {{"wisp.invoker", invoker_id}, {"wisp.test", "docker-container-test"}};
+        spec.labels = {{"wisp.invoker", invoker_id},
+                       {"wisp.test", "docker-container-test"},
+                       {kTestPidLabel, std::to_string(::getpid())}};
         return spec;
     }
 
@@ -154,7 +180,8 @@ struct Docker {
     }
 
     // A container made directly through the Engine API (a "leftover" of another process).
-    std::string RawCreate(const std::map<std::string, std::string>& labels, bool start) {
+    std::string RawCreate(std::map<std::string, std::string> labels, bool start) {
+        if (labels.count("wisp.test") != 0) labels[kTestPidLabel] = std::to_string(::getpid());
         std::string body = R"({"Image":")" + std::string(kNative) + R"(","Labels":{)";
         bool first = true;
         for (const auto& [k, v] : labels) {
@@ -745,8 +772,10 @@ TEST_CASE("RemoveOrphans removes what this invoker left behind and nothing else"
     DockerContainerFactory factory(Options());
     // A socket folder whose container is gone (an invoker killed mid-way), and a fresh one that
     // a concurrent Create may be about to mount.
-    const auto stale = std::filesystem::path(factory.socket_root()) / "stale-test-folder";
-    const auto fresh = std::filesystem::path(factory.socket_root()) / "fresh-test-folder";
+    // (Named per process: another run of this suite on the same host uses the same root.)
+    const std::string pid = std::to_string(::getpid());
+    const auto stale = std::filesystem::path(factory.socket_root()) / ("stale-test-folder-" + pid);
+    const auto fresh = std::filesystem::path(factory.socket_root()) / ("fresh-test-folder-" + pid);
     std::filesystem::create_directories(stale);
     std::filesystem::create_directories(fresh);
     std::filesystem::last_write_time(
