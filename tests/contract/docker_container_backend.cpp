@@ -4,7 +4,6 @@
 // never skips, when either is impossible. The suite's containers carry invoker ids unique to this
 // process (contract-docker-<pid>-<n>) and are removed by RemoveOrphans when the process exits.
 // Run by ctest or by hand (the source and build folders default to this build's).
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,6 +16,7 @@
 #include <catch2/catch.hpp>
 
 #include <wisp/invoker/docker_container_factory.hpp>
+#include <wisp/testing/shell.hpp>
 
 #include "container_backend.hpp"
 
@@ -31,17 +31,6 @@ std::string Env(const char* name, const char* fallback) {
     return v != nullptr && *v != '\0' ? v : fallback;
 }
 
-/// Runs a shell command; its exit status, its output in `output`.
-int Shell(const std::string& command, std::string& output) {
-    FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-    if (p == nullptr) return -1;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) output.append(buf, n);
-    const int rc = ::pclose(p);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 struct DockerBackend {
     std::unique_ptr<invoker::DockerContainerFactory> factory;
     std::mutex mu;
@@ -50,7 +39,7 @@ struct DockerBackend {
     DockerBackend() {
         const std::string source = Env("WISP_SOURCE_DIR", WISP_CONTRACT_SOURCE_DIR);
         std::string out;
-        const int rc = Shell(source + "/tools/start-dockerd.sh", out);
+        const int rc = testing::Shell(source + "/tools/start-dockerd.sh", &out);
         INFO("tools/start-dockerd.sh said:\n" << out);
         REQUIRE(rc == 0);
         factory = std::make_unique<invoker::DockerContainerFactory>();
@@ -60,10 +49,10 @@ struct DockerBackend {
         auto exists = factory->ImageExists(kPython);
         REQUIRE(exists.ok());
         if (!*exists) {
-            out.clear();
-            const int brc = Shell(source + "/tools/build-runtime-images.sh --build-dir " +
-                                      Env("WISP_BUILD_DIR", WISP_CONTRACT_BUILD_DIR) + " python",
-                                  out);
+            const int brc =
+                testing::Shell(source + "/tools/build-runtime-images.sh --build-dir " +
+                                   Env("WISP_BUILD_DIR", WISP_CONTRACT_BUILD_DIR) + " python",
+                               &out);
             INFO("tools/build-runtime-images.sh said:\n" << out);
             REQUIRE(brc == 0);
         }

@@ -21,6 +21,7 @@
 #include <wisp/testing/child_process.hpp>
 #include <wisp/testing/ports.hpp>
 #include <wisp/testing/process_container.hpp>
+#include <wisp/testing/shell.hpp>
 #include <wisp/testing/temp_dir.hpp>
 
 using namespace std::chrono_literals;
@@ -234,3 +235,13 @@ TEST_CASE("inherited environment without a prefix", "[support]") {
 }
 
 }  // namespace
+
+TEST_CASE("shell: exit status, stdout and stderr together, -1 for a signal", "[support]") {
+    std::string out = "left over";
+    CHECK(wisp::testing::Shell("echo one; echo two >&2; exit 3", &out) == 3);
+    CHECK(out == "one\ntwo\n");
+    CHECK(wisp::testing::Shell("true") == 0);
+    CHECK(wisp::testing::Shell("printf x", &out) == 0);
+    CHECK(out == "x");
+    CHECK(wisp::testing::Shell("kill -KILL $$", &out) == -1);
+}
