@@ -212,7 +212,6 @@ class AlarmScheduler {
     uint64_t next_token_ = 1;
     int64_t fired_ = 0;
     int64_t given_up_ = 0;
-    bool unimplemented_logged_ = false;
     std::thread loader_;
     std::thread firer_;
 };

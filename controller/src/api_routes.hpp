@@ -62,14 +62,8 @@ class ApiRoutesHandler {
   public:
     /// Keeps references; all must outlive the handler.
     ApiRoutesHandler(store::ArtifactStore& store, common::Clock& clock,
-                     const ControllerConfig& config, Authenticator& auth, Replier& replier,
-                     WebHandler& web)
-        : store_(store),
-          clock_(clock),
-          config_(config),
-          auth_(auth),
-          replier_(replier),
-          web_(web) {}
+                     const ControllerConfig& config, Authenticator& auth, WebHandler& web)
+        : store_(store), clock_(clock), config_(config), auth_(auth), web_(web) {}
 
     /// `rest` (the path after "/api/v1/web/") names a management endpoint.
     static bool OwnsManagement(std::string_view rest) {
@@ -96,7 +90,6 @@ class ApiRoutesHandler {
     common::Clock& clock_;
     const ControllerConfig& config_;
     Authenticator& auth_;
-    Replier& replier_;
     WebHandler& web_;
 };
 

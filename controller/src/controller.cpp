@@ -110,7 +110,7 @@ Api::Api(store::ArtifactStore& store, loadbalancer::LoadBalancer& balancer,
       invoke_(guard_, clock, config_, replier_, resolver_, activator_, firer_, metrics_),
       activations_(guard_, replier_),
       web_(clock, config_, auth_, replier_, resolver_, activator_, metrics_),
-      routes_(guard_, clock, config_, auth_, replier_, web_),
+      routes_(guard_, clock, config_, auth_, web_),
       webhooks_(guard_, clock, config_, auth_, replier_, invoke_, firer_),
       console_(config_.console_assets, replier_) {
     // The raw store for keep-warm too: its refresh runs off the request path.
