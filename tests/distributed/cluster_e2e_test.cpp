@@ -29,6 +29,7 @@
 #include <wisp/testing/ports.hpp>
 #include <wisp/testing/temp_dir.hpp>
 
+#include "cluster_binaries.hpp"
 #include "local_cluster.hpp"
 #include "standalone_harness.hpp"
 
@@ -39,19 +40,10 @@ using e2e::CheckExactlyOneRecordEach;
 using e2e::HttpClient;
 using e2e::NameWithHome;
 using e2e::WaitForRecord;
+using testing::Binary;
+using testing::FreePort;
 
 namespace {
-
-std::string Binary(const char* env, const char* name) {
-    const char* v = std::getenv(env);
-    return v && *v ? v : common::Cat(WISP_BUILD_DIR, "/bin/", name);
-}
-
-int FreePort() {
-    auto port = testing::FindFreeLoopbackPort();
-    REQUIRE(port.ok());
-    return *port;
-}
 
 struct Cluster {
     testing::TempDir dir{"wisp-cluster-"};

@@ -26,25 +26,18 @@
 #include <wisp/testing/ports.hpp>
 #include <wisp/testing/temp_dir.hpp>
 
+#include "cluster_binaries.hpp"
+
 using namespace wisp;
 using namespace std::chrono_literals;
+using testing::Binary;
+using testing::FreePort;
 
 namespace {
 
 // Generous for a loaded 2-core CI machine; the bounded shutdown takes about 3 s (one close
 // timeout) with the broker gone, the unbounded one took 29-32 s.
 constexpr auto kStopBound = 15s;
-
-std::string Binary(const char* env, const char* name) {
-    const char* v = std::getenv(env);
-    return v && *v ? v : common::Cat(WISP_BUILD_DIR, "/bin/", name);
-}
-
-int FreePort() {
-    auto port = testing::FindFreeLoopbackPort();
-    REQUIRE(port.ok());
-    return *port;
-}
 
 struct BrokerAndController {
     testing::TempDir dir{"wisp-controller-shutdown-"};
